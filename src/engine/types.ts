@@ -1,0 +1,95 @@
+import type { DefaultSegmentSettings } from "../rules/defaults.ts";
+import type { FieldDef } from "../rules/fields.ts";
+
+/** The engine never reads the system clock itself: time is an input (ARCHITECTURE). */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A value a contact field may hold on input; null or undefined means "not set". */
+export type FieldValue = string | number | boolean | string[] | null | undefined;
+
+/**
+ * A contact as the engine takes it: the wire form of SPEC §1 (built-in fields at the
+ * top level, custom fields under `fields`). Dates are ISO strings or epoch ms.
+ * Strings that are empty after trimming count as not set.
+ */
+export interface ContactInput {
+  id: string;
+  email?: string | null;
+  external_id?: string | null;
+  phone?: string | null;
+  first_name?: string | null;
+  last_name?: string | null;
+  country?: string | null;
+  region?: string | null;
+  city?: string | null;
+  postal_code?: string | null;
+  timezone?: string | null;
+  language?: string | null;
+  status?: string | null;
+  email_status?: string | null;
+  tags?: string[] | null;
+  created_at?: string | number | null;
+  subscribed_at?: string | number | null;
+  fields?: Record<string, FieldValue>;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface EventInput {
+  id?: string;
+  type: string;
+  contact_id: string;
+  /** ISO 8601 or epoch ms. */
+  timestamp: string | number;
+  properties?: { [key: string]: JsonValue };
+}
+
+export interface EngineOptions {
+  /** Workspace time zone (IANA name); default UTC. */
+  timeZone?: string;
+  /** Declared custom fields. */
+  fields?: FieldDef[];
+  clock?: Clock;
+  /** Settings of the default segments, or false to leave them out. */
+  defaultSegments?: DefaultSegmentSettings | false;
+}
+
+/** A set of contacts, e.g. a segment's members at one instant. */
+export interface Membership {
+  readonly count: number;
+  has(contactId: string): boolean;
+  /** Contact ids in engine order. */
+  ids(): string[];
+}
+
+/**
+ * Explain output (SPEC §3.4): the rule node as given, plus `result`; event nodes also
+ * carry `measured` (a number, an ISO instant or null) and `needed`.
+ */
+export type ExplainNode =
+  | { type: "and" | "or"; result: boolean; conditions: ExplainNode[] }
+  | { type: "not"; result: boolean; condition: ExplainNode }
+  | { type: "field"; field: string; op: string; value?: unknown; result: boolean; actual: unknown }
+  | { type: "segment"; op: "in" | "not_in"; segment: string; result: boolean }
+  | {
+      type: "event";
+      event: string;
+      where?: unknown;
+      window?: unknown;
+      measure: { fn: string; property?: string };
+      result: boolean;
+      measured: number | string | null;
+      needed: { op: string; value?: unknown };
+    }
+  | {
+      type: "sequence";
+      steps: unknown;
+      within: string;
+      window?: unknown;
+      result: boolean;
+      completed_at: string | null;
+    };

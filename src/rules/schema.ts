@@ -1,0 +1,144 @@
+/**
+ * The rule language of SPEC §3.1, one schema per node kind. The TypeScript types are
+ * inferred from these schemas so the shape is written down exactly once. These
+ * schemas check structure only; what depends on the workspace (field types, which
+ * operators fit them, segment references) is checked by `validate.ts`.
+ */
+import { z } from "zod";
+import { ALL_OPS } from "./operators.ts";
+
+export const DURATION_RE = /^([1-9][0-9]{0,5})(mo|m|h|d|w|y)$/;
+
+export const DurationString = z
+  .string({ error: 'expected a duration like "30d" (units m, h, d, w, mo, y)' })
+  .regex(DURATION_RE, { error: 'expected a duration like "30d" (units m, h, d, w, mo, y)' });
+
+export const OpName = z.enum(ALL_OPS as [string, ...string[]], {
+  error: (iss) => `unknown operator ${JSON.stringify(iss.input)}`,
+});
+
+/** A property filter inside an event or sequence step (`where`). */
+export const PropertyFilter = z.strictObject({
+  property: z.string().min(1, { error: "expected a property name" }).max(200),
+  op: OpName,
+  value: z.unknown().optional(),
+});
+export type PropertyFilter = z.infer<typeof PropertyFilter>;
+
+export const EventType = z
+  .string({ error: "expected an event type" })
+  .regex(/^[a-z0-9_.:-]{1,64}$/, { error: "expected an event type matching [a-z0-9_.:-]{1,64}" });
+
+const Instant = z.string({ error: "expected an ISO 8601 date or instant" });
+
+export const Window = z.union(
+  [
+    z.strictObject({ in_last: DurationString }),
+    z.strictObject({ between_ago: z.tuple([DurationString, DurationString]) }),
+    z.strictObject({ after: Instant }),
+    z.strictObject({ before: Instant }),
+    z.strictObject({ between: z.tuple([Instant, Instant]) }),
+  ],
+  { error: "expected one of {in_last}, {between_ago}, {after}, {before}, {between}" },
+);
+export type Window = z.infer<typeof Window>;
+
+export const MEASURE_FNS = ["count", "distinct", "sum", "avg", "min", "max", "first_at", "last_at"] as const;
+export type MeasureFn = (typeof MEASURE_FNS)[number];
+
+export const Measure = z.strictObject({
+  fn: z.enum(MEASURE_FNS, { error: `expected one of ${MEASURE_FNS.join(", ")}` }),
+  property: z.string().min(1).max(200).optional(),
+});
+export type Measure = z.infer<typeof Measure>;
+
+export const FieldNode = z.strictObject({
+  type: z.literal("field"),
+  field: z.string({ error: "expected a field key" }).min(1),
+  op: OpName,
+  value: z.unknown().optional(),
+});
+export type FieldNode = z.infer<typeof FieldNode>;
+
+export const SegmentNode = z.strictObject({
+  type: z.literal("segment"),
+  op: z.enum(["in", "not_in"], { error: 'expected "in" or "not_in"' }),
+  segment: z.string({ error: "expected a segment id" }).min(1),
+});
+export type SegmentNode = z.infer<typeof SegmentNode>;
+
+export const EventNode = z.strictObject({
+  type: z.literal("event"),
+  event: EventType,
+  where: z.array(PropertyFilter).max(50).optional(),
+  window: Window.optional(),
+  measure: Measure.optional(),
+  op: OpName.optional(),
+  value: z.unknown().optional(),
+});
+export type EventNode = z.infer<typeof EventNode>;
+
+export const SequenceStep = z.strictObject({
+  event: EventType,
+  where: z.array(PropertyFilter).max(50).optional(),
+});
+export type SequenceStep = z.infer<typeof SequenceStep>;
+
+export const SequenceNode = z.strictObject({
+  type: z.literal("sequence"),
+  steps: z.array(SequenceStep).min(2, { error: "a sequence needs at least 2 steps" }).max(10),
+  within: DurationString,
+  window: Window.optional(),
+});
+export type SequenceNode = z.infer<typeof SequenceNode>;
+
+export interface AndNode {
+  type: "and";
+  conditions: RuleNode[];
+}
+export interface OrNode {
+  type: "or";
+  conditions: RuleNode[];
+}
+export interface NotNode {
+  type: "not";
+  condition: RuleNode;
+}
+export type RuleNode = AndNode | OrNode | NotNode | FieldNode | SegmentNode | EventNode | SequenceNode;
+
+export const AndNodeSchema: z.ZodType<AndNode> = z.strictObject({
+  type: z.literal("and"),
+  get conditions() {
+    return z.array(RuleSchema).min(1, { error: "a group needs at least one condition" });
+  },
+});
+export const OrNodeSchema: z.ZodType<OrNode> = z.strictObject({
+  type: z.literal("or"),
+  get conditions() {
+    return z.array(RuleSchema).min(1, { error: "a group needs at least one condition" });
+  },
+});
+export const NotNodeSchema: z.ZodType<NotNode> = z.strictObject({
+  type: z.literal("not"),
+  get condition() {
+    return RuleSchema;
+  },
+});
+
+export const NODE_TYPES = ["and", "or", "not", "field", "segment", "event", "sequence"] as const;
+
+export const RuleSchema: z.ZodType<RuleNode> = z.lazy(() =>
+  z.discriminatedUnion(
+    "type",
+    [
+      AndNodeSchema as z.ZodType<AndNode> & z.ZodObject,
+      OrNodeSchema as z.ZodType<OrNode> & z.ZodObject,
+      NotNodeSchema as z.ZodType<NotNode> & z.ZodObject,
+      FieldNode,
+      SegmentNode,
+      EventNode,
+      SequenceNode,
+    ],
+    { error: `expected a node with "type" one of ${NODE_TYPES.join(", ")}` },
+  ),
+);

@@ -1,0 +1,134 @@
+/**
+ * Durations, dates and instants exactly as SPEC §3.2. Everything is epoch
+ * milliseconds; calendar arithmetic happens in the workspace time zone (IANA name)
+ * through Luxon, which reads the zone rules from Intl rather than from a table of
+ * our own.
+ *
+ * Choice (documented in docs/rules.md): `m` and `h` are exact lengths of time;
+ * `d`, `w`, `mo` and `y` are calendar units in the workspace time zone, so "in the
+ * last 1d" across a DST change means "since the same wall-clock time yesterday".
+ * A month back from 31 March is the last day of February.
+ */
+import { DateTime, IANAZone } from "luxon";
+import { DURATION_RE } from "./schema.ts";
+
+export type DurationUnit = "m" | "h" | "d" | "w" | "mo" | "y";
+export interface Duration {
+  n: number;
+  unit: DurationUnit;
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+export function parseDuration(s: string): Duration {
+  const m = DURATION_RE.exec(s);
+  if (!m)
+    throw new Error(`expected a duration like "30d" (units m, h, d, w, mo, y), got ${JSON.stringify(s)}`);
+  return { n: Number(m[1]), unit: m[2] as DurationUnit };
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  return IANAZone.isValidZone(tz);
+}
+
+function isUtc(tz: string): boolean {
+  return tz === "UTC" || tz === "Etc/UTC";
+}
+
+/** `t + sign·d`, in the zone `tz`. */
+export function shift(t: number, d: Duration, sign: 1 | -1, tz: string): number {
+  switch (d.unit) {
+    case "m":
+      return t + sign * d.n * MINUTE;
+    case "h":
+      return t + sign * d.n * HOUR;
+    case "d":
+    case "w": {
+      const days = d.unit === "w" ? d.n * 7 : d.n;
+      if (isUtc(tz)) return t + sign * days * DAY;
+      return DateTime.fromMillis(t, { zone: tz })
+        .plus({ days: sign * days })
+        .toMillis();
+    }
+    case "mo":
+      return DateTime.fromMillis(t, { zone: tz })
+        .plus({ months: sign * d.n })
+        .toMillis();
+    case "y":
+      return DateTime.fromMillis(t, { zone: tz })
+        .plus({ years: sign * d.n })
+        .toMillis();
+  }
+}
+
+/** A span of time: an instant has start = end; a calendar day runs to its last millisecond. */
+export interface TimeSpan {
+  start: number;
+  end: number;
+}
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * A date (`YYYY-MM-DD`, a whole day in `tz`) or an instant (ISO 8601; without an
+ * offset it is read in `tz`). Throws with a clear message on anything else,
+ * including dates that are not in the calendar (2026-02-30).
+ */
+export function parseTimeValue(s: string, tz: string): TimeSpan {
+  if (typeof s !== "string") throw new Error("expected an ISO 8601 date or instant");
+  const trimmed = s.trim();
+  const dm = DATE_RE.exec(trimmed);
+  if (dm) {
+    const day = DateTime.fromObject(
+      { year: Number(dm[1]), month: Number(dm[2]), day: Number(dm[3]) },
+      { zone: tz },
+    );
+    if (!day.isValid) throw new Error(`${JSON.stringify(s)} is not a calendar date`);
+    const start = day.startOf("day").toMillis();
+    const next = day.startOf("day").plus({ days: 1 }).toMillis();
+    return { start, end: next - 1 };
+  }
+  if (!trimmed.includes("T"))
+    throw new Error(`expected an ISO 8601 date or instant, got ${JSON.stringify(s)}`);
+  const dt = DateTime.fromISO(trimmed, { zone: tz });
+  if (!dt.isValid) throw new Error(`expected an ISO 8601 date or instant, got ${JSON.stringify(s)}`);
+  const ms = dt.toMillis();
+  return { start: ms, end: ms };
+}
+
+/**
+ * A contact's date value as one instant: a date-only value is the start of that day
+ * in the workspace zone; numbers are epoch milliseconds.
+ */
+export function toInstant(v: unknown, tz: string): number {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (v instanceof Date && !Number.isNaN(v.getTime())) return v.getTime();
+  if (typeof v === "string") return parseTimeValue(v, tz).start;
+  throw new Error("expected an ISO 8601 date or instant");
+}
+
+export function isLeapYear(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+/** Month (1–12) and day of `t` in `tz`. */
+export function monthDay(t: number, tz: string): { month: number; day: number; year: number } {
+  if (isUtc(tz)) {
+    const d = new Date(t);
+    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
+  }
+  const dt = DateTime.fromMillis(t, { zone: tz });
+  return { year: dt.year, month: dt.month, day: dt.day };
+}
+
+/** Start of the calendar day (year, month, day) in `tz`, and of the next one. */
+export function dayBounds(year: number, month: number, day: number, tz: string): TimeSpan {
+  const d = DateTime.fromObject({ year, month, day }, { zone: tz }).startOf("day");
+  return { start: d.toMillis(), end: d.plus({ days: 1 }).toMillis() - 1 };
+}
+
+export function formatInstant(t: number): string {
+  return new Date(t).toISOString();
+}
