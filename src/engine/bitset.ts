@@ -1,0 +1,124 @@
+/**
+ * A fixed-size set of contact indexes, one bit each. Segment membership lives in
+ * these: and/or/not of whole segments are word-wide operations and a count is a
+ * popcount, so combining million-contact segments costs microseconds.
+ */
+export class Bitset {
+  readonly words: Uint32Array;
+  readonly size: number;
+
+  constructor(size: number, words?: Uint32Array) {
+    this.size = size;
+    this.words = words ?? new Uint32Array((size + 31) >>> 5);
+  }
+
+  static full(size: number): Bitset {
+    const b = new Bitset(size);
+    b.words.fill(0xffffffff);
+    const rem = size & 31;
+    if (rem !== 0) b.words[b.words.length - 1] = (1 << rem) - 1;
+    return b;
+  }
+
+  has(i: number): boolean {
+    return i < this.size && (this.words[i >>> 5] & (1 << (i & 31))) !== 0;
+  }
+
+  set(i: number): void {
+    this.words[i >>> 5] |= 1 << (i & 31);
+  }
+
+  clear(i: number): void {
+    this.words[i >>> 5] &= ~(1 << (i & 31));
+  }
+
+  clone(): Bitset {
+    return new Bitset(this.size, this.words.slice());
+  }
+
+  count(): number {
+    let n = 0;
+    const w = this.words;
+    for (let i = 0; i < w.length; i++) {
+      let v = w[i];
+      if (v === 0) continue;
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      n += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
+    return n;
+  }
+
+  /** this |= other */
+  or(other: Bitset): this {
+    const a = this.words;
+    const b = other.words;
+    for (let i = 0; i < a.length; i++) a[i] |= b[i];
+    return this;
+  }
+
+  /** this &= other */
+  and(other: Bitset): this {
+    const a = this.words;
+    const b = other.words;
+    for (let i = 0; i < a.length; i++) a[i] &= b[i];
+    return this;
+  }
+
+  /** this &= ~other */
+  andNot(other: Bitset): this {
+    const a = this.words;
+    const b = other.words;
+    for (let i = 0; i < a.length; i++) a[i] &= ~b[i];
+    return this;
+  }
+
+  isEmpty(): boolean {
+    const w = this.words;
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+    return true;
+  }
+
+  /** Indexes of the set bits, ascending. */
+  toArray(): number[] {
+    const out: number[] = [];
+    const w = this.words;
+    for (let wi = 0; wi < w.length; wi++) {
+      let bits = w[wi] | 0;
+      while (bits !== 0) {
+        const t = bits & -bits;
+        out.push((wi << 5) | (31 - Math.clz32(t)));
+        bits ^= t;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A new bitset of the members of `mask` for which `test` holds. The one loop every
+   * compiled condition runs: it visits only set bits, so conditions placed after a
+   * selective one in an `and` touch only the survivors.
+   */
+  static select(mask: Bitset, test: (i: number) => boolean): Bitset {
+    const out = new Bitset(mask.size);
+    const mw = mask.words;
+    const ow = out.words;
+    for (let wi = 0; wi < mw.length; wi++) {
+      let bits = mw[wi] | 0;
+      if (bits === 0) continue;
+      const base = wi << 5;
+      let res = 0;
+      if (bits === -1) {
+        for (let b = 0; b < 32; b++) if (test(base | b)) res |= 1 << b;
+      } else {
+        while (bits !== 0) {
+          const t = bits & -bits;
+          if (test(base | (31 - Math.clz32(t)))) res |= t;
+          bits ^= t;
+        }
+      }
+      ow[wi] = res;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,618 @@
+/**
+ * Rule → compiled tree. Each node compiles once, for one evaluation instant, into
+ * closures over the columns it reads: `one(c)` answers for one contact (incremental
+ * updates, explain), `all(mask)` for every contact of a bitset at once, visiting only
+ * the contacts still in play (an `and` hands each child the survivors of the ones
+ * before it, cheapest first).
+ */
+import type { Op } from "../rules/operators.ts";
+import type {
+  EventNode,
+  FieldNode,
+  PropertyFilter,
+  RuleNode,
+  SequenceNode,
+  Window,
+} from "../rules/schema.ts";
+import { parseDuration, parseTimeValue, shift } from "../rules/time.ts";
+import { Bitset } from "./bitset.ts";
+import type { ContactTable } from "./contacts.ts";
+import { CodeTable, normalize } from "./dictionary.ts";
+import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
+import { datePredicate, dateRange, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
+import type { ExplainNode, JsonValue } from "./types.ts";
+
+export interface CompiledNode {
+  readonly rule: RuleNode;
+  /** Rough relative cost per contact, to order the children of `and`/`or`. */
+  readonly cost: number;
+  one(c: number): boolean;
+  /** The members of `mask` for which the node holds (a new bitset). */
+  all(mask: Bitset): Bitset;
+  explain(c: number): ExplainNode;
+}
+
+export interface CompileEnv {
+  readonly now: number;
+  readonly tz: string;
+  readonly contacts: ContactTable;
+  readonly events: EventStore;
+  /** The compiled rule of a segment at the same instant. */
+  segment(id: string): CompiledNode;
+  /** All members of a segment at the same instant. */
+  segmentBits(id: string): Bitset;
+}
+
+export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {
+  switch (rule.type) {
+    case "and":
+      return compileAnd(
+        rule.conditions.map((c) => compile(c, env)),
+        rule,
+      );
+    case "or":
+      return compileOr(
+        rule.conditions.map((c) => compile(c, env)),
+        rule,
+      );
+    case "not": {
+      const child = compile(rule.condition, env);
+      return {
+        rule,
+        cost: child.cost,
+        one: (c) => !child.one(c),
+        all: (mask) => mask.clone().andNot(child.all(mask)),
+        explain: (c) => {
+          const e = child.explain(c);
+          return { type: "not", result: !e.result, condition: e };
+        },
+      };
+    }
+    case "field":
+      return compileField(rule, env);
+    case "segment":
+      return compileSegment(rule.segment, rule.op === "not_in", rule, env);
+    case "event":
+      return compileEvent(rule, env);
+    case "sequence":
+      return compileSequence(rule, env);
+  }
+}
+
+function byCost(children: CompiledNode[]): CompiledNode[] {
+  return [...children].sort((a, b) => a.cost - b.cost);
+}
+
+function compileAnd(children: CompiledNode[], rule: RuleNode): CompiledNode {
+  const ordered = byCost(children);
+  return {
+    rule,
+    cost: ordered.reduce((s, c) => s + c.cost, 0),
+    one: (c) => {
+      for (const ch of ordered) if (!ch.one(c)) return false;
+      return true;
+    },
+    all: (mask) => {
+      let cur = mask;
+      for (const ch of ordered) {
+        if (cur.isEmpty()) break;
+        cur = ch.all(cur);
+      }
+      return cur === mask ? mask.clone() : cur;
+    },
+    explain: (c) => {
+      const conditions = children.map((ch) => ch.explain(c));
+      return { type: "and", result: conditions.every((e) => e.result), conditions };
+    },
+  };
+}
+
+function compileOr(children: CompiledNode[], rule: RuleNode): CompiledNode {
+  const ordered = byCost(children);
+  return {
+    rule,
+    cost: ordered.reduce((s, c) => s + c.cost, 0),
+    one: (c) => {
+      for (const ch of ordered) if (ch.one(c)) return true;
+      return false;
+    },
+    all: (mask) => {
+      const out = new Bitset(mask.size);
+      const rest = mask.clone();
+      for (const ch of ordered) {
+        if (rest.isEmpty()) break;
+        const hit = ch.all(rest);
+        out.or(hit);
+        rest.andNot(hit);
+      }
+      return out;
+    },
+    explain: (c) => {
+      const conditions = children.map((ch) => ch.explain(c));
+      return { type: "or", result: conditions.some((e) => e.result), conditions };
+    },
+  };
+}
+
+/** Wraps a positive per-contact test into a node, negating when the operator is negative. */
+function leaf(
+  rule: RuleNode,
+  cost: number,
+  test: (c: number) => boolean,
+  negate: boolean,
+  explain: (c: number, result: boolean) => ExplainNode,
+): CompiledNode {
+  const one = negate ? (c: number) => !test(c) : test;
+  return {
+    rule,
+    cost,
+    one,
+    all: negate
+      ? (mask) => mask.clone().andNot(Bitset.select(mask, test))
+      : (mask) => Bitset.select(mask, test),
+    explain: (c) => explain(c, one(c)),
+  };
+}
+
+function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
+  const col = env.contacts.columns.get(rule.field);
+  if (!col) throw new Error(`unknown field "${rule.field}"`);
+  const { pos, negate } = splitNegation(rule.op);
+  const explain = (c: number, result: boolean): ExplainNode => ({
+    type: "field",
+    field: rule.field,
+    op: rule.op,
+    ...(rule.value !== undefined ? { value: rule.value } : {}),
+    result,
+    actual: env.contacts.valueOf(c, rule.field),
+  });
+  let test: (c: number) => boolean;
+  switch (col.kind) {
+    case "string": {
+      if (pos === "is_set") test = (c) => col.codes[c] >= 0;
+      else if (pos === "eq") {
+        const k = col.dict.lookup(normalize(rule.value as string));
+        // A value never seen can still appear later: look it up again until it has a code.
+        let code = k;
+        test = (c) => {
+          if (code === -2) code = col.dict.lookup(normalize(rule.value as string));
+          return col.codes[c] === code && code >= 0;
+        };
+      } else {
+        const table = new CodeTable(col.dict, stringPredicate(pos, rule.value));
+        test = (c) => table.test(col.codes[c]);
+      }
+      break;
+    }
+    case "number": {
+      const p = numberPredicate(pos, rule.value);
+      test = (c) => p(col.values[c]);
+      break;
+    }
+    case "date": {
+      const p = datePredicate(pos, rule.value, env.now, env.tz);
+      test = (c) => p(col.values[c]);
+      break;
+    }
+    case "boolean": {
+      if (pos === "is_set") test = (c) => col.values[c] >= 0;
+      else {
+        const want = rule.value === true ? 1 : 0;
+        test = (c) => col.values[c] === want;
+      }
+      break;
+    }
+    case "string_list": {
+      test = listTest(pos, rule.value, col.lists, (s) => col.dict.lookup(normalize(s)));
+      break;
+    }
+  }
+  return leaf(rule, 1, test, negate, explain);
+}
+
+function listTest(
+  op: Op,
+  value: unknown,
+  lists: (Int32Array | null)[],
+  code: (s: string) => number,
+): (c: number) => boolean {
+  switch (op) {
+    case "is_set":
+    case "is_not_empty":
+      return (c) => {
+        const l = lists[c];
+        return l !== null && l !== undefined && l.length > 0;
+      };
+    case "contains": {
+      const v = value as string;
+      return (c) => {
+        const l = lists[c];
+        return l !== null && l !== undefined && l.includes(code(v));
+      };
+    }
+    case "contains_any": {
+      const vs = value as string[];
+      return (c) => {
+        const l = lists[c];
+        if (l === null || l === undefined) return false;
+        for (const v of vs) if (l.includes(code(v))) return true;
+        return false;
+      };
+    }
+    case "contains_all": {
+      const vs = value as string[];
+      return (c) => {
+        const l = lists[c];
+        if (l === null || l === undefined) return false;
+        for (const v of vs) if (!l.includes(code(v))) return false;
+        return true;
+      };
+    }
+    default:
+      throw new Error(`operator "${op}" does not apply to lists`);
+  }
+}
+
+function compileSegment(id: string, negate: boolean, rule: RuleNode, env: CompileEnv): CompiledNode {
+  const explain = (c: number, result: boolean): ExplainNode => ({
+    type: "segment",
+    op: negate ? "not_in" : "in",
+    segment: id,
+    result,
+  });
+  const one = (c: number) => env.segment(id).one(c) !== negate;
+  return {
+    rule,
+    cost: 0.5,
+    one,
+    all: (mask) => {
+      const bits = mask.clone();
+      return negate ? bits.andNot(env.segmentBits(id)) : bits.and(env.segmentBits(id));
+    },
+    explain: (c) => explain(c, one(c)),
+  };
+}
+
+/** Inclusive [lo, hi] of a window (SPEC §3.2). */
+export function windowBounds(w: Window | undefined, now: number, tz: string): [number, number] {
+  if (!w) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  if ("in_last" in w) return dateRange("in_last", w.in_last, now, tz)!;
+  if ("between_ago" in w) {
+    return [
+      shift(now, parseDuration(w.between_ago[0]), -1, tz) + 1,
+      shift(now, parseDuration(w.between_ago[1]), -1, tz),
+    ];
+  }
+  if ("after" in w) return dateRange("after", w.after, now, tz)!;
+  if ("before" in w) return dateRange("before", w.before, now, tz)!;
+  return dateRange("between", w.between, now, tz)!;
+}
+
+/** A property column that may not exist yet when the rule is compiled. */
+class PropRef {
+  private col: PropColumn | undefined;
+  constructor(
+    private readonly table: EventTable,
+    private readonly path: string,
+  ) {}
+  get(): PropColumn | undefined {
+    if (this.col === undefined) this.col = this.table.props.get(this.path);
+    return this.col;
+  }
+}
+
+/** Compiles `where` filters into one predicate over slots of `table`, or null when there are none. */
+function compileWhere(
+  filters: PropertyFilter[] | undefined,
+  table: EventTable,
+  env: CompileEnv,
+): ((slot: number) => boolean) | null {
+  if (!filters || filters.length === 0) return null;
+  const tests = filters.map((f) => compileFilter(f, table, env));
+  if (tests.length === 1) return tests[0];
+  return (s) => {
+    for (const t of tests) if (!t(s)) return false;
+    return true;
+  };
+}
+
+function compileFilter(f: PropertyFilter, table: EventTable, env: CompileEnv): (slot: number) => boolean {
+  const { pos, negate } = splitNegation(f.op);
+  const positive = propertyTest(pos, f.value, new PropRef(table, f.property), env);
+  return negate ? (s) => !positive(s) : positive;
+}
+
+function elementEquals(e: JsonValue | undefined, v: string | number | boolean): boolean {
+  if (typeof v === "string") return typeof e === "string" && normalize(e) === normalize(v);
+  return e === v;
+}
+
+function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (slot: number) => boolean {
+  const dict = env.events.dict;
+  const otherAt = (s: number): JsonValue | undefined => ref.get()?.other?.[s];
+  switch (op) {
+    case "is_set":
+      return (s) => ref.get()?.isSet(s) ?? false;
+    case "eq": {
+      if (typeof value === "number") return (s) => ref.get()?.num[s] === value;
+      if (typeof value === "boolean") return (s) => otherAt(s) === value;
+      const v = normalize(value as string);
+      return (s) => {
+        const col = ref.get();
+        return col !== undefined && col.str[s] >= 0 && col.str[s] === dict.lookup(v);
+      };
+    }
+    case "in": {
+      const nums = new Set((value as unknown[]).filter((x): x is number => typeof x === "number"));
+      const strs = new Set(
+        (value as unknown[]).filter((x): x is string => typeof x === "string").map(normalize),
+      );
+      const table = new CodeTable(dict, (s) => strs.has(s));
+      return (s) => {
+        const col = ref.get();
+        if (col === undefined) return false;
+        return nums.has(col.num[s]) || table.test(col.str[s]);
+      };
+    }
+    case "contains": {
+      const v = value as string;
+      const table = new CodeTable(dict, stringPredicate("contains", v));
+      return (s) => {
+        const col = ref.get();
+        if (col === undefined) return false;
+        if (table.test(col.str[s])) return true;
+        const o = col.other?.[s];
+        return Array.isArray(o) && o.some((e) => elementEquals(e, v));
+      };
+    }
+    case "starts_with":
+    case "ends_with": {
+      const table = new CodeTable(dict, stringPredicate(op, value));
+      return (s) => {
+        const col = ref.get();
+        return col !== undefined && table.test(col.str[s]);
+      };
+    }
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte":
+      return numericProp(numberPredicate(op, value), ref);
+    case "between":
+      if (Array.isArray(value) && typeof value[0] === "number")
+        return numericProp(numberPredicate(op, value), ref);
+      return dateProp(datePredicate(op, value, env.now, env.tz), ref, env);
+    case "contains_any":
+    case "contains_all": {
+      const vs = value as string[];
+      const all = op === "contains_all";
+      return (s) => {
+        const o = otherAt(s);
+        if (!Array.isArray(o)) return false;
+        return all
+          ? vs.every((v) => o.some((e) => elementEquals(e, v)))
+          : vs.some((v) => o.some((e) => elementEquals(e, v)));
+      };
+    }
+    default:
+      return dateProp(datePredicate(op, value, env.now, env.tz), ref, env);
+  }
+}
+
+function numericProp(p: (x: number) => boolean, ref: PropRef): (slot: number) => boolean {
+  return (s) => {
+    const col = ref.get();
+    return col !== undefined && p(col.num[s]);
+  };
+}
+
+/** Date operators on a property read string values that parse as ISO dates or instants (cached per value). */
+function dateProp(p: (t: number) => boolean, ref: PropRef, env: CompileEnv): (slot: number) => boolean {
+  const dict = env.events.dict;
+  const cache = new Map<number, number>();
+  const timeOf = (code: number): number => {
+    let t = cache.get(code);
+    if (t === undefined) {
+      try {
+        t = parseTimeValue(dict.values[code].toUpperCase(), env.tz).start;
+      } catch {
+        t = Number.NaN;
+      }
+      cache.set(code, t);
+    }
+    return t;
+  };
+  return (s) => {
+    const col = ref.get();
+    if (col === undefined) return false;
+    const code = col.str[s];
+    return code >= 0 && p(timeOf(code));
+  };
+}
+
+/** The measured value of an event condition for one contact; NaN when missing. */
+type Measure = (c: number) => number;
+
+function compileMeasure(
+  rule: EventNode,
+  table: EventTable,
+  lo: number,
+  hi: number,
+  where: ((slot: number) => boolean) | null,
+): Measure {
+  const fn = rule.measure?.fn ?? "count";
+  const unbounded = lo === Number.NEGATIVE_INFINITY && hi === Number.POSITIVE_INFINITY;
+  /** The contact's slots inside the window, as [a, b). */
+  const bounds = (c: number): [number, number] => {
+    if (c >= table.len.length) return [0, 0];
+    const l = table.len[c];
+    const s = table.start[c];
+    if (l === 0 || unbounded) return [s, s + l];
+    const a = lowerBound(table.times, s, s + l, lo);
+    return [a, upperBound(table.times, a, s + l, hi)];
+  };
+  if (fn === "count" && where === null) {
+    if (unbounded) return (c) => (c < table.len.length ? table.len[c] : 0);
+    // The hot path of most rules: two binary searches, no allocation.
+    return (c) => {
+      if (c >= table.len.length) return 0;
+      const l = table.len[c];
+      if (l === 0) return 0;
+      const s = table.start[c];
+      const times = table.times;
+      const a = lowerBound(times, s, s + l, lo);
+      return upperBound(times, a, s + l, hi) - a;
+    };
+  }
+  const prop = rule.measure?.property;
+  const ref = prop !== undefined ? new PropRef(table, prop) : null;
+  switch (fn) {
+    case "count":
+      return (c) => {
+        const [a, b] = bounds(c);
+        let n = 0;
+        for (let s = a; s < b; s++) if (where!(s)) n++;
+        return n;
+      };
+    case "first_at":
+      return (c) => {
+        const [a, b] = bounds(c);
+        for (let s = a; s < b; s++) if (where === null || where(s)) return table.times[s];
+        return Number.NaN;
+      };
+    case "last_at":
+      return (c) => {
+        const [a, b] = bounds(c);
+        for (let s = b - 1; s >= a; s--) if (where === null || where(s)) return table.times[s];
+        return Number.NaN;
+      };
+    case "distinct":
+      return (c) => {
+        const [a, b] = bounds(c);
+        const col = ref!.get();
+        if (col === undefined || a === b) return 0;
+        const seen = new Set<string | number>();
+        for (let s = a; s < b; s++) {
+          if (where !== null && !where(s)) continue;
+          if (!Number.isNaN(col.num[s])) seen.add(col.num[s]);
+          else if (col.str[s] >= 0) seen.add(`s${col.str[s]}`);
+          else {
+            const o = col.other?.[s];
+            if (o !== undefined && o !== null) seen.add(`o${JSON.stringify(o)}`);
+          }
+        }
+        return seen.size;
+      };
+    default: {
+      // sum, avg, min, max over number values only
+      return (c) => {
+        const [a, b] = bounds(c);
+        const col = ref!.get();
+        let n = 0;
+        let sum = 0;
+        let min = Number.POSITIVE_INFINITY;
+        let max = Number.NEGATIVE_INFINITY;
+        if (col !== undefined) {
+          const num = col.num;
+          for (let s = a; s < b; s++) {
+            const x = num[s];
+            if (Number.isNaN(x) || (where !== null && !where(s))) continue;
+            n++;
+            sum += x;
+            if (x < min) min = x;
+            if (x > max) max = x;
+          }
+        }
+        if (fn === "sum") return sum;
+        if (n === 0) return Number.NaN;
+        return fn === "avg" ? sum / n : fn === "min" ? min : max;
+      };
+    }
+  }
+}
+
+function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
+  const table = env.events.table(rule.event);
+  const [lo, hi] = windowBounds(rule.window, env.now, env.tz);
+  const where = compileWhere(rule.where, table, env);
+  const measure = compileMeasure(rule, table, lo, hi, where);
+  const fn = rule.measure?.fn ?? "count";
+  const isDate = fn === "first_at" || fn === "last_at";
+  const op = rule.op ?? "gte";
+  const value = rule.op === undefined ? 1 : rule.value;
+  const { pos, negate } = splitNegation(op);
+  const p = isDate ? datePredicate(pos, value, env.now, env.tz) : numberPredicate(pos, value);
+  const test = (c: number) => p(measure(c));
+  return leaf(rule, where ? 20 : 10, test, negate, (c, result) => {
+    const m = measure(c);
+    return {
+      type: "event",
+      event: rule.event,
+      ...(rule.where ? { where: rule.where } : {}),
+      ...(rule.window ? { window: rule.window } : {}),
+      measure: rule.measure ?? { fn: "count" },
+      result,
+      measured: Number.isNaN(m) ? null : isDate ? new Date(m).toISOString() : m,
+      needed: { op, ...(value !== undefined ? { value } : {}) },
+    };
+  });
+}
+
+function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
+  const steps = rule.steps.map((s) => {
+    const table = env.events.table(s.event);
+    return { table, where: compileWhere(s.where, table, env) };
+  });
+  const [lo, hi] = windowBounds(rule.window, env.now, env.tz);
+  const within = parseDuration(rule.within);
+  /** Time the first run of the steps completes inside `within`, or NaN. */
+  const completion = (c: number): number => {
+    const first = steps[0];
+    const t0 = first.table;
+    if (c >= t0.len.length || t0.len[c] === 0) return Number.NaN;
+    const s0 = t0.start[c];
+    const e0 = s0 + t0.len[c];
+    for (let i = lowerBound(t0.times, s0, e0, lo); i < e0; i++) {
+      const tStart = t0.times[i];
+      if (tStart > hi) break;
+      if (first.where !== null && !first.where(i)) continue;
+      // Greedy: the earliest later match of each step gives the earliest completion from this start.
+      let prev = tStart;
+      let ok = true;
+      for (let k = 1; k < steps.length; k++) {
+        const { table, where } = steps[k];
+        if (c >= table.len.length) return Number.NaN;
+        const s = table.start[c];
+        const e = s + table.len[c];
+        let j = upperBound(table.times, s, e, prev);
+        while (j < e && table.times[j] <= hi && where !== null && !where(j)) j++;
+        if (j >= e || table.times[j] > hi) {
+          ok = false;
+          break;
+        }
+        prev = table.times[j];
+      }
+      // No later start can do better once a step has no match after an earlier start.
+      if (!ok) return Number.NaN;
+      if (prev <= shift(tStart, within, 1, env.tz)) return prev;
+    }
+    return Number.NaN;
+  };
+  return leaf(
+    rule,
+    30,
+    (c) => !Number.isNaN(completion(c)),
+    false,
+    (c, result) => {
+      const t = completion(c);
+      return {
+        type: "sequence",
+        steps: rule.steps,
+        within: rule.within,
+        ...(rule.window ? { window: rule.window } : {}),
+        result,
+        completed_at: Number.isNaN(t) ? null : new Date(t).toISOString(),
+      };
+    },
+  );
+}

@@ -1,0 +1,326 @@
+/**
+ * Contacts as columns: each contact has a dense index, each field a typed array
+ * (numbers and dates as Float64 with NaN for "missing", booleans as Int8 with -1,
+ * strings as dictionary codes with -1). Rules read columns, never objects.
+ */
+import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
+import { toInstant } from "../rules/time.ts";
+import { Bitset } from "./bitset.ts";
+import { Dictionary, normalize } from "./dictionary.ts";
+import type { ContactInput, FieldValue } from "./types.ts";
+
+export class StringColumn {
+  readonly kind = "string";
+  codes: Int32Array;
+  constructor(
+    cap: number,
+    readonly dict: Dictionary,
+  ) {
+    this.codes = new Int32Array(cap).fill(-1);
+  }
+  grow(cap: number): void {
+    const next = new Int32Array(cap).fill(-1);
+    next.set(this.codes);
+    this.codes = next;
+  }
+  clear(i: number): void {
+    this.codes[i] = -1;
+  }
+}
+
+export class NumberColumn {
+  values: Float64Array;
+  constructor(
+    cap: number,
+    readonly kind: "number" | "date",
+  ) {
+    this.values = new Float64Array(cap).fill(Number.NaN);
+  }
+  grow(cap: number): void {
+    const next = new Float64Array(cap).fill(Number.NaN);
+    next.set(this.values);
+    this.values = next;
+  }
+  clear(i: number): void {
+    this.values[i] = Number.NaN;
+  }
+}
+
+export class BooleanColumn {
+  readonly kind = "boolean";
+  values: Int8Array;
+  constructor(cap: number) {
+    this.values = new Int8Array(cap).fill(-1);
+  }
+  grow(cap: number): void {
+    const next = new Int8Array(cap).fill(-1);
+    next.set(this.values);
+    this.values = next;
+  }
+  clear(i: number): void {
+    this.values[i] = -1;
+  }
+}
+
+/** Sorted, de-duplicated dictionary codes per contact; null when empty. */
+export class ListColumn {
+  readonly kind = "string_list";
+  lists: (Int32Array | null)[] = [];
+  constructor(readonly dict: Dictionary) {}
+  grow(_cap: number): void {}
+  clear(i: number): void {
+    this.lists[i] = null;
+  }
+}
+
+export type Column = StringColumn | NumberColumn | BooleanColumn | ListColumn;
+
+export class FieldValueError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${path}: ${message}`);
+    this.name = "FieldValueError";
+  }
+}
+
+const BUILTIN_INPUT_KEYS = [
+  "email",
+  "external_id",
+  "phone",
+  "first_name",
+  "last_name",
+  "country",
+  "region",
+  "city",
+  "postal_code",
+  "timezone",
+  "language",
+  "status",
+  "email_status",
+  "tags",
+  "created_at",
+  "subscribed_at",
+] as const satisfies readonly (keyof ContactInput)[];
+
+export class ContactTable {
+  /** Contact id of each index; deleted contacts keep their slot with `alive` cleared. */
+  readonly ids: string[] = [];
+  private readonly indexById = new Map<string, number>();
+  readonly columns = new Map<string, Column>();
+  /** One dictionary for all string and list fields: codes are comparable across fields. */
+  readonly dict = new Dictionary();
+  alive: Bitset = new Bitset(0);
+  private cap = 0;
+  private liveCount = 0;
+
+  constructor(
+    private fields: FieldRegistry,
+    private readonly timeZone: string,
+  ) {
+    for (const f of fields.all()) this.addColumn(f);
+    this.ensureCapacity(1024);
+  }
+
+  setFields(fields: FieldRegistry): void {
+    this.fields = fields;
+    for (const f of fields.all()) if (!this.columns.has(f.key)) this.addColumn(f);
+  }
+
+  private addColumn(f: FieldDef): void {
+    const col = makeColumn(f.type, this.cap, this.dict);
+    this.columns.set(f.key, col);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get count(): number {
+    return this.liveCount;
+  }
+
+  index(id: string): number | undefined {
+    return this.indexById.get(id);
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.cap) return;
+    let cap = Math.max(1024, this.cap);
+    while (cap < n) cap *= 2;
+    for (const col of this.columns.values()) col.grow(cap);
+    this.cap = cap;
+  }
+
+  /** Index of `id`, creating an empty live contact when unknown. */
+  ensure(id: string): number {
+    let i = this.indexById.get(id);
+    if (i !== undefined) {
+      if (!this.alive.has(i)) this.revive(i);
+      return i;
+    }
+    i = this.ids.length;
+    this.ensureCapacity(i + 1);
+    this.ids.push(id);
+    this.indexById.set(id, i);
+    this.growAlive(i + 1);
+    this.alive.set(i);
+    this.liveCount++;
+    return i;
+  }
+
+  private revive(i: number): void {
+    for (const col of this.columns.values()) col.clear(i);
+    this.alive.set(i);
+    this.liveCount++;
+  }
+
+  private growAlive(n: number): void {
+    if (n <= this.alive.size) return;
+    const size = Math.max(n, this.alive.size * 2, 1024);
+    const next = new Bitset(size);
+    next.words.set(this.alive.words);
+    this.alive = next;
+  }
+
+  /** Replaces the whole profile of a contact; throws FieldValueError before changing anything. */
+  upsert(c: ContactInput): number {
+    if (typeof c.id !== "string" || c.id === "")
+      throw new FieldValueError("contact.id", "expected a non-empty string");
+    const values = this.convert(c);
+    const i = this.ensure(c.id);
+    for (const [key, col] of this.columns) writeValue(col, i, values.get(key));
+    return i;
+  }
+
+  remove(id: string): number | undefined {
+    const i = this.indexById.get(id);
+    if (i === undefined || !this.alive.has(i)) return undefined;
+    for (const col of this.columns.values()) col.clear(i);
+    this.alive.clear(i);
+    this.liveCount--;
+    return i;
+  }
+
+  /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
+  private convert(c: ContactInput): Map<string, ConvertedValue> {
+    const out = new Map<string, ConvertedValue>();
+    for (const key of BUILTIN_INPUT_KEYS) {
+      const def = this.fields.get(key)!;
+      out.set(key, convertValue(def.type, c[key], `contact.${key}`, this.timeZone));
+    }
+    if (c.fields !== undefined && c.fields !== null) {
+      if (typeof c.fields !== "object" || Array.isArray(c.fields)) {
+        throw new FieldValueError("contact.fields", "expected an object");
+      }
+      for (const [key, v] of Object.entries(c.fields)) {
+        const def = this.fields.get(key);
+        if (!def || def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+        out.set(key, convertValue(def.type, v, `contact.fields.${key}`, this.timeZone));
+      }
+    }
+    return out;
+  }
+
+  /** A contact's value of a field as rules see it (normalised strings, ISO dates), for explain. */
+  valueOf(i: number, key: string): unknown {
+    const col = this.columns.get(key);
+    if (!col) return null;
+    switch (col.kind) {
+      case "string": {
+        const code = col.codes[i];
+        return code < 0 ? null : col.dict.values[code];
+      }
+      case "number":
+        return Number.isNaN(col.values[i]) ? null : col.values[i];
+      case "date":
+        return Number.isNaN(col.values[i]) ? null : new Date(col.values[i]).toISOString();
+      case "boolean":
+        return col.values[i] < 0 ? null : col.values[i] === 1;
+      case "string_list": {
+        const l = col.lists[i];
+        return l ? [...l].map((code) => col.dict.values[code]) : [];
+      }
+    }
+  }
+}
+
+type ConvertedValue = number | string | string[] | null;
+
+function makeColumn(type: FieldType, cap: number, dict: Dictionary): Column {
+  switch (type) {
+    case "string":
+      return new StringColumn(cap, dict);
+    case "number":
+      return new NumberColumn(cap, "number");
+    case "date":
+      return new NumberColumn(cap, "date");
+    case "boolean":
+      return new BooleanColumn(cap);
+    case "string_list":
+      return new ListColumn(dict);
+  }
+}
+
+/**
+ * Strings become their normalised text (interned later), numbers stay, dates become
+ * epoch ms, booleans 0/1, lists normalised strings; null is "not set".
+ */
+function convertValue(type: FieldType, v: FieldValue, path: string, tz: string): ConvertedValue {
+  if (v === undefined || v === null) return null;
+  switch (type) {
+    case "string": {
+      if (typeof v !== "string") throw new FieldValueError(path, "expected a string");
+      const s = normalize(v);
+      return s === "" ? null : s;
+    }
+    case "number":
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new FieldValueError(path, "expected a number");
+      return v;
+    case "boolean":
+      if (typeof v !== "boolean") throw new FieldValueError(path, "expected true or false");
+      return v ? 1 : 0;
+    case "date":
+      if (typeof v !== "string" && typeof v !== "number") {
+        throw new FieldValueError(path, "expected an ISO 8601 date or instant");
+      }
+      try {
+        return toInstant(v, tz);
+      } catch (e) {
+        throw new FieldValueError(path, (e as Error).message);
+      }
+    case "string_list": {
+      if (!Array.isArray(v)) throw new FieldValueError(path, "expected an array of strings");
+      const out: string[] = [];
+      v.forEach((x, k) => {
+        if (typeof x !== "string") throw new FieldValueError(`${path}[${k}]`, "expected a string");
+        const s = normalize(x);
+        if (s !== "") out.push(s);
+      });
+      return out;
+    }
+  }
+}
+
+function writeValue(col: Column, i: number, v: ConvertedValue | undefined): void {
+  if (v === undefined || v === null) {
+    col.clear(i);
+    return;
+  }
+  switch (col.kind) {
+    case "string":
+      col.codes[i] = col.dict.intern(v as string);
+      return;
+    case "number":
+    case "date":
+    case "boolean":
+      col.values[i] = v as number;
+      return;
+    case "string_list": {
+      const codes = [...new Set((v as string[]).map((s) => col.dict.intern(s)))].sort((a, b) => a - b);
+      col.lists[i] = codes.length === 0 ? null : Int32Array.from(codes);
+      return;
+    }
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * Events, one table per event type, so a rule on `order_placed` never scans
+ * `email_sent`. Inside a table each contact owns a contiguous block of slots sorted
+ * by time: a windowed count is two binary searches, a sum a short scan.
+ *
+ * Blocks live in one slab of typed arrays with spare capacity; a block that fills up
+ * moves to the end of the slab at twice its size, leaving a hole that `compact()`
+ * reclaims. This keeps appends O(1) amortised without a JS array per contact.
+ * Properties are stored column-wise per (type, dotted path): numbers in a Float64
+ * column, strings as dictionary codes of their normalised text, anything else
+ * (booleans, arrays, objects) in a sparse plain array.
+ */
+import type { Dictionary } from "./dictionary.ts";
+import { normalize } from "./dictionary.ts";
+import type { JsonValue } from "./types.ts";
+
+export class PropColumn {
+  num: Float64Array;
+  str: Int32Array;
+  other: (JsonValue | undefined)[] | null = null;
+  constructor(cap: number) {
+    this.num = new Float64Array(cap).fill(Number.NaN);
+    this.str = new Int32Array(cap).fill(-1);
+  }
+  grow(cap: number): void {
+    const num = new Float64Array(cap).fill(Number.NaN);
+    num.set(this.num);
+    this.num = num;
+    const str = new Int32Array(cap).fill(-1);
+    str.set(this.str);
+    this.str = str;
+  }
+  clearSlot(s: number): void {
+    this.num[s] = Number.NaN;
+    this.str[s] = -1;
+    if (this.other) this.other[s] = undefined;
+  }
+  move(from: number, to: number): void {
+    this.num[to] = this.num[from];
+    this.str[to] = this.str[from];
+    if (this.other) this.other[to] = this.other[from];
+  }
+  isSet(s: number): boolean {
+    if (!Number.isNaN(this.num[s]) || this.str[s] >= 0) return true;
+    const o = this.other;
+    return o !== null && o[s] !== undefined && o[s] !== null;
+  }
+}
+
+export class EventTable {
+  /** Per contact: first slot, number of events, capacity of its block. */
+  start: Int32Array;
+  len: Int32Array;
+  cap: Int32Array;
+  times: Float64Array;
+  readonly props = new Map<string, PropColumn>();
+  /** Slab slots in use (blocks and holes). */
+  used = 0;
+  /** Slots in use that belong to no block. */
+  holes = 0;
+  /** Contacts whose block may be out of time order (bulk appends); sorted by `compact`. */
+  private unsorted: Set<number> = new Set();
+  total = 0;
+
+  constructor(
+    readonly type: string,
+    contactCap: number,
+    private readonly dict: Dictionary,
+  ) {
+    this.start = new Int32Array(contactCap);
+    this.len = new Int32Array(contactCap);
+    this.cap = new Int32Array(contactCap);
+    this.times = new Float64Array(1024);
+  }
+
+  ensureContacts(n: number): void {
+    if (n <= this.start.length) return;
+    let cap = Math.max(1024, this.start.length);
+    while (cap < n) cap *= 2;
+    for (const k of ["start", "len", "cap"] as const) {
+      const next = new Int32Array(cap);
+      next.set(this[k]);
+      this[k] = next;
+    }
+  }
+
+  private ensureSlab(n: number): void {
+    if (n <= this.times.length) return;
+    let cap = this.times.length;
+    while (cap < n) cap *= 2;
+    const t = new Float64Array(cap);
+    t.set(this.times);
+    this.times = t;
+    for (const p of this.props.values()) p.grow(cap);
+  }
+
+  private column(path: string): PropColumn {
+    let col = this.props.get(path);
+    if (!col) {
+      col = new PropColumn(this.times.length);
+      this.props.set(path, col);
+    }
+    return col;
+  }
+
+  private relocate(c: number, newCap: number): void {
+    const from = this.start[c];
+    const n = this.len[c];
+    this.ensureSlab(this.used + newCap);
+    const to = this.used;
+    this.times.copyWithin(to, from, from + n);
+    for (const p of this.props.values()) {
+      p.num.copyWithin(to, from, from + n);
+      p.str.copyWithin(to, from, from + n);
+      if (p.other) for (let k = 0; k < n; k++) p.other[to + k] = p.other[from + k];
+    }
+    this.holes += this.cap[c];
+    this.start[c] = to;
+    this.cap[c] = newCap;
+    this.used += newCap;
+  }
+
+  /**
+   * Appends one event. With `keepSorted` an out-of-order event is inserted at its place
+   * (after equal timestamps); without it the block is sorted later by `compact`.
+   * Returns the slot written.
+   */
+  append(c: number, t: number, props: { [key: string]: JsonValue } | undefined, keepSorted: boolean): number {
+    if (this.len[c] === this.cap[c]) this.relocate(c, Math.max(2, this.cap[c] * 2));
+    const s0 = this.start[c];
+    const n = this.len[c];
+    let pos = s0 + n;
+    if (n > 0 && t < this.times[pos - 1]) {
+      if (keepSorted) {
+        const at = upperBound(this.times, s0, s0 + n, t);
+        this.times.copyWithin(at + 1, at, pos);
+        for (const p of this.props.values()) {
+          p.num.copyWithin(at + 1, at, pos);
+          p.str.copyWithin(at + 1, at, pos);
+          if (p.other) for (let k = pos; k > at; k--) p.other[k] = p.other[k - 1];
+        }
+        pos = at;
+      } else this.unsorted.add(c);
+    }
+    this.times[pos] = t;
+    for (const p of this.props.values()) p.clearSlot(pos);
+    if (props) this.writeProps(pos, "", props);
+    this.len[c] = n + 1;
+    this.total++;
+    return pos;
+  }
+
+  private writeProps(slot: number, prefix: string, obj: { [key: string]: JsonValue }): void {
+    for (const key of Object.keys(obj)) {
+      const v = obj[key];
+      if (v === null || v === undefined) continue;
+      const path = prefix + key;
+      const col = this.column(path);
+      if (typeof v === "number") col.num[slot] = v;
+      else if (typeof v === "string") col.str[slot] = this.dict.intern(normalize(v));
+      else {
+        col.other ??= [];
+        col.other[slot] = v;
+        if (typeof v === "object" && !Array.isArray(v)) this.writeProps(slot, `${path}.`, v);
+      }
+    }
+  }
+
+  /** Removes every event of contact `c`. */
+  clearContact(c: number): void {
+    this.total -= this.len[c];
+    this.len[c] = 0;
+  }
+
+  /**
+   * Sorts unsorted blocks; rewrites the slab without spare room when `tight` (after a
+   * bulk load) or when holes take more than half of it.
+   */
+  compact(tight = false): void {
+    for (const c of this.unsorted) this.sortBlock(c);
+    this.unsorted.clear();
+    if (!tight && this.holes * 2 < this.used) return;
+    const n = this.start.length;
+    const times = new Float64Array(Math.max(1024, this.total));
+    const cols = [...this.props.values()].map((old) => [old, new PropColumn(times.length)] as const);
+    let at = 0;
+    for (let c = 0; c < n; c++) {
+      const l = this.len[c];
+      const s = this.start[c];
+      if (l > 0) {
+        times.set(this.times.subarray(s, s + l), at);
+        for (const [old, col] of cols) {
+          col.num.set(old.num.subarray(s, s + l), at);
+          col.str.set(old.str.subarray(s, s + l), at);
+          if (old.other) {
+            col.other ??= [];
+            for (let k = 0; k < l; k++)
+              if (old.other[s + k] !== undefined) col.other[at + k] = old.other[s + k];
+          }
+        }
+      }
+      this.start[c] = at;
+      this.cap[c] = l;
+      at += l;
+    }
+    this.times = times;
+    // Compiled rules hold PropColumn objects, so they keep their identity; only the arrays change.
+    for (const [old, col] of cols) {
+      old.num = col.num;
+      old.str = col.str;
+      old.other = col.other;
+    }
+    this.used = at;
+    this.holes = 0;
+  }
+
+  private sortBlock(c: number): void {
+    const s = this.start[c];
+    const l = this.len[c];
+    const order = Array.from({ length: l }, (_, k) => k);
+    // Stable sort keeps arrival order among equal timestamps.
+    order.sort((a, b) => this.times[s + a] - this.times[s + b] || a - b);
+    const times = this.times.slice(s, s + l);
+    for (let k = 0; k < l; k++) this.times[s + k] = times[order[k]];
+    for (const p of this.props.values()) {
+      const num = p.num.slice(s, s + l);
+      const str = p.str.slice(s, s + l);
+      const other = p.other ? p.other.slice(s, s + l) : null;
+      for (let k = 0; k < l; k++) {
+        p.num[s + k] = num[order[k]];
+        p.str[s + k] = str[order[k]];
+        if (other && p.other) p.other[s + k] = other[order[k]];
+      }
+    }
+  }
+}
+
+/** First index in [lo, hi) with a[i] >= x. */
+export function lowerBound(a: Float64Array, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index in [lo, hi) with a[i] > x. */
+export function upperBound(a: Float64Array, lo: number, hi: number, x: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class EventStore {
+  readonly tables = new Map<string, EventTable>();
+  private contactCap = 1024;
+
+  constructor(readonly dict: Dictionary) {}
+
+  ensureContacts(n: number): void {
+    if (n <= this.contactCap) return;
+    while (this.contactCap < n) this.contactCap *= 2;
+    for (const t of this.tables.values()) t.ensureContacts(this.contactCap);
+  }
+
+  table(type: string): EventTable {
+    let t = this.tables.get(type);
+    if (!t) {
+      t = new EventTable(type, this.contactCap, this.dict);
+      this.tables.set(type, t);
+    }
+    return t;
+  }
+
+  clearContact(c: number): void {
+    for (const t of this.tables.values()) if (c < t.len.length) t.clearContact(c);
+  }
+
+  compact(tight = false): void {
+    for (const t of this.tables.values()) t.compact(tight);
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.total;
+    return n;
+  }
+}
