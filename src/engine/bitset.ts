@@ -121,4 +121,61 @@ export class Bitset {
     }
     return out;
   }
+
+  /**
+   * Members of `mask` whose code passes a lookup table (`lut[code + 1]`, so a missing
+   * value, code -1, reads `lut[0]`). The loop for string fields: one load per contact,
+   * no call.
+   */
+  static selectCodes(mask: Bitset, codes: Int32Array, lut: Uint8Array): Bitset {
+    const out = new Bitset(mask.size);
+    const mw = mask.words;
+    const ow = out.words;
+    for (let wi = 0; wi < mw.length; wi++) {
+      let bits = mw[wi] | 0;
+      if (bits === 0) continue;
+      const base = wi << 5;
+      let res = 0;
+      if (bits === -1) {
+        // Branch-free: lut holds 0 or 1, and mispredicted branches cost more than the shift.
+        for (let b = 0; b < 32; b++) res |= lut[codes[base | b] + 1] << b;
+      } else {
+        while (bits !== 0) {
+          const t = bits & -bits;
+          if (lut[codes[base | (31 - Math.clz32(t))] + 1] !== 0) res |= t;
+          bits ^= t;
+        }
+      }
+      ow[wi] = res;
+    }
+    return out;
+  }
+
+  /** Members of `mask` with `lo <= values[i] <= hi` (NaN, i.e. missing, never passes). */
+  static selectRange(mask: Bitset, values: Float64Array | Int8Array, lo: number, hi: number): Bitset {
+    const out = new Bitset(mask.size);
+    const mw = mask.words;
+    const ow = out.words;
+    for (let wi = 0; wi < mw.length; wi++) {
+      let bits = mw[wi] | 0;
+      if (bits === 0) continue;
+      const base = wi << 5;
+      let res = 0;
+      if (bits === -1) {
+        for (let b = 0; b < 32; b++) {
+          const v = values[base | b];
+          if (v >= lo && v <= hi) res |= 1 << b;
+        }
+      } else {
+        while (bits !== 0) {
+          const t = bits & -bits;
+          const v = values[base | (31 - Math.clz32(t))];
+          if (v >= lo && v <= hi) res |= t;
+          bits ^= t;
+        }
+      }
+      ow[wi] = res;
+    }
+    return out;
+  }
 }

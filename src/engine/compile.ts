@@ -20,6 +20,7 @@ import type { ContactTable } from "./contacts.ts";
 import { CodeTable, normalize } from "./dictionary.ts";
 import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
 import { datePredicate, dateRange, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
+import { selectAggregate, selectCount } from "./scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
 
 export interface CompiledNode {
@@ -141,15 +142,14 @@ function leaf(
   test: (c: number) => boolean,
   negate: boolean,
   explain: (c: number, result: boolean) => ExplainNode,
+  selectPositive: (mask: Bitset) => Bitset = (mask) => Bitset.select(mask, test),
 ): CompiledNode {
   const one = negate ? (c: number) => !test(c) : test;
   return {
     rule,
     cost,
     one,
-    all: negate
-      ? (mask) => mask.clone().andNot(Bitset.select(mask, test))
-      : (mask) => Bitset.select(mask, test),
+    all: negate ? (mask) => mask.clone().andNot(selectPositive(mask)) : selectPositive,
     explain: (c) => explain(c, one(c)),
   };
 }
@@ -167,20 +167,20 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
     actual: env.contacts.valueOf(c, rule.field),
   });
   let test: (c: number) => boolean;
+  let select: ((mask: Bitset) => Bitset) | undefined;
   switch (col.kind) {
     case "string": {
-      if (pos === "is_set") test = (c) => col.codes[c] >= 0;
-      else if (pos === "eq") {
-        const k = col.dict.lookup(normalize(rule.value as string));
-        // A value never seen can still appear later: look it up again until it has a code.
-        let code = k;
-        test = (c) => {
-          if (code === -2) code = col.dict.lookup(normalize(rule.value as string));
-          return col.codes[c] === code && code >= 0;
+      if (pos === "is_set") {
+        test = (c) => col.codes[c] >= 0;
+        select = (mask) => {
+          const lut = new Uint8Array(col.dict.size + 1).fill(1);
+          lut[0] = 0;
+          return Bitset.selectCodes(mask, col.codes, lut);
         };
       } else {
         const table = new CodeTable(col.dict, stringPredicate(pos, rule.value));
         test = (c) => table.test(col.codes[c]);
+        select = (mask) => Bitset.selectCodes(mask, col.codes, table.snapshot());
       }
       break;
     }
@@ -192,14 +192,14 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
     case "date": {
       const p = datePredicate(pos, rule.value, env.now, env.tz);
       test = (c) => p(col.values[c]);
+      const range = dateRange(pos, rule.value, env.now, env.tz);
+      if (range) select = (mask) => Bitset.selectRange(mask, col.values, range[0], range[1]);
       break;
     }
     case "boolean": {
-      if (pos === "is_set") test = (c) => col.values[c] >= 0;
-      else {
-        const want = rule.value === true ? 1 : 0;
-        test = (c) => col.values[c] === want;
-      }
+      const [lo, hi] = pos === "is_set" ? [0, 1] : rule.value === true ? [1, 1] : [0, 0];
+      test = (c) => col.values[c] >= lo && col.values[c] <= hi;
+      select = (mask) => Bitset.selectRange(mask, col.values, lo, hi);
       break;
     }
     case "string_list": {
@@ -207,7 +207,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       break;
     }
   }
-  return leaf(rule, 1, test, negate, explain);
+  return leaf(rule, 1, test, negate, explain, select);
 }
 
 function listTest(
@@ -226,8 +226,7 @@ function listTest(
     case "contains": {
       const v = value as string;
       return (c) => {
-        const l = lists[c];
-        return l !== null && l !== undefined && l.includes(code(v));
+        return lists[c]?.includes(code(v)) === true;
       };
     }
     case "contains_any": {
@@ -254,7 +253,7 @@ function listTest(
 }
 
 function compileSegment(id: string, negate: boolean, rule: RuleNode, env: CompileEnv): CompiledNode {
-  const explain = (c: number, result: boolean): ExplainNode => ({
+  const explain = (result: boolean): ExplainNode => ({
     type: "segment",
     op: negate ? "not_in" : "in",
     segment: id,
@@ -269,7 +268,7 @@ function compileSegment(id: string, negate: boolean, rule: RuleNode, env: Compil
       const bits = mask.clone();
       return negate ? bits.andNot(env.segmentBits(id)) : bits.and(env.segmentBits(id));
     },
-    explain: (c) => explain(c, one(c)),
+    explain: (c) => explain(one(c)),
   };
 }
 
@@ -334,12 +333,12 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
     case "is_set":
       return (s) => ref.get()?.isSet(s) ?? false;
     case "eq": {
-      if (typeof value === "number") return (s) => ref.get()?.num[s] === value;
+      if (typeof value === "number") return (s) => ref.get()?.numAt(s) === value;
       if (typeof value === "boolean") return (s) => otherAt(s) === value;
       const v = normalize(value as string);
       return (s) => {
         const col = ref.get();
-        return col !== undefined && col.str[s] >= 0 && col.str[s] === dict.lookup(v);
+        return col !== undefined && col.strAt(s) >= 0 && col.strAt(s) === dict.lookup(v);
       };
     }
     case "in": {
@@ -351,7 +350,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
       return (s) => {
         const col = ref.get();
         if (col === undefined) return false;
-        return nums.has(col.num[s]) || table.test(col.str[s]);
+        return nums.has(col.numAt(s)) || table.test(col.strAt(s));
       };
     }
     case "contains": {
@@ -360,7 +359,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
       return (s) => {
         const col = ref.get();
         if (col === undefined) return false;
-        if (table.test(col.str[s])) return true;
+        if (table.test(col.strAt(s))) return true;
         const o = col.other?.[s];
         return Array.isArray(o) && o.some((e) => elementEquals(e, v));
       };
@@ -370,7 +369,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
       const table = new CodeTable(dict, stringPredicate(op, value));
       return (s) => {
         const col = ref.get();
-        return col !== undefined && table.test(col.str[s]);
+        return col !== undefined && table.test(col.strAt(s));
       };
     }
     case "gt":
@@ -402,7 +401,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
 function numericProp(p: (x: number) => boolean, ref: PropRef): (slot: number) => boolean {
   return (s) => {
     const col = ref.get();
-    return col !== undefined && p(col.num[s]);
+    return col !== undefined && p(col.numAt(s));
   };
 }
 
@@ -425,7 +424,7 @@ function dateProp(p: (t: number) => boolean, ref: PropRef, env: CompileEnv): (sl
   return (s) => {
     const col = ref.get();
     if (col === undefined) return false;
-    const code = col.str[s];
+    const code = col.strAt(s);
     return code >= 0 && p(timeOf(code));
   };
 }
@@ -494,8 +493,8 @@ function compileMeasure(
         const seen = new Set<string | number>();
         for (let s = a; s < b; s++) {
           if (where !== null && !where(s)) continue;
-          if (!Number.isNaN(col.num[s])) seen.add(col.num[s]);
-          else if (col.str[s] >= 0) seen.add(`s${col.str[s]}`);
+          if (!Number.isNaN(col.numAt(s))) seen.add(col.numAt(s));
+          else if (col.strAt(s) >= 0) seen.add(`s${col.strAt(s)}`);
           else {
             const o = col.other?.[s];
             if (o !== undefined && o !== null) seen.add(`o${JSON.stringify(o)}`);
@@ -512,7 +511,7 @@ function compileMeasure(
         let sum = 0;
         let min = Number.POSITIVE_INFINITY;
         let max = Number.NEGATIVE_INFINITY;
-        if (col !== undefined) {
+        if (col?.num) {
           const num = col.num;
           for (let s = a; s < b; s++) {
             const x = num[s];
@@ -531,6 +530,65 @@ function compileMeasure(
   }
 }
 
+/** The counts [kmin, kmax] a numeric operator accepts, counts being whole numbers. */
+function countRange(op: Op, value: number | number[]): [number, number] {
+  const v = value as number;
+  switch (op) {
+    case "eq":
+      return [Math.ceil(v), Math.floor(v)];
+    case "gt":
+      return [Math.floor(v) + 1, Number.POSITIVE_INFINITY];
+    case "gte":
+      return [Math.ceil(v), Number.POSITIVE_INFINITY];
+    case "lt":
+      return [0, Math.ceil(v) - 1];
+    case "lte":
+      return [0, Math.floor(v)];
+    case "between": {
+      const [a, b] = value as number[];
+      return [Math.ceil(a), Math.floor(b)];
+    }
+    default:
+      return [0, Number.POSITIVE_INFINITY];
+  }
+}
+
+/**
+ * "Did X between lo and hi, at least kmin and at most kmax times", without counting:
+ * in a block sorted by time whose slots up to `end` are all ≤ hi, the count reaches k
+ * exactly when the k-th latest of them is ≥ lo. With the usual `in_last` window, `end`
+ * is the block's end and the test is one or two array reads.
+ */
+function countTest(
+  table: EventTable,
+  lo: number,
+  hi: number,
+  [kmin, kmax]: [number, number],
+): (c: number) => boolean {
+  const min = Math.max(0, kmin);
+  if (kmax < min) return () => false;
+  const emptyOk = min === 0;
+  return (c) => {
+    if (c >= table.len.length) return emptyOk;
+    const l = table.len[c];
+    if (l < min) return false;
+    if (l === 0) return emptyOk;
+    const s = table.start[c];
+    const times = table.times;
+    let end = s + l;
+    if (times[end - 1] > hi) end = upperBound(times, s, end, hi);
+    if (min > 0) {
+      const i = end - min;
+      if (i < s || times[i] < lo) return false;
+    }
+    if (kmax !== Number.POSITIVE_INFINITY) {
+      const j = end - kmax - 1;
+      if (j >= s && times[j] >= lo) return false;
+    }
+    return true;
+  };
+}
+
 function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   const table = env.events.table(rule.event);
   const [lo, hi] = windowBounds(rule.window, env.now, env.tz);
@@ -542,8 +600,20 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   const value = rule.op === undefined ? 1 : rule.value;
   const { pos, negate } = splitNegation(op);
   const p = isDate ? datePredicate(pos, value, env.now, env.tz) : numberPredicate(pos, value);
-  const test = (c: number) => p(measure(c));
-  return leaf(rule, where ? 20 : 10, test, negate, (c, result) => {
+  const emptyOk = p(fn === "count" || fn === "distinct" || fn === "sum" ? 0 : Number.NaN);
+  let test = (c: number) => (c >= table.len.length || table.len[c] === 0 ? emptyOk : p(measure(c)));
+  let select: ((mask: Bitset) => Bitset) | undefined;
+  if (fn === "count" && where === null) {
+    const [kmin, kmax] = countRange(pos, value as number | number[]);
+    test = countTest(table, lo, hi, [kmin, kmax]);
+    const min = Math.max(0, kmin);
+    select = (mask) => (kmax < min ? new Bitset(mask.size) : selectCount(mask, table, lo, hi, min, kmax));
+  } else if ((fn === "sum" || fn === "avg" || fn === "min" || fn === "max") && where === null) {
+    const ref = new PropRef(table, rule.measure!.property!);
+    select = (mask) => selectAggregate(mask, table, ref.get()?.num ?? undefined, lo, hi, fn, p);
+  }
+  return leaf(rule, where ? 20 : 10, test, negate, explainEvent, select);
+  function explainEvent(c: number, result: boolean): ExplainNode {
     const m = measure(c);
     return {
       type: "event",
@@ -555,7 +625,7 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
       measured: Number.isNaN(m) ? null : isDate ? new Date(m).toISOString() : m,
       needed: { op, ...(value !== undefined ? { value } : {}) },
     };
-  });
+  }
 }
 
 function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {

@@ -12,10 +12,9 @@ import type { ContactInput, FieldValue } from "./types.ts";
 export class StringColumn {
   readonly kind = "string";
   codes: Int32Array;
-  constructor(
-    cap: number,
-    readonly dict: Dictionary,
-  ) {
+  /** Per column, so a predicate's lookup table is as small as the column's distinct values. */
+  readonly dict = new Dictionary();
+  constructor(cap: number) {
     this.codes = new Int32Array(cap).fill(-1);
   }
   grow(cap: number): void {
@@ -66,7 +65,7 @@ export class BooleanColumn {
 export class ListColumn {
   readonly kind = "string_list";
   lists: (Int32Array | null)[] = [];
-  constructor(readonly dict: Dictionary) {}
+  readonly dict = new Dictionary();
   grow(_cap: number): void {}
   clear(i: number): void {
     this.lists[i] = null;
@@ -109,8 +108,6 @@ export class ContactTable {
   readonly ids: string[] = [];
   private readonly indexById = new Map<string, number>();
   readonly columns = new Map<string, Column>();
-  /** One dictionary for all string and list fields: codes are comparable across fields. */
-  readonly dict = new Dictionary();
   alive: Bitset = new Bitset(0);
   private cap = 0;
   private liveCount = 0;
@@ -129,7 +126,7 @@ export class ContactTable {
   }
 
   private addColumn(f: FieldDef): void {
-    const col = makeColumn(f.type, this.cap, this.dict);
+    const col = makeColumn(f.type, this.cap);
     this.columns.set(f.key, col);
   }
 
@@ -248,10 +245,10 @@ export class ContactTable {
 
 type ConvertedValue = number | string | string[] | null;
 
-function makeColumn(type: FieldType, cap: number, dict: Dictionary): Column {
+function makeColumn(type: FieldType, cap: number): Column {
   switch (type) {
     case "string":
-      return new StringColumn(cap, dict);
+      return new StringColumn(cap);
     case "number":
       return new NumberColumn(cap, "number");
     case "date":
@@ -259,7 +256,7 @@ function makeColumn(type: FieldType, cap: number, dict: Dictionary): Column {
     case "boolean":
       return new BooleanColumn(cap);
     case "string_list":
-      return new ListColumn(dict);
+      return new ListColumn();
   }
 }
 

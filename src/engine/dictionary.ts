@@ -60,4 +60,12 @@ export class CodeTable {
     t[code] = r ? 1 : 0;
     return r;
   }
+
+  /** The predicate for every code of the dictionary now, as `lut[code + 1]` (`lut[0]`, missing, is 0). */
+  snapshot(): Uint8Array {
+    const n = this.dict.size;
+    const lut = new Uint8Array(n + 1);
+    for (let code = 0; code < n; code++) if (this.test(code)) lut[code + 1] = 1;
+    return lut;
+  }
 }

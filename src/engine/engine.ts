@@ -12,6 +12,7 @@ import { segmentRefs, validateRule } from "../rules/validate.ts";
 import type { Bitset } from "./bitset.ts";
 import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
 import { ContactTable, FieldValueError } from "./contacts.ts";
+import { Dictionary } from "./dictionary.ts";
 import { EventStore } from "./events.ts";
 import {
   type Clock,
@@ -106,7 +107,7 @@ export class Engine {
     this.registry = new FieldRegistry(opts.fields ?? []);
     this.clock = opts.clock ?? systemClock;
     this.contacts = new ContactTable(this.registry, this.timeZone);
-    this.events = new EventStore(this.contacts.dict);
+    this.events = new EventStore(new Dictionary());
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
         this.segments.set(s.id, { id: s.id, rule: s.rule, readonly: true });

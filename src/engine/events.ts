@@ -14,34 +14,60 @@ import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
 import type { JsonValue } from "./types.ts";
 
+/**
+ * One property path of one event type, aligned with the table's slots. The number
+ * and string arrays are allocated on first use: most paths hold only one kind, and at
+ * ten million events each unused array would cost 40–80 MB.
+ */
 export class PropColumn {
-  num: Float64Array;
-  str: Int32Array;
+  num: Float64Array | null = null;
+  str: Int32Array | null = null;
   other: (JsonValue | undefined)[] | null = null;
-  constructor(cap: number) {
-    this.num = new Float64Array(cap).fill(Number.NaN);
-    this.str = new Int32Array(cap).fill(-1);
+  constructor(public cap: number) {}
+  numAt(s: number): number {
+    return this.num === null ? Number.NaN : this.num[s];
+  }
+  strAt(s: number): number {
+    return this.str === null ? -1 : this.str[s];
+  }
+  setNum(s: number, v: number): void {
+    this.num ??= new Float64Array(this.cap).fill(Number.NaN);
+    this.num[s] = v;
+  }
+  setStr(s: number, code: number): void {
+    this.str ??= new Int32Array(this.cap).fill(-1);
+    this.str[s] = code;
   }
   grow(cap: number): void {
-    const num = new Float64Array(cap).fill(Number.NaN);
-    num.set(this.num);
-    this.num = num;
-    const str = new Int32Array(cap).fill(-1);
-    str.set(this.str);
-    this.str = str;
+    if (this.num) {
+      const num = new Float64Array(cap).fill(Number.NaN);
+      num.set(this.num);
+      this.num = num;
+    }
+    if (this.str) {
+      const str = new Int32Array(cap).fill(-1);
+      str.set(this.str);
+      this.str = str;
+    }
+    this.cap = cap;
   }
   clearSlot(s: number): void {
-    this.num[s] = Number.NaN;
-    this.str[s] = -1;
+    if (this.num) this.num[s] = Number.NaN;
+    if (this.str) this.str[s] = -1;
     if (this.other) this.other[s] = undefined;
   }
-  move(from: number, to: number): void {
-    this.num[to] = this.num[from];
-    this.str[to] = this.str[from];
-    if (this.other) this.other[to] = this.other[from];
+  /** Copies slots [from, from + n) to `to` (ranges may overlap). */
+  copy(to: number, from: number, n: number): void {
+    this.num?.copyWithin(to, from, from + n);
+    this.str?.copyWithin(to, from, from + n);
+    const o = this.other;
+    if (o) {
+      if (to > from) for (let k = n - 1; k >= 0; k--) o[to + k] = o[from + k];
+      else for (let k = 0; k < n; k++) o[to + k] = o[from + k];
+    }
   }
   isSet(s: number): boolean {
-    if (!Number.isNaN(this.num[s]) || this.str[s] >= 0) return true;
+    if (!Number.isNaN(this.numAt(s)) || this.strAt(s) >= 0) return true;
     const o = this.other;
     return o !== null && o[s] !== undefined && o[s] !== null;
   }
@@ -59,7 +85,8 @@ export class EventTable {
   /** Slots in use that belong to no block. */
   holes = 0;
   /** Contacts whose block may be out of time order (bulk appends); sorted by `compact`. */
-  private unsorted: Set<number> = new Set();
+  private unsorted: Uint8Array;
+  private anyUnsorted = false;
   total = 0;
 
   constructor(
@@ -70,6 +97,7 @@ export class EventTable {
     this.start = new Int32Array(contactCap);
     this.len = new Int32Array(contactCap);
     this.cap = new Int32Array(contactCap);
+    this.unsorted = new Uint8Array(contactCap);
     this.times = new Float64Array(1024);
   }
 
@@ -82,6 +110,9 @@ export class EventTable {
       next.set(this[k]);
       this[k] = next;
     }
+    const unsorted = new Uint8Array(cap);
+    unsorted.set(this.unsorted);
+    this.unsorted = unsorted;
   }
 
   private ensureSlab(n: number): void {
@@ -109,11 +140,7 @@ export class EventTable {
     this.ensureSlab(this.used + newCap);
     const to = this.used;
     this.times.copyWithin(to, from, from + n);
-    for (const p of this.props.values()) {
-      p.num.copyWithin(to, from, from + n);
-      p.str.copyWithin(to, from, from + n);
-      if (p.other) for (let k = 0; k < n; k++) p.other[to + k] = p.other[from + k];
-    }
+    for (const p of this.props.values()) p.copy(to, from, n);
     this.holes += this.cap[c];
     this.start[c] = to;
     this.cap[c] = newCap;
@@ -134,13 +161,12 @@ export class EventTable {
       if (keepSorted) {
         const at = upperBound(this.times, s0, s0 + n, t);
         this.times.copyWithin(at + 1, at, pos);
-        for (const p of this.props.values()) {
-          p.num.copyWithin(at + 1, at, pos);
-          p.str.copyWithin(at + 1, at, pos);
-          if (p.other) for (let k = pos; k > at; k--) p.other[k] = p.other[k - 1];
-        }
+        for (const p of this.props.values()) p.copy(at + 1, at, pos - at);
         pos = at;
-      } else this.unsorted.add(c);
+      } else {
+        this.unsorted[c] = 1;
+        this.anyUnsorted = true;
+      }
     }
     this.times[pos] = t;
     for (const p of this.props.values()) p.clearSlot(pos);
@@ -156,8 +182,8 @@ export class EventTable {
       if (v === null || v === undefined) continue;
       const path = prefix + key;
       const col = this.column(path);
-      if (typeof v === "number") col.num[slot] = v;
-      else if (typeof v === "string") col.str[slot] = this.dict.intern(normalize(v));
+      if (typeof v === "number") col.setNum(slot, v);
+      else if (typeof v === "string") col.setStr(slot, this.dict.intern(normalize(v)));
       else {
         col.other ??= [];
         col.other[slot] = v;
@@ -177,8 +203,11 @@ export class EventTable {
    * bulk load) or when holes take more than half of it.
    */
   compact(tight = false): void {
-    for (const c of this.unsorted) this.sortBlock(c);
-    this.unsorted.clear();
+    if (this.anyUnsorted) {
+      for (let c = 0; c < this.unsorted.length; c++) if (this.unsorted[c] === 1) this.sortBlock(c);
+      this.unsorted.fill(0);
+      this.anyUnsorted = false;
+    }
     if (!tight && this.holes * 2 < this.used) return;
     const n = this.start.length;
     const times = new Float64Array(Math.max(1024, this.total));
@@ -190,8 +219,14 @@ export class EventTable {
       if (l > 0) {
         times.set(this.times.subarray(s, s + l), at);
         for (const [old, col] of cols) {
-          col.num.set(old.num.subarray(s, s + l), at);
-          col.str.set(old.str.subarray(s, s + l), at);
+          if (old.num) {
+            col.num ??= new Float64Array(times.length).fill(Number.NaN);
+            col.num.set(old.num.subarray(s, s + l), at);
+          }
+          if (old.str) {
+            col.str ??= new Int32Array(times.length).fill(-1);
+            col.str.set(old.str.subarray(s, s + l), at);
+          }
           if (old.other) {
             col.other ??= [];
             for (let k = 0; k < l; k++)
@@ -209,6 +244,7 @@ export class EventTable {
       old.num = col.num;
       old.str = col.str;
       old.other = col.other;
+      old.cap = times.length;
     }
     this.used = at;
     this.holes = 0;
@@ -223,12 +259,12 @@ export class EventTable {
     const times = this.times.slice(s, s + l);
     for (let k = 0; k < l; k++) this.times[s + k] = times[order[k]];
     for (const p of this.props.values()) {
-      const num = p.num.slice(s, s + l);
-      const str = p.str.slice(s, s + l);
+      const num = p.num?.slice(s, s + l);
+      const str = p.str?.slice(s, s + l);
       const other = p.other ? p.other.slice(s, s + l) : null;
       for (let k = 0; k < l; k++) {
-        p.num[s + k] = num[order[k]];
-        p.str[s + k] = str[order[k]];
+        if (num && p.num) p.num[s + k] = num[order[k]];
+        if (str && p.str) p.str[s + k] = str[order[k]];
         if (other && p.other) p.other[s + k] = other[order[k]];
       }
     }

@@ -1,0 +1,121 @@
+/**
+ * Whole-population loops for the commonest event conditions. They do what the
+ * per-contact closures do, but with the table's arrays hoisted out of the loop and
+ * no call per contact, which is what a million-contact evaluation spends its time on.
+ * Every loop here has a per-contact twin in compile.ts that the property tests hold
+ * it to.
+ */
+import { Bitset } from "./bitset.ts";
+import type { EventTable } from "./events.ts";
+import { lowerBound, upperBound } from "./events.ts";
+
+/** Members of `mask` with between kmin and kmax events in [lo, hi] (kmin ≥ 0, kmax ≥ kmin). */
+export function selectCount(
+  mask: Bitset,
+  table: EventTable,
+  lo: number,
+  hi: number,
+  kmin: number,
+  kmax: number,
+): Bitset {
+  const out = new Bitset(mask.size);
+  const mw = mask.words;
+  const ow = out.words;
+  const len = table.len;
+  const start = table.start;
+  const times = table.times;
+  const nc = len.length;
+  const emptyOk = kmin === 0 ? 1 : 0;
+  const bounded = kmax !== Number.POSITIVE_INFINITY;
+  for (let wi = 0; wi < mw.length; wi++) {
+    let bits = mw[wi] | 0;
+    if (bits === 0) continue;
+    const base = wi << 5;
+    let res = 0;
+    while (bits !== 0) {
+      const t = bits & -bits;
+      const c = base | (31 - Math.clz32(t));
+      bits ^= t;
+      const l = c < nc ? len[c] : 0;
+      if (l === 0) {
+        if (emptyOk) res |= t;
+        continue;
+      }
+      if (l < kmin) continue;
+      const s = start[c];
+      let end = s + l;
+      if (times[end - 1] > hi) end = upperBound(times, s, end, hi);
+      if (kmin > 0) {
+        const i = end - kmin;
+        if (i < s || times[i] < lo) continue;
+      }
+      if (bounded) {
+        const j = end - kmax - 1;
+        if (j >= s && times[j] >= lo) continue;
+      }
+      res |= t;
+    }
+    ow[wi] = res;
+  }
+  return out;
+}
+
+export type AggregateFn = "sum" | "avg" | "min" | "max";
+
+/**
+ * Members of `mask` whose aggregate of a numeric property over events in [lo, hi]
+ * passes `p` (NaN stands for a missing aggregate).
+ */
+export function selectAggregate(
+  mask: Bitset,
+  table: EventTable,
+  num: Float64Array | undefined,
+  lo: number,
+  hi: number,
+  fn: AggregateFn,
+  p: (x: number) => boolean,
+): Bitset {
+  const out = new Bitset(mask.size);
+  const mw = mask.words;
+  const ow = out.words;
+  const len = table.len;
+  const start = table.start;
+  const times = table.times;
+  const nc = len.length;
+  const emptyOk = p(fn === "sum" ? 0 : Number.NaN);
+  for (let wi = 0; wi < mw.length; wi++) {
+    let bits = mw[wi] | 0;
+    if (bits === 0) continue;
+    const base = wi << 5;
+    let res = 0;
+    while (bits !== 0) {
+      const t = bits & -bits;
+      const c = base | (31 - Math.clz32(t));
+      bits ^= t;
+      const l = c < nc ? len[c] : 0;
+      if (l === 0 || num === undefined) {
+        if (emptyOk) res |= t;
+        continue;
+      }
+      const s = start[c];
+      const a = times[s] >= lo ? s : lowerBound(times, s, s + l, lo);
+      const b = times[s + l - 1] <= hi ? s + l : upperBound(times, a, s + l, hi);
+      let n = 0;
+      let sum = 0;
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let k = a; k < b; k++) {
+        const x = num[k];
+        if (Number.isNaN(x)) continue; // the property is not a number on this event
+        n++;
+        sum += x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      const v = fn === "sum" ? sum : n === 0 ? Number.NaN : fn === "avg" ? sum / n : fn === "min" ? min : max;
+      if (p(v)) res |= t;
+    }
+    ow[wi] = res;
+  }
+  return out;
+}
