@@ -19,7 +19,8 @@ import { Bitset } from "./bitset.ts";
 import type { ContactTable } from "./contacts.ts";
 import { CodeTable, normalize } from "./dictionary.ts";
 import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
-import { datePredicate, dateRange, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
+import { type MovingRange, perInstant, windowRange } from "./moving.ts";
+import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
 
@@ -28,12 +29,18 @@ export interface CompiledNode {
   /** Rough relative cost per contact, to order the children of `and`/`or`. */
   readonly cost: number;
   one(c: number): boolean;
+  /**
+   * The earliest instant after `env.now` at which `one(c)` can change with no new
+   * data (+∞ if never). May be early, never late: live membership re-checks then.
+   */
+  next(c: number): number;
   /** The members of `mask` for which the node holds (a new bitset). */
   all(mask: Bitset): Bitset;
   explain(c: number): ExplainNode;
 }
 
 export interface CompileEnv {
+  /** The evaluation instant; compiled nodes read it on every call, so one tree serves every instant. */
   readonly now: number;
   readonly tz: string;
   readonly contacts: ContactTable;
@@ -62,6 +69,7 @@ export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {
         rule,
         cost: child.cost,
         one: (c) => !child.one(c),
+        next: (c) => child.next(c),
         all: (mask) => mask.clone().andNot(child.all(mask)),
         explain: (c) => {
           const e = child.explain(c);
@@ -80,6 +88,17 @@ export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {
   }
 }
 
+function minNext(children: CompiledNode[], c: number): number {
+  let m = Number.POSITIVE_INFINITY;
+  for (const ch of children) {
+    const n = ch.next(c);
+    if (n < m) m = n;
+  }
+  return m;
+}
+
+const NEVER = (): number => Number.POSITIVE_INFINITY;
+
 function byCost(children: CompiledNode[]): CompiledNode[] {
   return [...children].sort((a, b) => a.cost - b.cost);
 }
@@ -93,6 +112,7 @@ function compileAnd(children: CompiledNode[], rule: RuleNode): CompiledNode {
       for (const ch of ordered) if (!ch.one(c)) return false;
       return true;
     },
+    next: (c) => minNext(ordered, c),
     all: (mask) => {
       let cur = mask;
       for (const ch of ordered) {
@@ -117,6 +137,7 @@ function compileOr(children: CompiledNode[], rule: RuleNode): CompiledNode {
       for (const ch of ordered) if (ch.one(c)) return true;
       return false;
     },
+    next: (c) => minNext(ordered, c),
     all: (mask) => {
       const out = new Bitset(mask.size);
       const rest = mask.clone();
@@ -143,12 +164,14 @@ function leaf(
   negate: boolean,
   explain: (c: number, result: boolean) => ExplainNode,
   selectPositive: (mask: Bitset) => Bitset = (mask) => Bitset.select(mask, test),
+  next: (c: number) => number = NEVER,
 ): CompiledNode {
   const one = negate ? (c: number) => !test(c) : test;
   return {
     rule,
     cost,
     one,
+    next,
     all: negate ? (mask) => mask.clone().andNot(selectPositive(mask)) : selectPositive,
     explain: (c) => explain(c, one(c)),
   };
@@ -168,6 +191,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
   });
   let test: (c: number) => boolean;
   let select: ((mask: Bitset) => Bitset) | undefined;
+  let next: (c: number) => number = NEVER;
   switch (col.kind) {
     case "string": {
       if (pos === "is_set") {
@@ -190,10 +214,17 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       break;
     }
     case "date": {
-      const p = datePredicate(pos, rule.value, env.now, env.tz);
-      test = (c) => p(col.values[c]);
-      const range = dateRange(pos, rule.value, env.now, env.tz);
-      if (range) select = (mask) => Bitset.selectRange(mask, col.values, range[0], range[1]);
+      const dt = dateTest(pos, rule.value, env.tz);
+      const p = perInstant(() => env.now, dt.at);
+      test = (c) => p()(col.values[c]);
+      const range = dt.range;
+      if (range) {
+        select = (mask) => {
+          const [lo, hi] = range.at(env.now);
+          return Bitset.selectRange(mask, col.values, lo, hi);
+        };
+      }
+      if (dt.moving) next = (c) => dt.next(col.values[c], env.now);
       break;
     }
     case "boolean": {
@@ -207,7 +238,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       break;
     }
   }
-  return leaf(rule, 1, test, negate, explain, select);
+  return leaf(rule, 1, test, negate, explain, select, next);
 }
 
 function listTest(
@@ -264,27 +295,13 @@ function compileSegment(id: string, negate: boolean, rule: RuleNode, env: Compil
     rule,
     cost: 0.5,
     one,
+    next: (c) => env.segment(id).next(c),
     all: (mask) => {
       const bits = mask.clone();
       return negate ? bits.andNot(env.segmentBits(id)) : bits.and(env.segmentBits(id));
     },
     explain: (c) => explain(one(c)),
   };
-}
-
-/** Inclusive [lo, hi] of a window (SPEC §3.2). */
-export function windowBounds(w: Window | undefined, now: number, tz: string): [number, number] {
-  if (!w) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-  if ("in_last" in w) return dateRange("in_last", w.in_last, now, tz)!;
-  if ("between_ago" in w) {
-    return [
-      shift(now, parseDuration(w.between_ago[0]), -1, tz) + 1,
-      shift(now, parseDuration(w.between_ago[1]), -1, tz),
-    ];
-  }
-  if ("after" in w) return dateRange("after", w.after, now, tz)!;
-  if ("before" in w) return dateRange("before", w.before, now, tz)!;
-  return dateRange("between", w.between, now, tz)!;
 }
 
 /** A property column that may not exist yet when the rule is compiled. */
@@ -305,9 +322,10 @@ function compileWhere(
   filters: PropertyFilter[] | undefined,
   table: EventTable,
   env: CompileEnv,
+  movers: Mover[],
 ): ((slot: number) => boolean) | null {
   if (!filters || filters.length === 0) return null;
-  const tests = filters.map((f) => compileFilter(f, table, env));
+  const tests = filters.map((f) => compileFilter(f, table, env, movers));
   if (tests.length === 1) return tests[0];
   return (s) => {
     for (const t of tests) if (!t(s)) return false;
@@ -315,9 +333,17 @@ function compileWhere(
   };
 }
 
-function compileFilter(f: PropertyFilter, table: EventTable, env: CompileEnv): (slot: number) => boolean {
+/** When a slot's answer to a time-relative filter can next change. */
+type Mover = (slot: number) => number;
+
+function compileFilter(
+  f: PropertyFilter,
+  table: EventTable,
+  env: CompileEnv,
+  movers: Mover[],
+): (slot: number) => boolean {
   const { pos, negate } = splitNegation(f.op);
-  const positive = propertyTest(pos, f.value, new PropRef(table, f.property), env);
+  const positive = propertyTest(pos, f.value, new PropRef(table, f.property), env, movers);
   return negate ? (s) => !positive(s) : positive;
 }
 
@@ -326,7 +352,13 @@ function elementEquals(e: JsonValue | undefined, v: string | number | boolean): 
   return e === v;
 }
 
-function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (slot: number) => boolean {
+function propertyTest(
+  op: Op,
+  value: unknown,
+  ref: PropRef,
+  env: CompileEnv,
+  movers: Mover[],
+): (slot: number) => boolean {
   const dict = env.events.dict;
   const otherAt = (s: number): JsonValue | undefined => ref.get()?.other?.[s];
   switch (op) {
@@ -380,7 +412,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
     case "between":
       if (Array.isArray(value) && typeof value[0] === "number")
         return numericProp(numberPredicate(op, value), ref);
-      return dateProp(datePredicate(op, value, env.now, env.tz), ref, env);
+      return dateProp(op, value, ref, env, movers);
     case "contains_any":
     case "contains_all": {
       const vs = value as string[];
@@ -394,7 +426,7 @@ function propertyTest(op: Op, value: unknown, ref: PropRef, env: CompileEnv): (s
       };
     }
     default:
-      return dateProp(datePredicate(op, value, env.now, env.tz), ref, env);
+      return dateProp(op, value, ref, env, movers);
   }
 }
 
@@ -406,8 +438,16 @@ function numericProp(p: (x: number) => boolean, ref: PropRef): (slot: number) =>
 }
 
 /** Date operators on a property read string values that parse as ISO dates or instants (cached per value). */
-function dateProp(p: (t: number) => boolean, ref: PropRef, env: CompileEnv): (slot: number) => boolean {
+function dateProp(
+  op: Op,
+  value: unknown,
+  ref: PropRef,
+  env: CompileEnv,
+  movers: Mover[],
+): (slot: number) => boolean {
   const dict = env.events.dict;
+  const dt = dateTest(op, value, env.tz);
+  const p = perInstant(() => env.now, dt.at);
   const cache = new Map<number, number>();
   const timeOf = (code: number): number => {
     let t = cache.get(code);
@@ -421,12 +461,13 @@ function dateProp(p: (t: number) => boolean, ref: PropRef, env: CompileEnv): (sl
     }
     return t;
   };
-  return (s) => {
+  const slotTime = (s: number): number => {
     const col = ref.get();
-    if (col === undefined) return false;
-    const code = col.strAt(s);
-    return code >= 0 && p(timeOf(code));
+    const code = col === undefined ? -1 : col.strAt(s);
+    return code >= 0 ? timeOf(code) : Number.NaN;
   };
+  if (dt.moving) movers.push((s) => dt.next(slotTime(s), env.now));
+  return (s) => p()(slotTime(s));
 }
 
 /** The measured value of an event condition for one contact; NaN when missing. */
@@ -435,18 +476,18 @@ type Measure = (c: number) => number;
 function compileMeasure(
   rule: EventNode,
   table: EventTable,
-  lo: number,
-  hi: number,
+  win: () => [number, number],
   where: ((slot: number) => boolean) | null,
+  unbounded: boolean,
 ): Measure {
   const fn = rule.measure?.fn ?? "count";
-  const unbounded = lo === Number.NEGATIVE_INFINITY && hi === Number.POSITIVE_INFINITY;
   /** The contact's slots inside the window, as [a, b). */
   const bounds = (c: number): [number, number] => {
     if (c >= table.len.length) return [0, 0];
     const l = table.len[c];
     const s = table.start[c];
     if (l === 0 || unbounded) return [s, s + l];
+    const [lo, hi] = win();
     const a = lowerBound(table.times, s, s + l, lo);
     return [a, upperBound(table.times, a, s + l, hi)];
   };
@@ -459,6 +500,7 @@ function compileMeasure(
       if (l === 0) return 0;
       const s = table.start[c];
       const times = table.times;
+      const [lo, hi] = win();
       const a = lowerBound(times, s, s + l, lo);
       return upperBound(times, a, s + l, hi) - a;
     };
@@ -561,8 +603,7 @@ function countRange(op: Op, value: number | number[]): [number, number] {
  */
 function countTest(
   table: EventTable,
-  lo: number,
-  hi: number,
+  win: () => [number, number],
   [kmin, kmax]: [number, number],
 ): (c: number) => boolean {
   const min = Math.max(0, kmin);
@@ -573,6 +614,7 @@ function countTest(
     const l = table.len[c];
     if (l < min) return false;
     if (l === 0) return emptyOk;
+    const [lo, hi] = win();
     const s = table.start[c];
     const times = table.times;
     let end = s + l;
@@ -589,30 +631,75 @@ function countTest(
   };
 }
 
+/**
+ * When the contact's events of `table` can next move in or out of the window: the
+ * oldest event inside leaves first, the earliest event above it enters first.
+ */
+function windowNext(table: EventTable, c: number, range: MovingRange, now: number): number {
+  if (!range.moving || c >= table.len.length || table.len[c] === 0) return Number.POSITIVE_INFINITY;
+  const s = table.start[c];
+  const e = s + table.len[c];
+  const [lo, hi] = range.at(now);
+  const a = lowerBound(table.times, s, e, lo);
+  const b = upperBound(table.times, a, e, hi);
+  let m = Number.POSITIVE_INFINITY;
+  if (a < b) m = range.nextChange(table.times[a], now);
+  if (b < e) m = Math.min(m, range.nextChange(table.times[b], now));
+  return m;
+}
+
+/** The earliest change of any time-relative `where` filter over the contact's events. */
+function moversNext(table: EventTable, c: number, movers: Mover[]): number {
+  if (movers.length === 0 || c >= table.len.length) return Number.POSITIVE_INFINITY;
+  let m = Number.POSITIVE_INFINITY;
+  const s = table.start[c];
+  for (let k = s; k < s + table.len[c]; k++) for (const mv of movers) m = Math.min(m, mv(k));
+  return m;
+}
+
 function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   const table = env.events.table(rule.event);
-  const [lo, hi] = windowBounds(rule.window, env.now, env.tz);
-  const where = compileWhere(rule.where, table, env);
-  const measure = compileMeasure(rule, table, lo, hi, where);
+  const range = windowRange(rule.window, env.tz);
+  const win = perInstant(
+    () => env.now,
+    (n) => range.at(n),
+  );
+  const movers: Mover[] = [];
+  const where = compileWhere(rule.where, table, env, movers);
+  const measure = compileMeasure(rule, table, win, where, !range.moving && rule.window === undefined);
   const fn = rule.measure?.fn ?? "count";
   const isDate = fn === "first_at" || fn === "last_at";
   const op = rule.op ?? "gte";
   const value = rule.op === undefined ? 1 : rule.value;
   const { pos, negate } = splitNegation(op);
-  const p = isDate ? datePredicate(pos, value, env.now, env.tz) : numberPredicate(pos, value);
-  const emptyOk = p(fn === "count" || fn === "distinct" || fn === "sum" ? 0 : Number.NaN);
-  let test = (c: number) => (c >= table.len.length || table.len[c] === 0 ? emptyOk : p(measure(c)));
+  const dt = isDate ? dateTest(pos, value, env.tz) : null;
+  const datePred = dt ? perInstant(() => env.now, dt.at) : null;
+  const numPred = dt ? null : numberPredicate(pos, value);
+  const p = (x: number): boolean => (datePred ? datePred()(x) : numPred!(x));
+  const emptyValue = fn === "count" || fn === "distinct" || fn === "sum" ? 0 : Number.NaN;
+  let test = (c: number) => (c >= table.len.length || table.len[c] === 0 ? p(emptyValue) : p(measure(c)));
   let select: ((mask: Bitset) => Bitset) | undefined;
   if (fn === "count" && where === null) {
     const [kmin, kmax] = countRange(pos, value as number | number[]);
-    test = countTest(table, lo, hi, [kmin, kmax]);
+    test = countTest(table, win, [kmin, kmax]);
     const min = Math.max(0, kmin);
-    select = (mask) => (kmax < min ? new Bitset(mask.size) : selectCount(mask, table, lo, hi, min, kmax));
-  } else if ((fn === "sum" || fn === "avg" || fn === "min" || fn === "max") && where === null) {
+    select = (mask) => {
+      const [lo, hi] = win();
+      return kmax < min ? new Bitset(mask.size) : selectCount(mask, table, lo, hi, min, kmax);
+    };
+  } else if ((fn === "sum" || fn === "avg" || fn === "min" || fn === "max") && where === null && numPred) {
     const ref = new PropRef(table, rule.measure!.property!);
-    select = (mask) => selectAggregate(mask, table, ref.get()?.num ?? undefined, lo, hi, fn, p);
+    select = (mask) => {
+      const [lo, hi] = win();
+      return selectAggregate(mask, table, ref.get()?.num ?? undefined, lo, hi, fn, numPred);
+    };
   }
-  return leaf(rule, where ? 20 : 10, test, negate, explainEvent, select);
+  const next = (c: number): number => {
+    let m = Math.min(windowNext(table, c, range, env.now), moversNext(table, c, movers));
+    if (dt?.moving) m = Math.min(m, dt.next(measure(c), env.now));
+    return m;
+  };
+  return leaf(rule, where ? 20 : 10, test, negate, explainEvent, select, next);
   function explainEvent(c: number, result: boolean): ExplainNode {
     const m = measure(c);
     return {
@@ -629,17 +716,25 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
 }
 
 function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
+  const movers: Mover[][] = [];
   const steps = rule.steps.map((s) => {
     const table = env.events.table(s.event);
-    return { table, where: compileWhere(s.where, table, env) };
+    const m: Mover[] = [];
+    movers.push(m);
+    return { table, where: compileWhere(s.where, table, env, m) };
   });
-  const [lo, hi] = windowBounds(rule.window, env.now, env.tz);
+  const range = windowRange(rule.window, env.tz);
+  const win = perInstant(
+    () => env.now,
+    (n) => range.at(n),
+  );
   const within = parseDuration(rule.within);
   /** Time the first run of the steps completes inside `within`, or NaN. */
   const completion = (c: number): number => {
     const first = steps[0];
     const t0 = first.table;
     if (c >= t0.len.length || t0.len[c] === 0) return Number.NaN;
+    const [lo, hi] = win();
     const s0 = t0.start[c];
     const e0 = s0 + t0.len[c];
     for (let i = lowerBound(t0.times, s0, e0, lo); i < e0; i++) {
@@ -668,6 +763,13 @@ function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
     }
     return Number.NaN;
   };
+  const next = (c: number): number => {
+    let m = Number.POSITIVE_INFINITY;
+    steps.forEach((st, k) => {
+      m = Math.min(m, windowNext(st.table, c, range, env.now), moversNext(st.table, c, movers[k]));
+    });
+    return m;
+  };
   return leaf(
     rule,
     30,
@@ -684,5 +786,7 @@ function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
         completed_at: Number.isNaN(t) ? null : new Date(t).toISOString(),
       };
     },
+    undefined,
+    next,
   );
 }

@@ -14,6 +14,7 @@ import {
   type TimeSpan,
 } from "../rules/time.ts";
 import { normalize } from "./dictionary.ts";
+import { dateOpRange, type MovingRange, relative } from "./moving.ts";
 
 export function splitNegation(op: string): { pos: Op; negate: boolean } {
   const twin = NEGATION_OF[op as Op];
@@ -82,54 +83,59 @@ export function numberPredicate(op: Op, value: unknown): (x: number) => boolean 
   }
 }
 
-function span(v: unknown, tz: string): TimeSpan {
-  return parseTimeValue(v as string, tz);
+/** A date operator: its predicate at an instant, and when a value's answer can next change. */
+export interface DateTest {
+  /** Null for anniversaries, which do not fit one range. */
+  readonly range: MovingRange | null;
+  readonly moving: boolean;
+  /** The predicate at instant `now`; NaN (missing) never satisfies it. */
+  at(now: number): (t: number) => boolean;
+  /** Earliest instant after `now` at which the answer for `t` can change. */
+  next(t: number, now: number): number;
 }
 
-/** The inclusive [lo, hi] instants a date operator accepts, or null for anniversaries. */
-export function dateRange(op: Op, value: unknown, now: number, tz: string): [number, number] | null {
-  switch (op) {
-    case "before":
-      return [Number.NEGATIVE_INFINITY, span(value, tz).start - 1];
-    case "after":
-      return [span(value, tz).end + 1, Number.POSITIVE_INFINITY];
-    case "on": {
-      const s = span(value, tz);
-      return [s.start, s.end];
-    }
-    case "between": {
-      const [a, b] = value as [string, string];
-      return [span(a, tz).start, span(b, tz).end];
-    }
-    case "in_last":
-      return [shift(now, parseDuration(value as string), -1, tz) + 1, now];
-    case "more_than_ago":
-      return [Number.NEGATIVE_INFINITY, shift(now, parseDuration(value as string), -1, tz)];
-    case "in_next":
-      return [now, shift(now, parseDuration(value as string), 1, tz) - 1];
-    case "is_set":
-      return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-    default:
-      return null;
-  }
-}
-
-/** A predicate over instants (epoch ms); NaN (missing) never satisfies it. */
-export function datePredicate(op: Op, value: unknown, now: number, tz: string): (t: number) => boolean {
-  const range = dateRange(op, value, now, tz);
+export function dateTest(op: Op, value: unknown, tz: string): DateTest {
+  const range = dateOpRange(op, value, tz);
   if (range) {
-    const [lo, hi] = range;
-    return (t) => t >= lo && t <= hi;
+    return {
+      range,
+      moving: range.moving,
+      at: (now) => {
+        const [lo, hi] = range.at(now);
+        return (t) => t >= lo && t <= hi;
+      },
+      next: (t, now) => range.nextChange(t, now),
+    };
   }
   if (op === "anniversary_in_next") {
-    const table = anniversaryTable(now, shift(now, parseDuration(value as string), 1, tz), tz);
-    return (t) => {
-      if (Number.isNaN(t)) return false;
-      const md = monthDay(t, tz);
-      return table[md.month * 32 + md.day] === 1;
+    const d = parseDuration(value as string);
+    return {
+      range: null,
+      moving: true,
+      at: (now) => {
+        const table = anniversaryTable(now, shift(now, d, 1, tz), tz);
+        return (t) => {
+          if (Number.isNaN(t)) return false;
+          const md = monthDay(t, tz);
+          return table[md.month * 32 + md.day] === 1;
+        };
+      },
+      // The window's ends move continuously but an anniversary day only enters or
+      // leaves at a day boundary of either end; checking again at the next boundary
+      // of either is early enough.
+      next: (t, now) => {
+        if (Number.isNaN(t)) return Number.POSITIVE_INFINITY;
+        const endBound = relative(d, 1, 0, tz);
+        return Math.min(nextDayStart(now, tz), endBound.first(nextDayStart(endBound.at(now), tz)));
+      },
     };
   }
   throw new Error(`operator "${op}" does not apply to dates`);
+}
+
+function nextDayStart(t: number, tz: string): number {
+  const { year, month, day } = monthDay(t, tz);
+  return dayBounds(year, month, day, tz).end + 1;
 }
 
 /**

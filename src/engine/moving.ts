@@ -1,0 +1,147 @@
+/**
+ * Time ranges whose ends move with `now` ("in the last 30 days"), and the question
+ * live membership needs answered: given a timestamp, when is the earliest instant after
+ * now at which it enters or leaves the range? Every bound is a non-decreasing function
+ * of now, so a timestamp below the range never comes back, one inside leaves when the
+ * lower bound passes it, and one above enters when the upper bound reaches it.
+ */
+import type { Op } from "../rules/operators.ts";
+import type { Window } from "../rules/schema.ts";
+import { type Duration, parseDuration, parseTimeValue, shift } from "../rules/time.ts";
+
+const DAY = 86_400_000;
+
+/** One end of a range as a function of now. */
+export interface Bound {
+  at(now: number): number;
+  /** The least instant x with at(x) ≥ target (−∞ if always, +∞ if never). */
+  first(target: number): number;
+  readonly moving: boolean;
+}
+
+function constant(v: number): Bound {
+  return {
+    at: () => v,
+    first: (target) => (v >= target ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY),
+    moving: false,
+  };
+}
+
+/** shift(now, d, sign) + k, or now + k when d is null. */
+export function relative(d: Duration | null, sign: 1 | -1, k: number, tz: string): Bound {
+  const at = (x: number) => (d === null ? x : shift(x, d, sign, tz)) + k;
+  return {
+    at,
+    moving: true,
+    first: (target) => {
+      if (d === null) return target - k;
+      // Guess by shifting back, then make it exact: calendar units (month ends, DST)
+      // are not exact inverses, so verify and fall back to a binary search.
+      const guess = shift(target - k, d, sign === 1 ? -1 : 1, tz);
+      if (at(guess) >= target && at(guess - 1) < target) return guess;
+      let lo = guess - 4 * DAY;
+      let hi = guess + 4 * DAY;
+      while (at(lo) >= target) lo -= 4 * DAY;
+      while (at(hi) < target) hi += 4 * DAY;
+      // invariant: at(lo) < target ≤ at(hi)
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (at(mid) >= target) hi = mid;
+        else lo = mid;
+      }
+      return hi;
+    },
+  };
+}
+
+/** An inclusive range [lo(now), hi(now)]. */
+export class MovingRange {
+  constructor(
+    readonly lo: Bound,
+    readonly hi: Bound,
+  ) {}
+
+  get moving(): boolean {
+    return this.lo.moving || this.hi.moving;
+  }
+
+  at(now: number): [number, number] {
+    return [this.lo.at(now), this.hi.at(now)];
+  }
+
+  /** Earliest instant after `now` at which `t`'s being inside the range can change; +∞ if never. */
+  nextChange(t: number, now: number): number {
+    if (Number.isNaN(t) || !this.moving) return Number.POSITIVE_INFINITY;
+    if (t < this.lo.at(now)) return Number.POSITIVE_INFINITY;
+    if (t <= this.hi.at(now)) return this.lo.first(t + 1);
+    return this.hi.first(t);
+  }
+
+  static all(): MovingRange {
+    return new MovingRange(constant(Number.NEGATIVE_INFINITY), constant(Number.POSITIVE_INFINITY));
+  }
+}
+
+/** The range a date operator accepts (SPEC §3.2), or null for `anniversary_in_next`. */
+export function dateOpRange(op: Op, value: unknown, tz: string): MovingRange | null {
+  const span = (v: unknown) => parseTimeValue(v as string, tz);
+  const NEG = constant(Number.NEGATIVE_INFINITY);
+  const POS = constant(Number.POSITIVE_INFINITY);
+  switch (op) {
+    case "before":
+      return new MovingRange(NEG, constant(span(value).start - 1));
+    case "after":
+      return new MovingRange(constant(span(value).end + 1), POS);
+    case "on": {
+      const s = span(value);
+      return new MovingRange(constant(s.start), constant(s.end));
+    }
+    case "between": {
+      const [a, b] = value as [string, string];
+      return new MovingRange(constant(span(a).start), constant(span(b).end));
+    }
+    case "in_last":
+      // now − D < t ≤ now
+      return new MovingRange(relative(parseDuration(value as string), -1, 1, tz), relative(null, 1, 0, tz));
+    case "more_than_ago":
+      // t ≤ now − D
+      return new MovingRange(NEG, relative(parseDuration(value as string), -1, 0, tz));
+    case "in_next":
+      // now ≤ t < now + D
+      return new MovingRange(relative(null, 1, 0, tz), relative(parseDuration(value as string), 1, -1, tz));
+    case "is_set":
+      return MovingRange.all();
+    default:
+      return null;
+  }
+}
+
+/** The range of an event window (SPEC §3.1); all time without one. */
+export function windowRange(w: Window | undefined, tz: string): MovingRange {
+  if (!w) return MovingRange.all();
+  if ("in_last" in w) return dateOpRange("in_last", w.in_last, tz)!;
+  if ("between_ago" in w) {
+    // now − D1 < t ≤ now − D2
+    return new MovingRange(
+      relative(parseDuration(w.between_ago[0]), -1, 1, tz),
+      relative(parseDuration(w.between_ago[1]), -1, 0, tz),
+    );
+  }
+  if ("after" in w) return dateOpRange("after", w.after, tz)!;
+  if ("before" in w) return dateOpRange("before", w.before, tz)!;
+  return dateOpRange("between", w.between, tz)!;
+}
+
+/** Caches a value computed from `now` until now changes. */
+export function perInstant<T>(now: () => number, f: (now: number) => T): () => T {
+  let at = Number.NaN;
+  let v: T | undefined;
+  return () => {
+    const n = now();
+    if (n !== at) {
+      v = f(n);
+      at = n;
+    }
+    return v as T;
+  };
+}
