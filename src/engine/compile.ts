@@ -6,14 +6,7 @@
  * before it, cheapest first).
  */
 import type { Op } from "../rules/operators.ts";
-import type {
-  EventNode,
-  FieldNode,
-  PropertyFilter,
-  RuleNode,
-  SequenceNode,
-  Window,
-} from "../rules/schema.ts";
+import type { EventNode, FieldNode, PropertyFilter, RuleNode, SequenceNode } from "../rules/schema.ts";
 import { parseDuration, parseTimeValue, shift } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
 import type { ContactTable } from "./contacts.ts";

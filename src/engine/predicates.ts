@@ -4,15 +4,7 @@
  * (docs/semantics.md), which gives SPEC §3.2's missing-value rule for free.
  */
 import { NEGATION_OF, type Op } from "../rules/operators.ts";
-import {
-  dayBounds,
-  isLeapYear,
-  monthDay,
-  parseDuration,
-  parseTimeValue,
-  shift,
-  type TimeSpan,
-} from "../rules/time.ts";
+import { dayBounds, isLeapYear, monthDay, parseDuration, shift } from "../rules/time.ts";
 import { normalize } from "./dictionary.ts";
 import { dateOpRange, type MovingRange, relative } from "./moving.ts";
 
