@@ -32,6 +32,13 @@ export class Bitset {
     this.words[i >>> 5] &= ~(1 << (i & 31));
   }
 
+  /** A copy with room for `size` members (bits past the old size start clear). */
+  resized(size: number): Bitset {
+    const b = new Bitset(size);
+    b.words.set(this.words.subarray(0, Math.min(this.words.length, b.words.length)));
+    return b;
+  }
+
   clone(): Bitset {
     return new Bitset(this.size, this.words.slice());
   }

@@ -181,14 +181,42 @@ export class ContactTable {
     this.alive = next;
   }
 
-  /** Replaces the whole profile of a contact; throws FieldValueError before changing anything. */
-  upsert(c: ContactInput): number {
-    if (typeof c.id !== "string" || c.id === "")
+  /**
+   * Replaces the whole profile of a contact (or, with `patch`, only the keys given);
+   * throws FieldValueError before changing anything. Returns the contact's index and
+   * the keys whose value changed.
+   */
+  upsert(c: ContactInput, patch = false): { index: number; changed: string[] } {
+    if (typeof c.id !== "string" || c.id === "") {
       throw new FieldValueError("contact.id", "expected a non-empty string");
-    const values = this.convert(c);
+    }
+    const values = this.convert(c, patch);
+    const existed = this.indexById.has(c.id) && this.alive.has(this.indexById.get(c.id)!);
     const i = this.ensure(c.id);
-    for (const [key, col] of this.columns) writeValue(col, i, values.get(key));
-    return i;
+    const changed: string[] = [];
+    for (const [key, col] of this.columns) {
+      if (patch && !values.has(key)) continue;
+      if (writeValue(col, i, values.get(key)) || !existed) changed.push(key);
+    }
+    return { index: i, changed };
+  }
+
+  /** Sets one field from an already converted value (profile effects of events); true if it changed. */
+  setString(i: number, key: string, v: string | null): boolean {
+    return writeValue(this.columns.get(key)!, i, v);
+  }
+
+  /** Adds and removes tags; returns true if the list changed. */
+  changeTags(i: number, add: string[], remove: string[]): boolean {
+    const col = this.columns.get("tags") as ListColumn;
+    const current = new Set((col.lists[i] ? [...col.lists[i]!] : []).map((code) => col.dict.values[code]));
+    for (const t of add) {
+      if (typeof t !== "string") throw new FieldValueError("tags", "expected strings");
+      const n = normalize(t);
+      if (n !== "") current.add(n);
+    }
+    for (const t of remove) current.delete(normalize(t));
+    return writeValue(col, i, [...current]);
   }
 
   remove(id: string): number | undefined {
@@ -201,9 +229,10 @@ export class ContactTable {
   }
 
   /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
-  private convert(c: ContactInput): Map<string, ConvertedValue> {
+  private convert(c: ContactInput, onlyGiven: boolean): Map<string, ConvertedValue> {
     const out = new Map<string, ConvertedValue>();
     for (const key of BUILTIN_INPUT_KEYS) {
+      if (onlyGiven && c[key] === undefined) continue;
       const def = this.fields.get(key)!;
       out.set(key, convertValue(def.type, c[key], `contact.${key}`, this.timeZone));
     }
@@ -300,24 +329,51 @@ function convertValue(type: FieldType, v: FieldValue, path: string, tz: string):
   }
 }
 
-function writeValue(col: Column, i: number, v: ConvertedValue | undefined): void {
+/** Writes a converted value; true when the stored value changed. */
+function writeValue(col: Column, i: number, v: ConvertedValue | undefined): boolean {
   if (v === undefined || v === null) {
+    let was: boolean;
+    switch (col.kind) {
+      case "string":
+        was = col.codes[i] >= 0;
+        break;
+      case "string_list":
+        was = col.lists[i] !== null && col.lists[i] !== undefined;
+        break;
+      case "boolean":
+        was = col.values[i] >= 0;
+        break;
+      default:
+        was = !Number.isNaN(col.values[i]);
+    }
     col.clear(i);
-    return;
+    return was;
   }
   switch (col.kind) {
-    case "string":
-      col.codes[i] = col.dict.intern(v as string);
-      return;
+    case "string": {
+      const code = col.dict.intern(v as string);
+      if (col.codes[i] === code) return false;
+      col.codes[i] = code;
+      return true;
+    }
     case "number":
     case "date":
     case "boolean":
+      if (col.values[i] === (v as number)) return false;
       col.values[i] = v as number;
-      return;
+      return true;
     case "string_list": {
       const codes = [...new Set((v as string[]).map((s) => col.dict.intern(s)))].sort((a, b) => a - b);
-      col.lists[i] = codes.length === 0 ? null : Int32Array.from(codes);
-      return;
+      const next = codes.length === 0 ? null : Int32Array.from(codes);
+      const prev = col.lists[i] ?? null;
+      const same =
+        (prev === null && next === null) ||
+        (prev !== null &&
+          next !== null &&
+          prev.length === next.length &&
+          prev.every((x, k) => x === next[k]));
+      col.lists[i] = next;
+      return !same;
     }
   }
 }

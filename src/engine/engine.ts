@@ -1,19 +1,30 @@
 /**
- * The segment engine as a library: contacts, events and segment definitions in
- * memory, evaluated exactly at any instant. No I/O and no global clock: the caller
- * passes one in (or an explicit instant per call).
+ * The segment engine as a library: contacts, events and segments in memory, every
+ * segment's membership maintained exactly as data changes and as time passes, and any
+ * rule evaluable from scratch at any instant. No I/O and no global clock: the caller
+ * passes one in.
+ *
+ * Live maintenance: a change to one contact re-evaluates, for that contact only, the
+ * segments that read what changed (a field, an event type, a referenced segment). For
+ * time, each contact has one scheduled instant — the earliest at which any segment's
+ * answer for it can change with no new data — kept in a heap; `advanceTo(t)` handles
+ * exactly the contacts due by t, each at its own instant, so a change's `at` is the
+ * boundary instant itself.
  */
 import { DEFAULT_SEGMENT_SETTINGS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
 import { type FieldDef, FieldRegistry } from "../rules/fields.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
-import { segmentRefs, validateRule } from "../rules/validate.ts";
-import type { Bitset } from "./bitset.ts";
-import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
+import { validateRule } from "../rules/validate.ts";
+import { Bitset } from "./bitset.ts";
+import { compile } from "./compile.ts";
 import { ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
+import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventStore } from "./events.ts";
+import { TimerHeap } from "./heap.ts";
+import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
 import {
   type Clock,
   type ContactInput,
@@ -21,6 +32,7 @@ import {
   type EventInput,
   type ExplainNode,
   type Membership,
+  type MembershipChange,
   systemClock,
 } from "./types.ts";
 
@@ -29,9 +41,10 @@ const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 
 export interface SegmentDefinition {
   id: string;
-  rule: RuleNode;
+  kind: SegmentKind;
+  rule: RuleNode | null;
   /** Default segments are read-only. */
-  readonly?: boolean;
+  readonly: boolean;
 }
 
 /** A rule compiled for one instant: evaluate it all at once, or contact by contact. */
@@ -41,6 +54,27 @@ export interface CompiledQuery {
   matches(contactId: string): boolean;
   /** By dense contact index (0 … contactCount-1), for callers that iterate. */
   matchesIndex(i: number): boolean;
+}
+
+export interface WriteOptions {
+  /** When an explicit write of `status` / `email_status` was received (default: now). SPEC §2. */
+  receivedAt?: number;
+  /** Keys given as creation defaults: they never block a profile effect of an event. */
+  defaults?: EffectField[];
+}
+
+export interface Override {
+  contact_id: string;
+  action: "added" | "removed";
+  /** Epoch ms, or null when it does not expire. */
+  expires_at: number | null;
+}
+
+export interface EventBatchResult {
+  accepted: number;
+  duplicates: number;
+  errors: { index: number; error: string }[];
+  changes: MembershipChange[];
 }
 
 class BitsetMembership implements Membership {
@@ -60,46 +94,27 @@ class BitsetMembership implements Membership {
   }
 }
 
-/** Compilation context for one instant: segments referenced by rules compile and evaluate once. */
-class InstantEnv implements CompileEnv {
-  private readonly compiled = new Map<string, CompiledNode>();
-  private readonly bits = new Map<string, Bitset>();
-  constructor(
-    readonly now: number,
-    readonly tz: string,
-    readonly contacts: ContactTable,
-    readonly events: EventStore,
-    private readonly rules: ReadonlyMap<string, SegmentDefinition>,
-  ) {}
-
-  segment(id: string): CompiledNode {
-    let c = this.compiled.get(id);
-    if (!c) {
-      const def = this.rules.get(id);
-      if (!def) throw new Error(`unknown segment "${id}"`);
-      c = compile(def.rule, this);
-      this.compiled.set(id, c);
-    }
-    return c;
-  }
-
-  segmentBits(id: string): Bitset {
-    let b = this.bits.get(id);
-    if (!b) {
-      b = this.segment(id).all(this.contacts.alive);
-      this.bits.set(id, b);
-    }
-    return b;
-  }
-}
-
 export class Engine {
   readonly timeZone: string;
   private registry: FieldRegistry;
   private readonly clock: Clock;
   readonly contacts: ContactTable;
   readonly events: EventStore;
-  private readonly segments = new Map<string, SegmentDefinition>();
+  private readonly effects: ProfileEffects;
+  private readonly states = new Map<string, SegmentState>();
+  /** Segments in dependency order: every segment after those it refers to. */
+  private order: SegmentState[] = [];
+  /** Transitive reads per segment (its own and those of the segments it refers to). */
+  private reads = new Map<string, Set<string>>();
+  private readonly live: SegmentEnv;
+  private readonly heap = new TimerHeap();
+  private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
+  private readonly eventIds = new Set<string>();
+  private readonly listeners: ((c: MembershipChange) => void)[] = [];
+  /** The instant maintained membership is exact at. */
+  private liveNow: number;
+  /** Bulk loads leave maintained state to be rebuilt on next use. */
+  private dirty = true;
 
   constructor(opts: EngineOptions = {}) {
     this.timeZone = opts.timeZone ?? "UTC";
@@ -108,15 +123,33 @@ export class Engine {
     this.clock = opts.clock ?? systemClock;
     this.contacts = new ContactTable(this.registry, this.timeZone);
     this.events = new EventStore(new Dictionary());
+    this.effects = new ProfileEffects(this.contacts, this.events);
+    this.liveNow = this.clock.now();
+    this.live = new SegmentEnv(this.liveNow, this.timeZone, this.contacts, this.events, this.states, true);
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
-        this.segments.set(s.id, { id: s.id, rule: s.rule, readonly: true });
+        this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));
       }
     }
+    this.reorder();
   }
 
   get fields(): FieldRegistry {
     return this.registry;
+  }
+
+  /** The instant maintained membership is exact at (the last `advanceTo`, or the clock at the last write). */
+  get now(): number {
+    return this.liveNow;
+  }
+
+  /** Every membership change, as it is emitted (writes, segment edits, the passing of time). */
+  onChange(listener: (c: MembershipChange) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Declares a custom field (SPEC §1); throws on a bad key, a shadowed built-in or a duplicate. */
@@ -133,18 +166,69 @@ export class Engine {
     return this.contacts.alive.toArray().map((i) => this.contacts.ids[i]);
   }
 
+  // ---------------------------------------------------------------- writes
+
   /** Replaces a contact's whole profile; throws FieldValueError (with the path) before changing anything. */
-  upsertContact(c: ContactInput): void {
-    this.contacts.upsert(c);
-    this.events.ensureContacts(this.contacts.size);
+  upsertContact(c: ContactInput, opts: WriteOptions = {}): MembershipChange[] {
+    return this.writeContact(c, false, opts);
   }
 
-  /** Erases a contact and its events. */
-  removeContact(id: string): boolean {
-    const i = this.contacts.remove(id);
-    if (i === undefined) return false;
+  /** Changes only the keys given (null clears a field). */
+  patchContact(c: ContactInput, opts: WriteOptions = {}): MembershipChange[] {
+    if (this.contacts.index(c.id) === undefined)
+      throw new FieldValueError("contact.id", `unknown contact "${c.id}"`);
+    return this.writeContact(c, true, opts);
+  }
+
+  private writeContact(c: ContactInput, patch: boolean, opts: WriteOptions): MembershipChange[] {
+    const out = this.sync();
+    const before = this.contacts.index(c.id);
+    const isNew = before === undefined || !this.contacts.alive.has(before);
+    const { index, changed } = this.contacts.upsert(c, patch);
+    this.grow();
+    if (!patch) this.effects.forget(index);
+    const at = opts.receivedAt ?? this.liveNow;
+    for (const key of ["status", "email_status"] as const) {
+      if (c[key] === undefined && patch) continue;
+      const isDefault = opts.defaults?.includes(key) ?? false;
+      this.effects.record(index, key, c[key] ?? null, isDefault ? Number.NEGATIVE_INFINITY : at);
+    }
+    const effected = this.effects.apply(index);
+    const keys = new Set([...changed, ...effected].map((k) => `f:${k}`));
+    this.reevaluate(index, isNew ? null : keys, out);
+    this.reschedule(index);
+    return out;
+  }
+
+  /** Adds and removes tags. */
+  changeTags(contactId: string, change: { add?: string[]; remove?: string[] }): MembershipChange[] {
+    const out = this.sync();
+    const c = this.aliveIndex(contactId);
+    if (this.contacts.changeTags(c, change.add ?? [], change.remove ?? [])) {
+      this.reevaluate(c, new Set(["f:tags"]), out);
+      this.reschedule(c);
+    }
+    return out;
+  }
+
+  /** Erases a contact (right to erasure): its profile, events and memberships, with an exit per segment. */
+  removeContact(id: string): MembershipChange[] {
+    const out = this.sync();
+    const i = this.contacts.index(id);
+    if (i === undefined || !this.contacts.alive.has(i)) return out;
+    for (const st of this.order) {
+      st.added.delete(i);
+      st.removed.delete(i);
+      if (st.bits.has(i)) {
+        st.bits.clear(i);
+        this.emit(out, st.id, i, "exited", this.liveNow);
+      }
+    }
+    this.contacts.remove(id);
     this.events.clearContact(i);
-    return true;
+    this.effects.forget(i);
+    this.nextDue[i] = Number.POSITIVE_INFINITY;
+    return out;
   }
 
   private eventTime(e: EventInput): number {
@@ -167,7 +251,8 @@ export class Engine {
     throw new FieldValueError("event.timestamp", "expected an ISO 8601 instant or epoch ms");
   }
 
-  private append(e: EventInput, keepSorted: boolean): void {
+  /** Checks an event and stores it; returns the contact index, or -1 for a duplicate id. */
+  private append(e: EventInput, keepSorted: boolean): number {
     if (typeof e.type !== "string" || !EVENT_TYPE.test(e.type)) {
       throw new FieldValueError("event.type", "expected an event type matching [a-z0-9_.:-]{1,64}");
     }
@@ -181,33 +266,73 @@ export class Engine {
     ) {
       throw new FieldValueError("event.properties", "expected an object");
     }
+    if (e.id !== undefined) {
+      if (typeof e.id !== "string" || e.id === "")
+        throw new FieldValueError("event.id", "expected a non-empty string");
+      if (this.eventIds.has(e.id)) return -1;
+      this.eventIds.add(e.id);
+    }
     // An event for an unknown contact creates it with no fields (SPEC §2).
     const c = this.contacts.ensure(e.contact_id);
     this.events.ensureContacts(this.contacts.size);
     this.events.table(e.type).append(c, t, e.properties, keepSorted);
+    return c;
   }
 
-  /** Adds one event, in any time order. */
-  addEvent(e: EventInput): void {
-    this.append(e, true);
+  /** Adds one event, in any time order; an `id` already seen is ignored. Returns the membership changes. */
+  addEvent(e: EventInput): MembershipChange[] {
+    const out = this.sync();
+    const existed = this.contacts.index(e.contact_id);
+    const isNew = existed === undefined || !this.contacts.alive.has(existed);
+    const c = this.append(e, true);
+    if (c < 0) return out;
+    this.grow();
+    const keys = new Set([`e:${e.type}`]);
+    if (EFFECT_EVENT_TYPES.has(e.type)) for (const k of this.effects.apply(c)) keys.add(`f:${k}`);
+    this.reevaluate(c, isNew ? null : keys, out);
+    this.reschedule(c);
+    return out;
   }
 
-  /** Bulk load of contacts. */
+  /** Adds events one by one; per-item errors do not stop the rest. */
+  addEvents(batch: EventInput[]): EventBatchResult {
+    const res: EventBatchResult = { accepted: 0, duplicates: 0, errors: [], changes: [] };
+    batch.forEach((e, index) => {
+      try {
+        if (e.id !== undefined && this.eventIds.has(e.id)) {
+          res.duplicates++;
+          return;
+        }
+        res.changes.push(...this.addEvent(e));
+        res.accepted++;
+      } catch (err) {
+        res.errors.push({ index, error: (err as Error).message });
+      }
+    });
+    return res;
+  }
+
+  /** Bulk load of contacts (start-up): no changes are emitted; maintained state is rebuilt on next use. */
   loadContacts(it: Iterable<ContactInput>): void {
-    for (const c of it) this.contacts.upsert(c);
+    for (const c of it) this.contacts.upsert(c, false);
     this.events.ensureContacts(this.contacts.size);
+    this.dirty = true;
   }
 
   /** Bulk load of events in any order: appended unsorted, then each block sorted once and the slab packed. */
   loadEvents(it: Iterable<EventInput>): void {
     for (const e of it) this.append(e, false);
     this.events.compact(true);
+    for (const c of this.effects.candidates()) this.effects.apply(c);
+    this.dirty = true;
   }
+
+  // ---------------------------------------------------------------- segments
 
   /** Parses and validates a rule against this engine's fields and segments. */
   validate(rule: unknown, selfId?: string): RuleNode {
     const segs = new Map<string, RuleNode | null>();
-    for (const [id, def] of this.segments) segs.set(id, def.rule);
+    for (const [id, st] of this.states) segs.set(id, st.rule);
     return validateRule(rule, {
       fields: this.registry,
       timeZone: this.timeZone,
@@ -216,59 +341,387 @@ export class Engine {
     });
   }
 
-  /** Creates or replaces a segment; throws RuleValidationError (unknown fields, cycles, …). */
-  defineSegment(def: { id: string; rule: unknown }): void {
-    const existing = this.segments.get(def.id);
+  /**
+   * Creates or replaces a segment (a dynamic one by default); throws
+   * RuleValidationError (unknown fields, cycles, …). Returns the changes the definition
+   * causes, in this segment and in the segments that refer to it. Overrides and static
+   * members are kept across edits.
+   */
+  defineSegment(def: { id: string; rule?: unknown; kind?: SegmentKind }): MembershipChange[] {
+    const kind = def.kind ?? "dynamic";
+    const existing = this.states.get(def.id);
     if (existing?.readonly) {
       throw new RuleValidationError([
         { path: "id", message: `segment "${def.id}" is a read-only default segment` },
       ]);
     }
-    const rule = this.validate(def.rule, def.id);
-    this.segments.set(def.id, { id: def.id, rule });
+    if (existing && existing.kind !== kind) {
+      throw new RuleValidationError([{ path: "kind", message: `segment "${def.id}" is ${existing.kind}` }]);
+    }
+    let rule: RuleNode | null = null;
+    if (kind === "dynamic") rule = this.validate(def.rule, def.id);
+    else if (def.rule !== undefined) {
+      throw new RuleValidationError([{ path: "rule", message: "a static segment has no rule" }]);
+    }
+    const out = this.sync();
+    const state = new SegmentState(def.id, kind, rule, false);
+    if (existing) {
+      for (const [c, t] of existing.added) state.added.set(c, t);
+      for (const [c, t] of existing.removed) state.removed.set(c, t);
+      state.bits = existing.bits;
+    } else state.bits = new Bitset(this.contacts.alive.size);
+    this.states.set(def.id, state);
+    this.reorder();
+    this.live.reset();
+    this.recomputeSegments(this.dependentsOf(def.id), out);
+    if (state.moving || state.hasExpiries()) this.rescheduleAll();
+    return out;
   }
 
   /** Segments whose rules refer to `id`. */
   usesOf(id: string): string[] {
     const out: string[] = [];
-    for (const [sid, def] of this.segments) if (segmentRefs(def.rule).has(id)) out.push(sid);
+    for (const st of this.order) if (st.refs().has(id)) out.push(st.id);
     return out;
   }
 
+  /** Deletes a segment (never its contacts); refused while another segment refers to it. */
   removeSegment(id: string): void {
-    const def = this.segments.get(id);
-    if (!def) throw new Error(`unknown segment "${id}"`);
-    if (def.readonly) throw new Error(`segment "${id}" is a read-only default segment`);
+    const st = this.states.get(id);
+    if (!st) throw new Error(`unknown segment "${id}"`);
+    if (st.readonly) throw new Error(`segment "${id}" is a read-only default segment`);
     const uses = this.usesOf(id);
     if (uses.length > 0)
       throw new Error(`segment "${id}" is used by ${uses.map((u) => `"${u}"`).join(", ")}`);
-    this.segments.delete(id);
+    this.states.delete(id);
+    this.reorder();
+    this.live.reset();
   }
 
   segment(id: string): SegmentDefinition | undefined {
-    return this.segments.get(id);
+    const st = this.states.get(id);
+    return st && { id: st.id, kind: st.kind, rule: st.rule, readonly: st.readonly };
   }
 
   segmentIds(): string[] {
-    return [...this.segments.keys()];
+    return [...this.states.keys()];
   }
 
-  private env(at: number | undefined): InstantEnv {
-    return new InstantEnv(at ?? this.clock.now(), this.timeZone, this.contacts, this.events, this.segments);
+  private aliveIndex(contactId: string): number {
+    const i = this.contacts.index(contactId);
+    if (i === undefined || !this.contacts.alive.has(i)) throw new Error(`unknown contact "${contactId}"`);
+    return i;
   }
 
-  private resolve(ruleOrId: RuleNode | string | unknown): RuleNode {
+  private editable(segmentId: string): SegmentState {
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    if (st.readonly) throw new Error(`segment "${segmentId}" is a read-only default segment`);
+    return st;
+  }
+
+  private override(
+    segmentId: string,
+    contactIds: string[],
+    apply: (st: SegmentState, c: number) => void,
+  ): MembershipChange[] {
+    const st = this.editable(segmentId);
+    const idx = contactIds.map((id) => this.aliveIndex(id));
+    const out = this.sync();
+    const affected = this.dependentsOf(segmentId);
+    for (const c of idx) {
+      apply(st, c);
+      for (const s of affected) this.reevaluateOne(s, c, out);
+      this.reschedule(c);
+    }
+    return out;
+  }
+
+  private checkExpiry(expiresAt: number | undefined): number {
+    if (expiresAt === undefined) return Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(expiresAt)) throw new FieldValueError("expires_at", "expected an instant");
+    return expiresAt;
+  }
+
+  /**
+   * Adds contacts: members of a static segment, or "always in" overrides of a dynamic
+   * one, optionally until `expiresAt`.
+   */
+  addMembers(segmentId: string, contactIds: string[], opts: { expiresAt?: number } = {}): MembershipChange[] {
+    const until = this.checkExpiry(opts.expiresAt);
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.removed.delete(c);
+      st.added.set(c, until);
+    });
+  }
+
+  /** Removes members of a static segment, or adds "always out" overrides to a dynamic one. */
+  removeMembers(
+    segmentId: string,
+    contactIds: string[],
+    opts: { expiresAt?: number } = {},
+  ): MembershipChange[] {
+    const until = this.checkExpiry(opts.expiresAt);
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.added.delete(c);
+      if (st.kind === "dynamic") st.removed.set(c, until);
+    });
+  }
+
+  /** Lifts a dynamic segment's overrides: the rule alone decides again. */
+  liftOverrides(segmentId: string, contactIds: string[]): MembershipChange[] {
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.added.delete(c);
+      st.removed.delete(c);
+    });
+  }
+
+  /** A segment's overrides (or a static segment's members) still in force. */
+  overrides(segmentId: string): Override[] {
+    this.sync();
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    const out: Override[] = [];
+    for (const [action, map] of [
+      ["added", st.added],
+      ["removed", st.removed],
+    ] as const) {
+      for (const [c, t] of map) {
+        if (t <= this.liveNow) continue;
+        out.push({ contact_id: this.contacts.ids[c], action, expires_at: Number.isFinite(t) ? t : null });
+      }
+    }
+    return out;
+  }
+
+  /** Who would enter and who would leave if a segment's rule were replaced (nothing is saved). */
+  previewEdit(segmentId: string, rule: unknown): { entered: string[]; exited: string[] } {
+    this.sync();
+    const st = this.editable(segmentId);
+    if (st.kind !== "dynamic") throw new Error(`segment "${segmentId}" is static`);
+    const validated = this.validate(rule, segmentId);
+    const trial = new SegmentState(segmentId, "dynamic", validated, false);
+    for (const [c, t] of st.added) trial.added.set(c, t);
+    for (const [c, t] of st.removed) trial.removed.set(c, t);
+    const states = new Map(this.states);
+    states.set(segmentId, trial);
+    const env = new SegmentEnv(this.liveNow, this.timeZone, this.contacts, this.events, states, true);
+    const next = env.segment(segmentId).all(this.contacts.alive);
+    const entered = next.clone().andNot(st.bits);
+    const exited = st.bits.clone().and(this.contacts.alive).andNot(next);
+    const ids = (b: Bitset) => b.toArray().map((i) => this.contacts.ids[i]);
+    return { entered: ids(entered), exited: ids(exited) };
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /**
+   * Moves maintained membership to instant `t`, handling every contact whose answer can
+   * change by then, each at its own instant. Returns the changes, oldest first.
+   */
+  advanceTo(t: number): MembershipChange[] {
+    const out: MembershipChange[] = [];
+    if (this.dirty) this.rebuild(Math.max(t, this.liveNow));
+    while (this.heap.size > 0 && this.heap.peekTime() <= t) {
+      const due = this.heap.peekTime();
+      const c = this.heap.peekId();
+      this.heap.pop();
+      if (this.nextDue[c] !== due) continue; // stale: rescheduled since
+      this.nextDue[c] = Number.POSITIVE_INFINITY;
+      if (!this.contacts.alive.has(c)) continue;
+      this.setNow(Math.max(due, this.liveNow));
+      for (const st of this.order) {
+        for (const m of [st.added, st.removed]) {
+          const e = m.get(c);
+          if (e !== undefined && e <= this.liveNow) m.delete(c);
+        }
+      }
+      this.reevaluate(c, null, out);
+      this.reschedule(c);
+    }
+    if (t > this.liveNow) this.setNow(t);
+    return out;
+  }
+
+  private setNow(t: number): void {
+    this.liveNow = t;
+    this.live.now = t;
+  }
+
+  /** Brings maintained state to the clock's now; returns the time-driven changes on the way. */
+  private sync(): MembershipChange[] {
+    const now = this.clock.now();
+    if (this.dirty) this.rebuild(Math.max(now, this.liveNow));
+    return this.advanceTo(now);
+  }
+
+  /** Recomputes every segment from scratch and schedules every contact (after bulk loads). */
+  private rebuild(at: number): void {
+    this.setNow(at);
+    this.dirty = false;
+    this.grow();
+    this.live.reset();
+    for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
+    this.rescheduleAll();
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  private emit(
+    out: MembershipChange[],
+    segment: string,
+    c: number,
+    change: "entered" | "exited",
+    at: number,
+  ): void {
+    const ch: MembershipChange = {
+      segment_id: segment,
+      contact_id: this.contacts.ids[c],
+      change,
+      at: new Date(at).toISOString(),
+    };
+    out.push(ch);
+    for (const l of this.listeners) l(ch);
+  }
+
+  /** Keeps per-contact structures as large as the contact table. */
+  private grow(): void {
+    const size = this.contacts.alive.size;
+    if (this.nextDue.length < size) {
+      const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
+      n.set(this.nextDue);
+      this.nextDue = n;
+    }
+    for (const st of this.order) if (st.bits.size < size) st.bits = st.bits.resized(size);
+  }
+
+  private reorder(): void {
+    const order: SegmentState[] = [];
+    const seen = new Set<string>();
+    const visit = (id: string) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const st = this.states.get(id);
+      if (!st) return;
+      for (const r of st.refs()) visit(r);
+      order.push(st);
+    };
+    for (const id of this.states.keys()) visit(id);
+    this.order = order;
+    const reads = new Map<string, Set<string>>();
+    for (const st of order) {
+      const r = new Set(st.reads);
+      for (const ref of st.refs()) for (const k of reads.get(ref) ?? []) r.add(k);
+      reads.set(st.id, r);
+    }
+    this.reads = reads;
+  }
+
+  /** `id` and every segment that refers to it, directly or not, in dependency order. */
+  private dependentsOf(id: string): SegmentState[] {
+    return this.order.filter((st) => st.id === id || this.reads.get(st.id)?.has(`s:${id}`));
+  }
+
+  private reevaluateOne(st: SegmentState, c: number, out: MembershipChange[]): void {
+    const now = this.live.segment(st.id).one(c);
+    if (now === st.bits.has(c)) return;
+    if (now) st.bits.set(c);
+    else st.bits.clear(c);
+    this.emit(out, st.id, c, now ? "entered" : "exited", this.liveNow);
+  }
+
+  /**
+   * Re-evaluates contact `c` in the segments that read any of `keys` (all of them when
+   * null), and in the segments that refer to a segment whose answer changed.
+   */
+  private reevaluate(c: number, keys: Set<string> | null, out: MembershipChange[]): void {
+    const changed = new Set<string>();
+    for (const st of this.order) {
+      let hit = keys === null;
+      if (!hit) {
+        const r = this.reads.get(st.id)!;
+        for (const k of keys!) if (r.has(k)) hit = true;
+        if (!hit) for (const s of st.refs()) if (changed.has(s)) hit = true;
+      }
+      if (!hit) continue;
+      const before = out.length;
+      this.reevaluateOne(st, c, out);
+      if (out.length > before) changed.add(st.id);
+    }
+  }
+
+  private recomputeSegments(states: SegmentState[], out: MembershipChange[]): void {
+    this.grow();
+    for (const st of states) {
+      const next = this.live.segment(st.id).all(this.contacts.alive);
+      const prev = st.bits;
+      st.bits = next;
+      for (const c of next.clone().andNot(prev).toArray()) this.emit(out, st.id, c, "entered", this.liveNow);
+      for (const c of prev.clone().andNot(next).toArray()) this.emit(out, st.id, c, "exited", this.liveNow);
+    }
+  }
+
+  /** Segments whose answer can change with time alone: moving rules, expiring overrides, and what refers to them. */
+  private timedSegments(): SegmentState[] {
+    const timed = new Set<string>();
+    for (const st of this.order) {
+      if (st.moving || st.hasExpiries() || [...st.refs()].some((r) => timed.has(r))) timed.add(st.id);
+    }
+    return this.order.filter((st) => timed.has(st.id));
+  }
+
+  private scheduleFor(c: number, timed: SegmentState[]): void {
+    let due = Number.POSITIVE_INFINITY;
+    for (const st of timed) {
+      const n = this.live.segment(st.id).next(c);
+      if (n < due) due = n;
+    }
+    // A conservative estimate may land on now itself; checking again a millisecond later is safe.
+    if (due <= this.liveNow) due = this.liveNow + 1;
+    if (due === this.nextDue[c]) return;
+    this.nextDue[c] = due;
+    if (due !== Number.POSITIVE_INFINITY) this.heap.push(due, c);
+  }
+
+  private reschedule(c: number): void {
+    this.scheduleFor(c, this.timedSegments());
+  }
+
+  private rescheduleAll(): void {
+    const timed = this.timedSegments();
+    this.heap.clear();
+    this.nextDue.fill(Number.POSITIVE_INFINITY);
+    if (timed.length === 0) return;
+    const alive = this.contacts.alive.toArray();
+    for (const c of alive) this.scheduleFor(c, timed);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  private env(at: number | undefined): SegmentEnv {
+    return new SegmentEnv(
+      at ?? this.clock.now(),
+      this.timeZone,
+      this.contacts,
+      this.events,
+      this.states,
+      false,
+    );
+  }
+
+  private resolve(ruleOrId: unknown): RuleNode | string {
     if (typeof ruleOrId === "string") {
-      const def = this.segments.get(ruleOrId);
-      if (!def) throw new Error(`unknown segment "${ruleOrId}"`);
-      return def.rule;
+      if (!this.states.has(ruleOrId)) throw new Error(`unknown segment "${ruleOrId}"`);
+      return ruleOrId;
     }
     return this.validate(ruleOrId);
   }
 
+  /** Compiles a rule (or a segment, by id) for instant `at` (default: the clock's now), from scratch. */
   compile(rule: unknown, at?: number): CompiledQuery {
     const env = this.env(at);
-    const node = compile(this.resolve(rule), env);
+    const r = this.resolve(rule);
+    const node = typeof r === "string" ? env.segment(r) : compile(r, env);
     const contacts = this.contacts;
     return {
       at: env.now,
@@ -286,9 +739,16 @@ export class Engine {
     return this.compile(rule, at).evaluate();
   }
 
-  /** A segment's members at `at`, computed from its rule. */
+  /**
+   * A segment's members: maintained membership brought to the clock's now, or, with
+   * `at`, computed from scratch at that instant.
+   */
   members(segmentId: string, at?: number): Membership {
-    return this.compile(segmentId, at).evaluate();
+    if (at !== undefined) return this.compile(segmentId, at).evaluate();
+    this.sync();
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    return new BitsetMembership(st.bits.clone().and(this.contacts.alive), this.contacts);
   }
 
   matches(contactId: string, ruleOrSegmentId: RuleNode | string, at?: number): boolean {
@@ -297,9 +757,9 @@ export class Engine {
 
   /** Why a contact is in or out (SPEC §3.4): every node's result, event nodes with measured values. */
   explain(contactId: string, ruleOrSegmentId: RuleNode | string, at?: number): ExplainNode {
-    const i = this.contacts.index(contactId);
-    if (i === undefined || !this.contacts.alive.has(i)) throw new Error(`unknown contact "${contactId}"`);
+    const i = this.aliveIndex(contactId);
     const env = this.env(at);
-    return compile(this.resolve(ruleOrSegmentId), env).explain(i);
+    const r = this.resolve(ruleOrSegmentId);
+    return (typeof r === "string" ? env.segment(r) : compile(r, env)).explain(i);
   }
 }

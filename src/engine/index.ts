@@ -1,4 +1,11 @@
 export { Bitset } from "./bitset.ts";
 export { FieldValueError } from "./contacts.ts";
-export { type CompiledQuery, Engine, type SegmentDefinition } from "./engine.ts";
+export {
+  type CompiledQuery,
+  Engine,
+  type EventBatchResult,
+  type Override,
+  type SegmentDefinition,
+  type WriteOptions,
+} from "./engine.ts";
 export * from "./types.ts";

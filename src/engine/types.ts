@@ -93,3 +93,11 @@ export type ExplainNode =
       result: boolean;
       completed_at: string | null;
     };
+
+/** A membership change (SPEC §4): `at` is the instant it became true. */
+export interface MembershipChange {
+  segment_id: string;
+  contact_id: string;
+  change: "entered" | "exited";
+  at: string;
+}

@@ -1,0 +1,137 @@
+/**
+ * Profile effects of events (SPEC §2): bounces, complaints and unsubscribes change
+ * `email_status` and `status`. The effective value is a function of the explicit
+ * write (value and when it was received) and of the set of effect events at or after
+ * it, never of arrival order, so late and out-of-order events give the same profile as
+ * events that arrived in order.
+ *
+ * Choices (docs/semantics.md): `hard_bounced` and `complained` are sticky until an
+ * explicit write; a soft bounce is cleared by any later open or click; an
+ * `email_bounced` without `bounce_type: "hard"` counts as soft.
+ */
+import type { ContactTable } from "./contacts.ts";
+import { normalize } from "./dictionary.ts";
+import type { EventStore, EventTable } from "./events.ts";
+import { lowerBound } from "./events.ts";
+
+export const EFFECT_EVENT_TYPES: ReadonlySet<string> = new Set([
+  "email_bounced",
+  "email_opened",
+  "email_clicked",
+  "email_unsubscribed",
+  "email_complained",
+]);
+
+export type EffectField = "status" | "email_status";
+
+interface ExplicitWrite {
+  /** Normalised value, or null when written as not set. */
+  value: string | null;
+  /** When the write was received; −∞ for defaults, which never block an effect. */
+  at: number;
+}
+
+export class ProfileEffects {
+  private readonly explicit = new Map<number, Partial<Record<EffectField, ExplicitWrite>>>();
+
+  constructor(
+    private readonly contacts: ContactTable,
+    private readonly events: EventStore,
+  ) {}
+
+  record(c: number, field: EffectField, value: string | null, at: number): void {
+    let e = this.explicit.get(c);
+    if (!e) {
+      e = {};
+      this.explicit.set(c, e);
+    }
+    e[field] = { value: value === null ? null : normalize(value), at };
+  }
+
+  forget(c: number): void {
+    this.explicit.delete(c);
+  }
+
+  /** Contacts whose profile an effect could touch (for a bulk recompute). */
+  *candidates(): Iterable<number> {
+    const seen = new Set<number>();
+    for (const type of EFFECT_EVENT_TYPES) {
+      const t = this.events.tables.get(type);
+      if (!t) continue;
+      for (let c = 0; c < t.len.length; c++) {
+        if (t.len[c] > 0 && !seen.has(c)) {
+          seen.add(c);
+          yield c;
+        }
+      }
+    }
+  }
+
+  /** Recomputes both fields of contact `c`; returns the keys that changed. */
+  apply(c: number): EffectField[] {
+    const changed: EffectField[] = [];
+    // Without an explicit write, the value the contact had before any effect is the base:
+    // keep it, so recomputing later starts from it rather than from an effect's result.
+    if (this.explicit.get(c)?.status === undefined)
+      this.record(c, "status", this.current(c, "status"), Number.NEGATIVE_INFINITY);
+    if (this.explicit.get(c)?.email_status === undefined) {
+      this.record(c, "email_status", this.current(c, "email_status"), Number.NEGATIVE_INFINITY);
+    }
+    const ex = this.explicit.get(c)!;
+    const st = ex.status!;
+    const es = ex.email_status!;
+    if (this.contacts.setString(c, "status", this.status(c, st))) changed.push("status");
+    if (this.contacts.setString(c, "email_status", this.emailStatus(c, es))) changed.push("email_status");
+    return changed;
+  }
+
+  private current(c: number, key: EffectField): string | null {
+    const v = this.contacts.valueOf(c, key);
+    return typeof v === "string" ? v : null;
+  }
+
+  private table(type: string): EventTable | undefined {
+    return this.events.tables.get(type);
+  }
+
+  /** Time of the latest event of `type` at or after `at`, or −∞. */
+  private latest(type: string, c: number, at: number): number {
+    const t = this.table(type);
+    if (!t || c >= t.len.length || t.len[c] === 0) return Number.NEGATIVE_INFINITY;
+    const last = t.times[t.start[c] + t.len[c] - 1];
+    return last >= at ? last : Number.NEGATIVE_INFINITY;
+  }
+
+  private status(c: number, base: ExplicitWrite): string | null {
+    const unsub = Math.max(
+      this.latest("email_unsubscribed", c, base.at),
+      this.latest("email_complained", c, base.at),
+    );
+    return unsub > Number.NEGATIVE_INFINITY ? "unsubscribed" : base.value;
+  }
+
+  private emailStatus(c: number, base: ExplicitWrite): string | null {
+    let hard = false;
+    let lastSoft = Number.NEGATIVE_INFINITY;
+    const t = this.table("email_bounced");
+    if (t && c < t.len.length && t.len[c] > 0) {
+      const s = t.start[c];
+      const e = s + t.len[c];
+      const col = t.props.get("bounce_type");
+      const hardCode = this.events.dict.lookup("hard");
+      for (let k = lowerBound(t.times, s, e, base.at); k < e; k++) {
+        if (col !== undefined && col.strAt(k) === hardCode) hard = true;
+        else lastSoft = t.times[k];
+      }
+    }
+    if (hard) return "hard_bounced";
+    if (this.latest("email_complained", c, base.at) > Number.NEGATIVE_INFINITY) return "complained";
+    const engaged = Math.max(
+      this.latest("email_opened", c, base.at),
+      this.latest("email_clicked", c, base.at),
+    );
+    if (lastSoft > Number.NEGATIVE_INFINITY) return engaged > lastSoft ? "deliverable" : "soft_bouncing";
+    if (base.value === "soft_bouncing" && engaged > Number.NEGATIVE_INFINITY) return "deliverable";
+    return base.value;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Segment definitions and the environments rules are compiled in. A segment's
+ * membership is `(rule or added) and not removed` (SPEC §3): static segments have no
+ * rule, dynamic ones may carry manual overrides; both kinds of override can expire.
+ */
+
+import type { EventNode, FieldNode, RuleNode, SequenceNode } from "../rules/schema.ts";
+import { segmentRefs } from "../rules/validate.ts";
+import { Bitset } from "./bitset.ts";
+import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
+import type { ContactTable } from "./contacts.ts";
+import type { EventStore } from "./events.ts";
+
+export type SegmentKind = "dynamic" | "static";
+
+export class SegmentState {
+  /** Contact index → instant the override ends (+∞: never). Members of a static segment live here. */
+  readonly added = new Map<number, number>();
+  readonly removed = new Map<number, number>();
+  /** Maintained membership. */
+  bits: Bitset = new Bitset(0);
+  /** What the rule reads, directly: `f:<field>`, `e:<event type>`, `s:<segment>`. */
+  readonly reads: Set<string>;
+  /** The rule alone can change with time (relative windows and dates). */
+  readonly moving: boolean;
+
+  constructor(
+    readonly id: string,
+    readonly kind: SegmentKind,
+    readonly rule: RuleNode | null,
+    readonly readonly: boolean,
+  ) {
+    this.reads = rule ? readsOf(rule) : new Set();
+    this.moving = rule ? isMoving(rule) : false;
+  }
+
+  refs(): Set<string> {
+    return this.rule ? segmentRefs(this.rule) : new Set();
+  }
+
+  hasExpiries(): boolean {
+    for (const m of [this.added, this.removed])
+      for (const t of m.values()) if (t !== Number.POSITIVE_INFINITY) return true;
+    return false;
+  }
+}
+
+function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
+  switch (rule.type) {
+    case "and":
+    case "or":
+      for (const c of rule.conditions) readsOf(c, out);
+      break;
+    case "not":
+      readsOf(rule.condition, out);
+      break;
+    case "field":
+      out.add(`f:${rule.field}`);
+      break;
+    case "segment":
+      out.add(`s:${rule.segment}`);
+      break;
+    case "event":
+      out.add(`e:${rule.event}`);
+      break;
+    case "sequence":
+      for (const s of rule.steps) out.add(`e:${s.event}`);
+      break;
+  }
+  return out;
+}
+
+const RELATIVE_OPS = new Set(["in_last", "more_than_ago", "in_next", "anniversary_in_next"]);
+
+function relativeWhere(where: { op: string }[] | undefined): boolean {
+  return where?.some((f) => RELATIVE_OPS.has(f.op)) ?? false;
+}
+
+function relativeWindow(n: EventNode | SequenceNode): boolean {
+  return n.window !== undefined && ("in_last" in n.window || "between_ago" in n.window);
+}
+
+/** Whether a rule's answer can change as time passes with no new data (segment references aside). */
+export function isMoving(rule: RuleNode): boolean {
+  switch (rule.type) {
+    case "and":
+    case "or":
+      return rule.conditions.some(isMoving);
+    case "not":
+      return isMoving(rule.condition);
+    case "field":
+      return RELATIVE_OPS.has((rule as FieldNode).op);
+    case "segment":
+      return false;
+    case "event":
+      return (
+        relativeWindow(rule) ||
+        relativeWhere(rule.where) ||
+        (rule.op !== undefined && RELATIVE_OPS.has(rule.op))
+      );
+    case "sequence":
+      return relativeWindow(rule) || rule.steps.some((s) => relativeWhere(s.where));
+  }
+}
+
+function activeAt(m: Map<number, number>, c: number, now: number): boolean {
+  const t = m.get(c);
+  return t !== undefined && t > now;
+}
+
+/** A segment's effective membership as a compiled node: rule, overrides and expiries. */
+function effectiveNode(state: SegmentState, env: SegmentEnv): CompiledNode {
+  const ruleNode = state.rule ? compile(state.rule, env) : null;
+  const overrides = (c: number): number => {
+    let m = Number.POSITIVE_INFINITY;
+    for (const map of [state.added, state.removed]) {
+      const t = map.get(c);
+      if (t !== undefined && t > env.now && t < m) m = t;
+    }
+    return m;
+  };
+  const one = (c: number): boolean =>
+    ((ruleNode?.one(c) ?? false) || activeAt(state.added, c, env.now)) &&
+    !activeAt(state.removed, c, env.now);
+  return {
+    rule: state.rule ?? { type: "or", conditions: [] },
+    cost: ruleNode?.cost ?? 0,
+    one,
+    next: (c) => Math.min(ruleNode ? ruleNode.next(c) : Number.POSITIVE_INFINITY, overrides(c)),
+    all: (mask) => {
+      const out = ruleNode ? ruleNode.all(mask) : new Bitset(mask.size);
+      for (const [c, t] of state.added) if (t > env.now && mask.has(c)) out.set(c);
+      for (const [c, t] of state.removed) if (t > env.now) out.clear(c);
+      return out;
+    },
+    explain: (c) => {
+      if (!ruleNode) return { type: "segment", op: "in", segment: state.id, result: one(c) };
+      return ruleNode.explain(c);
+    },
+  };
+}
+
+/**
+ * Where rules compile. `maintained` environments (the live one) answer segment
+ * references from maintained bitsets; the others compute every referenced segment
+ * from scratch at their instant.
+ */
+export class SegmentEnv implements CompileEnv {
+  private readonly compiled = new Map<string, CompiledNode>();
+  private readonly bits = new Map<string, Bitset>();
+  now: number;
+
+  constructor(
+    now: number,
+    readonly tz: string,
+    readonly contacts: ContactTable,
+    readonly events: EventStore,
+    private readonly states: ReadonlyMap<string, SegmentState>,
+    private readonly maintained: boolean,
+  ) {
+    this.now = now;
+  }
+
+  segment(id: string): CompiledNode {
+    let c = this.compiled.get(id);
+    if (!c) {
+      const st = this.states.get(id);
+      if (!st) throw new Error(`unknown segment "${id}"`);
+      c = effectiveNode(st, this);
+      this.compiled.set(id, c);
+    }
+    return c;
+  }
+
+  segmentBits(id: string): Bitset {
+    if (this.maintained) {
+      const st = this.states.get(id);
+      if (!st) throw new Error(`unknown segment "${id}"`);
+      return st.bits;
+    }
+    let b = this.bits.get(id);
+    if (!b) {
+      b = this.segment(id).all(this.contacts.alive);
+      this.bits.set(id, b);
+    }
+    return b;
+  }
+
+  /** Forget compiled segments (after a definition changed). */
+  reset(): void {
+    this.compiled.clear();
+    this.bits.clear();
+  }
+}
