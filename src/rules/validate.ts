@@ -47,8 +47,13 @@ function zodIssues(error: z.ZodError, root: string): RuleIssue[] {
       iss.errors.length > 0
     ) {
       const branches = iss.errors as z.core.$ZodIssue[][];
-      const best = branches.reduce((a, b) => (maxDepth(b) > maxDepth(a) ? b : a));
-      if (maxDepth(best) > 0) {
+      // The branch the input came closest to: fewest problems, then the deepest. When
+      // several come equally close, the union itself is the bad part.
+      const score = (b: z.core.$ZodIssue[]) => b.length * 100 - maxDepth(b);
+      const bestScore = Math.min(...branches.map(score));
+      const best = branches.find((b) => score(b) === bestScore)!;
+      const unique = branches.filter((b) => score(b) === bestScore).length === 1;
+      if (unique && maxDepth(best) > 0) {
         for (const sub of best) {
           out.push({
             path: formatPath(root, [...iss.path, ...sub.path] as PathPart[]),
