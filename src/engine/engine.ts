@@ -529,13 +529,8 @@ export class Engine {
       if (this.nextDue[c] !== due) continue; // stale: rescheduled since
       this.nextDue[c] = Number.POSITIVE_INFINITY;
       if (!this.contacts.alive.has(c)) continue;
+      // Expired overrides stay in their maps: membership at a past instant still needs them.
       this.setNow(Math.max(due, this.liveNow));
-      for (const st of this.order) {
-        for (const m of [st.added, st.removed]) {
-          const e = m.get(c);
-          if (e !== undefined && e <= this.liveNow) m.delete(c);
-        }
-      }
       this.reevaluate(c, null, out);
       this.reschedule(c);
     }
