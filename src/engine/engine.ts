@@ -190,8 +190,9 @@ export class Engine {
     const at = opts.receivedAt ?? this.liveNow;
     for (const key of ["status", "email_status"] as const) {
       if (c[key] === undefined && patch) continue;
-      const isDefault = opts.defaults?.includes(key) ?? false;
-      this.effects.record(index, key, c[key] ?? null, isDefault ? Number.NEGATIVE_INFINITY : at);
+      // A key left out is not an explicit write: it blocks no event's effect.
+      const explicit = c[key] !== undefined && !(opts.defaults?.includes(key) ?? false);
+      this.effects.record(index, key, c[key] ?? null, explicit ? at : Number.NEGATIVE_INFINITY);
     }
     const effected = this.effects.apply(index);
     const keys = new Set([...changed, ...effected].map((k) => `f:${k}`));
