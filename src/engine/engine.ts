@@ -106,6 +106,9 @@ export class Engine {
   private order: SegmentState[] = [];
   /** Transitive reads per segment (its own and those of the segments it refers to). */
   private reads = new Map<string, Set<string>>();
+  /** Per read key, the segments that read it (directly or through references), in dependency order. */
+  private readers = new Map<string, SegmentState[]>();
+  private timedCache: SegmentState[] | null = null;
   private readonly live: SegmentEnv;
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
@@ -196,8 +199,7 @@ export class Engine {
     }
     const effected = this.effects.apply(index);
     const keys = new Set([...changed, ...effected].map((k) => `f:${k}`));
-    this.reevaluate(index, isNew ? null : keys, out);
-    this.reschedule(index);
+    this.reschedule(index, this.reevaluate(index, isNew ? null : keys, out));
     return out;
   }
 
@@ -206,8 +208,7 @@ export class Engine {
     const out = this.sync();
     const c = this.aliveIndex(contactId);
     if (this.contacts.changeTags(c, change.add ?? [], change.remove ?? [])) {
-      this.reevaluate(c, new Set(["f:tags"]), out);
-      this.reschedule(c);
+      this.reschedule(c, this.reevaluate(c, new Set(["f:tags"]), out));
     }
     return out;
   }
@@ -290,8 +291,7 @@ export class Engine {
     this.grow();
     const keys = new Set([`e:${e.type}`]);
     if (EFFECT_EVENT_TYPES.has(e.type)) for (const k of this.effects.apply(c)) keys.add(`f:${k}`);
-    this.reevaluate(c, isNew ? null : keys, out);
-    this.reschedule(c);
+    this.reschedule(c, this.reevaluate(c, isNew ? null : keys, out));
     return out;
   }
 
@@ -374,9 +374,33 @@ export class Engine {
     this.states.set(def.id, state);
     this.reorder();
     this.live.reset();
-    this.recomputeSegments(this.dependentsOf(def.id), out);
-    if (state.moving || state.hasExpiries()) this.rescheduleAll();
+    const deps = this.dependentsOf(def.id);
+    this.recomputeSegments(deps, out);
+    const timed = new Set(this.timedSegments());
+    const newlyTimed = deps.filter((st) => timed.has(st));
+    if (newlyTimed.length > 0)
+      for (const c of this.contacts.alive.toArray()) this.scheduleFor(c, newlyTimed, true);
     return out;
+  }
+
+  /**
+   * Bulk definition of segments (start-up, from the store): validated in the order
+   * given, no changes emitted; maintained state is rebuilt on next use.
+   */
+  loadSegments(defs: { id: string; rule?: unknown; kind?: SegmentKind }[]): void {
+    for (const def of defs) {
+      const kind = def.kind ?? "dynamic";
+      const rule = kind === "dynamic" ? this.validate(def.rule, def.id) : null;
+      if (this.states.get(def.id)?.readonly) {
+        throw new RuleValidationError([
+          { path: "id", message: `segment "${def.id}" is a read-only default segment` },
+        ]);
+      }
+      this.states.set(def.id, new SegmentState(def.id, kind, rule, false));
+      this.reorder();
+    }
+    this.live.reset();
+    this.dirty = true;
   }
 
   /** Segments whose rules refer to `id`. */
@@ -432,6 +456,7 @@ export class Engine {
     const affected = this.dependentsOf(segmentId);
     for (const c of idx) {
       apply(st, c);
+      this.timedCache = null; // an expiring override can make a segment timed
       for (const s of affected) this.reevaluateOne(s, c, out);
       this.reschedule(c);
     }
@@ -611,6 +636,17 @@ export class Engine {
       reads.set(st.id, r);
     }
     this.reads = reads;
+    this.readers.clear();
+    this.timedCache = null;
+  }
+
+  private readersOf(key: string): SegmentState[] {
+    let r = this.readers.get(key);
+    if (!r) {
+      r = this.order.filter((st) => this.reads.get(st.id)!.has(key));
+      this.readers.set(key, r);
+    }
+    return r;
   }
 
   /** `id` and every segment that refers to it, directly or not, in dependency order. */
@@ -630,20 +666,19 @@ export class Engine {
    * Re-evaluates contact `c` in the segments that read any of `keys` (all of them when
    * null), and in the segments that refer to a segment whose answer changed.
    */
-  private reevaluate(c: number, keys: Set<string> | null, out: MembershipChange[]): void {
-    const changed = new Set<string>();
-    for (const st of this.order) {
-      let hit = keys === null;
-      if (!hit) {
-        const r = this.reads.get(st.id)!;
-        for (const k of keys!) if (r.has(k)) hit = true;
-        if (!hit) for (const s of st.refs()) if (changed.has(s)) hit = true;
-      }
-      if (!hit) continue;
-      const before = out.length;
-      this.reevaluateOne(st, c, out);
-      if (out.length > before) changed.add(st.id);
+  private reevaluate(c: number, keys: Set<string> | null, out: MembershipChange[]): SegmentState[] {
+    // Reads are transitive, so the readers of a key include every segment that refers
+    // to one that reads it: one pass in dependency order covers the propagation.
+    let affected: SegmentState[];
+    if (keys === null) affected = this.order;
+    else if (keys.size === 1) affected = this.readersOf(keys.values().next().value as string);
+    else {
+      const hit = new Set<SegmentState>();
+      for (const k of keys) for (const st of this.readersOf(k)) hit.add(st);
+      affected = this.order.filter((st) => hit.has(st));
     }
+    for (const st of affected) this.reevaluateOne(st, c, out);
+    return affected;
   }
 
   private recomputeSegments(states: SegmentState[], out: MembershipChange[]): void {
@@ -659,16 +694,23 @@ export class Engine {
 
   /** Segments whose answer can change with time alone: moving rules, expiring overrides, and what refers to them. */
   private timedSegments(): SegmentState[] {
+    if (this.timedCache) return this.timedCache;
     const timed = new Set<string>();
     for (const st of this.order) {
       if (st.moving || st.hasExpiries() || [...st.refs()].some((r) => timed.has(r))) timed.add(st.id);
     }
-    return this.order.filter((st) => timed.has(st.id));
+    this.timedCache = this.order.filter((st) => timed.has(st.id));
+    return this.timedCache;
   }
 
-  private scheduleFor(c: number, timed: SegmentState[]): void {
-    let due = Number.POSITIVE_INFINITY;
-    for (const st of timed) {
+  /**
+   * Sets the contact's next instant from `segments`. With `partial`, only those
+   * segments' answers may have changed, so the earlier of the old instant and theirs
+   * stays correct (at worst early, which only costs a re-check).
+   */
+  private scheduleFor(c: number, segments: SegmentState[], partial = false): void {
+    let due = partial ? this.nextDue[c] : Number.POSITIVE_INFINITY;
+    for (const st of segments) {
       const n = this.live.segment(st.id).next(c);
       if (n < due) due = n;
     }
@@ -679,8 +721,18 @@ export class Engine {
     if (due !== Number.POSITIVE_INFINITY) this.heap.push(due, c);
   }
 
-  private reschedule(c: number): void {
-    this.scheduleFor(c, this.timedSegments());
+  private reschedule(c: number, affected?: SegmentState[]): void {
+    const timed = this.timedSegments();
+    if (affected === undefined || affected === this.order) {
+      this.scheduleFor(c, timed);
+      return;
+    }
+    const set = new Set(timed);
+    this.scheduleFor(
+      c,
+      affected.filter((st) => set.has(st)),
+      true,
+    );
   }
 
   private rescheduleAll(): void {

@@ -34,8 +34,12 @@ export class SegmentState {
     this.moving = rule ? isMoving(rule) : false;
   }
 
+  private refSet: Set<string> | null = null;
+
+  /** The segments the rule refers to directly. */
   refs(): Set<string> {
-    return this.rule ? segmentRefs(this.rule) : new Set();
+    this.refSet ??= this.rule ? segmentRefs(this.rule) : new Set();
+    return this.refSet;
   }
 
   hasExpiries(): boolean {
