@@ -42,6 +42,8 @@ export interface CompileEnv {
   segment(id: string): CompiledNode;
   /** All members of a segment at the same instant. */
   segmentBits(id: string): Bitset;
+  /** Whether contact `c` is in a segment at the same instant. */
+  member(id: string, c: number): boolean;
 }
 
 export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {
@@ -283,7 +285,7 @@ function compileSegment(id: string, negate: boolean, rule: RuleNode, env: Compil
     segment: id,
     result,
   });
-  const one = (c: number) => env.segment(id).one(c) !== negate;
+  const one = (c: number) => env.member(id, c) !== negate;
   return {
     rule,
     cost: 0.5,
@@ -628,11 +630,17 @@ function countTest(
  * When the contact's events of `table` can next move in or out of the window: the
  * oldest event inside leaves first, the earliest event above it enters first.
  */
-function windowNext(table: EventTable, c: number, range: MovingRange, now: number): number {
+function windowNext(
+  table: EventTable,
+  c: number,
+  range: MovingRange,
+  win: () => [number, number],
+  now: number,
+): number {
   if (!range.moving || c >= table.len.length || table.len[c] === 0) return Number.POSITIVE_INFINITY;
   const s = table.start[c];
   const e = s + table.len[c];
-  const [lo, hi] = range.at(now);
+  const [lo, hi] = win();
   const a = lowerBound(table.times, s, e, lo);
   const b = upperBound(table.times, a, e, hi);
   let m = Number.POSITIVE_INFINITY;
@@ -688,7 +696,7 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
     };
   }
   const next = (c: number): number => {
-    let m = Math.min(windowNext(table, c, range, env.now), moversNext(table, c, movers));
+    let m = Math.min(windowNext(table, c, range, win, env.now), moversNext(table, c, movers));
     if (dt?.moving) m = Math.min(m, dt.next(measure(c), env.now));
     return m;
   };
@@ -759,7 +767,7 @@ function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
   const next = (c: number): number => {
     let m = Number.POSITIVE_INFINITY;
     steps.forEach((st, k) => {
-      m = Math.min(m, windowNext(st.table, c, range, env.now), moversNext(st.table, c, movers[k]));
+      m = Math.min(m, windowNext(st.table, c, range, win, env.now), moversNext(st.table, c, movers[k]));
     });
     return m;
   };

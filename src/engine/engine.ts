@@ -109,6 +109,8 @@ export class Engine {
   /** Per read key, the segments that read it (directly or through references), in dependency order. */
   private readers = new Map<string, SegmentState[]>();
   private timedCache: SegmentState[] | null = null;
+  /** Contact capacity per-contact structures were last grown to. */
+  private grownTo = -1;
   private readonly live: SegmentEnv;
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
@@ -456,7 +458,9 @@ export class Engine {
     const affected = this.dependentsOf(segmentId);
     for (const c of idx) {
       apply(st, c);
-      this.timedCache = null; // an expiring override can make a segment timed
+      // An expiring override can make a segment timed.
+      this.timedCache = null;
+      this.timedOf = new WeakMap();
       for (const s of affected) this.reevaluateOne(s, c, out);
       this.reschedule(c);
     }
@@ -557,8 +561,10 @@ export class Engine {
       if (!this.contacts.alive.has(c)) continue;
       // Expired overrides stay in their maps: membership at a past instant still needs them.
       this.setNow(Math.max(due, this.liveNow));
-      this.reevaluate(c, null, out);
-      this.reschedule(c);
+      // Only timed segments can change with time alone (and they include every segment referring to one).
+      const timed = this.timedSegments();
+      for (const st of timed) this.reevaluateOne(st, c, out);
+      this.scheduleFor(c, timed);
     }
     if (t > this.liveNow) this.setNow(t);
     return out;
@@ -608,6 +614,8 @@ export class Engine {
   /** Keeps per-contact structures as large as the contact table. */
   private grow(): void {
     const size = this.contacts.alive.size;
+    if (size === this.grownTo) return;
+    this.grownTo = size;
     if (this.nextDue.length < size) {
       const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
       n.set(this.nextDue);
@@ -638,6 +646,8 @@ export class Engine {
     this.reads = reads;
     this.readers.clear();
     this.timedCache = null;
+    this.timedOf = new WeakMap();
+    this.grownTo = -1;
   }
 
   private readersOf(key: string): SegmentState[] {
@@ -721,18 +731,26 @@ export class Engine {
     if (due !== Number.POSITIVE_INFINITY) this.heap.push(due, c);
   }
 
+  private timedOf = new WeakMap<SegmentState[], SegmentState[]>();
+
+  /** The timed segments of a readers list (cached per list; lists are rebuilt when definitions change). */
+  private timedAmong(list: SegmentState[]): SegmentState[] {
+    let r = this.timedOf.get(list);
+    if (!r) {
+      const timed = new Set(this.timedSegments());
+      r = list.filter((st) => timed.has(st));
+      this.timedOf.set(list, r);
+    }
+    return r;
+  }
+
   private reschedule(c: number, affected?: SegmentState[]): void {
     const timed = this.timedSegments();
     if (affected === undefined || affected === this.order) {
       this.scheduleFor(c, timed);
       return;
     }
-    const set = new Set(timed);
-    this.scheduleFor(
-      c,
-      affected.filter((st) => set.has(st)),
-      true,
-    );
+    this.scheduleFor(c, this.timedAmong(affected), true);
   }
 
   private rescheduleAll(): void {

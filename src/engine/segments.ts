@@ -176,6 +176,19 @@ export class SegmentEnv implements CompileEnv {
     return c;
   }
 
+  /**
+   * Maintained environments answer from the maintained bitset: segments are
+   * re-evaluated in dependency order, so a referenced segment is already current.
+   */
+  member(id: string, c: number): boolean {
+    if (this.maintained) {
+      const st = this.states.get(id);
+      if (!st) throw new Error(`unknown segment "${id}"`);
+      return st.bits.has(c);
+    }
+    return this.segment(id).one(c);
+  }
+
   segmentBits(id: string): Bitset {
     if (this.maintained) {
       const st = this.states.get(id);
