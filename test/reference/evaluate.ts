@@ -31,6 +31,13 @@ export interface ReferenceContext {
   fields: FieldRegistry;
   /** Every segment a rule may refer to, by id. */
   segments: Map<string, RuleNode>;
+  /**
+   * When the contact's profile was written (SPEC §2: an explicit write of `status` or
+   * `email_status` counts as made when it is received). A key absent from the contact
+   * is no write at all. Default −∞: the given values are a base that every event's
+   * profile effect applies on top of (a bulk load carries no write times).
+   */
+  writtenAt?: number;
 }
 
 /** A contact's field value as rules see it; `null` is "not set". */
@@ -47,7 +54,17 @@ export function eventTime(e: EventInput, tz: string): number {
   return parseTimeValue(e.timestamp, tz).start;
 }
 
+/** Whether `contact`, with these events (its own, any order), satisfies `rule` at `ctx.now`. */
 export function referenceMatches(
+  rule: RuleNode,
+  contact: ContactInput,
+  events: EventInput[],
+  ctx: ReferenceContext,
+): boolean {
+  return matchesProfile(rule, effectiveProfile(contact, events, ctx), events, ctx);
+}
+
+function matchesProfile(
   rule: RuleNode,
   contact: ContactInput,
   events: EventInput[],
@@ -55,17 +72,17 @@ export function referenceMatches(
 ): boolean {
   switch (rule.type) {
     case "and":
-      return rule.conditions.every((c) => referenceMatches(c, contact, events, ctx));
+      return rule.conditions.every((c) => matchesProfile(c, contact, events, ctx));
     case "or":
-      return rule.conditions.some((c) => referenceMatches(c, contact, events, ctx));
+      return rule.conditions.some((c) => matchesProfile(c, contact, events, ctx));
     case "not":
-      return !referenceMatches(rule.condition, contact, events, ctx);
+      return !matchesProfile(rule.condition, contact, events, ctx);
     case "field":
       return fieldHolds(rule, contact, ctx);
     case "segment": {
       const target = ctx.segments.get(rule.segment);
       if (!target) throw new Error(`reference: unknown segment ${rule.segment}`);
-      const inside = referenceMatches(target, contact, events, ctx);
+      const inside = matchesProfile(target, contact, events, ctx);
       return rule.op === "in" ? inside : !inside;
     }
     case "event":
@@ -73,6 +90,57 @@ export function referenceMatches(
     case "sequence":
       return sequenceHolds(rule, events, ctx);
   }
+}
+
+// ---------------------------------------------------------------- profile effects
+
+/**
+ * SPEC §2, replayed in timestamp order: the events that are not older than the
+ * explicit write of a field change it. `hard_bounced` stays until an explicit write;
+ * so does `complained` (a choice: a complaint outranks later soft bounces), except that
+ * a hard bounce outranks it. A soft bounce is cleared by a strictly later open or
+ * click, so at the same millisecond opens and clicks are replayed first. A bounce
+ * without `bounce_type: "hard"` is soft.
+ */
+export function effectiveProfile(contact: ContactInput, events: EventInput[], ctx: ReferenceContext): ContactInput {
+  const writtenAt = ctx.writtenAt ?? Number.NEGATIVE_INFINITY;
+  const since = (key: "status" | "email_status") =>
+    contact[key] === undefined ? Number.NEGATIVE_INFINITY : writtenAt;
+  const base = (key: "status" | "email_status") => {
+    const v = contact[key];
+    return typeof v === "string" && norm(v) !== "" ? norm(v) : null;
+  };
+  const engagement = (e: EventInput) => (e.type === "email_opened" || e.type === "email_clicked" ? 0 : 1);
+  const replay = events
+    .map((e) => ({ e, t: eventTime(e, ctx.timeZone) }))
+    .sort((a, b) => a.t - b.t || engagement(a.e) - engagement(b.e));
+
+  let status = base("status");
+  for (const { e, t } of replay) {
+    if (t < since("status")) continue;
+    if (e.type === "email_unsubscribed" || e.type === "email_complained") status = "unsubscribed";
+  }
+
+  let emailStatus = base("email_status");
+  let sticky: "hard" | "complained" | null = null;
+  for (const { e, t } of replay) {
+    if (t < since("email_status")) continue;
+    if (e.type === "email_bounced") {
+      const bt = e.properties?.bounce_type;
+      if (typeof bt === "string" && norm(bt) === "hard") {
+        emailStatus = "hard_bounced";
+        sticky = "hard";
+      } else if (sticky === null) emailStatus = "soft_bouncing";
+    } else if (e.type === "email_complained") {
+      if (sticky !== "hard") {
+        emailStatus = "complained";
+        sticky = "complained";
+      }
+    } else if (e.type === "email_opened" || e.type === "email_clicked") {
+      if (sticky === null && emailStatus === "soft_bouncing") emailStatus = "deliverable";
+    }
+  }
+  return { ...contact, status, email_status: emailStatus };
 }
 
 // ---------------------------------------------------------------- field conditions
