@@ -179,7 +179,8 @@ export class EventTable {
   private writeProps(slot: number, prefix: string, obj: { [key: string]: JsonValue }): void {
     for (const key of Object.keys(obj)) {
       const v = obj[key];
-      if (v === null || v === undefined) continue;
+      // Dotted paths address nested objects; a key that itself holds a dot is not addressable.
+      if (v === null || v === undefined || key.includes(".")) continue;
       const path = prefix + key;
       const col = this.column(path);
       if (typeof v === "number") col.setNum(slot, v);

@@ -331,6 +331,10 @@ class Checker {
   private propertyFilter(f: PropertyFilter, fpath: PathPart[]): void {
     const op = f.op as Op;
     const vpath = [...fpath, "value"];
+    if (op === "is_empty" || op === "is_not_empty") {
+      this.fail([...fpath, "op"], `"${op}" does not apply to event properties (use is_set or is_not_set)`);
+      return;
+    }
     if (isNoValueOp(op)) {
       if (f.value !== undefined) this.fail(vpath, `"${op}" takes no value`);
       return;
