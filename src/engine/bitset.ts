@@ -185,4 +185,36 @@ export class Bitset {
     }
     return out;
   }
+
+  /**
+   * Members of `mask` passing every lookup table: an `and` of string-field conditions
+   * in one pass. The first table is applied branch-free to whole words; the others
+   * only to the bits still set.
+   */
+  static selectAllCodes(mask: Bitset, scans: { codes: Int32Array; lut: Uint8Array }[]): Bitset {
+    const out = new Bitset(mask.size);
+    const mw = mask.words;
+    const ow = out.words;
+    const { codes: c0, lut: l0 } = scans[0];
+    const k = scans.length;
+    for (let wi = 0; wi < mw.length; wi++) {
+      const bits = mw[wi] | 0;
+      if (bits === 0) continue;
+      const base = wi << 5;
+      let res = 0;
+      for (let b = 0; b < 32; b++) res |= l0[c0[base | b] + 1] << b;
+      res &= bits;
+      for (let j = 1; j < k && res !== 0; j++) {
+        const { codes, lut } = scans[j];
+        let rest = res;
+        while (rest !== 0) {
+          const t = rest & -rest;
+          if (lut[codes[base | (31 - Math.clz32(t))] + 1] === 0) res ^= t;
+          rest ^= t;
+        }
+      }
+      ow[wi] = res;
+    }
+    return out;
+  }
 }

@@ -30,6 +30,17 @@ export interface CompiledNode {
   /** The members of `mask` for which the node holds (a new bitset). */
   all(mask: Bitset): Bitset;
   explain(c: number): ExplainNode;
+  /**
+   * For conditions on a string field: the code column and a lookup table of the
+   * node's answer per code (`lut[code + 1]`, negation folded in), so an `and` of
+   * several can scan them in one pass.
+   */
+  codes?: () => CodeScan;
+}
+
+export interface CodeScan {
+  codes: Int32Array;
+  lut: Uint8Array;
 }
 
 export interface CompileEnv {
@@ -110,7 +121,14 @@ function compileAnd(children: CompiledNode[], rule: RuleNode): CompiledNode {
     next: (c) => minNext(ordered, c),
     all: (mask) => {
       let cur = mask;
+      const scans = ordered.filter((ch) => ch.codes !== undefined);
+      if (scans.length >= 2)
+        cur = Bitset.selectAllCodes(
+          mask,
+          scans.map((ch) => ch.codes!()),
+        );
       for (const ch of ordered) {
+        if (scans.length >= 2 && ch.codes !== undefined) continue;
         if (cur.isEmpty()) break;
         cur = ch.all(cur);
       }
@@ -187,20 +205,28 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
   let test: (c: number) => boolean;
   let select: ((mask: Bitset) => Bitset) | undefined;
   let next: (c: number) => number = NEVER;
+  let codes: (() => CodeScan) | undefined;
   switch (col.kind) {
     case "string": {
+      let positiveLut: () => Uint8Array;
       if (pos === "is_set") {
         test = (c) => col.codes[c] >= 0;
-        select = (mask) => {
+        positiveLut = () => {
           const lut = new Uint8Array(col.dict.size + 1).fill(1);
           lut[0] = 0;
-          return Bitset.selectCodes(mask, col.codes, lut);
+          return lut;
         };
       } else {
         const table = new CodeTable(col.dict, stringPredicate(pos, rule.value));
         test = (c) => table.test(col.codes[c]);
-        select = (mask) => Bitset.selectCodes(mask, col.codes, table.snapshot());
+        positiveLut = () => table.snapshot();
       }
+      select = (mask) => Bitset.selectCodes(mask, col.codes, positiveLut());
+      codes = () => {
+        const lut = positiveLut();
+        if (negate) for (let k = 0; k < lut.length; k++) lut[k] ^= 1;
+        return { codes: col.codes, lut };
+      };
       break;
     }
     case "number": {
@@ -233,7 +259,8 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       break;
     }
   }
-  return leaf(rule, 1, test, negate, explain, select, next);
+  const node = leaf(rule, 1, test, negate, explain, select, next);
+  return codes ? { ...node, codes } : node;
 }
 
 function listTest(

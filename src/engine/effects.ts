@@ -45,7 +45,9 @@ export class ProfileEffects {
       e = {};
       this.explicit.set(c, e);
     }
-    e[field] = { value: value === null ? null : normalize(value), at };
+    // Blank counts as not set, as everywhere else (docs/semantics.md).
+    const v = value === null ? "" : normalize(value);
+    e[field] = { value: v === "" ? null : v, at };
   }
 
   forget(c: number): void {

@@ -109,6 +109,8 @@ export class Engine {
   /** Per read key, the segments that read it (directly or through references), in dependency order. */
   private readers = new Map<string, SegmentState[]>();
   private timedCache: SegmentState[] | null = null;
+  private isoAt = Number.NaN;
+  private iso = "";
   /** Contact capacity per-contact structures were last grown to. */
   private grownTo = -1;
   private readonly live: SegmentEnv;
@@ -286,10 +288,10 @@ export class Engine {
   /** Adds one event, in any time order; an `id` already seen is ignored. Returns the membership changes. */
   addEvent(e: EventInput): MembershipChange[] {
     const out = this.sync();
-    const existed = this.contacts.index(e.contact_id);
-    const isNew = existed === undefined || !this.contacts.alive.has(existed);
+    const before = this.contacts.count;
     const c = this.append(e, true);
     if (c < 0) return out;
+    const isNew = this.contacts.count !== before;
     this.grow();
     const keys = new Set([`e:${e.type}`]);
     if (EFFECT_EVENT_TYPES.has(e.type)) for (const k of this.effects.apply(c)) keys.add(`f:${k}`);
@@ -601,11 +603,16 @@ export class Engine {
     change: "entered" | "exited",
     at: number,
   ): void {
+    // Changes come in runs at one instant: format it once per run.
+    if (at !== this.isoAt) {
+      this.isoAt = at;
+      this.iso = new Date(at).toISOString();
+    }
     const ch: MembershipChange = {
       segment_id: segment,
       contact_id: this.contacts.ids[c],
       change,
-      at: new Date(at).toISOString(),
+      at: this.iso,
     };
     out.push(ch);
     for (const l of this.listeners) l(ch);
