@@ -138,6 +138,8 @@ export const liveSection: Section = {
       lat[k] = Number(process.hrtime.bigint() - a) / 1e6;
     }
     const streamS = (performance.now() - t0) / 1000;
+    let applyMs = 0;
+    for (const x of lat) applyMs += x;
     lat.sort();
 
     t0 = performance.now();
@@ -151,6 +153,8 @@ export const liveSection: Section = {
       events_per_s: Math.round(n / streamS),
       p50_apply_ms: round(percentile(lat, 50), 4),
       p99_apply_ms: round(percentile(lat, 99), 4),
+      max_apply_ms: round(lat[lat.length - 1], 3),
+      mean_apply_ms: round(applyMs / n, 4),
       changes,
       stream_timers_ms: round(timersMs, 1),
       advance_day_ms: round(dayMs, 1),
@@ -172,6 +176,7 @@ export const liveSection: Section = {
         ["events/s (incl. timers)", fmtInt(l.events_per_s)],
         ["apply p50", `${l.p50_apply_ms} ms`],
         ["apply p99", `${l.p99_apply_ms} ms`],
+        ["apply mean / max", `${l.mean_apply_ms} / ${l.max_apply_ms} ms`],
         ["membership changes", fmtInt(l.changes)],
         ["of which timers (clock moving)", `${l.stream_timers_ms} ms`],
         ["advanceTo(+1 day)", `${l.advance_day_ms} ms (${fmtInt(l.advance_day_changes)} changes)`],

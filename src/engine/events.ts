@@ -211,7 +211,9 @@ export class EventTable {
     }
     if (!tight && this.holes * 2 < this.used) return;
     const n = this.start.length;
-    const times = new Float64Array(Math.max(1024, this.total));
+    // Room for live appends after a bulk load: growing a slab of millions of events
+    // copies all of it, which would stall the first writes after start-up.
+    const times = new Float64Array(Math.max(1024, this.total + (this.total >> 3)));
     const cols = [...this.props.values()].map((old) => [old, new PropColumn(times.length)] as const);
     let at = 0;
     for (let c = 0; c < n; c++) {

@@ -1,0 +1,263 @@
+/**
+ * Versioned schema migrations, one list for both databases: each migration is SQL
+ * written once against a few dialect-specific type names. Applied at open, in order,
+ * each in the same transaction as its row in `schema_migrations`, so running them
+ * again (or from two processes at once) changes nothing.
+ */
+import type { Executor } from "./executor.ts";
+import type { Dialect } from "./types.ts";
+
+interface Types {
+  /** Keys compared and sorted byte-wise in both databases (PostgreSQL's default collation is the locale's). */
+  key: string;
+  big: string;
+  /** An auto-increasing 64-bit primary key. */
+  serial: string;
+  json: string;
+  bool: string;
+  /** Clustered primary key where the database has the choice. */
+  clustered: string;
+}
+
+const TYPES: Record<Dialect, Types> = {
+  sqlite: {
+    key: "TEXT",
+    big: "INTEGER",
+    serial: "INTEGER PRIMARY KEY",
+    json: "TEXT",
+    bool: "INTEGER",
+    clustered: "WITHOUT ROWID",
+  },
+  postgres: {
+    key: 'TEXT COLLATE "C"',
+    big: "BIGINT",
+    serial: "BIGSERIAL PRIMARY KEY",
+    json: "JSONB",
+    bool: "BOOLEAN",
+    clustered: "",
+  },
+};
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql(d: Dialect): string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    sql: (d) => {
+      const t = TYPES[d];
+      return `
+CREATE TABLE workspaces (
+  id ${t.key} PRIMARY KEY,
+  name TEXT NOT NULL,
+  time_zone TEXT NOT NULL,
+  settings ${t.json} NOT NULL,
+  created_at ${t.big} NOT NULL
+);
+
+CREATE TABLE api_keys (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  admin ${t.bool} NOT NULL,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE UNIQUE INDEX api_keys_secret_uq ON api_keys (secret_hash);
+
+CREATE TABLE fields (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  key ${t.key} NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('string', 'number', 'boolean', 'date', 'string_list')),
+  label TEXT NOT NULL,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, key)
+);
+
+CREATE TABLE contacts (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  email ${t.key},
+  external_id ${t.key},
+  phone TEXT,
+  first_name TEXT,
+  last_name TEXT,
+  country TEXT,
+  region TEXT,
+  city TEXT,
+  postal_code TEXT,
+  timezone TEXT,
+  language TEXT,
+  status TEXT,
+  email_status TEXT,
+  tags ${t.json} NOT NULL,
+  custom ${t.json} NOT NULL,
+  created_at ${t.big} NOT NULL,
+  subscribed_at ${t.big},
+  status_written_at ${t.big},
+  email_status_written_at ${t.big},
+  updated_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+) ${t.clustered};
+CREATE UNIQUE INDEX contacts_email_uq ON contacts (workspace_id, email);
+CREATE UNIQUE INDEX contacts_external_id_uq ON contacts (workspace_id, external_id);
+
+CREATE TABLE events (
+  seq ${t.serial},
+  workspace_id ${t.key} NOT NULL,
+  idem_key ${t.key},
+  type TEXT NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  ts ${t.big} NOT NULL,
+  properties ${t.json} NOT NULL,
+  received_at ${t.big} NOT NULL
+);
+CREATE UNIQUE INDEX events_idem_key_uq ON events (workspace_id, idem_key) WHERE idem_key IS NOT NULL;
+CREATE INDEX events_workspace_seq ON events (workspace_id, seq);
+CREATE INDEX events_contact_ts ON events (workspace_id, contact_id, ts);
+
+CREATE TABLE segments (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('dynamic', 'static')),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  rule ${t.json},
+  version INTEGER NOT NULL,
+  created_at ${t.big} NOT NULL,
+  updated_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE segment_versions (
+  workspace_id ${t.key} NOT NULL,
+  segment_id ${t.key} NOT NULL,
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  rule ${t.json},
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, segment_id, version),
+  FOREIGN KEY (workspace_id, segment_id) REFERENCES segments (workspace_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE segment_members (
+  workspace_id ${t.key} NOT NULL,
+  segment_id ${t.key} NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('added', 'removed')),
+  expires_at ${t.big},
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, segment_id, contact_id),
+  FOREIGN KEY (workspace_id, segment_id) REFERENCES segments (workspace_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (workspace_id, contact_id) REFERENCES contacts (workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX segment_members_contact ON segment_members (workspace_id, contact_id);
+CREATE INDEX segment_members_expiry ON segment_members (workspace_id, expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE changes (
+  seq ${t.serial},
+  workspace_id ${t.key} NOT NULL,
+  segment_id ${t.key} NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  change TEXT NOT NULL CHECK (change IN ('entered', 'exited')),
+  at ${t.big} NOT NULL
+);
+CREATE INDEX changes_segment_seq ON changes (workspace_id, segment_id, seq);
+CREATE INDEX changes_segment_at ON changes (workspace_id, segment_id, at);
+CREATE INDEX changes_segment_contact ON changes (workspace_id, segment_id, contact_id, at, seq);
+
+CREATE TABLE webhooks (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  url TEXT NOT NULL,
+  events ${t.json} NOT NULL,
+  segment_id ${t.key},
+  secret TEXT NOT NULL,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE deliveries (
+  id ${t.serial},
+  workspace_id ${t.key} NOT NULL,
+  webhook_id ${t.key} NOT NULL,
+  change_seq ${t.big} NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL,
+  next_attempt_at ${t.big},
+  last_error TEXT,
+  last_status_code INTEGER,
+  created_at ${t.big} NOT NULL,
+  updated_at ${t.big} NOT NULL,
+  delivered_at ${t.big},
+  FOREIGN KEY (workspace_id, webhook_id) REFERENCES webhooks (workspace_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX deliveries_change_uq ON deliveries (workspace_id, webhook_id, change_seq);
+CREATE INDEX deliveries_due ON deliveries (workspace_id, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook ON deliveries (workspace_id, webhook_id, id);
+
+CREATE TABLE imports (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('contacts', 'events')),
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+  options ${t.json} NOT NULL,
+  total ${t.big},
+  processed ${t.big} NOT NULL,
+  accepted ${t.big} NOT NULL,
+  rejected ${t.big} NOT NULL,
+  errors ${t.json} NOT NULL,
+  errors_dropped ${t.big} NOT NULL,
+  failure TEXT,
+  created_at ${t.big} NOT NULL,
+  updated_at ${t.big} NOT NULL,
+  finished_at ${t.big},
+  PRIMARY KEY (workspace_id, id)
+);
+`;
+    },
+  },
+];
+
+const LOCK_KEY = 51_1_1_4; // any constant: serialises migrations between processes on PostgreSQL
+
+/** Applies the migrations not applied yet; returns the versions it applied. */
+export async function migrate(x: Executor, now: number, list: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return x.atomic(async (tx) => {
+    if (tx.dialect === "postgres") await tx.all("SELECT pg_advisory_xact_lock(?)", [LOCK_KEY]);
+    await tx.exec(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version INTEGER PRIMARY KEY,
+         name TEXT NOT NULL,
+         applied_at ${TYPES[tx.dialect].big} NOT NULL
+       )`,
+    );
+    const done = new Set((await tx.all("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));
+    const known = new Set(list.map((m) => m.version));
+    const newer = [...done].filter((v) => !known.has(v));
+    if (newer.length > 0) {
+      throw new Error(
+        `the database has schema version ${Math.max(...newer)}, newer than this Slice knows (${Math.max(...known)}): upgrade Slice`,
+      );
+    }
+    const applied: number[] = [];
+    for (const m of [...list].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await tx.exec(m.sql(tx.dialect));
+      await tx.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", [
+        m.version,
+        m.name,
+        now,
+      ]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}
