@@ -56,6 +56,12 @@ export interface CompiledQuery {
   matchesIndex(i: number): boolean;
 }
 
+/** A contact as a store keeps it: with when status and email_status were last written explicitly. */
+export interface StoredContact extends ContactInput {
+  status_written_at?: number | null;
+  email_status_written_at?: number | null;
+}
+
 export interface WriteOptions {
   /** When an explicit write of `status` / `email_status` was received (default: now). SPEC §2. */
   receivedAt?: number;
@@ -318,17 +324,61 @@ export class Engine {
   }
 
   /** Bulk load of contacts (start-up): no changes are emitted; maintained state is rebuilt on next use. */
-  loadContacts(it: Iterable<ContactInput>): void {
-    for (const c of it) this.contacts.upsert(c, false);
+  loadContacts(it: Iterable<StoredContact>): void {
+    for (const c of it) {
+      const { index } = this.contacts.upsert(c, false);
+      // When each explicit write of status / email_status was received (SPEC §2); none: a default.
+      if (c.status_written_at != null || c.email_status_written_at != null) {
+        this.effects.record(
+          index,
+          "status",
+          c.status ?? null,
+          c.status_written_at ?? Number.NEGATIVE_INFINITY,
+        );
+        this.effects.record(
+          index,
+          "email_status",
+          c.email_status ?? null,
+          c.email_status_written_at ?? Number.NEGATIVE_INFINITY,
+        );
+      }
+    }
     this.events.ensureContacts(this.contacts.size);
     this.dirty = true;
   }
 
   /** Bulk load of events in any order: appended unsorted, then each block sorted once and the slab packed. */
-  loadEvents(it: Iterable<EventInput>): void {
+  loadEvents(it: Iterable<EventInput>, opts: { finish?: boolean } = {}): void {
     for (const e of it) this.append(e, false);
+    this.dirty = true;
+    if (opts.finish !== false) this.finishLoad();
+  }
+
+  /** Ends a bulk load made of several `loadEvents(…, { finish: false })` calls. */
+  finishLoad(): void {
     this.events.compact(true);
     for (const c of this.effects.candidates()) this.effects.apply(c);
+    this.dirty = true;
+  }
+
+  /**
+   * Bulk load of static members and overrides (start-up): no changes emitted. Unknown
+   * segments or contacts throw.
+   */
+  loadMembers(
+    segmentId: string,
+    members: { contact_id: string; action: "added" | "removed"; expires_at?: number | null }[],
+  ): void {
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    for (const m of members) {
+      const c = this.aliveIndex(m.contact_id);
+      const until = m.expires_at ?? Number.POSITIVE_INFINITY;
+      if (m.action === "added") st.added.set(c, until);
+      else st.removed.set(c, until);
+    }
+    this.timedCache = null;
+    this.timedOf = new WeakMap();
     this.dirty = true;
   }
 

@@ -6,6 +6,7 @@ export {
   type EventBatchResult,
   type Override,
   type SegmentDefinition,
+  type StoredContact,
   type WriteOptions,
 } from "./engine.ts";
 export * from "./types.ts";

@@ -468,7 +468,12 @@ export interface StoreOps {
   /** Adds to the counters and appends row errors; sets status `running` if it was `pending`. */
   recordImportProgress(ws: string, id: string, progress: ImportProgress): Promise<ImportJob>;
   /** Ends a job (`done` or `failed`); a finished job cannot change any more. */
-  finishImport(ws: string, id: string, status: "done" | "failed", failure?: string | null): Promise<ImportJob>;
+  finishImport(
+    ws: string,
+    id: string,
+    status: "done" | "failed",
+    failure?: string | null,
+  ): Promise<ImportJob>;
 }
 
 export interface Store extends StoreOps {

@@ -1,0 +1,200 @@
+/**
+ * One workspace's engine, fed from its store. The store is the truth: every write is
+ * committed before the engine sees it, and the engine is rebuilt from the store at
+ * start. Between the two sits the membership change log, which the engine's changes
+ * are appended to after each commit; on start it is reconciled with a from-scratch
+ * evaluation, so a crash between a commit and the append of its changes loses nothing
+ * and invents nothing.
+ */
+import { Engine, type MembershipChange, type StoredContact } from "../engine/index.ts";
+import type { Clock } from "../engine/types.ts";
+import type { RuleNode } from "../rules/schema.ts";
+import { segmentRefs } from "../rules/validate.ts";
+import type {
+  ChangeInput,
+  ContactRecord,
+  EventInsertResult,
+  EventRecord,
+  EventWrite,
+  SegmentRecord,
+  Store,
+} from "../store/types.ts";
+
+export interface OpenOptions {
+  clock?: Clock;
+  timeZone?: string;
+  /** Progress of the start-up load, e.g. for a log line every page. */
+  onProgress?: (phase: "contacts" | "events" | "members", rows: number) => void;
+}
+
+export interface IngestResult extends EventInsertResult {
+  changes: MembershipChange[];
+}
+
+export function engineContact(r: ContactRecord): StoredContact {
+  return {
+    id: r.id,
+    email: r.email,
+    external_id: r.external_id,
+    phone: r.phone,
+    first_name: r.first_name,
+    last_name: r.last_name,
+    country: r.country,
+    region: r.region,
+    city: r.city,
+    postal_code: r.postal_code,
+    timezone: r.timezone,
+    language: r.language,
+    status: r.status,
+    email_status: r.email_status,
+    tags: r.tags,
+    created_at: r.created_at,
+    subscribed_at: r.subscribed_at,
+    fields: r.fields,
+    status_written_at: r.status_written_at,
+    email_status_written_at: r.email_status_written_at,
+  };
+}
+
+function engineEvent(r: EventRecord) {
+  return { type: r.type, contact_id: r.contact_id, timestamp: r.timestamp, properties: r.properties };
+}
+
+/** Segments in an order where each comes after those its rule refers to. */
+function dependencyOrder(segments: SegmentRecord[]): SegmentRecord[] {
+  const byId = new Map(segments.map((s) => [s.id, s]));
+  const out: SegmentRecord[] = [];
+  const seen = new Set<string>();
+  const visit = (s: SegmentRecord) => {
+    if (seen.has(s.id)) return;
+    seen.add(s.id);
+    if (s.rule)
+      for (const ref of segmentRefs(s.rule as unknown as RuleNode)) if (byId.has(ref)) visit(byId.get(ref)!);
+    out.push(s);
+  };
+  for (const s of segments) visit(s);
+  return out;
+}
+
+const toLog = (c: MembershipChange): ChangeInput => ({
+  segment_id: c.segment_id,
+  contact_id: c.contact_id,
+  change: c.change,
+  at: Date.parse(c.at),
+});
+
+export class LiveWorkspace {
+  private constructor(
+    readonly store: Store,
+    readonly ws: string,
+    readonly engine: Engine,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Rebuilds the engine from the store in bulk (streamed page by page), then reconciles the change log. */
+  static async open(store: Store, ws: string, opts: OpenOptions = {}): Promise<LiveWorkspace> {
+    const clock = opts.clock ?? { now: () => Date.now() };
+    const fields = await store.listFields(ws);
+    const engine = new Engine({
+      clock,
+      ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      fields: fields.map((f) => ({ key: f.key, type: f.type, ...(f.label ? { label: f.label } : {}) })),
+    });
+    let n = 0;
+    for await (const page of store.streamContacts(ws)) {
+      engine.loadContacts(page.map(engineContact));
+      opts.onProgress?.("contacts", (n += page.length));
+    }
+    n = 0;
+    for await (const page of store.streamEvents(ws)) {
+      engine.loadEvents(page.map(engineEvent), { finish: false });
+      opts.onProgress?.("events", (n += page.length));
+    }
+    engine.finishLoad();
+    engine.loadSegments(
+      dependencyOrder(await store.listSegments(ws)).map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        ...(s.kind === "dynamic" ? { rule: s.rule } : {}),
+      })),
+    );
+    n = 0;
+    for await (const page of store.streamMembers(ws)) {
+      const bySegment = new Map<string, typeof page>();
+      for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
+      for (const [seg, members] of bySegment) engine.loadMembers(seg, members);
+      opts.onProgress?.("members", (n += page.length));
+    }
+    engine.advanceTo(clock.now()); // builds every membership and timer
+    const live = new LiveWorkspace(store, ws, engine, clock);
+    await live.reconcile();
+    return live;
+  }
+
+  /**
+   * Appends to the change log whatever separates it from the engine's membership
+   * (changes computed but not logged before a crash), at the current instant.
+   */
+  async reconcile(): Promise<ChangeInput[]> {
+    const at = this.engine.now;
+    const missing: ChangeInput[] = [];
+    for (const id of this.engine.segmentIds()) {
+      const logged = new Set<string>();
+      let cursor: string | null | undefined;
+      do {
+        const page = await this.store.loggedMembers(this.ws, id, {
+          limit: 10_000,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const c of page.data) logged.add(c);
+        cursor = page.next_cursor;
+      } while (cursor);
+      const members = this.engine.members(id);
+      for (const c of members.ids()) {
+        if (!logged.delete(c)) missing.push({ segment_id: id, contact_id: c, change: "entered", at });
+      }
+      for (const c of logged) missing.push({ segment_id: id, contact_id: c, change: "exited", at });
+    }
+    if (missing.length > 0) await this.store.appendChanges(this.ws, missing);
+    return missing;
+  }
+
+  /**
+   * Ingests a batch of events: committed in one transaction, then applied to the
+   * engine, then the membership changes appended to the log. The returned promise
+   * resolves only after the commit, so an acknowledged event is durable.
+   */
+  async ingestEvents(batch: EventWrite[]): Promise<IngestResult> {
+    const now = this.clock.now();
+    for (const [i, e] of batch.entries()) {
+      if (this.engine.contacts.index(e.contact_id) === undefined) {
+        throw new Error(`events[${i}].contact_id: unknown contact "${e.contact_id}"`);
+      }
+    }
+    const result = await this.store.insertEvents(
+      this.ws,
+      batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
+    );
+    const changes: MembershipChange[] = [...this.engine.advanceTo(now)];
+    batch.forEach((e, i) => {
+      if (result.items[i] !== "accepted") return;
+      changes.push(
+        ...this.engine.addEvent({
+          type: e.type,
+          contact_id: e.contact_id,
+          timestamp: e.timestamp,
+          ...(e.properties ? { properties: e.properties } : {}),
+        }),
+      );
+    });
+    if (changes.length > 0) await this.store.appendChanges(this.ws, changes.map(toLog));
+    return { ...result, changes };
+  }
+
+  /** Moves membership to the clock's now and logs the time-driven changes. */
+  async tick(): Promise<MembershipChange[]> {
+    const changes = this.engine.advanceTo(this.clock.now());
+    if (changes.length > 0) await this.store.appendChanges(this.ws, changes.map(toLog));
+    return changes;
+  }
+}

@@ -1,0 +1,1259 @@
+/**
+ * One conformance suite for every store adapter: `runStoreConformance` is called by
+ * sqlite.test.ts and postgres.test.ts with a factory that opens a store on a real
+ * database. Every test works in workspaces of its own, so tests share one database.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ContactRecord,
+  type Dialect,
+  MAX_IMPORT_ERRORS,
+  type OpenStoreOptions,
+  type Store,
+  StoreError,
+  type StoreOps,
+} from "../../src/store/index.ts";
+
+export interface StoreFactory {
+  dialect: Dialect;
+  /** Opens a store on the shared test database (every call the same database). */
+  open(opts?: Partial<OpenStoreOptions>): Promise<Store>;
+  /** Options of a new, empty database. */
+  fresh(): Promise<Partial<OpenStoreOptions>>;
+  /** Options that open the same database from another process. */
+  openOptions(): Partial<OpenStoreOptions>;
+  /** Reads the database directly, bypassing the store. */
+  raw(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+async function collect<T>(it: AsyncIterable<T[]>): Promise<T[][]> {
+  const pages: T[][] = [];
+  for await (const p of it) pages.push(p);
+  return pages;
+}
+
+async function rejection(p: Promise<unknown>): Promise<StoreError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StoreError) return e;
+    throw e;
+  }
+  throw new Error("expected a StoreError, got success");
+}
+
+/** A manual clock so that times written by the store are known. */
+class TestClock {
+  t = 1_700_000_000_000;
+  now(): number {
+    return this.t;
+  }
+}
+
+export function runStoreConformance(name: string, factory: () => StoreFactory): void {
+  describe(`store conformance: ${name}`, () => {
+    let f: StoreFactory;
+    let store: Store;
+    const clock = new TestClock();
+    let n = 0;
+    const newWs = async (label = "w") => (await store.createWorkspace({ name: `${label}-${++n}` })).id;
+
+    beforeAll(async () => {
+      f = factory();
+      store = await f.open({ clock });
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    describe("migrations", () => {
+      it("are recorded once and running them again changes nothing", async () => {
+        const before = await store.migrations();
+        expect(before.map((m) => m.version)).toEqual([1]);
+        const again = await f.open();
+        try {
+          expect(await again.migrations()).toEqual(before);
+          // The second store works on the same data as the first.
+          const ws = await again.createWorkspace({ name: "via second store" });
+          expect((await store.getWorkspace(ws.id))?.name).toBe("via second store");
+        } finally {
+          await again.close();
+        }
+        const rows = await f.raw("SELECT version FROM schema_migrations");
+        expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      });
+
+      it("are applied once when several stores open an empty database at the same time", async () => {
+        const opts = await f.fresh();
+        const stores = await Promise.all([1, 2, 3].map(() => f.open(opts)));
+        try {
+          for (const s of stores) expect((await s.migrations()).map((m) => m.version)).toEqual([1]);
+          // They share the data, and their transactions do not block each other for good.
+          const ws = await stores[0].createWorkspace({ name: "shared" });
+          await Promise.all(
+            stores.map((s, i) =>
+              s.transaction(ws.id, async (tx) => {
+                await tx.insertEvents(ws.id, [{ id: `s${i}`, type: "x", contact_id: "c", timestamp: i }]);
+                await new Promise((r) => setTimeout(r, 5));
+                await tx.insertEvents(ws.id, [{ id: `t${i}`, type: "x", contact_id: "c", timestamp: i }]);
+              }),
+            ),
+          );
+          expect(await stores[2].countEvents(ws.id)).toBe(6);
+        } finally {
+          for (const s of stores) await s.close();
+        }
+      });
+
+      it("refuse a database newer than the code", async () => {
+        await f.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
+        try {
+          await expect(f.open()).rejects.toThrow(/newer than this Slice knows/);
+        } finally {
+          await f.raw("DELETE FROM schema_migrations WHERE version = 999");
+        }
+      });
+    });
+
+    describe("workspaces and keys", () => {
+      it("creates, reads, lists and updates workspaces", async () => {
+        clock.t = 1_700_000_000_000;
+        const w = await store.createWorkspace({
+          id: `ws_fixed_${f.dialect}`,
+          name: "Acme",
+          time_zone: "Europe/Paris",
+        });
+        expect(w).toEqual({
+          id: `ws_fixed_${f.dialect}`,
+          name: "Acme",
+          time_zone: "Europe/Paris",
+          settings: {},
+          created_at: clock.t,
+        });
+        expect(await store.getWorkspace(w.id)).toEqual(w);
+        expect((await store.listWorkspaces()).some((x) => x.id === w.id)).toBe(true);
+        const u = await store.updateWorkspace(w.id, { settings: { inactive_days: 60 } });
+        expect(u?.settings).toEqual({ inactive_days: 60 });
+        expect((await store.getWorkspace(w.id))?.settings).toEqual({ inactive_days: 60 });
+        expect((await store.getWorkspace(w.id))?.time_zone).toBe("Europe/Paris");
+        expect(await store.updateWorkspace("ws_missing", { name: "x" })).toBeNull();
+        expect(await store.getWorkspace("ws_missing")).toBeNull();
+        const dup = await rejection(store.createWorkspace({ id: w.id, name: "again" }));
+        expect(dup.code).toBe("conflict");
+        const generated = await store.createWorkspace({ name: "gen" });
+        expect(generated.id).toMatch(/^ws_[0-9a-z]{22}$/);
+      });
+
+      it("stores API keys hashed and authenticates by secret", async () => {
+        const ws = await newWs();
+        const { key, secret } = await store.createApiKey(ws, { name: "ci" });
+        expect(secret).toMatch(/^slk_/);
+        expect(key).toMatchObject({ workspace_id: ws, name: "ci", admin: false });
+        expect(secret.startsWith(key.prefix)).toBe(true);
+        const rows = await f.raw("SELECT * FROM api_keys WHERE workspace_id = ?", [ws]);
+        expect(rows).toHaveLength(1);
+        expect(rows[0].secret_hash).toBe(createHash("sha256").update(secret).digest("hex"));
+        expect(JSON.stringify(rows)).not.toContain(secret);
+
+        const auth = await store.authenticate(secret);
+        expect(auth?.workspace.id).toBe(ws);
+        expect(auth?.key).toEqual(key);
+        expect(await store.authenticate(`${secret}x`)).toBeNull();
+
+        const admin = await store.createApiKey(ws, { admin: true, secret: `bootstrap-secret-${ws}` });
+        expect(admin.secret).toBe(`bootstrap-secret-${ws}`);
+        expect((await store.authenticate(`bootstrap-secret-${ws}`))?.key.admin).toBe(true);
+        const dup = await rejection(store.createApiKey(ws, { secret: `bootstrap-secret-${ws}` }));
+        expect(dup.code).toBe("conflict");
+        expect((await rejection(store.createApiKey(ws, { secret: "short" }))).code).toBe("invalid");
+
+        expect((await store.listApiKeys(ws)).map((k) => k.id).sort()).toEqual([key.id, admin.key.id].sort());
+        expect(await store.deleteApiKey(ws, key.id)).toBe(true);
+        expect(await store.deleteApiKey(ws, key.id)).toBe(false);
+        expect(await store.authenticate(secret)).toBeNull();
+      });
+    });
+
+    describe("custom fields", () => {
+      it("registers fields per workspace", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        const plan = await store.createField(ws, { key: "plan", type: "string", label: "Plan" });
+        expect(plan).toMatchObject({ key: "plan", type: "string", label: "Plan" });
+        await store.createField(ws, { key: "score", type: "number" });
+        expect((await store.listFields(ws)).map((x) => [x.key, x.type, x.label])).toEqual([
+          ["plan", "string", "Plan"],
+          ["score", "number", "score"],
+        ]);
+        const dup = await rejection(store.createField(ws, { key: "plan", type: "number" }));
+        expect(dup.code).toBe("conflict");
+        expect(dup.field).toBe("key");
+        // The same key in another workspace is another field.
+        await store.createField(other, { key: "plan", type: "boolean" });
+        expect((await store.listFields(other)).map((x) => x.type)).toEqual(["boolean"]);
+        expect(await store.deleteField(ws, "plan")).toBe(true);
+        expect((await store.listFields(ws)).map((x) => x.key)).toEqual(["score"]);
+        expect((await store.listFields(other)).map((x) => x.key)).toEqual(["plan"]);
+      });
+    });
+
+    describe("contacts", () => {
+      it("creates contacts with server ids and normalised email, and reads them back whole", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_100_000;
+        const [c] = await store.putContacts(ws, [
+          {
+            email: "  Ada.Lovelace@Example.COM ",
+            external_id: "u-1",
+            first_name: "Ada",
+            country: "GB",
+            status: "subscribed",
+            email_status: "deliverable",
+            tags: ["vip", "beta"],
+            fields: {
+              plan: "pro",
+              score: 4.5,
+              active: true,
+              tags2: ["a"],
+              birthday: "1815-12-10",
+              none: null,
+            },
+            subscribed_at: 1_600_000_000_000,
+            status_written_at: 1_700_000_050_000,
+          },
+        ]);
+        expect(c.id).toMatch(/^ct_[0-9a-z]{22}$/);
+        const expected: ContactRecord = {
+          id: c.id,
+          email: "ada.lovelace@example.com",
+          external_id: "u-1",
+          phone: null,
+          first_name: "Ada",
+          last_name: null,
+          country: "GB",
+          region: null,
+          city: null,
+          postal_code: null,
+          timezone: null,
+          language: null,
+          status: "subscribed",
+          email_status: "deliverable",
+          tags: ["vip", "beta"],
+          fields: { plan: "pro", score: 4.5, active: true, tags2: ["a"], birthday: "1815-12-10", none: null },
+          created_at: clock.t,
+          subscribed_at: 1_600_000_000_000,
+          status_written_at: 1_700_000_050_000,
+          email_status_written_at: null,
+          updated_at: clock.t,
+        };
+        expect(c).toEqual(expected);
+        expect(await store.getContact(ws, c.id)).toEqual(expected);
+        expect(await store.getContact(ws, "ct_missing")).toBeNull();
+        expect(await store.countContacts(ws)).toBe(1);
+      });
+
+      it("finds contacts by id, email (case-insensitively) and external id", async () => {
+        const ws = await newWs();
+        const [a, b] = await store.putContacts(ws, [
+          { email: "a@x.io", external_id: "ext-a" },
+          { email: "B@x.io", external_id: "ext-b" },
+        ]);
+        const found = await store.findContacts(ws, [
+          { email: " A@X.IO" },
+          { external_id: "ext-b" },
+          { id: a.id },
+          { email: "nobody@x.io" },
+          { external_id: "EXT-A" },
+          { id: "ct_nope" },
+          { email: "b@X.io" },
+        ]);
+        expect(found.map((c) => c?.id ?? null)).toEqual([a.id, b.id, a.id, null, null, null, b.id]);
+        const got = await store.getContacts(ws, [b.id, "ct_nope", a.id, b.id]);
+        expect(got.map((c) => c?.id ?? null)).toEqual([b.id, null, a.id, b.id]);
+        expect(await store.findContacts(ws, [])).toEqual([]);
+      });
+
+      it("keeps email and external_id unique per workspace, email case-insensitively", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        const [a] = await store.putContacts(ws, [{ email: "same@x.io", external_id: "E1" }]);
+        const e1 = await rejection(store.putContacts(ws, [{ email: "SAME@x.io " }]));
+        expect(e1.code).toBe("conflict");
+        expect(e1.field).toBe("email");
+        const e2 = await rejection(store.putContacts(ws, [{ email: "other@x.io", external_id: "E1" }]));
+        expect(e2.code).toBe("conflict");
+        expect(e2.field).toBe("external_id");
+        // external_id is compared exactly.
+        await store.putContacts(ws, [{ external_id: "e1" }]);
+        // Several contacts without email or external_id are fine.
+        await store.putContacts(ws, [{ first_name: "x" }, { first_name: "y" }]);
+        // Another workspace has its own keys.
+        const [b] = await store.putContacts(other, [{ email: "same@x.io", external_id: "E1" }]);
+        expect(b.id).not.toBe(a.id);
+        // A write that frees an email lets another contact take it.
+        await store.putContacts(ws, [{ id: a.id, email: "renamed@x.io", external_id: "E1" }]);
+        const [c] = await store.putContacts(ws, [{ email: "Same@X.io" }]);
+        expect((await store.findContacts(ws, [{ email: "same@x.io" }]))[0]?.id).toBe(c.id);
+        // An existing id conflicting with itself is an update, not a conflict.
+        await store.putContacts(ws, [{ id: c.id, email: "same@x.io", first_name: "Sam" }]);
+        expect((await store.getContact(ws, c.id))?.first_name).toBe("Sam");
+      });
+
+      it("replaces a contact whole but keeps created_at", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_200_000;
+        const [a] = await store.putContacts(ws, [
+          {
+            email: "r@x.io",
+            first_name: "R",
+            tags: ["t"],
+            fields: { plan: "free" },
+            created_at: 1_500_000_000_000,
+          },
+        ]);
+        expect(a.created_at).toBe(1_500_000_000_000);
+        clock.t = 1_700_000_300_000;
+        const [b] = await store.putContacts(ws, [
+          { id: a.id, email: "r@x.io", last_name: "S", created_at: 1 },
+        ]);
+        expect(b).toMatchObject({
+          id: a.id,
+          first_name: null,
+          last_name: "S",
+          tags: [],
+          fields: {},
+          created_at: 1_500_000_000_000,
+          updated_at: 1_700_000_300_000,
+        });
+        expect(await store.getContact(ws, a.id)).toEqual(b);
+        // A given id that is not stored yet creates the contact with that id.
+        const [c] = await store.putContacts(ws, [{ id: "ct_given", email: "g@x.io" }]);
+        expect(c.id).toBe("ct_given");
+        expect(c.created_at).toBe(clock.t);
+        // The same id twice in a batch: the last write wins, as written one by one.
+        const [d1, d2] = await store.putContacts(ws, [
+          { id: "ct_twice", first_name: "one" },
+          { id: "ct_twice", first_name: "two" },
+        ]);
+        expect([d1.first_name, d2.first_name]).toEqual(["one", "two"]);
+        expect((await store.getContact(ws, "ct_twice"))?.first_name).toBe("two");
+      });
+
+      it("writes a batch atomically: one conflict stores none of it", async () => {
+        const ws = await newWs();
+        await store.putContacts(ws, [{ email: "taken@x.io" }]);
+        const batch = Array.from({ length: 50 }, (_, i) => ({ email: `new${i}@x.io` }));
+        batch.push({ email: "TAKEN@x.io" });
+        expect((await rejection(store.putContacts(ws, batch))).code).toBe("conflict");
+        expect(await store.countContacts(ws)).toBe(1);
+        expect(await store.findContacts(ws, [{ email: "new0@x.io" }])).toEqual([null]);
+      });
+
+      it("erases a contact with its events and memberships", async () => {
+        const ws = await newWs();
+        const [a, b] = await store.putContacts(ws, [{ email: "gone@x.io" }, { email: "stays@x.io" }]);
+        const seg = await store.createSegment(ws, { kind: "static", name: "S" });
+        await store.putMembers(ws, seg.id, [
+          { contact_id: a.id, action: "added" },
+          { contact_id: b.id, action: "added" },
+        ]);
+        await store.insertEvents(ws, [
+          { id: "k1", type: "email_opened", contact_id: a.id, timestamp: 1 },
+          { type: "email_opened", contact_id: a.id, timestamp: 2 },
+          { type: "email_opened", contact_id: b.id, timestamp: 3 },
+        ]);
+        await store.appendChanges(ws, [{ segment_id: seg.id, contact_id: a.id, change: "entered", at: 1 }]);
+        expect(await store.deleteContact(ws, a.id)).toBe(true);
+        expect(await store.deleteContact(ws, a.id)).toBe(false);
+        expect(await store.getContact(ws, a.id)).toBeNull();
+        expect((await store.listContactEvents(ws, a.id)).data).toEqual([]);
+        expect(await store.countEvents(ws)).toBe(1);
+        expect((await store.listMembers(ws, seg.id)).data.map((m) => m.contact_id)).toEqual([b.id]);
+        // The change log is append-only: erasure appends `exited`, it does not rewrite history.
+        expect((await store.listChanges(ws)).data).toHaveLength(1);
+        expect(await store.countContacts(ws)).toBe(1);
+      });
+
+      it("lists contacts with cursor pagination, optionally filtered by a membership", async () => {
+        const ws = await newWs();
+        const made = await store.putContacts(
+          ws,
+          Array.from({ length: 25 }, (_, i) => ({ email: `p${i}@x.io` })),
+        );
+        const ids = made.map((c) => c.id).sort();
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const p = await store.listContacts(ws, { cursor, limit: 10 });
+          seen.push(...p.data.map((c) => c.id));
+          cursor = p.next_cursor;
+          pages++;
+        } while (cursor !== null);
+        expect(pages).toBe(3);
+        expect(seen).toEqual(ids);
+        // Exactly `limit` left: the page says there is no next one.
+        const last = await store.listContacts(ws, { cursor: ids[14], limit: 10 });
+        expect(last.data).toHaveLength(10);
+        expect(last.next_cursor).toBeNull();
+        // Limits are clamped, not refused.
+        expect((await store.listContacts(ws, { limit: 0 })).data).toHaveLength(1);
+        expect((await store.listContacts(ws)).data).toHaveLength(25);
+
+        const members = new Set(ids.filter((_, i) => i % 3 === 0));
+        const got: string[] = [];
+        cursor = null;
+        do {
+          const p = await store.listContacts(ws, { cursor, limit: 4, segmentMembers: members });
+          expect(p.data.length).toBeLessThanOrEqual(4);
+          got.push(...p.data.map((c) => c.id));
+          cursor = p.next_cursor;
+        } while (cursor !== null);
+        expect(got).toEqual([...members]);
+        expect((await store.listContacts(ws, { segmentMembers: new Set<string>() })).data).toEqual([]);
+      });
+
+      it("streams every contact in keyset pages", async () => {
+        const ws = await newWs();
+        const made = await store.putContacts(
+          ws,
+          Array.from({ length: 20 }, (_, i) => ({ email: `s${i}@x.io` })),
+        );
+        const pages = await collect(store.streamContacts(ws, { pageSize: 7 }));
+        expect(pages.map((p) => p.length)).toEqual([7, 7, 6]);
+        expect(pages.flat().map((c) => c.id)).toEqual(made.map((c) => c.id).sort());
+        expect(await collect(store.streamContacts(await newWs()))).toEqual([]);
+        // An exact multiple of the page size ends without an empty page.
+        expect((await collect(store.streamContacts(ws, { pageSize: 10 }))).map((p) => p.length)).toEqual([
+          10, 10,
+        ]);
+      });
+    });
+
+    describe("events", () => {
+      it("accepts each idempotency key once per workspace, earlier in the same batch included", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        clock.t = 1_700_000_400_000;
+        const r1 = await store.insertEvents(ws, [
+          { id: "a", type: "email_opened", contact_id: "ct_1", timestamp: 10 },
+          { id: "b", type: "email_opened", contact_id: "ct_1", timestamp: 11 },
+          { id: "a", type: "email_opened", contact_id: "ct_1", timestamp: 12 },
+          { type: "page_viewed", contact_id: "ct_1", timestamp: 13 },
+          { type: "page_viewed", contact_id: "ct_1", timestamp: 13 },
+        ]);
+        expect(r1).toEqual({
+          accepted: 4,
+          duplicates: 1,
+          items: ["accepted", "accepted", "duplicate", "accepted", "accepted"],
+        });
+        const r2 = await store.insertEvents(ws, [
+          { id: "b", type: "email_opened", contact_id: "ct_1", timestamp: 99 },
+          { id: "c", type: "email_opened", contact_id: "ct_1", timestamp: 14 },
+        ]);
+        expect(r2.items).toEqual(["duplicate", "accepted"]);
+        expect(await store.countEvents(ws)).toBe(5);
+        // The first write of a key is the one kept.
+        const b = (await store.listContactEvents(ws, "ct_1", { limit: 100 })).data.find((e) => e.id === "b");
+        expect(b?.timestamp).toBe(11);
+        // Keys are per workspace.
+        expect(
+          (await store.insertEvents(other, [{ id: "a", type: "x", contact_id: "ct_1", timestamp: 1 }]))
+            .accepted,
+        ).toBe(1);
+        expect(await store.insertEvents(ws, [])).toEqual({ accepted: 0, duplicates: 0, items: [] });
+        expect(
+          (await rejection(store.insertEvents(ws, [{ type: "x", contact_id: "c", timestamp: Number.NaN }])))
+            .code,
+        ).toBe("invalid");
+      });
+
+      it("keeps properties as JSON and lists a contact's events newest first", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_500_000;
+        const props = {
+          amount: 12.5,
+          currency: "EUR",
+          items: [{ sku: "a", qty: 2 }],
+          nested: { deep: { ok: true, none: null } },
+          text: 'quote " and ? and é',
+        };
+        await store.insertEvents(ws, [
+          { id: "o1", type: "order_placed", contact_id: "ct_a", timestamp: 3000, properties: props },
+          { type: "email_opened", contact_id: "ct_a", timestamp: 1000, received_at: 5 },
+          { type: "email_opened", contact_id: "ct_a", timestamp: 2000 },
+          { type: "email_opened", contact_id: "ct_a", timestamp: 2000 },
+          { type: "email_opened", contact_id: "ct_b", timestamp: 2500 },
+        ]);
+        const all = (await store.listContactEvents(ws, "ct_a")).data;
+        expect(all.map((e) => e.timestamp)).toEqual([3000, 2000, 2000, 1000]);
+        expect(all[1].seq).toBeGreaterThan(all[2].seq);
+        expect(all[0]).toMatchObject({
+          id: "o1",
+          type: "order_placed",
+          properties: props,
+          received_at: clock.t,
+        });
+        expect(all[3]).toMatchObject({ id: null, properties: {}, received_at: 5 });
+
+        const seen: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const p = await store.listContactEvents(ws, "ct_a", { cursor, limit: 1 });
+          seen.push(...p.data.map((e) => e.seq));
+          cursor = p.next_cursor;
+        } while (cursor !== null);
+        expect(seen).toEqual(all.map((e) => e.seq));
+        expect((await rejection(store.listContactEvents(ws, "ct_a", { cursor: "garbage" }))).code).toBe(
+          "invalid",
+        );
+      });
+
+      it("streams every event in store order, in pages", async () => {
+        const ws = await newWs();
+        const batch = Array.from({ length: 23 }, (_, i) => ({
+          id: `e${i}`,
+          type: i % 2 ? "email_opened" : "email_sent",
+          contact_id: `ct_${i % 5}`,
+          timestamp: 1000 - i,
+          properties: { i },
+        }));
+        await store.insertEvents(ws, batch);
+        await store.insertEvents(await newWs(), batch);
+        const pages = await collect(store.streamEvents(ws, { pageSize: 10 }));
+        expect(pages.map((p) => p.length)).toEqual([10, 10, 3]);
+        const flat = pages.flat();
+        expect(flat.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+        expect(flat.map((e) => e.properties.i)).toEqual(batch.map((_, i) => i));
+        for (let i = 1; i < flat.length; i++) expect(flat[i].seq).toBeGreaterThan(flat[i - 1].seq);
+      });
+    });
+
+    describe("streams", () => {
+      it("can be stopped early, many times, without holding on to a connection", async () => {
+        const ws = await newWs();
+        await store.putContacts(
+          ws,
+          Array.from({ length: 30 }, (_, i) => ({ email: `early${i}@x.io` })),
+        );
+        await store.insertEvents(
+          ws,
+          Array.from({ length: 30 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
+        );
+        for (let round = 0; round < 25; round++) {
+          for await (const p of store.streamEvents(ws, { pageSize: 10 })) {
+            expect(p).toHaveLength(10);
+            break;
+          }
+          for await (const p of store.streamContacts(ws, { pageSize: 10 })) {
+            expect(p).toHaveLength(10);
+            break;
+          }
+        }
+        expect(await store.countContacts(ws)).toBe(30);
+      });
+
+      it("stream inside a transaction, seeing its writes", async () => {
+        const ws = await newWs();
+        const n = await store.transaction(ws, async (tx) => {
+          await tx.insertEvents(
+            ws,
+            Array.from({ length: 12 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
+          );
+          let count = 0;
+          for await (const p of tx.streamEvents(ws, { pageSize: 5 })) count += p.length;
+          return count;
+        });
+        expect(n).toBe(12);
+      });
+    });
+
+    describe("transactions", () => {
+      it("commits together, and rolls back everything when the callback throws", async () => {
+        const ws = await newWs();
+        await store.transaction(ws, async (tx) => {
+          const [c] = await tx.putContacts(ws, [{ email: "tx@x.io" }]);
+          await tx.insertEvents(ws, [{ id: "t1", type: "x", contact_id: c.id, timestamp: 1 }]);
+          // Reads inside the transaction see its own writes.
+          expect(await tx.countContacts(ws)).toBe(1);
+        });
+        expect(await store.countContacts(ws)).toBe(1);
+        await expect(
+          store.transaction(ws, async (tx) => {
+            await tx.putContacts(ws, [{ email: "rolled@x.io" }]);
+            await tx.insertEvents(ws, [{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }]);
+            await tx.appendChanges(ws, [{ segment_id: "s", contact_id: "c", change: "entered", at: 1 }]);
+            throw new Error("boom");
+          }),
+        ).rejects.toThrow("boom");
+        expect(await store.countContacts(ws)).toBe(1);
+        expect(await store.countEvents(ws)).toBe(1);
+        expect((await store.listChanges(ws)).data).toEqual([]);
+        // The key of the rolled-back event was not taken.
+        expect(
+          (await store.insertEvents(ws, [{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }])).accepted,
+        ).toBe(1);
+      });
+
+      it("is bound to its workspace", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        const err = await rejection(store.transaction(ws, (tx: StoreOps) => tx.countContacts(other)));
+        expect(err.code).toBe("workspace_mismatch");
+      });
+
+      it("commits a batch of 10,000 events atomically, or none of it", async () => {
+        const ws = await newWs();
+        const batch = Array.from({ length: 10_000 }, (_, i) => ({
+          id: `big-${i}`,
+          type: "email_sent",
+          contact_id: `ct_${i % 100}`,
+          timestamp: 1_700_000_000_000 + i,
+          properties: { campaign_id: i % 200 },
+        }));
+        const r = await store.insertEvents(ws, batch);
+        expect(r.accepted).toBe(10_000);
+        expect(await store.countEvents(ws)).toBe(10_000);
+        const again = await store.insertEvents(ws, batch);
+        expect(again.duplicates).toBe(10_000);
+
+        const ws2 = await newWs();
+        await expect(
+          store.transaction(ws2, async (tx) => {
+            await tx.insertEvents(ws2, batch);
+            await tx.putContacts(
+              ws2,
+              Array.from({ length: 10_000 }, (_, i) => ({ email: `c${i}@x.io` })),
+            );
+            throw new Error("abort");
+          }),
+        ).rejects.toThrow("abort");
+        expect(await store.countEvents(ws2)).toBe(0);
+        expect(await store.countContacts(ws2)).toBe(0);
+      });
+
+      it("serialises concurrent transactions without losing writes", async () => {
+        const ws = await newWs();
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            store.transaction(ws, async (tx) => {
+              await tx.insertEvents(ws, [{ id: `c${i}`, type: "x", contact_id: "c", timestamp: i }]);
+              await new Promise((r) => setTimeout(r, 2));
+              await tx.appendChanges(ws, [
+                { segment_id: "s", contact_id: `c${i}`, change: "entered", at: i },
+              ]);
+            }),
+          ),
+        );
+        expect(await store.countEvents(ws)).toBe(8);
+        expect((await store.listChanges(ws)).data).toHaveLength(8);
+      });
+    });
+
+    describe("segments", () => {
+      it("creates, edits with versions, lists and deletes", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_600_000;
+        const rule = { type: "field", field: "country", op: "in", value: ["US", "CA"] };
+        const s = await store.createSegment(ws, { kind: "dynamic", name: "NA", rule });
+        expect(s).toEqual({
+          id: s.id,
+          kind: "dynamic",
+          name: "NA",
+          description: "",
+          rule,
+          version: 1,
+          created_at: clock.t,
+          updated_at: clock.t,
+        });
+        expect(s.id).toMatch(/^seg_/);
+        clock.t += 1000;
+        const rule2 = {
+          type: "and",
+          conditions: [rule, { type: "field", field: "status", op: "eq", value: "subscribed" }],
+        };
+        const u = await store.updateSegment(ws, s.id, { rule: rule2, description: "North America" });
+        expect(u).toMatchObject({
+          version: 2,
+          rule: rule2,
+          name: "NA",
+          description: "North America",
+          updated_at: clock.t,
+        });
+        expect(u?.created_at).toBe(s.created_at);
+        const u3 = await store.updateSegment(ws, s.id, { name: "North America" });
+        expect(u3).toMatchObject({ version: 3, rule: rule2, name: "North America" });
+        expect(await store.getSegment(ws, s.id)).toEqual(u3);
+        const versions = await store.listSegmentVersions(ws, s.id);
+        expect(versions.map((v) => [v.version, v.name, v.rule])).toEqual([
+          [1, "NA", rule],
+          [2, "NA", rule2],
+          [3, "North America", rule2],
+        ]);
+        expect(await store.updateSegment(ws, "seg_missing", { name: "x" })).toBeNull();
+
+        const st = await store.createSegment(ws, {
+          id: "seg_vip",
+          kind: "static",
+          name: "VIP",
+          description: "d",
+        });
+        expect(st).toMatchObject({ id: "seg_vip", kind: "static", rule: null });
+        expect(
+          (await rejection(store.createSegment(ws, { id: "seg_vip", kind: "static", name: "again" }))).code,
+        ).toBe("conflict");
+        expect((await store.listSegments(ws)).map((x) => x.id)).toEqual([s.id, "seg_vip"]);
+
+        const [c] = await store.putContacts(ws, [{ email: "m@x.io" }]);
+        await store.putMembers(ws, "seg_vip", [{ contact_id: c.id, action: "added" }]);
+        await store.appendChanges(ws, [
+          { segment_id: "seg_vip", contact_id: c.id, change: "entered", at: 1 },
+        ]);
+        expect(await store.deleteSegment(ws, "seg_vip")).toBe(true);
+        expect(await store.deleteSegment(ws, "seg_vip")).toBe(false);
+        expect(await store.getSegment(ws, "seg_vip")).toBeNull();
+        expect((await store.listMembers(ws, "seg_vip")).data).toEqual([]);
+        expect(await store.listSegmentVersions(ws, "seg_vip")).toEqual([]);
+        // Deleting a segment never deletes contacts, nor its history.
+        expect(await store.getContact(ws, c.id)).not.toBeNull();
+        expect((await store.listChanges(ws, { segmentId: "seg_vip" })).data).toHaveLength(1);
+      });
+    });
+
+    describe("static members and overrides", () => {
+      it("adds, replaces, lists, expires and removes entries", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_700_000;
+        const cs = await store.putContacts(
+          ws,
+          Array.from({ length: 6 }, (_, i) => ({ email: `m${i}@x.io` })),
+        );
+        const ids = cs.map((c) => c.id);
+        const st = await store.createSegment(ws, { kind: "static", name: "S" });
+        const dyn = await store.createSegment(ws, {
+          kind: "dynamic",
+          name: "D",
+          rule: { type: "and", conditions: [] },
+        });
+        expect(
+          await store.putMembers(ws, st.id, [
+            { contact_id: ids[0], action: "added" },
+            { contact_id: ids[1], action: "added", expires_at: 1000 },
+            { contact_id: ids[2], action: "added", expires_at: 5000 },
+          ]),
+        ).toBe(3);
+        await store.putMembers(ws, dyn.id, [
+          { contact_id: ids[3], action: "added" },
+          { contact_id: ids[4], action: "removed", expires_at: 2000 },
+        ]);
+        const stMembers = (await store.listMembers(ws, st.id)).data;
+        expect(stMembers.map((m) => [m.contact_id, m.action, m.expires_at])).toEqual([
+          [ids[0], "added", null],
+          [ids[1], "added", 1000],
+          [ids[2], "added", 5000],
+        ]);
+        expect(stMembers[0].created_at).toBe(clock.t);
+        expect(
+          (await store.listMembers(ws, dyn.id, { action: "removed" })).data.map((m) => m.contact_id),
+        ).toEqual([ids[4]]);
+        // Writing an entry again replaces it (an override flips from removed to added).
+        await store.putMembers(ws, dyn.id, [{ contact_id: ids[4], action: "added", expires_at: null }]);
+        expect(
+          (await store.listMembers(ws, dyn.id)).data.map((m) => [m.contact_id, m.action, m.expires_at]),
+        ).toEqual([
+          [ids[3], "added", null],
+          [ids[4], "added", null],
+        ]);
+        // Pagination by contact id.
+        const p1 = await store.listMembers(ws, st.id, { limit: 2 });
+        expect(p1.data.map((m) => m.contact_id)).toEqual([ids[0], ids[1]]);
+        const p2 = await store.listMembers(ws, st.id, { limit: 2, cursor: p1.next_cursor });
+        expect(p2).toEqual({ data: [expect.objectContaining({ contact_id: ids[2] })], next_cursor: null });
+
+        const pages = await collect(store.streamMembers(ws, { pageSize: 2 }));
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+        expect(pages.flat().map((m) => `${m.segment_id}/${m.contact_id}`)).toEqual(
+          [
+            `${st.id}/${ids[0]}`,
+            `${st.id}/${ids[1]}`,
+            `${st.id}/${ids[2]}`,
+            `${dyn.id}/${ids[3]}`,
+            `${dyn.id}/${ids[4]}`,
+          ].sort(),
+        );
+
+        expect(await store.purgeExpiredMembers(ws, 1000)).toBe(1);
+        expect((await store.listMembers(ws, st.id)).data.map((m) => m.contact_id)).toEqual([ids[0], ids[2]]);
+        expect(await store.deleteMembers(ws, st.id, [ids[0], ids[5], ids[0]])).toBe(1);
+        expect((await store.listMembers(ws, st.id)).data.map((m) => m.contact_id)).toEqual([ids[2]]);
+        expect(await store.deleteMembers(ws, st.id, [])).toBe(0);
+      });
+
+      it("refuses entries for unknown contacts or segments", async () => {
+        const ws = await newWs();
+        const [c] = await store.putContacts(ws, [{ email: "u@x.io" }]);
+        const s = await store.createSegment(ws, { kind: "static", name: "S" });
+        expect(
+          (await rejection(store.putMembers(ws, s.id, [{ contact_id: "ct_none", action: "added" }]))).code,
+        ).toBe("not_found");
+        expect(
+          (await rejection(store.putMembers(ws, "seg_none", [{ contact_id: c.id, action: "added" }]))).code,
+        ).toBe("not_found");
+        expect((await store.listMembers(ws, s.id)).data).toEqual([]);
+      });
+    });
+
+    describe("change log", () => {
+      it("appends with increasing sequence numbers and lists since a cursor or a time", async () => {
+        const ws = await newWs();
+        expect(await store.lastChangeSeq(ws)).toBe(0);
+        const a = await store.appendChanges(ws, [
+          { segment_id: "s1", contact_id: "c1", change: "entered", at: 100 },
+          { segment_id: "s2", contact_id: "c1", change: "entered", at: 100 },
+          { segment_id: "s1", contact_id: "c2", change: "entered", at: 150 },
+        ]);
+        const b = await store.appendChanges(ws, [
+          { segment_id: "s1", contact_id: "c1", change: "exited", at: 200 },
+          { segment_id: "s1", contact_id: "c3", change: "entered", at: 250 },
+        ]);
+        const all = [...a, ...b];
+        for (let i = 1; i < all.length; i++) expect(all[i].seq).toBeGreaterThan(all[i - 1].seq);
+        expect(await store.lastChangeSeq(ws)).toBe(all[4].seq);
+        expect(await store.appendChanges(ws, [])).toEqual([]);
+
+        const s1 = (await store.listChanges(ws, { segmentId: "s1" })).data;
+        expect(s1.map((c) => [c.contact_id, c.change, c.at])).toEqual([
+          ["c1", "entered", 100],
+          ["c2", "entered", 150],
+          ["c1", "exited", 200],
+          ["c3", "entered", 250],
+        ]);
+        expect(s1[0]).toEqual(all[0]);
+        const since = (await store.listChanges(ws, { segmentId: "s1", cursor: String(all[2].seq) })).data;
+        expect(since.map((c) => c.seq)).toEqual([all[3].seq, all[4].seq]);
+        const byTime = (await store.listChanges(ws, { segmentId: "s1", since: 150, until: 200 })).data;
+        expect(byTime.map((c) => c.at)).toEqual([150, 200]);
+        expect((await store.listChanges(ws)).data).toHaveLength(5);
+
+        const p1 = await store.listChanges(ws, { limit: 2 });
+        const p2 = await store.listChanges(ws, { limit: 2, cursor: p1.next_cursor });
+        const p3 = await store.listChanges(ws, { limit: 2, cursor: p2.next_cursor });
+        expect([...p1.data, ...p2.data, ...p3.data].map((c) => c.seq)).toEqual(all.map((c) => c.seq));
+        expect(p3.next_cursor).toBeNull();
+        expect((await rejection(store.listChanges(ws, { cursor: "x1" }))).code).toBe("invalid");
+      });
+
+      it("answers who was in a segment at any instant", async () => {
+        const ws = await newWs();
+        await store.appendChanges(ws, [
+          { segment_id: "s", contact_id: "a", change: "entered", at: 100 },
+          { segment_id: "s", contact_id: "b", change: "entered", at: 100 },
+          { segment_id: "s", contact_id: "a", change: "exited", at: 200 },
+          { segment_id: "s", contact_id: "c", change: "entered", at: 200 },
+          { segment_id: "s", contact_id: "a", change: "entered", at: 300 },
+          { segment_id: "s", contact_id: "b", change: "exited", at: 300 },
+          // Same instant: the later entry in the log wins.
+          { segment_id: "s", contact_id: "d", change: "entered", at: 400 },
+          { segment_id: "s", contact_id: "d", change: "exited", at: 400 },
+          { segment_id: "other", contact_id: "z", change: "entered", at: 50 },
+        ]);
+        const at = async (t: number) => (await store.membersAt(ws, "s", t)).data;
+        expect(await at(99)).toEqual([]);
+        expect(await at(100)).toEqual(["a", "b"]);
+        expect(await at(199)).toEqual(["a", "b"]);
+        expect(await at(200)).toEqual(["b", "c"]);
+        expect(await at(300)).toEqual(["a", "c"]);
+        expect(await at(400)).toEqual(["a", "c"]);
+        expect(await store.countMembersAt(ws, "s", 200)).toBe(2);
+        expect(await store.countMembersAt(ws, "s", 50)).toBe(0);
+        expect((await store.membersAt(ws, "other", 1_000)).data).toEqual(["z"]);
+
+        const p1 = await store.membersAt(ws, "s", 150, { limit: 1 });
+        expect(p1.data).toEqual(["a"]);
+        const p2 = await store.membersAt(ws, "s", 150, { limit: 1, cursor: p1.next_cursor });
+        expect(p2).toEqual({ data: ["b"], next_cursor: null });
+      });
+
+      it("tells the logged membership by append order even when times go back", async () => {
+        const ws = await newWs();
+        // A late event: logged after an exit, but the entry it caused is dated earlier.
+        await store.appendChanges(ws, [
+          { segment_id: "s", contact_id: "a", change: "exited", at: 500 },
+          { segment_id: "s", contact_id: "a", change: "entered", at: 400 },
+          { segment_id: "s", contact_id: "b", change: "entered", at: 100 },
+        ]);
+        expect((await store.loggedMembers(ws, "s")).data).toEqual(["a", "b"]);
+        // At an instant, time order decides: at 500 the exit is the latest.
+        expect((await store.membersAt(ws, "s", 500)).data).toEqual(["b"]);
+        expect((await store.membersAt(ws, "s", 450)).data).toEqual(["a", "b"]);
+        const p = await store.loggedMembers(ws, "s", { limit: 1 });
+        expect(p.data).toEqual(["a"]);
+        expect((await store.loggedMembers(ws, "s", { cursor: p.next_cursor })).data).toEqual(["b"]);
+      });
+    });
+
+    describe("webhooks and their outbox", () => {
+      it("stores subscriptions", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_800_000;
+        const w = await store.createWebhook(ws, {
+          url: "http://127.0.0.1:9/hook",
+          events: ["segment.entered"],
+        });
+        expect(w).toMatchObject({
+          url: "http://127.0.0.1:9/hook",
+          events: ["segment.entered"],
+          segment_id: null,
+        });
+        expect(w.secret).toMatch(/^whsec_/);
+        expect(w.id).toMatch(/^wh_/);
+        const w2 = await store.createWebhook(ws, {
+          url: "http://127.0.0.1:9/b",
+          events: ["segment.entered", "segment.exited"],
+          segment_id: "seg_x",
+          secret: "s3cret",
+        });
+        expect(w2.secret).toBe("s3cret");
+        expect(await store.getWebhook(ws, w2.id)).toEqual(w2);
+        expect((await store.listWebhooks(ws)).map((x) => x.id)).toEqual([w.id, w2.id]);
+        expect(await store.deleteWebhook(ws, w.id)).toBe(true);
+        expect(await store.deleteWebhook(ws, w.id)).toBe(false);
+        expect(await store.getWebhook(ws, w.id)).toBeNull();
+      });
+
+      it("moves deliveries pending → (leased) → retried → delivered or failed", async () => {
+        const ws = await newWs();
+        clock.t = 10_000;
+        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store.appendChanges(ws, [
+          { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
+          { segment_id: "s", contact_id: "b", change: "entered", at: 2 },
+          { segment_id: "s", contact_id: "c", change: "exited", at: 3 },
+        ]);
+        const items = ch.map((c) => ({ webhook_id: w.id, change_seq: c.seq }));
+        expect(await store.enqueueDeliveries(ws, items)).toBe(3);
+        expect(await store.enqueueDeliveries(ws, items.slice(0, 1))).toBe(0);
+        expect(
+          (await rejection(store.enqueueDeliveries(ws, [{ webhook_id: "wh_none", change_seq: ch[0].seq }])))
+            .code,
+        ).toBe("not_found");
+
+        const jobs = await store.claimDeliveries(ws, { now: 10_000, limit: 2, leaseMs: 30_000 });
+        expect(jobs.map((j) => j.change.contact_id)).toEqual(["a", "b"]);
+        expect(jobs[0]).toMatchObject({
+          webhook_id: w.id,
+          status: "pending",
+          attempts: 0,
+          next_attempt_at: 40_000,
+          url: w.url,
+          secret: w.secret,
+          change: ch[0],
+        });
+        // Leased: not handed out again until the lease ends.
+        const rest = await store.claimDeliveries(ws, { now: 10_000, limit: 10, leaseMs: 30_000 });
+        expect(rest.map((j) => j.change.contact_id)).toEqual(["c"]);
+        expect(await store.claimDeliveries(ws, { now: 20_000, limit: 10, leaseMs: 30_000 })).toEqual([]);
+
+        const [a, b] = jobs;
+        expect(
+          await store.markFailed(ws, a.id, {
+            at: 11_000,
+            error: "HTTP 500",
+            status_code: 500,
+            retry_at: 15_000,
+          }),
+        ).toBe(true);
+        expect(await store.getDelivery(ws, a.id)).toMatchObject({
+          status: "pending",
+          attempts: 1,
+          next_attempt_at: 15_000,
+          last_error: "HTTP 500",
+          last_status_code: 500,
+        });
+        expect(await store.claimDeliveries(ws, { now: 14_999, limit: 10, leaseMs: 1 })).toEqual([]);
+        const retry = await store.claimDeliveries(ws, { now: 15_000, limit: 10, leaseMs: 30_000 });
+        expect(retry.map((j) => j.id)).toEqual([a.id]);
+        expect(await store.markDelivered(ws, a.id, { at: 15_100, status_code: 204 })).toBe(true);
+        expect(await store.getDelivery(ws, a.id)).toMatchObject({
+          status: "delivered",
+          attempts: 2,
+          next_attempt_at: null,
+          last_error: null,
+          last_status_code: 204,
+          delivered_at: 15_100,
+        });
+        // Only a pending delivery moves.
+        expect(await store.markDelivered(ws, a.id, { at: 16_000 })).toBe(false);
+        expect(await store.markFailed(ws, a.id, { at: 16_000, error: "x", retry_at: 20_000 })).toBe(false);
+
+        expect(await store.markFailed(ws, b.id, { at: 11_000, error: "gave up", retry_at: null })).toBe(true);
+        expect(await store.getDelivery(ws, b.id)).toMatchObject({
+          status: "failed",
+          attempts: 1,
+          next_attempt_at: null,
+        });
+        // After the lease, an unanswered claim is due again (at-least-once).
+        const again = await store.claimDeliveries(ws, { now: 40_000, limit: 10, leaseMs: 30_000 });
+        expect(again.map((j) => j.change.contact_id)).toEqual(["c"]);
+
+        const log = await store.listDeliveries(ws, w.id, { limit: 2 });
+        expect(log.data.map((d) => d.change_seq)).toEqual([ch[2].seq, ch[1].seq]);
+        const log2 = await store.listDeliveries(ws, w.id, { limit: 2, cursor: log.next_cursor });
+        expect(log2).toEqual({
+          data: [expect.objectContaining({ change_seq: ch[0].seq })],
+          next_cursor: null,
+        });
+
+        expect(await store.deleteWebhook(ws, w.id)).toBe(true);
+        expect(await store.getDelivery(ws, a.id)).toBeNull();
+      });
+    });
+
+    describe("imports", () => {
+      it("tracks progress and row errors until the job ends", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_900_000;
+        const job = await store.createImport(ws, { kind: "contacts", options: { segment_id: "seg_x" } });
+        expect(job).toMatchObject({
+          kind: "contacts",
+          status: "pending",
+          options: { segment_id: "seg_x" },
+          total: null,
+          processed: 0,
+          accepted: 0,
+          rejected: 0,
+          errors: [],
+          finished_at: null,
+        });
+        expect(job.id).toMatch(/^imp_/);
+        clock.t += 10;
+        const p1 = await store.recordImportProgress(ws, job.id, {
+          processed: 1000,
+          accepted: 998,
+          rejected: 2,
+          errors: [
+            { row: 17, error: "email: not an email address" },
+            { row: 503, error: "status: unknown value" },
+          ],
+          total: 2500,
+        });
+        expect(p1).toMatchObject({
+          status: "running",
+          processed: 1000,
+          accepted: 998,
+          rejected: 2,
+          total: 2500,
+        });
+        const p2 = await store.recordImportProgress(ws, job.id, {
+          processed: 1500,
+          accepted: 1499,
+          rejected: 1,
+          errors: [{ row: 2001, error: "bad" }],
+        });
+        expect(p2).toMatchObject({ processed: 2500, accepted: 2497, rejected: 3, total: 2500 });
+        expect(await store.getImport(ws, job.id)).toEqual(p2);
+        expect(p2.errors.map((e) => e.row)).toEqual([17, 503, 2001]);
+        clock.t += 10;
+        const done = await store.finishImport(ws, job.id, "done");
+        expect(done).toMatchObject({ status: "done", finished_at: clock.t, failure: null });
+        expect(await store.getImport(ws, job.id)).toEqual(done);
+        expect((await rejection(store.recordImportProgress(ws, job.id, { processed: 1 }))).code).toBe(
+          "invalid",
+        );
+        expect((await rejection(store.finishImport(ws, job.id, "failed"))).code).toBe("invalid");
+        expect((await rejection(store.recordImportProgress(ws, "imp_none", { processed: 1 }))).code).toBe(
+          "not_found",
+        );
+
+        const failed = await store.createImport(ws, { kind: "events" });
+        const f2 = await store.finishImport(ws, failed.id, "failed", "not NDJSON");
+        expect(f2).toMatchObject({ status: "failed", failure: "not NDJSON" });
+        const list = await store.listImports(ws, { limit: 1 });
+        expect(list.data.map((j) => j.id)).toEqual([failed.id]);
+        const list2 = await store.listImports(ws, { limit: 1, cursor: list.next_cursor });
+        expect(list2).toEqual({ data: [done], next_cursor: null });
+      });
+
+      it("keeps at most MAX_IMPORT_ERRORS row errors and counts the rest", async () => {
+        const ws = await newWs();
+        const job = await store.createImport(ws, { kind: "events" });
+        const errors = Array.from({ length: MAX_IMPORT_ERRORS + 5 }, (_, i) => ({ row: i + 1, error: "x" }));
+        const p = await store.recordImportProgress(ws, job.id, {
+          processed: errors.length,
+          rejected: errors.length,
+          errors,
+        });
+        expect(p.errors).toHaveLength(MAX_IMPORT_ERRORS);
+        expect(p.errors_dropped).toBe(5);
+        expect((await store.getImport(ws, job.id))?.errors_dropped).toBe(5);
+      });
+    });
+
+    describe("workspace isolation", () => {
+      it("a second workspace sees nothing of the first, by any method", async () => {
+        const a = await newWs("a");
+        const b = await newWs("b");
+        clock.t = 1_700_001_000_000;
+        await store.createField(a, { key: "plan", type: "string" });
+        const key = await store.createApiKey(a, { name: "k" });
+        const [c] = await store.putContacts(a, [{ email: "iso@x.io", external_id: "iso" }]);
+        await store.insertEvents(a, [{ id: "iso-e", type: "email_opened", contact_id: c.id, timestamp: 1 }]);
+        const seg = await store.createSegment(a, { kind: "static", name: "S" });
+        await store.putMembers(a, seg.id, [{ contact_id: c.id, action: "added" }]);
+        const [ch] = await store.appendChanges(a, [
+          { segment_id: seg.id, contact_id: c.id, change: "entered", at: 1 },
+        ]);
+        const wh = await store.createWebhook(a, { url: "http://127.0.0.1:9/", events: ["segment.entered"] });
+        await store.enqueueDeliveries(a, [{ webhook_id: wh.id, change_seq: ch.seq }]);
+        const delivery = (await store.listDeliveries(a, wh.id)).data[0];
+        const job = await store.createImport(a, { kind: "contacts" });
+
+        expect(await store.listFields(b)).toEqual([]);
+        expect(await store.deleteField(b, "plan")).toBe(false);
+        expect(await store.listApiKeys(b)).toEqual([]);
+        expect(await store.deleteApiKey(b, key.key.id)).toBe(false);
+        expect(await store.getContact(b, c.id)).toBeNull();
+        expect(await store.getContacts(b, [c.id])).toEqual([null]);
+        expect(
+          await store.findContacts(b, [{ id: c.id }, { email: "iso@x.io" }, { external_id: "iso" }]),
+        ).toEqual([null, null, null]);
+        expect(await store.countContacts(b)).toBe(0);
+        expect((await store.listContacts(b)).data).toEqual([]);
+        expect(await collect(store.streamContacts(b))).toEqual([]);
+        expect(await store.deleteContact(b, c.id)).toBe(false);
+        expect(await store.countEvents(b)).toBe(0);
+        expect((await store.listContactEvents(b, c.id)).data).toEqual([]);
+        expect(await collect(store.streamEvents(b))).toEqual([]);
+        expect(await store.getSegment(b, seg.id)).toBeNull();
+        expect(await store.listSegments(b)).toEqual([]);
+        expect(await store.listSegmentVersions(b, seg.id)).toEqual([]);
+        expect(await store.updateSegment(b, seg.id, { name: "stolen" })).toBeNull();
+        expect(await store.deleteSegment(b, seg.id)).toBe(false);
+        expect((await store.listMembers(b, seg.id)).data).toEqual([]);
+        expect(await collect(store.streamMembers(b))).toEqual([]);
+        expect(await store.deleteMembers(b, seg.id, [c.id])).toBe(0);
+        expect(await store.purgeExpiredMembers(b, Number.MAX_SAFE_INTEGER)).toBe(0);
+        expect(
+          (await rejection(store.putMembers(b, seg.id, [{ contact_id: c.id, action: "added" }]))).code,
+        ).toBe("not_found");
+        expect((await store.listChanges(b)).data).toEqual([]);
+        expect(await store.lastChangeSeq(b)).toBe(0);
+        expect((await store.membersAt(b, seg.id, 10)).data).toEqual([]);
+        expect(await store.countMembersAt(b, seg.id, 10)).toBe(0);
+        expect((await store.loggedMembers(b, seg.id)).data).toEqual([]);
+        expect(await store.getWebhook(b, wh.id)).toBeNull();
+        expect(await store.listWebhooks(b)).toEqual([]);
+        expect(await store.deleteWebhook(b, wh.id)).toBe(false);
+        expect(
+          (await rejection(store.enqueueDeliveries(b, [{ webhook_id: wh.id, change_seq: ch.seq }]))).code,
+        ).toBe("not_found");
+        expect(
+          await store.claimDeliveries(b, { now: Number.MAX_SAFE_INTEGER, limit: 10, leaseMs: 1 }),
+        ).toEqual([]);
+        expect(await store.getDelivery(b, delivery.id)).toBeNull();
+        expect(await store.markDelivered(b, delivery.id, { at: 1 })).toBe(false);
+        expect(await store.markFailed(b, delivery.id, { at: 1, error: "x", retry_at: null })).toBe(false);
+        expect((await store.listDeliveries(b, wh.id)).data).toEqual([]);
+        expect(await store.getImport(b, job.id)).toBeNull();
+        expect((await store.listImports(b)).data).toEqual([]);
+        expect((await rejection(store.recordImportProgress(b, job.id, { processed: 1 }))).code).toBe(
+          "not_found",
+        );
+        expect((await rejection(store.finishImport(b, job.id, "done"))).code).toBe("not_found");
+
+        // And everything of the first is intact.
+        expect(await store.getContact(a, c.id)).not.toBeNull();
+        expect(await store.countEvents(a)).toBe(1);
+        expect((await store.getSegment(a, seg.id))?.name).toBe("S");
+        expect((await store.listMembers(a, seg.id)).data).toHaveLength(1);
+        expect(await store.getDelivery(a, delivery.id)).toMatchObject({ status: "pending" });
+        expect((await store.getImport(a, job.id))?.status).toBe("pending");
+        expect((await store.authenticate(key.secret))?.workspace.id).toBe(a);
+      });
+    });
+
+    describe("durability", () => {
+      it("keeps every acknowledged batch after SIGKILL, and never half a batch", async () => {
+        const child = fileURLToPath(new URL("./kill-child.ts", import.meta.url));
+        const ws = await newWs("kill");
+        const acked = new Map<string, number>();
+        for (let run = 0; run < 3; run++) {
+          const prefix = `r${run}`;
+          const want = 2 + ((run * 5) % 4);
+          const proc = spawn(
+            process.execPath,
+            ["--import", "tsx", child, JSON.stringify(f.openOptions()), ws, prefix],
+            {
+              stdio: ["ignore", "pipe", "pipe"],
+            },
+          );
+          let last = -1;
+          let err = "";
+          proc.stderr.on("data", (d: Buffer) => {
+            err += d.toString();
+          });
+          await new Promise<void>((resolve, reject) => {
+            let buf = "";
+            proc.stdout.on("data", (d: Buffer) => {
+              buf += d.toString();
+              const lines = buf.split("\n");
+              buf = lines.pop() ?? "";
+              for (const l of lines) last = Number(l.slice(4));
+              if (last >= want) {
+                proc.kill("SIGKILL");
+                resolve();
+              }
+            });
+            proc.on("exit", (code, signal) => {
+              if (signal !== "SIGKILL") reject(new Error(`child exited (${code}) before the kill: ${err}`));
+            });
+          });
+          await new Promise((r) =>
+            proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once("exit", r),
+          );
+          acked.set(prefix, last);
+        }
+        const s = await f.open();
+        try {
+          const perBatch = new Map<string, number>();
+          for await (const page of s.streamEvents(ws)) {
+            for (const e of page) {
+              const [prefix, b] = (e.id ?? "").split("-");
+              const k = `${prefix}-${b}`;
+              perBatch.set(k, (perBatch.get(k) ?? 0) + 1);
+            }
+          }
+          for (const [prefix, last] of acked) {
+            for (let b = 0; b <= last; b++) expect(perBatch.get(`${prefix}-${b}`)).toBe(500);
+          }
+          // Whatever else is there (a batch committed but not yet acknowledged) is whole.
+          for (const n of perBatch.values()) expect(n).toBe(500);
+          const changes = (await s.listChanges(ws, { limit: 10_000 })).data.length;
+          expect(changes).toBe(perBatch.size);
+        } finally {
+          await s.close();
+        }
+      });
+
+      it("keeps what was committed across close and reopen", async () => {
+        const ws = await newWs();
+        const s2 = await f.open();
+        const [c] = await s2.putContacts(ws, [{ email: "durable@x.io" }]);
+        await s2.insertEvents(ws, [{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }]);
+        await s2.close();
+        const s3 = await f.open();
+        try {
+          expect((await s3.findContacts(ws, [{ email: "durable@x.io" }]))[0]?.id).toBe(c.id);
+          expect(
+            (await s3.insertEvents(ws, [{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }])).duplicates,
+          ).toBe(1);
+        } finally {
+          await s3.close();
+        }
+      });
+    });
+  });
+}
