@@ -14,7 +14,12 @@ const { values } = parseArgs({
   },
 });
 const spec = { seed: 7, contacts: Number(values.contacts), events: Number(values.events), now: NOW };
-if (!Number.isSafeInteger(spec.contacts) || spec.contacts < 1 || !Number.isSafeInteger(spec.events) || spec.events < 0) {
+if (
+  !Number.isSafeInteger(spec.contacts) ||
+  spec.contacts < 1 ||
+  !Number.isSafeInteger(spec.events) ||
+  spec.events < 0
+) {
   console.error("usage: npm start -- [--contacts N] [--events N]");
   process.exit(2);
 }

@@ -103,12 +103,14 @@ export class LiveWorkspace {
     let n = 0;
     for await (const page of store.streamContacts(ws)) {
       engine.loadContacts(page.map(engineContact));
-      opts.onProgress?.("contacts", (n += page.length));
+      n += page.length;
+      opts.onProgress?.("contacts", n);
     }
     n = 0;
     for await (const page of store.streamEvents(ws)) {
       engine.loadEvents(page.map(engineEvent), { finish: false });
-      opts.onProgress?.("events", (n += page.length));
+      n += page.length;
+      opts.onProgress?.("events", n);
     }
     engine.finishLoad();
     engine.loadSegments(
@@ -123,7 +125,8 @@ export class LiveWorkspace {
       const bySegment = new Map<string, typeof page>();
       for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
       for (const [seg, members] of bySegment) engine.loadMembers(seg, members);
-      opts.onProgress?.("members", (n += page.length));
+      n += page.length;
+      opts.onProgress?.("members", n);
     }
     engine.advanceTo(clock.now()); // builds every membership and timer
     const live = new LiveWorkspace(store, ws, engine, clock);

@@ -72,7 +72,7 @@ async function seed(opts: OpenStoreOptions): Promise<string> {
   return ws.id;
 }
 
-/** Runs the child until it has acknowledged `stopAfterAcks` batches (then kills it), or to the end. */
+/** Runs the child and kills it `killAfterMs` after it is ready (or lets it finish with null). */
 function runChild(
   cfg: object,
   killAfterMs: number | null,
@@ -84,7 +84,6 @@ function runChild(
     const acked: number[] = [];
     let buf = "";
     let err = "";
-    let killed = false;
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => {
       buf += d;
@@ -94,10 +93,7 @@ function runChild(
         buf = buf.slice(nl + 1);
         if (line.startsWith("ack ")) acked.push(Number(line.slice(4)));
         if (line === "ready" && killAfterMs !== null) {
-          setTimeout(() => {
-            killed = true;
-            child.kill("SIGKILL");
-          }, killAfterMs);
+          setTimeout(() => child.kill("SIGKILL"), killAfterMs);
         }
         nl = buf.indexOf("\n");
       }
