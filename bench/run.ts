@@ -9,11 +9,12 @@ import { duckdbSection } from "./sections/duckdb.ts";
 import { liveSection } from "./sections/live.ts";
 import { loadSection } from "./sections/load.ts";
 import { sliceSection } from "./sections/slice.ts";
+import { storeSection } from "./sections/store.ts";
 import { fmtInt, log } from "./util.ts";
 
 // In order: each may use what the ones before it left in the context.
 // The live section goes last: it changes the engine's data and clock.
-const SECTIONS: readonly Section[] = [loadSection, sliceSection, duckdbSection, liveSection];
+const SECTIONS: readonly Section[] = [loadSection, sliceSection, duckdbSection, liveSection, storeSection];
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));

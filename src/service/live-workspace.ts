@@ -84,6 +84,13 @@ const toLog = (c: MembershipChange): ChangeInput => ({
 });
 
 export class LiveWorkspace {
+  /**
+   * Changes computed but not yet logged. They are written in the same transaction as
+   * the next batch (or by `tick`/`flush`), which halves the commits of a busy ingest;
+   * a crash loses at most these, and start-up reconciliation writes them back.
+   */
+  private pending: ChangeInput[] = [];
+
   private constructor(
     readonly store: Store,
     readonly ws: string,
@@ -174,10 +181,16 @@ export class LiveWorkspace {
         throw new Error(`events[${i}].contact_id: unknown contact "${e.contact_id}"`);
       }
     }
-    const result = await this.store.insertEvents(
-      this.ws,
-      batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
-    );
+    const pending = this.pending;
+    const result = await this.store.transaction(this.ws, async (tx) => {
+      const r = await tx.insertEvents(
+        this.ws,
+        batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
+      );
+      if (pending.length > 0) await tx.appendChanges(this.ws, pending);
+      return r;
+    });
+    this.pending = [];
     const changes: MembershipChange[] = [...this.engine.advanceTo(now)];
     batch.forEach((e, i) => {
       if (result.items[i] !== "accepted") return;
@@ -190,14 +203,28 @@ export class LiveWorkspace {
         }),
       );
     });
-    if (changes.length > 0) await this.store.appendChanges(this.ws, changes.map(toLog));
+    for (const c of changes) this.pending.push(toLog(c));
     return { ...result, changes };
   }
 
-  /** Moves membership to the clock's now and logs the time-driven changes. */
+  /** Writes the changes not logged yet. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    try {
+      await this.store.appendChanges(this.ws, pending);
+    } catch (e) {
+      this.pending = [...pending, ...this.pending];
+      throw e;
+    }
+  }
+
+  /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */
   async tick(): Promise<MembershipChange[]> {
     const changes = this.engine.advanceTo(this.clock.now());
-    if (changes.length > 0) await this.store.appendChanges(this.ws, changes.map(toLog));
+    for (const c of changes) this.pending.push(toLog(c));
+    await this.flush();
     return changes;
   }
 }

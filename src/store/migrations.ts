@@ -229,6 +229,14 @@ CREATE TABLE imports (
 `;
     },
   },
+  {
+    version: 2,
+    name: "change log: latest change per contact",
+    // "Who is in now" looks for a later change of the same contact; without this index
+    // SQLite, lacking statistics, walked the segment's whole log for every row.
+    sql: () =>
+      "CREATE INDEX changes_segment_contact_seq ON changes (workspace_id, segment_id, contact_id, seq);",
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */
