@@ -115,22 +115,27 @@ function activeAt(m: Map<number, number>, c: number, now: number): boolean {
 /** A segment's effective membership as a compiled node: rule, overrides and expiries. */
 function effectiveNode(state: SegmentState, env: SegmentEnv): CompiledNode {
   const ruleNode = state.rule ? compile(state.rule, env) : null;
+  const { added, removed } = state;
   const overrides = (c: number): number => {
     let m = Number.POSITIVE_INFINITY;
-    for (const map of [state.added, state.removed]) {
-      const t = map.get(c);
-      if (t !== undefined && t > env.now && t < m) m = t;
-    }
+    const a = added.get(c);
+    if (a !== undefined && a > env.now) m = a;
+    const r = removed.get(c);
+    if (r !== undefined && r > env.now && r < m) m = r;
     return m;
   };
+  // Most segments have no overrides: skip the map lookups then, this runs on every write.
   const one = (c: number): boolean =>
-    ((ruleNode?.one(c) ?? false) || activeAt(state.added, c, env.now)) &&
-    !activeAt(state.removed, c, env.now);
+    ((ruleNode?.one(c) ?? false) || (added.size > 0 && activeAt(added, c, env.now))) &&
+    !(removed.size > 0 && activeAt(removed, c, env.now));
   return {
     rule: state.rule ?? { type: "or", conditions: [] },
     cost: ruleNode?.cost ?? 0,
     one,
-    next: (c) => Math.min(ruleNode ? ruleNode.next(c) : Number.POSITIVE_INFINITY, overrides(c)),
+    next: (c) => {
+      const r = ruleNode ? ruleNode.next(c) : Number.POSITIVE_INFINITY;
+      return added.size === 0 && removed.size === 0 ? r : Math.min(r, overrides(c));
+    },
     all: (mask) => {
       const out = ruleNode ? ruleNode.all(mask) : new Bitset(mask.size);
       for (const [c, t] of state.added) if (t > env.now && mask.has(c)) out.set(c);
