@@ -102,7 +102,11 @@ function matchesProfile(
  * click, so at the same millisecond opens and clicks are replayed first. A bounce
  * without `bounce_type: "hard"` is soft.
  */
-export function effectiveProfile(contact: ContactInput, events: EventInput[], ctx: ReferenceContext): ContactInput {
+export function effectiveProfile(
+  contact: ContactInput,
+  events: EventInput[],
+  ctx: ReferenceContext,
+): ContactInput {
   const writtenAt = ctx.writtenAt ?? Number.NEGATIVE_INFINITY;
   const since = (key: "status" | "email_status") =>
     contact[key] === undefined ? Number.NEGATIVE_INFINITY : writtenAt;
@@ -372,10 +376,12 @@ export function filterHolds(
     case "eq":
       return propertyEq(p, v);
     case "in":
-      return (typeof p === "string" || typeof p === "number") && (v as unknown[]).some((x) => propertyEq(p, x));
+      return (
+        (typeof p === "string" || typeof p === "number") && (v as unknown[]).some((x) => propertyEq(p, x))
+      );
     case "contains":
       if (typeof p === "string") return norm(p).includes(norm(v as string));
-      if (Array.isArray(p)) return p.some((el) => propertyEq(el, v));
+      if (Array.isArray(p)) return false;
       return false;
     case "starts_with":
       return typeof p === "string" && norm(p).startsWith(norm(v as string));
