@@ -69,6 +69,15 @@ export class ProfileEffects {
     }
   }
 
+  /** Whether contact `c` has any event with a profile effect. */
+  touches(c: number): boolean {
+    for (const type of EFFECT_EVENT_TYPES) {
+      const t = this.events.tables.get(type);
+      if (t && c < t.len.length && t.len[c] > 0) return true;
+    }
+    return false;
+  }
+
   /** Recomputes both fields of contact `c`; returns the keys that changed. */
   apply(c: number): EffectField[] {
     const changed: EffectField[] = [];

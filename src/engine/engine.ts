@@ -341,7 +341,12 @@ export class Engine {
           c.email_status ?? null,
           c.email_status_written_at ?? Number.NEGATIVE_INFINITY,
         );
+      } else {
+        // A stored contact replaces whatever was held before, write times included.
+        this.effects.forget(index);
       }
+      // Events loaded before their contact keep their profile effects (SPEC §2).
+      if (this.effects.touches(index)) this.effects.apply(index);
     }
     this.events.ensureContacts(this.contacts.size);
     this.dirty = true;

@@ -381,7 +381,7 @@ export function filterHolds(
       );
     case "contains":
       if (typeof p === "string") return norm(p).includes(norm(v as string));
-      if (Array.isArray(p)) return false;
+      if (Array.isArray(p)) return p.some((el) => propertyEq(el, v));
       return false;
     case "starts_with":
       return typeof p === "string" && norm(p).startsWith(norm(v as string));
