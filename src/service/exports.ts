@@ -1,0 +1,279 @@
+/**
+ * Streamed segment exports (SPEC §4, `GET /v1/segments/{id}/export`): CSV, NDJSON,
+ * and the hashed customer-list files of Meta and Google Ads. Pages of contacts in,
+ * text chunks out, one chunk per page (after the header), so memory does not grow
+ * with the segment. Formats and normalisation choices: docs/exports.md.
+ */
+import { stringify } from "csv-stringify/sync";
+import type { ContactRecord, ContactValue } from "../store/types.ts";
+import { GOOGLE_HEADER, googleRow } from "./export-google.ts";
+import { META_HEADER, metaRow } from "./export-meta.ts";
+import { isoInstant, toWireContact } from "./wire-contact.ts";
+
+export {
+  GOOGLE_FIELDS,
+  GOOGLE_HEADER,
+  type GoogleField,
+  googleHash,
+  googleNormalize,
+  googleRow,
+} from "./export-google.ts";
+export {
+  isSha256Hex,
+  META_FIELDS,
+  META_HEADER,
+  type MetaField,
+  metaHash,
+  metaNormalize,
+  metaRow,
+  type NormalizeContext,
+  sha256Hex,
+  toE164,
+} from "./export-meta.ts";
+export { toWireContact, type WireContact } from "./wire-contact.ts";
+
+export const EXPORT_FORMATS = ["csv", "ndjson", "meta", "google"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /**
+   * csv only: the columns, in order. Names: `id`, the built-in fields, and custom
+   * field keys, either bare (`plan`) or as `fields.plan`; the header repeats the
+   * names as given. Default: `DEFAULT_CSV_COLUMNS` then every custom field key (bare,
+   * or `fields.<key>` for a key that equals a built-in column name such as `id`).
+   * An unknown or repeated column throws an ExportOptionError naming it.
+   */
+  columns?: string[];
+  /** Custom field keys of the workspace (default csv columns, validation of `columns`). */
+  customFields: string[];
+  /**
+   * Leave out contacts with status `unsubscribed` or email_status `hard_bounced` or
+   * `complained` (default true). Applies to every format.
+   */
+  excludeSuppressed?: boolean;
+}
+
+/** Invalid export options; `path` names the bad part (`format`, `columns[2]`, …). */
+export class ExportOptionError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ExportOptionError";
+  }
+}
+
+/** The built-in csv columns, in their default order. */
+export const DEFAULT_CSV_COLUMNS = [
+  "id",
+  "email",
+  "external_id",
+  "phone",
+  "first_name",
+  "last_name",
+  "country",
+  "region",
+  "city",
+  "postal_code",
+  "timezone",
+  "language",
+  "status",
+  "email_status",
+  "tags",
+  "created_at",
+  "subscribed_at",
+] as const;
+
+type BuiltinColumn = (typeof DEFAULT_CSV_COLUMNS)[number];
+const BUILTIN_COLUMNS: ReadonlySet<string> = new Set(DEFAULT_CSV_COLUMNS);
+
+/** Separator of list values (tags, string_list custom fields) inside one csv cell. */
+export const LIST_SEPARATOR = ";";
+
+/** RFC 4180: CRLF line ends; a cell is quoted when it holds `,`, `"`, CR or LF. */
+const CSV_OPTIONS = { record_delimiter: "windows", quoted_match: /[\r\n]/ } as const;
+
+function csvLines(rows: string[][]): string {
+  return rows.length === 0 ? "" : stringify(rows, CSV_OPTIONS);
+}
+
+// ---------------------------------------------------------------- options
+
+export function validateExportOptions(o: ExportOptions): void {
+  if (typeof o !== "object" || o === null) throw new ExportOptionError("", "expected export options");
+  if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) {
+    throw new ExportOptionError("format", `format must be one of ${EXPORT_FORMATS.join(", ")}`);
+  }
+  if (!Array.isArray(o.customFields) || o.customFields.some((k) => typeof k !== "string")) {
+    throw new ExportOptionError("customFields", "customFields must be an array of field keys");
+  }
+  if (o.excludeSuppressed !== undefined && typeof o.excludeSuppressed !== "boolean") {
+    throw new ExportOptionError("excludeSuppressed", "excludeSuppressed must be a boolean");
+  }
+  if (o.columns === undefined) return;
+  if (o.format !== "csv") {
+    throw new ExportOptionError("columns", `columns apply only to the csv format, not ${o.format}`);
+  }
+  if (!Array.isArray(o.columns) || o.columns.length === 0) {
+    throw new ExportOptionError("columns", "columns must be a non-empty array of column names");
+  }
+  resolveColumns(o.columns, o.customFields);
+}
+
+type Getter = (r: ContactRecord) => string;
+
+/** The cell text of a stored value: lists joined with `;`, booleans and numbers as JSON. */
+function cell(v: ContactValue | undefined): string {
+  if (v === null || v === undefined) return "";
+  if (Array.isArray(v)) return v.join(LIST_SEPARATOR);
+  return String(v);
+}
+
+function builtinGetter(c: BuiltinColumn): Getter {
+  switch (c) {
+    case "tags":
+      return (r) => r.tags.join(LIST_SEPARATOR);
+    case "created_at":
+      return (r) => isoInstant(r.created_at);
+    case "subscribed_at":
+      return (r) => (r.subscribed_at == null ? "" : isoInstant(r.subscribed_at));
+    default:
+      return (r) => r[c] ?? "";
+  }
+}
+
+/** Column names to cell getters; throws ExportOptionError on an unknown or repeated one. */
+function resolveColumns(columns: readonly string[], customFields: readonly string[]): Getter[] {
+  const custom = new Set(customFields);
+  const seen = new Map<string, number>();
+  return columns.map((name, i) => {
+    const path = `columns[${i}]`;
+    if (typeof name !== "string") throw new ExportOptionError(path, "a column name must be a string");
+    let getter: Getter;
+    let id: string;
+    if (BUILTIN_COLUMNS.has(name)) {
+      getter = builtinGetter(name as BuiltinColumn);
+      id = name;
+    } else {
+      const key = name.startsWith("fields.") ? name.slice("fields.".length) : name;
+      if (!custom.has(key)) {
+        const known = [...DEFAULT_CSV_COLUMNS, ...customFields].join(", ");
+        throw new ExportOptionError(path, `unknown column "${name}" (known: ${known})`);
+      }
+      getter = (r) => cell(r.fields[key]);
+      id = `fields.${key}`;
+    }
+    const before = seen.get(id);
+    if (before !== undefined) {
+      throw new ExportOptionError(path, `column "${name}" is listed twice (also columns[${before}])`);
+    }
+    seen.set(id, i);
+    return getter;
+  });
+}
+
+/** The default csv columns for a workspace's custom fields. */
+export function defaultCsvColumns(customFields: readonly string[]): string[] {
+  return [...DEFAULT_CSV_COLUMNS, ...customFields.map((k) => (BUILTIN_COLUMNS.has(k) ? `fields.${k}` : k))];
+}
+
+// ---------------------------------------------------------------- HTTP helpers
+
+export function contentType(format: ExportFormat): string {
+  return format === "ndjson" ? "application/x-ndjson" : "text/csv; charset=utf-8";
+}
+
+/** e.g. `seg_123.csv`, `seg_123.ndjson`, `seg_123-meta.csv`, `seg_123-google.csv`. */
+export function fileName(segmentId: string, format: ExportFormat): string {
+  const base = segmentId.replace(/[^A-Za-z0-9_.-]/g, "_") || "segment";
+  switch (format) {
+    case "csv":
+      return `${base}.csv`;
+    case "ndjson":
+      return `${base}.ndjson`;
+    case "meta":
+      return `${base}-meta.csv`;
+    case "google":
+      return `${base}-google.csv`;
+  }
+}
+
+// ---------------------------------------------------------------- streaming
+
+/** Unsubscribed, hard-bounced or complained: left out of exports by default. */
+export function isSuppressed(r: ContactRecord): boolean {
+  return r.status === "unsubscribed" || r.email_status === "hard_bounced" || r.email_status === "complained";
+}
+
+interface Writer {
+  header: string;
+  page(records: readonly ContactRecord[]): string;
+}
+
+function rowsWriter(header: readonly string[], row: (r: ContactRecord) => string[]): Writer {
+  return {
+    header: csvLines([[...header]]),
+    page(records) {
+      const rows: string[][] = [];
+      for (const r of records) {
+        const cells = row(r);
+        // A row with nothing to match on is left out rather than written as ",,,".
+        if (cells.some((c) => c !== "")) rows.push(cells);
+      }
+      return csvLines(rows);
+    },
+  };
+}
+
+function writerFor(opts: ExportOptions): Writer {
+  switch (opts.format) {
+    case "ndjson":
+      return {
+        header: "",
+        page(records) {
+          let out = "";
+          for (const r of records) out += `${JSON.stringify(toWireContact(r))}\n`;
+          return out;
+        },
+      };
+    case "csv": {
+      const names = opts.columns ?? defaultCsvColumns(opts.customFields);
+      const getters = resolveColumns(names, opts.customFields);
+      return {
+        header: csvLines([[...names]]),
+        page(records) {
+          return csvLines(records.map((r) => getters.map((g) => g(r))));
+        },
+      };
+    }
+    case "meta":
+      return rowsWriter(META_HEADER, metaRow);
+    case "google":
+      return rowsWriter(GOOGLE_HEADER, googleRow);
+  }
+}
+
+/**
+ * Streams the export as text chunks with constant memory: pages in, chunks out (the
+ * header first, for the csv-based formats; then at most one chunk per page, none for
+ * a page left empty by suppression). Validates the options at once, before anything
+ * is read: an invalid option throws ExportOptionError from this call.
+ */
+export function exportChunks(
+  pages: AsyncIterable<ContactRecord[]>,
+  opts: ExportOptions,
+): AsyncIterable<string> {
+  validateExportOptions(opts);
+  const writer = writerFor(opts);
+  const exclude = opts.excludeSuppressed ?? true;
+  return (async function* () {
+    if (writer.header !== "") yield writer.header;
+    for await (const page of pages) {
+      const kept = exclude ? page.filter((r) => !isSuppressed(r)) : page;
+      const chunk = writer.page(kept);
+      if (chunk !== "") yield chunk;
+    }
+  })();
+}
