@@ -12,12 +12,14 @@ import type { RuleNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import type {
   ChangeInput,
+  ChangeRecord,
   ContactRecord,
   EventInsertResult,
   EventRecord,
   EventWrite,
   SegmentRecord,
   Store,
+  StoreOps,
 } from "../store/types.ts";
 
 export interface OpenOptions {
@@ -25,6 +27,13 @@ export interface OpenOptions {
   timeZone?: string;
   /** Progress of the start-up load, e.g. for a log line every page. */
   onProgress?: (phase: "contacts" | "events" | "members", rows: number) => void;
+  /**
+   * Called inside the transaction that appends changes to the log, with the logged
+   * records: work that must be exactly as durable as the log (the webhook outbox).
+   */
+  onLog?: (tx: StoreOps, logged: ChangeRecord[]) => Promise<void>;
+  /** Called after that transaction committed (stream subscribers, waking the webhook worker). */
+  afterLog?: (logged: ChangeRecord[]) => void;
 }
 
 export interface IngestResult extends EventInsertResult {
@@ -86,17 +95,24 @@ const toLog = (c: MembershipChange): ChangeInput => ({
 export class LiveWorkspace {
   /**
    * Changes computed but not yet logged. They are written in the same transaction as
-   * the next batch (or by `tick`/`flush`), which halves the commits of a busy ingest;
-   * a crash loses at most these, and start-up reconciliation writes them back.
+   * the next write (or by `tick`/`flush`), which halves the commits of a busy ingest;
+   * a crash loses at most these, and start-up reconciliation writes them back. Every
+   * change the engine emits lands here (an `onChange` listener), including the
+   * time-driven ones a read brings about.
    */
   private pending: ChangeInput[] = [];
+  /** Writes run one at a time, in the order they were asked for. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly store: Store,
     readonly ws: string,
     readonly engine: Engine,
     private readonly clock: Clock,
-  ) {}
+    private readonly hooks: Pick<OpenOptions, "onLog" | "afterLog">,
+  ) {
+    engine.onChange((c) => this.pending.push(toLog(c)));
+  }
 
   /** Rebuilds the engine from the store in bulk (streamed page by page), then reconciles the change log. */
   static async open(store: Store, ws: string, opts: OpenOptions = {}): Promise<LiveWorkspace> {
@@ -136,7 +152,8 @@ export class LiveWorkspace {
       opts.onProgress?.("members", n);
     }
     engine.advanceTo(clock.now()); // builds every membership and timer
-    const live = new LiveWorkspace(store, ws, engine, clock);
+    const live = new LiveWorkspace(store, ws, engine, clock, opts);
+    live.pending = []; // the log is reconciled below instead
     await live.reconcile();
     return live;
   }
@@ -165,14 +182,64 @@ export class LiveWorkspace {
       }
       for (const c of logged) missing.push({ segment_id: id, contact_id: c, change: "exited", at });
     }
-    if (missing.length > 0) await this.store.appendChanges(this.ws, missing);
+    this.pending = [];
+    if (missing.length > 0) {
+      const logged = await this.store.transaction(this.ws, (tx) => this.log(tx, missing));
+      this.hooks.afterLog?.(logged);
+    }
     return missing;
   }
 
+  private async log(tx: StoreOps, changes: ChangeInput[]): Promise<ChangeRecord[]> {
+    if (changes.length === 0) return [];
+    const logged = await tx.appendChanges(this.ws, changes);
+    await this.hooks.onLog?.(tx, logged);
+    return logged;
+  }
+
+  /** Runs `fn` after every write asked for before it; one at a time. */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /**
-   * Ingests a batch of events: committed in one transaction, then applied to the
-   * engine, then the membership changes appended to the log. The returned promise
-   * resolves only after the commit, so an acknowledged event is durable.
+   * One write: `commit` runs in a store transaction (with the changes not logged yet),
+   * then, once committed, `apply` brings the engine along. The returned promise
+   * resolves after the commit, so what it acknowledges is durable. If `commit` throws,
+   * nothing is stored and the engine is left alone.
+   */
+  write<T>(
+    commit: (tx: StoreOps) => Promise<T>,
+    apply: (result: T) => void,
+  ): Promise<{ result: T; changes: MembershipChange[] }> {
+    return this.serialize(async () => {
+      this.engine.advanceTo(this.clock.now());
+      const pending = this.pending;
+      this.pending = [];
+      let logged: ChangeRecord[] = [];
+      let result: T;
+      try {
+        result = await this.store.transaction(this.ws, async (tx) => {
+          logged = await this.log(tx, pending);
+          return commit(tx);
+        });
+      } catch (e) {
+        this.pending = [...pending, ...this.pending];
+        throw e;
+      }
+      if (logged.length > 0) this.hooks.afterLog?.(logged);
+      const before = this.pending.length;
+      apply(result);
+      const changes = this.pending.slice(before).map(fromLog);
+      return { result, changes };
+    });
+  }
+
+  /**
+   * Ingests a batch of events for known contacts: committed in one transaction, then
+   * applied to the engine; the membership changes are logged with the next write.
    */
   async ingestEvents(batch: EventWrite[]): Promise<IngestResult> {
     const now = this.clock.now();
@@ -181,50 +248,59 @@ export class LiveWorkspace {
         throw new Error(`events[${i}].contact_id: unknown contact "${e.contact_id}"`);
       }
     }
-    const pending = this.pending;
-    const result = await this.store.transaction(this.ws, async (tx) => {
-      const r = await tx.insertEvents(
-        this.ws,
-        batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
-      );
-      if (pending.length > 0) await tx.appendChanges(this.ws, pending);
-      return r;
-    });
-    this.pending = [];
-    const changes: MembershipChange[] = [...this.engine.advanceTo(now)];
-    batch.forEach((e, i) => {
-      if (result.items[i] !== "accepted") return;
-      changes.push(
-        ...this.engine.addEvent({
-          type: e.type,
-          contact_id: e.contact_id,
-          timestamp: e.timestamp,
-          ...(e.properties ? { properties: e.properties } : {}),
-        }),
-      );
-    });
-    for (const c of changes) this.pending.push(toLog(c));
+    const { result, changes } = await this.write(
+      (tx) =>
+        tx.insertEvents(
+          this.ws,
+          batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
+        ),
+      (r) => {
+        batch.forEach((e, i) => {
+          if (r.items[i] !== "accepted") return;
+          this.engine.addEvent({
+            type: e.type,
+            contact_id: e.contact_id,
+            timestamp: e.timestamp,
+            ...(e.properties ? { properties: e.properties } : {}),
+          });
+        });
+      },
+    );
     return { ...result, changes };
   }
 
   /** Writes the changes not logged yet. */
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const pending = this.pending;
-    this.pending = [];
-    try {
-      await this.store.appendChanges(this.ws, pending);
-    } catch (e) {
-      this.pending = [...pending, ...this.pending];
-      throw e;
-    }
+  flush(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.pending.length === 0) return;
+      const pending = this.pending;
+      this.pending = [];
+      let logged: ChangeRecord[];
+      try {
+        logged = await this.store.transaction(this.ws, (tx) => this.log(tx, pending));
+      } catch (e) {
+        this.pending = [...pending, ...this.pending];
+        throw e;
+      }
+      this.hooks.afterLog?.(logged);
+    });
   }
 
   /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */
   async tick(): Promise<MembershipChange[]> {
-    const changes = this.engine.advanceTo(this.clock.now());
-    for (const c of changes) this.pending.push(toLog(c));
+    const before = this.pending.length;
+    this.engine.advanceTo(this.clock.now());
+    const changes = this.pending.slice(before).map(fromLog);
     await this.flush();
     return changes;
   }
+}
+
+function fromLog(c: ChangeInput): MembershipChange {
+  return {
+    segment_id: c.segment_id,
+    contact_id: c.contact_id,
+    change: c.change,
+    at: new Date(c.at).toISOString(),
+  };
 }

@@ -1,0 +1,109 @@
+/**
+ * `POST /v1/imports`: the file is the request body (text/csv for contacts,
+ * application/x-ndjson for events), options in the query string; the job runs in the
+ * background and `GET /v1/imports/{id}` reports its progress and rejected rows.
+ */
+import type { Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { ApiError, invalid } from "../service/errors.ts";
+import type { Slice } from "../service/slice.ts";
+import { listLimit } from "../service/wire.ts";
+import type { ImportJob } from "../store/types.ts";
+import { route } from "./routes.ts";
+
+export function wireImport(j: ImportJob) {
+  const t = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+  return { ...j, created_at: t(j.created_at), updated_at: t(j.updated_at), finished_at: t(j.finished_at) };
+}
+
+export function registerImports(app: FastifyInstance, slice: Slice): void {
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/imports",
+      summary:
+        "Import a CSV of contacts (Content-Type: text/csv) or NDJSON of events (application/x-ndjson); options in the query: kind, mapping (JSON), segment_id, delimiter",
+      query: ["kind", "mapping", "segment_id", "delimiter"],
+      tag: "imports",
+    },
+    async ({ ws, req, query, body, reply }) => {
+      const type = String(req.headers["content-type"] ?? "")
+        .split(";")[0]!
+        .trim();
+      const kind = query.kind ?? (type.includes("ndjson") ? "events" : "contacts");
+      if (kind !== "contacts" && kind !== "events") throw invalid("kind", 'expected "contacts" or "events"');
+      if (!body || typeof (body as Readable).pipe !== "function") {
+        throw invalid(
+          "",
+          "send the file as the request body with Content-Type text/csv or application/x-ndjson",
+        );
+      }
+      let mapping: Record<string, string | null> | undefined;
+      if (query.mapping) {
+        try {
+          mapping = JSON.parse(query.mapping) as Record<string, string | null>;
+        } catch {
+          throw invalid("mapping", "expected a JSON object of column → field");
+        }
+        if (typeof mapping !== "object" || mapping === null || Array.isArray(mapping)) {
+          throw invalid("mapping", "expected a JSON object of column → field");
+        }
+      }
+      if (query.segment_id) {
+        const seg = ws.engine.segment(query.segment_id);
+        if (!seg) throw new ApiError("not_found", `segment_id: segment "${query.segment_id}" not found`);
+        if (seg.kind !== "static" || ws.isDefault(query.segment_id)) {
+          throw invalid("segment_id", `segment "${query.segment_id}" is not a static segment`);
+        }
+      }
+      const job = await slice.importer(ws).start(
+        ws.id,
+        kind,
+        body as Readable,
+        {
+          ...(mapping ? { mapping } : {}),
+          ...(query.segment_id ? { segment_id: query.segment_id } : {}),
+          ...(query.delimiter ? { delimiter: query.delimiter } : {}),
+        },
+        ws.registry.custom().map((f) => ({ key: f.key, type: f.type })),
+      );
+      reply.status(202);
+      return wireImport(job);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/imports/{id}",
+      summary: "An import's progress and rejected rows",
+      tag: "imports",
+    },
+    async ({ ws, params }) => {
+      const job = await slice.store.getImport(ws.id, params.id!);
+      if (!job) throw new ApiError("not_found", `import "${params.id}" not found`);
+      return wireImport(job);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/imports",
+      summary: "Imports, newest first",
+      query: ["cursor", "limit"],
+      tag: "imports",
+    },
+    async ({ ws, query }) => {
+      const p = await slice.store.listImports(ws.id, {
+        limit: listLimit(query.limit),
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
+      return { data: p.data.map(wireImport), next_cursor: p.next_cursor };
+    },
+  );
+}

@@ -1,0 +1,695 @@
+/**
+ * The route table of SPEC §4. Every route names its request schemas (from
+ * `src/service/wire.ts` and `src/rules/`), which `openapi.ts` turns into the OpenAPI
+ * document; handlers only parse the query, call the service and shape the answer.
+ */
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
+import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
+import { ApiError, invalid } from "../service/errors.ts";
+import {
+  contentType,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  ExportOptionError,
+  exportChunks,
+  fileName,
+  validateExportOptions,
+} from "../service/exports.ts";
+import type { Caller, Slice } from "../service/slice.ts";
+import { SEGMENT_TEMPLATES } from "../service/templates.ts";
+import {
+  ActionInput,
+  ContactInput,
+  EventInput,
+  FieldInput,
+  KeyInput,
+  listLimit,
+  MembersInput,
+  PreviewInput,
+  RefsInput,
+  SegmentInput,
+  SegmentReplace,
+  WebhookInput,
+  WorkspaceInput,
+} from "../service/wire.ts";
+import type { WorkspaceService } from "../service/workspace.ts";
+import { registerDocs } from "./docs.ts";
+import { registerImports } from "./imports.ts";
+import { openApiDocument, type RouteDoc } from "./openapi.ts";
+
+type Query = Record<string, string | undefined>;
+type Params = Record<string, string>;
+
+export interface Ctx {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  caller: Caller;
+  ws: WorkspaceService;
+  params: Params;
+  query: Query;
+  body: unknown;
+}
+
+export const ROUTES: RouteDoc[] = [];
+
+export function route(
+  app: FastifyInstance,
+  slice: Slice,
+  doc: Omit<RouteDoc, "method" | "path"> & { method: RouteDoc["method"]; path: string; body?: z.ZodType },
+  handler: (ctx: Ctx) => Promise<unknown> | unknown,
+): void {
+  ROUTES.push(doc);
+  const url = doc.path.replace(/\{(\w+)\}/g, ":$1");
+  app.route({
+    method: doc.method,
+    url,
+    handler: async (req, reply) => {
+      const caller = req.caller!;
+      const ws = await slice.workspace(caller.workspace.id);
+      const out = await handler({
+        req,
+        reply,
+        caller,
+        ws,
+        params: req.params as Params,
+        query: req.query as Query,
+        body: req.body,
+      });
+      if (reply.sent) return reply;
+      if (out === undefined) return reply.status(204).send();
+      return out;
+    },
+  });
+}
+
+const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
+
+export function registerRoutes(app: FastifyInstance, slice: Slice): void {
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  // ---------------------------------------------------------------- workspaces and keys
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/workspaces",
+      summary: "Create a workspace (admin key only)",
+      body: WorkspaceInput,
+      tag: "workspaces",
+    },
+    async ({ caller, body, reply }) => {
+      const r = await slice.createWorkspace(caller, body);
+      reply.status(201);
+      return r;
+    },
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/workspace", summary: "The caller's workspace", tag: "workspaces" },
+    ({ caller }) => ({
+      ...caller.workspace,
+      created_at: new Date(caller.workspace.created_at).toISOString(),
+    }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/keys",
+      summary: "Create an API key of the caller's workspace (the secret is shown once)",
+      body: KeyInput,
+      tag: "keys",
+    },
+    async ({ caller, body, reply }) => {
+      const { key, secret } = await slice.createKey(caller, body);
+      reply.status(201);
+      return { ...key, created_at: new Date(key.created_at).toISOString(), key: secret };
+    },
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/keys", summary: "The caller's workspace's keys", tag: "keys" },
+    async ({ caller }) => ({
+      data: (await slice.store.listApiKeys(caller.workspace.id)).map((k) => ({
+        ...k,
+        created_at: new Date(k.created_at).toISOString(),
+      })),
+      next_cursor: null,
+    }),
+  );
+  route(
+    app,
+    slice,
+    { method: "DELETE", path: "/v1/keys/{id}", summary: "Revoke a key", tag: "keys" },
+    async ({ caller, params }) => {
+      await slice.deleteKey(caller, params.id!);
+    },
+  );
+
+  // ---------------------------------------------------------------- contacts
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/contacts",
+      summary: "Upsert one contact (by email or external_id)",
+      body: ContactInput,
+      tag: "contacts",
+    },
+    async ({ ws, body, reply }) => {
+      const { contact, created } = await ws.upsertContact(body);
+      reply.status(created ? 201 : 200);
+      return contact;
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/contacts/batch",
+      summary: "Upsert up to 10,000 contacts; per-item errors",
+      tag: "contacts",
+    },
+    ({ ws, body }) => ws.upsertContacts(body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/contacts",
+      summary: "List contacts, optionally of one segment",
+      query: ["segment", "cursor", "limit"],
+      tag: "contacts",
+    },
+    ({ ws, query }) =>
+      ws.listContacts({ ...page(query), ...(query.segment ? { segment: query.segment } : {}) }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/contacts/{id}",
+      summary: "A contact, with the segments it is in",
+      tag: "contacts",
+    },
+    ({ ws, params }) => ws.getContact(params.id!),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "PATCH",
+      path: "/v1/contacts/{id}",
+      summary: "Update the fields given",
+      body: ContactInput,
+      tag: "contacts",
+    },
+    ({ ws, params, body }) => ws.patchContact(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "DELETE",
+      path: "/v1/contacts/{id}",
+      summary: "Erase a contact (profile, events, memberships)",
+      tag: "contacts",
+    },
+    async ({ ws, params }) => {
+      await ws.deleteContact(params.id!);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/contacts/{id}/events",
+      summary: "A contact's events, newest first",
+      query: ["cursor", "limit"],
+      tag: "events",
+    },
+    ({ ws, params, query }) => ws.contactEvents(params.id!, page(query)),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/contacts/{id}/explain",
+      summary: "Why a contact is in or out of a segment",
+      query: ["segment"],
+      tag: "segments",
+    },
+    ({ ws, params, query }) => {
+      if (!query.segment) throw invalid("segment", "expected a segment id");
+      return ws.explain(params.id!, query.segment);
+    },
+  );
+
+  // ---------------------------------------------------------------- events
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/events",
+      summary: "Record one event or an array of up to 10,000",
+      body: EventInput,
+      tag: "events",
+    },
+    ({ ws, body }) => ws.ingest(body),
+  );
+
+  // ---------------------------------------------------------------- fields
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/fields", summary: "Built-in and custom fields", tag: "fields" },
+    async ({ ws }) => ({ data: await ws.listFields(), next_cursor: null }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/fields",
+      summary: "Declare a custom field",
+      body: FieldInput,
+      tag: "fields",
+    },
+    async ({ ws, body, reply }) => {
+      const f = await ws.createField(body);
+      reply.status(201);
+      return {
+        key: f.key,
+        type: f.type,
+        label: f.label,
+        builtin: false,
+        created_at: new Date(f.created_at).toISOString(),
+      };
+    },
+  );
+
+  // ---------------------------------------------------------------- segments
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments",
+      summary: "Default and custom segments, with sizes",
+      tag: "segments",
+    },
+    async ({ ws }) => ({ data: await ws.listSegments(), next_cursor: null }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/segments",
+      summary: "Create a segment",
+      body: SegmentInput,
+      tag: "segments",
+    },
+    async ({ ws, body, reply }) => {
+      const s = await ws.createSegment(body);
+      reply.status(201);
+      return s;
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/segments/preview",
+      summary: "Count and sample of a rule without saving; the edit diff with segment_id",
+      body: PreviewInput,
+      tag: "segments",
+    },
+    ({ ws, body }) => ws.preview(body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segment-templates",
+      summary: "Ready-made rules to start from",
+      tag: "segments",
+    },
+    () => ({ data: SEGMENT_TEMPLATES, next_cursor: null }),
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/segments/{id}", summary: "A segment", tag: "segments" },
+    ({ ws, params }) => ws.getSegment(params.id!),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "PUT",
+      path: "/v1/segments/{id}",
+      summary: "Replace a segment's name, description and rule",
+      body: SegmentReplace,
+      tag: "segments",
+    },
+    ({ ws, params, body }) => ws.replaceSegment(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "DELETE",
+      path: "/v1/segments/{id}",
+      summary: "Delete a segment (409 with details.uses when in use)",
+      tag: "segments",
+    },
+    async ({ ws, params }) => {
+      await ws.deleteSegment(params.id!);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/contacts",
+      summary: "Members now, or at a past instant with ?at=",
+      query: ["cursor", "limit", "at"],
+      tag: "segments",
+    },
+    ({ ws, params, query }) =>
+      ws.members(params.id!, { ...page(query), ...(query.at !== undefined ? { at: query.at } : {}) }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/segments/{id}/members",
+      summary: "Add static members (or 'added' overrides of a dynamic segment)",
+      body: MembersInput,
+      tag: "segments",
+    },
+    ({ ws, params, body }) => ws.addMembers(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "DELETE",
+      path: "/v1/segments/{id}/members",
+      summary: "Remove static members (or 'removed' overrides)",
+      body: RefsInput,
+      tag: "segments",
+    },
+    ({ ws, params, body }) => ws.removeMembers(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/overrides",
+      summary: "A dynamic segment's manual overrides",
+      tag: "segments",
+    },
+    ({ ws, params }) => ({ data: ws.overrides(params.id!), next_cursor: null }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "DELETE",
+      path: "/v1/segments/{id}/overrides",
+      summary: "Lift overrides",
+      body: RefsInput,
+      tag: "segments",
+    },
+    ({ ws, params, body }) => ws.liftOverrides(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/segments/{id}/actions",
+      summary: "Bulk action on the current members",
+      body: ActionInput,
+      tag: "segments",
+    },
+    ({ ws, params, body }) => ws.action(params.id!, body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/changes",
+      summary: "Enter/exit log, oldest first",
+      query: ["since", "cursor", "limit"],
+      tag: "segments",
+    },
+    ({ ws, params, query }) =>
+      ws.changes(params.id!, {
+        ...page(query),
+        ...(query.since !== undefined ? { since: query.since } : {}),
+      }),
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/segments/{id}/uses", summary: "What refers to a segment", tag: "segments" },
+    async ({ ws, params }) => ({ data: await ws.uses(params.id!), next_cursor: null }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/analytics",
+      summary: "Size, daily entries/exits, share, breakdown, engagement, overlap",
+      query: ["days", "breakdown", "top", "overlap"],
+      tag: "segments",
+    },
+    async ({ ws, params, query }) => {
+      const num = (k: string) => {
+        const v = query[k];
+        if (v === undefined || v === "") return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n)) throw invalid(k, "expected an integer");
+        return n;
+      };
+      try {
+        const days = num("days");
+        const top = num("top");
+        return await segmentAnalytics({
+          store: slice.store,
+          ws: ws.id,
+          engine: ws.engine,
+          segmentId: params.id!,
+          timeZone: ws.timeZone,
+          now: slice.clock.now(),
+          ...(days !== undefined ? { days } : {}),
+          ...(top !== undefined ? { top } : {}),
+          ...(query.breakdown ? { breakdownField: query.breakdown } : {}),
+          ...(query.overlap ? { overlapWith: query.overlap } : {}),
+        });
+      } catch (e) {
+        if (e instanceof AnalyticsError) {
+          const names: Record<string, string> = { breakdownField: "breakdown", overlapWith: "overlap" };
+          const path = names[e.path] ?? e.path;
+          if (e.code === "not_found") throw new ApiError("not_found", e.message);
+          throw invalid(path, e.message);
+        }
+        throw e;
+      }
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/export",
+      summary: "Streamed export: csv, ndjson, meta, google",
+      query: ["format", "columns", "include_suppressed"],
+      tag: "segments",
+    },
+    async ({ ws, params, query, reply }) => {
+      const id = params.id!;
+      if (!ws.engine.segment(id)) throw new ApiError("not_found", `segment "${id}" not found`);
+      const format = (query.format ?? "csv") as ExportFormat;
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+        throw invalid("format", `expected one of ${EXPORT_FORMATS.join(", ")}`);
+      }
+      const custom = ws.registry.custom().map((f) => f.key);
+      const opts = {
+        format,
+        customFields: custom,
+        excludeSuppressed: !(query.include_suppressed === "true" || query.include_suppressed === "1"),
+        ...(query.columns ? { columns: query.columns.split(",").map((c) => c.trim()) } : {}),
+      };
+      try {
+        validateExportOptions(opts);
+      } catch (e) {
+        if (e instanceof ExportOptionError) throw invalid(e.path, e.message);
+        throw e;
+      }
+      const ids = ws.engine.members(id).ids();
+      async function* pages() {
+        for (let k = 0; k < ids.length; k += 2000) {
+          const recs = await slice.store.getContacts(ws.id, ids.slice(k, k + 2000));
+          yield recs.flatMap((r) => {
+            if (!r) return [];
+            const w = ws.wireContact(r);
+            return [{ ...r, status: w.status, email_status: w.email_status }];
+          });
+        }
+      }
+      reply
+        .header("Content-Type", contentType(format))
+        .header("Content-Disposition", `attachment; filename="${fileName(id, format)}"`);
+      return reply.send(Readable.from(exportChunks(pages(), opts)));
+    },
+  );
+
+  // ---------------------------------------------------------------- webhooks
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/webhooks",
+      summary: "Subscribe to segment.entered / segment.exited",
+      body: WebhookInput,
+      tag: "webhooks",
+    },
+    async ({ ws, body, reply }) => {
+      const h = await slice.createWebhook(ws, body);
+      reply.status(201);
+      return {
+        id: h.id,
+        url: h.url,
+        events: h.events,
+        segment_id: h.segment_id,
+        secret: h.secret,
+        created_at: new Date(h.created_at).toISOString(),
+      };
+    },
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/webhooks", summary: "Subscriptions", tag: "webhooks" },
+    async ({ ws }) => ({
+      data: (await slice.store.listWebhooks(ws.id)).map((h) => ({
+        id: h.id,
+        url: h.url,
+        events: h.events,
+        segment_id: h.segment_id,
+        created_at: new Date(h.created_at).toISOString(),
+      })),
+      next_cursor: null,
+    }),
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/webhooks/{id}", summary: "A subscription", tag: "webhooks" },
+    async ({ ws, params }) => {
+      const h = await slice.store.getWebhook(ws.id, params.id!);
+      if (!h) throw new ApiError("not_found", `webhook "${params.id}" not found`);
+      return {
+        id: h.id,
+        url: h.url,
+        events: h.events,
+        segment_id: h.segment_id,
+        created_at: new Date(h.created_at).toISOString(),
+      };
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/webhooks/{id}/deliveries",
+      summary: "A subscription's delivery log, newest first",
+      query: ["cursor", "limit"],
+      tag: "webhooks",
+    },
+    async ({ ws, params, query }) => {
+      if (!(await slice.store.getWebhook(ws.id, params.id!)))
+        throw new ApiError("not_found", `webhook "${params.id}" not found`);
+      const p = await slice.store.listDeliveries(ws.id, params.id!, page(query));
+      const t = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+      return {
+        data: p.data.map((d) => ({
+          ...d,
+          created_at: t(d.created_at),
+          updated_at: t(d.updated_at),
+          delivered_at: t(d.delivered_at),
+          next_attempt_at: t(d.next_attempt_at),
+        })),
+        next_cursor: p.next_cursor,
+      };
+    },
+  );
+  route(
+    app,
+    slice,
+    { method: "DELETE", path: "/v1/webhooks/{id}", summary: "Unsubscribe", tag: "webhooks" },
+    async ({ ws, params }) => {
+      await slice.deleteWebhook(ws, params.id!);
+    },
+  );
+
+  // ---------------------------------------------------------------- stream
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/stream",
+      summary: "Server-sent events: one membership change per data line",
+      tag: "stream",
+    },
+    ({ ws, req, reply }) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      });
+      res.write(": connected\n\n");
+      const off = slice.subscribe(ws.id, (c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
+      const ping = setInterval(() => res.write(": ping\n\n"), 15_000);
+      ping.unref();
+      req.raw.on("close", () => {
+        clearInterval(ping);
+        off();
+      });
+    },
+  );
+
+  registerImports(app, slice);
+  registerDocs(app, () => openApiDocument(ROUTES));
+}

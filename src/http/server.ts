@@ -1,0 +1,117 @@
+/**
+ * The HTTP server (SPEC §4) on Fastify: auth, errors, limits and the route table.
+ * Routes are thin: they parse the query, call `src/service`, and shape the answer.
+ */
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { ApiError } from "../service/errors.ts";
+import type { Caller, Slice } from "../service/slice.ts";
+import { LIMITS } from "../service/wire.ts";
+import { registerRoutes } from "./routes.ts";
+
+export interface ServerOptions {
+  /** Requests per key per window before 429 (default 6,000 a minute). */
+  rateLimit?: { max: number; windowMs: number };
+  bodyLimit?: number;
+  logger?: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+function errorBody(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+/** Paths answered without a key. */
+const PUBLIC = new Set(["/healthz", "/v1/openapi.json", "/docs", "/docs/"]);
+
+export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? LIMITS.bodyBytes,
+    // Big batches of events are the main load; keep-alive helps the clients that send them.
+    keepAliveTimeout: 65_000,
+  });
+  app.decorateRequest("caller", null);
+
+  // An empty body with a JSON content type (a DELETE from many clients) is no body.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => {
+    const s = String(text);
+    if (s.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(s));
+    } catch (e) {
+      done(
+        new ApiError("invalid_request", `invalid JSON body: ${(e as Error).message}`, { path: "" }),
+        undefined,
+      );
+    }
+  });
+
+  // Imports upload files as they are: the route streams them.
+  app.addContentTypeParser(
+    ["text/csv", "application/x-ndjson", "application/ndjson", "text/plain", "application/octet-stream"],
+    (_req, payload, done) => done(null, payload),
+  );
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof ApiError) {
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    }
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE" || e.statusCode === 413) {
+      return reply.status(413).send(errorBody("payload_too_large", "request body too large"));
+    }
+    if (e.statusCode === 429)
+      return reply.status(429).send(errorBody("rate_limited", e.message ?? "too many requests"));
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      const message =
+        e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+          ? "unsupported Content-Type (send application/json)"
+          : e.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+            ? "expected a JSON body"
+            : `invalid JSON body: ${e.message ?? ""}`;
+      return reply.status(400).send(errorBody("invalid_request", message, { path: "" }));
+    }
+    reply.log.error(err);
+    if (!opts.logger) process.stderr.write(`Slice: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return reply.status(500).send(errorBody("internal", "internal error"));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody("not_found", `no route ${req.method} ${req.url.split("?")[0]}`));
+  });
+
+  app.addHook("onRequest", async (req: FastifyRequest, _reply: FastifyReply) => {
+    const path = req.url.split("?")[0]!;
+    if (PUBLIC.has(path) || !path.startsWith("/v1/") || path.startsWith("/docs")) return;
+    const header = req.headers.authorization;
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m) throw new ApiError("unauthorized", "missing API key: send Authorization: Bearer <api key>");
+    const caller = await slice.authenticate(m[1]!);
+    if (!caller) throw new ApiError("unauthorized", "unknown or revoked API key");
+    req.caller = caller;
+  });
+
+  const limit = opts.rateLimit ?? { max: 6000, windowMs: 60_000 };
+  void app.register(rateLimit, {
+    global: true,
+    max: limit.max,
+    timeWindow: limit.windowMs,
+    hook: "preHandler",
+    keyGenerator: (req) => req.caller?.key.id ?? req.ip,
+    allowList: (req) => req.caller === null,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      error: { code: "rate_limited", message: `rate limit of ${ctx.max} requests per ${ctx.after} exceeded` },
+    }),
+  });
+
+  void app.register(async (scope) => registerRoutes(scope, slice));
+  return app;
+}

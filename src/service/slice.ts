@@ -1,0 +1,301 @@
+/**
+ * The whole service: the store, one WorkspaceService per workspace, API keys, the
+ * webhook outbox worker, the change stream and the clock that moves time-driven
+ * membership. `src/http` and `src/cli` are thin layers over this.
+ */
+import type { Clock } from "../engine/types.ts";
+import { isValidTimeZone } from "../rules/time.ts";
+import { sha256Hex } from "../store/ids.ts";
+import type {
+  ApiKey,
+  ChangeRecord,
+  CreatedApiKey,
+  Store,
+  StoreOps,
+  WebhookRecord,
+  Workspace,
+} from "../store/types.ts";
+import { ApiError, invalid, notFound } from "./errors.ts";
+import { ImportRunner } from "./imports.ts";
+import { checkWebhookUrl } from "./webhook-url.ts";
+import { WebhookDispatcher } from "./webhooks.ts";
+import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
+import { WorkspaceService, wireChange } from "./workspace.ts";
+
+export const DEFAULT_WORKSPACE_ID = "ws_default";
+
+export interface SliceOptions {
+  store: Store;
+  clock?: Clock;
+  /** SPEC §5 `SLICE_API_KEY`: an admin key of the default workspace. */
+  apiKey?: string;
+  /** Where start-up messages go (the first start prints the admin key here, once). */
+  log?: (line: string) => void;
+  /** `SLICE_WEBHOOK_DENY_PRIVATE=1`: refuse loopback and private webhook addresses. */
+  denyPrivateWebhooks?: boolean;
+  /** How often time-driven changes are logged and streamed (default 500 ms; SPEC §3.3a: within 2 s). */
+  tickMs?: number;
+  /** Webhook worker settings (tests make it fast). */
+  webhookPollMs?: number;
+  webhookTimeoutMs?: number;
+}
+
+export type StreamListener = (change: ReturnType<typeof wireChange>) => void;
+
+export interface Caller {
+  workspace: Workspace;
+  key: ApiKey;
+}
+
+export class Slice {
+  private readonly workspaces = new Map<string, WorkspaceService>();
+  private readonly opening = new Map<string, Promise<WorkspaceService>>();
+  private readonly streams = new Map<string, Set<StreamListener>>();
+  private readonly webhookCache = new Map<string, WebhookRecord[]>();
+  private readonly authCache = new Map<string, Caller | null>();
+  private readonly importers = new Map<string, ImportRunner>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+  readonly dispatcher: WebhookDispatcher;
+  readonly clock: Clock;
+
+  private constructor(
+    readonly store: Store,
+    private readonly opts: SliceOptions,
+  ) {
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    this.dispatcher = new WebhookDispatcher(store, {
+      clock: this.clock,
+      denyPrivate: opts.denyPrivateWebhooks ?? false,
+      ...(opts.webhookPollMs !== undefined ? { pollMs: opts.webhookPollMs } : {}),
+      ...(opts.webhookTimeoutMs !== undefined ? { timeoutMs: opts.webhookTimeoutMs } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  /** Opens every workspace (rebuilding its engine from the store) and starts the workers. */
+  static async start(opts: SliceOptions): Promise<Slice> {
+    const s = new Slice(opts.store, opts);
+    await s.bootstrap();
+    for (const ws of await opts.store.listWorkspaces()) await s.workspace(ws.id);
+    s.dispatcher.start();
+    s.timer = setInterval(() => void s.tick(), opts.tickMs ?? 500);
+    s.timer.unref();
+    return s;
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => process.stdout.write(`${l}\n`)))(line);
+  }
+
+  /** The default workspace and the admin key (SPEC §5). */
+  private async bootstrap(): Promise<void> {
+    const store = this.store;
+    if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
+      await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
+    }
+    if (this.opts.apiKey) {
+      if (!(await store.authenticate(this.opts.apiKey))) {
+        await store.createApiKey(DEFAULT_WORKSPACE_ID, {
+          name: "admin (SLICE_API_KEY)",
+          admin: true,
+          secret: this.opts.apiKey,
+        });
+      }
+      return;
+    }
+    const keys = await store.listApiKeys(DEFAULT_WORKSPACE_ID);
+    if (!keys.some((k) => k.admin)) {
+      const created = await store.createApiKey(DEFAULT_WORKSPACE_ID, { name: "admin", admin: true });
+      this.log(`Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`);
+    }
+  }
+
+  /** The open service of a workspace, opening it on first use. */
+  async workspace(id: string): Promise<WorkspaceService> {
+    const open = this.workspaces.get(id);
+    if (open) return open;
+    let p = this.opening.get(id);
+    if (!p) {
+      p = (async () => {
+        const info = await this.store.getWorkspace(id);
+        if (!info) throw notFound("workspace", id);
+        const svc = await WorkspaceService.open(this.store, info, {
+          clock: this.clock,
+          hooks: {
+            onLog: (ws, tx, logged) => this.enqueueDeliveries(ws, tx, logged),
+            afterLog: (ws, logged) => this.broadcast(ws, logged),
+            segmentUsers: async (ws, segmentId) =>
+              (await this.webhooks(ws))
+                .filter((w) => w.segment_id === segmentId)
+                .map((w) => ({ type: "webhook", id: w.id })),
+          },
+        });
+        this.workspaces.set(id, svc);
+        this.dispatcher.addWorkspace(id);
+        return svc;
+      })();
+      this.opening.set(id, p);
+      p.finally(() => this.opening.delete(id)).catch(() => undefined);
+    }
+    return p;
+  }
+
+  // ---------------------------------------------------------------- auth
+
+  /** The caller a bearer secret belongs to, or null. */
+  async authenticate(secret: string): Promise<Caller | null> {
+    const h = sha256Hex(secret);
+    if (this.authCache.has(h)) return this.authCache.get(h)!;
+    const found = await this.store.authenticate(secret);
+    if (this.authCache.size > 10_000) this.authCache.clear();
+    this.authCache.set(h, found);
+    return found;
+  }
+
+  async createWorkspace(caller: Caller, body: unknown): Promise<{ workspace: Workspace; api_key: string }> {
+    if (!caller.key.admin) throw new ApiError("forbidden", "only an admin key may create workspaces");
+    const input = parse(WorkspaceInput, body);
+    if (input.time_zone !== undefined && !isValidTimeZone(input.time_zone)) {
+      throw invalid("time_zone", `unknown IANA time zone ${JSON.stringify(input.time_zone)}`);
+    }
+    const ws = await this.store.createWorkspace({
+      name: input.name,
+      ...(input.time_zone !== undefined ? { time_zone: input.time_zone } : {}),
+    });
+    const key = await this.store.createApiKey(ws.id, { name: "default" });
+    await this.workspace(ws.id);
+    return { workspace: ws, api_key: key.secret };
+  }
+
+  async createKey(caller: Caller, body: unknown): Promise<CreatedApiKey> {
+    const input = parse(KeyInput, body ?? {});
+    return this.store.createApiKey(caller.workspace.id, { name: input.name ?? "key" });
+  }
+
+  async deleteKey(caller: Caller, id: string): Promise<void> {
+    if (!(await this.store.deleteApiKey(caller.workspace.id, id))) throw notFound("key", id);
+    this.authCache.clear();
+  }
+
+  // ---------------------------------------------------------------- webhooks
+
+  private async webhooks(ws: string, db: StoreOps = this.store): Promise<WebhookRecord[]> {
+    let list = this.webhookCache.get(ws);
+    if (!list) {
+      list = await db.listWebhooks(ws);
+      this.webhookCache.set(ws, list);
+    }
+    return list;
+  }
+
+  /** Inside the transaction that logs changes: one outbox row per matching subscription. */
+  private async enqueueDeliveries(ws: string, tx: StoreOps, logged: ChangeRecord[]): Promise<void> {
+    const hooks = await this.webhooks(ws, tx);
+    if (hooks.length === 0) return;
+    const items: { webhook_id: string; change_seq: number }[] = [];
+    for (const c of logged) {
+      const type = `segment.${c.change}`;
+      for (const h of hooks) {
+        if (h.events.includes(type) && (h.segment_id === null || h.segment_id === c.segment_id)) {
+          items.push({ webhook_id: h.id, change_seq: c.seq });
+        }
+      }
+    }
+    if (items.length > 0) await tx.enqueueDeliveries(ws, items);
+  }
+
+  async createWebhook(ws: WorkspaceService, body: unknown): Promise<WebhookRecord> {
+    const input = parse(WebhookInput, body);
+    const problem = await checkWebhookUrl(input.url, { denyPrivate: this.opts.denyPrivateWebhooks ?? false });
+    if (problem) throw invalid("url", problem);
+    if (input.segment_id != null && !ws.engine.segment(input.segment_id)) {
+      throw new ApiError("not_found", `segment_id: segment "${input.segment_id}" not found`, {
+        path: "segment_id",
+      });
+    }
+    // Changes not logged yet belong to before the subscription.
+    await ws.live.flush();
+    const hook = await this.store.createWebhook(ws.id, {
+      url: input.url,
+      events: input.events ?? ["segment.entered", "segment.exited"],
+      segment_id: input.segment_id ?? null,
+      ...(input.secret !== undefined ? { secret: input.secret } : {}),
+    });
+    this.webhookCache.delete(ws.id);
+    return hook;
+  }
+
+  async deleteWebhook(ws: WorkspaceService, id: string): Promise<void> {
+    if (!(await this.store.deleteWebhook(ws.id, id))) throw notFound("webhook", id);
+    this.webhookCache.delete(ws.id);
+  }
+
+  // ---------------------------------------------------------------- imports
+
+  /** The import runner of a workspace: its sink is the workspace's own validated writes. */
+  importer(ws: WorkspaceService): ImportRunner {
+    let r = this.importers.get(ws.id);
+    if (!r) {
+      r = new ImportRunner(this.store, {
+        upsertContacts: async (batch) => {
+          const { result, ids } = await ws.upsertContactsWithIds(batch);
+          return { errors: result.errors, contactIds: ids };
+        },
+        ingestEvents: async (batch) => ({ errors: (await ws.ingest(batch)).errors }),
+        addToSegment: async (segmentId, contactIds) => {
+          if (contactIds.length === 0) return;
+          await ws.addMembers(segmentId, { contacts: contactIds.map((id) => ({ id })) });
+        },
+      });
+      this.importers.set(ws.id, r);
+    }
+    return r;
+  }
+
+  // ---------------------------------------------------------------- stream
+
+  subscribe(ws: string, listener: StreamListener): () => void {
+    let set = this.streams.get(ws);
+    if (!set) {
+      set = new Set();
+      this.streams.set(ws, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private broadcast(ws: string, logged: ChangeRecord[]): void {
+    this.dispatcher.wake();
+    const set = this.streams.get(ws);
+    if (!set || set.size === 0) return;
+    for (const c of logged) {
+      const wire = wireChange(c);
+      for (const l of set) l(wire);
+    }
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** Logs (and so streams and delivers) time-driven changes and changes not logged yet. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const ws of this.workspaces.values()) await ws.tick();
+    } catch (e) {
+      this.log(`Slice: tick failed: ${(e as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.dispatcher.stop();
+    for (const r of this.importers.values()) await r.idle().catch(() => undefined);
+    for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
+    await this.store.close();
+  }
+}

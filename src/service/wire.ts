@@ -1,0 +1,311 @@
+/**
+ * Request shapes of the HTTP API (SPEC §4), as zod schemas: the HTTP layer parses with
+ * them and `GET /v1/openapi.json` is generated from them. Checks that need the
+ * workspace (custom field types, time zone) are done by `contactWrite` here.
+ */
+import { z } from "zod";
+import { CONTACT_STATUSES, EMAIL_STATUSES, type FieldRegistry } from "../rules/fields.ts";
+import { EventType } from "../rules/schema.ts";
+import { toInstant } from "../rules/time.ts";
+import type { ContactValue, JsonObject } from "../store/types.ts";
+import { invalid } from "./errors.ts";
+
+export const LIMITS = {
+  /** Items in one contacts batch or events request (SPEC §4). */
+  batchItems: 10_000,
+  /** Serialized size of one event's properties (SPEC §2). */
+  propertiesBytes: 16 * 1024,
+  /** Request body (a batch of 10,000 events with properties fits). */
+  bodyBytes: 32 * 1024 * 1024,
+  /** Contacts in one members request. */
+  memberRefs: 10_000,
+  listDefault: 100,
+  listMax: 1000,
+} as const;
+
+const str = z.string().nullable();
+
+export const ContactRef = z.union(
+  [
+    z.strictObject({ id: z.string().min(1) }),
+    z.strictObject({ email: z.string().min(1) }),
+    z.strictObject({ external_id: z.string().min(1) }),
+  ],
+  { error: 'expected exactly one of {"id"}, {"email"}, {"external_id"}' },
+);
+export type ContactRef = z.infer<typeof ContactRef>;
+
+const DateInput = z.union([z.string(), z.number()]).nullable();
+
+export const ContactInput = z.strictObject({
+  id: z.string().min(1).optional(),
+  email: str.optional(),
+  external_id: str.optional(),
+  phone: str.optional(),
+  first_name: str.optional(),
+  last_name: str.optional(),
+  country: str.optional(),
+  region: str.optional(),
+  city: str.optional(),
+  postal_code: str.optional(),
+  timezone: str.optional(),
+  language: str.optional(),
+  status: z.enum(CONTACT_STATUSES).nullable().optional(),
+  email_status: z.enum(EMAIL_STATUSES).nullable().optional(),
+  tags: z.array(z.string()).nullable().optional(),
+  created_at: DateInput.optional(),
+  subscribed_at: DateInput.optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+export type ContactInput = z.infer<typeof ContactInput>;
+
+export const TagsChange = z.strictObject({
+  add: z.array(z.string()).optional(),
+  remove: z.array(z.string()).optional(),
+});
+
+export const EventInput = z.strictObject({
+  id: z.string().min(1).max(200).optional(),
+  type: EventType,
+  contact: ContactRef,
+  timestamp: z.string().optional(),
+  properties: z.record(z.string(), z.json()).optional(),
+});
+export type EventInput = z.infer<typeof EventInput>;
+
+export const FieldInput = z.strictObject({
+  key: z.string(),
+  type: z.enum(["string", "number", "boolean", "date", "string_list"]),
+  label: z.string().optional(),
+});
+
+export const SegmentInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  kind: z.enum(["dynamic", "static"]).optional(),
+  rule: z.unknown().optional(),
+});
+
+export const SegmentReplace = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  rule: z.unknown().optional(),
+});
+
+export const PreviewInput = z.strictObject({
+  rule: z.unknown(),
+  segment_id: z.string().optional(),
+});
+
+export const MembersInput = z.strictObject({
+  contacts: z.array(ContactRef).min(1).max(LIMITS.memberRefs),
+  expires_at: z.string().optional(),
+});
+
+export const RefsInput = z.strictObject({ contacts: z.array(ContactRef).min(1).max(LIMITS.memberRefs) });
+
+export const ActionInput = z.union(
+  [
+    z.strictObject({ tag_add: z.array(z.string().min(1)).min(1) }),
+    z.strictObject({ tag_remove: z.array(z.string().min(1)).min(1) }),
+    z.strictObject({ copy_to: z.string().min(1) }),
+  ],
+  { error: 'expected one of {"tag_add": [...]}, {"tag_remove": [...]}, {"copy_to": "seg_…"}' },
+);
+
+export const WebhookInput = z.strictObject({
+  url: z.string(),
+  events: z
+    .array(z.enum(["segment.entered", "segment.exited"]))
+    .min(1)
+    .optional(),
+  segment_id: z.string().nullable().optional(),
+  secret: z.string().min(8).optional(),
+});
+
+export const WorkspaceInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  time_zone: z.string().optional(),
+});
+
+export const KeyInput = z.strictObject({ name: z.string().max(200).optional() });
+
+/** `rule.conditions[1]` style path of a zod issue under `root`. */
+export function issuePath(root: string, path: readonly PropertyKey[]): string {
+  let out = root;
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** Parses `input` with `schema` or throws a 400 naming the first bad part under `root`. */
+export function parse<T>(schema: z.ZodType<T>, input: unknown, root = ""): T {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys")
+    message = `unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  if (input === undefined || input === null) message = "expected a JSON body";
+  throw invalid(issuePath(root, issue.path), message);
+}
+
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The keys of a contact write, checked and converted for the store; only the keys given. */
+export interface ContactChanges {
+  email?: string | null;
+  external_id?: string | null;
+  phone?: string | null;
+  first_name?: string | null;
+  last_name?: string | null;
+  country?: string | null;
+  region?: string | null;
+  city?: string | null;
+  postal_code?: string | null;
+  timezone?: string | null;
+  language?: string | null;
+  status?: string | null;
+  email_status?: string | null;
+  tags?: string[];
+  created_at?: number | null;
+  subscribed_at?: number | null;
+  fields?: Record<string, ContactValue>;
+}
+
+const STRING_KEYS = [
+  "external_id",
+  "phone",
+  "first_name",
+  "last_name",
+  "region",
+  "city",
+  "postal_code",
+  "timezone",
+  "language",
+] as const;
+
+function blankToNull(s: string | null | undefined): string | null {
+  if (s === null || s === undefined) return null;
+  const t = s.trim();
+  return t === "" ? null : t;
+}
+
+/**
+ * Validates a parsed contact against the workspace's fields: custom keys declared and
+ * of the right type, dates that parse, a plausible email, a two-letter country.
+ * Throws a 400 naming the bad part (`root.fields.score: expected a number`).
+ */
+export function contactChanges(
+  c: ContactInput,
+  registry: FieldRegistry,
+  tz: string,
+  root = "",
+): ContactChanges {
+  const at = (k: string) => issuePath(root, [k]);
+  const out: ContactChanges = {};
+  if (c.email !== undefined) {
+    const e = blankToNull(c.email)?.toLowerCase() ?? null;
+    if (e !== null && !EMAIL_RE.test(e))
+      throw invalid(at("email"), `${JSON.stringify(c.email)} is not an email address`);
+    out.email = e;
+  }
+  for (const k of STRING_KEYS) if (c[k] !== undefined) out[k] = blankToNull(c[k]);
+  if (c.country !== undefined) {
+    const v = blankToNull(c.country);
+    if (v !== null && !/^[A-Za-z]{2}$/.test(v)) {
+      throw invalid(
+        at("country"),
+        `expected an ISO 3166-1 alpha-2 code such as "FR", got ${JSON.stringify(c.country)}`,
+      );
+    }
+    out.country = v?.toUpperCase() ?? null;
+  }
+  if (c.status !== undefined) out.status = c.status;
+  if (c.email_status !== undefined) out.email_status = c.email_status;
+  if (c.tags !== undefined)
+    out.tags = [...new Set((c.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))];
+  for (const k of ["created_at", "subscribed_at"] as const) {
+    const v = c[k];
+    if (v === undefined) continue;
+    if (v === null) out[k] = null;
+    else {
+      try {
+        out[k] = toInstant(v, tz);
+      } catch (e) {
+        throw invalid(at(k), (e as Error).message);
+      }
+    }
+  }
+  if (c.fields !== undefined) {
+    const fields: Record<string, ContactValue> = {};
+    for (const [key, value] of Object.entries(c.fields)) {
+      const path = issuePath(root, ["fields", key]);
+      const def = registry.get(key);
+      if (!def || def.builtin) {
+        throw invalid(path, `unknown custom field "${key}" (declare it with POST /v1/fields)`);
+      }
+      fields[key] = customValue(value, def.type, tz, path);
+    }
+    out.fields = fields;
+  }
+  return out;
+}
+
+function customValue(v: unknown, type: string, tz: string, path: string): ContactValue {
+  if (v === null) return null;
+  switch (type) {
+    case "string":
+      if (typeof v !== "string") throw invalid(path, "expected a string");
+      return v;
+    case "number":
+      if (typeof v !== "number" || !Number.isFinite(v)) throw invalid(path, "expected a number");
+      return v;
+    case "boolean":
+      if (typeof v !== "boolean") throw invalid(path, "expected a boolean");
+      return v;
+    case "date":
+      if (typeof v !== "string") throw invalid(path, "expected an ISO 8601 date or instant");
+      try {
+        toInstant(v, tz);
+      } catch (e) {
+        throw invalid(path, (e as Error).message);
+      }
+      return v.trim();
+    case "string_list":
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+        throw invalid(path, "expected a list of strings");
+      return v as string[];
+    default:
+      throw invalid(path, `unsupported field type ${type}`);
+  }
+}
+
+/** Checks an event's properties size (SPEC §2: ≤ 16 KiB). */
+export function checkProperties(p: JsonObject | undefined, path: string): void {
+  if (p === undefined) return;
+  if (Buffer.byteLength(JSON.stringify(p)) > LIMITS.propertiesBytes) {
+    throw invalid(path, `properties exceed ${LIMITS.propertiesBytes} bytes`);
+  }
+}
+
+/** `limit` per SPEC §4: 1 … 1000, default 100, larger values clamped. */
+export function listLimit(raw: unknown): number {
+  if (raw === undefined || raw === "") return LIMITS.listDefault;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw invalid("limit", "expected an integer from 1 to 1000");
+  return Math.min(n, LIMITS.listMax);
+}
+
+/** An ISO 8601 instant from a query string or body, as epoch ms. */
+export function instant(raw: unknown, path: string, tz: string): number {
+  if (typeof raw !== "string" || raw.trim() === "")
+    throw invalid(path, "expected an ISO 8601 date or instant");
+  try {
+    return toInstant(raw, tz);
+  } catch (e) {
+    throw invalid(path, (e as Error).message);
+  }
+}
