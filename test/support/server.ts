@@ -1,0 +1,91 @@
+/**
+ * A real Slice server for end-to-end tests: started on a free port of 127.0.0.1 over a
+ * fresh SQLite file or a fresh database of a PostgreSQL server the test started, and
+ * driven over HTTP with fetch. Stopped (and its files removed) by the test.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningServer, type StartOptions, startServer } from "../../src/http/start.ts";
+
+/** Response bodies are read as loosely as a test reads JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary JSON answers field by field
+export type Json = any;
+
+export const ADMIN_KEY = "sk_admin_e2e_0123456789abcdef";
+
+export interface TestServer {
+  url: string;
+  server: RunningServer;
+  /** fetch with the admin key (or `key`) and JSON in and out. */
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { key?: string | null; headers?: Record<string, string>; raw?: string | Buffer },
+  ): Promise<{ status: number; body: Json; text: string; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+export type Backend = { kind: "sqlite" } | { kind: "postgres"; url: string };
+
+export async function startTestServer(
+  backend: Backend,
+  opts: Partial<StartOptions> = {},
+): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "slice-e2e-"));
+  const server = await startServer({
+    port: 0,
+    host: "127.0.0.1",
+    apiKey: ADMIN_KEY,
+    log: () => {},
+    tickMs: 100,
+    webhookPollMs: 50,
+    ...(backend.kind === "sqlite" ? { sqlitePath: join(dir, "slice.db") } : { databaseUrl: backend.url }),
+    ...opts,
+  });
+  const url = server.url;
+  return {
+    url,
+    server,
+    async call(method, path, body, o = {}) {
+      const key = o.key === undefined ? ADMIN_KEY : o.key;
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let payload: string | Buffer | undefined;
+      if (o.raw !== undefined) payload = o.raw;
+      else if (body !== undefined) {
+        payload = JSON.stringify(body);
+        headers["content-type"] ??= "application/json";
+      }
+      const res = await fetch(url + path, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+      });
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text === "" ? null : JSON.parse(text);
+      } catch {
+        parsed = null;
+      }
+      return { status: res.status, body: parsed, text, headers: res.headers };
+    },
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or `ms` pass. */
+export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, what = "condition"): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
