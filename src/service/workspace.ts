@@ -833,6 +833,11 @@ export class WorkspaceService {
     this.requireSegment(id);
     if (req.at !== undefined) {
       const at = instant(req.at, "at", this.timeZone);
+      // The log is read below, but changes are appended to it lazily (with the next write
+      // or tick): without this, `?at=` just after an acknowledged write (or a time-driven
+      // change) missed it, against SPEC §3.3a. tick() moves the engine to now and logs
+      // every pending change first.
+      await this.live.tick();
       const page = await this.store.membersAt(this.id, id, at, {
         limit: req.limit,
         ...(req.cursor ? { cursor: req.cursor } : {}),
@@ -902,13 +907,31 @@ export class WorkspaceService {
     return { removed: ids.length };
   }
 
-  overrides(id: string) {
+  /**
+   * A static segment has members, not overrides (SPEC §3): its members are stored like
+   * "added" overrides, so without this check GET …/overrides listed them as overrides
+   * and DELETE …/overrides silently removed them. A default segment is read-only: lifting
+   * reached the engine after the commit and answered 500.
+   */
+  private requireOverridable(id: string, write: boolean): void {
     this.requireSegment(id);
+    if (write && this.isDefault(id))
+      throw new ApiError("forbidden", `segment "${id}" is a read-only default segment`);
+    if (this.engine.segment(id)!.kind === "static") {
+      throw new ApiError(
+        "invalid_request",
+        `segment "${id}" is static: it has members, not overrides (use /v1/segments/${id}/members)`,
+      );
+    }
+  }
+
+  overrides(id: string) {
+    this.requireOverridable(id, false);
     return this.engine.overrides(id).map((o) => ({ ...o, expires_at: iso(o.expires_at) }));
   }
 
   async liftOverrides(id: string, body: unknown): Promise<{ lifted: number }> {
-    this.requireSegment(id);
+    this.requireOverridable(id, true);
     const input = parse(RefsInput, body);
     const ids = [...new Set(await this.refsToIds(input.contacts, "contacts"))];
     const { result } = await this.live.write(
