@@ -101,8 +101,6 @@ export class LiveWorkspace {
    * time-driven ones a read brings about.
    */
   private pending: ChangeInput[] = [];
-  /** Writes run one at a time, in the order they were asked for. */
-  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly store: Store,
@@ -197,43 +195,93 @@ export class LiveWorkspace {
     return logged;
   }
 
-  /** Runs `fn` after every write asked for before it; one at a time. */
-  serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  /**
+   * Group commit: writes asked for while a commit is in flight wait here, and the next
+   * round commits all of them in one transaction (each under its own savepoint, so one
+   * failing write fails alone). One fsync then acknowledges many writes, which is what
+   * lets concurrent clients exceed one commit per fsync.
+   */
+  private waiting: WriteRequest[] = [];
+  private draining = false;
+
+  /** Writes per group commit at most (bounds the latency of the first in a round). */
+  static readonly GROUP_MAX = 64;
 
   /**
    * One write: `commit` runs in a store transaction (with the changes not logged yet),
    * then, once committed, `apply` brings the engine along. The returned promise
    * resolves after the commit, so what it acknowledges is durable. If `commit` throws,
-   * nothing is stored and the engine is left alone.
+   * nothing of it is stored and the engine is left alone. Writes are committed and
+   * applied in the order they were asked for.
    */
   write<T>(
     commit: (tx: StoreOps) => Promise<T>,
     apply: (result: T) => void,
   ): Promise<{ result: T; changes: MembershipChange[] }> {
-    return this.serialize(async () => {
-      this.engine.advanceTo(this.clock.now());
-      const pending = this.pending;
-      this.pending = [];
-      let logged: ChangeRecord[] = [];
-      let result: T;
-      try {
-        result = await this.store.transaction(this.ws, async (tx) => {
-          logged = await this.log(tx, pending);
-          return commit(tx);
-        });
-      } catch (e) {
-        this.pending = [...pending, ...this.pending];
-        throw e;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({
+        commit,
+        apply: apply as (r: unknown) => void,
+        resolve: resolve as (v: { result: unknown; changes: MembershipChange[] }) => void,
+        reject,
+      });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.waiting.splice(0, LiveWorkspace.GROUP_MAX);
+        await this.commitGroup(group);
       }
-      if (logged.length > 0) this.hooks.afterLog?.(logged);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commitGroup(group: WriteRequest[]): Promise<void> {
+    this.engine.advanceTo(this.clock.now());
+    const pending = this.pending;
+    this.pending = [];
+    let logged: ChangeRecord[] = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await this.store.transaction(this.ws, async (tx) => {
+        logged = await this.log(tx, pending);
+        for (const req of group) {
+          try {
+            const value =
+              group.length === 1 ? await req.commit(tx) : await tx.savepoint((sp) => req.commit(sp));
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        // A lone write that failed rolls back as a whole (nothing else to keep).
+        if (group.length === 1 && !outcomes[0]!.ok) throw (outcomes[0] as { error: unknown }).error;
+      });
+    } catch (e) {
+      this.pending = [...pending, ...this.pending];
+      for (const req of group) req.reject(e);
+      return;
+    }
+    if (logged.length > 0) this.hooks.afterLog?.(logged);
+    group.forEach((req, k) => {
+      const o = outcomes[k]!;
+      if (!o.ok) {
+        req.reject(o.error);
+        return;
+      }
       const before = this.pending.length;
-      apply(result);
-      const changes = this.pending.slice(before).map(fromLog);
-      return { result, changes };
+      try {
+        req.apply(o.value);
+      } catch (e) {
+        req.reject(e);
+        return;
+      }
+      req.resolve({ result: o.value, changes: this.pending.slice(before).map(fromLog) });
     });
   }
 
@@ -270,20 +318,12 @@ export class LiveWorkspace {
   }
 
   /** Writes the changes not logged yet. */
-  flush(): Promise<void> {
-    return this.serialize(async () => {
-      if (this.pending.length === 0) return;
-      const pending = this.pending;
-      this.pending = [];
-      let logged: ChangeRecord[];
-      try {
-        logged = await this.store.transaction(this.ws, (tx) => this.log(tx, pending));
-      } catch (e) {
-        this.pending = [...pending, ...this.pending];
-        throw e;
-      }
-      this.hooks.afterLog?.(logged);
-    });
+  async flush(): Promise<void> {
+    if (this.pending.length === 0 && this.waiting.length === 0 && !this.draining) return;
+    await this.write(
+      async () => undefined,
+      () => {},
+    );
   }
 
   /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */
@@ -294,6 +334,13 @@ export class LiveWorkspace {
     await this.flush();
     return changes;
   }
+}
+
+interface WriteRequest {
+  commit: (tx: StoreOps) => Promise<unknown>;
+  apply: (result: unknown) => void;
+  resolve: (v: { result: unknown; changes: MembershipChange[] }) => void;
+  reject: (e: unknown) => void;
 }
 
 function fromLog(c: ChangeInput): MembershipChange {

@@ -443,7 +443,27 @@ export class WorkspaceService {
     refs: ContactRef[],
     opts: { tx?: StoreOps; now?: number; paths: string[] },
   ): Promise<{ ids: (string | null)[]; errors: (string | null)[]; created: ContactRecord[] }> {
-    const found = await (opts.tx ?? this.store).findContacts(this.id, refs);
+    // Id references are answered by the engine, which holds every committed contact
+    // (writes are serialized, so it is up to date here); only emails and external ids
+    // need the store.
+    const found: (ContactRecord | { id: string } | null)[] = new Array(refs.length).fill(null);
+    const lookups: ContactRef[] = [];
+    const lookupAt: number[] = [];
+    refs.forEach((ref, k) => {
+      if ("id" in ref) {
+        const i = this.engine.contacts.index(ref.id);
+        if (i !== undefined && this.engine.contacts.alive.has(i)) found[k] = { id: ref.id };
+      } else {
+        lookups.push(ref);
+        lookupAt.push(k);
+      }
+    });
+    if (lookups.length > 0) {
+      const rows = await (opts.tx ?? this.store).findContacts(this.id, lookups);
+      rows.forEach((r, j) => {
+        found[lookupAt[j]!] = r;
+      });
+    }
     const ids: (string | null)[] = [];
     const errors: (string | null)[] = [];
     const toCreate = new Map<string, { write: ContactWrite; positions: number[] }>();

@@ -152,6 +152,8 @@ const STRING_KEYS = [
 ] as const;
 
 /** The workspace-scoped operations over one executor (the store's, or a transaction's). */
+let savepoints = 0;
+
 export class SqlOps implements StoreOps {
   protected readonly d: Dialect;
 
@@ -162,6 +164,27 @@ export class SqlOps implements StoreOps {
     private readonly bound: string | null = null,
   ) {
     this.d = x.dialect;
+  }
+
+  /**
+   * Inside a transaction: runs `fn` under a savepoint, so that when it throws, what it
+   * wrote is undone and the rest of the transaction goes on (group commit: several
+   * writes in one transaction, one commit, each failing alone).
+   */
+  async savepoint<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    if (!this.x.inTransaction) throw new Error("savepoint needs a transaction");
+    const name = `sp_${++savepoints}`;
+    await this.x.exec(`SAVEPOINT ${name}`);
+    let result: T;
+    try {
+      result = await fn(this);
+    } catch (e) {
+      await this.x.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+      await this.x.exec(`RELEASE SAVEPOINT ${name}`);
+      throw e;
+    }
+    await this.x.exec(`RELEASE SAVEPOINT ${name}`);
+    return result;
   }
 
   protected check(ws: string): void {

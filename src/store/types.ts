@@ -368,6 +368,12 @@ export interface ImportProgress {
 
 /** The workspace-scoped operations; available on the store and inside a transaction. */
 export interface StoreOps {
+  /**
+   * Inside a transaction only: runs `fn` under a savepoint; if it throws, its writes are
+   * undone and the transaction continues.
+   */
+  savepoint<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+
   // fields
   createField(ws: string, field: NewField): Promise<CustomField>;
   listFields(ws: string): Promise<CustomField[]>;

@@ -1,0 +1,234 @@
+/**
+ * HTTP load test (issue 5): events posted to a real Slice server over HTTP in batches
+ * of 1,000 at a target rate (default 50,000 events/s) for a duration (default 60 s),
+ * on SQLite, with 100 live segments of mixed kinds (the bench's `live` mix) over a
+ * generated data set. Reports achieved events/s, p50/p99/max request latency, and
+ * checks that nothing was lost: every request answered 200 with all events accepted,
+ * and the store holds exactly the preloaded plus the sent events afterwards.
+ *
+ *   npm run load -- [--rate 50000] [--seconds 60] [--contacts 100000] [--events 1000000] [--json]
+ *
+ * The server runs in a child process (its own event loop, as in production); the data
+ * set is written straight into the SQLite file first, so the server's start-up rebuild
+ * loads it like any restart would.
+ */
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import Database from "better-sqlite3";
+import { openStore } from "../src/store/index.ts";
+import type { ContactWrite, EventWrite } from "../src/store/types.ts";
+import { generateContacts, generateEvents, NOW } from "./generate.ts";
+import { liveSegments } from "./sections/live.ts";
+import { fmtInt, log, percentile, round, table } from "./util.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: "string", default: "50000" },
+    seconds: { type: "string", default: "60" },
+    contacts: { type: "string", default: "100000" },
+    events: { type: "string", default: "1000000" },
+    batch: { type: "string", default: "1000" },
+    inflight: { type: "string", default: "8" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+const CONTACTS = Number(args.contacts);
+const EVENTS = Number(args.events);
+const BATCH = Number(args.batch);
+const INFLIGHT = Number(args.inflight);
+const KEY = "sk_load_test_admin_0123456789";
+const WS = "ws_default";
+
+async function prepare(path: string): Promise<void> {
+  const spec = { seed: 7, contacts: CONTACTS, events: EVENTS, now: NOW };
+  const store = await openStore({ sqlitePath: path });
+  await store.createWorkspace({ id: WS, name: "Default", time_zone: "UTC" });
+  await store.createField(WS, { key: "plan", type: "string" });
+  let t0 = performance.now();
+  let batch: ContactWrite[] = [];
+  for (const c of generateContacts(spec)) {
+    batch.push(c as ContactWrite);
+    if (batch.length === 10_000) {
+      await store.putContacts(WS, batch);
+      batch = [];
+    }
+  }
+  if (batch.length) await store.putContacts(WS, batch);
+  log(`load: ${fmtInt(CONTACTS)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t0 = performance.now();
+  let events: EventWrite[] = [];
+  for (const e of generateEvents(spec)) {
+    events.push(e as EventWrite);
+    if (events.length === 10_000) {
+      await store.insertEvents(WS, events);
+      events = [];
+    }
+  }
+  if (events.length) await store.insertEvents(WS, events);
+  log(`load: ${fmtInt(EVENTS)} events stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  for (const [k, s] of liveSegments().entries()) {
+    await store.createSegment(WS, { id: s.id, kind: "dynamic", name: `live ${k}`, rule: s.rule as never });
+  }
+  await store.close();
+}
+
+interface ServerHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function startChild(path: string): Promise<ServerHandle> {
+  const child = fork(join(import.meta.dirname, "load-server.ts"), [path, KEY], {
+    execArgv: [
+      "--max-old-space-size=8192",
+      "--import",
+      "tsx",
+      ...(process.env.SLICE_LOAD_PROFILE
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SLICE_LOAD_PROFILE}`]
+        : []),
+    ],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    child.on("message", (m: { url?: string }) => {
+      if (m.url) {
+        resolve({
+          url: m.url,
+          stop: () =>
+            new Promise<void>((done) => {
+              child.removeAllListeners("exit");
+              child.once("exit", () => done());
+              child.kill("SIGTERM");
+            }),
+        });
+      }
+    });
+  });
+}
+
+const TYPES = ["email_sent", "email_opened", "email_clicked", "page_viewed", "order_placed", "cart_added"];
+
+function body(k: number, r: () => number): string {
+  const now = new Date().toISOString();
+  const events = new Array(BATCH);
+  for (let j = 0; j < BATCH; j++) {
+    const type = TYPES[Math.floor(r() * r() * TYPES.length)]!;
+    events[j] = {
+      id: `load-${k}-${j}`,
+      type,
+      contact: { id: `c${Math.floor(r() * CONTACTS)}` },
+      timestamp: now,
+      properties:
+        type === "order_placed"
+          ? { amount: Math.round(r() * 40000) / 100, currency: "EUR" }
+          : { campaign_id: Math.floor(r() * 200) },
+    };
+  }
+  return JSON.stringify(events);
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "slice-load-"));
+  const path = join(dir, "slice.db");
+  try {
+    await prepare(path);
+    let t0 = performance.now();
+    const server = await startChild(path);
+    const startupS = (performance.now() - t0) / 1000;
+    log(
+      `load: server up at ${server.url} after ${startupS.toFixed(1)} s (rebuilt ${fmtInt(EVENTS)} events, 100 segments)`,
+    );
+
+    const batches = Math.round((RATE * SECONDS) / BATCH);
+    const interval = (BATCH / RATE) * 1000;
+    const latencies = new Float64Array(batches);
+    let seed = 12345;
+    const r = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    let accepted = 0;
+    let failures = 0;
+    let next = 0;
+    let behind = 0;
+    t0 = performance.now();
+    const worker = async () => {
+      for (;;) {
+        const k = next++;
+        if (k >= batches) return;
+        const due = t0 + k * interval;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+        else if (wait < -1000) behind++;
+        const payload = body(k, r);
+        const s = performance.now();
+        const res = await fetch(`${server.url}/v1/events`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+          body: payload,
+        });
+        const out = (await res.json()) as { accepted?: number };
+        latencies[k] = performance.now() - s;
+        if (res.status !== 200 || out.accepted !== BATCH) failures++;
+        else accepted += out.accepted;
+        if (k % Math.max(1, Math.round(batches / 10)) === 0) {
+          log(`load: ${fmtInt(k * BATCH)} events sent, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: INFLIGHT }, worker));
+    const elapsed = (performance.now() - t0) / 1000;
+    await server.stop();
+
+    const store = await openStore({ sqlitePath: path });
+    const stored = await store.countEvents(WS);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const loggedChanges = (db.prepare("SELECT count(*) AS n FROM changes").get() as { n: number }).n;
+    db.close();
+    const sorted = Float64Array.from(latencies).sort();
+    const result = {
+      target_events_per_s: RATE,
+      events_per_s: Math.round((batches * BATCH) / elapsed),
+      seconds: round(elapsed, 1),
+      requests: batches,
+      batch: BATCH,
+      p50_ms: round(percentile(sorted, 0.5), 1),
+      p99_ms: round(percentile(sorted, 0.99), 1),
+      max_ms: round(sorted[sorted.length - 1] ?? 0, 1),
+      failed_requests: failures,
+      late_requests: behind,
+      accepted,
+      stored_events: stored,
+      expected_events: EVENTS + batches * BATCH,
+      lost: EVENTS + accepted - stored,
+      contacts: CONTACTS,
+      segments: 100,
+      startup_s: round(startupS, 1),
+      logged_changes: loggedChanges,
+    };
+    for (const line of table([
+      ["", "value"],
+      ["events/s (target)", `${fmtInt(result.events_per_s)} (${fmtInt(RATE)})`],
+      ["duration", `${result.seconds} s, ${fmtInt(batches)} requests of ${BATCH}`],
+      ["latency p50 / p99 / max", `${result.p50_ms} / ${result.p99_ms} / ${result.max_ms} ms`],
+      ["failed requests", String(failures)],
+      ["membership changes logged", fmtInt(loggedChanges)],
+      ["stored = preloaded + sent", `${fmtInt(stored)} = ${fmtInt(EVENTS)} + ${fmtInt(accepted)}`],
+    ]))
+      log(line);
+    if (args.json) process.stdout.write(`${JSON.stringify({ http_load: result })}\n`);
+    if (failures > 0 || result.lost !== 0) process.exitCode = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
