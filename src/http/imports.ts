@@ -3,7 +3,7 @@
  * application/x-ndjson for events), options in the query string; the job runs in the
  * background and `GET /v1/imports/{id}` reports its progress and rejected rows.
  */
-import type { Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { ApiError, invalid } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
@@ -58,10 +58,16 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
           throw invalid("segment_id", `segment "${query.segment_id}" is not a static segment`);
         }
       }
+      // Start consuming the request at once, into a buffer with backpressure. The job reads
+      // the file only after a few store round trips, and Node discards (`_dump`) a request
+      // body nobody has begun to read when the response finishes: the 202 went out first on
+      // PostgreSQL and the job saw an empty file. A failed upload destroys `file` with the error.
+      const file = new PassThrough();
+      pipeline(body as Readable, file, () => undefined);
       const job = await slice.importer(ws).start(
         ws.id,
         kind,
-        body as Readable,
+        file,
         {
           ...(mapping ? { mapping } : {}),
           ...(query.segment_id ? { segment_id: query.segment_id } : {}),
