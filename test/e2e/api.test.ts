@@ -194,6 +194,28 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       expect(ev.accepted).toBe(0);
       expect(ev.errors).toHaveLength(1);
       expect(expectOk(await b.c("GET", `/v1/contacts/${cb.id}/events`)).data).toEqual([]);
+      // Emails, external ids and event ids are unique per workspace, not across them.
+      const sameA = expectOk(
+        await a.c("POST", "/v1/contacts", { email: "same@x.io", external_id: "same" }),
+        201,
+      );
+      const sameB = expectOk(
+        await b.c("POST", "/v1/contacts", { email: "same@x.io", external_id: "same" }),
+        201,
+      );
+      expect(sameB.id).not.toBe(sameA.id);
+      const evA = { id: "evt-shared", type: "email_sent", contact: { email: "same@x.io" } };
+      expect(expectOk(await a.c("POST", "/v1/events", evA))).toEqual({
+        accepted: 1,
+        duplicates: 0,
+        errors: [],
+      });
+      expect(expectOk(await b.c("POST", "/v1/events", evA))).toEqual({
+        accepted: 1,
+        duplicates: 0,
+        errors: [],
+      });
+      expect(expectOk(await b.c("GET", `/v1/contacts/${sameB.id}/events`)).data).toHaveLength(1);
     });
 
     it("keys: created with the secret shown once, listed without it, revoked (then 401)", async () => {
@@ -595,6 +617,52 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       );
       expect(back).toMatchObject({ status: "subscribed", email_status: "deliverable" });
       expect(back.segments).toContain("subscribed");
+    });
+
+    it("profile effects follow event timestamps, not arrival; explicit writes count when received", async () => {
+      const ws = await workspace();
+      const c = expectOk(await ws.c("POST", "/v1/contacts", { email: "o@x.io", status: "subscribed" }), 201);
+      const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+      // An unsubscribe that happened before the explicit subscribe does not undo it.
+      expectOk(
+        await ws.c("POST", "/v1/events", {
+          type: "email_unsubscribed",
+          contact: { id: c.id },
+          timestamp: ago(3_600_000),
+        }),
+      );
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).status).toBe("subscribed");
+
+      // Soft bounce now; an open from before it arrives late and changes nothing.
+      expectOk(
+        await ws.c("POST", "/v1/events", {
+          type: "email_bounced",
+          contact: { id: c.id },
+          properties: { bounce_type: "soft" },
+        }),
+      );
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).email_status).toBe("soft_bouncing");
+      expectOk(
+        await ws.c("POST", "/v1/events", {
+          type: "email_opened",
+          contact: { id: c.id },
+          timestamp: ago(600_000),
+        }),
+      );
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).email_status).toBe("soft_bouncing");
+      // A later open makes it deliverable again.
+      await new Promise((r) => setTimeout(r, 5));
+      expectOk(await ws.c("POST", "/v1/events", { type: "email_clicked", contact: { id: c.id } }));
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).email_status).toBe("deliverable");
+    });
+
+    it("more than 10,000 items in one request: 413", async () => {
+      const ws = await workspace();
+      const events = Array.from({ length: 10_001 }, () => ({ type: "x", contact: { id: "ct_x" } }));
+      expectError(await ws.c("POST", "/v1/events", events), 413, "payload_too_large");
+      const contacts = Array.from({ length: 10_001 }, (_, i) => ({ external_id: `x${i}` }));
+      expectError(await ws.c("POST", "/v1/contacts/batch", { contacts }), 413, "payload_too_large");
+      expect(expectOk(await ws.c("GET", "/v1/segments/all")).size).toBe(0);
     });
   });
 
@@ -1454,6 +1522,61 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       t = addedUntil + 1;
       expect(expectOk(await ws.c("GET", `/v1/segments/${seg.id}`)).size).toBe(0);
       expect(expectOk(await ws.c("GET", `/v1/segments/${seg.id}/overrides`)).data).toEqual([]);
+
+      // A late event: an open 3 minutes before now enters at once and leaves 2 minutes later.
+      const late = expectOk(await ws.c("POST", "/v1/contacts", { email: "late@x.io" }), 201);
+      const lateAt = t - 3 * 60_000;
+      expectOk(
+        await ws.c("POST", "/v1/events", {
+          type: "email_opened",
+          contact: { id: late.id },
+          timestamp: new Date(lateAt).toISOString(),
+        }),
+      );
+      // One too old for the window never enters.
+      expectOk(
+        await ws.c("POST", "/v1/events", {
+          type: "email_opened",
+          contact: { email: "older@x.io" },
+          timestamp: new Date(t - 6 * 60_000).toISOString(),
+        }),
+      );
+      expect(ids(expectOk(await ws.c("GET", `/v1/segments/${seg.id}/contacts`)).data)).toEqual([late.id]);
+      t += 2 * 60_000 + 1;
+      expect(expectOk(await ws.c("GET", `/v1/segments/${seg.id}/contacts`)).data).toEqual([]);
+      const lateLog = await eventually(
+        async () => {
+          const r = expectOk(await ws.c("GET", `/v1/segments/${seg.id}/changes?limit=1000`));
+          const mine = r.data.filter((x: Json) => x.contact_id === late.id);
+          return mine.length >= 2 ? mine : null;
+        },
+        2000,
+        "the late event's exit",
+      );
+      expect(lateLog.map((x: Json) => x.change)).toEqual(["entered", "exited"]);
+      expect(lateLog[1].at).toBe(new Date(lateAt + 5 * 60_000).toISOString());
+
+      // Default segments move with time too: 90 days after its last open, the subscriber
+      // (subscribed since the start) becomes inactive.
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).subscribed_at).toBe(c.created_at);
+      t = openedAt + 90 * 86_400_000 + 1000;
+      expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}`)).segments).toContain("inactive");
+      const inactive = await eventually(
+        async () => {
+          const r = expectOk(await ws.c("GET", "/v1/segments/inactive/changes"));
+          return r.data.length >= 1 ? r : null;
+        },
+        2000,
+        "the inactive entry",
+      );
+      expect(inactive.data).toEqual([
+        {
+          segment_id: "inactive",
+          contact_id: c.id,
+          change: "entered",
+          at: new Date(openedAt + 90 * 86_400_000).toISOString(),
+        },
+      ]);
     });
   });
 });
