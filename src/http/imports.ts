@@ -34,6 +34,12 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
         .trim();
       const kind = query.kind ?? (type.includes("ndjson") ? "events" : "contacts");
       if (kind !== "contacts" && kind !== "events") throw invalid("kind", 'expected "contacts" or "events"');
+      // Refused here, as a 400, rather than accepted (202) and then failed by the job.
+      if (kind === "events") {
+        for (const k of ["mapping", "segment_id", "delimiter"] as const) {
+          if (query[k] !== undefined) throw invalid(k, "applies to contact imports (CSV) only");
+        }
+      }
       if (!body || typeof (body as Readable).pipe !== "function") {
         throw invalid(
           "",
@@ -61,20 +67,27 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       // Start consuming the request at once, into a buffer with backpressure. The job reads
       // the file only after a few store round trips, and Node discards (`_dump`) a request
       // body nobody has begun to read when the response finishes: the 202 went out first on
-      // PostgreSQL and the job saw an empty file. A failed upload destroys `file` with the error.
+      // PostgreSQL and the job saw an empty file; on SQLite a 1.5 MB file was cut short after
+      // the first buffers and reported `done`. A failed upload destroys `file` with the error.
       const file = new PassThrough();
       pipeline(body as Readable, file, () => undefined);
-      const job = await slice.importer(ws).start(
-        ws.id,
-        kind,
-        file,
-        {
-          ...(mapping ? { mapping } : {}),
-          ...(query.segment_id ? { segment_id: query.segment_id } : {}),
-          ...(query.delimiter ? { delimiter: query.delimiter } : {}),
-        },
-        ws.registry.custom().map((f) => ({ key: f.key, type: f.type })),
-      );
+      let job: ImportJob;
+      try {
+        job = await slice.importer(ws).start(
+          ws.id,
+          kind,
+          file,
+          {
+            ...(mapping ? { mapping } : {}),
+            ...(query.segment_id ? { segment_id: query.segment_id } : {}),
+            ...(query.delimiter ? { delimiter: query.delimiter } : {}),
+          },
+          ws.registry.custom().map((f) => ({ key: f.key, type: f.type })),
+        );
+      } catch (e) {
+        file.resume(); // no job reads it: drain the upload so the connection stays usable
+        throw e;
+      }
       reply.status(202);
       return wireImport(job);
     },

@@ -498,6 +498,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       try {
         const days = num("days");
         const top = num("top");
+        // The daily figures come from the change log: bring it up to the engine first.
+        await ws.live.tick();
         return await segmentAnalytics({
           store: slice.store,
           ws: ws.id,
@@ -537,6 +539,11 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       const format = (query.format ?? "csv") as ExportFormat;
       if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
         throw invalid("format", `expected one of ${EXPORT_FORMATS.join(", ")}`);
+      }
+      // A value other than these was read as false without a word; it is refused instead.
+      const incl = query.include_suppressed;
+      if (incl !== undefined && !["true", "false", "1", "0"].includes(incl)) {
+        throw invalid("include_suppressed", "expected true or false");
       }
       const custom = ws.registry.custom().map((f) => f.key);
       const opts = {

@@ -681,6 +681,11 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
     expect(badColumn.status).toBe(400);
     expect(badColumn.body.error.details.path).toBe("columns[1]");
     expect(badColumn.body.error.message).toContain("nope");
+    const badFlag = await call("GET", `/v1/segments/${S}/export?format=csv&include_suppressed=maybe`);
+    expect(badFlag.status).toBe(400);
+    expect(badFlag.body.error.details.path).toBe("include_suppressed");
+    const off = await call("GET", `/v1/segments/${S}/export?format=csv&include_suppressed=false`);
+    expect(off.text).toBe(csv.text);
     const columnsElsewhere = await call("GET", `/v1/segments/${S}/export?format=meta&columns=email`);
     expect(columnsElsewhere.status).toBe(400);
     expect(columnsElsewhere.body.error.details.path).toBe("columns");
@@ -830,6 +835,19 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
     expect(badMapping.status).toBe(400);
     expect(badMapping.body.error.details.path).toBe("mapping");
     expect((await call("POST", "/v1/imports", { rows: [] })).status).toBe(400);
+    // Contact-import options on an events import are refused at once too.
+    const evMapping = await raw(
+      "POST",
+      `/v1/imports?mapping=${encodeURIComponent("{}")}`,
+      "{}",
+      "application/x-ndjson",
+    );
+    expect(evMapping.status, evMapping.text).toBe(400);
+    expect(evMapping.body.error.details.path).toBe("mapping");
+    const evSegment = await raw("POST", `/v1/imports?kind=events&segment_id=${S}`, "{}", "text/plain");
+    expect(evSegment.status, evSegment.text).toBe(400);
+    expect(evSegment.body.error.details.path).toBe("segment_id");
+    expect((await call("GET", "/v1/imports")).body.data).toHaveLength(2);
     expect((await call("GET", "/v1/imports/imp_nope")).status).toBe(404);
 
     // A mapping that does not fit the header fails the job as a whole, with the reason.
