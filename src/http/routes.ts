@@ -550,7 +550,10 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
         format,
         customFields: custom,
         excludeSuppressed: !(query.include_suppressed === "true" || query.include_suppressed === "1"),
-        ...(query.columns ? { columns: query.columns.split(",").map((c) => c.trim()) } : {}),
+        // `columns=` is an empty list, refused (docs/exports.md), not the default columns.
+        ...(query.columns !== undefined
+          ? { columns: query.columns.trim() === "" ? [] : query.columns.split(",").map((c) => c.trim()) }
+          : {}),
       };
       try {
         validateExportOptions(opts);

@@ -458,6 +458,33 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
         at: expect.any(String),
       });
       expect(new Date(change.at).toISOString()).toBe(change.at);
+
+      // Editing the rule so that the contact no longer matches streams its exit.
+      const put = await call("PUT", `/v1/segments/${seg.body.id}`, {
+        name: "Clickers",
+        rule: { type: "event", event: "email_clicked", op: "gte", value: 2 },
+      });
+      expect(put.status, put.text).toBe(200);
+      const exited = (c: Json) => hit(c) && c.change === "exited";
+      await sse.until((s) => s.endsWith("\n\n") && dataLines(s).some(exited), 2000);
+
+      // Time-driven: a static membership that expires streams its exit without any write.
+      const stat = await call("POST", "/v1/segments", { name: "For a second", kind: "static" });
+      const expiresAt = new Date(Date.now() + offset + 1000).toISOString();
+      const added = await call("POST", `/v1/segments/${stat.body.id}/members`, {
+        contacts: [{ id: contact.body.id }],
+        expires_at: expiresAt,
+      });
+      expect(added.status, added.text).toBe(200);
+      const left = (c: Json) => c.segment_id === stat.body.id && c.change === "exited";
+      await sse.until((s) => s.endsWith("\n\n") && dataLines(s).some(left), 3000);
+      expect(Date.parse(dataLines(sse.text).find(left).at)).toBe(Date.parse(expiresAt));
+      expect(
+        dataLines(sse.text)
+          .filter((c: Json) => c.segment_id === stat.body.id)
+          .map((c: Json) => c.change),
+      ).toEqual(["entered", "exited"]);
+
       for (const c of dataLines(sse.text)) {
         expect(Object.keys(c).sort()).toEqual(["at", "change", "contact_id", "segment_id"]);
         expect(c.contact_id).toBe(contact.body.id);
@@ -681,6 +708,9 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
     expect(badColumn.status).toBe(400);
     expect(badColumn.body.error.details.path).toBe("columns[1]");
     expect(badColumn.body.error.message).toContain("nope");
+    const noColumns = await call("GET", `/v1/segments/${S}/export?format=csv&columns=`);
+    expect(noColumns.status).toBe(400);
+    expect(noColumns.body.error.details.path).toBe("columns");
     const badFlag = await call("GET", `/v1/segments/${S}/export?format=csv&include_suppressed=maybe`);
     expect(badFlag.status).toBe(400);
     expect(badFlag.body.error.details.path).toBe("include_suppressed");
