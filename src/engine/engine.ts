@@ -22,9 +22,10 @@ import { compile } from "./compile.ts";
 import { ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
-import { EventStore } from "./events.ts";
+import { EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
+import { type EventTimerPlan, timerPlan } from "./timers.ts";
 import {
   type Clock,
   type ContactInput,
@@ -115,6 +116,11 @@ export class Engine {
   /** Per read key, the segments that read it (directly or through references), in dependency order. */
   private readers = new Map<string, SegmentState[]>();
   private timedCache: SegmentState[] | null = null;
+  /** Per event type, when a new event leaves the contact's timer as it is (rebuilt with `readers`). */
+  private timerPlans = new Map<string, EventTimerPlan>();
+  /** Where the last `append` wrote. */
+  private lastTable: EventTable | null = null;
+  private lastSlot = -1;
   private isoAt = Number.NaN;
   private iso = "";
   /** Contact capacity per-contact structures were last grown to. */
@@ -287,7 +293,9 @@ export class Engine {
     // An event for an unknown contact creates it with no fields (SPEC §2).
     const c = this.contacts.ensure(e.contact_id);
     this.events.ensureContacts(this.contacts.size);
-    this.events.table(e.type).append(c, t, e.properties, keepSorted);
+    const table = this.events.table(e.type);
+    this.lastSlot = table.append(c, t, e.properties, keepSorted);
+    this.lastTable = table;
     return c;
   }
 
@@ -301,7 +309,8 @@ export class Engine {
     this.grow();
     const keys = new Set([`e:${e.type}`]);
     if (EFFECT_EVENT_TYPES.has(e.type)) for (const k of this.effects.apply(c)) keys.add(`f:${k}`);
-    this.reschedule(c, this.reevaluate(c, isNew ? null : keys, out));
+    const affected = this.reevaluate(c, isNew ? null : keys, out);
+    if (isNew || keys.size > 1 || !this.timerKept(e.type, c)) this.reschedule(c, affected);
     return out;
   }
 
@@ -707,9 +716,30 @@ export class Engine {
     }
     this.reads = reads;
     this.readers.clear();
+    this.timerPlans.clear();
     this.timedCache = null;
     this.timedOf = new WeakMap();
     this.grownTo = -1;
+  }
+
+  /**
+   * Whether the event just stored for contact `c` leaves its scheduled instant at most
+   * every estimate of its readers' `next` (timers.ts), so rescheduling would not move it.
+   */
+  private timerKept(type: string, c: number): boolean {
+    const table = this.lastTable!;
+    const slot = this.lastSlot;
+    // The previous latest event when this one was appended after it.
+    const s0 = table.start[c];
+    const p = slot > s0 && slot === s0 + table.len[c] - 1 ? table.times[slot - 1] : Number.NaN;
+    let plan = this.timerPlans.get(type);
+    if (!plan) {
+      const rules: RuleNode[] = [];
+      for (const st of this.readersOf(`e:${type}`)) if (st.rule) rules.push(st.rule);
+      plan = timerPlan(type, rules, this.timeZone);
+      this.timerPlans.set(type, plan);
+    }
+    return plan.keeps(p, table.times[slot], this.liveNow, this.nextDue[c]);
   }
 
   private readersOf(key: string): SegmentState[] {

@@ -76,7 +76,7 @@ function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
 
 const RELATIVE_OPS = new Set(["in_last", "more_than_ago", "in_next", "anniversary_in_next"]);
 
-function relativeWhere(where: { op: string }[] | undefined): boolean {
+export function relativeWhere(where: { op: string }[] | undefined): boolean {
   return where?.some((f) => RELATIVE_OPS.has(f.op)) ?? false;
 }
 
