@@ -1,0 +1,161 @@
+/**
+ * `slice serve`: the HTTP API (SPEC §5). Settings come from the environment (`PORT`,
+ * `HOST`, `SLICE_DB`, `DATABASE_URL`, `SLICE_API_KEY`), flags override them; SIGINT or
+ * SIGTERM stops it cleanly (requests finished, changes logged, the store closed).
+ */
+import { Command, InvalidArgumentError } from "commander";
+import type { RunningServer, StartOptions } from "../http/start.ts";
+
+/** The demo data's default size (see demo.ts, loaded only when serving). */
+export const DEMO_DEFAULTS = { contacts: 20_000, eventsPerContact: 10 } as const;
+
+interface ServeFlags {
+  port?: number;
+  host?: string;
+  db?: string;
+  databaseUrl?: string;
+  apiKey?: string;
+  demo?: boolean;
+  demoContacts: number;
+  demoEvents?: number;
+}
+
+export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        `expected an integer from ${min.toLocaleString("en")} to ${max.toLocaleString("en")}`,
+      );
+    }
+    return n;
+  };
+}
+
+/** The start options: the environment's, then the flags over them. */
+export async function serveOptions(
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StartOptions> {
+  // The server's modules load only to serve: the client commands start faster without them.
+  const { startOptionsFromEnv } = await import("../http/start.ts");
+  const opts: StartOptions = { ...startOptionsFromEnv(env), port: 8080 };
+  if (env.PORT) {
+    const p = Number(env.PORT);
+    if (!Number.isInteger(p) || p < 0 || p > 65535)
+      throw new Error(`PORT: expected a port number, got ${env.PORT}`);
+    opts.port = p;
+  }
+  if (flags.port !== undefined) opts.port = flags.port;
+  if (flags.host !== undefined) opts.host = flags.host;
+  if (flags.db !== undefined && flags.databaseUrl !== undefined && flags.databaseUrl.trim() !== "") {
+    throw new Error("give --db (SQLite) or --database-url (PostgreSQL), not both");
+  }
+  if (flags.db !== undefined) {
+    // An explicit SQLite file wins over a DATABASE_URL of the environment.
+    opts.sqlitePath = flags.db;
+    delete opts.databaseUrl;
+  }
+  if (flags.databaseUrl !== undefined) {
+    if (flags.databaseUrl.trim() === "") delete opts.databaseUrl;
+    else opts.databaseUrl = flags.databaseUrl.trim();
+  }
+  if (flags.apiKey !== undefined) opts.apiKey = flags.apiKey;
+  return opts;
+}
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("serve the HTTP API (and docs at /docs) on an embedded SQLite file or PostgreSQL")
+    .option(
+      "-p, --port <port>",
+      "port to listen on; 0 picks a free one (env PORT; default 8080)",
+      intArg(0, 65535),
+    )
+    .option("--host <host>", "address to listen on (env HOST; default 127.0.0.1)")
+    .option("--db <file>", "embedded SQLite database file (env SLICE_DB; default ./data/slice.db)")
+    .option(
+      "--database-url <url>",
+      "use PostgreSQL (postgres://…) instead of the SQLite file (env DATABASE_URL)",
+    )
+    .option(
+      "--api-key <key>",
+      "admin API key of the default workspace (env SLICE_API_KEY; otherwise the first start prints a new one)",
+    )
+    .option(
+      "--demo",
+      "load generated demo data and example segments into the default workspace if it is empty",
+    )
+    .option("--demo-contacts <n>", "contacts of the demo data", intArg(1, 10_000_000), DEMO_DEFAULTS.contacts)
+    .option(
+      "--demo-events <n>",
+      `events of the demo data (default ${DEMO_DEFAULTS.eventsPerContact} per contact)`,
+      intArg(0, 100_000_000),
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ slice serve                                   # http://127.0.0.1:8080, ./data/slice.db
+  $ slice serve --port 3000 --db /var/lib/slice/slice.db
+  $ DATABASE_URL=postgres://slice@localhost/slice slice serve --host 0.0.0.0
+  $ slice serve --demo --db /tmp/demo.db          # 20,000 generated contacts and example segments`,
+    )
+    .action(async (flags: ServeFlags) => {
+      await serve(flags);
+    });
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const opts = await serveOptions(flags);
+  const { startServer } = await import("../http/start.ts");
+  let running: RunningServer | null = null;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    if (!running) {
+      // Still starting (e.g. loading demo data): every write so far is committed.
+      log(`${signal}: interrupted while starting`);
+      process.exit(130);
+    }
+    log(`${signal}: stopping…`);
+    running.close().then(
+      () => {
+        log("stopped");
+        process.exit(0);
+      },
+      (e: unknown) => {
+        process.stderr.write(`error: while stopping: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const where = opts.databaseUrl ? "PostgreSQL (DATABASE_URL)" : (opts.sqlitePath ?? "./data/slice.db");
+  log(`Slice: starting on ${where}`);
+  running = await startServer({
+    ...opts,
+    log,
+    ...(flags.demo
+      ? {
+          beforeListen: async (slice) => {
+            const { loadDemo } = await import("./demo.ts");
+            const contacts = flags.demoContacts;
+            await loadDemo(slice, {
+              contacts,
+              events: flags.demoEvents ?? contacts * DEMO_DEFAULTS.eventsPerContact,
+              log,
+            });
+          },
+        }
+      : {}),
+  });
+  log(`Slice is serving on ${running.url}  (API docs: ${running.url}/docs; Ctrl+C stops it)`);
+}
