@@ -24,6 +24,8 @@ export const EFFECT_EVENT_TYPES: ReadonlySet<string> = new Set([
 
 export type EffectField = "status" | "email_status";
 
+const NO_CHANGE: readonly EffectField[] = [];
+
 interface ExplicitWrite {
   /** Normalised value, or null when written as not set. */
   value: string | null;
@@ -76,6 +78,21 @@ export class ProfileEffects {
       if (t && c < t.len.length && t.len[c] > 0) return true;
     }
     return false;
+  }
+
+  /**
+   * `apply` after a new event of `type` (an effect type) for contact `c`. An open or a
+   * click changes nothing unless the contact is soft-bouncing: it only makes the latest
+   * engagement later, which can turn `soft_bouncing` into `deliverable` and nothing
+   * else; skipping also leaves the base unrecorded, and the next `apply` records the
+   * same value, unchanged since.
+   */
+  applyAfterEvent(type: string, c: number): readonly EffectField[] {
+    if (type === "email_opened" || type === "email_clicked") {
+      const col = this.contacts.columns.get("email_status");
+      if (col?.kind === "string" && col.codes[c] !== col.dict.lookup("soft_bouncing")) return NO_CHANGE;
+    }
+    return this.apply(c);
   }
 
   /** Recomputes both fields of contact `c`; returns the keys that changed. */
