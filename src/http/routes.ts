@@ -77,7 +77,8 @@ export function route(
         query: req.query as Query,
         body: req.body,
       });
-      if (reply.sent) return reply;
+      // A streamed answer (export, stream) has been sent, or its client went away.
+      if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return reply;
       if (out === undefined) return reply.status(204).send();
       return out;
     },

@@ -5,9 +5,9 @@
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
-import { StoreError } from "../store/types.ts";
 import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
+import { StoreError } from "../store/types.ts";
 import { registerRoutes } from "./routes.ts";
 
 export interface ServerOptions {
@@ -67,10 +67,13 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     if (err instanceof StoreError) {
       // What reaches here unhandled is the caller's input (a malformed cursor) or a race
       // lost to another writer (a unique key taken in between).
-      const code = err.code === "conflict" ? "conflict" : err.code === "not_found" ? "not_found" : "invalid_request";
+      const code =
+        err.code === "conflict" ? "conflict" : err.code === "not_found" ? "not_found" : "invalid_request";
       const status = code === "conflict" ? 409 : code === "not_found" ? 404 : 400;
       const path = /cursor/.test(err.message) ? "cursor" : (err.field ?? "");
-      return reply.status(status).send(errorBody(code, path ? `${path}: ${err.message}` : err.message, { path }));
+      return reply
+        .status(status)
+        .send(errorBody(code, path ? `${path}: ${err.message}` : err.message, { path }));
     }
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE" || e.statusCode === 413) {

@@ -200,6 +200,7 @@ export function openSqliteConnection(path: string, synchronous: "full" | "normal
   db.pragma("busy_timeout = 10000");
   db.pragma("cache_size = -65536");
   db.pragma("temp_store = MEMORY");
+  db.pragma("wal_autocheckpoint = 10000");
   const conn = new Connection(db, lock);
   return {
     executor: new SqliteExecutor(conn, false),
