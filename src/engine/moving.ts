@@ -56,24 +56,33 @@ export function relative(d: Duration | null, sign: 1 | -1, k: number, tz: string
 
 /** An inclusive range [lo(now), hi(now)]. */
 export class MovingRange {
+  readonly moving: boolean;
+  /** The last instant asked for, and its ends (many compiled nodes share one range). */
+  private atNow = Number.NaN;
+  private atValue: [number, number] = [Number.NaN, Number.NaN];
+
   constructor(
     readonly lo: Bound,
     readonly hi: Bound,
-  ) {}
-
-  get moving(): boolean {
-    return this.lo.moving || this.hi.moving;
+  ) {
+    this.moving = lo.moving || hi.moving;
   }
 
+  /** [lo, hi] at `now`; the array is shared, callers must not change it. */
   at(now: number): [number, number] {
-    return [this.lo.at(now), this.hi.at(now)];
+    if (now !== this.atNow) {
+      this.atValue = [this.lo.at(now), this.hi.at(now)];
+      this.atNow = now;
+    }
+    return this.atValue;
   }
 
   /** Earliest instant after `now` at which `t`'s being inside the range can change; +∞ if never. */
   nextChange(t: number, now: number): number {
     if (Number.isNaN(t) || !this.moving) return Number.POSITIVE_INFINITY;
-    if (t < this.lo.at(now)) return Number.POSITIVE_INFINITY;
-    if (t <= this.hi.at(now)) return this.lo.first(t + 1);
+    const [lo, hi] = this.at(now);
+    if (t < lo) return Number.POSITIVE_INFINITY;
+    if (t <= hi) return this.lo.first(t + 1);
     return this.hi.first(t);
   }
 
@@ -116,8 +125,25 @@ export function dateOpRange(op: Op, value: unknown, tz: string): MovingRange | n
   }
 }
 
-/** The range of an event window (SPEC §3.1); all time without one. */
+const windowRanges = new Map<string, MovingRange>();
+
+/**
+ * The range of an event window (SPEC §3.1); all time without one. One object per
+ * window and time zone, so the nodes and plans that share a window compute its ends
+ * once per instant.
+ */
 export function windowRange(w: Window | undefined, tz: string): MovingRange {
+  const key = `${tz} ${JSON.stringify(w ?? null)}`;
+  let r = windowRanges.get(key);
+  if (!r) {
+    r = makeWindowRange(w, tz);
+    if (windowRanges.size >= 10_000) windowRanges.clear(); // rules are few; bound it anyway
+    windowRanges.set(key, r);
+  }
+  return r;
+}
+
+function makeWindowRange(w: Window | undefined, tz: string): MovingRange {
   if (!w) return MovingRange.all();
   if ("in_last" in w) return dateOpRange("in_last", w.in_last, tz)!;
   if ("between_ago" in w) {
