@@ -24,6 +24,7 @@ import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
+import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
 import { type EventTimerPlan, timerPlan } from "./timers.ts";
 import {
@@ -170,6 +171,8 @@ export class Engine {
   /** Contact capacity per-contact structures were last grown to. */
   private grownTo = -1;
   private readonly live: SegmentEnv;
+  /** Maintained membership by contact, in step with every segment's `bits`. */
+  private readonly rows = new MembershipRows();
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
   private readonly eventIds = new Set<string>();
@@ -188,7 +191,15 @@ export class Engine {
     this.events = new EventStore(new Dictionary());
     this.effects = new ProfileEffects(this.contacts, this.events);
     this.liveNow = this.clock.now();
-    this.live = new SegmentEnv(this.liveNow, this.timeZone, this.contacts, this.events, this.states, true);
+    this.live = new SegmentEnv(
+      this.liveNow,
+      this.timeZone,
+      this.contacts,
+      this.events,
+      this.states,
+      true,
+      this.rows,
+    );
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
         this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));
@@ -286,6 +297,7 @@ export class Engine {
         this.emit(out, st.id, i, "exited", this.liveNow);
       }
     }
+    this.rows.clearContact(i);
     this.contacts.remove(id);
     this.events.clearContact(i);
     this.effects.forget(i);
@@ -489,6 +501,7 @@ export class Engine {
       for (const [c, t] of existing.added) state.added.set(c, t);
       for (const [c, t] of existing.removed) state.removed.set(c, t);
       state.bits = existing.bits;
+      state.slot = existing.slot;
     } else state.bits = new Bitset(this.contacts.alive.size);
     this.states.set(def.id, state);
     this.reorder();
@@ -507,6 +520,7 @@ export class Engine {
    * given, no changes emitted; maintained state is rebuilt on next use.
    */
   loadSegments(defs: { id: string; rule?: unknown; kind?: SegmentKind }[]): void {
+    this.dirty = true; // rebuilt on next use: no membership to carry into rows meanwhile
     for (const def of defs) {
       const kind = def.kind ?? "dynamic";
       const rule = kind === "dynamic" ? this.validate(def.rule, def.id) : null;
@@ -705,6 +719,8 @@ export class Engine {
     this.grow();
     this.resetLive();
     for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
+    this.rows.clearAll();
+    for (const st of this.order) this.rows.load(st.slot, st.bits, true);
     this.rescheduleAll();
   }
 
@@ -743,6 +759,7 @@ export class Engine {
       this.nextDue = n;
     }
     for (const st of this.order) if (st.bits.size < size) st.bits = st.bits.resized(size);
+    this.rows.ensure(size, this.slots);
   }
 
   private reorder(): void {
@@ -758,6 +775,7 @@ export class Engine {
     };
     for (const id of this.states.keys()) visit(id);
     this.order = order;
+    this.assignSlots();
     const reads = new Map<string, Set<string>>();
     for (const st of order) {
       const r = new Set(st.reads);
@@ -818,6 +836,28 @@ export class Engine {
     return rs.plan.keeps(p, table.times[slot], this.liveNow, this.nextDue[c]);
   }
 
+  /** Slots in use: one past the highest. */
+  private slots = 0;
+
+  /** Gives every segment without one a free slot in the rows, holding its current membership. */
+  private assignSlots(): void {
+    const used = new Set<number>();
+    for (const st of this.order) if (st.slot >= 0) used.add(st.slot);
+    const fresh: SegmentState[] = [];
+    let free = 0;
+    for (const st of this.order) {
+      if (st.slot >= 0) continue;
+      while (used.has(free)) free++;
+      st.slot = free;
+      used.add(free);
+      fresh.push(st);
+    }
+    for (const k of used) if (k >= this.slots) this.slots = k + 1;
+    this.rows.ensure(Math.max(0, this.grownTo), this.slots);
+    // A freed slot may hold a removed segment's bits; a pending rebuild reloads every slot.
+    if (!this.dirty) for (const st of fresh) this.rows.load(st.slot, st.bits);
+  }
+
   private readersOf(key: string): SegmentState[] {
     let r = this.readers.get(key);
     if (!r) {
@@ -838,9 +878,14 @@ export class Engine {
 
   private reevaluateNode(st: SegmentState, node: CompiledNode, c: number, out: MembershipChange[]): void {
     const now = node.one(c);
-    if (now === st.bits.has(c)) return;
-    if (now) st.bits.set(c);
-    else st.bits.clear(c);
+    if (now === this.rows.has(st.slot, c)) return;
+    if (now) {
+      st.bits.set(c);
+      this.rows.set(st.slot, c);
+    } else {
+      st.bits.clear(c);
+      this.rows.clear(st.slot, c);
+    }
     this.emit(out, st.id, c, now ? "entered" : "exited", this.liveNow);
   }
 
@@ -869,8 +914,14 @@ export class Engine {
       const next = this.live.segment(st.id).all(this.contacts.alive);
       const prev = st.bits;
       st.bits = next;
-      for (const c of next.clone().andNot(prev).toArray()) this.emit(out, st.id, c, "entered", this.liveNow);
-      for (const c of prev.clone().andNot(next).toArray()) this.emit(out, st.id, c, "exited", this.liveNow);
+      for (const c of next.clone().andNot(prev).toArray()) {
+        this.rows.set(st.slot, c);
+        this.emit(out, st.id, c, "entered", this.liveNow);
+      }
+      for (const c of prev.clone().andNot(next).toArray()) {
+        this.rows.clear(st.slot, c);
+        this.emit(out, st.id, c, "exited", this.liveNow);
+      }
     }
   }
 

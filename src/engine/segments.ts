@@ -10,6 +10,7 @@ import { Bitset } from "./bitset.ts";
 import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
 import type { ContactTable } from "./contacts.ts";
 import type { EventStore } from "./events.ts";
+import type { MembershipRows } from "./rows.ts";
 
 export type SegmentKind = "dynamic" | "static";
 
@@ -19,6 +20,8 @@ export class SegmentState {
   readonly removed = new Map<number, number>();
   /** Maintained membership. */
   bits: Bitset = new Bitset(0);
+  /** Its bit in the engine's per-contact rows (-1: none yet). */
+  slot = -1;
   /** What the rule reads, directly: `f:<field>`, `e:<event type>`, `s:<segment>`. */
   readonly reads: Set<string>;
   /** The rule alone can change with time (relative windows and dates). */
@@ -166,6 +169,8 @@ export class SegmentEnv implements CompileEnv {
     readonly events: EventStore,
     private readonly states: ReadonlyMap<string, SegmentState>,
     private readonly maintained: boolean,
+    /** For a maintained environment: the same membership by contact, read instead of the bitsets. */
+    private readonly rows: MembershipRows | null = null,
   ) {
     this.now = now;
   }
@@ -189,7 +194,7 @@ export class SegmentEnv implements CompileEnv {
     if (this.maintained) {
       const st = this.states.get(id);
       if (!st) throw new Error(`unknown segment "${id}"`);
-      return st.bits.has(c);
+      return this.rows !== null && st.slot >= 0 ? this.rows.has(st.slot, c) : st.bits.has(c);
     }
     return this.segment(id).one(c);
   }
