@@ -1,4 +1,9 @@
-/** The server side of bench/load-http.ts: a Slice server over the given SQLite file. */
+/**
+ * The server side of bench/load-http.ts: a Slice server over the given SQLite file.
+ * With SLICE_LOAD_PROFILE=<file>, the load phase (after start-up) is CPU-profiled.
+ */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { startServer } from "../src/http/start.ts";
 
 const [path, key] = process.argv.slice(2);
@@ -9,7 +14,21 @@ const server = await startServer({
   log: () => {},
   rateLimit: { max: 1e9, windowMs: 60_000 },
 });
+const profile = process.env.SLICE_LOAD_PROFILE;
+const session = profile ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
 process.send?.({ url: server.url });
 process.on("SIGTERM", () => {
-  void server.close().then(() => process.exit(0));
+  void (async () => {
+    if (session && profile) {
+      const { profile: p } = await session.post("Profiler.stop");
+      writeFileSync(profile, JSON.stringify(p));
+    }
+    await server.close();
+    process.exit(0);
+  })();
 });

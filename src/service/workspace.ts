@@ -441,7 +441,7 @@ export class WorkspaceService {
    */
   private async resolve(
     refs: ContactRef[],
-    opts: { tx?: StoreOps; now?: number; paths: string[] },
+    opts: { tx?: StoreOps; now?: number; path: (k: number) => string },
   ): Promise<{ ids: (string | null)[]; errors: (string | null)[]; created: ContactRecord[] }> {
     // Id references are answered by the engine, which holds every committed contact
     // (writes are serialized, so it is up to date here); only emails and external ids
@@ -482,7 +482,7 @@ export class WorkspaceService {
             : "email" in ref
               ? `email "${ref.email}"`
               : `external_id "${ref.external_id}"`;
-        errors.push(`${opts.paths[k]}: no contact with ${key}`);
+        errors.push(`${opts.path(k)}: no contact with ${key}`);
         return;
       }
       errors.push(null);
@@ -551,7 +551,7 @@ export class WorkspaceService {
           created,
         } = await this.resolve(
           valid.map((v) => v.e.contact),
-          { tx, now, paths: valid.map((v) => issuePath(root(v.index), ["contact"])) },
+          { tx, now, path: (k) => issuePath(root(valid[k]!.index), ["contact"]) },
         );
         const writes: EventWrite[] = [];
         const positions: number[] = [];
@@ -561,12 +561,13 @@ export class WorkspaceService {
             return;
           }
           positions.push(k);
+          // One object shape for all (no spreads): this loop runs once per ingested event.
           writes.push({
-            ...(v.e.id !== undefined ? { id: v.e.id } : {}),
+            id: v.e.id ?? null,
             type: v.e.type,
             contact_id: ids[k]!,
             timestamp: v.timestamp ?? now,
-            ...(v.e.properties ? { properties: v.e.properties as JsonObject } : {}),
+            properties: (v.e.properties as JsonObject | undefined) ?? {},
             received_at: now,
           });
         });
@@ -584,7 +585,7 @@ export class WorkspaceService {
             type: w.type,
             contact_id: w.contact_id,
             timestamp: w.timestamp,
-            ...(w.properties ? { properties: w.properties } : {}),
+            properties: w.properties ?? {},
           });
         });
       },
@@ -880,7 +881,7 @@ export class WorkspaceService {
   }
 
   private async refsToIds(refs: ContactRef[], root: string): Promise<string[]> {
-    const { ids, errors } = await this.resolve(refs, { paths: refs.map((_, k) => `${root}[${k}]`) });
+    const { ids, errors } = await this.resolve(refs, { path: (k) => `${root}[${k}]` });
     const bad = errors.findIndex((e) => e !== null);
     if (bad >= 0) throw new ApiError("not_found", errors[bad]!, { path: `${root}[${bad}]` });
     return ids as string[];
