@@ -73,6 +73,37 @@ export const EventInput = z.strictObject({
 });
 export type EventInput = z.infer<typeof EventInput>;
 
+const EVENT_TYPE_RE = /^[a-z0-9_.:-]{1,64}$/;
+const EVENT_KEYS = new Set(["id", "type", "contact", "timestamp", "properties"]);
+
+/**
+ * The common event shape checked by hand (ingest validates every event of every batch,
+ * and zod's general machinery costs a few µs each); anything unusual — or wrong — goes
+ * through `EventInput` itself, so the answer and its error message are zod's. The input
+ * comes from JSON.parse, so property values are JSON already.
+ */
+export function plainEvent(v: unknown): EventInput | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  for (const k in o) if (!EVENT_KEYS.has(k)) return null;
+  if (typeof o.type !== "string" || !EVENT_TYPE_RE.test(o.type)) return null;
+  if (o.id !== undefined && (typeof o.id !== "string" || o.id.length < 1 || o.id.length > 200)) return null;
+  if (o.timestamp !== undefined && typeof o.timestamp !== "string") return null;
+  const p = o.properties;
+  if (p !== undefined && (typeof p !== "object" || p === null || Array.isArray(p))) return null;
+  const c = o.contact;
+  if (typeof c !== "object" || c === null || Array.isArray(c)) return null;
+  let n = 0;
+  let ok = false;
+  for (const k in c) {
+    n++;
+    const val = (c as Record<string, unknown>)[k];
+    ok = (k === "id" || k === "email" || k === "external_id") && typeof val === "string" && val.length > 0;
+  }
+  if (n !== 1 || !ok) return null;
+  return o as EventInput;
+}
+
 export const FieldInput = z.strictObject({
   key: z.string(),
   type: z.enum(["string", "number", "boolean", "date", "string_list"]),

@@ -41,6 +41,7 @@ import {
   MembersInput,
   PreviewInput,
   parse,
+  plainEvent,
   RefsInput,
   SegmentInput,
   SegmentReplace,
@@ -529,7 +530,7 @@ export class WorkspaceService {
     const valid: { index: number; e: EventInput; timestamp: number | null }[] = [];
     items.forEach((item, index) => {
       try {
-        const e = parse(EventInput, item, root(index));
+        const e = plainEvent(item) ?? parse(EventInput, item, root(index));
         checkProperties(e.properties as JsonObject | undefined, issuePath(root(index), ["properties"]));
         const timestamp =
           e.timestamp === undefined
