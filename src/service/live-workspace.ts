@@ -304,7 +304,14 @@ export class LiveWorkspace {
         req.reject(e);
         return;
       }
-      req.resolve({ result: o.value, changes: this.pending.slice(before).map(fromLog) });
+      const raw = this.pending.slice(before);
+      // Built on demand: most callers (HTTP ingest) never look at them.
+      req.resolve({
+        result: o.value,
+        get changes() {
+          return raw.map(fromLog);
+        },
+      });
     });
   }
 
