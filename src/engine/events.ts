@@ -58,8 +58,16 @@ export class PropColumn {
   }
   /** Copies slots [from, from + n) to `to` (ranges may overlap). */
   copy(to: number, from: number, n: number): void {
-    this.num?.copyWithin(to, from, from + n);
-    this.str?.copyWithin(to, from, from + n);
+    if (n < 16 && to > from + n) {
+      // A small block moving to the end of the slab: a loop beats a builtin call per array.
+      const num = this.num;
+      const str = this.str;
+      if (num) for (let k = 0; k < n; k++) num[to + k] = num[from + k];
+      if (str) for (let k = 0; k < n; k++) str[to + k] = str[from + k];
+    } else {
+      this.num?.copyWithin(to, from, from + n);
+      this.str?.copyWithin(to, from, from + n);
+    }
     const o = this.other;
     if (o) {
       if (to > from) for (let k = n - 1; k >= 0; k--) o[to + k] = o[from + k];
@@ -80,6 +88,8 @@ export class EventTable {
   cap: Int32Array;
   times: Float64Array;
   readonly props = new Map<string, PropColumn>();
+  /** The same columns as an array, for the per-event loops. */
+  private propList: PropColumn[] = [];
   /** Slab slots in use (blocks and holes). */
   used = 0;
   /** Slots in use that belong to no block. */
@@ -122,7 +132,7 @@ export class EventTable {
     const t = new Float64Array(cap);
     t.set(this.times);
     this.times = t;
-    for (const p of this.props.values()) p.grow(cap);
+    for (const p of this.propList) p.grow(cap);
   }
 
   private column(path: string): PropColumn {
@@ -130,6 +140,7 @@ export class EventTable {
     if (!col) {
       col = new PropColumn(this.times.length);
       this.props.set(path, col);
+      this.propList.push(col);
     }
     return col;
   }
@@ -139,8 +150,10 @@ export class EventTable {
     const n = this.len[c];
     this.ensureSlab(this.used + newCap);
     const to = this.used;
-    this.times.copyWithin(to, from, from + n);
-    for (const p of this.props.values()) p.copy(to, from, n);
+    const times = this.times;
+    if (n < 16) for (let k = 0; k < n; k++) times[to + k] = times[from + k];
+    else times.copyWithin(to, from, from + n);
+    for (const p of this.propList) p.copy(to, from, n);
     this.holes += this.cap[c];
     this.start[c] = to;
     this.cap[c] = newCap;
@@ -161,7 +174,7 @@ export class EventTable {
       if (keepSorted) {
         const at = upperBound(this.times, s0, s0 + n, t);
         this.times.copyWithin(at + 1, at, pos);
-        for (const p of this.props.values()) p.copy(at + 1, at, pos - at);
+        for (const p of this.propList) p.copy(at + 1, at, pos - at);
         pos = at;
       } else {
         this.unsorted[c] = 1;
@@ -169,7 +182,8 @@ export class EventTable {
       }
     }
     this.times[pos] = t;
-    for (const p of this.props.values()) p.clearSlot(pos);
+    const list = this.propList;
+    for (let k = 0; k < list.length; k++) list[k].clearSlot(pos);
     if (props) this.writeProps(pos, "", props);
     this.len[c] = n + 1;
     this.total++;
