@@ -68,7 +68,10 @@ export class MovingRange {
     this.moving = lo.moving || hi.moving;
   }
 
-  /** [lo, hi] at `now`; the array is shared, callers must not change it. */
+  /**
+   * [lo, hi] at `now`; the array is shared, callers must not change it. A new one per
+   * instant: environments at other instants share the range and may hold the last one.
+   */
   at(now: number): [number, number] {
     if (now !== this.atNow) {
       this.atValue = [this.lo.at(now), this.hi.at(now)];
