@@ -701,8 +701,9 @@ export class Engine {
       this.setNow(Math.max(due, this.liveNow));
       // Only timed segments can change with time alone (and they include every segment referring to one).
       const timed = this.timedSegments();
-      for (const st of timed) this.reevaluateOne(st, c, out);
-      this.scheduleFor(c, timed);
+      const nodes = this.timedNodes();
+      for (let k = 0; k < timed.length; k++) this.reevaluateNode(timed[k], nodes[k], c, out);
+      this.scheduleNodes(c, nodes, false);
     }
     if (t > this.liveNow) this.setNow(t);
     return out;
@@ -819,8 +820,17 @@ export class Engine {
     this.forgetDerived();
   }
 
+  private timedNodesCache: CompiledNode[] | null = null;
+
+  /** The live compiled nodes of `timedSegments()`, in the same order. */
+  private timedNodes(): CompiledNode[] {
+    this.timedNodesCache ??= this.timedSegments().map((st) => this.live.segment(st.id));
+    return this.timedNodesCache;
+  }
+
   /** Forgets what is derived from definitions, compiled nodes and the timed segments. */
   private forgetDerived(): void {
+    this.timedNodesCache = null;
     this.timedCache = null;
     this.timedOf = new WeakMap();
     this.eventReaderCache.clear();
