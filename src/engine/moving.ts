@@ -29,6 +29,12 @@ function constant(v: number): Bound {
 
 /** shift(now, d, sign) + k, or now + k when d is null. */
 export function relative(d: Duration | null, sign: 1 | -1, k: number, tz: string): Bound {
+  const fixed = fixedLength(d, tz);
+  if (fixed !== null) {
+    // now + a constant: its own exact inverse, with no calendar arithmetic per instant.
+    const off = sign * fixed + k;
+    return { at: (x) => x + off, moving: true, first: (target) => target - off };
+  }
   const at = (x: number) => (d === null ? x : shift(x, d, sign, tz)) + k;
   return {
     at,
@@ -52,6 +58,24 @@ export function relative(d: Duration | null, sign: 1 | -1, k: number, tz: string
       return hi;
     },
   };
+}
+
+/** The length of `d` in ms when it is the same at every instant (as `shift` counts it), else null. */
+function fixedLength(d: Duration | null, tz: string): number | null {
+  if (d === null) return 0;
+  const utc = tz === "UTC" || tz === "Etc/UTC";
+  switch (d.unit) {
+    case "m":
+      return d.n * 60_000;
+    case "h":
+      return d.n * 3_600_000;
+    case "d":
+      return utc ? d.n * DAY : null;
+    case "w":
+      return utc ? d.n * 7 * DAY : null;
+    default:
+      return null;
+  }
 }
 
 /** An inclusive range [lo(now), hi(now)]. */
