@@ -174,6 +174,9 @@ export class Engine {
   /** Where the last `append` wrote. */
   private lastTable: EventTable | null = null;
   private lastSlot = -1;
+  /** The contact of the event being applied, and its id as given (see `emit`). */
+  private eventContact = -1;
+  private eventContactId = "";
   private isoAt = Number.NaN;
   private iso = "";
   /** Contact capacity per-contact structures were last grown to. */
@@ -380,8 +383,12 @@ export class Engine {
     }
     // The common case: only the segments reading the type, from arrays built once per type.
     const rs = this.eventReaders(e.type);
+    // Changes name the contact by the event's id string (the same text; no lookup by index).
+    this.eventContact = c;
+    this.eventContactId = e.contact_id;
     const { states, nodes } = rs;
     for (let k = 0; k < states.length; k++) this.reevaluateNode(states[k], nodes[k], c, out);
+    this.eventContact = -1;
     if (!this.timerKept(rs, c)) this.scheduleNodes(c, rs.timed, true);
     return out;
   }
@@ -749,7 +756,7 @@ export class Engine {
     }
     const ch: MembershipChange = {
       segment_id: segment,
-      contact_id: this.contacts.ids[c],
+      contact_id: c === this.eventContact ? this.eventContactId : this.contacts.ids[c],
       change,
       at: this.iso,
     };
