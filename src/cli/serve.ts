@@ -140,6 +140,7 @@ async function serve(flags: ServeFlags): Promise<void> {
 
   const where = opts.databaseUrl ? "PostgreSQL (DATABASE_URL)" : (opts.sqlitePath ?? "./data/slice.db");
   log(`Slice: starting on ${where}`);
+  (await import("./web-build.ts")).ensureWebBuilt(log);
   running = await startServer({
     ...opts,
     log,

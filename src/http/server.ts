@@ -9,6 +9,7 @@ import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
 import { StoreError } from "../store/types.ts";
 import { registerRoutes } from "./routes.ts";
+import { registerStatic } from "./static.ts";
 
 export interface ServerOptions {
   /** Requests per key per window before 429 (default 6,000 a minute). */
@@ -126,5 +127,6 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   });
 
   void app.register(async (scope) => registerRoutes(scope, slice));
+  void app.register(async (scope) => registerStatic(scope));
   return app;
 }

@@ -1,0 +1,39 @@
+/**
+ * The web app (web/, built to web/dist by `npm run build:web`) served at `/`: its
+ * assets, and index.html for the app's own pages (client-side routes). The API keeps
+ * precedence: `/v1/…`, `/docs` and `/healthz` are other routes, and any other path
+ * answers the JSON 404.
+ */
+import { existsSync } from "node:fs";
+import { join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+
+export const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
+
+/** The first segment of the app's pages; other paths are not the app's. */
+const APP_PAGES = new Set(["", "sign-in", "segments", "contacts", "import"]);
+
+export async function registerStatic(app: FastifyInstance, dist = WEB_DIST): Promise<void> {
+  await app.register(fastifyStatic, { root: dist, serve: false });
+  app.get("/*", async (req, reply) => {
+    const path = decodeURIComponent(req.url.split("?")[0]!);
+    const first = path.split("/")[1] ?? "";
+    if (first === "assets" || /^\/[\w.-]+\.(svg|ico|png|txt|webmanifest)$/.test(path)) {
+      const rel = normalize(path).replace(/^([/\\])+/, "");
+      if (!rel.startsWith("..") && existsSync(join(dist, rel))) {
+        return reply.header("Cache-Control", "public, max-age=31536000, immutable").sendFile(rel);
+      }
+      return reply.callNotFound();
+    }
+    if (!APP_PAGES.has(first)) return reply.callNotFound();
+    if (!existsSync(join(dist, "index.html"))) {
+      return reply
+        .status(503)
+        .type("text/html")
+        .send("<!doctype html><p>The web app is not built: run <code>npm run build:web</code>.</p>");
+    }
+    return reply.header("Cache-Control", "no-cache").sendFile("index.html");
+  });
+}

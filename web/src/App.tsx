@@ -1,0 +1,50 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { Navigate, Route, Routes } from "react-router";
+import { getKey, setKey } from "./api.ts";
+import { Layout } from "./components/Layout.tsx";
+import { ContactPage } from "./pages/ContactPage.tsx";
+import { ContactsPage } from "./pages/ContactsPage.tsx";
+import { ImportPage } from "./pages/ImportPage.tsx";
+import { SegmentEditorPage } from "./pages/SegmentEditorPage.tsx";
+import { SegmentPage } from "./pages/SegmentPage.tsx";
+import { SegmentsPage } from "./pages/SegmentsPage.tsx";
+import { SignInPage } from "./pages/SignInPage.tsx";
+
+export function App() {
+  const [key, setKeyState] = useState<string | null>(getKey());
+  const qc = useQueryClient();
+  const signIn = (k: string) => {
+    setKey(k);
+    qc.clear();
+    setKeyState(k);
+  };
+  const signOut = () => {
+    setKey(null);
+    qc.clear();
+    setKeyState(null);
+  };
+  if (!key) {
+    return (
+      <Routes>
+        <Route path="*" element={<SignInPage onSignIn={signIn} />} />
+      </Routes>
+    );
+  }
+  return (
+    <Layout onSignOut={signOut}>
+      <Routes>
+        <Route path="/" element={<Navigate to="/segments" replace />} />
+        <Route path="/sign-in" element={<Navigate to="/segments" replace />} />
+        <Route path="/segments" element={<SegmentsPage />} />
+        <Route path="/segments/new" element={<SegmentEditorPage />} />
+        <Route path="/segments/:id/edit" element={<SegmentEditorPage />} />
+        <Route path="/segments/:id" element={<SegmentPage />} />
+        <Route path="/contacts" element={<ContactsPage />} />
+        <Route path="/contacts/:id" element={<ContactPage />} />
+        <Route path="/import" element={<ImportPage />} />
+        <Route path="*" element={<Navigate to="/segments" replace />} />
+      </Routes>
+    </Layout>
+  );
+}

@@ -1,0 +1,349 @@
+/**
+ * The typed client of the Slice API (SPEC §4). The API key lives in localStorage; every
+ * call sends it as a Bearer token. Errors come back as `ApiError` with the server's
+ * code, message and, for invalid input, the paths of the bad parts.
+ */
+
+const KEY_STORAGE = "slice.apiKey";
+
+export function getKey(): string | null {
+  return localStorage.getItem(KEY_STORAGE);
+}
+export function setKey(key: string | null): void {
+  if (key === null) localStorage.removeItem(KEY_STORAGE);
+  else localStorage.setItem(KEY_STORAGE, key);
+}
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: { path?: string; issues?: Issue[]; uses?: Use[] } = {},
+  ) {
+    super(message);
+  }
+  /** Every problem with its path (one when the server named only one). */
+  get issues(): Issue[] {
+    if (this.details.issues?.length) return this.details.issues;
+    return this.details.path !== undefined ? [{ path: this.details.path, message: this.message }] : [];
+  }
+}
+
+export type FieldType = "string" | "number" | "boolean" | "date" | "string_list";
+export interface Field {
+  key: string;
+  type: FieldType;
+  label: string;
+  builtin: boolean;
+}
+
+export interface Where {
+  property: string;
+  op: string;
+  value?: unknown;
+}
+export type Window =
+  | { in_last: string }
+  | { between_ago: [string, string] }
+  | { after: string }
+  | { before: string }
+  | { between: [string, string] };
+export interface Measure {
+  fn: string;
+  property?: string;
+}
+export type Rule =
+  | { type: "and" | "or"; conditions: Rule[] }
+  | { type: "not"; condition: Rule }
+  | { type: "field"; field: string; op: string; value?: unknown }
+  | { type: "segment"; op: "in" | "not_in"; segment: string }
+  | {
+      type: "event";
+      event: string;
+      where?: Where[];
+      window?: Window;
+      measure?: Measure;
+      op?: string;
+      value?: unknown;
+    }
+  | { type: "sequence"; steps: { event: string; where?: Where[] }[]; within: string; window?: Window };
+
+export interface Segment {
+  id: string;
+  name: string;
+  description: string;
+  kind: "dynamic" | "static";
+  rule: Rule | null;
+  default: boolean;
+  version: number;
+  size: number;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+export interface Contact {
+  id: string;
+  email: string | null;
+  external_id: string | null;
+  phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  postal_code: string | null;
+  timezone: string | null;
+  language: string | null;
+  status: string;
+  email_status: string;
+  tags: string[];
+  created_at: string | null;
+  subscribed_at: string | null;
+  fields: Record<string, unknown>;
+  segments?: string[];
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export interface Preview {
+  count: number;
+  sample: Contact[];
+  took_ms: number;
+  diff?: { entered: number; exited: number; entered_sample: Contact[]; exited_sample: Contact[] };
+}
+
+export interface Analytics {
+  size: number;
+  share: number;
+  total_contacts: number;
+  daily: { date: string; size: number; entered: number; exited: number }[];
+  engagement?: {
+    window_days: number;
+    opens: number;
+    clicks: number;
+    orders: number;
+    revenue: number;
+    contacts_opened: number;
+    contacts_clicked: number;
+    contacts_ordered: number;
+  };
+  breakdown?: { field: string; values: { value: string | null; count: number }[] };
+  overlap?: {
+    segment_id: string;
+    size: number;
+    both: number;
+    share_of_this: number;
+    share_of_other: number;
+  };
+}
+
+export interface Use {
+  kind?: string;
+  type?: string;
+  id: string;
+  name?: string;
+}
+
+export interface ExplainNode {
+  type: string;
+  result: boolean;
+  [k: string]: unknown;
+}
+export interface Explain {
+  member: boolean;
+  rule: ExplainNode | null;
+}
+
+export interface ContactEvent {
+  id: string | null;
+  type: string;
+  timestamp: string;
+  properties: Record<string, unknown>;
+}
+
+export interface ImportJob {
+  id: string;
+  status: string;
+  kind?: string;
+  rows?: number;
+  processed?: number;
+  accepted?: number;
+  rejected?: number;
+  errors?: { row?: number; line?: number; error?: string; message?: string }[];
+  [k: string]: unknown;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  time_zone: string;
+}
+
+export interface Change {
+  segment_id: string;
+  contact_id: string;
+  change: "entered" | "exited";
+  at: string;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, key = getKey()): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  let payload: BodyInit | undefined;
+  if (body instanceof Blob || typeof body === "string") {
+    payload = body;
+    headers["content-type"] = "text/csv";
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers["content-type"] = "application/json";
+  }
+  const res = await fetch(path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text === "" ? null : JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code: string; message: string; details?: ApiError["details"] } } | null)
+      ?.error;
+    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.details ?? {});
+  }
+  return parsed as T;
+}
+
+const q = (params: Record<string, string | number | undefined>) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") s.set(k, String(v));
+  const t = s.toString();
+  return t ? `?${t}` : "";
+};
+
+export const api = {
+  workspace: (key?: string) => call<Workspace>("GET", "/v1/workspace", undefined, key ?? getKey()),
+  fields: () => call<Page<Field>>("GET", "/v1/fields").then((p) => p.data),
+  segments: () => call<Page<Segment>>("GET", "/v1/segments").then((p) => p.data),
+  segment: (id: string) => call<Segment>("GET", `/v1/segments/${encodeURIComponent(id)}`),
+  createSegment: (s: { name: string; description?: string; kind: string; rule?: Rule }) =>
+    call<Segment>("POST", "/v1/segments", s),
+  replaceSegment: (id: string, s: { name: string; description?: string; rule?: Rule }) =>
+    call<Segment>("PUT", `/v1/segments/${encodeURIComponent(id)}`, s),
+  deleteSegment: (id: string) => call<null>("DELETE", `/v1/segments/${encodeURIComponent(id)}`),
+  preview: (rule: Rule, segmentId?: string) =>
+    call<Preview>("POST", "/v1/segments/preview", { rule, ...(segmentId ? { segment_id: segmentId } : {}) }),
+  templates: () =>
+    call<Page<{ id: string; name: string; description: string; rule: Rule }>>(
+      "GET",
+      "/v1/segment-templates",
+    ).then((p) => p.data),
+  members: (id: string, cursor?: string, limit = 25) =>
+    call<Page<Contact>>("GET", `/v1/segments/${encodeURIComponent(id)}/contacts${q({ cursor, limit })}`),
+  addMembers: (id: string, contacts: { email?: string; id?: string }[], expires_at?: string) =>
+    call<unknown>("POST", `/v1/segments/${encodeURIComponent(id)}/members`, {
+      contacts,
+      ...(expires_at ? { expires_at } : {}),
+    }),
+  removeMembers: (id: string, contacts: { email?: string; id?: string }[]) =>
+    call<unknown>("DELETE", `/v1/segments/${encodeURIComponent(id)}/members`, { contacts }),
+  uses: (id: string) =>
+    call<Page<Use>>("GET", `/v1/segments/${encodeURIComponent(id)}/uses`).then((p) => p.data),
+  analytics: (id: string, o: { days?: number; breakdown?: string; overlap?: string; top?: number } = {}) =>
+    call<Analytics>("GET", `/v1/segments/${encodeURIComponent(id)}/analytics${q(o)}`),
+  contacts: (cursor?: string, limit = 25) =>
+    call<Page<Contact>>("GET", `/v1/contacts${q({ cursor, limit })}`),
+  contact: (id: string) => call<Contact>("GET", `/v1/contacts/${encodeURIComponent(id)}`),
+  contactEvents: (id: string, cursor?: string) =>
+    call<Page<ContactEvent>>(
+      "GET",
+      `/v1/contacts/${encodeURIComponent(id)}/events${q({ cursor, limit: 50 })}`,
+    ),
+  explain: (contactId: string, segmentId: string) =>
+    call<Explain>("GET", `/v1/contacts/${encodeURIComponent(contactId)}/explain${q({ segment: segmentId })}`),
+  startImport: (file: Blob, mapping: Record<string, string | null>, segmentId?: string) =>
+    call<ImportJob>(
+      "POST",
+      `/v1/imports${q({ mapping: JSON.stringify(mapping), segment_id: segmentId })}`,
+      file,
+    ),
+  importJob: (id: string) => call<ImportJob>("GET", `/v1/imports/${encodeURIComponent(id)}`),
+};
+
+/** Downloads an export with the key (a plain link cannot send the Authorization header). */
+export async function downloadExport(segmentId: string, format: string): Promise<void> {
+  const res = await fetch(`/v1/segments/${encodeURIComponent(segmentId)}/export?format=${format}`, {
+    headers: { authorization: `Bearer ${getKey() ?? ""}` },
+  });
+  if (!res.ok) throw new ApiError(res.status, "error", `export failed: HTTP ${res.status}`);
+  const blob = await res.blob();
+  const name =
+    /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ??
+    `${segmentId}.${format === "ndjson" ? "ndjson" : "csv"}`;
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/**
+ * The live stream of membership changes (`GET /v1/stream`), read with fetch so the key
+ * can go in a header. Reconnects after a drop; the returned function stops it.
+ */
+export function subscribeChanges(onChange: (c: Change) => void): () => void {
+  const ctl = new AbortController();
+  let stopped = false;
+  const run = async () => {
+    while (!stopped) {
+      try {
+        const res = await fetch("/v1/stream", {
+          headers: { authorization: `Bearer ${getKey() ?? ""}` },
+          signal: ctl.signal,
+        });
+        if (!res.ok || !res.body) throw new Error(`stream: HTTP ${res.status}`);
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let i = buf.indexOf("\n\n");
+          while (i >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            for (const line of block.split("\n")) {
+              if (line.startsWith("data: ")) {
+                try {
+                  onChange(JSON.parse(line.slice(6)) as Change);
+                } catch {
+                  // a malformed line is skipped
+                }
+              }
+            }
+            i = buf.indexOf("\n\n");
+          }
+        }
+      } catch {
+        if (stopped) return;
+      }
+      if (!stopped) await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+  void run();
+  return () => {
+    stopped = true;
+    ctl.abort();
+  };
+}

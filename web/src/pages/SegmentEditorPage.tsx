@@ -1,0 +1,3 @@
+export function SegmentEditorPage() {
+  return <div>SegmentEditorPage</div>;
+}
