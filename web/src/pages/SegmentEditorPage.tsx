@@ -1,3 +1,185 @@
+import {
+  Alert,
+  Button,
+  Grid,
+  Group,
+  Loader,
+  Radio,
+  Select,
+  Stack,
+  Textarea,
+  TextInput,
+  Title,
+} from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { useNavigate, useParams } from "react-router";
+import { ApiError, api, type Rule } from "../api.ts";
+import { EditorContext } from "../components/EditorContext.tsx";
+import { PreviewPanel } from "../components/PreviewPanel.tsx";
+import { RuleNode } from "../components/RuleNode.tsx";
+
+const START: Rule = {
+  type: "and",
+  conditions: [{ type: "field", field: "status", op: "eq", value: "subscribed" }],
+};
+
+/** Rules from elsewhere (the contacts page's filters) arrive in the URL. */
+function initialRule(): Rule {
+  const r = new URLSearchParams(window.location.search).get("rule");
+  if (r) {
+    try {
+      return JSON.parse(r) as Rule;
+    } catch {
+      // fall through
+    }
+  }
+  return START;
+}
+
 export function SegmentEditorPage() {
-  return <div>SegmentEditorPage</div>;
+  const { id } = useParams();
+  const nav = useNavigate();
+  const qc = useQueryClient();
+  const existing = useQuery({ queryKey: ["segment", id], queryFn: () => api.segment(id!), enabled: !!id });
+  const fields = useQuery({ queryKey: ["fields"], queryFn: api.fields });
+  const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
+  const templates = useQuery({ queryKey: ["templates"], queryFn: api.templates });
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [kind, setKind] = useState<"dynamic" | "static">("dynamic");
+  const [rule, setRule] = useState<Rule>(initialRule);
+  const [loaded, setLoaded] = useState(!id);
+  useEffect(() => {
+    if (existing.data && !loaded) {
+      setName(existing.data.name);
+      setDescription(existing.data.description);
+      setKind(existing.data.kind);
+      if (existing.data.rule) setRule(existing.data.rule);
+      setLoaded(true);
+    }
+  }, [existing.data, loaded]);
+  const [debounced] = useDebouncedValue(rule, 150);
+  const dynamic = kind === "dynamic";
+  const preview = useQuery({
+    queryKey: ["preview", JSON.stringify(debounced), id ?? ""],
+    queryFn: () => api.preview(debounced, id),
+    enabled: dynamic && loaded,
+    placeholderData: keepPreviousData,
+    staleTime: 0,
+  });
+  const save = useMutation({
+    mutationFn: () =>
+      id
+        ? api.replaceSegment(id, { name, description, ...(dynamic ? { rule } : {}) })
+        : api.createSegment({ name, description, kind, ...(dynamic ? { rule } : {}) }),
+    onSuccess: (s) => {
+      void qc.invalidateQueries({ queryKey: ["segments"] });
+      void qc.invalidateQueries({ queryKey: ["segment", s.id] });
+      nav(`/segments/${s.id}`);
+    },
+  });
+  const previewError = preview.error instanceof ApiError ? preview.error : null;
+  const saveError = save.error instanceof ApiError ? save.error : null;
+  const issues = (saveError ?? previewError)?.issues ?? [];
+  if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
+  if (id && existing.isError)
+    return <Alert color="red">Could not load the segment: {String(existing.error)}</Alert>;
+  if (fields.isLoading || segments.isLoading) return <Loader aria-label="Loading fields" />;
+  return (
+    <EditorContext.Provider
+      value={{
+        fields: fields.data ?? [],
+        segments: segments.data ?? [],
+        issues,
+        ...(id ? { selfId: id } : {}),
+      }}
+    >
+      <Stack>
+        <Group justify="space-between">
+          <Title order={2}>{id ? `Edit segment` : "Create segment"}</Title>
+          <Group>
+            <Button variant="default" onClick={() => nav(id ? `/segments/${id}` : "/segments")}>
+              Cancel
+            </Button>
+            <Button onClick={() => save.mutate()} loading={save.isPending} disabled={name.trim() === ""}>
+              Save segment
+            </Button>
+          </Group>
+        </Group>
+        {save.error && (
+          <Alert color="red" role="alert" title="Not saved">
+            {save.error.message}
+          </Alert>
+        )}
+        <Grid>
+          <Grid.Col span={{ base: 12, lg: 7 }}>
+            <Stack>
+              <TextInput
+                label="Name"
+                required
+                value={name}
+                onChange={(e) => setName(e.currentTarget.value)}
+              />
+              <Textarea
+                label="Description"
+                autosize
+                value={description}
+                onChange={(e) => setDescription(e.currentTarget.value)}
+              />
+              {!id && (
+                <Radio.Group label="Kind" value={kind} onChange={(v) => setKind(v as "dynamic" | "static")}>
+                  <Group mt={4}>
+                    <Radio value="dynamic" label="Dynamic (kept up to date by a rule)" />
+                    <Radio value="static" label="Static (contacts added by hand or import)" />
+                  </Group>
+                </Radio.Group>
+              )}
+              {dynamic && (
+                <>
+                  <Group justify="space-between" align="flex-end">
+                    <Title order={4}>Rule</Title>
+                    <Select
+                      aria-label="Start from a template"
+                      placeholder="Start from a template…"
+                      w={280}
+                      data={(templates.data ?? []).map((t) => ({ value: t.id, label: t.name }))}
+                      value={null}
+                      onChange={(t) => {
+                        const tpl = templates.data?.find((x) => x.id === t);
+                        if (tpl) {
+                          setRule(tpl.rule);
+                          if (!name) setName(tpl.name);
+                        }
+                      }}
+                    />
+                  </Group>
+                  <div data-testid="rule-editor">
+                    <RuleNode rule={rule} path="rule" onChange={setRule} />
+                  </div>
+                </>
+              )}
+            </Stack>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 5 }}>
+            {dynamic ? (
+              <PreviewPanel
+                preview={preview.data}
+                loading={preview.isFetching}
+                error={
+                  previewError ?? (preview.error ? new ApiError(0, "error", String(preview.error)) : null)
+                }
+                editing={!!id}
+              />
+            ) : (
+              <Alert title="Static segment">
+                A static segment has no rule: add contacts on its page (pick, paste emails or upload a CSV).
+              </Alert>
+            )}
+          </Grid.Col>
+        </Grid>
+      </Stack>
+    </EditorContext.Provider>
+  );
 }

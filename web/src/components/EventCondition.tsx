@@ -1,0 +1,105 @@
+import { Autocomplete, Group, Select, Stack, Text, TextInput } from "@mantine/core";
+import type { Rule } from "../api.ts";
+import { defaultValue, KNOWN_EVENTS, MEASURES, OPS, valueKind } from "../rules.ts";
+import { ValueInput } from "./ValueInput.tsx";
+import { WhereEditor } from "./WhereEditor.tsx";
+import { WindowEditor } from "./WindowEditor.tsx";
+
+type EventRule = Extract<Rule, { type: "event" }>;
+
+export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: (r: Rule) => void }) {
+  const fn = rule.measure?.fn ?? "count";
+  const opsList = fn === "first_at" || fn === "last_at" ? "measure_date" : "measure_number";
+  const op = rule.op ?? "gte";
+  const value = rule.op ? rule.value : 1;
+  const setMeasure = (f: string) => {
+    const next: EventRule = { ...rule };
+    delete next.op;
+    delete next.value;
+    if (f === "count") delete next.measure;
+    else
+      next.measure =
+        f === "first_at" || f === "last_at"
+          ? { fn: f }
+          : { fn: f, property: rule.measure?.property ?? "amount" };
+    if (f === "first_at" || f === "last_at") {
+      next.op = "in_last";
+      next.value = "30d";
+    } else if (f !== "count") {
+      next.op = "gt";
+      next.value = 0;
+    }
+    onChange(next);
+  };
+  return (
+    <Stack gap={6}>
+      <Group gap="xs">
+        <Text size="sm">did</Text>
+        <Autocomplete
+          aria-label="Event"
+          w={170}
+          data={KNOWN_EVENTS}
+          value={rule.event}
+          onChange={(event) => onChange({ ...rule, event })}
+        />
+        <WindowEditor
+          window={rule.window}
+          onChange={(w) => {
+            const next = { ...rule };
+            if (w) next.window = w;
+            else delete next.window;
+            onChange(next);
+          }}
+        />
+      </Group>
+      <Group gap="xs">
+        <Select
+          aria-label="Measure"
+          w={150}
+          allowDeselect={false}
+          data={MEASURES.map(([value, label]) => ({ value, label }))}
+          value={fn}
+          onChange={(f) => f && setMeasure(f)}
+        />
+        {rule.measure?.property !== undefined && (
+          <TextInput
+            aria-label="Measured property"
+            w={130}
+            value={rule.measure.property}
+            onChange={(e) => onChange({ ...rule, measure: { fn, property: e.currentTarget.value } })}
+          />
+        )}
+        <Select
+          aria-label="Measure operator"
+          w={150}
+          allowDeselect={false}
+          data={OPS[opsList].map(([v, label]) => ({ value: v, label }))}
+          value={op}
+          onChange={(o) => {
+            if (!o) return;
+            const v = defaultValue(valueKind(opsList, o));
+            const next: EventRule = { ...rule, op: o };
+            if (v === undefined) delete next.value;
+            else next.value = valueKind(opsList, o) === valueKind(opsList, op) ? value : v;
+            onChange(next);
+          }}
+        />
+        <ValueInput
+          kind={valueKind(opsList, op)}
+          label="Measure value"
+          value={value}
+          onChange={(v) => onChange({ ...rule, op, value: v })}
+        />
+      </Group>
+      <WhereEditor
+        where={rule.where}
+        onChange={(w) => {
+          const next = { ...rule };
+          if (w) next.where = w;
+          else delete next.where;
+          onChange(next);
+        }}
+      />
+    </Stack>
+  );
+}

@@ -1,0 +1,189 @@
+/** What the editor knows about the rule language (docs/rules.md): operators by type, defaults. */
+import type { FieldType, Rule, Where, Window } from "./api.ts";
+
+export type ValueKind =
+  | "none"
+  | "string"
+  | "strings"
+  | "number"
+  | "range"
+  | "boolean"
+  | "date"
+  | "dates"
+  | "duration"
+  | "scalar";
+
+export const OPS: Record<
+  FieldType | "measure_number" | "measure_date" | "where",
+  [string, string, ValueKind][]
+> = {
+  string: [
+    ["eq", "is", "string"],
+    ["neq", "is not", "string"],
+    ["in", "is one of", "strings"],
+    ["not_in", "is none of", "strings"],
+    ["contains", "contains", "string"],
+    ["not_contains", "does not contain", "string"],
+    ["starts_with", "starts with", "string"],
+    ["ends_with", "ends with", "string"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+  number: [
+    ["eq", "=", "number"],
+    ["neq", "≠", "number"],
+    ["gt", ">", "number"],
+    ["gte", "≥", "number"],
+    ["lt", "<", "number"],
+    ["lte", "≤", "number"],
+    ["between", "between", "range"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+  boolean: [
+    ["eq", "is", "boolean"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+  date: [
+    ["in_last", "in the last", "duration"],
+    ["more_than_ago", "more than … ago", "duration"],
+    ["in_next", "in the next", "duration"],
+    ["before", "before", "date"],
+    ["after", "after", "date"],
+    ["on", "on", "date"],
+    ["between", "between", "dates"],
+    ["anniversary_in_next", "anniversary in the next", "duration"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+  string_list: [
+    ["contains", "contains", "string"],
+    ["not_contains", "does not contain", "string"],
+    ["contains_any", "contains any of", "strings"],
+    ["contains_all", "contains all of", "strings"],
+    ["contains_none", "contains none of", "strings"],
+    ["is_empty", "is empty", "none"],
+    ["is_not_empty", "is not empty", "none"],
+  ],
+  measure_number: [
+    ["gte", "≥", "number"],
+    ["gt", ">", "number"],
+    ["eq", "=", "number"],
+    ["neq", "≠", "number"],
+    ["lt", "<", "number"],
+    ["lte", "≤", "number"],
+    ["between", "between", "range"],
+  ],
+  measure_date: [
+    ["in_last", "in the last", "duration"],
+    ["more_than_ago", "more than … ago", "duration"],
+    ["before", "before", "date"],
+    ["after", "after", "date"],
+    ["on", "on", "date"],
+    ["between", "between", "dates"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+  where: [
+    ["eq", "is", "scalar"],
+    ["neq", "is not", "scalar"],
+    ["in", "is one of", "strings"],
+    ["contains", "contains", "string"],
+    ["starts_with", "starts with", "string"],
+    ["gt", ">", "number"],
+    ["gte", "≥", "number"],
+    ["lt", "<", "number"],
+    ["lte", "≤", "number"],
+    ["between", "between", "range"],
+    ["in_last", "in the last", "duration"],
+    ["is_set", "is set", "none"],
+    ["is_not_set", "is not set", "none"],
+  ],
+};
+
+export function valueKind(list: keyof typeof OPS, op: string | undefined): ValueKind {
+  return OPS[list].find((o) => o[0] === op)?.[2] ?? "none";
+}
+
+export function defaultValue(kind: ValueKind): unknown {
+  switch (kind) {
+    case "none":
+      return undefined;
+    case "string":
+    case "scalar":
+      return "";
+    case "strings":
+      return [];
+    case "number":
+      return 1;
+    case "range":
+      return [0, 10];
+    case "boolean":
+      return true;
+    case "date":
+      return new Date().toISOString().slice(0, 10);
+    case "dates":
+      return [
+        new Date(Date.now() - 30 * 86400_000).toISOString().slice(0, 10),
+        new Date().toISOString().slice(0, 10),
+      ];
+    case "duration":
+      return "30d";
+  }
+}
+
+export const KNOWN_EVENTS = [
+  "email_sent",
+  "email_opened",
+  "email_clicked",
+  "email_bounced",
+  "email_unsubscribed",
+  "email_complained",
+  "order_placed",
+  "cart_added",
+  "page_viewed",
+  "offer_granted",
+];
+
+export const KNOWN_VALUES: Record<string, string[]> = {
+  status: ["subscribed", "unsubscribed", "non_subscribed"],
+  email_status: ["deliverable", "soft_bouncing", "hard_bounced", "complained"],
+};
+
+export const MEASURES: [string, string][] = [
+  ["count", "count"],
+  ["sum", "sum of"],
+  ["avg", "average of"],
+  ["min", "min of"],
+  ["max", "max of"],
+  ["distinct", "distinct values of"],
+  ["first_at", "first time"],
+  ["last_at", "last time"],
+];
+
+export type NewKind = "and" | "or" | "not" | "field" | "event" | "sequence" | "segment";
+
+export function newNode(kind: NewKind): Rule {
+  switch (kind) {
+    case "and":
+    case "or":
+      return { type: kind, conditions: [{ type: "field", field: "status", op: "eq", value: "subscribed" }] };
+    case "not":
+      return { type: "not", condition: { type: "event", event: "email_opened", window: { in_last: "30d" } } };
+    case "field":
+      return { type: "field", field: "country", op: "eq", value: "" };
+    case "event":
+      return { type: "event", event: "email_opened", window: { in_last: "30d" } };
+    case "sequence":
+      return { type: "sequence", steps: [{ event: "cart_added" }, { event: "order_placed" }], within: "1d" };
+    case "segment":
+      return { type: "segment", op: "in", segment: "subscribed" };
+  }
+}
+
+export const newWhere = (): Where => ({ property: "", op: "eq", value: "" });
+
+export function windowKind(w: Window | undefined): string {
+  return w ? Object.keys(w)[0]! : "all";
+}
