@@ -147,10 +147,8 @@ export interface Analytics {
 }
 
 export interface Use {
-  kind?: string;
-  type?: string;
+  type: string;
   id: string;
-  name?: string;
 }
 
 export interface ExplainNode {
@@ -172,14 +170,15 @@ export interface ContactEvent {
 
 export interface ImportJob {
   id: string;
-  status: string;
-  kind?: string;
-  rows?: number;
-  processed?: number;
-  accepted?: number;
-  rejected?: number;
-  errors?: { row?: number; line?: number; error?: string; message?: string }[];
-  [k: string]: unknown;
+  status: "pending" | "running" | "done" | "failed";
+  kind: string;
+  total: number | null;
+  processed: number;
+  accepted: number;
+  rejected: number;
+  errors: { row: number; error: string }[];
+  errors_dropped: number;
+  failure: string | null;
 }
 
 export interface Workspace {

@@ -1,3 +1,189 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Grid,
+  Group,
+  Loader,
+  Paper,
+  Select,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from "@mantine/core";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { Link, useParams } from "react-router";
+import { api, type Contact } from "../api.ts";
+import { ExplainTree } from "../components/ExplainTree.tsx";
+
+const PROFILE: (keyof Contact)[] = [
+  "email",
+  "external_id",
+  "phone",
+  "first_name",
+  "last_name",
+  "country",
+  "region",
+  "city",
+  "postal_code",
+  "timezone",
+  "language",
+  "status",
+  "email_status",
+  "created_at",
+  "subscribed_at",
+];
+
 export function ContactPage() {
-  return <div>ContactPage</div>;
+  const { id } = useParams() as { id: string };
+  const c = useQuery({ queryKey: ["contact", id], queryFn: () => api.contact(id) });
+  const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
+  const events = useInfiniteQuery({
+    queryKey: ["events", id],
+    queryFn: ({ pageParam }) => api.contactEvents(id, pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (p) => p.next_cursor ?? undefined,
+  });
+  const [why, setWhy] = useState<string | null>(null);
+  const explain = useQuery({
+    queryKey: ["explain", id, why],
+    queryFn: () => api.explain(id, why!),
+    enabled: !!why,
+  });
+  if (c.isLoading) return <Loader aria-label="Loading contact" />;
+  if (c.isError || !c.data) return <Alert color="red">Could not load the contact: {String(c.error)}</Alert>;
+  const ct = c.data;
+  const segName = (sid: string) => segments.data?.find((s) => s.id === sid)?.name ?? sid;
+  const evs = events.data?.pages.flatMap((p) => p.data) ?? [];
+  return (
+    <Stack>
+      <Title order={2}>{[ct.first_name, ct.last_name].filter(Boolean).join(" ") || ct.email || ct.id}</Title>
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 5 }}>
+          <Paper withBorder p="md">
+            <Title order={4} mb="xs">
+              Profile
+            </Title>
+            <Table>
+              <Table.Tbody>
+                {PROFILE.map((k) => (
+                  <Table.Tr key={k}>
+                    <Table.Th>{k}</Table.Th>
+                    <Table.Td>{String(ct[k] ?? "—")}</Table.Td>
+                  </Table.Tr>
+                ))}
+                <Table.Tr>
+                  <Table.Th>tags</Table.Th>
+                  <Table.Td>
+                    {ct.tags.length
+                      ? ct.tags.map((t) => (
+                          <Badge key={t} mr={4} variant="light">
+                            {t}
+                          </Badge>
+                        ))
+                      : "—"}
+                  </Table.Td>
+                </Table.Tr>
+                {Object.entries(ct.fields).map(([k, v]) => (
+                  <Table.Tr key={k}>
+                    <Table.Th>{k}</Table.Th>
+                    <Table.Td>{typeof v === "string" ? v : JSON.stringify(v)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Paper>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 7 }}>
+          <Stack>
+            <Paper withBorder p="md">
+              <Title order={4} mb="xs">
+                Segments
+              </Title>
+              {(ct.segments ?? []).length === 0 ? (
+                <Text c="dimmed">In no segment.</Text>
+              ) : (
+                <Group gap={6} data-testid="contact-segments">
+                  {(ct.segments ?? []).map((s) => (
+                    <Badge key={s} component={Link} to={`/segments/${s}`} style={{ cursor: "pointer" }}>
+                      {segName(s)}
+                    </Badge>
+                  ))}
+                </Group>
+              )}
+              <Group mt="md" align="flex-end">
+                <Select
+                  label="Why is this contact in or out of…"
+                  w={300}
+                  searchable
+                  data={(segments.data ?? []).map((s) => ({ value: s.id, label: s.name }))}
+                  value={why}
+                  onChange={setWhy}
+                />
+              </Group>
+              {explain.isLoading && <Loader size="sm" aria-label="Loading explanation" />}
+              {explain.isError && <Alert color="red">{String(explain.error)}</Alert>}
+              {explain.data && (
+                <Stack mt="sm" gap="xs" data-testid="explain">
+                  <Text fw={600} c={explain.data.member ? "green" : "red"} data-testid="explain-member">
+                    {explain.data.member ? "In the segment" : "Not in the segment"}
+                  </Text>
+                  {explain.data.rule ? (
+                    <ExplainTree node={explain.data.rule} />
+                  ) : (
+                    <Text size="sm" c="dimmed">
+                      A static segment: membership is set by hand.
+                    </Text>
+                  )}
+                </Stack>
+              )}
+            </Paper>
+            <Paper withBorder p="md">
+              <Title order={4} mb="xs">
+                Events
+              </Title>
+              {events.isLoading && <Loader size="sm" aria-label="Loading events" />}
+              {events.isError && <Alert color="red">{String(events.error)}</Alert>}
+              {events.data && evs.length === 0 && <Text c="dimmed">No events.</Text>}
+              {evs.length > 0 && (
+                <Table data-testid="timeline">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>When</Table.Th>
+                      <Table.Th>Event</Table.Th>
+                      <Table.Th>Properties</Table.Th>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {evs.map((e, i) => (
+                      <Table.Tr key={e.id ?? i}>
+                        <Table.Td>{new Date(e.timestamp).toLocaleString()}</Table.Td>
+                        <Table.Td>{e.type}</Table.Td>
+                        <Table.Td>
+                          <Code>{JSON.stringify(e.properties)}</Code>
+                        </Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              )}
+              {events.hasNextPage && (
+                <Button
+                  mt="sm"
+                  variant="default"
+                  loading={events.isFetchingNextPage}
+                  onClick={() => events.fetchNextPage()}
+                >
+                  Older events
+                </Button>
+              )}
+            </Paper>
+          </Stack>
+        </Grid.Col>
+      </Grid>
+    </Stack>
+  );
 }

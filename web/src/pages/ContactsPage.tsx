@@ -1,3 +1,205 @@
+import { Alert, Button, Group, Loader, Modal, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { useNavigate } from "react-router";
+import { ApiError, api, type Rule } from "../api.ts";
+import { ContactSample } from "../components/ContactSample.tsx";
+import { EditorContext } from "../components/EditorContext.tsx";
+import { FilterRow, ruleFor } from "../components/FilterRow.tsx";
+import { IssueList } from "../components/IssueList.tsx";
+
+function combine(filters: Rule[], search: string): Rule | null {
+  const parts = [...filters];
+  const t = search.trim();
+  if (t) {
+    parts.push({
+      type: "or",
+      conditions: ["email", "first_name", "last_name"].map((field) => ({
+        type: "field",
+        field,
+        op: "contains",
+        value: t,
+      })),
+    });
+  }
+  if (parts.length === 0) return null;
+  return parts.length === 1 ? parts[0]! : { type: "and", conditions: parts };
+}
+
 export function ContactsPage() {
-  return <div>ContactsPage</div>;
+  const nav = useNavigate();
+  const qc = useQueryClient();
+  const fields = useQuery({ queryKey: ["fields"], queryFn: api.fields });
+  const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
+  const known = useQuery({
+    queryKey: ["known-values"],
+    queryFn: async () => {
+      const out: Record<string, string[]> = {};
+      for (const f of ["country", "tags", "language"]) {
+        const a = await api.analytics("all", { breakdown: f, top: 50, days: 1 }).catch(() => null);
+        out[f] = (a?.breakdown?.values ?? [])
+          .map((v) => v.value)
+          .filter((v): v is string => !!v && v !== "(other)")
+          .map((v) => (f === "country" ? v.toUpperCase() : v));
+      }
+      return out;
+    },
+    staleTime: 300_000,
+  });
+  const [search, setSearch] = useState("");
+  const [filters, setFilters] = useState<Rule[]>([]);
+  const [applied, setApplied] = useState<Rule | null>(null);
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const list = useQuery({
+    queryKey: ["contacts", cursors[cursors.length - 1]],
+    queryFn: () => api.contacts(cursors[cursors.length - 1], 25),
+    enabled: applied === null,
+    placeholderData: keepPreviousData,
+  });
+  const filtered = useQuery({
+    queryKey: ["contacts-filtered", JSON.stringify(applied)],
+    queryFn: () => api.preview(applied!),
+    enabled: applied !== null,
+  });
+  const [saveOpen, setSaveOpen] = useState(false);
+  const [name, setName] = useState("");
+  const save = useMutation({
+    mutationFn: () => api.createSegment({ name, kind: "dynamic", rule: applied! }),
+    onSuccess: (s) => {
+      void qc.invalidateQueries({ queryKey: ["segments"] });
+      nav(`/segments/${s.id}`);
+    },
+  });
+  const apply = (e?: FormEvent) => {
+    e?.preventDefault();
+    setApplied(combine(filters, search));
+  };
+  const issues = filtered.error instanceof ApiError ? filtered.error.issues : [];
+  return (
+    <EditorContext.Provider value={{ fields: fields.data ?? [], segments: segments.data ?? [], issues: [] }}>
+      <Stack>
+        <Title order={2}>Contacts</Title>
+        <Paper withBorder p="sm">
+          <form onSubmit={apply}>
+            <Stack gap="xs">
+              <TextInput
+                label="Search (email or name)"
+                w={320}
+                value={search}
+                onChange={(e) => setSearch(e.currentTarget.value)}
+              />
+              <Text fw={600} size="sm">
+                Filters
+              </Text>
+              {filters.length === 0 && (
+                <Text c="dimmed" size="sm">
+                  No filter: every contact.
+                </Text>
+              )}
+              {filters.map((f, i) => (
+                <FilterRow
+                  // biome-ignore lint/suspicious/noArrayIndexKey: filters are identified by their place
+                  key={i}
+                  rule={f}
+                  known={known.data ?? {}}
+                  onChange={(r) => setFilters((fs) => fs.map((x, j) => (j === i ? r : x)))}
+                  onRemove={() => setFilters((fs) => fs.filter((_, j) => j !== i))}
+                />
+              ))}
+              <Group>
+                <Button variant="default" onClick={() => setFilters((fs) => [...fs, ruleFor("field")])}>
+                  + Add filter
+                </Button>
+                <Button type="submit">Apply</Button>
+                {applied && (
+                  <>
+                    <Button variant="light" onClick={() => setSaveOpen(true)} disabled={!filtered.data}>
+                      Save as segment
+                    </Button>
+                    <Button
+                      variant="subtle"
+                      onClick={() => {
+                        setFilters([]);
+                        setSearch("");
+                        setApplied(null);
+                      }}
+                    >
+                      Clear
+                    </Button>
+                  </>
+                )}
+              </Group>
+            </Stack>
+          </form>
+        </Paper>
+        {applied === null ? (
+          <>
+            {list.isLoading && <Loader aria-label="Loading contacts" />}
+            {list.isError && <Alert color="red">Could not load contacts: {String(list.error)}</Alert>}
+            {list.data && <ContactSample contacts={list.data.data} empty="No contacts yet: import some." />}
+            <Group>
+              <Button
+                variant="default"
+                disabled={cursors.length === 1}
+                onClick={() => setCursors((c) => c.slice(0, -1))}
+              >
+                Previous page
+              </Button>
+              <Text size="sm">Page {cursors.length}</Text>
+              <Button
+                variant="default"
+                disabled={!list.data?.next_cursor}
+                onClick={() => setCursors((c) => [...c, list.data!.next_cursor!])}
+              >
+                Next page
+              </Button>
+            </Group>
+          </>
+        ) : (
+          <>
+            {filtered.isLoading && <Loader aria-label="Filtering contacts" />}
+            {filtered.isError && (
+              <Alert color="red" title="These filters are not valid">
+                {issues.length ? <IssueList issues={issues} /> : String(filtered.error)}
+              </Alert>
+            )}
+            {filtered.data && (
+              <>
+                <Text data-testid="filtered-count">
+                  {filtered.data.count.toLocaleString("en")} matching contacts
+                  {filtered.data.count > filtered.data.sample.length
+                    ? ` (showing ${filtered.data.sample.length}; save as a segment to see them all)`
+                    : ""}
+                </Text>
+                <ContactSample contacts={filtered.data.sample} empty="No contact matches these filters" />
+              </>
+            )}
+          </>
+        )}
+        <Modal opened={saveOpen} onClose={() => setSaveOpen(false)} title="Save as segment">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              save.mutate();
+            }}
+          >
+            <Stack>
+              <TextInput
+                label="Segment name"
+                required
+                value={name}
+                onChange={(e) => setName(e.currentTarget.value)}
+              />
+              {save.error && <Alert color="red">{save.error.message}</Alert>}
+              <Group justify="flex-end">
+                <Button type="submit" loading={save.isPending} disabled={!name.trim()}>
+                  Save
+                </Button>
+              </Group>
+            </Stack>
+          </form>
+        </Modal>
+      </Stack>
+    </EditorContext.Provider>
+  );
 }

@@ -1,3 +1,168 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Group,
+  List,
+  Loader,
+  Modal,
+  Stack,
+  Tabs,
+  Text,
+  Title,
+} from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { ApiError, api, downloadExport } from "../api.ts";
+import { AnalyticsPanel } from "../components/AnalyticsPanel.tsx";
+import { MembersTable } from "../components/MembersTable.tsx";
+import { StaticMembersPanel } from "../components/StaticMembersPanel.tsx";
+
+const FORMATS = [
+  ["csv", "CSV"],
+  ["meta", "Meta (Custom Audience)"],
+  ["google", "Google (Customer Match)"],
+  ["ndjson", "NDJSON"],
+] as const;
+
 export function SegmentPage() {
-  return <div>SegmentPage</div>;
+  const { id } = useParams() as { id: string };
+  const nav = useNavigate();
+  const qc = useQueryClient();
+  const seg = useQuery({ queryKey: ["segment", id], queryFn: () => api.segment(id) });
+  const uses = useQuery({ queryKey: ["uses", id], queryFn: () => api.uses(id) });
+  const [confirm, setConfirm] = useState(false);
+  const [exportError, setExportError] = useState<string | null>(null);
+  const del = useMutation({
+    mutationFn: () => api.deleteSegment(id),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ["segments"] });
+      nav("/segments");
+    },
+  });
+  if (seg.isLoading) return <Loader aria-label="Loading segment" />;
+  if (seg.isError || !seg.data)
+    return <Alert color="red">Could not load the segment: {String(seg.error)}</Alert>;
+  const s = seg.data;
+  const delError = del.error instanceof ApiError ? del.error : null;
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <div>
+          <Group gap="xs">
+            <Title order={2}>{s.name}</Title>
+            <Badge variant="light">{s.kind}</Badge>
+            {s.default && <Badge color="gray">default</Badge>}
+          </Group>
+          <Text c="dimmed">
+            {s.size.toLocaleString("en")} members{s.description ? ` · ${s.description}` : ""}
+          </Text>
+        </div>
+        <Group>
+          {!s.default && (
+            <Button variant="default" onClick={() => nav(`/segments/${id}/edit`)}>
+              Edit
+            </Button>
+          )}
+          {!s.default && (
+            <Button color="red" variant="light" onClick={() => setConfirm(true)}>
+              Delete
+            </Button>
+          )}
+        </Group>
+      </Group>
+      <Tabs defaultValue="members" keepMounted={false}>
+        <Tabs.List>
+          <Tabs.Tab value="members">Members</Tabs.Tab>
+          <Tabs.Tab value="analytics">Analytics</Tabs.Tab>
+          <Tabs.Tab value="export">Export</Tabs.Tab>
+          <Tabs.Tab value="uses">Uses</Tabs.Tab>
+          {s.kind === "static" && <Tabs.Tab value="manage">Add / remove contacts</Tabs.Tab>}
+          {s.rule && <Tabs.Tab value="rule">Rule</Tabs.Tab>}
+        </Tabs.List>
+        <Tabs.Panel value="members" pt="md">
+          <MembersTable segmentId={id} />
+        </Tabs.Panel>
+        <Tabs.Panel value="analytics" pt="md">
+          <AnalyticsPanel segmentId={id} />
+        </Tabs.Panel>
+        <Tabs.Panel value="export" pt="md">
+          <Stack maw={500}>
+            <Text size="sm">Unsubscribed, hard-bounced and complained contacts are left out of exports.</Text>
+            <Group>
+              {FORMATS.map(([f, label]) => (
+                <Button
+                  key={f}
+                  variant="default"
+                  onClick={() => {
+                    setExportError(null);
+                    downloadExport(id, f).catch((e: Error) => setExportError(e.message));
+                  }}
+                >
+                  Download {label}
+                </Button>
+              ))}
+            </Group>
+            {exportError && <Alert color="red">{exportError}</Alert>}
+          </Stack>
+        </Tabs.Panel>
+        <Tabs.Panel value="uses" pt="md">
+          {uses.isLoading && <Loader aria-label="Loading uses" />}
+          {uses.isError && <Alert color="red">{String(uses.error)}</Alert>}
+          {uses.data && uses.data.length === 0 && <Text c="dimmed">Nothing refers to this segment.</Text>}
+          {uses.data && uses.data.length > 0 && (
+            <List>
+              {uses.data.map((u) => (
+                <List.Item key={`${u.type}:${u.id}`}>
+                  {u.type === "segment" ? (
+                    <Link to={`/segments/${u.id}`}>segment {u.id}</Link>
+                  ) : (
+                    `${u.type} ${u.id}`
+                  )}
+                </List.Item>
+              ))}
+            </List>
+          )}
+        </Tabs.Panel>
+        {s.kind === "static" && (
+          <Tabs.Panel value="manage" pt="md">
+            <StaticMembersPanel segmentId={id} />
+          </Tabs.Panel>
+        )}
+        {s.rule && (
+          <Tabs.Panel value="rule" pt="md">
+            <Code block>{JSON.stringify(s.rule, null, 2)}</Code>
+          </Tabs.Panel>
+        )}
+      </Tabs>
+      <Modal opened={confirm} onClose={() => setConfirm(false)} title={`Delete “${s.name}”?`}>
+        <Stack>
+          <Text size="sm">The segment is deleted; its contacts are not.</Text>
+          {delError?.status === 409 && (
+            <Alert color="red" role="alert" title="This segment is in use">
+              Remove these uses first:
+              <List>
+                {(delError.details.uses ?? []).map((u) => (
+                  <List.Item key={`${u.type}:${u.id}`}>
+                    {u.type} {u.id}
+                  </List.Item>
+                ))}
+              </List>
+            </Alert>
+          )}
+          {del.error && delError?.status !== 409 && <Alert color="red">{del.error.message}</Alert>}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirm(false)}>
+              Cancel
+            </Button>
+            <Button color="red" loading={del.isPending} onClick={() => del.mutate()}>
+              Delete segment
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </Stack>
+  );
 }
