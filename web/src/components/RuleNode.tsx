@@ -20,7 +20,7 @@ const ADD: [NewKind, string][] = [
 
 function AddMenu({ label, onAdd }: { label: string; onAdd: (r: Rule) => void }) {
   return (
-    <Menu position="bottom-start">
+    <Menu position="bottom-start" transitionProps={{ duration: 0 }}>
       <Menu.Target>
         <ActionIcon variant="light" w="auto" px="xs" size="sm" aria-label={label}>
           + Add condition
