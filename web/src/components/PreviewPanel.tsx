@@ -38,7 +38,7 @@ export function PreviewPanel({
               </Text>
             </Group>
             {editing && preview.diff && (
-              <SimpleGrid cols={2} data-testid="edit-diff">
+              <SimpleGrid cols={1} data-testid="edit-diff">
                 <Stack gap={4}>
                   <Text c="green" fw={600} data-testid="diff-entered">
                     +{preview.diff.entered.toLocaleString("en")} would enter

@@ -166,7 +166,7 @@ export function RuleNode({
             aria-label="Wrap in group"
             onClick={() => onChange({ type: "and", conditions: [rule] })}
           >
-            ( )
+            group
           </ActionIcon>
           {remove}
         </Group>
