@@ -60,7 +60,7 @@ export function SegmentEditorPage() {
       setLoaded(true);
     }
   }, [existing.data, loaded]);
-  const [debounced] = useDebouncedValue(rule, 150);
+  const [debounced] = useDebouncedValue(rule, 100);
   const dynamic = kind === "dynamic";
   const preview = useQuery({
     queryKey: ["preview", JSON.stringify(debounced), id ?? ""],

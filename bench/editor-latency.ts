@@ -1,0 +1,172 @@
+/**
+ * The segment editor's latency (the web app issue): with the bench's data set loaded
+ * (default 1,000,000 contacts and 10,000,000 events), how long from a change in the
+ * rule editor until the matching count on screen shows the new rule's count.
+ *
+ *   node --max-old-space-size=8192 --import tsx bench/editor-latency.ts [--contacts 1000000] [--events 10000000] [--changes 20] [--db file]
+ *
+ * The data set is written straight into a SQLite file (as bench/load-http.ts does), a
+ * Slice server starts over it (the start-up rebuild loads it), and Debian's Chromium
+ * (playwright-core) opens the editor. Each change edits the "in the last N days" of an
+ * event condition; the time is taken in the browser, from the input event to the count
+ * element showing the expected figure (computed beforehand through the API), so it
+ * includes the editor's debounce, the preview request and React's render. The goal is
+ * p95 ≤ 300 ms.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startServer } from "../src/http/start.ts";
+import { openStore } from "../src/store/index.ts";
+import type { ContactWrite, EventWrite } from "../src/store/types.ts";
+import { ensureWebBuilt, launchBrowser } from "../test/web/support.ts";
+import { generateContacts, generateEvents, NOW } from "./generate.ts";
+import { fmtInt, log } from "./util.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    contacts: { type: "string", default: "1000000" },
+    events: { type: "string", default: "10000000" },
+    changes: { type: "string", default: "20" },
+    db: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const CONTACTS = Number(args.contacts);
+const EVENTS = Number(args.events);
+const CHANGES = Number(args.changes);
+const KEY = "sk_editor_latency_admin_0123456789";
+const WS = "ws_default";
+
+async function prepare(path: string): Promise<void> {
+  const spec = { seed: 1, contacts: CONTACTS, events: EVENTS, now: NOW };
+  const store = await openStore({ sqlitePath: path });
+  await store.createWorkspace({ id: WS, name: "Default", time_zone: "UTC" });
+  await store.createField(WS, { key: "plan", type: "string" });
+  let t0 = performance.now();
+  let batch: ContactWrite[] = [];
+  for (const c of generateContacts(spec)) {
+    batch.push(c as ContactWrite);
+    if (batch.length === 10_000) {
+      await store.putContacts(WS, batch);
+      batch = [];
+    }
+  }
+  if (batch.length) await store.putContacts(WS, batch);
+  log(`editor: ${fmtInt(CONTACTS)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t0 = performance.now();
+  let events: EventWrite[] = [];
+  for (const e of generateEvents(spec)) {
+    events.push(e as EventWrite);
+    if (events.length === 10_000) {
+      await store.insertEvents(WS, events);
+      events = [];
+    }
+  }
+  if (events.length) await store.insertEvents(WS, events);
+  log(`editor: ${fmtInt(EVENTS)} events stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await store.close();
+}
+
+const dir = mkdtempSync(join(tmpdir(), "slice-editor-"));
+const db = args.db ?? join(dir, "slice.db");
+if (!existsSync(db)) await prepare(db);
+await ensureWebBuilt();
+const t0 = performance.now();
+const server = await startServer({
+  port: 0,
+  sqlitePath: db,
+  apiKey: KEY,
+  log: () => {},
+  rateLimit: { max: 1e9, windowMs: 60_000 },
+});
+log(`editor: server ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const browser = await launchBrowser();
+try {
+  const api = async (path: string, body: unknown) => {
+    const r = await fetch(server.url + path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return (await r.json()) as { count: number; took_ms: number };
+  };
+  const rule = (days: number) => ({
+    type: "and",
+    conditions: [
+      { type: "field", field: "status", op: "eq", value: "subscribed" },
+      { type: "event", event: "email_opened", window: { in_last: `${days}d` } },
+    ],
+  });
+  // Values whose counts differ from the previous one, so each change shows on screen.
+  const plan: { days: number; count: number; took: number }[] = [];
+  let prev = -1;
+  for (let d = 30; plan.length < CHANGES && d < 2000; d += 7) {
+    const p = await api("/v1/segments/preview", { rule: rule(d) });
+    if (p.count !== prev) {
+      plan.push({ days: d, count: p.count, took: p.took_ms });
+      prev = p.count;
+    }
+  }
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(30_000);
+  await page.addInitScript(`localStorage.setItem("slice.apiKey", ${JSON.stringify(KEY)})`);
+  await page.goto(`${server.url}/segments/new`);
+  await page.locator('[data-path="rule"]').getByRole("button", { name: "Add condition" }).last().click();
+  await page.getByRole("menuitem", { name: "Event condition" }).filter({ visible: true }).click();
+  const amount = page.locator('[data-path="rule.conditions[1]"]').getByLabel("Window amount");
+  const fmt = (n: number) => n.toLocaleString("en");
+  const first = (await api("/v1/segments/preview", { rule: rule(30) })).count;
+  await page.getByTestId("preview-count").getByText(fmt(first), { exact: true }).waitFor();
+
+  const times: number[] = [];
+  for (const step of plan.slice(1)) {
+    await amount.fill(String(step.days - 1));
+    await page.waitForTimeout(400); // let the previous value's preview settle
+    // In the page: type the last digit change, then watch the count.
+    // Runs in the page (a string: the bench is type-checked without the DOM library).
+    const ms = (await page.evaluate(`new Promise((resolve, reject) => {
+      const input = document.querySelector('[data-path="rule.conditions[1]"] input[aria-label="Window amount"]');
+      const el = document.querySelector('[data-testid="preview-count"]');
+      const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+      const want = ${JSON.stringify(fmt(step.count))};
+      const start = performance.now();
+      const obs = new MutationObserver(() => {
+        if (el.textContent === want) {
+          obs.disconnect();
+          resolve(performance.now() - start);
+        }
+      });
+      obs.observe(el, { childList: true, characterData: true, subtree: true });
+      setTimeout(() => reject(new Error("count never showed " + want)), 10000);
+      setter.call(input, ${JSON.stringify(String(step.days))});
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    })`)) as number;
+    times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  const server_ms = plan.map((p) => p.took).sort((a, b) => a - b);
+  const result = {
+    contacts: CONTACTS,
+    events: EVENTS,
+    changes: times.length,
+    debounce_ms: 100,
+    p50_ms: Math.round(q(0.5)),
+    p95_ms: Math.round(q(0.95)),
+    max_ms: Math.round(times[times.length - 1]!),
+    server_preview_p50_ms: Number(server_ms[Math.floor(server_ms.length / 2)]!.toFixed(1)),
+    goal_ms: 300,
+  };
+  if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    log(
+      `editor: change → count on screen over ${result.changes} changes: p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, max ${result.max_ms} ms (debounce 100 ms; server preview p50 ${result.server_preview_p50_ms} ms; goal ≤ 300 ms)`,
+    );
+  }
+} finally {
+  await browser.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
