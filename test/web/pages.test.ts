@@ -95,6 +95,9 @@ describe("web app: segment and contact pages, filters, import (flows 5, 6, 1, 7)
     const st = (await env.s.call("POST", "/v1/segments", { name: "Webinar", kind: "static" })).body;
     await page.goto(`${env.s.url}/segments/${st.id}`);
     await page.getByRole("tab", { name: "Add / remove contacts" }).click();
+    await page.getByLabel("Pick a contact").first().fill("user299");
+    await page.getByRole("option", { name: "user299@example.com" }).filter({ visible: true }).click();
+    expect(await page.getByLabel(/^Emails/).inputValue()).toBe("user299@example.com");
     await page.getByLabel(/^Emails/).fill("user1@example.com, user2@example.com\nuser3@example.com");
     await page.getByRole("button", { name: "Add contacts" }).click();
     await page.getByRole("status").getByText("Added 3 contact(s)").waitFor();

@@ -1,6 +1,7 @@
-import { Alert, Button, FileInput, Group, Stack, Textarea, Title } from "@mantine/core";
+import { Alert, Autocomplete, Button, FileInput, Group, Stack, Textarea, Title } from "@mantine/core";
 import { DateTimePicker } from "@mantine/dates";
-import { useQueryClient } from "@tanstack/react-query";
+import { useDebouncedValue } from "@mantine/hooks";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "../api.ts";
 
@@ -20,6 +21,14 @@ export function StaticMembersPanel({ segmentId }: { segmentId: string }) {
   const [expires, setExpires] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const [find, setFind] = useState("");
+  const [findQ] = useDebouncedValue(find.trim(), 150);
+  // Picking a contact: the first matches of the email typed so far (through the preview).
+  const found = useQuery({
+    queryKey: ["pick-contact", findQ],
+    queryFn: () => api.preview({ type: "field", field: "email", op: "contains", value: findQ }),
+    enabled: findQ.length >= 2,
+  });
   const run = async (what: "add" | "remove") => {
     const emails = emailsOf(text);
     if (emails.length === 0) return setMsg({ ok: false, text: "No email address found" });
@@ -44,6 +53,18 @@ export function StaticMembersPanel({ segmentId }: { segmentId: string }) {
   return (
     <Stack maw={640}>
       <Title order={4}>Add or remove contacts</Title>
+      <Autocomplete
+        label="Pick a contact"
+        placeholder="Type part of an email"
+        w={360}
+        value={find}
+        onChange={setFind}
+        data={(found.data?.sample ?? []).flatMap((c) => (c.email ? [c.email] : []))}
+        onOptionSubmit={(email) => {
+          setText((t) => `${t}${t ? "\n" : ""}${email}`);
+          setTimeout(() => setFind(""), 0);
+        }}
+      />
       <Textarea
         label="Emails (one per line, or separated by commas)"
         autosize
