@@ -1,4 +1,5 @@
 import { ActionIcon, Badge, Group, Menu, Paper, SegmentedControl, Stack } from "@mantine/core";
+import { memo } from "react";
 import type { Rule } from "../api.ts";
 import { type NewKind, newNode } from "../rules.ts";
 import { useIssuesAt } from "./EditorContext.tsx";
@@ -37,8 +38,8 @@ function AddMenu({ label, onAdd }: { label: string; onAdd: (r: Rule) => void }) 
   );
 }
 
-/** One node of the rule tree, edited in place; groups render their children recursively. */
-export function RuleNode({
+/** One node of the rule tree (memoised: the page re-renders on every preview answer). */
+export const RuleNode = memo(function RuleNode({
   rule,
   path,
   onChange,
@@ -186,4 +187,4 @@ export function RuleNode({
       <IssueList issues={issues} />
     </Paper>
   );
-}
+});

@@ -13,7 +13,7 @@ import {
 } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router";
 import { ApiError, api, type Rule } from "../api.ts";
 import { EditorContext } from "../components/EditorContext.tsx";
@@ -60,7 +60,8 @@ export function SegmentEditorPage() {
       setLoaded(true);
     }
   }, [existing.data, loaded]);
-  const [debounced] = useDebouncedValue(rule, 100);
+  // Leading edge: a single change (a pick in a list) is previewed at once, typing every 100 ms.
+  const [debounced] = useDebouncedValue(rule, 100, { leading: true });
   const dynamic = kind === "dynamic";
   const preview = useQuery({
     queryKey: ["preview", JSON.stringify(debounced), id ?? ""],
@@ -83,19 +84,23 @@ export function SegmentEditorPage() {
   const previewError = preview.error instanceof ApiError ? preview.error : null;
   const saveError = save.error instanceof ApiError ? save.error : null;
   const issues = (saveError ?? previewError)?.issues ?? [];
+  const issuesKey = JSON.stringify(issues);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: issues are compared by content
+  const ctx = useMemo(
+    () => ({
+      fields: fields.data ?? [],
+      segments: segments.data ?? [],
+      issues,
+      ...(id ? { selfId: id } : {}),
+    }),
+    [fields.data, segments.data, issuesKey, id],
+  );
   if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
   if (id && existing.isError)
     return <Alert color="red">Could not load the segment: {String(existing.error)}</Alert>;
   if (fields.isLoading || segments.isLoading) return <Loader aria-label="Loading fields" />;
   return (
-    <EditorContext.Provider
-      value={{
-        fields: fields.data ?? [],
-        segments: segments.data ?? [],
-        issues,
-        ...(id ? { selfId: id } : {}),
-      }}
-    >
+    <EditorContext.Provider value={ctx}>
       <Stack>
         <Group justify="space-between">
           <Title order={2}>{id ? `Edit segment` : "Create segment"}</Title>
