@@ -177,7 +177,7 @@ try {
   if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     log(
-      `editor: change → count on screen over ${result.changes} changes: p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, max ${result.max_ms} ms (debounce 100 ms; server preview p50 ${result.server_preview_p50_ms} ms, over HTTP ${result.http_preview_p50_ms} ms; in the page the preview request starts at ${result.fetch_start_p50_ms} ms and is answered at ${result.fetch_end_p50_ms} ms (p50); goal ≤ 300 ms)`,
+      `editor: change → count on screen over ${result.changes} changes: p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, max ${result.max_ms} ms (debounce 100 ms, leading edge after a pause; server preview p50 ${result.server_preview_p50_ms} ms, over HTTP ${result.http_preview_p50_ms} ms; in the page the preview request starts at ${result.fetch_start_p50_ms} ms and is answered at ${result.fetch_end_p50_ms} ms (p50); goal ≤ 300 ms)`,
     );
   }
 } finally {

@@ -11,7 +11,6 @@ import {
   TextInput,
   Title,
 } from "@mantine/core";
-import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router";
@@ -19,6 +18,7 @@ import { ApiError, api, type Rule } from "../api.ts";
 import { EditorContext } from "../components/EditorContext.tsx";
 import { PreviewPanel } from "../components/PreviewPanel.tsx";
 import { RuleNode } from "../components/RuleNode.tsx";
+import { useDebounced } from "../hooks/useDebounced.ts";
 
 const START: Rule = {
   type: "and",
@@ -60,8 +60,8 @@ export function SegmentEditorPage() {
       setLoaded(true);
     }
   }, [existing.data, loaded]);
-  // Leading edge: a single change (a pick in a list) is previewed at once, typing every 100 ms.
-  const [debounced] = useDebouncedValue(rule, 100, { leading: true });
+  // A single change (a pick in a list) is previewed at once, typing 100 ms after the last key.
+  const debounced = useDebounced(rule, 100);
   const dynamic = kind === "dynamic";
   const preview = useQuery({
     queryKey: ["preview", JSON.stringify(debounced), id ?? ""],
