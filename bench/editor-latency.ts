@@ -18,11 +18,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startServer } from "../src/http/start.ts";
-import { openStore } from "../src/store/index.ts";
-import type { ContactWrite, EventWrite } from "../src/store/types.ts";
 import { ensureWebBuilt, launchBrowser } from "../test/web/support.ts";
-import { generateContacts, generateEvents, NOW } from "./generate.ts";
-import { fmtInt, log } from "./util.ts";
+import { writeDatasetFile } from "./dataset-file.ts";
+import { NOW } from "./generate.ts";
+import { log } from "./util.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,34 +38,15 @@ const CHANGES = Number(args.changes);
 const KEY = "sk_editor_latency_admin_0123456789";
 const WS = "ws_default";
 
-async function prepare(path: string): Promise<void> {
-  const spec = { seed: 1, contacts: CONTACTS, events: EVENTS, now: NOW };
-  const store = await openStore({ sqlitePath: path });
-  await store.createWorkspace({ id: WS, name: "Default", time_zone: "UTC" });
-  await store.createField(WS, { key: "plan", type: "string" });
-  let t0 = performance.now();
-  let batch: ContactWrite[] = [];
-  for (const c of generateContacts(spec)) {
-    batch.push(c as ContactWrite);
-    if (batch.length === 10_000) {
-      await store.putContacts(WS, batch);
-      batch = [];
-    }
-  }
-  if (batch.length) await store.putContacts(WS, batch);
-  log(`editor: ${fmtInt(CONTACTS)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  t0 = performance.now();
-  let events: EventWrite[] = [];
-  for (const e of generateEvents(spec)) {
-    events.push(e as EventWrite);
-    if (events.length === 10_000) {
-      await store.insertEvents(WS, events);
-      events = [];
-    }
-  }
-  if (events.length) await store.insertEvents(WS, events);
-  log(`editor: ${fmtInt(EVENTS)} events stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  await store.close();
+function prepare(path: string): Promise<void> {
+  return writeDatasetFile(
+    path,
+    { seed: 1, contacts: CONTACTS, events: EVENTS, now: NOW },
+    {
+      ws: WS,
+      label: "editor",
+    },
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), "slice-editor-"));

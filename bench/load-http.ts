@@ -20,8 +20,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { openStore } from "../src/store/index.ts";
-import type { ContactWrite, EventWrite } from "../src/store/types.ts";
-import { generateContacts, generateEvents, NOW } from "./generate.ts";
+import type { JsonValue } from "../src/store/types.ts";
+import { writeDatasetFile } from "./dataset-file.ts";
+import { NOW } from "./generate.ts";
 import { liveSegments } from "./sections/live.ts";
 import { fmtInt, log, percentile, round, table } from "./util.ts";
 
@@ -46,37 +47,20 @@ const INFLIGHT = Number(args.inflight);
 const KEY = "sk_load_test_admin_0123456789";
 const WS = "ws_default";
 
-async function prepare(path: string): Promise<void> {
-  const spec = { seed: 7, contacts: CONTACTS, events: EVENTS, now: NOW };
-  const store = await openStore({ sqlitePath: path });
-  await store.createWorkspace({ id: WS, name: "Default", time_zone: "UTC" });
-  await store.createField(WS, { key: "plan", type: "string" });
-  let t0 = performance.now();
-  let batch: ContactWrite[] = [];
-  for (const c of generateContacts(spec)) {
-    batch.push(c as ContactWrite);
-    if (batch.length === 10_000) {
-      await store.putContacts(WS, batch);
-      batch = [];
-    }
-  }
-  if (batch.length) await store.putContacts(WS, batch);
-  log(`load: ${fmtInt(CONTACTS)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  t0 = performance.now();
-  let events: EventWrite[] = [];
-  for (const e of generateEvents(spec)) {
-    events.push(e as EventWrite);
-    if (events.length === 10_000) {
-      await store.insertEvents(WS, events);
-      events = [];
-    }
-  }
-  if (events.length) await store.insertEvents(WS, events);
-  log(`load: ${fmtInt(EVENTS)} events stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  for (const [k, s] of liveSegments().entries()) {
-    await store.createSegment(WS, { id: s.id, kind: "dynamic", name: `live ${k}`, rule: s.rule as never });
-  }
-  await store.close();
+function prepare(path: string): Promise<void> {
+  return writeDatasetFile(
+    path,
+    { seed: 7, contacts: CONTACTS, events: EVENTS, now: NOW },
+    {
+      ws: WS,
+      label: "load",
+      segments: liveSegments().map((s, k) => ({
+        id: s.id,
+        name: `live ${k}`,
+        rule: s.rule as unknown as JsonValue,
+      })),
+    },
+  );
 }
 
 interface ServerHandle {
