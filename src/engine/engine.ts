@@ -1070,6 +1070,19 @@ export class Engine {
    * A segment's members: maintained membership brought to the clock's now, or, with
    * `at`, computed from scratch at that instant.
    */
+  /**
+   * The segments a contact is in now, in `segmentIds()` order: one bit per segment
+   * instead of `members(id).has(c)`, which copies every segment's set.
+   */
+  segmentsOf(contactId: string): string[] {
+    this.sync();
+    const i = this.contacts.index(contactId);
+    if (i === undefined || !this.contacts.alive.has(i)) return [];
+    const out: string[] = [];
+    for (const [id, st] of this.states) if (st.bits.has(i)) out.push(id);
+    return out;
+  }
+
   members(segmentId: string, at?: number): Membership {
     if (at !== undefined) return this.compile(segmentId, at).evaluate();
     this.sync();

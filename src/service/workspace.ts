@@ -171,15 +171,8 @@ export class WorkspaceService {
       effective.email_status = typeof es === "string" ? es : null;
     }
     const wire: WireContact & { segments?: string[] } = toWireContact(effective);
-    if (withSegments) wire.segments = this.segmentsOf(r.id);
+    if (withSegments) wire.segments = this.engine.segmentsOf(r.id);
     return wire;
-  }
-
-  /** Ids of the segments a contact is in now. */
-  segmentsOf(contactId: string): string[] {
-    const out: string[] = [];
-    for (const id of this.engine.segmentIds()) if (this.engine.members(id).has(contactId)) out.push(id);
-    return out;
   }
 
   async getContact(id: string): Promise<WireContact> {

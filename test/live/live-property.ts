@@ -249,6 +249,14 @@ export function run(tz: string, steps: Step[]): void {
       ).toEqual(scratch);
       expect([...(replay.get(id) ?? [])].sort(), `${label}: ${id} replayed changes`).toEqual(maintained);
     }
+    // Contact by contact, the segments it is in agree with the segments' own sets.
+    const ids = engine.segmentIds();
+    const sets = new Map(ids.map((id) => [id, engine.members(id)]));
+    for (const c of engine.contactIds()) {
+      expect(engine.segmentsOf(c), `${label}: segmentsOf(${c})`).toEqual(
+        ids.filter((id) => sets.get(id)!.has(c)),
+      );
+    }
     for (let i = 1; i < log.length; i++) {
       expect(
         log[i].at >= log[i - 1].at,
