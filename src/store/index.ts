@@ -17,9 +17,9 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.databaseUrl?.trim() ?? "";
   const handle =
     url !== ""
-      ? openPgPool(url, opts.poolSize ?? 10)
+      ? { ...openPgPool(url, opts.poolSize ?? 10), eventWriter: null }
       : openSqliteConnection(opts.sqlitePath || DEFAULT_SQLITE_PATH, opts.sqliteSynchronous ?? "full");
-  const store = new SqlStore(handle.executor, clock, handle.close);
+  const store = new SqlStore(handle.executor, clock, handle.close, handle.eventWriter);
   try {
     await store.init();
   } catch (e) {

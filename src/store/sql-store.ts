@@ -5,11 +5,13 @@
  * per batch on PostgreSQL).
  */
 import type { FieldType } from "../rules/fields.ts";
-import type { Executor, Row } from "./executor.ts";
+import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
+import { type EventBatchColumns, type SqliteEventWriter, workerError } from "./sqlite-event-writer.ts";
 import {
   type ApiKey,
+  type BatchOutcome,
   type ChangeInput,
   type ChangeKind,
   type ChangeRecord,
@@ -525,10 +527,10 @@ export class SqlOps implements StoreOps {
 
   // ---------------------------------------------------------------- events
 
-  async insertEvents(ws: string, events: EventWrite[]): Promise<EventInsertResult> {
-    this.check(ws);
+  /** `insertEvents`' rows: [ws, idem_key, type, contact_id, ts, properties, received_at]. */
+  protected eventRows(ws: string, events: EventWrite[]): unknown[][] {
     const now = this.clock.now();
-    const rows = events.map((e, i) => {
+    return events.map((e, i) => {
       if (!Number.isFinite(e.timestamp))
         throw new StoreError("invalid", `events[${i}].timestamp is not a number`);
       return [
@@ -541,6 +543,11 @@ export class SqlOps implements StoreOps {
         e.received_at ?? now,
       ];
     });
+  }
+
+  async insertEvents(ws: string, events: EventWrite[]): Promise<EventInsertResult> {
+    this.check(ws);
+    const rows = this.eventRows(ws, events);
     const items: InsertStatus[] = new Array(rows.length);
     if (rows.length > 0) {
       await this.x.atomic(async (tx) => {
@@ -1386,6 +1393,8 @@ export class SqlStore extends SqlOps implements Store {
     x: Executor,
     clock: Clock,
     private readonly closeFn: () => Promise<void>,
+    /** SQLite files: event batches written on a worker thread. */
+    private readonly eventWriter: SqliteEventWriter | null = null,
   ) {
     super(x, clock);
     this.dialect = x.dialect;
@@ -1399,6 +1408,88 @@ export class SqlStore extends SqlOps implements Store {
   transaction<T>(ws: string, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     this.check(ws);
     return this.x.atomic((tx) => fn(new SqlOps(tx, this.clock, ws)));
+  }
+
+  async insertEventBatches(ws: string, batches: EventWrite[][]): Promise<BatchOutcome<EventInsertResult>[]> {
+    this.check(ws);
+    if (!this.eventWriter) {
+      const out: BatchOutcome<EventInsertResult>[] = [];
+      await this.transaction(ws, async (tx) => {
+        for (const b of batches) {
+          try {
+            const value =
+              batches.length === 1
+                ? await tx.insertEvents(ws, b)
+                : await tx.savepoint((sp) => sp.insertEvents(ws, b));
+            out.push({ ok: true, value });
+          } catch (error) {
+            out.push({ ok: false, error });
+          }
+        }
+        if (batches.length === 1 && !out[0]!.ok) throw out[0]!.error;
+      });
+      return out;
+    }
+    // A batch with a row the store refuses fails alone, before anything is sent.
+    const out: (BatchOutcome<EventInsertResult> | null)[] = [];
+    const send: EventBatchColumns[] = [];
+    for (const b of batches) {
+      try {
+        send.push(this.eventColumns(ws, b));
+        out.push(null);
+      } catch (error) {
+        if (batches.length === 1) throw error;
+        out.push({ ok: false, error });
+      }
+    }
+    const outcomes =
+      send.length > 0
+        ? await this.eventWriter.insert(ws, send).catch((e: unknown) => {
+            throw translateError(e);
+          })
+        : [];
+    let k = 0;
+    return out.map((o) => {
+      if (o) return o;
+      const w = outcomes[k++]!;
+      if (!w.ok) return { ok: false, error: translateError(workerError(w.error)) };
+      const items: InsertStatus[] = new Array(w.inserted.length);
+      let accepted = 0;
+      for (let i = 0; i < items.length; i++) {
+        if (w.inserted[i] === 1) {
+          items[i] = "accepted";
+          accepted++;
+        } else items[i] = "duplicate";
+      }
+      return { ok: true, value: { accepted, duplicates: items.length - accepted, items } };
+    });
+  }
+
+  /** A batch as the writer thread takes it (the checks and values of `eventRows`). */
+  private eventColumns(ws: string, events: EventWrite[]): EventBatchColumns {
+    this.check(ws);
+    const now = this.clock.now();
+    const n = events.length;
+    const cols: EventBatchColumns = {
+      idem: new Array(n),
+      type: new Array(n),
+      contact: new Array(n),
+      ts: new Float64Array(n),
+      properties: new Array(n),
+      received: new Float64Array(n),
+    };
+    for (let i = 0; i < n; i++) {
+      const e = events[i]!;
+      if (!Number.isFinite(e.timestamp))
+        throw new StoreError("invalid", `events[${i}].timestamp is not a number`);
+      cols.idem[i] = e.id ?? null;
+      cols.type[i] = e.type;
+      cols.contact[i] = e.contact_id;
+      cols.ts[i] = Math.floor(e.timestamp);
+      cols.properties[i] = this.json(e.properties ?? {});
+      cols.received[i] = e.received_at ?? now;
+    }
+    return cols;
   }
 
   private toWorkspace(r: Row): Workspace {

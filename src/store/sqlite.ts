@@ -12,6 +12,7 @@ import { mkdirSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { type Executor, Mutex, type Row, translateError } from "./executor.ts";
+import { SqliteEventWriter } from "./sqlite-event-writer.ts";
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -181,8 +182,28 @@ export class SqliteExecutor implements Executor {
   }
 }
 
+/** The file behind an executor of `openSqliteConnection`, and the mutex every use of it in this process takes. */
+export interface SqliteFile {
+  path: string;
+  mutex: Mutex;
+}
+
+const filesOf = new WeakMap<Executor, SqliteFile>();
+
+/**
+ * The file and mutex of a store's SQLite executor; null for `:memory:` and other
+ * databases. Readers on their own connection (start-up bulk reads in a worker thread)
+ * take their snapshot under this mutex, so it never falls inside an open transaction of
+ * this process.
+ */
+export function sqliteFileOf(x: Executor): SqliteFile | null {
+  return filesOf.get(x) ?? null;
+}
+
 export interface SqliteHandle {
   executor: SqliteExecutor;
+  /** Event batches written by a worker thread; a file only (not `:memory:`). */
+  eventWriter: SqliteEventWriter | null;
   close(): Promise<void>;
 }
 
@@ -202,10 +223,15 @@ export function openSqliteConnection(path: string, synchronous: "full" | "normal
   db.pragma("temp_store = MEMORY");
   db.pragma("wal_autocheckpoint = 10000");
   const conn = new Connection(db, lock);
+  const executor = new SqliteExecutor(conn, false);
+  if (key !== null) filesOf.set(executor, { path: key, mutex: lock.mutex });
+  const eventWriter = memory ? null : new SqliteEventWriter(resolve(path), synchronous, lock);
   return {
-    executor: new SqliteExecutor(conn, false),
+    executor,
+    eventWriter,
     close: () =>
-      conn.mutex.run(() => {
+      conn.mutex.run(async () => {
+        await eventWriter?.close();
         if (db.open) {
           // Fold the WAL back into the database file, so a closed store is one file.
           if (!memory) db.pragma("wal_checkpoint(TRUNCATE)");

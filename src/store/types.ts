@@ -185,6 +185,9 @@ export interface EventInsertResult {
   items: InsertStatus[];
 }
 
+/** One batch's outcome in `Store.insertEventBatches`. */
+export type BatchOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 // ---------------------------------------------------------------- segments
 
 export type SegmentKind = "dynamic" | "static";
@@ -490,6 +493,15 @@ export interface Store extends StoreOps {
    * back when it throws. `tx` only accepts `ws`. Use `tx`, not the store, inside `fn`.
    */
   transaction<T>(ws: string, fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+
+  /**
+   * Inserts several batches of events in one transaction, each under its own savepoint
+   * (a failing batch fails alone, as with `transaction` and `savepoint`; a lone batch
+   * that fails rolls back the transaction), as `insertEvents` would one by one, with one
+   * commit. On a SQLite file the statements and the commit run on a worker thread with
+   * its own connection, so the calling thread is free while they do (docs/storage.md).
+   */
+  insertEventBatches(ws: string, batches: EventWrite[][]): Promise<BatchOutcome<EventInsertResult>[]>;
 
   // not scoped by workspace, by nature
   createWorkspace(ws: NewWorkspace): Promise<Workspace>;

@@ -535,6 +535,96 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       });
     });
 
+    describe("event batches (insertEventBatches)", () => {
+      const ev = (id: string | null, k: number) => ({
+        ...(id !== null ? { id } : {}),
+        type: "email_opened",
+        contact_id: `ct_${k % 3}`,
+        timestamp: 1_000 + k,
+        properties: { k, nested: { s: 'é"?' } },
+      });
+      // The database refuses it (type is NOT NULL), so the batch fails where it is written.
+      const refused = { type: null as unknown as string, contact_id: "ct_0", timestamp: 5 };
+
+      it("commits several batches at once, each failing alone", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_600_000;
+        const out = await store.insertEventBatches(ws, [
+          [ev("a", 1), ev("b", 2), ev(null, 3)],
+          [ev("a", 4), ev("c", 5), ev("c", 6)],
+          [ev("d", 7), refused],
+          [ev("e", 8), { type: "x", contact_id: "ct_0", timestamp: Number.NaN }],
+          [],
+        ]);
+        expect(out.map((o) => o.ok)).toEqual([true, true, false, false, true]);
+        expect(out[0]).toEqual({
+          ok: true,
+          value: { accepted: 3, duplicates: 0, items: ["accepted", "accepted", "accepted"] },
+        });
+        expect(out[1]).toEqual({
+          ok: true,
+          value: { accepted: 1, duplicates: 2, items: ["duplicate", "accepted", "duplicate"] },
+        });
+        for (const k of [2, 3]) {
+          const o = out[k]!;
+          expect(o.ok ? null : (o.error as StoreError).code).toBe("invalid");
+        }
+        expect(out[4]).toEqual({ ok: true, value: { accepted: 0, duplicates: 0, items: [] } });
+        const stored = (await collect(store.streamEvents(ws))).flat();
+        expect(stored.map((e) => e.id)).toEqual(["a", "b", null, "c"]);
+        expect(stored[0]).toMatchObject({
+          type: "email_opened",
+          contact_id: "ct_1",
+          timestamp: 1_001,
+          properties: { k: 1, nested: { s: 'é"?' } },
+          received_at: clock.t,
+        });
+      });
+
+      it("a lone batch that fails stores nothing and rejects", async () => {
+        const ws = await newWs();
+        const err = await rejection(store.insertEventBatches(ws, [[ev("a", 1), refused]]));
+        expect(err.code).toBe("invalid");
+        expect(await store.countEvents(ws)).toBe(0);
+        // The store goes on: the same key is free, and later batches commit.
+        const [o] = await store.insertEventBatches(ws, [[ev("a", 1)]]);
+        expect(o).toMatchObject({ ok: true, value: { accepted: 1 } });
+        await expect(store.insertEventBatches(ws, [[ev("x", 1)], []])).resolves.toHaveLength(2);
+        expect(await store.countEvents(ws)).toBe(2);
+      });
+
+      it("interleaves with transactions and single writes without losing any", async () => {
+        const ws = await newWs();
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) => {
+            if (i % 3 === 0) return store.insertEventBatches(ws, [[ev(`b${i}`, i)], [ev(`b${i}x`, i)]]);
+            if (i % 3 === 1) {
+              return store.transaction(ws, async (tx) => {
+                await tx.insertEvents(ws, [ev(`t${i}`, i)]);
+                await new Promise((r) => setTimeout(r, 2));
+                await tx.appendChanges(ws, [
+                  { segment_id: "s", contact_id: `c${i}`, change: "entered", at: i },
+                ]);
+              });
+            }
+            return store.insertEvents(ws, [ev(`s${i}`, i)]);
+          }),
+        );
+        expect(await store.countEvents(ws)).toBe(4 * 2 + 4 + 4);
+        expect((await store.listChanges(ws)).data).toHaveLength(4);
+      });
+
+      it("is bound to the workspace it names", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        await store.insertEventBatches(ws, [[ev("a", 1)]]);
+        expect(await store.countEvents(other)).toBe(0);
+        // Keys are per workspace.
+        const [o] = await store.insertEventBatches(other, [[ev("a", 1)]]);
+        expect(o).toMatchObject({ ok: true, value: { accepted: 1 } });
+      });
+    });
+
     describe("streams", () => {
       it("can be stopped early, many times, without holding on to a connection", async () => {
         const ws = await newWs();
