@@ -3,6 +3,7 @@ export { FieldValueError } from "./contacts.ts";
 export {
   type CompiledQuery,
   Engine,
+  EVENT_TYPE,
   type EventBatchResult,
   type Override,
   type SegmentDefinition,

@@ -6,11 +6,12 @@
  * evaluation, so a crash between a commit and the append of its changes loses nothing
  * and invents nothing.
  */
-import { Engine, type MembershipChange, type StoredContact } from "../engine/index.ts";
+import { Engine, EVENT_TYPE, type MembershipChange, type StoredContact } from "../engine/index.ts";
 import type { Clock } from "../engine/types.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import type {
+  BatchOutcome,
   ChangeInput,
   ChangeRecord,
   ContactRecord,
@@ -115,16 +116,51 @@ export class LiveWorkspace {
   static readonly LOG_DELAY_MS = 250;
   static readonly LOG_MAX_PENDING = 20_000;
 
+  /**
+   * Committed event batches not applied to the engine yet, in commit order. An event
+   * batch is acknowledged as soon as it is committed and applied just after (a
+   * `setImmediate`, or when the next commit has been handed to the store), so the
+   * engine's work on one batch overlaps the store's work on the next (docs/storage.md).
+   * Whoever reads the engine through `engine` applies them first: nothing committed is
+   * ever invisible to a reader.
+   */
+  private applyQueue: (() => void)[] = [];
+  private applyScheduled = false;
+
   private constructor(
     readonly store: Store,
     readonly ws: string,
-    readonly engine: Engine,
+    private readonly core: Engine,
     private readonly clock: Clock,
     private readonly hooks: Pick<OpenOptions, "onLog" | "afterLog">,
   ) {
-    engine.onChange((c) => {
+    core.onChange((c) => {
       if (this.pending.length === 0) this.pendingSince = clock.now();
       this.pending.push(toLog(c));
+    });
+  }
+
+  /** The workspace's engine, with every committed write applied. */
+  get engine(): Engine {
+    this.settle();
+    return this.core;
+  }
+
+  /** Applies the committed event batches still waiting. */
+  settle(): void {
+    const q = this.applyQueue;
+    if (q.length === 0) return;
+    this.applyQueue = [];
+    for (let i = 0; i < q.length; i++) q[i]!();
+  }
+
+  private defer(apply: () => void): void {
+    this.applyQueue.push(apply);
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      this.settle();
     });
   }
 
@@ -236,23 +272,37 @@ export class LiveWorkspace {
     opts: { flush?: boolean } = {},
   ): Promise<{ result: T; changes: MembershipChange[] }> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({
+      this.enqueue({
         flush: opts.flush ?? false,
+        events: null,
         commit,
         apply: apply as (r: unknown) => void,
         resolve: resolve as (v: { result: unknown; changes: MembershipChange[] }) => void,
         reject,
       });
-      if (!this.draining) void this.drain();
     });
+  }
+
+  private enqueue(req: WriteRequest): void {
+    this.waiting.push(req);
+    if (!this.draining) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.draining = true;
     try {
       while (this.waiting.length > 0) {
-        const group = this.waiting.splice(0, LiveWorkspace.GROUP_MAX);
-        await this.commitGroup(group);
+        // Event batches and other writes go in separate rounds, so that a round of event
+        // batches sees every contact written before it applied (their `recheck`).
+        const events = this.waiting[0]!.events !== null;
+        let n = 1;
+        while (
+          n < this.waiting.length &&
+          n < LiveWorkspace.GROUP_MAX &&
+          (this.waiting[n]!.events !== null) === events
+        )
+          n++;
+        await this.commitGroup(this.waiting.splice(0, n));
       }
     } finally {
       this.draining = false;
@@ -261,15 +311,20 @@ export class LiveWorkspace {
 
   private async commitGroup(group: WriteRequest[]): Promise<void> {
     const now = this.clock.now();
-    this.engine.advanceTo(now);
     const due =
       group.some((r) => r.flush) ||
       this.pending.length >= LiveWorkspace.LOG_MAX_PENDING ||
-      now - this.pendingSince >= LiveWorkspace.LOG_DELAY_MS;
+      (this.pending.length > 0 && now - this.pendingSince >= LiveWorkspace.LOG_DELAY_MS);
+    if (!due && group.every((r) => r.events !== null)) {
+      await this.commitEvents(group, now);
+      return;
+    }
+    this.settle();
+    this.core.advanceTo(now);
     const pending = due ? this.pending : [];
     if (due) this.pending = [];
     let logged: ChangeRecord[] = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: BatchOutcome<unknown>[] = [];
     try {
       await this.store.transaction(this.ws, async (tx) => {
         logged = await this.log(tx, pending);
@@ -291,64 +346,188 @@ export class LiveWorkspace {
       return;
     }
     if (logged.length > 0) this.hooks.afterLog?.(logged);
-    group.forEach((req, k) => {
-      const o = outcomes[k]!;
-      if (!o.ok) {
-        req.reject(o.error);
-        return;
-      }
-      const before = this.pending.length;
-      try {
-        req.apply(o.value);
-      } catch (e) {
-        req.reject(e);
-        return;
-      }
-      const raw = this.pending.slice(before);
-      // Built on demand: most callers (HTTP ingest) never look at them.
-      req.resolve({
-        result: o.value,
-        get changes() {
-          return raw.map(fromLog);
-        },
-      });
-    });
+    group.forEach((req, k) => this.finish(req, outcomes[k]!));
   }
 
   /**
+   * A group of event batches and nothing else: one `insertEventBatches`, during which
+   * the engine applies the batches committed before (on a SQLite file the store works
+   * on its writer thread meanwhile). The change log waits for a later round.
+   */
+  private async commitEvents(all: WriteRequest[], now: number): Promise<void> {
+    const group = all.filter((req) => {
+      try {
+        req.events!.recheck();
+        return true;
+      } catch (e) {
+        req.reject(e);
+        return false;
+      }
+    });
+    if (group.length === 0) return;
+    const committing = this.store.insertEventBatches(
+      this.ws,
+      group.map((r) => r.events!.rows),
+    );
+    this.settle();
+    this.core.advanceTo(now);
+    let outcomes: BatchOutcome<unknown>[];
+    try {
+      outcomes = await committing;
+    } catch (e) {
+      for (const req of group) req.reject(e);
+      return;
+    }
+    group.forEach((req, k) => this.finish(req, outcomes[k]!));
+  }
+
+  /** After the commit: resolves the write and applies it, at once or (event batches) deferred. */
+  private finish(req: WriteRequest, o: BatchOutcome<unknown>): void {
+    if (!o.ok) {
+      req.reject(o.error);
+      return;
+    }
+    const live = this;
+    if (req.events !== null) {
+      let raw: ChangeInput[] = [];
+      let failure: unknown = null;
+      this.defer(() => {
+        const before = this.pending.length;
+        try {
+          req.apply(o.value);
+        } catch (e) {
+          // Committed but not applied: the engine misses events the store has, until
+          // the next start rebuilds it. Only a bug gets here: ingestEvents checks first
+          // everything the engine checks.
+          failure = e;
+          process.emitWarning(`events committed but not applied to the engine: ${String(e)}`);
+        }
+        raw = this.pending.slice(before);
+      });
+      req.resolve({
+        result: o.value,
+        // Built on demand: most callers (HTTP ingest) never look at them.
+        get changes() {
+          live.settle();
+          if (failure !== null) throw failure;
+          return raw.map(fromLog);
+        },
+      });
+      return;
+    }
+    this.settle();
+    this.generation++;
+    const before = this.pending.length;
+    try {
+      req.apply(o.value);
+    } catch (e) {
+      req.reject(e);
+      return;
+    }
+    const raw = this.pending.slice(before);
+    req.resolve({
+      result: o.value,
+      get changes() {
+        return raw.map(fromLog);
+      },
+    });
+  }
+
+  /** Counts writes other than event batches, which may add or remove contacts. */
+  private generation = 0;
+
+  /**
    * Ingests a batch of events for known contacts: committed in one transaction, then
-   * applied to the engine; the membership changes are logged with the next write.
+   * applied to the engine; the membership changes are logged with a later write. The
+   * promise resolves once the batch is committed; the engine applies it right after,
+   * and before anyone reads it through `engine` (`changes` waits for that).
    */
   async ingestEvents(batch: EventWrite[]): Promise<IngestResult> {
-    const now = this.clock.now();
-    for (const [i, e] of batch.entries()) {
-      if (this.engine.contacts.index(e.contact_id) === undefined) {
-        throw new Error(`events[${i}].contact_id: unknown contact "${e.contact_id}"`);
+    for (let i = 0; i < batch.length; i++) {
+      const e = batch[i]!;
+      // Everything the engine would refuse is refused before the commit, so that what
+      // is committed is always applied.
+      if (typeof e.type !== "string" || !EVENT_TYPE.test(e.type)) {
+        throw new Error(`events[${i}].type: expected an event type matching [a-z0-9_.:-]{1,64}`);
+      }
+      if (!Number.isFinite(e.timestamp))
+        throw new Error(`events[${i}].timestamp: expected epoch milliseconds`);
+      const p = e.properties;
+      if (p !== undefined && (typeof p !== "object" || p === null || Array.isArray(p))) {
+        throw new Error(`events[${i}].properties: expected an object`);
       }
     }
-    const { result, changes } = await this.write(
-      (tx) =>
-        tx.insertEvents(
-          this.ws,
-          batch.map((e) => ({ ...e, received_at: e.received_at ?? now })),
-        ),
-      (r) => {
-        batch.forEach((e, i) => {
-          if (r.items[i] !== "accepted") return;
-          this.engine.addEvent({
-            type: e.type,
-            contact_id: e.contact_id,
-            timestamp: e.timestamp,
-            ...(e.properties ? { properties: e.properties } : {}),
-          });
+    // Each event's contact, looked up once: checked here, and again at commit time if a
+    // write in between may have added or removed contacts (an erased contact gets no
+    // events); the apply then reuses the indices.
+    const engine = this.core;
+    const index = new Int32Array(batch.length);
+    const check = () => {
+      for (let i = 0; i < batch.length; i++) {
+        const id = batch[i]!.contact_id;
+        const c = engine.contacts.index(id);
+        if (c === undefined || !engine.contacts.alive.has(c)) throw new UnknownContactError(i, id);
+        index[i] = c;
+      }
+    };
+    check();
+    let checkedAt = this.generation;
+    const recheck = () => {
+      if (checkedAt === this.generation) return;
+      check();
+      checkedAt = this.generation;
+    };
+    const apply = (r: EventInsertResult) => {
+      const same = checkedAt === this.generation;
+      for (let i = 0; i < batch.length; i++) {
+        if (r.items[i] !== "accepted") continue;
+        const e = batch[i]!;
+        const input = {
+          type: e.type,
+          contact_id: e.contact_id,
+          timestamp: e.timestamp,
+          ...(e.properties ? { properties: e.properties } : {}),
+        };
+        if (same) engine.addEvent(input, index[i]);
+        else engine.addEvent(input);
+      }
+    };
+    const done = await new Promise<{ result: EventInsertResult; changes: MembershipChange[] }>(
+      (resolve, reject) => {
+        this.enqueue({
+          flush: false,
+          events: { rows: batch, recheck },
+          commit: async (tx) => {
+            recheck();
+            return tx.insertEvents(this.ws, batch);
+          },
+          apply: apply as (r: unknown) => void,
+          resolve: resolve as (v: { result: unknown; changes: MembershipChange[] }) => void,
+          reject,
         });
       },
     );
-    return { ...result, changes };
+    const { result } = done;
+    return {
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      items: result.items,
+      // Read on demand: it waits for the batch to be applied.
+      get changes() {
+        return done.changes;
+      },
+    };
+  }
+
+  /** True when the engine holds this contact (committed writes only; no event batch can add one). */
+  hasContact(id: string): boolean {
+    const c = this.core.contacts.index(id);
+    return c !== undefined && this.core.contacts.alive.has(c);
   }
 
   /** Writes the changes not logged yet. */
   async flush(): Promise<void> {
+    this.settle();
     if (this.pending.length === 0 && this.waiting.length === 0 && !this.draining) return;
     await this.write(
       async () => undefined,
@@ -359,6 +538,7 @@ export class LiveWorkspace {
 
   /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */
   async tick(): Promise<MembershipChange[]> {
+    this.settle();
     const before = this.pending.length;
     this.engine.advanceTo(this.clock.now());
     const changes = this.pending.slice(before).map(fromLog);
@@ -367,9 +547,26 @@ export class LiveWorkspace {
   }
 }
 
+/** An event for a contact the workspace does not have (never created, or erased). */
+export class UnknownContactError extends Error {
+  constructor(
+    readonly index: number,
+    readonly contactId: string,
+  ) {
+    super(`events[${index}].contact_id: unknown contact "${contactId}"`);
+    this.name = "UnknownContactError";
+  }
+}
+
 interface WriteRequest {
   /** Log every pending change in this round. */
   flush: boolean;
+  /**
+   * An event batch from `ingestEvents`: its commit is `recheck` and then exactly
+   * `insertEvents` of `rows` (so a round of them can go to `Store.insertEventBatches`),
+   * and its apply is deferred.
+   */
+  events: { rows: EventWrite[]; recheck: () => void } | null;
   commit: (tx: StoreOps) => Promise<unknown>;
   apply: (result: unknown) => void;
   resolve: (v: { result: unknown; changes: MembershipChange[] }) => void;

@@ -144,6 +144,9 @@ export class SqliteEventWriter {
     this.started = null;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    // Referenced until it has exited, or a process whose last work is closing the store
+    // would end before the connection is closed.
+    worker.ref();
     worker.postMessage({ close: true });
     await exited;
   }
