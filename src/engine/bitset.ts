@@ -86,15 +86,17 @@ export class Bitset {
     return true;
   }
 
-  /** Indexes of the set bits, ascending. */
-  toArray(): number[] {
+  /** Indexes of the set bits, ascending; the first `limit` of them when given. */
+  toArray(limit = Number.POSITIVE_INFINITY): number[] {
     const out: number[] = [];
+    if (limit <= 0) return out;
     const w = this.words;
     for (let wi = 0; wi < w.length; wi++) {
       let bits = w[wi] | 0;
       while (bits !== 0) {
         const t = bits & -bits;
         out.push((wi << 5) | (31 - Math.clz32(t)));
+        if (out.length >= limit) return out;
         bits ^= t;
       }
     }

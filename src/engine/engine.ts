@@ -147,8 +147,8 @@ class BitsetMembership implements Membership {
     const i = this.contacts.index(contactId);
     return i !== undefined && this.bits.has(i);
   }
-  ids(): string[] {
-    return this.bits.toArray().map((i) => this.contacts.ids[i]);
+  ids(limit?: number): string[] {
+    return this.bits.toArray(limit).map((i) => this.contacts.ids[i]);
   }
 }
 

@@ -62,8 +62,8 @@ export interface EngineOptions {
 export interface Membership {
   readonly count: number;
   has(contactId: string): boolean;
-  /** Contact ids in engine order. */
-  ids(): string[];
+  /** Contact ids in engine order; the first `limit` only when given (a sample costs what it takes). */
+  ids(limit?: number): string[];
 }
 
 /**

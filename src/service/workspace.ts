@@ -7,7 +7,7 @@ import type { ContactInput as EngineContact, ExplainNode, MembershipChange } fro
 import type { Clock } from "../engine/types.ts";
 import { DEFAULT_SEGMENT_IDS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
-import type { FieldRegistry } from "../rules/fields.ts";
+import { FieldRegistry } from "../rules/fields.ts";
 import { newId } from "../store/ids.ts";
 import {
   type ChangeRecord,
@@ -655,7 +655,7 @@ export class WorkspaceService {
 
   async createField(body: unknown): Promise<CustomField> {
     const input = parse(FieldInput, body);
-    const problem = (await import("../rules/fields.ts")).FieldRegistry.checkCustom(
+    const problem = FieldRegistry.checkCustom(
       { key: input.key, type: input.type },
       new Map(this.registry.all().map((f) => [f.key, f])),
     );
@@ -1067,6 +1067,6 @@ export function wireChange(c: ChangeRecord) {
   };
 }
 
-function sampleOf(m: { ids(): string[] }, n: number): string[] {
-  return m.ids().slice(0, n);
+function sampleOf(m: { ids(limit?: number): string[] }, n: number): string[] {
+  return m.ids(n);
 }
