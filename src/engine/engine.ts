@@ -22,7 +22,7 @@ import { type CompiledNode, compile } from "./compile.ts";
 import { ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
-import { EventStore, type EventTable } from "./events.ts";
+import { EventColumns, EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
@@ -446,11 +446,38 @@ export class Engine {
     this.dirty = true;
   }
 
-  /** Bulk load of events in any order: appended unsorted, then each block sorted once and the slab packed. */
-  loadEvents(it: Iterable<EventInput>, opts: { finish?: boolean } = {}): void {
-    for (const e of it) this.append(e, false);
+  /**
+   * Bulk load of events in any order: appended unsorted, then each block sorted once and
+   * the slab packed. A columnar batch (`EventColumns`, start-up from a store) is the same
+   * as its rows given one by one, but is laid out only when the load finishes.
+   */
+  loadEvents(it: Iterable<EventInput> | EventColumns, opts: { finish?: boolean } = {}): void {
+    if (it instanceof EventColumns) this.loadEventColumns(it);
+    else for (const e of it) this.append(e, false);
     this.dirty = true;
     if (opts.finish !== false) this.finishLoad();
+  }
+
+  /** The checks `append` makes, once per type and contact index rather than per event; times are floored in place. */
+  private loadEventColumns(b: EventColumns): void {
+    for (const type of b.types) {
+      if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
+        throw new FieldValueError("event.type", "expected an event type matching [a-z0-9_.:-]{1,64}");
+      }
+    }
+    const { time, contact, type, count } = b;
+    const size = this.contacts.size;
+    const types = b.types.length;
+    for (let i = 0; i < count; i++) {
+      const t = time[i];
+      if (!Number.isFinite(t)) throw new FieldValueError("event.timestamp", "expected a finite epoch ms");
+      time[i] = Math.floor(t);
+      if (!(contact[i] >= 0 && contact[i] < size) || !(type[i] >= 0 && type[i] < types)) {
+        throw new Error("event columns: a contact index or type code out of range");
+      }
+    }
+    this.events.ensureContacts(size);
+    this.events.addColumns(b);
   }
 
   /** Ends a bulk load made of several `loadEvents(…, { finish: false })` calls. */

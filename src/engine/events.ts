@@ -271,24 +271,124 @@ export class EventTable {
     this.holes = 0;
   }
 
+  /** Stable sort of contact `c`'s block by time (equal timestamps keep arrival order). */
   private sortBlock(c: number): void {
     const s = this.start[c];
     const l = this.len[c];
-    const order = Array.from({ length: l }, (_, k) => k);
-    // Stable sort keeps arrival order among equal timestamps.
-    order.sort((a, b) => this.times[s + a] - this.times[s + b] || a - b);
-    const times = this.times.slice(s, s + l);
-    for (let k = 0; k < l; k++) this.times[s + k] = times[order[k]];
-    for (const p of this.props.values()) {
-      const num = p.num?.slice(s, s + l);
-      const str = p.str?.slice(s, s + l);
-      const other = p.other ? p.other.slice(s, s + l) : null;
+    const times = this.times;
+    let order: Int32Array;
+    if (l <= 32) {
+      // Most blocks are short: an insertion sort of positions, no comparator calls.
+      order = new Int32Array(l);
       for (let k = 0; k < l; k++) {
-        if (num && p.num) p.num[s + k] = num[order[k]];
-        if (str && p.str) p.str[s + k] = str[order[k]];
-        if (other && p.other) p.other[s + k] = other[order[k]];
+        const t = times[s + k];
+        let j = k;
+        while (j > 0 && times[s + order[j - 1]] > t) {
+          order[j] = order[j - 1];
+          j--;
+        }
+        order[j] = k;
+      }
+    } else {
+      const o = Array.from({ length: l }, (_, k) => k);
+      o.sort((a, b) => times[s + a] - times[s + b] || a - b);
+      order = Int32Array.from(o);
+    }
+    const t0 = times.slice(s, s + l);
+    for (let k = 0; k < l; k++) times[s + k] = t0[order[k]];
+    for (const p of this.propList) {
+      const num = p.num;
+      if (num) {
+        const v = num.slice(s, s + l);
+        for (let k = 0; k < l; k++) num[s + k] = v[order[k]];
+      }
+      const str = p.str;
+      if (str) {
+        const v = str.slice(s, s + l);
+        for (let k = 0; k < l; k++) str[s + k] = v[order[k]];
+      }
+      const other = p.other;
+      if (other) {
+        const v = other.slice(s, s + l);
+        for (let k = 0; k < l; k++) other[s + k] = v[order[k]];
       }
     }
+  }
+
+  /** Whether contact `c`'s block is in time order. */
+  private blockSorted(c: number): boolean {
+    const s = this.start[c];
+    const e = s + this.len[c];
+    const times = this.times;
+    for (let k = s + 1; k < e; k++) if (times[k] < times[k - 1]) return false;
+    return true;
+  }
+
+  /**
+   * Bulk load, first step: lays the slab out tight for the events held now plus
+   * `added[c]` more per contact (as `compact(true)` would for all of them), copies the
+   * held events to their blocks, and leaves `len[c]` as the fill position of each block.
+   */
+  beginBulk(added: Int32Array): void {
+    const n = this.start.length;
+    let total = this.total;
+    for (let c = 0; c < n; c++) total += added[c];
+    const times = new Float64Array(Math.max(1024, total + (total >> 2)));
+    const cols = this.propList.map((old) => [old, new PropColumn(times.length)] as const);
+    let at = 0;
+    for (let c = 0; c < n; c++) {
+      const l = this.len[c];
+      const s = this.start[c];
+      if (l > 0) {
+        times.set(this.times.subarray(s, s + l), at);
+        for (const [old, col] of cols) {
+          if (old.num) {
+            col.num ??= new Float64Array(times.length).fill(Number.NaN);
+            col.num.set(old.num.subarray(s, s + l), at);
+          }
+          if (old.str) {
+            col.str ??= new Int32Array(times.length).fill(-1);
+            col.str.set(old.str.subarray(s, s + l), at);
+          }
+          if (old.other) {
+            col.other ??= [];
+            for (let k = 0; k < l; k++)
+              if (old.other[s + k] !== undefined) col.other[at + k] = old.other[s + k];
+          }
+        }
+      }
+      this.start[c] = at;
+      this.cap[c] = l + added[c];
+      at += l + added[c];
+    }
+    this.times = times;
+    for (const [old, col] of cols) {
+      old.num = col.num;
+      old.str = col.str;
+      old.other = col.other;
+      old.cap = times.length;
+    }
+    this.used = at;
+    this.holes = 0;
+  }
+
+  /** The column of `path` (created if new), for a bulk load writing values straight into it. */
+  bulkColumn(path: string): PropColumn {
+    return this.column(path);
+  }
+
+  /** Bulk load, last step: every block is full; sorts those out of time order (stably). */
+  endBulk(): void {
+    const n = this.start.length;
+    let total = 0;
+    for (let c = 0; c < n; c++) {
+      const l = this.len[c];
+      total += l;
+      if (l > 1 && !this.blockSorted(c)) this.sortBlock(c);
+    }
+    this.total = total;
+    this.unsorted.fill(0);
+    this.anyUnsorted = false;
   }
 }
 
@@ -312,9 +412,44 @@ export function upperBound(a: Float64Array, lo: number, hi: number, x: number): 
   return lo;
 }
 
+/**
+ * Values of one property path of one event type in an `EventColumns` batch, aligned with
+ * its rows (what `append` would write for each row's properties, as `writeProps` walks
+ * them). Absent: NaN in `num`, -1 in `str`; `str` holds codes of the engine's event
+ * dictionary (normalised text); `other` lists the rows holding anything else (booleans,
+ * arrays, objects, whose own paths come as their own `PropBatch`).
+ */
+export interface PropBatch {
+  /** Index into `EventColumns.types`. */
+  type: number;
+  path: string;
+  num: Float64Array | null;
+  str: Int32Array | null;
+  other: { rows: Int32Array; values: JsonValue[] } | null;
+}
+
+/**
+ * A batch of events as columns, for bulk loads (`Engine.loadEvents`): row `i` is an event
+ * of type `types[type[i]]` of the contact with index `contact[i]` at `time[i]`. Loading
+ * one is the same as appending its rows in order with `append(…, false)`; the rows are
+ * held until the load finishes and then laid out in one pass (no block ever moves).
+ */
+export class EventColumns {
+  constructor(
+    readonly count: number,
+    readonly types: readonly string[],
+    readonly type: Int32Array,
+    readonly contact: Int32Array,
+    readonly time: Float64Array,
+    readonly props: readonly PropBatch[],
+  ) {}
+}
+
 export class EventStore {
   readonly tables = new Map<string, EventTable>();
   private contactCap = 1024;
+  /** Columnar batches not laid out yet (`addColumns`), with their tables by type code. */
+  private pending: { batch: EventColumns; tables: EventTable[] }[] = [];
 
   constructor(readonly dict: Dictionary) {}
 
@@ -325,6 +460,7 @@ export class EventStore {
   }
 
   table(type: string): EventTable {
+    if (this.pending.length > 0) this.layOut();
     let t = this.tables.get(type);
     if (!t) {
       t = new EventTable(type, this.contactCap, this.dict);
@@ -334,14 +470,82 @@ export class EventStore {
   }
 
   clearContact(c: number): void {
+    if (this.pending.length > 0) this.layOut();
     for (const t of this.tables.values()) if (c < t.len.length) t.clearContact(c);
   }
 
   compact(tight = false): void {
-    for (const t of this.tables.values()) t.compact(tight);
+    const laidOut = this.pending.length > 0 ? this.layOut() : null;
+    // A table just laid out by `layOut` is already tight and sorted.
+    for (const t of this.tables.values()) if (!laidOut?.has(t)) t.compact(tight);
+  }
+
+  /**
+   * Holds a columnar batch (checked by the caller: known types, contact indices below
+   * the capacity, integral times) until `compact` (the end of a bulk load) lays out
+   * every held batch at once: equivalent to appending each row in order, unsorted, and
+   * then `compact(true)`, but each event is written once, at its final slot.
+   */
+  addColumns(batch: EventColumns): void {
+    const tables: EventTable[] = [];
+    for (const type of batch.types) {
+      let t = this.tables.get(type);
+      if (!t) {
+        t = new EventTable(type, this.contactCap, this.dict);
+        this.tables.set(type, t);
+      }
+      tables.push(t);
+    }
+    this.pending.push({ batch, tables });
+  }
+
+  private layOut(): Set<EventTable> {
+    const pending = this.pending;
+    this.pending = [];
+    // Rows per table and contact, to size each block once.
+    const added = new Map<EventTable, Int32Array>();
+    for (const { tables } of pending)
+      for (const t of tables) if (!added.has(t)) added.set(t, new Int32Array(t.start.length));
+    for (const { batch, tables } of pending) {
+      const counts = tables.map((t) => added.get(t)!);
+      const { type, contact, count } = batch;
+      for (let i = 0; i < count; i++) counts[type[i]][contact[i]]++;
+    }
+    for (const [t, n] of added) t.beginBulk(n);
+    for (const { batch, tables } of pending) {
+      const { type, contact, time, count } = batch;
+      const slot = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const t = tables[type[i]];
+        const c = contact[i];
+        const s = t.start[c] + t.len[c];
+        t.len[c]++;
+        t.times[s] = time[i];
+        slot[i] = s;
+      }
+      for (const p of batch.props) {
+        const col = tables[p.type].bulkColumn(p.path);
+        if (p.num) {
+          const v = p.num;
+          for (let i = 0; i < count; i++) if (!Number.isNaN(v[i])) col.setNum(slot[i], v[i]);
+        }
+        if (p.str) {
+          const v = p.str;
+          for (let i = 0; i < count; i++) if (v[i] >= 0) col.setStr(slot[i], v[i]);
+        }
+        if (p.other) {
+          const { rows, values } = p.other;
+          col.other ??= [];
+          for (let k = 0; k < rows.length; k++) col.other[slot[rows[k]]] = values[k];
+        }
+      }
+    }
+    for (const t of added.keys()) t.endBulk();
+    return new Set(added.keys());
   }
 
   get total(): number {
+    if (this.pending.length > 0) this.layOut();
     let n = 0;
     for (const t of this.tables.values()) n += t.total;
     return n;

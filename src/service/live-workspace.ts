@@ -22,6 +22,8 @@ import type {
   Store,
   StoreOps,
 } from "../store/types.ts";
+import { missingChanges, startupLogs } from "./reconcile.ts";
+import { loadInBulk } from "./startup-load.ts";
 
 export interface OpenOptions {
   clock?: Clock;
@@ -173,19 +175,23 @@ export class LiveWorkspace {
       ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       fields: fields.map((f) => ({ key: f.key, type: f.type, ...(f.label ? { label: f.label } : {}) })),
     });
+    // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
+    const bulk = await loadInBulk(store, ws, engine, opts.onProgress);
     let n = 0;
-    for await (const page of store.streamContacts(ws)) {
-      engine.loadContacts(page.map(engineContact));
-      n += page.length;
-      opts.onProgress?.("contacts", n);
+    if (bulk === null) {
+      for await (const page of store.streamContacts(ws)) {
+        engine.loadContacts(page.map(engineContact));
+        n += page.length;
+        opts.onProgress?.("contacts", n);
+      }
+      n = 0;
+      for await (const page of store.streamEvents(ws)) {
+        engine.loadEvents(page.map(engineEvent), { finish: false });
+        n += page.length;
+        opts.onProgress?.("events", n);
+      }
+      engine.finishLoad();
     }
-    n = 0;
-    for await (const page of store.streamEvents(ws)) {
-      engine.loadEvents(page.map(engineEvent), { finish: false });
-      n += page.length;
-      opts.onProgress?.("events", n);
-    }
-    engine.finishLoad();
     engine.loadSegments(
       dependencyOrder(await store.listSegments(ws)).map((s) => ({
         id: s.id,
@@ -204,6 +210,8 @@ export class LiveWorkspace {
     engine.advanceTo(clock.now()); // builds every membership and timer
     const live = new LiveWorkspace(store, ws, engine, clock, opts);
     live.pending = []; // the log is reconciled below instead
+    // The readers computed the log's membership meanwhile.
+    if (bulk) startupLogs.set(live, bulk.logged);
     await live.reconcile();
     return live;
   }
@@ -213,25 +221,10 @@ export class LiveWorkspace {
    * (changes computed but not logged before a crash), at the current instant.
    */
   async reconcile(): Promise<ChangeInput[]> {
-    const at = this.engine.now;
-    const missing: ChangeInput[] = [];
-    for (const id of this.engine.segmentIds()) {
-      const logged = new Set<string>();
-      let cursor: string | null | undefined;
-      do {
-        const page = await this.store.loggedMembers(this.ws, id, {
-          limit: 10_000,
-          ...(cursor ? { cursor } : {}),
-        });
-        for (const c of page.data) logged.add(c);
-        cursor = page.next_cursor;
-      } while (cursor);
-      const members = this.engine.members(id);
-      for (const c of members.ids()) {
-        if (!logged.delete(c)) missing.push({ segment_id: id, contact_id: c, change: "entered", at });
-      }
-      for (const c of logged) missing.push({ segment_id: id, contact_id: c, change: "exited", at });
-    }
+    // At open, the log's membership as the start-up readers found it; else queried here.
+    const startup = startupLogs.get(this);
+    startupLogs.delete(this);
+    const missing = await missingChanges(this.engine, this.store, this.ws, startup ? await startup : null);
     this.pending = [];
     if (missing.length > 0) {
       const logged = await this.store.transaction(this.ws, (tx) => this.log(tx, missing));

@@ -8,7 +8,10 @@ import type { FieldType } from "../rules/fields.ts";
 import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
+import { sqliteFileOf } from "./sqlite.ts";
+import { readSqliteWorkspace } from "./sqlite-bulk-read.ts";
 import { type EventBatchColumns, type SqliteEventWriter, workerError } from "./sqlite-event-writer.ts";
+import type { StartupRead } from "./startup-read.ts";
 import {
   type ApiKey,
   type BatchOutcome,
@@ -1558,6 +1561,13 @@ export class SqlStore extends SqlOps implements Store {
     const key = toApiKey(keys[0]);
     const workspace = await this.getWorkspace(key.workspace_id);
     return workspace ? { workspace, key } : null;
+  }
+
+  /** A SQLite file only: read in worker threads on their own connections (sqlite-bulk-read.ts). */
+  startupRead(ws: string): StartupRead | null {
+    this.check(ws);
+    const file = sqliteFileOf(this.x);
+    return file ? readSqliteWorkspace(file.path, file.mutex, ws) : null;
   }
 
   async migrations(): Promise<{ version: number; name: string; applied_at: number }[]> {

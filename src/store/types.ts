@@ -514,6 +514,14 @@ export interface Store extends StoreOps {
   /** Applied migration versions, oldest first. */
   migrations(): Promise<{ version: number; name: string; applied_at: number }[]>;
   close(): Promise<void>;
+
+  // start-up bulk reads
+  /**
+   * Contacts, events (as columns) and the logged membership of a workspace, from one
+   * snapshot, read off the calling thread (src/store/startup-read.ts), for rebuilding its
+   * engine; null (or absent) where the store cannot, and the caller then streams pages.
+   */
+  startupRead?(ws: string): import("./startup-read.ts").StartupRead | null;
 }
 
 export interface OpenStoreOptions {

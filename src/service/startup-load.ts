@@ -1,0 +1,195 @@
+/**
+ * Start-up: loading a workspace's contacts and events from its store into a fresh engine.
+ *
+ * Where the store reads in bulk off this thread (`Store.startupRead`: a SQLite file,
+ * read by worker threads), this thread only applies what arrives: contacts pages through
+ * `Engine.loadContacts`, event pages as columns through `Engine.loadEvents` (no event
+ * object, no JSON parse, one contact-id lookup per distinct contact rather than per
+ * event), and it keeps the change log's membership that the readers compute last, for
+ * `reconcile`. Elsewhere (PostgreSQL, `:memory:`, or a worker that cannot start)
+ * `LiveWorkspace.open` streams pages of records instead.
+ */
+
+import { normalize } from "../engine/dictionary.ts";
+import type { Engine } from "../engine/engine.ts";
+import { EventColumns, type PropBatch } from "../engine/events.ts";
+import { FieldValueError } from "../engine/index.ts";
+import { BulkReadError } from "../store/sqlite-bulk-read.ts";
+import {
+  type EventsMessage,
+  type LoggedMessage,
+  type StartupMessage,
+  type StartupRead,
+  StartupReadUnavailable,
+} from "../store/startup-read.ts";
+import type { Store } from "../store/types.ts";
+import { engineContact } from "./live-workspace.ts";
+import type { LoggedMembership } from "./reconcile.ts";
+
+export type Progress = (phase: "contacts" | "events" | "members", rows: number) => void;
+
+/**
+ * Loads contacts and events through the store's bulk read, ending with `finishLoad`, or
+ * does nothing and answers null when the store has none (or its readers cannot start).
+ * Otherwise answers, once contacts and events are loaded, the change log's membership,
+ * which the readers go on computing meanwhile (awaiting it waits for them).
+ */
+export async function loadInBulk(
+  store: Store,
+  ws: string,
+  engine: Engine,
+  onProgress?: Progress,
+): Promise<{ logged: Promise<LoggedMembership> } | null> {
+  const read = store.startupRead?.(ws) ?? null;
+  if (!read) return null;
+  const it = read[Symbol.asyncIterator]();
+  let first: IteratorResult<StartupMessage>;
+  try {
+    first = await it.next();
+  } catch (e) {
+    await read.close();
+    if (e instanceof StartupReadUnavailable) return null;
+    throw rowError(e);
+  }
+  try {
+    return await applied(read, it, first, engine, onProgress);
+  } catch (e) {
+    await read.close();
+    throw rowError(e);
+  }
+}
+
+/** A check that failed in a reader, as `Engine.loadEvents` would have thrown it. */
+function rowError(e: unknown): unknown {
+  return e instanceof BulkReadError && e.path ? new FieldValueError(e.path, e.message) : e;
+}
+
+/** Per reader, what its codes stand for in this engine. */
+class Source {
+  /** Contact code → engine index (-1: no contact of that id). */
+  contacts: Int32Array = new Int32Array(1024);
+  contactCount = 0;
+  /** Ids of the contact codes without an engine index (logged changes of erased contacts). */
+  readonly unknown = new Map<number, string>();
+  readonly types: string[] = [];
+  /** String code → code in the engine's event dictionary. */
+  strings: Int32Array = new Int32Array(1024);
+  stringCount = 0;
+  readonly props: { type: number; path: string }[] = [];
+
+  addContacts(ids: string[], index: (id: string) => number): void {
+    const need = this.contactCount + ids.length;
+    if (need > this.contacts.length) this.contacts = grown(this.contacts, need);
+    for (const id of ids) {
+      const i = index(id);
+      if (i < 0) this.unknown.set(this.contactCount, id);
+      this.contacts[this.contactCount++] = i;
+    }
+  }
+
+  addStrings(values: string[], engine: Engine): void {
+    const need = this.stringCount + values.length;
+    if (need > this.strings.length) this.strings = grown(this.strings, need);
+    // In order of first appearance, as `append` interns them.
+    for (const v of values) this.strings[this.stringCount++] = engine.events.dict.intern(normalize(v));
+  }
+}
+
+function grown(a: Int32Array, need: number): Int32Array {
+  let cap = a.length;
+  while (cap < need) cap *= 2;
+  const next = new Int32Array(cap);
+  next.set(a);
+  return next;
+}
+
+function source(sources: Source[], k: number): Source {
+  while (sources.length <= k) sources.push(new Source());
+  return sources[k];
+}
+
+async function applied(
+  read: StartupRead,
+  it: AsyncIterator<StartupMessage>,
+  first: IteratorResult<StartupMessage>,
+  engine: Engine,
+  onProgress?: Progress,
+): Promise<{ logged: Promise<LoggedMembership> }> {
+  const sources: Source[] = [];
+  let contacts = 0;
+  let events = 0;
+  let r = first;
+  for (; !r.done; r = await it.next()) {
+    const m = r.value;
+    if (m.kind === "contacts") {
+      engine.loadContacts(m.contacts.map(engineContact));
+      contacts += m.contacts.length;
+      onProgress?.("contacts", contacts);
+    } else if (m.kind === "events") {
+      applyEvents(engine, source(sources, m.source), m);
+      events += m.count;
+      onProgress?.("events", events);
+    } else if (m.kind === "events-done") break;
+    else throw new Error(`start-up read: unexpected ${m.kind}`);
+  }
+  engine.finishLoad();
+  // The readers go on with the change log while this thread evaluates the segments.
+  const logged = (async () => {
+    const out = new Map<string, LoggedMessage>();
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      const m = r.value;
+      if (m.kind !== "logged") throw new Error(`start-up read: unexpected ${m.kind}`);
+      out.set(m.segment, m);
+    }
+    return loggedMembership(engine, sources, [...out.values()]);
+  })();
+  // Failures surface where the caller awaits it; if it never does (it failed first), the
+  // readers are stopped and this must not be an unhandled rejection.
+  logged.catch(() => read.close());
+  return { logged };
+}
+
+function applyEvents(engine: Engine, src: Source, m: EventsMessage): void {
+  src.types.push(...m.newTypes);
+  // An event for an unknown contact creates it with no fields (SPEC §2), in order of first appearance.
+  src.addContacts(m.newContacts, (id) => engine.contacts.ensure(id));
+  src.addStrings(m.newStrings, engine);
+  src.props.push(...m.newProps);
+  const n = m.count;
+  const contact = m.contact;
+  const lut = src.contacts;
+  for (let i = 0; i < n; i++) contact[i] = lut[contact[i]];
+  const props: PropBatch[] = [];
+  for (const p of m.props) {
+    const { type, path } = src.props[p.prop];
+    const str = p.str;
+    if (str) {
+      const codes = src.strings;
+      for (let i = 0; i < n; i++) if (str[i] >= 0) str[i] = codes[str[i]];
+    }
+    const other = p.otherRows && p.otherValues ? { rows: p.otherRows, values: p.otherValues } : null;
+    props.push({ type, path, num: p.num, str, other });
+  }
+  engine.loadEvents(new EventColumns(n, src.types.slice(), m.type, contact, m.time, props), {
+    finish: false,
+  });
+}
+
+/** The logged members of each segment as engine indices, after every event is loaded. */
+function loggedMembership(engine: Engine, sources: Source[], pages: LoggedMessage[]): LoggedMembership {
+  const out: LoggedMembership = new Map();
+  for (const m of pages) {
+    const src = source(sources, m.source);
+    src.addContacts(m.newContacts, (id) => engine.contacts.index(id) ?? -1);
+    const indices = new Int32Array(m.members.length);
+    const unknown: string[] = [];
+    let k = 0;
+    for (const code of m.members) {
+      const i = src.contacts[code];
+      if (i >= 0) indices[k++] = i;
+      else unknown.push(src.unknown.get(code)!);
+    }
+    out.set(m.segment, { indices: indices.subarray(0, k), unknown });
+  }
+  return out;
+}

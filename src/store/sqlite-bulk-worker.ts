@@ -1,0 +1,403 @@
+/**
+ * The worker thread of `sqlite-bulk-read.ts`: reads one workspace of a SQLite file on its
+ * own read-only connection, in one read transaction (one snapshot), and posts it to the
+ * main thread as the messages of `startup-read.ts`.
+ *
+ * Rows are read a range of `seq` numbers at a time, aggregated by SQLite into one row of
+ * a few long texts per range (`group_concat`): better-sqlite3's cost per row returned is
+ * what dominates a scan of millions of small rows, and one `JSON.parse` of a page's text
+ * is much cheaper than one per row. Each aggregate also lists the `seq` numbers, so the
+ * order of the rows is checked rather than assumed.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type {
+  ContactsMessage,
+  EventsMessage,
+  LoggedMessage,
+  PropColumnMessage,
+  StartupMessage,
+} from "./startup-read.ts";
+import type { ContactRecord, JsonObject, JsonValue } from "./types.ts";
+
+export interface BulkWorkerData {
+  file: string;
+  ws: string;
+  source: number;
+  /** [0]: messages the main thread has taken from this worker; [1]: non-zero to stop. */
+  control: SharedArrayBuffer;
+  /** Messages this worker may be ahead of the consumer. */
+  ahead: number;
+  contacts: boolean;
+  /** This worker reads the ranges `offset, offset + stride, …` of `seq` numbers. */
+  events: { offset: number; stride: number } | null;
+  changes: boolean;
+  /** `seq` numbers per range (events), rows per page (contacts, changes). */
+  pageSize: number;
+}
+
+/** What the worker posts besides `StartupMessage`s. */
+export type WorkerSignal =
+  | { kind: "ready" | "snapshot" | "contacts-end" | "events-end" | "logged-end" | "done" }
+  | { kind: "error"; message: string; path?: string };
+
+const data = workerData as BulkWorkerData;
+const port = parentPort!;
+const ctl = new Int32Array(data.control);
+
+/** A row failed a check `Engine.loadEvents` makes; the main thread throws it as a FieldValueError. */
+class RowError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let sent = 0;
+
+/** Posts a message once the consumer is less than `ahead` messages behind; false when told to stop. */
+function post(m: StartupMessage | WorkerSignal, transfer: ArrayBuffer[] = []): boolean {
+  for (;;) {
+    if (Atomics.load(ctl, 1) !== 0) return false;
+    const consumed = Atomics.load(ctl, 0);
+    if (sent - consumed < data.ahead) break;
+    Atomics.wait(ctl, 0, consumed, 100);
+  }
+  sent++;
+  port.postMessage(m, transfer);
+  return true;
+}
+
+function parseSeqs(text: string | null): number[] {
+  return text === null ? [] : (JSON.parse(`[${text}]`) as number[]);
+}
+
+/** The order that sorts `seqs` ascending, or null when they already are. */
+function seqOrder(seqs: number[]): Int32Array | null {
+  let sorted = true;
+  for (let i = 1; i < seqs.length; i++) if (seqs[i] <= seqs[i - 1]) sorted = false;
+  if (sorted) return null;
+  const order = Int32Array.from(seqs.keys());
+  order.sort((a, b) => seqs[a] - seqs[b]);
+  return order;
+}
+
+function permute<T>(values: T[], order: Int32Array | null): T[] {
+  return order === null ? values : Array.from(order, (k) => values[k]);
+}
+
+const CONTACT_SELECT =
+  "id, email, external_id, phone, first_name, last_name, country, region, city, postal_code, timezone, language, status, email_status, tags, custom, created_at, subscribed_at, status_written_at, email_status_written_at, updated_at";
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function readContacts(db: Database.Database): boolean {
+  const stmt = db
+    .prepare(`SELECT ${CONTACT_SELECT} FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?`)
+    .raw(true);
+  let after = "";
+  for (;;) {
+    const rows = stmt.all(data.ws, after, data.pageSize) as unknown[][];
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1][0] as string;
+    // As SqlOps.toContact builds them.
+    const contacts: ContactRecord[] = rows.map((a) => ({
+      id: a[0] as string,
+      email: a[1] as string | null,
+      external_id: a[2] as string | null,
+      phone: a[3] as string | null,
+      first_name: a[4] as string | null,
+      last_name: a[5] as string | null,
+      country: a[6] as string | null,
+      region: a[7] as string | null,
+      city: a[8] as string | null,
+      postal_code: a[9] as string | null,
+      timezone: a[10] as string | null,
+      language: a[11] as string | null,
+      status: a[12] as string | null,
+      email_status: a[13] as string | null,
+      tags: JSON.parse(a[14] as string) as string[],
+      fields: JSON.parse(a[15] as string) as ContactRecord["fields"],
+      created_at: Number(a[16]),
+      subscribed_at: num(a[17]),
+      status_written_at: num(a[18]),
+      email_status_written_at: num(a[19]),
+      updated_at: Number(a[20]),
+    }));
+    const m: ContactsMessage = { kind: "contacts", source: data.source, contacts };
+    if (!post(m)) return false;
+    if (rows.length < data.pageSize) break;
+  }
+  return post({ kind: "contacts-end" });
+}
+
+/** Distinct values in order of first appearance; `fresh` collects those new since the last `take`. */
+class Codes {
+  private readonly map = new Map<string, number>();
+  fresh: string[] = [];
+  code(v: string): number {
+    let c = this.map.get(v);
+    if (c === undefined) {
+      c = this.map.size;
+      this.map.set(v, c);
+      this.fresh.push(v);
+    }
+    return c;
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  take(): string[] {
+    const f = this.fresh;
+    this.fresh = [];
+    return f;
+  }
+}
+
+/** One stream's dictionaries of contact ids (shared by events and changes of this worker). */
+const contactCodes = new Codes();
+
+interface PageProp {
+  prop: number;
+  num: Float64Array | null;
+  str: Int32Array | null;
+  otherRows: number[] | null;
+  otherValues: JsonValue[] | null;
+}
+
+function readEvents(db: Database.Database, offset: number, stride: number): boolean {
+  const bounds = db
+    .prepare("SELECT min(seq), max(seq) FROM events WHERE workspace_id = ?")
+    .raw(true)
+    .get(data.ws) as [number | null, number | null];
+  if (bounds[0] === null || bounds[1] === null) return post({ kind: "events-end" });
+  const base = bounds[0] - 1;
+  const last = bounds[1];
+  const span = data.pageSize;
+  const stmt = db
+    .prepare(
+      `SELECT count(*), group_concat(seq, ','),
+         '[' || group_concat(json_quote(type), ',') || ']',
+         '[' || group_concat(json_quote(contact_id), ',') || ']',
+         '[' || group_concat(ts, ',') || ']',
+         '[' || group_concat(properties, ',') || ']'
+       FROM events WHERE workspace_id = ? AND seq > ? AND seq <= ?`,
+    )
+    .raw(true);
+  const types = new Codes();
+  const strings = new Codes();
+  /** Per type code: path → prop code. */
+  const propsOfType: Map<string, number>[] = [];
+  let propCount = 0;
+  let newProps: { type: number; path: string }[] = [];
+
+  for (let range = offset; base + range * span < last; range += stride) {
+    const lo = base + range * span;
+    const r = stmt.get(data.ws, lo, lo + span) as [number, string | null, string, string, string, string];
+    const n = r[0];
+    if (n === 0) continue;
+    const order = seqOrder(parseSeqs(r[1]));
+    const typeNames = permute(JSON.parse(r[2]) as unknown[], order);
+    const ids = permute(JSON.parse(r[3]) as unknown[], order);
+    const times = permute(JSON.parse(r[4]) as unknown[], order);
+    const objs = permute(JSON.parse(r[5]) as unknown[], order);
+    const type = new Int32Array(n);
+    const contact = new Int32Array(n);
+    const time = new Float64Array(n);
+    const page: (PageProp | undefined)[] = [];
+    const touched: PageProp[] = [];
+
+    const column = (t: number, path: string): PageProp => {
+      const paths = propsOfType[t];
+      let p = paths.get(path);
+      if (p === undefined) {
+        p = propCount++;
+        paths.set(path, p);
+        newProps.push({ type: t, path });
+      }
+      let pc = page[p];
+      if (pc === undefined) {
+        pc = { prop: p, num: null, str: null, otherRows: null, otherValues: null };
+        page[p] = pc;
+        touched.push(pc);
+      }
+      return pc;
+    };
+    // As EventTable.writeProps walks them: null and dotted keys are skipped, objects are
+    // kept whole and their keys addressed as `path.key` too.
+    const walk = (obj: JsonObject, prefix: string, t: number, i: number): void => {
+      for (const key of Object.keys(obj)) {
+        const v = obj[key];
+        if (v === null || v === undefined || key.includes(".")) continue;
+        const path = prefix === "" ? key : prefix + key;
+        const pc = column(t, path);
+        if (typeof v === "number") {
+          pc.num ??= new Float64Array(n).fill(Number.NaN);
+          pc.num[i] = v;
+        } else if (typeof v === "string") {
+          pc.str ??= new Int32Array(n).fill(-1);
+          pc.str[i] = strings.code(v);
+        } else {
+          pc.otherRows ??= [];
+          pc.otherValues ??= [];
+          pc.otherRows.push(i);
+          pc.otherValues.push(v);
+          if (typeof v === "object" && !Array.isArray(v)) walk(v, `${path}.`, t, i);
+        }
+      }
+    };
+
+    for (let i = 0; i < n; i++) {
+      const tn = typeNames[i];
+      if (typeof tn !== "string") throw new RowError("event.type", "expected an event type");
+      const t = types.code(tn);
+      if (t === propsOfType.length) propsOfType.push(new Map());
+      type[i] = t;
+      const id = ids[i];
+      if (typeof id !== "string" || id === "")
+        throw new RowError("event.contact_id", "expected a contact id");
+      contact[i] = contactCodes.code(id);
+      const ts = times[i];
+      if (typeof ts !== "number" || !Number.isFinite(ts))
+        throw new RowError("event.timestamp", "expected a finite epoch ms");
+      time[i] = ts;
+      const p = objs[i];
+      if (typeof p !== "object" || p === null || Array.isArray(p))
+        throw new RowError("event.properties", "expected an object");
+      walk(p as JsonObject, "", t, i);
+    }
+
+    const props: PropColumnMessage[] = [];
+    const transfer: ArrayBuffer[] = [type.buffer, contact.buffer, time.buffer];
+    for (const pc of touched) {
+      const otherRows = pc.otherRows ? Int32Array.from(pc.otherRows) : null;
+      props.push({ prop: pc.prop, num: pc.num, str: pc.str, otherRows, otherValues: pc.otherValues });
+      if (pc.num) transfer.push(pc.num.buffer as ArrayBuffer);
+      if (pc.str) transfer.push(pc.str.buffer as ArrayBuffer);
+      if (otherRows) transfer.push(otherRows.buffer as ArrayBuffer);
+    }
+    const m: EventsMessage = {
+      kind: "events",
+      source: data.source,
+      range,
+      count: n,
+      newTypes: types.take(),
+      newContacts: contactCodes.take(),
+      newStrings: strings.take(),
+      newProps,
+      type,
+      contact,
+      time,
+      props,
+    };
+    newProps = [];
+    if (!post(m, transfer)) return false;
+  }
+  return post({ kind: "events-end" });
+}
+
+/** Per segment in the log, the contacts whose last change (by `seq`) is `entered`. */
+function readChanges(db: Database.Database): boolean {
+  const nextSegment = db
+    .prepare(
+      "SELECT segment_id FROM changes WHERE workspace_id = ? AND segment_id > ? ORDER BY segment_id LIMIT 1",
+    )
+    .pluck(true);
+  const page = db
+    .prepare(
+      `SELECT count(*), max(seq), group_concat(seq, ','),
+         '[' || group_concat(json_quote(contact_id), ',') || ']',
+         group_concat(change = 'entered', '')
+       FROM (SELECT seq, contact_id, change FROM changes
+             WHERE workspace_id = ? AND segment_id = ? AND seq > ? ORDER BY seq LIMIT ?)`,
+    )
+    .raw(true);
+  let segment = "";
+  let state = new Uint8Array(1024);
+  for (;;) {
+    const next = nextSegment.get(data.ws, segment) as string | undefined;
+    if (next === undefined) break;
+    segment = next;
+    state.fill(0);
+    let after = -1;
+    for (;;) {
+      const r = page.get(data.ws, segment, after, data.pageSize) as [
+        number,
+        number | null,
+        string | null,
+        string,
+        string,
+      ];
+      const n = r[0];
+      if (n === 0) break;
+      after = r[1]!;
+      const order = seqOrder(parseSeqs(r[2]));
+      const ids = permute(JSON.parse(r[3]) as string[], order);
+      const entered = r[4];
+      for (let k = 0; k < n; k++) {
+        const i = order === null ? k : order[k];
+        const c = contactCodes.code(ids[k]);
+        if (c >= state.length) {
+          const next = new Uint8Array(Math.max(c + 1, state.length * 2));
+          next.set(state);
+          state = next;
+        }
+        // 1: entered, 2: exited; a later change overwrites.
+        state[c] = entered.charCodeAt(i) === 49 ? 1 : 2;
+      }
+      if (n < data.pageSize) break;
+    }
+    const members: number[] = [];
+    const size = Math.min(state.length, contactCodes.size);
+    for (let c = 0; c < size; c++) if (state[c] === 1) members.push(c);
+    const list = Int32Array.from(members);
+    const m: LoggedMessage = {
+      kind: "logged",
+      source: data.source,
+      segment,
+      newContacts: contactCodes.take(),
+      members: list,
+    };
+    if (!post(m, [list.buffer])) return false;
+  }
+  return post({ kind: "logged-end" });
+}
+
+function run(db: Database.Database): void {
+  if (data.contacts && !readContacts(db)) return;
+  if (data.events && !readEvents(db, data.events.offset, data.events.stride)) return;
+  if (data.changes && !readChanges(db)) return;
+  post({ kind: "done" });
+}
+
+let db: Database.Database;
+try {
+  db = new Database(data.file, { readonly: true, fileMustExist: true });
+  db.pragma("busy_timeout = 10000");
+  db.pragma("cache_size = -65536");
+  port.once("message", () => {
+    try {
+      db.exec("BEGIN");
+      // The first read of a transaction takes its snapshot (WAL); the main thread holds
+      // the file's mutex until it is told this happened.
+      db.prepare("SELECT count(*) FROM workspaces").get();
+      port.postMessage({ kind: "snapshot" } satisfies WorkerSignal);
+      run(db);
+      db.exec("COMMIT");
+    } catch (e) {
+      const err = e as Error;
+      port.postMessage({
+        kind: "error",
+        message: err.message,
+        ...(e instanceof RowError ? { path: e.path } : {}),
+      } satisfies WorkerSignal);
+    } finally {
+      db.close();
+    }
+  });
+  port.postMessage({ kind: "ready" } satisfies WorkerSignal);
+} catch (e) {
+  port.postMessage({ kind: "error", message: (e as Error).message } satisfies WorkerSignal);
+}
