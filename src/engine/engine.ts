@@ -420,7 +420,7 @@ export class Engine {
   /** Bulk load of contacts (start-up): no changes are emitted; maintained state is rebuilt on next use. */
   loadContacts(it: Iterable<StoredContact>): void {
     for (const c of it) {
-      const { index } = this.contacts.upsert(c, false);
+      const index = this.contacts.load(c);
       // When each explicit write of status / email_status was received (SPEC §2); none: a default.
       if (c.status_written_at != null || c.email_status_written_at != null) {
         this.effects.record(

@@ -83,6 +83,9 @@ export class PropColumn {
   }
 }
 
+/** Scratch space of `EventTable.sortBlock` (one thread, no re-entry). */
+const scratch = { order: new Int32Array(64), num: new Float64Array(64), str: new Int32Array(64) };
+
 export class EventTable {
   /** Per contact: first slot, number of events, capacity of its block. */
   start: Int32Array;
@@ -276,10 +279,16 @@ export class EventTable {
     const s = this.start[c];
     const l = this.len[c];
     const times = this.times;
-    let order: Int32Array;
+    // Scratch arrays shared by every block: a bulk load sorts up to one block per contact.
+    if (scratch.order.length < l) {
+      const n = Math.max(l, scratch.order.length * 2);
+      scratch.order = new Int32Array(n);
+      scratch.num = new Float64Array(n);
+      scratch.str = new Int32Array(n);
+    }
+    const order = scratch.order;
     if (l <= 32) {
       // Most blocks are short: an insertion sort of positions, no comparator calls.
-      order = new Int32Array(l);
       for (let k = 0; k < l; k++) {
         const t = times[s + k];
         let j = k;
@@ -292,20 +301,22 @@ export class EventTable {
     } else {
       const o = Array.from({ length: l }, (_, k) => k);
       o.sort((a, b) => times[s + a] - times[s + b] || a - b);
-      order = Int32Array.from(o);
+      order.set(o);
     }
-    const t0 = times.slice(s, s + l);
-    for (let k = 0; k < l; k++) times[s + k] = t0[order[k]];
+    const f = scratch.num;
+    for (let k = 0; k < l; k++) f[k] = times[s + order[k]];
+    times.set(f.subarray(0, l), s);
     for (const p of this.propList) {
       const num = p.num;
       if (num) {
-        const v = num.slice(s, s + l);
-        for (let k = 0; k < l; k++) num[s + k] = v[order[k]];
+        for (let k = 0; k < l; k++) f[k] = num[s + order[k]];
+        num.set(f.subarray(0, l), s);
       }
       const str = p.str;
       if (str) {
-        const v = str.slice(s, s + l);
-        for (let k = 0; k < l; k++) str[s + k] = v[order[k]];
+        const v = scratch.str;
+        for (let k = 0; k < l; k++) v[k] = str[s + order[k]];
+        str.set(v.subarray(0, l), s);
       }
       const other = p.other;
       if (other) {

@@ -11,7 +11,7 @@
  */
 
 import { normalize } from "../engine/dictionary.ts";
-import type { Engine } from "../engine/engine.ts";
+import type { Engine, StoredContact } from "../engine/engine.ts";
 import { EventColumns, type PropBatch } from "../engine/events.ts";
 import { FieldValueError } from "../engine/index.ts";
 import { BulkReadError } from "../store/sqlite-bulk-read.ts";
@@ -23,7 +23,6 @@ import {
   StartupReadUnavailable,
 } from "../store/startup-read.ts";
 import type { Store } from "../store/types.ts";
-import { engineContact } from "./live-workspace.ts";
 import type { LoggedMembership } from "./reconcile.ts";
 
 export type Progress = (phase: "contacts" | "events" | "members", rows: number) => void;
@@ -62,6 +61,34 @@ export async function loadInBulk(
 /** A check that failed in a reader, as `Engine.loadEvents` would have thrown it. */
 function rowError(e: unknown): unknown {
   return e instanceof BulkReadError && e.path ? new FieldValueError(e.path, e.message) : e;
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** A row of `ContactsMessage.rows`, as `engineContact(SqlOps.toContact(row))` gives it. */
+function storedContact(a: unknown[]): StoredContact {
+  return {
+    id: a[0] as string,
+    email: a[1] as string | null,
+    external_id: a[2] as string | null,
+    phone: a[3] as string | null,
+    first_name: a[4] as string | null,
+    last_name: a[5] as string | null,
+    country: a[6] as string | null,
+    region: a[7] as string | null,
+    city: a[8] as string | null,
+    postal_code: a[9] as string | null,
+    timezone: a[10] as string | null,
+    language: a[11] as string | null,
+    status: a[12] as string | null,
+    email_status: a[13] as string | null,
+    tags: a[14] as string[],
+    created_at: Number(a[16]),
+    subscribed_at: num(a[17]),
+    fields: a[15] as StoredContact["fields"],
+    status_written_at: num(a[18]),
+    email_status_written_at: num(a[19]),
+  };
 }
 
 /** Per reader, what its codes stand for in this engine. */
@@ -122,8 +149,8 @@ async function applied(
   for (; !r.done; r = await it.next()) {
     const m = r.value;
     if (m.kind === "contacts") {
-      engine.loadContacts(m.contacts.map(engineContact));
-      contacts += m.contacts.length;
+      engine.loadContacts((JSON.parse(m.rows) as unknown[][]).map(storedContact));
+      contacts += m.count;
       onProgress?.("contacts", contacts);
     } else if (m.kind === "events") {
       applyEvents(engine, source(sources, m.source), m);
@@ -141,7 +168,7 @@ async function applied(
       if (m.kind !== "logged") throw new Error(`start-up read: unexpected ${m.kind}`);
       out.set(m.segment, m);
     }
-    return loggedMembership(engine, sources, [...out.values()]);
+    return loggedMembership(engine, [...out.values()]);
   })();
   // Failures surface where the caller awaits it; if it never does (it failed first), the
   // readers are stopped and this must not be an unhandled rejection.
@@ -176,8 +203,10 @@ function applyEvents(engine: Engine, src: Source, m: EventsMessage): void {
 }
 
 /** The logged members of each segment as engine indices, after every event is loaded. */
-function loggedMembership(engine: Engine, sources: Source[], pages: LoggedMessage[]): LoggedMembership {
+function loggedMembership(engine: Engine, pages: LoggedMessage[]): LoggedMembership {
   const out: LoggedMembership = new Map();
+  // The change log's contact codes are a list of their own per source.
+  const sources: Source[] = [];
   for (const m of pages) {
     const src = source(sources, m.source);
     src.addContacts(m.newContacts, (id) => engine.contacts.index(id) ?? -1);

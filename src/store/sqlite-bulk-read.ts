@@ -8,7 +8,7 @@
  * are the same snapshot (unless another process writes the file meanwhile).
  *
  * With two workers, the first reads the contacts and the even ranges of event `seq`
- * numbers, the second the odd ranges and then the change log; their pages are merged
+ * numbers, the second the change log and then the odd ranges; their pages are merged
  * back into `seq` order here.
  *
  * Flow control: a worker stays at most `AHEAD` messages ahead of the consumer (a shared
@@ -20,13 +20,18 @@ import type { Mutex } from "./executor.ts";
 import type { BulkWorkerData, WorkerSignal } from "./sqlite-bulk-worker.ts";
 import {
   type EventsMessage,
+  type LoggedMessage,
   type StartupMessage,
   type StartupRead,
   StartupReadUnavailable,
 } from "./startup-read.ts";
 import { startWorker } from "./worker-thread.ts";
 
-const AHEAD = 6;
+/**
+ * Generous: while this thread loads contacts (the slow part of the start), the readers go
+ * on with events instead of waiting (a page of events is ~1 MB).
+ */
+const AHEAD = 32;
 /** `seq` numbers per events range; contacts and change-log rows per page. */
 const PAGE = 20_000;
 
@@ -165,8 +170,10 @@ export function readSqliteWorkspace(
       }
 
       // Events: each worker's pages come in range order; the smallest range goes first.
+      // The change log's pages, read before the events, are held until after them.
+      const logged: LoggedMessage[] = [];
       const heads: (EventsMessage | null)[] = [];
-      for (const ch of channels) heads.push(await nextEvents(ch));
+      for (const ch of channels) heads.push(await nextEvents(ch, logged));
       for (;;) {
         let best = -1;
         for (let k = 0; k < heads.length; k++) {
@@ -177,17 +184,11 @@ export function readSqliteWorkspace(
         const page = heads[best]!;
         heads[best] = null; // not kept alive while the next one is awaited
         yield page;
-        heads[best] = await nextEvents(channels[best]);
+        heads[best] = await nextEvents(channels[best], logged);
       }
       yield { kind: "events-done" };
 
-      const last = channels[channels.length - 1];
-      for (;;) {
-        const m = await last.next();
-        if (m.kind === "logged-end") break;
-        if (m.kind !== "logged") throw new Error(`start-up reader: unexpected ${m.kind}`);
-        yield m;
-      }
+      yield* logged;
       for (const ch of channels) await expect(ch, "done");
     } finally {
       await close();
@@ -196,9 +197,12 @@ export function readSqliteWorkspace(
   return { [Symbol.asyncIterator]: messages, close };
 }
 
-async function nextEvents(ch: Channel): Promise<EventsMessage | null> {
-  const m = await ch.next();
-  if (m.kind === "events-end") return null;
-  if (m.kind !== "events") throw new Error(`start-up reader: unexpected ${m.kind}`);
-  return m;
+async function nextEvents(ch: Channel, logged: LoggedMessage[]): Promise<EventsMessage | null> {
+  for (;;) {
+    const m = await ch.next();
+    if (m.kind === "events-end") return null;
+    if (m.kind === "events") return m;
+    if (m.kind === "logged") logged.push(m);
+    else if (m.kind !== "logged-end") throw new Error(`start-up reader: unexpected ${m.kind}`);
+  }
 }

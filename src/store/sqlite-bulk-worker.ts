@@ -18,7 +18,7 @@ import type {
   PropColumnMessage,
   StartupMessage,
 } from "./startup-read.ts";
-import type { ContactRecord, JsonObject, JsonValue } from "./types.ts";
+import type { JsonObject, JsonValue } from "./types.ts";
 
 export interface BulkWorkerData {
   file: string;
@@ -88,47 +88,30 @@ function permute<T>(values: T[], order: Int32Array | null): T[] {
   return order === null ? values : Array.from(order, (k) => values[k]);
 }
 
-const CONTACT_SELECT =
-  "id, email, external_id, phone, first_name, last_name, country, region, city, postal_code, timezone, language, status, email_status, tags, custom, created_at, subscribed_at, status_written_at, email_status_written_at, updated_at";
+/** The columns of `ContactsMessage.rows`, in this order. */
+export const CONTACT_COLUMNS =
+  "id, email, external_id, phone, first_name, last_name, country, region, city, postal_code, timezone, language, status, email_status, json(tags), json(custom), created_at, subscribed_at, status_written_at, email_status_written_at, updated_at";
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
+/**
+ * Contacts in id order, a page as one JSON text of row arrays built by SQLite: parsed
+ * once on the main thread, which needs the objects anyway, instead of building them
+ * here and copying them over.
+ */
 function readContacts(db: Database.Database): boolean {
   const stmt = db
-    .prepare(`SELECT ${CONTACT_SELECT} FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?`)
+    .prepare(
+      `SELECT count(*), max(id), '[' || group_concat(json_array(${CONTACT_COLUMNS}), ',') || ']'
+       FROM (SELECT * FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+    )
     .raw(true);
   let after = "";
   for (;;) {
-    const rows = stmt.all(data.ws, after, data.pageSize) as unknown[][];
-    if (rows.length === 0) break;
-    after = rows[rows.length - 1][0] as string;
-    // As SqlOps.toContact builds them.
-    const contacts: ContactRecord[] = rows.map((a) => ({
-      id: a[0] as string,
-      email: a[1] as string | null,
-      external_id: a[2] as string | null,
-      phone: a[3] as string | null,
-      first_name: a[4] as string | null,
-      last_name: a[5] as string | null,
-      country: a[6] as string | null,
-      region: a[7] as string | null,
-      city: a[8] as string | null,
-      postal_code: a[9] as string | null,
-      timezone: a[10] as string | null,
-      language: a[11] as string | null,
-      status: a[12] as string | null,
-      email_status: a[13] as string | null,
-      tags: JSON.parse(a[14] as string) as string[],
-      fields: JSON.parse(a[15] as string) as ContactRecord["fields"],
-      created_at: Number(a[16]),
-      subscribed_at: num(a[17]),
-      status_written_at: num(a[18]),
-      email_status_written_at: num(a[19]),
-      updated_at: Number(a[20]),
-    }));
-    const m: ContactsMessage = { kind: "contacts", source: data.source, contacts };
+    const r = stmt.get(data.ws, after, data.pageSize) as [number, string | null, string | null];
+    if (r[0] === 0 || r[1] === null || r[2] === null) break;
+    after = r[1];
+    const m: ContactsMessage = { kind: "contacts", source: data.source, count: r[0], rows: r[2] };
     if (!post(m)) return false;
-    if (rows.length < data.pageSize) break;
+    if (r[0] < data.pageSize) break;
   }
   return post({ kind: "contacts-end" });
 }
@@ -156,8 +139,9 @@ class Codes {
   }
 }
 
-/** One stream's dictionaries of contact ids (shared by events and changes of this worker). */
+/** Contact ids of this worker's events, and of its change log (a list of its own: see LoggedMessage). */
 const contactCodes = new Codes();
+const loggedCodes = new Codes();
 
 interface PageProp {
   prop: number;
@@ -338,7 +322,7 @@ function readChanges(db: Database.Database): boolean {
       const entered = r[4];
       for (let k = 0; k < n; k++) {
         const i = order === null ? k : order[k];
-        const c = contactCodes.code(ids[k]);
+        const c = loggedCodes.code(ids[k]);
         if (c >= state.length) {
           const next = new Uint8Array(Math.max(c + 1, state.length * 2));
           next.set(state);
@@ -350,14 +334,14 @@ function readChanges(db: Database.Database): boolean {
       if (n < data.pageSize) break;
     }
     const members: number[] = [];
-    const size = Math.min(state.length, contactCodes.size);
+    const size = Math.min(state.length, loggedCodes.size);
     for (let c = 0; c < size; c++) if (state[c] === 1) members.push(c);
     const list = Int32Array.from(members);
     const m: LoggedMessage = {
       kind: "logged",
       source: data.source,
       segment,
-      newContacts: contactCodes.take(),
+      newContacts: loggedCodes.take(),
       members: list,
     };
     if (!post(m, [list.buffer])) return false;
@@ -367,8 +351,10 @@ function readChanges(db: Database.Database): boolean {
 
 function run(db: Database.Database): void {
   if (data.contacts && !readContacts(db)) return;
-  if (data.events && !readEvents(db, data.events.offset, data.events.stride)) return;
+  // The log first: it is needed last, but this worker would otherwise start it only after
+  // its share of the events, while the main thread is busy with contacts at first.
   if (data.changes && !readChanges(db)) return;
+  if (data.events && !readEvents(db, data.events.offset, data.events.stride)) return;
   post({ kind: "done" });
 }
 

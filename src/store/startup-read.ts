@@ -11,13 +11,18 @@
  * the first of its source to use (`newContacts`, …). So a consumer resolves each distinct
  * value once per source, not once per row.
  */
-import type { ContactRecord, JsonValue } from "./types.ts";
+import type { JsonValue } from "./types.ts";
 
-/** A page of contacts, in id order. */
+/**
+ * A page of contacts, in id order: a JSON array of `count` rows, each an array of the
+ * columns of `CONTACT_COLUMNS` (sqlite-bulk-worker.ts) in that order, `tags` and `custom`
+ * as JSON values.
+ */
 export interface ContactsMessage {
   kind: "contacts";
   source: number;
-  contacts: ContactRecord[];
+  count: number;
+  rows: string;
 }
 
 /**
@@ -55,7 +60,8 @@ export interface EventsMessage {
 
 /**
  * The contacts the change log records as members of a segment now (the last change of
- * each, by `seq`, is `entered`), as contact codes of the source, in code order.
+ * each, by `seq`, is `entered`), in code order. Codes of a list of its own per source
+ * (not that of its events): a reader may send these before its events.
  */
 export interface LoggedMessage {
   kind: "logged";

@@ -282,7 +282,7 @@ describe("start-up bulk read", () => {
           pageSize,
         }) as AsyncIterable<StartupMessage>) {
           if (kinds[kinds.length - 1] !== m.kind) kinds.push(m.kind);
-          if (m.kind === "contacts") contacts.push(...m.contacts.map((c) => c.id));
+          if (m.kind === "contacts") contacts.push(...(JSON.parse(m.rows) as string[][]).map((c) => c[0]));
           if (m.kind !== "events") continue;
           types[m.source].push(...m.newTypes);
           ids[m.source].push(...m.newContacts);
