@@ -358,11 +358,14 @@ export class LiveWorkspace {
       }
     });
     if (group.length === 0) return;
+    // The batches committed before are applied by the `setImmediate` that `defer`
+    // scheduled, which runs after this round has been handed to the store (the hand-over
+    // takes a few microtasks: the file's mutex), so they overlap its commit. Applying
+    // them here, synchronously, would run them before the hand-over.
     const committing = this.store.insertEventBatches(
       this.ws,
       group.map((r) => r.events!.rows),
     );
-    this.settle();
     this.core.advanceTo(now);
     let outcomes: BatchOutcome<unknown>[];
     try {

@@ -26,6 +26,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     await store.close();
     throw e;
   }
+  handle.eventWriter?.warm();
   return store;
 }
 

@@ -94,6 +94,16 @@ export class SqliteEventWriter {
     });
   }
 
+  /**
+   * Starts the thread ahead of the first insert (loading its module takes a few hundred
+   * milliseconds), once the schema exists. A failure here is not reported: the first
+   * insert tries again and reports it.
+   */
+  warm(): void {
+    if (this.closed) return;
+    this.start().catch(() => {});
+  }
+
   private start(): Promise<Worker> {
     this.started ??= new Promise<Worker>((resolve, reject) => {
       const worker = startWorker(new URL("./sqlite-event-writer-worker.ts", import.meta.url), {
