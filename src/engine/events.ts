@@ -86,6 +86,17 @@ export class PropColumn {
 /** Scratch space of `EventTable.sortBlock` (one thread, no re-entry). */
 const scratch = { order: new Int32Array(64), num: new Float64Array(64), str: new Int32Array(64) };
 
+/**
+ * Spare slots a block gets when the slab is laid out (after a bulk load or a
+ * compaction): a full block moves to the end of the slab at its first new event, which
+ * copies all of it with its property columns, and the busiest contacts, whose blocks are
+ * the largest, are the ones most likely to get events next. An eighth spares most of
+ * those moves for the first live events after a start, for an eighth more memory.
+ */
+function blockSlack(len: number): number {
+  return len === 0 ? 0 : Math.max(1, len >> 3);
+}
+
 export class EventTable {
   /** Per contact: first slot, number of events, capacity of its block. */
   start: Int32Array;
@@ -230,11 +241,13 @@ export class EventTable {
     }
     if (!tight && this.holes * 2 < this.used) return;
     const n = this.start.length;
-    // Room for live appends after a bulk load: every block is then full, so the first
-    // live event of each contact and type moves its block here at twice its size, and
-    // growing a slab of millions of events copies all of it, which would stall the
-    // write that does it (an eighth was used up within 200,000 events at 1M contacts).
-    const times = new Float64Array(Math.max(1024, this.total + (this.total >> 2)));
+    let room = 0;
+    for (let c = 0; c < n; c++) room += this.len[c] + blockSlack(this.len[c]);
+    // Room for live appends after a bulk load: a block that outgrows its slack moves
+    // here at twice its size, and growing a slab of millions of events copies all of it,
+    // which would stall the write that does it (an eighth was used up within 200,000
+    // events at 1M contacts).
+    const times = new Float64Array(Math.max(1024, room + (this.total >> 2)));
     const cols = [...this.props.values()].map((old) => [old, new PropColumn(times.length)] as const);
     let at = 0;
     for (let c = 0; c < n; c++) {
@@ -259,8 +272,8 @@ export class EventTable {
         }
       }
       this.start[c] = at;
-      this.cap[c] = l;
-      at += l;
+      this.cap[c] = l + blockSlack(l);
+      at += this.cap[c];
     }
     this.times = times;
     // Compiled rules hold PropColumn objects, so they keep their identity; only the arrays change.
@@ -343,8 +356,13 @@ export class EventTable {
   beginBulk(added: Int32Array): void {
     const n = this.start.length;
     let total = this.total;
-    for (let c = 0; c < n; c++) total += added[c];
-    const times = new Float64Array(Math.max(1024, total + (total >> 2)));
+    let room = 0;
+    for (let c = 0; c < n; c++) {
+      total += added[c];
+      const l = this.len[c] + added[c];
+      room += l + blockSlack(l);
+    }
+    const times = new Float64Array(Math.max(1024, room + (total >> 2)));
     const cols = this.propList.map((old) => [old, new PropColumn(times.length)] as const);
     let at = 0;
     for (let c = 0; c < n; c++) {
@@ -369,8 +387,8 @@ export class EventTable {
         }
       }
       this.start[c] = at;
-      this.cap[c] = l + added[c];
-      at += l + added[c];
+      this.cap[c] = l + added[c] + blockSlack(l + added[c]);
+      at += this.cap[c];
     }
     this.times = times;
     for (const [old, col] of cols) {
@@ -487,7 +505,7 @@ export class EventStore {
 
   compact(tight = false): void {
     const laidOut = this.pending.length > 0 ? this.layOut() : null;
-    // A table just laid out by `layOut` is already tight and sorted.
+    // A table just laid out by `layOut` is already laid out (with its slack) and sorted.
     for (const t of this.tables.values()) if (!laidOut?.has(t)) t.compact(tight);
   }
 

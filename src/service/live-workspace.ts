@@ -286,7 +286,7 @@ export class LiveWorkspace {
     try {
       while (this.waiting.length > 0) {
         // Event batches and other writes go in separate rounds, so that a round of event
-        // batches sees every contact written before it applied (their `recheck`).
+        // batches sees every contact written before it applied (their contact check).
         const events = this.waiting[0]!.events !== null;
         let n = 1;
         while (
@@ -347,17 +347,18 @@ export class LiveWorkspace {
    * the engine applies the batches committed before (on a SQLite file the store works
    * on its writer thread meanwhile). The change log waits for a later round.
    */
-  private async commitEvents(all: WriteRequest[], now: number): Promise<void> {
-    const group = all.filter((req) => {
+  private async commitEvents(group: WriteRequest[], now: number): Promise<void> {
+    // The contacts are checked while the store writes (on a SQLite file the writer
+    // thread inserts meanwhile; nothing commits if the check throws), not before.
+    let refused = false;
+    const check = () => {
       try {
-        req.events!.recheck();
-        return true;
+        for (const req of group) req.events!.check();
       } catch (e) {
-        req.reject(e);
-        return false;
+        refused = true;
+        throw e;
       }
-    });
-    if (group.length === 0) return;
+    };
     // The batches committed before are applied by the `setImmediate` that `defer`
     // scheduled, which runs after this round has been handed to the store (the hand-over
     // takes a few microtasks: the file's mutex), so they overlap its commit. Applying
@@ -365,13 +366,29 @@ export class LiveWorkspace {
     const committing = this.store.insertEventBatches(
       this.ws,
       group.map((r) => r.events!.rows),
+      { check },
     );
     this.core.advanceTo(now);
     let outcomes: BatchOutcome<unknown>[];
     try {
       outcomes = await committing;
     } catch (e) {
-      for (const req of group) req.reject(e);
+      if (!refused) {
+        for (const req of group) req.reject(e);
+        return;
+      }
+      // A batch names a contact the workspace does not have: it fails alone, the others
+      // are committed anew.
+      const rest = group.filter((req) => {
+        try {
+          req.events!.check();
+          return true;
+        } catch (err) {
+          req.reject(err);
+          return false;
+        }
+      });
+      if (rest.length > 0) await this.commitEvents(rest, now);
       return;
     }
     group.forEach((req, k) => this.finish(req, outcomes[k]!));
@@ -453,8 +470,7 @@ export class LiveWorkspace {
         throw new Error(`events[${i}].properties: expected an object`);
       }
     }
-    // Each event's contact, looked up once: checked here, and again at commit time if a
-    // write in between may have added or removed contacts (an erased contact gets no
+    // Each event's contact, looked up once, at commit time (an erased contact gets no
     // events); the apply then reuses the indices.
     const engine = this.core;
     const index = new Int32Array(batch.length);
@@ -466,10 +482,8 @@ export class LiveWorkspace {
         index[i] = c;
       }
     };
-    check();
-    let checkedAt = this.generation;
-    const recheck = () => {
-      if (checkedAt === this.generation) return;
+    let checkedAt = -1;
+    const checkNow = () => {
       check();
       checkedAt = this.generation;
     };
@@ -492,9 +506,9 @@ export class LiveWorkspace {
       (resolve, reject) => {
         this.enqueue({
           flush: false,
-          events: { rows: batch, recheck },
+          events: { rows: batch, check: checkNow },
           commit: async (tx) => {
-            recheck();
+            checkNow();
             return tx.insertEvents(this.ws, batch);
           },
           apply: apply as (r: unknown) => void,
@@ -558,11 +572,11 @@ interface WriteRequest {
   /** Log every pending change in this round. */
   flush: boolean;
   /**
-   * An event batch from `ingestEvents`: its commit is `recheck` and then exactly
+   * An event batch from `ingestEvents`: its commit is `check` (its contacts) and exactly
    * `insertEvents` of `rows` (so a round of them can go to `Store.insertEventBatches`),
    * and its apply is deferred.
    */
-  events: { rows: EventWrite[]; recheck: () => void } | null;
+  events: { rows: EventWrite[]; check: () => void } | null;
   commit: (tx: StoreOps) => Promise<unknown>;
   apply: (result: unknown) => void;
   resolve: (v: { result: unknown; changes: MembershipChange[] }) => void;

@@ -1413,9 +1413,14 @@ export class SqlStore extends SqlOps implements Store {
     return this.x.atomic((tx) => fn(new SqlOps(tx, this.clock, ws)));
   }
 
-  async insertEventBatches(ws: string, batches: EventWrite[][]): Promise<BatchOutcome<EventInsertResult>[]> {
+  async insertEventBatches(
+    ws: string,
+    batches: EventWrite[][],
+    opts: { check?: () => void } = {},
+  ): Promise<BatchOutcome<EventInsertResult>[]> {
     this.check(ws);
     if (!this.eventWriter) {
+      opts.check?.();
       const out: BatchOutcome<EventInsertResult>[] = [];
       await this.transaction(ws, async (tx) => {
         for (const b of batches) {
@@ -1445,9 +1450,10 @@ export class SqlStore extends SqlOps implements Store {
         out.push({ ok: false, error });
       }
     }
+    if (send.length === 0) opts.check?.();
     const outcomes =
       send.length > 0
-        ? await this.eventWriter.insert(ws, send).catch((e: unknown) => {
+        ? await this.eventWriter.insert(ws, send, opts.check).catch((e: unknown) => {
             throw translateError(e);
           })
         : [];

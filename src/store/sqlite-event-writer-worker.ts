@@ -7,14 +7,25 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { EventBatchColumns, WriterReply, WriterRequest } from "./sqlite-event-writer.ts";
+import {
+  COMMIT_VERDICT,
+  type EventBatchColumns,
+  GATE_ID,
+  GATE_VERDICT,
+  type WriterReply,
+  type WriterRequest,
+} from "./sqlite-event-writer.ts";
 
 interface Data {
   path: string;
   synchronous: "full" | "normal";
+  gate: SharedArrayBuffer;
 }
 
-const { path, synchronous } = workerData as Data;
+const { path, synchronous, gate: gateBuffer } = workerData as Data;
+const gate = new Int32Array(gateBuffer);
+/** Longer than any check could take: past it the transaction is rolled back, not left holding the write lock. */
+const GATE_TIMEOUT_MS = 30_000;
 const port = parentPort!;
 
 const db = new Database(path, { fileMustExist: true });
@@ -51,6 +62,18 @@ function insertBatch(ws: string, b: EventBatchColumns): Uint8Array {
   return inserted;
 }
 
+/** Waits for the caller's verdict on request `id`: true to commit. */
+function verdict(id: number): boolean {
+  const deadline = Date.now() + GATE_TIMEOUT_MS;
+  for (;;) {
+    const seen = Atomics.load(gate, GATE_ID);
+    if (seen === id) return Atomics.load(gate, GATE_VERDICT) === COMMIT_VERDICT;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    Atomics.wait(gate, GATE_ID, seen, left);
+  }
+}
+
 function handle(req: WriterRequest): WriterReply {
   const single = req.batches.length === 1;
   try {
@@ -73,6 +96,10 @@ function handle(req: WriterRequest): WriterReply {
         db.exec("RELEASE batch");
         outcomes.push({ ok: false, error: errorOf(e) });
       }
+    }
+    if (req.gated && !verdict(req.id)) {
+      db.exec("ROLLBACK");
+      return { id: req.id, outcomes: [], error: { message: "the write was refused by its check" } };
     }
     db.exec("COMMIT");
     return { id: req.id, outcomes };

@@ -32,7 +32,19 @@ export interface WriterRequest {
   id: number;
   ws: string;
   batches: EventBatchColumns[];
+  /** Wait for the caller's verdict (the gate) before committing. */
+  gated: boolean;
 }
+
+/**
+ * The gate: a shared [request id, verdict] pair. The caller's check runs while the
+ * worker inserts; before COMMIT the worker waits (Atomics.wait) until the pair names its
+ * request, then commits on COMMIT_VERDICT and rolls back otherwise.
+ */
+export const GATE_ID = 0;
+export const GATE_VERDICT = 1;
+export const COMMIT_VERDICT = 1;
+export const ABORT_VERDICT = 2;
 
 export interface WorkerError {
   message: string;
@@ -64,6 +76,7 @@ export class SqliteEventWriter {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private readonly gate = new Int32Array(new SharedArrayBuffer(8));
 
   constructor(
     private readonly path: string,
@@ -73,9 +86,11 @@ export class SqliteEventWriter {
 
   /**
    * Inserts the batches in one transaction on the worker. Resolves with one outcome per
-   * batch once the transaction committed; rejects when it failed as a whole.
+   * batch once the transaction committed; rejects when it failed as a whole. `check`
+   * runs on this thread while the worker inserts; if it throws, the worker rolls back
+   * and the call rejects with that error.
    */
-  insert(ws: string, batches: EventBatchColumns[]): Promise<WriterOutcome[]> {
+  insert(ws: string, batches: EventBatchColumns[], check?: () => void): Promise<WriterOutcome[]> {
     if (this.closed) return Promise.reject(new Error("the store is closed"));
     if (this.lock.inside.getStore()) {
       return Promise.reject(
@@ -85,12 +100,30 @@ export class SqliteEventWriter {
     return this.lock.mutex.run(async () => {
       const worker = await this.start();
       const id = this.nextId++;
-      return new Promise<WriterOutcome[]>((resolve, reject) => {
+      let refused: { error: unknown } | null = null;
+      const reply = new Promise<WriterOutcome[]>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
-        const req: WriterRequest = { id, ws, batches };
+        const req: WriterRequest = { id, ws, batches, gated: check !== undefined };
         worker.ref();
         worker.postMessage(req);
       });
+      if (check) {
+        let verdict = COMMIT_VERDICT;
+        try {
+          check();
+        } catch (error) {
+          verdict = ABORT_VERDICT;
+          refused = { error };
+        }
+        Atomics.store(this.gate, GATE_VERDICT, verdict);
+        Atomics.store(this.gate, GATE_ID, id);
+        Atomics.notify(this.gate, GATE_ID);
+      }
+      const outcomes = await reply.catch((e: unknown) => {
+        throw refused ? refused.error : e;
+      });
+      if (refused) throw (refused as { error: unknown }).error;
+      return outcomes;
     });
   }
 
@@ -109,6 +142,7 @@ export class SqliteEventWriter {
       const worker = startWorker(new URL("./sqlite-event-writer-worker.ts", import.meta.url), {
         path: this.path,
         synchronous: this.synchronous,
+        gate: this.gate.buffer,
       });
       // A worker waiting for work must not keep the process alive (`close` ends it); one
       // with a request in flight must.

@@ -500,8 +500,15 @@ export interface Store extends StoreOps {
    * that fails rolls back the transaction), as `insertEvents` would one by one, with one
    * commit. On a SQLite file the statements and the commit run on a worker thread with
    * its own connection, so the calling thread is free while they do (docs/storage.md).
+   * `check` runs while the batches are being written (on a SQLite file, on the calling
+   * thread while the writer thread inserts; elsewhere before): if it throws, nothing is
+   * committed and the call rejects with its error.
    */
-  insertEventBatches(ws: string, batches: EventWrite[][]): Promise<BatchOutcome<EventInsertResult>[]>;
+  insertEventBatches(
+    ws: string,
+    batches: EventWrite[][],
+    opts?: { check?: () => void },
+  ): Promise<BatchOutcome<EventInsertResult>[]>;
 
   // not scoped by workspace, by nature
   createWorkspace(ws: NewWorkspace): Promise<Workspace>;
