@@ -10,6 +10,8 @@ export const USAGE = `npm run bench -- [flags]
   --warmup N       untimed runs before them (default 2, at least 1)
   --q5-samples N   contacts re-evaluated one by one in Q5 (default 100000)
   --no-duckdb      skip the DuckDB comparison
+  --only S[,S…]    run only these sections (load, slice, duckdb, live, store); slice,
+                   duckdb and live need load
   --json           print the results as one JSON object on the last line of stdout`;
 
 /** A bad command line: reported with the usage, without a stack trace. */
@@ -31,6 +33,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
     q5Samples: 100_000,
     json: false,
     duckdb: true,
+    only: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -58,6 +61,21 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
       case "--no-duckdb":
         opts.duckdb = false;
         break;
+      case "--only": {
+        const names = (value() ?? "").split(",").filter((s) => s !== "");
+        const known = ["load", "slice", "duckdb", "live", "store"];
+        const bad = names.find((s) => !known.includes(s));
+        if (names.length === 0 || bad !== undefined) {
+          throw new UsageError(
+            `--only takes sections among ${known.join(", ")}, got ${JSON.stringify(bad ?? "")}\n${USAGE}`,
+          );
+        }
+        if (!names.includes("load") && names.some((s) => s === "slice" || s === "duckdb" || s === "live")) {
+          throw new UsageError(`--only: slice, duckdb and live need load (the engine it fills)\n${USAGE}`);
+        }
+        opts.only = names;
+        break;
+      }
       case "--json":
         opts.json = true;
         break;

@@ -17,6 +17,8 @@ export interface BenchOptions {
   q5Samples: number;
   json: boolean;
   duckdb: boolean;
+  /** Run only these sections (with `--only`); null: all. */
+  only: string[] | null;
 }
 
 export interface QueryFigures {

@@ -32,7 +32,8 @@ async function main(): Promise<void> {
     loadSeconds: new Map(),
     json: { contacts: spec.contacts, events: spec.events, queries },
   };
-  for (const s of SECTIONS) {
+  const sections = SECTIONS.filter((s) => opts.only === null || opts.only.includes(s.name));
+  for (const s of sections) {
     log(`section ${s.name}`);
     await s.run(ctx);
   }
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     `node ${process.version}; medians of ${opts.runs} runs after ${opts.warmup} warm-up runs`,
     "",
   ];
-  for (const s of SECTIONS) {
+  for (const s of sections) {
     const lines = s.report?.(ctx) ?? [];
     if (lines.length > 0) out.push(...lines, "");
   }
