@@ -240,15 +240,29 @@ export class EventTable {
       this.anyUnsorted = false;
     }
     if (!tight && this.holes * 2 < this.used) return;
+    this.relayOut(null);
+  }
+
+  /**
+   * Rewrites the slab with every block at the start of a run of `len[c] + added[c]`
+   * slots plus its slack, copying the events held now; `added` (null: none) is room a
+   * bulk load fills afterwards. Keeps a quarter of the events in spare room at the end.
+   */
+  private relayOut(added: Int32Array | null): void {
     const n = this.start.length;
+    let total = this.total;
     let room = 0;
-    for (let c = 0; c < n; c++) room += this.len[c] + blockSlack(this.len[c]);
+    for (let c = 0; c < n; c++) {
+      const more = added === null ? 0 : added[c];
+      total += more;
+      room += this.len[c] + more + blockSlack(this.len[c] + more);
+    }
     // Room for live appends after a bulk load: a block that outgrows its slack moves
     // here at twice its size, and growing a slab of millions of events copies all of it,
     // which would stall the write that does it (an eighth was used up within 200,000
     // events at 1M contacts).
-    const times = new Float64Array(Math.max(1024, room + (this.total >> 2)));
-    const cols = [...this.props.values()].map((old) => [old, new PropColumn(times.length)] as const);
+    const times = new Float64Array(Math.max(1024, room + (total >> 2)));
+    const cols = this.propList.map((old) => [old, new PropColumn(times.length)] as const);
     let at = 0;
     for (let c = 0; c < n; c++) {
       const l = this.len[c];
@@ -271,8 +285,9 @@ export class EventTable {
           }
         }
       }
+      const size = l + (added === null ? 0 : added[c]);
       this.start[c] = at;
-      this.cap[c] = l + blockSlack(l);
+      this.cap[c] = size + blockSlack(size);
       at += this.cap[c];
     }
     this.times = times;
@@ -349,56 +364,12 @@ export class EventTable {
   }
 
   /**
-   * Bulk load, first step: lays the slab out tight for the events held now plus
+   * Bulk load, first step: lays the slab out (with slack) for the events held now plus
    * `added[c]` more per contact (as `compact(true)` would for all of them), copies the
    * held events to their blocks, and leaves `len[c]` as the fill position of each block.
    */
   beginBulk(added: Int32Array): void {
-    const n = this.start.length;
-    let total = this.total;
-    let room = 0;
-    for (let c = 0; c < n; c++) {
-      total += added[c];
-      const l = this.len[c] + added[c];
-      room += l + blockSlack(l);
-    }
-    const times = new Float64Array(Math.max(1024, room + (total >> 2)));
-    const cols = this.propList.map((old) => [old, new PropColumn(times.length)] as const);
-    let at = 0;
-    for (let c = 0; c < n; c++) {
-      const l = this.len[c];
-      const s = this.start[c];
-      if (l > 0) {
-        times.set(this.times.subarray(s, s + l), at);
-        for (const [old, col] of cols) {
-          if (old.num) {
-            col.num ??= new Float64Array(times.length).fill(Number.NaN);
-            col.num.set(old.num.subarray(s, s + l), at);
-          }
-          if (old.str) {
-            col.str ??= new Int32Array(times.length).fill(-1);
-            col.str.set(old.str.subarray(s, s + l), at);
-          }
-          if (old.other) {
-            col.other ??= [];
-            for (let k = 0; k < l; k++)
-              if (old.other[s + k] !== undefined) col.other[at + k] = old.other[s + k];
-          }
-        }
-      }
-      this.start[c] = at;
-      this.cap[c] = l + added[c] + blockSlack(l + added[c]);
-      at += this.cap[c];
-    }
-    this.times = times;
-    for (const [old, col] of cols) {
-      old.num = col.num;
-      old.str = col.str;
-      old.other = col.other;
-      old.cap = times.length;
-    }
-    this.used = at;
-    this.holes = 0;
+    this.relayOut(added);
   }
 
   /** The column of `path` (created if new), for a bulk load writing values straight into it. */
