@@ -151,7 +151,7 @@ export class SqliteEventWriter {
       worker.on("message", (m: WriterReply | { ready: true }) => {
         if ("ready" in m) {
           ready = true;
-          this.worker = worker;
+          if (!this.closed) this.worker = worker;
           resolve(worker);
           return;
         }
@@ -180,13 +180,23 @@ export class SqliteEventWriter {
     return this.started;
   }
 
-  /** Closes the worker's connection. Call while no insert is in flight (under the file's mutex). */
+  /**
+   * Closes the worker's connection. Call while no insert is in flight (under the file's
+   * mutex). A worker still starting (`warm`) is waited for and closed too: left alone, it
+   * would open its connection after the store closed and keep the process alive.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    const worker = this.worker;
+    const started = this.started;
     this.worker = null;
     this.started = null;
-    if (!worker) return;
+    if (!started) return;
+    let worker: Worker;
+    try {
+      worker = await started;
+    } catch {
+      return;
+    }
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     // Referenced until it has exited, or a process whose last work is closing the store
     // would end before the connection is closed.

@@ -1268,6 +1268,31 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       });
     });
 
+    describe("closing", () => {
+      it("leaves nothing running: a process that opened and closed the store twice ends by itself", async () => {
+        const child = fileURLToPath(new URL("./reopen-child.ts", import.meta.url));
+        const ws = await newWs("reopen");
+        const proc = spawn(process.execPath, ["--import", "tsx", child, JSON.stringify(f.openOptions()), ws], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        proc.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        proc.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+        });
+        // Generous: the child loads tsx and the store's threads; a hang is what fails.
+        const killer = setTimeout(() => proc.kill("SIGKILL"), 45_000);
+        const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
+          proc.once("exit", (c, s) => r([c, s])),
+        );
+        clearTimeout(killer);
+        expect({ code, signal, out, err }).toEqual({ code: 0, signal: null, out: "done\n", err: "" });
+      }, 60_000);
+    });
+
     describe("durability", () => {
       it("keeps every acknowledged batch after SIGKILL, and never half a batch", async () => {
         const child = fileURLToPath(new URL("./kill-child.ts", import.meta.url));
