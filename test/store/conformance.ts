@@ -1272,9 +1272,13 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("leaves nothing running: a process that opened and closed the store twice ends by itself", async () => {
         const child = fileURLToPath(new URL("./reopen-child.ts", import.meta.url));
         const ws = await newWs("reopen");
-        const proc = spawn(process.execPath, ["--import", "tsx", child, JSON.stringify(f.openOptions()), ws], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        const proc = spawn(
+          process.execPath,
+          ["--import", "tsx", child, JSON.stringify(f.openOptions()), ws],
+          {
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
         let out = "";
         let err = "";
         proc.stdout.on("data", (d: Buffer) => {
