@@ -93,11 +93,32 @@ function storedContact(a: unknown[]): StoredContact {
 
 /** Per reader, what its codes stand for in this engine. */
 class Source {
-  /** Contact code → engine index (-1: no contact of that id). */
+  /** Contact codes below this are engine indices already (see `startup-read.ts`); -1 until checked. */
+  known = -1;
+  /** Contact code - `known` → engine index (-1: no contact of that id). */
   contacts: Int32Array = new Int32Array(1024);
   contactCount = 0;
-  /** Ids of the contact codes without an engine index (logged changes of erased contacts). */
+  /** Ids of the contact codes (- `known`) without an engine index (logged changes of erased contacts). */
   readonly unknown = new Map<number, string>();
+
+  /**
+   * Takes a message's `known` once its contacts are loaded: the reader's positions are
+   * engine indices only if it saw the contacts this thread loaded, in the same order.
+   */
+  checkKnown(m: { known: number; lastKnown: string | null }, engine: Engine, loaded: number): void {
+    if (this.known === m.known) return;
+    const same =
+      this.known < 0 &&
+      m.known === loaded &&
+      (m.known === 0 || engine.contacts.ids[m.known - 1] === m.lastKnown);
+    if (!same) {
+      throw new Error(
+        `start-up read: a reader saw ${m.known} contacts where ${loaded} were loaded ` +
+          "(was the file written by another process meanwhile?)",
+      );
+    }
+    this.known = m.known;
+  }
   readonly types: string[] = [];
   /** String code → code in the engine's event dictionary. */
   strings: Int32Array = new Int32Array(1024);
@@ -145,6 +166,8 @@ async function applied(
   const sources: Source[] = [];
   let contacts = 0;
   let events = 0;
+  // Contacts are loaded into an empty engine, so the k-th loaded has index k.
+  if (engine.contacts.size !== 0) throw new Error("start-up read: the engine already holds contacts");
   let r = first;
   for (; !r.done; r = await it.next()) {
     const m = r.value;
@@ -153,7 +176,7 @@ async function applied(
       contacts += m.count;
       onProgress?.("contacts", contacts);
     } else if (m.kind === "events") {
-      applyEvents(engine, source(sources, m.source), m);
+      applyEvents(engine, source(sources, m.source), m, contacts);
       events += m.count;
       onProgress?.("events", events);
     } else if (m.kind === "events-done") break;
@@ -168,7 +191,7 @@ async function applied(
       if (m.kind !== "logged") throw new Error(`start-up read: unexpected ${m.kind}`);
       out.set(m.segment, m);
     }
-    return loggedMembership(engine, [...out.values()]);
+    return loggedMembership(engine, [...out.values()], contacts);
   })();
   // Failures surface where the caller awaits it; if it never does (it failed first), the
   // readers are stopped and this must not be an unhandled rejection.
@@ -176,7 +199,8 @@ async function applied(
   return { logged };
 }
 
-function applyEvents(engine: Engine, src: Source, m: EventsMessage): void {
+function applyEvents(engine: Engine, src: Source, m: EventsMessage, loaded: number): void {
+  src.checkKnown(m, engine, loaded);
   src.types.push(...m.newTypes);
   // An event for an unknown contact creates it with no fields (SPEC §2), in order of first appearance.
   src.addContacts(m.newContacts, (id) => engine.contacts.ensure(id));
@@ -185,7 +209,11 @@ function applyEvents(engine: Engine, src: Source, m: EventsMessage): void {
   const n = m.count;
   const contact = m.contact;
   const lut = src.contacts;
-  for (let i = 0; i < n; i++) contact[i] = lut[contact[i]];
+  const known = src.known;
+  for (let i = 0; i < n; i++) {
+    const c = contact[i];
+    if (c >= known) contact[i] = lut[c - known];
+  }
   const props: PropBatch[] = [];
   for (const p of m.props) {
     const { type, path } = src.props[p.prop];
@@ -203,20 +231,22 @@ function applyEvents(engine: Engine, src: Source, m: EventsMessage): void {
 }
 
 /** The logged members of each segment as engine indices, after every event is loaded. */
-function loggedMembership(engine: Engine, pages: LoggedMessage[]): LoggedMembership {
+function loggedMembership(engine: Engine, pages: LoggedMessage[], loaded: number): LoggedMembership {
   const out: LoggedMembership = new Map();
-  // The change log's contact codes are a list of their own per source.
+  // The change log's other contact codes are a list of their own per source.
   const sources: Source[] = [];
   for (const m of pages) {
     const src = source(sources, m.source);
+    src.checkKnown(m, engine, loaded);
     src.addContacts(m.newContacts, (id) => engine.contacts.index(id) ?? -1);
+    const known = src.known;
     const indices = new Int32Array(m.members.length);
     const unknown: string[] = [];
     let k = 0;
     for (const code of m.members) {
-      const i = src.contacts[code];
+      const i = code < known ? code : src.contacts[code - known];
       if (i >= 0) indices[k++] = i;
-      else unknown.push(src.unknown.get(code)!);
+      else unknown.push(src.unknown.get(code - known)!);
     }
     out.set(m.segment, { indices: indices.subarray(0, k), unknown });
   }

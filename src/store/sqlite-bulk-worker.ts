@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { compareBytes, IdTable, parseLengths } from "./id-table.ts";
 import type {
   ContactsMessage,
   EventsMessage,
@@ -139,9 +140,96 @@ class Codes {
   }
 }
 
-/** Contact ids of this worker's events, and of its change log (a list of its own: see LoggedMessage). */
-const contactCodes = new Codes();
-const loggedCodes = new Codes();
+/**
+ * The workspace's contacts in id order (the order of `readContacts`' pages, so a
+ * contact's position is its engine index when those pages are loaded into an empty
+ * engine), and the ids of the contacts that events or the log name but the contacts
+ * table lacks, per list (events, log), numbered from `count` on: see `startup-read.ts`.
+ */
+interface KnownContacts {
+  table: IdTable;
+  count: number;
+  last: string | null;
+}
+
+let known: KnownContacts | null = null;
+
+/** Ids in pages of this many while building `known`. */
+const ID_PAGE = 100_000;
+
+function knownContacts(db: Database.Database): KnownContacts {
+  if (known) return known;
+  const stmt = db
+    .prepare(
+      `SELECT count(*), max(id), CAST(group_concat(id, '') AS BLOB), group_concat(octet_length(id), ',')
+       FROM (SELECT id FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+    )
+    .raw(true);
+  const table = new IdTable(1024);
+  let after = "";
+  let last: string | null = null;
+  let prev: Uint8Array | null = null;
+  for (;;) {
+    const r = stmt.get(data.ws, after, ID_PAGE) as [number, string | null, Buffer | null, string | null];
+    const n = r[0];
+    if (n === 0 || r[1] === null || r[2] === null || r[3] === null) break;
+    const bytes = r[2];
+    const lengths = parseLengths(r[3], n);
+    let s = 0;
+    for (let k = 0; k < n; k++) {
+      const e = s + lengths[k];
+      // Positions stand for engine indices only in the order the contacts are loaded.
+      if (prev !== null && compareBytes(prev, 0, prev.length, bytes, s, e) >= 0) {
+        throw new Error("start-up read: contact ids are not in increasing order");
+      }
+      const code = table.add(bytes, s, e, IdTable.hash(bytes, s, e));
+      prev = table.bytesOf(code);
+      s = e;
+    }
+    after = r[1];
+    last = r[1];
+    if (n < ID_PAGE) break;
+  }
+  known = { table, count: table.size, last };
+  return known;
+}
+
+/** The contact ids of a list (events, or the log) that are not in `known`, numbered after its contacts. */
+class OtherContacts {
+  private readonly table = new IdTable(1024);
+  fresh: string[] = [];
+  constructor(private readonly known: KnownContacts) {}
+
+  /** The code of the id at `bytes[start, end)`: its position in `known`, else `known.count` + its own. */
+  code(bytes: Buffer, start: number, end: number): number {
+    const h = IdTable.hash(bytes, start, end);
+    const c = this.known.table.get(bytes, start, end, h);
+    if (c >= 0) return c;
+    let u = this.table.get(bytes, start, end, h);
+    if (u < 0) {
+      u = this.table.add(bytes, start, end, h);
+      this.fresh.push(bytes.toString("utf8", start, end));
+    }
+    return this.known.count + u;
+  }
+
+  get size(): number {
+    return this.known.count + this.table.size;
+  }
+
+  take(): string[] {
+    const f = this.fresh;
+    this.fresh = [];
+    return f;
+  }
+}
+
+/** Where each row's id starts in the concatenated bytes (and, last, where the last ends). */
+function offsets(lengths: Int32Array): Int32Array {
+  const out = new Int32Array(lengths.length + 1);
+  for (let k = 0; k < lengths.length; k++) out[k + 1] = out[k] + lengths[k];
+  return out;
+}
 
 interface PageProp {
   prop: number;
@@ -164,7 +252,7 @@ function readEvents(db: Database.Database, offset: number, stride: number): bool
     .prepare(
       `SELECT count(*), group_concat(seq, ','),
          '[' || group_concat(json_quote(type), ',') || ']',
-         '[' || group_concat(json_quote(contact_id), ',') || ']',
+         CAST(group_concat(contact_id, '') AS BLOB), group_concat(octet_length(contact_id), ','),
          '[' || group_concat(ts, ',') || ']',
          '[' || group_concat(properties, ',') || ']'
        FROM events WHERE workspace_id = ? AND seq > ? AND seq <= ?`,
@@ -172,6 +260,8 @@ function readEvents(db: Database.Database, offset: number, stride: number): bool
     .raw(true);
   const types = new Codes();
   const strings = new Codes();
+  const kc = knownContacts(db);
+  const contacts = new OtherContacts(kc);
   /** Per type code: path → prop code. */
   const propsOfType: Map<string, number>[] = [];
   let propCount = 0;
@@ -179,14 +269,23 @@ function readEvents(db: Database.Database, offset: number, stride: number): bool
 
   for (let range = offset; base + range * span < last; range += stride) {
     const lo = base + range * span;
-    const r = stmt.get(data.ws, lo, lo + span) as [number, string | null, string, string, string, string];
+    const r = stmt.get(data.ws, lo, lo + span) as [
+      number,
+      string | null,
+      string,
+      Buffer,
+      string,
+      string,
+      string,
+    ];
     const n = r[0];
     if (n === 0) continue;
     const order = seqOrder(parseSeqs(r[1]));
     const typeNames = permute(JSON.parse(r[2]) as unknown[], order);
-    const ids = permute(JSON.parse(r[3]) as unknown[], order);
-    const times = permute(JSON.parse(r[4]) as unknown[], order);
-    const objs = permute(JSON.parse(r[5]) as unknown[], order);
+    const idBytes = r[3];
+    const idStarts = offsets(parseLengths(r[4], n));
+    const times = permute(JSON.parse(r[5]) as unknown[], order);
+    const objs = permute(JSON.parse(r[6]) as unknown[], order);
     const type = new Int32Array(n);
     const contact = new Int32Array(n);
     const time = new Float64Array(n);
@@ -239,10 +338,11 @@ function readEvents(db: Database.Database, offset: number, stride: number): bool
       const t = types.code(tn);
       if (t === propsOfType.length) propsOfType.push(new Map());
       type[i] = t;
-      const id = ids[i];
-      if (typeof id !== "string" || id === "")
-        throw new RowError("event.contact_id", "expected a contact id");
-      contact[i] = contactCodes.code(id);
+      const row = order === null ? i : order[i];
+      const start = idStarts[row];
+      const end = idStarts[row + 1];
+      if (end === start) throw new RowError("event.contact_id", "expected a contact id");
+      contact[i] = contacts.code(idBytes, start, end);
       const ts = times[i];
       if (typeof ts !== "number" || !Number.isFinite(ts))
         throw new RowError("event.timestamp", "expected a finite epoch ms");
@@ -268,7 +368,9 @@ function readEvents(db: Database.Database, offset: number, stride: number): bool
       range,
       count: n,
       newTypes: types.take(),
-      newContacts: contactCodes.take(),
+      known: kc.count,
+      lastKnown: kc.last,
+      newContacts: contacts.take(),
       newStrings: strings.take(),
       newProps,
       type,
@@ -292,12 +394,14 @@ function readChanges(db: Database.Database): boolean {
   const page = db
     .prepare(
       `SELECT count(*), max(seq), group_concat(seq, ','),
-         '[' || group_concat(json_quote(contact_id), ',') || ']',
+         CAST(group_concat(contact_id, '') AS BLOB), group_concat(octet_length(contact_id), ','),
          group_concat(change = 'entered', '')
        FROM (SELECT seq, contact_id, change FROM changes
              WHERE workspace_id = ? AND segment_id = ? AND seq > ? ORDER BY seq LIMIT ?)`,
     )
     .raw(true);
+  const kc = knownContacts(db);
+  const contacts = new OtherContacts(kc);
   let segment = "";
   let state = new Uint8Array(1024);
   for (;;) {
@@ -311,6 +415,7 @@ function readChanges(db: Database.Database): boolean {
         number,
         number | null,
         string | null,
+        Buffer,
         string,
         string,
       ];
@@ -318,11 +423,11 @@ function readChanges(db: Database.Database): boolean {
       if (n === 0) break;
       after = r[1]!;
       const order = seqOrder(parseSeqs(r[2]));
-      const ids = permute(JSON.parse(r[3]) as string[], order);
-      const entered = r[4];
+      const idStarts = offsets(parseLengths(r[4], n));
+      const entered = r[5];
       for (let k = 0; k < n; k++) {
         const i = order === null ? k : order[k];
-        const c = loggedCodes.code(ids[k]);
+        const c = contacts.code(r[3], idStarts[i], idStarts[i + 1]);
         if (c >= state.length) {
           const next = new Uint8Array(Math.max(c + 1, state.length * 2));
           next.set(state);
@@ -334,14 +439,16 @@ function readChanges(db: Database.Database): boolean {
       if (n < data.pageSize) break;
     }
     const members: number[] = [];
-    const size = Math.min(state.length, loggedCodes.size);
+    const size = Math.min(state.length, contacts.size);
     for (let c = 0; c < size; c++) if (state[c] === 1) members.push(c);
     const list = Int32Array.from(members);
     const m: LoggedMessage = {
       kind: "logged",
       source: data.source,
       segment,
-      newContacts: loggedCodes.take(),
+      known: kc.count,
+      lastKnown: kc.last,
+      newContacts: contacts.take(),
       members: list,
     };
     if (!post(m, [list.buffer])) return false;

@@ -10,6 +10,13 @@
  * in order of first appearance in the source's messages; a message lists the values it is
  * the first of its source to use (`newContacts`, …). So a consumer resolves each distinct
  * value once per source, not once per row.
+ *
+ * Contact codes are the exception: a code below `known` is the position of the contact
+ * among the `known` contacts of the snapshot in id order, that is its engine index once
+ * the contacts pages are loaded, in order, into an empty engine (`lastKnown`, the id at
+ * `known - 1`, lets the consumer check that); a code `known + k` names the k-th of the
+ * source's own list of ids the contacts table lacks (`newContacts`): contacts that only
+ * events name (created with no fields, SPEC §2), or erased ones the log still names.
  */
 import type { JsonValue } from "./types.ts";
 
@@ -48,6 +55,10 @@ export interface EventsMessage {
   range: number;
   count: number;
   newTypes: string[];
+  /** How many contacts the snapshot's contacts table holds, and the last of their ids. */
+  known: number;
+  lastKnown: string | null;
+  /** Ids the contacts table lacks, first used in this page. */
   newContacts: string[];
   newStrings: string[];
   newProps: { type: number; path: string }[];
@@ -60,13 +71,15 @@ export interface EventsMessage {
 
 /**
  * The contacts the change log records as members of a segment now (the last change of
- * each, by `seq`, is `entered`), in code order. Codes of a list of its own per source
- * (not that of its events): a reader may send these before its events.
+ * each, by `seq`, is `entered`), in code order. Codes above `known` are of a list of its
+ * own per source (not that of its events): a reader may send these before its events.
  */
 export interface LoggedMessage {
   kind: "logged";
   source: number;
   segment: string;
+  known: number;
+  lastKnown: string | null;
   newContacts: string[];
   members: Int32Array;
 }

@@ -94,7 +94,9 @@ async function seed(path: string): Promise<void> {
         const known = r() < 0.95;
         batch.push({
           type: TYPES[Math.floor(r() * TYPES.length)],
-          contact_id: known ? ids[Math.floor(r() * ids.length)] : `ghost_${Math.floor(r() * 20)}`,
+          contact_id: known
+            ? ids[Math.floor(r() * ids.length)]
+            : `${r() < 0.5 ? "ghost" : "ghöst😀"}_${Math.floor(r() * 20)}`,
           // Duplicate timestamps on purpose: the order among them is arrival order.
           timestamp: NOW - Math.floor(r() * 60) * DAY - (r() < 0.3 ? 0 : Math.floor(r() * DAY)),
           properties: properties(r, k),
@@ -286,10 +288,13 @@ describe("start-up bulk read", () => {
           if (m.kind !== "events") continue;
           types[m.source].push(...m.newTypes);
           ids[m.source].push(...m.newContacts);
+          // Codes below `known` are positions in the contacts pages; the others, the source's own list.
+          expect([m.known, m.lastKnown]).toEqual([contactIds.length, contactIds.at(-1) ?? null]);
           for (let i = 0; i < m.count; i++) {
+            const code = m.contact[i];
             got.push({
               type: types[m.source][m.type[i]],
-              contact_id: ids[m.source][m.contact[i]],
+              contact_id: code < m.known ? contacts[code] : ids[m.source][code - m.known],
               ts: m.time[i],
             });
           }
