@@ -13,12 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine } from "../../src/engine/engine.ts";
+import { Engine } from "../../src/engine/engine.ts";
 import { LiveWorkspace } from "../../src/service/live-workspace.ts";
+import { loadInBulk } from "../../src/service/startup-load.ts";
 import { Mutex } from "../../src/store/executor.ts";
 import { openStore } from "../../src/store/index.ts";
 import { readSqliteWorkspace } from "../../src/store/sqlite-bulk-read.ts";
-import type { StartupMessage } from "../../src/store/startup-read.ts";
+import type { StartupMessage, StartupRead } from "../../src/store/startup-read.ts";
 import type { ChangeRecord, EventWrite, JsonObject, JsonValue, Store } from "../../src/store/types.ts";
 
 const NOW = Date.parse("2026-06-01T00:00:00Z");
@@ -359,6 +360,56 @@ describe("start-up bulk read", () => {
     expect(c.logged).toEqual([]);
     await c.store.close();
   }, 60_000);
+
+  it("refuses a reader whose contacts are not the ones loaded (its codes would name other contacts)", async () => {
+    // Contacts pages as `readContacts` sends them: rows of CONTACT_COLUMNS.
+    const row = (id: string) => [id, ...Array(13).fill(null), [], {}, NOW, null, null, null, NOW];
+    const contacts: StartupMessage = {
+      kind: "contacts",
+      source: 0,
+      count: 2,
+      rows: JSON.stringify([row("a"), row("b")]),
+    };
+    const events = (known: number, lastKnown: string | null): StartupMessage => ({
+      kind: "events",
+      source: 0,
+      range: 0,
+      count: 1,
+      newTypes: ["email_opened"],
+      known,
+      lastKnown,
+      newContacts: [],
+      newStrings: [],
+      newProps: [],
+      type: Int32Array.of(0),
+      contact: Int32Array.of(1),
+      time: Float64Array.of(NOW),
+      props: [],
+    });
+    const run = async (messages: StartupMessage[]) => {
+      const read: StartupRead = {
+        async *[Symbol.asyncIterator]() {
+          yield* messages;
+        },
+        close: async () => {},
+      };
+      const engine = new Engine({ clock });
+      const bulk = await loadInBulk({ startupRead: () => read } as unknown as Store, "ws", engine);
+      return { engine, bulk };
+    };
+    // The same two contacts: code 1 is "b".
+    const ok = await run([contacts, events(2, "b"), { kind: "events-done" }]);
+    expect(ok.bulk).not.toBeNull();
+    expect(ok.engine.contacts.ids).toEqual(["a", "b"]);
+    const opened = ok.engine.events.table("email_opened");
+    expect([opened.len[0], opened.len[1]]).toEqual([0, 1]);
+    await expect(run([contacts, events(3, "c"), { kind: "events-done" }])).rejects.toThrow(
+      "start-up read: a reader saw 3 contacts where 2 were loaded",
+    );
+    await expect(run([contacts, events(2, "z"), { kind: "events-done" }])).rejects.toThrow(
+      "start-up read: a reader saw 2 contacts where 2 were loaded",
+    );
+  });
 
   it("fails as the streaming path does on a stored event the engine rejects", async () => {
     const path = copy("bad.db");
