@@ -10,10 +10,13 @@
 export class IdTable {
   private arena: Uint8Array;
   private used = 0;
-  /** Per code: where its bytes start in `arena`, and how many. */
-  private starts: Int32Array;
-  private lengths: Int32Array;
-  /** Open addressing, linear probing: code + 1 per slot, 0 when empty. */
+  /** Per code, side by side: where its bytes start in `arena`, and how many. */
+  private spans: Int32Array;
+  /**
+   * Open addressing, linear probing, two ints per slot: the key's hash, and code + 1 (0:
+   * empty). Lookups of random ids are bound by cache misses: comparing the hash first
+   * skips other keys' spans and bytes, and a span is one miss rather than two.
+   */
   private slots: Int32Array;
   private mask: number;
   size = 0;
@@ -21,11 +24,10 @@ export class IdTable {
   constructor(expected = 1024) {
     const cap = Math.max(16, expected);
     this.arena = new Uint8Array(cap * 12);
-    this.starts = new Int32Array(cap);
-    this.lengths = new Int32Array(cap);
+    this.spans = new Int32Array(cap * 2);
     let slots = 32;
     while (slots < cap * 2) slots *= 2;
-    this.slots = new Int32Array(slots);
+    this.slots = new Int32Array(slots * 2);
     this.mask = slots - 1;
   }
 
@@ -44,12 +46,14 @@ export class IdTable {
   get(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.slots;
     const mask = this.mask;
+    const h = hash | 0;
     const len = end - start;
     for (let s = hash & mask; ; s = (s + 1) & mask) {
-      const v = slots[s];
+      const v = slots[2 * s + 1];
       if (v === 0) return -1;
+      if (slots[2 * s] !== h) continue;
       const code = v - 1;
-      if (this.lengths[code] === len && this.same(code, bytes, start, len)) return code;
+      if (this.spans[2 * code + 1] === len && this.same(code, bytes, start, len)) return code;
     }
   }
 
@@ -57,30 +61,34 @@ export class IdTable {
   add(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const code = this.size++;
     const len = end - start;
-    if (code === this.starts.length) this.growCodes();
+    if (2 * code === this.spans.length) {
+      const spans = new Int32Array(this.spans.length * 2);
+      spans.set(this.spans);
+      this.spans = spans;
+    }
     if (this.used + len > this.arena.length) {
       const next = new Uint8Array(Math.max(this.arena.length * 2, this.used + len));
       next.set(this.arena.subarray(0, this.used));
       this.arena = next;
     }
     this.arena.set(bytes.subarray(start, end), this.used);
-    this.starts[code] = this.used;
-    this.lengths[code] = len;
+    this.spans[2 * code] = this.used;
+    this.spans[2 * code + 1] = len;
     this.used += len;
-    if (this.size * 2 > this.slots.length) this.rehash();
+    if (this.size * 2 > this.mask + 1) this.rehash();
     else this.place(code, hash);
     return code;
   }
 
   /** The bytes of a code (a view, valid until the next `add`). */
   bytesOf(code: number): Uint8Array {
-    const s = this.starts[code];
-    return this.arena.subarray(s, s + this.lengths[code]);
+    const s = this.spans[2 * code];
+    return this.arena.subarray(s, s + this.spans[2 * code + 1]);
   }
 
   private same(code: number, bytes: Uint8Array, start: number, len: number): boolean {
     const a = this.arena;
-    const s = this.starts[code];
+    const s = this.spans[2 * code];
     for (let k = 0; k < len; k++) if (a[s + k] !== bytes[start + k]) return false;
     return true;
   }
@@ -89,26 +97,17 @@ export class IdTable {
     const slots = this.slots;
     const mask = this.mask;
     let s = hash & mask;
-    while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = code + 1;
-  }
-
-  private growCodes(): void {
-    const cap = this.starts.length * 2;
-    const starts = new Int32Array(cap);
-    starts.set(this.starts);
-    this.starts = starts;
-    const lengths = new Int32Array(cap);
-    lengths.set(this.lengths);
-    this.lengths = lengths;
+    while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
+    slots[2 * s] = hash | 0;
+    slots[2 * s + 1] = code + 1;
   }
 
   private rehash(): void {
     this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length - 1;
+    this.mask = this.slots.length / 2 - 1;
     for (let code = 0; code < this.size; code++) {
-      const s = this.starts[code];
-      this.place(code, IdTable.hash(this.arena, s, s + this.lengths[code]));
+      const s = this.spans[2 * code];
+      this.place(code, IdTable.hash(this.arena, s, s + this.spans[2 * code + 1]));
     }
   }
 }
