@@ -11,9 +11,10 @@
  */
 
 import { normalize } from "../engine/dictionary.ts";
-import type { Engine, StoredContact } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { EventColumns, type PropBatch } from "../engine/events.ts";
 import { FieldValueError } from "../engine/index.ts";
+import { contactFromRow } from "../store/contact-row.ts";
 import { BulkReadError } from "../store/sqlite-bulk-read.ts";
 import {
   type EventsMessage,
@@ -63,33 +64,8 @@ function rowError(e: unknown): unknown {
   return e instanceof BulkReadError && e.path ? new FieldValueError(e.path, e.message) : e;
 }
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-/** A row of `ContactsMessage.rows`, as `engineContact(SqlOps.toContact(row))` gives it. */
-function storedContact(a: unknown[]): StoredContact {
-  return {
-    id: a[0] as string,
-    email: a[1] as string | null,
-    external_id: a[2] as string | null,
-    phone: a[3] as string | null,
-    first_name: a[4] as string | null,
-    last_name: a[5] as string | null,
-    country: a[6] as string | null,
-    region: a[7] as string | null,
-    city: a[8] as string | null,
-    postal_code: a[9] as string | null,
-    timezone: a[10] as string | null,
-    language: a[11] as string | null,
-    status: a[12] as string | null,
-    email_status: a[13] as string | null,
-    tags: a[14] as string[],
-    created_at: Number(a[16]),
-    subscribed_at: num(a[17]),
-    fields: a[15] as StoredContact["fields"],
-    status_written_at: num(a[18]),
-    email_status_written_at: num(a[19]),
-  };
-}
+/** `tags` and `custom` come as JSON values inside the page's JSON, parsed with it. */
+const parsed = <T>(v: unknown): T => v as T;
 
 /** Per reader, what its codes stand for in this engine. */
 class Source {
@@ -172,7 +148,7 @@ async function applied(
   for (; !r.done; r = await it.next()) {
     const m = r.value;
     if (m.kind === "contacts") {
-      engine.loadContacts((JSON.parse(m.rows) as unknown[][]).map(storedContact));
+      engine.loadContacts((JSON.parse(m.rows) as unknown[][]).map((row) => contactFromRow(row, parsed)));
       contacts += m.count;
       onProgress?.("contacts", contacts);
     } else if (m.kind === "events") {

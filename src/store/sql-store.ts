@@ -5,6 +5,7 @@
  * per batch on PostgreSQL).
  */
 import type { FieldType } from "../rules/fields.ts";
+import { CONTACT_COLUMNS, CONTACT_ROW_COLUMNS, contactFromRow } from "./contact-row.ts";
 import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
@@ -20,7 +21,6 @@ import {
   type ChangeRecord,
   type ContactRecord,
   type ContactRef,
-  type ContactValue,
   type ContactWrite,
   type CreatedApiKey,
   type CustomField,
@@ -110,31 +110,7 @@ function page<T>(rows: T[], limit: number, cursorOf: (last: T) => string): Page<
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-const CONTACT_COLUMNS = [
-  "workspace_id",
-  "id",
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-  "tags",
-  "custom",
-  "created_at",
-  "subscribed_at",
-  "status_written_at",
-  "email_status_written_at",
-  "updated_at",
-] as const;
-const CONTACT_SELECT = CONTACT_COLUMNS.slice(1).join(", ");
+const CONTACT_SELECT = CONTACT_ROW_COLUMNS.join(", ");
 const EVENT_SELECT = "seq, idem_key, type, contact_id, ts, properties, received_at";
 /** PostgreSQL array type of each contact column in an `unnest` batch. */
 const CONTACT_PG_TYPES = CONTACT_COLUMNS.map((c) =>
@@ -336,29 +312,7 @@ export class SqlOps implements StoreOps {
 
   /** A row of CONTACT_SELECT, as arrays. */
   protected toContact(a: unknown[]): ContactRecord {
-    return {
-      id: a[0] as string,
-      email: a[1] as string | null,
-      external_id: a[2] as string | null,
-      phone: a[3] as string | null,
-      first_name: a[4] as string | null,
-      last_name: a[5] as string | null,
-      country: a[6] as string | null,
-      region: a[7] as string | null,
-      city: a[8] as string | null,
-      postal_code: a[9] as string | null,
-      timezone: a[10] as string | null,
-      language: a[11] as string | null,
-      status: a[12] as string | null,
-      email_status: a[13] as string | null,
-      tags: this.parse<string[]>(a[14]),
-      fields: this.parse<Record<string, ContactValue>>(a[15]),
-      created_at: Number(a[16]),
-      subscribed_at: num(a[17]),
-      status_written_at: num(a[18]),
-      email_status_written_at: num(a[19]),
-      updated_at: Number(a[20]),
-    };
+    return contactFromRow(a, (v) => this.parse(v));
   }
 
   async putContacts(ws: string, contacts: ContactWrite[]): Promise<ContactRecord[]> {

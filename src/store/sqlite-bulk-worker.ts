@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { CONTACT_ROW_COLUMNS } from "./contact-row.ts";
 import { compareBytes, IdTable, parseLengths } from "./id-table.ts";
 import type {
   ContactsMessage,
@@ -89,9 +90,10 @@ function permute<T>(values: T[], order: Int32Array | null): T[] {
   return order === null ? values : Array.from(order, (k) => values[k]);
 }
 
-/** The columns of `ContactsMessage.rows`, in this order. */
-export const CONTACT_COLUMNS =
-  "id, email, external_id, phone, first_name, last_name, country, region, city, postal_code, timezone, language, status, email_status, json(tags), json(custom), created_at, subscribed_at, status_written_at, email_status_written_at, updated_at";
+/** The columns of `ContactsMessage.rows`, in this order; `tags` and `custom` as JSON values, not text. */
+const CONTACT_JSON_COLUMNS = CONTACT_ROW_COLUMNS.map((c) =>
+  c === "tags" || c === "custom" ? `json(${c})` : c,
+).join(", ");
 
 /**
  * Contacts in id order, a page as one JSON text of row arrays built by SQLite: parsed
@@ -101,7 +103,7 @@ export const CONTACT_COLUMNS =
 function readContacts(db: Database.Database): boolean {
   const stmt = db
     .prepare(
-      `SELECT count(*), max(id), '[' || group_concat(json_array(${CONTACT_COLUMNS}), ',') || ']'
+      `SELECT count(*), max(id), '[' || group_concat(json_array(${CONTACT_JSON_COLUMNS}), ',') || ']'
        FROM (SELECT * FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?)`,
     )
     .raw(true);
@@ -167,7 +169,6 @@ function knownContacts(db: Database.Database): KnownContacts {
     .raw(true);
   const table = new IdTable(1024);
   let after = "";
-  let last: string | null = null;
   let prev: Uint8Array | null = null;
   for (;;) {
     const r = stmt.get(data.ws, after, ID_PAGE) as [number, string | null, Buffer | null, string | null];
@@ -187,10 +188,9 @@ function knownContacts(db: Database.Database): KnownContacts {
       s = e;
     }
     after = r[1];
-    last = r[1];
     if (n < ID_PAGE) break;
   }
-  known = { table, count: table.size, last };
+  known = { table, count: table.size, last: table.size > 0 ? after : null };
   return known;
 }
 

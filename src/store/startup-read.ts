@@ -22,7 +22,7 @@ import type { JsonValue } from "./types.ts";
 
 /**
  * A page of contacts, in id order: a JSON array of `count` rows, each an array of the
- * columns of `CONTACT_COLUMNS` (sqlite-bulk-worker.ts) in that order, `tags` and `custom`
+ * columns of `CONTACT_ROW_COLUMNS` (contact-row.ts) in that order, `tags` and `custom`
  * as JSON values.
  */
 export interface ContactsMessage {

@@ -362,7 +362,7 @@ describe("start-up bulk read", () => {
   }, 60_000);
 
   it("refuses a reader whose contacts are not the ones loaded (its codes would name other contacts)", async () => {
-    // Contacts pages as `readContacts` sends them: rows of CONTACT_COLUMNS.
+    // Contacts pages as `readContacts` sends them: rows of CONTACT_ROW_COLUMNS.
     const row = (id: string) => [id, ...Array(13).fill(null), [], {}, NOW, null, null, null, NOW];
     const contacts: StartupMessage = {
       kind: "contacts",
