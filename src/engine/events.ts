@@ -450,6 +450,12 @@ export class EventStore {
   private contactCap = 1024;
   /** Columnar batches not laid out yet (`addColumns`), with their tables by type code. */
   private pending: { batch: EventColumns; tables: EventTable[] }[] = [];
+  /**
+   * Rows of the pending batches per table and contact, counted as each batch is added:
+   * a start-up's main thread waits for its readers meanwhile, and `layOut`, which runs
+   * when they are done, needs the counts to size each block.
+   */
+  private pendingRows = new Map<EventTable, Int32Array>();
 
   constructor(readonly dict: Dictionary) {}
 
@@ -488,6 +494,7 @@ export class EventStore {
    */
   addColumns(batch: EventColumns): void {
     const tables: EventTable[] = [];
+    const counts: Int32Array[] = [];
     for (const type of batch.types) {
       let t = this.tables.get(type);
       if (!t) {
@@ -495,8 +502,23 @@ export class EventStore {
         this.tables.set(type, t);
       }
       tables.push(t);
+      counts.push(this.rowsOf(t));
     }
+    const { type, contact, count } = batch;
+    for (let i = 0; i < count; i++) counts[type[i]][contact[i]]++;
     this.pending.push({ batch, tables });
+  }
+
+  /** `pendingRows` of table `t`, as long as its per-contact arrays. */
+  private rowsOf(t: EventTable): Int32Array {
+    let rows = this.pendingRows.get(t);
+    if (rows === undefined || rows.length < t.start.length) {
+      const next = new Int32Array(t.start.length);
+      if (rows) next.set(rows);
+      rows = next;
+      this.pendingRows.set(t, rows);
+    }
+    return rows;
   }
 
   private layOut(): Set<EventTable> {
@@ -504,13 +526,8 @@ export class EventStore {
     this.pending = [];
     // Rows per table and contact, to size each block once.
     const added = new Map<EventTable, Int32Array>();
-    for (const { tables } of pending)
-      for (const t of tables) if (!added.has(t)) added.set(t, new Int32Array(t.start.length));
-    for (const { batch, tables } of pending) {
-      const counts = tables.map((t) => added.get(t)!);
-      const { type, contact, count } = batch;
-      for (let i = 0; i < count; i++) counts[type[i]][contact[i]]++;
-    }
+    for (const t of this.pendingRows.keys()) added.set(t, this.rowsOf(t));
+    this.pendingRows = new Map();
     for (const [t, n] of added) t.beginBulk(n);
     for (const { batch, tables } of pending) {
       const { type, contact, time, count } = batch;
