@@ -84,7 +84,27 @@ export class FieldValueError extends Error {
   }
 }
 
-const BUILTIN_INPUT_KEYS = [
+/**
+ * One field of a page of contacts as columns (`ContactTable.loadColumns`): the page's
+ * distinct values, as a contact would give them, and each row's index into them; or
+ * numbers, NaN where not set.
+ */
+export type LoadColumn = { values: readonly unknown[]; codes: Int32Array } | { numbers: Float64Array };
+
+export type BuiltinInputKey = (typeof BUILTIN_INPUT_KEYS)[number];
+
+/**
+ * A page of contacts as columns (start-up): row `k` is the contact `ids[k]`, its value of
+ * a built-in key in `columns[key]`, its custom fields (an object, or null) in
+ * `columns.fields`. A key left out is not set on any row.
+ */
+export interface ContactColumns {
+  ids: readonly string[];
+  columns: Partial<Record<BuiltinInputKey | "fields", LoadColumn>>;
+}
+
+/** The keys of a contact's built-in fields, as `ContactInput` names them. */
+export const BUILTIN_INPUT_KEYS = [
   "email",
   "external_id",
   "phone",
@@ -236,6 +256,78 @@ export class ContactTable {
     return i;
   }
 
+  /**
+   * Bulk load of a page of contacts as columns: the same as `load` of each row, in
+   * order, but each distinct value of a column is checked, converted and interned once,
+   * not once per contact (a start-up's main thread did that a million times per field).
+   * Throws FieldValueError before changing anything. Returns the contacts' indices.
+   */
+  loadColumns(b: ContactColumns): Int32Array {
+    const n = b.ids.length;
+    for (let k = 0; k < n; k++) {
+      const id = b.ids[k];
+      if (typeof id !== "string" || id === "") {
+        throw new FieldValueError("contact.id", "expected a non-empty string");
+      }
+    }
+    const plan = this.loadPlan();
+    const writes: ((idx: Int32Array) => void)[] = [];
+    for (let k = 0; k < BUILTIN_INPUT_KEYS.length; k++) {
+      const key = BUILTIN_INPUT_KEYS[k];
+      const path = `contact.${key}`;
+      const lc = b.columns[key];
+      const col = plan.builtin[k];
+      if (lc === undefined) writes.push(clearAll(col));
+      else if ("numbers" in lc && lc.numbers.length !== n) {
+        throw new Error(`${path}: a column's numbers do not match its rows`);
+      } else if ("numbers" in lc)
+        writes.push(numbersWriter(col, plan.types[k], lc.numbers, path, this.timeZone));
+      else {
+        const converted = checkedCodes(lc, n, path).map((v) =>
+          convertValue(plan.types[k], v as FieldValue, path, this.timeZone),
+        );
+        writes.push(codesWriter(col, converted, lc.codes));
+      }
+    }
+    const custom = b.columns.fields;
+    if (custom === undefined || ("numbers" in custom && custom.numbers.every(Number.isNaN))) {
+      for (const [, col] of plan.custom) writes.push(clearAll(col));
+    } else if ("numbers" in custom) {
+      throw new FieldValueError("contact.fields", "expected an object");
+    } else {
+      const objects = checkedCodes(custom, n, "contact.fields").map((v) => this.convertCustom(v));
+      for (const [key, col] of plan.custom) {
+        writes.push(
+          codesWriter(
+            col,
+            objects.map((o) => o?.get(key) ?? null),
+            custom.codes,
+          ),
+        );
+      }
+    }
+    const idx = new Int32Array(n);
+    for (let k = 0; k < n; k++) idx[k] = this.ensure(b.ids[k]);
+    for (const write of writes) write(idx);
+    return idx;
+  }
+
+  /** A contact's `fields`, checked and converted as `load` does; null when not set. */
+  private convertCustom(v: unknown): Map<string, ConvertedValue> | null {
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "object" || Array.isArray(v))
+      throw new FieldValueError("contact.fields", "expected an object");
+    const fields = v as Record<string, FieldValue>;
+    const out = new Map<string, ConvertedValue>();
+    for (const key in fields) {
+      if (!Object.hasOwn(fields, key)) continue;
+      const def = this.fields.get(key);
+      if (!def || def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+      out.set(key, convertValue(def.type, fields[key], `contact.fields.${key}`, this.timeZone));
+    }
+    return out;
+  }
+
   private plan: {
     columns: number;
     types: FieldType[];
@@ -330,6 +422,87 @@ export class ContactTable {
 }
 
 type ConvertedValue = number | string | string[] | null;
+
+/** The distinct values of a dictionary column, once every row's code is checked to point at one. */
+function checkedCodes(
+  lc: { values: readonly unknown[]; codes: Int32Array },
+  n: number,
+  path: string,
+): unknown[] {
+  const m = lc.values.length;
+  const codes = lc.codes;
+  let bad = codes.length !== n;
+  for (let k = 0; k < n && !bad; k++) bad = !(codes[k] >= 0 && codes[k] < m);
+  if (bad) throw new Error(`${path}: a column's codes do not match its rows`);
+  return [...lc.values];
+}
+
+function clearAll(col: Column): (idx: Int32Array) => void {
+  return (idx) => {
+    for (let k = 0; k < idx.length; k++) col.clear(idx[k]);
+  };
+}
+
+/**
+ * Writes converted values by row code, each value made once: a string interned, a list
+ * interned and sorted. A list's codes are shared by the rows that have it: lists are
+ * replaced whole (`writeValue`), never changed in place.
+ */
+function codesWriter(col: Column, converted: ConvertedValue[], codes: Int32Array): (idx: Int32Array) => void {
+  switch (col.kind) {
+    case "string": {
+      const lut = Int32Array.from(converted, (v) => (v === null ? -1 : col.dict.intern(v as string)));
+      return (idx) => {
+        const out = col.codes;
+        for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
+      };
+    }
+    case "number":
+    case "date":
+    case "boolean": {
+      const missing = col.kind === "boolean" ? -1 : Number.NaN;
+      const lut = converted.map((v) => (v === null ? missing : (v as number)));
+      return (idx) => {
+        const out = col.values;
+        for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
+      };
+    }
+    case "string_list": {
+      const lut = converted.map((v) => {
+        if (v === null) return null;
+        const list = [...new Set((v as string[]).map((x) => col.dict.intern(x)))].sort((a, b) => a - b);
+        return list.length === 0 ? null : Int32Array.from(list);
+      });
+      return (idx) => {
+        for (let k = 0; k < idx.length; k++) col.lists[idx[k]] = lut[codes[k]];
+      };
+    }
+  }
+}
+
+/** Writes a column given as numbers (NaN: not set), checked as `convertValue` checks them. */
+function numbersWriter(
+  col: Column,
+  type: FieldType,
+  numbers: Float64Array,
+  path: string,
+  tz: string,
+): (idx: Int32Array) => void {
+  const n = numbers.length;
+  if (col.kind !== "number" && col.kind !== "date") {
+    // Numbers are wrong for any other type; NaN is "not set".
+    for (let k = 0; k < n; k++) if (!Number.isNaN(numbers[k])) convertValue(type, numbers[k], path, tz);
+    return clearAll(col);
+  }
+  for (let k = 0; k < n; k++) {
+    const v = numbers[k];
+    if (!Number.isNaN(v) && !Number.isFinite(v)) convertValue(type, v, path, tz);
+  }
+  return (idx) => {
+    const out = col.values;
+    for (let k = 0; k < idx.length; k++) out[idx[k]] = numbers[k];
+  };
+}
 
 function makeColumn(type: FieldType, cap: number): Column {
   switch (type) {

@@ -19,7 +19,7 @@ import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
 import { validateRule } from "../rules/validate.ts";
 import { Bitset } from "./bitset.ts";
 import { type CompiledNode, compile } from "./compile.ts";
-import { ContactTable, FieldValueError } from "./contacts.ts";
+import { type ContactColumns, ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventColumns, EventStore, type EventTable } from "./events.ts";
@@ -421,29 +421,77 @@ export class Engine {
   loadContacts(it: Iterable<StoredContact>): void {
     for (const c of it) {
       const index = this.contacts.load(c);
-      // When each explicit write of status / email_status was received (SPEC §2); none: a default.
-      if (c.status_written_at != null || c.email_status_written_at != null) {
-        this.effects.record(
-          index,
-          "status",
-          c.status ?? null,
-          c.status_written_at ?? Number.NEGATIVE_INFINITY,
-        );
-        this.effects.record(
-          index,
-          "email_status",
-          c.email_status ?? null,
-          c.email_status_written_at ?? Number.NEGATIVE_INFINITY,
-        );
-      } else {
-        // A stored contact replaces whatever was held before, write times included.
-        this.effects.forget(index);
-      }
-      // Events loaded before their contact keep their profile effects (SPEC §2).
-      if (this.effects.touches(index)) this.effects.apply(index);
+      this.loadedEffects(
+        index,
+        c.status ?? null,
+        c.status_written_at ?? Number.NaN,
+        c.email_status ?? null,
+        c.email_status_written_at ?? Number.NaN,
+      );
     }
     this.events.ensureContacts(this.contacts.size);
     this.dirty = true;
+  }
+
+  /**
+   * Bulk load of a page of contacts as columns (start-up): the same as `loadContacts` of
+   * its rows, with when `status` and `email_status` were last written explicitly per row
+   * (NaN: never, or left out: never for any row).
+   */
+  loadContactColumns(
+    b: ContactColumns,
+    written: { status?: Float64Array; email_status?: Float64Array } = {},
+  ): void {
+    const idx = this.contacts.loadColumns(b);
+    const st = written.status;
+    const es = written.email_status;
+    if ((st && st.length !== idx.length) || (es && es.length !== idx.length)) {
+      throw new Error("contact columns: write times do not match the rows");
+    }
+    for (let k = 0; k < idx.length; k++) {
+      const index = idx[k];
+      const s = this.contacts.valueOf(index, "status");
+      const e = this.contacts.valueOf(index, "email_status");
+      this.loadedEffects(
+        index,
+        typeof s === "string" ? s : null,
+        st ? st[k] : Number.NaN,
+        typeof e === "string" ? e : null,
+        es ? es[k] : Number.NaN,
+      );
+    }
+    this.events.ensureContacts(this.contacts.size);
+    this.dirty = true;
+  }
+
+  /** Profile effects of a loaded contact, given when each of its fields was written explicitly (NaN: never). */
+  private loadedEffects(
+    index: number,
+    status: string | null,
+    statusAt: number,
+    emailStatus: string | null,
+    emailStatusAt: number,
+  ): void {
+    // When each explicit write of status / email_status was received (SPEC §2); none: a default.
+    if (!Number.isNaN(statusAt) || !Number.isNaN(emailStatusAt)) {
+      this.effects.record(
+        index,
+        "status",
+        status,
+        Number.isNaN(statusAt) ? Number.NEGATIVE_INFINITY : statusAt,
+      );
+      this.effects.record(
+        index,
+        "email_status",
+        emailStatus,
+        Number.isNaN(emailStatusAt) ? Number.NEGATIVE_INFINITY : emailStatusAt,
+      );
+    } else {
+      // A stored contact replaces whatever was held before, write times included.
+      this.effects.forget(index);
+    }
+    // Events loaded before their contact keep their profile effects (SPEC §2).
+    if (this.effects.touches(index)) this.effects.apply(index);
   }
 
   /**

@@ -1,5 +1,5 @@
 export { Bitset } from "./bitset.ts";
-export { FieldValueError } from "./contacts.ts";
+export { type ContactColumns, FieldValueError, type LoadColumn } from "./contacts.ts";
 export {
   type CompiledQuery,
   Engine,

@@ -2,21 +2,24 @@
  * Start-up: loading a workspace's contacts and events from its store into a fresh engine.
  *
  * Where the store reads in bulk off this thread (`Store.startupRead`: a SQLite file,
- * read by worker threads), this thread only applies what arrives: contacts pages through
- * `Engine.loadContacts`, event pages as columns through `Engine.loadEvents` (no event
- * object, no JSON parse, one contact-id lookup per distinct contact rather than per
- * event), and it keeps the change log's membership that the readers compute last, for
+ * read by worker threads), this thread only applies what arrives: contacts pages as
+ * columns through `Engine.loadContactColumns` (each distinct value of a column checked
+ * and interned once per page, no object per contact), event pages as columns through
+ * `Engine.loadEvents` (no event object, no JSON parse), and it keeps the change log's membership that the readers compute last, for
  * `reconcile`. Elsewhere (PostgreSQL, `:memory:`, or a worker that cannot start)
  * `LiveWorkspace.open` streams pages of records instead.
  */
 
+import { BUILTIN_INPUT_KEYS, type BuiltinInputKey } from "../engine/contacts.ts";
 import { normalize } from "../engine/dictionary.ts";
 import type { Engine } from "../engine/engine.ts";
 import { EventColumns, type PropBatch } from "../engine/events.ts";
-import { FieldValueError } from "../engine/index.ts";
-import { contactFromRow } from "../store/contact-row.ts";
+import { type ContactColumns, FieldValueError } from "../engine/index.ts";
+import { CONTACT_ROW_COLUMNS } from "../store/contact-row.ts";
 import { BulkReadError } from "../store/sqlite-bulk-read.ts";
 import {
+  type ContactColumnMessage,
+  type ContactsMessage,
   type EventsMessage,
   type LoggedMessage,
   type StartupMessage,
@@ -64,8 +67,53 @@ function rowError(e: unknown): unknown {
   return e instanceof BulkReadError && e.path ? new FieldValueError(e.path, e.message) : e;
 }
 
-/** `tags` and `custom` come as JSON values inside the page's JSON, parsed with it. */
-const parsed = <T>(v: unknown): T => v as T;
+const BUILTIN_KEYS: ReadonlySet<string> = new Set(BUILTIN_INPUT_KEYS);
+
+/**
+ * A contacts page as the engine loads it: the stored columns by their keys, the JSON
+ * text of `tags` and `custom` (`fields`) parsed once per distinct text, the write times
+ * of `status` and `email_status` as numbers.
+ */
+export function contactColumns(m: ContactsMessage): {
+  columns: ContactColumns;
+  written: { status?: Float64Array; email_status?: Float64Array };
+} {
+  const columns: ContactColumns["columns"] = {};
+  const written: { status?: Float64Array; email_status?: Float64Array } = {};
+  CONTACT_ROW_COLUMNS.forEach((name, k) => {
+    if (k === 0) return; // the ids
+    const col = m.columns[k - 1];
+    if (col === undefined) throw new Error(`start-up read: a contacts page lacks its ${name} column`);
+    if (name === "tags" || name === "custom") {
+      if ("numbers" in col) {
+        if (!col.numbers.every(Number.isNaN)) throw new Error(`start-up read: ${name} is not JSON text`);
+      } else {
+        const values = col.values.map((v) => (typeof v === "string" ? (JSON.parse(v) as unknown) : v));
+        columns[name === "tags" ? "tags" : "fields"] = { values, codes: col.codes };
+      }
+    } else if (name === "status_written_at" || name === "email_status_written_at") {
+      written[name === "status_written_at" ? "status" : "email_status"] = numbersOf(col, m.count, name);
+    } else if (BUILTIN_KEYS.has(name)) {
+      columns[name as BuiltinInputKey] = col;
+    }
+  });
+  return { columns: { ids: m.ids, columns }, written };
+}
+
+/** A column of numbers (NaN: null), from either form a page gives it in. */
+function numbersOf(col: ContactColumnMessage, n: number, name: string): Float64Array {
+  if ("numbers" in col) return col.numbers;
+  if (col.codes.length !== n) throw new Error(`start-up read: ${name}'s codes do not match its rows`);
+  const out = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const v = col.values[col.codes[k]];
+    if (v === undefined || (v !== null && typeof v !== "number")) {
+      throw new Error(`start-up read: ${name} is not a number`);
+    }
+    out[k] = v ?? Number.NaN;
+  }
+  return out;
+}
 
 /** Per reader, what its codes stand for in this engine. */
 class Source {
@@ -148,7 +196,8 @@ async function applied(
   for (; !r.done; r = await it.next()) {
     const m = r.value;
     if (m.kind === "contacts") {
-      engine.loadContacts((JSON.parse(m.rows) as unknown[][]).map((row) => contactFromRow(row, parsed)));
+      const { columns, written } = contactColumns(m);
+      engine.loadContactColumns(columns, written);
       contacts += m.count;
       onProgress?.("contacts", contacts);
     } else if (m.kind === "events") {

@@ -14,6 +14,7 @@ import Database from "better-sqlite3";
 import { CONTACT_ROW_COLUMNS } from "./contact-row.ts";
 import { compareBytes, IdTable, parseLengths } from "./id-table.ts";
 import type {
+  ContactColumnMessage,
   ContactsMessage,
   EventsMessage,
   LoggedMessage,
@@ -90,33 +91,69 @@ function permute<T>(values: T[], order: Int32Array | null): T[] {
   return order === null ? values : Array.from(order, (k) => values[k]);
 }
 
-/** The columns of `ContactsMessage.rows`, in this order; `tags` and `custom` as JSON values, not text. */
-const CONTACT_JSON_COLUMNS = CONTACT_ROW_COLUMNS.map((c) =>
-  c === "tags" || c === "custom" ? `json(${c})` : c,
-).join(", ");
+/** One JSON array per column of `CONTACT_ROW_COLUMNS`, as `ContactsMessage` carries them. */
+const CONTACT_COLUMN_ARRAYS = CONTACT_ROW_COLUMNS.map((c) => `json_group_array(${c})`).join(", ");
 
 /**
- * Contacts in id order, a page as one JSON text of row arrays built by SQLite: parsed
- * once on the main thread, which needs the objects anyway, instead of building them
- * here and copying them over.
+ * Contacts in id order, a page as one JSON array per column built by SQLite, each sent as
+ * its distinct values and a code per row: the main thread, which loads them, then checks
+ * and interns each distinct value once (`ContactTable.loadColumns`), and makes no object
+ * per contact.
  */
 function readContacts(db: Database.Database): boolean {
   const stmt = db
     .prepare(
-      `SELECT count(*), max(id), '[' || group_concat(json_array(${CONTACT_JSON_COLUMNS}), ',') || ']'
+      `SELECT count(*), max(id), ${CONTACT_COLUMN_ARRAYS}
        FROM (SELECT * FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?)`,
     )
     .raw(true);
   let after = "";
   for (;;) {
-    const r = stmt.get(data.ws, after, data.pageSize) as [number, string | null, string | null];
-    if (r[0] === 0 || r[1] === null || r[2] === null) break;
+    const r = stmt.get(data.ws, after, data.pageSize) as [number, string | null, ...string[]];
+    const n = r[0];
+    if (n === 0 || r[1] === null) break;
     after = r[1];
-    const m: ContactsMessage = { kind: "contacts", source: data.source, count: r[0], rows: r[2] };
-    if (!post(m)) return false;
-    if (r[0] < data.pageSize) break;
+    const arrays = r.slice(2) as string[];
+    const ids = JSON.parse(arrays[0]) as string[];
+    if (ids.length !== n) throw new Error("start-up read: a contacts page's columns differ in length");
+    const columns: ContactColumnMessage[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (let k = 1; k < arrays.length; k++) {
+      const col = encodeColumn(JSON.parse(arrays[k]) as (string | number | null)[], n);
+      columns.push(col);
+      transfer.push(("numbers" in col ? col.numbers.buffer : col.codes.buffer) as ArrayBuffer);
+    }
+    const m: ContactsMessage = { kind: "contacts", source: data.source, count: n, ids, columns };
+    if (!post(m, transfer)) return false;
+    if (n < data.pageSize) break;
   }
   return post({ kind: "contacts-end" });
+}
+
+/** A column's values as numbers when they all are (or null), else as distinct values and codes. */
+function encodeColumn(values: (string | number | null)[], n: number): ContactColumnMessage {
+  if (values.length !== n) throw new Error("start-up read: a contacts page's columns differ in length");
+  let numbers = true;
+  for (let k = 0; k < n && numbers; k++) numbers = values[k] === null || typeof values[k] === "number";
+  if (numbers) {
+    const out = new Float64Array(n);
+    for (let k = 0; k < n; k++) out[k] = (values[k] as number | null) ?? Number.NaN;
+    return { numbers: out };
+  }
+  const seen = new Map<string | number | null, number>();
+  const distinct: (string | number | null)[] = [];
+  const codes = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const v = values[k];
+    let c = seen.get(v);
+    if (c === undefined) {
+      c = distinct.length;
+      distinct.push(v);
+      seen.set(v, c);
+    }
+    codes[k] = c;
+  }
+  return { values: distinct, codes };
 }
 
 /** Distinct values in order of first appearance; `fresh` collects those new since the last `take`. */

@@ -21,15 +21,24 @@
 import type { JsonValue } from "./types.ts";
 
 /**
- * A page of contacts, in id order: a JSON array of `count` rows, each an array of the
- * columns of `CONTACT_ROW_COLUMNS` (contact-row.ts) in that order, `tags` and `custom`
- * as JSON values.
+ * One column of a contacts page: the page's distinct values of the column as stored
+ * (text, number or null; `tags` and `custom` as their JSON text) and each row's index
+ * into them, or, when every value is a number or null, the numbers (NaN: null).
+ */
+export type ContactColumnMessage =
+  | { values: (string | number | null)[]; codes: Int32Array }
+  | { numbers: Float64Array };
+
+/**
+ * A page of contacts, in id order, as columns: `ids`, then one column per entry of
+ * `CONTACT_ROW_COLUMNS` (contact-row.ts) after `id`, in that order.
  */
 export interface ContactsMessage {
   kind: "contacts";
   source: number;
   count: number;
-  rows: string;
+  ids: string[];
+  columns: ContactColumnMessage[];
 }
 
 /**

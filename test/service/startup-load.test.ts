@@ -285,7 +285,7 @@ describe("start-up bulk read", () => {
           pageSize,
         }) as AsyncIterable<StartupMessage>) {
           if (kinds[kinds.length - 1] !== m.kind) kinds.push(m.kind);
-          if (m.kind === "contacts") contacts.push(...(JSON.parse(m.rows) as string[][]).map((c) => c[0]));
+          if (m.kind === "contacts") contacts.push(...m.ids);
           if (m.kind !== "events") continue;
           types[m.source].push(...m.newTypes);
           ids[m.source].push(...m.newContacts);
@@ -362,13 +362,23 @@ describe("start-up bulk read", () => {
   }, 60_000);
 
   it("refuses a reader whose contacts are not the ones loaded (its codes would name other contacts)", async () => {
-    // Contacts pages as `readContacts` sends them: rows of CONTACT_ROW_COLUMNS.
-    const row = (id: string) => [id, ...Array(13).fill(null), [], {}, NOW, null, null, null, NOW];
+    // A contacts page as `readContacts` sends it: a column per CONTACT_ROW_COLUMNS after the id.
+    const unset = () => ({ numbers: Float64Array.of(Number.NaN, Number.NaN) });
     const contacts: StartupMessage = {
       kind: "contacts",
       source: 0,
       count: 2,
-      rows: JSON.stringify([row("a"), row("b")]),
+      ids: ["a", "b"],
+      columns: [
+        ...Array.from({ length: 13 }, unset),
+        { values: ["[]"], codes: Int32Array.of(0, 0) },
+        { values: ["{}"], codes: Int32Array.of(0, 0) },
+        { numbers: Float64Array.of(NOW, NOW) },
+        unset(),
+        unset(),
+        unset(),
+        { numbers: Float64Array.of(NOW, NOW) },
+      ],
     };
     const events = (known: number, lastKnown: string | null): StartupMessage => ({
       kind: "events",
