@@ -13,9 +13,10 @@ export class IdTable {
   /** Per code, side by side: where its bytes start in `arena`, and how many. */
   private spans: Int32Array;
   /**
-   * Open addressing, linear probing, two ints per slot: the key's hash, and code + 1 (0:
-   * empty). Lookups of random ids are bound by cache misses: comparing the hash first
-   * skips other keys' spans and bytes, and a span is one miss rather than two.
+   * Open addressing, linear probing, four ints per slot: the key's hash, code + 1 (0:
+   * empty), and where the key's bytes start in `arena` and how many. Lookups of random
+   * ids are bound by cache misses: comparing the hash first skips other keys' bytes, and
+   * a slot holding its key's place costs one miss (the slot) plus one (the bytes) per hit.
    */
   private slots: Int32Array;
   private mask: number;
@@ -27,7 +28,7 @@ export class IdTable {
     this.spans = new Int32Array(cap * 2);
     let slots = 32;
     while (slots < cap * 2) slots *= 2;
-    this.slots = new Int32Array(slots * 2);
+    this.slots = new Int32Array(slots * 4);
     this.mask = slots - 1;
   }
 
@@ -49,11 +50,10 @@ export class IdTable {
     const h = hash | 0;
     const len = end - start;
     for (let s = hash & mask; ; s = (s + 1) & mask) {
-      const v = slots[2 * s + 1];
+      const b = 4 * s;
+      const v = slots[b + 1];
       if (v === 0) return -1;
-      if (slots[2 * s] !== h) continue;
-      const code = v - 1;
-      if (this.spans[2 * code + 1] === len && this.same(code, bytes, start, len)) return code;
+      if (slots[b] === h && slots[b + 3] === len && this.same(slots[b + 2], bytes, start, len)) return v - 1;
     }
   }
 
@@ -76,7 +76,7 @@ export class IdTable {
     this.spans[2 * code + 1] = len;
     this.used += len;
     if (this.size * 2 > this.mask + 1) this.rehash();
-    else this.place(code, hash);
+    this.place(hash, code, this.spans[2 * code], len);
     return code;
   }
 
@@ -86,28 +86,30 @@ export class IdTable {
     return this.arena.subarray(s, s + this.spans[2 * code + 1]);
   }
 
-  private same(code: number, bytes: Uint8Array, start: number, len: number): boolean {
+  private same(at: number, bytes: Uint8Array, start: number, len: number): boolean {
     const a = this.arena;
-    const s = this.spans[2 * code];
-    for (let k = 0; k < len; k++) if (a[s + k] !== bytes[start + k]) return false;
+    for (let k = 0; k < len; k++) if (a[at + k] !== bytes[start + k]) return false;
     return true;
   }
 
-  private place(code: number, hash: number): void {
+  private place(hash: number, code: number, at: number, len: number): void {
     const slots = this.slots;
     const mask = this.mask;
     let s = hash & mask;
-    while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
-    slots[2 * s] = hash | 0;
-    slots[2 * s + 1] = code + 1;
+    while (slots[4 * s + 1] !== 0) s = (s + 1) & mask;
+    slots[4 * s] = hash | 0;
+    slots[4 * s + 1] = code + 1;
+    slots[4 * s + 2] = at;
+    slots[4 * s + 3] = len;
   }
 
+  /** Twice the slots; every key placed again from the hash its slot kept. */
   private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length / 2 - 1;
-    for (let code = 0; code < this.size; code++) {
-      const s = this.spans[2 * code];
-      this.place(code, IdTable.hash(this.arena, s, s + this.spans[2 * code + 1]));
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.mask = this.slots.length / 4 - 1;
+    for (let b = 0; b < old.length; b += 4) {
+      if (old[b + 1] !== 0) this.place(old[b] >>> 0, old[b + 1] - 1, old[b + 2], old[b + 3]);
     }
   }
 }
