@@ -278,10 +278,8 @@ export class ContactTable {
       const lc = b.columns[key];
       const col = plan.builtin[k];
       if (lc === undefined) writes.push(clearAll(col));
-      else if ("numbers" in lc && lc.numbers.length !== n) {
-        throw new Error(`${path}: a column's numbers do not match its rows`);
-      } else if ("numbers" in lc)
-        writes.push(numbersWriter(col, plan.types[k], lc.numbers, path, this.timeZone));
+      else if ("numbers" in lc)
+        writes.push(numbersWriter(col, plan.types[k], lc.numbers, n, path, this.timeZone));
       else {
         const converted = checkedCodes(lc, n, path).map((v) =>
           convertValue(plan.types[k], v as FieldValue, path, this.timeZone),
@@ -485,10 +483,11 @@ function numbersWriter(
   col: Column,
   type: FieldType,
   numbers: Float64Array,
+  n: number,
   path: string,
   tz: string,
 ): (idx: Int32Array) => void {
-  const n = numbers.length;
+  if (numbers.length !== n) throw new Error(`${path}: a column's numbers do not match its rows`);
   if (col.kind !== "number" && col.kind !== "date") {
     // Numbers are wrong for any other type; NaN is "not set".
     for (let k = 0; k < n; k++) if (!Number.isNaN(numbers[k])) convertValue(type, numbers[k], path, tz);

@@ -5,8 +5,8 @@
  * read by worker threads), this thread only applies what arrives: contacts pages as
  * columns through `Engine.loadContactColumns` (each distinct value of a column checked
  * and interned once per page, no object per contact), event pages as columns through
- * `Engine.loadEvents` (no event object, no JSON parse), and it keeps the change log's membership that the readers compute last, for
- * `reconcile`. Elsewhere (PostgreSQL, `:memory:`, or a worker that cannot start)
+ * `Engine.loadEvents` (no event object, no JSON parse), and it keeps the change log's
+ * membership that the readers compute last, for `reconcile`. Elsewhere (PostgreSQL, `:memory:`, or a worker that cannot start)
  * `LiveWorkspace.open` streams pages of records instead.
  */
 

@@ -1,8 +1,8 @@
 /**
  * The contacts table's columns and how a row of them, read as an array, becomes a
- * record: one list for the store's queries (`sql-store.ts`), the start-up readers' JSON
- * pages (`sqlite-bulk-worker.ts`) and the start-up load that reads those pages
- * (`startup-load.ts`), so that the three cannot drift apart.
+ * record: one list for the store's queries (`sql-store.ts`), the start-up readers' column
+ * pages (`sqlite-bulk-worker.ts`) and the start-up load that reads those pages by
+ * position (`startup-load.ts`), so that the three cannot drift apart.
  */
 import type { ContactRecord, ContactValue } from "./types.ts";
 
@@ -38,8 +38,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /**
  * A row of `CONTACT_ROW_COLUMNS` as a record; `parse` turns the stored `tags` and
- * `custom` into values (JSON text on SQLite, already parsed on PostgreSQL and in the
- * start-up readers' pages).
+ * `custom` into values (JSON text on SQLite, already parsed on PostgreSQL).
  */
 export function contactFromRow(a: unknown[], parse: <T>(v: unknown) => T): ContactRecord {
   return {
