@@ -237,6 +237,38 @@ CREATE TABLE imports (
     sql: () =>
       "CREATE INDEX changes_segment_contact_seq ON changes (workspace_id, segment_id, contact_id, seq);",
   },
+  {
+    version: 3,
+    name: "key roles, anonymous identities, sending-platform receivers",
+    sql: (d) => {
+      const t = TYPES[d];
+      return `
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'read_write'
+  CHECK (role IN ('admin', 'read_write', 'read_only', 'ingest'));
+UPDATE api_keys SET role = 'admin' WHERE admin = ${d === "postgres" ? "TRUE" : "1"};
+
+CREATE TABLE identities (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  anonymous_id ${t.key} NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, anonymous_id)
+) ${t.clustered};
+CREATE INDEX identities_contact ON identities (workspace_id, contact_id);
+
+CREATE TABLE receivers (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  provider TEXT NOT NULL,
+  name TEXT NOT NULL,
+  config ${t.json} NOT NULL,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE UNIQUE INDEX receivers_id_uq ON receivers (id);
+`;
+    },
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

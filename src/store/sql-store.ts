@@ -8,6 +8,7 @@ import type { FieldType } from "../rules/fields.ts";
 import { CONTACT_COLUMNS, CONTACT_ROW_COLUMNS, contactFromRow } from "./contact-row.ts";
 import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
+import * as ingest from "./ingest-repo.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
 import { sqliteFileOf } from "./sqlite.ts";
 import { readSqliteWorkspace } from "./sqlite-bulk-read.ts";
@@ -40,6 +41,7 @@ import {
   type InsertStatus,
   type JsonObject,
   type JsonValue,
+  type KeyRole,
   type ListChangesRequest,
   type ListContactsRequest,
   MAX_IMPORT_ERRORS,
@@ -49,11 +51,13 @@ import {
   type NewApiKey,
   type NewField,
   type NewImport,
+  type NewReceiver,
   type NewSegment,
   type NewWebhook,
   type NewWorkspace,
   type Page,
   type PageRequest,
+  type ReceiverRecord,
   type SegmentKind,
   type SegmentPatch,
   type SegmentRecord,
@@ -235,6 +239,7 @@ export class SqlOps implements StoreOps {
   async createApiKey(ws: string, k: NewApiKey = {}): Promise<CreatedApiKey> {
     this.check(ws);
     const secret = k.secret ?? newSecret("slk");
+    const role: KeyRole = k.admin ? "admin" : (k.role ?? "read_write");
     if (secret.length < 16) throw new StoreError("invalid", "an API key secret has at least 16 characters");
     const now = this.clock.now();
     const key: ApiKey = {
@@ -242,12 +247,13 @@ export class SqlOps implements StoreOps {
       workspace_id: ws,
       name: k.name ?? "",
       prefix: secret.slice(0, 10),
-      admin: k.admin ?? false,
+      admin: role === "admin",
+      role,
       created_at: now,
     };
     await this.x.run(
-      "INSERT INTO api_keys (workspace_id, id, name, prefix, secret_hash, admin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [ws, key.id, key.name, key.prefix, sha256Hex(secret), key.admin, key.created_at],
+      "INSERT INTO api_keys (workspace_id, id, name, prefix, secret_hash, admin, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [ws, key.id, key.name, key.prefix, sha256Hex(secret), key.admin, role, key.created_at],
     );
     return { key, secret };
   }
@@ -255,7 +261,7 @@ export class SqlOps implements StoreOps {
   async listApiKeys(ws: string): Promise<ApiKey[]> {
     this.check(ws);
     const rows = await this.x.all(
-      "SELECT workspace_id, id, name, prefix, admin, created_at FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id",
+      "SELECT workspace_id, id, name, prefix, admin, role, created_at FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id",
       [ws],
     );
     return rows.map(toApiKey);
@@ -264,6 +270,43 @@ export class SqlOps implements StoreOps {
   async deleteApiKey(ws: string, id: string): Promise<boolean> {
     this.check(ws);
     return (await this.x.run("DELETE FROM api_keys WHERE workspace_id = ? AND id = ?", [ws, id])) > 0;
+  }
+
+  // ---------------------------------------------------------------- identities and receivers
+
+  async findIdentities(ws: string, anonymousIds: string[]): Promise<(string | null)[]> {
+    this.check(ws);
+    return ingest.findIdentities(this.x, ws, anonymousIds);
+  }
+
+  async putIdentities(ws: string, pairs: { anonymous_id: string; contact_id: string }[]): Promise<void> {
+    this.check(ws);
+    return ingest.putIdentities(this.x, ws, pairs, this.clock.now());
+  }
+
+  async moveContactData(ws: string, from: string, to: string): Promise<{ events: number }> {
+    this.check(ws);
+    return ingest.moveContactData(this.x, ws, from, to);
+  }
+
+  async createReceiver(ws: string, r: NewReceiver): Promise<ReceiverRecord> {
+    this.check(ws);
+    return ingest.createReceiver(this.x, ws, r, this.clock.now());
+  }
+
+  async getReceiver(ws: string, id: string): Promise<ReceiverRecord | null> {
+    this.check(ws);
+    return ingest.getReceiver(this.x, ws, id);
+  }
+
+  async listReceivers(ws: string): Promise<ReceiverRecord[]> {
+    this.check(ws);
+    return ingest.listReceivers(this.x, ws);
+  }
+
+  async deleteReceiver(ws: string, id: string): Promise<boolean> {
+    this.check(ws);
+    return ingest.deleteReceiver(this.x, ws, id);
   }
 
   // ---------------------------------------------------------------- contacts
@@ -1337,6 +1380,7 @@ function toApiKey(r: Row): ApiKey {
     name: String(r.name),
     prefix: String(r.prefix),
     admin: r.admin === true || r.admin === 1,
+    role: String(r.role) as KeyRole,
     created_at: Number(r.created_at),
   };
 }
@@ -1512,9 +1556,13 @@ export class SqlStore extends SqlOps implements Store {
     });
   }
 
+  async findReceiver(id: string): Promise<ReceiverRecord | null> {
+    return ingest.getReceiver(this.x, null, id);
+  }
+
   async authenticate(secret: string): Promise<{ workspace: Workspace; key: ApiKey } | null> {
     const keys = await this.x.all(
-      "SELECT workspace_id, id, name, prefix, admin, created_at FROM api_keys WHERE secret_hash = ?",
+      "SELECT workspace_id, id, name, prefix, admin, role, created_at FROM api_keys WHERE secret_hash = ?",
       [sha256Hex(secret)],
     );
     if (keys.length === 0) return null;

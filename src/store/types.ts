@@ -58,19 +58,27 @@ export interface WorkspacePatch {
   settings?: JsonObject;
 }
 
+/** SPEC §4: what a key may do. `admin` is the key of `SLICE_API_KEY` or the first start. */
+export const KEY_ROLES = ["admin", "read_write", "read_only", "ingest"] as const;
+export type KeyRole = (typeof KEY_ROLES)[number];
+
 export interface ApiKey {
   id: string;
   workspace_id: string;
   name: string;
   /** The first characters of the secret, to recognise a key in a list. */
   prefix: string;
+  /** Same as `role === "admin"`. */
   admin: boolean;
+  role: KeyRole;
   created_at: number;
 }
 
 export interface NewApiKey {
   name?: string;
+  /** Same as `role: "admin"`. */
   admin?: boolean;
+  role?: KeyRole;
   /** A given secret (e.g. `SLICE_API_KEY`); default: a new random one. */
   secret?: string;
 }
@@ -94,6 +102,23 @@ export interface NewField {
   key: string;
   type: FieldType;
   label?: string;
+}
+
+/** A sending platform's event webhook, received at `/hooks/{id}` (docs/ingest.md). */
+export interface ReceiverRecord {
+  id: string;
+  workspace_id: string;
+  provider: string;
+  name: string;
+  /** The provider's settings, secrets included: never answered as they are. */
+  config: JsonObject;
+  created_at: number;
+}
+
+export interface NewReceiver {
+  provider: string;
+  name: string;
+  config: JsonObject;
 }
 
 export type ContactValue = string | number | boolean | string[] | null;
@@ -387,6 +412,23 @@ export interface StoreOps {
   listApiKeys(ws: string): Promise<ApiKey[]>;
   deleteApiKey(ws: string, id: string): Promise<boolean>;
 
+  // anonymous identities (Segment `anonymousId` → contact)
+  /** Contact ids of anonymous ids, in input order; null where unknown. */
+  findIdentities(ws: string, anonymousIds: string[]): Promise<(string | null)[]>;
+  /** Adds or repoints anonymous id → contact id pairs. */
+  putIdentities(ws: string, pairs: { anonymous_id: string; contact_id: string }[]): Promise<void>;
+  /**
+   * Moves every event and anonymous identity of contact `from` to contact `to` (a merge);
+   * `from` itself stays. Returns how many events moved.
+   */
+  moveContactData(ws: string, from: string, to: string): Promise<{ events: number }>;
+
+  // sending-platform receivers
+  createReceiver(ws: string, r: NewReceiver): Promise<ReceiverRecord>;
+  getReceiver(ws: string, id: string): Promise<ReceiverRecord | null>;
+  listReceivers(ws: string): Promise<ReceiverRecord[]>;
+  deleteReceiver(ws: string, id: string): Promise<boolean>;
+
   // contacts
   /** Creates or replaces contacts atomically; returns the stored records in input order. */
   putContacts(ws: string, contacts: ContactWrite[]): Promise<ContactRecord[]>;
@@ -515,6 +557,8 @@ export interface Store extends StoreOps {
   getWorkspace(id: string): Promise<Workspace | null>;
   listWorkspaces(): Promise<Workspace[]>;
   updateWorkspace(id: string, patch: WorkspacePatch): Promise<Workspace | null>;
+  /** A receiver by id alone: the public `/hooks/{id}` path names no workspace. */
+  findReceiver(id: string): Promise<ReceiverRecord | null>;
   /** The key with this secret and its workspace, or null. */
   authenticate(secret: string): Promise<{ workspace: Workspace; key: ApiKey } | null>;
 

@@ -178,6 +178,69 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(await store.deleteApiKey(ws, key.id)).toBe(false);
         expect(await store.authenticate(secret)).toBeNull();
       });
+
+      it("keeps each key's role; an admin key has the admin role", async () => {
+        const ws = await newWs();
+        const ro = await store.createApiKey(ws, { role: "read_only" });
+        const ing = await store.createApiKey(ws, { role: "ingest" });
+        const rw = await store.createApiKey(ws, {});
+        const admin = await store.createApiKey(ws, { admin: true });
+        expect([ro.key.role, ing.key.role, rw.key.role, admin.key.role]).toEqual([
+          "read_only",
+          "ingest",
+          "read_write",
+          "admin",
+        ]);
+        expect((await store.authenticate(ing.secret))?.key.role).toBe("ingest");
+        expect((await store.authenticate(admin.secret))?.key).toMatchObject({ role: "admin", admin: true });
+        const listed = new Map((await store.listApiKeys(ws)).map((k) => [k.id, k.role]));
+        expect(listed.get(ro.key.id)).toBe("read_only");
+        expect(listed.get(admin.key.id)).toBe("admin");
+      });
+    });
+
+    describe("anonymous identities and receivers", () => {
+      it("maps anonymous ids to contacts, repoints them, and moves a contact's events and identities", async () => {
+        const ws = await newWs();
+        const [a, b] = await store.putContacts(ws, [
+          { email: "anon-merge-a@example.com", tags: [], fields: {} },
+          { email: "anon-merge-b@example.com", tags: [], fields: {} },
+        ]);
+        await store.putIdentities(ws, [
+          { anonymous_id: "anon-1", contact_id: a!.id },
+          { anonymous_id: "anon-2", contact_id: a!.id },
+        ]);
+        expect(await store.findIdentities(ws, ["anon-2", "nope", "anon-1"])).toEqual([a!.id, null, a!.id]);
+        await store.insertEvents(ws, [
+          { id: "m1", type: "page_viewed", contact_id: a!.id, timestamp: 1, properties: {} },
+          { id: "m2", type: "page_viewed", contact_id: a!.id, timestamp: 2, properties: {} },
+          { id: "m3", type: "page_viewed", contact_id: b!.id, timestamp: 3, properties: {} },
+        ]);
+        expect(await store.moveContactData(ws, a!.id, b!.id)).toEqual({ events: 2 });
+        expect((await store.listContactEvents(ws, a!.id)).data).toHaveLength(0);
+        expect((await store.listContactEvents(ws, b!.id)).data.map((e) => e.id)).toEqual(["m3", "m2", "m1"]);
+        expect(await store.findIdentities(ws, ["anon-1", "anon-2"])).toEqual([b!.id, b!.id]);
+        await store.putIdentities(ws, [{ anonymous_id: "anon-1", contact_id: a!.id }]);
+        expect(await store.findIdentities(ws, ["anon-1"])).toEqual([a!.id]);
+        const other = await newWs();
+        expect(await store.findIdentities(other, ["anon-1"])).toEqual([null]);
+      });
+
+      it("stores receivers per workspace and finds one by id alone", async () => {
+        const ws = await newWs();
+        const r = await store.createReceiver(ws, {
+          provider: "mailgun",
+          name: "Mailgun",
+          config: { signing_key: "key-123" },
+        });
+        expect(r.id).toMatch(/^rcv_/);
+        expect(await store.getReceiver(ws, r.id)).toEqual(r);
+        expect(await store.findReceiver(r.id)).toEqual(r);
+        expect(await store.getReceiver(await newWs(), r.id)).toBeNull();
+        expect((await store.listReceivers(ws)).map((x) => x.id)).toEqual([r.id]);
+        expect(await store.deleteReceiver(ws, r.id)).toBe(true);
+        expect(await store.findReceiver(r.id)).toBeNull();
+      });
     });
 
     describe("custom fields", () => {
