@@ -10,6 +10,8 @@ import { SegmentEditorPage } from "./pages/SegmentEditorPage.tsx";
 import { SegmentPage } from "./pages/SegmentPage.tsx";
 import { SegmentsPage } from "./pages/SegmentsPage.tsx";
 import { SignInPage } from "./pages/SignInPage.tsx";
+import { SourcesPage } from "./pages/SourcesPage.tsx";
+import { SourcesReceiverPage } from "./pages/SourcesReceiverPage.tsx";
 
 export function App() {
   const [key, setKeyState] = useState<string | null>(getKey());
@@ -43,6 +45,8 @@ export function App() {
         <Route path="/contacts" element={<ContactsPage />} />
         <Route path="/contacts/:id" element={<ContactPage />} />
         <Route path="/import" element={<ImportPage />} />
+        <Route path="/sources" element={<SourcesPage />} />
+        <Route path="/sources/receivers/:id" element={<SourcesReceiverPage />} />
         <Route path="*" element={<Navigate to="/segments" replace />} />
       </Routes>
     </Layout>

@@ -8,6 +8,7 @@ const NAV = [
   { to: "/segments", label: "Segments" },
   { to: "/contacts", label: "Contacts" },
   { to: "/import", label: "Import" },
+  { to: "/sources", label: "Sources" },
 ];
 
 export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
