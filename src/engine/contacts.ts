@@ -245,7 +245,10 @@ export class ContactTable {
       for (const key in c.fields) {
         if (!Object.hasOwn(c.fields, key)) continue;
         const def = this.fields.get(key);
-        if (!def || def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+        // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
+        // but are no field of the engine's until declared; the service refuses them on writes.
+        if (!def) continue;
+        if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
         custom ??= new Map();
         custom.set(key, convertValue(def.type, c.fields[key], `contact.fields.${key}`, this.timeZone));
       }
@@ -320,7 +323,10 @@ export class ContactTable {
     for (const key in fields) {
       if (!Object.hasOwn(fields, key)) continue;
       const def = this.fields.get(key);
-      if (!def || def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+      // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
+      // but are no field of the engine's until declared; the service refuses them on writes.
+      if (!def) continue;
+      if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
       out.set(key, convertValue(def.type, fields[key], `contact.fields.${key}`, this.timeZone));
     }
     return out;
@@ -389,7 +395,10 @@ export class ContactTable {
       }
       for (const [key, v] of Object.entries(c.fields)) {
         const def = this.fields.get(key);
-        if (!def || def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+        // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
+        // but are no field of the engine's until declared; the service refuses them on writes.
+        if (!def) continue;
+        if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
         out.set(key, convertValue(def.type, v, `contact.fields.${key}`, this.timeZone));
       }
     }

@@ -104,6 +104,23 @@ describe("loading contacts as columns", () => {
     expect(byColumns.contacts.valueOf(a, "since")).toBe("2025-12-31T23:30:00.000Z");
   });
 
+  it("skips keys the workspace has not declared (kept by the store, not by the engine), by rows, columns and writes alike", () => {
+    const byRows = engine();
+    byRows.loadContacts([{ id: "u", fields: { plan_later: "pro" } }]);
+    const byColumns = engine();
+    byColumns.loadContactColumns({
+      ids: ["u"],
+      columns: { fields: { values: [{ plan_later: "pro" }], codes: Int32Array.of(0) } },
+    });
+    for (const eng of [byRows, byColumns]) {
+      expect(eng.contactIds()).toEqual(["u"]);
+      expect(eng.contacts.valueOf(eng.contacts.index("u")!, "plan_later")).toBeNull();
+    }
+    byRows.upsertContact({ id: "v", fields: { plan_later: "pro" } });
+    byRows.patchContact({ id: "u", fields: { plan_later: "max" } });
+    expect(byRows.contactIds().sort()).toEqual(["u", "v"]);
+  });
+
   it("takes numbers for number and date fields, and not set where NaN", () => {
     const eng = engine();
     eng.loadContactColumns({
@@ -120,9 +137,9 @@ describe("loading contacts as columns", () => {
 
   it.each([
     [
-      "a custom field the workspace lacks",
-      { fields: { values: [{ nope: 1 }], codes: Int32Array.of(0, 0) } },
-      "contact.fields.nope: unknown custom field",
+      "a built-in key among the custom fields",
+      { fields: { values: [{ email: "a@b.co" }], codes: Int32Array.of(0, 0) } },
+      "contact.fields.email: unknown custom field",
     ],
     [
       "a number for a string field",
