@@ -12,9 +12,7 @@
  * set is written straight into the SQLite file first, so the server's start-up rebuild
  * loads it like any restart would.
  */
-import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +21,7 @@ import { openStore } from "../src/store/index.ts";
 import type { JsonValue } from "../src/store/types.ts";
 import { writeDatasetFile } from "./dataset-file.ts";
 import { NOW } from "./generate.ts";
+import { post, startServerProcess } from "./http-server.ts";
 import { liveSegments } from "./sections/live.ts";
 import { fmtInt, log, percentile, round, table } from "./util.ts";
 
@@ -63,72 +62,6 @@ function prepare(path: string): Promise<void> {
   );
 }
 
-interface ServerHandle {
-  url: string;
-  stop(): Promise<void>;
-}
-
-function startChild(path: string): Promise<ServerHandle> {
-  const child = fork(join(import.meta.dirname, "load-server.ts"), [path, KEY], {
-    execArgv: [
-      "--max-old-space-size=8192",
-      "--import",
-      "tsx",
-      ...(process.env.SLICE_LOAD_PROFILE
-        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SLICE_LOAD_PROFILE}`]
-        : []),
-    ],
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-    child.on("message", (m: { url?: string }) => {
-      if (m.url) {
-        resolve({
-          url: m.url,
-          stop: () =>
-            new Promise<void>((done) => {
-              child.removeAllListeners("exit");
-              child.once("exit", () => done());
-              child.kill("SIGTERM");
-            }),
-        });
-      }
-    });
-  });
-}
-
-// node:http with keep-alive rather than fetch: the generator shares the 2 cores with the
-// server, and undici's per-request cost would be counted against the server.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function post(url: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: {
-          authorization: `Bearer ${KEY}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 const TYPES = ["email_sent", "email_opened", "email_clicked", "page_viewed", "order_placed", "cart_added"];
 
 function body(k: number, r: () => number): string {
@@ -157,7 +90,7 @@ async function main() {
   try {
     await prepare(path);
     let t0 = performance.now();
-    const server = await startChild(path);
+    const server = await startServerProcess(path, KEY);
     const startupS = (performance.now() - t0) / 1000;
     log(
       `load: server up at ${server.url} after ${startupS.toFixed(1)} s (rebuilt ${fmtInt(EVENTS)} events, 100 segments)`,
@@ -193,7 +126,7 @@ async function main() {
         const payload = bodies[k]!;
         bodies[k] = "";
         const s = performance.now();
-        const res = await post(`${server.url}/v1/events`, payload);
+        const res = await post(`${server.url}/v1/events`, `Bearer ${KEY}`, payload);
         const out = JSON.parse(res.body) as { accepted?: number };
         latencies[k] = performance.now() - s;
         if (res.status !== 200 || out.accepted !== BATCH) failures++;
@@ -222,8 +155,8 @@ async function main() {
       seconds: round(elapsed, 1),
       requests: batches,
       batch: BATCH,
-      p50_ms: round(percentile(sorted, 0.5), 1),
-      p99_ms: round(percentile(sorted, 0.99), 1),
+      p50_ms: round(percentile(sorted, 50), 1),
+      p99_ms: round(percentile(sorted, 99), 1),
       max_ms: round(sorted[sorted.length - 1] ?? 0, 1),
       failed_requests: failures,
       late_requests: behind,

@@ -6,6 +6,7 @@
 import { parseArgs, USAGE, UsageError } from "./args.ts";
 import type { BenchContext, Section } from "./context.ts";
 import { duckdbSection } from "./sections/duckdb.ts";
+import { ingestSection } from "./sections/ingest.ts";
 import { liveSection } from "./sections/live.ts";
 import { loadSection } from "./sections/load.ts";
 import { sliceSection } from "./sections/slice.ts";
@@ -14,7 +15,14 @@ import { fmtInt, log } from "./util.ts";
 
 // In order: each may use what the ones before it left in the context.
 // The live section goes last: it changes the engine's data and clock.
-const SECTIONS: readonly Section[] = [loadSection, sliceSection, duckdbSection, liveSection, storeSection];
+const SECTIONS: readonly Section[] = [
+  loadSection,
+  sliceSection,
+  duckdbSection,
+  liveSection,
+  storeSection,
+  ingestSection,
+];
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));

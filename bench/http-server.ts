@@ -1,0 +1,81 @@
+/**
+ * A Slice server in a child process (bench/load-server.ts over a SQLite file), and a
+ * plain HTTP client for it, for the scripts that measure the service over real HTTP
+ * (bench/load-http.ts, the `ingest` section). The server gets its own event loop, as in
+ * production; the client is node:http with keep-alive rather than fetch, because the
+ * generator shares the cores with the server and undici's per-request cost would be
+ * counted against the server.
+ */
+import { fork } from "node:child_process";
+import http from "node:http";
+import { join } from "node:path";
+
+export interface ServerHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server over the SQLite file `path`, `key` being its admin API key. */
+export function startServerProcess(path: string, key: string): Promise<ServerHandle> {
+  const child = fork(join(import.meta.dirname, "load-server.ts"), [path, key], {
+    execArgv: [
+      "--max-old-space-size=8192",
+      "--import",
+      "tsx",
+      ...(process.env.SLICE_LOAD_PROFILE
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SLICE_LOAD_PROFILE}`]
+        : []),
+    ],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    child.on("message", (m: { url?: string }) => {
+      if (m.url) {
+        resolve({
+          url: m.url,
+          stop: () =>
+            new Promise<void>((done) => {
+              child.removeAllListeners("exit");
+              child.once("exit", () => done());
+              child.kill("SIGTERM");
+            }),
+        });
+      }
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** POSTs a JSON body with the given Authorization header value; the answer as text. */
+export function post(
+  url: string,
+  authorization: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          authorization,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
