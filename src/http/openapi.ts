@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { RuleSchema } from "../rules/schema.ts";
+import type { Access } from "./access.ts";
 
 export interface RouteDoc {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -12,6 +13,8 @@ export interface RouteDoc {
   tag: string;
   body?: z.ZodType;
   query?: string[];
+  /** The key access the route needs (default: `read` for a GET, `write` otherwise). */
+  access?: Access;
 }
 
 function schemaOf(s: z.ZodType): Record<string, unknown> {

@@ -35,6 +35,8 @@ import {
   WorkspaceInput,
 } from "../service/wire.ts";
 import type { WorkspaceService } from "../service/workspace.ts";
+import type { ApiKey } from "../store/types.ts";
+import { requireAccess } from "./access.ts";
 import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
@@ -61,12 +63,14 @@ export function route(
   handler: (ctx: Ctx) => Promise<unknown> | unknown,
 ): void {
   ROUTES.push(doc);
+  const access = doc.access ?? (doc.method === "GET" ? "read" : "write");
   const url = doc.path.replace(/\{(\w+)\}/g, ":$1");
   app.route({
     method: doc.method,
     url,
     handler: async (req, reply) => {
       const caller = req.caller!;
+      requireAccess(caller.key.role, access);
       const ws = await slice.workspace(caller.workspace.id);
       const out = await handler({
         req,
@@ -85,10 +89,22 @@ export function route(
   });
 }
 
+const wireKey = (k: ApiKey) => ({
+  id: k.id,
+  workspace_id: k.workspace_id,
+  name: k.name,
+  prefix: k.prefix,
+  role: k.role,
+  admin: k.admin,
+  created_at: new Date(k.created_at).toISOString(),
+});
+
 const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
 
 export function registerRoutes(app: FastifyInstance, slice: Slice): void {
   app.get("/healthz", async () => ({ status: "ok" }));
+  // The server listens once every workspace is loaded (SPEC §5), so listening is ready.
+  app.get("/readyz", async () => ({ status: "ready" }));
 
   // ---------------------------------------------------------------- workspaces and keys
   route(
@@ -129,18 +145,21 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
     async ({ caller, body, reply }) => {
       const { key, secret } = await slice.createKey(caller, body);
       reply.status(201);
-      return { ...key, created_at: new Date(key.created_at).toISOString(), key: secret };
+      return { ...wireKey(key), key: secret };
     },
   );
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/keys", summary: "The caller's workspace's keys", tag: "keys" },
+    {
+      method: "GET",
+      path: "/v1/keys",
+      summary: "The caller's workspace's keys",
+      tag: "keys",
+      access: "write",
+    },
     async ({ caller }) => ({
-      data: (await slice.store.listApiKeys(caller.workspace.id)).map((k) => ({
-        ...k,
-        created_at: new Date(k.created_at).toISOString(),
-      })),
+      data: (await slice.store.listApiKeys(caller.workspace.id)).map(wireKey),
       next_cursor: null,
     }),
   );
@@ -161,6 +180,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       method: "POST",
       path: "/v1/contacts",
       summary: "Upsert one contact (by email or external_id)",
+      access: "ingest",
       body: ContactInput,
       tag: "contacts",
     },
@@ -177,6 +197,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       method: "POST",
       path: "/v1/contacts/batch",
       summary: "Upsert up to 10,000 contacts; per-item errors",
+      access: "ingest",
       tag: "contacts",
     },
     ({ ws, body }) => ws.upsertContacts(body),
@@ -266,6 +287,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       method: "POST",
       path: "/v1/events",
       summary: "Record one event or an array of up to 10,000",
+      access: "ingest",
       body: EventInput,
       tag: "events",
     },
@@ -337,6 +359,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
       method: "POST",
       path: "/v1/segments/preview",
       summary: "Count and sample of a rule without saving; the edit diff with segment_id",
+      access: "read",
       body: PreviewInput,
       tag: "segments",
     },

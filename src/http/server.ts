@@ -2,12 +2,14 @@
  * The HTTP server (SPEC §4) on Fastify: auth, errors, limits and the route table.
  * Routes are thin: they parse the query, call `src/service`, and shape the answer.
  */
+import { createGunzip, createInflate } from "node:zlib";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
 import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
 import { StoreError } from "../store/types.ts";
+import { requireAccess } from "./access.ts";
 import { registerRoutes } from "./routes.ts";
 import { registerStatic } from "./static.ts";
 
@@ -29,7 +31,27 @@ function errorBody(code: string, message: string, details?: Record<string, unkno
 }
 
 /** Paths answered without a key. */
-const PUBLIC = new Set(["/healthz", "/v1/openapi.json", "/docs", "/docs/"]);
+const PUBLIC = new Set(["/healthz", "/readyz", "/v1/openapi.json", "/docs", "/docs/"]);
+
+/** Segment-compatible ingest (SPEC §4.1): HTTP Basic, the key as the user name. */
+const SEGMENT_PREFIX = "/segment/v1/";
+
+async function basicCaller(slice: Slice, header: string | undefined): Promise<Caller> {
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (!m) {
+    throw new ApiError(
+      "unauthorized",
+      "missing write key: send HTTP Basic auth with an ingest API key as the user name and an empty password",
+    );
+  }
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  const secret = colon < 0 ? decoded : decoded.slice(0, colon);
+  const caller = secret ? await slice.authenticate(secret) : null;
+  if (!caller) throw new ApiError("unauthorized", "unknown or revoked write key");
+  requireAccess(caller.key.role, "ingest");
+  return caller;
+}
 
 export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -54,6 +76,35 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
         undefined,
       );
     }
+  });
+
+  // The RudderStack SDK gzips its batches. The body limit counts the decompressed bytes,
+  // as Fastify measures the stream this hook returns.
+  app.addHook("preParsing", async (req, _reply, payload) => {
+    const encoding = String(req.headers["content-encoding"] ?? "identity")
+      .trim()
+      .toLowerCase();
+    if (encoding === "identity" || encoding === "") return payload;
+    const inflate =
+      encoding === "gzip" || encoding === "x-gzip"
+        ? createGunzip()
+        : encoding === "deflate"
+          ? createInflate()
+          : null;
+    if (!inflate) {
+      throw new ApiError(
+        "unsupported_media_type",
+        `unsupported Content-Encoding "${encoding}" (send gzip, deflate or none)`,
+      );
+    }
+    // Fastify compares Content-Length with this count of the bytes as sent.
+    const out = inflate as typeof inflate & { receivedEncodedLength: number };
+    out.receivedEncodedLength = 0;
+    payload.on("data", (chunk: Buffer) => {
+      out.receivedEncodedLength += chunk.length;
+    });
+    payload.on("error", (e) => inflate.destroy(e));
+    return payload.pipe(out);
   });
 
   // Imports upload files as they are: the route streams them.
@@ -103,6 +154,10 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
 
   app.addHook("onRequest", async (req: FastifyRequest, _reply: FastifyReply) => {
     const path = req.url.split("?")[0]!;
+    if (path.startsWith(SEGMENT_PREFIX)) {
+      req.caller = await basicCaller(slice, req.headers.authorization);
+      return;
+    }
     if (PUBLIC.has(path) || !path.startsWith("/v1/") || path.startsWith("/docs")) return;
     const header = req.headers.authorization;
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;

@@ -9,7 +9,9 @@ export type ErrorCode =
   | "not_found"
   | "conflict"
   | "payload_too_large"
-  | "rate_limited";
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "unavailable";
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -18,7 +20,9 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
+  unavailable: 503,
 };
 
 export class ApiError extends Error {

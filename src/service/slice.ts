@@ -17,6 +17,7 @@ import type {
 } from "../store/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
+import { SourceStats } from "./source-stats.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
@@ -57,6 +58,8 @@ export class Slice {
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   readonly dispatcher: WebhookDispatcher;
+  /** Counters of Segment ingest and receivers (docs/ingest.md). */
+  readonly sources: SourceStats;
   readonly clock: Clock;
 
   private constructor(
@@ -64,6 +67,7 @@ export class Slice {
     private readonly opts: SliceOptions,
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
+    this.sources = new SourceStats(this.clock);
     this.dispatcher = new WebhookDispatcher(store, {
       clock: this.clock,
       denyPrivate: opts.denyPrivateWebhooks ?? false,
@@ -168,12 +172,33 @@ export class Slice {
     return { workspace: ws, api_key: key.secret };
   }
 
+  /** SPEC §4: only the admin key manages keys of other roles than its own. */
   async createKey(caller: Caller, body: unknown): Promise<CreatedApiKey> {
     const input = parse(KeyInput, body ?? {});
-    return this.store.createApiKey(caller.workspace.id, { name: input.name ?? "key" });
+    const role = input.role ?? "read_write";
+    if (!caller.key.admin && role !== caller.key.role) {
+      throw new ApiError(
+        "forbidden",
+        `role: a ${caller.key.role} key may only create ${caller.key.role} keys`,
+        {
+          path: "role",
+        },
+      );
+    }
+    return this.store.createApiKey(caller.workspace.id, { name: input.name ?? "key", role });
   }
 
   async deleteKey(caller: Caller, id: string): Promise<void> {
+    const target = (await this.store.listApiKeys(caller.workspace.id)).find((k) => k.id === id);
+    if (!target) throw notFound("key", id);
+    if (!caller.key.admin && target.role !== caller.key.role) {
+      throw new ApiError(
+        "forbidden",
+        target.admin
+          ? "no workspace key can revoke the admin key"
+          : `a ${caller.key.role} key may only revoke ${caller.key.role} keys`,
+      );
+    }
     if (!(await this.store.deleteApiKey(caller.workspace.id, id))) throw notFound("key", id);
     this.authCache.clear();
   }

@@ -159,7 +159,11 @@ export const WorkspaceInput = z.strictObject({
   time_zone: z.string().optional(),
 });
 
-export const KeyInput = z.strictObject({ name: z.string().max(200).optional() });
+export const KeyInput = z.strictObject({
+  name: z.string().max(200).optional(),
+  /** SPEC §4; `admin` keys come only from `SLICE_API_KEY` or the first start. */
+  role: z.enum(["read_write", "read_only", "ingest"]).optional(),
+});
 
 /** `rule.conditions[1]` style path of a zod issue under `root`. */
 export function issuePath(root: string, path: readonly PropertyKey[]): string {
