@@ -12,6 +12,7 @@ import { CliError, Client, type ClientOptions, seg } from "./client.ts";
 import { type ExplainAnswer, printExplain } from "./explain.ts";
 import { bytes, num, type Out, paint, stdio, table } from "./output.ts";
 import { intArg } from "./serve.ts";
+import { sourceCommands } from "./sources.ts";
 
 /** `--url` and `--key`, on every client command. */
 function withClient(cmd: Command): Command {
@@ -486,7 +487,7 @@ async function toStdout(body: Readable): Promise<void> {
   if (failure) throw new CliError(`cannot write the export: ${(failure as Error).message}`);
 }
 
-// ---------------------------------------------------------------- explain and keys
+// ---------------------------------------------------------------- explain
 
 function explainCommand(): Command {
   return withClient(
@@ -523,30 +524,6 @@ Example:
     });
 }
 
-function keysCommand(): Command {
-  const cmd = new Command("keys").description("API keys of the workspace of the key used");
-  cmd.addCommand(
-    withClient(
-      new Command("create")
-        .description("create an API key (its secret is shown once)")
-        .option("--name <name>", "a name to recognise it by")
-        .option("--json", "print the API's JSON answer"),
-    ).action(async (flags: ClientOptions & { name?: string; json?: boolean }) => {
-      const out = stdio();
-      const k = await new Client(flags).json<{ id: string; name: string; key: string }>("POST", "/v1/keys", {
-        json: flags.name !== undefined ? { name: flags.name } : {},
-      });
-      if (flags.json) {
-        out.line(JSON.stringify(k, null, 2));
-        return;
-      }
-      out.note(`created key ${k.id} "${k.name}"; its secret is shown once, keep it:`);
-      out.line(k.key);
-    }),
-  );
-  return cmd;
-}
-
 export function clientCommands(): Command[] {
-  return [importCommand(), importsCommand(), segmentsCommand(), explainCommand(), keysCommand()];
+  return [importCommand(), importsCommand(), segmentsCommand(), explainCommand(), ...sourceCommands()];
 }
