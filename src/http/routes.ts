@@ -40,6 +40,7 @@ import { requireAccess } from "./access.ts";
 import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
+import { registerReceiverRoutes } from "./receiver-routes.ts";
 
 type Query = Record<string, string | undefined>;
 type Params = Record<string, string>;
@@ -725,5 +726,6 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
   );
 
   registerImports(app, slice);
+  registerReceiverRoutes(app, slice);
   registerDocs(app, () => openApiDocument(ROUTES));
 }

@@ -10,6 +10,7 @@ import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
 import { StoreError } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
+import { registerHookRoute } from "./receiver-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { registerStatic } from "./static.ts";
 
@@ -182,6 +183,7 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   });
 
   void app.register(async (scope) => registerRoutes(scope, slice));
+  void app.register(async (scope) => registerHookRoute(scope, slice));
   void app.register(async (scope) => registerStatic(scope));
   return app;
 }

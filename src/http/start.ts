@@ -23,6 +23,8 @@ export interface StartOptions extends ServerOptions {
   webhookPollMs?: number;
   webhookTimeoutMs?: number;
   clock?: SliceOptions["clock"];
+  confirmSubscription?: SliceOptions["confirmSubscription"];
+  receiverAdapters?: SliceOptions["receiverAdapters"];
   /** Runs after the store is open and before the server listens (the demo data loader). */
   beforeListen?: (slice: Slice) => Promise<void>;
 }
@@ -64,6 +66,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
     ...(opts.webhookPollMs !== undefined ? { webhookPollMs: opts.webhookPollMs } : {}),
     ...(opts.webhookTimeoutMs !== undefined ? { webhookTimeoutMs: opts.webhookTimeoutMs } : {}),
+    ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
+    ...(opts.receiverAdapters ? { receiverAdapters: opts.receiverAdapters } : {}),
   });
   if (opts.beforeListen) await opts.beforeListen(slice);
   const app = buildServer(slice, opts);

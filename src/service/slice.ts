@@ -17,6 +17,8 @@ import type {
 } from "../store/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
+import type { Provider } from "./receivers/types.ts";
+import { type AnyAdapter, Receiving } from "./receiving.ts";
 import { SourceStats } from "./source-stats.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
@@ -39,6 +41,10 @@ export interface SliceOptions {
   /** Webhook worker settings (tests make it fast). */
   webhookPollMs?: number;
   webhookTimeoutMs?: number;
+  /** How an SNS subscription is confirmed (default: GET its SubscribeURL). */
+  confirmSubscription?: (url: string) => Promise<void>;
+  /** Receiver adapters replacing the default ones (tests: SNS certificates from a local host). */
+  receiverAdapters?: Partial<Record<Provider, AnyAdapter>>;
 }
 
 export type StreamListener = (change: ReturnType<typeof wireChange>) => void;
@@ -60,6 +66,8 @@ export class Slice {
   readonly dispatcher: WebhookDispatcher;
   /** Counters of Segment ingest and receivers (docs/ingest.md). */
   readonly sources: SourceStats;
+  /** Sending-platform event webhooks (`/hooks/{id}`). */
+  readonly receiving: Receiving;
   readonly clock: Clock;
 
   private constructor(
@@ -68,6 +76,13 @@ export class Slice {
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.sources = new SourceStats(this.clock);
+    this.receiving = new Receiving({
+      store,
+      sources: this.sources,
+      clock: this.clock,
+      ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
+      ...(opts.receiverAdapters ? { adapters: opts.receiverAdapters } : {}),
+    });
     this.dispatcher = new WebhookDispatcher(store, {
       clock: this.clock,
       denyPrivate: opts.denyPrivateWebhooks ?? false,

@@ -1,0 +1,117 @@
+/**
+ * Data coming in from other tools (docs/ingest.md): receivers of sending platforms'
+ * event webhooks, the public `/hooks/{id}` they post to, and every source's counters.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { ReceiverInput } from "../service/receiving.ts";
+import type { Slice } from "../service/slice.ts";
+import { route } from "./routes.ts";
+
+/** Biggest webhook body taken: SendGrid and SES batch far less than this. */
+const HOOK_BODY_LIMIT = 10 * 1024 * 1024;
+
+/** The server's address as the client reached it: the start of the URL a provider posts to. */
+export function baseUrl(req: FastifyRequest): string {
+  const configured = process.env.SLICE_PUBLIC_URL;
+  if (configured) return configured.replace(/\/+$/, "");
+  return `${req.protocol}://${req.host}`;
+}
+
+export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void {
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/receivers",
+      summary:
+        "Create a receiver of a sending platform's event webhooks (SendGrid, Mailgun, SES, Postmark, Resend)",
+      body: ReceiverInput,
+      tag: "receivers",
+    },
+    async ({ caller, body, req, reply }) => {
+      const r = await slice.receiving.create(caller.workspace.id, body, baseUrl(req));
+      reply.status(201);
+      return r;
+    },
+  );
+  route(
+    app,
+    slice,
+    { method: "GET", path: "/v1/receivers", summary: "Receivers, with their counters", tag: "receivers" },
+    async ({ caller, req }) => ({
+      data: await slice.receiving.list(caller.workspace.id, baseUrl(req)),
+      next_cursor: null,
+    }),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/receivers/{id}",
+      summary: "A receiver: its URL, counters and last deliveries",
+      tag: "receivers",
+    },
+    ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, baseUrl(req)),
+  );
+  route(
+    app,
+    slice,
+    { method: "DELETE", path: "/v1/receivers/{id}", summary: "Delete a receiver", tag: "receivers" },
+    async ({ caller, params }) => {
+      await slice.receiving.delete(caller.workspace.id, params.id!);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/sources",
+      summary: "Counters of every source: Segment-compatible ingest and each receiver",
+      tag: "receivers",
+    },
+    async ({ caller }) => {
+      const ws = caller.workspace.id;
+      const receivers = await slice.store.listReceivers(ws);
+      return {
+        data: [
+          {
+            type: "segment",
+            id: "segment",
+            name: "Segment / RudderStack SDKs",
+            ...slice.sources.counters(ws, "segment"),
+          },
+          ...receivers.map((r) => ({
+            type: "receiver",
+            id: r.id,
+            provider: r.provider,
+            name: r.name,
+            ...slice.sources.counters(ws, r.id),
+          })),
+        ],
+        next_cursor: null,
+      };
+    },
+  );
+}
+
+/**
+ * `POST /hooks/{id}`, authenticated by the provider's signature instead of a key. Its
+ * own scope takes any body as bytes: signatures are over the exact bytes sent.
+ */
+export function registerHookRoute(app: FastifyInstance, slice: Slice): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: HOOK_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.post<{ Params: { id: string } }>("/hooks/:id", { bodyLimit: HOOK_BODY_LIMIT }, async (req) => {
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    return slice.receiving.receive(
+      req.params.id,
+      { headers: req.headers, rawBody, now: slice.clock.now() },
+      (id) => slice.workspace(id),
+    );
+  });
+}
