@@ -131,6 +131,19 @@ export class ContactTable {
   alive: Bitset = new Bitset(0);
   private cap = 0;
   private liveCount = 0;
+  /**
+   * A contact's external id as written, where it differs from the column's normalised
+   * value (most do not): rules ignore case, but the store, and so a contact reference,
+   * compares external ids exactly.
+   */
+  private readonly rawExternal = new Map<number, string>();
+  /**
+   * Which live contact has each email (normalised, as the store keeps it) and each
+   * external id (exactly): built on the first lookup, then kept by every write below.
+   * A lookup checks its answer against the columns, so an entry left behind answers
+   * nothing rather than a wrong contact.
+   */
+  private identity: { email: Map<string, number>; external: Map<string, number> } | null = null;
 
   constructor(
     private fields: FieldRegistry,
@@ -188,6 +201,8 @@ export class ContactTable {
   }
 
   private revive(i: number): void {
+    this.unindex(i);
+    this.rawExternal.delete(i);
     for (const col of this.columns.values()) col.clear(i);
     this.alive.set(i);
     this.liveCount++;
@@ -213,11 +228,15 @@ export class ContactTable {
     const values = this.convert(c, patch);
     const existed = this.indexById.has(c.id) && this.alive.has(this.indexById.get(c.id)!);
     const i = this.ensure(c.id);
+    const keys = !patch || values.has("email") || values.has("external_id");
+    if (keys) this.unindex(i);
     const changed: string[] = [];
     for (const [key, col] of this.columns) {
       if (patch && !values.has(key)) continue;
       if (writeValue(col, i, values.get(key)) || !existed) changed.push(key);
     }
+    if (!patch || values.has("external_id")) this.keepRawExternal(i, c.external_id);
+    if (keys) this.reindex(i);
     return { index: i, changed };
   }
 
@@ -254,8 +273,11 @@ export class ContactTable {
       }
     }
     const i = this.ensure(c.id);
+    this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
     for (const [key, col] of plan.custom) writeValue(col, i, custom?.get(key));
+    this.keepRawExternal(i, c.external_id);
+    this.reindex(i);
     return i;
   }
 
@@ -275,6 +297,7 @@ export class ContactTable {
     }
     const plan = this.loadPlan();
     const writes: ((idx: Int32Array) => void)[] = [];
+    let raw: (string | null)[] | null = null;
     for (let k = 0; k < BUILTIN_INPUT_KEYS.length; k++) {
       const key = BUILTIN_INPUT_KEYS[k];
       const path = `contact.${key}`;
@@ -284,10 +307,12 @@ export class ContactTable {
       else if ("numbers" in lc)
         writes.push(numbersWriter(col, plan.types[k], lc.numbers, n, path, this.timeZone));
       else {
-        const converted = checkedCodes(lc, n, path).map((v) =>
+        const values = checkedCodes(lc, n, path);
+        const converted = values.map((v) =>
           convertValue(plan.types[k], v as FieldValue, path, this.timeZone),
         );
         writes.push(codesWriter(col, converted, lc.codes));
+        if (key === "external_id") raw = rawValues(values, converted);
       }
     }
     const custom = b.columns.fields;
@@ -309,7 +334,18 @@ export class ContactTable {
     }
     const idx = new Int32Array(n);
     for (let k = 0; k < n; k++) idx[k] = this.ensure(b.ids[k]);
+    if (this.identity !== null) for (let k = 0; k < n; k++) this.unindex(idx[k]);
     for (const write of writes) write(idx);
+    // Most pages have no external id written otherwise than normalised, and none before.
+    if (raw !== null || this.rawExternal.size > 0) {
+      const codes = raw === null ? null : (b.columns.external_id as { codes: Int32Array }).codes;
+      for (let k = 0; k < n; k++) {
+        const r = raw === null ? null : raw[codes![k]];
+        if (r === null) this.rawExternal.delete(idx[k]);
+        else this.rawExternal.set(idx[k], r);
+      }
+    }
+    if (this.identity !== null) for (let k = 0; k < n; k++) this.reindex(idx[k]);
     return idx;
   }
 
@@ -356,7 +392,12 @@ export class ContactTable {
 
   /** Sets one field from an already converted value (profile effects of events); true if it changed. */
   setString(i: number, key: string, v: string | null): boolean {
-    return writeValue(this.columns.get(key)!, i, v);
+    if (key !== "email" && key !== "external_id") return writeValue(this.columns.get(key)!, i, v);
+    this.unindex(i);
+    const changed = writeValue(this.columns.get(key)!, i, v);
+    if (key === "external_id") this.rawExternal.delete(i);
+    this.reindex(i);
+    return changed;
   }
 
   /** Adds and removes tags; returns true if the list changed. */
@@ -375,10 +416,80 @@ export class ContactTable {
   remove(id: string): number | undefined {
     const i = this.indexById.get(id);
     if (i === undefined || !this.alive.has(i)) return undefined;
+    this.unindex(i);
+    this.rawExternal.delete(i);
     for (const col of this.columns.values()) col.clear(i);
     this.alive.clear(i);
     this.liveCount--;
     return i;
+  }
+
+  /**
+   * The live contact whose email is this one, compared trimmed and lower-cased as the
+   * store compares them (SPEC §1); undefined when none.
+   */
+  byEmail(email: string): number | undefined {
+    const key = normalize(email);
+    const i = this.identities().email.get(key);
+    return i !== undefined && this.emailOf(i) === key ? i : undefined;
+  }
+
+  /** The live contact whose external id is exactly this one; undefined when none. */
+  byExternalId(externalId: string): number | undefined {
+    const i = this.identities().external.get(externalId);
+    return i !== undefined && this.externalIdOf(i) === externalId ? i : undefined;
+  }
+
+  /** A live contact's email as stored (trimmed, lower-cased); null when none or not live. */
+  emailOf(i: number): string | null {
+    if (!this.alive.has(i)) return null;
+    const col = this.columns.get("email") as StringColumn;
+    const code = col.codes[i];
+    return code < 0 ? null : col.dict.values[code];
+  }
+
+  /** A live contact's external id as written; null when none or not live. */
+  externalIdOf(i: number): string | null {
+    if (!this.alive.has(i)) return null;
+    const raw = this.rawExternal.get(i);
+    if (raw !== undefined) return raw;
+    const col = this.columns.get("external_id") as StringColumn;
+    const code = col.codes[i];
+    return code < 0 ? null : col.dict.values[code];
+  }
+
+  private identities(): { email: Map<string, number>; external: Map<string, number> } {
+    if (this.identity === null) {
+      this.identity = { email: new Map(), external: new Map() };
+      for (const i of this.alive.toArray()) this.reindex(i);
+    }
+    return this.identity;
+  }
+
+  /** Before a write that may change contact `i`'s email or external id. */
+  private unindex(i: number): void {
+    const id = this.identity;
+    if (id === null) return;
+    const email = this.emailOf(i);
+    if (email !== null && id.email.get(email) === i) id.email.delete(email);
+    const ext = this.externalIdOf(i);
+    if (ext !== null && id.external.get(ext) === i) id.external.delete(ext);
+  }
+
+  /** After it. */
+  private reindex(i: number): void {
+    const id = this.identity;
+    if (id === null) return;
+    const email = this.emailOf(i);
+    if (email !== null) id.email.set(email, i);
+    const ext = this.externalIdOf(i);
+    if (ext !== null) id.external.set(ext, i);
+  }
+
+  /** Remembers how contact `i`'s external id was written when the column's normalised value is not it. */
+  private keepRawExternal(i: number, v: unknown): void {
+    if (typeof v === "string" && normalize(v) !== "" && normalize(v) !== v) this.rawExternal.set(i, v);
+    else this.rawExternal.delete(i);
   }
 
   /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
@@ -429,6 +540,21 @@ export class ContactTable {
 }
 
 type ConvertedValue = number | string | string[] | null;
+
+/**
+ * Per distinct value of a dictionary column, the value as written where its converted
+ * (normalised) form is another string, else null; null when no value is so.
+ */
+function rawValues(values: unknown[], converted: ConvertedValue[]): (string | null)[] | null {
+  let any = false;
+  const out = values.map((v, j) => {
+    const c = converted[j];
+    if (typeof v !== "string" || c === null || c === v) return null;
+    any = true;
+    return v;
+  });
+  return any ? out : null;
+}
 
 /** The distinct values of a dictionary column, once every row's code is checked to point at one. */
 function checkedCodes(

@@ -43,6 +43,9 @@ export interface IngestResult extends EventInsertResult {
   changes: MembershipChange[];
 }
 
+/** How an event named its contact when not by id: the contact must still be so named at commit time. */
+export type ContactKey = { email: string } | { external_id: string };
+
 export function engineContact(r: ContactRecord): StoredContact {
   return {
     id: r.id,
@@ -322,12 +325,15 @@ export class LiveWorkspace {
       await this.store.transaction(this.ws, async (tx) => {
         logged = await this.log(tx, pending);
         for (const req of group) {
+          this.engineCurrent = outcomes.length === 0;
           try {
             const value =
               group.length === 1 ? await req.commit(tx) : await tx.savepoint((sp) => req.commit(sp));
             outcomes.push({ ok: true, value });
           } catch (error) {
             outcomes.push({ ok: false, error });
+          } finally {
+            this.engineCurrent = true;
           }
         }
         // A lone write that failed rolls back as a whole (nothing else to keep).
@@ -450,12 +456,23 @@ export class LiveWorkspace {
   private generation = 0;
 
   /**
+   * False while a write's commit runs after other writes of the same group commit: they
+   * are committed in its transaction but applied to the engine only once it commits, so
+   * the engine does not show them yet (a contact they erased, an email they moved). The
+   * commit must then ask the store, not the engine.
+   */
+  engineCurrent = true;
+
+  /**
    * Ingests a batch of events for known contacts: committed in one transaction, then
    * applied to the engine; the membership changes are logged with a later write. The
    * promise resolves once the batch is committed; the engine applies it right after,
    * and before anyone reads it through `engine` (`changes` waits for that).
    */
-  async ingestEvents(batch: EventWrite[]): Promise<IngestResult> {
+  async ingestEvents(
+    batch: EventWrite[],
+    opts: { named?: readonly (ContactKey | null)[] } = {},
+  ): Promise<IngestResult> {
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i]!;
       // Everything the engine would refuse is refused before the commit, so that what
@@ -471,14 +488,18 @@ export class LiveWorkspace {
       }
     }
     // Each event's contact, looked up once, at commit time (an erased contact gets no
-    // events); the apply then reuses the indices.
+    // events, nor does one that no longer has the email or external id the event named
+    // it by); the apply then reuses the indices.
     const engine = this.core;
+    const named = opts.named;
     const index = new Int32Array(batch.length);
     const check = () => {
       for (let i = 0; i < batch.length; i++) {
         const id = batch[i]!.contact_id;
         const c = engine.contacts.index(id);
         if (c === undefined || !engine.contacts.alive.has(c)) throw new UnknownContactError(i, id);
+        const key = named?.[i];
+        if (key && this.contactIndexBy(key) !== c) throw new UnknownContactError(i, id, key);
         index[i] = c;
       }
     };
@@ -535,6 +556,23 @@ export class LiveWorkspace {
     return c !== undefined && this.core.contacts.alive.has(c);
   }
 
+  /**
+   * The id of the contact with this email (compared trimmed and lower-cased) or this
+   * external id (compared exactly), as the store would answer after the writes the
+   * engine holds; undefined when none. Kept by the engine itself through every write
+   * and load of a contact (ContactTable.byEmail), so no write path has to remember it.
+   */
+  contactIdBy(key: ContactKey): string | undefined {
+    const i = this.contactIndexBy(key);
+    return i === undefined ? undefined : this.core.contacts.ids[i];
+  }
+
+  private contactIndexBy(key: ContactKey): number | undefined {
+    return "email" in key
+      ? this.core.contacts.byEmail(key.email)
+      : this.core.contacts.byExternalId(key.external_id);
+  }
+
   /** Writes the changes not logged yet. */
   async flush(): Promise<void> {
     this.settle();
@@ -557,13 +595,23 @@ export class LiveWorkspace {
   }
 }
 
-/** An event for a contact the workspace does not have (never created, or erased). */
+/**
+ * An event for a contact the workspace does not have (never created, or erased), or
+ * that no longer has the email or external id (`key`) the event named it by.
+ */
 export class UnknownContactError extends Error {
   constructor(
     readonly index: number,
     readonly contactId: string,
+    readonly key?: ContactKey,
   ) {
-    super(`events[${index}].contact_id: unknown contact "${contactId}"`);
+    super(
+      key === undefined
+        ? `events[${index}].contact_id: unknown contact "${contactId}"`
+        : "email" in key
+          ? `events[${index}].contact: contact "${contactId}" no longer has email "${key.email}"`
+          : `events[${index}].contact: contact "${contactId}" no longer has external_id "${key.external_id}"`,
+    );
     this.name = "UnknownContactError";
   }
 }

@@ -25,7 +25,7 @@ import {
   type Workspace,
 } from "../store/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
-import { engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
+import { type ContactKey, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import {
   ActionInput,
   type ContactChanges,
@@ -437,20 +437,26 @@ export class WorkspaceService {
     refs: ContactRef[],
     opts: { tx?: StoreOps; now?: number; path: (k: number) => string },
   ): Promise<{ ids: (string | null)[]; errors: (string | null)[]; created: ContactRecord[] }> {
-    // Id references are answered by the engine, which holds every committed contact
-    // (writes are serialized, so it is up to date here); only emails and external ids
-    // need the store.
+    // References are answered by the engine, which holds every committed contact and
+    // knows them by email and external id too, except inside a group commit behind other
+    // writes, which the engine does not show yet (LiveWorkspace.engineCurrent): those ask
+    // the store. An email or external id the engine does not know is asked of the store
+    // too (a miss costs a query, never a wrong answer).
     const found: (ContactRecord | { id: string } | null)[] = new Array(refs.length).fill(null);
     const lookups: ContactRef[] = [];
     const lookupAt: number[] = [];
+    const engineKnows = opts.tx === undefined || this.live.engineCurrent;
     refs.forEach((ref, k) => {
-      if ("id" in ref) {
-        const i = this.engine.contacts.index(ref.id);
-        if (i !== undefined && this.engine.contacts.alive.has(i)) found[k] = { id: ref.id };
-      } else {
-        lookups.push(ref);
-        lookupAt.push(k);
+      if (engineKnows) {
+        const id = this.inMemory(ref);
+        if (id !== undefined) {
+          found[k] = { id };
+          return;
+        }
+        if ("id" in ref) return;
       }
+      lookups.push(ref);
+      lookupAt.push(k);
     });
     if (lookups.length > 0) {
       const rows = await (opts.tx ?? this.store).findContacts(this.id, lookups);
@@ -511,6 +517,35 @@ export class WorkspaceService {
     return { ids, errors, created };
   }
 
+  /** The live contact a reference names, as the engine knows it; undefined when it knows none. */
+  private inMemory(ref: ContactRef): string | undefined {
+    if ("id" in ref) return this.live.hasContact(ref.id) ? ref.id : undefined;
+    return this.live.contactIdBy(ref);
+  }
+
+  /**
+   * The events' contacts when the engine knows every one (by id, email or external id),
+   * with how each was named when not by id (the commit checks it still is); null when
+   * one is unknown, so the batch must go through the store (SPEC §2 creates the contact).
+   */
+  private namedInMemory(
+    valid: readonly { e: EventInput }[],
+  ): { ids: string[]; named: (ContactKey | null)[] | undefined } | null {
+    const ids: string[] = new Array(valid.length);
+    let named: (ContactKey | null)[] | undefined;
+    for (let k = 0; k < valid.length; k++) {
+      const ref = valid[k]!.e.contact;
+      const id = this.inMemory(ref);
+      if (id === undefined) return null;
+      ids[k] = id;
+      if (!("id" in ref)) {
+        named ??= new Array(valid.length).fill(null);
+        named[k] = ref;
+      }
+    }
+    return { ids, named };
+  }
+
   // ---------------------------------------------------------------- events
 
   async ingest(body: unknown): Promise<BatchResult> {
@@ -536,24 +571,28 @@ export class WorkspaceService {
       }
     });
     if (valid.length === 0) return { accepted: 0, duplicates: 0, errors };
-    // Every contact named by an id the workspace has (the common case): nothing to
-    // resolve in the store, so the batch goes LiveWorkspace.ingestEvents' way, committed
-    // while the engine applies the batch before it (docs/storage.md), same answers.
-    if (valid.every((v) => "id" in v.e.contact && this.live.hasContact(v.e.contact.id))) {
+    // Every contact one the workspace has, by id, email or external id (the common
+    // case): nothing to resolve in the store, so the batch goes LiveWorkspace.ingestEvents'
+    // way, committed while the engine applies the batch before it (docs/storage.md), same
+    // answers. Its commit checks again that each contact is there and still has the email
+    // or external id it was named by.
+    const inMemory = this.namedInMemory(valid);
+    if (inMemory !== null) {
       const now = this.clock.now();
-      const writes: EventWrite[] = valid.map((v) => ({
+      const writes: EventWrite[] = valid.map((v, k) => ({
         id: v.e.id ?? null,
         type: v.e.type,
-        contact_id: (v.e.contact as { id: string }).id,
+        contact_id: inMemory.ids[k]!,
         timestamp: v.timestamp ?? now,
         properties: (v.e.properties as JsonObject | undefined) ?? {},
         received_at: now,
       }));
       try {
-        const r = await this.live.ingestEvents(writes);
+        const r = await this.live.ingestEvents(writes, inMemory.named ? { named: inMemory.named } : {});
         return { accepted: r.accepted, duplicates: r.duplicates, errors };
       } catch (e) {
-        // A contact erased since the check above: the way below answers per event.
+        // A contact erased, or its email or external id changed, since the lookup above:
+        // the way below resolves every reference anew in the store and answers per event.
         if (!(e instanceof UnknownContactError)) throw e;
       }
     }
