@@ -34,6 +34,7 @@ interface WireReceiver {
   name: string;
   url: string;
   config: Record<string, unknown>;
+  secrets_set?: string[];
   created_at: string | null;
   stats: {
     accepted: number;
@@ -243,7 +244,10 @@ const OUTCOME: Record<Delivery["outcome"], string> = {
 function printReceiver(out: Out, r: WireReceiver): void {
   out.line(`${paint(out.color, "bold", r.name || r.id)} (${r.provider}) ${r.id}`);
   out.line(`url:                ${r.url}`);
-  const config = Object.entries(r.config ?? {});
+  const config = [
+    ...Object.entries(r.config ?? {}),
+    ...(r.secrets_set ?? []).map((k): [string, unknown] => [k, "(set, never shown)"]),
+  ];
   if (config.length > 0) {
     out.line(
       `config:             ${config.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`,

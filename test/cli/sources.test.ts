@@ -173,6 +173,7 @@ describe("slice keys, receivers and sources", () => {
     expect(show.stdout).toMatch(/accepted:\s+1\n/);
     expect(show.stdout).toMatch(/signature failures:\s+1\n/);
     expect(show.stdout).not.toContain(signingKey);
+    expect(show.stdout).toContain("signing_key=(set, never shown)");
     const recent = show.stdout
       .split("recent deliveries")[1]!
       .split("\n")

@@ -158,6 +158,7 @@ describe("web app: sources (keys, Segment SDKs, receivers)", () => {
     await deliveries.nth(0).getByText("signature failed").waitFor();
     await deliveries.nth(1).getByText("accepted").waitFor();
     expect(await page.getByText(signingKey).count()).toBe(0); // the secret is never read back
+    await page.getByTestId("receiver-settings").getByText("set (never shown)").waitFor();
 
     // A later delivery appears without a reload.
     expect(await postMailgun(url, signingKey, "user4@example.com")).toBe(200);

@@ -49,6 +49,8 @@ export interface Receiver {
   url: string;
   /** Non-secret settings; secrets are never read back. */
   config: Record<string, unknown>;
+  /** The names of the secret settings that are set (their values are never read back). */
+  secrets_set?: string[];
   created_at: string | null;
   stats: ReceiverStats;
   recent: Delivery[];

@@ -27,7 +27,7 @@ export function SourceCopyField({
       <CopyButton value={value}>
         {({ copied, copy }) => (
           <Button variant={copied ? "filled" : "default"} color={copied ? "teal" : undefined} onClick={copy}>
-            {copied ? "Copied" : `Copy ${label.toLowerCase()}`}
+            {copied ? "Copied" : `Copy ${label === label.toUpperCase() ? label : label.toLowerCase()}`}
           </Button>
         )}
       </CopyButton>

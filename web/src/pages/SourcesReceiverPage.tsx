@@ -85,7 +85,10 @@ export function SourcesReceiverPage() {
     );
   const x = r.data;
   const info = PROVIDER_INFO[x.provider];
-  const config = Object.entries(x.config ?? {});
+  const settings = [
+    ...Object.entries(x.config ?? {}).map(([k, v]): [string, string] => [k, configValue(v)]),
+    ...(x.secrets_set ?? []).map((k): [string, string] => [k, "set (never shown)"]),
+  ];
   // Deliveries have no id: one is made of what they hold, numbered when two are alike.
   const seen = new Map<string, number>();
   const keyOf = (d: (typeof x.recent)[number]) => {
@@ -109,11 +112,13 @@ export function SourcesReceiverPage() {
         </Button>
       </Group>
       <SourceCopyField label="URL" value={x.url} description={info?.setup} testId="receiver-url" />
-      {config.length > 0 && (
-        <Text size="sm">
-          {config.map(([k, v]) => (
+      {settings.length > 0 && (
+        <Text size="sm" data-testid="receiver-settings">
+          Settings:{" "}
+          {settings.map(([k, v], i) => (
             <span key={k}>
-              <b>{k}</b>: {configValue(v)}{" "}
+              {i > 0 && " · "}
+              <b>{k}</b> {v}
             </span>
           ))}
         </Text>
