@@ -58,7 +58,32 @@ export class MemoryReplayGuard implements ReplayGuard {
   }
 }
 
-/** A view of `guard` whose keys are prefixed, so one guard can serve several receivers. */
-export function scopedReplayGuard(guard: ReplayGuard, scope: string): ReplayGuard {
-  return { seen: (key, now) => guard.seen(`${scope}\u0000${key}`, now) };
+/** A ReplayGuard view for one receiver, which can take back what it recorded. */
+export interface ScopedReplayGuard extends ReplayGuard {
+  /**
+   * Forgets the keys this view recorded. Call it when a request passed verification but
+   * its events could not be stored: providers retry with the same id or signature (SNS
+   * MessageId, svix-id), and the retry must not be refused as a replay.
+   */
+  release(): void;
+}
+
+/**
+ * A view of `guard` whose keys are prefixed with `scope` (the receiver's id), so one guard
+ * serves every receiver; make one view per request to be able to `release` it.
+ */
+export function scopedReplayGuard(guard: ReplayGuard, scope: string): ScopedReplayGuard {
+  const recorded: string[] = [];
+  return {
+    seen(key, now) {
+      const scoped = `${scope}\u0000${key}`;
+      const seen = guard.seen(scoped, now);
+      if (!seen) recorded.push(scoped);
+      return seen;
+    },
+    release() {
+      if (guard instanceof MemoryReplayGuard) for (const key of recorded) guard.forget(key);
+      recorded.length = 0;
+    },
+  };
 }
