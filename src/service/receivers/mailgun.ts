@@ -11,6 +11,12 @@
  * `event-data`; Mailgun's scheme relies on the token being single-use, which the replay
  * guard enforces.
  *
+ * Mailgun retries a delivery that did not get a 200 (or a 406, which stops retries) over
+ * hours, and reportedly resends the original signature block; such a retry is refused
+ * here as stale. So a delivery that fails after verification is lost to Mailgun's
+ * retries: the caller should answer 406 to a refused Mailgun request (retrying cannot
+ * help) and only fail with 5xx before verification.
+ *
  * Mapping (`event-data.event` → Slice), one event per request:
  *
  * | Mailgun event                     | Slice event                         |

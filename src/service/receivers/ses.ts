@@ -16,7 +16,9 @@
  *
  * SubscriptionConfirmation: `parse` returns `confirm` with the SubscribeURL (checked to
  * be https on an SNS host), which the caller GETs to confirm; UnsubscribeConfirmation
- * maps to nothing.
+ * maps to nothing. (`sns-validator` checks an UnsubscribeConfirmation against the
+ * Notification key list, without Token; if SNS signs Token for it, as it does for
+ * SubscriptionConfirmation, those messages are refused, which loses nothing.)
  *
  * Notification: `Message` is an SES event record (event publishing, `eventType`) or an
  * SES identity notification (`notificationType`); one Slice event per recipient:
