@@ -24,6 +24,7 @@ import {
   type StoreOps,
   type Workspace,
 } from "../store/types.ts";
+import { mergeContacts } from "./contact-merge.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { type ContactKey, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import {
@@ -445,7 +446,7 @@ export class WorkspaceService {
     const found: (ContactRecord | { id: string } | null)[] = new Array(refs.length).fill(null);
     const lookups: ContactRef[] = [];
     const lookupAt: number[] = [];
-    const engineKnows = opts.tx === undefined || this.live.engineCurrent;
+    const engineKnows = true;
     refs.forEach((ref, k) => {
       if (engineKnows) {
         const id = this.inMemory(ref);
@@ -705,13 +706,19 @@ export class WorkspaceService {
         : invalid("key", problem.replace(/^field key "[^"]*": /, ""));
     }
     const { result } = await this.live.write(
-      (tx) =>
-        tx
+      async (tx) => {
+        const f = await tx
           .createField(this.id, { key: input.key, type: input.type, label: input.label ?? input.key })
-          .catch((e) => storeError(e, "key")),
-      (f) => this.engine.defineField({ key: f.key, type: f.type, label: f.label }),
+          .catch((e) => storeError(e, "key"));
+        return { f, ...(await this.storedValuesOf(tx, f)) };
+      },
+      ({ f, usable }) => {
+        this.engine.defineField({ key: f.key, type: f.type, label: f.label });
+        for (const r of usable)
+          this.engine.patchContact({ id: r.id, fields: r.fields }, { receivedAt: r.updated_at });
+      },
     );
-    return result;
+    return result.f;
   }
 
   // ---------------------------------------------------------------- segments
@@ -1094,6 +1101,61 @@ export class WorkspaceService {
   /** Time-driven changes and the changes not logged yet, to the log. */
   tick(): Promise<MembershipChange[]> {
     return this.live.tick();
+  }
+
+  // ---------------------------------------------------------------- writes composed elsewhere
+  // Segment ingest (src/service/segment/) and contact merges (contact-merge.ts) compose
+  // their own `live.write`s from the same steps as the upserts above.
+
+  /**
+   * Values stored under a field's key before it was declared (Segment traits, docs/ingest.md):
+   * the contacts whose value has the field's type, for the engine, which knew no such
+   * field; values of another type are dropped from the store, which keeps only values a
+   * declared field can hold.
+   */
+  private async storedValuesOf(tx: StoreOps, f: CustomField): Promise<{ usable: ContactRecord[] }> {
+    const registry = this.registry.withField({ key: f.key, type: f.type, label: f.label });
+    const usable: ContactRecord[] = [];
+    const dropped: ContactRecord[] = [];
+    for await (const page of tx.streamContacts(this.id)) {
+      for (const r of page) {
+        if (!Object.hasOwn(r.fields, f.key)) continue;
+        try {
+          contactChanges({ fields: { [f.key]: r.fields[f.key] } }, registry, this.timeZone);
+          usable.push(r);
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          const fields = { ...r.fields };
+          delete fields[f.key];
+          dropped.push({ ...r, fields });
+        }
+      }
+    }
+    if (dropped.length > 0) await tx.putContacts(this.id, dropped);
+    return { usable };
+  }
+
+  /** The workspace clock's now. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** The stored record after a write of `ch` over `prev` (null: a new contact), as upserts compute it. */
+  contactWrite(prev: ContactRecord | null, ch: ContactChanges, now: number): ContactWrite {
+    return this.merged(prev, ch, now);
+  }
+
+  /** Brings the engine along a committed contact write: a new contact whole, else the keys of `ch`. */
+  applyContactWrite(rec: ContactRecord, ch: ContactChanges, created: boolean, now: number): void {
+    this.applyContact(rec, ch, created, now);
+  }
+
+  /** Merges contact `from` into `to` (contact-merge.ts): one durable write. */
+  mergeContacts(from: string, to: string): Promise<{ contact: WireContact; events: number }> {
+    return mergeContacts(this, { from, to }).then((r) => ({
+      contact: this.wireContact(r.contact, true),
+      events: r.events,
+    }));
   }
 }
 

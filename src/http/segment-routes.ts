@@ -1,0 +1,66 @@
+/**
+ * Segment-compatible ingest (SPEC §4.1, docs/ingest.md): `POST /segment/v1/batch` (and
+ * `/import`, its other name in Segment's HTTP API) and one route per call type. The
+ * server authenticates these paths with HTTP Basic (the key as the user name) and
+ * decompresses gzip bodies before they get here; the body limits are Segment's and count
+ * decompressed bytes.
+ */
+import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { ApiError } from "../service/errors.ts";
+import { ingestSegmentBatch, ingestSegmentCall } from "../service/segment/ingest.ts";
+import { MESSAGE_TYPES, SEGMENT_LIMITS } from "../service/segment/spec.ts";
+import type { Slice } from "../service/slice.ts";
+
+function parseJson(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError("invalid_request", `invalid JSON body: ${(e as Error).message}`, { path: "" });
+  }
+}
+
+/** Some clients label their JSON `text/plain` (or nothing at all); it is read as JSON here. */
+async function jsonBody(req: FastifyRequest, limit: number): Promise<unknown> {
+  const body = req.body;
+  if (body === null || typeof (body as Readable).pipe !== "function") return body;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as Readable) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError("payload_too_large", `request body exceeds ${limit / 1024} KB`);
+    chunks.push(chunk as Buffer);
+  }
+  return parseJson(Buffer.concat(chunks).toString("utf8"));
+}
+
+async function workspaceOf(slice: Slice, req: FastifyRequest) {
+  if (!req.caller) throw new ApiError("unauthorized", "missing write key");
+  return slice.workspace(req.caller.workspace.id);
+}
+
+export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void {
+  void app.register(async (scope) => {
+    // Segment's libraries send application/json; others have sent a form type or none.
+    scope.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => {
+      try {
+        done(null, parseJson(text as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
+    for (const path of ["/segment/v1/batch", "/segment/v1/import"]) {
+      scope.post(path, { bodyLimit: SEGMENT_LIMITS.batchBytes }, async (req) => {
+        const ws = await workspaceOf(slice, req);
+        return ingestSegmentBatch(ws, await jsonBody(req, SEGMENT_LIMITS.batchBytes), ws.now());
+      });
+    }
+    for (const type of MESSAGE_TYPES) {
+      scope.post(`/segment/v1/${type}`, { bodyLimit: SEGMENT_LIMITS.messageBytes }, async (req) => {
+        const ws = await workspaceOf(slice, req);
+        return ingestSegmentCall(ws, type, await jsonBody(req, SEGMENT_LIMITS.messageBytes), ws.now());
+      });
+    }
+  });
+}
