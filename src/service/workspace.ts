@@ -446,7 +446,7 @@ export class WorkspaceService {
     const found: (ContactRecord | { id: string } | null)[] = new Array(refs.length).fill(null);
     const lookups: ContactRef[] = [];
     const lookupAt: number[] = [];
-    const engineKnows = true;
+    const engineKnows = opts.tx === undefined || this.live.engineCurrent;
     refs.forEach((ref, k) => {
       if (engineKnows) {
         const id = this.inMemory(ref);
