@@ -13,9 +13,8 @@
  *
  * Mailgun retries a delivery that did not get a 200 (or a 406, which stops retries) over
  * hours, and reportedly resends the original signature block; such a retry is refused
- * here as stale. So a delivery that fails after verification is lost to Mailgun's
- * retries: the caller should answer 406 to a refused Mailgun request (retrying cannot
- * help) and only fail with 5xx before verification.
+ * here as stale (and its token as seen). So retries cannot recover a delivery, and the
+ * caller may as well answer 406 to a refused Mailgun request, which stops them.
  *
  * Mapping (`event-data.event` → Slice), one event per request:
  *

@@ -127,6 +127,13 @@ describe("postmark parse", () => {
     expect(events[5].properties.url).toBe("https://example.com");
   });
 
+  it("maps a resent record to the same ids, which is what makes replays harmless", () => {
+    const ids = () => records.flatMap((r) => parse(r).events.map((e) => e.id));
+    const first = ids();
+    expect(new Set(first).size).toBe(first.length);
+    expect(ids()).toEqual(first);
+  });
+
   it("maps bounce types by Postmark's list", () => {
     const bounce = records[1];
     const kind = (Type: string) =>
