@@ -123,6 +123,11 @@ describe("web app: sources (keys, Segment SDKs, receivers)", () => {
     await urlInput.waitFor();
     const url = await urlInput.inputValue();
     expect(url).toMatch(new RegExp(`^${env.s.url.replace(/\./g, "\\.")}/hooks/\\S+$`));
+    // The copy button puts it on the clipboard.
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.s.url });
+    await page.getByTestId("new-receiver").getByRole("button", { name: "Copy URL" }).click();
+    await page.getByTestId("new-receiver").getByRole("button", { name: "Copied" }).waitFor();
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(url);
     const row = page.getByTestId("receivers-table").locator("tbody tr");
     await row.getByText(url).waitFor();
     await row.getByText("Mailgun prod").waitFor();

@@ -35,6 +35,34 @@ export function SourceCopyField({
   );
 }
 
+const CopyIcon = () => (
+  <svg
+    width="16"
+    height="16"
+    viewBox="0 0 24 24"
+    fill="none"
+    stroke="currentColor"
+    strokeWidth="2"
+    aria-hidden="true"
+  >
+    <rect x="8" y="8" width="12" height="12" rx="2" />
+    <path d="M16 8V6a2 2 0 0 0-2-2H6a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h2" />
+  </svg>
+);
+const CheckIcon = () => (
+  <svg
+    width="16"
+    height="16"
+    viewBox="0 0 24 24"
+    fill="none"
+    stroke="currentColor"
+    strokeWidth="2"
+    aria-hidden="true"
+  >
+    <path d="M5 12l5 5L20 7" />
+  </svg>
+);
+
 /** A small copy button beside a value in a table cell. */
 export function SourceCopyIcon({ value, label }: { value: string; label: string }) {
   return (
@@ -42,7 +70,7 @@ export function SourceCopyIcon({ value, label }: { value: string; label: string 
       {({ copied, copy }) => (
         <Tooltip label={copied ? "Copied" : label} withArrow>
           <ActionIcon variant="subtle" color={copied ? "teal" : "gray"} onClick={copy} aria-label={label}>
-            {copied ? "✓" : "⧉"}
+            {copied ? <CheckIcon /> : <CopyIcon />}
           </ActionIcon>
         </Tooltip>
       )}

@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Group, Loader, Stack, Table, Text } from "@mantine/core";
+import { Alert, Anchor, Group, Loader, Stack, Table, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { PROVIDER_INFO, sourcesApi, when } from "../sources-api.ts";
@@ -46,7 +46,9 @@ export function SourceReceiversPanel() {
             {list.map((r) => (
               <Table.Tr key={r.id} data-receiver={r.id}>
                 <Table.Td>
-                  <Badge variant="light">{PROVIDER_INFO[r.provider]?.label ?? r.provider}</Badge>
+                  <Text size="sm" fw={500}>
+                    {PROVIDER_INFO[r.provider]?.label ?? r.provider}
+                  </Text>
                 </Table.Td>
                 <Table.Td>
                   <Anchor component={Link} to={`/sources/receivers/${encodeURIComponent(r.id)}`}>
