@@ -122,26 +122,27 @@ export const resend: ReceiverAdapter<ResendConfig> = {
     if (!to || to.length === 0) throw new ReceiverInputError("resend data.to lists no recipient");
     checkCount(to.length, "resend data.to");
     const kind = body.type;
+    const click = isRecord(data.click) ? data.click : undefined;
+    const bounce = isRecord(data.bounce) ? data.bounce : undefined;
+    let bounceType: "hard" | "soft" | undefined;
+    if (type === "email_bounced") {
+      bounceType = bounce?.type === undefined || bounce.type === "Permanent" ? "hard" : "soft";
+    }
+    const url = type === "email_clicked" ? optionalString(click?.link) : undefined;
     return mapItems(to, (address, index): MappedEvent[] => {
       const email = recipient(address, `data.to[${index}]`);
-      const click = isRecord(data.click) ? data.click : undefined;
-      const bounce = isRecord(data.bounce) ? data.bounce : undefined;
-      const at =
-        click?.timestamp !== undefined
-          ? ["data.click.timestamp", click.timestamp]
-          : ["created_at", body.created_at];
-      let bounceType: "hard" | "soft" | undefined;
-      if (type === "email_bounced") {
-        bounceType = bounce?.type === undefined || bounce.type === "Permanent" ? "hard" : "soft";
-      }
-      const url = type === "email_clicked" ? optionalString(click?.link) : undefined;
       if (type === "email_clicked" && !url) throw new ItemError("data.click.link: missing clicked link");
+      // A click has its own time; the event's created_at is when Resend recorded it.
+      const timestamp =
+        click?.timestamp !== undefined
+          ? eventTime(click.timestamp, "data.click.timestamp")
+          : eventTime(body.created_at, "created_at");
       return [
         {
           id: to.length === 1 ? eventId("resend", svixId) : eventId("resend", svixId, email),
           type,
           contact: { email },
-          timestamp: eventTime(at[1], at[0] as string),
+          timestamp,
           properties: compact({
             provider: "resend",
             provider_event: kind,

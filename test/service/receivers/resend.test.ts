@@ -173,6 +173,13 @@ describe("resend parse", () => {
     const result = parse(bad, "msg_b");
     expect(result.errors).toEqual([{ index: 1, error: 'data.to[1]: "broken" is not an email address' }]);
     expect(result.events.map((e) => e.contact.email)).toEqual(["ok@example.com"]);
+    const noLink = {
+      ...samples[3],
+      data: { ...(samples[3].data as object), click: { timestamp: "2024-11-24T05:00:57.163Z" } },
+    };
+    expect(parse(noLink, "msg_l").errors).toEqual([
+      { index: 0, error: "data.click.link: missing clicked link" },
+    ]);
     expect(() => parse({ type: "email.sent" }, "msg_c")).toThrow(
       new ReceiverInputError('resend body has no "data" object'),
     );
