@@ -114,7 +114,7 @@ async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promi
 }
 
 /** `POST /segment/v1/batch`: `{ batch: [message, …], context?, sentAt? }`. */
-export function ingestSegmentBatch(
+export async function ingestSegmentBatch(
   ws: WorkspaceService,
   body: unknown,
   receivedAt: number,
