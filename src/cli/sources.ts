@@ -108,9 +108,8 @@ function keysCommand(): Command {
         .option("--name <name>", "a name to recognise it by")
         .option(
           "--role <role>",
-          "read_write (everything), read_only (reads and previews), ingest (sends contacts and events, reads nothing)",
+          "read_write (everything; the default), read_only (reads and previews), ingest (sends contacts and events, reads nothing)",
           choice(ROLES),
-          "read_write",
         )
         .option("--json", "print the API's JSON answer"),
     )
@@ -121,10 +120,13 @@ Examples:
   $ slice keys create --name "Website backend" --role ingest
   $ export SLICE_API_KEY=$(slice keys create --name "Dashboards" --role read_only)`,
       )
-      .action(async (flags: ClientOptions & { name?: string; role: string; json?: boolean }) => {
+      .action(async (flags: ClientOptions & { name?: string; role?: string; json?: boolean }) => {
         const out = stdio();
         const k = await new Client(flags).json<WireKey & { key: string }>("POST", "/v1/keys", {
-          json: { ...(flags.name !== undefined ? { name: flags.name } : {}), role: flags.role },
+          json: {
+            ...(flags.name !== undefined ? { name: flags.name } : {}),
+            ...(flags.role !== undefined ? { role: flags.role } : {}),
+          },
         });
         if (flags.json) return out.line(JSON.stringify(k, null, 2));
         out.note(`created key ${k.id} "${k.name}" (${k.role}); its secret is shown once, keep it:`);

@@ -51,6 +51,14 @@ describe("web app: sources (keys, Segment SDKs, receivers)", () => {
 
   let ingestKey = "";
 
+  it("serves the app at /sources and a receiver's page, so they can be reloaded", async () => {
+    for (const path of ["/sources", "/sources?tab=receivers", "/sources/receivers/rcv_x"]) {
+      const res = await fetch(env.s.url + path);
+      expect(res.status, path).toBe(200);
+      expect(await res.text()).toContain('<div id="root">');
+    }
+  });
+
   it("creates an ingest key, lists it with its role, and fills the SDK snippets with it", async () => {
     await openSources(page);
     await page.getByLabel("Key name").fill("Website SDK");
