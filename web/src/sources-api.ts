@@ -69,6 +69,8 @@ export type Source =
       accepted: number;
       rejected: number;
       last_seen_at: string | null;
+      /** Why the last refused message was refused. */
+      last_error?: string | null;
     }
   | {
       type: "receiver";

@@ -1,4 +1,4 @@
-import { Alert, Anchor, Group, Loader, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Loader, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { sourcesApi, when } from "../sources-api.ts";
 import { SourceSnippet } from "./SourceCopyField.tsx";
@@ -87,25 +87,24 @@ client.track({ userId: 'u_123', event: 'Order Completed', properties: { amount: 
         </Alert>
       )}
       {sources.data && (
-        <Group data-testid="segment-counters" grow>
-          <SimpleGrid cols={3}>
-            <Counter
-              label="Events accepted"
-              value={(segment?.accepted ?? 0).toLocaleString("en")}
-              testId="segment-accepted"
-            />
-            <Counter
-              label="Rejected"
-              value={(segment?.rejected ?? 0).toLocaleString("en")}
-              testId="segment-rejected"
-            />
-            <Counter
-              label="Last seen"
-              value={when(segment?.last_seen_at ?? null)}
-              testId="segment-last-seen"
-            />
-          </SimpleGrid>
-        </Group>
+        <SimpleGrid cols={3} data-testid="segment-counters">
+          <Counter
+            label="Events accepted"
+            value={(segment?.accepted ?? 0).toLocaleString("en")}
+            testId="segment-accepted"
+          />
+          <Counter
+            label="Rejected"
+            value={(segment?.rejected ?? 0).toLocaleString("en")}
+            testId="segment-rejected"
+          />
+          <Counter label="Last seen" value={when(segment?.last_seen_at ?? null)} testId="segment-last-seen" />
+        </SimpleGrid>
+      )}
+      {segment?.last_error && (
+        <Alert color="orange" title="Last refusal">
+          {segment.last_error}
+        </Alert>
       )}
     </Stack>
   );
