@@ -1151,7 +1151,10 @@ export class WorkspaceService {
   }
 
   /** Merges contact `from` into `to` (contact-merge.ts): one durable write. */
-  mergeContacts(from: string, to: string): Promise<{ contact: WireContact; events: number }> {
+  mergeContacts(
+    from: string,
+    to: string,
+  ): Promise<{ contact: WireContact & { segments?: string[] }; events: number }> {
     return mergeContacts(this, { from, to }).then((r) => ({
       contact: this.wireContact(r.contact, true),
       events: r.events,
