@@ -11,6 +11,7 @@ import { RECEIVERS } from "./receivers/index.ts";
 import { MemoryReplayGuard, scopedReplayGuard } from "./receivers/replay-guard.ts";
 import {
   type InboundRequest,
+  type ParseResult,
   type Provider,
   type ReceiverAdapter,
   ReceiverInputError,
@@ -161,7 +162,8 @@ export class Receiving {
     const r = await this.o.store.findReceiver(id);
     if (!r) throw notFound("receiver", id);
     const adapter = this.adapter(r.provider);
-    const verdict = await adapter.verify(req, r.config, scopedReplayGuard(this.replay, r.id));
+    const guard = scopedReplayGuard(this.replay, r.id);
+    const verdict = await adapter.verify(req, r.config, guard);
     if (!verdict.ok) {
       this.o.sources.record(r.workspace_id, r.id, { outcome: "signature_failed", detail: verdict.reason });
       throw new ApiError(
@@ -169,7 +171,7 @@ export class Receiving {
         `${PROVIDER_NAMES[r.provider as Provider]} webhook: ${verdict.reason}`,
       );
     }
-    let parsed: ReturnType<AnyAdapter["parse"]>;
+    let parsed: ParseResult;
     try {
       parsed = adapter.parse(req, r.config);
     } catch (e) {
@@ -177,6 +179,20 @@ export class Receiving {
       this.o.sources.record(r.workspace_id, r.id, { outcome: "rejected", rejected: 1, detail: e.message });
       throw invalid("", e.message);
     }
+    try {
+      return await this.apply(r, parsed, workspace);
+    } catch (e) {
+      // Nothing was stored: the provider's retry carries the same id and must get through.
+      guard.release();
+      throw e;
+    }
+  }
+
+  private async apply(
+    r: ReceiverRecord,
+    parsed: ParseResult,
+    workspace: (id: string) => Promise<WorkspaceService>,
+  ): Promise<{ accepted: number; duplicates: number; errors: { index: number; error: string }[] }> {
     if (parsed.confirm) {
       await (this.o.confirmSubscription ?? getUrl)(parsed.confirm.subscribeUrl);
       this.o.sources.record(r.workspace_id, r.id, {

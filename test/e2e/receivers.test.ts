@@ -4,9 +4,16 @@
  * makes and posted to the receiver's URL; the contact moves into the default segments.
  * A bad or replayed signature answers 401 and changes nothing.
  */
+import { execFileSync } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Webhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSesAdapter } from "../../src/service/receivers/ses.ts";
 import { type Json, startTestServer, type TestServer } from "../support/server.ts";
 
 let s: TestServer;
@@ -99,6 +106,25 @@ describe("receivers: Mailgun (HMAC-SHA256 signed)", () => {
     ]);
     const sources = (await s.call("GET", "/v1/sources")).body.data as Json[];
     expect(sources.find((x) => x.id === r.id)).toMatchObject({ provider: "mailgun", accepted: 1 });
+  });
+
+  it("a temporary failure of a long-inactive subscriber puts it in Excluded", async () => {
+    const r = await receiver("mailgun", { signing_key: signingKey });
+    const longAgo = new Date(Date.now() - 200 * 86_400_000).toISOString();
+    const c = await s.call("POST", "/v1/contacts", {
+      email: "mg-soft@example.com",
+      status: "subscribed",
+      subscribed_at: longAgo,
+      created_at: longAgo,
+    });
+    expect(c.status).toBe(201);
+    expect((await contactByEmail("mg-soft@example.com")).segments).toContain("inactive");
+    expect((await contactByEmail("mg-soft@example.com")).segments).not.toContain("excluded");
+    const ok = await post(r.url, signed(failed("mg-soft@example.com", "temporary")), {});
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    const after = await contactByEmail("mg-soft@example.com");
+    expect(after.email_status).toBe("soft_bouncing");
+    expect(after.segments).toContain("excluded");
   });
 
   it("refuses a receiver without its signing key, naming the path", async () => {
@@ -263,5 +289,179 @@ describe("receivers: Resend (Svix / Standard Webhooks signature)", () => {
     const id2 = `msg_${randomBytes(8).toString("hex")}`;
     const bad = { ...headers, "svix-id": id2, "svix-signature": forged.sign(id2, at, body) };
     expect((await post(r.url, body, bad)).status).toBe(401);
+  });
+});
+
+/**
+ * SNS signatures are checked against a certificate downloaded from SigningCertURL over
+ * https: the test makes its own certificate (openssl), serves it from a local HTTPS
+ * server it trusts for the duration, and gives the server an SES adapter allowed to
+ * fetch from localhost (see test/service/receivers/ses.test.ts).
+ */
+describe("receivers: Amazon SES through SNS (signed messages, subscription confirmation)", () => {
+  const TOPIC = "arn:aws:sns:us-west-2:123456789012:slice-ses-events";
+  let dir: string;
+  let key: string;
+  let certServer: https.Server;
+  let origin: string;
+  let savedCa: unknown;
+  let ses: TestServer;
+  const confirmed: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slice-sns-e2e-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+      ],
+      { stdio: "ignore" },
+    );
+    key = readFileSync(join(dir, "key.pem"), "utf8");
+    const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    certServer = https.createServer({ key, cert }, (_req, res) => res.writeHead(200).end(cert));
+    await new Promise<void>((resolve) => certServer.listen(0, "127.0.0.1", resolve));
+    origin = `https://localhost:${(certServer.address() as AddressInfo).port}`;
+    savedCa = https.globalAgent.options.ca;
+    https.globalAgent.options.ca = cert;
+    ses = await startTestServer(
+      { kind: "sqlite" },
+      {
+        receiverAdapters: { ses: createSesAdapter({ hostPattern: /^localhost:\d+$/ }) },
+        confirmSubscription: async (url) => {
+          confirmed.push(url);
+        },
+      },
+    );
+  });
+  afterAll(async () => {
+    await ses?.stop();
+    https.globalAgent.options.ca = savedCa as typeof https.globalAgent.options.ca;
+    certServer?.closeAllConnections();
+    certServer?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const SIGNED: Record<string, string[]> = {
+    Notification: ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
+    SubscriptionConfirmation: [
+      "Message",
+      "MessageId",
+      "SubscribeURL",
+      "Timestamp",
+      "Token",
+      "TopicArn",
+      "Type",
+    ],
+  };
+  let n = 0;
+  function signed(m: Record<string, string>, signingKey = key): string {
+    const out: Record<string, string> = {
+      MessageId: `6f1d1c0e-5c1b-4a43-9d8e-${String(++n).padStart(12, "0")}`,
+      TopicArn: TOPIC,
+      Timestamp: new Date().toISOString(),
+      ...m,
+      SignatureVersion: "2",
+      SigningCertURL: `${origin}/cert.pem`,
+    };
+    const text = SIGNED[out.Type!]!.filter((k) => k in out)
+      .map((k) => `${k}\n${out[k]}\n`)
+      .join("");
+    out.Signature = sign("sha256", Buffer.from(text), signingKey).toString("base64");
+    return JSON.stringify(out);
+  }
+  const snsPost = (url: string, body: string) =>
+    post(url, body, {
+      "content-type": "text/plain; charset=UTF-8",
+      "x-amz-sns-message-type": JSON.parse(body).Type,
+    });
+  // https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html
+  const bounce = (email: string, bounceType: "Permanent" | "Transient") => ({
+    eventType: "Bounce",
+    bounce: {
+      bounceType,
+      bounceSubType: "General",
+      bouncedRecipients: [
+        {
+          emailAddress: email,
+          action: "failed",
+          status: "5.1.1",
+          diagnosticCode: "smtp; 550 5.1.1 user unknown",
+        },
+      ],
+      timestamp: new Date().toISOString(),
+      feedbackId: `0100015${n}`,
+    },
+    mail: {
+      timestamp: new Date().toISOString(),
+      source: "sender@example.com",
+      messageId: `EXAMPLE-${n}`,
+      destination: [email],
+    },
+  });
+
+  it("confirms the subscription, then bounces move contacts into Hard bounced; forged and replayed messages change nothing", async () => {
+    const r = await ses.call("POST", "/v1/receivers", { provider: "ses", config: { topic_arn: TOPIC } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const url = r.body.url as string;
+    const subscribeUrl = `${origin}/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=abc`;
+    const sub = await snsPost(
+      url,
+      signed({
+        Type: "SubscriptionConfirmation",
+        Token: "abc",
+        Message: "You have chosen to subscribe…",
+        SubscribeURL: subscribeUrl,
+      }),
+    );
+    expect(sub.status, JSON.stringify(sub.body)).toBe(200);
+    expect(confirmed).toEqual([subscribeUrl]);
+
+    const hard = signed({
+      Type: "Notification",
+      Subject: "",
+      Message: JSON.stringify(bounce("ses-hard@example.com", "Permanent")),
+    });
+    const ok = await snsPost(url, hard);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.accepted).toBe(1);
+    const list = (await ses.call("GET", "/v1/contacts?segment=hard_bounced")).body.data as Json[];
+    expect(list.map((c) => c.email)).toEqual(["ses-hard@example.com"]);
+    expect((await snsPost(url, hard)).status).toBe(401);
+
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const forged = signed(
+      {
+        Type: "Notification",
+        Subject: "",
+        Message: JSON.stringify(bounce("ses-forged@example.com", "Permanent")),
+      },
+      other.export({ type: "pkcs8", format: "pem" }).toString(),
+    );
+    const refused = await snsPost(url, forged);
+    expect(refused.status).toBe(401);
+    const all = (await ses.call("GET", "/v1/contacts")).body.data as Json[];
+    expect(all.map((c) => c.email)).toEqual(["ses-hard@example.com"]);
+    const wrongTopic = signed({
+      Type: "Notification",
+      TopicArn: "arn:aws:sns:us-west-2:123456789012:other",
+      Subject: "",
+      Message: JSON.stringify(bounce("ses-other@example.com", "Permanent")),
+    });
+    expect((await snsPost(url, wrongTopic)).status).toBe(401);
   });
 });
