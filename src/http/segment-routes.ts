@@ -8,7 +8,7 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
-import { ingestSegmentBatch, ingestSegmentCall } from "../service/segment/ingest.ts";
+import { ingestSegmentBatch, ingestSegmentCall, type SegmentResult } from "../service/segment/ingest.ts";
 import { MESSAGE_TYPES, SEGMENT_LIMITS } from "../service/segment/spec.ts";
 import type { Slice } from "../service/slice.ts";
 
@@ -40,6 +40,25 @@ async function workspaceOf(slice: Slice, req: FastifyRequest) {
   return slice.workspace(req.caller.workspace.id);
 }
 
+/** Counts each request in the workspace's `segment` source (GET /v1/sources). */
+async function counted(slice: Slice, ws: string, run: () => Promise<SegmentResult>): Promise<SegmentResult> {
+  try {
+    const r = await run();
+    slice.sources.record(ws, "segment", {
+      outcome: r.errors.length > 0 && r.accepted + r.duplicates === 0 ? "rejected" : "accepted",
+      accepted: r.accepted + r.duplicates,
+      rejected: r.errors.length,
+      detail: r.errors[0] ? `message ${r.errors[0].index}: ${r.errors[0].error}` : null,
+    });
+    return r;
+  } catch (e) {
+    if (e instanceof ApiError) {
+      slice.sources.record(ws, "segment", { outcome: "rejected", rejected: 1, detail: e.message });
+    }
+    throw e;
+  }
+}
+
 export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void {
   void app.register(async (scope) => {
     // Segment's libraries send application/json; others have sent a form type or none.
@@ -53,13 +72,17 @@ export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void 
     for (const path of ["/segment/v1/batch", "/segment/v1/import"]) {
       scope.post(path, { bodyLimit: SEGMENT_LIMITS.batchBytes }, async (req) => {
         const ws = await workspaceOf(slice, req);
-        return ingestSegmentBatch(ws, await jsonBody(req, SEGMENT_LIMITS.batchBytes), ws.now());
+        return counted(slice, ws.id, async () =>
+          ingestSegmentBatch(ws, await jsonBody(req, SEGMENT_LIMITS.batchBytes), ws.now()),
+        );
       });
     }
     for (const type of MESSAGE_TYPES) {
       scope.post(`/segment/v1/${type}`, { bodyLimit: SEGMENT_LIMITS.messageBytes }, async (req) => {
         const ws = await workspaceOf(slice, req);
-        return ingestSegmentCall(ws, type, await jsonBody(req, SEGMENT_LIMITS.messageBytes), ws.now());
+        return counted(slice, ws.id, async () =>
+          ingestSegmentCall(ws, type, await jsonBody(req, SEGMENT_LIMITS.messageBytes), ws.now()),
+        );
       });
     }
   });

@@ -12,6 +12,7 @@ import { StoreError } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
 import { registerHookRoute } from "./receiver-routes.ts";
 import { registerRoutes } from "./routes.ts";
+import { registerSegmentRoutes } from "./segment-routes.ts";
 import { registerStatic } from "./static.ts";
 
 export interface ServerOptions {
@@ -184,6 +185,7 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
 
   void app.register(async (scope) => registerRoutes(scope, slice));
   void app.register(async (scope) => registerHookRoute(scope, slice));
+  registerSegmentRoutes(app, slice);
   void app.register(async (scope) => registerStatic(scope));
   return app;
 }

@@ -465,3 +465,30 @@ describe("receivers: Amazon SES through SNS (signed messages, subscription confi
     expect((await snsPost(url, wrongTopic)).status).toBe(401);
   });
 });
+
+describe("sources: the Segment source's counters", () => {
+  it("count accepted events and refused messages of /segment/v1/batch, and when last seen", async () => {
+    const key = (await s.call("POST", "/v1/keys", { role: "ingest" })).body.key as string;
+    const before = ((await s.call("GET", "/v1/sources")).body.data as Json[]).find((x) => x.id === "segment");
+    expect(before).toMatchObject({ type: "segment", accepted: 0, rejected: 0, last_seen_at: null });
+    const res = await fetch(`${s.url}/segment/v1/batch`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}`,
+      },
+      body: JSON.stringify({
+        batch: [
+          { type: "track", userId: "u-src-1", event: "Signed Up", messageId: "src-m1" },
+          { type: "track", userId: "u-src-2", event: "Signed Up", messageId: "src-m2" },
+          { type: "track", userId: "u-src-3", messageId: "src-m3" },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const after = ((await s.call("GET", "/v1/sources")).body.data as Json[]).find((x) => x.id === "segment");
+    expect(after).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(after.last_error).toMatch(/^message 2: /);
+    expect(Date.parse(after.last_seen_at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
