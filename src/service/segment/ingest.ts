@@ -82,13 +82,12 @@ async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promi
     if (resolved === null) continue; // its profile part failed: already an error
     const contact = resolved !== undefined ? { id: resolved } : { external_id: m.userId! };
     for (const e of m.events) {
-      events.push({
-        ...(e.id !== null ? { id: e.id } : {}),
-        type: e.type,
-        contact,
-        timestamp: new Date(e.timestamp).toISOString(),
-        properties: e.properties,
-      });
+      const timestamp = new Date(e.timestamp).toISOString();
+      events.push(
+        e.id !== null
+          ? { id: e.id, type: e.type, contact, timestamp, properties: e.properties }
+          : { type: e.type, contact, timestamp, properties: e.properties },
+      );
       owner.push(index);
     }
   }

@@ -7,7 +7,7 @@ import type { FieldRegistry } from "../../rules/fields.ts";
 import type { JsonObject } from "../../store/types.ts";
 import { invalid } from "../errors.ts";
 import { instant, issuePath } from "../wire.ts";
-import { type MessageType, parseAt, SEGMENT_LIMITS, SegmentMessage } from "./spec.ts";
+import { type MessageType, parseAt, plainMessage, SEGMENT_LIMITS, SegmentMessage } from "./spec.ts";
 import { snakeCase, type TraitChanges, traitChanges } from "./traits.ts";
 
 export interface EventDraft {
@@ -58,13 +58,20 @@ const nonBlank = (s: string | null | undefined): string | null =>
  * (`Order Completed` → `order_completed`), checked against SPEC §2's pattern.
  */
 export function eventType(name: string, path: string): string {
+  const cached = TYPE_CACHE.get(name);
+  if (cached !== undefined) return cached;
   const type = snakeCase(name);
   if (type === "")
     throw invalid(path, `${JSON.stringify(name)} gives no event type (letters or digits needed)`);
   if (!EVENT_TYPE.test(type))
     throw invalid(path, `${JSON.stringify(name)} gives the event type "${type}", longer than 64 characters`);
+  // A source sends a few names over and over; the cache is bounded by forgetting all.
+  if (TYPE_CACHE.size >= 10_000) TYPE_CACHE.clear();
+  TYPE_CACHE.set(name, type);
   return type;
 }
+
+const TYPE_CACHE = new Map<string, string>();
 
 /**
  * The corrected time of a message (https://segment.com/docs/connections/spec/common/#timestamps):
@@ -80,9 +87,21 @@ export function correctedTimestamp(
   tz: string,
 ): number {
   if (given === null || given === undefined || given.trim() === "") return receivedAt;
-  const t = instant(given, paths.timestamp, tz);
+  const t = cachedInstant(given, paths.timestamp, tz);
   if (sentAt === null || sentAt === undefined || sentAt.trim() === "") return t;
-  return receivedAt - (instant(sentAt, paths.sentAt, tz) - t);
+  return receivedAt - (cachedInstant(sentAt, paths.sentAt, tz) - t);
+}
+
+/** A batch's messages share its sentAt and often their timestamps: the last few are kept. */
+const INSTANTS = new Map<string, number>();
+function cachedInstant(s: string, path: string, tz: string): number {
+  const key = `${tz} ${s}`;
+  const hit = INSTANTS.get(key);
+  if (hit !== undefined) return hit;
+  const t = instant(s, path, tz);
+  if (INSTANTS.size >= 64) INSTANTS.clear();
+  INSTANTS.set(key, t);
+  return t;
 }
 
 function derivedEvents(type: string, base: EventDraft): EventDraft[] {
@@ -116,7 +135,7 @@ function plainObject(v: unknown): Record<string, unknown> | null {
 export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
   const { root } = opts;
   const at = (...p: string[]) => issuePath(root, p);
-  const m = parseAt(SegmentMessage, raw, root);
+  const m = plainMessage(raw) ?? parseAt(SegmentMessage, raw, root);
   const userId = nonBlank(m.userId);
   const anonymousId = nonBlank(m.anonymousId);
   const previousId = nonBlank(m.previousId);
@@ -126,7 +145,9 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
   } else if (userId === null && anonymousId === null) {
     throw invalid(root, "expected a userId or an anonymousId");
   }
-  const context = { ...(opts.context ?? {}), ...(m.context ?? {}) };
+  // The batch's context is the default of each message's (merged only when read).
+  const context =
+    opts.context && m.context ? { ...opts.context, ...m.context } : (m.context ?? opts.context ?? {});
   // A message that went through Segment already has its corrected `timestamp` beside the
   // client's `originalTimestamp`; the correction is made from the client's own clock.
   const original = nonBlank(m.originalTimestamp) !== null;
