@@ -73,7 +73,6 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
 
   const batch = (...messages: unknown[]) => ingestSegmentBatch(ws, { batch: messages }, NOW);
   const byExternal = async (external_id: string) => (await store.findContacts(info.id, [{ external_id }]))[0];
-  const byEmail = async (email: string) => (await store.findContacts(info.id, [{ email }]))[0];
   const eventTypes = async (id: string) =>
     (await ws.contactEvents(id, { limit: 100 })).data.map((e) => e.type).sort();
   const member = (segment: string, id: string) => ws.engine.members(segment).has(id);
