@@ -123,6 +123,8 @@ export const BUILTIN_INPUT_KEYS = [
   "subscribed_at",
 ] as const satisfies readonly (keyof ContactInput)[];
 
+const EXTERNAL_ID_KEY = BUILTIN_INPUT_KEYS.indexOf("external_id");
+
 export class ContactTable {
   /** Contact id of each index; deleted contacts keep their slot with `alive` cleared. */
   readonly ids: string[] = [];
@@ -235,7 +237,8 @@ export class ContactTable {
       if (patch && !values.has(key)) continue;
       if (writeValue(col, i, values.get(key)) || !existed) changed.push(key);
     }
-    if (!patch || values.has("external_id")) this.keepRawExternal(i, c.external_id);
+    if (!patch || values.has("external_id"))
+      this.keepRawExternal(i, c.external_id, values.get("external_id"));
     if (keys) this.reindex(i);
     return { index: i, changed };
   }
@@ -276,7 +279,7 @@ export class ContactTable {
     this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
     for (const [key, col] of plan.custom) writeValue(col, i, custom?.get(key));
-    this.keepRawExternal(i, c.external_id);
+    this.keepRawExternal(i, c.external_id, values[EXTERNAL_ID_KEY]);
     this.reindex(i);
     return i;
   }
@@ -486,10 +489,11 @@ export class ContactTable {
     if (ext !== null) id.external.set(ext, i);
   }
 
-  /** Remembers how contact `i`'s external id was written when the column's normalised value is not it. */
-  private keepRawExternal(i: number, v: unknown): void {
-    if (typeof v === "string" && normalize(v) !== "" && normalize(v) !== v) this.rawExternal.set(i, v);
-    else this.rawExternal.delete(i);
+  /** Remembers how contact `i`'s external id was written when the column's value (`converted`) is not it. */
+  private keepRawExternal(i: number, raw: unknown, converted: ConvertedValue | undefined): void {
+    if (typeof raw === "string" && typeof converted === "string" && converted !== raw)
+      this.rawExternal.set(i, raw);
+    else if (this.rawExternal.size > 0) this.rawExternal.delete(i);
   }
 
   /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
