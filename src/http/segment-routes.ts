@@ -9,8 +9,9 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
 import { ingestSegmentBatch, ingestSegmentCall, type SegmentResult } from "../service/segment/ingest.ts";
-import { MESSAGE_TYPES, SEGMENT_LIMITS } from "../service/segment/spec.ts";
+import { MESSAGE_TYPES, SEGMENT_LIMITS, SegmentBatch, SegmentMessage } from "../service/segment/spec.ts";
 import type { Slice } from "../service/slice.ts";
+import { ROUTES } from "./routes.ts";
 
 function parseJson(text: string): unknown {
   if (text.trim() === "") return undefined;
@@ -59,7 +60,29 @@ async function counted(slice: Slice, ws: string, run: () => Promise<SegmentResul
   }
 }
 
+const AUTH = "HTTP Basic: the API key as the user name, an empty password";
+
 export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void {
+  // The OpenAPI document lists them beside the bearer routes (a path and method listed
+  // twice, by a second server in one process, is one entry there).
+  ROUTES.push(
+    {
+      method: "POST",
+      path: "/segment/v1/batch",
+      summary: `Segment-compatible batch of messages, ≤ 500 KB (${AUTH}); answers per-message errors`,
+      tag: "segment",
+      body: SegmentBatch,
+      access: "ingest",
+    },
+    ...MESSAGE_TYPES.map((type) => ({
+      method: "POST" as const,
+      path: `/segment/v1/${type}`,
+      summary: `One Segment ${type} call, ≤ 32 KB (${AUTH})`,
+      tag: "segment",
+      body: SegmentMessage,
+      access: "ingest" as const,
+    })),
+  );
   void app.register(async (scope) => {
     // Segment's libraries send application/json; others have sent a form type or none.
     scope.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => {

@@ -248,6 +248,9 @@ describe("Segment-compatible ingest with the real SDKs", () => {
     );
     expect(id.status).toBe(200);
     expect((await contactBy("raw-1")).last_name).toBe("Raw");
+    const doc = await s.call("GET", "/v1/openapi.json", undefined, { key: null });
+    expect(doc.body.paths["/segment/v1/batch"].post.requestBody).toBeDefined();
+    expect(doc.body.paths["/segment/v1/alias"].post.summary).toContain("HTTP Basic");
     const bad = await post("/segment/v1/track", JSON.stringify({ userId: "raw-1" }));
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toBe("event: a track call needs an event name");
