@@ -8,7 +8,7 @@
  * contact ids this write answers.
  */
 import { newId } from "../../store/ids.ts";
-import type { ContactRecord, ContactWrite, StoreOps } from "../../store/types.ts";
+import type { ContactRecord, ContactRef, ContactWrite, StoreOps } from "../../store/types.ts";
 import { absorbedChanges, applyMovedEvents, type MovedContact, moveContact } from "../contact-merge.ts";
 import { ApiError } from "../errors.ts";
 import type { ContactChanges } from "../wire.ts";
@@ -75,20 +75,37 @@ class ProfileWrite {
       if (m.traits?.changes.email) emails.add(m.traits.changes.email);
     }
     const anonIds = [...anon];
-    const refs = [
-      ...[...external].map((external_id) => ({ external_id })),
-      ...[...emails].map((email) => ({ email })),
-    ];
+    // Emails and external ids the engine knows are read by contact id (a primary key
+    // lookup, far cheaper than the store's search by key); the engine is up to date
+    // unless other writes of this group commit came first (LiveWorkspace.engineCurrent).
+    const live = this.ws.live;
+    const inEngine = live.engineCurrent;
+    const ids: string[] = [];
+    const refs: ContactRef[] = [];
+    for (const external_id of external) {
+      const id = inEngine ? live.contactIdBy({ external_id }) : undefined;
+      if (id !== undefined) ids.push(id);
+      else refs.push({ external_id });
+    }
+    for (const email of emails) {
+      const id = inEngine ? live.contactIdBy({ email }) : undefined;
+      if (id !== undefined) ids.push(id);
+      else refs.push({ email });
+    }
     const [owners, found] = await Promise.all([
       anonIds.length > 0 ? this.tx.findIdentities(ws, anonIds) : Promise.resolve([]),
       refs.length > 0 ? this.tx.findContacts(ws, refs) : Promise.resolve([]),
     ]);
     for (const r of found) if (r) this.known(r);
-    for (const x of external) if (!this.byExternal.has(x)) this.byExternal.set(x, null);
-    for (const e of emails) if (!this.byEmail.has(e)) this.byEmail.set(e, null);
-    const missing = [...new Set(owners.filter((o): o is string => o !== null && !this.drafts.has(o)))];
+    const missing = [
+      ...new Set(
+        [...ids, ...owners.filter((o): o is string => o !== null)].filter((c) => !this.drafts.has(c)),
+      ),
+    ];
     const recs = missing.length > 0 ? await this.tx.getContacts(ws, missing) : [];
     for (const r of recs) if (r) this.known(r);
+    for (const x of external) if (!this.byExternal.has(x)) this.byExternal.set(x, null);
+    for (const e of emails) if (!this.byEmail.has(e)) this.byEmail.set(e, null);
     // An identity whose contact is gone (erased since) ties nothing.
     anonIds.forEach((a, k) => {
       const c = owners[k] ?? null;

@@ -40,9 +40,41 @@ const needsProfile = (m: MappedMessage) =>
   m.tags.length > 0 ||
   (m.traits !== null && (Object.keys(m.traits.changes).length > 0 || m.traits.warnings.length > 0));
 
+/** A message whose only profile part is the tie of its anonymousId to its userId. */
+const linkOnly = (m: MappedMessage) =>
+  m.userId !== null &&
+  m.anonymousId !== null &&
+  m.type !== "identify" &&
+  m.type !== "alias" &&
+  m.traits === null &&
+  m.tags.length === 0;
+
+/**
+ * Leaves out the messages whose anonymousId is already tied to their userId's contact:
+ * a site or app sends both ids on every call once the user is known, and a batch of
+ * those needs no profile write, only its events (by userId). Read outside any write, so
+ * only a tie already stored counts; anything else takes the profile write.
+ */
+async function withoutSettledLinks(ws: WorkspaceService, msgs: ProfileMessage[]): Promise<ProfileMessage[]> {
+  const links = msgs.filter((p) => linkOnly(p.m));
+  if (links.length === 0) return msgs;
+  const owners = await ws.live.store.findIdentities(
+    ws.id,
+    links.map((p) => p.m.anonymousId!),
+  );
+  const settled = new Set<ProfileMessage>();
+  links.forEach((p, k) => {
+    const owner = owners[k];
+    if (owner != null && owner === ws.live.contactIdBy({ external_id: p.m.userId! })) settled.add(p);
+  });
+  return settled.size === 0 ? msgs : msgs.filter((p) => !settled.has(p));
+}
+
 async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promise<SegmentResult> {
   const errors: SegmentResult["errors"] = [];
   const mapped: { index: number; root: string; m: MappedMessage }[] = [];
+  const registry = ws.registry;
+  const timeZone = ws.timeZone;
   raw.forEach((item, index) => {
     const root = opts.root(index);
     try {
@@ -52,8 +84,8 @@ async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promi
         receivedAt: opts.receivedAt,
         sentAt: opts.sentAt,
         context: opts.context,
-        registry: ws.registry,
-        timeZone: ws.timeZone,
+        registry,
+        timeZone,
       });
       mapped.push({ index, root, m });
     } catch (e) {
@@ -62,7 +94,10 @@ async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promi
     }
   });
 
-  const profiles: ProfileMessage[] = mapped.filter((p) => needsProfile(p.m));
+  const profiles: ProfileMessage[] = await withoutSettledLinks(
+    ws,
+    mapped.filter((p) => needsProfile(p.m)),
+  );
   const contactOf = new Map<number, string | null>();
   let warnings: SegmentResult["warnings"] = [];
   if (profiles.length > 0) {

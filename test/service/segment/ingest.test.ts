@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ingestSegmentBatch, ingestSegmentCall } from "../../../src/service/segment/ingest.ts";
 import { WorkspaceService } from "../../../src/service/workspace.ts";
 import { openStore } from "../../../src/store/index.ts";
@@ -251,6 +251,27 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
       },
     ]);
     expect((await byExternal("u7"))!.email).toBeNull();
+  });
+
+  it("a call with both ids ties them; once tied, such calls need no profile write", async () => {
+    await setup();
+    await batch({ type: "track", userId: "u8", event: "Signed In" });
+    const u = (await byExternal("u8"))!.id;
+    await batch({ type: "track", userId: "u8", anonymousId: "anon-8", event: "Viewed" });
+    expect(await anonOf("anon-8")).toBe(u);
+    await batch({ type: "page", anonymousId: "anon-8" });
+    expect(await eventTypes(u)).toEqual(["page_viewed", "signed_in", "viewed"]);
+    expect(await store.countContacts(info.id)).toBe(1);
+
+    const writes = vi.spyOn(ws.live, "write");
+    const r = await batch(
+      { type: "track", userId: "u8", anonymousId: "anon-8", event: "Viewed", messageId: "v1" },
+      { type: "page", userId: "u8", anonymousId: "anon-8", messageId: "v2" },
+    );
+    expect(r).toMatchObject({ accepted: 2, errors: [] });
+    expect(writes.mock.calls.filter((c) => c[0].toString().includes("ProfileWrite"))).toEqual([]);
+    writes.mockRestore();
+    expect(await eventTypes(u)).toHaveLength(5);
   });
 
   it("per-message errors: the rest of the batch applies", async () => {
