@@ -126,6 +126,11 @@ export const BUILTIN_INPUT_KEYS = [
 const EXTERNAL_ID_KEY = BUILTIN_INPUT_KEYS.indexOf("external_id");
 
 export class ContactTable {
+  /**
+   * Keys of contacts' `fields` that were skipped because no field declares them (kept by
+   * the store, docs/ingest.md): declaring one of them must look for its stored values.
+   */
+  readonly undeclared = new Set<string>();
   /** Contact id of each index; deleted contacts keep their slot with `alive` cleared. */
   readonly ids: string[] = [];
   private readonly indexById = new Map<string, number>();
@@ -269,7 +274,10 @@ export class ContactTable {
         const def = this.fields.get(key);
         // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
         // but are no field of the engine's until declared; the service refuses them on writes.
-        if (!def) continue;
+        if (!def) {
+          this.undeclared.add(key);
+          continue;
+        }
         if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
         custom ??= new Map();
         custom.set(key, convertValue(def.type, c.fields[key], `contact.fields.${key}`, this.timeZone));
@@ -364,7 +372,10 @@ export class ContactTable {
       const def = this.fields.get(key);
       // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
       // but are no field of the engine's until declared; the service refuses them on writes.
-      if (!def) continue;
+      if (!def) {
+        this.undeclared.add(key);
+        continue;
+      }
       if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
       out.set(key, convertValue(def.type, fields[key], `contact.fields.${key}`, this.timeZone));
     }
@@ -512,7 +523,10 @@ export class ContactTable {
         const def = this.fields.get(key);
         // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
         // but are no field of the engine's until declared; the service refuses them on writes.
-        if (!def) continue;
+        if (!def) {
+          this.undeclared.add(key);
+          continue;
+        }
         if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
         out.set(key, convertValue(def.type, v, `contact.fields.${key}`, this.timeZone));
       }

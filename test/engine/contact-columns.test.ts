@@ -115,6 +115,7 @@ describe("loading contacts as columns", () => {
     for (const eng of [byRows, byColumns]) {
       expect(eng.contactIds()).toEqual(["u"]);
       expect(eng.contacts.valueOf(eng.contacts.index("u")!, "plan_later")).toBeNull();
+      expect([...eng.contacts.undeclared]).toEqual(["plan_later"]);
     }
     byRows.upsertContact({ id: "v", fields: { plan_later: "pro" } });
     byRows.patchContact({ id: "u", fields: { plan_later: "max" } });
