@@ -139,11 +139,11 @@ export class ContactTable {
   private cap = 0;
   private liveCount = 0;
   /**
-   * A contact's external id as written, where it differs from the column's normalised
-   * value (most do not): rules ignore case, but the store, and so a contact reference,
-   * compares external ids exactly.
+   * Each contact's external id as written (null: none), beside the column's normalised
+   * value: rules ignore case, but the store, and so a contact reference, compares
+   * external ids exactly. The column's own string where the two are alike.
    */
-  private readonly rawExternal = new Map<number, string>();
+  private readonly externals: (string | null)[] = [];
   /**
    * Which live contact has each email (normalised, as the store keeps it) and each
    * external id (exactly): built on the first lookup, then kept by every write below.
@@ -200,6 +200,7 @@ export class ContactTable {
     i = this.ids.length;
     this.ensureCapacity(i + 1);
     this.ids.push(id);
+    this.externals.push(null);
     this.indexById.set(id, i);
     this.growAlive(i + 1);
     this.alive.set(i);
@@ -209,7 +210,7 @@ export class ContactTable {
 
   private revive(i: number): void {
     this.unindex(i);
-    this.rawExternal.delete(i);
+    this.externals[i] = null;
     for (const col of this.columns.values()) col.clear(i);
     this.alive.set(i);
     this.liveCount++;
@@ -242,8 +243,7 @@ export class ContactTable {
       if (patch && !values.has(key)) continue;
       if (writeValue(col, i, values.get(key)) || !existed) changed.push(key);
     }
-    if (!patch || values.has("external_id"))
-      this.keepRawExternal(i, c.external_id, values.get("external_id"));
+    if (!patch || values.has("external_id")) this.setExternal(i, c.external_id, values.get("external_id"));
     if (keys) this.reindex(i);
     return { index: i, changed };
   }
@@ -287,7 +287,7 @@ export class ContactTable {
     this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
     for (const [key, col] of plan.custom) writeValue(col, i, custom?.get(key));
-    this.keepRawExternal(i, c.external_id, values[EXTERNAL_ID_KEY]);
+    this.setExternal(i, c.external_id, values[EXTERNAL_ID_KEY]);
     this.reindex(i);
     return i;
   }
@@ -308,7 +308,7 @@ export class ContactTable {
     }
     const plan = this.loadPlan();
     const writes: ((idx: Int32Array) => void)[] = [];
-    let raw: (string | null)[] | null = null;
+    let externals: (string | null)[] | null = null;
     for (let k = 0; k < BUILTIN_INPUT_KEYS.length; k++) {
       const key = BUILTIN_INPUT_KEYS[k];
       const path = `contact.${key}`;
@@ -323,7 +323,7 @@ export class ContactTable {
           convertValue(plan.types[k], v as FieldValue, path, this.timeZone),
         );
         writes.push(codesWriter(col, converted, lc.codes));
-        if (key === "external_id") raw = rawValues(values, converted);
+        if (key === "external_id") externals = asWritten(values, converted);
       }
     }
     const custom = b.columns.fields;
@@ -347,15 +347,8 @@ export class ContactTable {
     for (let k = 0; k < n; k++) idx[k] = this.ensure(b.ids[k]);
     if (this.identity !== null) for (let k = 0; k < n; k++) this.unindex(idx[k]);
     for (const write of writes) write(idx);
-    // Most pages have no external id written otherwise than normalised, and none before.
-    if (raw !== null || this.rawExternal.size > 0) {
-      const codes = raw === null ? null : (b.columns.external_id as { codes: Int32Array }).codes;
-      for (let k = 0; k < n; k++) {
-        const r = raw === null ? null : raw[codes![k]];
-        if (r === null) this.rawExternal.delete(idx[k]);
-        else this.rawExternal.set(idx[k], r);
-      }
-    }
+    const codes = externals === null ? null : (b.columns.external_id as { codes: Int32Array }).codes;
+    for (let k = 0; k < n; k++) this.externals[idx[k]] = externals === null ? null : externals[codes![k]];
     if (this.identity !== null) for (let k = 0; k < n; k++) this.reindex(idx[k]);
     return idx;
   }
@@ -409,7 +402,7 @@ export class ContactTable {
     if (key !== "email" && key !== "external_id") return writeValue(this.columns.get(key)!, i, v);
     this.unindex(i);
     const changed = writeValue(this.columns.get(key)!, i, v);
-    if (key === "external_id") this.rawExternal.delete(i);
+    if (key === "external_id") this.externals[i] = v;
     this.reindex(i);
     return changed;
   }
@@ -431,7 +424,7 @@ export class ContactTable {
     const i = this.indexById.get(id);
     if (i === undefined || !this.alive.has(i)) return undefined;
     this.unindex(i);
-    this.rawExternal.delete(i);
+    this.externals[i] = null;
     for (const col of this.columns.values()) col.clear(i);
     this.alive.clear(i);
     this.liveCount--;
@@ -464,12 +457,7 @@ export class ContactTable {
 
   /** A live contact's external id as written; null when none or not live. */
   externalIdOf(i: number): string | null {
-    if (!this.alive.has(i)) return null;
-    const raw = this.rawExternal.get(i);
-    if (raw !== undefined) return raw;
-    const col = this.columns.get("external_id") as StringColumn;
-    const code = col.codes[i];
-    return code < 0 ? null : col.dict.values[code];
+    return this.alive.has(i) ? (this.externals[i] ?? null) : null;
   }
 
   private identities(): { email: Map<string, number>; external: Map<string, number> } {
@@ -500,11 +488,10 @@ export class ContactTable {
     if (ext !== null) id.external.set(ext, i);
   }
 
-  /** Remembers how contact `i`'s external id was written when the column's value (`converted`) is not it. */
-  private keepRawExternal(i: number, raw: unknown, converted: ConvertedValue | undefined): void {
-    if (typeof raw === "string" && typeof converted === "string" && converted !== raw)
-      this.rawExternal.set(i, raw);
-    else if (this.rawExternal.size > 0) this.rawExternal.delete(i);
+  /** Keeps contact `i`'s external id as written, given the column's value for it (`converted`). */
+  private setExternal(i: number, raw: unknown, converted: ConvertedValue | undefined): void {
+    if (typeof converted !== "string") this.externals[i] = null;
+    else this.externals[i] = typeof raw === "string" && raw !== converted ? raw : converted;
   }
 
   /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
@@ -560,18 +547,16 @@ export class ContactTable {
 type ConvertedValue = number | string | string[] | null;
 
 /**
- * Per distinct value of a dictionary column, the value as written where its converted
- * (normalised) form is another string, else null; null when no value is so.
+ * Per distinct value of a dictionary column, the value as written (null where its
+ * converted form is null): its converted string itself where the two are alike, so as
+ * not to hold the same text twice.
  */
-function rawValues(values: unknown[], converted: ConvertedValue[]): (string | null)[] | null {
-  let any = false;
-  const out = values.map((v, j) => {
+function asWritten(values: unknown[], converted: ConvertedValue[]): (string | null)[] {
+  return values.map((v, j) => {
     const c = converted[j];
-    if (typeof v !== "string" || c === null || c === v) return null;
-    any = true;
-    return v;
+    if (typeof c !== "string") return null;
+    return typeof v === "string" && v !== c ? v : c;
   });
-  return any ? out : null;
 }
 
 /** The distinct values of a dictionary column, once every row's code is checked to point at one. */

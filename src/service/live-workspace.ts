@@ -43,8 +43,19 @@ export interface IngestResult extends EventInsertResult {
   changes: MembershipChange[];
 }
 
-/** How an event named its contact when not by id: the contact must still be so named at commit time. */
+/** How an event names its contact when not by id. */
 export type ContactKey = { email: string } | { external_id: string };
+
+/**
+ * A contact the engine found by email or external id, with that key as the engine holds
+ * it: an event batch naming the contact so is committed only if the contact still has it.
+ */
+export interface ContactMatch {
+  index: number;
+  id: string;
+  by: "email" | "external_id";
+  key: string;
+}
 
 export function engineContact(r: ContactRecord): StoredContact {
   return {
@@ -471,7 +482,7 @@ export class LiveWorkspace {
    */
   async ingestEvents(
     batch: EventWrite[],
-    opts: { named?: readonly (ContactKey | null)[] } = {},
+    opts: { named?: readonly (ContactMatch | null)[] } = {},
   ): Promise<IngestResult> {
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i]!;
@@ -494,12 +505,19 @@ export class LiveWorkspace {
     const named = opts.named;
     const index = new Int32Array(batch.length);
     const check = () => {
+      const contacts = engine.contacts;
       for (let i = 0; i < batch.length; i++) {
         const id = batch[i]!.contact_id;
-        const c = engine.contacts.index(id);
-        if (c === undefined || !engine.contacts.alive.has(c)) throw new UnknownContactError(i, id);
-        const key = named?.[i];
-        if (key && this.contactIndexBy(key) !== c) throw new UnknownContactError(i, id, key);
+        const m = named?.[i];
+        if (m) {
+          // The key as found: unchanged, it is the very string the engine holds.
+          const now = m.by === "email" ? contacts.emailOf(m.index) : contacts.externalIdOf(m.index);
+          if (now !== m.key || contacts.ids[m.index] !== id) throw new UnknownContactError(i, id, m);
+          index[i] = m.index;
+          continue;
+        }
+        const c = contacts.index(id);
+        if (c === undefined || !contacts.alive.has(c)) throw new UnknownContactError(i, id);
         index[i] = c;
       }
     };
@@ -557,20 +575,26 @@ export class LiveWorkspace {
   }
 
   /**
-   * The id of the contact with this email (compared trimmed and lower-cased) or this
-   * external id (compared exactly), as the store would answer after the writes the
-   * engine holds; undefined when none. Kept by the engine itself through every write
-   * and load of a contact (ContactTable.byEmail), so no write path has to remember it.
+   * The contact with this email (compared trimmed and lower-cased) or this external id
+   * (compared exactly), as the store would answer after the writes the engine holds;
+   * undefined when none. Kept by the engine itself through every write and load of a
+   * contact (ContactTable.byEmail), so no write path has to remember it.
    */
   contactIdBy(key: ContactKey): string | undefined {
-    const i = this.contactIndexBy(key);
-    return i === undefined ? undefined : this.core.contacts.ids[i];
+    return this.contactBy(key)?.id;
   }
 
-  private contactIndexBy(key: ContactKey): number | undefined {
-    return "email" in key
-      ? this.core.contacts.byEmail(key.email)
-      : this.core.contacts.byExternalId(key.external_id);
+  /** The same, with the key as the engine holds it (what an event batch's commit checks). */
+  contactBy(key: ContactKey): ContactMatch | undefined {
+    const t = this.core.contacts;
+    if ("email" in key) {
+      const i = t.byEmail(key.email);
+      return i === undefined ? undefined : { index: i, id: t.ids[i]!, by: "email", key: t.emailOf(i)! };
+    }
+    const i = t.byExternalId(key.external_id);
+    return i === undefined
+      ? undefined
+      : { index: i, id: t.ids[i]!, by: "external_id", key: t.externalIdOf(i)! };
   }
 
   /** Writes the changes not logged yet. */
@@ -603,14 +627,12 @@ export class UnknownContactError extends Error {
   constructor(
     readonly index: number,
     readonly contactId: string,
-    readonly key?: ContactKey,
+    readonly match?: ContactMatch,
   ) {
     super(
-      key === undefined
+      match === undefined
         ? `events[${index}].contact_id: unknown contact "${contactId}"`
-        : "email" in key
-          ? `events[${index}].contact: contact "${contactId}" no longer has email "${key.email}"`
-          : `events[${index}].contact: contact "${contactId}" no longer has external_id "${key.external_id}"`,
+        : `events[${index}].contact: contact "${contactId}" no longer has ${match.by} "${match.key}"`,
     );
     this.name = "UnknownContactError";
   }

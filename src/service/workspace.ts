@@ -26,7 +26,7 @@ import {
 } from "../store/types.ts";
 import { mergeContacts } from "./contact-merge.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
-import { type ContactKey, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
+import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import {
   ActionInput,
   type ContactChanges,
@@ -521,7 +521,7 @@ export class WorkspaceService {
   /** The live contact a reference names, as the engine knows it; undefined when it knows none. */
   private inMemory(ref: ContactRef): string | undefined {
     if ("id" in ref) return this.live.hasContact(ref.id) ? ref.id : undefined;
-    return this.live.contactIdBy(ref);
+    return this.live.contactBy(ref)?.id;
   }
 
   /**
@@ -531,18 +531,21 @@ export class WorkspaceService {
    */
   private namedInMemory(
     valid: readonly { e: EventInput }[],
-  ): { ids: string[]; named: (ContactKey | null)[] | undefined } | null {
+  ): { ids: string[]; named: (ContactMatch | null)[] | undefined } | null {
     const ids: string[] = new Array(valid.length);
-    let named: (ContactKey | null)[] | undefined;
+    let named: (ContactMatch | null)[] | undefined;
     for (let k = 0; k < valid.length; k++) {
       const ref = valid[k]!.e.contact;
-      const id = this.inMemory(ref);
-      if (id === undefined) return null;
-      ids[k] = id;
-      if (!("id" in ref)) {
-        named ??= new Array(valid.length).fill(null);
-        named[k] = ref;
+      if ("id" in ref) {
+        if (!this.live.hasContact(ref.id)) return null;
+        ids[k] = ref.id;
+        continue;
       }
+      const m = this.live.contactBy(ref);
+      if (m === undefined) return null;
+      ids[k] = m.id;
+      named ??= new Array(valid.length).fill(null);
+      named[k] = m;
     }
     return { ids, named };
   }
