@@ -44,7 +44,8 @@ function collect(dir) {
 collect(staging);
 renameSync(join(staging, "src"), dist);
 for (const entry of readdirSync(staging)) {
-  if (existsSync(join(dist, entry))) throw new Error(`build: src/${entry} and ${entry}/ would both be dist/${entry}`);
+  if (existsSync(join(dist, entry)))
+    throw new Error(`build: src/${entry} and ${entry}/ would both be dist/${entry}`);
   renameSync(join(staging, entry), join(dist, entry));
 }
 rmSync(staging, { recursive: true, force: true });
@@ -55,7 +56,9 @@ for (const [file, origin] of origins) {
   if (!file.endsWith(".js") && !file.endsWith(".d.ts")) continue;
   const text = readFileSync(file, "utf8");
   const next = text.replace(SPECIFIER, (whole, lead, quote, spec) => {
-    let out = relative(dirname(file), inDist(resolve(dirname(origin), spec))).split(sep).join("/");
+    let out = relative(dirname(file), inDist(resolve(dirname(origin), spec)))
+      .split(sep)
+      .join("/");
     if (!out.startsWith(".")) out = `./${out}`;
     if (out === spec) return whole;
     moved++;
