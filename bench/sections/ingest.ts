@@ -37,6 +37,7 @@ const SEGMENT_BATCHES = 1000;
 
 type RefKind = "id" | "email" | "external_id";
 const KINDS: readonly RefKind[] = ["id", "email", "external_id"];
+const TAG: Record<RefKind, string> = { id: "i", email: "m", external_id: "x" };
 
 /** A generated contact's external id; upper case in it, as many user ids have. */
 export const externalIdOf = (i: number): string => `User-${i}`;
@@ -206,7 +207,8 @@ export const ingestSection: Section = {
           const order = KINDS.map((_, j) => KINDS[(turn + j) % KINDS.length]!);
           for (const kind of order) {
             // Bodies made before the clock starts: the sender shares the cores with the server.
-            const bodies = drawn.map((d, k) => eventsBody(kind, `${kind}-${turn}-${k}`, d, at));
+            // Event ids of one length whatever the kind: the store indexes them.
+            const bodies = drawn.map((d, k) => eventsBody(kind, `${TAG[kind]}-${turn}-${k}`, d, at));
             const rate = await sendAll(url, auth, bodies, allAccepted);
             sent += BATCHES * BATCH;
             rates.get(kind)!.push(rate);
