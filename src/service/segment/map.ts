@@ -83,30 +83,38 @@ export function correctedTimestamp(
   given: string | null | undefined,
   sentAt: string | null | undefined,
   receivedAt: number,
-  paths: { timestamp: string; sentAt: string },
+  /** Where the two come from, for error messages (built only for a value that fails). */
+  paths: { root: string; timestamp: string; sentAt: string | null },
   tz: string,
 ): number {
   if (given === null || given === undefined || given.trim() === "") return receivedAt;
-  const t = cachedInstant(given, paths.timestamp, tz);
+  const t = cachedInstant(given, paths.root, paths.timestamp, tz);
   if (sentAt === null || sentAt === undefined || sentAt.trim() === "") return t;
-  return receivedAt - (cachedInstant(sentAt, paths.sentAt, tz) - t);
+  return (
+    receivedAt -
+    (cachedInstant(sentAt, paths.sentAt === null ? "" : paths.root, paths.sentAt ?? "sentAt", tz) - t)
+  );
 }
 
 /** A batch's messages share its sentAt and often their timestamps: the last few are kept. */
 const INSTANTS = new Map<string, number>();
-function cachedInstant(s: string, path: string, tz: string): number {
-  const key = `${tz} ${s}`;
-  const hit = INSTANTS.get(key);
+let instantsZone = "";
+function cachedInstant(s: string, root: string, key: string, tz: string): number {
+  if (tz !== instantsZone) {
+    INSTANTS.clear();
+    instantsZone = tz;
+  }
+  const hit = INSTANTS.get(s);
   if (hit !== undefined) return hit;
-  const t = instant(s, path, tz);
+  const t = instant(s, issuePath(root, [key]), tz);
   if (INSTANTS.size >= 64) INSTANTS.clear();
-  INSTANTS.set(key, t);
+  INSTANTS.set(s, t);
   return t;
 }
 
 function derivedEvents(type: string, base: EventDraft): EventDraft[] {
   const p = base.properties;
-  const suffix = (t: string) => (base.id === null ? null : `${base.id}:${t}`);
+
   // E-commerce spec v2 (https://segment.com/docs/connections/spec/ecommerce/v2/): the
   // built-in types that default segments and templates read.
   if (type === "order_completed") {
@@ -114,7 +122,12 @@ function derivedEvents(type: string, base: EventDraft): EventDraft[] {
     const props: JsonObject = { ...p };
     if (total !== null) props.amount = total;
     return [
-      { id: suffix("order_placed"), type: "order_placed", timestamp: base.timestamp, properties: props },
+      {
+        id: base.id === null ? null : `${base.id}:order_placed`,
+        type: "order_placed",
+        timestamp: base.timestamp,
+        properties: props,
+      },
     ];
   }
   if (type === "product_added") {
@@ -122,7 +135,14 @@ function derivedEvents(type: string, base: EventDraft): EventDraft[] {
     const quantity = amount(p.quantity) ?? 1;
     const props: JsonObject = { ...p };
     if (price !== null) props.amount = price * quantity;
-    return [{ id: suffix("cart_added"), type: "cart_added", timestamp: base.timestamp, properties: props }];
+    return [
+      {
+        id: base.id === null ? null : `${base.id}:cart_added`,
+        type: "cart_added",
+        timestamp: base.timestamp,
+        properties: props,
+      },
+    ];
   }
   return [];
 }
@@ -134,14 +154,14 @@ function plainObject(v: unknown): Record<string, unknown> | null {
 /** Maps one message; throws a 400 naming the bad part for a message that cannot apply. */
 export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
   const { root } = opts;
-  const at = (...p: string[]) => issuePath(root, p);
   const m = plainMessage(raw) ?? parseAt(SegmentMessage, raw, root);
   const userId = nonBlank(m.userId);
   const anonymousId = nonBlank(m.anonymousId);
   const previousId = nonBlank(m.previousId);
   if (m.type === "alias") {
-    if (previousId === null) throw invalid(at("previousId"), "an alias call needs the previousId");
-    if (userId === null) throw invalid(at("userId"), "an alias call needs the userId");
+    if (previousId === null)
+      throw invalid(issuePath(root, ["previousId"]), "an alias call needs the previousId");
+    if (userId === null) throw invalid(issuePath(root, ["userId"]), "an alias call needs the userId");
   } else if (userId === null && anonymousId === null) {
     throw invalid(root, "expected a userId or an anonymousId");
   }
@@ -156,8 +176,9 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
     m.sentAt ?? opts.sentAt,
     opts.receivedAt,
     {
-      timestamp: at(original ? "originalTimestamp" : "timestamp"),
-      sentAt: m.sentAt != null ? at("sentAt") : "sentAt",
+      root,
+      timestamp: original ? "originalTimestamp" : "timestamp",
+      sentAt: m.sentAt != null ? "sentAt" : null,
     },
     opts.timeZone,
   );
@@ -170,7 +191,7 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
   const traits =
     userTraits && (Object.keys(userTraits).length > 0 || m.type === "identify")
       ? traitChanges(userTraits, m.type === "identify" ? context : null, opts.registry, opts.timeZone, {
-          traits: m.type === "identify" && m.traits ? at("traits") : at("context", "traits"),
+          traits: issuePath(root, m.type === "identify" && m.traits ? ["traits"] : ["context", "traits"]),
           message: root,
         })
       : null;
@@ -181,8 +202,9 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
   const tags: string[] = [];
   switch (m.type) {
     case "track": {
-      if (nonBlank(m.event) === null) throw invalid(at("event"), "a track call needs an event name");
-      const type = eventType(m.event!, at("event"));
+      if (nonBlank(m.event) === null)
+        throw invalid(issuePath(root, ["event"]), "a track call needs an event name");
+      const type = TYPE_CACHE.get(m.event!) ?? eventType(m.event!, issuePath(root, ["event"]));
       const base: EventDraft = { id, type, timestamp, properties };
       events.push(base, ...derivedEvents(type, base));
       break;
@@ -204,7 +226,7 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
     }
     case "group": {
       const groupId = nonBlank(m.groupId);
-      if (groupId === null) throw invalid(at("groupId"), "a group call needs the groupId");
+      if (groupId === null) throw invalid(issuePath(root, ["groupId"]), "a group call needs the groupId");
       tags.push(`group:${groupId}`);
       break;
     }

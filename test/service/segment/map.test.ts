@@ -190,7 +190,7 @@ describe("Segment track", () => {
 });
 
 describe("clock skew", () => {
-  const paths = { timestamp: "timestamp", sentAt: "sentAt" };
+  const paths = { root: "", timestamp: "timestamp", sentAt: "sentAt" };
   it("corrects a client clock that is ahead or behind with sentAt", () => {
     // A client 1 hour ahead: it says the event was 5 s before it sent the batch.
     expect(
@@ -206,6 +206,15 @@ describe("clock skew", () => {
     );
     expect(correctedTimestamp(undefined, "2026-12-04T13:00:05.000Z", RECEIVED, paths, "UTC")).toBe(RECEIVED);
   });
+  it("names a bad sentAt where it is: the message's or the batch's", () => {
+    const msg = { type: "track", userId: "u", event: "x", timestamp: "2026-12-04T08:00:00.000Z" };
+    expect(() => mapMessage({ ...msg, sentAt: "soon" }, opts)).toThrow(/^batch\[0\]\.sentAt: /);
+    expect(() => mapMessage(msg, { ...opts, sentAt: "soon" })).toThrow(/^sentAt: /);
+    expect(() => mapMessage({ ...msg, originalTimestamp: "then" }, opts)).toThrow(
+      /^batch\[0\]\.originalTimestamp: /,
+    );
+  });
+
   it("uses the batch's sentAt for messages without their own", () => {
     const m = mapMessage(
       { type: "track", userId: "u", event: "x", timestamp: "2026-12-04T08:00:00.000Z" },
