@@ -248,6 +248,17 @@ describe("Segment-compatible ingest with the real SDKs", () => {
     );
     expect(id.status).toBe(200);
     expect((await contactBy("raw-1")).last_name).toBe("Raw");
+    // Read as JSON whatever the Content-Type says, or without one.
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", null]) {
+      const r = await s.call("POST", "/segment/v1/batch", undefined, {
+        key: null,
+        raw: Buffer.from(
+          JSON.stringify({ batch: [{ type: "track", userId: "raw-1", event: `Typed ${type}` }] }),
+        ),
+        headers: { authorization: basic(ingestKey), ...(type ? { "content-type": type } : {}) },
+      });
+      expect([type, r.status, r.body?.accepted]).toEqual([type, 200, 1]);
+    }
     const doc = await s.call("GET", "/v1/openapi.json", undefined, { key: null });
     expect(doc.body.paths["/segment/v1/batch"].post.requestBody).toBeDefined();
     expect(doc.body.paths["/segment/v1/alias"].post.summary).toContain("HTTP Basic");
