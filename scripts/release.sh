@@ -65,7 +65,7 @@ if [ "${SLICE_RELEASE_SKIP_PACK:-}" != "1" ]; then
     npm install "$tgz" --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error
     cp "$root/scripts/package-check/consumer.mjs" "$root/scripts/package-check/consumer.ts" .
     node consumer.mjs
-    node "$root/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck \
+    node "$root/node_modules/typescript/bin/tsc" --noEmit --strict \
       --module nodenext --moduleResolution nodenext --target es2022 \
       --typeRoots "$root/node_modules/@types" --types node consumer.ts
     echo "release: consumer.ts type-checks against slice/engine and slice/client"
