@@ -146,11 +146,14 @@ export class ContactTable {
   private readonly externals: (string | null)[] = [];
   /**
    * Which live contact has each email (normalised, as the store keeps it) and each
-   * external id (exactly): built on the first lookup, then kept by every write below.
-   * A lookup checks its answer against the columns, so an entry left behind answers
-   * nothing rather than a wrong contact.
+   * external id (exactly): built by `indexKeys` (a slice at a time, or whole on the first
+   * lookup), kept by every write below from the moment it exists. A lookup checks its
+   * answer against the columns, so an entry left behind answers nothing rather than a
+   * wrong contact; while it is being built, a contact not reached yet is not found.
    */
   private identity: { email: Map<string, number>; external: Map<string, number> } | null = null;
+  /** Contacts below this index have been indexed by `indexKeys`. */
+  private indexedTo = 0;
 
   constructor(
     private fields: FieldRegistry,
@@ -437,13 +440,15 @@ export class ContactTable {
    */
   byEmail(email: string): number | undefined {
     const key = normalize(email);
-    const i = this.identities().email.get(key);
+    if (this.identity === null) this.indexKeys();
+    const i = this.identity!.email.get(key);
     return i !== undefined && this.emailOf(i) === key ? i : undefined;
   }
 
   /** The live contact whose external id is exactly this one; undefined when none. */
   byExternalId(externalId: string): number | undefined {
-    const i = this.identities().external.get(externalId);
+    if (this.identity === null) this.indexKeys();
+    const i = this.identity!.external.get(externalId);
     return i !== undefined && this.externalIdOf(i) === externalId ? i : undefined;
   }
 
@@ -460,12 +465,17 @@ export class ContactTable {
     return this.alive.has(i) ? (this.externals[i] ?? null) : null;
   }
 
-  private identities(): { email: Map<string, number>; external: Map<string, number> } {
-    if (this.identity === null) {
-      this.identity = { email: new Map(), external: new Map() };
-      for (const i of this.alive.toArray()) this.reindex(i);
-    }
-    return this.identity;
+  /**
+   * Builds the index of emails and external ids over at most `budget` more contacts
+   * (a million take seconds: a caller with an event loop goes a slice at a time); true
+   * once every contact is indexed. Writes keep it from its first call on.
+   */
+  indexKeys(budget = Number.POSITIVE_INFINITY): boolean {
+    this.identity ??= { email: new Map(), external: new Map() };
+    const end = Math.min(this.ids.length, this.indexedTo + budget);
+    for (let i = this.indexedTo; i < end; i++) if (this.alive.has(i)) this.reindex(i);
+    this.indexedTo = end;
+    return end >= this.ids.length;
   }
 
   /** Before a write that may change contact `i`'s email or external id. */

@@ -227,6 +227,7 @@ export class LiveWorkspace {
     // The readers computed the log's membership meanwhile.
     if (bulk) startupLogs.set(live, bulk.logged);
     await live.reconcile();
+    live.indexContactKeys();
     return live;
   }
 
@@ -567,6 +568,22 @@ export class LiveWorkspace {
       },
     };
   }
+
+  /**
+   * Indexes the contacts by email and external id (`contactBy`) a slice at a time, between
+   * other work: at a million contacts the whole takes seconds, which one request must not
+   * wait for. Until it is done a contact not reached yet is not found, and its events go
+   * the way of unknown ones, through the store: slower, never wrong.
+   */
+  private indexContactKeys(): void {
+    const step = () => {
+      if (!this.core.contacts.indexKeys(LiveWorkspace.INDEX_SLICE)) setImmediate(step);
+    };
+    step();
+  }
+
+  /** Contacts indexed per slice (a few milliseconds each). */
+  static readonly INDEX_SLICE = 20_000;
 
   /** True when the engine holds this contact (committed writes only; no event batch can add one). */
   hasContact(id: string): boolean {

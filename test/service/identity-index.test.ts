@@ -143,6 +143,28 @@ describe("contacts by email and external id", () => {
     });
   });
 
+  it("built a slice at a time: finds the contacts indexed so far and those written since, then every one", () => {
+    const eng = engine();
+    eng.loadContacts(
+      ["a", "b", "c", "d", "e"].map((id) => ({ id, email: `${id}@x.com`, external_id: id.toUpperCase() })),
+    );
+    expect(eng.contacts.indexKeys(2)).toBe(false);
+    eng.patchContact({ id: "d", email: "d2@x.com" });
+    eng.upsertContact({ id: "f", email: "f@x.com" });
+    eng.removeContact("b");
+    const emails = ["a@x.com", "b@x.com", "c@x.com", "d@x.com", "d2@x.com", "e@x.com", "f@x.com"];
+    expect(who(eng, { email: emails, external_id: ["A", "C", "E"] })).toEqual({
+      email: ["a", null, null, null, "d", null, "f"],
+      external_id: ["a", null, null],
+    });
+    expect(eng.contacts.indexKeys(2)).toBe(false);
+    expect(eng.contacts.indexKeys(10)).toBe(true);
+    expect(who(eng, { email: emails, external_id: ["A", "C", "E"] })).toEqual({
+      email: ["a", null, "c", null, "d", "e", "f"],
+      external_id: ["a", "c", "e"],
+    });
+  });
+
   it("forgets contacts erased through events' unknown-contact path revived as blank profiles", () => {
     both((eng, touch) => {
       eng.upsertContact({ id: "a", email: "a@x.com", external_id: "X" });
