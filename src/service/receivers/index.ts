@@ -10,7 +10,7 @@
  *   if (confirm) → GET confirm.subscribeUrl (SNS subscription);
  *   ingest `events` (their ids make redeliveries count once), report `errors`.
  *
- * Mapping tables: MAPPING.md beside this file.
+ * Mapping tables: docs/ingest.md, "Sending platforms' event webhooks".
  */
 import { type MailgunConfig, mailgun } from "./mailgun.ts";
 import { type PostmarkConfig, postmark } from "./postmark.ts";
