@@ -25,6 +25,9 @@ import type {
 import { missingChanges, startupLogs } from "./reconcile.ts";
 import { loadInBulk } from "./startup-load.ts";
 
+/** The steps of a workspace's start-up load, in order. */
+export type LoadPhase = "contacts" | "events" | "members";
+
 export interface OpenOptions {
   clock?: Clock;
   timeZone?: string;
@@ -157,6 +160,11 @@ export class LiveWorkspace {
   }
 
   /** The workspace's engine, with every committed write applied. */
+  /** Membership changes computed and not appended to the change log yet. */
+  get pendingChanges(): number {
+    return this.pending.length;
+  }
+
   get engine(): Engine {
     this.settle();
     return this.core;
@@ -337,7 +345,7 @@ export class LiveWorkspace {
       await this.store.transaction(this.ws, async (tx) => {
         logged = await this.log(tx, pending);
         for (const req of group) {
-          this.engineCurrent = outcomes.length === 0;
+          this.current = outcomes.length === 0;
           try {
             const value =
               group.length === 1 ? await req.commit(tx) : await tx.savepoint((sp) => req.commit(sp));
@@ -345,7 +353,7 @@ export class LiveWorkspace {
           } catch (error) {
             outcomes.push({ ok: false, error });
           } finally {
-            this.engineCurrent = true;
+            this.current = true;
           }
         }
         // A lone write that failed rolls back as a whole (nothing else to keep).
@@ -473,7 +481,10 @@ export class LiveWorkspace {
    * the engine does not show them yet (a contact they erased, an email they moved). The
    * commit must then ask the store, not the engine.
    */
-  engineCurrent = true;
+  get engineCurrent(): boolean {
+    return this.current;
+  }
+  private current = true;
 
   /**
    * Ingests a batch of events for known contacts: committed in one transaction, then
