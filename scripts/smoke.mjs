@@ -6,7 +6,7 @@
 // For each backend it starts the built server (`node RELEASE_DIR/bin/slice.js serve`) as
 // an unprivileged user — `nobody` when run as root — with a fresh data directory that
 // user owns, against SQLite, or against a throwaway PostgreSQL (initdb and postgres run
-// as the `postgres` user, on a free port; removed afterwards). It waits for /healthz,
+// as the `postgres` user, on a free port; removed afterwards). It waits for /readyz,
 // then through the API creates a contact, posts an event, creates a segment and finds
 // the contact among its members; checks /readyz, that `GET /` is the web app's HTML and
 // that its script asset is served; then stops the server with SIGTERM and expects a
@@ -182,7 +182,7 @@ function expect(ok, what, got) {
   if (!ok) throw new Error(`${what}; got ${typeof got === "string" ? got : JSON.stringify(got)}`);
 }
 
-/** Starts the built server as RUN_AS and waits for /healthz. */
+/** Starts the built server as RUN_AS and waits for /readyz (it listens before it has loaded). */
 async function serve(backend, base, env, args) {
   const [cmd, cmdArgs] = as(RUN_AS, process.execPath, args);
   const server = start(cmd, cmdArgs, { cwd: env.HOME, env });
@@ -191,12 +191,12 @@ async function serve(backend, base, env, args) {
   for (;;) {
     if (server.exitCode !== null)
       throw new Error(`slice serve exited (${server.exitCode}):\n${server.output}`);
-    const ok = await fetch(`${base}/healthz`).then(
+    const ok = await fetch(`${base}/readyz`).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`no /healthz within 60 s:\n${server.output}`);
+    if (Date.now() > deadline) throw new Error(`not ready (/readyz) within 60 s:\n${server.output}`);
     await sleep(100);
   }
   log(`${backend}: serving on ${base} as ${asRoot ? RUN_AS : "the current user"}`);

@@ -1,9 +1,12 @@
 /**
- * `slice serve`: the HTTP API (SPEC §5). Settings come from the environment (`PORT`,
- * `HOST`, `SLICE_DB`, `DATABASE_URL`, `SLICE_API_KEY`), flags override them; SIGINT or
- * SIGTERM stops it cleanly (requests finished, changes logged, the store closed).
+ * `slice serve`: the HTTP API (SPEC §5). Settings come from the environment (src/config.ts:
+ * `PORT`, `HOST`, `SLICE_DB`, `DATABASE_URL`, `SLICE_API_KEY`, `LOG_LEVEL`, …), checked
+ * before anything starts; flags override them. The server listens at once and loads
+ * (`/readyz`); a failed load exits 1. SIGINT or SIGTERM stops it cleanly (requests
+ * finished, changes logged, the store closed).
  */
 import { Command, InvalidArgumentError } from "commander";
+import { type LogLevel, loadConfig, settingsHelp } from "../config.ts";
 import type { RunningServer, StartOptions } from "../http/start.ts";
 
 /** The demo data's default size (see demo.ts, loaded only when serving). */
@@ -36,16 +39,15 @@ export function intArg(min: number, max = Number.MAX_SAFE_INTEGER) {
 export async function serveOptions(
   flags: ServeFlags,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<StartOptions> {
+): Promise<StartOptions & { logLevel: LogLevel }> {
+  // Every bad setting is reported at once (ConfigError), before anything opens.
+  const config = loadConfig(env);
   // The server's modules load only to serve: the client commands start faster without them.
-  const { startOptionsFromEnv } = await import("../http/start.ts");
-  const opts: StartOptions = { ...startOptionsFromEnv(env), port: 8080 };
-  if (env.PORT) {
-    const p = Number(env.PORT);
-    if (!Number.isInteger(p) || p < 0 || p > 65535)
-      throw new Error(`PORT: expected a port number, got ${env.PORT}`);
-    opts.port = p;
-  }
+  const { startOptionsFromConfig } = await import("../http/start.ts");
+  const opts: StartOptions & { logLevel: LogLevel } = {
+    ...startOptionsFromConfig(config),
+    logLevel: config.logLevel,
+  };
   if (flags.port !== undefined) opts.port = flags.port;
   if (flags.host !== undefined) opts.host = flags.host;
   if (flags.db !== undefined && flags.databaseUrl !== undefined && flags.databaseUrl.trim() !== "") {
@@ -60,7 +62,12 @@ export async function serveOptions(
     if (flags.databaseUrl.trim() === "") delete opts.databaseUrl;
     else opts.databaseUrl = flags.databaseUrl.trim();
   }
-  if (flags.apiKey !== undefined) opts.apiKey = flags.apiKey;
+  if (flags.apiKey !== undefined) {
+    if (flags.apiKey.length < 16 || /\s/.test(flags.apiKey)) {
+      throw new Error("--api-key: expected an API key of at least 16 characters, without spaces");
+    }
+    opts.apiKey = flags.apiKey;
+  }
   return opts;
 }
 
@@ -99,7 +106,14 @@ Examples:
   $ slice serve                                   # http://127.0.0.1:8080, ./data/slice.db
   $ slice serve --port 3000 --db /var/lib/slice/slice.db
   $ DATABASE_URL=postgres://slice@localhost/slice slice serve --host 0.0.0.0
-  $ slice serve --demo --db /tmp/demo.db          # 20,000 generated contacts and example segments`,
+  $ slice serve --demo --db /tmp/demo.db          # 20,000 generated contacts and example segments
+
+Settings (environment; flags override them; an empty value counts as unset):
+${settingsHelp()}
+
+The server listens at once: GET /healthz is liveness, GET /readyz answers 503 with the
+load's progress until every workspace is loaded, then 200; API requests get 503 with
+Retry-After meanwhile. GET /metrics (Prometheus) needs an admin key or SLICE_METRICS_TOKEN.`,
     )
     .action(async (flags: ServeFlags) => {
       await serve(flags);
@@ -107,10 +121,13 @@ Examples:
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const log = (line: string) => process.stdout.write(`${line}\n`);
-  const opts = await serveOptions(flags);
+  const { logLevel, ...opts } = await serveOptions(flags);
   const { startServer } = await import("../http/start.ts");
+  const { createLogger } = await import("../observability/logger.ts");
+  const logger = createLogger({ level: logLevel });
+  const log = (line: string) => logger.info(line);
   let running: RunningServer | null = null;
+  let ready = false;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -118,8 +135,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    if (!running) {
-      // Still starting (e.g. loading demo data): every write so far is committed.
+    if (!running || !ready) {
+      // Still starting (loading, or loading demo data): every write so far is committed.
       log(`${signal}: interrupted while starting`);
       process.exit(130);
     }
@@ -130,7 +147,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         process.exit(0);
       },
       (e: unknown) => {
-        process.stderr.write(`error: while stopping: ${(e as Error).message}\n`);
+        logger.error({ err: e }, `error: while stopping: ${(e as Error).message}`);
         process.exit(1);
       },
     );
@@ -143,10 +160,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   (await import("./web-build.ts")).ensureWebBuilt(log);
   running = await startServer({
     ...opts,
-    log,
+    logger,
+    waitForReady: false,
     ...(flags.demo
       ? {
-          beforeListen: async (slice) => {
+          beforeReady: async (slice) => {
             const { loadDemo } = await import("./demo.ts");
             const contacts = flags.demoContacts;
             await loadDemo(slice, {
@@ -158,5 +176,13 @@ async function serve(flags: ServeFlags): Promise<void> {
         }
       : {}),
   });
+  try {
+    await running.ready;
+  } catch (e) {
+    // Logged by the server; the supervisor restarts a process that exits.
+    process.stderr.write(`error: loading failed: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  ready = true;
   log(`Slice is serving on ${running.url}  (API docs: ${running.url}/docs; Ctrl+C stops it)`);
 }

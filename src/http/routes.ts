@@ -104,8 +104,13 @@ const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor
 
 export function registerRoutes(app: FastifyInstance, slice: Slice): void {
   app.get("/healthz", async () => ({ status: "ok" }));
-  // The server listens once every workspace is loaded (SPEC §5), so listening is ready.
-  app.get("/readyz", async () => ({ status: "ready" }));
+  // Liveness above; readiness here: 503 with the load's progress until every workspace
+  // is loaded (the server listens at once, docs/operations.md).
+  app.get("/readyz", async (_req, reply) => {
+    const r = app.readiness.snapshot();
+    if (r.status !== "ready") reply.status(503).header("retry-after", "5");
+    return r;
+  });
 
   // ---------------------------------------------------------------- workspaces and keys
   route(

@@ -4,12 +4,21 @@
  */
 import { createGunzip, createInflate } from "node:zlib";
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import { type Logger, requestId } from "../observability/logger.ts";
+import { Readiness } from "../observability/readiness.ts";
 import { ApiError } from "../service/errors.ts";
 import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
 import { StoreError } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
+import { type Metrics, registerMetrics } from "./metrics.ts";
 import { registerHookRoute } from "./receiver-routes.ts";
 import { registerRoutes } from "./routes.ts";
 import { registerSegmentRoutes } from "./segment-routes.ts";
@@ -19,12 +28,22 @@ export interface ServerOptions {
   /** Requests per key per window before 429 (default 6,000 a minute). */
   rateLimit?: { max: number; windowMs: number };
   bodyLimit?: number;
-  logger?: boolean;
+  /** The request log (pino): one line per request, with its request id. */
+  loggerInstance?: Logger;
+  /** Start-up progress: API requests are refused with 503 until ready (default: ready). */
+  readiness?: Readiness;
+  /** `GET /metrics` and the hooks feeding it; absent, no metrics. */
+  metrics?: Metrics;
+  /** `SLICE_METRICS_TOKEN`: a bearer token for `GET /metrics` besides admin keys. */
+  metricsToken?: string;
 }
 
 declare module "fastify" {
   interface FastifyRequest {
     caller: Caller | null;
+  }
+  interface FastifyInstance {
+    readiness: Readiness;
   }
 }
 
@@ -37,6 +56,11 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/v1/openapi.json", "/docs", "/do
 
 /** Segment-compatible ingest (SPEC §4.1): HTTP Basic, the key as the user name. */
 const SEGMENT_PREFIX = "/segment/v1/";
+
+/** What waits for the engines: every API and ingest route (reads too, to answer from loaded data only). */
+const NEEDS_LOAD = /^\/(v1|segment\/v1|hooks)\//;
+/** Still public while loading: the API description. */
+const NO_LOAD = new Set(["/v1/openapi.json"]);
 
 async function basicCaller(slice: Slice, header: string | undefined): Promise<Caller> {
   const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
@@ -57,12 +81,44 @@ async function basicCaller(slice: Slice, header: string | undefined): Promise<Ca
 
 export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance
+      ? { loggerInstance: opts.loggerInstance as FastifyBaseLogger }
+      : { logger: false }),
+    genReqId: requestId,
+    // One line per request, at its end (onResponse below), instead of two.
+    logController: new LogController({ requestIdLogLabel: "req_id", disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? LIMITS.bodyBytes,
     // Big batches of events are the main load; keep-alive helps the clients that send them.
     keepAliveTimeout: 65_000,
   });
   app.decorateRequest("caller", null);
+  const readiness = opts.readiness ?? Readiness.readyNow();
+  app.decorate("readiness", readiness);
+
+  // Before every other hook: the request id goes back to the client (set on the raw
+  // response so that streamed and hijacked answers carry it too), and nothing reaches
+  // a workspace that is not loaded yet.
+  app.addHook("onRequest", async (req, reply) => {
+    reply.raw.setHeader("x-request-id", req.id);
+    if (readiness.ready) return;
+    const path = req.url.split("?")[0]!;
+    if (!NEEDS_LOAD.test(path) || NO_LOAD.has(path)) return;
+    opts.metrics?.notReady.inc();
+    const p = readiness.snapshot();
+    reply.header("retry-after", "5");
+    throw new ApiError(
+      "unavailable",
+      readiness.failed
+        ? `Slice failed to start: ${p.error ?? "unknown error"}`
+        : `Slice is starting: loading ${p.phase}${p.total ? ` (${p.done} of ${p.total})` : ""}; retry shortly`,
+    );
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const status = reply.statusCode;
+    const line = { req, res: reply, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (status >= 500) req.log.error(line, "request failed");
+    else req.log.info(line, "request completed");
+  });
 
   // An empty body with a JSON content type (a DELETE from many clients) is no body.
   app.removeContentTypeParser("application/json");
@@ -145,8 +201,9 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
             : `invalid JSON body: ${e.message ?? ""}`;
       return reply.status(400).send(errorBody("invalid_request", message, { path: "" }));
     }
-    reply.log.error(err);
-    if (!opts.logger) process.stderr.write(`Slice: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    reply.log.error({ err }, "internal error");
+    if (!opts.loggerInstance)
+      process.stderr.write(`Slice: internal error: ${(err as Error).stack ?? String(err)}\n`);
     return reply.status(500).send(errorBody("internal", "internal error"));
   });
 
@@ -168,6 +225,9 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     if (!caller) throw new ApiError("unauthorized", "unknown or revoked API key");
     req.caller = caller;
   });
+
+  if (opts.metrics)
+    registerMetrics(app, slice, opts.metrics, opts.metricsToken ? { token: opts.metricsToken } : {});
 
   const limit = opts.rateLimit ?? { max: 6000, windowMs: 60_000 };
   void app.register(rateLimit, {

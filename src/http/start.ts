@@ -1,12 +1,17 @@
 /**
  * Starting the service as SPEC §5 says: settings from the environment (flags of
- * `slice serve` override them), the store opened (migrations applied), every workspace
- * rebuilt, then the HTTP server listening.
+ * `slice serve` override them), the store opened (migrations applied), the HTTP server
+ * listening at once — `/healthz` alive, `/readyz` and the API answering 503 with the
+ * progress — while every workspace is rebuilt, then ready.
  */
 
-import { Slice, type SliceOptions } from "../service/slice.ts";
-import { openStore, storeOptionsFromEnv } from "../store/index.ts";
-import type { OpenStoreOptions } from "../store/types.ts";
+import { type Config, loadConfig } from "../config.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
+import { Readiness } from "../observability/readiness.ts";
+import { Slice, type SliceObserver, type SliceOptions } from "../service/slice.ts";
+import { openStore } from "../store/index.ts";
+import type { OpenStoreOptions, Store } from "../store/types.ts";
+import { Metrics } from "./metrics.ts";
 import { buildServer, type ServerOptions } from "./server.ts";
 
 export interface StartOptions extends ServerOptions {
@@ -18,14 +23,29 @@ export interface StartOptions extends ServerOptions {
   databaseUrl?: string;
   apiKey?: string;
   denyPrivateWebhooks?: boolean;
+  /**
+   * The logger of start-up messages and requests (pino). Without it, start-up messages
+   * go to `log` as plain lines and requests are not logged; without either, a JSON
+   * logger on stdout at `info`.
+   */
+  logger?: Logger;
   log?: (line: string) => void;
+  /**
+   * Resolve `startServer` once every workspace is loaded (default), or as soon as the
+   * server listens, `RunningServer.ready` telling when loading ends (`slice serve`).
+   */
+  waitForReady?: boolean;
+  /** How often start-up progress is logged while loading (default 2 s). */
+  progressEveryMs?: number;
   tickMs?: number;
   webhookPollMs?: number;
   webhookTimeoutMs?: number;
   clock?: SliceOptions["clock"];
   confirmSubscription?: SliceOptions["confirmSubscription"];
   receiverAdapters?: SliceOptions["receiverAdapters"];
-  /** Runs after the store is open and before the server listens (the demo data loader). */
+  /** Runs once every workspace is loaded and before the server is ready (the demo data loader). */
+  beforeReady?: (slice: Slice) => Promise<void>;
+  /** The former name of `beforeReady`. */
   beforeListen?: (slice: Slice) => Promise<void>;
 }
 
@@ -33,56 +53,168 @@ export interface RunningServer {
   url: string;
   port: number;
   slice: Slice;
+  /** Resolves once every workspace is loaded; rejects with the error that stopped loading. */
+  ready: Promise<void>;
+  readiness: Readiness;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
-/** Settings from the environment (SPEC §5). */
-export function startOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StartOptions {
-  const store = storeOptionsFromEnv(env);
+/** Start options from validated settings (src/config.ts). */
+export function startOptionsFromConfig(c: Config): StartOptions {
   return {
-    ...(env.PORT ? { port: Number(env.PORT) } : {}),
-    ...(env.HOST ? { host: env.HOST } : {}),
-    ...(store.sqlitePath ? { sqlitePath: store.sqlitePath } : {}),
-    ...(store.databaseUrl ? { databaseUrl: store.databaseUrl } : {}),
-    ...(env.SLICE_API_KEY ? { apiKey: env.SLICE_API_KEY } : {}),
-    denyPrivateWebhooks: env.SLICE_WEBHOOK_DENY_PRIVATE === "1",
-    ...(env.SLICE_RATE_LIMIT ? { rateLimit: { max: Number(env.SLICE_RATE_LIMIT), windowMs: 60_000 } } : {}),
+    port: c.port,
+    host: c.host,
+    ...(c.sqlitePath !== undefined ? { sqlitePath: c.sqlitePath } : {}),
+    ...(c.databaseUrl !== undefined ? { databaseUrl: c.databaseUrl } : {}),
+    ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : {}),
+    denyPrivateWebhooks: c.denyPrivateWebhooks,
+    rateLimit: { max: c.rateLimit, windowMs: 60_000 },
+    ...(c.metricsToken !== undefined ? { metricsToken: c.metricsToken } : {}),
   };
 }
 
+/** Settings from the environment (SPEC §5); throws ConfigError listing every bad value. */
+export function startOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StartOptions {
+  return startOptionsFromConfig(loadConfig(env));
+}
+
+const fmt = (n: number) => n.toLocaleString("en");
+
+/** Counts the rows each workspace will load, for `/readyz`'s `total` (not awaited by the load). */
+async function countTotals(store: Store, readiness: Readiness, workspaces: string[]): Promise<void> {
+  for (const ws of workspaces) {
+    readiness.setTotals(ws, { contacts: await store.countContacts(ws) });
+    readiness.setTotals(ws, { events: await store.countEvents(ws) });
+  }
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const logger = opts.logger ?? (opts.log ? null : createLogger());
+  const info = (msg: string, fields: Record<string, unknown> = {}) => {
+    if (logger) logger.info(fields, msg);
+    else opts.log!(msg);
+  };
   const storeOpts: OpenStoreOptions = {
     ...(opts.sqlitePath ? { sqlitePath: opts.sqlitePath } : {}),
     ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
   };
   const store = await openStore(storeOpts);
-  const slice = await Slice.start({
-    store,
-    log,
-    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    denyPrivateWebhooks: opts.denyPrivateWebhooks ?? false,
-    ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
-    ...(opts.webhookPollMs !== undefined ? { webhookPollMs: opts.webhookPollMs } : {}),
-    ...(opts.webhookTimeoutMs !== undefined ? { webhookTimeoutMs: opts.webhookTimeoutMs } : {}),
-    ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
-    ...(opts.receiverAdapters ? { receiverAdapters: opts.receiverAdapters } : {}),
+  const readiness = new Readiness();
+  const metrics = opts.metrics ?? new Metrics();
+  let loading = true;
+  const observer: SliceObserver = {
+    ...metrics.observer,
+    loadProgress: (ws, phase, rows) => {
+      metrics.observer.loadProgress?.(ws, phase, rows);
+      if (loading) readiness.progress(ws, phase, rows);
+    },
+    workspaceOpened: (ws, ms) => {
+      metrics.observer.workspaceOpened?.(ws, ms);
+      if (!loading) return;
+      readiness.workspaceLoaded();
+      info(`Slice: workspace ${ws} loaded in ${(ms / 1000).toFixed(1)} s`, {
+        workspace: ws,
+        ms: Math.round(ms),
+      });
+    },
+  };
+  let slice: Slice;
+  try {
+    slice = await Slice.open({
+      store,
+      log: (line) => info(line),
+      // Shown once ever: it must reach the operator whatever the log level.
+      announceAdminKey: (line) => {
+        if (!logger || logger.isLevelEnabled("info")) info(line);
+        else process.stdout.write(`${line}\n`);
+      },
+      observer,
+      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      denyPrivateWebhooks: opts.denyPrivateWebhooks ?? false,
+      ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+      ...(opts.webhookPollMs !== undefined ? { webhookPollMs: opts.webhookPollMs } : {}),
+      ...(opts.webhookTimeoutMs !== undefined ? { webhookTimeoutMs: opts.webhookTimeoutMs } : {}),
+      ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
+      ...(opts.receiverAdapters ? { receiverAdapters: opts.receiverAdapters } : {}),
+    });
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  metrics.attach(slice);
+  const app = buildServer(slice, {
+    ...opts,
+    readiness,
+    metrics,
+    ...(logger ? { loggerInstance: logger } : {}),
   });
-  if (opts.beforeListen) await opts.beforeListen(slice);
-  const app = buildServer(slice, opts);
   const host = opts.host ?? "127.0.0.1";
-  await app.listen({ port: opts.port ?? 8080, host });
+  try {
+    await app.listen({ port: opts.port ?? 8080, host });
+  } catch (e) {
+    await slice.stop().catch(() => undefined);
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : (opts.port ?? 8080);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return {
+
+  const workspaces = (await store.listWorkspaces()).map((w) => w.id);
+  readiness.setWorkspaces(workspaces.length);
+  info(`Slice: listening on ${url}; loading ${workspaces.length} workspace(s) (GET /readyz: progress)`, {
     url,
-    port,
-    slice,
-    close: async () => {
-      await app.close();
-      await slice.stop();
-    },
+    workspaces: workspaces.length,
+  });
+  const progress = setInterval(() => {
+    const p = readiness.snapshot();
+    const rows = p.total ? `${fmt(p.done ?? 0)} / ${fmt(p.total)}` : fmt(p.done ?? 0);
+    info(`Slice: loading ${p.workspace ?? ""} ${p.phase}: ${rows} (${(p.elapsed_ms / 1000).toFixed(0)} s)`, {
+      progress: p,
+    });
+  }, opts.progressEveryMs ?? 2000);
+  progress.unref();
+  const ready = (async () => {
+    try {
+      void countTotals(store, readiness, workspaces).catch(() => undefined);
+      await slice.load();
+      const before = opts.beforeReady ?? opts.beforeListen;
+      if (before) {
+        readiness.step("demo");
+        await before(slice);
+      }
+      loading = false;
+      readiness.markReady();
+      metrics.markReady();
+      const took = readiness.snapshot().elapsed_ms;
+      info(`Slice: ready after ${(took / 1000).toFixed(1)} s`, { ms: took });
+    } catch (e) {
+      loading = false;
+      readiness.markFailed(e);
+      if (logger) logger.error({ err: e }, `Slice: loading failed: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      clearInterval(progress);
+    }
+  })();
+  // Whoever awaits `ready` sees the failure; nobody awaiting it is no crash.
+  ready.catch(() => undefined);
+
+  const close = async () => {
+    clearInterval(progress);
+    await app.close();
+    // Stopping mid-load would close the store under the readers: the load ends first.
+    await ready.catch(() => undefined);
+    await slice.stop();
   };
+  if (opts.waitForReady !== false) {
+    try {
+      await ready;
+    } catch (e) {
+      await close().catch(() => undefined);
+      throw e;
+    }
+  }
+  return { url, port, slice, ready, readiness, metrics, close };
 }

@@ -17,9 +17,10 @@ import type {
 } from "../store/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
+import type { LoadPhase } from "./live-workspace.ts";
 import type { Provider } from "./receivers/types.ts";
 import { type AnyAdapter, Receiving } from "./receiving.ts";
-import { SourceStats } from "./source-stats.ts";
+import { type DeliveryOutcome, SourceStats } from "./source-stats.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
@@ -45,6 +46,27 @@ export interface SliceOptions {
   confirmSubscription?: (url: string) => Promise<void>;
   /** Receiver adapters replacing the default ones (tests: SNS certificates from a local host). */
   receiverAdapters?: Partial<Record<Provider, AnyAdapter>>;
+  /** Where the first start's admin key goes (default: `log`): it is shown once and must reach the operator. */
+  announceAdminKey?: (line: string) => void;
+  /** What metrics and readiness watch (src/observability). */
+  observer?: SliceObserver;
+}
+
+/** Events of the running service that metrics and start-up progress follow. */
+export interface SliceObserver {
+  /** Rows loaded so far into workspace `ws`'s engine in `phase`, as its load goes. */
+  loadProgress?(ws: string, phase: LoadPhase, rows: number): void;
+  /** Workspace `ws` is open (its engine rebuilt), after `ms`. */
+  workspaceOpened?(ws: string, ms: number): void;
+  /** Membership changes appended to the change log. */
+  membershipLogged?(ws: string, entered: number, exited: number): void;
+  /** One webhook delivery attempt ended. */
+  delivery?(outcome: "delivered" | "retry" | "failed"): void;
+  /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */
+  sourceRecorded?(
+    kind: "segment" | "receiver",
+    r: { outcome: DeliveryOutcome; accepted?: number; rejected?: number },
+  ): void;
 }
 
 export type StreamListener = (change: ReturnType<typeof wireChange>) => void;
@@ -63,6 +85,8 @@ export class Slice {
   private readonly importers = new Map<string, ImportRunner>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  /** Stopped while loading: the workers are not started. */
+  private stopped = false;
   readonly dispatcher: WebhookDispatcher;
   /** Counters of Segment ingest and receivers (docs/ingest.md). */
   readonly sources: SourceStats;
@@ -75,7 +99,7 @@ export class Slice {
     private readonly opts: SliceOptions,
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
-    this.sources = new SourceStats(this.clock);
+    this.sources = new ObservedSourceStats(this.clock, opts.observer);
     this.receiving = new Receiving({
       store,
       sources: this.sources,
@@ -89,18 +113,54 @@ export class Slice {
       ...(opts.webhookPollMs !== undefined ? { pollMs: opts.webhookPollMs } : {}),
       ...(opts.webhookTimeoutMs !== undefined ? { timeoutMs: opts.webhookTimeoutMs } : {}),
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.observer?.delivery ? { onOutcome: (o) => opts.observer?.delivery?.(o) } : {}),
     });
   }
 
   /** Opens every workspace (rebuilding its engine from the store) and starts the workers. */
   static async start(opts: SliceOptions): Promise<Slice> {
+    const s = await Slice.open(opts);
+    await s.load();
+    return s;
+  }
+
+  /**
+   * The service with its default workspace and admin key, but no workspace loaded yet:
+   * `load()` rebuilds them (what takes long at start), meanwhile a server can answer
+   * that it is starting.
+   */
+  static async open(opts: SliceOptions): Promise<Slice> {
     const s = new Slice(opts.store, opts);
     await s.bootstrap();
-    for (const ws of await opts.store.listWorkspaces()) await s.workspace(ws.id);
-    s.dispatcher.start();
-    s.timer = setInterval(() => void s.tick(), opts.tickMs ?? 500);
-    s.timer.unref();
     return s;
+  }
+
+  /** Opens every workspace, then starts the webhook worker and the clock. */
+  async load(): Promise<void> {
+    for (const ws of await this.store.listWorkspaces()) await this.workspace(ws.id);
+    if (this.stopped) return;
+    this.dispatcher.start();
+    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 500);
+    this.timer.unref();
+  }
+
+  /** The workspaces open now. */
+  openWorkspaces(): WorkspaceService[] {
+    return [...this.workspaces.values()];
+  }
+
+  /** Clients of the change stream (`GET /v1/stream`), over all workspaces. */
+  streamClients(): number {
+    let n = 0;
+    for (const set of this.streams.values()) n += set.size;
+    return n;
+  }
+
+  /** Import jobs running in this process. */
+  importsRunning(): number {
+    let n = 0;
+    for (const r of this.importers.values()) n += (r as CountedImportRunner).active;
+    return n;
   }
 
   private log(line: string): void {
@@ -126,7 +186,8 @@ export class Slice {
     const keys = await store.listApiKeys(DEFAULT_WORKSPACE_ID);
     if (!keys.some((k) => k.admin)) {
       const created = await store.createApiKey(DEFAULT_WORKSPACE_ID, { name: "admin", admin: true });
-      this.log(`Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`);
+      const line = `Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`;
+      (this.opts.announceAdminKey ?? ((l: string) => this.log(l)))(line);
     }
   }
 
@@ -139,8 +200,16 @@ export class Slice {
       p = (async () => {
         const info = await this.store.getWorkspace(id);
         if (!info) throw notFound("workspace", id);
+        const observer = this.opts.observer;
+        const began = performance.now();
         const svc = await WorkspaceService.open(this.store, info, {
           clock: this.clock,
+          ...(observer?.loadProgress
+            ? {
+                onProgress: (phase: string, rows: number) =>
+                  observer.loadProgress?.(id, phase as LoadPhase, rows),
+              }
+            : {}),
           hooks: {
             onLog: (ws, tx, logged) => this.enqueueDeliveries(ws, tx, logged),
             afterLog: (ws, logged) => this.broadcast(ws, logged),
@@ -152,6 +221,7 @@ export class Slice {
         });
         this.workspaces.set(id, svc);
         this.dispatcher.addWorkspace(id);
+        observer?.workspaceOpened?.(id, performance.now() - began);
         return svc;
       })();
       this.opening.set(id, p);
@@ -277,7 +347,7 @@ export class Slice {
   importer(ws: WorkspaceService): ImportRunner {
     let r = this.importers.get(ws.id);
     if (!r) {
-      r = new ImportRunner(this.store, {
+      r = new CountedImportRunner(this.store, {
         upsertContacts: async (batch) => {
           const { result, ids } = await ws.upsertContactsWithIds(batch);
           return { errors: result.errors, contactIds: ids };
@@ -307,6 +377,11 @@ export class Slice {
 
   private broadcast(ws: string, logged: ChangeRecord[]): void {
     this.dispatcher.wake();
+    if (this.opts.observer?.membershipLogged) {
+      let entered = 0;
+      for (const c of logged) if (c.change === "entered") entered++;
+      this.opts.observer.membershipLogged(ws, entered, logged.length - entered);
+    }
     const set = this.streams.get(ws);
     if (!set || set.size === 0) return;
     for (const c of logged) {
@@ -331,11 +406,42 @@ export class Slice {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.dispatcher.stop();
     for (const r of this.importers.values()) await r.idle().catch(() => undefined);
     for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
     await this.store.close();
+  }
+}
+
+/** Source counters that also tell the observer (metrics count by kind of source, not by receiver). */
+class ObservedSourceStats extends SourceStats {
+  constructor(
+    clock: { now(): number },
+    private readonly observer: SliceObserver | undefined,
+  ) {
+    super(clock);
+  }
+
+  override record(...args: Parameters<SourceStats["record"]>): void {
+    super.record(...args);
+    const [, source, r] = args;
+    this.observer?.sourceRecorded?.(source === "segment" ? "segment" : "receiver", r);
+  }
+}
+
+/** An import runner that knows how many of its jobs are running (a metric). */
+class CountedImportRunner extends ImportRunner {
+  active = 0;
+
+  override async start(...args: Parameters<ImportRunner["start"]>): ReturnType<ImportRunner["start"]> {
+    const job = await super.start(...args);
+    this.active++;
+    this.wait(args[0], job.id)
+      .catch(() => undefined)
+      .finally(() => this.active--);
+    return job;
   }
 }

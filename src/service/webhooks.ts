@@ -173,6 +173,8 @@ export interface WebhookDispatcherOptions {
   log?: (msg: string) => void;
   /** Jitter source for retry delays (default Math.random). */
   random?: () => number;
+  /** After each attempt was recorded: delivered, to be retried, or given up (metrics). */
+  onOutcome?: (outcome: "delivered" | "retry" | "failed") => void;
 }
 
 type Outcome = { ok: true; status: number } | { ok: false; error: string; status: number | null };
@@ -202,6 +204,7 @@ export class WebhookDispatcher {
   private readonly fetchFn: typeof fetch;
   private readonly log: (msg: string) => void;
   private readonly random: () => number;
+  private readonly onOutcome: (outcome: "delivered" | "retry" | "failed") => void;
 
   private readonly workspaces = new Set<string>();
   private readonly inflight = new Set<Promise<void>>();
@@ -229,6 +232,7 @@ export class WebhookDispatcher {
     this.fetchFn = (input, init) => f(input, init);
     this.log = opts.log ?? ((msg) => console.error(msg));
     this.random = opts.random ?? Math.random;
+    this.onOutcome = opts.onOutcome ?? (() => {});
   }
 
   /**
@@ -399,13 +403,16 @@ export class WebhookDispatcher {
       const at = this.clock.now();
       if (outcome.ok) {
         await this.store.markDelivered(ws, job.id, { at, status_code: outcome.status });
+        this.onOutcome("delivered");
       } else {
+        const retryAt = nextAttemptAt(job, at, this.random);
         await this.store.markFailed(ws, job.id, {
           at,
           error: outcome.error,
           status_code: outcome.status,
-          retry_at: nextAttemptAt(job, at, this.random),
+          retry_at: retryAt,
         });
+        this.onOutcome(retryAt === null ? "failed" : "retry");
       }
     } catch (e) {
       this.log(`webhooks: recording delivery ${job.id} of ${ws} failed: ${errorText(e)}`);

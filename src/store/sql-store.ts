@@ -1411,6 +1411,17 @@ export class SqlStore extends SqlOps implements Store {
     return this.x.atomic((tx) => fn(new SqlOps(tx, this.clock, ws)));
   }
 
+  async outboxStats(ws: string): Promise<{ pending: number; oldest_created_at: number | null }> {
+    this.check(ws);
+    // The partial index of pending deliveries keeps this to the backlog's rows.
+    const rows = await this.x.all(
+      "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries WHERE workspace_id = ? AND status = 'pending'",
+      [ws],
+    );
+    const oldest = rows[0].oldest;
+    return { pending: Number(rows[0].n), oldest_created_at: oldest === null ? null : Number(oldest) };
+  }
+
   async insertEventBatches(
     ws: string,
     batches: EventWrite[][],

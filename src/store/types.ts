@@ -530,6 +530,9 @@ export interface StoreOps {
 export interface Store extends StoreOps {
   readonly dialect: Dialect;
 
+  /** The webhook outbox of a workspace: deliveries waiting, and when the oldest was queued (metrics). */
+  outboxStats?(ws: string): Promise<{ pending: number; oldest_created_at: number | null }>;
+
   /**
    * Runs `fn` in one database transaction: it commits when `fn` resolves, and rolls
    * back when it throws. `tx` only accepts `ws`. Use `tx`, not the store, inside `fn`.

@@ -1,0 +1,183 @@
+/**
+ * The server's settings from the environment, checked once at start: every bad value is
+ * reported (one line each, naming the variable) before anything opens, instead of a NaN
+ * or a typo surfacing later as odd behaviour. `SETTINGS` is the one list of them, which
+ * `slice serve --help` and docs/operations.md print.
+ */
+import { z } from "zod";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every environment setting of `slice serve`, with its default as shown to operators. */
+export const SETTINGS: readonly { name: string; flag?: string; default: string; what: string }[] = [
+  { name: "PORT", flag: "--port", default: "8080", what: "port to listen on (0 picks a free one)" },
+  {
+    name: "HOST",
+    flag: "--host",
+    default: "127.0.0.1",
+    what: "address to listen on (0.0.0.0: every interface)",
+  },
+  { name: "SLICE_DB", flag: "--db", default: "./data/slice.db", what: "embedded SQLite database file" },
+  {
+    name: "DATABASE_URL",
+    flag: "--database-url",
+    default: "unset",
+    what: "postgres:// or postgresql:// URL: use PostgreSQL instead of SQLite",
+  },
+  {
+    name: "SLICE_API_KEY",
+    flag: "--api-key",
+    default: "unset (the first start prints a new admin key)",
+    what: "admin key of the default workspace, at least 16 characters",
+  },
+  {
+    name: "SLICE_RATE_LIMIT",
+    default: "6000",
+    what: "requests per minute per API key before 429",
+  },
+  {
+    name: "SLICE_WEBHOOK_DENY_PRIVATE",
+    default: "0",
+    what: "1: refuse loopback and private webhook addresses",
+  },
+  {
+    name: "SLICE_PUBLIC_URL",
+    default: "unset (the request's own address)",
+    what: "the server's public URL, shown in receiver URLs (http:// or https://)",
+  },
+  {
+    name: "SLICE_METRICS_TOKEN",
+    default: "unset (admin key only)",
+    what: "bearer token for GET /metrics, at least 16 characters",
+  },
+  {
+    name: "LOG_LEVEL",
+    default: "info",
+    what: `log level: ${LOG_LEVELS.join(", ")}`,
+  },
+];
+
+/** Unset and empty are the same: compose files and shells often pass `VAR=`. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema.optional());
+
+const integer = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, {
+      message: `expected ${what} (an integer from ${min} to ${max.toLocaleString("en")})`,
+    })
+    .transform(Number);
+
+const secret = (what: string) =>
+  z
+    .string()
+    .refine((s) => s.length >= 16, { message: `expected ${what} of at least 16 characters` })
+    .refine((s) => !/\s/.test(s), { message: `expected ${what} without spaces` });
+
+const EnvSchema = z.object({
+  PORT: optional(integer("a port number", 0, 65_535)),
+  HOST: optional(
+    z
+      .string()
+      .trim()
+      .refine((s) => /^[A-Za-z0-9.:%_-]+$/.test(s), {
+        message: "expected a host name or an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)",
+      }),
+  ),
+  SLICE_DB: optional(z.string()),
+  DATABASE_URL: optional(
+    z
+      .string()
+      .trim()
+      .refine((s) => /^postgres(ql)?:\/\/\S+$/.test(s), {
+        message: "expected a postgres:// or postgresql:// URL",
+      }),
+  ),
+  SLICE_API_KEY: optional(secret("an API key")),
+  SLICE_RATE_LIMIT: optional(integer("requests per minute", 1, 10_000_000)),
+  SLICE_WEBHOOK_DENY_PRIVATE: optional(
+    z.enum(["0", "1"], { message: "expected 1 (refuse private addresses) or 0" }),
+  ),
+  SLICE_PUBLIC_URL: optional(
+    z
+      .string()
+      .trim()
+      .refine((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), {
+        message: "expected an http:// or https:// URL",
+      }),
+  ),
+  SLICE_METRICS_TOKEN: optional(secret("a token")),
+  LOG_LEVEL: optional(
+    z
+      .string()
+      .trim()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(", ")}` })),
+  ),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  sqlitePath?: string;
+  databaseUrl?: string;
+  apiKey?: string;
+  rateLimit: number;
+  denyPrivateWebhooks: boolean;
+  publicUrl?: string;
+  metricsToken?: string;
+  logLevel: LogLevel;
+}
+
+/** One or more settings are bad: `problems` has one line per bad value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** A value as it may be shown: secrets are never echoed back, even when wrong. */
+function shown(name: string, raw: unknown): string {
+  if (/KEY|TOKEN|PASSWORD|SECRET/.test(name)) return "";
+  if (name === "DATABASE_URL" && typeof raw === "string") {
+    return ` (got ${JSON.stringify(raw.replace(/\/\/[^@/]*@/, "//…@"))})`;
+  }
+  return typeof raw === "string" ? ` (got ${JSON.stringify(raw)})` : "";
+}
+
+/** The settings of `env`, or a ConfigError listing every bad one. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const r = EnvSchema.safeParse(env);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "environment");
+      return `${name}: ${i.message}${shown(name, env[name])}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = r.data;
+  return {
+    port: e.PORT ?? 8080,
+    host: e.HOST ?? "127.0.0.1",
+    ...(e.SLICE_DB !== undefined ? { sqlitePath: e.SLICE_DB } : {}),
+    ...(e.DATABASE_URL !== undefined ? { databaseUrl: e.DATABASE_URL } : {}),
+    ...(e.SLICE_API_KEY !== undefined ? { apiKey: e.SLICE_API_KEY } : {}),
+    rateLimit: e.SLICE_RATE_LIMIT ?? 6000,
+    denyPrivateWebhooks: e.SLICE_WEBHOOK_DENY_PRIVATE === "1",
+    ...(e.SLICE_PUBLIC_URL !== undefined ? { publicUrl: e.SLICE_PUBLIC_URL } : {}),
+    ...(e.SLICE_METRICS_TOKEN !== undefined ? { metricsToken: e.SLICE_METRICS_TOKEN } : {}),
+    logLevel: e.LOG_LEVEL ?? "info",
+  };
+}
+
+/** The settings as `slice serve --help` lists them. */
+export function settingsHelp(): string {
+  const width = Math.max(...SETTINGS.map((s) => s.name.length));
+  return SETTINGS.map(
+    (s) => `  ${s.name.padEnd(width)}  ${s.what}; default ${s.default}${s.flag ? ` (flag ${s.flag})` : ""}`,
+  ).join("\n");
+}
