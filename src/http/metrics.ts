@@ -19,8 +19,7 @@ function timerCount(engine: object): number {
   return typeof heap?.size === "number" ? heap.size : 0;
 }
 
-const STARTUP_PHASES = ["contacts", "events", "members", "finishing"] as const;
-type StartupPhase = (typeof STARTUP_PHASES)[number];
+const STARTUP_PHASES: readonly LoadPhase[] = ["contacts", "events", "members", "segments"];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -79,7 +78,7 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly began = performance.now();
-  private readonly phaseOf = new Map<string, { phase: StartupPhase; since: number }>();
+  private readonly phaseOf = new Map<string, { phase: LoadPhase; since: number }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -185,10 +184,7 @@ export class Metrics {
   /** What the service tells the metrics (SliceOptions.observer). */
   readonly observer: SliceObserver = {
     loadProgress: (ws, phase) => this.enterPhase(ws, phase),
-    workspaceOpened: (ws) => {
-      this.enterPhase(ws, "finishing");
-      this.endPhase(ws);
-    },
+    workspaceOpened: (ws) => this.endPhase(ws),
     membershipLogged: (_ws, entered, exited) => {
       if (entered > 0) this.membershipChanges.inc({ change: "entered" }, entered);
       if (exited > 0) this.membershipChanges.inc({ change: "exited" }, exited);
@@ -197,7 +193,7 @@ export class Metrics {
     sourceRecorded: (kind, r) => this.sourceRecorded(kind, r),
   };
 
-  private enterPhase(ws: string, phase: LoadPhase | "finishing"): void {
+  private enterPhase(ws: string, phase: LoadPhase): void {
     const cur = this.phaseOf.get(ws);
     if (cur?.phase === phase) return;
     this.endPhase(ws);

@@ -57,6 +57,9 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/v1/openapi.json", "/docs", "/do
 /** Segment-compatible ingest (SPEC §4.1): HTTP Basic, the key as the user name. */
 const SEGMENT_PREFIX = "/segment/v1/";
 
+/** Liveness and readiness probes. */
+const PROBES = new Set(["/healthz", "/readyz"]);
+
 /** What waits for the engines: every API and ingest route (reads too, to answer from loaded data only). */
 const NEEDS_LOAD = /^\/(v1|segment\/v1|hooks)\//;
 /** Still public while loading: the API description. */
@@ -116,7 +119,10 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   app.addHook("onResponse", async (req, reply) => {
     const status = reply.statusCode;
     const line = { req, res: reply, ms: Math.round(reply.elapsedTime * 10) / 10 };
-    if (status >= 500) req.log.error(line, "request failed");
+    // Probes come every few seconds: their lines are for debugging only. A 503 while
+    // loading is expected, not a failure.
+    if (status >= 500 && status !== 503) req.log.error(line, "request failed");
+    else if (PROBES.has(req.url)) req.log.debug(line, "request completed");
     else req.log.info(line, "request completed");
   });
 

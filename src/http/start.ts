@@ -8,6 +8,7 @@
 import { type Config, loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { Readiness } from "../observability/readiness.ts";
+import type { LoadPhase } from "../service/live-workspace.ts";
 import { Slice, type SliceObserver, type SliceOptions } from "../service/slice.ts";
 import { openStore } from "../store/index.ts";
 import type { OpenStoreOptions, Store } from "../store/types.ts";
@@ -103,15 +104,32 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const readiness = new Readiness();
   const metrics = opts.metrics ?? new Metrics();
   let loading = true;
+  // A line per phase that ends, besides the periodic ones: a phase can hold the thread
+  // for a while (computing every segment's membership), with no periodic line meanwhile.
+  let current: { ws: string; phase: LoadPhase; rows: number; since: number } | null = null;
+  const endPhase = () => {
+    if (!current) return;
+    const { ws, phase, rows, since } = current;
+    const s = ((performance.now() - since) / 1000).toFixed(1);
+    info(`Slice: ${ws} ${phase}: ${fmt(rows)} in ${s} s`, { workspace: ws, phase, rows });
+    current = null;
+  };
   const observer: SliceObserver = {
     ...metrics.observer,
     loadProgress: (ws, phase, rows) => {
       metrics.observer.loadProgress?.(ws, phase, rows);
-      if (loading) readiness.progress(ws, phase, rows);
+      if (!loading) return;
+      readiness.progress(ws, phase, rows);
+      if (current?.ws !== ws || current.phase !== phase) {
+        endPhase();
+        current = { ws, phase, rows, since: performance.now() };
+      }
+      current.rows = rows;
     },
     workspaceOpened: (ws, ms) => {
       metrics.observer.workspaceOpened?.(ws, ms);
       if (!loading) return;
+      endPhase();
       readiness.workspaceLoaded();
       info(`Slice: workspace ${ws} loaded in ${(ms / 1000).toFixed(1)} s`, {
         workspace: ws,

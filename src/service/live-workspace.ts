@@ -25,14 +25,18 @@ import type {
 import { missingChanges, startupLogs } from "./reconcile.ts";
 import { loadInBulk } from "./startup-load.ts";
 
-/** The steps of a workspace's start-up load, in order. */
-export type LoadPhase = "contacts" | "events" | "members";
+/**
+ * The steps of a workspace's start-up load, in order: rows loaded, then `segments`
+ * (every membership and timer computed, the change log reconciled; its count is the
+ * number of segments).
+ */
+export type LoadPhase = "contacts" | "events" | "members" | "segments";
 
 export interface OpenOptions {
   clock?: Clock;
   timeZone?: string;
   /** Progress of the start-up load, e.g. for a log line every page. */
-  onProgress?: (phase: "contacts" | "events" | "members", rows: number) => void;
+  onProgress?: (phase: LoadPhase, rows: number) => void;
   /**
    * Called inside the transaction that appends changes to the log, with the logged
    * records: work that must be exactly as durable as the log (the webhook outbox).
@@ -229,6 +233,7 @@ export class LiveWorkspace {
       n += page.length;
       opts.onProgress?.("members", n);
     }
+    opts.onProgress?.("segments", engine.segmentIds().length);
     engine.advanceTo(clock.now()); // builds every membership and timer
     const live = new LiveWorkspace(store, ws, engine, clock, opts);
     live.pending = []; // the log is reconciled below instead
