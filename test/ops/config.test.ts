@@ -1,0 +1,157 @@
+/**
+ * Settings are checked at start: each bad value makes `slice serve` exit 1 with a line
+ * naming the variable (all of them at once), before anything opens; `--help` lists every
+ * setting with its default; a database that cannot be loaded exits 1 too.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, SETTINGS } from "../../src/config.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BIN = join(ROOT, "bin/slice.js");
+const dir = mkdtempSync(join(tmpdir(), "slice-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SETTING_NAMES = SETTINGS.map((s) => s.name);
+
+/** The environment without any of Slice's settings, plus `extra`. */
+function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of SETTING_NAMES) delete env[k];
+  return { ...env, ...extra };
+}
+
+function serve(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [BIN, "serve", ...args], { cwd: ROOT, env: envWith(env) });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
+    p.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(envWith(env));
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  return [];
+}
+
+const BAD: Record<string, [string, RegExp]> = {
+  PORT: ["abc", /^PORT: expected a port number .*\(got "abc"\)$/],
+  HOST: ["my host", /^HOST: expected a host name or an IP address/],
+  DATABASE_URL: [
+    "mysql://u:pw@db/slice",
+    /^DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/…@db\/slice"\)$/,
+  ],
+  SLICE_API_KEY: ["short", /^SLICE_API_KEY: expected an API key of at least 16 characters$/],
+  SLICE_RATE_LIMIT: ["abc", /^SLICE_RATE_LIMIT: expected requests per minute .*\(got "abc"\)$/],
+  SLICE_WEBHOOK_DENY_PRIVATE: ["yes", /^SLICE_WEBHOOK_DENY_PRIVATE: expected 1 .* or 0/],
+  SLICE_PUBLIC_URL: ["ftp://files.example.com", /^SLICE_PUBLIC_URL: expected an http:\/\/ or https:\/\/ URL/],
+  SLICE_METRICS_TOKEN: ["tiny", /^SLICE_METRICS_TOKEN: expected a token of at least 16 characters$/],
+  LOG_LEVEL: ["loud", /^LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent/],
+};
+
+describe("configuration", () => {
+  it("reads defaults, values, and empty values as unset", () => {
+    expect(loadConfig(envWith({}))).toEqual({
+      port: 8080,
+      host: "127.0.0.1",
+      rateLimit: 6000,
+      denyPrivateWebhooks: false,
+      logLevel: "info",
+    });
+    expect(
+      loadConfig(
+        envWith({
+          PORT: "0",
+          HOST: "0.0.0.0",
+          DATABASE_URL: "postgresql://slice@db:5432/slice",
+          SLICE_API_KEY: "sk_0123456789abcdef",
+          SLICE_RATE_LIMIT: " 120 ",
+          SLICE_WEBHOOK_DENY_PRIVATE: "1",
+          SLICE_METRICS_TOKEN: "0123456789abcdef",
+          LOG_LEVEL: "DEBUG",
+          SLICE_DB: "",
+        }),
+      ),
+    ).toMatchObject({
+      port: 0,
+      host: "0.0.0.0",
+      databaseUrl: "postgresql://slice@db:5432/slice",
+      apiKey: "sk_0123456789abcdef",
+      rateLimit: 120,
+      denyPrivateWebhooks: true,
+      metricsToken: "0123456789abcdef",
+      logLevel: "debug",
+    });
+    expect(problems({ PORT: "", SLICE_RATE_LIMIT: "  " })).toEqual([]);
+  });
+
+  it("names each bad value, all at once, and never echoes a secret", () => {
+    for (const [name, [value, message]] of Object.entries(BAD)) {
+      const got = problems({ [name]: value });
+      expect(got, name).toHaveLength(1);
+      expect(got[0], name).toMatch(message);
+    }
+    const all = problems(Object.fromEntries(Object.entries(BAD).map(([k, [v]]) => [k, v])));
+    expect(all.map((p) => p.split(":")[0]).sort()).toEqual(Object.keys(BAD).sort());
+    for (const p of all) expect(p).not.toMatch(/short|tiny|:pw@/);
+    expect(problems({ PORT: "70000" })[0]).toMatch(/^PORT: /);
+    expect(problems({ SLICE_RATE_LIMIT: "0" })[0]).toMatch(/^SLICE_RATE_LIMIT: /);
+    expect(problems({ SLICE_API_KEY: "sixteen chars ok" })[0]).toMatch(/^SLICE_API_KEY: .*without spaces/);
+  });
+
+  it("slice serve exits 1 with one line per bad value, before opening anything", async () => {
+    const db = join(dir, "never.db");
+    const cases = await Promise.all([
+      serve(["--db", db], { SLICE_RATE_LIMIT: "abc" }),
+      serve(["--db", db], { PORT: "eighty", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x/y" }),
+      serve(["--db", db, "--api-key", "short"], {}),
+    ]);
+    const [rate, several, flag] = cases;
+    expect(rate.code).toBe(1);
+    expect(rate.stderr).toMatch(
+      /^error: invalid configuration:\n {2}SLICE_RATE_LIMIT: expected requests per minute/,
+    );
+    expect(several.code).toBe(1);
+    for (const name of ["PORT", "LOG_LEVEL", "DATABASE_URL"])
+      expect(several.stderr).toMatch(new RegExp(`\\n  ${name}: `));
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toMatch(/--api-key: expected an API key of at least 16 characters/);
+    for (const c of cases) expect(c.stdout).not.toMatch(/listening/);
+  }, 60_000);
+
+  it("slice serve --help lists every setting with its default", async () => {
+    const help = await serve(["--help"], {});
+    expect(help.code).toBe(0);
+    for (const s of SETTINGS) {
+      const line = help.stdout.split("\n").find((l) => l.trimStart().startsWith(`${s.name} `));
+      expect(line, s.name).toBeDefined();
+      expect(line).toContain(`default ${s.default}`);
+    }
+  }, 30_000);
+
+  it("slice serve exits 1 when the database cannot be opened", async () => {
+    const junk = join(dir, "junk.db");
+    writeFileSync(junk, "this is not a SQLite database, not even close to one".repeat(100));
+    const r = await serve(["--port", "0", "--db", junk, "--api-key", "sk_config_test_0123456789"], {
+      LOG_LEVEL: "info",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*(not a database|file is not a database)/m);
+  }, 30_000);
+});
