@@ -3,7 +3,7 @@
  * event webhooks, the public `/hooks/{id}` they post to, and every source's counters.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ReceiverInput } from "../service/receiving.ts";
+import { ReceiverInput, ReceiverPatch } from "../service/receiving.ts";
 import type { Slice } from "../service/slice.ts";
 import { route } from "./routes.ts";
 
@@ -54,6 +54,19 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void
       tag: "receivers",
     },
     ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, baseUrl(req)),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "PATCH",
+      path: "/v1/receivers/{id}",
+      summary: "Rename a receiver or change its settings (a new signing key takes effect at once)",
+      body: ReceiverPatch,
+      tag: "receivers",
+    },
+    ({ caller, params, body, req }) =>
+      slice.receiving.update(caller.workspace.id, params.id!, body, baseUrl(req)),
   );
   route(
     app,

@@ -27,6 +27,12 @@ export const ReceiverInput = z.strictObject({
   config: z.record(z.string(), z.json()).optional(),
 });
 
+/** A change of name or settings; given settings replace the stored ones key by key (a new signing key). */
+export const ReceiverPatch = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  config: z.record(z.string(), z.json()).optional(),
+});
+
 const PROVIDER_NAMES: Record<Provider, string> = {
   sendgrid: "SendGrid",
   mailgun: "Mailgun",
@@ -143,6 +149,21 @@ export class Receiving {
     const r = await this.o.store.getReceiver(ws, id);
     if (!r) throw notFound("receiver", id);
     return this.wire(r, baseUrl);
+  }
+
+  async update(ws: string, id: string, body: unknown, baseUrl: string): Promise<WireReceiver> {
+    const input = parse(ReceiverPatch, body);
+    const r = await this.o.store.getReceiver(ws, id);
+    if (!r) throw notFound("receiver", id);
+    const adapter = this.adapter(r.provider);
+    const config = parse(
+      adapter.config as z.ZodType<JsonObject>,
+      { ...r.config, ...(input.config ?? {}) },
+      "config",
+    );
+    const updated = await this.o.store.updateReceiver(ws, id, { name: input.name ?? r.name, config });
+    if (!updated) throw notFound("receiver", id);
+    return this.wire(updated, baseUrl);
   }
 
   async delete(ws: string, id: string): Promise<void> {

@@ -121,6 +121,21 @@ export async function listReceivers(x: Executor, ws: string): Promise<ReceiverRe
   return rows.map((r) => toReceiver(x.dialect, r));
 }
 
+export async function updateReceiver(
+  x: Executor,
+  ws: string,
+  id: string,
+  patch: { name: string; config: JsonObject },
+): Promise<ReceiverRecord | null> {
+  const n = await x.run("UPDATE receivers SET name = ?, config = ? WHERE workspace_id = ? AND id = ?", [
+    patch.name,
+    JSON.stringify(patch.config),
+    ws,
+    id,
+  ]);
+  return n > 0 ? getReceiver(x, ws, id) : null;
+}
+
 export async function deleteReceiver(x: Executor, ws: string, id: string): Promise<boolean> {
   return (await x.run("DELETE FROM receivers WHERE workspace_id = ? AND id = ?", [ws, id])) > 0;
 }

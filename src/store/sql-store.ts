@@ -304,6 +304,15 @@ export class SqlOps implements StoreOps {
     return ingest.listReceivers(this.x, ws);
   }
 
+  async updateReceiver(
+    ws: string,
+    id: string,
+    patch: { name: string; config: JsonObject },
+  ): Promise<ReceiverRecord | null> {
+    this.check(ws);
+    return ingest.updateReceiver(this.x, ws, id, patch);
+  }
+
   async deleteReceiver(ws: string, id: string): Promise<boolean> {
     this.check(ws);
     return ingest.deleteReceiver(this.x, ws, id);

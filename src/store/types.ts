@@ -427,6 +427,12 @@ export interface StoreOps {
   createReceiver(ws: string, r: NewReceiver): Promise<ReceiverRecord>;
   getReceiver(ws: string, id: string): Promise<ReceiverRecord | null>;
   listReceivers(ws: string): Promise<ReceiverRecord[]>;
+  /** Replaces name and config; null when the receiver is unknown. */
+  updateReceiver(
+    ws: string,
+    id: string,
+    patch: { name: string; config: JsonObject },
+  ): Promise<ReceiverRecord | null>;
   deleteReceiver(ws: string, id: string): Promise<boolean>;
 
   // contacts

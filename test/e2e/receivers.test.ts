@@ -127,6 +127,25 @@ describe("receivers: Mailgun (HMAC-SHA256 signed)", () => {
     expect(after.segments).toContain("excluded");
   });
 
+  it("a new signing key set by PATCH takes effect at once; the old one is refused", async () => {
+    const r = await receiver("mailgun", { signing_key: signingKey });
+    const rotated = `key-${randomBytes(16).toString("hex")}`;
+    const p = await s.call("PATCH", `/v1/receivers/${r.id}`, {
+      name: "Mailgun EU",
+      config: { signing_key: rotated },
+    });
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    expect(p.body).toMatchObject({ name: "Mailgun EU", url: r.url, secrets_set: ["signing_key"] });
+    expect(JSON.stringify(p.body)).not.toContain(rotated);
+    expect((await post(r.url, signed(failed("mg-rot-old@example.com", "permanent")), {})).status).toBe(401);
+    const ok = await post(r.url, signed(failed("mg-rot-new@example.com", "permanent"), { key: rotated }), {});
+    expect(ok.status).toBe(200);
+    const bad = await s.call("PATCH", `/v1/receivers/${r.id}`, { config: { signing_key: "" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.path).toBe("config.signing_key");
+    expect((await s.call("PATCH", "/v1/receivers/rcv_nope", { name: "x" })).status).toBe(404);
+  });
+
   it("refuses a receiver without its signing key, naming the path", async () => {
     const r = await s.call("POST", "/v1/receivers", { provider: "mailgun", config: {} });
     expect(r.status).toBe(400);

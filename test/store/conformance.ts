@@ -238,6 +238,12 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(await store.findReceiver(r.id)).toEqual(r);
         expect(await store.getReceiver(await newWs(), r.id)).toBeNull();
         expect((await store.listReceivers(ws)).map((x) => x.id)).toEqual([r.id]);
+        const u = await store.updateReceiver(ws, r.id, {
+          name: "Mailgun EU",
+          config: { signing_key: "key-456" },
+        });
+        expect(u).toEqual({ ...r, name: "Mailgun EU", config: { signing_key: "key-456" } });
+        expect(await store.updateReceiver(await newWs(), r.id, { name: "x", config: {} })).toBeNull();
         expect(await store.deleteReceiver(ws, r.id)).toBe(true);
         expect(await store.findReceiver(r.id)).toBeNull();
       });
