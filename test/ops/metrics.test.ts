@@ -5,6 +5,7 @@
  */
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PgServer, startPostgres } from "../support/postgres.ts";
 import { ADMIN_KEY, eventually, startTestServer, type TestServer } from "../support/server.ts";
 
 const TOKEN = "metrics-token-0123456789";
@@ -22,13 +23,6 @@ interface Family {
 }
 
 let s: TestServer;
-
-beforeAll(async () => {
-  s = await startTestServer({ kind: "sqlite" }, { metricsToken: TOKEN });
-});
-afterAll(async () => {
-  await s?.stop();
-});
 
 type Scrape = Map<string, Family> & { text: string };
 
@@ -90,7 +84,19 @@ const M = 40;
 const DUPLICATES = 5;
 const BAD_EVENTS = 3;
 
-describe("GET /metrics", () => {
+describe.each(["sqlite", "postgres"] as const)("GET /metrics (%s)", (kind) => {
+  let pgServer: PgServer | null = null;
+  beforeAll(async () => {
+    if (kind === "postgres") pgServer = await startPostgres();
+    s = await startTestServer(pgServer ? { kind: "postgres", url: pgServer.url } : { kind: "sqlite" }, {
+      metricsToken: TOKEN,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await s?.stop();
+    await pgServer?.stop();
+  });
+
   it("refuses callers without the admin key or the token", async () => {
     expect((await s.call("GET", "/metrics", undefined, { key: null })).status).toBe(401);
     expect((await s.call("GET", "/metrics", undefined, { key: "metrics-token-wrong-012345" })).status).toBe(
