@@ -11,6 +11,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeDatasetFile } from "../../bench/dataset-file.ts";
 import { NOW } from "../../bench/generate.ts";
+import { startServer } from "../../src/http/start.ts";
+import { openStore } from "../../src/store/index.ts";
+import type { JsonValue } from "../../src/store/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin/slice.js");
@@ -152,4 +155,48 @@ describe("readiness", () => {
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
   }, 60_000);
+
+  it("reports a load that failed, and the CLI exits 1 with its error", async () => {
+    // A stored rule the engine refuses stops the load of its workspace.
+    const bad = join(dir, "bad.db");
+    const store = await openStore({ sqlitePath: bad });
+    await store.createWorkspace({ id: "ws_default", name: "Default", time_zone: "UTC" });
+    await store.createSegment("ws_default", {
+      id: "seg_bad",
+      kind: "dynamic",
+      name: "bad",
+      rule: { type: "nope" } as unknown as JsonValue,
+    });
+    await store.close();
+
+    const server = await startServer({
+      port: 0,
+      sqlitePath: bad,
+      apiKey: KEY,
+      log: () => {},
+      waitForReady: false,
+    });
+    await expect(server.ready).rejects.toThrow(/rule\.type/);
+    const r = await fetch(`${server.url}/readyz`);
+    expect(r.status).toBe(503);
+    expect(await r.json()).toMatchObject({ status: "failed", error: expect.stringMatching(/rule\.type/) });
+    const api = await fetch(`${server.url}/v1/segments`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(api.status).toBe(503);
+    expect(((await api.json()) as Json).error.message).toMatch(/^Slice failed to start: rule\.type/);
+    await server.close();
+    // Resolving once ready (the default) rejects instead.
+    await expect(startServer({ port: 0, sqlitePath: bad, apiKey: KEY, log: () => {} })).rejects.toThrow(
+      /rule\.type/,
+    );
+
+    const proc = spawn(process.execPath, [BIN, "serve", "--port", "0", "--db", bad, "--api-key", KEY], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    });
+    let stderr = "";
+    proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: loading failed: rule\.type/m);
+  }, 30_000);
 });
