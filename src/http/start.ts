@@ -141,7 +141,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   try {
     slice = await Slice.open({
       store,
-      log: (line) => info(line),
+      // What the service logs besides the admin key are failures of its workers.
+      log: (line) => (logger ? logger.error(line) : opts.log!(line)),
       // Shown once ever: it must reach the operator whatever the log level.
       announceAdminKey: (line) => {
         if (!logger || logger.isLevelEnabled("info")) info(line);
