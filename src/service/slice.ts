@@ -33,7 +33,7 @@ export interface SliceOptions {
   clock?: Clock;
   /** SPEC §5 `SLICE_API_KEY`: an admin key of the default workspace. */
   apiKey?: string;
-  /** Where start-up messages go (the first start prints the admin key here, once). */
+  /** Where the service's messages go: its workers' failures, and the first start's admin key without `announceAdminKey`. */
   log?: (line: string) => void;
   /** `SLICE_WEBHOOK_DENY_PRIVATE=1`: refuse loopback and private webhook addresses. */
   denyPrivateWebhooks?: boolean;
