@@ -244,6 +244,11 @@ export class Engine {
     this.contacts.setFields(this.registry);
   }
 
+  /** Pending time-driven re-evaluations (contact, segment pairs), for monitoring. */
+  get timerCount(): number {
+    return this.heap.size;
+  }
+
   get contactCount(): number {
     return this.contacts.count;
   }

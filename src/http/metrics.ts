@@ -13,12 +13,6 @@ import type { LoadPhase } from "../service/live-workspace.ts";
 import type { Slice, SliceObserver } from "../service/slice.ts";
 import type { DeliveryOutcome } from "../service/source-stats.ts";
 
-/** The engine keeps its timers in a heap it does not expose; its size is read here for the gauge. */
-function timerCount(engine: object): number {
-  const heap = (engine as { heap?: { size?: unknown } }).heap;
-  return typeof heap?.size === "number" ? heap.size : 0;
-}
-
 const STARTUP_PHASES: readonly LoadPhase[] = ["contacts", "events", "members", "segments"];
 
 export class Metrics {
@@ -109,7 +103,7 @@ export class Metrics {
     state(
       "slice_engine_timers",
       "Timers queued in the engines (time-driven membership to re-check)",
-      sum((ws) => timerCount(ws.engine)),
+      sum((ws) => ws.engine.timerCount),
     );
     state(
       "slice_changelog_pending",

@@ -230,3 +230,22 @@ describe("default segments", () => {
     expect(() => eng.removeSegment("lapsed_customers")).not.toThrow();
   });
 });
+
+describe("timerCount", () => {
+  it("counts the pending time-driven re-evaluations and drops them once due", () => {
+    let now = NOW;
+    const eng = new Engine({ clock: { now: () => now }, defaultSegments: false });
+    expect(eng.timerCount).toBe(0);
+    eng.defineSegment({
+      id: "opened_30d",
+      rule: { type: "event", event: "email_opened", window: { in_last: "30d" } },
+    });
+    eng.upsertContact({ id: "c1" });
+    eng.addEvent({ type: "email_opened", contact_id: "c1", timestamp: ago(DAY) });
+    expect(eng.timerCount).toBeGreaterThan(0);
+    now = NOW + 31 * DAY;
+    eng.advanceTo(now);
+    expect(eng.matches("c1", "opened_30d")).toBe(false);
+    expect(eng.timerCount).toBe(0);
+  });
+});
