@@ -7,24 +7,19 @@
  * write and membership follows it live (docs/ingest.md).
  */
 import type { Engine } from "../engine/index.ts";
+import { BUILTIN_FIELDS } from "../rules/fields.ts";
 import type { ContactRecord, ContactWrite, EventRecord, StoreOps } from "../store/types.ts";
 import { notFound } from "./errors.ts";
 import type { ContactChanges } from "./wire.ts";
 import type { WorkspaceService } from "./workspace.ts";
 
-const FILLED = [
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-] as const;
+/**
+ * The profile's free-form strings (SPEC §1), from the built-in field table: subscription
+ * and deliverability statuses are the kept contact's own (see `absorbedChanges`).
+ */
+const FILLED = BUILTIN_FIELDS.filter(
+  (f) => f.type === "string" && f.key !== "status" && f.key !== "email_status",
+).map((f) => f.key as keyof ContactWrite & keyof ContactChanges);
 
 const set = (v: unknown) => v !== null && v !== undefined && v !== "";
 
@@ -36,7 +31,9 @@ const set = (v: unknown) => v !== null && v !== undefined && v !== "";
  */
 export function absorbedChanges(kept: ContactWrite, absorbed: ContactWrite): ContactChanges {
   const out: ContactChanges = {};
-  for (const k of FILLED) if (!set(kept[k]) && set(absorbed[k])) out[k] = absorbed[k] as string;
+  for (const k of FILLED) {
+    if (!set(kept[k]) && set(absorbed[k])) (out as Record<string, unknown>)[k] = absorbed[k];
+  }
   const tags = [...(kept.tags ?? [])];
   const seen = new Set(tags.map((t) => t.toLowerCase()));
   for (const t of absorbed.tags ?? []) {
