@@ -4,17 +4,12 @@
  * makes and posted to the receiver's URL; the contact moves into the default segments.
  * A bad or replayed signature answers 401 and changes nothing.
  */
-import { execFileSync } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Webhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSesAdapter } from "../../src/service/receivers/ses.ts";
 import { type Json, startTestServer, type TestServer } from "../support/server.ts";
+import { type SnsSigner, startSnsSigner } from "../support/sns.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -311,52 +306,15 @@ describe("receivers: Resend (Svix / Standard Webhooks signature)", () => {
   });
 });
 
-/**
- * SNS signatures are checked against a certificate downloaded from SigningCertURL over
- * https: the test makes its own certificate (openssl), serves it from a local HTTPS
- * server it trusts for the duration, and gives the server an SES adapter allowed to
- * fetch from localhost (see test/service/receivers/ses.test.ts).
- */
+/** SNS messages are signed with a certificate the test makes and serves (test/support/sns.ts). */
 describe("receivers: Amazon SES through SNS (signed messages, subscription confirmation)", () => {
   const TOPIC = "arn:aws:sns:us-west-2:123456789012:slice-ses-events";
-  let dir: string;
-  let key: string;
-  let certServer: https.Server;
-  let origin: string;
-  let savedCa: unknown;
+  let signer: SnsSigner;
   let ses: TestServer;
   const confirmed: string[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "slice-sns-e2e-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost",
-      ],
-      { stdio: "ignore" },
-    );
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    const cert = readFileSync(join(dir, "cert.pem"), "utf8");
-    certServer = https.createServer({ key, cert }, (_req, res) => res.writeHead(200).end(cert));
-    await new Promise<void>((resolve) => certServer.listen(0, "127.0.0.1", resolve));
-    origin = `https://localhost:${(certServer.address() as AddressInfo).port}`;
-    savedCa = https.globalAgent.options.ca;
-    https.globalAgent.options.ca = cert;
+    signer = await startSnsSigner();
     ses = await startTestServer(
       { kind: "sqlite" },
       {
@@ -369,39 +327,18 @@ describe("receivers: Amazon SES through SNS (signed messages, subscription confi
   });
   afterAll(async () => {
     await ses?.stop();
-    https.globalAgent.options.ca = savedCa as typeof https.globalAgent.options.ca;
-    certServer?.closeAllConnections();
-    certServer?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await signer?.stop();
   });
 
-  const SIGNED: Record<string, string[]> = {
-    Notification: ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
-    SubscriptionConfirmation: [
-      "Message",
-      "MessageId",
-      "SubscribeURL",
-      "Timestamp",
-      "Token",
-      "TopicArn",
-      "Type",
-    ],
-  };
   let n = 0;
-  function signed(m: Record<string, string>, signingKey = key): string {
-    const out: Record<string, string> = {
+  function signed(m: Record<string, string>, signingKey?: string): string {
+    const message = {
       MessageId: `6f1d1c0e-5c1b-4a43-9d8e-${String(++n).padStart(12, "0")}`,
       TopicArn: TOPIC,
       Timestamp: new Date().toISOString(),
       ...m,
-      SignatureVersion: "2",
-      SigningCertURL: `${origin}/cert.pem`,
     };
-    const text = SIGNED[out.Type!]!.filter((k) => k in out)
-      .map((k) => `${k}\n${out[k]}\n`)
-      .join("");
-    out.Signature = sign("sha256", Buffer.from(text), signingKey).toString("base64");
-    return JSON.stringify(out);
+    return JSON.stringify(signer.sign(message, signingKey ? { signingKey } : {}));
   }
   const snsPost = (url: string, body: string) =>
     post(url, body, {
@@ -437,7 +374,7 @@ describe("receivers: Amazon SES through SNS (signed messages, subscription confi
     const r = await ses.call("POST", "/v1/receivers", { provider: "ses", config: { topic_arn: TOPIC } });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const url = r.body.url as string;
-    const subscribeUrl = `${origin}/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=abc`;
+    const subscribeUrl = `${signer.origin}/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=abc`;
     const sub = await snsPost(
       url,
       signed({

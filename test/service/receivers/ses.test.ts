@@ -1,23 +1,14 @@
 /**
  * SNS signatures are checked by AWS's `sns-validator`, which downloads the signing
- * certificate with `https.get` from the message's SigningCertURL and takes no custom
- * fetcher (its certificate cache is private to the module). So the test makes an RSA key
- * and a self-signed X.509 certificate with the openssl CLI (node:crypto cannot make
- * certificates), serves the certificate from a local HTTPS server that uses the same
- * certificate for TLS, trusts it through `https.globalAgent.options.ca` (restored
- * afterwards), and points the adapter's hostPattern at `localhost:<port>`.
+ * certificate from the message's SigningCertURL: `startSnsSigner` (test/support/sns.ts)
+ * makes a certificate, serves and trusts it, and the adapter's hostPattern allows
+ * `localhost:<port>`.
  */
-import { execFileSync } from "node:child_process";
-import { sign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryReplayGuard } from "../../../src/service/receivers/replay-guard.ts";
 import { createSesAdapter, ses } from "../../../src/service/receivers/ses.ts";
 import { ReceiverInputError } from "../../../src/service/receivers/types.ts";
+import { type SnsSigner, startSnsSigner } from "../../support/sns.ts";
 import { fixture, request } from "./support.ts";
 
 type Message = Record<string, string>;
@@ -27,78 +18,22 @@ const { records } = fixture<{ records: Record<string, Record<string, unknown>> }
 const NOW = Date.parse("2026-12-04T12:00:00Z");
 const TOPIC = sns.notification.TopicArn;
 
-let dir: string;
-let key: string;
-let server: https.Server;
+let signer: SnsSigner;
 let origin: string;
-let savedCa: unknown;
 let adapter: ReturnType<typeof createSesAdapter>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "slice-sns-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
-  key = readFileSync(join(dir, "key.pem"), "utf8");
-  const cert = readFileSync(join(dir, "cert.pem"), "utf8");
-  server = https.createServer({ key, cert }, (req, res) => {
-    if (req.url?.startsWith("/cert")) res.writeHead(200, { "content-type": "text/plain" }).end(cert);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `https://localhost:${(server.address() as AddressInfo).port}`;
-  savedCa = https.globalAgent.options.ca;
-  https.globalAgent.options.ca = cert;
+  signer = await startSnsSigner();
+  origin = signer.origin;
   adapter = createSesAdapter({ hostPattern: /^localhost:\d+$/, certTimeoutMs: 5000 });
 });
 
-afterAll(() => {
-  https.globalAgent.options.ca = savedCa as typeof https.globalAgent.options.ca;
-  server?.closeAllConnections();
-  server?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+afterAll(async () => {
+  await signer?.stop();
 });
 
-const SIGNED_KEYS: Record<string, string[]> = {
-  Notification: ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
-  SubscriptionConfirmation: [
-    "Message",
-    "MessageId",
-    "SubscribeURL",
-    "Timestamp",
-    "Token",
-    "TopicArn",
-    "Type",
-  ],
-};
-
-/** Signs as SNS does: "key\nvalue\n" for each signed key present, in order; v1 SHA1withRSA, v2 SHA256withRSA. */
 function signMessage(message: Message, version: "1" | "2" = "2", certPath = "/cert.pem"): Message {
-  const out: Message = { ...message, SignatureVersion: version, SigningCertURL: `${origin}${certPath}` };
-  const text = SIGNED_KEYS[out.Type]
-    .filter((k) => k in out)
-    .map((k) => `${k}\n${out[k]}\n`)
-    .join("");
-  out.Signature = sign(version === "1" ? "sha1" : "sha256", Buffer.from(text), key).toString("base64");
-  return out;
+  return signer.sign(message, { version, certPath });
 }
 
 let counter = 0;
