@@ -7,26 +7,13 @@ import { createReadStream, createWriteStream, readFileSync, statSync, unlinkSync
 import { extname } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { CliError, Client, type ClientOptions, seg } from "./client.ts";
 import { type ExplainAnswer, printExplain } from "./explain.ts";
+import { choice, withClient } from "./options.ts";
 import { bytes, num, type Out, paint, stdio, table } from "./output.ts";
 import { intArg } from "./serve.ts";
 import { sourceCommands } from "./sources.ts";
-
-/** `--url` and `--key`, on every client command. */
-function withClient(cmd: Command): Command {
-  return cmd
-    .option("--url <url>", "URL of the Slice server (env SLICE_URL; default http://127.0.0.1:8080)")
-    .option("--key <key>", "API key (env SLICE_API_KEY)");
-}
-
-function choice(values: readonly string[]) {
-  return (raw: string): string => {
-    if (!values.includes(raw)) throw new InvalidArgumentError(`expected one of ${values.join(", ")}`);
-    return raw;
-  };
-}
 
 function parseJson(raw: string, what: string): unknown {
   try {

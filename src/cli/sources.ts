@@ -4,8 +4,9 @@
  * server shows once (a key, Postmark's credentials) go to stdout so they can be piped;
  * what they are goes to stderr.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { CliError, Client, type ClientOptions, seg } from "./client.ts";
+import { choice, withClient } from "./options.ts";
 import { num, type Out, paint, stdio, table } from "./output.ts";
 
 const ROLES = ["read_write", "read_only", "ingest"] as const;
@@ -56,19 +57,6 @@ interface WireSource {
   rejected: number;
   signature_failures?: number;
   last_seen_at: string | null;
-}
-
-function withClient(cmd: Command): Command {
-  return cmd
-    .option("--url <url>", "URL of the Slice server (env SLICE_URL; default http://127.0.0.1:8080)")
-    .option("--key <key>", "API key (env SLICE_API_KEY)");
-}
-
-function choice(values: readonly string[]) {
-  return (raw: string): string => {
-    if (!values.includes(raw)) throw new InvalidArgumentError(`expected one of ${values.join(", ")}`);
-    return raw;
-  };
 }
 
 function printTable(out: Out, rows: string[][]): void {
