@@ -194,7 +194,8 @@ export interface Change {
   at: string;
 }
 
-async function call<T>(method: string, path: string, body?: unknown, key = getKey()): Promise<T> {
+/** One API request: JSON (or a CSV upload) in, the answer's JSON out, `ApiError` on failure. */
+export async function call<T>(method: string, path: string, body?: unknown, key = getKey()): Promise<T> {
   const headers: Record<string, string> = {};
   if (key) headers.authorization = `Bearer ${key}`;
   let payload: BodyInit | undefined;

@@ -3,7 +3,7 @@
  * receivers of sending platforms' event webhooks, and the counters of every source
  * (`GET /v1/sources`). Calls go through the same authenticated fetch as `api.ts`.
  */
-import { ApiError, getKey } from "./api.ts";
+import { call } from "./api.ts";
 
 export const ROLES = ["read_write", "read_only", "ingest"] as const;
 export type KeyRole = (typeof ROLES)[number] | "admin";
@@ -82,31 +82,6 @@ export type Source =
       signature_failures: number;
       last_seen_at: string | null;
     };
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  const key = getKey();
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(path, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text === "" ? null : JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  if (!res.ok) {
-    const e = (parsed as { error?: { code: string; message: string; details?: ApiError["details"] } } | null)
-      ?.error;
-    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.details ?? {});
-  }
-  return parsed as T;
-}
 
 const at = (id: string) => encodeURIComponent(id);
 
