@@ -151,12 +151,17 @@ describe.each(["sqlite", "postgres"] as const)("GET /metrics (%s)", (kind) => {
 
     // The changes of those writes (the built-in segments) are logged, then a segment
     // that K contacts enter.
+    // Every contact enters the default segment "all" and no other; a flush in flight
+    // holds changes that are neither pending nor counted yet, so wait for all N.
     const logged = await scrapeUntil(
-      (m) => value(m, "slice_changelog_pending") === 0,
+      (m) =>
+        value(m, "slice_changelog_pending") === 0 &&
+        value(m, "slice_membership_changes_total", { change: "entered" }) >= N,
       "the writes' changes to be logged",
       10_000,
     );
     const entered0 = value(logged, "slice_membership_changes_total", { change: "entered" });
+    expect(entered0).toBe(N);
     const seg = await s.call("POST", "/v1/segments", {
       name: "France",
       rule: { type: "field", field: "country", op: "eq", value: "FR" },
