@@ -8,6 +8,7 @@ import { CONTACT_STATUSES, EMAIL_STATUSES, type FieldRegistry } from "../rules/f
 import { EventType } from "../rules/schema.ts";
 import { toInstant } from "../rules/time.ts";
 import type { ContactValue, JsonObject } from "../store/types.ts";
+import { emailProblem } from "./email.ts";
 import { invalid } from "./errors.ts";
 
 export const LIMITS = {
@@ -187,8 +188,6 @@ export function parse<T>(schema: z.ZodType<T>, input: unknown, root = ""): T {
   throw invalid(issuePath(root, issue.path), message);
 }
 
-const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
 /** The keys of a contact write, checked and converted for the store; only the keys given. */
 export interface ContactChanges {
   email?: string | null;
@@ -222,6 +221,11 @@ const STRING_KEYS = [
   "language",
 ] as const;
 
+/** A value quoted in an error message, cut so that the message stays small. */
+function quoteShort(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+}
+
 function blankToNull(s: string | null | undefined): string | null {
   if (s === null || s === undefined) return null;
   const t = s.trim();
@@ -243,8 +247,8 @@ export function contactChanges(
   const out: ContactChanges = {};
   if (c.email !== undefined) {
     const e = blankToNull(c.email)?.toLowerCase() ?? null;
-    if (e !== null && !EMAIL_RE.test(e))
-      throw invalid(at("email"), `${JSON.stringify(c.email)} is not an email address`);
+    const problem = e === null ? null : emailProblem(e);
+    if (problem) throw invalid(at("email"), `${quoteShort(c.email ?? "")} ${problem}`);
     out.email = e;
   }
   for (const k of STRING_KEYS) if (c[k] !== undefined) out[k] = blankToNull(c[k]);

@@ -25,6 +25,7 @@ import {
   type Workspace,
 } from "../store/types.ts";
 import { mergeContacts } from "./contact-merge.ts";
+import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import {
@@ -486,8 +487,15 @@ export class WorkspaceService {
         errors.push(`${opts.path(k)}: no contact with ${key}`);
         return;
       }
-      errors.push(null);
       const email = "email" in ref ? ref.email.trim().toLowerCase() : null;
+      // A contact made by an event passes the same email check as one written directly.
+      const problem = email !== null ? emailProblem(email) : null;
+      if (problem) {
+        const shown = JSON.stringify(email!.length > 80 ? `${email!.slice(0, 80)}…` : email);
+        errors.push(`${opts.path(k)}.email: ${shown} ${problem}`);
+        return;
+      }
+      errors.push(null);
       const key = email !== null ? `e:${email}` : `x:${(ref as { external_id: string }).external_id}`;
       const entry = toCreate.get(key);
       if (entry) entry.positions.push(k);

@@ -3,6 +3,7 @@
  * normalising recipients and times, deterministic event ids, and per-item error capture.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { emailProblem } from "../email.ts";
 import {
   type InboundRequest,
   MAX_EVENTS_PER_REQUEST,
@@ -72,12 +73,11 @@ export function unixSecondsToMs(value: unknown): number {
   return Number.NaN;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
-
 export function recipient(value: unknown, path: string): string {
   if (typeof value !== "string") throw new ItemError(`${path}: missing recipient address`);
   const email = value.trim().toLowerCase();
-  if (!EMAIL.test(email)) throw new ItemError(`${path}: ${JSON.stringify(value)} is not an email address`);
+  const problem = emailProblem(email);
+  if (problem) throw new ItemError(`${path}: ${JSON.stringify(value.slice(0, 80))} ${problem}`);
   return email;
 }
 
