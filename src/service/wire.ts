@@ -328,6 +328,38 @@ export function checkProperties(p: JsonObject | undefined, path: string): void {
   if (Buffer.byteLength(JSON.stringify(p)) > LIMITS.propertiesBytes) {
     throw invalid(path, `properties exceed ${LIMITS.propertiesBytes} bytes`);
   }
+  const bad = allFinite(p) ? null : nonFinite(p, []);
+  // JSON.parse reads 1e309 as Infinity, which the store would write as null: the count
+  // after a restart would differ from the one answered now.
+  if (bad) throw invalid(issuePath(path, bad), "expected a finite number");
+}
+
+/** True when every number in `v` is finite (the common case, walked without paths). */
+function allFinite(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (typeof v !== "object" || v === null) return true;
+  if (Array.isArray(v)) return v.every(allFinite);
+  for (const k in v as Record<string, unknown>)
+    if (!allFinite((v as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** The path of the first number that is not finite, or null. Size-checked input: shallow enough. */
+function nonFinite(v: unknown, at: (string | number)[]): (string | number)[] | null {
+  if (typeof v === "number") return Number.isFinite(v) ? null : at;
+  if (typeof v !== "object" || v === null) return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = nonFinite(v[i], [...at, i]);
+      if (r) return r;
+    }
+    return null;
+  }
+  for (const k in v as Record<string, unknown>) {
+    const r = nonFinite((v as Record<string, unknown>)[k], [...at, k]);
+    if (r) return r;
+  }
+  return null;
 }
 
 /** `limit` per SPEC §4: 1 … 1000, default 100, larger values clamped. */

@@ -1,6 +1,7 @@
 /**
- * The one email check: the same verdicts as the pattern it replaces on every short
- * string, and long input refused by its length before any scan, on every write path.
+ * Input checks of the write paths. The one email check: the same verdicts as the pattern
+ * it replaces on every short string, long input refused by its length before any scan,
+ * on every write path; event properties with numbers JSON reads as infinite.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,5 +82,31 @@ describe("the email check on every write path", () => {
     expect(r.body.errors[1].error).toContain("longer than 254 characters");
     const list = await s.call("GET", "/v1/contacts");
     expect(list.body.data.map((c: { email: string }) => c.email)).toEqual(["ok@example.com"]);
+  });
+});
+
+describe("event properties", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ kind: "sqlite" });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("refuse numbers JSON reads as infinite (1e309), naming the path, and store nothing of that event", async () => {
+    const body = `[{"type":"order_placed","contact":{"email":"inf@example.com"},"properties":{"amount":1e309}},
+      {"type":"order_placed","contact":{"email":"inf@example.com"},"properties":{"items":[{"price":-1e400}]}},
+      {"type":"order_placed","contact":{"email":"inf@example.com"},"properties":{"amount":12.5}}]`;
+    const r = await s.call("POST", "/v1/events", undefined, {
+      raw: body,
+      headers: { "content-type": "application/json" },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.accepted).toBe(1);
+    expect(r.body.errors).toEqual([
+      { index: 0, error: "[0].properties.amount: expected a finite number" },
+      { index: 1, error: "[1].properties.items[0].price: expected a finite number" },
+    ]);
   });
 });
