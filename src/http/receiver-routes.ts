@@ -10,14 +10,14 @@ import { route } from "./routes.ts";
 /** Biggest webhook body taken: SendGrid and SES batch far less than this. */
 const HOOK_BODY_LIMIT = 10 * 1024 * 1024;
 
-/** The server's address as the client reached it: the start of the URL a provider posts to. */
-export function baseUrl(req: FastifyRequest): string {
-  const configured = process.env.SLICE_PUBLIC_URL;
-  if (configured) return configured.replace(/\/+$/, "");
+/** The start of the URL a provider posts to: the configured public URL, or the address the client reached. */
+export function baseUrl(req: FastifyRequest, publicUrl: string | undefined): string {
+  if (publicUrl) return publicUrl.replace(/\/+$/, "");
   return `${req.protocol}://${req.host}`;
 }
 
-export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void {
+export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publicUrl?: string): void {
+  const base = (req: FastifyRequest) => baseUrl(req, publicUrl);
   route(
     app,
     slice,
@@ -30,7 +30,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void
       tag: "receivers",
     },
     async ({ caller, body, req, reply }) => {
-      const r = await slice.receiving.create(caller.workspace.id, body, baseUrl(req));
+      const r = await slice.receiving.create(caller.workspace.id, body, base(req));
       reply.status(201);
       return r;
     },
@@ -40,7 +40,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void
     slice,
     { method: "GET", path: "/v1/receivers", summary: "Receivers, with their counters", tag: "receivers" },
     async ({ caller, req }) => ({
-      data: await slice.receiving.list(caller.workspace.id, baseUrl(req)),
+      data: await slice.receiving.list(caller.workspace.id, base(req)),
       next_cursor: null,
     }),
   );
@@ -53,7 +53,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void
       summary: "A receiver: its URL, counters and last deliveries",
       tag: "receivers",
     },
-    ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, baseUrl(req)),
+    ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, base(req)),
   );
   route(
     app,
@@ -66,7 +66,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice): void
       tag: "receivers",
     },
     ({ caller, params, body, req }) =>
-      slice.receiving.update(caller.workspace.id, params.id!, body, baseUrl(req)),
+      slice.receiving.update(caller.workspace.id, params.id!, body, base(req)),
   );
   route(
     app,

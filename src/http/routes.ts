@@ -102,7 +102,7 @@ const wireKey = (k: ApiKey) => ({
 
 const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
 
-export function registerRoutes(app: FastifyInstance, slice: Slice): void {
+export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: string): void {
   app.get("/healthz", async () => ({ status: "ok" }));
   // Liveness above; readiness here: 503 with the load's progress until every workspace
   // is loaded (the server listens at once, docs/operations.md).
@@ -731,6 +731,6 @@ export function registerRoutes(app: FastifyInstance, slice: Slice): void {
   );
 
   registerImports(app, slice);
-  registerReceiverRoutes(app, slice);
+  registerReceiverRoutes(app, slice, publicUrl);
   registerDocs(app, () => openApiDocument(ROUTES));
 }

@@ -36,6 +36,8 @@ export interface ServerOptions {
   metrics?: Metrics;
   /** `SLICE_METRICS_TOKEN`: a bearer token for `GET /metrics` besides admin keys. */
   metricsToken?: string;
+  /** `SLICE_PUBLIC_URL`: the start of the URLs Slice shows (receivers); default the request's own. */
+  publicUrl?: string;
 }
 
 declare module "fastify" {
@@ -249,7 +251,7 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     }),
   });
 
-  void app.register(async (scope) => registerRoutes(scope, slice));
+  void app.register(async (scope) => registerRoutes(scope, slice, opts.publicUrl));
   void app.register(async (scope) => registerHookRoute(scope, slice));
   registerSegmentRoutes(app, slice);
   void app.register(async (scope) => registerStatic(scope));

@@ -72,6 +72,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     denyPrivateWebhooks: c.denyPrivateWebhooks,
     rateLimit: { max: c.rateLimit, windowMs: 60_000 },
     ...(c.metricsToken !== undefined ? { metricsToken: c.metricsToken } : {}),
+    ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
   };
 }
 

@@ -448,3 +448,20 @@ describe("sources: the Segment source's counters", () => {
     expect(Date.parse(after.last_seen_at)).toBeGreaterThan(Date.now() - 60_000);
   });
 });
+
+describe("receivers behind a proxy", () => {
+  it("show URLs on the configured public address (SLICE_PUBLIC_URL)", async () => {
+    const proxied = await startTestServer({ kind: "sqlite" }, { publicUrl: "https://slice.example.com/" });
+    try {
+      const r = await proxied.call("POST", "/v1/receivers", { provider: "postmark" });
+      expect(r.status).toBe(201);
+      expect(r.body.url).toBe(`https://slice.example.com/hooks/${r.body.id}`);
+      expect(r.body.secrets.url_with_credentials).toMatch(
+        /^https:\/\/slice-[0-9a-f]+:[^@]+@slice\.example\.com\/hooks\//,
+      );
+      expect((await proxied.call("GET", `/v1/receivers/${r.body.id}`)).body.url).toBe(r.body.url);
+    } finally {
+      await proxied.stop();
+    }
+  });
+});
