@@ -105,7 +105,8 @@ describe("slice keys, receivers and sources", () => {
 
     const list = await slice("keys", "list");
     expect(list.code).toBe(0);
-    const line = list.stdout.split("\n").find((l) => l.includes("sdk"));
+    // The NAME column (ids are random and may contain "sdk" too).
+    const line = list.stdout.split("\n").find((l) => l.split(/\s{2,}/)[1] === "sdk");
     expect(line).toMatch(/\bingest\b/);
     expect(list.stdout).toMatch(/^ID\s+NAME\s+PREFIX\s+ROLE\s+CREATED/);
     expect(list.stdout).not.toContain(secret);
