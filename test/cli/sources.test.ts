@@ -4,10 +4,10 @@
  * the signing key, and once with a wrong signature).
  */
 import { spawn } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postMailgun } from "../support/mailgun.ts";
 import { ADMIN_KEY, type Json, startTestServer, type TestServer } from "../support/server.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -39,25 +39,6 @@ function run(args: string[], env: Record<string, string>): Promise<Run> {
     });
     child.stdin.end();
   });
-}
-
-/** Posts one Mailgun event to a receiver's URL, signed with `signingKey`. */
-async function postMailgun(url: string, signingKey: string, recipient: string): Promise<number> {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const token = randomUUID().replaceAll("-", "");
-  const signature = createHmac("sha256", signingKey)
-    .update(timestamp + token)
-    .digest("hex");
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      signature: { timestamp, token, signature },
-      "event-data": { id: randomUUID(), event: "delivered", timestamp: Number(timestamp), recipient },
-    }),
-  });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 describe("slice keys, receivers and sources", () => {

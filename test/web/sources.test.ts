@@ -4,32 +4,14 @@
  * as Mailgun would (signed, and once with a wrong signature) while the page shows the
  * counters and deliveries arrive, deleting it, and revoking keys.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import RudderAnalytics from "@rudderstack/rudder-sdk-node";
 import { Analytics } from "@segment/analytics-node";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postMailgun } from "../support/mailgun.ts";
 import { eventually } from "../support/server.ts";
 import { signedIn, startWebEnv, type WebEnv } from "./support.ts";
-
-/** Posts one Mailgun `delivered` event to a receiver's URL, signed with `signingKey`. */
-async function postMailgun(url: string, signingKey: string, recipient: string): Promise<number> {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const token = randomUUID().replaceAll("-", "");
-  const signature = createHmac("sha256", signingKey)
-    .update(timestamp + token)
-    .digest("hex");
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      signature: { timestamp, token, signature },
-      "event-data": { id: randomUUID(), event: "delivered", timestamp: Number(timestamp), recipient },
-    }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
 
 /** The Sources page, reached as a user does, from the navigation. */
 async function openSources(page: Page, tab?: string): Promise<void> {
