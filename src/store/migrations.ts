@@ -269,6 +269,117 @@ CREATE UNIQUE INDEX receivers_id_uq ON receivers (id);
 `;
     },
   },
+  {
+    version: 4,
+    name: "destinations and scheduled exports",
+    sql: (d) => {
+      const t = TYPES[d];
+      return `
+CREATE TABLE destinations (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  segment_id ${t.key} NOT NULL,
+  config ${t.json} NOT NULL,
+  secrets TEXT NOT NULL,
+  connector_state ${t.json} NOT NULL,
+  state TEXT NOT NULL,
+  full_done ${t.bool} NOT NULL,
+  full_seq ${t.big},
+  full_cursor ${t.key},
+  cursor ${t.big} NOT NULL,
+  failures INTEGER NOT NULL,
+  next_attempt_at ${t.big},
+  last_sync_at ${t.big},
+  last_error TEXT,
+  stats ${t.json} NOT NULL,
+  created_at ${t.big} NOT NULL,
+  updated_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE destination_members (
+  workspace_id ${t.key} NOT NULL,
+  destination_id ${t.key} NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  remote_key TEXT NOT NULL,
+  synced_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, destination_id, contact_id),
+  FOREIGN KEY (workspace_id, destination_id) REFERENCES destinations (workspace_id, id) ON DELETE CASCADE
+) ${t.clustered};
+
+CREATE TABLE destination_runs (
+  workspace_id ${t.key} NOT NULL,
+  id ${t.key} NOT NULL,
+  destination_id ${t.key} NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  from_seq ${t.big},
+  to_seq ${t.big},
+  added INTEGER NOT NULL,
+  removed INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  skipped INTEGER NOT NULL,
+  stats ${t.json} NOT NULL,
+  error TEXT,
+  started_at ${t.big} NOT NULL,
+  finished_at ${t.big},
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, destination_id) REFERENCES destinations (workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX destination_runs_by_destination ON destination_runs (workspace_id, destination_id, started_at);
+
+CREATE TABLE destination_outcomes (
+  workspace_id ${t.key} NOT NULL,
+  run_id ${t.key} NOT NULL,
+  contact_id ${t.key} NOT NULL,
+  op TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT,
+  at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, run_id, contact_id, op),
+  FOREIGN KEY (workspace_id, run_id) REFERENCES destination_runs (workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX destination_outcomes_at ON destination_outcomes (workspace_id, at);
+
+CREATE TABLE export_schedules (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id ${t.key} NOT NULL,
+  name TEXT NOT NULL,
+  segment_id ${t.key} NOT NULL,
+  format TEXT NOT NULL,
+  options ${t.json} NOT NULL,
+  cron TEXT NOT NULL,
+  target ${t.json} NOT NULL,
+  secrets TEXT NOT NULL,
+  state TEXT NOT NULL,
+  next_run_at ${t.big},
+  last_run_at ${t.big},
+  created_at ${t.big} NOT NULL,
+  updated_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE export_runs (
+  workspace_id ${t.key} NOT NULL,
+  id ${t.key} NOT NULL,
+  schedule_id ${t.key} NOT NULL,
+  state TEXT NOT NULL,
+  scheduled_for ${t.big} NOT NULL,
+  started_at ${t.big} NOT NULL,
+  finished_at ${t.big},
+  rows_written INTEGER NOT NULL,
+  bytes_written ${t.big} NOT NULL,
+  location TEXT,
+  error TEXT,
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, schedule_id) REFERENCES export_schedules (workspace_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX export_runs_slot ON export_runs (workspace_id, schedule_id, scheduled_for);
+`;
+    },
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

@@ -318,6 +318,11 @@ export class SqlOps implements StoreOps {
     return ingest.deleteReceiver(this.x, ws, id);
   }
 
+  executorFor(ws: string): Executor {
+    this.check(ws);
+    return this.x;
+  }
+
   // ---------------------------------------------------------------- contacts
 
   private normalizeContact(c: ContactWrite, now: number): ContactRecord {

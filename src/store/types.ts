@@ -435,6 +435,13 @@ export interface StoreOps {
   ): Promise<ReceiverRecord | null>;
   deleteReceiver(ws: string, id: string): Promise<boolean>;
 
+  /**
+   * The connection (or the transaction) for the repositories that take one and a
+   * workspace id (src/store/destination-repo.ts, schedule-repo.ts); checks `ws` as every
+   * other operation does.
+   */
+  executorFor(ws: string): import("./executor.ts").Executor;
+
   // contacts
   /** Creates or replaces contacts atomically; returns the stored records in input order. */
   putContacts(ws: string, contacts: ContactWrite[]): Promise<ContactRecord[]>;
