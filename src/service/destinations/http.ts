@@ -146,7 +146,8 @@ export function parseHttpConfig(input: unknown): ParsedConfig {
   }
   const given = input.secret;
   let secret: string;
-  if (given === undefined || given === null) secret = newStandardSecret();
+  // Only an absent secret is made: the service shows a made secret when none was given.
+  if (given === undefined) secret = newStandardSecret();
   else if (typeof given === "string" && isStandardSecret(given)) secret = given;
   else throw new ConfigError("secret", SECRET_RULE);
   return { config, secrets: { secret } };

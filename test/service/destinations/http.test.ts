@@ -113,7 +113,7 @@ describe("http destination config", () => {
   it("keeps a given Standard Webhooks secret and refuses any other", () => {
     const secret = `whsec_${Buffer.alloc(24, 1).toString("base64")}`;
     expect(connector.parseConfig({ ...urls, secret })).toEqual({ config: urls, secrets: { secret } });
-    for (const bad of ["a long enough plain string", "whsec_c2hvcnQ=", 12345]) {
+    for (const bad of ["a long enough plain string", "whsec_c2hvcnQ=", 12345, null]) {
       const e = configError(() => connector.parseConfig({ ...urls, secret: bad }));
       expect([e.path, e.message]).toEqual(["secret", expect.stringContaining("whsec_")]);
     }
