@@ -214,6 +214,19 @@ describe("brevo add and remove", () => {
     expect(s.audience()).toEqual(new Set(["good@example.com", "fine@example.com"]));
   });
 
+  it("gives up waiting on an import that does not finish, for the pass to be tried again", async () => {
+    const slow = await startBrevoStandIn({ importDelayMs: 60_000 });
+    try {
+      const impatient = createBrevoConnector({ importWait: { pollMs: 5, maxPollMs: 10, timeoutMs: 50 } });
+      const err = await impatient.add(ctxFor(slow), [contact("c1", "new@example.com")]).catch((e) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err).toMatchObject({ retryable: true });
+      expect(slow.audience().size).toBe(0);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("surfaces an unknown list as a provider error", async () => {
     s.seed("old@example.com", { inList: false });
     const err = await connector
