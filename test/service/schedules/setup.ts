@@ -1,0 +1,99 @@
+/**
+ * A workspace in Europe/Paris over a real SQLite file, with three contacts (one
+ * unsubscribed), a movable clock, the schedules service and its runner. The workspace
+ * is opened once per test file (`openTestWorkspace`: rebuilding its engine is the slow
+ * part); each test gets its own services and leaves no schedule behind (`setup`).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScheduleRunner } from "../../../src/service/schedules/runner.ts";
+import { ScheduleService, type ScheduleServiceOptions } from "../../../src/service/schedules/service.ts";
+import { SecretBox } from "../../../src/service/secret-box.ts";
+import { WorkspaceService } from "../../../src/service/workspace.ts";
+import { openStore } from "../../../src/store/index.ts";
+import { deleteSchedule, listSchedules } from "../../../src/store/schedule-repo.ts";
+import type { Store } from "../../../src/store/types.ts";
+
+export const ZONE = "Europe/Paris";
+export const SECRET_KEY = "schedules-test-secret-key";
+
+let now = 0;
+const clock = {
+  now: () => now,
+  set: (t: number | string) => {
+    now = typeof t === "number" ? t : Date.parse(t);
+  },
+};
+
+export interface TestWorkspace {
+  store: Store;
+  ws: WorkspaceService;
+  close(): Promise<void>;
+}
+
+export async function openTestWorkspace(): Promise<TestWorkspace> {
+  const dir = mkdtempSync(join(tmpdir(), "slice-schedules-"));
+  clock.set("2026-01-01T00:00:00Z");
+  const store = await openStore({ sqlitePath: join(dir, "slice.db"), clock });
+  const info = await store.createWorkspace({ name: "exports", time_zone: ZONE });
+  await store.putContacts(info.id, [
+    { id: "c1", email: "ann@example.com", first_name: "Ann", status: "subscribed" },
+    { id: "c2", email: "bob@example.com", first_name: 'Bob, "Jr"\nthe 2nd', status: "subscribed" },
+    { id: "c3", email: "cy@example.com", first_name: "Cy", status: "unsubscribed" },
+  ]);
+  const ws = await WorkspaceService.open(store, info, { clock });
+  return {
+    store,
+    ws,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Env {
+  store: Store;
+  ws: WorkspaceService;
+  clock: { now(): number; set(t: number | string): void };
+  schedules: ScheduleService;
+  runner: ScheduleRunner;
+  /** Another service and runner over the same store: a second process. */
+  second(): { schedules: ScheduleService; runner: ScheduleRunner };
+  close(): Promise<void>;
+}
+
+export async function setup(
+  tw: TestWorkspace,
+  start: string,
+  opts: Partial<ScheduleServiceOptions> = {},
+): Promise<Env> {
+  clock.set(start);
+  const { store, ws } = tw;
+  const make = () => {
+    const schedules = new ScheduleService({
+      store,
+      workspace: async () => ws,
+      clock,
+      box: new SecretBox(SECRET_KEY),
+      allowInsecureHttp: true,
+      ...opts,
+    });
+    return { schedules, runner: new ScheduleRunner(schedules, async () => [ws]) };
+  };
+  const { schedules, runner } = make();
+  return {
+    store,
+    ws,
+    clock,
+    schedules,
+    runner,
+    second: make,
+    async close() {
+      await runner.stop();
+      const x = store.executorFor(ws.id);
+      for (const s of await listSchedules(x, ws.id)) await deleteSchedule(x, ws.id, s.id);
+    },
+  };
+}
