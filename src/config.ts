@@ -47,6 +47,11 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "the server's public URL, shown in receiver URLs (http:// or https://)",
   },
   {
+    name: "SLICE_SECRET_KEY",
+    default: "unset (destinations and scheduled exports cannot be created)",
+    what: "key that encrypts destination and export credentials at rest, at least 16 characters",
+  },
+  {
     name: "SLICE_METRICS_TOKEN",
     default: "unset (admin key only)",
     what: "bearer token for GET /metrics, at least 16 characters",
@@ -110,6 +115,7 @@ const EnvSchema = z.object({
       }),
   ),
   SLICE_METRICS_TOKEN: optional(secret("a token")),
+  SLICE_SECRET_KEY: optional(secret("a key")),
   LOG_LEVEL: optional(
     z
       .string()
@@ -129,6 +135,7 @@ export interface Config {
   denyPrivateWebhooks: boolean;
   publicUrl?: string;
   metricsToken?: string;
+  secretKey?: string;
   logLevel: LogLevel;
 }
 
@@ -170,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     denyPrivateWebhooks: e.SLICE_WEBHOOK_DENY_PRIVATE === "1",
     ...(e.SLICE_PUBLIC_URL !== undefined ? { publicUrl: e.SLICE_PUBLIC_URL } : {}),
     ...(e.SLICE_METRICS_TOKEN !== undefined ? { metricsToken: e.SLICE_METRICS_TOKEN } : {}),
+    ...(e.SLICE_SECRET_KEY !== undefined ? { secretKey: e.SLICE_SECRET_KEY } : {}),
     logLevel: e.LOG_LEVEL ?? "info",
   };
 }

@@ -37,6 +37,7 @@ import {
 import type { WorkspaceService } from "../service/workspace.ts";
 import type { ApiKey } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
+import { registerDestinationRoutes } from "./destination-routes.ts";
 import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
@@ -732,5 +733,6 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
 
   registerImports(app, slice);
   registerReceiverRoutes(app, slice, publicUrl);
+  registerDestinationRoutes(app, slice);
   registerDocs(app, () => openApiDocument(ROUTES));
 }

@@ -44,6 +44,11 @@ export interface StartOptions extends ServerOptions {
   clock?: SliceOptions["clock"];
   confirmSubscription?: SliceOptions["confirmSubscription"];
   receiverAdapters?: SliceOptions["receiverAdapters"];
+  /** `SLICE_SECRET_KEY`: encrypts destination and export credentials. */
+  secretKey?: string;
+  destinationConnectors?: SliceOptions["destinationConnectors"];
+  destinationHttp?: SliceOptions["destinationHttp"];
+  destinationPollMs?: number;
   /** Runs once every workspace is loaded and before the server is ready (the demo data loader). */
   beforeReady?: (slice: Slice) => Promise<void>;
   /** The former name of `beforeReady`. */
@@ -73,6 +78,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     rateLimit: { max: c.rateLimit, windowMs: 60_000 },
     ...(c.metricsToken !== undefined ? { metricsToken: c.metricsToken } : {}),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
+    ...(c.secretKey !== undefined ? { secretKey: c.secretKey } : {}),
   };
 }
 
@@ -158,6 +164,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       ...(opts.webhookTimeoutMs !== undefined ? { webhookTimeoutMs: opts.webhookTimeoutMs } : {}),
       ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
       ...(opts.receiverAdapters ? { receiverAdapters: opts.receiverAdapters } : {}),
+      ...(opts.secretKey !== undefined ? { secretKey: opts.secretKey } : {}),
+      ...(opts.destinationConnectors ? { destinationConnectors: opts.destinationConnectors } : {}),
+      ...(opts.destinationHttp ? { destinationHttp: opts.destinationHttp } : {}),
+      ...(opts.destinationPollMs !== undefined ? { destinationPollMs: opts.destinationPollMs } : {}),
     });
   } catch (e) {
     await store.close().catch(() => undefined);

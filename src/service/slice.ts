@@ -15,11 +15,17 @@ import type {
   WebhookRecord,
   Workspace,
 } from "../store/types.ts";
+import type { HttpCallerOptions } from "./destinations/http-call.ts";
+import { defaultConnectors } from "./destinations/registry.ts";
+import { DestinationService } from "./destinations/service.ts";
+import { DestinationSyncer } from "./destinations/syncer.ts";
+import type { Connector, DestinationKind } from "./destinations/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
 import type { LoadPhase } from "./live-workspace.ts";
 import type { Provider } from "./receivers/types.ts";
 import { type AnyAdapter, Receiving } from "./receiving.ts";
+import { secretBoxOf } from "./secret-box.ts";
 import { type DeliveryOutcome, SourceStats } from "./source-stats.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
@@ -50,6 +56,14 @@ export interface SliceOptions {
   announceAdminKey?: (line: string) => void;
   /** What metrics and readiness watch (src/observability). */
   observer?: SliceObserver;
+  /** `SLICE_SECRET_KEY`: seals destination and export credentials (src/service/secret-box.ts). */
+  secretKey?: string;
+  /** Connectors replacing the default ones, by kind (tests). */
+  destinationConnectors?: Partial<Record<DestinationKind, Connector>>;
+  /** Destination HTTP calls: retry policy and transport (tests make retries quick). */
+  destinationHttp?: HttpCallerOptions;
+  /** How often due destination retries are looked for (default 1 s). */
+  destinationPollMs?: number;
 }
 
 /** Events of the running service that metrics and start-up progress follow. */
@@ -60,6 +74,8 @@ export interface SliceObserver {
   workspaceOpened?(ws: string, ms: number): void;
   /** Membership changes appended to the change log. */
   membershipLogged?(ws: string, entered: number, exited: number): void;
+  /** One destination call ended: rows sent, and how many of them failed. */
+  destinationCall?(kind: string, op: "add" | "remove", rows: number, failed: number): void;
   /** One webhook delivery attempt ended. */
   delivery?(outcome: "delivered" | "retry" | "failed"): void;
   /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */
@@ -93,6 +109,9 @@ export class Slice {
   /** Sending-platform event webhooks (`/hooks/{id}`). */
   readonly receiving: Receiving;
   readonly clock: Clock;
+  /** Live audience sync (docs/destinations.md). */
+  readonly destinations: DestinationService;
+  readonly syncer: DestinationSyncer;
 
   private constructor(
     readonly store: Store,
@@ -115,6 +134,41 @@ export class Slice {
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.observer?.delivery ? { onOutcome: (o) => opts.observer?.delivery?.(o) } : {}),
     });
+    const box = secretBoxOf(opts.secretKey);
+    this.syncer = new DestinationSyncer({
+      store,
+      clock: this.clock,
+      box,
+      connectors: {
+        ...defaultConnectors({ denyPrivate: opts.denyPrivateWebhooks ?? false }),
+        ...opts.destinationConnectors,
+      },
+      contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
+      flush: async (ws) => {
+        await (await this.workspace(ws)).live.flush();
+      },
+      ...(opts.destinationHttp ? { http: opts.destinationHttp } : {}),
+      ...(opts.destinationPollMs !== undefined ? { pollMs: opts.destinationPollMs } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.observer?.destinationCall
+        ? { onCall: (d, op, rows, failed) => opts.observer?.destinationCall?.(d.kind, op, rows, failed) }
+        : {}),
+    });
+    this.destinations = new DestinationService(
+      this.syncer,
+      box,
+      {
+        requireSegment: async (ws, segmentId) => {
+          const svc = await this.workspace(ws);
+          if (!svc.engine.segment(segmentId)) throw notFound("segment", segmentId);
+        },
+        segmentSize: async (ws, segmentId) => (await this.workspace(ws)).engine.members(segmentId).count,
+        contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
+        checkConfig: (kind, config) =>
+          checkDestinationConfig(kind, config, opts.denyPrivateWebhooks ?? false),
+      },
+      this.clock,
+    );
   }
 
   /** Opens every workspace (rebuilding its engine from the store) and starts the workers. */
@@ -140,6 +194,7 @@ export class Slice {
     for (const ws of await this.store.listWorkspaces()) await this.workspace(ws.id);
     if (this.stopped) return;
     this.dispatcher.start();
+    this.syncer.start();
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 500);
     this.timer.unref();
   }
@@ -213,14 +268,17 @@ export class Slice {
           hooks: {
             onLog: (ws, tx, logged) => this.enqueueDeliveries(ws, tx, logged),
             afterLog: (ws, logged) => this.broadcast(ws, logged),
-            segmentUsers: async (ws, segmentId) =>
-              (await this.webhooks(ws))
+            segmentUsers: async (ws, segmentId) => [
+              ...(await this.webhooks(ws))
                 .filter((w) => w.segment_id === segmentId)
                 .map((w) => ({ type: "webhook", id: w.id })),
+              ...(await this.destinations.ofSegment(ws, segmentId)),
+            ],
           },
         });
         this.workspaces.set(id, svc);
         this.dispatcher.addWorkspace(id);
+        await this.syncer.addWorkspace(id);
         observer?.workspaceOpened?.(id, performance.now() - began);
         return svc;
       })();
@@ -377,6 +435,7 @@ export class Slice {
 
   private broadcast(ws: string, logged: ChangeRecord[]): void {
     this.dispatcher.wake();
+    this.syncer.wake(ws);
     if (this.opts.observer?.membershipLogged) {
       let entered = 0;
       for (const c of logged) if (c.change === "entered") entered++;
@@ -410,6 +469,7 @@ export class Slice {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.dispatcher.stop();
+    await this.syncer.stop();
     for (const r of this.importers.values()) await r.idle().catch(() => undefined);
     for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
     await this.store.close();

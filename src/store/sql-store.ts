@@ -10,6 +10,7 @@ import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
 import * as ingest from "./ingest-repo.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
+import { keyCursor, limitOf, MAX_LIMIT, page, seqCursor } from "./paging.ts";
 import { sqliteFileOf } from "./sqlite.ts";
 import { readSqliteWorkspace } from "./sqlite-bulk-read.ts";
 import { type EventBatchColumns, type SqliteEventWriter, workerError } from "./sqlite-event-writer.ts";
@@ -75,40 +76,14 @@ export interface Clock {
   now(): number;
 }
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 10_000;
 const DEFAULT_PAGE = 10_000;
 /** SQLite allows 32,766 parameters per statement; IN lists stay well below. */
 const IN_CHUNK = 500;
-
-function limitOf(req: PageRequest | undefined): number {
-  const l = req?.limit;
-  if (l === undefined || !Number.isFinite(l)) return DEFAULT_LIMIT;
-  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(l)));
-}
-
-function seqCursor(cursor: string | null | undefined): number {
-  if (cursor === null || cursor === undefined || cursor === "") return 0;
-  if (!/^\d{1,16}$/.test(cursor)) throw new StoreError("invalid", `invalid cursor "${cursor}"`);
-  return Number(cursor);
-}
-
-function keyCursor(cursor: string | null | undefined): string {
-  return cursor ?? "";
-}
 
 function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
-}
-
-function page<T>(rows: T[], limit: number, cursorOf: (last: T) => string): Page<T> {
-  if (rows.length > limit) {
-    const data = rows.slice(0, limit);
-    return { data, next_cursor: cursorOf(data[data.length - 1]) };
-  }
-  return { data: rows, next_cursor: null };
 }
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));

@@ -305,6 +305,11 @@ export function createHttpConnector(opts: HttpConnectorOptions): Connector {
     limits: { batchSize: 1000, concurrency: 4 },
     parseConfig: parseHttpConfig,
 
+    async checkConfig(config) {
+      const p = await checkHttpDestinationConfig(config, urlOpts);
+      return p ? new ConfigError(p.path, p.message) : null;
+    },
+
     async add(ctx, contacts): Promise<BatchResult> {
       if (contacts.length === 0) return { rows: [] };
       await send(ctx, addCall(ctx, contacts), urlOpts);

@@ -109,6 +109,8 @@ export interface Connector {
   readonly limits: { batchSize: number; concurrency: number };
   /** Validates `config` of `POST /v1/destinations` and separates the secrets out. */
   parseConfig(input: unknown): ParsedConfig;
+  /** Checks that need the network (the http kind's address rules), at creation: an error or null. */
+  checkConfig?(config: JsonObject): Promise<ConfigError | null>;
   /** Puts contacts into the remote audience (idempotent: adding a member again is harmless). */
   add(ctx: ConnectorContext, contacts: SyncContact[]): Promise<BatchResult>;
   /** Takes members out (idempotent: removing an absent member is harmless). */
