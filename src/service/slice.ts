@@ -164,8 +164,6 @@ export class Slice {
         },
         segmentSize: async (ws, segmentId) => (await this.workspace(ws)).engine.members(segmentId).count,
         contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
-        checkConfig: (kind, config) =>
-          checkDestinationConfig(kind, config, opts.denyPrivateWebhooks ?? false),
       },
       this.clock,
     );
