@@ -10,13 +10,6 @@ import { ConfigError, type ConnectorContext, type ParsedConfig } from "./types.t
 const CONFIG_KEYS = new Set(["api_key", "list_id", "tag", "api_url"]);
 const API_KEY = /^[A-Za-z0-9]{8,64}-([a-z]{2,8}[0-9]{1,4})$/;
 
-export interface MailchimpOptions {
-  /** Contacts per `add` call (at most 500). */
-  batchSize?: number;
-  /** `add`/`remove` calls in flight at once (at most 10, Mailchimp's per-key limit). */
-  concurrency?: number;
-}
-
 export interface Settings {
   listId: string;
   tag: string;

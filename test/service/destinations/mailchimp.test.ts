@@ -178,6 +178,21 @@ describe("mailchimp connector against the stand-in", () => {
     expect(s.tagged("vip")).toEqual(new Set(["a@example.com", "b@example.com"]));
   });
 
+  it("creates the tag again when it was deleted on Mailchimp", async () => {
+    const s = await standIn();
+    const ctx = contextFor(s);
+    const c = createMailchimpConnector();
+    await c.add(ctx, [contact("a@example.com")]);
+    const firstId = (ctx.state.mailchimp_segment as JsonObject).id;
+    s.deleteTag("Slice segment");
+    expect(await c.remoteSize!(ctx)).toBe(0);
+    const res = await c.add(ctx, [contact("b@example.com")]);
+    expect(res.rows[0]?.status).toBe("ok");
+    expect(s.audience()).toEqual(new Set(["b@example.com"]));
+    expect((ctx.state.mailchimp_segment as JsonObject).id).not.toBe(firstId);
+    expect(await c.remoteSize!(ctx)).toBe(1);
+  });
+
   it("remove before any add finds no tag and sends no segment call", async () => {
     const s = await standIn();
     const ctx = contextFor(s);

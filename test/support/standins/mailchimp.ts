@@ -59,6 +59,8 @@ export interface MailchimpStandIn extends StandIn {
   /** Lower-cased emails carrying the tag named `name`. */
   tagged(name: string): Set<string>;
   segmentNames(): string[];
+  /** Deletes a tag as a Mailchimp user could, behind Slice's back. */
+  deleteTag(name: string): void;
   /** Existing members whose status a request changed to `subscribed` (Slice must never cause one). */
   raised: string[];
   /** Most requests that were in flight at once. */
@@ -183,6 +185,9 @@ export async function startMailchimpStandIn(opts: MailchimpStandInOptions = {}):
       return new Set(s ? s.members : []);
     },
     segmentNames: () => [...segments.values()].map((s) => s.name),
+    deleteTag(name) {
+      for (const [id, s] of segments) if (s.name === name) segments.delete(id);
+    },
     close: async () => {},
   };
 
