@@ -36,7 +36,7 @@ export const HttpTargetInput = z.strictObject({
 });
 
 export const TargetInput = z.discriminatedUnion("kind", [S3TargetInput, HttpTargetInput], {
-  error: (iss) => (iss.input === undefined ? "required" : 'expected kind "s3" or "http"'),
+  error: (iss) => (iss.input === undefined ? "required" : 'expected "s3" or "http"'),
 });
 export type TargetInput = z.infer<typeof TargetInput>;
 

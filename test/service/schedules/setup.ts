@@ -32,10 +32,13 @@ export interface TestWorkspace {
   close(): Promise<void>;
 }
 
-export async function openTestWorkspace(): Promise<TestWorkspace> {
+/** Over a fresh SQLite file, or the PostgreSQL database of `databaseUrl`. */
+export async function openTestWorkspace(databaseUrl?: string): Promise<TestWorkspace> {
   const dir = mkdtempSync(join(tmpdir(), "slice-schedules-"));
   clock.set("2026-01-01T00:00:00Z");
-  const store = await openStore({ sqlitePath: join(dir, "slice.db"), clock });
+  const store = await openStore(
+    databaseUrl ? { databaseUrl, clock } : { sqlitePath: join(dir, "slice.db"), clock },
+  );
   const info = await store.createWorkspace({ name: "exports", time_zone: ZONE });
   await store.putContacts(info.id, [
     { id: "c1", email: "ann@example.com", first_name: "Ann", status: "subscribed" },
