@@ -379,4 +379,38 @@ describe("google connector against the stand-in", () => {
     const body = (await res.json()) as { error: { message: string } };
     expect(body.error.message).toContain('Unknown name "consent"');
   });
+
+  it("a request Google refuses for the destination fails whole, without splitting the batch", async () => {
+    const ctx = context({ user_list_id: "111" });
+    const err = await connector.add(ctx, [contact("c1"), contact("c2")]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).retryable).toBe(false);
+    expect((err as ProviderError).message).toContain("INVALID_USER_LIST_ID");
+    expect(standIn.calls.filter((c) => c.path.startsWith("/v1/"))).toHaveLength(1);
+  });
+
+  it("limits.concurrency stays within the 10 requests in flight Google recommends; the stand-in refuses an 11th", async () => {
+    expect(connector.limits.concurrency).toBeLessThanOrEqual(10);
+    await standIn.close();
+    standIn = await startGoogleStandIn({ latencyMs: 300 });
+    const post = () =>
+      fetch(`${standIn.url}/v1/audienceMembers:ingest`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${standIn.accessToken}`, "Content-Type": "application/json" },
+        body: "{}",
+      }).then((r) => r.status);
+    const statuses = await Promise.all(Array.from({ length: 11 }, post));
+    expect(statuses).toContain(429);
+    expect(standIn.violations.some((v) => v.includes("in flight"))).toBe(true);
+  });
+
+  it("a dropped connection is retried, then reported as a retryable ProviderError", async () => {
+    const ctx = context({}, standIn.accessToken);
+    await standIn.close();
+    ctx.http = new HttpCaller({ policy: { baseMs: 5, capMs: 20, attempts: 2 } });
+    const err = await connector.add(ctx, [contact("c1")]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).retryable).toBe(true);
+    standIn = await startGoogleStandIn(); // for afterEach
+  });
 });
