@@ -368,6 +368,27 @@ describe("meta connector against the stand-in", () => {
     expect(standIn.audience()).toEqual(new Set([sha256Hex("a@example.com")]));
   });
 
+  it("counts calls in flight: the connector's concurrency passes, one more is a violation", async () => {
+    const limit = connector.limits.concurrency;
+    const held = await startMetaStandIn({ maxConcurrent: limit, delayMs: 250 });
+    try {
+      const noSessions = createMetaConnector({ readSessions: false });
+      const ctx = context(held);
+      const batch = (n: number) =>
+        Promise.all(Array.from({ length: n }, (_, i) => noSessions.add(ctx, [contact(`c${n}_${i}`)])));
+      await batch(limit);
+      expect(held.maxInFlight).toBeLessThanOrEqual(limit);
+      expect(held.violations).toEqual([]);
+
+      const results = await batch(limit + 1);
+      expect(held.violations.length).toBeGreaterThan(0);
+      expect(results.flatMap((r) => r.rows).every((r) => r.status === "ok")).toBe(true);
+      expect(held.audience().size).toBe(2 * limit + 1);
+    } finally {
+      await held.close();
+    }
+  });
+
   it("lets an unknown audience propagate instead of splitting the batch", async () => {
     const ctx = context(standIn, { audience_id: "999" });
     const error = await connector.add(ctx, [contact("c1"), contact("c2")]).then(
