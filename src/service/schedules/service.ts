@@ -95,6 +95,14 @@ export function maskKeyId(id: string): string {
   return id.length >= 12 ? `${id.slice(0, 4)}${MASK}${id.slice(-4)}` : MASK;
 }
 
+function originOf(template: string): string {
+  try {
+    return new URL(template.replace(/\{[a-z_]+\}/g, "x")).origin;
+  } catch {
+    return "";
+  }
+}
+
 export function wireRun(r: RunRecord): WireRun {
   return {
     id: r.id,
@@ -259,6 +267,13 @@ export class ScheduleService {
     if (problem) throw invalid(path, problem.replace(/^url /, ""));
   }
 
+  /** Names resolve again at each run: one that now points at a private address is refused. */
+  private async checkReachable(url: string): Promise<void> {
+    if (!this.o.denyPrivate) return;
+    const problem = await checkWebhookUrl(url, { denyPrivate: true });
+    if (problem) throw new Error(problem);
+  }
+
   private seal(secrets: Record<string, string>, path: string): string {
     if (!this.o.box) {
       throw invalid(
@@ -285,6 +300,12 @@ export class ScheduleService {
       let sealed: string;
       let masked: string;
       if (t.access_key_id === undefined && t.secret_access_key === undefined && kept) {
+        if ((kept.target.endpoint ?? null) !== (t.endpoint ?? null)) {
+          throw invalid(
+            "target.access_key_id",
+            "required with a new endpoint: stored credentials stay with theirs",
+          );
+        }
         sealed = kept.secrets;
         masked = String(kept.target.access_key_id_masked ?? MASK);
       } else {
@@ -304,6 +325,14 @@ export class ScheduleService {
     }
     await this.checkUrl(t.url, "target.url", true);
     if (t.headers === undefined && kept) {
+      const names = Array.isArray(kept.target.header_names) ? kept.target.header_names : [];
+      // Stored header values (tokens) are never sent to another host than they were given for.
+      if (names.length > 0 && originOf(String(kept.target.url)) !== originOf(t.url)) {
+        throw invalid(
+          "target.headers",
+          "required with a URL of another origin: stored headers stay with theirs",
+        );
+      }
       return {
         target: { kind: "http", url: t.url, header_names: kept.target.header_names ?? [] },
         sealed: kept.secrets,
@@ -524,6 +553,7 @@ export class ScheduleService {
         ...(typeof t.endpoint === "string" ? { endpoint: t.endpoint } : {}),
         ...(typeof t.force_path_style === "boolean" ? { force_path_style: t.force_path_style } : {}),
       };
+      if (target.endpoint) await this.checkReachable(target.endpoint);
       const key = renderTemplate(target.key, vars);
       return uploadS3(
         target,
@@ -534,6 +564,7 @@ export class ScheduleService {
       );
     }
     const url = renderTemplate(String(t.url), vars, encodeURIComponent);
+    await this.checkReachable(url);
     await uploadHttp(url, secrets, body, type);
     const u = new URL(url);
     // The query string may carry a token: the location shows the address without it.

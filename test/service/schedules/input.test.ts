@@ -183,6 +183,28 @@ describe("schedule requests", () => {
     expect(await change({ target: { kind: "s3", bucket: "b", key: "k", access_key_id: "AKIA0000" } })).toBe(
       "target.secret_access_key: required",
     );
+    // Credentials are not carried to another endpoint or origin.
+    expect(
+      await change({ target: { kind: "s3", bucket: "b", key: "k", endpoint: "https://evil.example" } }),
+    ).toMatch(/^target\.access_key_id: required with a new endpoint/);
+    const h = await env.schedules.create(env.ws, {
+      segment_id: "all",
+      cron: "0 2 * * *",
+      target: { kind: "http", url: "https://h.example/a.csv", headers: { Authorization: "Bearer t" } },
+    });
+    const changeH = (url: string) =>
+      env!.schedules.update(env!.ws, h.id, { target: { kind: "http", url } }).then(
+        (r) => r.target,
+        (e: ApiError) => e.message,
+      );
+    expect(await changeH("https://other.example/a.csv")).toMatch(
+      /^target\.headers: required with a URL of another origin/,
+    );
+    expect(await changeH("https://h.example/b/{date}.csv")).toEqual({
+      kind: "http",
+      url: "https://h.example/b/{date}.csv",
+      headers: { Authorization: "****" },
+    });
     // Another kind of target needs its own credentials: none are carried over.
     expect(await change({ target: { kind: "http", url: "https://h.example/x" } })).toBe("accepted");
     expect(await change({ target: { kind: "s3", bucket: "b", key: "k" } })).toBe(

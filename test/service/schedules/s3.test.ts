@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ScheduleRunner, STALE_RUN_ERROR } from "../../../src/service/schedules/runner.ts";
 import { uploadS3 } from "../../../src/service/schedules/targets.ts";
 import { claimRun } from "../../../src/store/schedule-repo.ts";
 import { type LocalS3, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3 } from "../../support/s3.ts";
@@ -273,6 +274,56 @@ describe("scheduled exports to S3", () => {
     const recron = await env.schedules.update(env.ws, s.id, { cron: "45 23 * * 0" });
     // Sunday 7 June 23:45 CEST.
     expect(recron.next_run_at).toBe("2026-06-07T21:45:00.000Z");
+  });
+
+  it("marks a run left running by a stopped process failed once it is stale", async () => {
+    env = await setup("2026-06-01T08:00:00Z");
+    const s = await env.schedules.create(env.ws, {
+      segment_id: "all",
+      cron: "0 3 * * *",
+      target: s3Target({ key: "stale/{time}.csv" }),
+    });
+    const x = env.store.executorFor(env.ws.id);
+    const left = await claimRun(x, env.ws.id, s.id, env.clock.now(), env.clock.now());
+    const runner = new ScheduleRunner(env.schedules, async () => [env!.ws], { staleAfterMs: 3_600_000 });
+    env.clock.set("2026-06-01T08:59:00Z");
+    await runner.runDue(env.clock.now());
+    expect((await env.schedules.runs(env.ws, s.id, {})).data[0]).toMatchObject({
+      id: left!.id,
+      state: "running",
+    });
+    env.clock.set("2026-06-01T09:01:00Z");
+    await runner.runDue(env.clock.now());
+    expect((await env.schedules.runs(env.ws, s.id, {})).data[0]).toMatchObject({
+      id: left!.id,
+      state: "failed",
+      error: STALE_RUN_ERROR,
+      finished_at: "2026-06-01T09:01:00.000Z",
+    });
+  });
+
+  it("lands an empty export as an empty object, a csv one as its header", async () => {
+    env = await setup("2026-06-01T08:00:00Z");
+    const seg = await env.ws.createSegment({ name: "nobody", kind: "static" });
+    expect(seg.size).toBe(0);
+    for (const [format, key] of [
+      ["ndjson", "empty/x.ndjson"],
+      ["csv", "empty/x.csv"],
+    ] as const) {
+      const s = await env.schedules.create(env.ws, {
+        segment_id: seg.id,
+        format,
+        ...(format === "csv" ? { columns: ["id", "email"] } : {}),
+        cron: "0 3 * * *",
+        target: s3Target({ key }),
+      });
+      await env.schedules.runNow(env.ws, s.id);
+      await env.schedules.drain();
+      const [run] = (await env.schedules.runs(env.ws, s.id, {})).data;
+      expect(run, format).toMatchObject({ state: "succeeded", rows: 0, error: null });
+      expect(await object(key)).toBe(format === "csv" ? "id,email\r\n" : "");
+    }
+    await env.ws.deleteSegment(seg.id);
   });
 
   it("uploads a body bigger than one part as a multipart upload, byte for byte", async () => {
