@@ -42,6 +42,7 @@ import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
+import { registerScheduleRoutes } from "./schedule-routes.ts";
 
 type Query = Record<string, string | undefined>;
 type Params = Record<string, string>;
@@ -734,5 +735,6 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   registerImports(app, slice);
   registerReceiverRoutes(app, slice, publicUrl);
   registerDestinationRoutes(app, slice);
+  registerScheduleRoutes(app, slice, slice.schedules);
   registerDocs(app, () => openApiDocument(ROUTES));
 }

@@ -49,6 +49,8 @@ export interface StartOptions extends ServerOptions {
   destinationConnectors?: SliceOptions["destinationConnectors"];
   destinationHttp?: SliceOptions["destinationHttp"];
   destinationPollMs?: number;
+  allowInsecureExportTargets?: boolean;
+  schedulePollMs?: number;
   /** Runs once every workspace is loaded and before the server is ready (the demo data loader). */
   beforeReady?: (slice: Slice) => Promise<void>;
   /** The former name of `beforeReady`. */
@@ -168,6 +170,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       ...(opts.destinationConnectors ? { destinationConnectors: opts.destinationConnectors } : {}),
       ...(opts.destinationHttp ? { destinationHttp: opts.destinationHttp } : {}),
       ...(opts.destinationPollMs !== undefined ? { destinationPollMs: opts.destinationPollMs } : {}),
+      ...(opts.allowInsecureExportTargets ? { allowInsecureExportTargets: true } : {}),
+      ...(opts.schedulePollMs !== undefined ? { schedulePollMs: opts.schedulePollMs } : {}),
     });
   } catch (e) {
     await store.close().catch(() => undefined);

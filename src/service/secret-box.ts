@@ -38,13 +38,15 @@ export class SecretBox {
 
   open(sealed: string): Record<string, string> {
     const parts = sealed.split(".");
-    if (parts.length !== 4 || parts[0] !== "v1") throw new SecretKeyError("stored credentials are not in a known form");
+    if (parts.length !== 4 || parts[0] !== "v1")
+      throw new SecretKeyError("stored credentials are not in a known form");
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.key, Buffer.from(parts[1], "base64url"));
       decipher.setAuthTag(Buffer.from(parts[2], "base64url"));
-      const text = Buffer.concat([decipher.update(Buffer.from(parts[3], "base64url")), decipher.final()]).toString(
-        "utf8",
-      );
+      const text = Buffer.concat([
+        decipher.update(Buffer.from(parts[3], "base64url")),
+        decipher.final(),
+      ]).toString("utf8");
       return JSON.parse(text) as Record<string, string>;
     } catch {
       throw new SecretKeyError("stored credentials do not open with this SLICE_SECRET_KEY (was it changed?)");

@@ -25,6 +25,8 @@ import { ImportRunner } from "./imports.ts";
 import type { LoadPhase } from "./live-workspace.ts";
 import type { Provider } from "./receivers/types.ts";
 import { type AnyAdapter, Receiving } from "./receiving.ts";
+import { ScheduleRunner } from "./schedules/runner.ts";
+import { ScheduleService } from "./schedules/service.ts";
 import { secretBoxOf } from "./secret-box.ts";
 import { type DeliveryOutcome, SourceStats } from "./source-stats.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
@@ -64,6 +66,10 @@ export interface SliceOptions {
   destinationHttp?: HttpCallerOptions;
   /** How often due destination retries are looked for (default 1 s). */
   destinationPollMs?: number;
+  /** Scheduled exports may use http:// targets and S3 endpoints (local development and tests). */
+  allowInsecureExportTargets?: boolean;
+  /** How often due export schedules are looked for (default 10 s). */
+  schedulePollMs?: number;
 }
 
 /** Events of the running service that metrics and start-up progress follow. */
@@ -112,6 +118,9 @@ export class Slice {
   /** Live audience sync (docs/destinations.md). */
   readonly destinations: DestinationService;
   readonly syncer: DestinationSyncer;
+  /** Scheduled exports (docs/exports.md). */
+  readonly schedules: ScheduleService;
+  private readonly scheduleRunner: ScheduleRunner;
 
   private constructor(
     readonly store: Store,
@@ -167,6 +176,19 @@ export class Slice {
       },
       this.clock,
     );
+    this.schedules = new ScheduleService({
+      store,
+      workspace: (id) => this.workspace(id),
+      clock: this.clock,
+      box,
+      denyPrivate: opts.denyPrivateWebhooks ?? false,
+      ...(opts.allowInsecureExportTargets ? { allowInsecureHttp: true } : {}),
+      log: (l) => this.log(l),
+    });
+    this.scheduleRunner = new ScheduleRunner(this.schedules, async () => this.openWorkspaces(), {
+      log: (l) => this.log(l),
+      ...(opts.schedulePollMs !== undefined ? { pollMs: opts.schedulePollMs } : {}),
+    });
   }
 
   /** Opens every workspace (rebuilding its engine from the store) and starts the workers. */
@@ -193,6 +215,7 @@ export class Slice {
     if (this.stopped) return;
     this.dispatcher.start();
     this.syncer.start();
+    this.scheduleRunner.start();
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 500);
     this.timer.unref();
   }
@@ -271,6 +294,7 @@ export class Slice {
                 .filter((w) => w.segment_id === segmentId)
                 .map((w) => ({ type: "webhook", id: w.id })),
               ...(await this.destinations.ofSegment(ws, segmentId)),
+              ...(await this.schedules.usersOf(ws, segmentId)),
             ],
           },
         });
@@ -468,6 +492,7 @@ export class Slice {
     this.timer = null;
     await this.dispatcher.stop();
     await this.syncer.stop();
+    await this.scheduleRunner.stop();
     for (const r of this.importers.values()) await r.idle().catch(() => undefined);
     for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
     await this.store.close();

@@ -191,7 +191,11 @@ export class HttpCaller {
     } catch (e) {
       const cause = (e as { cause?: { code?: unknown } }).cause;
       const code = typeof cause?.code === "string" ? ` (${cause.code})` : "";
-      const error = new ProviderError(`${req.method} ${req.url} failed${code}: ${(e as Error).message}`, null, true);
+      const error = new ProviderError(
+        `${req.method} ${req.url} failed${code}: ${(e as Error).message}`,
+        null,
+        true,
+      );
       throw new AttemptFailed(error, { retry: true, afterMs: null });
     }
     const out: HttpResponse = { status: res.status, headers: res.headers, body: await readBody(res) };
@@ -202,7 +206,12 @@ export class HttpCaller {
       (retryableStatus(res.status)
         ? { retry: true, afterMs: retryAfterMs(res.headers.get("retry-after")) }
         : { retry: false });
-    const error = new ProviderError(describeFailure(res.status, out.body), res.status, verdict.retry, out.body);
+    const error = new ProviderError(
+      describeFailure(res.status, out.body),
+      res.status,
+      verdict.retry,
+      out.body,
+    );
     throw new AttemptFailed(error, verdict);
   }
 }

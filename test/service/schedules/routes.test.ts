@@ -7,9 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerScheduleRoutes } from "../../../src/http/schedule-routes.ts";
 import { buildServer } from "../../../src/http/server.ts";
-import { ScheduleService } from "../../../src/service/schedules/service.ts";
+import type { ScheduleService } from "../../../src/service/schedules/service.ts";
 import { SecretBox } from "../../../src/service/secret-box.ts";
 import { Slice } from "../../../src/service/slice.ts";
 import { openStore } from "../../../src/store/index.ts";
@@ -27,16 +26,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "slice-schedule-routes-"));
   s3 = await startS3(["routes"]);
   const store = await openStore({ sqlitePath: join(dir, "slice.db") });
-  slice = await Slice.start({ store, apiKey: KEY, log: () => {} });
-  schedules = new ScheduleService({
+  slice = await Slice.start({
     store,
-    workspace: (id) => slice.workspace(id),
-    clock: slice.clock,
-    box: new SecretBox("routes-test-secret-key"),
-    allowInsecureHttp: true,
+    apiKey: KEY,
+    log: () => {},
+    secretKey: "routes-test-secret-key",
+    allowInsecureExportTargets: true,
   });
+  schedules = slice.schedules;
   app = buildServer(slice);
-  void app.register(async (scope) => registerScheduleRoutes(scope, slice, schedules));
   await app.ready();
 });
 
