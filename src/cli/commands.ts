@@ -9,9 +9,11 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import { CliError, Client, type ClientOptions, seg } from "./client.ts";
+import { destinationCommands } from "./destinations.ts";
 import { type ExplainAnswer, printExplain } from "./explain.ts";
 import { choice, withClient } from "./options.ts";
 import { bytes, num, type Out, paint, stdio, table } from "./output.ts";
+import { scheduleCommands } from "./schedules.ts";
 import { intArg } from "./serve.ts";
 import { sourceCommands } from "./sources.ts";
 
@@ -512,5 +514,13 @@ Example:
 }
 
 export function clientCommands(): Command[] {
-  return [importCommand(), importsCommand(), segmentsCommand(), explainCommand(), ...sourceCommands()];
+  return [
+    importCommand(),
+    importsCommand(),
+    segmentsCommand(),
+    explainCommand(),
+    ...sourceCommands(),
+    ...destinationCommands(),
+    ...scheduleCommands(),
+  ];
 }
