@@ -9,6 +9,10 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** A destination's changes not sent yet (DestinationService.backlog). */
+type Backlog = { id: string; kind: string; pending: number; oldest_at: number | null };
+
 import type { LoadPhase } from "../service/live-workspace.ts";
 import type { Slice, SliceObserver } from "../service/slice.ts";
 import type { DeliveryOutcome } from "../service/source-stats.ts";
@@ -53,6 +57,12 @@ export class Metrics {
     name: "slice_webhook_deliveries_total",
     help: "Webhook delivery attempts by outcome (delivered, retry, failed: given up)",
     labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly destinationRows = new Counter({
+    name: "slice_destination_rows_total",
+    help: "Contacts sent to destinations, by kind, operation (add, remove) and outcome (sent, failed)",
+    labelNames: ["kind", "op", "outcome"] as const,
     registers: [this.registry],
   });
   readonly startupPhase = new Gauge({
@@ -132,6 +142,48 @@ export class Metrics {
         if (self.slice) this.set((await self.outbox()).oldestAgeSeconds);
       },
     });
+    new Gauge({
+      name: "slice_destination_pending_changes",
+      help: "Membership changes of each destination's segment not sent to it yet",
+      labelNames: ["destination", "kind"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const b of await self.backlog()) this.set({ destination: b.id, kind: b.kind }, b.pending);
+      },
+    });
+    new Gauge({
+      name: "slice_destination_sync_lag_seconds",
+      help: "Age of the oldest membership change not sent to each destination yet, in seconds (0 when none)",
+      labelNames: ["destination", "kind"] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const now = self.slice?.clock.now() ?? Date.now();
+        for (const b of await self.backlog()) {
+          this.set(
+            { destination: b.id, kind: b.kind },
+            b.oldest_at === null ? 0 : Math.max(0, (now - b.oldest_at) / 1000),
+          );
+        }
+      },
+    });
+  }
+
+  private backlogCache: { scrape: number; value: Promise<Backlog[]> } | null = null;
+
+  /** Destinations' backlogs, read once per scrape for both gauges. */
+  private backlog(): Promise<Backlog[]> {
+    if (this.backlogCache?.scrape === this.scrapes) return this.backlogCache.value;
+    const value = (async () => {
+      const slice = this.slice;
+      if (!slice) return [];
+      const all: Backlog[] = [];
+      for (const ws of slice.openWorkspaces()) all.push(...(await slice.destinations.backlog(ws.id)));
+      return all;
+    })();
+    this.backlogCache = { scrape: this.scrapes, value };
+    return value;
   }
 
   /** Exports in flight (counted by the HTTP hooks). */
@@ -184,6 +236,10 @@ export class Metrics {
       if (exited > 0) this.membershipChanges.inc({ change: "exited" }, exited);
     },
     delivery: (outcome) => this.deliveries.inc({ outcome }),
+    destinationCall: (kind, op, rows, failed) => {
+      if (rows - failed > 0) this.destinationRows.inc({ kind, op, outcome: "sent" }, rows - failed);
+      if (failed > 0) this.destinationRows.inc({ kind, op, outcome: "failed" }, failed);
+    },
     sourceRecorded: (kind, r) => this.sourceRecorded(kind, r),
   };
 

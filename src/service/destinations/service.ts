@@ -308,6 +308,28 @@ export class DestinationService {
     return { run_id: run.id, would_add: wouldAdd, would_remove: wouldRemove, requests };
   }
 
+  /** Per destination: changes not sent yet and when the oldest became true (metrics). */
+  async backlog(
+    ws: string,
+  ): Promise<{ id: string; kind: string; pending: number; oldest_at: number | null }[]> {
+    const repo = this.syncer.repo(ws);
+    const out = [];
+    for (const d of await repo.list()) {
+      if (!d.full_done) {
+        out.push({
+          id: d.id,
+          kind: d.kind,
+          pending: 0,
+          oldest_at: d.full_seq === null ? null : d.created_at,
+        });
+        continue;
+      }
+      const p = await repo.pending(d.segment_id, d.cursor);
+      out.push({ id: d.id, kind: d.kind, pending: p.entered + p.exited, oldest_at: p.oldest_at });
+    }
+    return out;
+  }
+
   /** Destinations that use a segment (deleting it answers 409 while any does). */
   async ofSegment(ws: string, segmentId: string): Promise<{ type: string; id: string }[]> {
     return (await this.syncer.repo(ws).ofSegment(segmentId)).map((id) => ({ type: "destination", id }));

@@ -154,6 +154,12 @@ describe("destination syncer", () => {
     expect(st.last_sync_at).toMatch(/^\d{4}-/);
     expect(st.config).toEqual({ list: "main" });
 
+    const metrics = (await s.call("GET", "/metrics")).text;
+    expect(metrics).toContain('slice_destination_rows_total{kind="http",op="add",outcome="sent"} 11');
+    expect(metrics).toContain('slice_destination_rows_total{kind="http",op="remove",outcome="sent"} 1');
+    expect(metrics).toContain(`slice_destination_sync_lag_seconds{destination="${d.id}",kind="http"} 0`);
+    expect(metrics).toContain(`slice_destination_pending_changes{destination="${d.id}",kind="http"} 0`);
+
     const runs = (await s.call("GET", `/v1/destinations/${d.id}/runs`)).body.data;
     expect(runs.at(-1)).toMatchObject({ kind: "full", state: "succeeded", added: 10 });
     const outcomes = (
