@@ -10,7 +10,7 @@ export const USAGE = `npm run bench -- [flags]
   --warmup N       untimed runs before them (default 2, at least 1)
   --q5-samples N   contacts re-evaluated one by one in Q5 (default 100000)
   --no-duckdb      skip the DuckDB comparison
-  --only S[,S…]    run only these sections (load, slice, duckdb, live, store, ingest);
+  --only S[,S…]    run only these sections (load, slice, duckdb, live, store, ingest, sync);
                    slice, duckdb and live need load
   --json           print the results as one JSON object on the last line of stdout`;
 
@@ -63,7 +63,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
         break;
       case "--only": {
         const names = (value() ?? "").split(",").filter((s) => s !== "");
-        const known = ["load", "slice", "duckdb", "live", "store", "ingest"];
+        const known = ["load", "slice", "duckdb", "live", "store", "ingest", "sync"];
         const bad = names.find((s) => !known.includes(s));
         if (names.length === 0 || bad !== undefined) {
           throw new UsageError(

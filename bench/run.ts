@@ -11,6 +11,7 @@ import { liveSection } from "./sections/live.ts";
 import { loadSection } from "./sections/load.ts";
 import { sliceSection } from "./sections/slice.ts";
 import { storeSection } from "./sections/store.ts";
+import { syncSection } from "./sections/sync.ts";
 import { fmtInt, log } from "./util.ts";
 
 // In order: each may use what the ones before it left in the context.
@@ -22,6 +23,7 @@ const SECTIONS: readonly Section[] = [
   liveSection,
   storeSection,
   ingestSection,
+  syncSection,
 ];
 
 async function main(): Promise<void> {
