@@ -24,6 +24,8 @@ export interface DestinationStats {
   skipped: number;
   /** Provider figures of the last call that reported them (Meta's match counts…). */
   provider?: Record<string, number>;
+  /** The remote audience's size as the provider last told it (providers that tell it). */
+  provider_size?: number;
 }
 
 export interface DestinationRecord {

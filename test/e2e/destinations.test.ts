@@ -35,6 +35,8 @@ interface Kind {
   connectors?: () => Partial<Record<DestinationKind, Connector>>;
   /** The provider has a subscription status (email platforms). */
   email: boolean;
+  /** The provider's API tells the audience's size. */
+  sizeKnown?: boolean;
   /** Provider requests to let through before the kill (one call carries a whole 2,000 for Meta and Google). */
   killAfter?: number;
 }
@@ -46,9 +48,10 @@ const KINDS: Kind[] = [
     start: () => startBrevoStandIn(),
     connectors: () => ({ brevo: createBrevoConnector({ importWait: { pollMs: 5 } }) }),
     email: true,
+    sizeKnown: true,
   },
-  { kind: "mailchimp", start: () => startMailchimpStandIn(), email: true },
-  { kind: "kit", start: () => startKitStandIn(), email: true },
+  { kind: "mailchimp", start: () => startMailchimpStandIn(), email: true, sizeKnown: true },
+  { kind: "kit", start: () => startKitStandIn(), email: true, sizeKnown: true },
   { kind: "meta", start: () => startMetaStandIn(), email: false, killAfter: 1 },
   { kind: "google", start: () => startGoogleStandIn(), email: false, killAfter: 1 },
 ];

@@ -87,6 +87,8 @@ export class DestinationService {
       sync_lag_s:
         pending.oldest_at === null ? 0 : Math.max(0, Math.round((now - pending.oldest_at) / 100) / 10),
       remote_size: synced,
+      /** The size the provider reports, where its API tells it (Mailchimp, Brevo, Kit). */
+      provider_size: d.stats.provider_size ?? null,
       last_error: d.last_error,
       next_attempt_at: iso(d.next_attempt_at),
       counters: {

@@ -185,6 +185,7 @@ export class DestinationSyncer {
     let pass: SyncPass | null = null;
     try {
       const connector = this.connector(d.kind);
+      const ctx = this.context(d);
       pass = new SyncPass(
         {
           store: this.opts.store,
@@ -196,9 +197,16 @@ export class DestinationSyncer {
         },
         d,
         connector,
-        this.context(d),
+        ctx,
       );
       const run = await pass.execute(budgetPages);
+      let stats: DestinationRecord["stats"] | undefined;
+      if (run && connector.remoteSize) {
+        // Best effort: a provider that cannot tell its size now does not fail the pass.
+        const size = await connector.remoteSize(ctx).catch(() => null);
+        const fresh = await repo.get(d.id);
+        if (size !== null && fresh) stats = { ...fresh.stats, provider_size: size };
+      }
       const now = clock.now();
       await repo.update(
         d.id,
@@ -207,6 +215,7 @@ export class DestinationSyncer {
           next_attempt_at: null,
           last_error: null,
           ...(run ? { last_sync_at: now } : {}),
+          ...(stats ? { stats } : {}),
         },
         now,
       );
