@@ -13,7 +13,16 @@ import type { FastifyInstance } from "fastify";
 export const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 /** The first segment of the app's pages; other paths are not the app's. */
-const APP_PAGES = new Set(["", "sign-in", "segments", "contacts", "import", "sources"]);
+const APP_PAGES = new Set([
+  "",
+  "sign-in",
+  "segments",
+  "contacts",
+  "import",
+  "sources",
+  "destinations",
+  "schedules",
+]);
 
 export async function registerStatic(app: FastifyInstance, dist = WEB_DIST): Promise<void> {
   await app.register(fastifyStatic, { root: dist, serve: false });

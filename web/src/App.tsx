@@ -5,7 +5,12 @@ import { getKey, setKey } from "./api.ts";
 import { Layout } from "./components/Layout.tsx";
 import { ContactPage } from "./pages/ContactPage.tsx";
 import { ContactsPage } from "./pages/ContactsPage.tsx";
+import { DestinationsDetailPage } from "./pages/DestinationsDetailPage.tsx";
+import { DestinationsPage } from "./pages/DestinationsPage.tsx";
+import { DestinationsRunPage } from "./pages/DestinationsRunPage.tsx";
 import { ImportPage } from "./pages/ImportPage.tsx";
+import { SchedulesDetailPage } from "./pages/SchedulesDetailPage.tsx";
+import { SchedulesPage } from "./pages/SchedulesPage.tsx";
 import { SegmentEditorPage } from "./pages/SegmentEditorPage.tsx";
 import { SegmentPage } from "./pages/SegmentPage.tsx";
 import { SegmentsPage } from "./pages/SegmentsPage.tsx";
@@ -47,6 +52,11 @@ export function App() {
         <Route path="/import" element={<ImportPage />} />
         <Route path="/sources" element={<SourcesPage />} />
         <Route path="/sources/receivers/:id" element={<SourcesReceiverPage />} />
+        <Route path="/destinations" element={<DestinationsPage />} />
+        <Route path="/destinations/:id" element={<DestinationsDetailPage />} />
+        <Route path="/destinations/:id/runs/:run" element={<DestinationsRunPage />} />
+        <Route path="/schedules" element={<SchedulesPage />} />
+        <Route path="/schedules/:id" element={<SchedulesDetailPage />} />
         <Route path="*" element={<Navigate to="/segments" replace />} />
       </Routes>
     </Layout>

@@ -9,6 +9,8 @@ const NAV = [
   { to: "/contacts", label: "Contacts" },
   { to: "/import", label: "Import" },
   { to: "/sources", label: "Sources" },
+  { to: "/destinations", label: "Destinations" },
+  { to: "/schedules", label: "Scheduled exports" },
 ];
 
 export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
