@@ -276,6 +276,7 @@ describe("web app: destinations and scheduled exports", () => {
     await page.getByRole("button", { name: "Dry run", exact: true }).click();
     await page.getByTestId("dry-run-would-add").getByText("3", { exact: true }).waitFor();
     await page.getByTestId("dry-run-would-remove").getByText("0", { exact: true }).waitFor();
+    await page.getByTestId("stat-pending-adds").getByText("3", { exact: true }).waitFor();
     const request = page.getByTestId("dry-run-request").first();
     const shown = JSON.parse((await request.textContent()) ?? "null");
     expect(shown.body.destination_id).toBe(destinationId);
