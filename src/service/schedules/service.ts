@@ -248,7 +248,7 @@ export class ScheduleService {
     }
   }
 
-  private async checkUrl(url: string, path: string, httpsOnly: boolean): Promise<void> {
+  private async checkUrl(url: string, path: string): Promise<void> {
     // Placeholders are checked here and filled in at run time.
     checkTemplate(url, path);
     const sample = url.replace(/\{[a-z_]+\}/g, "x");
@@ -260,7 +260,7 @@ export class ScheduleService {
     }
     const insecure = this.o.allowInsecureHttp === true;
     if (u.protocol !== "https:" && !(insecure && u.protocol === "http:")) {
-      throw invalid(path, httpsOnly && !insecure ? "must use https" : "must use http or https");
+      throw invalid(path, insecure ? "must use http or https" : "must use https");
     }
     if (u.username || u.password) throw invalid(path, "must not hold credentials: use headers");
     const problem = await checkWebhookUrl(sample, { denyPrivate: this.o.denyPrivate ?? false });
@@ -296,7 +296,7 @@ export class ScheduleService {
     const kept = before && before.target.kind === t.kind ? before : null;
     if (t.kind === "s3") {
       checkTemplate(t.key, "target.key");
-      if (t.endpoint !== undefined) await this.checkUrl(t.endpoint, "target.endpoint", false);
+      if (t.endpoint !== undefined) await this.checkUrl(t.endpoint, "target.endpoint");
       let sealed: string;
       let masked: string;
       if (t.access_key_id === undefined && t.secret_access_key === undefined && kept) {
@@ -323,7 +323,7 @@ export class ScheduleService {
       if (t.force_path_style !== undefined) target.force_path_style = t.force_path_style;
       return { target, sealed };
     }
-    await this.checkUrl(t.url, "target.url", true);
+    await this.checkUrl(t.url, "target.url");
     if (t.headers === undefined && kept) {
       const names = Array.isArray(kept.target.header_names) ? kept.target.header_names : [];
       // Stored header values (tokens) are never sent to another host than they were given for.
