@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BREVO_KIND, createBrevoConnector } from "../../../src/service/destinations/brevo.ts";
 import { brevoVerdict } from "../../../src/service/destinations/brevo-client.ts";
-import { HttpCaller, ProviderError } from "../../../src/service/destinations/http-call.ts";
+import { ProviderError } from "../../../src/service/destinations/http-call.ts";
 import {
   ConfigError,
   type ConnectorContext,
   type SyncContact,
 } from "../../../src/service/destinations/types.ts";
-import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact } from "../../support/destinations.ts";
 import { type BrevoStandIn, startBrevoStandIn } from "../../support/standins/brevo.ts";
 
 const connector = createBrevoConnector({ importWait: { pollMs: 5, maxPollMs: 20, timeoutMs: 10_000 } });
@@ -18,41 +18,12 @@ function contact(
   status: string | null = "subscribed",
   email_status: string | null = "deliverable",
 ): SyncContact {
-  return {
-    id,
-    email,
-    external_id: null,
-    phone: null,
-    first_name: "Ada",
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status,
-    email_status,
-    tags: [],
-    created_at: "2024-05-01T12:00:00.000Z",
-    subscribed_at: null,
-    fields: {},
-  };
+  return syncContact({ id, email, first_name: "Ada", status, email_status });
 }
 
 function ctxFor(s: BrevoStandIn, over: Record<string, unknown> = {}): ConnectorContext {
-  const { config, secrets } = connector.parseConfig({ ...s.config, api_url: s.url, ...over });
-  const state: JsonObject = {};
-  return {
-    destinationId: "dst_brevo",
-    config,
-    secrets,
-    http: new HttpCaller({ policy: { baseMs: 5, capMs: 2000 } }),
-    state,
-    saveState: async (next) => {
-      Object.assign(state, next);
-    },
-  };
+  const parsed = connector.parseConfig({ ...s.config, api_url: s.url, ...over });
+  return connectorContext({ ...parsed, destinationId: "dst_brevo" });
 }
 
 let s: BrevoStandIn;

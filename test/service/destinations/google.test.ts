@@ -8,31 +8,11 @@ import {
   type RemoteMember,
   type SyncContact,
 } from "../../../src/service/destinations/types.ts";
-import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact } from "../../support/destinations.ts";
 import { type GoogleStandIn, startGoogleStandIn } from "../../support/standins/google.ts";
 
 function contact(id: string, over: Partial<SyncContact> = {}): SyncContact {
-  return {
-    id,
-    email: `${id}@example.com`,
-    external_id: null,
-    phone: null,
-    first_name: null,
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status: "subscribed",
-    email_status: "deliverable",
-    tags: [],
-    created_at: "2024-05-01T12:00:00.000Z",
-    subscribed_at: "2024-05-01T12:00:00.000Z",
-    fields: {},
-    ...over,
-  };
+  return syncContact({ subscribed_at: "2024-05-01T12:00:00.000Z", ...over, id });
 }
 
 let standIn: GoogleStandIn;
@@ -43,18 +23,7 @@ function context(extra: Record<string, unknown> = {}, accessToken?: string): Con
   const base = accessToken
     ? { account_id: standIn.accountId, user_list_id: standIn.userListId, access_token: accessToken }
     : standIn.config;
-  const { config, secrets } = connector.parseConfig({ ...base, api_url: standIn.url, ...extra });
-  const ctx: ConnectorContext = {
-    destinationId: "dst_1",
-    config,
-    secrets,
-    http: new HttpCaller({ policy: { baseMs: 5, capMs: 2000 } }),
-    state: {},
-    saveState: async (s: JsonObject) => {
-      ctx.state = s;
-    },
-  };
-  return ctx;
+  return connectorContext(connector.parseConfig({ ...base, api_url: standIn.url, ...extra }));
 }
 
 function okKeys(rows: { contact_id: string; status: string; remote_key?: string }[]): RemoteMember[] {

@@ -17,30 +17,18 @@ import {
 } from "../../../src/service/destinations/types.ts";
 import { standardSecretKey } from "../../../src/service/standard-webhooks.ts";
 import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact } from "../../support/destinations.ts";
 import { type HttpStandIn, startHttpStandIn } from "../../support/standins/http.ts";
 
 function contact(id: string, over: Partial<SyncContact> = {}): SyncContact {
-  return {
-    id,
+  return syncContact({
     email: `${id}@Example.test`,
-    external_id: null,
-    phone: null,
-    first_name: null,
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status: "subscribed",
-    email_status: "deliverable",
     tags: ["vip"],
-    created_at: "2024-05-01T12:00:00.000Z",
     subscribed_at: "2024-05-01T12:00:00.000Z",
     fields: { plan: "pro" },
     ...over,
-  };
+    id,
+  });
 }
 
 const waits: number[] = [];
@@ -49,14 +37,12 @@ function context(
   destinationId = "dst_test1",
   secret = standIn.secret,
 ): ConnectorContext {
-  return {
+  return connectorContext({
     destinationId,
     config: { add_url: standIn.config.add_url, remove_url: standIn.config.remove_url },
     secrets: { secret },
     http: new HttpCaller({ hooks: { sleep: async () => {}, onRetry: (r) => waits.push(r.waitMs) } }),
-    state: {},
-    saveState: async () => {},
-  };
+  });
 }
 
 const connector = createHttpConnector({ denyPrivate: false });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpCaller, ProviderError } from "../../../src/service/destinations/http-call.ts";
+import { ProviderError } from "../../../src/service/destinations/http-call.ts";
 import {
   createKitConnector,
   KIT_KIND,
@@ -14,6 +14,7 @@ import {
   type SyncContact,
 } from "../../../src/service/destinations/types.ts";
 import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact } from "../../support/destinations.ts";
 import { type KitStandIn, type KitStandInOptions, startKitStandIn } from "../../support/standins/kit.ts";
 
 const open: KitStandIn[] = [];
@@ -35,26 +36,7 @@ function contact(
   emailStatus: string | null = "deliverable",
   firstName: string | null = null,
 ): SyncContact {
-  return {
-    id,
-    email,
-    external_id: null,
-    phone: null,
-    first_name: firstName,
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status,
-    email_status: emailStatus,
-    tags: [],
-    created_at: "2024-05-01T12:00:00.000Z",
-    subscribed_at: null,
-    fields: {},
-  };
+  return syncContact({ id, email, status, email_status: emailStatus, first_name: firstName });
 }
 
 function many(n: number, prefix = "c"): SyncContact[] {
@@ -70,18 +52,8 @@ interface Harness {
 function harness(s: KitStandIn, config: Record<string, unknown>, opts: KitConnectorOptions = {}): Harness {
   const connector = createKitConnector(opts);
   const parsed = connector.parseConfig({ ...config, api_url: s.url });
-  const saved: JsonObject[] = [];
-  const ctx: ConnectorContext = {
-    destinationId: "dst_kit",
-    config: parsed.config,
-    secrets: parsed.secrets,
-    http: new HttpCaller({ policy: { baseMs: 5, capMs: 2000 } }),
-    state: {},
-    async saveState(state) {
-      saved.push(structuredClone(state));
-    },
-  };
-  return { connector, ctx, saved };
+  const ctx = connectorContext({ ...parsed, destinationId: "dst_kit" });
+  return { connector, ctx, saved: ctx.saved };
 }
 
 const oauth = (s: KitStandIn) => ({ access_token: s.accessToken, tag_id: s.tagId });

@@ -1,13 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpCaller, ProviderError } from "../../../src/service/destinations/http-call.ts";
 import { createMailchimpConnector, MAILCHIMP_KIND } from "../../../src/service/destinations/mailchimp.ts";
-import {
-  ConfigError,
-  type ConnectorContext,
-  type RowOutcome,
-  type SyncContact,
-} from "../../../src/service/destinations/types.ts";
+import { ConfigError, type RowOutcome, type SyncContact } from "../../../src/service/destinations/types.ts";
 import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact, type TestContext } from "../../support/destinations.ts";
 import {
   type MailchimpStandIn,
   type MailchimpStandInOptions,
@@ -25,25 +21,9 @@ async function standIn(opts: MailchimpStandInOptions = {}): Promise<MailchimpSta
   return s;
 }
 
-function contextFor(
-  s: MailchimpStandIn,
-  over: Record<string, unknown> = {},
-): ConnectorContext & { saves: number } {
-  const connector = createMailchimpConnector();
-  const parsed = connector.parseConfig({ ...s.config, api_url: s.url, ...over });
-  const ctx: ConnectorContext & { saves: number } = {
-    destinationId: "dst_1",
-    config: parsed.config,
-    secrets: parsed.secrets,
-    http: new HttpCaller({ policy: { baseMs: 5, capMs: 2000 } }),
-    state: {},
-    saves: 0,
-    async saveState(state: JsonObject) {
-      ctx.state = structuredClone(state);
-      ctx.saves++;
-    },
-  };
-  return ctx;
+function contextFor(s: MailchimpStandIn, over: Record<string, unknown> = {}): TestContext {
+  const parsed = createMailchimpConnector().parseConfig({ ...s.config, api_url: s.url, ...over });
+  return connectorContext(parsed);
 }
 
 let seq = 0;
@@ -53,26 +33,7 @@ function contact(
   email_status: string | null = null,
 ): SyncContact {
   seq++;
-  return {
-    id: `ct_${seq}`,
-    email,
-    external_id: null,
-    phone: null,
-    first_name: "Ada",
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status,
-    email_status,
-    tags: [],
-    created_at: "2024-05-01T12:00:00.000Z",
-    subscribed_at: null,
-    fields: {},
-  };
+  return syncContact({ id: `ct_${seq}`, email, first_name: "Ada", status, email_status });
 }
 
 const byId = (rows: RowOutcome[]) => new Map(rows.map((r) => [r.contact_id, r]));

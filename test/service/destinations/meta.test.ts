@@ -18,34 +18,14 @@ import {
   type SyncContact,
 } from "../../../src/service/destinations/types.ts";
 import { metaHash, sha256Hex } from "../../../src/service/export-meta.ts";
-import type { JsonObject } from "../../../src/store/types.ts";
+import { connectorContext, syncContact } from "../../support/destinations.ts";
 import { type MetaStandIn, startMetaStandIn } from "../../support/standins/meta.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary JSON answers field by field
 type Json = any;
 
 function contact(id: string, over: Partial<SyncContact> = {}): SyncContact {
-  return {
-    id,
-    email: `${id}@example.com`,
-    external_id: null,
-    phone: null,
-    first_name: null,
-    last_name: null,
-    country: null,
-    region: null,
-    city: null,
-    postal_code: null,
-    timezone: null,
-    language: null,
-    status: "subscribed",
-    email_status: "deliverable",
-    tags: [],
-    created_at: "2024-05-01T12:00:00.000Z",
-    subscribed_at: null,
-    fields: {},
-    ...over,
-  };
+  return syncContact({ ...over, id });
 }
 
 const connector = createMetaConnector();
@@ -56,17 +36,7 @@ function context(
   http?: HttpCaller,
 ): ConnectorContext {
   const parsed = connector.parseConfig({ ...standIn.config, api_url: standIn.url, ...extra });
-  const ctx: ConnectorContext = {
-    destinationId: "dst_meta",
-    config: parsed.config,
-    secrets: parsed.secrets,
-    http: http ?? new HttpCaller({ policy: { baseMs: 5, capMs: 2000 } }),
-    state: {},
-    async saveState(state: JsonObject) {
-      ctx.state = state;
-    },
-  };
-  return ctx;
+  return connectorContext({ ...parsed, destinationId: "dst_meta", http });
 }
 
 function keysOf(rows: { contact_id: string; remote_key?: string }[]): RemoteMember[] {
@@ -457,14 +427,12 @@ describe("meta connector: Graph answers", () => {
         },
       );
     const http = new HttpCaller({ fetch: fakeFetch, policy: { baseMs: 1, capMs: 5 } });
-    const ctx: ConnectorContext = {
+    const ctx = connectorContext({
       destinationId: "d",
       config: { audience_id: "1", include_suppressed: false },
       secrets: { access_token: "t" },
       http,
-      state: {},
-      saveState: async () => {},
-    };
+    });
     const error = await connector.add(ctx, [contact("c1")]).then(
       () => null,
       (e: unknown) => e,
