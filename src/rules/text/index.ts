@@ -1,0 +1,3 @@
+export { RuleTextError } from "./errors.ts";
+export { parseRuleText } from "./parse.ts";
+export { printRule } from "./print.ts";
