@@ -254,7 +254,7 @@ TimeValue "a date or instant"
   / StringLit
 
 DateToken
-  = $([0-9] [0-9] [0-9] [0-9] "-" [0-9] [0-9] "-" [0-9] [0-9] ("T" [0-9:.]+ Zone?)?) !KeywordTail
+  = d:$([0-9] [0-9] [0-9] [0-9] "-" [0-9] [0-9] "-" [0-9] [0-9] ("T" [0-9:.]+ Zone?)?) !KeywordTail { return d; }
 
 Zone
   = "Z"
