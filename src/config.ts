@@ -37,9 +37,9 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "requests per minute per API key before 429",
   },
   {
-    name: "SLICE_WEBHOOK_DENY_PRIVATE",
-    default: "0",
-    what: "1: refuse loopback and private webhook addresses",
+    name: "SLICE_WEBHOOK_ALLOW_PRIVATE",
+    default: "0 (refused)",
+    what: "1: webhooks, http destinations and scheduled exports may reach loopback, private and link-local addresses (local development and tests)",
   },
   {
     name: "SLICE_PUBLIC_URL",
@@ -103,6 +103,10 @@ const EnvSchema = z.object({
   ),
   SLICE_API_KEY: optional(secret("an API key")),
   SLICE_RATE_LIMIT: optional(integer("requests per minute", 1, 10_000_000)),
+  SLICE_WEBHOOK_ALLOW_PRIVATE: optional(
+    z.enum(["0", "1"], { message: "expected 1 (allow private addresses) or 0" }),
+  ),
+  /** Deprecated: refusing is the default now; 1 is still accepted and means the default. */
   SLICE_WEBHOOK_DENY_PRIVATE: optional(
     z.enum(["0", "1"], { message: "expected 1 (refuse private addresses) or 0" }),
   ),
@@ -132,7 +136,8 @@ export interface Config {
   databaseUrl?: string;
   apiKey?: string;
   rateLimit: number;
-  denyPrivateWebhooks: boolean;
+  /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: loopback, private and link-local addresses may be reached. */
+  allowPrivateAddresses: boolean;
   publicUrl?: string;
   metricsToken?: string;
   secretKey?: string;
@@ -167,6 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const e = r.data;
+  if (e.SLICE_WEBHOOK_ALLOW_PRIVATE === "1" && e.SLICE_WEBHOOK_DENY_PRIVATE === "1") {
+    throw new ConfigError([
+      "SLICE_WEBHOOK_ALLOW_PRIVATE: 1 contradicts SLICE_WEBHOOK_DENY_PRIVATE=1 (deprecated: refusing is the default); unset one of them",
+    ]);
+  }
   return {
     port: e.PORT ?? 8080,
     host: e.HOST ?? "127.0.0.1",
@@ -174,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.DATABASE_URL !== undefined ? { databaseUrl: e.DATABASE_URL } : {}),
     ...(e.SLICE_API_KEY !== undefined ? { apiKey: e.SLICE_API_KEY } : {}),
     rateLimit: e.SLICE_RATE_LIMIT ?? 6000,
-    denyPrivateWebhooks: e.SLICE_WEBHOOK_DENY_PRIVATE === "1",
+    allowPrivateAddresses: e.SLICE_WEBHOOK_ALLOW_PRIVATE === "1",
     ...(e.SLICE_PUBLIC_URL !== undefined ? { publicUrl: e.SLICE_PUBLIC_URL } : {}),
     ...(e.SLICE_METRICS_TOKEN !== undefined ? { metricsToken: e.SLICE_METRICS_TOKEN } : {}),
     ...(e.SLICE_SECRET_KEY !== undefined ? { secretKey: e.SLICE_SECRET_KEY } : {}),

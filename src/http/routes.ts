@@ -31,7 +31,6 @@ import {
   RefsInput,
   SegmentInput,
   SegmentReplace,
-  WebhookInput,
   WorkspaceInput,
 } from "../service/wire.ts";
 import type { WorkspaceService } from "../service/workspace.ts";
@@ -43,6 +42,7 @@ import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
 import { registerScheduleRoutes } from "./schedule-routes.ts";
+import { registerWebhookRoutes } from "./webhook-routes.ts";
 
 type Query = Record<string, string | undefined>;
 type Params = Record<string, string>;
@@ -612,95 +612,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   );
 
   // ---------------------------------------------------------------- webhooks
-  route(
-    app,
-    slice,
-    {
-      method: "POST",
-      path: "/v1/webhooks",
-      summary: "Subscribe to segment.entered / segment.exited",
-      body: WebhookInput,
-      tag: "webhooks",
-    },
-    async ({ ws, body, reply }) => {
-      const h = await slice.createWebhook(ws, body);
-      reply.status(201);
-      return {
-        id: h.id,
-        url: h.url,
-        events: h.events,
-        segment_id: h.segment_id,
-        secret: h.secret,
-        created_at: new Date(h.created_at).toISOString(),
-      };
-    },
-  );
-  route(
-    app,
-    slice,
-    { method: "GET", path: "/v1/webhooks", summary: "Subscriptions", tag: "webhooks" },
-    async ({ ws }) => ({
-      data: (await slice.store.listWebhooks(ws.id)).map((h) => ({
-        id: h.id,
-        url: h.url,
-        events: h.events,
-        segment_id: h.segment_id,
-        created_at: new Date(h.created_at).toISOString(),
-      })),
-      next_cursor: null,
-    }),
-  );
-  route(
-    app,
-    slice,
-    { method: "GET", path: "/v1/webhooks/{id}", summary: "A subscription", tag: "webhooks" },
-    async ({ ws, params }) => {
-      const h = await slice.store.getWebhook(ws.id, params.id!);
-      if (!h) throw new ApiError("not_found", `webhook "${params.id}" not found`);
-      return {
-        id: h.id,
-        url: h.url,
-        events: h.events,
-        segment_id: h.segment_id,
-        created_at: new Date(h.created_at).toISOString(),
-      };
-    },
-  );
-  route(
-    app,
-    slice,
-    {
-      method: "GET",
-      path: "/v1/webhooks/{id}/deliveries",
-      summary: "A subscription's delivery log, newest first",
-      query: ["cursor", "limit"],
-      tag: "webhooks",
-    },
-    async ({ ws, params, query }) => {
-      if (!(await slice.store.getWebhook(ws.id, params.id!)))
-        throw new ApiError("not_found", `webhook "${params.id}" not found`);
-      const p = await slice.store.listDeliveries(ws.id, params.id!, page(query));
-      const t = (v: number | null) => (v === null ? null : new Date(v).toISOString());
-      return {
-        data: p.data.map((d) => ({
-          ...d,
-          created_at: t(d.created_at),
-          updated_at: t(d.updated_at),
-          delivered_at: t(d.delivered_at),
-          next_attempt_at: t(d.next_attempt_at),
-        })),
-        next_cursor: p.next_cursor,
-      };
-    },
-  );
-  route(
-    app,
-    slice,
-    { method: "DELETE", path: "/v1/webhooks/{id}", summary: "Unsubscribe", tag: "webhooks" },
-    async ({ ws, params }) => {
-      await slice.deleteWebhook(ws, params.id!);
-    },
-  );
+  registerWebhookRoutes(app, slice);
 
   // ---------------------------------------------------------------- stream
   route(

@@ -23,7 +23,8 @@ export interface StartOptions extends ServerOptions {
   /** `DATABASE_URL`: PostgreSQL when non-empty. */
   databaseUrl?: string;
   apiKey?: string;
-  denyPrivateWebhooks?: boolean;
+  /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: see `SliceOptions.allowPrivateAddresses` (default false: refused). */
+  allowPrivateAddresses?: boolean;
   /**
    * The logger of start-up messages and requests (pino). Without it, start-up messages
    * go to `log` as plain lines and requests are not logged; without either, a JSON
@@ -76,7 +77,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     ...(c.sqlitePath !== undefined ? { sqlitePath: c.sqlitePath } : {}),
     ...(c.databaseUrl !== undefined ? { databaseUrl: c.databaseUrl } : {}),
     ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : {}),
-    denyPrivateWebhooks: c.denyPrivateWebhooks,
+    allowPrivateAddresses: c.allowPrivateAddresses,
     rateLimit: { max: c.rateLimit, windowMs: 60_000 },
     ...(c.metricsToken !== undefined ? { metricsToken: c.metricsToken } : {}),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
@@ -160,7 +161,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       observer,
       ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
-      denyPrivateWebhooks: opts.denyPrivateWebhooks ?? false,
+      allowPrivateAddresses: opts.allowPrivateAddresses ?? false,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
       ...(opts.webhookPollMs !== undefined ? { webhookPollMs: opts.webhookPollMs } : {}),
       ...(opts.webhookTimeoutMs !== undefined ? { webhookTimeoutMs: opts.webhookTimeoutMs } : {}),

@@ -29,8 +29,9 @@ import { ScheduleRunner } from "./schedules/runner.ts";
 import { ScheduleService } from "./schedules/service.ts";
 import { secretBoxOf } from "./secret-box.ts";
 import { type DeliveryOutcome, SourceStats } from "./source-stats.ts";
+import { newStandardSecret } from "./standard-webhooks.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
-import { WebhookDispatcher } from "./webhooks.ts";
+import { ROTATION_OVERLAP_MS, WebhookDispatcher } from "./webhooks.ts";
 import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
 import { WorkspaceService, wireChange } from "./workspace.ts";
 
@@ -43,8 +44,12 @@ export interface SliceOptions {
   apiKey?: string;
   /** Where the service's messages go: its workers' failures, and the first start's admin key without `announceAdminKey`. */
   log?: (line: string) => void;
-  /** `SLICE_WEBHOOK_DENY_PRIVATE=1`: refuse loopback and private webhook addresses. */
-  denyPrivateWebhooks?: boolean;
+  /**
+   * `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: webhooks, http destinations and scheduled exports
+   * may reach loopback, private and link-local addresses (local development and tests).
+   * Default false: they are refused.
+   */
+  allowPrivateAddresses?: boolean;
   /** How often time-driven changes are logged and streamed (default 500 ms; SPEC §3.3a: within 2 s). */
   tickMs?: number;
   /** Webhook worker settings (tests make it fast). */
@@ -137,7 +142,7 @@ export class Slice {
     });
     this.dispatcher = new WebhookDispatcher(store, {
       clock: this.clock,
-      denyPrivate: opts.denyPrivateWebhooks ?? false,
+      denyPrivate: !opts.allowPrivateAddresses,
       ...(opts.webhookPollMs !== undefined ? { pollMs: opts.webhookPollMs } : {}),
       ...(opts.webhookTimeoutMs !== undefined ? { timeoutMs: opts.webhookTimeoutMs } : {}),
       ...(opts.log ? { log: opts.log } : {}),
@@ -149,7 +154,7 @@ export class Slice {
       clock: this.clock,
       box,
       connectors: {
-        ...defaultConnectors({ denyPrivate: opts.denyPrivateWebhooks ?? false }),
+        ...defaultConnectors({ denyPrivate: !opts.allowPrivateAddresses }),
         ...opts.destinationConnectors,
       },
       contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
@@ -181,7 +186,7 @@ export class Slice {
       workspace: (id) => this.workspace(id),
       clock: this.clock,
       box,
-      denyPrivate: opts.denyPrivateWebhooks ?? false,
+      denyPrivate: !opts.allowPrivateAddresses,
       ...(opts.allowInsecureExportTargets ? { allowInsecureHttp: true } : {}),
       log: (l) => this.log(l),
     });
@@ -397,7 +402,7 @@ export class Slice {
 
   async createWebhook(ws: WorkspaceService, body: unknown): Promise<WebhookRecord> {
     const input = parse(WebhookInput, body);
-    const problem = await checkWebhookUrl(input.url, { denyPrivate: this.opts.denyPrivateWebhooks ?? false });
+    const problem = await checkWebhookUrl(input.url, { denyPrivate: !this.opts.allowPrivateAddresses });
     if (problem) throw invalid("url", problem);
     if (input.segment_id != null && !ws.engine.segment(input.segment_id)) {
       throw new ApiError("not_found", `segment_id: segment "${input.segment_id}" not found`, {
@@ -410,8 +415,23 @@ export class Slice {
       url: input.url,
       events: input.events ?? ["segment.entered", "segment.exited"],
       segment_id: input.segment_id ?? null,
-      ...(input.secret !== undefined ? { secret: input.secret } : {}),
+      // A given secret is kept as it is (docs/webhooks.md: how receivers key it).
+      secret: input.secret ?? newStandardSecret(),
     });
+    this.webhookCache.delete(ws.id);
+    return hook;
+  }
+
+  /**
+   * A new `whsec_` secret for a subscription, answered once; the replaced one keeps
+   * signing beside it for `ROTATION_OVERLAP_MS` (24 h).
+   */
+  async rotateWebhookSecret(ws: WorkspaceService, id: string): Promise<WebhookRecord> {
+    const hook = await this.store.rotateWebhookSecret(ws.id, id, {
+      secret: newStandardSecret(),
+      previous_until: this.clock.now() + ROTATION_OVERLAP_MS,
+    });
+    if (!hook) throw notFound("webhook", id);
     this.webhookCache.delete(ws.id);
     return hook;
   }

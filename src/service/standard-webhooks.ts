@@ -46,6 +46,33 @@ export function isStandardSecret(secret: string): boolean {
   return standardSecretKey(secret) !== null;
 }
 
+/**
+ * How the reference JavaScript library (`standardwebhooks`, `new Webhook(secret, opts)`)
+ * keys its HMAC, for secrets Slice did not make:
+ *
+ * - `whsec_` + canonical base64 (any length): the decoded bytes, its default;
+ * - any other string: the library's `{ format: "raw" }` keying, one byte per character
+ *   (`Uint8Array.from(secret, c => c.charCodeAt(0))`, reproduced as is so that even
+ *   non-ASCII secrets match it).
+ */
+export function webhookSigningKey(secret: string): { key: Buffer; format: "whsec" | "raw" } {
+  if (secret.startsWith(SECRET_PREFIX)) {
+    const b64 = secret.slice(SECRET_PREFIX.length);
+    if (b64.length > 0 && b64.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64)) {
+      const key = Buffer.from(b64, "base64");
+      if (key.length > 0 && key.toString("base64") === b64) return { key, format: "whsec" };
+    }
+  }
+  return { key: Buffer.from(Uint8Array.from(secret, (c) => c.charCodeAt(0))), format: "raw" };
+}
+
+/** `v1,<base64 HMAC-SHA256>` of `${msgId}.${timestampSeconds}.${body}` with a ready key. */
+export function signWithKey(key: Uint8Array, msgId: string, timestampSeconds: number, body: string): string {
+  checkMessageId(msgId);
+  const mac = createHmac("sha256", key).update(`${msgId}.${Math.floor(timestampSeconds)}.`, "utf8");
+  return `v1,${mac.update(body, "utf8").digest("base64")}`;
+}
+
 function checkMessageId(msgId: string): void {
   // A `.` in the id would let one (id, timestamp, body) triple pass for another.
   if (msgId === "" || /[.\s]/.test(msgId)) {
@@ -62,9 +89,7 @@ export function standardSignature(
 ): string {
   const key = standardSecretKey(secret);
   if (key === null) throw new Error("not a Standard Webhooks secret (whsec_ + base64 of 24–64 bytes)");
-  checkMessageId(msgId);
-  const mac = createHmac("sha256", key).update(`${msgId}.${Math.floor(timestampSeconds)}.`, "utf8");
-  return `v1,${mac.update(body, "utf8").digest("base64")}`;
+  return signWithKey(key, msgId, timestampSeconds, body);
 }
 
 /**

@@ -12,13 +12,26 @@
  *   deduplicate on the body's `id`.
  * - Failures are retried with capped exponential backoff and jitter until the delivery
  *   is more than 24 h old; then it is marked `failed`.
+ * - Every attempt carries two signatures of the same bytes: `Slice-Signature` and the
+ *   Standard Webhooks headers (`webhook-id` = the body's `id`). For 24 h after a secret
+ *   rotation both the new and the previous secret sign.
+ * - The receiver's name is resolved once per attempt, every address checked, and the
+ *   request connects to the checked address (webhook-url.ts).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { ChangeRecord, DeliveryJob, Store, StoreOps } from "../store/types.ts";
-import { checkWebhookUrl } from "./webhook-url.ts";
+import http from "node:http";
+import https from "node:https";
+import type { ChangeRecord, DeliveryJob, DeliveryRecord, Store, StoreOps } from "../store/types.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { signWithKey, webhookSigningKey } from "./standard-webhooks.ts";
+import { pinnedLookup, resolveWebhookTarget, type WebhookTarget } from "./webhook-url.ts";
 
 export const WEBHOOK_EVENTS = ["segment.entered", "segment.exited"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+/** The type of the event `POST /v1/webhooks/{id}/test` sends. */
+export const TEST_EVENT = "webhook.test";
+/** After a rotation, how long the previous secret keeps signing beside the new one. */
+export const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 
 export const SIGNATURE_HEADER = "Slice-Signature";
 export const USER_AGENT = "Slice-Webhooks/1";
@@ -45,10 +58,52 @@ function hmacHex(secret: string, t: number, body: string): string {
   return createHmac("sha256", secret).update(`${t}.${body}`, "utf8").digest("hex");
 }
 
-/** The `Slice-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
-export function sign(secret: string, body: string, unixSeconds: number): string {
+/**
+ * The `Slice-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`,
+ * one `v1` per secret when several sign (a rotation).
+ */
+export function sign(secret: string | readonly string[], body: string, unixSeconds: number): string {
   const t = Math.floor(unixSeconds);
-  return `t=${t},v1=${hmacHex(secret, t, body)}`;
+  const secrets = typeof secret === "string" ? [secret] : secret;
+  return `t=${t},${secrets.map((s) => `v1=${hmacHex(s, t, body)}`).join(",")}`;
+}
+
+/**
+ * The Standard Webhooks headers of one attempt: `webhook-id` is the body's `id` (stable
+ * across attempts), one `v1,` signature per secret. A `whsec_` secret keys the HMAC
+ * with its decoded bytes, as the `standardwebhooks` libraries do by default; any other
+ * secret with its characters, as they do with `{ format: "raw" }` (standard-webhooks.ts).
+ */
+export function standardWebhookHeaders(
+  secrets: readonly string[],
+  eventId: string,
+  unixSeconds: number,
+  body: string,
+): Record<"webhook-id" | "webhook-timestamp" | "webhook-signature", string> {
+  const t = Math.floor(unixSeconds);
+  return {
+    "webhook-id": eventId,
+    "webhook-timestamp": String(t),
+    "webhook-signature": secrets
+      .map((s) => signWithKey(webhookSigningKey(s).key, eventId, t, body))
+      .join(" "),
+  };
+}
+
+/** The secrets that sign at `now`: the current one, and the previous one during its overlap. */
+export function signingSecrets(
+  hook: { secret: string; previous_secret: string | null; previous_secret_until: number | null },
+  now: number,
+): string[] {
+  const out = [hook.secret];
+  if (
+    hook.previous_secret !== null &&
+    hook.previous_secret_until !== null &&
+    now < hook.previous_secret_until
+  ) {
+    out.push(hook.previous_secret);
+  }
+  return out;
 }
 
 /**
@@ -96,10 +151,15 @@ export function deliveryEventId(deliveryId: number): string {
 
 /**
  * The JSON body of a delivery: `{id, type, created_at, data: {segment_id, contact_id,
- * change, at}}`. Built only from stored values, so every attempt sends the same bytes.
+ * change, at}}`, or the payload fixed when it was queued (a test event, a redelivery).
+ * Built only from stored values, so every attempt sends the same bytes.
  */
-export function deliveryBody(delivery: DeliveryJob): string {
+export function deliveryBody(
+  delivery: Pick<DeliveryJob, "id" | "created_at" | "change" | "payload">,
+): string {
+  if (delivery.payload !== null) return delivery.payload;
   const c = delivery.change;
+  if (c === null) throw new Error(`delivery ${delivery.id} has neither a payload nor a change`);
   return JSON.stringify({
     id: deliveryEventId(delivery.id),
     type: `segment.${c.change}`,
@@ -144,6 +204,27 @@ export function nextAttemptAt(
 
 // ---------------------------------------------------------------- matching
 
+/** The body of a `webhook.test` event queued as delivery `deliveryId`. */
+export function testEventBody(deliveryId: number, webhookId: string, at: number): string {
+  return JSON.stringify({
+    id: deliveryEventId(deliveryId),
+    type: TEST_EVENT,
+    created_at: new Date(at).toISOString(),
+    data: { webhook_id: webhookId },
+  });
+}
+
+/** The `id` inside a body (the `webhook-id` header), whatever produced the body. */
+function eventIdOf(body: string, deliveryId: number): string {
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    if (typeof id === "string" && id !== "") return id;
+  } catch {
+    // fall through: a stored payload is always JSON, this is only a guard
+  }
+  return deliveryEventId(deliveryId);
+}
+
 /** Does a subscription want this change? Its event type is listed and its segment (if any) matches. */
 export function subscriptionMatches(
   webhook: { events: string[]; segment_id: string | null },
@@ -160,15 +241,19 @@ export function subscriptionMatches(
 export interface WebhookDispatcherOptions {
   /** Scheduling, lease and signature time (default: system time). */
   clock?: { now(): number };
-  /** Refuse private and loopback destinations (SLICE_WEBHOOK_DENY_PRIVATE=1), checked before every attempt. */
+  /**
+   * Refuse loopback, private and link-local receivers, checked before every attempt
+   * (default true; the service sets false under SLICE_WEBHOOK_ALLOW_PRIVATE=1).
+   */
   denyPrivate?: boolean;
+  /** Name resolution of receivers (default: `dns.lookup`); injectable for tests. */
+  resolve?: (hostname: string) => Promise<string[]>;
   /** Requests in flight at once, over all workspaces (default 8). */
   concurrency?: number;
   /** How often the loop looks for due retries when nothing wakes it (default 1 s). */
   pollMs?: number;
   /** Per attempt: for the address check and for the request (default 10 s). */
   timeoutMs?: number;
-  fetch?: typeof fetch;
   /** Unexpected errors (store failures). Receiver failures go to the delivery log instead. */
   log?: (msg: string) => void;
   /** Jitter source for retry delays (default Math.random). */
@@ -178,6 +263,14 @@ export interface WebhookDispatcherOptions {
 }
 
 type Outcome = { ok: true; status: number } | { ok: false; error: string; status: number | null };
+
+/** What `POST /v1/webhooks/{id}/test` answers: the attempt's outcome and its delivery. */
+export interface TestOutcome {
+  delivery: DeliveryRecord;
+  ok: boolean;
+  status_code: number | null;
+  error: string | null;
+}
 
 function errorText(e: unknown): string {
   if (e instanceof Error) {
@@ -196,12 +289,12 @@ function errorText(e: unknown): string {
 export class WebhookDispatcher {
   private readonly clock: { now(): number };
   private readonly denyPrivate: boolean;
+  private readonly resolve: ((hostname: string) => Promise<string[]>) | undefined;
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly timeoutMs: number;
   /** How long a claimed delivery stays invisible to other claims: longer than an attempt can take. */
   private readonly leaseMs: number;
-  private readonly fetchFn: typeof fetch;
   private readonly log: (msg: string) => void;
   private readonly random: () => number;
   private readonly onOutcome: (outcome: "delivered" | "retry" | "failed") => void;
@@ -221,15 +314,14 @@ export class WebhookDispatcher {
     opts: WebhookDispatcherOptions = {},
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
-    this.denyPrivate = opts.denyPrivate ?? false;
+    this.denyPrivate = opts.denyPrivate ?? true;
+    this.resolve = opts.resolve;
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_CONCURRENCY));
     this.pollMs = Math.max(1, opts.pollMs ?? DEFAULT_POLL_MS);
     this.timeoutMs = Math.max(1, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     // The address check and the request each take at most timeoutMs; the rest is slack
     // for the store writes.
     this.leaseMs = 2 * this.timeoutMs + 60_000;
-    const f = opts.fetch ?? globalThis.fetch;
-    this.fetchFn = (input, init) => f(input, init);
     this.log = opts.log ?? ((msg) => console.error(msg));
     this.random = opts.random ?? Math.random;
     this.onOutcome = opts.onOutcome ?? (() => {});
@@ -265,6 +357,60 @@ export class WebhookDispatcher {
     if (batch.length > 0) added += await ops.enqueueDeliveries(ws, batch);
     if (added > 0 && !tx) this.wake();
     return added;
+  }
+
+  /**
+   * Sends a `webhook.test` event to a subscription now, recorded in its delivery log
+   * (not retried), and answers how the attempt went.
+   */
+  async sendTest(ws: string, webhookId: string): Promise<TestOutcome> {
+    const now = this.clock.now();
+    if (!(await this.store.getWebhook(ws, webhookId))) throw notFound("webhook", webhookId);
+    // Due only after the lease: the loop leaves it alone while this attempt runs.
+    const queued = await this.store.addPayloadDelivery(ws, {
+      webhook_id: webhookId,
+      payload: (id) => testEventBody(id, webhookId, now),
+      next_attempt_at: now + this.leaseMs,
+    });
+    const job = await this.store.getDeliveryJob(ws, queued.id);
+    if (!job) throw notFound("delivery", String(queued.id));
+    const outcome = await this.attempt(job);
+    const at = this.clock.now();
+    if (outcome.ok) await this.store.markDelivered(ws, job.id, { at, status_code: outcome.status });
+    else
+      await this.store.markFailed(ws, job.id, {
+        at,
+        error: outcome.error,
+        status_code: outcome.status,
+        retry_at: null,
+      });
+    this.onOutcome(outcome.ok ? "delivered" : "failed");
+    const delivery = (await this.store.getDelivery(ws, job.id)) ?? queued;
+    return outcome.ok
+      ? { delivery, ok: true, status_code: outcome.status, error: null }
+      : { delivery, ok: false, status_code: outcome.status, error: outcome.error };
+  }
+
+  /**
+   * Queues the payload of delivery `deliveryId` again, byte for byte (same `id`, so
+   * receivers that processed it can recognise it), as a new delivery due now.
+   */
+  async redeliver(ws: string, webhookId: string, deliveryId: number): Promise<DeliveryRecord> {
+    const original = await this.store.getDeliveryJob(ws, deliveryId);
+    if (!original || original.webhook_id !== webhookId) throw notFound("delivery", String(deliveryId));
+    if (original.payload === null && original.change === null) {
+      throw new ApiError("conflict", `delivery ${deliveryId}: its change is no longer in the change log`);
+    }
+    const queued = await this.store.addPayloadDelivery(ws, {
+      webhook_id: webhookId,
+      change_seq: original.change_seq,
+      redelivery_of: original.id,
+      payload: deliveryBody(original),
+      next_attempt_at: this.clock.now(),
+    });
+    this.addWorkspace(ws);
+    this.wake();
+    return queued;
   }
 
   /** Polls this workspace's outbox from now on (pending rows of a previous process included). */
@@ -420,49 +566,84 @@ export class WebhookDispatcher {
   }
 
   private async attempt(job: DeliveryJob): Promise<Outcome> {
-    // Re-checked at every attempt: the name may resolve elsewhere now (DNS rebinding).
+    // Resolved and checked at every attempt, and the request goes to the checked address.
     let timer: NodeJS.Timeout | undefined;
-    const urlError = await Promise.race([
-      checkWebhookUrl(job.url, { denyPrivate: this.denyPrivate }),
-      new Promise<string>((resolve) => {
+    const target = await Promise.race([
+      resolveWebhookTarget(job.url, {
+        denyPrivate: this.denyPrivate,
+        ...(this.resolve ? { resolve: this.resolve } : {}),
+      }),
+      new Promise<WebhookTarget>((resolve) => {
         timer = setTimeout(
-          () => resolve(`address check timed out after ${this.timeoutMs} ms`),
+          () =>
+            resolve({
+              ok: false,
+              error: `address check timed out after ${this.timeoutMs} ms`,
+              refused: false,
+            }),
           this.timeoutMs,
         );
       }),
     ]).finally(() => clearTimeout(timer));
-    if (urlError !== null) return { ok: false, error: urlError, status: null };
+    if (!target.ok) return { ok: false, error: target.error, status: null };
 
     const body = deliveryBody(job);
-    const signature = sign(job.secret, body, Math.floor(this.clock.now() / 1000));
-    let res: Response;
+    const now = this.clock.now();
+    const seconds = Math.floor(now / 1000);
+    const secrets = signingSecrets(job, now);
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      "Content-Length": String(Buffer.byteLength(body, "utf8")),
+      "User-Agent": USER_AGENT,
+      [SIGNATURE_HEADER]: sign(secrets, body, seconds),
+      ...standardWebhookHeaders(secrets, eventIdOf(body, job.id), seconds, body),
+    };
+    let status: number;
     try {
-      res = await this.fetchFn(job.url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          [SIGNATURE_HEADER]: signature,
-          "User-Agent": USER_AGENT,
-        },
-        body,
-        // A redirect could lead past the address check: it counts as a failure.
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      status = await post(target, headers, body, this.timeoutMs);
     } catch (e) {
       const name = (e as { name?: unknown }).name;
       if (name === "TimeoutError" || name === "AbortError") {
         return { ok: false, error: `timed out after ${this.timeoutMs} ms`, status: null };
       }
-      return { ok: false, error: `request failed: ${errorText(e)}`, status: null };
+      // The code alone (ECONNREFUSED, ECONNRESET, …): the message would add the address.
+      const code = (e as { code?: unknown }).code;
+      const why = typeof code === "string" ? code : errorText(e);
+      return { ok: false, error: `request failed: ${why}`, status: null };
     }
-    // The response body is not used; drop it rather than wait for it.
-    await res.body?.cancel().catch(() => undefined);
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    if (status >= 200 && status < 300) return { ok: true, status };
     const error =
-      res.status >= 300 && res.status < 400
-        ? `HTTP ${res.status}: redirects are not followed`
-        : `HTTP ${res.status}`;
-    return { ok: false, error, status: res.status };
+      status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
+    return { ok: false, error, status };
   }
+}
+
+/**
+ * One POST to the checked address of `target` (Host header and TLS server name stay the
+ * URL's host), resolving with the status once the answer's head arrived; the answer's
+ * body is dropped. Redirects are not followed: a redirect could lead past the check.
+ */
+function post(
+  target: Extract<WebhookTarget, { ok: true }>,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<number> {
+  const mod = target.url.protocol === "https:" ? https : http;
+  return new Promise<number>((resolve, reject) => {
+    const req = mod.request(target.url, {
+      method: "POST",
+      headers,
+      lookup: pinnedLookup(target.address, target.family),
+      // A fresh connection per attempt: a pooled one may predate this attempt's check.
+      agent: false,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.end(body);
+  });
 }

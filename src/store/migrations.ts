@@ -380,6 +380,24 @@ CREATE UNIQUE INDEX export_runs_slot ON export_runs (workspace_id, schedule_id, 
 `;
     },
   },
+  {
+    version: 5,
+    name: "webhooks: secret rotation, test events and redeliveries",
+    sql: (d) => {
+      const t = TYPES[d];
+      // Deliveries with a fixed body (webhook.test, redeliveries) may repeat a change, or
+      // have none (change_seq 0, as NOT NULL cannot be dropped in SQLite without a copy):
+      // only deliveries built from the change log stay unique per (webhook, change).
+      return `
+ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+ALTER TABLE webhooks ADD COLUMN previous_secret_until ${t.big};
+ALTER TABLE deliveries ADD COLUMN payload TEXT;
+ALTER TABLE deliveries ADD COLUMN redelivery_of ${t.big};
+DROP INDEX deliveries_change_uq;
+CREATE UNIQUE INDEX deliveries_change_uq ON deliveries (workspace_id, webhook_id, change_seq) WHERE payload IS NULL;
+`;
+    },
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

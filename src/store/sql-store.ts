@@ -4,6 +4,7 @@
  * prepared statement per row inside the transaction on SQLite, one `unnest` statement
  * per batch on PostgreSQL).
  */
+import { randomBytes } from "node:crypto";
 import type { FieldType } from "../rules/fields.ts";
 import { CONTACT_COLUMNS, CONTACT_ROW_COLUMNS, contactFromRow } from "./contact-row.ts";
 import { type Executor, type Row, translateError } from "./executor.ts";
@@ -52,6 +53,7 @@ import {
   type NewApiKey,
   type NewField,
   type NewImport,
+  type NewPayloadDelivery,
   type NewReceiver,
   type NewSegment,
   type NewWebhook,
@@ -85,6 +87,10 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
+
+/** A delivery with its change (null when gone) and its subscription's address and secrets. */
+const DELIVERY_JOB_COLUMNS =
+  "d.*, c.seq AS c_seq, c.segment_id, c.contact_id, c.change, c.at, w.url, w.secret, w.previous_secret, w.previous_secret_until";
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -1035,6 +1041,8 @@ export class SqlOps implements StoreOps {
       events: this.parse<string[]>(r.events),
       segment_id: str(r.segment_id),
       secret: String(r.secret),
+      previous_secret: str(r.previous_secret),
+      previous_secret_until: num(r.previous_secret_until),
       created_at: Number(r.created_at),
     };
   }
@@ -1047,7 +1055,10 @@ export class SqlOps implements StoreOps {
       url: w.url,
       events: [...w.events],
       segment_id: w.segment_id ?? null,
-      secret: w.secret ?? newSecret("whsec"),
+      // A Standard Webhooks secret: whsec_ + standard base64 of 32 random bytes.
+      secret: w.secret ?? `whsec_${randomBytes(32).toString("base64")}`,
+      previous_secret: null,
+      previous_secret_until: null,
       created_at: now,
     };
     await this.x.run(
@@ -1076,6 +1087,25 @@ export class SqlOps implements StoreOps {
     return this.x.atomic(async (tx) => {
       await tx.run("DELETE FROM deliveries WHERE workspace_id = ? AND webhook_id = ?", [ws, id]);
       return (await tx.run("DELETE FROM webhooks WHERE workspace_id = ? AND id = ?", [ws, id])) > 0;
+    });
+  }
+
+  async rotateWebhookSecret(
+    ws: string,
+    id: string,
+    r: { secret: string; previous_until: number },
+  ): Promise<WebhookRecord | null> {
+    this.check(ws);
+    return this.x.atomic(async (tx) => {
+      // The right-hand sides read the row as it was: the current secret becomes the previous one.
+      const n = await tx.run(
+        `UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, secret = ?
+         WHERE workspace_id = ? AND id = ?`,
+        [r.previous_until, r.secret, ws, id],
+      );
+      if (n === 0) return null;
+      const rows = await tx.all("SELECT * FROM webhooks WHERE workspace_id = ? AND id = ?", [ws, id]);
+      return this.toWebhook(rows[0]);
     });
   }
 
@@ -1108,7 +1138,9 @@ export class SqlOps implements StoreOps {
     return {
       id: Number(r.id),
       webhook_id: String(r.webhook_id),
-      change_seq: Number(r.change_seq),
+      // 0 marks a delivery that is not about a change (see migration 5).
+      change_seq: Number(r.change_seq) > 0 ? Number(r.change_seq) : null,
+      redelivery_of: num(r.redelivery_of),
       status: r.status as DeliveryStatus,
       attempts: Number(r.attempts),
       next_attempt_at: num(r.next_attempt_at),
@@ -1128,12 +1160,14 @@ export class SqlOps implements StoreOps {
     const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit)));
     return this.x.atomic(async (tx) => {
       const lock = this.d === "postgres" ? " FOR UPDATE OF d SKIP LOCKED" : "";
+      // A delivery whose change is gone and that has no payload of its own cannot be sent.
       const rows = await tx.all(
-        `SELECT d.*, c.segment_id, c.contact_id, c.change, c.at, w.url, w.secret
+        `SELECT ${DELIVERY_JOB_COLUMNS}
          FROM deliveries d
-         JOIN changes c ON c.seq = d.change_seq AND c.workspace_id = d.workspace_id
+         LEFT JOIN changes c ON c.seq = d.change_seq AND c.workspace_id = d.workspace_id
          JOIN webhooks w ON w.workspace_id = d.workspace_id AND w.id = d.webhook_id
          WHERE d.workspace_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ?
+           AND (d.payload IS NOT NULL OR c.seq IS NOT NULL)
          ORDER BY d.next_attempt_at, d.id LIMIT ?${lock}`,
         [ws, opts.now, limit],
       );
@@ -1147,20 +1181,65 @@ export class SqlOps implements StoreOps {
           [lease, opts.now, ws, ...inl.params],
         );
       }
-      return rows.map((r) => ({
-        ...this.toDelivery(r),
-        next_attempt_at: lease,
-        updated_at: opts.now,
-        change: {
-          seq: Number(r.change_seq),
-          segment_id: String(r.segment_id),
-          contact_id: String(r.contact_id),
-          change: r.change as ChangeKind,
-          at: Number(r.at),
-        },
-        url: String(r.url),
-        secret: String(r.secret),
-      }));
+      return rows.map((r) => ({ ...this.toDeliveryJob(r), next_attempt_at: lease, updated_at: opts.now }));
+    });
+  }
+
+  protected toDeliveryJob(r: Row): DeliveryJob {
+    return {
+      ...this.toDelivery(r),
+      change:
+        r.c_seq === null || r.c_seq === undefined
+          ? null
+          : {
+              seq: Number(r.c_seq),
+              segment_id: String(r.segment_id),
+              contact_id: String(r.contact_id),
+              change: r.change as ChangeKind,
+              at: Number(r.at),
+            },
+      payload: str(r.payload),
+      url: String(r.url),
+      secret: String(r.secret),
+      previous_secret: str(r.previous_secret),
+      previous_secret_until: num(r.previous_secret_until),
+    };
+  }
+
+  async getDeliveryJob(ws: string, id: number): Promise<DeliveryJob | null> {
+    this.check(ws);
+    const rows = await this.x.all(
+      `SELECT ${DELIVERY_JOB_COLUMNS}
+       FROM deliveries d
+       LEFT JOIN changes c ON c.seq = d.change_seq AND c.workspace_id = d.workspace_id
+       JOIN webhooks w ON w.workspace_id = d.workspace_id AND w.id = d.webhook_id
+       WHERE d.workspace_id = ? AND d.id = ?`,
+      [ws, id],
+    );
+    return rows.length > 0 ? this.toDeliveryJob(rows[0]) : null;
+  }
+
+  async addPayloadDelivery(ws: string, d: NewPayloadDelivery): Promise<DeliveryRecord> {
+    this.check(ws);
+    const now = this.clock.now();
+    return this.x.atomic(async (tx) => {
+      const fixed = typeof d.payload === "string" ? d.payload : "";
+      const inserted = await tx.all(
+        `INSERT INTO deliveries (workspace_id, webhook_id, change_seq, redelivery_of, payload, status, attempts,
+           next_attempt_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
+        [ws, d.webhook_id, d.change_seq ?? 0, d.redelivery_of ?? null, fixed, d.next_attempt_at, now, now],
+      );
+      const id = Number(inserted[0].id);
+      if (typeof d.payload === "function") {
+        await tx.run("UPDATE deliveries SET payload = ? WHERE workspace_id = ? AND id = ?", [
+          d.payload(id),
+          ws,
+          id,
+        ]);
+      }
+      const rows = await tx.all("SELECT * FROM deliveries WHERE workspace_id = ? AND id = ?", [ws, id]);
+      return this.toDelivery(rows[0]);
     });
   }
 

@@ -305,6 +305,9 @@ export interface WebhookRecord {
   events: string[];
   segment_id: string | null;
   secret: string;
+  /** The secret replaced by the last rotation, still signing until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: number | null;
   created_at: number;
 }
 
@@ -321,7 +324,10 @@ export type DeliveryStatus = "pending" | "delivered" | "failed";
 export interface DeliveryRecord {
   id: number;
   webhook_id: string;
-  change_seq: number;
+  /** The change it reports; null for a delivery that is not about a change (`webhook.test`). */
+  change_seq: number | null;
+  /** For a redelivery: the delivery whose payload it sends again. */
+  redelivery_of: number | null;
   status: DeliveryStatus;
   attempts: number;
   /** When a pending delivery is next due; null once delivered or failed. */
@@ -335,9 +341,25 @@ export interface DeliveryRecord {
 
 /** A claimed delivery with what is needed to send it. */
 export interface DeliveryJob extends DeliveryRecord {
-  change: ChangeRecord;
+  /** Null when the change is no longer in the log, or for a delivery with its own `payload`. */
+  change: ChangeRecord | null;
+  /** The exact body to send, when it was fixed at queueing (tests, redeliveries); else built from `change`. */
+  payload: string | null;
   url: string;
   secret: string;
+  previous_secret: string | null;
+  previous_secret_until: number | null;
+}
+
+/** A delivery queued with its body fixed: a `webhook.test` event or a redelivery. */
+export interface NewPayloadDelivery {
+  webhook_id: string;
+  change_seq?: number | null;
+  redelivery_of?: number | null;
+  /** The body, or how to build it from the new delivery's id. */
+  payload: string | ((deliveryId: number) => string);
+  /** When it is due (a time in the future keeps the dispatcher off it, as a lease does). */
+  next_attempt_at: number;
 }
 
 export interface DeliveryFailure {
@@ -510,6 +532,15 @@ export interface StoreOps {
   listWebhooks(ws: string): Promise<WebhookRecord[]>;
   /** Also removes its deliveries. */
   deleteWebhook(ws: string, id: string): Promise<boolean>;
+  /**
+   * Makes `secret` the signing secret and keeps the current one as `previous_secret`
+   * until `previous_until` (a secret rotated out earlier is dropped). Null when not found.
+   */
+  rotateWebhookSecret(
+    ws: string,
+    id: string,
+    r: { secret: string; previous_until: number },
+  ): Promise<WebhookRecord | null>;
   /** Queues deliveries due now; an existing (webhook, change) pair is left as it is. Returns how many were new. */
   enqueueDeliveries(ws: string, items: { webhook_id: string; change_seq: number }[]): Promise<number>;
   /**
@@ -524,6 +555,10 @@ export interface StoreOps {
   getDelivery(ws: string, id: number): Promise<DeliveryRecord | null>;
   /** A subscription's delivery log, newest first. */
   listDeliveries(ws: string, webhookId: string, req?: PageRequest): Promise<Page<DeliveryRecord>>;
+  /** Queues one delivery whose body is fixed now (not one per change: no deduplication). */
+  addPayloadDelivery(ws: string, d: NewPayloadDelivery): Promise<DeliveryRecord>;
+  /** A delivery with what is needed to send it (as `claimDeliveries` hands out), without leasing it. */
+  getDeliveryJob(ws: string, id: number): Promise<DeliveryJob | null>;
 
   // imports
   createImport(ws: string, job: NewImport): Promise<ImportJob>;

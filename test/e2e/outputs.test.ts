@@ -399,8 +399,8 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
     expect(unknown.status).toBe(404);
   });
 
-  it("webhooks: SLICE_WEBHOOK_DENY_PRIVATE refuses a loopback URL", async () => {
-    const strict = await startTestServer(await backend(), { denyPrivateWebhooks: true });
+  it("webhooks: by default (no SLICE_WEBHOOK_ALLOW_PRIVATE) a loopback URL is refused", async () => {
+    const strict = await startTestServer(await backend(), { allowPrivateAddresses: false });
     try {
       const r = await strict.call("POST", "/v1/webhooks", { url: `${receiver.url}/private` });
       expect(r.status, r.text).toBe(400);

@@ -173,7 +173,7 @@ describe("webhook URLs", () => {
       "http://[::ffff:10.0.0.1]/",
       "http://localhost:8080/",
     ]) {
-      expect(await checkWebhookUrl(url, deny), url).toMatch(/not a public address/);
+      expect(await checkWebhookUrl(url, deny), url).toMatch(/(not a |non-)public address/);
     }
     expect(await checkWebhookUrl("http://8.8.8.8/hook", deny)).toBeNull();
     expect(await checkWebhookUrl("http://[2606:4700:4700::1111]/", deny)).toBeNull();
@@ -188,8 +188,11 @@ describe("webhook URLs", () => {
     const check = (...addresses: string[]) =>
       checkWebhookUrl("https://hooks.example.com/x", { denyPrivate: true, resolve: resolveTo(...addresses) });
     expect(await check("93.184.216.34")).toBeNull();
-    expect(await check("93.184.216.34", "10.0.0.7")).toMatch(/resolves to 10\.0\.0\.7/);
-    expect(await check("fd12::1")).toMatch(/not a public address/);
+    // The internal address itself is not echoed back.
+    expect(await check("93.184.216.34", "10.0.0.7")).toBe(
+      "url host hooks.example.com resolves to a non-public address (private)",
+    );
+    expect(await check("fd12::1")).toMatch(/non-public address \(uniqueLocal\)/);
     expect(await check()).toMatch(/does not resolve/);
     const failing = async () => {
       throw Object.assign(new Error("nope"), { code: "ENOTFOUND" });
@@ -205,7 +208,7 @@ describe("WebhookDispatcher", () => {
     const { clock, store, ws } = await setup();
     const rx = await receiver();
     const hook = await store.createWebhook(ws, { url: rx.url(), events: [...WEBHOOK_EVENTS] });
-    const d = new WebhookDispatcher(store, { clock });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     const logged = await logChanges(store, ws, [
       { segment_id: "seg_a", contact_id: "c1", change: "entered" },
     ]);
@@ -252,7 +255,7 @@ describe("WebhookDispatcher", () => {
       events: ["segment.exited"],
       segment_id: "seg_2",
     });
-    const d = new WebhookDispatcher(store, { clock });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     const logged = await logChanges(store, ws, [
       { segment_id: "seg_1", contact_id: "c1", change: "entered" },
       { segment_id: "seg_1", contact_id: "c1", change: "exited" },
@@ -286,7 +289,7 @@ describe("WebhookDispatcher", () => {
       res.end();
     });
     const hook = await store.createWebhook(ws, { url: rx.url(), events: [...WEBHOOK_EVENTS] });
-    const d = new WebhookDispatcher(store, { clock, random: () => 0.5 });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false, random: () => 0.5 });
     await d.enqueue(
       ws,
       await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "exited" }]),
@@ -325,7 +328,7 @@ describe("WebhookDispatcher", () => {
       res.end();
     });
     const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
-    const d = new WebhookDispatcher(store, { clock });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await d.enqueue(
       ws,
       await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "entered" }]),
@@ -359,7 +362,7 @@ describe("WebhookDispatcher", () => {
       /* never answers */
     });
     const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
-    const d = new WebhookDispatcher(store, { clock, timeoutMs: 300 });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false, timeoutMs: 300 });
     await d.enqueue(
       ws,
       await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "entered" }]),
@@ -391,7 +394,7 @@ describe("WebhookDispatcher", () => {
       url: `http://127.0.0.1:${deadPort}/`,
       events: ["segment.entered"],
     });
-    const d = new WebhookDispatcher(store, { clock });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await d.enqueue(
       ws,
       await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "entered" }]),
@@ -417,7 +420,7 @@ describe("WebhookDispatcher", () => {
     expect(rx.hits).toHaveLength(0);
     let [rec] = (await store.listDeliveries(ws, hook.id)).data;
     expect(rec.status).toBe("pending");
-    expect(rec.last_error).toMatch(/not a public address/);
+    expect(rec.last_error).toBe("address not allowed (loopback)");
 
     clock.t = rec.next_attempt_at!;
     const lax = new WebhookDispatcher(store, { clock, denyPrivate: false });
@@ -440,7 +443,7 @@ describe("WebhookDispatcher", () => {
     });
     const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
     // A poll interval far longer than the test: only the wake-up can make it deliver.
-    const d = new WebhookDispatcher(store, { clock, pollMs: 600_000 });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false, pollMs: 600_000 });
     d.addWorkspace(ws);
     d.start();
     try {
@@ -469,7 +472,7 @@ describe("WebhookDispatcher", () => {
       setTimeout(() => res.end(), 200);
     });
     const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
-    const d = new WebhookDispatcher(store, { clock, pollMs: 10 });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false, pollMs: 10 });
     d.start();
     await d.enqueue(
       ws,
@@ -484,7 +487,7 @@ describe("WebhookDispatcher", () => {
   it("enqueues inside a transaction, with the change log", async () => {
     const { clock, store, ws } = await setup();
     const hook = await store.createWebhook(ws, { url: "http://127.0.0.1:9/", events: ["segment.entered"] });
-    const d = new WebhookDispatcher(store, { clock });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await expect(
       store.transaction(ws, async (tx) => {
         const logged = await tx.appendChanges(ws, [
@@ -508,7 +511,7 @@ describe("WebhookDispatcher", () => {
     const first = await setup();
     const rx = await receiver();
     const hook = await first.store.createWebhook(first.ws, { url: rx.url(), events: ["segment.entered"] });
-    const before = new WebhookDispatcher(first.store, { clock: first.clock });
+    const before = new WebhookDispatcher(first.store, { clock: first.clock, denyPrivate: false });
     await before.enqueue(
       first.ws,
       await logChanges(first.store, first.ws, [
@@ -525,14 +528,14 @@ describe("WebhookDispatcher", () => {
     });
     expect(claimed).toHaveLength(1);
     expect(all.map((r) => r.id)).toContain(claimed[0].id);
-    expect(claimed[0].change.contact_id).toBe("in-flight");
+    expect(claimed[0].change?.contact_id).toBe("in-flight");
     await first.store.close();
 
     // A new process on the same file.
     const clock = new FakeClock(first.clock.now() + 1_000);
     const store = await openStore({ sqlitePath: first.path, clock });
     cleanups.push(() => store.close());
-    const after = new WebhookDispatcher(store, { clock });
+    const after = new WebhookDispatcher(store, { clock, denyPrivate: false });
     after.addWorkspace(first.ws);
     expect(await after.runOnce()).toBe(1);
     expect(rx.hits.map((h) => JSON.parse(h.body).data.contact_id)).toEqual(["queued"]);

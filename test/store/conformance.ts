@@ -1104,7 +1104,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         ).toBe("not_found");
 
         const jobs = await store.claimDeliveries(ws, { now: 10_000, limit: 2, leaseMs: 30_000 });
-        expect(jobs.map((j) => j.change.contact_id)).toEqual(["a", "b"]);
+        expect(jobs.map((j) => j.change?.contact_id)).toEqual(["a", "b"]);
         expect(jobs[0]).toMatchObject({
           webhook_id: w.id,
           status: "pending",
@@ -1116,7 +1116,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         // Leased: not handed out again until the lease ends.
         const rest = await store.claimDeliveries(ws, { now: 10_000, limit: 10, leaseMs: 30_000 });
-        expect(rest.map((j) => j.change.contact_id)).toEqual(["c"]);
+        expect(rest.map((j) => j.change?.contact_id)).toEqual(["c"]);
         expect(await store.claimDeliveries(ws, { now: 20_000, limit: 10, leaseMs: 30_000 })).toEqual([]);
 
         const [a, b] = jobs;
@@ -1159,7 +1159,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         // After the lease, an unanswered claim is due again (at-least-once).
         const again = await store.claimDeliveries(ws, { now: 40_000, limit: 10, leaseMs: 30_000 });
-        expect(again.map((j) => j.change.contact_id)).toEqual(["c"]);
+        expect(again.map((j) => j.change?.contact_id)).toEqual(["c"]);
 
         const log = await store.listDeliveries(ws, w.id, { limit: 2 });
         expect(log.data.map((d) => d.change_seq)).toEqual([ch[2].seq, ch[1].seq]);
@@ -1171,6 +1171,97 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
 
         expect(await store.deleteWebhook(ws, w.id)).toBe(true);
         expect(await store.getDelivery(ws, a.id)).toBeNull();
+      });
+
+      it("rotates a secret, keeping the previous one until a time", async () => {
+        const ws = await newWs();
+        clock.t = 50_000;
+        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        expect(w).toMatchObject({ previous_secret: null, previous_secret_until: null });
+        const r1 = await store.rotateWebhookSecret(ws, w.id, {
+          secret: "whsec_second",
+          previous_until: 90_000,
+        });
+        expect(r1).toMatchObject({
+          secret: "whsec_second",
+          previous_secret: w.secret,
+          previous_secret_until: 90_000,
+        });
+        expect(await store.getWebhook(ws, w.id)).toEqual(r1);
+        // A second rotation drops the oldest secret.
+        const r2 = await store.rotateWebhookSecret(ws, w.id, {
+          secret: "whsec_third",
+          previous_until: 95_000,
+        });
+        expect(r2).toMatchObject({
+          secret: "whsec_third",
+          previous_secret: "whsec_second",
+          previous_secret_until: 95_000,
+        });
+        expect(await store.rotateWebhookSecret(ws, "wh_none", { secret: "x", previous_until: 1 })).toBeNull();
+
+        const ch = await store.appendChanges(ws, [
+          { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
+        ]);
+        await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }]);
+        const [job] = await store.claimDeliveries(ws, { now: 50_000, limit: 5, leaseMs: 1_000 });
+        expect(job).toMatchObject({
+          secret: "whsec_third",
+          previous_secret: "whsec_second",
+          previous_secret_until: 95_000,
+          payload: null,
+          redelivery_of: null,
+        });
+      });
+
+      it("queues deliveries with a fixed payload: without a change, or repeating one", async () => {
+        const ws = await newWs();
+        clock.t = 60_000;
+        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store.appendChanges(ws, [
+          { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
+        ]);
+        expect(await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }])).toBe(1);
+        const [original] = (await store.listDeliveries(ws, w.id)).data;
+        expect(original).toMatchObject({ change_seq: ch[0].seq, redelivery_of: null });
+
+        // A test event: no change; its body may name its own id.
+        const test = await store.addPayloadDelivery(ws, {
+          webhook_id: w.id,
+          payload: (id) => JSON.stringify({ id: `del_${id}`, type: "webhook.test" }),
+          next_attempt_at: 70_000,
+        });
+        expect(test).toMatchObject({ webhook_id: w.id, change_seq: null, status: "pending", attempts: 0 });
+        const testJob = await store.getDeliveryJob(ws, test.id);
+        expect(testJob).toMatchObject({ change: null, url: w.url, secret: w.secret });
+        expect(JSON.parse(testJob!.payload!)).toEqual({ id: `del_${test.id}`, type: "webhook.test" });
+
+        // A redelivery repeats the change: it is not deduplicated against the original.
+        const again = await store.addPayloadDelivery(ws, {
+          webhook_id: w.id,
+          change_seq: ch[0].seq,
+          redelivery_of: original.id,
+          payload: '{"id":"del_1"}',
+          next_attempt_at: 60_000,
+        });
+        expect(again).toMatchObject({ change_seq: ch[0].seq, redelivery_of: original.id });
+        // Re-enqueueing the change itself still adds nothing.
+        expect(await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }])).toBe(0);
+
+        const due = await store.claimDeliveries(ws, { now: 60_000, limit: 10, leaseMs: 1_000 });
+        expect(due.map((j) => j.id).sort((x, y) => x - y)).toEqual([original.id, again.id]);
+        const redo = due.find((j) => j.id === again.id)!;
+        expect(redo).toMatchObject({ payload: '{"id":"del_1"}', change: ch[0] });
+        // The test delivery is due later (its own lease).
+        expect(
+          (await store.claimDeliveries(ws, { now: 70_000, limit: 10, leaseMs: 1_000 })).map((j) => j.id),
+        ).toContain(test.id);
+        expect((await store.listDeliveries(ws, w.id)).data.map((d) => d.id)).toEqual([
+          again.id,
+          test.id,
+          original.id,
+        ]);
+        expect(await store.getDeliveryJob(ws, 987_654)).toBeNull();
       });
     });
 

@@ -41,6 +41,8 @@ export async function startTestServer(
     log: () => {},
     tickMs: 100,
     webhookPollMs: 50,
+    // Test receivers listen on 127.0.0.1; the tests of the address rule pass false.
+    allowPrivateAddresses: true,
     ...(backend.kind === "sqlite" ? { sqlitePath: join(dir, "slice.db") } : { databaseUrl: backend.url }),
     ...opts,
   });

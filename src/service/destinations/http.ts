@@ -3,7 +3,8 @@
  * `add_url` and those leaving it to `remove_url`, signed the Standard Webhooks way.
  *
  * Config: `{add_url, remove_url, secret?}`. Both URLs are absolute http(s) URLs under the
- * webhook address rules (webhook-url.ts): with `denyPrivate`, loopback, private and
+ * webhook address rules (webhook-url.ts): with `denyPrivate` (the service's default;
+ * `SLICE_WEBHOOK_ALLOW_PRIVATE=1` turns it off), loopback, private and
  * link-local hosts are refused, when the destination is created
  * (`checkHttpDestinationConfig`, which needs DNS) and again before every call (a name
  * may resolve elsewhere later). URLs with credentials are refused: config is shown by

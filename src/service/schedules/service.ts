@@ -35,7 +35,10 @@ export interface ScheduleServiceOptions {
   box: SecretBox | null;
   /** Tests: `http:` URLs for http targets and S3 endpoints (default: https only for http targets). */
   allowInsecureHttp?: boolean;
-  /** `SLICE_WEBHOOK_DENY_PRIVATE`: refuse loopback and private target addresses. */
+  /**
+   * Refuse loopback, private and link-local target addresses (default true; false under
+   * `SLICE_WEBHOOK_ALLOW_PRIVATE=1`).
+   */
   denyPrivate?: boolean;
   log?: (line: string) => void;
 }
@@ -263,13 +266,13 @@ export class ScheduleService {
       throw invalid(path, insecure ? "must use http or https" : "must use https");
     }
     if (u.username || u.password) throw invalid(path, "must not hold credentials: use headers");
-    const problem = await checkWebhookUrl(sample, { denyPrivate: this.o.denyPrivate ?? false });
+    const problem = await checkWebhookUrl(sample, { denyPrivate: this.o.denyPrivate ?? true });
     if (problem) throw invalid(path, problem.replace(/^url /, ""));
   }
 
   /** Names resolve again at each run: one that now points at a private address is refused. */
   private async checkReachable(url: string): Promise<void> {
-    if (!this.o.denyPrivate) return;
+    if (this.o.denyPrivate === false) return;
     const problem = await checkWebhookUrl(url, { denyPrivate: true });
     if (problem) throw new Error(problem);
   }
