@@ -106,7 +106,10 @@ DidCond
     { const r = h.did(t); if (typeof r === "string") error(r); return r; }
 
 MeasureCond
-  = fn:MeasureFn _ "(" _ t:Target _ ")" _ c:OpClause
+  = fn:MeasureFn _ "(" _ t:Target _ ")" _ c:(
+      OpClause
+    / "" { error('expected an operator: ' + fn + '(…) is compared with a value, as in ' + fn + '(…) >= 1; did(…) means "at least once"'); }
+    )
     { return h.measure(fn, t, c); }
 
 MeasureFn
@@ -193,7 +196,8 @@ Op "an operator"
   / ${kw("on")} { return { op: "on", form: "one" }; }
   / ${kw("more")} _ ${kw("than")} { return { op: "more_than_ago", form: "ago" }; }
   / ${kw("anniversary")} _ ${kw("in")} _ ${kw("next")} { return { op: "anniversary_in_next", form: "one" }; }
-  / w:$([a-z_]+) !KeywordTail &{ return h.isOpName(w); } { return { op: w, form: h.opForm(w) }; }
+  / w:$([A-Za-z_]+) !KeywordTail &{ return h.isOpName(w.toLowerCase()); }
+    { return { op: w.toLowerCase(), form: h.opForm(w.toLowerCase()) }; }
 
 // ------------------------------------------------------------------ names
 

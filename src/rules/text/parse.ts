@@ -181,6 +181,8 @@ function describeFailure(text: string, offset: number, e: PeggyFailure): string 
   const word = text.slice(offset).match(/^[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_.:-])/)?.[0];
   if (named.has("a value") && word && !NOT_TEXT.has(word.toLowerCase())) {
     msg += `; text values need double quotes: "${word}"`;
+  } else if (named.has("a value") && text[offset] === "'") {
+    msg += "; text values need double quotes";
   }
   return msg;
 }
