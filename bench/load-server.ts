@@ -13,6 +13,8 @@ const server = await startServer({
   apiKey: key!,
   log: () => {},
   rateLimit: { max: 1e9, windowMs: 60_000 },
+  // The sync section's receivers listen on 127.0.0.1.
+  allowPrivateAddresses: true,
   // Destinations need it to seal their credentials (the sync section).
   ...(process.env.SLICE_SECRET_KEY ? { secretKey: process.env.SLICE_SECRET_KEY } : {}),
 });

@@ -229,7 +229,13 @@ describe.each(KINDS)("destination $kind after kill -9", (k) => {
   });
 
   async function serve(): Promise<{ proc: ChildProcess; url: string }> {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", SLICE_SECRET_KEY: SECRET_KEY };
+    // The stand-in listens on 127.0.0.1: loopback receivers must be allowed.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: "info",
+      SLICE_SECRET_KEY: SECRET_KEY,
+      SLICE_WEBHOOK_ALLOW_PRIVATE: "1",
+    };
     for (const v of [
       "PORT",
       "HOST",

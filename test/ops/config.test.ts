@@ -21,7 +21,8 @@ const SETTING_NAMES = SETTINGS.map((s) => s.name);
 /** The environment without any of Slice's settings, plus `extra`. */
 function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of SETTING_NAMES) delete env[k];
+  // SLICE_WEBHOOK_DENY_PRIVATE: deprecated, not listed, still read.
+  for (const k of [...SETTING_NAMES, "SLICE_WEBHOOK_DENY_PRIVATE"]) delete env[k];
   return { ...env, ...extra };
 }
 
@@ -59,6 +60,7 @@ const BAD: Record<string, [string, RegExp]> = {
   ],
   SLICE_API_KEY: ["short", /^SLICE_API_KEY: expected an API key of at least 16 characters$/],
   SLICE_RATE_LIMIT: ["abc", /^SLICE_RATE_LIMIT: expected requests per minute .*\(got "abc"\)$/],
+  SLICE_WEBHOOK_ALLOW_PRIVATE: ["yes", /^SLICE_WEBHOOK_ALLOW_PRIVATE: expected 1 .* or 0/],
   SLICE_WEBHOOK_DENY_PRIVATE: ["yes", /^SLICE_WEBHOOK_DENY_PRIVATE: expected 1 .* or 0/],
   SLICE_PUBLIC_URL: ["ftp://files.example.com", /^SLICE_PUBLIC_URL: expected an http:\/\/ or https:\/\/ URL/],
   SLICE_METRICS_TOKEN: ["tiny", /^SLICE_METRICS_TOKEN: expected a token of at least 16 characters$/],
@@ -71,7 +73,7 @@ describe("configuration", () => {
       port: 8080,
       host: "127.0.0.1",
       rateLimit: 6000,
-      denyPrivateWebhooks: false,
+      allowPrivateAddresses: false,
       logLevel: "info",
     });
     expect(
@@ -82,7 +84,7 @@ describe("configuration", () => {
           DATABASE_URL: "postgresql://slice@db:5432/slice",
           SLICE_API_KEY: "sk_0123456789abcdef",
           SLICE_RATE_LIMIT: " 120 ",
-          SLICE_WEBHOOK_DENY_PRIVATE: "1",
+          SLICE_WEBHOOK_ALLOW_PRIVATE: "1",
           SLICE_METRICS_TOKEN: "0123456789abcdef",
           LOG_LEVEL: "DEBUG",
           SLICE_DB: "",
@@ -94,11 +96,23 @@ describe("configuration", () => {
       databaseUrl: "postgresql://slice@db:5432/slice",
       apiKey: "sk_0123456789abcdef",
       rateLimit: 120,
-      denyPrivateWebhooks: true,
+      allowPrivateAddresses: true,
       metricsToken: "0123456789abcdef",
       logLevel: "debug",
     });
     expect(problems({ PORT: "", SLICE_RATE_LIMIT: "  " })).toEqual([]);
+  });
+
+  it("refuses private addresses unless SLICE_WEBHOOK_ALLOW_PRIVATE=1; the deprecated DENY=1 means the default", () => {
+    expect(loadConfig(envWith({ SLICE_WEBHOOK_ALLOW_PRIVATE: "0" })).allowPrivateAddresses).toBe(false);
+    expect(loadConfig(envWith({ SLICE_WEBHOOK_DENY_PRIVATE: "1" })).allowPrivateAddresses).toBe(false);
+    expect(
+      loadConfig(envWith({ SLICE_WEBHOOK_ALLOW_PRIVATE: "1", SLICE_WEBHOOK_DENY_PRIVATE: "0" }))
+        .allowPrivateAddresses,
+    ).toBe(true);
+    const both = problems({ SLICE_WEBHOOK_ALLOW_PRIVATE: "1", SLICE_WEBHOOK_DENY_PRIVATE: "1" });
+    expect(both).toHaveLength(1);
+    expect(both[0]).toMatch(/^SLICE_WEBHOOK_ALLOW_PRIVATE: .*SLICE_WEBHOOK_DENY_PRIVATE/);
   });
 
   it("names each bad value, all at once, and never echoes a secret", () => {
@@ -121,8 +135,13 @@ describe("configuration", () => {
       serve(["--db", db], { SLICE_RATE_LIMIT: "abc" }),
       serve(["--db", db], { PORT: "eighty", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x/y" }),
       serve(["--db", db, "--api-key", "short"], {}),
+      serve(["--db", db], { SLICE_WEBHOOK_ALLOW_PRIVATE: "1", SLICE_WEBHOOK_DENY_PRIVATE: "1" }),
     ]);
-    const [rate, several, flag] = cases;
+    const [rate, several, flag, contradiction] = cases;
+    expect(contradiction.code).toBe(1);
+    expect(contradiction.stderr).toMatch(
+      /\n {2}SLICE_WEBHOOK_ALLOW_PRIVATE: 1 contradicts SLICE_WEBHOOK_DENY_PRIVATE=1/,
+    );
     expect(rate.code).toBe(1);
     expect(rate.stderr).toMatch(
       /^error: invalid configuration:\n {2}SLICE_RATE_LIMIT: expected requests per minute/,

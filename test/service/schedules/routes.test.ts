@@ -32,6 +32,7 @@ beforeAll(async () => {
     log: () => {},
     secretKey: "routes-test-secret-key",
     allowInsecureExportTargets: true,
+    allowPrivateAddresses: true,
   });
   schedules = slice.schedules;
   app = buildServer(slice);

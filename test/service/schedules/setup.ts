@@ -81,6 +81,8 @@ export async function setup(
       clock,
       box: new SecretBox(SECRET_KEY),
       allowInsecureHttp: true,
+      // Targets and S3 stand-ins listen on 127.0.0.1.
+      denyPrivate: false,
       ...opts,
     });
     return { schedules, runner: new ScheduleRunner(schedules, async () => [ws]) };
