@@ -8,7 +8,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultSegments } from "../../src/rules/defaults.ts";
 import { ALL_OPS } from "../../src/rules/operators.ts";
-import { MEASURE_FNS, type RuleNode, RuleSchema, type Window } from "../../src/rules/schema.ts";
+import {
+  MEASURE_FNS,
+  type PropertyFilter,
+  type RuleNode,
+  RuleSchema,
+  type Window,
+} from "../../src/rules/schema.ts";
 import { parseRuleText, printRule } from "../../src/rules/text/index.ts";
 import { DEFAULT_IDS, nowArb, ruleArb, timeEnv } from "../reference/arbitraries.ts";
 
@@ -130,10 +136,10 @@ const filterArb = fc
     opValueArb,
   )
   .map(([property, ov]) => ({ property, ...ov }));
-const whereArb = fc.option(
+const whereArb: fc.Arbitrary<PropertyFilter[] | undefined> = fc.option(
   fc.oneof(
     { weight: 5, arbitrary: fc.array(filterArb, { minLength: 1, maxLength: 3 }) },
-    { weight: 1, arbitrary: fc.constant([]) },
+    { weight: 1, arbitrary: fc.constant<PropertyFilter[]>([]) },
   ),
   { nil: undefined },
 );
