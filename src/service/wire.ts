@@ -111,21 +111,39 @@ export const FieldInput = z.strictObject({
   label: z.string().optional(),
 });
 
+/** A rule's text form (SPEC §3.1, docs/rules.md): taken wherever `rule` is. */
+const RuleText = z.string().max(100_000);
+
 export const SegmentInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   kind: z.enum(["dynamic", "static"]).optional(),
   rule: z.unknown().optional(),
+  rule_text: RuleText.optional(),
 });
 
+/**
+ * `PUT /v1/segments/{id}`: also takes the segment's own representation as a read
+ * answers it, so GET → edit → PUT works; the read-only fields are ignored, but a
+ * changed `id` or `kind` is refused.
+ */
 export const SegmentReplace = z.strictObject({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   rule: z.unknown().optional(),
+  rule_text: RuleText.nullable().optional(),
+  id: z.string().optional(),
+  kind: z.enum(["dynamic", "static"]).optional(),
+  default: z.boolean().optional(),
+  version: z.number().optional(),
+  size: z.number().optional(),
+  created_at: z.string().nullable().optional(),
+  updated_at: z.string().nullable().optional(),
 });
 
 export const PreviewInput = z.strictObject({
-  rule: z.unknown(),
+  rule: z.unknown().optional(),
+  rule_text: RuleText.optional(),
   segment_id: z.string().optional(),
 });
 

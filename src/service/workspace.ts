@@ -28,6 +28,7 @@ import { mergeContacts } from "./contact-merge.ts";
 import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
+import { ruleOfInput, ruleTextOf } from "./rule-input.ts";
 import {
   ActionInput,
   type ContactChanges,
@@ -62,6 +63,8 @@ export interface WireSegment {
   description: string;
   kind: "dynamic" | "static";
   rule: JsonValue | null;
+  /** The rule's text form (SPEC §3.1); null for a static segment. */
+  rule_text: string | null;
   default: boolean;
   version: number;
   size: number;
@@ -752,6 +755,7 @@ export class WorkspaceService {
         description: DEFAULT_DESCRIPTIONS[id] ?? "",
         kind: "dynamic",
         rule: def.rule as unknown as JsonValue,
+        rule_text: ruleTextOf(def.rule),
         default: true,
         version: 1,
         size,
@@ -765,6 +769,7 @@ export class WorkspaceService {
       description: rec.description,
       kind: rec.kind,
       rule: rec.rule,
+      rule_text: ruleTextOf(rec.rule),
       default: false,
       version: rec.version,
       size,
@@ -807,6 +812,7 @@ export class WorkspaceService {
   async createSegment(body: unknown): Promise<WireSegment> {
     const input = parse(SegmentInput, body);
     const kind = input.kind ?? "dynamic";
+    input.rule = ruleOfInput(input);
     this.checkRule(kind, input.rule);
     const id = newId("seg", this.clock.now());
     const { result } = await this.live.write(
@@ -830,6 +836,17 @@ export class WorkspaceService {
     const input = parse(SegmentReplace, body);
     const existing = await this.store.getSegment(this.id, id);
     if (!existing) throw notFound("segment", id);
+    if (input.id !== undefined && input.id !== id)
+      throw invalid("id", `is "${input.id}", not this segment's "${id}"`);
+    if (input.kind !== undefined && input.kind !== existing.kind) {
+      throw new ApiError(
+        "conflict",
+        `kind: a ${existing.kind} segment cannot become ${input.kind}; create a new segment instead`,
+        { path: "kind" },
+      );
+    }
+    input.rule = ruleOfInput(input);
+    if (existing.kind === "static" && input.rule === null) delete input.rule;
     this.checkRule(existing.kind, input.rule, id);
     const { result } = await this.live.write(
       async (tx) => {
@@ -879,6 +896,8 @@ export class WorkspaceService {
     diff?: { entered: number; exited: number; entered_sample: WireContact[]; exited_sample: WireContact[] };
   }> {
     const input = parse(PreviewInput, body);
+    input.rule = ruleOfInput(input);
+    if (input.rule === undefined) throw invalid("rule", "required (or rule_text)");
     const t0 = performance.now();
     let members: ReturnType<typeof this.engine.evaluate>;
     try {
