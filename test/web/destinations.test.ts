@@ -235,8 +235,9 @@ describe("web app: destinations and scheduled exports", () => {
     await page.getByTestId("outcome-filter").getByText("failed", { exact: true }).click();
     await page.waitForURL(/status=failed$/);
     const rows = page.getByTestId("outcomes-table").locator("tbody tr");
-    await rows.first().waitFor();
-    expect(await rows.count()).toBe(1);
+    // The filtered page replaces the unfiltered one: wait for it rather than read mid-swap.
+    await page.getByTestId("outcomes-table").locator('tbody tr[data-status="failed"]').first().waitFor();
+    await eventually(async () => (await rows.count()) === 1, 5000, "only the failed outcome listed");
     expect(await rows.first().getAttribute("data-status")).toBe("failed");
     await rows
       .first()
@@ -252,7 +253,7 @@ describe("web app: destinations and scheduled exports", () => {
       .click();
     const sent = page.getByTestId("outcomes-table").locator('tbody tr[data-status="ok"]');
     await sent.first().waitFor();
-    expect(await sent.count()).toBe(FRENCH);
+    await eventually(async () => (await sent.count()) === FRENCH, 5000, "every French contact's outcome");
     await sent.first().getByRole("link").click();
     await page.waitForURL(/\/contacts\/[^/]+$/);
     await page.getByRole("heading", { name: /^Dest\d+ Tester$/ }).waitFor();
