@@ -36,26 +36,38 @@ function readText(file: string, what: string): string {
 }
 
 /**
- * The rule of `--rule <json>` or `--rule-file <file>` (exactly one). A file may also
- * hold an object with a `rule` (a segment or a template, as the API answers them).
+ * The rule of `--rule <rule>` or `--rule-file <file>` (exactly one), as the request
+ * field that carries it: JSON (it starts with `{`) goes as `rule`, anything else as
+ * `rule_text`, the text form (docs/rules.md), which the server parses and whose syntax
+ * errors it answers with their line and column. A JSON file may also hold an object
+ * with a `rule` (a segment or a template, as the API answers them).
  */
-export function ruleFrom(opts: { rule?: string; ruleFile?: string }, required: boolean): unknown {
+export function ruleFrom(
+  opts: { rule?: string; ruleFile?: string },
+  required: boolean,
+): { rule: unknown } | { rule_text: string } | undefined {
   if (opts.rule !== undefined && opts.ruleFile !== undefined) {
     throw new CliError("give --rule or --rule-file, not both");
   }
-  let value: unknown;
-  if (opts.rule !== undefined) value = parseJson(opts.rule, "--rule");
-  else if (opts.ruleFile !== undefined)
-    value = parseJson(readText(opts.ruleFile, "--rule-file"), "--rule-file");
-  else {
-    if (required) throw new CliError("a rule is needed: give --rule <json> or --rule-file <file>");
+  let text: string;
+  let source: string;
+  if (opts.rule !== undefined) {
+    text = opts.rule;
+    source = "--rule";
+  } else if (opts.ruleFile !== undefined) {
+    text = readText(opts.ruleFile, "--rule-file");
+    source = "--rule-file";
+  } else {
+    if (required) throw new CliError("a rule is needed: give --rule <rule> or --rule-file <file>");
     return undefined;
   }
+  if (!text.trimStart().startsWith("{")) return { rule_text: text };
+  const value = parseJson(text, source);
   if (value && typeof value === "object" && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
-    if (o.type === undefined && o.rule !== undefined) return o.rule;
+    if (o.type === undefined && o.rule !== undefined) return { rule: o.rule };
   }
-  return value;
+  return { rule: value };
 }
 
 // ---------------------------------------------------------------- shapes read
@@ -67,6 +79,7 @@ interface WireSegment {
   kind: string;
   default?: boolean;
   size: number;
+  rule_text?: string | null;
 }
 
 interface WireContact {
@@ -286,14 +299,29 @@ function segmentsCommand(): Command {
 
   cmd.addCommand(
     withClient(
+      new Command("show")
+        .description("a segment: its size and its rule in text form")
+        .argument("<id>", "segment id")
+        .option("--json", "print the API's JSON answer"),
+    ).action(async (id: string, flags: ClientOptions & { json?: boolean }) => {
+      const out = stdio();
+      const s = await new Client(flags).json<WireSegment>("GET", `/v1/segments/${seg(id)}`);
+      if (flags.json) return out.line(JSON.stringify(s, null, 2));
+      out.line(`${s.id} "${s.name}" (${s.default ? "default" : s.kind}): ${num(s.size)} members`);
+      if (s.rule_text) for (const l of s.rule_text.split("\n")) out.line(`  ${l}`);
+    }),
+  );
+
+  cmd.addCommand(
+    withClient(
       new Command("create")
         .description("create a dynamic segment from a rule, or an empty static one")
         .requiredOption("--name <name>", "the segment's name")
         .option("--description <text>", "a description")
-        .option("--rule <json>", "the rule, as JSON (SPEC §3.1)")
+        .option("--rule <rule>", 'the rule, as text (country = "FR", docs/rules.md) or JSON (SPEC §3.1)')
         .option(
           "--rule-file <file>",
-          "a file holding the rule (or a segment/template with a rule); - is stdin",
+          "a file holding the rule as text or JSON (or a segment/template with a rule); - is stdin",
         )
         .option("--static", "a static segment (members added by API, import or action; no rule)")
         .option("--json", "print the API's JSON answer"),
@@ -302,6 +330,8 @@ function segmentsCommand(): Command {
         "after",
         `
 Examples:
+  $ slice segments create --name "Engaged in France" \\
+      --rule 'country = "FR" and count(email_opened, last 30d) >= 1'
   $ slice segments create --name "Engaged in France" \\
       --rule '{"type":"and","conditions":[{"type":"field","field":"country","op":"eq","value":"FR"},
                {"type":"event","event":"email_opened","window":{"in_last":"30d"},"op":"gte","value":1}]}'
@@ -327,7 +357,7 @@ Examples:
               name: flags.name,
               ...(flags.description !== undefined ? { description: flags.description } : {}),
               kind: flags.static ? "static" : "dynamic",
-              ...(rule !== undefined ? { rule } : {}),
+              ...rule,
             },
           });
           if (flags.json) out.line(JSON.stringify(s, null, 2));
@@ -340,8 +370,8 @@ Examples:
     withClient(
       new Command("preview")
         .description("how many contacts a rule matches now, with a sample, without saving anything")
-        .option("--rule <json>", "the rule, as JSON (SPEC §3.1)")
-        .option("--rule-file <file>", "a file holding the rule; - is stdin")
+        .option("--rule <rule>", 'the rule, as text (country = "FR", docs/rules.md) or JSON (SPEC §3.1)')
+        .option("--rule-file <file>", "a file holding the rule as text or JSON; - is stdin")
         .option(
           "--segment <id>",
           "also show who would enter and leave if this segment's rule became this one",
@@ -359,7 +389,7 @@ Examples:
           took_ms: number;
           diff?: { entered: number; exited: number };
         }>("POST", "/v1/segments/preview", {
-          json: { rule, ...(flags.segment ? { segment_id: flags.segment } : {}) },
+          json: { ...rule, ...(flags.segment ? { segment_id: flags.segment } : {}) },
         });
         if (flags.json) {
           out.line(JSON.stringify(r, null, 2));

@@ -94,7 +94,7 @@ describe("slice CLI against a running server", () => {
 
     const create = await run(["segments", "create", "--help"]);
     expect(create.code).toBe(0);
-    for (const o of ["--name", "--rule <json>", "--rule-file", "--static", "--url", "--key"]) {
+    for (const o of ["--name", "--rule <rule>", "--rule-file", "--static", "--url", "--key"]) {
       expect(create.stdout).toContain(o);
     }
     const serve = await run(["serve", "--help"]);
@@ -182,6 +182,19 @@ describe("slice CLI against a running server", () => {
     expect(p.stdout).toContain("ana@example.com");
     expect(p.stdout).toContain("bob@example.com");
     expect(p.stdout).not.toContain("cy@example.com");
+
+    // The text form: --rule takes it as well, and `segments show` prints it.
+    const t2 = await slice("segments", "create", "--name", "FR text", "--rule", 'country = "FR"');
+    expect(t2.code, t2.stderr).toBe(0);
+    const textId = /created (seg_\w+) "FR text" \(dynamic\): 2 members/.exec(t2.stdout)![1]!;
+    const shown = await slice("segments", "show", textId);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('  country = "FR"');
+    const big = await slice("segments", "show", ids.bigBuyers!);
+    expect(big.stdout).toContain("sum(order_placed.amount");
+    const badText = await slice("segments", "preview", "--rule", 'country = "FR" and');
+    expect(badText.code).toBe(1);
+    expect(badText.stderr).toMatch(/^error: rule_text: line 1, column \d+: /);
   });
 
   it("imports a CSV, following it to the end and printing the rejected row", async () => {
