@@ -85,7 +85,7 @@ describe("webhooks: Standard Webhooks signatures", () => {
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
     await buy("std@example.com");
-    const got = await eventually(() => rx.got.find((r) => r.path === "/std"), 5000, "delivery");
+    const got = (await eventually(() => rx.got.find((r) => r.path === "/std"), 5000, "delivery"))!;
     const h = headersOf(got);
     expect(h["webhook-id"]).toBe(got.body.id);
     expect(Number(h["webhook-timestamp"])).toBeCloseTo(Date.now() / 1000, -2);
@@ -148,7 +148,7 @@ describe("webhooks: test, redeliver, rotate-secret", () => {
     const segment = await buyerSegment();
     const hook = await s.call("POST", "/v1/webhooks", { url: `${rx.url}/redo`, segment_id: segment });
     await buy("redo@example.com");
-    const first = await eventually(() => rx.got.find((r) => r.path === "/redo"), 5000, "delivery");
+    const first = (await eventually(() => rx.got.find((r) => r.path === "/redo"), 5000, "delivery"))!;
     const [original] = (await s.call("GET", `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
     expect(original).toMatchObject({ status: "delivered", redelivery_of: null });
 
@@ -161,7 +161,7 @@ describe("webhooks: test, redeliver, rotate-secret", () => {
       status: "pending",
     });
     expect(r.body.id).not.toBe(original.id);
-    const again = await eventually(() => rx.got.filter((x) => x.path === "/redo")[1], 5000, "redelivery");
+    const again = (await eventually(() => rx.got.filter((x) => x.path === "/redo")[1], 5000, "redelivery"))!;
     expect(again.raw).toBe(first.raw);
     expect(headersOf(again)["webhook-id"]).toBe(headersOf(first)["webhook-id"]);
     expect(new Webhook(hook.body.secret).verify(again.raw, headersOf(again))).toEqual(first.body);
