@@ -2,6 +2,7 @@
  * The HTTP server (SPEC §4) on Fastify: auth, errors, limits and the route table.
  * Routes are thin: they parse the query, call `src/service`, and shape the answer.
  */
+import type { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, {
@@ -17,7 +18,15 @@ import { ApiError } from "../service/errors.ts";
 import type { Caller, Slice } from "../service/slice.ts";
 import { LIMITS } from "../service/wire.ts";
 import { StoreError } from "../store/types.ts";
-import { requireAccess } from "./access.ts";
+import {
+  type AuthFailureLimit,
+  AuthFailures,
+  authenticate,
+  DEFAULT_AUTH_FAILURE_LIMIT,
+  schemeOf,
+} from "./auth.ts";
+import { checkJsonTextDepth, checkValueDepth } from "./body-limits.ts";
+import { registerIdempotency } from "./idempotency.ts";
 import { type Metrics, registerMetrics } from "./metrics.ts";
 import { registerHookRoute } from "./receiver-routes.ts";
 import { registerRoutes } from "./routes.ts";
@@ -38,6 +47,8 @@ export interface ServerOptions {
   metricsToken?: string;
   /** `SLICE_PUBLIC_URL`: the start of the URLs Slice shows (receivers); default the request's own. */
   publicUrl?: string;
+  /** Failed authentications per client address before 429 (default 20 a minute). */
+  authFailureLimit?: AuthFailureLimit;
 }
 
 declare module "fastify" {
@@ -53,12 +64,6 @@ function errorBody(code: string, message: string, details?: Record<string, unkno
   return { error: { code, message, ...(details ? { details } : {}) } };
 }
 
-/** Paths answered without a key. */
-const PUBLIC = new Set(["/healthz", "/readyz", "/v1/openapi.json", "/docs", "/docs/"]);
-
-/** Segment-compatible ingest (SPEC §4.1): HTTP Basic, the key as the user name. */
-const SEGMENT_PREFIX = "/segment/v1/";
-
 /** Liveness and readiness probes. */
 const PROBES = new Set(["/healthz", "/readyz"]);
 
@@ -67,21 +72,41 @@ const NEEDS_LOAD = /^\/(v1|segment\/v1|hooks)\//;
 /** Still public while loading: the API description. */
 const NO_LOAD = new Set(["/v1/openapi.json"]);
 
-async function basicCaller(slice: Slice, header: string | undefined): Promise<Caller> {
-  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
-  if (!m) {
-    throw new ApiError(
-      "unauthorized",
-      "missing write key: send HTTP Basic auth with an ingest API key as the user name and an empty password",
-    );
+/** Routes that take a file as the request body, streamed (src/http/imports.ts). */
+const STREAMED = new Set(["/v1/imports"]);
+
+/** Body types read as a stream by STREAMED routes; Segment's clients label JSON with some of them. */
+const STREAM_TYPES = [
+  "text/csv",
+  "application/x-ndjson",
+  "application/ndjson",
+  "text/plain",
+  "application/octet-stream",
+];
+
+/** Whether a parsed body has had its depth checked (by the JSON parser, from its text). */
+const DEPTH_CHECKED = Symbol("depthChecked");
+
+function unsupportedType(req: FastifyRequest): ApiError {
+  const type = String(req.headers["content-type"] ?? "")
+    .split(";")[0]!
+    .trim();
+  return new ApiError(
+    "unsupported_media_type",
+    `unsupported Content-Type${type ? ` "${type.slice(0, 100)}"` : ""}: expected application/json`,
+  );
+}
+
+/** JSON text to a value, refusing bodies nested too deep before parsing. */
+function parseJsonBody(text: string): unknown {
+  // Only a short body can be blank; trimming a big batch would copy it for nothing.
+  if (text.length === 0 || (text.length < 64 && text.trim() === "")) return undefined;
+  checkJsonTextDepth(text);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError("invalid_request", `invalid JSON body: ${(e as Error).message}`, { path: "" });
   }
-  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  const secret = colon < 0 ? decoded : decoded.slice(0, colon);
-  const caller = secret ? await slice.authenticate(secret) : null;
-  if (!caller) throw new ApiError("unauthorized", "unknown or revoked write key");
-  requireAccess(caller.key.role, "ingest");
-  return caller;
 }
 
 export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInstance {
@@ -105,8 +130,11 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   // a workspace that is not loaded yet.
   app.addHook("onRequest", async (req, reply) => {
     reply.raw.setHeader("x-request-id", req.id);
+    // No answer is to be sniffed into another type (an export read as HTML…).
+    reply.raw.setHeader("x-content-type-options", "nosniff");
     if (readiness.ready) return;
-    const path = req.url.split("?")[0]!;
+    // The routed path: an encoded one must not slip past the wait either.
+    const path = req.routeOptions.url ?? req.url.split("?")[0]!;
     if (!NEEDS_LOAD.test(path) || NO_LOAD.has(path)) return;
     opts.metrics?.notReady.inc();
     const p = readiness.snapshot();
@@ -130,17 +158,13 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
 
   // An empty body with a JSON content type (a DELETE from many clients) is no body.
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => {
-    const s = text as string;
-    // Only a short body can be blank; trimming a big batch would copy it for nothing.
-    if (s.length === 0 || (s.length < 64 && s.trim() === "")) return done(null, undefined);
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, text, done) => {
     try {
-      done(null, JSON.parse(s));
+      const body = parseJsonBody(text as string);
+      (req as unknown as Record<symbol, boolean>)[DEPTH_CHECKED] = true;
+      done(null, body);
     } catch (e) {
-      done(
-        new ApiError("invalid_request", `invalid JSON body: ${(e as Error).message}`, { path: "" }),
-        undefined,
-      );
+      done(e as Error, undefined);
     }
   });
 
@@ -173,11 +197,33 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     return payload.pipe(out);
   });
 
-  // Imports upload files as they are: the route streams them.
-  app.addContentTypeParser(
-    ["text/csv", "application/x-ndjson", "application/ndjson", "text/plain", "application/octet-stream"],
-    (_req, payload, done) => done(null, payload),
-  );
+  // Imports upload files as they are: the route streams them. Segment's clients may label
+  // their JSON text/plain: read as JSON there. Any other route takes JSON only.
+  app.addContentTypeParser(STREAM_TYPES, async (req: FastifyRequest, payload: Readable) => {
+    const routed = req.routeOptions.url ?? "";
+    if (STREAMED.has(routed)) return payload;
+    if (!routed.startsWith("/segment/v1/")) throw unsupportedType(req);
+    const limit = req.routeOptions.bodyLimit ?? LIMITS.bodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of payload) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw new ApiError("payload_too_large", `request body exceeds ${limit / 1024} KB`);
+      chunks.push(chunk as Buffer);
+    }
+    const body = parseJsonBody(Buffer.concat(chunks).toString("utf8"));
+    (req as unknown as Record<symbol, boolean>)[DEPTH_CHECKED] = true;
+    return body;
+  });
+
+  // Bodies parsed elsewhere (Segment's catch-all parser) get the same depth limit.
+  app.addHook("preValidation", async (req) => {
+    if ((req as unknown as Record<symbol, boolean>)[DEPTH_CHECKED]) return;
+    const body = req.body;
+    if (body !== null && typeof body === "object" && typeof (body as Readable).pipe !== "function") {
+      checkValueDepth(body);
+    }
+  });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof ApiError) {
@@ -201,12 +247,13 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     if (e.statusCode === 429)
       return reply.status(429).send(errorBody("rate_limited", e.message ?? "too many requests"));
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || e.statusCode === 415) {
+        return reply.status(415).send(errorBody("unsupported_media_type", unsupportedType(_req).message));
+      }
       const message =
-        e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
-          ? "unsupported Content-Type (send application/json)"
-          : e.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
-            ? "expected a JSON body"
-            : `invalid JSON body: ${e.message ?? ""}`;
+        e.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+          ? "expected a JSON body"
+          : `invalid JSON body: ${e.message ?? ""}`;
       return reply.status(400).send(errorBody("invalid_request", message, { path: "" }));
     }
     reply.log.error({ err }, "internal error");
@@ -219,20 +266,21 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
     reply.status(404).send(errorBody("not_found", `no route ${req.method} ${req.url.split("?")[0]}`));
   });
 
-  app.addHook("onRequest", async (req: FastifyRequest, _reply: FastifyReply) => {
-    const path = req.url.split("?")[0]!;
-    if (path.startsWith(SEGMENT_PREFIX)) {
-      req.caller = await basicCaller(slice, req.headers.authorization);
-      return;
-    }
-    if (PUBLIC.has(path) || !path.startsWith("/v1/") || path.startsWith("/docs")) return;
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) throw new ApiError("unauthorized", "missing API key: send Authorization: Bearer <api key>");
-    const caller = await slice.authenticate(m[1]!);
-    if (!caller) throw new ApiError("unauthorized", "unknown or revoked API key");
-    req.caller = caller;
+  // On the routed path (src/http/auth.ts): however the URL was written, a /v1 route
+  // answers 401 before its handler runs.
+  const failures = new AuthFailures(opts.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT, () =>
+    slice.clock.now(),
+  );
+  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+    req.caller = await authenticate(slice, failures, req, (s) => reply.header("retry-after", String(s)));
   });
+  // A route that needs a key never runs without one, whatever hook order plugins add.
+  app.addHook("preHandler", async (req) => {
+    if (req.caller === null && schemeOf(req) !== "none") {
+      throw new ApiError("unauthorized", "missing API key: send Authorization: Bearer <api key>");
+    }
+  });
+  registerIdempotency(app, slice);
 
   if (opts.metrics)
     registerMetrics(app, slice, opts.metrics, opts.metricsToken ? { token: opts.metricsToken } : {});

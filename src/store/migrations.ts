@@ -398,6 +398,29 @@ CREATE UNIQUE INDEX deliveries_change_uq ON deliveries (workspace_id, webhook_id
 `;
     },
   },
+  {
+    version: 6,
+    name: "idempotency keys",
+    sql: (d) => {
+      const t = TYPES[d];
+      // One row per (workspace, API key, Idempotency-Key): the request's hash and, once
+      // answered, the answer to replay. `status` NULL while the first request runs.
+      return `
+CREATE TABLE idempotency_keys (
+  workspace_id ${t.key} NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  key_id ${t.key} NOT NULL,
+  idem_key ${t.key} NOT NULL,
+  request_hash TEXT,
+  status INTEGER,
+  content_type TEXT,
+  body TEXT,
+  created_at ${t.big} NOT NULL,
+  PRIMARY KEY (workspace_id, key_id, idem_key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (workspace_id, created_at);
+`;
+    },
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */
