@@ -13,6 +13,7 @@ import {
   EXPORT_FORMATS,
   type ExportFormat,
   ExportOptionError,
+  type ExportOptions,
   exportChunks,
   fileName,
   validateExportOptions,
@@ -562,7 +563,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       method: "GET",
       path: "/v1/segments/{id}/export",
       summary: "Streamed export: csv, ndjson, meta, google",
-      query: ["format", "columns", "include_suppressed"],
+      query: ["format", "columns", "include_suppressed", "formulas"],
       tag: "segments",
     },
     async ({ ws, params, query, reply }) => {
@@ -582,6 +583,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
         format,
         customFields: custom,
         excludeSuppressed: !(query.include_suppressed === "true" || query.include_suppressed === "1"),
+        // Refused by validateExportOptions below when not `escape` or `raw`.
+        ...(query.formulas !== undefined ? { formulas: query.formulas as ExportOptions["formulas"] } : {}),
         // `columns=` is an empty list, refused (docs/exports.md), not the default columns.
         ...(query.columns !== undefined
           ? { columns: query.columns.trim() === "" ? [] : query.columns.split(",").map((c) => c.trim()) }

@@ -52,7 +52,16 @@ export interface ExportOptions {
    * `complained` (default true). Applies to every format.
    */
   excludeSuppressed?: boolean;
+  /**
+   * csv, meta, google: `escape` (default) neutralises cells a spreadsheet would run as
+   * a formula (`neutralizeFormula`); `raw` writes every cell as it is. ndjson is never
+   * altered.
+   */
+  formulas?: FormulaMode;
 }
+
+export const FORMULA_MODES = ["escape", "raw"] as const;
+export type FormulaMode = (typeof FORMULA_MODES)[number];
 
 /** Invalid export options; `path` names the bad part (`format`, `columns[2]`, …). */
 export class ExportOptionError extends Error {
@@ -99,6 +108,37 @@ function csvLines(rows: string[][]): string {
   return rows.length === 0 ? "" : stringify(rows, CSV_OPTIONS);
 }
 
+// ---------------------------------------------------------------- formula cells
+
+/**
+ * Spreadsheets (Excel, LibreOffice, Google Sheets) read a csv cell starting with one of
+ * these as a formula, which can call functions (HYPERLINK, WEBSERVICE) or DDE: the
+ * OWASP "CSV injection" list.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell a spreadsheet will read as text: a single quote is put before a cell
+ * starting with `=`, `+`, `-`, `@`, tab or CR (OWASP's rule; the quote is the
+ * spreadsheet's "this is text" mark and is not displayed). Other cells are unchanged.
+ */
+export function neutralizeFormula(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/**
+ * A phone number as people write it: `+`, then digits with spaces, dots, dashes and
+ * parentheses (`+1 (415) 555-2671`, E.164 `+14155552671`). With no letter, `=`, `@`,
+ * `!`, `|` or quote it can neither call a function nor reference a cell, so the phone
+ * column keeps it as it is; quoting every international number would break imports of
+ * the file. `+1+2` (a second `+`) is not one.
+ */
+const PLAIN_PHONE = /^\+\d[\d ().-]*$/;
+
+function phoneCell(text: string): string {
+  return PLAIN_PHONE.test(text) ? text : neutralizeFormula(text);
+}
+
 // ---------------------------------------------------------------- options
 
 export function validateExportOptions(o: ExportOptions): void {
@@ -111,6 +151,9 @@ export function validateExportOptions(o: ExportOptions): void {
   }
   if (o.excludeSuppressed !== undefined && typeof o.excludeSuppressed !== "boolean") {
     throw new ExportOptionError("excludeSuppressed", "excludeSuppressed must be a boolean");
+  }
+  if (o.formulas !== undefined && !(FORMULA_MODES as readonly string[]).includes(o.formulas)) {
+    throw new ExportOptionError("formulas", `formulas must be one of ${FORMULA_MODES.join(", ")}`);
   }
   if (o.columns === undefined) return;
   if (o.format !== "csv") {
@@ -131,7 +174,27 @@ function cell(v: ContactValue | undefined): string {
   return String(v);
 }
 
-function builtinGetter(c: BuiltinColumn): Getter {
+function builtinGetter(c: BuiltinColumn, neutralize: boolean): Getter {
+  if (!neutralize) return rawBuiltinGetter(c);
+  if (c === "phone") return (r) => phoneCell(r.phone ?? "");
+  const raw = rawBuiltinGetter(c);
+  return (r) => neutralizeFormula(raw(r));
+}
+
+/**
+ * A custom field's cell. A number value is written as a JSON number and left as it is
+ * (`-12.5` stays a negative number in a spreadsheet): it was stored as a number, so it
+ * cannot hold a formula. Text and lists are neutralised, `-5` stored as text included.
+ */
+function customGetter(key: string, neutralize: boolean): Getter {
+  if (!neutralize) return (r) => cell(r.fields[key]);
+  return (r) => {
+    const v = r.fields[key];
+    return typeof v === "number" ? String(v) : neutralizeFormula(cell(v));
+  };
+}
+
+function rawBuiltinGetter(c: BuiltinColumn): Getter {
   switch (c) {
     case "tags":
       return (r) => r.tags.join(LIST_SEPARATOR);
@@ -145,7 +208,11 @@ function builtinGetter(c: BuiltinColumn): Getter {
 }
 
 /** Column names to cell getters; throws ExportOptionError on an unknown or repeated one. */
-function resolveColumns(columns: readonly string[], customFields: readonly string[]): Getter[] {
+function resolveColumns(
+  columns: readonly string[],
+  customFields: readonly string[],
+  neutralize = false,
+): Getter[] {
   const custom = new Set(customFields);
   const seen = new Map<string, number>();
   return columns.map((name, i) => {
@@ -154,7 +221,7 @@ function resolveColumns(columns: readonly string[], customFields: readonly strin
     let getter: Getter;
     let id: string;
     if (BUILTIN_COLUMNS.has(name)) {
-      getter = builtinGetter(name as BuiltinColumn);
+      getter = builtinGetter(name as BuiltinColumn, neutralize);
       id = name;
     } else {
       const key = name.startsWith("fields.") ? name.slice("fields.".length) : name;
@@ -162,7 +229,7 @@ function resolveColumns(columns: readonly string[], customFields: readonly strin
         const known = [...DEFAULT_CSV_COLUMNS, ...customFields].join(", ");
         throw new ExportOptionError(path, `unknown column "${name}" (known: ${known})`);
       }
-      getter = (r) => cell(r.fields[key]);
+      getter = customGetter(key, neutralize);
       id = `fields.${key}`;
     }
     const before = seen.get(id);
@@ -212,13 +279,21 @@ interface Writer {
   page(records: readonly ContactRecord[]): string;
 }
 
-function rowsWriter(header: readonly string[], row: (r: ContactRecord) => string[]): Writer {
+/**
+ * Meta and Google files: hashed cells are hex and cannot start a formula, so escaping
+ * every cell only ever changes the plain-text ones (`extern_id`, Zip).
+ */
+function rowsWriter(
+  header: readonly string[],
+  row: (r: ContactRecord) => string[],
+  neutralize: boolean,
+): Writer {
   return {
     header: csvLines([[...header]]),
     page(records) {
       const rows: string[][] = [];
       for (const r of records) {
-        const cells = row(r);
+        const cells = neutralize ? row(r).map(neutralizeFormula) : row(r);
         // A row with nothing to match on is left out rather than written as ",,,".
         if (cells.some((c) => c !== "")) rows.push(cells);
       }
@@ -228,6 +303,7 @@ function rowsWriter(header: readonly string[], row: (r: ContactRecord) => string
 }
 
 function writerFor(opts: ExportOptions): Writer {
+  const neutralize = (opts.formulas ?? "escape") === "escape";
   switch (opts.format) {
     case "ndjson":
       return {
@@ -240,18 +316,18 @@ function writerFor(opts: ExportOptions): Writer {
       };
     case "csv": {
       const names = opts.columns ?? defaultCsvColumns(opts.customFields);
-      const getters = resolveColumns(names, opts.customFields);
+      const getters = resolveColumns(names, opts.customFields, neutralize);
       return {
-        header: csvLines([[...names]]),
+        header: csvLines([neutralize ? names.map(neutralizeFormula) : [...names]]),
         page(records) {
           return csvLines(records.map((r) => getters.map((g) => g(r))));
         },
       };
     }
     case "meta":
-      return rowsWriter(META_HEADER, metaRow);
+      return rowsWriter(META_HEADER, metaRow, neutralize);
     case "google":
-      return rowsWriter(GOOGLE_HEADER, googleRow);
+      return rowsWriter(GOOGLE_HEADER, googleRow, neutralize);
   }
 }
 
