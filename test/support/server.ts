@@ -16,6 +16,8 @@ export const ADMIN_KEY = "sk_admin_e2e_0123456789abcdef";
 
 export interface TestServer {
   url: string;
+  /** The SQLite file, when the backend is SQLite. */
+  sqlitePath: string | null;
   server: RunningServer;
   /** fetch with the admin key (or `key`) and JSON in and out. */
   call(
@@ -49,6 +51,7 @@ export async function startTestServer(
   const url = server.url;
   return {
     url,
+    sqlitePath: backend.kind === "sqlite" ? join(dir, "slice.db") : null,
     server,
     async call(method, path, body, o = {}) {
       const key = o.key === undefined ? ADMIN_KEY : o.key;
