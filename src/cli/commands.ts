@@ -508,11 +508,25 @@ async function toStdout(body: Readable): Promise<void> {
 
 // ---------------------------------------------------------------- explain
 
+/**
+ * A contact named by id or by email (anything with an "@"): what people have at hand is
+ * usually the email. Emails are looked up case-insensitively by the server.
+ */
+export async function contactIdOf(client: Client, contact: string): Promise<string> {
+  if (!contact.includes("@")) return contact;
+  const page = await client.json<{ data: { id: string }[] }>("GET", "/v1/contacts", {
+    query: { email: contact },
+  });
+  const found = page.data[0];
+  if (!found) throw new CliError(`no contact with email "${contact}"`);
+  return found.id;
+}
+
 function explainCommand(): Command {
   return withClient(
     new Command("explain")
       .description("why a contact is in or out of a segment: every rule node, measured vs needed")
-      .argument("<contact>", "contact id")
+      .argument("<contact>", "contact id or email")
       .requiredOption("--segment <id>", "segment id")
       .option("--json", "print the API's JSON answer"),
   )
@@ -520,8 +534,8 @@ function explainCommand(): Command {
       "after",
       `
 Example:
-  $ slice explain ct_… --segment seg_…
-  ct_… is not in "Big spenders" (seg_…)
+  $ slice explain ana@example.com --segment seg_…
+  ana@example.com (ct_…) is not in "Big spenders" (seg_…)
     ✗ all of
       ✓ order_placed sum(amount) in the last 180d: measured 250, needed > 200
       ✗ order_placed count in the last 30d: measured 1, needed = 0`,
@@ -529,7 +543,8 @@ Example:
     .action(async (contact: string, flags: ClientOptions & { segment: string; json?: boolean }) => {
       const out = stdio();
       const client = new Client(flags);
-      const answer = await client.json<ExplainAnswer>("GET", `/v1/contacts/${seg(contact)}/explain`, {
+      const id = await contactIdOf(client, contact);
+      const answer = await client.json<ExplainAnswer>("GET", `/v1/contacts/${seg(id)}/explain`, {
         query: { segment: flags.segment },
       });
       if (flags.json) {
@@ -539,7 +554,7 @@ Example:
       const segment = await client
         .json<WireSegment>("GET", `/v1/segments/${seg(flags.segment)}`)
         .catch(() => ({ id: flags.segment }));
-      printExplain(out, contact, segment, answer);
+      printExplain(out, id === contact ? id : `${contact} (${id})`, segment, answer);
     });
 }
 

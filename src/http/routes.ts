@@ -7,7 +7,15 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
+import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
+import {
+  contactTag,
+  deleteContactIfMatch,
+  parseIfMatch,
+  patchContactIfMatch,
+  segmentTag,
+} from "../service/etag.ts";
 import {
   contentType,
   EXPORT_FORMATS,
@@ -18,6 +26,7 @@ import {
   fileName,
   validateExportOptions,
 } from "../service/exports.ts";
+import { listVersions, restoreVersion, versionParam } from "../service/segment-versions.ts";
 import type { Caller, Slice } from "../service/slice.ts";
 import { SEGMENT_TEMPLATES } from "../service/templates.ts";
 import {
@@ -60,6 +69,17 @@ export interface Ctx {
 
 export const ROUTES: RouteDoc[] = [];
 
+/**
+ * A route that lists its query parameters refuses any other, and any given twice:
+ * a misspelt filter (`?emial=`) silently ignored answers the whole list.
+ */
+function checkQuery(query: unknown, allowed: readonly string[]): void {
+  for (const [k, v] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (!allowed.includes(k)) throw invalid(`query.${k}`, "unknown parameter");
+    if (Array.isArray(v)) throw invalid(`query.${k}`, "given more than once");
+  }
+}
+
 export function route(
   app: FastifyInstance,
   slice: Slice,
@@ -75,6 +95,7 @@ export function route(
     handler: async (req, reply) => {
       const caller = req.caller!;
       requireAccess(caller.key.role, access);
+      if (doc.query) checkQuery(req.query, doc.query);
       const ws = await slice.workspace(caller.workspace.id);
       const out = await handler({
         req,
@@ -104,6 +125,30 @@ const wireKey = (k: ApiKey) => ({
 });
 
 const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
+
+const LOOKUP_CAPS = { id: 255, email: EMAIL_MAX_LENGTH, external_id: 255 } as const;
+type LookupKey = keyof typeof LOOKUP_CAPS;
+
+/** The contact keys of a lookup (`?email=` …), each bounded; undefined when none is given. */
+function lookupOf(q: Query, keys: readonly LookupKey[]): Partial<Record<LookupKey, string>> | undefined {
+  let out: Partial<Record<LookupKey, string>> | undefined;
+  for (const k of keys) {
+    const v = q[k];
+    if (v === undefined) continue;
+    if (v === "") throw invalid(`query.${k}`, "expected a value");
+    if (v.length > LOOKUP_CAPS[k]) throw invalid(`query.${k}`, `longer than ${LOOKUP_CAPS[k]} characters`);
+    out = { ...out, [k]: v };
+  }
+  if (out && q.cursor)
+    throw invalid("query.cursor", `not with ${Object.keys(out).join(", ")} (one contact at most)`);
+  return out;
+}
+
+/** The reply's ETag, and the value for chaining. */
+function tagged<T>(reply: FastifyReply, tag: string, value: T): T {
+  reply.header("etag", tag);
+  return value;
+}
 
 export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: string): void {
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -196,7 +241,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ ws, body, reply }) => {
       const { contact, created } = await ws.upsertContact(body);
       reply.status(created ? 201 : 200);
-      return contact;
+      return tagged(reply, contactTag(contact), contact);
     },
   );
   route(
@@ -217,12 +262,16 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "GET",
       path: "/v1/contacts",
-      summary: "List contacts, optionally of one segment",
-      query: ["segment", "cursor", "limit"],
+      summary: "List contacts, optionally of one segment; or the one with an email or external_id",
+      query: ["segment", "cursor", "limit", "email", "external_id"],
       tag: "contacts",
     },
     ({ ws, query }) =>
-      ws.listContacts({ ...page(query), ...(query.segment ? { segment: query.segment } : {}) }),
+      ws.listContacts({
+        ...page(query),
+        ...(query.segment ? { segment: query.segment } : {}),
+        ...lookupOf(query, ["email", "external_id"]),
+      }),
   );
   route(
     app,
@@ -230,10 +279,13 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "GET",
       path: "/v1/contacts/{id}",
-      summary: "A contact, with the segments it is in",
+      summary: "A contact, with the segments it is in (and its ETag)",
       tag: "contacts",
     },
-    ({ ws, params }) => ws.getContact(params.id!),
+    async ({ ws, params, reply }) => {
+      const c = await ws.getContact(params.id!);
+      return tagged(reply, contactTag(c), c);
+    },
   );
   route(
     app,
@@ -241,11 +293,17 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "PATCH",
       path: "/v1/contacts/{id}",
-      summary: "Update the fields given",
+      summary: "Update the fields given (412 when If-Match is stale)",
       body: ContactInput,
       tag: "contacts",
     },
-    ({ ws, params, body }) => ws.patchContact(params.id!, body),
+    async ({ ws, params, body, req, reply }) => {
+      const ifMatch = parseIfMatch(req.headers["if-match"]);
+      const c = ifMatch
+        ? await patchContactIfMatch(ws, params.id!, body, ifMatch)
+        : await ws.patchContact(params.id!, body);
+      return tagged(reply, contactTag(c), c);
+    },
   );
   route(
     app,
@@ -253,11 +311,13 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "DELETE",
       path: "/v1/contacts/{id}",
-      summary: "Erase a contact (profile, events, memberships)",
+      summary: "Erase a contact (profile, events, memberships); 412 when If-Match is stale",
       tag: "contacts",
     },
-    async ({ ws, params }) => {
-      await ws.deleteContact(params.id!);
+    async ({ ws, params, req }) => {
+      const ifMatch = parseIfMatch(req.headers["if-match"]);
+      if (ifMatch) await deleteContactIfMatch(ws, params.id!, ifMatch);
+      else await ws.deleteContact(params.id!);
     },
   );
   route(
@@ -358,7 +418,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ ws, body, reply }) => {
       const s = await ws.createSegment(body);
       reply.status(201);
-      return s;
+      return tagged(reply, segmentTag(s.version), s);
     },
   );
   route(
@@ -388,8 +448,11 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/segments/{id}", summary: "A segment", tag: "segments" },
-    ({ ws, params }) => ws.getSegment(params.id!),
+    { method: "GET", path: "/v1/segments/{id}", summary: "A segment (and its ETag)", tag: "segments" },
+    async ({ ws, params, reply }) => {
+      const s = await ws.getSegment(params.id!);
+      return tagged(reply, segmentTag(s.version), s);
+    },
   );
   route(
     app,
@@ -397,11 +460,14 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "PUT",
       path: "/v1/segments/{id}",
-      summary: "Replace a segment's name, description and rule",
+      summary: "Replace a segment's name, description and rule (412 when If-Match is stale)",
       body: SegmentReplace,
       tag: "segments",
     },
-    ({ ws, params, body }) => ws.replaceSegment(params.id!, body),
+    async ({ ws, params, body, req, reply }) => {
+      const s = await ws.replaceSegment(params.id!, body, { ifMatch: parseIfMatch(req.headers["if-match"]) });
+      return tagged(reply, segmentTag(s.version), s);
+    },
   );
   route(
     app,
@@ -409,11 +475,38 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "DELETE",
       path: "/v1/segments/{id}",
-      summary: "Delete a segment (409 with details.uses when in use)",
+      summary: "Delete a segment (409 with details.uses when in use; 412 when If-Match is stale)",
       tag: "segments",
     },
-    async ({ ws, params }) => {
-      await ws.deleteSegment(params.id!);
+    async ({ ws, params, req }) => {
+      await ws.deleteSegment(params.id!, { ifMatch: parseIfMatch(req.headers["if-match"]) });
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/versions",
+      summary: "A segment's versions, newest first",
+      tag: "segments",
+    },
+    ({ ws, params }) => listVersions(ws, params.id!),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "POST",
+      path: "/v1/segments/{id}/versions/{version}/restore",
+      summary: "Restore a version: writes a new version with its name, description and rule",
+      tag: "segments",
+    },
+    async ({ ws, params, req, reply }) => {
+      const s = await restoreVersion(ws, params.id!, versionParam(params.version!), {
+        ifMatch: parseIfMatch(req.headers["if-match"]),
+      });
+      return tagged(reply, segmentTag(s.version), s);
     },
   );
   route(
@@ -422,12 +515,21 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     {
       method: "GET",
       path: "/v1/segments/{id}/contacts",
-      summary: "Members now, or at a past instant with ?at=",
-      query: ["cursor", "limit", "at"],
+      summary: "Members now, or at a past instant with ?at=; with ?email= (external_id=, id=): is it in?",
+      query: ["cursor", "limit", "at", "email", "external_id", "id"],
       tag: "segments",
     },
-    ({ ws, params, query }) =>
-      ws.members(params.id!, { ...page(query), ...(query.at !== undefined ? { at: query.at } : {}) }),
+    ({ ws, params, query }) => {
+      const contact = lookupOf(query, ["id", "email", "external_id"]);
+      if (contact && query.at !== undefined) {
+        throw invalid("query.at", "not with a contact lookup: members at an instant are listed whole");
+      }
+      return ws.members(params.id!, {
+        ...page(query),
+        ...(query.at !== undefined ? { at: query.at } : {}),
+        ...(contact ? { contact } : {}),
+      });
+    },
   );
   route(
     app,

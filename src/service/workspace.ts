@@ -19,6 +19,7 @@ import {
   type JsonValue,
   type Page,
   type SegmentRecord,
+  type SegmentVersion,
   type Store,
   StoreError,
   type StoreOps,
@@ -27,6 +28,7 @@ import {
 import { mergeContacts } from "./contact-merge.ts";
 import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
+import { type IfMatch, requireMatch, segmentTag } from "./etag.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import { ruleOfInput, ruleTextOf } from "./rule-input.ts";
 import {
@@ -186,7 +188,17 @@ export class WorkspaceService {
     return this.wireContact(r, true);
   }
 
-  async listContacts(req: { segment?: string; cursor?: string; limit: number }): Promise<Page<WireContact>> {
+  async listContacts(req: {
+    segment?: string;
+    cursor?: string;
+    limit: number;
+    email?: string;
+    external_id?: string;
+  }): Promise<Page<WireContact>> {
+    if (req.email !== undefined || req.external_id !== undefined) {
+      if (req.segment !== undefined) this.requireSegment(req.segment);
+      return this.lookup(req, req.segment);
+    }
     if (req.segment !== undefined) {
       this.requireSegment(req.segment);
       const members = this.engine.members(req.segment);
@@ -202,6 +214,25 @@ export class WorkspaceService {
       ...(req.cursor ? { cursor: req.cursor } : {}),
     });
     return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor };
+  }
+
+  /**
+   * The contact every given key names (email case-insensitively, as `findContacts`),
+   * as a page of 0 or 1; with `segment`, only if it is a member now.
+   */
+  private async lookup(
+    keys: { id?: string; email?: string; external_id?: string },
+    segment?: string,
+  ): Promise<Page<WireContact>> {
+    const refs: ContactRef[] = [];
+    if (keys.id !== undefined) refs.push({ id: keys.id });
+    if (keys.email !== undefined) refs.push({ email: keys.email });
+    if (keys.external_id !== undefined) refs.push({ external_id: keys.external_id });
+    const found = await this.store.findContacts(this.id, refs);
+    const first = found[0];
+    const one = first && found.every((r) => r?.id === first.id) ? first : null;
+    const inSegment = one && (segment === undefined || this.engine.members(segment).has(one.id));
+    return { data: one && inSegment ? [this.wireContact(one)] : [], next_cursor: null };
   }
 
   /** Finds the stored contact a write is about (by id, email or external_id). */
@@ -786,6 +817,21 @@ export class WorkspaceService {
     ];
   }
 
+  /** A segment's versions, newest first (a default segment has its one). */
+  async segmentVersions(id: string): Promise<SegmentVersion[]> {
+    if (this.isDefault(id)) {
+      this.requireSegment(id);
+      const s = this.wireSegment(null, id);
+      return [
+        { segment_id: id, version: 1, name: s.name, description: s.description, rule: s.rule, created_at: 0 },
+      ];
+    }
+    if (!this.engine.segment(id)) throw notFound("segment", id);
+    const versions = await this.store.listSegmentVersions(this.id, id);
+    if (versions.length === 0) throw notFound("segment", id);
+    return versions.sort((a, b) => b.version - a.version);
+  }
+
   async getSegment(id: string): Promise<WireSegment> {
     if (this.isDefault(id)) {
       this.requireSegment(id);
@@ -831,7 +877,12 @@ export class WorkspaceService {
     return this.wireSegment(result, result.id);
   }
 
-  async replaceSegment(id: string, body: unknown): Promise<WireSegment> {
+  /** With `ifMatch`, refused (412) unless the segment's version tag still matches. */
+  async replaceSegment(
+    id: string,
+    body: unknown,
+    opts: { ifMatch?: IfMatch | null } = {},
+  ): Promise<WireSegment> {
     if (this.isDefault(id)) throw new ApiError("forbidden", `segment "${id}" is a read-only default segment`);
     const input = parse(SegmentReplace, body);
     const existing = await this.store.getSegment(this.id, id);
@@ -850,6 +901,11 @@ export class WorkspaceService {
     this.checkRule(existing.kind, input.rule, id);
     const { result } = await this.live.write(
       async (tx) => {
+        if (opts.ifMatch) {
+          const cur = await tx.getSegment(this.id, id);
+          if (!cur) throw notFound("segment", id);
+          requireMatch(opts.ifMatch, segmentTag(cur.version));
+        }
         const rec = await tx.updateSegment(this.id, id, {
           name: input.name,
           description: input.description ?? "",
@@ -872,7 +928,7 @@ export class WorkspaceService {
     return [...segs, ...others];
   }
 
-  async deleteSegment(id: string): Promise<void> {
+  async deleteSegment(id: string, opts: { ifMatch?: IfMatch | null } = {}): Promise<void> {
     if (this.isDefault(id)) throw new ApiError("forbidden", `segment "${id}" is a read-only default segment`);
     if (!(await this.store.getSegment(this.id, id))) throw notFound("segment", id);
     const uses = await this.uses(id);
@@ -884,7 +940,14 @@ export class WorkspaceService {
       );
     }
     await this.live.write(
-      (tx) => tx.deleteSegment(this.id, id),
+      async (tx) => {
+        if (opts.ifMatch) {
+          const cur = await tx.getSegment(this.id, id);
+          if (!cur) throw notFound("segment", id);
+          requireMatch(opts.ifMatch, segmentTag(cur.version));
+        }
+        return tx.deleteSegment(this.id, id);
+      },
       () => this.engine.removeSegment(id),
     );
   }
@@ -940,9 +1003,16 @@ export class WorkspaceService {
   /** Members now (from the engine) or at a past instant (from the change log). */
   async members(
     id: string,
-    req: { cursor?: string; limit: number; at?: string },
+    req: {
+      cursor?: string;
+      limit: number;
+      at?: string;
+      contact?: { id?: string; email?: string; external_id?: string };
+    },
   ): Promise<Page<WireContact>> {
     this.requireSegment(id);
+    // "Is this contact in?": the one contact named, if it is a member now.
+    if (req.contact !== undefined) return this.lookup(req.contact, id);
     if (req.at !== undefined) {
       const at = instant(req.at, "at", this.timeZone);
       // The log is read below, but changes are appended to it lazily (with the next write
