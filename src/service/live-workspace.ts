@@ -10,6 +10,7 @@ import { Engine, EVENT_TYPE, type MembershipChange, type StoredContact } from ".
 import type { Clock } from "../engine/types.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
+import { instantRepairs } from "../store/contact-row.ts";
 import type {
   BatchOutcome,
   ChangeInput,
@@ -44,6 +45,8 @@ export interface OpenOptions {
   onLog?: (tx: StoreOps, logged: ChangeRecord[]) => Promise<void>;
   /** Called after that transaction committed (stream subscribers, waking the webhook worker). */
   afterLog?: (logged: ChangeRecord[]) => void;
+  /** Where the load reports stored values it repaired (default: a warning on stderr). */
+  warn?: (line: string) => void;
 }
 
 export interface IngestResult extends EventInsertResult {
@@ -201,6 +204,10 @@ export class LiveWorkspace {
       ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       fields: fields.map((f) => ({ key: f.key, type: f.type, ...(f.label ? { label: f.label } : {}) })),
     });
+    // Instants outside the range writes take are repaired as they are read (contact-row.ts);
+    // the count tells whether this load met any (another workspace loading meanwhile may
+    // add to it: the line is a notice, not an audit).
+    const repairsBefore = instantRepairs.count;
     // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
     const bulk = await loadInBulk(store, ws, engine, opts.onProgress);
     let n = 0;
@@ -217,6 +224,14 @@ export class LiveWorkspace {
         opts.onProgress?.("events", n);
       }
       engine.finishLoad();
+    }
+    const repaired = instantRepairs.count - repairsBefore;
+    if (repaired > 0) {
+      (opts.warn ?? ((line: string) => process.emitWarning(line)))(
+        `workspace ${ws}: ${repaired} stored contact instant(s) outside 0000-01-01 … 9999-12-31 ` +
+          "were repaired on load (created_at and updated_at clamped into the range, the others read as null); " +
+          "every read answers the repaired values",
+      );
     }
     engine.loadSegments(
       dependencyOrder(await store.listSegments(ws)).map((s) => ({

@@ -15,7 +15,7 @@ import { normalize } from "../engine/dictionary.ts";
 import type { Engine } from "../engine/engine.ts";
 import { EventColumns, type PropBatch } from "../engine/events.ts";
 import { type ContactColumns, FieldValueError } from "../engine/index.ts";
-import { CONTACT_ROW_COLUMNS } from "../store/contact-row.ts";
+import { CONTACT_ROW_COLUMNS, clampedInstant, repairedInstant } from "../store/contact-row.ts";
 import { BulkReadError } from "../store/sqlite-bulk-read.ts";
 import {
   type ContactColumnMessage,
@@ -92,12 +92,36 @@ export function contactColumns(m: ContactsMessage): {
         columns[name === "tags" ? "tags" : "fields"] = { values, codes: col.codes };
       }
     } else if (name === "status_written_at" || name === "email_status_written_at") {
-      written[name === "status_written_at" ? "status" : "email_status"] = numbersOf(col, m.count, name);
+      const times = numbersOf(col, m.count, name);
+      for (let k = 0; k < times.length; k++) {
+        if (!Number.isNaN(times[k]!)) times[k] = repairedInstant(times[k]!) ?? Number.NaN;
+      }
+      written[name === "status_written_at" ? "status" : "email_status"] = times;
+    } else if (name === "created_at" || name === "subscribed_at") {
+      columns[name] = repairedInstants(col, name === "created_at");
     } else if (BUILTIN_KEYS.has(name)) {
       columns[name as BuiltinInputKey] = col;
     }
   });
   return { columns: { ids: m.ids, columns }, written };
+}
+
+/**
+ * An instants column with values outside the range writes take (stored before they
+ * were checked) repaired as `contactFromRow` repairs them on every other read: the
+ * engine would otherwise hold an instant no answer can print.
+ */
+function repairedInstants(col: ContactColumnMessage, clamp: boolean): ContactColumnMessage {
+  const fix = (v: number) => (clamp ? clampedInstant(v) : repairedInstant(v));
+  if ("numbers" in col) {
+    for (let k = 0; k < col.numbers.length; k++) {
+      const v = col.numbers[k]!;
+      if (!Number.isNaN(v)) col.numbers[k] = fix(v) ?? Number.NaN;
+    }
+    return col;
+  }
+  // Each distinct value once; the codes stay as they are.
+  return { values: col.values.map((v) => (typeof v === "number" ? fix(v) : v)), codes: col.codes };
 }
 
 /** A column of numbers (NaN: null), from either form a page gives it in. */

@@ -8,6 +8,7 @@ import type { Clock } from "../engine/types.ts";
 import { DEFAULT_SEGMENT_IDS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
 import { FieldRegistry } from "../rules/fields.ts";
+import { clampedInstant } from "../store/contact-row.ts";
 import { newId } from "../store/ids.ts";
 import {
   type ChangeRecord,
@@ -30,6 +31,7 @@ import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { type IfMatch, requireMatch, segmentTag } from "./etag.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
+import { normalisePhone } from "./phone.ts";
 import { ruleOfInput, ruleTextOf } from "./rule-input.ts";
 import {
   ActionInput,
@@ -110,9 +112,20 @@ function ruleError(e: unknown, root: string): never {
     throw new ApiError("invalid_request", `${path}: ${first.message}`, {
       path,
       issues: e.issues.map((i) => ({ path: i.path, message: i.message })),
+      issue_count: e.issueCount,
     });
   }
   throw e;
+}
+
+/**
+ * Records a contacts write answered: the store keeps a contact's first created_at, which
+ * may be one stored out of range before writes were checked; it is answered repaired
+ * as every read answers it (contact-row.ts), not as a 500 after the commit.
+ */
+function keptInRange(recs: ContactRecord[]): ContactRecord[] {
+  for (const r of recs) r.created_at = clampedInstant(r.created_at);
+  return recs;
 }
 
 /** The engine's contact input for a record's changed keys (a patch). */
@@ -282,6 +295,9 @@ export class WorkspaceService {
       (out as Record<string, unknown>)[k] = v;
     }
     if (ch.fields) out.fields = { ...(base.fields ?? {}), ...ch.fields };
+    // A phone written without a country is read with the stored one (SPEC §1: E.164 where possible).
+    if (ch.phone && ch.country === undefined && out.country)
+      out.phone = normalisePhone(ch.phone, out.country);
     // SPEC §1: created_at can be given only when the contact is created; later it is kept.
     if (!prev && ch.created_at != null) out.created_at = ch.created_at;
     if (ch.status !== undefined) out.status_written_at = now;
@@ -309,6 +325,7 @@ export class WorkspaceService {
     } else {
       const patch = enginePatch(rec.id, ch);
       if (ch.fields) patch.fields = rec.fields;
+      if (ch.phone !== undefined) patch.phone = rec.phone;
       if (rec.subscribed_at !== undefined) patch.subscribed_at = rec.subscribed_at;
       delete patch.created_at;
       this.engine.patchContact(patch, { receivedAt: now });
@@ -327,7 +344,10 @@ export class WorkspaceService {
           const now = this.clock.now();
           const prev = await this.existingFor(tx, ch, opts.id ?? input.id, "");
           const write = this.merged(prev, ch, now);
-          const [rec] = await tx.putContacts(this.id, [write]).catch((e) => storeError(e, ""));
+          const [rec] = await tx
+            .putContacts(this.id, [write])
+            .then(keptInRange)
+            .catch((e) => storeError(e, ""));
           return { rec: rec!, created: prev === null, now };
         },
         ({ rec, created, now }) => this.applyContact(rec, ch, created, now),
@@ -346,6 +366,7 @@ export class WorkspaceService {
         if (!prev) throw notFound("contact", id);
         const [rec] = await tx
           .putContacts(this.id, [this.merged(prev, ch, now)])
+          .then(keptInRange)
           .catch((e) => storeError(e, ""));
         return { rec: rec!, now };
       },
@@ -427,6 +448,7 @@ export class WorkspaceService {
             this.id,
             writes.map((w) => w.rec),
           )
+          .then(keptInRange)
           .catch((e) => storeError(e, "contacts: "));
         return { writes, recs, now, merged };
       },
@@ -472,7 +494,13 @@ export class WorkspaceService {
   private async resolve(
     refs: ContactRef[],
     opts: { tx?: StoreOps; now?: number; path: (k: number) => string },
-  ): Promise<{ ids: (string | null)[]; errors: (string | null)[]; created: ContactRecord[] }> {
+  ): Promise<{
+    ids: (string | null)[];
+    errors: (string | null)[];
+    /** Per refused reference, its path and whether it names no contact (else it is invalid). */
+    refused: ({ path: string; missing: boolean } | undefined)[];
+    created: ContactRecord[];
+  }> {
     // References are answered by the engine, which holds every committed contact and
     // knows them by email and external id too, except inside a group commit behind other
     // writes, which the engine does not show yet (LiveWorkspace.engineCurrent): those ask
@@ -502,6 +530,7 @@ export class WorkspaceService {
     }
     const ids: (string | null)[] = [];
     const errors: (string | null)[] = [];
+    const refused: ({ path: string; missing: boolean } | undefined)[] = [];
     const toCreate = new Map<string, { write: ContactWrite; positions: number[] }>();
     refs.forEach((ref, k) => {
       const r = found[k];
@@ -519,6 +548,7 @@ export class WorkspaceService {
               ? `email "${ref.email}"`
               : `external_id "${ref.external_id}"`;
         errors.push(`${opts.path(k)}: no contact with ${key}`);
+        refused[k] = { path: opts.path(k), missing: true };
         return;
       }
       const email = "email" in ref ? ref.email.trim().toLowerCase() : null;
@@ -527,6 +557,7 @@ export class WorkspaceService {
       if (problem) {
         const shown = JSON.stringify(email!.length > 80 ? `${email!.slice(0, 80)}…` : email);
         errors.push(`${opts.path(k)}.email: ${shown} ${problem}`);
+        refused[k] = { path: `${opts.path(k)}.email`, missing: false };
         return;
       }
       errors.push(null);
@@ -557,7 +588,7 @@ export class WorkspaceService {
         for (const p of e.positions) ids[p] = created[j]!.id;
       });
     }
-    return { ids, errors, created };
+    return { ids, errors, refused, created };
   }
 
   /** The live contact a reference names, as the engine knows it; undefined when it knows none. */
@@ -599,7 +630,10 @@ export class WorkspaceService {
     if (items.length > LIMITS.batchItems) {
       throw new ApiError("payload_too_large", `events: at most ${LIMITS.batchItems} events per request`);
     }
-    const root = (i: number) => (Array.isArray(body) ? `[${i}]` : "");
+    // One event (not an array) is answered like one contact: an error is the answer, a
+    // 400 (or 404 for an unknown contact id) naming the path, and nothing is written.
+    const single = !Array.isArray(body);
+    const root = (i: number) => (single ? "" : `[${i}]`);
     const errors: { index: number; error: string }[] = [];
     const valid: { index: number; e: EventInput; timestamp: number | null }[] = [];
     items.forEach((item, index) => {
@@ -612,7 +646,7 @@ export class WorkspaceService {
             : instant(e.timestamp, issuePath(root(index), ["timestamp"]), this.timeZone);
         valid.push({ index, e, timestamp });
       } catch (err) {
-        if (err instanceof ApiError) errors.push({ index, error: err.message });
+        if (err instanceof ApiError && !single) errors.push({ index, error: err.message });
         else throw err;
       }
     });
@@ -648,6 +682,7 @@ export class WorkspaceService {
         const {
           ids,
           errors: refErrors,
+          refused,
           created,
         } = await this.resolve(
           valid.map((v) => v.e.contact),
@@ -655,6 +690,12 @@ export class WorkspaceService {
         );
         const writes: EventWrite[] = [];
         const positions: number[] = [];
+        if (single && refErrors[0]) {
+          const { path, missing } = refused[0]!;
+          throw missing
+            ? new ApiError("not_found", refErrors[0], { path })
+            : new ApiError("invalid_request", refErrors[0], { path });
+        }
         valid.forEach((v, k) => {
           if (refErrors[k]) {
             errors.push({ index: v.index, error: refErrors[k]! });

@@ -34,7 +34,43 @@ export const CONTACT_COLUMNS = [
 /** What a contact read selects, in `contactFromRow`'s order: every column but the workspace. */
 export const CONTACT_ROW_COLUMNS = CONTACT_COLUMNS.slice(1);
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/**
+ * The instants Slice takes and keeps: from 0000-01-01 to 9999-12-31 UTC, the years
+ * ISO 8601 writes with four digits. JavaScript's own range (±8.64e15 ms) is wider, but
+ * at its edges a day's arithmetic or `toISOString` throws; every write path refuses
+ * values outside this range (wire.ts), and reads repair those stored before it did.
+ */
+/** 0000-01-01T00:00:00.000Z */
+export const INSTANT_MIN = -62_167_219_200_000;
+/** 9999-12-31T23:59:59.999Z */
+export const INSTANT_MAX = 253_402_300_799_999;
+
+export function instantInRange(t: number): boolean {
+  return t >= INSTANT_MIN && t <= INSTANT_MAX;
+}
+
+/**
+ * Stored instants outside the range (written before writes were checked, or by hand)
+ * answered 500 on every read of their contact. On read, a nullable one becomes null and
+ * `created_at` / `updated_at` are clamped into the range; `instantRepairs` counts them so
+ * that the start-up load can log once per workspace (live-workspace.ts).
+ */
+export const instantRepairs = { count: 0 };
+
+export function repairedInstant(t: number | null): number | null {
+  if (t === null || instantInRange(t)) return t;
+  instantRepairs.count++;
+  return null;
+}
+
+export function clampedInstant(t: number): number {
+  if (instantInRange(t)) return t;
+  instantRepairs.count++;
+  return t > INSTANT_MAX ? INSTANT_MAX : INSTANT_MIN;
+}
+
+const num = (v: unknown): number | null =>
+  v === null || v === undefined ? null : repairedInstant(Number(v));
 
 /**
  * A row of `CONTACT_ROW_COLUMNS` as a record; `parse` turns the stored `tags` and
@@ -58,10 +94,10 @@ export function contactFromRow(a: unknown[], parse: <T>(v: unknown) => T): Conta
     email_status: a[13] as string | null,
     tags: parse<string[]>(a[14]),
     fields: parse<Record<string, ContactValue>>(a[15]),
-    created_at: Number(a[16]),
+    created_at: clampedInstant(Number(a[16])),
     subscribed_at: num(a[17]),
     status_written_at: num(a[18]),
     email_status_written_at: num(a[19]),
-    updated_at: Number(a[20]),
+    updated_at: clampedInstant(Number(a[20])),
   };
 }
