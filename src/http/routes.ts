@@ -52,6 +52,7 @@ import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
 import { registerScheduleRoutes } from "./schedule-routes.ts";
+import { registerStreamRoutes } from "./stream-routes.ts";
 import { registerWebhookRoutes } from "./webhook-routes.ts";
 
 type Query = Record<string, string | undefined>;
@@ -720,34 +721,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   registerWebhookRoutes(app, slice);
 
   // ---------------------------------------------------------------- stream
-  route(
-    app,
-    slice,
-    {
-      method: "GET",
-      path: "/v1/stream",
-      summary: "Server-sent events: one membership change per data line",
-      tag: "stream",
-    },
-    ({ ws, req, reply }) => {
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-cache",
-        Connection: "keep-alive",
-        "X-Accel-Buffering": "no",
-      });
-      res.write(": connected\n\n");
-      const off = slice.subscribe(ws.id, (c) => res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
-      const ping = setInterval(() => res.write(": ping\n\n"), 15_000);
-      ping.unref();
-      req.raw.on("close", () => {
-        clearInterval(ping);
-        off();
-      });
-    },
-  );
+  registerStreamRoutes(app, slice);
 
   registerImports(app, slice);
   registerReceiverRoutes(app, slice, publicUrl);

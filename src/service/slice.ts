@@ -15,6 +15,7 @@ import type {
   WebhookRecord,
   Workspace,
 } from "../store/types.ts";
+import { ChangeStreams, type StreamLimits } from "./change-stream.ts";
 import type { HttpCallerOptions } from "./destinations/http-call.ts";
 import { defaultConnectors } from "./destinations/registry.ts";
 import { DestinationService } from "./destinations/service.ts";
@@ -33,7 +34,7 @@ import { newStandardSecret } from "./standard-webhooks.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { ROTATION_OVERLAP_MS, WebhookDispatcher } from "./webhooks.ts";
 import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
-import { WorkspaceService, wireChange } from "./workspace.ts";
+import { WorkspaceService } from "./workspace.ts";
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
@@ -75,6 +76,8 @@ export interface SliceOptions {
   allowInsecureExportTargets?: boolean;
   /** How often due export schedules are looked for (default 10 s). */
   schedulePollMs?: number;
+  /** Bounds of `GET /v1/stream` clients (src/service/change-stream.ts; tests lower them). */
+  stream?: Partial<StreamLimits>;
 }
 
 /** Events of the running service that metrics and start-up progress follow. */
@@ -96,8 +99,6 @@ export interface SliceObserver {
   ): void;
 }
 
-export type StreamListener = (change: ReturnType<typeof wireChange>) => void;
-
 export interface Caller {
   workspace: Workspace;
   key: ApiKey;
@@ -106,7 +107,8 @@ export interface Caller {
 export class Slice {
   private readonly workspaces = new Map<string, WorkspaceService>();
   private readonly opening = new Map<string, Promise<WorkspaceService>>();
-  private readonly streams = new Map<string, Set<StreamListener>>();
+  /** Clients of the change stream (`GET /v1/stream`). */
+  readonly changeStreams: ChangeStreams;
   private readonly webhookCache = new Map<string, WebhookRecord[]>();
   private readonly authCache = new Map<string, Caller | null>();
   private readonly importers = new Map<string, ImportRunner>();
@@ -132,6 +134,7 @@ export class Slice {
     private readonly opts: SliceOptions,
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
+    this.changeStreams = new ChangeStreams(store, opts.stream);
     this.sources = new ObservedSourceStats(this.clock, opts.observer);
     this.receiving = new Receiving({
       store,
@@ -232,9 +235,7 @@ export class Slice {
 
   /** Clients of the change stream (`GET /v1/stream`), over all workspaces. */
   streamClients(): number {
-    let n = 0;
-    for (const set of this.streams.values()) n += set.size;
-    return n;
+    return this.changeStreams.clients();
   }
 
   /** Import jobs running in this process. */
@@ -465,16 +466,6 @@ export class Slice {
 
   // ---------------------------------------------------------------- stream
 
-  subscribe(ws: string, listener: StreamListener): () => void {
-    let set = this.streams.get(ws);
-    if (!set) {
-      set = new Set();
-      this.streams.set(ws, set);
-    }
-    set.add(listener);
-    return () => set.delete(listener);
-  }
-
   private broadcast(ws: string, logged: ChangeRecord[]): void {
     this.dispatcher.wake();
     this.syncer.wake(ws);
@@ -483,12 +474,7 @@ export class Slice {
       for (const c of logged) if (c.change === "entered") entered++;
       this.opts.observer.membershipLogged(ws, entered, logged.length - entered);
     }
-    const set = this.streams.get(ws);
-    if (!set || set.size === 0) return;
-    for (const c of logged) {
-      const wire = wireChange(c);
-      for (const l of set) l(wire);
-    }
+    this.changeStreams.publish(ws, logged);
   }
 
   // ---------------------------------------------------------------- time
