@@ -7,6 +7,7 @@
  * serialises, so no other write can land between the check and the write.
  */
 import { createHash } from "node:crypto";
+import { clampedInstant } from "../store/contact-row.ts";
 import { ApiError, type ErrorCode, invalid, notFound } from "./errors.ts";
 import { ContactInput, contactChanges, parse } from "./wire.ts";
 import type { WireContact } from "./wire-contact.ts";
@@ -91,7 +92,8 @@ export function requireMatch(ifMatch: IfMatch | null | undefined, current: strin
 // ---------------------------------------------------------------- conditional contact writes
 // `PATCH` and `DELETE` of a contact with `If-Match`: the same steps as
 // WorkspaceService.patchContact / deleteContact, with the check inside the commit.
-// Without `If-Match` the routes call those methods unchanged.
+// Without `If-Match` the routes call those methods unchanged. Keep the two in step (or
+// give those methods an `ifMatch` option and drop these).
 
 export async function patchContactIfMatch(
   ws: WorkspaceService,
@@ -109,6 +111,9 @@ export async function patchContactIfMatch(
       if (!prev) throw notFound("contact", id);
       requireMatch(ifMatch, contactTag(ws.wireContact(prev)));
       const [rec] = await tx.putContacts(ws.id, [ws.contactWrite(prev, ch, now)]);
+      // As patchContact: a created_at stored out of range before writes were checked is
+      // answered repaired, as reads answer it, not as a 500 after the commit.
+      rec!.created_at = clampedInstant(rec!.created_at);
       return { rec: rec!, now };
     },
     ({ rec, now }) => ws.applyContactWrite(rec, ch, false, now),
