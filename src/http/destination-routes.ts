@@ -131,6 +131,7 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       path: "/v1/destinations/{id}/runs/{run}/outcomes",
       summary: "Per-contact outcomes of a run (operation, status, provider error); `status=failed` filters",
       tag,
+      query: ["limit", "cursor", "status"],
     },
     ({ caller, params, query }) =>
       svc.outcomes(caller.workspace.id, params.id!, params.run!, {
