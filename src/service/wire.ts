@@ -29,7 +29,9 @@ export const LIMITS = {
 
 /**
  * Length caps of every string a write takes, in characters (docs/security.md lists
- * them). Without them a 32 MiB first_name was stored and then rode every list.
+ * them). Without them a 32 MiB first_name was stored and then rode every list. Strings
+ * inside event properties (keys too) are bounded by the properties' own cap,
+ * `LIMITS.propertiesBytes` (SPEC §2: 16 KiB serialized).
  */
 export const FIELD_CAPS = {
   /** A contact id given by the client, and a contact named by id. */
@@ -60,8 +62,6 @@ export const FIELD_CAPS = {
   eventType: 64,
   /** An event's client id. */
   eventId: 200,
-  /** Each string inside an event's properties, keys included. */
-  propertyString: 10_000,
   /** A custom field's label. */
   fieldLabel: 200,
 } as const;
@@ -474,8 +474,8 @@ function customValue(v: unknown, type: string, tz: string, path: string): Contac
 }
 
 /**
- * Checks an event's properties: size (SPEC §2: ≤ 16 KiB), then every number finite,
- * every string (keys too) within its cap and free of NUL, no reserved key.
+ * Checks an event's properties: size (SPEC §2: ≤ 16 KiB, which bounds every string in
+ * them), then every number finite, every string (keys too) free of NUL, no reserved key.
  */
 export function checkProperties(p: JsonObject | undefined, path: string): void {
   if (p === undefined) return;
@@ -489,7 +489,7 @@ export function checkProperties(p: JsonObject | undefined, path: string): void {
 }
 
 function plainString(s: string): boolean {
-  return s.length <= FIELD_CAPS.propertyString && !s.includes("\u0000");
+  return !s.includes("\u0000");
 }
 
 /** True when `v` needs no refusal (see `checkProperties`). */
@@ -514,10 +514,7 @@ function propertyProblem(
   // after a restart would differ from the one answered now.
   if (typeof v === "number") return Number.isFinite(v) ? null : { at, message: "expected a finite number" };
   if (typeof v === "string") {
-    if (v.includes("\u0000")) return { at, message: "must not contain NUL (\\u0000) characters" };
-    if (v.length > FIELD_CAPS.propertyString)
-      return { at, message: `is longer than ${FIELD_CAPS.propertyString} characters` };
-    return null;
+    return v.includes("\u0000") ? { at, message: "must not contain NUL (\\u0000) characters" } : null;
   }
   if (typeof v !== "object" || v === null) return null;
   if (Array.isArray(v)) {
@@ -529,8 +526,6 @@ function propertyProblem(
   }
   for (const k in v as Record<string, unknown>) {
     if (k.includes("\u0000")) return { at, message: "keys must not contain NUL (\\u0000) characters" };
-    if (k.length > FIELD_CAPS.propertyString)
-      return { at, message: `keys must not be longer than ${FIELD_CAPS.propertyString} characters` };
     if (RESERVED_KEYS.has(k)) return { at: [...at, k], message: `"${k}" is not allowed as a key` };
     const r = propertyProblem((v as Record<string, unknown>)[k], [...at, k]);
     if (r) return r;

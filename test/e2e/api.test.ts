@@ -530,11 +530,13 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       expect(expectOk(await ws.c("GET", `/v1/contacts/${created.id}/events`)).data).toHaveLength(1);
       expect(expectOk(await ws.c("GET", `/v1/contacts/${c.id}/events`)).data).toHaveLength(2);
 
-      // A single invalid event (not an array) answers the same batch shape.
-      const single = expectOk(await ws.c("POST", "/v1/events", { type: "bad type", contact: { id: c.id } }));
-      expect(single.accepted).toBe(0);
-      expect(single.errors).toHaveLength(1);
-      expect(single.errors[0].index).toBe(0);
+      // A single invalid event (not an array) is answered like one contact: a 400 naming the path.
+      const single = expectError(
+        await ws.c("POST", "/v1/events", { type: "bad type", contact: { id: c.id } }),
+        400,
+        "invalid_request",
+      );
+      expect(single.details.path).toBe("type");
     });
 
     it("a contact's events come newest first, with their properties", async () => {
