@@ -1144,6 +1144,7 @@ export class WorkspaceService {
       throw new ApiError(
         "invalid_request",
         `segment "${id}" is static: it has members, not overrides (use /v1/segments/${id}/members)`,
+        { path: "id" },
       );
     }
   }

@@ -2,7 +2,9 @@
  * Helpers the provider modules share: reading headers and bodies, checking freshness,
  * normalising recipients and times, deterministic event ids, and per-item error capture.
  */
+
 import { createHash, timingSafeEqual } from "node:crypto";
+import { instantInRange } from "../../store/contact-row.ts";
 import { emailProblem } from "../email.ts";
 import {
   type InboundRequest,
@@ -96,6 +98,8 @@ export function eventTime(value: unknown, path: string): number {
   if (typeof value === "string" && value !== "") ms = Date.parse(value);
   else if (typeof value === "number") ms = value * 1000;
   if (!Number.isFinite(ms)) throw new ItemError(`${path}: ${JSON.stringify(value)} is not a time`);
+  // A finite time outside the instants Slice keeps (1e20 s) made the delivery log throw: a 500.
+  if (!instantInRange(ms)) throw new ItemError(`${path}: ${JSON.stringify(value)} is out of range`);
   return Math.round(ms);
 }
 
