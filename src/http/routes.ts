@@ -44,7 +44,7 @@ import {
   WorkspaceInput,
 } from "../service/wire.ts";
 import type { WorkspaceService } from "../service/workspace.ts";
-import type { ApiKey } from "../store/types.ts";
+import type { ApiKey, Workspace } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
 import { registerDestinationRoutes } from "./destination-routes.ts";
 import { registerDocs } from "./docs.ts";
@@ -125,6 +125,8 @@ const wireKey = (k: ApiKey) => ({
   created_at: new Date(k.created_at).toISOString(),
 });
 
+const wireWorkspace = (w: Workspace) => ({ ...w, created_at: new Date(w.created_at).toISOString() });
+
 const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
 
 const LOOKUP_CAPS = { id: 255, email: EMAIL_MAX_LENGTH, external_id: 255 } as const;
@@ -175,17 +177,15 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ caller, body, reply }) => {
       const r = await slice.createWorkspace(caller, body);
       reply.status(201);
-      return r;
+      // Instants are ISO 8601 on the wire, as everywhere else (it answered epoch milliseconds).
+      return { ...r, workspace: wireWorkspace(r.workspace) };
     },
   );
   route(
     app,
     slice,
     { method: "GET", path: "/v1/workspace", summary: "The caller's workspace", tag: "workspaces" },
-    ({ caller }) => ({
-      ...caller.workspace,
-      created_at: new Date(caller.workspace.created_at).toISOString(),
-    }),
+    ({ caller }) => wireWorkspace(caller.workspace),
   );
   route(
     app,
