@@ -1,48 +1,12 @@
-/**
- * `slice destinations` end to end: the real command against a real server syncing a
- * segment to the http destination's receiver stand-in (signed calls, verified there).
- */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as run } from "../support/cli.ts";
 import { ADMIN_KEY, eventually, type Json, startTestServer, type TestServer } from "../support/server.ts";
 import { type HttpStandIn, startHttpStandIn } from "../support/standins/http.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "bin", "slice.js");
 const SECRET_KEY = "cli-destinations-secret-key";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<Run> {
-  const clean: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["SLICE_URL", "SLICE_API_KEY", "FORCE_COLOR", "SLICE_WEBHOOK_DENY_PRIVATE"])
-    delete clean[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...clean, NO_COLOR: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
 
 /** The table row whose first column is `id`. */
 const rowOf = (stdout: string, id: string): string | undefined =>

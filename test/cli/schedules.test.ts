@@ -1,46 +1,10 @@
-/**
- * `slice schedules` end to end: the real command against a real server exporting a
- * segment to an http target the test serves (PUT bodies kept, headers checked).
- */
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as run } from "../support/cli.ts";
 import { ADMIN_KEY, type Json, startTestServer, type TestServer } from "../support/server.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "bin", "slice.js");
 const TOKEN = "Bearer target-token-0123456789";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<Run> {
-  const clean: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["SLICE_URL", "SLICE_API_KEY", "FORCE_COLOR"]) delete clean[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...clean, NO_COLOR: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
 
 interface Upload {
   method: string;

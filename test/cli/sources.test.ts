@@ -1,45 +1,7 @@
-/**
- * `slice keys`, `slice receivers` and `slice sources` end to end: the real command
- * against a real server, with a receiver's URL posted to as Mailgun would (signed with
- * the signing key, and once with a wrong signature).
- */
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as run } from "../support/cli.ts";
 import { postMailgun } from "../support/mailgun.ts";
 import { ADMIN_KEY, type Json, startTestServer, type TestServer } from "../support/server.ts";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "bin", "slice.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string>): Promise<Run> {
-  const clean: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["SLICE_URL", "SLICE_API_KEY", "FORCE_COLOR"]) delete clean[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...clean, NO_COLOR: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
-}
 
 describe("slice keys, receivers and sources", () => {
   let t: TestServer;
