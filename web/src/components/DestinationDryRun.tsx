@@ -1,7 +1,7 @@
 import { Alert, Button, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { destinationsApi } from "../destinations-api.ts";
-import { DestinationStat } from "./DestinationStat.tsx";
+import { Stat } from "./Stat.tsx";
 
 /** A body sent as text is shown parsed when it is JSON, so it is indented like the others. */
 function readable(body: unknown): unknown {
@@ -39,12 +39,12 @@ export function DestinationDryRun({ destinationId }: { destinationId: string }) 
       {dry.data && (
         <Stack mt="sm" data-testid="dry-run">
           <SimpleGrid cols={{ base: 2, sm: 4 }}>
-            <DestinationStat
+            <Stat
               label="Would add"
               value={dry.data.would_add.toLocaleString("en")}
               testId="dry-run-would-add"
             />
-            <DestinationStat
+            <Stat
               label="Would remove"
               value={dry.data.would_remove.toLocaleString("en")}
               testId="dry-run-would-remove"

@@ -18,7 +18,7 @@ import { api } from "../api.ts";
 import { DestinationStateBadge } from "../components/DestinationBadges.tsx";
 import { DestinationDryRun } from "../components/DestinationDryRun.tsx";
 import { DestinationRunsTable } from "../components/DestinationRunsTable.tsx";
-import { DestinationStat } from "../components/DestinationStat.tsx";
+import { Stat } from "../components/Stat.tsx";
 import { type Destination, destinationsApi, KIND_INFO, seconds } from "../destinations-api.ts";
 import { when } from "../sources-api.ts";
 
@@ -43,22 +43,22 @@ function Status({ d }: { d: Destination }) {
   return (
     <>
       <SimpleGrid cols={{ base: 2, sm: 4 }}>
-        <DestinationStat label="Pending adds" value={n(d.pending.adds)} testId="stat-pending-adds" />
-        <DestinationStat label="Pending removes" value={n(d.pending.removes)} testId="stat-pending-removes" />
-        <DestinationStat label="Sync lag" value={seconds(d.sync_lag_s)} testId="stat-sync-lag" />
-        <DestinationStat label="Last sync" value={when(d.last_sync_at)} testId="stat-last-sync" />
-        <DestinationStat label="Added" value={n(d.counters.added)} testId="stat-added" />
-        <DestinationStat label="Removed" value={n(d.counters.removed)} testId="stat-removed" />
-        <DestinationStat
+        <Stat label="Pending adds" value={n(d.pending.adds)} testId="stat-pending-adds" />
+        <Stat label="Pending removes" value={n(d.pending.removes)} testId="stat-pending-removes" />
+        <Stat label="Sync lag" value={seconds(d.sync_lag_s)} testId="stat-sync-lag" />
+        <Stat label="Last sync" value={when(d.last_sync_at)} testId="stat-last-sync" />
+        <Stat label="Added" value={n(d.counters.added)} testId="stat-added" />
+        <Stat label="Removed" value={n(d.counters.removed)} testId="stat-removed" />
+        <Stat
           label="Failed"
           value={n(d.counters.failed)}
           testId="stat-failed"
           alert={d.counters.failed > 0}
         />
-        <DestinationStat label="Skipped" value={n(d.counters.skipped)} testId="stat-skipped" />
-        <DestinationStat label="In the remote audience" value={n(d.remote_size)} testId="stat-remote-size" />
+        <Stat label="Skipped" value={n(d.counters.skipped)} testId="stat-skipped" />
+        <Stat label="In the remote audience" value={n(d.remote_size)} testId="stat-remote-size" />
         {providerStats(d.counters.provider).map(([k, v]) => (
-          <DestinationStat
+          <Stat
             key={k}
             label={`Provider: ${k.replace(/_/g, " ")}`}
             value={v}

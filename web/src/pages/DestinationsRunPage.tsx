@@ -15,7 +15,7 @@ import {
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router";
 import { DestinationRunStateBadge } from "../components/DestinationBadges.tsx";
-import { DestinationStat } from "../components/DestinationStat.tsx";
+import { Stat } from "../components/Stat.tsx";
 import { destinationsApi, duration, type OutcomeStatus } from "../destinations-api.ts";
 import { when } from "../sources-api.ts";
 
@@ -70,15 +70,15 @@ export function DestinationsRunPage() {
         Started {when(x.started_at)} · {duration(x.started_at, x.finished_at)}
       </Text>
       <SimpleGrid cols={{ base: 2, sm: 4 }}>
-        <DestinationStat label="Added" value={x.added.toLocaleString("en")} testId="run-stat-added" />
-        <DestinationStat label="Removed" value={x.removed.toLocaleString("en")} testId="run-stat-removed" />
-        <DestinationStat
+        <Stat label="Added" value={x.added.toLocaleString("en")} testId="run-stat-added" />
+        <Stat label="Removed" value={x.removed.toLocaleString("en")} testId="run-stat-removed" />
+        <Stat
           label="Failed"
           value={x.failed.toLocaleString("en")}
           testId="run-stat-failed"
           alert={x.failed > 0}
         />
-        <DestinationStat label="Skipped" value={x.skipped.toLocaleString("en")} testId="run-stat-skipped" />
+        <Stat label="Skipped" value={x.skipped.toLocaleString("en")} testId="run-stat-skipped" />
       </SimpleGrid>
       {x.error && (
         <Alert color="red" title="Error">

@@ -6,7 +6,6 @@ import {
   Group,
   Loader,
   Modal,
-  Paper,
   SimpleGrid,
   Stack,
   Table,
@@ -17,6 +16,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { SourceCopyField } from "../components/SourceCopyField.tsx";
+import { Stat } from "../components/Stat.tsx";
 import { type Outcome, PROVIDER_INFO, sourcesApi, when } from "../sources-api.ts";
 
 const OUTCOME: Record<Outcome, { label: string; color: string }> = {
@@ -24,29 +24,6 @@ const OUTCOME: Record<Outcome, { label: string; color: string }> = {
   rejected: { label: "rejected", color: "orange" },
   signature_failed: { label: "signature failed", color: "red" },
 };
-
-function Stat({
-  label,
-  value,
-  testId,
-  alert,
-}: {
-  label: string;
-  value: string;
-  testId: string;
-  alert?: boolean;
-}) {
-  return (
-    <Paper withBorder p="sm">
-      <Text size="xs" c="dimmed">
-        {label}
-      </Text>
-      <Text fw={700} size="lg" c={alert ? "red" : undefined} data-testid={testId}>
-        {value}
-      </Text>
-    </Paper>
-  );
-}
 
 const configValue = (v: unknown): string =>
   v === true

@@ -1,7 +1,7 @@
 import { Paper, Text } from "@mantine/core";
 
-/** One figure of a destination, as the receiver page shows its counters. */
-export function DestinationStat({
+/** One labelled figure in a bordered box (receiver counters, destination status, dry runs). */
+export function Stat({
   label,
   value,
   testId,
