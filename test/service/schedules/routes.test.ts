@@ -9,7 +9,6 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "../../../src/http/server.ts";
 import type { ScheduleService } from "../../../src/service/schedules/service.ts";
-import { SecretBox } from "../../../src/service/secret-box.ts";
 import { Slice } from "../../../src/service/slice.ts";
 import { openStore } from "../../../src/store/index.ts";
 import { type LocalS3, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3 } from "../../support/s3.ts";
