@@ -9,13 +9,7 @@ import type { z } from "zod";
 import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
 import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
-import {
-  contactTag,
-  deleteContactIfMatch,
-  parseIfMatch,
-  patchContactIfMatch,
-  segmentTag,
-} from "../service/etag.ts";
+import { contactTag, parseIfMatch, segmentTag } from "../service/etag.ts";
 import {
   contentType,
   EXPORT_FORMATS,
@@ -300,9 +294,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     },
     async ({ ws, params, body, req, reply }) => {
       const ifMatch = parseIfMatch(req.headers["if-match"]);
-      const c = ifMatch
-        ? await patchContactIfMatch(ws, params.id!, body, ifMatch)
-        : await ws.patchContact(params.id!, body);
+      const c = await ws.patchContact(params.id!, body, ifMatch);
       return tagged(reply, contactTag(c), c);
     },
   );
@@ -317,8 +309,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     },
     async ({ ws, params, req }) => {
       const ifMatch = parseIfMatch(req.headers["if-match"]);
-      if (ifMatch) await deleteContactIfMatch(ws, params.id!, ifMatch);
-      else await ws.deleteContact(params.id!);
+      await ws.deleteContact(params.id!, ifMatch);
     },
   );
   route(

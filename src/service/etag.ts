@@ -7,11 +7,8 @@
  * serialises, so no other write can land between the check and the write.
  */
 import { createHash } from "node:crypto";
-import { clampedInstant } from "../store/contact-row.ts";
-import { ApiError, type ErrorCode, invalid, notFound } from "./errors.ts";
-import { ContactInput, contactChanges, parse } from "./wire.ts";
+import { ApiError, type ErrorCode, invalid } from "./errors.ts";
 import type { WireContact } from "./wire-contact.ts";
-import type { WorkspaceService } from "./workspace.ts";
 
 /** `*` (any current representation) or the listed tags. */
 export type IfMatch = { any: true } | { any: false; tags: string[] };
@@ -87,52 +84,4 @@ export function parseIfMatch(header: string | string[] | undefined): IfMatch | n
 export function requireMatch(ifMatch: IfMatch | null | undefined, current: string): void {
   if (!ifMatch || ifMatch.any) return;
   if (!ifMatch.tags.includes(current)) throw new PreconditionFailed(current);
-}
-
-// ---------------------------------------------------------------- conditional contact writes
-// `PATCH` and `DELETE` of a contact with `If-Match`: the same steps as
-// WorkspaceService.patchContact / deleteContact, with the check inside the commit.
-// Without `If-Match` the routes call those methods unchanged. Keep the two in step (or
-// give those methods an `ifMatch` option and drop these).
-
-export async function patchContactIfMatch(
-  ws: WorkspaceService,
-  id: string,
-  body: unknown,
-  ifMatch: IfMatch,
-): Promise<WireContact> {
-  const input = parse(ContactInput, body);
-  if (input.id !== undefined && input.id !== id) throw invalid("id", "cannot change a contact's id");
-  const ch = contactChanges(input, ws.registry, ws.timeZone);
-  const { result } = await ws.live.write(
-    async (tx) => {
-      const now = ws.now();
-      const prev = await tx.getContact(ws.id, id);
-      if (!prev) throw notFound("contact", id);
-      requireMatch(ifMatch, contactTag(ws.wireContact(prev)));
-      const [rec] = await tx.putContacts(ws.id, [ws.contactWrite(prev, ch, now)]);
-      // As patchContact: a created_at stored out of range before writes were checked is
-      // answered repaired, as reads answer it, not as a 500 after the commit.
-      rec!.created_at = clampedInstant(rec!.created_at);
-      return { rec: rec!, now };
-    },
-    ({ rec, now }) => ws.applyContactWrite(rec, ch, false, now),
-  );
-  return ws.wireContact(result.rec, true);
-}
-
-export async function deleteContactIfMatch(
-  ws: WorkspaceService,
-  id: string,
-  ifMatch: IfMatch,
-): Promise<void> {
-  await ws.live.write(
-    async (tx) => {
-      const prev = await tx.getContact(ws.id, id);
-      if (!prev) throw notFound("contact", id);
-      requireMatch(ifMatch, contactTag(ws.wireContact(prev)));
-      await tx.deleteContact(ws.id, id);
-    },
-    () => ws.engine.removeContact(id),
-  );
 }

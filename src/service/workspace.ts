@@ -29,7 +29,7 @@ import {
 import { mergeContacts } from "./contact-merge.ts";
 import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
-import { type IfMatch, requireMatch, segmentTag } from "./etag.ts";
+import { contactTag, type IfMatch, requireMatch, segmentTag } from "./etag.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
 import { normalisePhone } from "./phone.ts";
 import { ruleOfInput, ruleTextOf } from "./rule-input.ts";
@@ -355,7 +355,8 @@ export class WorkspaceService {
       .then(({ result }) => ({ contact: this.wireContact(result.rec, true), created: result.created }));
   }
 
-  async patchContact(id: string, body: unknown): Promise<WireContact> {
+  /** With `ifMatch`, a stale tag answers 412, checked inside the commit (etag.ts). */
+  async patchContact(id: string, body: unknown, ifMatch?: IfMatch | null): Promise<WireContact> {
     const input = parse(ContactInput, body);
     if (input.id !== undefined && input.id !== id) throw invalid("id", "cannot change a contact's id");
     const ch = contactChanges(input, this.registry, this.timeZone);
@@ -364,6 +365,7 @@ export class WorkspaceService {
         const now = this.clock.now();
         const prev = await tx.getContact(this.id, id);
         if (!prev) throw notFound("contact", id);
+        if (ifMatch) requireMatch(ifMatch, contactTag(this.wireContact(prev)));
         const [rec] = await tx
           .putContacts(this.id, [this.merged(prev, ch, now)])
           .then(keptInRange)
@@ -463,9 +465,15 @@ export class WorkspaceService {
     };
   }
 
-  async deleteContact(id: string): Promise<void> {
+  /** With `ifMatch`, a stale tag answers 412, checked inside the commit (etag.ts). */
+  async deleteContact(id: string, ifMatch?: IfMatch | null): Promise<void> {
     await this.live.write(
       async (tx) => {
+        if (ifMatch) {
+          const prev = await tx.getContact(this.id, id);
+          if (!prev) throw notFound("contact", id);
+          requireMatch(ifMatch, contactTag(this.wireContact(prev)));
+        }
         const ok = await tx.deleteContact(this.id, id);
         if (!ok) throw notFound("contact", id);
       },
