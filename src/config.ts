@@ -57,6 +57,11 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "bearer token for GET /metrics, at least 16 characters",
   },
   {
+    name: "SLICE_CHECK_RESPONSES",
+    default: "0",
+    what: "1: every JSON answer is checked against its schema in /v1/openapi.json, a mismatch answers 500 (development and tests)",
+  },
+  {
     name: "LOG_LEVEL",
     default: "info",
     what: `log level: ${LOG_LEVELS.join(", ")}`,
@@ -120,6 +125,7 @@ const EnvSchema = z.object({
   ),
   SLICE_METRICS_TOKEN: optional(secret("a token")),
   SLICE_SECRET_KEY: optional(secret("a key")),
+  SLICE_CHECK_RESPONSES: optional(z.enum(["0", "1"], { message: "expected 1 (check answers) or 0" })),
   LOG_LEVEL: optional(
     z
       .string()
@@ -141,6 +147,8 @@ export interface Config {
   publicUrl?: string;
   metricsToken?: string;
   secretKey?: string;
+  /** `SLICE_CHECK_RESPONSES=1`: answers are checked against their documented schemas. */
+  checkResponses: boolean;
   logLevel: LogLevel;
 }
 
@@ -188,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.SLICE_PUBLIC_URL !== undefined ? { publicUrl: e.SLICE_PUBLIC_URL } : {}),
     ...(e.SLICE_METRICS_TOKEN !== undefined ? { metricsToken: e.SLICE_METRICS_TOKEN } : {}),
     ...(e.SLICE_SECRET_KEY !== undefined ? { secretKey: e.SLICE_SECRET_KEY } : {}),
+    checkResponses: e.SLICE_CHECK_RESPONSES === "1",
     logLevel: e.LOG_LEVEL ?? "info",
   };
 }

@@ -1,10 +1,16 @@
 /**
- * `GET /v1/openapi.json`, generated from the same zod schemas the routes parse with
- * (zod 4's JSON Schema output), so the document cannot drift from what is accepted.
+ * `GET /v1/openapi.json`, generated from the same zod schemas the routes parse with and
+ * answer in (zod 4's JSON Schema output), so the document cannot drift from what is
+ * accepted. Answers are checked against their schema when `SLICE_CHECK_RESPONSES=1`
+ * (the test suite sets it), so a response schema that drifts from what a handler
+ * really sends fails the tests that call it.
  */
 import { z } from "zod";
 import { RuleSchema } from "../rules/schema.ts";
+import { issuePath } from "../service/wire.ts";
 import type { Access } from "./access.ts";
+
+export type OkStatus = 200 | 201 | 202 | 204;
 
 export interface RouteDoc {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -12,80 +18,175 @@ export interface RouteDoc {
   summary: string;
   tag: string;
   body?: z.ZodType;
+  /** The query parameters the route takes; any other is refused. Typed by `QUERY_TYPES` or `queryTypes`. */
   query?: string[];
+  /** Types of this route's query parameters where they differ from `QUERY_TYPES`. */
+  queryTypes?: Record<string, z.ZodType>;
   /** The key access the route needs (default: `read` for a GET, `write` otherwise). */
   access?: Access;
+  /** The JSON body of a successful answer; absent when the answer is 204 or not JSON (`produces`). */
+  response?: z.ZodType;
+  /** Success statuses (default 200, or 204 for a route without `response`). */
+  ok?: readonly OkStatus[];
+  /** A conditional write: takes `If-Match` (412 when stale). */
+  ifMatch?: boolean;
+  /** The answer carries an `ETag`. */
+  etag?: boolean;
+  /** A request body that is not JSON: its media types (e.g. a CSV import). */
+  consumes?: readonly string[];
+  /** An answer that is not JSON: its media types (an export, the event stream). */
+  produces?: readonly string[];
 }
 
-function schemaOf(s: z.ZodType): Record<string, unknown> {
+/** The types of the query parameters that mean the same on every route. */
+export const QUERY_TYPES: Record<string, z.ZodType> = {
+  limit: z.int().min(1).meta({ description: "1 to 1000 (default 100); larger values are clamped" }),
+  cursor: z.string().meta({ description: "The `next_cursor` of the previous page" }),
+  segment: z.string().meta({ description: "A segment id" }),
+  email: z.string().max(254),
+  external_id: z.string().max(255),
+  id: z.string().max(255).meta({ description: "A contact id" }),
+};
+
+function schemaOf(s: z.ZodType, io: "input" | "output" = "input"): Record<string, unknown> {
   try {
-    return z.toJSONSchema(s, {
-      io: "input",
+    const out = z.toJSONSchema(s, {
+      io,
       unrepresentable: "any",
       cycles: "ref",
       reused: "inline",
     }) as Record<string, unknown>;
+    delete out.$schema;
+    return out;
   } catch {
     return {};
   }
 }
 
-const ERROR = {
-  description: "Error",
-  content: {
-    "application/json": {
-      schema: {
-        type: "object",
-        properties: {
-          error: {
-            type: "object",
-            properties: {
-              code: { type: "string" },
-              message: { type: "string" },
-              details: { type: "object" },
-            },
-            required: ["code", "message"],
-          },
-        },
+const ERROR_SCHEMA = {
+  type: "object",
+  properties: {
+    error: {
+      type: "object",
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        details: { type: "object" },
       },
+      required: ["code", "message"],
     },
   },
+  required: ["error"],
 };
+
+const error = (description: string) => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
+
+const IDEMPOTENCY_KEY = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "A retry with the same key and body answers the first answer again (kept 24 h); another body answers 422, one still running 409",
+  schema: { type: "string", maxLength: 255 },
+};
+
+const IF_MATCH = {
+  name: "If-Match",
+  in: "header",
+  required: false,
+  description: "The ETag last read: the write is refused with 412 when the resource changed since",
+  schema: { type: "string" },
+};
+
+const ETAG = { description: "The version read, for `If-Match`", schema: { type: "string" } };
+
+/** The default success statuses of a route. */
+export function okStatuses(r: RouteDoc): readonly OkStatus[] {
+  return r.ok ?? (r.response || r.produces ? [200] : [204]);
+}
+
+function operation(r: RouteDoc): Record<string, unknown> {
+  const params: Record<string, unknown>[] = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+    name: m[1],
+    in: "path",
+    required: true,
+    schema: { type: "string" },
+  }));
+  for (const name of r.query ?? []) {
+    const t = r.queryTypes?.[name] ?? QUERY_TYPES[name];
+    params.push({ name, in: "query", required: false, schema: t ? schemaOf(t) : { type: "string" } });
+  }
+  if (r.method === "POST") params.push(IDEMPOTENCY_KEY);
+  if (r.ifMatch) params.push(IF_MATCH);
+
+  const responses: Record<string, unknown> = {};
+  for (const status of okStatuses(r)) {
+    const headers = r.etag ? { headers: { ETag: ETAG } } : {};
+    if (status === 204) responses["204"] = { description: "Done, no body" };
+    else if (r.produces)
+      responses[status] = {
+        description: "OK",
+        ...headers,
+        content: Object.fromEntries(r.produces.map((t) => [t, { schema: { type: "string" } }])),
+      };
+    else
+      responses[status] = {
+        description: status === 201 ? "Created" : status === 202 ? "Accepted" : "OK",
+        ...headers,
+        content: { "application/json": { schema: r.response ? schemaOf(r.response, "output") : {} } },
+      };
+  }
+  responses["400"] = error("Invalid input; `details.path` names the bad part");
+  responses["401"] = error("No key, or an unknown one");
+  responses["403"] = error("The key's role does not allow this");
+  if (r.path.includes("{")) responses["404"] = error("Not found in the caller's workspace");
+  if (r.method !== "GET") responses["409"] = error("Conflict (a resource in use, a retry still running)");
+  if (r.ifMatch) responses["412"] = error("If-Match is stale: the resource changed since it was read");
+  if (r.body || r.consumes) {
+    responses["413"] = error("The body is larger than the limit");
+    responses["415"] = error("The body's Content-Type is not accepted");
+  }
+  if (r.method === "POST") responses["422"] = error("Idempotency-Key reused with another body");
+  responses["429"] = error("Too many requests; see Retry-After");
+  responses["503"] = error("Still loading; see Retry-After and /readyz");
+
+  const op: Record<string, unknown> = {
+    operationId: operationId(r),
+    summary: r.summary,
+    tags: [r.tag],
+    parameters: params,
+    responses,
+  };
+  if (r.body)
+    op.requestBody = {
+      required: true,
+      content: { "application/json": { schema: schemaOf(r.body) } },
+    };
+  else if (r.consumes)
+    op.requestBody = {
+      required: true,
+      content: Object.fromEntries(r.consumes.map((t) => [t, { schema: { type: "string" } }])),
+    };
+  return op;
+}
+
+/** `GET /v1/segments/{id}/contacts` → `getSegmentsIdContacts`: stable, unique per method and path. */
+function operationId(r: RouteDoc): string {
+  const words = r.path
+    .split("/")
+    .filter((p) => p !== "" && p !== "v1")
+    .map((p) => p.replace(/[{}]/g, "").replace(/[-_](\w)/g, (_, c: string) => c.toUpperCase()));
+  return r.method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
+}
 
 export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
-      name: m[1],
-      in: "path",
-      required: true,
-      schema: { type: "string" },
-    }));
-    const query = (r.query ?? []).map((name) => ({
-      name,
-      in: "query",
-      required: false,
-      schema: { type: "string" },
-    }));
-    const op: Record<string, unknown> = {
-      summary: r.summary,
-      tags: [r.tag],
-      parameters: [...params, ...query],
-      responses: {
-        "200": { description: "OK" },
-        "400": ERROR,
-        "401": ERROR,
-        "403": ERROR,
-        "404": ERROR,
-        "409": ERROR,
-        "413": ERROR,
-        "429": ERROR,
-      },
-    };
-    if (r.body)
-      op.requestBody = { required: true, content: { "application/json": { schema: schemaOf(r.body) } } };
     paths[r.path] ??= {};
-    paths[r.path]![r.method.toLowerCase()] = op;
+    paths[r.path]![r.method.toLowerCase()] = operation(r);
   }
   return {
     openapi: "3.1.0",
@@ -96,9 +197,28 @@ export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      schemas: { Rule: schemaOf(RuleSchema) },
+      schemas: { Rule: schemaOf(RuleSchema), Error: ERROR_SCHEMA },
     },
     security: [{ bearer: [] }],
     paths,
   };
+}
+
+/**
+ * Why an answer does not match what the route's document says it answers, or null.
+ * The body is compared in its JSON form, as the client receives it.
+ */
+export function responseProblem(r: RouteDoc, status: number, body: unknown): string | null {
+  const where = `${r.method} ${r.path}`;
+  if (!r.response && !r.ok && body !== undefined) return null; // STRICT-LATER
+  const ok = okStatuses(r);
+  if (!(ok as readonly number[]).includes(status))
+    return `${where} answered ${status}, documented as ${ok.join(" or ")}`;
+  if (status === 204) return body === undefined ? null : `${where} answered 204 with a body`;
+  if (!r.response) return `${where} answered a JSON body but documents no response schema`;
+  const json: unknown = JSON.parse(JSON.stringify(body));
+  const res = r.response.safeParse(json);
+  if (res.success) return null;
+  const first = res.error.issues.slice(0, 3).map((i) => `${issuePath("", i.path) || "(body)"}: ${i.message}`);
+  return `${where}: the answer does not match its response schema: ${first.join("; ")}`;
 }

@@ -43,7 +43,7 @@ import { requireAccess } from "./access.ts";
 import { registerDestinationRoutes } from "./destination-routes.ts";
 import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
-import { openApiDocument, type RouteDoc } from "./openapi.ts";
+import { openApiDocument, type RouteDoc, responseProblem } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
 import { registerScheduleRoutes } from "./schedule-routes.ts";
 import { registerStreamRoutes } from "./stream-routes.ts";
@@ -103,6 +103,10 @@ export function route(
       });
       // A streamed answer (export, stream) has been sent, or its client went away.
       if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return reply;
+      if (app.checkResponses) {
+        const problem = responseProblem(doc, out === undefined ? 204 : reply.statusCode, out);
+        if (problem) throw new Error(problem);
+      }
       if (out === undefined) return reply.status(204).send();
       return out;
     },

@@ -49,6 +49,8 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Failed authentications per client address before 429 (default 20 a minute). */
   authFailureLimit?: AuthFailureLimit;
+  /** `SLICE_CHECK_RESPONSES=1`: every JSON answer is checked against its documented schema (500 if not). */
+  checkResponses?: boolean;
 }
 
 declare module "fastify" {
@@ -57,6 +59,7 @@ declare module "fastify" {
   }
   interface FastifyInstance {
     readiness: Readiness;
+    checkResponses: boolean;
   }
 }
 
@@ -124,6 +127,7 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   app.decorateRequest("caller", null);
   const readiness = opts.readiness ?? Readiness.readyNow();
   app.decorate("readiness", readiness);
+  app.decorate("checkResponses", opts.checkResponses ?? false);
 
   // Before every other hook: the request id goes back to the client (set on the raw
   // response so that streamed and hijacked answers carry it too), and nothing reaches

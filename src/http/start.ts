@@ -82,6 +82,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     ...(c.metricsToken !== undefined ? { metricsToken: c.metricsToken } : {}),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
     ...(c.secretKey !== undefined ? { secretKey: c.secretKey } : {}),
+    checkResponses: c.checkResponses,
   };
 }
 

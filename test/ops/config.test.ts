@@ -74,6 +74,7 @@ describe("configuration", () => {
       host: "127.0.0.1",
       rateLimit: 6000,
       allowPrivateAddresses: false,
+      checkResponses: false,
       logLevel: "info",
     });
     expect(
@@ -87,6 +88,7 @@ describe("configuration", () => {
           SLICE_WEBHOOK_ALLOW_PRIVATE: "1",
           SLICE_METRICS_TOKEN: "0123456789abcdef",
           LOG_LEVEL: "DEBUG",
+          SLICE_CHECK_RESPONSES: "1",
           SLICE_DB: "",
         }),
       ),
@@ -98,6 +100,7 @@ describe("configuration", () => {
       rateLimit: 120,
       allowPrivateAddresses: true,
       metricsToken: "0123456789abcdef",
+      checkResponses: true,
       logLevel: "debug",
     });
     expect(problems({ PORT: "", SLICE_RATE_LIMIT: "  " })).toEqual([]);

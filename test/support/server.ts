@@ -45,6 +45,8 @@ export async function startTestServer(
     webhookPollMs: 50,
     // Test receivers listen on 127.0.0.1; the tests of the address rule pass false.
     allowPrivateAddresses: true,
+    // Every answer of the suite is checked against its documented response schema.
+    checkResponses: true,
     ...(backend.kind === "sqlite" ? { sqlitePath: join(dir, "slice.db") } : { databaseUrl: backend.url }),
     ...opts,
   });
