@@ -78,6 +78,24 @@ function fixedLength(d: Duration | null, tz: string): number | null {
   }
 }
 
+/** min(a, b) of two non-decreasing bounds: it reaches a target once both have. */
+function lower(a: Bound, b: Bound): Bound {
+  return {
+    at: (x) => Math.min(a.at(x), b.at(x)),
+    first: (target) => Math.max(a.first(target), b.first(target)),
+    moving: a.moving || b.moving,
+  };
+}
+
+/** max(a, b) of two non-decreasing bounds: it reaches a target as soon as either has. */
+function upper(a: Bound, b: Bound): Bound {
+  return {
+    at: (x) => Math.max(a.at(x), b.at(x)),
+    first: (target) => Math.min(a.first(target), b.first(target)),
+    moving: a.moving || b.moving,
+  };
+}
+
 /** An inclusive range [lo(now), hi(now)]. */
 export class MovingRange {
   readonly moving: boolean;
@@ -174,10 +192,13 @@ function makeWindowRange(w: Window | undefined, tz: string): MovingRange {
   if (!w) return MovingRange.all();
   if ("in_last" in w) return dateOpRange("in_last", w.in_last, tz)!;
   if ("between_ago" in w) {
-    // now − D1 < t ≤ now − D2
+    // The durations may come in either order, and with calendar units which one
+    // reaches further back can depend on the instant ("1d" vs "23h" on a DST day), so
+    // the ends are taken per instant: min(now − D1, now − D2) < t ≤ max(…).
+    const [a, b] = w.between_ago.map(parseDuration);
     return new MovingRange(
-      relative(parseDuration(w.between_ago[0]), -1, 1, tz),
-      relative(parseDuration(w.between_ago[1]), -1, 0, tz),
+      lower(relative(a, -1, 1, tz), relative(b, -1, 1, tz)),
+      upper(relative(a, -1, 0, tz), relative(b, -1, 0, tz)),
     );
   }
   if ("after" in w) return dateOpRange("after", w.after, tz)!;

@@ -387,6 +387,33 @@ describe("windows at their edges", () => {
     expect(inWindow(months, "2026-04-10T12:00:00.001Z")).toBe(false);
   });
 
+  it("between_ago takes its durations in either order", () => {
+    for (const w of [{ between_ago: ["30d", "7d"] }, { between_ago: ["7d", "30d"] }]) {
+      expect(inWindow(w, NOW - 30 * DAY)).toBe(false);
+      expect(inWindow(w, NOW - 30 * DAY + 1)).toBe(true);
+      expect(inWindow(w, NOW - 7 * DAY)).toBe(true);
+      expect(inWindow(w, NOW - 7 * DAY + 1)).toBe(false);
+    }
+    // Which end is further back can change with the instant: on the Paris spring-forward
+    // day "1d" back is 23 hours, so ["1d", "23h30m"]'s ends swap places.
+    const spring = { tz: "Europe/Paris", now: "2026-03-29T10:00:00.000Z" };
+    const w = { between_ago: ["1d", "1410m"] };
+    const dayAgo = Date.parse("2026-03-28T11:00:00.000Z");
+    const ago1410m = Date.parse(spring.now) - 1410 * MIN;
+    expect(ago1410m).toBeLessThan(dayAgo);
+    expect(inWindow(w, ago1410m, spring)).toBe(false);
+    expect(inWindow(w, ago1410m + 1, spring)).toBe(true);
+    expect(inWindow(w, dayAgo, spring)).toBe(true);
+    expect(inWindow(w, dayAgo + 1, spring)).toBe(false);
+    // The same rule a week later, outside the DST change: 1d is the longer one.
+    const later = { tz: "Europe/Paris", now: "2026-04-05T10:00:00.000Z" };
+    const t = Date.parse(later.now);
+    expect(inWindow(w, t - DAY, later)).toBe(false);
+    expect(inWindow(w, t - DAY + 1, later)).toBe(true);
+    expect(inWindow(w, t - 1410 * MIN, later)).toBe(true);
+    expect(inWindow(w, t - 1410 * MIN + 1, later)).toBe(false);
+  });
+
   it("after T: after the last millisecond of a date, after an instant itself; the future counts", () => {
     expect(inWindow({ after: "2026-05-01" }, "2026-05-01T23:59:59.999Z")).toBe(false);
     expect(inWindow({ after: "2026-05-01" }, "2026-05-02T00:00:00.000Z")).toBe(true);

@@ -422,7 +422,12 @@ export function inWindow(t: number, w: Window | undefined, ctx: ReferenceContext
   if (w === undefined) return true;
   const tz = ctx.timeZone;
   if ("in_last" in w) return ago(w.in_last, ctx) < t && t <= ctx.now;
-  if ("between_ago" in w) return ago(w.between_ago[0], ctx) < t && t <= ago(w.between_ago[1], ctx);
+  if ("between_ago" in w) {
+    // Either order: the window runs between the two instants, whichever is earlier.
+    const a = ago(w.between_ago[0], ctx);
+    const b = ago(w.between_ago[1], ctx);
+    return Math.min(a, b) < t && t <= Math.max(a, b);
+  }
   if ("after" in w) return t > span(w.after, tz).end;
   if ("before" in w) return t < span(w.before, tz).start;
   return span(w.between[0], tz).start <= t && t <= span(w.between[1], tz).end;

@@ -78,6 +78,15 @@ describe("reference: windows and durations", () => {
     expect(at(now - DAY + 1)).toBe(false);
   });
 
+  it("between_ago [D2, D1] is the same window as [D1, D2]", () => {
+    const rule: RuleNode = { type: "event", event: "x", window: { between_ago: ["1d", "2d"] } };
+    const at = (t: number) => ref(rule, { now, events: [{ type: "x", timestamp: t }] });
+    expect(at(now - 2 * DAY)).toBe(false);
+    expect(at(now - 2 * DAY + 1)).toBe(true);
+    expect(at(now - DAY)).toBe(true);
+    expect(at(now - DAY + 1)).toBe(false);
+  });
+
   it("1d back across the spring DST change in Paris is 23 hours", () => {
     // 29 March 2026 is the spring change in Paris: 10:00 CEST is 08:00Z, 10:00 CET the day before is 09:00Z.
     const paris = { now: "2026-03-29T08:00:00.000Z", tz: "Europe/Paris" };

@@ -74,6 +74,11 @@ const BOTH_WAYS: [string, RuleNode][] = [
     "count(email_opened, between 60d and 30d ago) = 0",
     { type: "event", event: "email_opened", window: { between_ago: ["60d", "30d"] }, op: "eq", value: 0 },
   ],
+  // either order, kept as written
+  [
+    "count(email_opened, between 30d and 60d ago) = 0",
+    { type: "event", event: "email_opened", window: { between_ago: ["30d", "60d"] }, op: "eq", value: 0 },
+  ],
   [
     "count(email_opened, after 2026-01-01) > 1",
     { type: "event", event: "email_opened", window: { after: "2026-01-01" }, op: "gt", value: 1 },
