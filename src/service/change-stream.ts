@@ -1,6 +1,6 @@
 /**
  * Clients of the change stream (`GET /v1/stream`, SPEC §4, docs/api.md): server-sent
- * events with the change's sequence number as `id:`, resumed from `Last-Event-ID` by
+ * events with the change's log position as `id:` (an opaque token), resumed from `Last-Event-ID` by
  * replaying the workspace's change log, with a bounded queue per client so that a
  * client that does not read cannot grow the server's memory, and a cap per API key.
  */
@@ -65,8 +65,11 @@ export interface OpenStream {
   start(): void;
 }
 
-const changeEvent = (c: ChangeRecord) =>
-  `id: ${c.seq}\nevent: change\ndata: ${JSON.stringify(wireChange(c))}\n\n`;
+/** How a change's sequence number is shown as an event id (opaque tokens: src/service/log-position.ts). */
+export type EventIdOf = (workspace: string, seq: number) => string;
+
+const changeEvent = (c: ChangeRecord, id: string) =>
+  `id: ${id}\nevent: change\ndata: ${JSON.stringify(wireChange(c))}\n\n`;
 
 interface Queued {
   chunk: string;
@@ -138,7 +141,7 @@ class Client {
       return;
     }
     if (c.seq <= this.floor) return;
-    this.send(changeEvent(c), c.seq);
+    this.send(changeEvent(c, this.hub.idOf(this.workspace, c.seq)), c.seq);
   }
 
   private async replay(after: number): Promise<void> {
@@ -155,7 +158,7 @@ class Client {
         });
         if (this.closed) return;
         for (const c of page.data) {
-          this.send(changeEvent(c), c.seq);
+          this.send(changeEvent(c, this.hub.idOf(this.workspace, c.seq)), c.seq);
           if (c.seq > this.floor) this.floor = c.seq;
         }
         if (page.next_cursor && page.data.length > 0) {
@@ -177,7 +180,8 @@ class Client {
     const pending = this.pending ?? [];
     this.pending = null;
     // Logged before the last page was read (so already sent), or after it: only the later.
-    for (const c of pending) if (c.seq > this.floor) this.send(changeEvent(c), c.seq);
+    for (const c of pending)
+      if (c.seq > this.floor) this.send(changeEvent(c, this.hub.idOf(this.workspace, c.seq)), c.seq);
   }
 
   private drained(): Promise<void> {
@@ -241,7 +245,7 @@ class Client {
    */
   drop(reason: string, message: string): void {
     if (this.closed) return;
-    const data = { reason, message, last_event_id: String(this.lastWritten) };
+    const data = { reason, message, last_event_id: this.hub.idOf(this.workspace, this.lastWritten) };
     this.release();
     this.hub.countDrop();
     this.sink.write(`event: dropped\ndata: ${JSON.stringify(data)}\n\n`);
@@ -280,7 +284,8 @@ export class ChangeStreams {
 
   constructor(
     readonly store: Store,
-    limits: Partial<StreamLimits> = {},
+    limits: Partial<StreamLimits>,
+    readonly idOf: EventIdOf,
   ) {
     this.limits = { ...DEFAULT_STREAM_LIMITS, ...limits };
   }

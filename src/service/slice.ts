@@ -24,6 +24,7 @@ import type { Connector, DestinationKind } from "./destinations/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
 import type { LoadPhase } from "./live-workspace.ts";
+import { LogPositions } from "./log-position.ts";
 import type { Provider } from "./receivers/types.ts";
 import { type AnyAdapter, Receiving } from "./receiving.ts";
 import { ScheduleRunner } from "./schedules/runner.ts";
@@ -132,9 +133,11 @@ export class Slice {
   private constructor(
     readonly store: Store,
     private readonly opts: SliceOptions,
+    /** Log positions as clients see them: opaque tokens per workspace. */
+    readonly positions: LogPositions,
   ) {
     this.clock = opts.clock ?? { now: () => Date.now() };
-    this.changeStreams = new ChangeStreams(store, opts.stream);
+    this.changeStreams = new ChangeStreams(store, opts.stream ?? {}, (ws, seq) => positions.of(ws).seal(seq));
     this.sources = new ObservedSourceStats(this.clock, opts.observer);
     this.receiving = new Receiving({
       store,
@@ -180,6 +183,7 @@ export class Slice {
           if (!svc.engine.segment(segmentId)) throw notFound("segment", segmentId);
         },
         segmentSize: async (ws, segmentId) => (await this.workspace(ws)).engine.members(segmentId).count,
+        position: (ws, seq) => positions.of(ws).seal(seq),
         contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
       },
       this.clock,
@@ -212,7 +216,7 @@ export class Slice {
    * that it is starting.
    */
   static async open(opts: SliceOptions): Promise<Slice> {
-    const s = new Slice(opts.store, opts);
+    const s = new Slice(opts.store, opts, new LogPositions(await opts.store.serverSecret("log-positions")));
     await s.bootstrap();
     return s;
   }
@@ -286,6 +290,7 @@ export class Slice {
         const began = performance.now();
         const svc = await WorkspaceService.open(this.store, info, {
           clock: this.clock,
+          positions: this.positions.of(id),
           ...(observer?.loadProgress
             ? {
                 onProgress: (phase: string, rows: number) =>

@@ -3,6 +3,7 @@
  * is validated, committed, then applied to the engine (LiveWorkspace.write); every read
  * of membership comes from the engine at the read instant.
  */
+import { randomBytes } from "node:crypto";
 import type { ContactInput as EngineContact, ExplainNode, MembershipChange } from "../engine/index.ts";
 import type { Clock } from "../engine/types.ts";
 import { DEFAULT_SEGMENT_IDS, defaultSegments } from "../rules/defaults.ts";
@@ -31,6 +32,7 @@ import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { contactTag, type IfMatch, requireMatch, segmentTag } from "./etag.ts";
 import { type ContactMatch, engineContact, LiveWorkspace, UnknownContactError } from "./live-workspace.ts";
+import { LogPositions, type WorkspacePositions } from "./log-position.ts";
 import { normalisePhone } from "./phone.ts";
 import { ruleOfInput, ruleTextOf } from "./rule-input.ts";
 import {
@@ -142,12 +144,20 @@ export class WorkspaceService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly hooks: WorkspaceHooks,
+    /** Log positions (cursors) as the client sees them: opaque tokens. */
+    readonly positions: WorkspacePositions,
   ) {}
 
   static async open(
     store: Store,
     info: Workspace,
-    opts: { clock?: Clock; hooks?: WorkspaceHooks; onProgress?: (phase: string, rows: number) => void } = {},
+    opts: {
+      /** Default: a key of this process only, for a service opened on its own (tests, tools). */
+      positions?: WorkspacePositions;
+      clock?: Clock;
+      hooks?: WorkspaceHooks;
+      onProgress?: (phase: string, rows: number) => void;
+    } = {},
   ): Promise<WorkspaceService> {
     const clock = opts.clock ?? { now: () => Date.now() };
     const hooks = opts.hooks ?? {};
@@ -158,7 +168,8 @@ export class WorkspaceService {
       onLog: (tx, logged) => hooks.onLog?.(info.id, tx, logged) ?? Promise.resolve(),
       afterLog: (logged) => hooks.afterLog?.(info.id, logged),
     });
-    return new WorkspaceService(info, live, store, clock, hooks);
+    const positions = opts.positions ?? new LogPositions(randomBytes(32)).of(info.id);
+    return new WorkspaceService(info, live, store, clock, hooks, positions);
   }
 
   get id(): string {
@@ -747,7 +758,7 @@ export class WorkspaceService {
     if (!(await this.store.getContact(this.id, id))) throw notFound("contact", id);
     const page = await this.store.listContactEvents(this.id, id, {
       limit: req.limit,
-      ...(req.cursor ? { cursor: req.cursor } : {}),
+      ...(req.cursor ? { cursor: this.positions.open(req.cursor, "cursor") } : {}),
     });
     return {
       data: page.data.map((e) => ({
@@ -758,7 +769,7 @@ export class WorkspaceService {
         properties: e.properties,
         received_at: iso(e.received_at),
       })),
-      next_cursor: page.next_cursor,
+      next_cursor: page.next_cursor === null ? null : this.positions.seal(page.next_cursor),
     };
   }
 
@@ -1234,9 +1245,12 @@ export class WorkspaceService {
       segmentId: id,
       limit: req.limit,
       ...(since !== undefined ? { since } : {}),
-      ...(req.cursor ? { cursor: req.cursor } : {}),
+      ...(req.cursor ? { cursor: String(this.positions.openSeq(req.cursor, "cursor")) } : {}),
     });
-    return { data: page.data.map(wireChange), next_cursor: page.next_cursor };
+    return {
+      data: page.data.map(wireChange),
+      next_cursor: page.next_cursor === null ? null : this.positions.seal(page.next_cursor),
+    };
   }
 
   explain(contactId: string, segmentId: string): { member: boolean; rule: ExplainNode | null } {

@@ -421,6 +421,18 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (workspace_id, created
 `;
     },
   },
+  {
+    version: 7,
+    name: "server secrets",
+    // Random keys the server makes once and keeps with its data (src/store/server-secret-repo.ts).
+    sql: (d) => `
+CREATE TABLE server_secrets (
+  name ${TYPES[d].key} PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at ${TYPES[d].big} NOT NULL
+);
+`,
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

@@ -11,6 +11,7 @@ import { type Executor, type Row, translateError } from "./executor.ts";
 import { newId, newSecret, normalizeEmail, sha256Hex } from "./ids.ts";
 import * as ingest from "./ingest-repo.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
+import { serverSecret } from "./server-secret-repo.ts";
 import { keyCursor, limitOf, MAX_LIMIT, page, seqCursor } from "./paging.ts";
 import { sqliteFileOf } from "./sqlite.ts";
 import { readSqliteWorkspace } from "./sqlite-bulk-read.ts";
@@ -1607,6 +1608,10 @@ export class SqlStore extends SqlOps implements Store {
   async getWorkspace(id: string): Promise<Workspace | null> {
     const rows = await this.x.all("SELECT * FROM workspaces WHERE id = ?", [id]);
     return rows.length > 0 ? this.toWorkspace(rows[0]) : null;
+  }
+
+  serverSecret(name: string): Promise<Buffer> {
+    return serverSecret(this.x, name, this.clock.now());
   }
 
   async listWorkspaces(): Promise<Workspace[]> {

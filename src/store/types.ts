@@ -607,6 +607,8 @@ export interface Store extends StoreOps {
   createWorkspace(ws: NewWorkspace): Promise<Workspace>;
   getWorkspace(id: string): Promise<Workspace | null>;
   listWorkspaces(): Promise<Workspace[]>;
+  /** A 32-byte random key the server keeps with its data, made at its first use (src/store/server-secret-repo.ts). */
+  serverSecret(name: string): Promise<Buffer>;
   updateWorkspace(id: string, patch: WorkspacePatch): Promise<Workspace | null>;
   /** A receiver by id alone: the public `/hooks/{id}` path names no workspace. */
   findReceiver(id: string): Promise<ReceiverRecord | null>;

@@ -85,10 +85,13 @@ function openSse(base: string, path: string, key: string, headers: Record<string
   });
 }
 
-const changeIds = (evs: SseEvent[]) => evs.filter((e) => e.event === "change").map((e) => Number(e.id));
+const changeIds = (evs: SseEvent[]) => evs.filter((e) => e.event === "change").map((e) => e.id!);
 
 describe("GET /v1/stream", () => {
   let t: TestServer;
+  /** The server's opaque event id of a change-log position, and back. */
+  const idOf = (ws: string, seq: number) => t.server.slice.positions.of(ws).seal(seq);
+  const seqOf = (ws: string, id: string) => t.server.slice.positions.of(ws).openSeq(id, "id");
 
   async function workspace(name: string) {
     const r = await t.call("POST", "/v1/workspaces", { name });
@@ -188,11 +191,11 @@ describe("GET /v1/stream", () => {
     expect(info.message).toMatch(/did not read/);
     const seen = changeIds(got);
     expect(seen.length).toBeGreaterThan(0);
-    expect(info.last_event_id).toBe(String(seen.at(-1)));
+    expect(info.last_event_id).toBe(seen.at(-1));
     // Up to the drop, the events are the log's changes from the first seen, in its order,
     // none missing (the segments' first members were logged before the client came).
-    const log = await logAfter(wsId, seen[0]! - 1);
-    expect(seen).toEqual(log.slice(0, seen.length).map((c) => c.seq));
+    const log = await logAfter(wsId, seqOf(wsId, seen[0]!) - 1);
+    expect(seen).toEqual(log.slice(0, seen.length).map((c) => idOf(wsId, c.seq)));
     const first = JSON.parse(got.find((e) => e.event === "change")!.data!);
     expect(first).toEqual({
       segment_id: log[0]!.segment_id,
@@ -211,12 +214,12 @@ describe("GET /v1/stream", () => {
     expect(resumed.status).toBe(200);
     await flip();
     await flip();
-    const want = (await logAfter(wsId, Number(lastId))).map((c) => c.seq);
+    const want = (await logAfter(wsId, seqOf(wsId, lastId))).map((c) => idOf(wsId, c.seq));
     expect(want.length).toBeGreaterThan(4 * N);
     await resumed.until((evs) => changeIds(evs).length >= want.length, "every change after the last id");
     // A moment for duplicates, had there been any, to arrive (the assertion is on content).
     await flip();
-    const wantAll = (await logAfter(wsId, Number(lastId))).map((c) => c.seq);
+    const wantAll = (await logAfter(wsId, seqOf(wsId, lastId))).map((c) => idOf(wsId, c.seq));
     await resumed.until((evs) => changeIds(evs).length >= wantAll.length, "the last flip's changes");
     expect(resumed.text().startsWith(": connected\n\n")).toBe(true);
     expect(changeIds(resumed.events())).toEqual(wantAll);
@@ -243,14 +246,14 @@ describe("GET /v1/stream", () => {
       // Each contact enters the segment and the workspace's default segment.
       return l.length === 6 ? l : null;
     }, 5000);
-    const seqs = log!.map((c) => c.seq);
+    const seqs = log!.map((c) => idOf(wsId, c.seq));
     const s = await openSse(t.url, `/v1/stream?last_event_id=${seqs[1]}`, key);
     expect(s.status).toBe(200);
     await s.until((evs) => changeIds(evs).length >= 4, "the four later changes");
     expect(changeIds(s.events())).toEqual(seqs.slice(2));
     // The header wins over the query (an EventSource reconnecting sends the newer id there).
     const h = await openSse(t.url, `/v1/stream?last_event_id=${seqs[1]}`, key, {
-      "last-event-id": String(seqs[4]),
+      "last-event-id": seqs[4]!,
     });
     await h.until((evs) => changeIds(evs).length >= 1, "the last change");
     expect(changeIds(h.events())).toEqual([seqs[5]]);
@@ -260,6 +263,15 @@ describe("GET /v1/stream", () => {
     const bad = await call("GET", "/v1/stream?last_event_id=abc");
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.path).toBe("last_event_id");
+    // Ids are opaque and of one workspace: a sequence number, or another workspace's
+    // id for the same position, is refused rather than read.
+    expect(seqs.every((id) => !/^\d+$/.test(id))).toBe(true);
+    const other = await workspace("resume-query-other");
+    const plain = await call("GET", `/v1/stream?last_event_id=${seqOf(wsId, seqs[1]!)}`);
+    expect(plain.status).toBe(400);
+    const foreign = await call("GET", `/v1/stream?last_event_id=${idOf(other.id, seqOf(wsId, seqs[1]!))}`);
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error.details.path).toBe("last_event_id");
     const badHeader = await call("GET", "/v1/stream", undefined, { "last-event-id": "1; DROP" });
     expect(badHeader.status).toBe(400);
     expect(badHeader.body.error.details.path).toBe("Last-Event-ID");
@@ -352,11 +364,14 @@ function memoryLog() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Sequence numbers as they are, so that the hub's own logic reads plainly here. */
+const PLAIN_IDS = (_ws: string, seq: number) => String(seq);
+
 describe("ChangeStreams", () => {
   it("replays after the id at the client's pace; live changes during the replay, even too many to keep, arrive once, in order", async () => {
     const { store, append } = memoryLog();
     append(100);
-    const hub = new ChangeStreams(store, { maxQueuedMessages: 20, replayPage: 5 });
+    const hub = new ChangeStreams(store, { maxQueuedMessages: 20, replayPage: 5 }, PLAIN_IDS);
     const sink = new FakeSink();
     sink.open = false;
     hub.open({ workspace: "w", keyId: "k", sink, after: 10, start: () => {} });
@@ -382,7 +397,7 @@ describe("ChangeStreams", () => {
 
   it("drops a client whose queue is full: the final event names the last id written, the queue is freed", () => {
     const { store, append } = memoryLog();
-    const hub = new ChangeStreams(store, { maxQueuedMessages: 20 });
+    const hub = new ChangeStreams(store, { maxQueuedMessages: 20 }, PLAIN_IDS);
     const sink = new FakeSink();
     hub.open({ workspace: "w", keyId: "k", sink, start: () => {} });
     hub.publish("w", append(3));

@@ -121,6 +121,29 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       });
     });
 
+    describe("server secrets", () => {
+      it("are made once, 32 random bytes, the same for every store and reopening; concurrent first uses agree", async () => {
+        const opts = await f.fresh();
+        const stores = await Promise.all([1, 2, 3].map(() => f.open(opts)));
+        let first: Buffer;
+        try {
+          const keys = await Promise.all(stores.map((s) => s.serverSecret("test-key")));
+          first = keys[0]!;
+          expect(keys[0]!.length).toBe(32);
+          for (const k of keys) expect(k.equals(keys[0]!)).toBe(true);
+          expect((await stores[0]!.serverSecret("other-key")).equals(keys[0]!)).toBe(false);
+        } finally {
+          for (const s of stores) await s.close();
+        }
+        const again = await f.open(opts);
+        try {
+          expect((await again.serverSecret("test-key")).equals(first)).toBe(true);
+        } finally {
+          await again.close();
+        }
+      });
+    });
+
     describe("workspaces and keys", () => {
       it("creates, reads, lists and updates workspaces", async () => {
         clock.t = 1_700_000_000_000;

@@ -50,8 +50,9 @@ export interface Run {
   destination_id: string;
   kind: RunKind;
   state: RunState;
-  from_seq: number | null;
-  to_seq: number | null;
+  /** Opaque change-log positions. */
+  from_seq: string | null;
+  to_seq: string | null;
   added: number;
   removed: number;
   failed: number;

@@ -34,6 +34,8 @@ export interface DestinationHost {
   requireSegment(ws: string, segmentId: string): Promise<void>;
   segmentSize(ws: string, segmentId: string): Promise<number>;
   contacts(ws: string, ids: string[]): Promise<WireContact[]>;
+  /** A change-log position as clients see it (an opaque token, src/service/log-position.ts). */
+  position(ws: string, seq: number): string;
   /** Extra checks that need the network (the http kind's address rules): an error or null. */
   checkConfig?(
     kind: string,
@@ -179,14 +181,15 @@ export class DestinationService {
     await this.syncer.repo(ws).delete(id);
   }
 
-  wireRun(r: RunRecord) {
+  wireRun(ws: string, r: RunRecord) {
+    const position = (seq: number | null) => (seq === null ? null : this.host.position(ws, seq));
     return {
       id: r.id,
       destination_id: r.destination_id,
       kind: r.kind,
       state: r.state,
-      from_seq: r.from_seq,
-      to_seq: r.to_seq,
+      from_seq: position(r.from_seq),
+      to_seq: position(r.to_seq),
       added: r.added,
       removed: r.removed,
       failed: r.failed,
@@ -206,14 +209,14 @@ export class DestinationService {
     } catch (e) {
       throw invalid("cursor", (e as Error).message);
     }
-    return { data: page.data.map((r) => this.wireRun(r)), next_cursor: page.next_cursor };
+    return { data: page.data.map((r) => this.wireRun(ws, r)), next_cursor: page.next_cursor };
   }
 
   async run(ws: string, id: string, runId: string) {
     await this.load(ws, id);
     const r = await this.syncer.repo(ws).getRun(runId);
     if (!r || r.destination_id !== id) throw notFound("run", runId);
-    return this.wireRun(r);
+    return this.wireRun(ws, r);
   }
 
   async outcomes(
