@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { z } from "zod";
+import { z } from "zod";
 import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
 import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
@@ -17,6 +17,7 @@ import {
   ExportOptionError,
   type ExportOptions,
   exportChunks,
+  FORMULA_MODES,
   fileName,
   validateExportOptions,
 } from "../service/exports.ts";
@@ -45,6 +46,7 @@ import { registerDocs } from "./docs.ts";
 import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc, responseProblem } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
+import * as R from "./responses/core.ts";
 import { registerScheduleRoutes } from "./schedule-routes.ts";
 import { registerStreamRoutes } from "./stream-routes.ts";
 import { registerWebhookRoutes } from "./webhook-routes.ts";
@@ -171,6 +173,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Create a workspace (admin key only)",
       body: WorkspaceInput,
       tag: "workspaces",
+      response: R.WorkspaceCreated,
+      ok: [201],
     },
     async ({ caller, body, reply }) => {
       const r = await slice.createWorkspace(caller, body);
@@ -182,7 +186,13 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/workspace", summary: "The caller's workspace", tag: "workspaces" },
+    {
+      method: "GET",
+      path: "/v1/workspace",
+      summary: "The caller's workspace",
+      tag: "workspaces",
+      response: R.WorkspaceAnswer,
+    },
     ({ caller }) => wireWorkspace(caller.workspace),
   );
   route(
@@ -194,6 +204,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Create an API key of the caller's workspace (the secret is shown once)",
       body: KeyInput,
       tag: "keys",
+      response: R.KeyCreated,
+      ok: [201],
     },
     async ({ caller, body, reply }) => {
       const { key, secret } = await slice.createKey(caller, body);
@@ -210,6 +222,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "The caller's workspace's keys",
       tag: "keys",
       access: "write",
+      response: R.KeysPage,
     },
     async ({ caller }) => ({
       data: (await slice.store.listApiKeys(caller.workspace.id)).map(wireKey),
@@ -219,7 +232,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   route(
     app,
     slice,
-    { method: "DELETE", path: "/v1/keys/{id}", summary: "Revoke a key", tag: "keys" },
+    { method: "DELETE", path: "/v1/keys/{id}", summary: "Revoke a key", tag: "keys", ok: [204] },
     async ({ caller, params }) => {
       await slice.deleteKey(caller, params.id!);
     },
@@ -236,6 +249,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       access: "ingest",
       body: ContactInput,
       tag: "contacts",
+      response: R.ContactWithSegments,
+      ok: [200, 201],
+      etag: true,
     },
     async ({ ws, body, reply }) => {
       const { contact, created } = await ws.upsertContact(body);
@@ -252,6 +268,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Upsert up to 10,000 contacts; per-item errors",
       access: "ingest",
       tag: "contacts",
+      response: R.BatchAnswer,
     },
     ({ ws, body }) => ws.upsertContacts(body),
   );
@@ -264,6 +281,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "List contacts, optionally of one segment; or the one with an email or external_id",
       query: ["segment", "cursor", "limit", "email", "external_id"],
       tag: "contacts",
+      response: R.ContactsPage,
     },
     ({ ws, query }) =>
       ws.listContacts({
@@ -280,6 +298,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/contacts/{id}",
       summary: "A contact, with the segments it is in (and its ETag)",
       tag: "contacts",
+      response: R.ContactWithSegments,
+      etag: true,
     },
     async ({ ws, params, reply }) => {
       const c = await ws.getContact(params.id!);
@@ -295,6 +315,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Update the fields given (412 when If-Match is stale)",
       body: ContactInput,
       tag: "contacts",
+      response: R.ContactWithSegments,
+      ifMatch: true,
+      etag: true,
     },
     async ({ ws, params, body, req, reply }) => {
       const ifMatch = parseIfMatch(req.headers["if-match"]);
@@ -310,6 +333,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/contacts/{id}",
       summary: "Erase a contact (profile, events, memberships); 412 when If-Match is stale",
       tag: "contacts",
+      ok: [204],
+      ifMatch: true,
     },
     async ({ ws, params, req }) => {
       const ifMatch = parseIfMatch(req.headers["if-match"]);
@@ -325,6 +350,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "A contact's events, newest first",
       query: ["cursor", "limit"],
       tag: "events",
+      response: R.EventsPage,
     },
     ({ ws, params, query }) => ws.contactEvents(params.id!, page(query)),
   );
@@ -337,6 +363,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Why a contact is in or out of a segment",
       query: ["segment"],
       tag: "segments",
+      response: R.ExplainAnswer,
     },
     ({ ws, params, query }) => {
       if (!query.segment) throw invalid("segment", "expected a segment id");
@@ -355,6 +382,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       access: "ingest",
       body: EventInput,
       tag: "events",
+      response: R.BatchAnswer,
     },
     ({ ws, body }) => ws.ingest(body),
   );
@@ -363,7 +391,13 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/fields", summary: "Built-in and custom fields", tag: "fields" },
+    {
+      method: "GET",
+      path: "/v1/fields",
+      summary: "Built-in and custom fields",
+      tag: "fields",
+      response: R.FieldsPage,
+    },
     async ({ ws }) => ({ data: await ws.listFields(), next_cursor: null }),
   );
   route(
@@ -375,6 +409,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Declare a custom field",
       body: FieldInput,
       tag: "fields",
+      response: R.FieldAnswer,
+      ok: [201],
     },
     async ({ ws, body, reply }) => {
       const f = await ws.createField(body);
@@ -398,6 +434,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments",
       summary: "Default and custom segments, with sizes",
       tag: "segments",
+      response: R.SegmentsPage,
     },
     async ({ ws }) => ({ data: await ws.listSegments(), next_cursor: null }),
   );
@@ -410,6 +447,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Create a segment",
       body: SegmentInput,
       tag: "segments",
+      response: R.SegmentAnswer,
+      ok: [201],
+      etag: true,
     },
     async ({ ws, body, reply }) => {
       const s = await ws.createSegment(body);
@@ -427,6 +467,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       access: "read",
       body: PreviewInput,
       tag: "segments",
+      response: R.PreviewAnswer,
     },
     ({ ws, body }) => ws.preview(body),
   );
@@ -438,13 +479,21 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segment-templates",
       summary: "Ready-made rules to start from",
       tag: "segments",
+      response: R.SegmentTemplatesPage,
     },
     () => ({ data: SEGMENT_TEMPLATES, next_cursor: null }),
   );
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/segments/{id}", summary: "A segment (and its ETag)", tag: "segments" },
+    {
+      method: "GET",
+      path: "/v1/segments/{id}",
+      summary: "A segment (and its ETag)",
+      tag: "segments",
+      response: R.SegmentAnswer,
+      etag: true,
+    },
     async ({ ws, params, reply }) => {
       const s = await ws.getSegment(params.id!);
       return tagged(reply, segmentTag(s.version), s);
@@ -459,6 +508,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Replace a segment's name, description and rule (412 when If-Match is stale)",
       body: SegmentReplace,
       tag: "segments",
+      response: R.SegmentAnswer,
+      ifMatch: true,
+      etag: true,
     },
     async ({ ws, params, body, req, reply }) => {
       const s = await ws.replaceSegment(params.id!, body, { ifMatch: parseIfMatch(req.headers["if-match"]) });
@@ -473,6 +525,8 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}",
       summary: "Delete a segment (409 with details.uses when in use; 412 when If-Match is stale)",
       tag: "segments",
+      ok: [204],
+      ifMatch: true,
     },
     async ({ ws, params, req }) => {
       await ws.deleteSegment(params.id!, { ifMatch: parseIfMatch(req.headers["if-match"]) });
@@ -486,6 +540,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/versions",
       summary: "A segment's versions, newest first",
       tag: "segments",
+      response: R.SegmentVersionsPage,
     },
     ({ ws, params }) => listVersions(ws, params.id!),
   );
@@ -497,6 +552,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/versions/{version}/restore",
       summary: "Restore a version: writes a new version with its name, description and rule",
       tag: "segments",
+      response: R.SegmentAnswer,
+      ifMatch: true,
+      etag: true,
     },
     async ({ ws, params, req, reply }) => {
       const s = await restoreVersion(ws, params.id!, versionParam(params.version!), {
@@ -513,7 +571,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/contacts",
       summary: "Members now, or at a past instant with ?at=; with ?email= (external_id=, id=): is it in?",
       query: ["cursor", "limit", "at", "email", "external_id", "id"],
+      queryTypes: { at: R.InstantQuery },
       tag: "segments",
+      response: R.MembersPage,
     },
     ({ ws, params, query }) => {
       const contact = lookupOf(query, ["id", "email", "external_id"]);
@@ -536,6 +596,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Add static members (or 'added' overrides of a dynamic segment)",
       body: MembersInput,
       tag: "segments",
+      response: R.MembersAdded,
     },
     ({ ws, params, body }) => ws.addMembers(params.id!, body),
   );
@@ -548,6 +609,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Remove static members (or 'removed' overrides)",
       body: RefsInput,
       tag: "segments",
+      response: R.MembersRemoved,
     },
     ({ ws, params, body }) => ws.removeMembers(params.id!, body),
   );
@@ -559,6 +621,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/overrides",
       summary: "A dynamic segment's manual overrides",
       tag: "segments",
+      response: R.OverridesPage,
     },
     ({ ws, params }) => ({ data: ws.overrides(params.id!), next_cursor: null }),
   );
@@ -571,6 +634,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Lift overrides",
       body: RefsInput,
       tag: "segments",
+      response: R.OverridesLifted,
     },
     ({ ws, params, body }) => ws.liftOverrides(params.id!, body),
   );
@@ -583,6 +647,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       summary: "Bulk action on the current members",
       body: ActionInput,
       tag: "segments",
+      response: R.ActionAnswer,
     },
     ({ ws, params, body }) => ws.action(params.id!, body),
   );
@@ -594,7 +659,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/changes",
       summary: "Enter/exit log, oldest first",
       query: ["since", "cursor", "limit"],
+      queryTypes: { since: R.InstantQuery },
       tag: "segments",
+      response: R.ChangesPage,
     },
     ({ ws, params, query }) =>
       ws.changes(params.id!, {
@@ -605,7 +672,13 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/segments/{id}/uses", summary: "What refers to a segment", tag: "segments" },
+    {
+      method: "GET",
+      path: "/v1/segments/{id}/uses",
+      summary: "What refers to a segment",
+      tag: "segments",
+      response: R.UsesPage,
+    },
     async ({ ws, params }) => ({ data: await ws.uses(params.id!), next_cursor: null }),
   );
   route(
@@ -616,7 +689,20 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/analytics",
       summary: "Size, daily entries/exits, share, breakdown, engagement, overlap",
       query: ["days", "breakdown", "top", "overlap"],
+      queryTypes: {
+        days: z
+          .int()
+          .min(1)
+          .meta({ description: "Days of history, today included: 30 by default, at most 365" }),
+        top: z
+          .int()
+          .min(1)
+          .meta({ description: "Breakdown values listed before (other): 10 by default, at most 100" }),
+        breakdown: z.string().meta({ description: "A field key: counts of the members by its value" }),
+        overlap: z.string().meta({ description: "A segment id: the members both have" }),
+      },
       tag: "segments",
+      response: R.AnalyticsAnswer,
     },
     async ({ ws, params, query }) => {
       const num = (k: string) => {
@@ -662,6 +748,19 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/segments/{id}/export",
       summary: "Streamed export: csv, ndjson, meta, google",
       query: ["format", "columns", "include_suppressed", "formulas"],
+      queryTypes: {
+        format: z.enum(EXPORT_FORMATS).meta({ description: "csv by default" }),
+        columns: z.string().meta({ description: "csv only: comma-separated column names, in order" }),
+        // z.enum drops numeric-looking members ("1", "0") from the JSON Schema; literals keep them.
+        include_suppressed: z.literal(["true", "false", "1", "0"]).meta({
+          description: "Also export unsubscribed, hard-bounced and complained contacts (default false)",
+        }),
+        formulas: z.enum(FORMULA_MODES).meta({
+          description:
+            "escape (default): cells a spreadsheet would run as a formula are neutralised; raw: as stored",
+        }),
+      },
+      produces: ["text/csv", "application/x-ndjson"],
       tag: "segments",
     },
     async ({ ws, params, query, reply }) => {

@@ -1,32 +1,47 @@
 /**
  * The wire form of a contact (SPEC §1, §4): what the API answers and what an NDJSON
  * export writes, one per line. Dates are ISO 8601 instants in UTC. `segments` is not
- * part of it: reads that show memberships add it themselves.
+ * part of it: reads that show memberships add it themselves (`WireContactWithSegments`).
+ * The type is inferred from the schema, which the OpenAPI document and the response
+ * check use too, so the shape is written down once.
  */
-import type { ContactRecord, ContactValue } from "../store/types.ts";
+import { z } from "zod";
+import { CONTACT_STATUSES, EMAIL_STATUSES } from "../rules/fields.ts";
+import type { ContactRecord } from "../store/types.ts";
 
-export interface WireContact {
-  id: string;
-  email: string | null;
-  external_id: string | null;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  country: string | null;
-  region: string | null;
-  city: string | null;
-  postal_code: string | null;
-  timezone: string | null;
-  language: string | null;
+/** A custom field's value (`ContactValue`). */
+export const WireContactValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.null()]);
+
+export const WireContactSchema = z.strictObject({
+  id: z.string(),
+  email: z.string().nullable(),
+  external_id: z.string().nullable(),
+  phone: z.string().nullable(),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  country: z.string().nullable(),
+  region: z.string().nullable(),
+  city: z.string().nullable(),
+  postal_code: z.string().nullable(),
+  timezone: z.string().nullable(),
+  language: z.string().nullable(),
+  /** The effective status, event effects applied. */
+  status: z.enum(CONTACT_STATUSES).nullable(),
+  email_status: z.enum(EMAIL_STATUSES).nullable(),
+  tags: z.array(z.string()),
+  created_at: z.string().meta({ description: "ISO 8601, e.g. `2024-05-01T12:00:00.000Z`" }),
+  subscribed_at: z.string().nullable().meta({ description: "ISO 8601, or null when never opted in" }),
+  fields: z.record(z.string(), WireContactValue),
+});
+
+export type WireContact = Omit<z.infer<typeof WireContactSchema>, "status" | "email_status"> & {
+  // Typed as the records they are copied from; the schema names the values answered.
   status: string | null;
   email_status: string | null;
-  tags: string[];
-  /** ISO 8601, e.g. `2024-05-01T12:00:00.000Z`. */
-  created_at: string;
-  /** ISO 8601, or null when never opted in. */
-  subscribed_at: string | null;
-  fields: Record<string, ContactValue>;
-}
+};
+
+/** A contact with the ids of the segments it is in now (single-contact reads and writes). */
+export const WireContactWithSegments = WireContactSchema.extend({ segments: z.array(z.string()) });
 
 /** Epoch milliseconds to an ISO 8601 UTC instant. */
 export function isoInstant(ms: number): string {
