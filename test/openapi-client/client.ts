@@ -512,6 +512,16 @@ export async function exerciseEveryRoute(
     segBatch.accepted >= 1 && segBatch.duplicates >= 1,
     `a batch with one repeat: ${JSON.stringify(segBatch)}`,
   );
+  // `/import` is the batch route's other name in Segment's HTTP API.
+  const imported = body(
+    "POST /segment/v1/import",
+    await api.POST("/segment/v1/import", {
+      headers: sdk,
+      body: { batch: [{ type: "identify", messageId: "m-i1", userId: "u-2", traits: { plan: "free" } }] },
+    }),
+    200,
+  );
+  check(imported.success && imported.errors.length === 0, "an import batch applied");
   const sources = body("GET /v1/sources", await api.GET("/v1/sources"), 200);
   const segmentSource = sources.data.find((s) => s.type === "segment");
   check(segmentSource !== undefined && segmentSource.accepted > 0, "segment source counted");
