@@ -182,13 +182,89 @@ function operationId(r: RouteDoc): string {
   return r.method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
 }
 
+type Json = Record<string, unknown>;
+
+/** The `$defs` entry zod writes for `z.json()`, to know it again. */
+const JSON_VALUE_DEF = JSON.stringify(
+  (z.toJSONSchema(z.array(z.json()), { cycles: "ref", reused: "inline" }).$defs as Json).__schema0,
+);
+
+/**
+ * zod writes the parts of a recursive schema as `$defs` referred to as `#/$defs/…`, and a
+ * schema containing itself as `#`: both relative to that schema, which, placed inside the
+ * document, point nowhere (or at the document). They become `components.schemas`
+ * entries, shared by content. A JSON value (`z.json()`) becomes `{}`: its recursive union
+ * has no TypeScript type a generator can write (openapi-typescript's is circular, so `any`).
+ */
+function hoistDefs(doc: Json): Json {
+  const components = (doc.components as Json).schemas as Json;
+  const byContent = new Map<string, string>();
+  const rewrite = (node: unknown, refs: Record<string, string>, self: () => string): void => {
+    if (node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const n of node) rewrite(n, refs, self);
+      return;
+    }
+    const o = node as Json;
+    if (o.$ref === "#") o.$ref = self();
+    else if (typeof o.$ref === "string" && o.$ref.startsWith("#/$defs/")) o.$ref = refs[o.$ref.slice(8)];
+    for (const v of Object.values(o)) rewrite(v, refs, self);
+  };
+  const place = (schema: Json, name?: string): Json => {
+    const defs = (schema.$defs ?? {}) as Record<string, Json>;
+    delete schema.$defs;
+    const refs: Record<string, string> = {};
+    const hoisted: [string, Json][] = [];
+    for (const [k, def] of Object.entries(defs)) {
+      const content = JSON.stringify(def);
+      if (content === JSON_VALUE_DEF) {
+        components.JsonValue = { description: "Any JSON value" };
+        refs[k] = "#/components/schemas/JsonValue";
+        continue;
+      }
+      let n = byContent.get(content);
+      if (!n) {
+        n = `Schema${byContent.size + 1}`;
+        byContent.set(content, n);
+        hoisted.push([n, def]);
+      }
+      refs[k] = `#/components/schemas/${n}`;
+    }
+    let selfName: string | undefined;
+    const self = () => {
+      selfName ??= name ?? `Schema${byContent.size + 1}`;
+      return `#/components/schemas/${selfName}`;
+    };
+    for (const [, def] of hoisted) rewrite(def, refs, self);
+    rewrite(schema, refs, self);
+    for (const [n, def] of hoisted) components[n] = def;
+    if (selfName === undefined || name !== undefined) return schema;
+    byContent.set(JSON.stringify(schema), selfName);
+    components[selfName] = schema;
+    return { $ref: `#/components/schemas/${selfName}` };
+  };
+  for (const [name, schema] of Object.entries(components)) components[name] = place(schema as Json, name);
+  for (const item of Object.values(doc.paths as Record<string, Record<string, Json>>)) {
+    for (const op of Object.values(item)) {
+      for (const p of (op.parameters ?? []) as Json[]) p.schema = place(p.schema as Json);
+      const bodies = [op.requestBody as Json | undefined, ...Object.values((op.responses ?? {}) as Json)];
+      for (const b of bodies as (Json | undefined)[]) {
+        for (const media of Object.values((b?.content ?? {}) as Record<string, Json>)) {
+          media.schema = place(media.schema as Json);
+        }
+      }
+    }
+  }
+  return doc;
+}
+
 export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     paths[r.path] ??= {};
     paths[r.path]![r.method.toLowerCase()] = operation(r);
   }
-  return {
+  return hoistDefs({
     openapi: "3.1.0",
     info: {
       title: "Slice API",
@@ -201,7 +277,7 @@ export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
     },
     security: [{ bearer: [] }],
     paths,
-  };
+  });
 }
 
 /**
