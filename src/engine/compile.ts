@@ -5,10 +5,19 @@
  * the contacts still in play (an `and` hands each child the survivors of the ones
  * before it, cheapest first).
  */
+import { BUCKET_CODES } from "../rules/bucket.ts";
 import type { Op } from "../rules/operators.ts";
-import type { EventNode, FieldNode, PropertyFilter, RuleNode, SequenceNode } from "../rules/schema.ts";
+import type {
+  BucketNode,
+  EventNode,
+  FieldNode,
+  PropertyFilter,
+  RuleNode,
+  SequenceNode,
+} from "../rules/schema.ts";
 import { parseDuration, parseTimeValue, shift } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
+import { bucketReader } from "./buckets.ts";
 import type { ContactTable } from "./contacts.ts";
 import { CodeTable, normalize } from "./dictionary.ts";
 import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
@@ -91,6 +100,8 @@ export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {
       return compileEvent(rule, env);
     case "sequence":
       return compileSequence(rule, env);
+    case "bucket":
+      return compileBucket(rule, env);
   }
 }
 
@@ -261,6 +272,29 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
   }
   const node = leaf(rule, 1, test, negate, explain, select, next);
   return codes ? { ...node, codes } : node;
+}
+
+/** The answer per bucket value is a table of 10000 entries, so a contact costs one lookup. */
+function compileBucket(rule: BucketNode, env: CompileEnv): CompiledNode {
+  const { pos, negate } = splitNegation(rule.op);
+  const p = numberPredicate(pos, rule.value);
+  const lut = new Uint8Array(BUCKET_CODES);
+  for (let k = 0; k < BUCKET_CODES; k++) lut[k] = p(k / 100) ? 1 : 0;
+  const code = bucketReader(env.contacts, rule.seed);
+  return leaf(
+    rule,
+    1,
+    (c) => lut[code(c)] === 1,
+    negate,
+    (c, result) => ({
+      type: "bucket",
+      seed: rule.seed,
+      op: rule.op,
+      ...(rule.value !== undefined ? { value: rule.value } : {}),
+      result,
+      actual: code(c) / 100,
+    }),
+  );
 }
 
 function listTest(

@@ -73,6 +73,9 @@ function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
     case "sequence":
       for (const s of rule.steps) out.add(`e:${s.event}`);
       break;
+    case "bucket":
+      // A pure function of the contact id: it reads nothing that a write can change.
+      break;
   }
   return out;
 }
@@ -107,6 +110,8 @@ export function isMoving(rule: RuleNode): boolean {
       );
     case "sequence":
       return relativeWindow(rule) || rule.steps.some((s) => relativeWhere(s.where));
+    case "bucket":
+      return false;
   }
 }
 

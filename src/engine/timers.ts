@@ -99,6 +99,7 @@ export function timerPlan(type: string, rules: readonly RuleNode[], tz: string):
         return;
       case "field":
       case "segment":
+      case "bucket":
         return;
       case "event": {
         if (rule.event !== type) return;

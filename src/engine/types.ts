@@ -68,7 +68,8 @@ export interface Membership {
 
 /**
  * Explain output (SPEC §3.4): the rule node as given, plus `result`; event nodes also
- * carry `measured` (a number, an ISO instant or null) and `needed`.
+ * carry `measured` (a number, an ISO instant or null) and `needed`; bucket nodes
+ * carry `actual`, the contact's bucket for the seed.
  */
 export type ExplainNode =
   | { type: "and" | "or"; result: boolean; conditions: ExplainNode[] }
@@ -85,6 +86,7 @@ export type ExplainNode =
       measured: number | string | null;
       needed: { op: string; value?: unknown };
     }
+  | { type: "bucket"; seed: string; op: string; value?: unknown; result: boolean; actual: number }
   | {
       type: "sequence";
       steps: unknown;

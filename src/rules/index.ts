@@ -1,3 +1,4 @@
+export * from "./bucket.ts";
 export * from "./defaults.ts";
 export * from "./errors.ts";
 export * from "./fields.ts";

@@ -78,6 +78,24 @@ export const EventNode = z.strictObject({
 });
 export type EventNode = z.infer<typeof EventNode>;
 
+export const BUCKET_SEED_MAX = 200;
+
+export const BucketSeed = z
+  .string({ error: "expected a seed: a non-empty string" })
+  .min(1, { error: "expected a seed: a non-empty string" })
+  .max(BUCKET_SEED_MAX, { error: `a seed is at most ${BUCKET_SEED_MAX} characters` })
+  // The hash reads the seed up to a NUL byte, so that seed and contact id cannot run into each other.
+  .refine((s) => !s.includes("\u0000"), { error: "a seed cannot contain the NUL character" });
+
+/** A deterministic bucket of the contact in [0, 100) (bucket.ts), compared with a number. */
+export const BucketNode = z.strictObject({
+  type: z.literal("bucket"),
+  seed: BucketSeed,
+  op: OpName,
+  value: z.unknown().optional(),
+});
+export type BucketNode = z.infer<typeof BucketNode>;
+
 export const SequenceStep = z.strictObject({
   event: EventType,
   where: z.array(PropertyFilter).max(50).optional(),
@@ -104,7 +122,15 @@ export interface NotNode {
   type: "not";
   condition: RuleNode;
 }
-export type RuleNode = AndNode | OrNode | NotNode | FieldNode | SegmentNode | EventNode | SequenceNode;
+export type RuleNode =
+  | AndNode
+  | OrNode
+  | NotNode
+  | FieldNode
+  | SegmentNode
+  | EventNode
+  | SequenceNode
+  | BucketNode;
 
 export const AndNodeSchema: z.ZodType<AndNode> = z.strictObject({
   type: z.literal("and"),
@@ -125,7 +151,7 @@ export const NotNodeSchema: z.ZodType<NotNode> = z.strictObject({
   },
 });
 
-export const NODE_TYPES = ["and", "or", "not", "field", "segment", "event", "sequence"] as const;
+export const NODE_TYPES = ["and", "or", "not", "field", "segment", "event", "sequence", "bucket"] as const;
 
 export const RuleSchema: z.ZodType<RuleNode> = z.lazy(() =>
   z.discriminatedUnion(
@@ -138,6 +164,7 @@ export const RuleSchema: z.ZodType<RuleNode> = z.lazy(() =>
       SegmentNode,
       EventNode,
       SequenceNode,
+      BucketNode,
     ],
     { error: `expected a node with "type" one of ${NODE_TYPES.join(", ")}` },
   ),

@@ -5,10 +5,12 @@
  * reported with the path of the bad part.
  */
 import type { z } from "zod";
+import { BUCKET_OPS } from "./bucket.ts";
 import { formatPath, type PathPart, type RuleIssue, RuleValidationError } from "./errors.ts";
 import type { FieldRegistry, FieldType } from "./fields.ts";
 import { DATE_OPS, isNoValueOp, NUMBER_OPS, OPS_BY_TYPE, type Op } from "./operators.ts";
 import {
+  type BucketNode,
   type EventNode,
   type PropertyFilter,
   type RuleNode,
@@ -171,7 +173,34 @@ class Checker {
       case "sequence":
         this.sequence(n, path);
         return;
+      case "bucket":
+        this.bucket(n, path);
+        return;
     }
+  }
+
+  private bucket(n: BucketNode, path: PathPart[]): void {
+    const op = n.op as Op;
+    if (!(BUCKET_OPS as readonly string[]).includes(op)) {
+      this.fail([...path, "op"], `"${op}" does not apply to a bucket (use ${BUCKET_OPS.join(", ")})`);
+      return;
+    }
+    const vpath = [...path, "value"];
+    if (n.value === undefined) {
+      this.fail(vpath, `"${op}" needs a value`);
+      return;
+    }
+    const inRange = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 && x <= 100;
+    if (op === "between") {
+      const v = n.value;
+      if (!Array.isArray(v) || v.length !== 2 || !v.every(inRange)) {
+        this.fail(vpath, "expected [low, high], two numbers from 0 to 100");
+        return;
+      }
+      if (v[0] > v[1]) this.fail(vpath, "low must not be greater than high");
+      return;
+    }
+    if (!inRange(n.value)) this.fail(vpath, "expected a number from 0 to 100");
   }
 
   private segment(id: string, path: PathPart[]): void {

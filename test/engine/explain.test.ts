@@ -97,6 +97,12 @@ const RULES: RuleNode[] = [
   },
   { type: "segment", op: "in", segment: "french" },
   { type: "segment", op: "not_in", segment: "french" },
+  { type: "bucket", seed: "holdout-1", op: "lt", value: 50 },
+  { type: "bucket", seed: "holdout-1", op: "neq", value: 0 },
+  {
+    type: "and",
+    conditions: [{ type: "bucket", seed: "x", op: "between", value: [20, 80] }, field("vip", "eq", true)],
+  },
   {
     type: "and",
     conditions: [
@@ -133,6 +139,9 @@ function checkTree(eng: Engine, contact: string, rule: RuleNode, node: ExplainNo
     expect(m === null || typeof m === "number" || typeof m === "string", path).toBe(true);
     if (typeof m === "string") expect(new Date(m).toISOString(), path).toBe(m);
     expect(typeof node.needed.op, path).toBe("string");
+  } else if (node.type === "bucket") {
+    expect(node.actual, path).toBeGreaterThanOrEqual(0);
+    expect(node.actual, path).toBeLessThan(100);
   }
 }
 

@@ -124,6 +124,7 @@ const NO_LEAVES: LeafWeights = {
   filtered: 0,
   sequence: 0,
   segment: 0,
+  bucket: 0,
 };
 
 describe("engine vs reference", () => {

@@ -36,6 +36,7 @@ const referenceRuleArb = nowArb.chain(({ now, timeZone, focus, hotTypes }) =>
     filtered: 1,
     sequence: 2,
     segment: 1,
+    bucket: 1,
   }),
 );
 
@@ -183,6 +184,12 @@ const wildLeafArb: fc.Arbitrary<RuleNode> = fc.oneof(
       { requiredKeys: ["steps", "within"] },
     )
     .map((s) => ({ type: "sequence" as const, ...s })),
+  fc
+    .tuple(
+      nameArb.filter((n) => n.length <= 200 && !n.includes("\u0000")),
+      opValueArb,
+    )
+    .map(([seed, ov]) => ({ type: "bucket" as const, seed, ...ov })),
 );
 
 const wildRuleArb: fc.Arbitrary<RuleNode> = fc.letrec<{ r: RuleNode }>((tie) => ({

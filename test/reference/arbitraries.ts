@@ -13,6 +13,7 @@ import { FIELD_TYPES, type FieldDef, FieldRegistry } from "../../src/rules/field
 import { OPS_BY_TYPE } from "../../src/rules/operators.ts";
 import type { MeasureFn, PropertyFilter, RuleNode, Window } from "../../src/rules/schema.ts";
 import { monthDay, parseDuration, parseTimeValue, shift } from "../../src/rules/time.ts";
+import { referenceBucket } from "./evaluate.ts";
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -715,6 +716,29 @@ export function sequenceNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
   );
 }
 
+const BUCKET_SEEDS = ["holdout-1", "Holdout-1", "ab", "é", "a b"];
+const BUCKET_VALUES = [0, 0.01, 10, 33.33, 50, 99.99, 100];
+/** The ids scenarios use, so that thresholds can sit exactly on a contact's bucket. */
+const SCENARIO_IDS = ["c0", "c1", "c2", "c3", "c4", "c5", "ghost"];
+
+/** A bucket condition; its value is often some contact's exact bucket, where `lt` and `lte` differ. */
+export function bucketNodeArb(): fc.Arbitrary<RuleNode> {
+  return fc
+    .tuple(
+      fc.constantFrom(...BUCKET_SEEDS),
+      fc.constantFrom("eq", "neq", "gt", "gte", "lt", "lte", "between"),
+    )
+    .chain(([seed, op]) => {
+      const value = fc.oneof(
+        fc.constantFrom(...BUCKET_VALUES),
+        fc.constantFrom(...SCENARIO_IDS).map((id) => referenceBucket(seed, id)),
+        fc.integer({ min: 0, max: 10_000 }).map((k) => k / 100),
+      );
+      const v = op === "between" ? fc.tuple(value, value).map(([a, b]) => (a <= b ? [a, b] : [b, a])) : value;
+      return v.map((value): RuleNode => ({ type: "bucket", seed, op, value }));
+    });
+}
+
 /** How often each kind of leaf appears in generated rules (0 leaves it out). */
 export interface LeafWeights {
   field: number;
@@ -727,6 +751,8 @@ export interface LeafWeights {
   filtered: number;
   sequence: number;
   segment: number;
+  /** Random buckets of the contact id. */
+  bucket: number;
 }
 
 export const DEFAULT_LEAVES: LeafWeights = {
@@ -737,6 +763,7 @@ export const DEFAULT_LEAVES: LeafWeights = {
   filtered: 1,
   sequence: 2,
   segment: 1,
+  bucket: 1,
 };
 
 /** Date fields, the birthday and anniversaries above all (they are where 29 February bites). */
@@ -765,6 +792,7 @@ export function ruleArb(
   if (weights.filtered > 0) leaves.push({ weight: weights.filtered, arbitrary: filteredEventNodeArb(env) });
   if (weights.event > 0) leaves.push({ weight: weights.event, arbitrary: eventNodeArb(env) });
   if (weights.sequence > 0) leaves.push({ weight: weights.sequence, arbitrary: sequenceNodeArb(env) });
+  if (weights.bucket > 0) leaves.push({ weight: weights.bucket, arbitrary: bucketNodeArb() });
   if (segmentIds.length > 0 && weights.segment > 0) {
     leaves.push({
       weight: weights.segment,

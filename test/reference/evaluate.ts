@@ -4,6 +4,7 @@
  * and scans that contact's events in full for every condition. It exists only so the
  * property tests can hold the engine to it; speed is not a goal, obviousness is.
  */
+import { createHash } from "node:crypto";
 import type { ContactInput, EventInput, JsonValue } from "../../src/engine/types.ts";
 import type { FieldRegistry, FieldType } from "../../src/rules/fields.ts";
 import type {
@@ -89,7 +90,29 @@ function matchesProfile(
       return eventHolds(rule, events, ctx);
     case "sequence":
       return sequenceHolds(rule, events, ctx);
+    case "bucket":
+      return bucketHolds(rule.op, rule.value, referenceBucket(rule.seed, contact.id));
   }
+}
+
+// ---------------------------------------------------------------- buckets
+
+/**
+ * docs/rules.md, "Bucket conditions", word for word: SHA-256 of the seed's UTF-8
+ * bytes, a zero byte and the id's UTF-8 bytes; the first 6 bytes as a big-endian
+ * number, modulo 10000, in hundredths.
+ */
+export function referenceBucket(seed: string, contactId: string): number {
+  const bytes = Buffer.concat([Buffer.from(seed, "utf8"), Buffer.from([0]), Buffer.from(contactId, "utf8")]);
+  const digest = createHash("sha256").update(bytes).digest("hex");
+  const first6 = BigInt(`0x${digest.slice(0, 12)}`);
+  return Number(first6 % 10000n) / 100;
+}
+
+function bucketHolds(op: string, value: unknown, bucket: number): boolean {
+  const positive = NEGATIVE[op];
+  if (positive !== undefined) return !bucketHolds(positive, value, bucket);
+  return numberOp(bucket, op, value);
 }
 
 // ---------------------------------------------------------------- profile effects

@@ -170,7 +170,7 @@ describe("validateRule: structure", () => {
     });
     expect(issue({ type: "bogus" })).toEqual({
       path: "rule.type",
-      message: 'expected a node with "type" one of and, or, not, field, segment, event, sequence',
+      message: 'expected a node with "type" one of and, or, not, field, segment, event, sequence, bucket',
     });
     expect(issue("hello").path).toBe("rule");
     expect(issue({ type: "not" }).path).toBe("rule.condition");

@@ -14,7 +14,7 @@ export type ValueKind =
   | "scalar";
 
 export const OPS: Record<
-  FieldType | "measure_number" | "measure_date" | "where",
+  FieldType | "measure_number" | "measure_date" | "where" | "bucket",
   [string, string, ValueKind][]
 > = {
   string: [
@@ -84,6 +84,16 @@ export const OPS: Record<
     ["between", "between", "dates"],
     ["is_set", "is set", "none"],
     ["is_not_set", "is not set", "none"],
+  ],
+  /** A bucket condition's value is a number from 0 to 100 (a range for between). */
+  bucket: [
+    ["lt", "<", "number"],
+    ["lte", "≤", "number"],
+    ["gte", "≥", "number"],
+    ["gt", ">", "number"],
+    ["between", "between", "range"],
+    ["eq", "=", "number"],
+    ["neq", "≠", "number"],
   ],
   where: [
     ["eq", "is", "scalar"],

@@ -20,6 +20,7 @@ const KEYWORDS = [
   "avg",
   "before",
   "between",
+  "bucket",
   "contains",
   "count",
   "did",
@@ -89,6 +90,7 @@ Primary
   / DidCond
   / MeasureCond
   / SequenceCond
+  / BucketCond
   / JsonCond
   / FieldCond
 
@@ -135,6 +137,17 @@ SequenceCond
 Step
   = event:EventName where:(_ w:Where { return w; })?
     { return where ? { event, where } : { event }; }
+
+BucketCond
+  = ${kw("bucket")} _ "(" _ seed:BucketSeed _ ")" _ c:(
+      OpClause
+    / "" { error('expected an operator: bucket(…) is compared with a number from 0 to 100, as in bucket("holdout") < 10'); }
+    )
+    { const r = h.bucket(seed, c); if (typeof r === "string") error(r); return r; }
+
+BucketSeed "a seed"
+  = Word
+  / StringLit
 
 JsonCond
   = ${kw("json")} _ v:ObjectValue

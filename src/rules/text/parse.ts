@@ -1,6 +1,7 @@
 import peggy from "peggy";
 import { ALL_OPS, isNoValueOp, type Op } from "../operators.ts";
 import {
+  BucketSeed,
   DURATION_RE,
   EventType,
   MEASURE_FNS,
@@ -78,6 +79,11 @@ const helpers = {
           : { fn, property: t.property };
     return withClause(eventNode(t, measure), c);
   },
+  bucket: (seed: string, c: Clause): RuleNode | string => {
+    const checked = BucketSeed.safeParse(seed);
+    if (!checked.success) return checked.error.issues[0]?.message ?? "not a seed";
+    return withClause({ type: "bucket" as const, seed }, c);
+  },
   sequence: (steps: SequenceStep[], within: string, window: Window | null): RuleNode | string => {
     if (steps.length < MIN_STEPS) return `a sequence needs at least ${MIN_STEPS} steps joined by "then"`;
     if (steps.length > MAX_STEPS) return `a sequence has at most ${MAX_STEPS} steps`;
@@ -154,7 +160,18 @@ export function parseRuleText(text: string): RuleNode {
   return rule as RuleNode;
 }
 
-const STARTS_CONDITION = new Set(["(", "not", "in", "all", "any", "did", "sequence", "json", ...MEASURE_FNS]);
+const STARTS_CONDITION = new Set([
+  "(",
+  "not",
+  "in",
+  "all",
+  "any",
+  "did",
+  "sequence",
+  "bucket",
+  "json",
+  ...MEASURE_FNS,
+]);
 const OPENERS = new Set(["(", "[", "{"]);
 
 function describeFailure(text: string, offset: number, e: PeggyFailure): string {

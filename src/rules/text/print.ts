@@ -91,6 +91,10 @@ function printNode(node: RuleNode, indent: number): string {
       return printEvent(node) ?? printJson(node);
     case "sequence":
       return printSequence(node) ?? printJson(node);
+    case "bucket": {
+      const c = clause(node.op, node.value);
+      return c === null ? printJson(node) : `bucket(${name(node.seed, WORD_RE)}) ${c}`;
+    }
   }
 }
 
