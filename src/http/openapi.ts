@@ -36,6 +36,8 @@ export interface RouteDoc {
   consumes?: readonly string[];
   /** An answer that is not JSON: its media types (an export, the event stream). */
   produces?: readonly string[];
+  /** How the caller authenticates: a bearer key (default) or HTTP Basic with the key as user name (Segment's way). */
+  auth?: "bearer" | "basic";
 }
 
 /** The types of the query parameters that mean the same on every route. */
@@ -159,6 +161,7 @@ function operation(r: RouteDoc): Record<string, unknown> {
     tags: [r.tag],
     parameters: params,
     responses,
+    ...(r.auth === "basic" ? { security: [{ basic: [] }] } : {}),
   };
   if (r.body)
     op.requestBody = {
@@ -272,7 +275,14 @@ export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
       description: "Real-time contact segmentation. Authenticate with `Authorization: Bearer <api key>`.",
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer" },
+        basic: {
+          type: "http",
+          scheme: "basic",
+          description: "An API key as the user name, an empty password",
+        },
+      },
       schemas: { Rule: schemaOf(RuleSchema), Error: ERROR_SCHEMA },
     },
     security: [{ bearer: [] }],

@@ -382,7 +382,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       path: "/v1/events",
       summary: "Record one event or an array of up to 10,000",
       access: "ingest",
-      body: EventInput,
+      body: z.union([EventInput, z.array(EventInput).max(LIMITS.batchItems)]),
       tag: "events",
       response: R.BatchAnswer,
     },
