@@ -8,6 +8,7 @@ import { ContactsPage } from "./pages/ContactsPage.tsx";
 import { DestinationsDetailPage } from "./pages/DestinationsDetailPage.tsx";
 import { DestinationsPage } from "./pages/DestinationsPage.tsx";
 import { DestinationsRunPage } from "./pages/DestinationsRunPage.tsx";
+import { FieldsPage } from "./pages/FieldsPage.tsx";
 import { ImportPage } from "./pages/ImportPage.tsx";
 import { SchedulesDetailPage } from "./pages/SchedulesDetailPage.tsx";
 import { SchedulesPage } from "./pages/SchedulesPage.tsx";
@@ -17,6 +18,8 @@ import { SegmentsPage } from "./pages/SegmentsPage.tsx";
 import { SignInPage } from "./pages/SignInPage.tsx";
 import { SourcesPage } from "./pages/SourcesPage.tsx";
 import { SourcesReceiverPage } from "./pages/SourcesReceiverPage.tsx";
+import { WebhooksDetailPage } from "./pages/WebhooksDetailPage.tsx";
+import { WebhooksPage } from "./pages/WebhooksPage.tsx";
 
 export function App() {
   const [key, setKeyState] = useState<string | null>(getKey());
@@ -57,6 +60,9 @@ export function App() {
         <Route path="/destinations/:id/runs/:run" element={<DestinationsRunPage />} />
         <Route path="/schedules" element={<SchedulesPage />} />
         <Route path="/schedules/:id" element={<SchedulesDetailPage />} />
+        <Route path="/webhooks" element={<WebhooksPage />} />
+        <Route path="/webhooks/:id" element={<WebhooksDetailPage />} />
+        <Route path="/fields" element={<FieldsPage />} />
         <Route path="*" element={<Navigate to="/segments" replace />} />
       </Routes>
     </Layout>

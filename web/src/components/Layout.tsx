@@ -7,10 +7,12 @@ import { api } from "../api.ts";
 const NAV = [
   { to: "/segments", label: "Segments" },
   { to: "/contacts", label: "Contacts" },
+  { to: "/fields", label: "Fields" },
   { to: "/import", label: "Import" },
   { to: "/sources", label: "Sources" },
   { to: "/destinations", label: "Destinations" },
   { to: "/schedules", label: "Scheduled exports" },
+  { to: "/webhooks", label: "Webhooks" },
 ];
 
 export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {

@@ -14,7 +14,8 @@ import {
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router";
-import { ApiError, api, type Rule } from "../api.ts";
+import { ApiError, api, type FieldType, type Rule } from "../api.ts";
+import { DeclareFieldContext, inferFieldType } from "../components/DeclareField.tsx";
 import { EditorContext } from "../components/EditorContext.tsx";
 import { PreviewPanel } from "../components/PreviewPanel.tsx";
 import { RuleNode } from "../components/RuleNode.tsx";
@@ -38,6 +39,11 @@ function initialRule(): Rule {
   return START;
 }
 
+/** What `GET /v1/segment-templates` adds to a template: the custom fields its rule reads. */
+interface TemplateNeeds {
+  requires?: { key: string; type: FieldType }[];
+}
+
 export function SegmentEditorPage() {
   const { id } = useParams();
   const nav = useNavigate();
@@ -51,6 +57,8 @@ export function SegmentEditorPage() {
   const [kind, setKind] = useState<"dynamic" | "static">("dynamic");
   const [rule, setRule] = useState<Rule>(initialRule);
   const [loaded, setLoaded] = useState(!id);
+  // The custom fields the last picked template reads, with their types.
+  const [requires, setRequires] = useState<{ key: string; type: FieldType }[]>([]);
   useEffect(() => {
     if (existing.data && !loaded) {
       setName(existing.data.name);
@@ -95,6 +103,13 @@ export function SegmentEditorPage() {
     }),
     [fields.data, segments.data, issuesKey, id],
   );
+  const declare = {
+    typeOf: (key: string) => requires.find((r) => r.key === key)?.type ?? inferFieldType(rule, key),
+    // A new segment's rule travels in the URL, so coming back restores it.
+    back: id
+      ? `/segments/${encodeURIComponent(id)}/edit`
+      : `/segments/new?rule=${encodeURIComponent(JSON.stringify(rule))}`,
+  };
   if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
   if (id && existing.isError)
     return <Alert color="red">Could not load the segment: {String(existing.error)}</Alert>;
@@ -155,14 +170,17 @@ export function SegmentEditorPage() {
                         const tpl = templates.data?.find((x) => x.id === t);
                         if (tpl) {
                           setRule(tpl.rule);
+                          setRequires((tpl as TemplateNeeds).requires ?? []);
                           if (!name) setName(tpl.name);
                         }
                       }}
                     />
                   </Group>
-                  <div data-testid="rule-editor">
-                    <RuleNode rule={rule} path="rule" onChange={setRule} />
-                  </div>
+                  <DeclareFieldContext.Provider value={declare}>
+                    <div data-testid="rule-editor">
+                      <RuleNode rule={rule} path="rule" onChange={setRule} />
+                    </div>
+                  </DeclareFieldContext.Provider>
                 </>
               )}
             </Stack>
