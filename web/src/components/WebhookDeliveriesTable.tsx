@@ -97,7 +97,7 @@ export function WebhookDeliveriesTable({ webhookId }: { webhookId: string }) {
                   <WebhookTime iso={d.next_attempt_at} empty="sending" />
                 ) : (
                   <Text size="sm" c="red">
-                    given up
+                    {d.change_seq === null && d.redelivery_of === null ? "not retried" : "given up"}
                   </Text>
                 )}
               </Table.Td>
