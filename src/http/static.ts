@@ -22,6 +22,8 @@ const APP_PAGES = new Set([
   "sources",
   "destinations",
   "schedules",
+  "webhooks",
+  "fields",
 ]);
 
 /**
@@ -61,7 +63,9 @@ export async function registerStatic(app: FastifyInstance, dist = WEB_DIST): Pro
     if (first === "assets" || /^\/[\w.-]+\.(svg|ico|png|txt|webmanifest)$/.test(path)) {
       const rel = normalize(path).replace(/^([/\\])+/, "");
       if (!rel.startsWith("..") && existsSync(join(dist, rel))) {
-        return reply.header("Cache-Control", "public, max-age=31536000, immutable").sendFile(rel);
+        // Files under /assets are named by their content; the others (favicon…) are not.
+        const cache = first === "assets" ? "public, max-age=31536000, immutable" : "public, max-age=3600";
+        return reply.header("Cache-Control", cache).sendFile(rel);
       }
       return reply.callNotFound();
     }

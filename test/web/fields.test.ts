@@ -131,6 +131,16 @@ describe("web app: custom fields", () => {
     const links = await page.locator('link[rel="icon"]').all();
     const linked = await Promise.all(links.map((l) => l.getAttribute("href")));
     expect(linked).toEqual(["/favicon.svg", "/favicon.ico"]);
+    // Its name does not change with its content, so it is not cached for good like /assets.
+    expect(ico.headers.get("cache-control")).not.toMatch(/immutable/);
+  });
+
+  it("serves the app at /fields, /webhooks and a webhook's page, so they can be reloaded", async () => {
+    for (const path of ["/fields", "/fields?key=birthday&type=date", "/webhooks", "/webhooks/wh_x"]) {
+      const res = await fetch(env.s.url + path);
+      expect(res.status, path).toBe(200);
+      expect(await res.text()).toContain('<div id="root">');
+    }
   });
 });
 
