@@ -5,9 +5,18 @@
  * of now, so a timestamp below the range never comes back, one inside leaves when the
  * lower bound passes it, and one above enters when the upper bound reaches it.
  */
+
+import { type CalendarPeriod, type CalendarUnit, periodOf } from "../rules/calendar.ts";
 import type { Op } from "../rules/operators.ts";
 import type { Window } from "../rules/schema.ts";
-import { type Duration, parseDuration, parseTimeValue, shift } from "../rules/time.ts";
+import {
+  type Duration,
+  parseDuration,
+  parseTimeValue,
+  periodCeil,
+  periodStart,
+  shift,
+} from "../rules/time.ts";
 
 const DAY = 86_400_000;
 
@@ -96,6 +105,41 @@ function upper(a: Bound, b: Bound): Bound {
   };
 }
 
+/**
+ * The start of the `unit` `k` units after now's, minus `minus` (0 or 1 ms): a step
+ * function of now. It reaches a target at the period start m = periodCeil(target +
+ * minus) shifted back k units, the first instant whose own period is k before m's.
+ */
+function periodBound(unit: CalendarUnit, k: number, minus: 0 | 1, tz: string): Bound {
+  // Scheduling asks for many targets in the same period: every x in (s, e], with s and
+  // e consecutive period starts, has the same ceiling e, so the last answer is kept.
+  let s = Number.NaN;
+  let e = Number.NaN;
+  let answer = Number.NaN;
+  return {
+    at: (x) => periodStart(x, unit, k, tz) - minus,
+    first: (target) => {
+      const x = target + minus;
+      if (x > s && x <= e) return answer;
+      const ceil = periodCeil(x, unit, tz);
+      const result = periodStart(ceil, unit, -k, tz);
+      if (ceil !== x) {
+        s = periodStart(x, unit, 0, tz);
+        e = ceil;
+        answer = result;
+      }
+      return result;
+    },
+    moving: true,
+  };
+}
+
+/** The whole calendar period, relative to now, as [its first ms, its last ms]. */
+export function calendarRange(p: CalendarPeriod, tz: string): MovingRange {
+  const { unit, offset } = periodOf(p);
+  return new MovingRange(periodBound(unit, offset, 0, tz), periodBound(unit, offset + 1, 1, tz));
+}
+
 /** An inclusive range [lo(now), hi(now)]. */
 export class MovingRange {
   readonly moving: boolean;
@@ -136,7 +180,7 @@ export class MovingRange {
   }
 }
 
-/** The range a date operator accepts (SPEC §3.2), or null for `anniversary_in_next`. */
+/** The range a date operator accepts (SPEC §3.2), or null for anniversaries and weekdays. */
 export function dateOpRange(op: Op, value: unknown, tz: string): MovingRange | null {
   const span = (v: unknown) => parseTimeValue(v as string, tz);
   const NEG = constant(Number.NEGATIVE_INFINITY);
@@ -163,6 +207,8 @@ export function dateOpRange(op: Op, value: unknown, tz: string): MovingRange | n
     case "in_next":
       // now ≤ t < now + D
       return new MovingRange(relative(null, 1, 0, tz), relative(parseDuration(value as string), 1, -1, tz));
+    case "during":
+      return calendarRange(value as CalendarPeriod, tz);
     case "is_set":
       return MovingRange.all();
     default:
@@ -203,6 +249,7 @@ function makeWindowRange(w: Window | undefined, tz: string): MovingRange {
   }
   if ("after" in w) return dateOpRange("after", w.after, tz)!;
   if ("before" in w) return dateOpRange("before", w.before, tz)!;
+  if ("during" in w) return calendarRange(w.during, tz);
   return dateOpRange("between", w.between, tz)!;
 }
 

@@ -3,10 +3,20 @@
  * operators are built here; a negative operator is the negation of its positive twin
  * (docs/semantics.md), which gives SPEC §3.2's missing-value rule for free.
  */
+
+import { type CalendarPeriod, periodOf, WEEKDAYS } from "../rules/calendar.ts";
 import { NEGATION_OF, type Op } from "../rules/operators.ts";
-import { dayBounds, isLeapYear, monthDay, parseDuration, shift } from "../rules/time.ts";
+import {
+  dayBounds,
+  isLeapYear,
+  monthDay,
+  parseDuration,
+  periodStart,
+  shift,
+  weekdayOf,
+} from "../rules/time.ts";
 import { normalize } from "./dictionary.ts";
-import { dateOpRange, type MovingRange, relative } from "./moving.ts";
+import { calendarRange, dateOpRange, type MovingRange, relative } from "./moving.ts";
 
 export function splitNegation(op: string): { pos: Op; negate: boolean } {
   const twin = NEGATION_OF[op as Op];
@@ -120,6 +130,45 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
         const endBound = relative(d, 1, 0, tz);
         return Math.min(nextDayStart(now, tz), endBound.first(nextDayStart(endBound.at(now), tz)));
       },
+    };
+  }
+  if (op === "anniversary_during") {
+    const period = calendarRange(value as CalendarPeriod, tz);
+    const { unit } = periodOf(value as CalendarPeriod);
+    let endAt = Number.NaN;
+    let end = Number.NaN;
+    const periodEnd = (now: number): number => {
+      if (now !== endAt) {
+        end = periodStart(now, unit, 1, tz);
+        endAt = now;
+      }
+      return end;
+    };
+    return {
+      range: null,
+      moving: true,
+      at: (now) => {
+        const [lo, hi] = period.at(now);
+        const table = anniversaryTable(lo, hi + 1, tz);
+        return (t) => {
+          if (Number.isNaN(t)) return false;
+          const md = monthDay(t, tz);
+          return table[md.month * 32 + md.day] === 1;
+        };
+      },
+      // The period, and so the days it covers, changes only when now's own period ends.
+      next: (t, now) => (Number.isNaN(t) ? Number.POSITIVE_INFINITY : periodEnd(now)),
+    };
+  }
+  if (op === "weekday_in") {
+    const days = new Set(
+      (value as string[]).map((d) => WEEKDAYS.indexOf(d as (typeof WEEKDAYS)[number]) + 1),
+    );
+    return {
+      range: null,
+      moving: false,
+      at: () => (t) => !Number.isNaN(t) && days.has(weekdayOf(t, tz)),
+      next: () => Number.POSITIVE_INFINITY,
     };
   }
   throw new Error(`operator "${op}" does not apply to dates`);

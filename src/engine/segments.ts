@@ -80,14 +80,23 @@ function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
   return out;
 }
 
-const RELATIVE_OPS = new Set(["in_last", "more_than_ago", "in_next", "anniversary_in_next"]);
+const RELATIVE_OPS = new Set([
+  "in_last",
+  "more_than_ago",
+  "in_next",
+  "anniversary_in_next",
+  "during",
+  "anniversary_during",
+]);
 
 export function relativeWhere(where: { op: string }[] | undefined): boolean {
   return where?.some((f) => RELATIVE_OPS.has(f.op)) ?? false;
 }
 
 function relativeWindow(n: EventNode | SequenceNode): boolean {
-  return n.window !== undefined && ("in_last" in n.window || "between_ago" in n.window);
+  return (
+    n.window !== undefined && ("in_last" in n.window || "between_ago" in n.window || "during" in n.window)
+  );
 }
 
 /** Whether a rule's answer can change as time passes with no new data (segment references aside). */

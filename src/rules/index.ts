@@ -1,4 +1,5 @@
 export * from "./bucket.ts";
+export * from "./calendar.ts";
 export * from "./defaults.ts";
 export * from "./errors.ts";
 export * from "./fields.ts";

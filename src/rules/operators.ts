@@ -23,6 +23,9 @@ export const DATE_OPS = [
   "more_than_ago",
   "in_next",
   "anniversary_in_next",
+  "during",
+  "anniversary_during",
+  "weekday_in",
 ] as const;
 export const LIST_OPS = [
   "contains",

@@ -5,6 +5,7 @@
  * operators fit them, segment references) is checked by `validate.ts`.
  */
 import { z } from "zod";
+import { CALENDAR_PERIODS } from "./calendar.ts";
 import { ALL_OPS } from "./operators.ts";
 
 export const DURATION_RE = /^([1-9][0-9]{0,5})(mo|m|h|d|w|y)$/;
@@ -38,8 +39,13 @@ export const Window = z.union(
     z.strictObject({ after: Instant }),
     z.strictObject({ before: Instant }),
     z.strictObject({ between: z.tuple([Instant, Instant]) }),
+    z.strictObject({
+      during: z.enum(CALENDAR_PERIODS, {
+        error: `expected a calendar period: ${CALENDAR_PERIODS.join(", ")}`,
+      }),
+    }),
   ],
-  { error: "expected one of {in_last}, {between_ago}, {after}, {before}, {between}" },
+  { error: "expected one of {in_last}, {between_ago}, {after}, {before}, {between}, {during}" },
 );
 export type Window = z.infer<typeof Window>;
 

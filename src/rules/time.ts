@@ -10,6 +10,7 @@
  * A month back from 31 March is the last day of February.
  */
 import { DateTime, IANAZone } from "luxon";
+import type { CalendarUnit } from "./calendar.ts";
 import { DURATION_RE } from "./schema.ts";
 
 export type DurationUnit = "m" | "h" | "d" | "w" | "mo" | "y";
@@ -131,4 +132,27 @@ export function dayBounds(year: number, month: number, day: number, tz: string):
 
 export function formatInstant(t: number): string {
   return new Date(t).toISOString();
+}
+
+/** The start of the `unit` that is `n` units after the one containing `t`, in `tz`. */
+export function periodStart(t: number, unit: CalendarUnit, n: number, tz: string): number {
+  const start = DateTime.fromMillis(t, { zone: tz }).startOf(unit);
+  if (n === 0) return start.toMillis();
+  // Plus, then start again: a day that begins at 01:00 (DST at midnight) still starts at its first instant.
+  const unitKey = `${unit}s` as "days" | "weeks" | "months" | "quarters" | "years";
+  return start
+    .plus({ [unitKey]: n })
+    .startOf(unit)
+    .toMillis();
+}
+
+/** The least period start ≥ t. */
+export function periodCeil(t: number, unit: CalendarUnit, tz: string): number {
+  const s = periodStart(t, unit, 0, tz);
+  return s === t ? s : periodStart(t, unit, 1, tz);
+}
+
+/** Day of the week of `t` in `tz`: 1 Monday … 7 Sunday. */
+export function weekdayOf(t: number, tz: string): number {
+  return DateTime.fromMillis(t, { zone: tz }).weekday;
 }

@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import { BUCKET_OPS } from "./bucket.ts";
+import { CALENDAR_PERIODS, isCalendarPeriod, WEEKDAYS } from "./calendar.ts";
 import { formatPath, type PathPart, type RuleIssue, RuleValidationError } from "./errors.ts";
 import type { FieldRegistry, FieldType } from "./fields.ts";
 import { DATE_OPS, isNoValueOp, NUMBER_OPS, OPS_BY_TYPE, type Op } from "./operators.ts";
@@ -325,6 +326,20 @@ class Checker {
         if (a && b && a.start > b.end) this.fail(vpath, "from must not be after to");
         return;
       }
+      case "during":
+      case "anniversary_during":
+        if (!isCalendarPeriod(value))
+          this.fail(vpath, `expected a calendar period: ${CALENDAR_PERIODS.join(", ")}`);
+        return;
+      case "weekday_in":
+        if (
+          !Array.isArray(value) ||
+          value.length === 0 ||
+          !value.every((d) => (WEEKDAYS as readonly unknown[]).includes(d))
+        ) {
+          this.fail(vpath, `expected a non-empty array of days: ${WEEKDAYS.join(", ")}`);
+        }
+        return;
       default:
         this.duration(value, vpath);
     }
@@ -346,6 +361,7 @@ class Checker {
       }
     } else if ("after" in w) this.time(w.after, [...wpath, "after"]);
     else if ("before" in w) this.time(w.before, [...wpath, "before"]);
+    else if ("during" in w) return;
     else {
       const a = this.time(w.between[0], [...wpath, "between", 0]);
       const b = this.time(w.between[1], [...wpath, "between", 1]);

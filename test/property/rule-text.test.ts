@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { CALENDAR_PERIODS } from "../../src/rules/calendar.ts";
 import { defaultSegments } from "../../src/rules/defaults.ts";
 import { ALL_OPS } from "../../src/rules/operators.ts";
 import {
@@ -111,6 +112,7 @@ const windowArb: fc.Arbitrary<Window> = fc.oneof(
   instantArb.map((t) => ({ after: t })),
   instantArb.map((t) => ({ before: t })),
   fc.tuple(instantArb, instantArb).map((p) => ({ between: p })),
+  fc.constantFrom(...CALENDAR_PERIODS).map((p): Window => ({ during: p })),
 );
 const NO_VALUE_OPS = new Set(["is_set", "is_not_set", "is_empty", "is_not_empty"]);
 /** Mostly an operator with a value of the shape it takes; sometimes one with a value that does not fit, or none. */

@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { DateTime } from "luxon";
 import type { ContactInput, EventInput, JsonValue } from "../../src/engine/types.ts";
+import { CALENDAR_PERIODS, WEEKDAYS } from "../../src/rules/calendar.ts";
 import { type DefaultSegmentSettings, defaultSegments } from "../../src/rules/defaults.ts";
 import { FIELD_TYPES, type FieldDef, FieldRegistry } from "../../src/rules/fields.ts";
 import { OPS_BY_TYPE } from "../../src/rules/operators.ts";
@@ -164,6 +165,18 @@ export function timeEnv(
     set.add(span.end);
     set.add(span.end + 1);
   }
+  // The edges of the calendar periods around now, where "during" and its timers flip.
+  for (const unit of ["week", "month", "quarter", "year"] as const) {
+    const here = DateTime.fromMillis(now, { zone: timeZone }).startOf(unit);
+    for (const k of [-1, 0, 1, 2]) {
+      const edge = here
+        .plus({ [`${unit}s`]: k })
+        .startOf(unit)
+        .toMillis();
+      set.add(edge - 1);
+      set.add(edge);
+    }
+  }
   days.push(localDay(today.endOf("month").toMillis(), timeZone));
   days.push(localDay(today.startOf("month").toMillis(), timeZone));
   return { now, timeZone, instants: [...set].sort((a, b) => a - b), days, focus, edges, hotTypes };
@@ -214,6 +227,9 @@ function timePairArb(env: TimeEnv): fc.Arbitrary<[string, string]> {
     return sa.start <= sb.end ? [a, b] : [b, a];
   });
 }
+
+const periodArb = fc.constantFrom(...CALENDAR_PERIODS);
+const weekdaysArb = fc.subarray([...WEEKDAYS], { minLength: 1, maxLength: 3 });
 
 const numberPairArb: fc.Arbitrary<[number, number]> = fc
   .tuple(fc.constantFrom(...NUMBERS), fc.constantFrom(...NUMBERS))
@@ -403,6 +419,8 @@ export function fieldNodeArb(
         case "boolean":
           return fc.boolean().map(node);
         case "date":
+          if (op === "during" || op === "anniversary_during") return periodArb.map(node);
+          if (op === "weekday_in") return weekdaysArb.map(node);
           if (op === "between") return timePairArb(env).map(node);
           if (op === "before" || op === "after" || op === "on") return timeValueArb(env).map(node);
           return durationArb(env).map(node);
@@ -440,6 +458,9 @@ const PROPERTY_OPS = [
   "more_than_ago",
   "in_next",
   "anniversary_in_next",
+  "during",
+  "anniversary_during",
+  "weekday_in",
 ] as const;
 
 function anyPropertyFilterArb(env: TimeEnv): fc.Arbitrary<PropertyFilter> {
@@ -489,6 +510,11 @@ function anyPropertyFilterArb(env: TimeEnv): fc.Arbitrary<PropertyFilter> {
         case "after":
         case "on":
           return timeValueArb(env).map(f);
+        case "during":
+        case "anniversary_during":
+          return periodArb.map(f);
+        case "weekday_in":
+          return weekdaysArb.map(f);
         default:
           return durationArb(env).map(f);
       }
@@ -557,6 +583,8 @@ export function propertyFilterArb(env: TimeEnv): fc.Arbitrary<PropertyFilter> {
     fc
       .tuple(fc.constantFrom("in_last", "more_than_ago", "in_next", "anniversary_in_next"), durationArb(env))
       .map(([op, v]) => f("when", op, v)),
+    fc.tuple(fc.constantFrom("during", "anniversary_during"), periodArb).map(([op, v]) => f("when", op, v)),
+    weekdaysArb.map((v) => f("when", "weekday_in", v)),
     fc.boolean().map((v) => f("flag", "eq", v)),
     fc
       .tuple(fc.constantFrom("is_set", "is_not_set"), fc.constantFrom(...PROPERTY_PATHS))
@@ -579,6 +607,7 @@ export function windowArb(env: TimeEnv): fc.Arbitrary<Window> {
     timeValueArb(env).map((t) => ({ after: t })),
     timeValueArb(env).map((t) => ({ before: t })),
     timePairArb(env).map((p) => ({ between: p })),
+    periodArb.map((p): Window => ({ during: p })),
   );
 }
 
@@ -602,6 +631,9 @@ const DATE_MEASURE_OPS = [
   "more_than_ago",
   "in_next",
   "anniversary_in_next",
+  "during",
+  "anniversary_during",
+  "weekday_in",
   "is_set",
   "is_not_set",
 ] as const;
@@ -673,6 +705,8 @@ export function eventNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
     }
     if (op === "between") return timePairArb(env).map(n);
     if (op === "before" || op === "after" || op === "on") return timeValueArb(env).map(n);
+    if (op === "during" || op === "anniversary_during") return periodArb.map(n);
+    if (op === "weekday_in") return weekdaysArb.map(n);
     return durationArb(env).map(n);
   }
 }

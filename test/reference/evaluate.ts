@@ -5,6 +5,7 @@
  * property tests can hold the engine to it; speed is not a goal, obviousness is.
  */
 import { createHash } from "node:crypto";
+import { DateTime } from "luxon";
 import type { ContactInput, EventInput, JsonValue } from "../../src/engine/types.ts";
 import type { FieldRegistry, FieldType } from "../../src/rules/fields.ts";
 import type {
@@ -320,9 +321,50 @@ export function dateOp(t: number, op: string, value: unknown, ctx: ReferenceCont
       return ctx.now <= t && t < ahead(value as string, ctx);
     case "anniversary_in_next":
       return anniversaryInNext(t, value as string, ctx);
+    case "during": {
+      const p = periodSpan(value as string, ctx);
+      return p.start <= t && t <= p.end;
+    }
+    case "anniversary_during":
+      return anniversaryDuring(t, value as string, ctx);
+    case "weekday_in": {
+      const name = DateTime.fromMillis(t, { zone: tz }).setLocale("en-US").weekdayLong!.toLowerCase();
+      return (value as string[]).includes(name);
+    }
     default:
       throw new Error(`reference: date op ${op}`);
   }
+}
+
+/**
+ * docs/rules.md, "Calendar conditions": the period of now in the workspace zone
+ * (Monday-to-Sunday weeks), or the one before or after it, from its first to its
+ * last millisecond.
+ */
+export function periodSpan(period: string, ctx: ReferenceContext): TimeSpan {
+  const named: Record<string, string> = { today: "this_day", yesterday: "last_day", tomorrow: "next_day" };
+  const [rel, unit] = (named[period] ?? period).split("_") as [
+    string,
+    "day" | "week" | "month" | "quarter" | "year",
+  ];
+  const here = DateTime.fromMillis(ctx.now, { zone: ctx.timeZone }).startOf(unit);
+  const n = rel === "last" ? -1 : rel === "next" ? 1 : 0;
+  const start = here.plus({ [`${unit}s`]: n }).startOf(unit);
+  const after = here.plus({ [`${unit}s`]: n + 1 }).startOf(unit);
+  return { start: start.toMillis(), end: after.toMillis() - 1 };
+}
+
+/** Every day of the period, one by one: does one of them carry the anniversary of `t`? */
+function anniversaryDuring(t: number, period: string, ctx: ReferenceContext): boolean {
+  const tz = ctx.timeZone;
+  const { month, day } = monthDay(t, tz);
+  const p = periodSpan(period, ctx);
+  for (let d = DateTime.fromMillis(p.start, { zone: tz }); d.toMillis() <= p.end; d = d.plus({ days: 1 })) {
+    const feb28Common = d.month === 2 && d.day === 28 && !isLeapYear(d.year);
+    if (d.month === month && d.day === day) return true;
+    if (feb28Common && month === 2 && day === 29) return true;
+  }
+  return false;
 }
 
 /**
@@ -382,6 +424,9 @@ const DATE_OP_NAMES = new Set([
   "more_than_ago",
   "in_next",
   "anniversary_in_next",
+  "during",
+  "anniversary_during",
+  "weekday_in",
 ]);
 
 export function filterHolds(
@@ -453,6 +498,10 @@ export function inWindow(t: number, w: Window | undefined, ctx: ReferenceContext
   }
   if ("after" in w) return t > span(w.after, tz).end;
   if ("before" in w) return t < span(w.before, tz).start;
+  if ("during" in w) {
+    const p = periodSpan(w.during, ctx);
+    return p.start <= t && t <= p.end;
+  }
   return span(w.between[0], tz).start <= t && t <= span(w.between[1], tz).end;
 }
 

@@ -211,7 +211,7 @@ describe("validateRule: structure", () => {
   });
 
   it("names the window itself, or its bad key, when a window has the wrong shape", () => {
-    const kinds = "expected one of {in_last}, {between_ago}, {after}, {before}, {between}";
+    const kinds = "expected one of {in_last}, {between_ago}, {after}, {before}, {between}, {during}";
     // The bad part of {after: 5} is `after`, not a key the caller never wrote.
     expect(issue(event({ window: { after: 5 } }))).toEqual({
       path: "rule.window.after",

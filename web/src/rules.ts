@@ -54,6 +54,10 @@ export const OPS: Record<
     ["on", "on", "date"],
     ["between", "between", "dates"],
     ["anniversary_in_next", "anniversary in the next", "duration"],
+    // Values: a calendar period name (this_month, last_week…) and weekday names.
+    ["during", "during", "string"],
+    ["anniversary_during", "anniversary during", "string"],
+    ["weekday_in", "on a weekday of", "strings"],
     ["is_set", "is set", "none"],
     ["is_not_set", "is not set", "none"],
   ],
@@ -82,6 +86,7 @@ export const OPS: Record<
     ["after", "after", "date"],
     ["on", "on", "date"],
     ["between", "between", "dates"],
+    ["during", "during", "string"],
     ["is_set", "is set", "none"],
     ["is_not_set", "is not set", "none"],
   ],

@@ -25,6 +25,7 @@ const KEYWORDS = [
   "count",
   "did",
   "distinct",
+  "during",
   "empty",
   "ends",
   "false",
@@ -52,6 +53,7 @@ const KEYWORDS = [
   "than",
   "then",
   "true",
+  "weekday",
   "where",
   "with",
   "within",
@@ -169,6 +171,7 @@ Window
   / ${kw("between")} _ a:TimeValue _ ${kw("and")} _ b:TimeValue { return { between: [a, b] }; }
   / ${kw("after")} _ t:TimeValue { return { after: t }; }
   / ${kw("before")} _ t:TimeValue { return { before: t }; }
+  / ${kw("during")} _ p:PeriodWord { return { during: p }; }
 
 // ------------------------------------------------------------------ operators
 
@@ -178,6 +181,7 @@ OpClause
     / &{ return o.form === "pair"; } _ a:Value _ ${kw("and")} _ b:Value { return { has: true, value: [a, b] }; }
     / &{ return o.form === "ago"; } _ a:Value _ ${kw("ago")} { return { has: true, value: a }; }
     / &{ return o.form === "one"; } _ a:Value { return { has: true, value: a }; }
+    / &{ return o.form === "period"; } _ a:(PeriodWord / Value) { return { has: true, value: a }; }
     )
     { return { op: o.op, ...v }; }
 
@@ -209,8 +213,14 @@ Op "an operator"
   / ${kw("on")} { return { op: "on", form: "one" }; }
   / ${kw("more")} _ ${kw("than")} { return { op: "more_than_ago", form: "ago" }; }
   / ${kw("anniversary")} _ ${kw("in")} _ ${kw("next")} { return { op: "anniversary_in_next", form: "one" }; }
+  / ${kw("anniversary")} _ ${kw("during")} { return { op: "anniversary_during", form: "period" }; }
+  / ${kw("during")} { return { op: "during", form: "period" }; }
+  / ${kw("weekday")} _ ${kw("in")} { return { op: "weekday_in", form: "one" }; }
   / w:$([A-Za-z_]+) !KeywordTail &{ return h.isOpName(w.toLowerCase()); }
     { return { op: w.toLowerCase(), form: h.opForm(w.toLowerCase()) }; }
+
+PeriodWord "a calendar period"
+  = w:Word &{ return h.isPeriod(w); } { return w; }
 
 // ------------------------------------------------------------------ names
 

@@ -1,4 +1,5 @@
 import peggy from "peggy";
+import { isCalendarPeriod } from "../calendar.ts";
 import { ALL_OPS, isNoValueOp, type Op } from "../operators.ts";
 import {
   BucketSeed,
@@ -47,8 +48,15 @@ function withClause<T extends object>(base: T, c: Clause): T & { op: string; val
 const helpers = {
   isReserved,
   isOpName: (w: string): boolean => OP_NAMES.has(w),
-  opForm: (w: string): "none" | "pair" | "one" =>
-    isNoValueOp(w as Op) ? "none" : w === "between" ? "pair" : "one",
+  isPeriod: isCalendarPeriod,
+  opForm: (w: string): "none" | "pair" | "one" | "period" =>
+    isNoValueOp(w as Op)
+      ? "none"
+      : w === "between"
+        ? "pair"
+        : w === "during" || w === "anniversary_during"
+          ? "period"
+          : "one",
   duration: (d: string): string | null =>
     DURATION_RE.test(d)
       ? null

@@ -1,3 +1,4 @@
+import { isCalendarPeriod } from "../calendar.ts";
 import { isNoValueOp, type Op } from "../operators.ts";
 import {
   DURATION_RE,
@@ -38,6 +39,9 @@ const SPELLING: Record<Op, string> = {
   more_than_ago: "more than",
   in_next: "in next",
   anniversary_in_next: "anniversary in next",
+  during: "during",
+  anniversary_during: "anniversary during",
+  weekday_in: "weekday in",
   contains_any: "contains any",
   contains_all: "contains all",
   contains_none: "contains none",
@@ -138,6 +142,9 @@ function clause(op: string, value: unknown): string | null {
     return `between ${printValue(value[0], ctx)} and ${printValue(value[1], ctx)}`;
   }
   if (op === "more_than_ago") return `more than ${printValue(value, ctx)} ago`;
+  // A calendar period is written bare; anything else the schema lets through is quoted.
+  if (op === "during" || op === "anniversary_during")
+    return `${spelled} ${isCalendarPeriod(value) ? value : printValue(value, ctx)}`;
   return `${spelled} ${printValue(value, ctx)}`;
 }
 
@@ -190,6 +197,7 @@ function printWindow(w: Window): string {
   if ("between_ago" in w) return `between ${w.between_ago[0]} and ${w.between_ago[1]} ago`;
   if ("after" in w) return `after ${printValue(w.after, "date")}`;
   if ("before" in w) return `before ${printValue(w.before, "date")}`;
+  if ("during" in w) return `during ${w.during}`;
   return `between ${printValue(w.between[0], "date")} and ${printValue(w.between[1], "date")}`;
 }
 
