@@ -18,6 +18,10 @@ import { Link, useNavigate, useParams } from "react-router";
 import { ApiError, api, downloadExport } from "../api.ts";
 import { AnalyticsPanel } from "../components/AnalyticsPanel.tsx";
 import { MembersTable } from "../components/MembersTable.tsx";
+import { SegmentActionsPanel } from "../components/SegmentActionsPanel.tsx";
+import { SegmentChangesPanel } from "../components/SegmentChangesPanel.tsx";
+import { SegmentHistoryPanel } from "../components/SegmentHistoryPanel.tsx";
+import { SegmentOverridesPanel } from "../components/SegmentOverridesPanel.tsx";
 import { StaticMembersPanel } from "../components/StaticMembersPanel.tsx";
 
 const FORMATS = [
@@ -79,7 +83,11 @@ export function SegmentPage() {
           <Tabs.Tab value="analytics">Analytics</Tabs.Tab>
           <Tabs.Tab value="export">Export</Tabs.Tab>
           <Tabs.Tab value="uses">Uses</Tabs.Tab>
+          <Tabs.Tab value="changes">Changes</Tabs.Tab>
+          <Tabs.Tab value="history">History</Tabs.Tab>
+          <Tabs.Tab value="actions">Bulk actions</Tabs.Tab>
           {s.kind === "static" && <Tabs.Tab value="manage">Add / remove contacts</Tabs.Tab>}
+          {s.kind === "dynamic" && !s.default && <Tabs.Tab value="overrides">Overrides</Tabs.Tab>}
           {s.rule && <Tabs.Tab value="rule">Rule</Tabs.Tab>}
         </Tabs.List>
         <Tabs.Panel value="members" pt="md">
@@ -126,6 +134,20 @@ export function SegmentPage() {
             </List>
           )}
         </Tabs.Panel>
+        <Tabs.Panel value="changes" pt="md">
+          <SegmentChangesPanel segmentId={id} />
+        </Tabs.Panel>
+        <Tabs.Panel value="history" pt="md">
+          <SegmentHistoryPanel segmentId={id} readOnly={s.default} />
+        </Tabs.Panel>
+        <Tabs.Panel value="actions" pt="md">
+          <SegmentActionsPanel segment={s} />
+        </Tabs.Panel>
+        {s.kind === "dynamic" && !s.default && (
+          <Tabs.Panel value="overrides" pt="md">
+            <SegmentOverridesPanel segmentId={id} />
+          </Tabs.Panel>
+        )}
         {s.kind === "static" && (
           <Tabs.Panel value="manage" pt="md">
             <StaticMembersPanel segmentId={id} />
