@@ -5,10 +5,12 @@
  */
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { ApiError, invalid } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
 import { listLimit } from "../service/wire.ts";
 import type { ImportJob } from "../store/types.ts";
+import { ImportJobSchema, ImportPage } from "./responses/integrations.ts";
 import { route } from "./routes.ts";
 
 export function wireImport(j: ImportJob) {
@@ -26,6 +28,23 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       summary:
         "Import a CSV of contacts (Content-Type: text/csv) or NDJSON of events (application/x-ndjson); options in the query: kind, mapping (JSON), segment_id, delimiter",
       query: ["kind", "mapping", "segment_id", "delimiter"],
+      queryTypes: {
+        kind: z
+          .enum(["contacts", "events"])
+          .meta({ description: "Default: events for application/x-ndjson, else contacts" }),
+        mapping: z.string().meta({
+          description:
+            'A JSON object of column header → field (null ignores the column), e.g. {"E-mail":"email"}',
+        }),
+        segment_id: z.string().meta({ description: "A static segment the imported contacts are added to" }),
+        delimiter: z
+          .string()
+          .length(1)
+          .meta({ description: "One character, default `,` (e.g. `;` or a tab)" }),
+      },
+      consumes: ["text/csv", "application/x-ndjson"],
+      response: ImportJobSchema,
+      ok: [202],
       tag: "imports",
     },
     async ({ ws, req, query, body, reply }) => {
@@ -99,6 +118,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       method: "GET",
       path: "/v1/imports/{id}",
       summary: "An import's progress and rejected rows",
+      response: ImportJobSchema,
       tag: "imports",
     },
     async ({ ws, params }) => {
@@ -115,6 +135,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       path: "/v1/imports",
       summary: "Imports, newest first",
       query: ["cursor", "limit"],
+      response: ImportPage,
       tag: "imports",
     },
     async ({ ws, query }) => {

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ReceiverInput, ReceiverPatch } from "../service/receiving.ts";
 import type { Slice } from "../service/slice.ts";
+import { Receiver, ReceiverCreated, ReceiverList, SourceList } from "./responses/integrations.ts";
 import { route } from "./routes.ts";
 
 /** Biggest webhook body taken: SendGrid and SES batch far less than this. */
@@ -27,6 +28,8 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       summary:
         "Create a receiver of a sending platform's event webhooks (SendGrid, Mailgun, SES, Postmark, Resend)",
       body: ReceiverInput,
+      response: ReceiverCreated,
+      ok: [201],
       tag: "receivers",
     },
     async ({ caller, body, req, reply }) => {
@@ -38,7 +41,13 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/receivers", summary: "Receivers, with their counters", tag: "receivers" },
+    {
+      method: "GET",
+      path: "/v1/receivers",
+      summary: "Receivers, with their counters",
+      response: ReceiverList,
+      tag: "receivers",
+    },
     async ({ caller, req }) => ({
       data: await slice.receiving.list(caller.workspace.id, base(req)),
       next_cursor: null,
@@ -51,6 +60,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       method: "GET",
       path: "/v1/receivers/{id}",
       summary: "A receiver: its URL, counters and last deliveries",
+      response: Receiver,
       tag: "receivers",
     },
     ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, base(req)),
@@ -63,6 +73,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       path: "/v1/receivers/{id}",
       summary: "Rename a receiver or change its settings (a new signing key takes effect at once)",
       body: ReceiverPatch,
+      response: Receiver,
       tag: "receivers",
     },
     ({ caller, params, body, req }) =>
@@ -83,6 +94,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       method: "GET",
       path: "/v1/sources",
       summary: "Counters of every source: Segment-compatible ingest and each receiver",
+      response: SourceList,
       tag: "receivers",
     },
     async ({ caller }) => {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { ScheduleInput, SchedulePatch } from "../service/schedules/input.ts";
 import type { ScheduleService } from "../service/schedules/service.ts";
 import type { Slice } from "../service/slice.ts";
+import { Schedule, ScheduleList, ScheduleRun, ScheduleRunPage } from "./responses/integrations.ts";
 import { route } from "./routes.ts";
 
 export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, schedules: ScheduleService): void {
@@ -17,6 +18,8 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       path: "/v1/export-schedules",
       summary: "Schedule a segment's export (cron in the workspace's time zone) to S3 or an HTTPS URL",
       body: ScheduleInput,
+      response: Schedule,
+      ok: [201],
       tag: "exports",
     },
     async ({ ws, body, reply }) => {
@@ -28,13 +31,25 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/export-schedules", summary: "Export schedules", tag: "exports" },
+    {
+      method: "GET",
+      path: "/v1/export-schedules",
+      summary: "Export schedules",
+      response: ScheduleList,
+      tag: "exports",
+    },
     async ({ ws }) => ({ data: await schedules.list(ws), next_cursor: null }),
   );
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/export-schedules/{id}", summary: "An export schedule", tag: "exports" },
+    {
+      method: "GET",
+      path: "/v1/export-schedules/{id}",
+      summary: "An export schedule",
+      response: Schedule,
+      tag: "exports",
+    },
     ({ ws, params }) => schedules.get(ws, params.id!),
   );
   route(
@@ -45,6 +60,7 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       path: "/v1/export-schedules/{id}",
       summary: "Change an export schedule: name, cron, columns, target, or pause and resume (state)",
       body: SchedulePatch,
+      response: Schedule,
       tag: "exports",
     },
     ({ ws, params, body }) => schedules.update(ws, params.id!, body),
@@ -70,6 +86,7 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       path: "/v1/export-schedules/{id}/runs",
       summary: "Runs of an export schedule, newest first: rows, bytes, duration, location, error",
       query: ["limit", "cursor"],
+      response: ScheduleRunPage,
       tag: "exports",
     },
     ({ ws, params, query }) =>
@@ -85,6 +102,8 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       method: "POST",
       path: "/v1/export-schedules/{id}/run",
       summary: "Run an export schedule now (also when paused); answers the run as started",
+      response: ScheduleRun,
+      ok: [202],
       tag: "exports",
     },
     async ({ ws, params, reply }) => {

@@ -11,6 +11,8 @@ import { ApiError } from "../service/errors.ts";
 import { ingestSegmentBatch, ingestSegmentCall, type SegmentResult } from "../service/segment/ingest.ts";
 import { MESSAGE_TYPES, SEGMENT_LIMITS, SegmentBatch, SegmentMessage } from "../service/segment/spec.ts";
 import type { Slice } from "../service/slice.ts";
+import { type RouteDoc, responseProblem } from "./openapi.ts";
+import { SegmentAnswer } from "./responses/integrations.ts";
 import { ROUTES } from "./routes.ts";
 
 function parseJson(text: string): unknown {
@@ -65,7 +67,7 @@ const AUTH = "HTTP Basic: the API key as the user name, an empty password";
 export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void {
   // The OpenAPI document lists them beside the bearer routes (a path and method listed
   // twice, by a second server in one process, is one entry there).
-  ROUTES.push(
+  const docs: RouteDoc[] = [
     {
       method: "POST",
       path: "/segment/v1/batch",
@@ -73,16 +75,38 @@ export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void 
       tag: "segment",
       body: SegmentBatch,
       access: "ingest",
+      auth: "basic",
+      response: SegmentAnswer,
+    },
+    {
+      method: "POST",
+      path: "/segment/v1/import",
+      summary: `The same as /segment/v1/batch, its other name in Segment's HTTP API (${AUTH})`,
+      tag: "segment",
+      body: SegmentBatch,
+      access: "ingest",
+      auth: "basic",
+      response: SegmentAnswer,
     },
     ...MESSAGE_TYPES.map((type) => ({
       method: "POST" as const,
       path: `/segment/v1/${type}`,
-      summary: `One Segment ${type} call, ≤ 32 KB (${AUTH})`,
+      summary: `One Segment ${type} call, ≤ 32 KB (${AUTH}); a message that does not apply answers 400`,
       tag: "segment",
       body: SegmentMessage,
       access: "ingest" as const,
+      auth: "basic" as const,
+      response: SegmentAnswer,
     })),
-  );
+  ];
+  ROUTES.push(...docs);
+  // Not registered through route(): the answers are checked here, as route() checks its own.
+  const checked = (path: string, r: SegmentResult): SegmentResult => {
+    const doc = docs.find((d) => d.path === path);
+    const problem = app.checkResponses && doc ? responseProblem(doc, 200, r) : null;
+    if (problem) throw new Error(problem);
+    return r;
+  };
   void app.register(async (scope) => {
     // Segment's libraries send application/json; others have sent a form type or none.
     scope.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => {
@@ -95,17 +119,19 @@ export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void 
     for (const path of ["/segment/v1/batch", "/segment/v1/import"]) {
       scope.post(path, { bodyLimit: SEGMENT_LIMITS.batchBytes }, async (req) => {
         const ws = await workspaceOf(slice, req);
-        return counted(slice, ws.id, async () =>
+        const r = await counted(slice, ws.id, async () =>
           ingestSegmentBatch(ws, await jsonBody(req, SEGMENT_LIMITS.batchBytes), ws.now()),
         );
+        return checked(path, r);
       });
     }
     for (const type of MESSAGE_TYPES) {
       scope.post(`/segment/v1/${type}`, { bodyLimit: SEGMENT_LIMITS.messageBytes }, async (req) => {
         const ws = await workspaceOf(slice, req);
-        return counted(slice, ws.id, async () =>
+        const r = await counted(slice, ws.id, async () =>
           ingestSegmentCall(ws, type, await jsonBody(req, SEGMENT_LIMITS.messageBytes), ws.now()),
         );
+        return checked(`/segment/v1/${type}`, r);
       });
     }
   });

@@ -7,6 +7,15 @@ import { ApiError, invalid } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
 import { listLimit, WebhookInput } from "../service/wire.ts";
 import type { DeliveryRecord, WebhookRecord } from "../store/types.ts";
+import {
+  Webhook,
+  WebhookCreated,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookList,
+  WebhookRotated,
+  WebhookTest,
+} from "./responses/integrations.ts";
 import { route } from "./routes.ts";
 
 const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
@@ -58,6 +67,8 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       summary:
         "Subscribe to segment.entered / segment.exited; the signing secret (whsec_…, unless given) is shown once here",
       body: WebhookInput,
+      response: WebhookCreated,
+      ok: [201],
       tag,
     },
     async ({ ws, body, reply }) => {
@@ -76,7 +87,7 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/webhooks", summary: "Subscriptions", tag },
+    { method: "GET", path: "/v1/webhooks", summary: "Subscriptions", response: WebhookList, tag },
     async ({ ws }) => {
       const now = slice.clock.now();
       return {
@@ -88,7 +99,7 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
   route(
     app,
     slice,
-    { method: "GET", path: "/v1/webhooks/{id}", summary: "A subscription", tag },
+    { method: "GET", path: "/v1/webhooks/{id}", summary: "A subscription", response: Webhook, tag },
     async ({ ws, params }) => wireWebhook(await requireWebhook(ws.id, params.id!), slice.clock.now()),
   );
   route(
@@ -99,6 +110,7 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       path: "/v1/webhooks/{id}/deliveries",
       summary: "A subscription's delivery log, newest first",
       query: ["cursor", "limit"],
+      response: WebhookDeliveryPage,
       tag,
     },
     async ({ ws, params, query }) => {
@@ -118,6 +130,7 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       path: "/v1/webhooks/{id}/test",
       summary:
         "Send a webhook.test event now, signed as every delivery is; answers the outcome (status code or error) and the delivery",
+      response: WebhookTest,
       tag,
     },
     async ({ ws, params }) => {
@@ -132,6 +145,8 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       method: "POST",
       path: "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
       summary: "Queue a delivery's payload again (same body and id) as a new delivery, due now",
+      response: WebhookDelivery,
+      ok: [202],
       tag,
     },
     async ({ ws, params, reply }) => {
@@ -149,6 +164,7 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       path: "/v1/webhooks/{id}/rotate-secret",
       summary:
         "Make a new signing secret, shown once here; for 24 h deliveries are signed with the new and the old one, then the old one stops",
+      response: WebhookRotated,
       tag,
     },
     async ({ ws, params }) => {
