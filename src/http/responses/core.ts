@@ -11,14 +11,9 @@ import { FIELD_TYPES } from "../../rules/fields.ts";
 import { Measure, OpName, PropertyFilter, RuleSchema, SequenceStep, Window } from "../../rules/schema.ts";
 import { WireContactSchema, WireContactValue, WireContactWithSegments } from "../../service/wire-contact.ts";
 import { KEY_ROLES } from "../../store/types.ts";
+import { Count, Instant, pageOf } from "./common.ts";
 
-const Iso = z.string().meta({ description: "ISO 8601 instant, UTC" });
-const Count = z.int().min(0);
-
-/** A list answer: `{data, next_cursor}` (null on the last page, and on lists that are not paged). */
-export function pageOf<T extends z.ZodType>(item: T) {
-  return z.strictObject({ data: z.array(item), next_cursor: z.string().nullable() });
-}
+const Iso = Instant;
 
 // ---------------------------------------------------------------- workspaces and keys
 

@@ -15,20 +15,13 @@ import type { SegmentResult } from "../../service/segment/ingest.ts";
 import type { RecentDelivery, SourceCounters } from "../../service/source-stats.ts";
 import type { TestOutcome } from "../../service/webhooks.ts";
 import type { DeliveryRecord, ImportJob, ImportRowError, JsonObject } from "../../store/types.ts";
+import { Count, Instant, pageOf, wholeList } from "./common.ts";
 
-/** `Date#toISOString()`; checked as such, documented without zod's long date-time pattern. */
-const time = z
-  .string()
-  .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, { error: "expected an ISO 8601 instant" })
-  .meta({ format: "date-time", description: "ISO 8601 instant, UTC" });
-const count = z.int().min(0);
+const time = Instant;
+const count = Count;
 const json = z.record(z.string(), z.json());
-
-/** A list answered whole: `next_cursor` is always null. */
-const all = <T extends z.ZodType>(item: T) => z.strictObject({ data: z.array(item), next_cursor: z.null() });
-/** A page of a longer list: `next_cursor` is given back as `cursor` for the next page. */
-const page = <T extends z.ZodType>(item: T) =>
-  z.strictObject({ data: z.array(item), next_cursor: z.string().nullable() });
+const all = wholeList;
+const page = pageOf;
 
 // ---------------------------------------------------------------- destinations
 
