@@ -2,7 +2,7 @@ import { Alert, Button, Group, Modal, SegmentedControl, Select, Stack, TagsInput
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, api, type Segment } from "../api.ts";
-import { type BulkAction, issueText, segmentsApi } from "../segments-api.ts";
+import { type BulkAction, issueText, segmentsApi, tagsIn } from "../segments-api.ts";
 
 type Kind = "tag_add" | "tag_remove" | "copy_to";
 
@@ -24,7 +24,10 @@ const fieldOf = (path: string): "tags" | "target" | null =>
 export function SegmentActionsPanel({ segment }: { segment: Segment }) {
   const qc = useQueryClient();
   const [kind, setKind] = useState<Kind>("tag_add");
-  const [tags, setTags] = useState<string[]>([]);
+  const [picked, setPicked] = useState<string[]>([]);
+  // A tag typed but not yet confirmed with Enter counts too: the button would look dead otherwise.
+  const [typing, setTyping] = useState("");
+  const tags = tagsIn([...picked, typing].join(","));
   const [target, setTarget] = useState<string | null>(null);
   const [confirm, setConfirm] = useState(false);
   const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
@@ -99,11 +102,13 @@ export function SegmentActionsPanel({ segment }: { segment: Segment }) {
         <TagsInput
           label="Tags"
           description="Enter or a comma after each tag"
-          value={tags}
+          value={picked}
           onChange={(v) => {
-            setTags(v);
+            setPicked(v);
             reset();
           }}
+          searchValue={typing}
+          onSearchChange={setTyping}
           error={errorAt("tags")}
         />
       )}
@@ -124,7 +129,9 @@ export function SegmentActionsPanel({ segment }: { segment: Segment }) {
       )}
       <Modal opened={confirm} onClose={() => setConfirm(false)} title="Apply to every member?">
         <Stack>
-          <Text size="sm">{what}</Text>
+          <Text size="sm" style={{ overflowWrap: "anywhere" }}>
+            {what}
+          </Text>
           <Group justify="flex-end">
             <Button variant="default" onClick={() => setConfirm(false)}>
               Cancel

@@ -33,7 +33,7 @@ export function SegmentChangesPanel({ segmentId }: { segmentId: string }) {
   });
   const rows = q.data?.pages.flatMap((p) => p.data) ?? [];
   return (
-    <Stack>
+    <Stack maw={760}>
       <Group justify="space-between" align="flex-end">
         <Select
           label="Changes"

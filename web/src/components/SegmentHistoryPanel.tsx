@@ -86,6 +86,9 @@ export function SegmentHistoryPanel({ segmentId, readOnly }: { segmentId: string
   const restoreError = restore.error && !(restore.error instanceof ApiError && restore.error.status === 412);
   return (
     <Stack maw={900}>
+      <Text size="sm" c="dimmed">
+        Newest first · times in {zone ?? "…"}
+      </Text>
       {stale && (
         <Alert
           color="orange"
@@ -140,7 +143,12 @@ export function SegmentHistoryPanel({ segmentId, readOnly }: { segmentId: string
                   </Code>
                 )}
                 {prev && v.rule_text !== null && (
-                  <RuleDiff before={prev.rule_text ?? ""} after={v.rule_text} />
+                  <>
+                    <Text size="xs" c="dimmed" mt={4}>
+                      Rule changes since version {prev.version}
+                    </Text>
+                    <RuleDiff before={prev.rule_text ?? ""} after={v.rule_text} />
+                  </>
                 )}
               </Stack>
               {!readOnly && v.version !== current && (

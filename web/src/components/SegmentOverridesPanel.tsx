@@ -47,9 +47,11 @@ export function SegmentOverridesPanel({ segmentId }: { segmentId: string }) {
       setSent(emails);
       const refs = emails.map((email) => ({ email }));
       // Without an offset the API reads the time in the workspace's zone, the zone shown here.
-      if (op === "add")
-        return `${(await segmentsApi.addMembers(segmentId, refs, until || undefined)).added} kept in`;
-      return `${(await segmentsApi.removeMembers(segmentId, refs)).removed} kept out`;
+      const n =
+        op === "add"
+          ? (await segmentsApi.addMembers(segmentId, refs, until || undefined)).added
+          : (await segmentsApi.removeMembers(segmentId, refs)).removed;
+      return `${n.toLocaleString("en")} ${n === 1 ? "contact" : "contacts"} kept ${op === "add" ? "in" : "out"}`;
     },
     onSuccess: () => {
       setText("");
