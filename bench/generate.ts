@@ -12,6 +12,9 @@ export const DAY = 86_400_000;
 /** Fixed so that every run, and every machine, measures the same answer. */
 export const NOW = Date.parse("2026-11-01T00:00:00Z");
 
+/** The workspace time zone of the engine the queries run on; calendar conditions are read in it. */
+export const TIME_ZONE = "UTC";
+
 export interface DatasetSpec {
   seed: number;
   contacts: number;
@@ -27,6 +30,7 @@ const STREAM_CONTACTS = 1;
 const STREAM_ACTIVITY = 2;
 const STREAM_EVENTS = 3;
 const STREAM_SAMPLE = 4;
+const STREAM_BIRTHDAYS = 5;
 
 /** By rough popularity; the weights are Zipf over this order (US ≈ 22 %, GB ≈ 11 %, CA ≈ 4 %). */
 // biome-ignore format: a table reads better as one
@@ -78,24 +82,50 @@ export function contactNumber(id: string): number {
   return Number(id.slice(1));
 }
 
-export function* generateContacts(spec: DatasetSpec): Generator<ContactInput> {
+export interface ContactOptions {
+  /**
+   * Give contacts the custom date field `birthday` (Q8). Only the query sections declare
+   * it; the store, ingest and HTTP data sets stay as they were.
+   */
+  birthday?: boolean;
+}
+
+/** 1950-01-01 to 2007-12-31 in days since the epoch: 58 years, 14 of them leap years (29 February included). */
+const BIRTH_FIRST_DAY = Date.UTC(1950, 0, 1) / DAY;
+const BIRTH_DAYS = Date.UTC(2008, 0, 1) / DAY - BIRTH_FIRST_DAY;
+
+/** A birthday as a calendar date, `YYYY-MM-DD`, or null for the 15 % of contacts without one. */
+function birthday(r: Rng): string | null {
+  if (r() < 0.15) return null;
+  return new Date((BIRTH_FIRST_DAY + int(r, BIRTH_DAYS)) * DAY).toISOString().slice(0, 10);
+}
+
+export function* generateContacts(spec: DatasetSpec, opts: ContactOptions = {}): Generator<ContactInput> {
   const r = rng(spec.seed, STREAM_CONTACTS);
+  // A stream of its own, so the other fields are drawn exactly as without birthdays.
+  const rb = opts.birthday ? rng(spec.seed, STREAM_BIRTHDAYS) : null;
   const twoYears = 730 * DAY;
   for (let i = 0; i < spec.contacts; i++) {
     const createdAt = spec.now - Math.floor(r() * twoYears);
     const st = status.sample(r);
+    const es = emailStatus.sample(r);
+    const fields: NonNullable<ContactInput["fields"]> = { plan: plan.sample(r) };
     const c: ContactInput = {
       id: contactId(i),
       email: `user${i}@example.com`,
       status: st,
-      email_status: emailStatus.sample(r),
+      email_status: es,
       created_at: createdAt,
-      fields: { plan: plan.sample(r) },
+      fields,
     };
     const cc = country.sample(r);
     if (cc !== null) c.country = cc;
     // Never opted in means no opt-in time; the others opted in once, after creation.
     if (st !== "non_subscribed") c.subscribed_at = createdAt + Math.floor(r() * (spec.now - createdAt));
+    if (rb !== null) {
+      const b = birthday(rb);
+      if (b !== null) fields.birthday = b;
+    }
     yield c;
   }
 }

@@ -10,20 +10,22 @@
  * - `in_last D` is `now − D < t ≤ now`; in a UTC workspace a day is exactly 86 400 000 ms;
  * - `sum` adds the numeric values of the matching events and is 0 when there are none;
  * - every event's contact exists (Slice creates unknown contacts; the generator never
- *   refers to one it did not create), so grouping events by contact needs no join.
+ *   refers to one it did not create), so grouping events by contact needs no join;
+ * - a date field given as a date is the start of that day in the workspace zone, so
+ *   its calendar month there is the month of the DATE column that holds the same date.
  */
 import type { RuleNode } from "../src/rules/index.ts";
 import { DAY } from "./generate.ts";
 
-export const QUERY_IDS = ["Q1", "Q2", "Q3", "Q4"] as const;
+export const QUERY_IDS = ["Q1", "Q2", "Q3", "Q4", "Q8"] as const;
 export type QueryId = (typeof QUERY_IDS)[number];
 
 export interface BenchQuery {
   id: QueryId;
   title: string;
   rule: RuleNode;
-  /** SQL selecting the ids of the matching contacts, one row each. */
-  sql(now: number): string;
+  /** SQL selecting the ids of the matching contacts, one row each; calendar periods are read in `timeZone`. */
+  sql(now: number, timeZone: string): string;
 }
 
 /** `in_last` as SQL over the `ts` column (epoch ms). */
@@ -121,4 +123,19 @@ export const Q4: BenchQuery = {
             AND count(*) FILTER (WHERE type = 'order_placed' AND ${inLast(now, 7)}) = 0)`,
 };
 
-export const QUERIES: readonly BenchQuery[] = [Q1, Q2, Q3, Q4];
+/**
+ * `anniversary_during this_month`: the birthday's month is now's month, both in the
+ * workspace zone. A 29 February birthday counts on 28 February in common years, which
+ * is still February, so for a whole month comparing months is exact.
+ */
+export const Q8: BenchQuery = {
+  id: "Q8",
+  title: "birthday this month (workspace time zone)",
+  rule: { type: "field", field: "birthday", op: "anniversary_during", value: "this_month" },
+  sql: (now, timeZone) => `
+    SELECT id FROM contacts
+    WHERE month(birthday) = month(timezone('${timeZone}', to_timestamp(${now} / 1000)))`,
+};
+
+/** The queries timed on both sides; the live section builds its segments from the first four. */
+export const QUERIES: readonly BenchQuery[] = [Q1, Q2, Q3, Q4, Q8];

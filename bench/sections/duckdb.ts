@@ -16,6 +16,7 @@ import {
   generateEvents,
   PLANS,
   STATUSES,
+  TIME_ZONE,
 } from "../generate.ts";
 import { QUERIES } from "../queries.ts";
 import { fmtInt, log, round, timeRuns, withProgress } from "../util.ts";
@@ -33,6 +34,13 @@ function norm(v: JsonValue | undefined): string | null {
 function ms(v: string | number | null | undefined): number | null {
   if (v === null || v === undefined) return null;
   return typeof v === "number" ? v : Date.parse(v);
+}
+
+/** A `YYYY-MM-DD` value as a DuckDB DATE. */
+function date(duck: DuckDBModule, v: JsonValue | undefined): DuckDBValue {
+  if (typeof v !== "string") return null;
+  const [y, m, d] = v.split("-").map(Number);
+  return duck.dateValue(Date.UTC(y, m - 1, d) / 86_400_000);
 }
 
 function num(v: JsonValue | undefined): number | null {
@@ -87,11 +95,12 @@ function enumType(values: readonly string[]): string {
  */
 async function load(duck: DuckDBModule, conn: DuckDBConnection, ctx: BenchContext): Promise<void> {
   const { spec } = ctx.opts;
-  const { INTEGER, DOUBLE, VARCHAR } = duck;
+  const { INTEGER, DOUBLE, VARCHAR, DATE } = duck;
   // Times are epoch ms in DOUBLE columns (exact for integers), so windows compare exactly as in Slice.
+  // A birthday is a calendar date, so a DATE column, as one would keep it.
   await conn.run(`CREATE TABLE contacts_in (
     id INTEGER, country VARCHAR, plan VARCHAR, status VARCHAR, email_status VARCHAR,
-    created_at DOUBLE, subscribed_at DOUBLE)`);
+    created_at DOUBLE, subscribed_at DOUBLE, birthday DATE)`);
   await conn.run(`CREATE TABLE events_in (
     contact INTEGER, type VARCHAR, ts DOUBLE,
     campaign_id INTEGER, amount DOUBLE, currency VARCHAR, url VARCHAR)`);
@@ -105,8 +114,10 @@ async function load(duck: DuckDBModule, conn: DuckDBConnection, ctx: BenchContex
     VARCHAR,
     DOUBLE,
     DOUBLE,
+    DATE,
   ]);
-  for (const c of withProgress<ContactInput>(generateContacts(spec), "contacts → DuckDB", spec.contacts)) {
+  const contacts = generateContacts(spec, { birthday: true });
+  for (const c of withProgress<ContactInput>(contacts, "contacts → DuckDB", spec.contacts)) {
     cw.row(
       contactNumber(c.id),
       norm(c.country ?? undefined),
@@ -115,6 +126,7 @@ async function load(duck: DuckDBModule, conn: DuckDBConnection, ctx: BenchContex
       norm(c.email_status ?? undefined),
       ms(c.created_at),
       ms(c.subscribed_at),
+      date(duck, c.fields?.birthday),
     );
   }
   cw.close();
@@ -124,7 +136,7 @@ async function load(duck: DuckDBModule, conn: DuckDBConnection, ctx: BenchContex
       plan::${enumType(PLANS)} AS plan,
       status::${enumType(STATUSES)} AS status,
       email_status::${enumType(EMAIL_STATUSES)} AS email_status,
-      created_at, subscribed_at
+      created_at, subscribed_at, birthday
     FROM contacts_in ORDER BY id`);
   await conn.run("DROP TABLE contacts_in");
   ctx.loadSeconds.set("DuckDB contacts", (performance.now() - t0) / 1000);
@@ -200,7 +212,7 @@ export const duckdbSection: Section = {
 
       const now = ctx.opts.spec.now;
       for (const q of QUERIES) {
-        const sql = q.sql(now);
+        const sql = q.sql(now, TIME_ZONE);
         const t = await timeRuns(
           async () => {
             const r = await conn.runAndReadAll(`SELECT count(*) FROM (${sql})`);

@@ -1,7 +1,7 @@
 /** Generates the data set into a fresh engine and measures the memory it then holds. */
 import { Engine } from "../../src/engine/index.ts";
 import type { Section } from "../context.ts";
-import { generateContacts, generateEvents } from "../generate.ts";
+import { generateContacts, generateEvents, TIME_ZONE } from "../generate.ts";
 import { fmtInt, gc, log, round, withProgress } from "../util.ts";
 
 export const loadSection: Section = {
@@ -10,14 +10,19 @@ export const loadSection: Section = {
   async run(ctx) {
     const { spec } = ctx.opts;
     const engine = new Engine({
-      timeZone: "UTC",
-      fields: [{ key: "plan", type: "string" }],
+      timeZone: TIME_ZONE,
+      fields: [
+        { key: "plan", type: "string" },
+        { key: "birthday", type: "date" },
+      ],
       clock: { now: () => spec.now },
       defaultSegments: false,
     });
 
     let t0 = performance.now();
-    engine.loadContacts(withProgress(generateContacts(spec), "contacts → Slice", spec.contacts));
+    engine.loadContacts(
+      withProgress(generateContacts(spec, { birthday: true }), "contacts → Slice", spec.contacts),
+    );
     ctx.loadSeconds.set("Slice contacts", (performance.now() - t0) / 1000);
 
     t0 = performance.now();
