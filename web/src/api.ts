@@ -48,12 +48,19 @@ export interface Where {
   op: string;
   value?: unknown;
 }
+/** A calendar period of now, read in the workspace time zone (docs/rules.md, "Calendar conditions"). */
+export type CalendarPeriod =
+  | "today"
+  | "yesterday"
+  | "tomorrow"
+  | `${"this" | "last" | "next"}_${"week" | "month" | "quarter" | "year"}`;
 export type Window =
   | { in_last: string }
   | { between_ago: [string, string] }
   | { after: string }
   | { before: string }
-  | { between: [string, string] };
+  | { between: [string, string] }
+  | { during: CalendarPeriod };
 export interface Measure {
   fn: string;
   property?: string;
@@ -72,7 +79,8 @@ export type Rule =
       op?: string;
       value?: unknown;
     }
-  | { type: "sequence"; steps: { event: string; where?: Where[] }[]; within: string; window?: Window };
+  | { type: "sequence"; steps: { event: string; where?: Where[] }[]; within: string; window?: Window }
+  | { type: "bucket"; seed: string; op: string; value?: unknown };
 
 export interface Segment {
   id: string;

@@ -1,5 +1,5 @@
 /** What the editor knows about the rule language (docs/rules.md): operators by type, defaults. */
-import type { FieldType, Rule, Where, Window } from "./api.ts";
+import type { CalendarPeriod, FieldType, Rule, Where, Window } from "./api.ts";
 
 export type ValueKind =
   | "none"
@@ -11,7 +11,43 @@ export type ValueKind =
   | "date"
   | "dates"
   | "duration"
+  | "period"
+  | "weekdays"
   | "scalar";
+
+/** Calendar periods in the order a marketer scans them, with how they read. */
+export const CALENDAR_PERIODS: { value: CalendarPeriod; label: string }[] = [
+  { value: "today", label: "today" },
+  { value: "yesterday", label: "yesterday" },
+  { value: "tomorrow", label: "tomorrow" },
+  { value: "this_week", label: "this week" },
+  { value: "last_week", label: "last week" },
+  { value: "next_week", label: "next week" },
+  { value: "this_month", label: "this month" },
+  { value: "last_month", label: "last month" },
+  { value: "next_month", label: "next month" },
+  { value: "this_quarter", label: "this quarter" },
+  { value: "last_quarter", label: "last quarter" },
+  { value: "next_quarter", label: "next quarter" },
+  { value: "this_year", label: "this year" },
+  { value: "last_year", label: "last year" },
+  { value: "next_year", label: "next year" },
+];
+
+export const WEEKDAYS: { value: string; label: string }[] = [
+  { value: "monday", label: "Monday" },
+  { value: "tuesday", label: "Tuesday" },
+  { value: "wednesday", label: "Wednesday" },
+  { value: "thursday", label: "Thursday" },
+  { value: "friday", label: "Friday" },
+  { value: "saturday", label: "Saturday" },
+  { value: "sunday", label: "Sunday" },
+];
+
+/** How a calendar period reads ("this month"); an unknown value is shown as written. */
+export function periodLabel(p: unknown): string {
+  return CALENDAR_PERIODS.find((x) => x.value === p)?.label ?? String(p);
+}
 
 export const OPS: Record<
   FieldType | "measure_number" | "measure_date" | "where" | "bucket",
@@ -54,10 +90,9 @@ export const OPS: Record<
     ["on", "on", "date"],
     ["between", "between", "dates"],
     ["anniversary_in_next", "anniversary in the next", "duration"],
-    // Values: a calendar period name (this_month, last_week…) and weekday names.
-    ["during", "during", "string"],
-    ["anniversary_during", "anniversary during", "string"],
-    ["weekday_in", "on a weekday of", "strings"],
+    ["during", "during", "period"],
+    ["anniversary_during", "anniversary during", "period"],
+    ["weekday_in", "weekday in", "weekdays"],
     ["is_set", "is set", "none"],
     ["is_not_set", "is not set", "none"],
   ],
@@ -86,7 +121,9 @@ export const OPS: Record<
     ["after", "after", "date"],
     ["on", "on", "date"],
     ["between", "between", "dates"],
-    ["during", "during", "string"],
+    ["during", "during", "period"],
+    ["anniversary_during", "anniversary during", "period"],
+    ["weekday_in", "weekday in", "weekdays"],
     ["is_set", "is set", "none"],
     ["is_not_set", "is not set", "none"],
   ],
@@ -145,6 +182,10 @@ export function defaultValue(kind: ValueKind): unknown {
       ];
     case "duration":
       return "30d";
+    case "period":
+      return "this_month";
+    case "weekdays":
+      return ["monday"];
   }
 }
 
@@ -177,7 +218,7 @@ export const MEASURES: [string, string][] = [
   ["last_at", "last time"],
 ];
 
-export type NewKind = "and" | "or" | "not" | "field" | "event" | "sequence" | "segment";
+export type NewKind = "and" | "or" | "not" | "field" | "event" | "sequence" | "segment" | "bucket";
 
 export function newNode(kind: NewKind): Rule {
   switch (kind) {
@@ -194,6 +235,8 @@ export function newNode(kind: NewKind): Rule {
       return { type: "sequence", steps: [{ event: "cart_added" }, { event: "order_placed" }], within: "1d" };
     case "segment":
       return { type: "segment", op: "in", segment: "subscribed" };
+    case "bucket":
+      return { type: "bucket", seed: "holdout", op: "lt", value: 10 };
   }
 }
 

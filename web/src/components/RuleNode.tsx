@@ -6,6 +6,7 @@ import { useIssuesAt } from "./EditorContext.tsx";
 import { EventCondition } from "./EventCondition.tsx";
 import { FieldCondition } from "./FieldCondition.tsx";
 import { IssueList } from "./IssueList.tsx";
+import { RuleBucketCondition } from "./RuleBucketCondition.tsx";
 import { SegmentCondition } from "./SegmentCondition.tsx";
 import { SequenceCondition } from "./SequenceCondition.tsx";
 
@@ -14,6 +15,7 @@ const ADD: [NewKind, string][] = [
   ["event", "Event condition"],
   ["sequence", "Sequence"],
   ["segment", "Segment membership"],
+  ["bucket", "Random bucket"],
   ["and", "AND group"],
   ["or", "OR group"],
   ["not", "NOT"],
@@ -136,7 +138,13 @@ export const RuleNode = memo(function RuleNode({
       </Stack>
     );
   } else {
-    const label = { field: "Field", event: "Event", sequence: "Sequence", segment: "Segment" }[rule.type];
+    const label = {
+      field: "Field",
+      event: "Event",
+      sequence: "Sequence",
+      segment: "Segment",
+      bucket: "Bucket",
+    }[rule.type];
     body = (
       <Group justify="space-between" align="flex-start" wrap="nowrap">
         <Group gap="xs" align="flex-start" wrap="nowrap">
@@ -147,6 +155,7 @@ export const RuleNode = memo(function RuleNode({
           {rule.type === "event" && <EventCondition rule={rule} onChange={onChange} />}
           {rule.type === "sequence" && <SequenceCondition rule={rule} onChange={onChange} />}
           {rule.type === "segment" && <SegmentCondition rule={rule} onChange={onChange} />}
+          {rule.type === "bucket" && <RuleBucketCondition rule={rule} onChange={onChange} />}
         </Group>
         <Group gap={4} wrap="nowrap">
           <ActionIcon

@@ -1,6 +1,6 @@
-import { Group, NumberInput, Select, TagsInput, TextInput } from "@mantine/core";
+import { Group, MultiSelect, NumberInput, Select, TagsInput, TextInput } from "@mantine/core";
 import { DateInput } from "@mantine/dates";
-import type { ValueKind } from "../rules.ts";
+import { CALENDAR_PERIODS, type ValueKind, WEEKDAYS } from "../rules.ts";
 import { DurationInput } from "./DurationInput.tsx";
 
 /** The input that fits an operator's value: text, numbers, a date picker, a duration, a multi-select. */
@@ -81,6 +81,7 @@ export function ValueInput({
             value={lo}
             onChange={(v) => onChange([Number(v) || 0, hi])}
           />
+          <span>and</span>
           <NumberInput
             aria-label={`${label} to`}
             w={100}
@@ -134,5 +135,27 @@ export function ValueInput({
     }
     case "duration":
       return <DurationInput label={label} value={String(value ?? "30d")} onChange={onChange} />;
+    case "period":
+      return (
+        <Select
+          aria-label={label}
+          w={150}
+          allowDeselect={false}
+          data={CALENDAR_PERIODS}
+          value={typeof value === "string" ? value : null}
+          onChange={(v) => v && onChange(v)}
+        />
+      );
+    case "weekdays":
+      return (
+        <MultiSelect
+          aria-label={label}
+          w={280}
+          data={WEEKDAYS}
+          value={Array.isArray(value) ? value.map(String) : []}
+          onChange={onChange}
+          placeholder="Pick days"
+        />
+      );
   }
 }

@@ -1,7 +1,7 @@
 import { Group, Select } from "@mantine/core";
 import { DateInput } from "@mantine/dates";
-import type { Window } from "../api.ts";
-import { windowKind } from "../rules.ts";
+import type { CalendarPeriod, Window } from "../api.ts";
+import { CALENDAR_PERIODS, windowKind } from "../rules.ts";
 import { DurationInput } from "./DurationInput.tsx";
 
 const KINDS = [
@@ -11,6 +11,7 @@ const KINDS = [
   { value: "after", label: "after" },
   { value: "before", label: "before" },
   { value: "between", label: "between dates" },
+  { value: "during", label: "during" },
 ];
 
 const today = () => new Date().toISOString().slice(0, 10);
@@ -37,6 +38,8 @@ export function WindowEditor({
         return onChange({
           between: [new Date(Date.now() - 30 * 86400_000).toISOString().slice(0, 10), today()],
         });
+      case "during":
+        return onChange({ during: "last_month" });
       default:
         return onChange(undefined);
     }
@@ -99,6 +102,16 @@ export function WindowEditor({
             onChange={(v) => onChange({ between: [window.between[0], v ?? today()] })}
           />
         </>
+      )}
+      {window && "during" in window && (
+        <Select
+          aria-label="Window period"
+          w={150}
+          allowDeselect={false}
+          data={CALENDAR_PERIODS}
+          value={window.during}
+          onChange={(p) => p && onChange({ during: p as CalendarPeriod })}
+        />
       )}
     </Group>
   );
