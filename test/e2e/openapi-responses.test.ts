@@ -183,6 +183,16 @@ describe("the less common answers match their schemas", () => {
     const ex = await s.call("GET", `/v1/contacts/${contactId}/explain?segment=${segId}`);
     expect(ex.status, ex.text).toBe(200);
     expect(ex.body).toMatchObject({ member: true, rule: { type: "field", actual: "fr", result: true } });
+    // Every kind of node explains within the schema: a bucket and a calendar condition too.
+    const seg2 = await s.call("POST", "/v1/segments", {
+      name: "Holdout, this month",
+      rule_text: 'bucket("h1") < 50 or created_at during this_month',
+    });
+    expect(seg2.status, seg2.text).toBe(201);
+    const ex2 = await s.call("GET", `/v1/contacts/${contactId}/explain?segment=${seg2.body.id}`);
+    expect(ex2.status, ex2.text).toBe(200);
+    expect(ex2.body.rule.conditions[0]).toMatchObject({ type: "bucket", seed: "h1" });
+    expect(typeof ex2.body.rule.conditions[0].actual).toBe("number");
     const nested = await s.call("POST", "/v1/segments/preview", {
       rule: {
         type: "and",

@@ -229,9 +229,20 @@ export const ExplainNodeSchema: z.ZodType<ExplainNode> = z.lazy(() =>
       window: Window.optional(),
       result: z.boolean(),
       completed_at: Iso.nullable(),
+      pending_until: Iso.nullable()
+        .optional()
+        .meta({ description: "With a negative step: when the contact would enter with no new event" }),
+    }),
+    z.strictObject({
+      type: z.literal("bucket"),
+      seed: z.string(),
+      op: OpName,
+      value: z.unknown().optional(),
+      result: z.boolean(),
+      actual: z.number().min(0).max(100).meta({ description: "The contact's bucket for the seed" }),
     }),
   ]),
-) as z.ZodType<ExplainNode>;
+);
 
 export const ExplainAnswer = z.strictObject({
   member: z.boolean(),
