@@ -118,7 +118,8 @@ export function isMoving(rule: RuleNode): boolean {
         (rule.op !== undefined && RELATIVE_OPS.has(rule.op))
       );
     case "sequence":
-      return relativeWindow(rule) || rule.steps.some((s) => relativeWhere(s.where));
+      // A negative step holds from a deadline on, reached by time alone.
+      return relativeWindow(rule) || rule.steps.some((s) => s.not === true || relativeWhere(s.where));
     case "bucket":
       return false;
   }

@@ -122,6 +122,8 @@ export function timerPlan(type: string, rules: readonly RuleNode[], tz: string):
       case "sequence": {
         if (!rule.steps.some((s) => s.event === type)) return;
         if (rule.steps.some((s) => relativeWhere(s.where))) unsafe = true;
+        // A new start brings its own deadline, which no range here accounts for.
+        if (rule.steps.some((s) => s.not === true)) unsafe = true;
         add(`w:${JSON.stringify(rule.window ?? null)}`, windowRange(rule.window, tz), ZONE);
         return;
       }

@@ -94,6 +94,11 @@ export type ExplainNode =
       window?: unknown;
       result: boolean;
       completed_at: string | null;
+      /**
+       * Sequences with a negative step: when the contact would enter with no new
+       * event (a run's deadline), or null; absent for other sequences.
+       */
+      pending_until?: string | null;
     };
 
 /** A membership change (SPEC §4): `at` is the instant it became true. */

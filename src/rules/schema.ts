@@ -102,9 +102,14 @@ export const BucketNode = z.strictObject({
 });
 export type BucketNode = z.infer<typeof BucketNode>;
 
+/**
+ * A step of a sequence. `not: true` makes it negative: the contact did NOT do it after
+ * the steps before, up to the deadline (the first step's instant plus `within`).
+ */
 export const SequenceStep = z.strictObject({
   event: EventType,
   where: z.array(PropertyFilter).max(50).optional(),
+  not: z.literal(true, { error: 'expected true (a step the contact did leaves "not" out)' }).optional(),
 });
 export type SequenceStep = z.infer<typeof SequenceStep>;
 

@@ -472,6 +472,25 @@ class Checker {
 
   private sequence(n: SequenceNode, path: PathPart[]): void {
     n.steps.forEach((s, i) => this.where(s.where, [...path, "steps", i]));
+    // Negative steps close the sequence: each is "not after the last step done, up to
+    // the deadline", so they need a step before them and no step done after them.
+    if (n.steps[0]?.not) {
+      this.fail(
+        [...path, "steps", 0, "not"],
+        "the first step cannot be negative: a sequence starts with something the contact did",
+      );
+    }
+    const firstNegative = n.steps.findIndex((s, i) => i > 0 && s.not === true);
+    if (firstNegative >= 0) {
+      n.steps.forEach((s, i) => {
+        if (i > firstNegative && s.not !== true) {
+          this.fail(
+            [...path, "steps", i],
+            `a step the contact did cannot follow a negative step (steps[${firstNegative}]): negative steps come last`,
+          );
+        }
+      });
+    }
     this.duration(n.within, [...path, "within"]);
     if (n.window) this.window(n.window, [...path, "window"]);
   }

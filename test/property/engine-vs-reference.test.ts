@@ -123,6 +123,7 @@ const NO_LEAVES: LeafWeights = {
   event: 0,
   filtered: 0,
   sequence: 0,
+  negativeSequence: 0,
   segment: 0,
   bucket: 0,
 };
@@ -149,6 +150,18 @@ describe("engine vs reference", () => {
       maxEvents: 40,
       maxSegments: 0,
       leaves: { ...NO_LEAVES, event: 3, filtered: 2, sequence: 2 },
+    });
+    fc.assert(fc.property(arb, checkScenario), { numRuns: 400 });
+  });
+
+  it("agree on negative sequences, with starts and negative events at their deadlines", () => {
+    const arb = scenarioArb({
+      depth: 1,
+      maxContacts: 3,
+      maxEvents: 30,
+      maxSegments: 0,
+      deadlineEvents: true,
+      leaves: { ...NO_LEAVES, negativeSequence: 1 },
     });
     fc.assert(fc.property(arb, checkScenario), { numRuns: 400 });
   });

@@ -36,6 +36,7 @@ const referenceRuleArb = nowArb.chain(({ now, timeZone, focus, hotTypes }) =>
     event: 4,
     filtered: 1,
     sequence: 2,
+    negativeSequence: 1,
     segment: 1,
     bucket: 1,
   }),
@@ -177,7 +178,11 @@ const wildLeafArb: fc.Arbitrary<RuleNode> = fc.oneof(
     .record(
       {
         steps: fc.array(
-          fc.tuple(eventTypeArb, whereArb).map(([event, where]) => (where ? { event, where } : { event })),
+          fc.tuple(eventTypeArb, whereArb, fc.boolean()).map(([event, where, not]) => {
+            const step = where ? { event, where } : { event };
+            // The schema takes a negative step anywhere; validation places them.
+            return not ? { ...step, not: true as const } : step;
+          }),
           { minLength: 2, maxLength: 4 },
         ),
         within: durationArb,

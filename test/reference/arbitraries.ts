@@ -12,9 +12,9 @@ import { CALENDAR_PERIODS, WEEKDAYS } from "../../src/rules/calendar.ts";
 import { type DefaultSegmentSettings, defaultSegments } from "../../src/rules/defaults.ts";
 import { FIELD_TYPES, type FieldDef, FieldRegistry } from "../../src/rules/fields.ts";
 import { OPS_BY_TYPE } from "../../src/rules/operators.ts";
-import type { MeasureFn, PropertyFilter, RuleNode, Window } from "../../src/rules/schema.ts";
+import type { MeasureFn, PropertyFilter, RuleNode, SequenceNode, Window } from "../../src/rules/schema.ts";
 import { monthDay, parseDuration, parseTimeValue, shift } from "../../src/rules/time.ts";
-import { referenceBucket } from "./evaluate.ts";
+import { eventTime, referenceBucket } from "./evaluate.ts";
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -750,6 +750,33 @@ export function sequenceNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
   );
 }
 
+/**
+ * A sequence ending in 1 or 2 negative steps ("cart_added then not order_placed within
+ * 1h"), after 1 to 3 steps done. Its `within` is mostly a focus duration, so start
+ * events on the edges `now − within` and pairs `within` apart put deadlines exactly at
+ * now and negative events exactly at deadlines.
+ */
+export function negativeSequenceNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
+  const step = fc
+    .record({ event: eventTypeArb(env), where: fc.option(propertyFilterArb(env), { freq: 4 }) })
+    .map(({ event, where }) => (where === null ? { event } : { event, where: [where] }));
+  return fc
+    .record(
+      {
+        done: fc.array(step, { minLength: 1, maxLength: 3 }),
+        absent: fc.array(step, { minLength: 1, maxLength: 2 }),
+        within: durationArb(env),
+        window: windowArb(env),
+      },
+      { requiredKeys: ["done", "absent", "within"] },
+    )
+    .map(({ done, absent, ...rest }) => ({
+      type: "sequence" as const,
+      steps: [...done, ...absent.map((s) => ({ ...s, not: true as const }))],
+      ...rest,
+    }));
+}
+
 const BUCKET_SEEDS = ["holdout-1", "Holdout-1", "ab", "é", "a b"];
 const BUCKET_VALUES = [0, 0.01, 10, 33.33, 50, 99.99, 100];
 /** The ids scenarios use, so that thresholds can sit exactly on a contact's bucket. */
@@ -784,6 +811,8 @@ export interface LeafWeights {
   /** Counts and distinct counts of events through exactly one property filter. */
   filtered: number;
   sequence: number;
+  /** Sequences ending in negative steps. */
+  negativeSequence: number;
   segment: number;
   /** Random buckets of the contact id. */
   bucket: number;
@@ -796,6 +825,7 @@ export const DEFAULT_LEAVES: LeafWeights = {
   event: 4,
   filtered: 1,
   sequence: 2,
+  negativeSequence: 1,
   segment: 1,
   bucket: 1,
 };
@@ -826,6 +856,9 @@ export function ruleArb(
   if (weights.filtered > 0) leaves.push({ weight: weights.filtered, arbitrary: filteredEventNodeArb(env) });
   if (weights.event > 0) leaves.push({ weight: weights.event, arbitrary: eventNodeArb(env) });
   if (weights.sequence > 0) leaves.push({ weight: weights.sequence, arbitrary: sequenceNodeArb(env) });
+  if (weights.negativeSequence > 0) {
+    leaves.push({ weight: weights.negativeSequence, arbitrary: negativeSequenceNodeArb(env) });
+  }
   if (weights.bucket > 0) leaves.push({ weight: weights.bucket, arbitrary: bucketNodeArb() });
   if (segmentIds.length > 0 && weights.segment > 0) {
     leaves.push({
@@ -909,6 +942,55 @@ function withDuplicates(events: EventInput[], picks: number[]): EventInput[] {
   return out;
 }
 
+/** The negative sequences anywhere in `rules`. */
+function negativeSequences(rules: RuleNode[]): SequenceNode[] {
+  const out: SequenceNode[] = [];
+  const visit = (r: RuleNode): void => {
+    if (r.type === "and" || r.type === "or") r.conditions.forEach(visit);
+    else if (r.type === "not") visit(r.condition);
+    else if (r.type === "sequence" && r.steps.some((st) => st.not === true)) out.push(r);
+  };
+  rules.forEach(visit);
+  return out;
+}
+
+/**
+ * Events placed on the deadlines of the rules' negative sequences: per pick, an event of
+ * a negative step `within` after one of the contact's events (± 1 ms), or an event of the
+ * first step `within` before now, so that its deadline is now itself (± 1 ms).
+ */
+function withDeadlineEvents(
+  events: EventInput[],
+  rules: RuleNode[],
+  picks: [number, number, number][],
+  env: TimeEnv,
+): EventInput[] {
+  // The same contact and properties (so `where` filters pass as often as on e), another type and time.
+  const like = (e: EventInput, type: string, timestamp: number): EventInput =>
+    e.properties === undefined
+      ? { type, contact_id: e.contact_id, timestamp }
+      : { type, contact_id: e.contact_id, timestamp, properties: e.properties };
+  const seqs = negativeSequences(rules);
+  if (seqs.length === 0 || events.length === 0) return events;
+  const out = [...events];
+  for (const [p, q, delta] of picks) {
+    const seq = seqs[p % seqs.length];
+    const within = parseDuration(seq.within);
+    const e = events[q % events.length];
+    if (q % 3 === 0) {
+      const first = seq.steps[0];
+      const t = shift(env.now, within, -1, env.timeZone) + delta;
+      out.push(like(e, first.event, t));
+      continue;
+    }
+    const absent = seq.steps.filter((st) => st.not === true);
+    const b = absent[p % absent.length];
+    const t = shift(eventTime(e, env.timeZone), within, 1, env.timeZone) + delta;
+    out.push(like(e, b.event, t));
+  }
+  return out;
+}
+
 export interface ScenarioOptions {
   maxContacts?: number;
   maxEvents?: number;
@@ -919,6 +1001,8 @@ export interface ScenarioOptions {
   maxSegments?: number;
   /** Weight of events with profile effects, against 4 for the others (default 1). */
   effectWeight?: number;
+  /** Add events exactly at (and 1 ms around) the deadlines of negative sequences. */
+  deadlineEvents?: boolean;
 }
 
 export function scenarioArb(opts: ScenarioOptions = {}): fc.Arbitrary<Scenario> {
@@ -944,6 +1028,9 @@ export function scenarioArb(opts: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
                   fc.array(eventArb(env, allIds, opts.effectWeight), { minLength: n, maxLength: n }),
                 ),
               dupes: fc.array(fc.nat(), { maxLength: 4 }),
+              deadlinePicks: opts.deadlineEvents
+                ? fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(-1, 0, 0, 1)), { maxLength: 6 })
+                : fc.constant([] as [number, number, number][]),
               rules: fc.array(ruleArb(env, [...DEFAULT_IDS, ...segments.map((s) => s.id)], depth, leaves), {
                 minLength: 1,
                 maxLength: 5,
@@ -953,7 +1040,12 @@ export function scenarioArb(opts: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
               eventsFirst: fc.boolean(),
             })
             .map((r) => {
-              const events = withDuplicates(r.events, r.dupes);
+              const events = withDeadlineEvents(
+                withDuplicates(r.events, r.dupes),
+                r.rules,
+                r.deadlinePicks,
+                env,
+              );
               const ids = [...profileIds];
               if (events.some((e) => e.contact_id === "ghost")) ids.push("ghost");
               return printable({

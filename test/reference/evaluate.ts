@@ -587,6 +587,7 @@ function eventHolds(n: EventNode, events: EventInput[], ctx: ReferenceContext): 
  * later than `within` after the first step (docs/semantics.md).
  */
 function sequenceHolds(n: SequenceNode, events: EventInput[], ctx: ReferenceContext): boolean {
+  if (n.steps.some((s) => s.not === true)) return negativeSequenceHolds(n, events, ctx);
   const candidates = n.steps.map((s) => stepEvents(s.event, s.where, n.window, events, ctx));
   const within = parseDuration(n.within);
   const search = (k: number, prev: number, deadline: number): boolean => {
@@ -594,4 +595,27 @@ function sequenceHolds(n: SequenceNode, events: EventInput[], ctx: ReferenceCont
     return candidates[k].some(({ t }) => t > prev && t <= deadline && search(k + 1, t, deadline));
   };
   return candidates[0].some(({ t }) => search(1, t, shift(t, within, 1, ctx.timeZone)));
+}
+
+/**
+ * docs/rules.md "Negative steps": some run of the steps the contact did (each strictly
+ * after the one before, every one in the window, the last no later than the deadline
+ * = first + within) with no event of a negative step (its `where` holding, wherever it
+ * falls relative to the window) after the last step done and at or before the
+ * deadline; and that deadline is at or before now.
+ */
+function negativeSequenceHolds(n: SequenceNode, events: EventInput[], ctx: ReferenceContext): boolean {
+  const done = n.steps.filter((s) => s.not !== true);
+  const absent = n.steps.filter((s) => s.not === true);
+  const candidates = done.map((s) => stepEvents(s.event, s.where, n.window, events, ctx));
+  const forbidden = absent.flatMap((s) => stepEvents(s.event, s.where, undefined, events, ctx));
+  const within = parseDuration(n.within);
+  const search = (k: number, prev: number, deadline: number): boolean => {
+    if (k === candidates.length) return !forbidden.some(({ t }) => t > prev && t <= deadline);
+    return candidates[k].some(({ t }) => t > prev && t <= deadline && search(k + 1, t, deadline));
+  };
+  return candidates[0].some(({ t }) => {
+    const deadline = shift(t, within, 1, ctx.timeZone);
+    return deadline <= ctx.now && search(1, t, deadline);
+  });
 }

@@ -188,6 +188,28 @@ const BOTH_WAYS: [string, RuleNode][] = [
       within: "2h",
     },
   ],
+  [
+    "sequence(cart_added then not order_placed within 1h, last 30d)",
+    {
+      type: "sequence",
+      steps: [{ event: "cart_added" }, { event: "order_placed", not: true }],
+      within: "1h",
+      window: { in_last: "30d" },
+    },
+  ],
+  [
+    'sequence(page_viewed then cart_added then not order_placed where currency = "EUR" then not "not" within 1d)',
+    {
+      type: "sequence",
+      steps: [
+        { event: "page_viewed" },
+        { event: "cart_added" },
+        { event: "order_placed", where: [{ property: "currency", op: "eq", value: "EUR" }], not: true },
+        { event: "not", not: true },
+      ],
+      within: "1d",
+    },
+  ],
   // groups
   [
     "a = 1 and b = 2 and c = 3",
@@ -437,6 +459,23 @@ describe("rule text: errors", () => {
       message: 'expected a duration but found "30"',
     });
     expect(failure("sequence(a then b within 1000000d)")).toMatchObject({ column: 26 });
+  });
+
+  it("negative steps: NOT in any case, and a place validation refuses still reads", () => {
+    expect(parsed("sequence(cart_added then NOT order_placed within 1h)")).toEqual({
+      type: "sequence",
+      steps: [{ event: "cart_added" }, { event: "order_placed", not: true }],
+      within: "1h",
+    });
+    // Shape only: that a negative step cannot come first is validation's to say.
+    expect(parsed("sequence(not a then b within 1h)")).toMatchObject({
+      steps: [{ event: "a", not: true }, { event: "b" }],
+    });
+    // "not" needs an event after it; here "within" is read as one.
+    expect(failure("sequence(a then not within 1h)")).toMatchObject({
+      column: 28,
+      message: 'expected "where", "then" or "within" but found "1h"',
+    });
   });
 
   it("trailing garbage", () => {

@@ -566,6 +566,50 @@ describe("validateRule: event and sequence conditions", () => {
       "rule.steps[1].event",
     );
   });
+
+  it("checks negative steps: not the first, only after every step done, not: true only", () => {
+    const ok = { type: "sequence", steps: [{ event: "a" }, { event: "b", not: true }], within: "1h" };
+    expect(validateRule(ok, ctx())).toEqual(ok);
+    expect(() =>
+      validateRule(
+        {
+          type: "sequence",
+          steps: [{ event: "a" }, { event: "b" }, { event: "c", not: true }, { event: "d", not: true }],
+          within: "1h",
+        },
+        ctx(),
+      ),
+    ).not.toThrow();
+    expect(
+      issue({ type: "sequence", steps: [{ event: "a", not: true }, { event: "b" }], within: "1h" }),
+    ).toEqual({
+      path: "rule.steps[0].not",
+      message: "the first step cannot be negative: a sequence starts with something the contact did",
+    });
+    expect(
+      issue({
+        type: "sequence",
+        steps: [{ event: "a" }, { event: "b", not: true }, { event: "c" }],
+        within: "1h",
+      }),
+    ).toEqual({
+      path: "rule.steps[2]",
+      message: "a step the contact did cannot follow a negative step (steps[1]): negative steps come last",
+    });
+    expect(
+      issue({ type: "sequence", steps: [{ event: "a" }, { event: "b", not: false }], within: "1h" }),
+    ).toEqual({
+      path: "rule.steps[1].not",
+      message: 'expected true (a step the contact did leaves "not" out)',
+    });
+    expect(
+      issue({
+        type: "sequence",
+        steps: [{ event: "a" }, { event: "b", not: true, where: [{ property: "n", op: "gt", value: "x" }] }],
+        within: "1h",
+      }),
+    ).toEqual({ path: "rule.steps[1].where[0].value", message: "expected a number" });
+  });
 });
 
 describe("validateRule: segment references", () => {

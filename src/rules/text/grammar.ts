@@ -137,8 +137,11 @@ SequenceCond
     { const r = h.sequence([head, ...tail], within, window); if (typeof r === "string") error(r); return r; }
 
 Step
-  = event:EventName where:(_ w:Where { return w; })?
-    { return where ? { event, where } : { event }; }
+  = neg:(${kw("not")} _)? event:EventName where:(_ w:Where { return w; })?
+    {
+      const step = where ? { event, where } : { event };
+      return neg ? { ...step, not: true } : step;
+    }
 
 BucketCond
   = ${kw("bucket")} _ "(" _ seed:BucketSeed _ ")" _ c:(

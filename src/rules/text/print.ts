@@ -186,7 +186,7 @@ function printSequence(n: SequenceNode): string | null {
   for (const s of n.steps) {
     const where = printWhere(s.where);
     if (where === null) return null;
-    steps.push(`${name(s.event, WORD_RE)}${where}`);
+    steps.push(`${s.not ? "not " : ""}${name(s.event, WORD_RE)}${where}`);
   }
   const window = n.window ? `, ${printWindow(n.window)}` : "";
   return `sequence(${steps.join(" then ")} within ${n.within}${window})`;
