@@ -203,8 +203,18 @@ export interface Change {
 }
 
 /** One API request: JSON (or a CSV upload) in, the answer's JSON out, `ApiError` on failure. */
-export async function call<T>(method: string, path: string, body?: unknown, key = getKey()): Promise<T> {
-  const headers: Record<string, string> = {};
+/**
+ * One API request: the parsed answer and its ETag, or an ApiError with the server's code,
+ * message and details. `headers` adds request headers (e.g. `If-Match`).
+ */
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { key?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ data: T; etag: string | null }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const key = opts.key === undefined ? getKey() : opts.key;
   if (key) headers.authorization = `Bearer ${key}`;
   let payload: BodyInit | undefined;
   if (body instanceof Blob || typeof body === "string") {
@@ -227,10 +237,15 @@ export async function call<T>(method: string, path: string, body?: unknown, key 
       ?.error;
     throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.details ?? {});
   }
-  return parsed as T;
+  return { data: parsed as T, etag: res.headers.get("etag") };
 }
 
-const q = (params: Record<string, string | number | undefined>) => {
+export async function call<T>(method: string, path: string, body?: unknown, key = getKey()): Promise<T> {
+  return (await request<T>(method, path, body, { key })).data;
+}
+
+/** `?a=1&b=2` of the params given (empty and undefined ones left out), or "". */
+export const queryString = (params: Record<string, string | number | undefined>) => {
   const s = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") s.set(k, String(v));
   const t = s.toString();
@@ -255,7 +270,10 @@ export const api = {
       "/v1/segment-templates",
     ).then((p) => p.data),
   members: (id: string, cursor?: string, limit = 25) =>
-    call<Page<Contact>>("GET", `/v1/segments/${encodeURIComponent(id)}/contacts${q({ cursor, limit })}`),
+    call<Page<Contact>>(
+      "GET",
+      `/v1/segments/${encodeURIComponent(id)}/contacts${queryString({ cursor, limit })}`,
+    ),
   addMembers: (id: string, contacts: { email?: string; id?: string }[], expires_at?: string) =>
     call<unknown>("POST", `/v1/segments/${encodeURIComponent(id)}/members`, {
       contacts,
@@ -266,21 +284,24 @@ export const api = {
   uses: (id: string) =>
     call<Page<Use>>("GET", `/v1/segments/${encodeURIComponent(id)}/uses`).then((p) => p.data),
   analytics: (id: string, o: { days?: number; breakdown?: string; overlap?: string; top?: number } = {}) =>
-    call<Analytics>("GET", `/v1/segments/${encodeURIComponent(id)}/analytics${q(o)}`),
+    call<Analytics>("GET", `/v1/segments/${encodeURIComponent(id)}/analytics${queryString(o)}`),
   contacts: (cursor?: string, limit = 25) =>
-    call<Page<Contact>>("GET", `/v1/contacts${q({ cursor, limit })}`),
+    call<Page<Contact>>("GET", `/v1/contacts${queryString({ cursor, limit })}`),
   contact: (id: string) => call<Contact>("GET", `/v1/contacts/${encodeURIComponent(id)}`),
   contactEvents: (id: string, cursor?: string) =>
     call<Page<ContactEvent>>(
       "GET",
-      `/v1/contacts/${encodeURIComponent(id)}/events${q({ cursor, limit: 50 })}`,
+      `/v1/contacts/${encodeURIComponent(id)}/events${queryString({ cursor, limit: 50 })}`,
     ),
   explain: (contactId: string, segmentId: string) =>
-    call<Explain>("GET", `/v1/contacts/${encodeURIComponent(contactId)}/explain${q({ segment: segmentId })}`),
+    call<Explain>(
+      "GET",
+      `/v1/contacts/${encodeURIComponent(contactId)}/explain${queryString({ segment: segmentId })}`,
+    ),
   startImport: (file: Blob, mapping: Record<string, string | null>, segmentId?: string) =>
     call<ImportJob>(
       "POST",
-      `/v1/imports${q({ mapping: JSON.stringify(mapping), segment_id: segmentId })}`,
+      `/v1/imports${queryString({ mapping: JSON.stringify(mapping), segment_id: segmentId })}`,
       file,
     ),
   importJob: (id: string) => call<ImportJob>("GET", `/v1/imports/${encodeURIComponent(id)}`),

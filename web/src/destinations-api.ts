@@ -3,7 +3,7 @@
  * provider's audience, its runs and their per-contact outcomes, pause / resume and dry
  * run. Also what each kind's configuration asks for, so the form can be drawn from it.
  */
-import { call } from "./api.ts";
+import { call, queryString } from "./api.ts";
 
 export const KINDS = ["http", "mailchimp", "brevo", "kit", "meta", "google"] as const;
 export type Kind = (typeof KINDS)[number];
@@ -102,12 +102,7 @@ interface Page<T> {
 }
 
 const at = (id: string) => encodeURIComponent(id);
-const qs = (p: Record<string, string | number | undefined>) => {
-  const s = new URLSearchParams();
-  for (const [k, v] of Object.entries(p)) if (v !== undefined && v !== "") s.set(k, String(v));
-  const t = s.toString();
-  return t ? `?${t}` : "";
-};
+const qs = queryString;
 
 export const destinationsApi = {
   list: () => call<Page<Destination>>("GET", "/v1/destinations").then((p) => p.data),

@@ -3,7 +3,7 @@
  * (with restore guarded by the segment's ETag), bulk actions on its members, and the
  * manual overrides of a dynamic segment.
  */
-import { ApiError, call, getKey, type Issue, type Rule, type Segment } from "./api.ts";
+import { call, type Issue, queryString, type Rule, request, type Segment } from "./api.ts";
 
 export interface SegmentChange {
   segment_id: string;
@@ -38,46 +38,11 @@ interface Page<T> {
 }
 
 const at = (id: string) => encodeURIComponent(id);
-const qs = (p: Record<string, string | number | undefined>) => {
-  const s = new URLSearchParams();
-  for (const [k, v] of Object.entries(p)) if (v !== undefined && v !== "") s.set(k, String(v));
-  const t = s.toString();
-  return t ? `?${t}` : "";
-};
+const qs = queryString;
 
-/**
- * A JSON request that sends extra headers and hands back the answer's ETag: `call` in
- * api.ts takes no headers, and a restore needs `If-Match`. Errors are `ApiError`s as there.
- */
-async function send<T>(
-  method: string,
-  path: string,
-  body?: unknown,
-  extra: Record<string, string> = {},
-): Promise<{ data: T; etag: string | null }> {
-  const headers: Record<string, string> = { ...extra };
-  const key = getKey();
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(path, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text === "" ? null : JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  if (!res.ok) {
-    const e = (parsed as { error?: { code: string; message: string; details?: ApiError["details"] } } | null)
-      ?.error;
-    throw new ApiError(res.status, e?.code ?? "error", e?.message ?? `HTTP ${res.status}`, e?.details ?? {});
-  }
-  return { data: parsed as T, etag: res.headers.get("etag") };
-}
+/** A request that sends extra headers (`If-Match`) and returns the answer's ETag. */
+const send = <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  request<T>(method, path, body, { headers });
 
 export const segmentsApi = {
   /** The segment with the ETag a guarded write must quote. */
