@@ -25,6 +25,8 @@ export interface ExplainWireNode {
   steps?: unknown;
   within?: string;
   completed_at?: string | null;
+  /** Sequences with a step not done: when the contact would enter with no new event. */
+  pending_until?: string | null;
 }
 
 export interface ExplainAnswer {
@@ -68,6 +70,7 @@ function windowText(w: unknown): string {
   if (o.after !== undefined) return ` after ${String(o.after)}`;
   if (o.before !== undefined) return ` before ${String(o.before)}`;
   if (Array.isArray(o.between)) return ` between ${String(o.between[0])} and ${String(o.between[1])}`;
+  if (typeof o.during === "string") return ` during ${o.during.replaceAll("_", " ")}`;
   return ` ${JSON.stringify(w)}`;
 }
 
@@ -101,10 +104,16 @@ export function nodeText(n: ExplainWireNode): string {
     }
     case "sequence": {
       const steps = Array.isArray(n.steps)
-        ? n.steps.map((s) => (s as { event?: string }).event ?? "?").join(" → ")
+        ? n.steps
+            .map((s) => {
+              const step = s as { event?: string; not?: boolean };
+              return `${step.not === true ? "not " : ""}${step.event ?? "?"}`;
+            })
+            .join(" → ")
         : "?";
       const done = n.completed_at ? `completed at ${n.completed_at}` : "not completed";
-      return `sequence ${steps} within ${n.within}${windowText(n.window)}: ${done}`;
+      const pending = n.pending_until ? `, pending until ${n.pending_until}` : "";
+      return `sequence ${steps} within ${n.within}${windowText(n.window)}: ${done}${pending}`;
     }
     default:
       return JSON.stringify(n);

@@ -275,6 +275,49 @@ describe("slice CLI against a running server", () => {
     expect(outside.stdout).toContain("\u001b[32m✓ country"); // green
   });
 
+  it("explains a sequence with a step not done: the deadline passed, or when it would pass", async () => {
+    const now = Date.now();
+    const ago = (minutes: number) => new Date(now - minutes * 60_000).toISOString();
+    const carts: Record<string, string> = {};
+    for (const [name, minutes] of [
+      ["gone", 120],
+      ["fresh", 10],
+    ] as const) {
+      const r = await t.call("POST", "/v1/contacts", { email: `${name}-cart@example.com` });
+      expect(r.status).toBe(201);
+      carts[name] = r.body.id;
+      const ev = await t.call("POST", "/v1/events", [
+        { type: "cart_added", contact: { id: r.body.id }, timestamp: ago(minutes) },
+      ]);
+      expect(ev.status, ev.text).toBe(200);
+      expect(ev.body.errors).toEqual([]);
+    }
+    const seg = await t.call("POST", "/v1/segments", {
+      name: "Cart abandoned",
+      rule: {
+        type: "sequence",
+        steps: [{ event: "cart_added" }, { event: "order_placed", not: true }],
+        within: "1h",
+        window: { in_last: "30d" },
+      },
+    });
+    expect(seg.status, seg.text).toBe(201);
+
+    const gone = await slice("explain", carts.gone!, "--segment", seg.body.id);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout).toContain("is in");
+    expect(gone.stdout).toContain(
+      `✓ sequence cart_added → not order_placed within 1h in the last 30d: completed at ${ago(60)}\n`,
+    );
+
+    const fresh = await slice("explain", carts.fresh!, "--segment", seg.body.id);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain("is not in");
+    expect(fresh.stdout).toContain(
+      `✗ sequence cart_added → not order_placed within 1h in the last 30d: not completed, pending until ${ago(-50)}\n`,
+    );
+  });
+
   it("creates an API key that works", async () => {
     const r = await slice("keys", "create", "--name", "from the cli");
     expect(r.code).toBe(0);
