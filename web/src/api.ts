@@ -79,7 +79,13 @@ export type Rule =
       op?: string;
       value?: unknown;
     }
-  | { type: "sequence"; steps: { event: string; where?: Where[] }[]; within: string; window?: Window }
+  | {
+      type: "sequence";
+      /** `not: true`: the contact did not do it before the deadline (docs/rules.md, "Negative steps"). */
+      steps: { event: string; where?: Where[]; not?: true }[];
+      within: string;
+      window?: Window;
+    }
   | { type: "bucket"; seed: string; op: string; value?: unknown };
 
 export interface Segment {

@@ -245,3 +245,32 @@ export const newWhere = (): Where => ({ property: "", op: "eq", value: "" });
 export function windowKind(w: Window | undefined): string {
   return w ? Object.keys(w)[0]! : "all";
 }
+
+export type SequenceStep = Extract<Rule, { type: "sequence" }>["steps"][number];
+
+/**
+ * Why step `i` cannot switch between "did" and "did not", or null when it can: steps the
+ * contact did not do come last, after at least one it did (docs/rules.md, "Negative steps").
+ */
+export function stepToggleBlocked(steps: SequenceStep[], i: number): string | null {
+  if (i === 0) return "The first step is one the contact did.";
+  if (steps[i]?.not) {
+    if (steps.slice(0, i).some((s) => s.not))
+      return "A step the contact did cannot follow one they did not do: switch the earlier step first.";
+  } else if (steps.slice(i + 1).some((s) => !s.not)) {
+    return "Only the last steps can be ones the contact did not do: switch or remove the later steps first.";
+  }
+  return null;
+}
+
+/** Whether step `i` can go and still leave a step the contact did first. */
+export function stepRemovable(steps: SequenceStep[], i: number): boolean {
+  const rest = steps.filter((_, j) => j !== i);
+  return rest.length >= 2 && rest[0]?.not !== true;
+}
+
+/** A new step the contact did: before the steps they did not do, which stay last. */
+export function withNewStep(steps: SequenceStep[], step: SequenceStep): SequenceStep[] {
+  const at = steps.findIndex((s) => s.not);
+  return at < 0 ? [...steps, step] : [...steps.slice(0, at), step, ...steps.slice(at)];
+}

@@ -1,6 +1,8 @@
 import { Badge, Group, Paper, Stack, Text } from "@mantine/core";
 import type { ExplainNode, Window } from "../api.ts";
-import { OPS, periodLabel, WEEKDAYS } from "../rules.ts";
+import { OPS, periodLabel, type SequenceStep, WEEKDAYS } from "../rules.ts";
+import { inZone } from "../segments-api.ts";
+import { useWorkspaceZone } from "./SegmentTime.tsx";
 
 const show = (v: unknown) =>
   v === null || v === undefined ? "missing" : typeof v === "string" ? v : JSON.stringify(v);
@@ -33,7 +35,23 @@ function needed(op: string | undefined, value: unknown): string {
   return calendarTest(op, value) ?? `${op ?? ""} ${show(value)}`;
 }
 
-function describe(n: ExplainNode): string {
+/**
+ * "cart_added → not order_placed within 1h": with a step not done, when the contact
+ * entered, or when it would enter with no new event.
+ */
+function describeSequence(n: ExplainNode, zone: string | undefined): string {
+  const steps = (Array.isArray(n.steps) ? n.steps : []) as SequenceStep[];
+  const path = steps.map((s) => (s.not ? `not ${s.event}` : s.event)).join(" → ");
+  const head = `sequence ${path} within ${n.within}${describeWindow(n.window as Window | undefined)}`;
+  const negatives = steps.filter((s) => s.not).map((s) => s.event);
+  if (negatives.length === 0) return `${head} — completed: ${show(n.completed_at)}`;
+  if (typeof n.completed_at === "string") return `${head} — holds since ${inZone(n.completed_at, zone)}`;
+  if (typeof n.pending_until === "string")
+    return `${head} — would enter at ${inZone(n.pending_until, zone)} unless ${negatives.join(" or ")} happens`;
+  return `${head} — no run pending`;
+}
+
+function describe(n: ExplainNode, zone: string | undefined): string {
   switch (n.type) {
     case "and":
       return "ALL of";
@@ -58,7 +76,7 @@ function describe(n: ExplainNode): string {
       return `random bucket of "${String(n.seed)}" ${test} — bucket: ${show(n.actual)}`;
     }
     case "sequence":
-      return `sequence ${(n.steps as { event: string }[]).map((s) => s.event).join(" → ")} within ${n.within}${describeWindow(n.window as Window | undefined)} — completed: ${show(n.completed_at)}`;
+      return describeSequence(n, zone);
     default:
       return n.type;
   }
@@ -66,6 +84,11 @@ function describe(n: ExplainNode): string {
 
 /** A rule with each node's result for one contact: green holds, red does not, with the measured value. */
 export function ExplainTree({ node }: { node: ExplainNode }) {
+  return <ExplainBranch node={node} zone={useWorkspaceZone()} />;
+}
+
+/** Instants read in the workspace's zone, the one rule texts are read in. */
+function ExplainBranch({ node, zone }: { node: ExplainNode; zone: string | undefined }) {
   const children =
     (node.conditions as ExplainNode[] | undefined) ?? (node.condition ? [node.condition as ExplainNode] : []);
   return (
@@ -80,13 +103,13 @@ export function ExplainTree({ node }: { node: ExplainNode }) {
         <Badge color={node.result ? "green" : "red"} size="sm" w={60}>
           {node.result ? "true" : "false"}
         </Badge>
-        <Text size="sm">{describe(node)}</Text>
+        <Text size="sm">{describe(node, zone)}</Text>
       </Group>
       {children.length > 0 && (
         <Stack gap={4} mt={4} pl="md">
           {children.map((c, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: explain nodes are identified by their place
-            <ExplainTree key={i} node={c} />
+            <ExplainBranch key={i} node={c} zone={zone} />
           ))}
         </Stack>
       )}
