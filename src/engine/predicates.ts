@@ -6,15 +6,9 @@
 
 import { type CalendarPeriod, periodOf, WEEKDAYS } from "../rules/calendar.ts";
 import { NEGATION_OF, type Op } from "../rules/operators.ts";
-import {
-  dayBounds,
-  isLeapYear,
-  monthDay,
-  parseDuration,
-  periodStart,
-  shift,
-  weekdayOf,
-} from "../rules/time.ts";
+import { dayBounds, isLeapYear, monthDay, parseDuration, periodStart, shift } from "../rules/time.ts";
+import type { Bitset } from "./bitset.ts";
+import { type DayTable, dayPredicate, monthDayTable, selectDays, weekdayTable } from "./day-scan.ts";
 import { normalize } from "./dictionary.ts";
 import { calendarRange, dateOpRange, type MovingRange, relative } from "./moving.ts";
 
@@ -94,6 +88,32 @@ export interface DateTest {
   at(now: number): (t: number) => boolean;
   /** Earliest instant after `now` at which the answer for `t` can change. */
   next(t: number, now: number): number;
+  /**
+   * For the operators that read a value's local day only (anniversaries, weekdays): the
+   * members of `mask` whose instant in `values` passes at `now`, in one loop over the
+   * column; the same answers as `at(now)` per value.
+   */
+  selectAt?(now: number, mask: Bitset, values: Float64Array): Bitset;
+}
+
+/**
+ * The `at` and `selectAt` of a test by local day, the day table built once per instant
+ * (an evaluation asks for the same `now` a million times).
+ */
+function byDay(tz: string, tableAt: (now: number) => DayTable): Pick<DateTest, "at" | "selectAt"> {
+  let cachedAt = Number.NaN;
+  let cached: DayTable | null = null;
+  const table = (now: number): DayTable => {
+    if (cached === null || now !== cachedAt) {
+      cached = tableAt(now);
+      cachedAt = now;
+    }
+    return cached;
+  };
+  return {
+    at: (now) => dayPredicate(table(now), tz),
+    selectAt: (now, mask, values) => selectDays(mask, values, table(now), tz),
+  };
 }
 
 export function dateTest(op: Op, value: unknown, tz: string): DateTest {
@@ -114,14 +134,7 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
     return {
       range: null,
       moving: true,
-      at: (now) => {
-        const table = anniversaryTable(now, shift(now, d, 1, tz), tz);
-        return (t) => {
-          if (Number.isNaN(t)) return false;
-          const md = monthDay(t, tz);
-          return table[md.month * 32 + md.day] === 1;
-        };
-      },
+      ...byDay(tz, (now) => monthDayTable(anniversaryTable(now, shift(now, d, 1, tz), tz))),
       // The window's ends move continuously but an anniversary day only enters or
       // leaves at a day boundary of either end; checking again at the next boundary
       // of either is early enough.
@@ -147,27 +160,22 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
     return {
       range: null,
       moving: true,
-      at: (now) => {
+      ...byDay(tz, (now) => {
         const [lo, hi] = period.at(now);
-        const table = anniversaryTable(lo, hi + 1, tz);
-        return (t) => {
-          if (Number.isNaN(t)) return false;
-          const md = monthDay(t, tz);
-          return table[md.month * 32 + md.day] === 1;
-        };
-      },
+        return monthDayTable(anniversaryTable(lo, hi + 1, tz));
+      }),
       // The period, and so the days it covers, changes only when now's own period ends.
       next: (t, now) => (Number.isNaN(t) ? Number.POSITIVE_INFINITY : periodEnd(now)),
     };
   }
   if (op === "weekday_in") {
-    const days = new Set(
+    const table = weekdayTable(
       (value as string[]).map((d) => WEEKDAYS.indexOf(d as (typeof WEEKDAYS)[number]) + 1),
     );
     return {
       range: null,
       moving: false,
-      at: () => (t) => !Number.isNaN(t) && days.has(weekdayOf(t, tz)),
+      ...byDay(tz, () => table),
       next: () => Number.POSITIVE_INFINITY,
     };
   }

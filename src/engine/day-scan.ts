@@ -1,0 +1,118 @@
+/**
+ * Calendar tests that depend on a value's local day only (its month and day, or its day
+ * of the week), as a table over that day, and the whole-population loop over a column
+ * of instants. The per-value predicate and the loop read the same table.
+ */
+import { Bitset } from "./bitset.ts";
+import { isUtcZone, MONTH_DAY_OF_MARCH_DAY, marchDayOf, weekdayOfDays, zoneDays } from "./local-days.ts";
+
+const DAY = 86_400_000;
+const MAX_DATE = 8.64e15;
+
+/** Day numbers read from a table rather than computed: 1900-01-01 … 2199-12-31. */
+const FIRST_DAY = -25_567;
+const SPAN = 109_573;
+
+let marchDays: Uint16Array | null = null;
+
+/** The March-based day of the year of every day in the table's span, computed once. */
+function marchDayTable(): Uint16Array {
+  if (marchDays === null) {
+    marchDays = new Uint16Array(SPAN);
+    for (let k = 0; k < SPAN; k++) marchDays[k] = marchDayOf(FIRST_DAY + k);
+  }
+  return marchDays;
+}
+
+/**
+ * Which local days pass: by month and day (`lut[marchDay]`, 366 entries) or by weekday
+ * (`lut[weekday - 1]`), and the same answer per day number over 1900–2199 (`direct`),
+ * so that a value in that span costs one load instead of the divisions of the civil
+ * date.
+ */
+export interface DayTable {
+  readonly by: "month_day" | "weekday";
+  readonly lut: Uint8Array;
+  readonly direct: Uint8Array;
+}
+
+/** A table by month and day from one indexed by `month * 32 + day`. */
+export function monthDayTable(byMonthDay: Uint8Array): DayTable {
+  const lut = new Uint8Array(366);
+  for (let d = 0; d < 366; d++) lut[d] = byMonthDay[MONTH_DAY_OF_MARCH_DAY[d]];
+  const march = marchDayTable();
+  const direct = new Uint8Array(SPAN);
+  for (let k = 0; k < SPAN; k++) direct[k] = lut[march[k]];
+  return { by: "month_day", lut, direct };
+}
+
+/** A table by weekday from ISO weekday numbers (1 Monday … 7 Sunday). */
+export function weekdayTable(days: Iterable<number>): DayTable {
+  const lut = new Uint8Array(7);
+  for (const d of days) if (d >= 1 && d <= 7) lut[d - 1] = 1;
+  const direct = new Uint8Array(SPAN);
+  for (let k = 0; k < SPAN; k++) direct[k] = lut[weekdayOfDays(FIRST_DAY + k) - 1];
+  return { by: "weekday", lut, direct };
+}
+
+/** Whether local day number `d` (not NaN) passes. */
+function passes(table: DayTable, d: number): boolean {
+  const k = d - FIRST_DAY;
+  if (k >= 0 && k < SPAN) return table.direct[k] === 1;
+  return table.lut[table.by === "weekday" ? weekdayOfDays(d) - 1 : marchDayOf(d)] === 1;
+}
+
+/** The predicate over one instant in `tz`; NaN (missing) never passes. */
+export function dayPredicate(table: DayTable, tz: string): (t: number) => boolean {
+  const direct = table.direct;
+  if (isUtcZone(tz)) {
+    return (t) => {
+      if (!(t >= -MAX_DATE && t <= MAX_DATE)) return false;
+      const d = Math.floor(Math.trunc(t) / DAY);
+      const k = d - FIRST_DAY;
+      return k >= 0 && k < SPAN ? direct[k] === 1 : passes(table, d);
+    };
+  }
+  const zone = zoneDays(tz);
+  return (t) => {
+    const d = zone.days(t);
+    return !Number.isNaN(d) && passes(table, d);
+  };
+}
+
+/** Members of `mask` whose instant in `values` passes `table` in `tz`. */
+export function selectDays(mask: Bitset, values: Float64Array, table: DayTable, tz: string): Bitset {
+  const out = new Bitset(mask.size);
+  const mw = mask.words;
+  const ow = out.words;
+  const n = values.length;
+  const direct = table.direct;
+  // In UTC the day number is inlined; elsewhere the zone's cached offsets give it.
+  const zone = isUtcZone(tz) ? null : zoneDays(tz);
+  for (let wi = 0; wi < mw.length; wi++) {
+    let bits = mw[wi] | 0;
+    if (bits === 0) continue;
+    const base = wi << 5;
+    let res = 0;
+    while (bits !== 0) {
+      const low = bits & -bits;
+      const c = base | (31 - Math.clz32(low));
+      bits ^= low;
+      if (c >= n) continue;
+      const t = values[c];
+      let d: number;
+      if (zone === null) {
+        // Also false for NaN (missing).
+        if (!(t >= -MAX_DATE && t <= MAX_DATE)) continue;
+        d = Math.floor(Math.trunc(t) / DAY);
+      } else {
+        d = zone.days(t);
+        if (Number.isNaN(d)) continue;
+      }
+      const k = d - FIRST_DAY;
+      if (k >= 0 && k < SPAN ? direct[k] === 1 : passes(table, d)) res |= low;
+    }
+    ow[wi] = res;
+  }
+  return out;
+}
