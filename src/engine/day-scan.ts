@@ -25,6 +25,22 @@ function marchDayTable(): Uint16Array {
 }
 
 /**
+ * Per-day tables by the days they pass: a rule is compiled for every evaluation, but
+ * "this month" or "on a Monday" passes the same days for weeks, so the 110 kB table is
+ * built once. A few are kept, the oldest dropped first.
+ */
+const directs = new Map<string, Uint8Array>();
+const KEPT = 32;
+
+function remember(key: string, direct: Uint8Array): void {
+  if (directs.size >= KEPT) {
+    const oldest = directs.keys().next();
+    if (!oldest.done) directs.delete(oldest.value);
+  }
+  directs.set(key, direct);
+}
+
+/**
  * Which local days pass: by month and day (`lut[marchDay]`, 366 entries) or by weekday
  * (`lut[weekday - 1]`), and the same answer per day number over 1900–2199 (`direct`),
  * so that a value in that span costs one load instead of the divisions of the civil
@@ -40,9 +56,14 @@ export interface DayTable {
 export function monthDayTable(byMonthDay: Uint8Array): DayTable {
   const lut = new Uint8Array(366);
   for (let d = 0; d < 366; d++) lut[d] = byMonthDay[MONTH_DAY_OF_MARCH_DAY[d]];
-  const march = marchDayTable();
-  const direct = new Uint8Array(SPAN);
-  for (let k = 0; k < SPAN; k++) direct[k] = lut[march[k]];
+  const key = `m${String.fromCharCode(...lut)}`;
+  let direct = directs.get(key);
+  if (direct === undefined) {
+    const march = marchDayTable();
+    direct = new Uint8Array(SPAN);
+    for (let k = 0; k < SPAN; k++) direct[k] = lut[march[k]];
+    remember(key, direct);
+  }
   return { by: "month_day", lut, direct };
 }
 
@@ -50,8 +71,13 @@ export function monthDayTable(byMonthDay: Uint8Array): DayTable {
 export function weekdayTable(days: Iterable<number>): DayTable {
   const lut = new Uint8Array(7);
   for (const d of days) if (d >= 1 && d <= 7) lut[d - 1] = 1;
-  const direct = new Uint8Array(SPAN);
-  for (let k = 0; k < SPAN; k++) direct[k] = lut[weekdayOfDays(FIRST_DAY + k) - 1];
+  const key = `w${String.fromCharCode(...lut)}`;
+  let direct = directs.get(key);
+  if (direct === undefined) {
+    direct = new Uint8Array(SPAN);
+    for (let k = 0; k < SPAN; k++) direct[k] = lut[weekdayOfDays(FIRST_DAY + k) - 1];
+    remember(key, direct);
+  }
   return { by: "weekday", lut, direct };
 }
 
