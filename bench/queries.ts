@@ -17,7 +17,7 @@
 import type { RuleNode } from "../src/rules/index.ts";
 import { DAY } from "./generate.ts";
 
-export const QUERY_IDS = ["Q1", "Q2", "Q3", "Q4", "Q8"] as const;
+export const QUERY_IDS = ["Q1", "Q2", "Q3", "Q4", "Q7", "Q8"] as const;
 export type QueryId = (typeof QUERY_IDS)[number];
 
 export interface BenchQuery {
@@ -123,6 +123,36 @@ export const Q4: BenchQuery = {
             AND count(*) FILTER (WHERE type = 'order_placed' AND ${inLast(now, 7)}) = 0)`,
 };
 
+const HOUR = 3_600_000;
+
+/**
+ * A negative sequence step (docs/rules.md, "Negative steps"): some cart in the window
+ * whose deadline, the cart plus 1 h, has come (`ts + 1 h ≤ now`) with no order after it
+ * and at or before the deadline (`ts < o.ts ≤ ts + 1 h`; an order at the cart's own
+ * millisecond is not after it). Orders count wherever they fall relative to the window,
+ * but every order that can cancel such a cart lies in (now − 30 d, now], which lets the
+ * anti join read one range of the orders. `h` is an exact length of time.
+ */
+export const Q7: BenchQuery = {
+  id: "Q7",
+  title: "cart abandoned: cart_added, then no order_placed within 1 h, in the last 30 days",
+  rule: {
+    type: "sequence",
+    steps: [{ event: "cart_added" }, { event: "order_placed", not: true }],
+    within: "1h",
+    window: { in_last: "30d" },
+  },
+  sql: (now) => `
+    SELECT DISTINCT c.contact AS id
+    FROM (
+      SELECT contact, ts FROM events
+      WHERE type = 'cart_added' AND ${inLast(now, 30)} AND ts + ${HOUR} <= ${now}
+    ) c
+    ANTI JOIN (
+      SELECT contact, ts FROM events WHERE type = 'order_placed' AND ${inLast(now, 30)}
+    ) o ON o.contact = c.contact AND o.ts > c.ts AND o.ts <= c.ts + ${HOUR}`,
+};
+
 /**
  * `anniversary_during this_month`: the birthday's month is now's month, both in the
  * workspace zone. A 29 February birthday counts on 28 February in common years, which
@@ -138,4 +168,4 @@ export const Q8: BenchQuery = {
 };
 
 /** The queries timed on both sides; the live section builds its segments from the first four. */
-export const QUERIES: readonly BenchQuery[] = [Q1, Q2, Q3, Q4, Q8];
+export const QUERIES: readonly BenchQuery[] = [Q1, Q2, Q3, Q4, Q7, Q8];
