@@ -256,6 +256,9 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
           return Bitset.selectRange(mask, col.values, lo, hi);
         };
       }
+      // Calendar tests (anniversaries, weekdays) have a loop of their own over the column.
+      const selectAt = dt.selectAt;
+      if (selectAt) select = (mask) => selectAt(env.now, mask, col.values);
       if (dt.moving) next = (c) => dt.next(col.values[c], env.now);
       break;
     }
