@@ -466,6 +466,51 @@ export class ContactTable {
   }
 
   /**
+   * The live contacts (indexes, ascending) whose email, first name, last name or
+   * external id contains `text`, ignoring case and surrounding spaces; a text with a
+   * space also matches "first last". The test runs once per distinct value of each
+   * column, then once per contact over its codes. An empty text matches nothing.
+   */
+  search(text: string): number[] {
+    const needle = normalize(text);
+    if (needle === "") return [];
+    const hits = (key: string): { codes: Int32Array; hit: Uint8Array } | null => {
+      const col = this.columns.get(key);
+      if (col?.kind !== "string") return null;
+      const vals = col.dict.values;
+      const hit = new Uint8Array(vals.length);
+      for (let c = 0; c < vals.length; c++) if (vals[c].includes(needle)) hit[c] = 1;
+      return { codes: col.codes, hit };
+    };
+    const cols = ["email", "first_name", "last_name", "external_id"]
+      .map(hits)
+      .filter((h): h is { codes: Int32Array; hit: Uint8Array } => h !== null);
+    const first = this.columns.get("first_name");
+    const last = this.columns.get("last_name");
+    const names =
+      needle.includes(" ") && first?.kind === "string" && last?.kind === "string" ? { first, last } : null;
+    const out: number[] = [];
+    const n = this.ids.length;
+    scan: for (let i = 0; i < n; i++) {
+      if (!this.alive.has(i)) continue;
+      for (const { codes, hit } of cols) {
+        const code = codes[i];
+        if (code >= 0 && hit[code] === 1) {
+          out.push(i);
+          continue scan;
+        }
+      }
+      if (names) {
+        const f = names.first.codes[i];
+        const l = names.last.codes[i];
+        if (f >= 0 && l >= 0 && `${names.first.dict.values[f]} ${names.last.dict.values[l]}`.includes(needle))
+          out.push(i);
+      }
+    }
+    return out;
+  }
+
+  /**
    * Builds the index of emails and external ids over at most `budget` more contacts
    * (a million take seconds: a caller with an event loop goes a slice at a time); true
    * once every contact is indexed. Writes keep it from its first call on.

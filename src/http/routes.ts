@@ -130,6 +130,9 @@ const wireWorkspace = (w: Workspace) => ({ ...w, created_at: new Date(w.created_
 
 const page = (q: Query) => ({ limit: listLimit(q.limit), ...(q.cursor ? { cursor: q.cursor } : {}) });
 
+/** The longest search text of `GET /v1/contacts?q=`. */
+const SEARCH_MAX = 200;
+
 const LOOKUP_CAPS = { id: 255, email: EMAIL_MAX_LENGTH, external_id: 255 } as const;
 type LookupKey = keyof typeof LOOKUP_CAPS;
 
@@ -281,16 +284,29 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       method: "GET",
       path: "/v1/contacts",
       summary: "List contacts, optionally of one segment; or the one with an email or external_id",
-      query: ["segment", "cursor", "limit", "email", "external_id"],
+      query: ["segment", "q", "cursor", "limit", "email", "external_id"],
+      queryTypes: {
+        q: z.string().max(SEARCH_MAX).meta({
+          description:
+            "Contacts whose email, first name, last name or external id contains this text (any case; trimmed; empty: all)",
+        }),
+      },
       tag: "contacts",
       response: R.ContactsPage,
     },
-    ({ ws, query }) =>
-      ws.listContacts({
+    ({ ws, query }) => {
+      const lookup = lookupOf(query, ["email", "external_id"]);
+      if ((query.q?.length ?? 0) > SEARCH_MAX)
+        throw invalid("query.q", `longer than ${SEARCH_MAX} characters`);
+      const q = query.q?.trim() ?? "";
+      if (q && lookup) throw invalid("query.q", `not with ${Object.keys(lookup).join(", ")}`);
+      return ws.listContacts({
         ...page(query),
         ...(query.segment ? { segment: query.segment } : {}),
-        ...lookupOf(query, ["email", "external_id"]),
-      }),
+        ...(q ? { q } : {}),
+        ...lookup,
+      });
+    },
   );
   route(
     app,

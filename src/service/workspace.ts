@@ -86,6 +86,8 @@ export interface WorkspaceHooks {
 }
 
 const DEFAULT_NAMES = new Map(defaultSegments().map((s) => [s.id, s.name]));
+/** Up to this many contacts matching a search are paged by their ids, without a store scan. */
+const SEARCH_SORTED_MAX = 10_000;
 const DEFAULT_DESCRIPTIONS: Record<string, string> = {
   all: "Every contact.",
   customers: "At least one order_placed or offer_granted, ever.",
@@ -212,32 +214,64 @@ export class WorkspaceService {
     return this.wireContact(r, true);
   }
 
+  /**
+   * A page of contacts in id order, of one segment and/or matching a search text
+   * (`ContactTable.search`), with `total`, the number of contacts matching the whole
+   * filter; or the one contact an email or external_id names (no `total`).
+   */
   async listContacts(req: {
     segment?: string;
+    q?: string;
     cursor?: string;
     limit: number;
     email?: string;
     external_id?: string;
-  }): Promise<Page<WireContact>> {
+  }): Promise<Page<WireContact> & { total?: number }> {
     if (req.email !== undefined || req.external_id !== undefined) {
       if (req.segment !== undefined) this.requireSegment(req.segment);
       return this.lookup(req, req.segment);
     }
-    if (req.segment !== undefined) {
-      this.requireSegment(req.segment);
-      const members = this.engine.members(req.segment);
+    if (req.segment !== undefined) this.requireSegment(req.segment);
+    const members = req.segment !== undefined ? this.engine.members(req.segment) : null;
+    const q = req.q?.trim() ?? "";
+    const cursor = req.cursor ? { cursor: req.cursor } : {};
+    if (q === "") {
       const page = await this.store.listContacts(this.id, {
         limit: req.limit,
-        ...(req.cursor ? { cursor: req.cursor } : {}),
-        segmentMembers: members,
+        ...cursor,
+        ...(members ? { segmentMembers: members } : {}),
       });
-      return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor };
+      const total = members ? members.count : this.engine.contacts.count;
+      return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor, total };
     }
-    const page = await this.store.listContacts(this.id, {
-      limit: req.limit,
-      ...(req.cursor ? { cursor: req.cursor } : {}),
-    });
-    return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor };
+    const table = this.engine.contacts;
+    let found = table.search(q);
+    if (members) found = found.filter((i) => members.has(table.ids[i]));
+    const total = found.length;
+    if (total > SEARCH_SORTED_MAX) {
+      // Many matches: the store's scan in its own order finds a page of them soon.
+      const hit = new Set(found.map((i) => table.ids[i]));
+      const page = await this.store.listContacts(this.id, {
+        limit: req.limit,
+        ...cursor,
+        segmentMembers: hit,
+      });
+      return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor, total };
+    }
+    // Few matches: page their ids here rather than scan the whole table for them. Ids
+    // are generated ASCII, so JavaScript's order is the store's (binary, COLLATE "C").
+    const after = req.cursor ?? "";
+    const ids = found
+      .map((i) => table.ids[i])
+      .filter((id) => id > after)
+      .sort();
+    const pageIds = ids.slice(0, req.limit);
+    const recs = await this.store.getContacts(this.id, pageIds);
+    return {
+      data: recs.filter((r): r is ContactRecord => r !== null).map((r) => this.wireContact(r)),
+      next_cursor: ids.length > req.limit ? pageIds[pageIds.length - 1] : null,
+      total,
+    };
   }
 
   /**
@@ -1094,11 +1128,12 @@ export class WorkspaceService {
         next_cursor: page.next_cursor,
       };
     }
-    return this.listContacts({
+    const { data, next_cursor } = await this.listContacts({
       segment: id,
       limit: req.limit,
       ...(req.cursor ? { cursor: req.cursor } : {}),
     });
+    return { data, next_cursor };
   }
 
   private async refsToIds(refs: ContactRef[], root: string): Promise<string[]> {

@@ -50,7 +50,11 @@ export const KeysPage = pageOf(KeyAnswer);
 
 export { WireContactSchema as ContactAnswer, WireContactWithSegments as ContactWithSegments };
 
-export const ContactsPage = pageOf(WireContactSchema);
+export const ContactsPage = pageOf(WireContactSchema).extend({
+  total: Count.optional().meta({
+    description: "Contacts matching the whole filter (segment, q), not only this page; absent on a lookup",
+  }),
+});
 
 /** Per-item answer of a batch (contacts or events): the items refused, by index. */
 export const BatchAnswer = z.strictObject({
