@@ -28,7 +28,7 @@ export function FieldCondition({
     onChange(next);
   };
   return (
-    <Group gap="xs" wrap="wrap">
+    <Group gap="xs" wrap="wrap" align="flex-start">
       <Select
         aria-label="Field"
         w={180}

@@ -104,7 +104,7 @@ export function FilterRow({
     body = <SegmentCondition rule={rule} onChange={onChange} />;
   }
   return (
-    <Group gap="xs" data-testid="filter-row">
+    <Group gap="xs" align="flex-start" data-testid="filter-row">
       <Select
         aria-label="Category"
         w={120}

@@ -17,7 +17,7 @@ export function WhereEditor({
     <Stack gap={4}>
       {list.map((w, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: filters have no identity but their place
-        <Group key={i} gap="xs" data-testid="where-filter">
+        <Group key={i} gap="xs" align="flex-start" data-testid="where-filter">
           <TextInput
             aria-label="Property"
             placeholder="property (e.g. amount)"

@@ -7,6 +7,7 @@ import {
   Radio,
   Select,
   Stack,
+  Text,
   Textarea,
   TextInput,
   Title,
@@ -17,6 +18,7 @@ import { useNavigate, useParams } from "react-router";
 import { ApiError, api, type FieldType, type Rule } from "../api.ts";
 import { DeclareFieldContext, inferFieldType } from "../components/DeclareField.tsx";
 import { EditorContext } from "../components/EditorContext.tsx";
+import { emptyValues } from "../components/PolishValues.ts";
 import { PreviewPanel } from "../components/PreviewPanel.tsx";
 import { RuleNode } from "../components/RuleNode.tsx";
 import { useDebounced } from "../hooks/useDebounced.ts";
@@ -110,6 +112,7 @@ export function SegmentEditorPage() {
       ? `/segments/${encodeURIComponent(id)}/edit`
       : `/segments/new?rule=${encodeURIComponent(JSON.stringify(rule))}`,
   };
+  const empty = dynamic ? emptyValues(rule).length : 0;
   if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
   if (id && existing.isError)
     return <Alert color="red">Could not load the segment: {String(existing.error)}</Alert>;
@@ -120,10 +123,20 @@ export function SegmentEditorPage() {
         <Group justify="space-between">
           <Title order={2}>{id ? `Edit segment` : "Create segment"}</Title>
           <Group>
+            {empty > 0 && (
+              <Text size="sm" c="red" data-testid="empty-values">
+                {empty === 1 ? "1 value is empty" : `${empty} values are empty`}: fill{" "}
+                {empty === 1 ? "it" : "them"} in to save
+              </Text>
+            )}
             <Button variant="default" onClick={() => nav(id ? `/segments/${id}` : "/segments")}>
               Cancel
             </Button>
-            <Button onClick={() => save.mutate()} loading={save.isPending} disabled={name.trim() === ""}>
+            <Button
+              onClick={() => save.mutate()}
+              loading={save.isPending}
+              disabled={name.trim() === "" || empty > 0}
+            >
               Save segment
             </Button>
           </Group>
