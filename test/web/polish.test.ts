@@ -172,4 +172,36 @@ describe("web app: values as typed, empty values, delete in use, profile, templa
     expect(saved.rule.conditions[2].where).toEqual([{ property: "currency", op: "eq", value: "EUR" }]);
   });
 
+  it("keeps Delete segment disabled once the server says the segment is in use, until reopened", async () => {
+    const used = (
+      await env.s.call("POST", "/v1/segments", {
+        name: "French",
+        rule: { type: "field", field: "country", op: "eq", value: "FR" },
+      })
+    ).body;
+    const user = (
+      await env.s.call("POST", "/v1/segments", {
+        name: "French subscribers",
+        rule: { type: "segment", op: "in", segment: used.id },
+      })
+    ).body;
+    await page.goto(`${env.s.url}/segments/${used.id}`);
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    const confirm = page.getByRole("button", { name: "Delete segment" });
+    await confirm.click();
+    const alert = page.getByRole("dialog").getByRole("alert");
+    await alert.getByText("This segment is in use").waitFor();
+    await alert.getByRole("link", { name: `segment ${user.id}` }).waitFor();
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Cancel" }).click();
+
+    // Once the use is gone, a new look at the dialog lets the delete through.
+    expect((await env.s.call("DELETE", `/v1/segments/${user.id}`)).status).toBe(204);
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    expect(await page.getByRole("dialog").getByText("This segment is in use").count()).toBe(0);
+    expect(await confirm.isDisabled()).toBe(false);
+    await confirm.click();
+    await page.waitForURL(/\/segments$/);
+    expect((await env.s.call("GET", `/v1/segments/${used.id}`)).status).toBe(404);
+  });
 });

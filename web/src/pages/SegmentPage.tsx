@@ -71,7 +71,15 @@ export function SegmentPage() {
             </Button>
           )}
           {!s.default && (
-            <Button color="red" variant="light" onClick={() => setConfirm(true)}>
+            <Button
+              color="red"
+              variant="light"
+              onClick={() => {
+                // A new look at the segment: uses removed since the last refusal may let it go now.
+                del.reset();
+                setConfirm(true);
+              }}
+            >
               Delete
             </Button>
           )}
@@ -164,11 +172,17 @@ export function SegmentPage() {
           <Text size="sm">The segment is deleted; its contacts are not.</Text>
           {delError?.status === 409 && (
             <Alert color="red" role="alert" title="This segment is in use">
-              Remove these uses first:
-              <List>
+              Remove these uses first, then open this dialog again:
+              <List data-testid="delete-uses">
                 {(delError.details.uses ?? []).map((u) => (
                   <List.Item key={`${u.type}:${u.id}`}>
-                    {u.type} {u.id}
+                    {u.type === "segment" ? (
+                      <Link to={`/segments/${encodeURIComponent(u.id)}`} onClick={() => setConfirm(false)}>
+                        segment {u.id}
+                      </Link>
+                    ) : (
+                      `${u.type} ${u.id}`
+                    )}
                   </List.Item>
                 ))}
               </List>
@@ -179,7 +193,12 @@ export function SegmentPage() {
             <Button variant="default" onClick={() => setConfirm(false)}>
               Cancel
             </Button>
-            <Button color="red" loading={del.isPending} onClick={() => del.mutate()}>
+            <Button
+              color="red"
+              loading={del.isPending}
+              disabled={delError?.status === 409}
+              onClick={() => del.mutate()}
+            >
               Delete segment
             </Button>
           </Group>
