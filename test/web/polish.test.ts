@@ -204,4 +204,43 @@ describe("web app: values as typed, empty values, delete in use, profile, templa
     await page.waitForURL(/\/segments$/);
     expect((await env.s.call("GET", `/v1/segments/${used.id}`)).status).toBe(404);
   });
+
+  it("shows the contact profile in words, its times in the workspace's zone with the ISO on hover", async () => {
+    const made = await env.s.call("POST", "/v1/contacts/batch", [
+      { email: "maud@example.com", first_name: "Maud", status: "non_subscribed", fields: { score: 7 } },
+    ]);
+    expect(made.body.errors).toEqual([]);
+    const at = "2024-03-05T14:07:09.000Z";
+    const ev = await env.s.call("POST", "/v1/events", [
+      { type: "page_viewed", contact: { email: "maud@example.com" }, timestamp: at },
+    ]);
+    expect(ev.body.errors).toEqual([]);
+    const c = (await env.s.call("GET", "/v1/contacts?limit=1000")).body.data.find(
+      (x: { email: string }) => x.email === "maud@example.com",
+    );
+    const zone = (await env.s.call("GET", "/v1/workspace")).body.time_zone as string;
+    const inZone = (iso: string) =>
+      new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium", timeZone: zone });
+
+    await page.goto(`${env.s.url}/contacts/${c.id}`);
+    await page.getByRole("heading", { name: "Maud" }).waitFor();
+    const row = (key: string) => page.locator(`tr[data-key="${key}"]`);
+    expect((await row("email_status").locator("th").textContent())?.trim()).toBe("Email status");
+    expect((await row("email_status").locator("td").textContent())?.trim()).toBe("Deliverable");
+    expect((await row("status").locator("td").textContent())?.trim()).toBe("Not subscribed");
+    expect((await row("first_name").locator("th").textContent())?.trim()).toBe("First name");
+    // A custom field reads by its label, its key beneath.
+    await page.locator('tr[data-key="score"] th').getByText("Score", { exact: true }).waitFor();
+    expect(await page.getByText("email_status", { exact: true }).count()).toBe(0);
+    expect(await page.getByText("non_subscribed", { exact: true }).count()).toBe(0);
+
+    const created = row("created_at").locator("time");
+    expect(await created.getAttribute("title")).toBe(c.created_at);
+    expect(await created.textContent()).toBe(inZone(c.created_at));
+    const when = page.getByTestId("timeline").locator("time").first();
+    await when.waitFor();
+    expect(await when.getAttribute("title")).toBe(at);
+    expect(await when.textContent()).toBe(inZone(at));
+    expect(await page.getByTestId("timeline").textContent()).not.toContain(at);
+  });
 });

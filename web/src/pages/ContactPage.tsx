@@ -18,6 +18,8 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, type Contact } from "../api.ts";
 import { ExplainTree } from "../components/ExplainTree.tsx";
+import { profileLabel, valueLabel } from "../components/LabelProfile.ts";
+import { SegmentTime, useWorkspaceZone } from "../components/SegmentTime.tsx";
 
 const PROFILE: (keyof Contact)[] = [
   "email",
@@ -36,11 +38,14 @@ const PROFILE: (keyof Contact)[] = [
   "created_at",
   "subscribed_at",
 ];
+const TIMES: ReadonlySet<keyof Contact> = new Set(["created_at", "subscribed_at"]);
 
 export function ContactPage() {
   const { id } = useParams() as { id: string };
   const c = useQuery({ queryKey: ["contact", id], queryFn: () => api.contact(id) });
   const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
+  const fields = useQuery({ queryKey: ["fields"], queryFn: api.fields });
+  const zone = useWorkspaceZone();
   const events = useInfiniteQuery({
     queryKey: ["events", id],
     queryFn: ({ pageParam }) => api.contactEvents(id, pageParam),
@@ -56,6 +61,7 @@ export function ContactPage() {
   if (c.isLoading) return <Loader aria-label="Loading contact" />;
   if (c.isError || !c.data) return <Alert color="red">Could not load the contact: {String(c.error)}</Alert>;
   const ct = c.data;
+  const fieldLabel = (key: string) => fields.data?.find((f) => f.key === key)?.label || key;
   const segName = (sid: string) => segments.data?.find((s) => s.id === sid)?.name ?? sid;
   const evs = events.data?.pages.flatMap((p) => p.data) ?? [];
   return (
@@ -69,14 +75,25 @@ export function ContactPage() {
             </Title>
             <Table>
               <Table.Tbody>
-                {PROFILE.map((k) => (
-                  <Table.Tr key={k}>
-                    <Table.Th>{k}</Table.Th>
-                    <Table.Td>{String(ct[k] ?? "—")}</Table.Td>
-                  </Table.Tr>
-                ))}
+                {PROFILE.map((k) => {
+                  const v = ct[k];
+                  return (
+                    <Table.Tr key={k} data-key={k}>
+                      <Table.Th>{profileLabel(k)}</Table.Th>
+                      <Table.Td>
+                        {typeof v === "string" && v !== "" && TIMES.has(k) ? (
+                          <SegmentTime iso={v} zone={zone} />
+                        ) : typeof v === "string" && v !== "" ? (
+                          valueLabel(k, v)
+                        ) : (
+                          "—"
+                        )}
+                      </Table.Td>
+                    </Table.Tr>
+                  );
+                })}
                 <Table.Tr>
-                  <Table.Th>tags</Table.Th>
+                  <Table.Th>{profileLabel("tags")}</Table.Th>
                   <Table.Td>
                     {ct.tags.length
                       ? ct.tags.map((t) => (
@@ -88,8 +105,15 @@ export function ContactPage() {
                   </Table.Td>
                 </Table.Tr>
                 {Object.entries(ct.fields).map(([k, v]) => (
-                  <Table.Tr key={k}>
-                    <Table.Th>{k}</Table.Th>
+                  <Table.Tr key={k} data-key={k}>
+                    <Table.Th>
+                      <span>{fieldLabel(k)}</span>
+                      {fieldLabel(k) !== k && (
+                        <Text size="xs" c="dimmed" fw={400}>
+                          {k}
+                        </Text>
+                      )}
+                    </Table.Th>
                     <Table.Td>{typeof v === "string" ? v : JSON.stringify(v)}</Table.Td>
                   </Table.Tr>
                 ))}
@@ -160,7 +184,9 @@ export function ContactPage() {
                   <Table.Tbody>
                     {evs.map((e, i) => (
                       <Table.Tr key={e.id ?? i}>
-                        <Table.Td>{new Date(e.timestamp).toLocaleString()}</Table.Td>
+                        <Table.Td>
+                          <SegmentTime iso={e.timestamp} zone={zone} />
+                        </Table.Td>
                         <Table.Td>{e.type}</Table.Td>
                         <Table.Td>
                           <Code>{JSON.stringify(e.properties)}</Code>
