@@ -243,4 +243,23 @@ describe("web app: values as typed, empty values, delete in use, profile, templa
     expect(await when.textContent()).toBe(inZone(at));
     expect(await page.getByTestId("timeline").textContent()).not.toContain(at);
   });
+
+  it("shows each template's description in the picker and the picked one's under it", async () => {
+    const templates = (await env.s.call("GET", "/v1/segment-templates")).body.data as {
+      id: string;
+      name: string;
+      description: string;
+    }[];
+    const tpl = templates.find((t) => t.description)!;
+    expect(tpl).toBeDefined();
+    await page.goto(`${env.s.url}/segments/new`);
+    await page.getByRole("textbox", { name: "Start from a template" }).click();
+    const option = page.getByRole("option", { name: tpl.name, exact: true });
+    await option.getByText(tpl.description, { exact: true }).waitFor();
+    // Every template's description is there, not only the first's.
+    expect(await page.getByTestId("template-description").count()).toBe(templates.length);
+    await option.click();
+    await page.getByTestId("picked-template").getByText(tpl.description, { exact: true }).waitFor();
+    expect(await page.getByLabel("Name").inputValue()).toBe(tpl.name);
+  });
 });

@@ -61,6 +61,7 @@ export function SegmentEditorPage() {
   const [loaded, setLoaded] = useState(!id);
   // The custom fields the last picked template reads, with their types.
   const [requires, setRequires] = useState<{ key: string; type: FieldType }[]>([]);
+  const [picked, setPicked] = useState<string | null>(null);
   useEffect(() => {
     if (existing.data && !loaded) {
       setName(existing.data.name);
@@ -113,6 +114,8 @@ export function SegmentEditorPage() {
       : `/segments/new?rule=${encodeURIComponent(JSON.stringify(rule))}`,
   };
   const empty = dynamic ? emptyValues(rule).length : 0;
+  const tplDescription = new Map((templates.data ?? []).map((t) => [t.id, t.description]));
+  const pickedDescription = picked ? tplDescription.get(picked) : undefined;
   if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
   if (id && existing.isError)
     return <Alert color="red">Could not load the segment: {String(existing.error)}</Alert>;
@@ -179,9 +182,21 @@ export function SegmentEditorPage() {
                       w={280}
                       data={(templates.data ?? []).map((t) => ({ value: t.id, label: t.name }))}
                       value={null}
+                      maxDropdownHeight={400}
+                      comboboxProps={{ width: 380, position: "bottom-end" }}
+                      renderOption={({ option }) => (
+                        <div>
+                          <Text size="sm">{option.label}</Text>
+                          {/* Hidden from the option's name, which stays the template's; the picked one's is read below. */}
+                          <Text size="xs" c="dimmed" aria-hidden data-testid="template-description">
+                            {tplDescription.get(option.value)}
+                          </Text>
+                        </div>
+                      )}
                       onChange={(t) => {
                         const tpl = templates.data?.find((x) => x.id === t);
                         if (tpl) {
+                          setPicked(tpl.id);
                           setRule(tpl.rule);
                           setRequires((tpl as TemplateNeeds).requires ?? []);
                           if (!name) setName(tpl.name);
@@ -189,6 +204,11 @@ export function SegmentEditorPage() {
                       }}
                     />
                   </Group>
+                  {pickedDescription && (
+                    <Text size="sm" c="dimmed" data-testid="picked-template">
+                      {pickedDescription}
+                    </Text>
+                  )}
                   <DeclareFieldContext.Provider value={declare}>
                     <div data-testid="rule-editor">
                       <RuleNode rule={rule} path="rule" onChange={setRule} />
