@@ -24,6 +24,7 @@ import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBou
 import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
+import { selectWithEventIn } from "./sequence-scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
 
 export interface CompiledNode {
@@ -838,10 +839,11 @@ function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
     });
     return m;
   };
+  const test = (c: number): boolean => !Number.isNaN(completion(c));
   return leaf(
     rule,
     30,
-    (c) => !Number.isNaN(completion(c)),
+    test,
     false,
     (c, result) => {
       const t = completion(c);
@@ -854,7 +856,10 @@ function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {
         completed_at: Number.isNaN(t) ? null : new Date(t).toISOString(),
       };
     },
-    undefined,
+    (mask) => {
+      const [lo, hi] = win();
+      return selectWithEventIn(mask, steps[0].table, lo, hi, test);
+    },
     next,
   );
 }
@@ -1011,7 +1016,11 @@ function compileNegativeSequence(
         pending_until: Number.isNaN(pending) ? null : new Date(pending).toISOString(),
       };
     },
-    undefined,
+    (mask) => {
+      const [lo, hi] = win();
+      const now = env.now;
+      return selectWithEventIn(mask, first.table, lo, hi, (c) => !Number.isNaN(run(c, now, lo, hi)));
+    },
     next,
   );
 }

@@ -1,0 +1,56 @@
+/**
+ * The whole-population loop of sequences. A sequence can only hold for a contact with
+ * an event of its first step inside the window, and in a typical population few have
+ * one (a cart in the last 30 days): the loop reads the first step's table with its
+ * arrays hoisted, skips in a few loads every contact whose block has no event in the
+ * window, and runs the sequence's own per-contact test on the rest only. The answer is
+ * that test's by construction; the loop only decides whom to ask.
+ */
+import { Bitset } from "./bitset.ts";
+import type { EventTable } from "./events.ts";
+import { lowerBound } from "./events.ts";
+
+/**
+ * Members of `mask` with at least one event of `table` in [lo, hi] for which `test`
+ * holds. `test` must be false for every contact without such an event.
+ */
+export function selectWithEventIn(
+  mask: Bitset,
+  table: EventTable,
+  lo: number,
+  hi: number,
+  test: (c: number) => boolean,
+): Bitset {
+  const out = new Bitset(mask.size);
+  if (lo > hi) return out;
+  const mw = mask.words;
+  const ow = out.words;
+  const len = table.len;
+  const start = table.start;
+  const times = table.times;
+  // Contacts past the table's arrays have no event of it.
+  const nc = Math.min(len.length, mask.size);
+  const words = Math.min(mw.length, (nc + 31) >>> 5);
+  for (let wi = 0; wi < words; wi++) {
+    let bits = mw[wi] | 0;
+    if (bits === 0) continue;
+    const base = wi << 5;
+    let res = 0;
+    while (bits !== 0) {
+      const t = bits & -bits;
+      const c = base | (31 - Math.clz32(t));
+      bits ^= t;
+      if (c >= nc) break;
+      const l = len[c];
+      if (l === 0) continue;
+      const s = start[c];
+      const e = s + l;
+      if (times[e - 1] < lo || times[s] > hi) continue;
+      const a = times[s] >= lo ? s : lowerBound(times, s, e, lo);
+      if (times[a] > hi) continue;
+      if (test(c)) res |= t;
+    }
+    ow[wi] = res;
+  }
+  return out;
+}
