@@ -128,6 +128,11 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+/** A list of contacts with `total`, the number matching its search and segment. */
+export interface ContactsPage extends Page<Contact> {
+  total: number;
+}
+
 export interface Preview {
   count: number;
   sample: Contact[];
@@ -291,8 +296,8 @@ export const api = {
     call<Page<Use>>("GET", `/v1/segments/${encodeURIComponent(id)}/uses`).then((p) => p.data),
   analytics: (id: string, o: { days?: number; breakdown?: string; overlap?: string; top?: number } = {}) =>
     call<Analytics>("GET", `/v1/segments/${encodeURIComponent(id)}/analytics${queryString(o)}`),
-  contacts: (cursor?: string, limit = 25) =>
-    call<Page<Contact>>("GET", `/v1/contacts${queryString({ cursor, limit })}`),
+  contacts: (o: { cursor?: string; limit?: number; q?: string; segment?: string } = {}) =>
+    call<ContactsPage>("GET", `/v1/contacts${queryString({ limit: 25, ...o })}`),
   contact: (id: string) => call<Contact>("GET", `/v1/contacts/${encodeURIComponent(id)}`),
   contactEvents: (id: string, cursor?: string) =>
     call<Page<ContactEvent>>(

@@ -1,20 +1,23 @@
 import { Alert, Button, Group, Loader, Modal, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
-import { useNavigate } from "react-router";
+import { type FormEvent, useEffect, useState } from "react";
+import { useNavigate, useSearchParams } from "react-router";
 import { ApiError, api, type Rule } from "../api.ts";
 import { ContactSample } from "../components/ContactSample.tsx";
+import { ContactsSegmentSelect } from "../components/ContactsSegmentSelect.tsx";
 import { EditorContext } from "../components/EditorContext.tsx";
 import { FilterRow, ruleFor } from "../components/FilterRow.tsx";
 import { IssueList } from "../components/IssueList.tsx";
+import { useDebounced } from "../hooks/useDebounced.ts";
 
-function combine(filters: Rule[], search: string): Rule | null {
+/** The filters as one rule, narrowed by the search text and the segment the list shows. */
+function combine(filters: Rule[], search: string, segment: string | null): Rule | null {
   const parts = [...filters];
   const t = search.trim();
   if (t) {
     parts.push({
       type: "or",
-      conditions: ["email", "first_name", "last_name"].map((field) => ({
+      conditions: ["email", "first_name", "last_name", "external_id"].map((field) => ({
         type: "field",
         field,
         op: "contains",
@@ -22,9 +25,14 @@ function combine(filters: Rule[], search: string): Rule | null {
       })),
     });
   }
+  if (segment !== null) parts.push({ type: "segment", op: "in", segment });
   if (parts.length === 0) return null;
   return parts.length === 1 ? parts[0]! : { type: "and", conditions: parts };
 }
+
+const PAGE = 25;
+
+const plural = (n: number, one: string, many: string) => `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
 
 export function ContactsPage() {
   const nav = useNavigate();
@@ -46,13 +54,48 @@ export function ContactsPage() {
     },
     staleTime: 300_000,
   });
-  const [search, setSearch] = useState("");
+  // The segment and the search are in the URL, so a reload or a shared link shows the same list.
+  const [params, setParams] = useSearchParams();
+  const segment = params.get("segment") || null;
+  const [search, setSearch] = useState(() => params.get("q") ?? "");
+  const q = useDebounced(search.trim(), 300);
+  useEffect(() => {
+    if ((params.get("q") ?? "") === q) return;
+    setParams(
+      (p) => {
+        const next = new URLSearchParams(p);
+        if (q) next.set("q", q);
+        else next.delete("q");
+        return next;
+      },
+      { replace: true },
+    );
+  }, [q, params, setParams]);
   const [filters, setFilters] = useState<Rule[]>([]);
   const [applied, setApplied] = useState<Rule | null>(null);
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const showSegment = (id: string | null) => {
+    setParams((p) => {
+      const next = new URLSearchParams(p);
+      if (id) next.set("segment", id);
+      else next.delete("segment");
+      return next;
+    });
+    // Filters being shown narrow the new segment instead.
+    setApplied((a) => a && combine(filters, search, id));
+  };
+  // Pages are of one search in one segment: another starts again at the first.
+  const listing = JSON.stringify([segment, q]);
+  const [paging, setPaging] = useState<{ of: string; cursors: (string | undefined)[] }>({
+    of: listing,
+    cursors: [undefined],
+  });
+  const cursors = paging.of === listing ? paging.cursors : [undefined];
+  const setCursors = (f: (c: (string | undefined)[]) => (string | undefined)[]) =>
+    setPaging({ of: listing, cursors: f(cursors) });
+  const cursor = cursors[cursors.length - 1];
   const list = useQuery({
-    queryKey: ["contacts", cursors[cursors.length - 1]],
-    queryFn: () => api.contacts(cursors[cursors.length - 1], 25),
+    queryKey: ["contacts", segment, q, cursor],
+    queryFn: () => api.contacts({ cursor, limit: PAGE, q, ...(segment ? { segment } : {}) }),
     enabled: applied === null,
     placeholderData: keepPreviousData,
   });
@@ -72,7 +115,7 @@ export function ContactsPage() {
   });
   const apply = (e?: FormEvent) => {
     e?.preventDefault();
-    setApplied(combine(filters, search));
+    setApplied(combine(filters, search, segment));
   };
   const issues = filtered.error instanceof ApiError ? filtered.error.issues : [];
   return (
@@ -82,12 +125,21 @@ export function ContactsPage() {
         <Paper withBorder p="sm">
           <form onSubmit={apply}>
             <Stack gap="xs">
-              <TextInput
-                label="Search (email or name)"
-                w={320}
-                value={search}
-                onChange={(e) => setSearch(e.currentTarget.value)}
-              />
+              <Group align="flex-start">
+                <TextInput
+                  label="Search (email or name)"
+                  description="Also an external id; any part of it"
+                  w={320}
+                  maxLength={200}
+                  value={search}
+                  onChange={(e) => setSearch(e.currentTarget.value)}
+                />
+                <ContactsSegmentSelect
+                  segments={segments.data ?? []}
+                  value={segment}
+                  onChange={showSegment}
+                />
+              </Group>
               <Text fw={600} size="sm">
                 Filters
               </Text>
@@ -136,7 +188,25 @@ export function ContactsPage() {
           <>
             {list.isLoading && <Loader aria-label="Loading contacts" />}
             {list.isError && <Alert color="red">Could not load contacts: {String(list.error)}</Alert>}
-            {list.data && <ContactSample contacts={list.data.data} empty="No contacts yet: import some." />}
+            {list.data && (
+              <>
+                <Text data-testid="contacts-total" fw={600}>
+                  {plural(list.data.total, "contact", "contacts")}
+                  {q ? ` matching "${q}"` : ""}
+                  {list.isFetching && list.isPlaceholderData ? "…" : ""}
+                </Text>
+                <ContactSample
+                  contacts={list.data.data}
+                  empty={
+                    q
+                      ? "No contact matches this search."
+                      : segment
+                        ? "No contact in this segment."
+                        : "No contacts yet: import some."
+                  }
+                />
+              </>
+            )}
             <Group>
               <Button
                 variant="default"
@@ -145,7 +215,12 @@ export function ContactsPage() {
               >
                 Previous page
               </Button>
-              <Text size="sm">Page {cursors.length}</Text>
+              <Text size="sm">
+                Page {cursors.length}
+                {list.data
+                  ? ` of ${Math.max(1, Math.ceil(list.data.total / PAGE)).toLocaleString("en")}`
+                  : ""}
+              </Text>
               <Button
                 variant="default"
                 disabled={!list.data?.next_cursor}
