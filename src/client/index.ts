@@ -135,7 +135,10 @@ export class SliceClient {
     /** Creates or updates the contact named by `id`, `email` or `external_id`. */
     upsert: (contact: ContactInput): Promise<Contact> => this.request("POST", "/v1/contacts", contact),
     get: (id: string): Promise<Contact> => this.request("GET", `/v1/contacts/${enc(id)}`),
-    list: (opts: ListOptions & { segment?: string } = {}): Promise<Page<Contact>> =>
+    /** `q`: text found in the email, first or last name, or external id; `total` counts every match. */
+    list: (
+      opts: ListOptions & { segment?: string; q?: string } = {},
+    ): Promise<Page<Contact> & { total?: number }> =>
       this.request("GET", "/v1/contacts", undefined, { ...opts }),
     explain: (contactId: string, segmentId: string): Promise<Explanation> =>
       this.request("GET", `/v1/contacts/${enc(contactId)}/explain`, undefined, { segment: segmentId }),

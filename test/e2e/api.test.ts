@@ -398,7 +398,8 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       do {
         const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
         const page = expectOk(await ws.c("GET", `/v1/contacts?limit=2${q}`));
-        expect(Object.keys(page).sort()).toEqual(["data", "next_cursor"]);
+        expect(Object.keys(page).sort()).toEqual(["data", "next_cursor", "total"]);
+        expect(page.total).toBe(5);
         expect(page.data.length).toBe(pages < 2 ? 2 : 1);
         for (const c of page.data) expectWireContact(c);
         seen.push(...page.data.map((c: Json) => c.id));
