@@ -945,7 +945,10 @@ function compileNegativeSequence(
         if (j < s || table.times[j] <= prev) continue;
         tLast = table.times[j];
       }
-      if (absent.every((st) => firstBetween(st, c, tLast, deadline) < 0)) return deadline;
+      let cancelled = false;
+      for (let k = 0; k < absent.length && !cancelled; k++)
+        cancelled = firstBetween(absent[k], c, tLast, deadline) >= 0;
+      if (!cancelled) return deadline;
     }
     return Number.NaN;
   };

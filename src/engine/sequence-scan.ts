@@ -32,17 +32,24 @@ export function selectWithEventIn(
   const nc = Math.min(len.length, mask.size);
   const words = Math.min(mw.length, (nc + 31) >>> 5);
   for (let wi = 0; wi < words; wi++) {
-    let bits = mw[wi] | 0;
-    if (bits === 0) continue;
+    const m = mw[wi] | 0;
+    if (m === 0) continue;
     const base = wi << 5;
+    // The contacts with events, found without a branch per contact: most have none, in
+    // no predictable order, and a mispredicted branch each costs more than the loads.
+    const top = Math.min(32, nc - base);
+    let bits = 0;
+    for (let b = 0; b < top; b++) {
+      const l = len[base | b];
+      bits |= ((l | -l) >>> 31) << b;
+    }
+    bits &= m;
     let res = 0;
     while (bits !== 0) {
       const t = bits & -bits;
       const c = base | (31 - Math.clz32(t));
       bits ^= t;
-      if (c >= nc) break;
       const l = len[c];
-      if (l === 0) continue;
       const s = start[c];
       const e = s + l;
       if (times[e - 1] < lo || times[s] > hi) continue;
