@@ -13,7 +13,6 @@ import { WireContactSchema, WireContactValue, WireContactWithSegments } from "..
 import { KEY_ROLES } from "../../store/types.ts";
 import { Count, Instant, pageOf } from "./common.ts";
 
-const Iso = Instant;
 
 // ---------------------------------------------------------------- workspaces and keys
 
@@ -22,7 +21,7 @@ export const WorkspaceAnswer = z.strictObject({
   name: z.string(),
   time_zone: z.string().meta({ description: "IANA time zone" }),
   settings: z.record(z.string(), z.json()),
-  created_at: Iso,
+  created_at: Instant,
 });
 
 export const WorkspaceCreated = z.strictObject({
@@ -37,7 +36,7 @@ export const KeyAnswer = z.strictObject({
   prefix: z.string().meta({ description: "The first characters of the secret" }),
   role: z.enum(KEY_ROLES),
   admin: z.boolean(),
-  created_at: Iso,
+  created_at: Instant,
 });
 
 export const KeyCreated = KeyAnswer.extend({
@@ -67,9 +66,9 @@ export const EventAnswer = z.strictObject({
   id: z.string().nullable().meta({ description: "The client's id of the event, if given" }),
   type: z.string(),
   contact_id: z.string(),
-  timestamp: Iso,
+  timestamp: Instant,
   properties: z.record(z.string(), z.json()),
-  received_at: Iso,
+  received_at: Instant,
 });
 
 export const EventsPage = pageOf(EventAnswer);
@@ -81,7 +80,7 @@ export const FieldAnswer = z.strictObject({
   type: z.enum(FIELD_TYPES),
   label: z.string(),
   builtin: z.boolean(),
-  created_at: Iso.nullable().meta({ description: "null for a built-in field" }),
+  created_at: Instant.nullable().meta({ description: "null for a built-in field" }),
 });
 
 export const FieldsPage = pageOf(FieldAnswer);
@@ -98,8 +97,8 @@ export const SegmentAnswer = z.strictObject({
   default: z.boolean(),
   version: z.int().min(1),
   size: Count,
-  created_at: Iso.nullable().meta({ description: "null for a default segment" }),
-  updated_at: Iso.nullable(),
+  created_at: Instant.nullable().meta({ description: "null for a default segment" }),
+  updated_at: Instant.nullable(),
 });
 
 export const SegmentsPage = pageOf(SegmentAnswer);
@@ -110,7 +109,7 @@ export const SegmentVersionAnswer = z.strictObject({
   description: z.string(),
   rule: RuleSchema.nullable(),
   rule_text: z.string().nullable(),
-  created_at: Iso.nullable().meta({ description: "null for a default segment's built-in version" }),
+  created_at: Instant.nullable().meta({ description: "null for a default segment's built-in version" }),
 });
 
 export const SegmentVersionsPage = pageOf(SegmentVersionAnswer);
@@ -159,7 +158,7 @@ export const OverridesPage = pageOf(
   z.strictObject({
     contact_id: z.string(),
     action: z.enum(["added", "removed"]),
-    expires_at: Iso.nullable(),
+    expires_at: Instant.nullable(),
   }),
 );
 
@@ -168,7 +167,7 @@ export const ChangesPage = pageOf(
     segment_id: z.string(),
     contact_id: z.string(),
     change: z.enum(["entered", "exited"]),
-    at: Iso,
+    at: Instant,
   }),
 );
 
@@ -232,8 +231,8 @@ export const ExplainNodeSchema: z.ZodType<ExplainNode> = z.lazy(() =>
       within: z.string(),
       window: Window.optional(),
       result: z.boolean(),
-      completed_at: Iso.nullable(),
-      pending_until: Iso.nullable()
+      completed_at: Instant.nullable(),
+      pending_until: Instant.nullable()
         .optional()
         .meta({ description: "With a negative step: when the contact would enter with no new event" }),
     }),

@@ -17,11 +17,7 @@ import type { TestOutcome } from "../../service/webhooks.ts";
 import type { DeliveryRecord, ImportJob, ImportRowError, JsonObject } from "../../store/types.ts";
 import { Count, Instant, pageOf, wholeList } from "./common.ts";
 
-const time = Instant;
-const count = Count;
 const json = z.record(z.string(), z.json());
-const all = wholeList;
-const page = pageOf;
 
 // ---------------------------------------------------------------- destinations
 
@@ -32,25 +28,25 @@ export const Destination = z.strictObject({
   segment_id: z.string(),
   config: json.meta({ description: "The settings, without credentials" }),
   state: z.enum(["live", "initial_sync", "paused", "failing"]),
-  last_sync_at: time.nullable(),
-  pending: z.strictObject({ adds: count, removes: count }),
+  last_sync_at: Instant.nullable(),
+  pending: z.strictObject({ adds: Count, removes: Count }),
   sync_lag_s: z.number().min(0).meta({ description: "Age of the oldest change not sent yet (0 when none)" }),
-  remote_size: count.meta({ description: "Contacts Slice has put in the remote audience" }),
+  remote_size: Count.meta({ description: "Contacts Slice has put in the remote audience" }),
   provider_size: z
     .number()
     .nullable()
     .meta({ description: "The size the provider reports, where its API tells it" }),
   last_error: z.string().nullable(),
-  next_attempt_at: time.nullable(),
+  next_attempt_at: Instant.nullable(),
   counters: z.strictObject({
-    added: count,
-    removed: count,
-    failed: count,
-    skipped: count,
+    added: Count,
+    removed: Count,
+    failed: Count,
+    skipped: Count,
     provider: z.record(z.string(), z.number()).optional(),
   }),
-  created_at: time,
-  updated_at: time,
+  created_at: Instant,
+  updated_at: Instant,
 });
 
 export const DestinationCreated = Destination.extend({
@@ -60,7 +56,7 @@ export const DestinationCreated = Destination.extend({
     .meta({ description: "The signing secret Slice made for an http destination, shown only here" }),
 });
 
-export const DestinationList = all(Destination);
+export const DestinationList = wholeList(Destination);
 
 export const DestinationRun = z.strictObject({
   id: z.string(),
@@ -69,40 +65,40 @@ export const DestinationRun = z.strictObject({
   state: z.enum(["running", "succeeded", "partial", "failed"]),
   from_seq: z.string().nullable().meta({ description: "The change-log position the run started from" }),
   to_seq: z.string().nullable().meta({ description: "The change-log position the run reached" }),
-  added: count,
-  removed: count,
-  failed: count,
-  skipped: count,
+  added: Count,
+  removed: Count,
+  failed: Count,
+  skipped: Count,
   stats: json,
   error: z.string().nullable(),
-  started_at: time,
-  finished_at: time.nullable(),
+  started_at: Instant,
+  finished_at: Instant.nullable(),
 });
 
-export const DestinationRunPage = page(DestinationRun);
+export const DestinationRunPage = pageOf(DestinationRun);
 
 export const DestinationOutcome = z.strictObject({
   contact_id: z.string(),
   op: z.enum(["add", "remove"]),
   status: z.enum(["ok", "failed", "skipped"]),
   error: z.string().nullable(),
-  at: time,
+  at: Instant,
 });
 
-export const DestinationOutcomePage = page(DestinationOutcome);
+export const DestinationOutcomePage = pageOf(DestinationOutcome);
 
 export const PlannedRequestSchema = z.strictObject({
   method: z.string(),
   url: z.string(),
   headers: z.record(z.string(), z.string()).meta({ description: "Credentials replaced by `<redacted>`" }),
   body: z.unknown(),
-  rows: count.meta({ description: "Contacts the request carries" }),
+  rows: Count.meta({ description: "Contacts the request carries" }),
 });
 
 export const DryRun = z.strictObject({
   run_id: z.string().meta({ description: "The `dry_run` run recorded" }),
-  would_add: count,
-  would_remove: count,
+  would_add: Count,
+  would_remove: Count,
   requests: z.array(PlannedRequestSchema).meta({ description: "The first requests the sync would send" }),
 });
 
@@ -136,44 +132,44 @@ export const Schedule = z.strictObject({
   time_zone: z.string(),
   state: z.enum(["active", "paused"]),
   target: ScheduleTarget,
-  next_run_at: time.nullable(),
-  last_run_at: time.nullable(),
-  created_at: time,
-  updated_at: time,
+  next_run_at: Instant.nullable(),
+  last_run_at: Instant.nullable(),
+  created_at: Instant,
+  updated_at: Instant,
 });
 
-export const ScheduleList = all(Schedule);
+export const ScheduleList = wholeList(Schedule);
 
 export const ScheduleRun = z.strictObject({
   id: z.string(),
   schedule_id: z.string(),
   state: z.enum(["running", "succeeded", "failed"]),
-  scheduled_for: time,
-  started_at: time,
-  finished_at: time.nullable(),
-  duration_ms: count.nullable(),
-  rows: count,
-  bytes: count,
+  scheduled_for: Instant,
+  started_at: Instant,
+  finished_at: Instant.nullable(),
+  duration_ms: Count.nullable(),
+  rows: Count,
+  bytes: Count,
   location: z.string().nullable(),
   error: z.string().nullable(),
 });
 
-export const ScheduleRunPage = page(ScheduleRun);
+export const ScheduleRunPage = pageOf(ScheduleRun);
 
 // ---------------------------------------------------------------- receivers and sources
 
 export const SourceCountersSchema = z.strictObject({
-  accepted: count,
-  rejected: count,
-  signature_failures: count,
-  last_seen_at: time.nullable(),
+  accepted: Count,
+  rejected: Count,
+  signature_failures: Count,
+  last_seen_at: Instant.nullable(),
   last_error: z.string().nullable(),
 });
 
 export const RecentDeliverySchema = z.strictObject({
-  at: time,
+  at: Instant,
   outcome: z.enum(["accepted", "rejected", "signature_failed"]),
-  events: count,
+  events: Count,
   detail: z.string().nullable(),
 });
 
@@ -186,7 +182,7 @@ export const Receiver = z.strictObject({
   url: z.string().meta({ description: "Where the provider posts: the URL to paste into its dashboard" }),
   config: json.meta({ description: "The settings without their secrets" }),
   secrets_set: z.array(z.string()).meta({ description: "The secret settings that are set" }),
-  created_at: time,
+  created_at: Instant,
   stats: SourceCountersSchema,
   recent: z.array(RecentDeliverySchema).meta({ description: "The last deliveries, newest first" }),
 });
@@ -198,7 +194,7 @@ export const ReceiverCreated = Receiver.extend({
     .meta({ description: "Credentials Slice made (Postmark), shown only here" }),
 });
 
-export const ReceiverList = all(Receiver);
+export const ReceiverList = wholeList(Receiver);
 
 export const Source = z.discriminatedUnion("type", [
   z.strictObject({
@@ -216,7 +212,7 @@ export const Source = z.discriminatedUnion("type", [
   }),
 ]);
 
-export const SourceList = all(Source);
+export const SourceList = wholeList(Source);
 
 // ---------------------------------------------------------------- webhooks
 
@@ -227,10 +223,10 @@ export const Webhook = z.strictObject({
   url: z.string(),
   events: WEBHOOK_EVENTS,
   segment_id: z.string().nullable(),
-  created_at: time,
-  previous_secret_expires_at: time
-    .nullable()
-    .meta({ description: "Until then deliveries are signed with the previous secret too" }),
+  created_at: Instant,
+  previous_secret_expires_at: Instant.nullable().meta({
+    description: "Until then deliveries are signed with the previous secret too",
+  }),
 });
 
 export const WebhookCreated = z.strictObject({
@@ -239,14 +235,14 @@ export const WebhookCreated = z.strictObject({
   events: WEBHOOK_EVENTS,
   segment_id: z.string().nullable(),
   secret: z.string().meta({ description: "The signing secret, shown only here" }),
-  created_at: time,
+  created_at: Instant,
 });
 
 export const WebhookRotated = Webhook.extend({
   secret: z.string().meta({ description: "The new signing secret, shown only here" }),
 });
 
-export const WebhookList = all(Webhook);
+export const WebhookList = wholeList(Webhook);
 
 export const WebhookDelivery = z.strictObject({
   id: z.int(),
@@ -254,16 +250,16 @@ export const WebhookDelivery = z.strictObject({
   change_seq: z.int().nullable().meta({ description: "The change reported; null for a test event" }),
   redelivery_of: z.int().nullable(),
   status: z.enum(["pending", "delivered", "failed"]),
-  attempts: count,
-  next_attempt_at: time.nullable(),
+  attempts: Count,
+  next_attempt_at: Instant.nullable(),
   last_error: z.string().nullable(),
   last_status_code: z.int().nullable(),
-  created_at: time,
-  updated_at: time,
-  delivered_at: time.nullable(),
+  created_at: Instant,
+  updated_at: Instant,
+  delivered_at: Instant.nullable(),
 });
 
-export const WebhookDeliveryPage = page(WebhookDelivery);
+export const WebhookDeliveryPage = pageOf(WebhookDelivery);
 
 export const WebhookTest = z.strictObject({
   ok: z.boolean(),
@@ -279,33 +275,33 @@ export const ImportJobSchema = z.strictObject({
   kind: z.enum(["contacts", "events"]),
   status: z.enum(["pending", "running", "done", "failed"]),
   options: json,
-  total: count.nullable().meta({ description: "Rows in the file, once known" }),
-  processed: count,
-  accepted: count,
-  rejected: count,
+  total: Count.nullable().meta({ description: "Rows in the file, once known" }),
+  processed: Count,
+  accepted: Count,
+  rejected: Count,
   errors: z
     .array(z.strictObject({ row: z.int().min(1), error: z.string() }))
     .meta({ description: "Rejected rows (1-based row or line numbers), the first ones" }),
-  errors_dropped: count.meta({ description: "Rejected rows beyond those listed in `errors`" }),
+  errors_dropped: Count.meta({ description: "Rejected rows beyond those listed in `errors`" }),
   failure: z.string().nullable().meta({ description: "Why the job failed as a whole" }),
-  created_at: time,
-  updated_at: time,
-  finished_at: time.nullable(),
+  created_at: Instant,
+  updated_at: Instant,
+  finished_at: Instant.nullable(),
 });
 
-export const ImportPage = page(ImportJobSchema);
+export const ImportPage = pageOf(ImportJobSchema);
 
 // ---------------------------------------------------------------- Segment-compatible ingest
 
 export const SegmentAnswer = z.strictObject({
   success: z.literal(true),
-  accepted: count.meta({ description: "Events newly stored" }),
-  duplicates: count.meta({ description: "Events whose messageId was stored before" }),
+  accepted: Count.meta({ description: "Events newly stored" }),
+  duplicates: Count.meta({ description: "Events whose messageId was stored before" }),
   errors: z
-    .array(z.strictObject({ index: count, error: z.string() }))
+    .array(z.strictObject({ index: Count, error: z.string() }))
     .meta({ description: "Messages that did not apply, by index in the batch" }),
   warnings: z
-    .array(z.strictObject({ index: count, warning: z.string() }))
+    .array(z.strictObject({ index: Count, warning: z.string() }))
     .meta({ description: "Traits not applied (the rest of their message was)" }),
 });
 
