@@ -13,7 +13,6 @@ import { WireContactSchema, WireContactValue, WireContactWithSegments } from "..
 import { KEY_ROLES } from "../../store/types.ts";
 import { Count, Instant, pageOf } from "./common.ts";
 
-
 // ---------------------------------------------------------------- workspaces and keys
 
 export const WorkspaceAnswer = z.strictObject({
