@@ -1050,6 +1050,9 @@ export class WorkspaceService {
     count: number;
     sample: WireContact[];
     took_ms: number;
+    /** The rule previewed in both forms: an editor switching between them needs the other one. */
+    rule: unknown;
+    rule_text: string | null;
     diff?: { entered: number; exited: number; entered_sample: WireContact[]; exited_sample: WireContact[] };
   }> {
     const input = parse(PreviewInput, body);
@@ -1076,7 +1079,13 @@ export class WorkspaceService {
     const sampleIds = sampleOf(members!, 10);
     const took_ms = Math.round((performance.now() - t0) * 1000) / 1000;
     const sample = await this.contactsByIds(sampleIds);
-    const out: Awaited<ReturnType<WorkspaceService["preview"]>> = { count: members!.count, sample, took_ms };
+    const out: Awaited<ReturnType<WorkspaceService["preview"]>> = {
+      count: members!.count,
+      sample,
+      took_ms,
+      rule: input.rule,
+      rule_text: ruleTextOf(input.rule as JsonValue),
+    };
     if (diff) {
       out.diff = {
         entered: diff.entered.length,
@@ -1288,13 +1297,27 @@ export class WorkspaceService {
     };
   }
 
-  explain(contactId: string, segmentId: string): { member: boolean; rule: ExplainNode | null } {
+  /**
+   * With a hand override in force the answer names it: membership is then the override's,
+   * and `rule` says what the rule alone would decide.
+   */
+  explain(
+    contactId: string,
+    segmentId: string,
+  ): {
+    member: boolean;
+    rule: ExplainNode | null;
+    override?: { action: "added" | "removed"; expires_at: string | null };
+  } {
     this.requireSegment(segmentId);
     if (this.engine.contacts.index(contactId) === undefined) throw notFound("contact", contactId);
     const member = this.engine.members(segmentId).has(contactId);
     const def = this.engine.segment(segmentId)!;
     if (def.kind === "static") return { member, rule: null };
-    return { member, rule: this.engine.explain(contactId, segmentId) };
+    const rule = this.engine.explain(contactId, segmentId);
+    const o = this.engine.overrides(segmentId).find((x) => x.contact_id === contactId);
+    if (!o) return { member, rule };
+    return { member, rule, override: { action: o.action, expires_at: iso(o.expires_at) } };
   }
 
   /** Time-driven changes and the changes not logged yet, to the log. */

@@ -130,6 +130,8 @@ export const PreviewAnswer = z.strictObject({
   count: Count,
   sample: z.array(WireContactSchema).max(10),
   took_ms: z.number().min(0),
+  rule: RuleSchema.meta({ description: "The rule previewed (with `rule_text`: the text read)" }),
+  rule_text: z.string().nullable().meta({ description: "The rule's text form" }),
   diff: z
     .strictObject({
       entered: Count,
@@ -248,7 +250,16 @@ export const ExplainNodeSchema: z.ZodType<ExplainNode> = z.lazy(() =>
 
 export const ExplainAnswer = z.strictObject({
   member: z.boolean(),
-  rule: ExplainNodeSchema.nullable().meta({ description: "null for a static segment" }),
+  rule: ExplainNodeSchema.nullable().meta({
+    description: "null for a static segment; with an override, what the rule alone says",
+  }),
+  override: z
+    .strictObject({
+      action: z.enum(["added", "removed"]),
+      expires_at: Instant.nullable().meta({ description: "null: until lifted" }),
+    })
+    .optional()
+    .meta({ description: "A hand override in force: membership is its, whatever the rule says" }),
 });
 
 // ---------------------------------------------------------------- analytics
