@@ -3,7 +3,16 @@
  * (with restore guarded by the segment's ETag), bulk actions on its members, and the
  * manual overrides of a dynamic segment.
  */
-import { call, type Issue, queryString, type Rule, request, type Segment } from "./api.ts";
+import {
+  call,
+  type Explain,
+  type Issue,
+  type Preview,
+  queryString,
+  type Rule,
+  request,
+  type Segment,
+} from "./api.ts";
 
 export interface SegmentChange {
   segment_id: string;
@@ -26,6 +35,27 @@ export interface Override {
   contact_id: string;
   action: "added" | "removed";
   expires_at: string | null;
+}
+
+/** An explain answer that names the hand override deciding membership, if any. */
+export interface ExplainAnswer extends Explain {
+  override?: { action: "added" | "removed"; expires_at: string | null };
+}
+
+/** A preview answers its rule in both forms, JSON and text. */
+export interface PreviewBoth extends Preview {
+  rule: Rule;
+  rule_text: string | null;
+}
+
+/** A rule as the API takes it: JSON, or the text form (SPEC §3.1). */
+export type RuleInput = { rule: Rule } | { rule_text: string };
+
+/** A syntax error of a rule text: where, and the line with a caret under the place. */
+export interface TextErrorAt {
+  line: number;
+  column: number;
+  caret: string;
 }
 
 export type BulkAction = { tag_add: string[] } | { tag_remove: string[] } | { copy_to: string };
@@ -71,7 +101,27 @@ export const segmentsApi = {
     call<{ removed: number }>("DELETE", `/v1/segments/${at(id)}/members`, { contacts }),
   liftOverrides: (id: string, contacts: ContactRef[]) =>
     call<{ lifted: number }>("DELETE", `/v1/segments/${at(id)}/overrides`, { contacts }),
+  explain: (contactId: string, segmentId: string) =>
+    call<ExplainAnswer>("GET", `/v1/contacts/${at(contactId)}/explain${qs({ segment: segmentId })}`),
+  /** Count, sample and (with `segmentId`) the edit's diff of a rule given in either form. */
+  preview: (input: RuleInput, segmentId?: string) =>
+    call<PreviewBoth>("POST", "/v1/segments/preview", {
+      ...input,
+      ...(segmentId ? { segment_id: segmentId } : {}),
+    }),
+  create: (s: { name: string; description: string; kind: "dynamic" | "static" } & Partial<RuleInput>) =>
+    call<Segment>("POST", "/v1/segments", s),
+  replace: (id: string, s: { name: string; description: string } & Partial<RuleInput>) =>
+    call<Segment>("PUT", `/v1/segments/${at(id)}`, s),
 };
+
+/** The place of a rule text's syntax error in an API error's details, if it is one. */
+export function textErrorAt(details: Record<string, unknown>): TextErrorAt | null {
+  const { line, column, caret } = details;
+  return typeof line === "number" && typeof column === "number" && typeof caret === "string"
+    ? { line, column, caret }
+    : null;
+}
 
 // ---------------------------------------------------------------- display helpers
 

@@ -1,7 +1,7 @@
 import { Badge, Group, Paper, Stack, Text } from "@mantine/core";
 import type { ExplainNode, Window } from "../api.ts";
 import { OPS, periodLabel, type SequenceStep, WEEKDAYS } from "../rules.ts";
-import { inZone } from "../segments-api.ts";
+import { type ExplainAnswer, inZone } from "../segments-api.ts";
 import { useWorkspaceZone } from "./SegmentTime.tsx";
 
 const show = (v: unknown) =>
@@ -30,9 +30,36 @@ function describeWindow(w: Window | undefined): string {
   return `, between ${w.between[0]} and ${w.between[1]}`;
 }
 
+/** Comparisons read as their signs, as `slice explain` prints them. */
+const SIGNS: Record<string, string> = { eq: "=", neq: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" };
+
+/** Date operators that read better around their duration. */
+const AROUND: Record<string, (d: string) => string> = {
+  in_last: (d) => `in the last ${d}`,
+  more_than_ago: (d) => `more than ${d} ago`,
+  in_next: (d) => `in the next ${d}`,
+  anniversary_in_next: (d) => `anniversary in the next ${d}`,
+};
+
+/** An operator and its value in words or signs: "≥ 50", "in the last 30d", "is set". */
 function needed(op: string | undefined, value: unknown): string {
-  if (op === "between" && Array.isArray(value)) return `between ${show(value[0])} and ${show(value[1])}`;
-  return calendarTest(op, value) ?? `${op ?? ""} ${show(value)}`;
+  if (op === undefined) return show(value);
+  if ((op === "between" || op === "between_ago") && Array.isArray(value))
+    return `between ${show(value[0])} and ${show(value[1])}${op === "between_ago" ? " ago" : ""}`;
+  const around = AROUND[op];
+  if (around && typeof value === "string") return around(value);
+  const calendar = calendarTest(op, value);
+  if (calendar) return calendar;
+  const word = SIGNS[op] ?? op.replaceAll("_", " ");
+  return value === undefined ? word : `${word} ${show(value)}`;
+}
+
+function describeWhere(where: unknown): string {
+  if (!Array.isArray(where) || where.length === 0) return "";
+  const parts = (where as { property: string; op: string; value?: unknown }[]).map(
+    (w) => `${w.property} ${needed(w.op, w.value)}`,
+  );
+  return ` where ${parts.join(" and ")}`;
 }
 
 /**
@@ -59,20 +86,17 @@ function describe(n: ExplainNode, zone: string | undefined): string {
       return "ANY of";
     case "not":
       return "NOT";
-    case "field": {
-      const test =
-        calendarTest(n.op, n.value) ?? `${n.op}${n.value !== undefined ? ` ${show(n.value)}` : ""}`;
-      return `${n.field} ${test} — value: ${show(n.actual)}`;
-    }
+    case "field":
+      return `${n.field} ${needed(n.op as string | undefined, n.value)} — value: ${show(n.actual)}`;
     case "segment":
       return `${n.op === "in" ? "in" : "not in"} segment ${n.segment}`;
     case "event": {
       const m = n.measure as { fn: string; property?: string } | undefined;
       const need = n.needed as { op: string; value?: unknown } | undefined;
-      return `${n.event}: ${m?.fn ?? "count"}${m?.property ? ` of ${m.property}` : ""} = ${show(n.measured)}, needed ${needed(need?.op, need?.value)}${describeWindow(n.window as Window | undefined)}`;
+      return `${n.event}${describeWhere(n.where)}: ${m?.fn ?? "count"}${m?.property ? ` of ${m.property}` : ""} = ${show(n.measured)}, needed ${needed(need?.op, need?.value)}${describeWindow(n.window as Window | undefined)}`;
     }
     case "bucket": {
-      const test = needed(opLabel("bucket", n.op), n.value);
+      const test = needed(n.op as string | undefined, n.value);
       return `random bucket of "${String(n.seed)}" ${test} — bucket: ${show(n.actual)}`;
     }
     case "sequence":
@@ -80,6 +104,47 @@ function describe(n: ExplainNode, zone: string | undefined): string {
     default:
       return n.type;
   }
+}
+
+/** "Added by hand until 12 Jan 2027, 10:00:00", in the workspace's zone. */
+export function overrideReason(o: NonNullable<ExplainAnswer["override"]>, zone: string | undefined): string {
+  const how = o.action === "added" ? "Added by hand" : "Removed by hand";
+  return o.expires_at ? `${how} until ${inZone(o.expires_at, zone)}` : how;
+}
+
+/**
+ * Why a contact is in or out: the verdict, and when a hand override decides it, the
+ * override as the reason, the rule's tree below it as what the rule alone says.
+ */
+export function ExplainView({ explain }: { explain: ExplainAnswer }) {
+  const zone = useWorkspaceZone();
+  const o = explain.override;
+  return (
+    <Stack mt="sm" gap="xs" data-testid="explain">
+      <Text fw={600} c={explain.member ? "green" : "red"} data-testid="explain-member">
+        {explain.member ? "In the segment" : "Not in the segment"}
+      </Text>
+      {o && (
+        <Text size="sm" data-testid="explain-override">
+          {overrideReason(o, zone)}
+        </Text>
+      )}
+      {explain.rule ? (
+        <>
+          {o && (
+            <Text size="sm" c="dimmed" data-testid="explain-rule-alone">
+              The rule alone {explain.rule.result ? "holds" : "does not hold"}:
+            </Text>
+          )}
+          <ExplainBranch node={explain.rule} zone={zone} />
+        </>
+      ) : (
+        <Text size="sm" c="dimmed">
+          A static segment: membership is set by hand.
+        </Text>
+      )}
+    </Stack>
+  );
 }
 
 /** A rule with each node's result for one contact: green holds, red does not, with the measured value. */

@@ -17,9 +17,10 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, type Contact } from "../api.ts";
-import { ExplainTree } from "../components/ExplainTree.tsx";
+import { ExplainView } from "../components/ExplainTree.tsx";
 import { profileLabel, valueLabel } from "../components/LabelProfile.ts";
 import { SegmentTime, useWorkspaceZone } from "../components/SegmentTime.tsx";
+import { segmentsApi } from "../segments-api.ts";
 
 const PROFILE: (keyof Contact)[] = [
   "email",
@@ -55,7 +56,7 @@ export function ContactPage() {
   const [why, setWhy] = useState<string | null>(null);
   const explain = useQuery({
     queryKey: ["explain", id, why],
-    queryFn: () => api.explain(id, why!),
+    queryFn: () => segmentsApi.explain(id, why!),
     enabled: !!why,
   });
   if (c.isLoading) return <Loader aria-label="Loading contact" />;
@@ -150,20 +151,7 @@ export function ContactPage() {
               </Group>
               {explain.isLoading && <Loader size="sm" aria-label="Loading explanation" />}
               {explain.isError && <Alert color="red">{String(explain.error)}</Alert>}
-              {explain.data && (
-                <Stack mt="sm" gap="xs" data-testid="explain">
-                  <Text fw={600} c={explain.data.member ? "green" : "red"} data-testid="explain-member">
-                    {explain.data.member ? "In the segment" : "Not in the segment"}
-                  </Text>
-                  {explain.data.rule ? (
-                    <ExplainTree node={explain.data.rule} />
-                  ) : (
-                    <Text size="sm" c="dimmed">
-                      A static segment: membership is set by hand.
-                    </Text>
-                  )}
-                </Stack>
-              )}
+              {explain.data && <ExplainView explain={explain.data} />}
             </Paper>
             <Paper withBorder p="md">
               <Title order={4} mb="xs">
