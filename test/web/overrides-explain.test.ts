@@ -80,7 +80,9 @@ describe("web app: hand overrides in explain and in the members list", () => {
     expect(await explain.getByTestId("explain-override").textContent()).toBe(
       `Added by hand until ${untilShown}`,
     );
-    expect(await explain.getByTestId("explain-rule-alone").textContent()).toBe("The rule alone does not hold:");
+    expect(await explain.getByTestId("explain-rule-alone").textContent()).toBe(
+      "The rule alone does not hold:",
+    );
     expect(await explain.locator('[data-testid="explain-node"]').first().getAttribute("data-result")).toBe(
       "false",
     );
