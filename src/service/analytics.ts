@@ -6,31 +6,54 @@
  *
  * "Now" numbers (size, breakdown, engagement, overlap) come from the engine; the
  * per-day history comes from the store's change log, read in one pass and counted,
- * never held in memory.
+ * never held in memory. Days before the segment existed have no log: they are
+ * recomputed from the rule where its past can be (history-rebuild.ts), else unknown.
  */
 import { DateTime } from "luxon";
 import { Bitset } from "../engine/bitset.ts";
 import type { Column } from "../engine/contacts.ts";
+import { normalize } from "../engine/dictionary.ts";
 import type { Engine } from "../engine/engine.ts";
 import { type EventTable, upperBound } from "../engine/events.ts";
 import type { Membership } from "../engine/types.ts";
 import { isValidTimeZone, shift } from "../rules/time.ts";
 import type { Store } from "../store/types.ts";
+import { type DayEnds, rebuildHistory } from "./history-rebuild.ts";
 
 export interface DailyPoint {
   /** YYYY-MM-DD, a calendar day in the workspace time zone. */
   date: string;
-  /** Members at the end of that day (at `now` for today), from the change log. */
-  size: number;
-  /** `entered` changes logged during that day. */
-  entered: number;
-  /** `exited` changes logged during that day. */
-  exited: number;
+  /**
+   * Members at the end of that day (at `now` for today), from the change log; before
+   * the segment existed, recomputed from its rule, or null where that cannot be done.
+   */
+  size: number | null;
+  /** `entered` changes logged during that day (null with an unknown size). */
+  entered: number | null;
+  /** `exited` changes logged during that day (null with an unknown size). */
+  exited: number | null;
+}
+
+/** Where the sizes of `daily` come from (docs/analytics.md, "History before the segment"). */
+export interface HistorySource {
+  /** The segment's creation day: from it on, `daily` is read from the change log. Null: not known. */
+  logged_since: string | null;
+  /**
+   * The days of the range before `logged_since`: "none" (there are none), "rule"
+   * (recomputed from the rule over the events), "unknown" (their sizes are null).
+   */
+  before: "none" | "rule" | "unknown";
+  /** The first day of `daily` with a size; null when none has. */
+  starts_on: string | null;
+  /** Why days are unknown (with `before: "unknown"`), else null. */
+  reason: string | null;
 }
 
 export interface BreakdownValue {
   /** The value as rules see it (see docs/analytics.md); null: no value; "(other)": the rest. */
   value: string | null;
+  /** The value as the members' profiles spell it most often (case kept); null: no value. */
+  label: string | null;
   count: number;
 }
 
@@ -39,12 +62,22 @@ export interface Breakdown {
   values: BreakdownValue[];
 }
 
+/** The amounts of the orders in one currency. */
+export interface Revenue {
+  /** The order's `currency` (ISO codes upper-case); null: orders without one. */
+  currency: string | null;
+  amount: number;
+  /** Orders with a numeric amount in this currency. */
+  orders: number;
+}
+
 export interface Engagement {
   window_days: 30;
   opens: number;
   clicks: number;
   orders: number;
-  revenue: number;
+  /** One entry per currency, largest amount first: amounts in different currencies are never added. */
+  revenue_by_currency: Revenue[];
   contacts_opened: number;
   contacts_clicked: number;
   contacts_ordered: number;
@@ -68,6 +101,7 @@ export interface SegmentAnalytics {
   share: number;
   total_contacts: number;
   daily: DailyPoint[];
+  history: HistorySource;
   breakdown?: Breakdown;
   engagement: Engagement;
   overlap?: Overlap;
@@ -82,6 +116,11 @@ export interface SegmentAnalyticsArgs {
   timeZone: string;
   /** The instant the analytics describe (epoch ms). */
   now: number;
+  /**
+   * When the segment was created (epoch ms): its change log starts then. Default: the
+   * store's record of the segment; without one, the log is taken to cover every day.
+   */
+  createdAt?: number | null;
   /** Days of history, today included: default 30, at most 365 (larger values are clamped). */
   days?: number;
   breakdownField?: string;
@@ -128,15 +167,22 @@ export async function segmentAnalytics(args: SegmentAnalyticsArgs): Promise<Segm
 
   const members = membersAt(engine, segmentId, now);
   const total = engine.contactCount;
+  const createdAt =
+    args.createdAt !== undefined
+      ? args.createdAt
+      : ((await args.store.getSegment(args.ws, segmentId))?.created_at ?? null);
+  const history = await dailyHistory(args.store, args.ws, segmentId, timeZone, now, days);
   const out: SegmentAnalytics = {
     size: members.count,
     share: total === 0 ? 0 : members.count / total,
     total_contacts: total,
-    daily: await dailyHistory(args.store, args.ws, segmentId, timeZone, now, days),
+    daily: history.points,
+    history: beforeCreation(engine, segmentId, history, createdAt, timeZone),
     engagement: engagement(engine, members.bits, timeZone, now),
   };
   if (args.breakdownField !== undefined) {
-    out.breakdown = breakdown(engine, members.bits, args.breakdownField, timeZone, top);
+    const b = breakdown(engine, members.bits, args.breakdownField, timeZone, top);
+    out.breakdown = await withLabels(args.store, args.ws, engine, members.bits, b);
   }
   if (args.overlapWith !== undefined) {
     const other = membersAt(engine, args.overlapWith, now);
@@ -237,7 +283,7 @@ async function dailyHistory(
   tz: string,
   now: number,
   days: number,
-): Promise<DailyPoint[]> {
+): Promise<LoggedDays> {
   const today = DateTime.fromMillis(now, { zone: tz }).startOf("day");
   const first = today.minus({ days: days - 1 });
   const labels: string[] = [];
@@ -270,13 +316,55 @@ async function dailyHistory(
     }
     cursor = page.next_cursor;
   } while (cursor !== null);
-  const out: DailyPoint[] = [];
+  const points: DailyPoint[] = [];
   let size = initial;
   for (let k = 0; k < days; k++) {
     size += entered[k] - exited[k];
-    out.push({ date: labels[k], size: Math.max(0, size), entered: entered[k], exited: exited[k] });
+    points.push({ date: labels[k], size: Math.max(0, size), entered: entered[k], exited: exited[k] });
   }
-  return out;
+  const ends = Array.from({ length: days }, (_, k) => Math.min(starts[k + 1] - 1, now));
+  return { points, ends, dayStart: starts[0] - 1 };
+}
+
+interface LoggedDays extends DayEnds {
+  points: DailyPoint[];
+}
+
+/**
+ * The days of `logged` that ended before the segment was created carry no log: their
+ * sizes are recomputed from the rule where it allows (history-rebuild.ts), and set to
+ * null otherwise. Returns how `daily` was filled.
+ */
+function beforeCreation(
+  engine: Engine,
+  segmentId: string,
+  logged: LoggedDays,
+  createdAt: number | null,
+  tz: string,
+): HistorySource {
+  const { points } = logged;
+  const firstKnown = () => points.find((p) => p.size !== null)?.date ?? null;
+  if (createdAt === null || !Number.isFinite(createdAt)) {
+    return { logged_since: null, before: "none", starts_on: firstKnown(), reason: null };
+  }
+  const loggedSince = DateTime.fromMillis(createdAt, { zone: tz }).toFormat("yyyy-MM-dd");
+  // Day k has a log when it ends at or after the creation instant.
+  const n = logged.ends.findIndex((end) => end >= createdAt);
+  const missing = n === -1 ? points.length : n;
+  if (missing === 0) {
+    return { logged_since: loggedSince, before: "none", starts_on: firstKnown(), reason: null };
+  }
+  const rebuilt = rebuildHistory(engine, segmentId, logged, missing);
+  const unknown = (k: number) => ({ date: points[k].date, size: null, entered: null, exited: null });
+  if (!("days" in rebuilt)) {
+    for (let k = 0; k < missing; k++) points[k] = unknown(k);
+    return { logged_since: loggedSince, before: "unknown", starts_on: firstKnown(), reason: rebuilt.reason };
+  }
+  for (let k = 0; k < missing; k++) {
+    const d = rebuilt.days[k];
+    points[k] = d === null ? unknown(k) : { date: points[k].date, ...d };
+  }
+  return { logged_since: loggedSince, before: "rule", starts_on: firstKnown(), reason: rebuilt.reason };
 }
 
 // ---------------------------------------------------------------- breakdown
@@ -296,14 +384,97 @@ function breakdown(engine: Engine, members: Bitset, field: string, tz: string, t
   const visit = valueVisitor(col, tz, add, () => missing++);
   forEachMember(members, visit);
   const ranked = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const values: BreakdownValue[] = ranked.slice(0, top).map(([value, count]) => ({ value, count }));
+  const values: BreakdownValue[] = ranked
+    .slice(0, top)
+    .map(([value, count]) => ({ value, label: value, count }));
   if (ranked.length > top) {
     let rest = 0;
     for (let k = top; k < ranked.length; k++) rest += ranked[k][1];
-    values.push({ value: OTHER_VALUE, count: rest });
+    values.push({ value: OTHER_VALUE, label: OTHER_VALUE, count: rest });
   }
-  if (missing > 0) values.push({ value: null, count: missing });
+  if (missing > 0) values.push({ value: null, label: null, count: missing });
   return { field, values };
+}
+
+/** Profiles read per breakdown value to find how its members spell it. */
+const LABEL_SAMPLE = 25;
+
+/**
+ * Rules compare text in lower case, so the counts are by that form; the labels are the
+ * spelling the members' profiles use most often (trimmed; ties: the first met), read
+ * from the store for up to LABEL_SAMPLE members per listed value.
+ */
+async function withLabels(
+  store: Store,
+  ws: string,
+  engine: Engine,
+  members: Bitset,
+  b: Breakdown,
+): Promise<Breakdown> {
+  const col = engine.contacts.columns.get(b.field)!;
+  if (col.kind !== "string" && col.kind !== "string_list") return b;
+  const wanted = new Map<number, BreakdownValue>();
+  for (const v of b.values) {
+    if (v.value === null || v.value === OTHER_VALUE) continue;
+    const code = col.dict.lookup(v.value);
+    if (code >= 0) wanted.set(code, v);
+  }
+  const samples = new Map<number, number[]>();
+  let open = wanted.size;
+  const take = (i: number, code: number) => {
+    if (!wanted.has(code)) return;
+    let list = samples.get(code);
+    if (!list) {
+      list = [];
+      samples.set(code, list);
+    }
+    if (list.length < LABEL_SAMPLE && list.push(i) === LABEL_SAMPLE) open--;
+  };
+  const w = members.words;
+  for (let wi = 0; wi < w.length && open > 0; wi++) {
+    let v = w[wi] | 0;
+    while (v !== 0) {
+      const t = v & -v;
+      const i = (wi << 5) | (31 - Math.clz32(t));
+      v ^= t;
+      if (col.kind === "string") take(i, col.codes[i]);
+      else for (const code of col.lists[i] ?? []) take(i, code);
+    }
+  }
+  const indexes = [...new Set([...samples.values()].flat())];
+  const records = await store.getContacts(
+    ws,
+    indexes.map((i) => engine.contacts.ids[i]),
+  );
+  const builtin = engine.fields.get(b.field)?.builtin === true;
+  const raw = (r: (typeof records)[number]): unknown => {
+    if (r === null) return undefined;
+    const rec = r as unknown as Record<string, unknown>;
+    return builtin ? rec[b.field] : (rec.fields as Record<string, unknown> | null)?.[b.field];
+  };
+  const spellings = new Map<string, Map<string, number>>();
+  for (const r of records) {
+    const v = raw(r);
+    for (const s of Array.isArray(v) ? v : [v]) {
+      if (typeof s !== "string") continue;
+      const shown = s.trim();
+      const key = normalize(shown);
+      let m = spellings.get(key);
+      if (!m) {
+        m = new Map();
+        spellings.set(key, m);
+      }
+      m.set(shown, (m.get(shown) ?? 0) + 1);
+    }
+  }
+  for (const v of wanted.values()) {
+    const m = spellings.get(v.value!);
+    if (!m) continue;
+    let best: [string, number] | null = null;
+    for (const e of m) if (best === null || e[1] > best[1]) best = e;
+    if (best) v.label = best[0];
+  }
+  return b;
 }
 
 function valueVisitor(
@@ -367,7 +538,7 @@ function valueVisitor(
 /**
  * Over the members, the events of the last 30 days (`now − 30d < t ≤ now`, calendar
  * days in the zone, as the rule window `in_last: "30d"`): opens, clicks and orders
- * counted, revenue the sum of the numeric `amount` of those orders, and how many
+ * counted, the numeric `amount` of those orders summed per `currency`, and how many
  * members did each at least once.
  */
 function engagement(engine: Engine, members: Bitset, tz: string, now: number): Engagement {
@@ -377,12 +548,15 @@ function engagement(engine: Engine, members: Bitset, tz: string, now: number): E
   const orders = engine.events.tables.get("order_placed");
   const ordered = windowed(orders, lo, now);
   const amount = orders?.props.get("amount");
+  const currency = orders?.props.get("currency");
+  // Per currency code (-1: none), the sum and the orders counted in it.
+  const sums = new Map<number, { amount: number; orders: number }>();
   const out: Engagement = {
     window_days: ENGAGEMENT_WINDOW_DAYS,
     opens: 0,
     clicks: 0,
     orders: 0,
-    revenue: 0,
+    revenue_by_currency: [],
     contacts_opened: 0,
     contacts_clicked: 0,
     contacts_ordered: 0,
@@ -405,14 +579,36 @@ function engagement(engine: Engine, members: Bitset, tz: string, now: number): E
       if (amount) {
         for (let s = r[0]; s < r[1]; s++) {
           const v = amount.numAt(s);
-          if (Number.isFinite(v)) out.revenue += v;
+          if (!Number.isFinite(v)) continue;
+          const code = currency ? currency.strAt(s) : -1;
+          const sum = sums.get(code);
+          if (sum) {
+            sum.amount += v;
+            sum.orders++;
+          } else sums.set(code, { amount: v, orders: 1 });
         }
       }
     }
   });
-  // Sums of decimal amounts carry binary noise (100.1 + 0.2 = 100.29999999999998).
-  out.revenue = Math.round(out.revenue * 1e6) / 1e6;
+  const dict = engine.events.dict;
+  out.revenue_by_currency = [...sums]
+    .map(([code, sum]) => ({
+      currency: code < 0 ? null : currencyLabel(dict.values[code]),
+      // Sums of decimal amounts carry binary noise (100.1 + 0.2 = 100.29999999999998).
+      amount: Math.round(sum.amount * 1e6) / 1e6,
+      orders: sum.orders,
+    }))
+    .sort(
+      (a, b) =>
+        b.amount - a.amount ||
+        (a.currency === null ? 1 : b.currency === null ? -1 : a.currency < b.currency ? -1 : 1),
+    );
   return out;
+}
+
+/** Rules see event text in lower case; currency codes (ISO 4217) are shown in upper case. */
+function currencyLabel(v: string): string {
+  return /^[a-z]{3}$/.test(v) ? v.toUpperCase() : v;
 }
 
 const EMPTY: [number, number] = [0, 0];

@@ -236,19 +236,19 @@ describe("size, breakdown, engagement and overlap from the engine", () => {
     expect(r.breakdown).toEqual({
       field: "country",
       values: [
-        { value: "fr", count: 3 },
-        { value: "us", count: 2 },
-        { value: "(other)", count: 2 },
-        { value: null, count: 1 },
+        { value: "fr", label: "fr", count: 3 },
+        { value: "us", label: "us", count: 2 },
+        { value: "(other)", label: "(other)", count: 2 },
+        { value: null, label: null, count: 1 },
       ],
     });
     const all = await segmentAnalytics({ ...base, segmentId: "seg_sub", breakdownField: "country" });
     expect(all.breakdown!.values).toEqual([
-      { value: "fr", count: 3 },
-      { value: "us", count: 2 },
-      { value: "de", count: 1 },
-      { value: "gb", count: 1 },
-      { value: null, count: 1 },
+      { value: "fr", label: "fr", count: 3 },
+      { value: "us", label: "us", count: 2 },
+      { value: "de", label: "de", count: 1 },
+      { value: "gb", label: "gb", count: 1 },
+      { value: null, label: null, count: 1 },
     ]);
   });
 
@@ -256,25 +256,25 @@ describe("size, breakdown, engagement and overlap from the engine", () => {
     const by = async (field: string) =>
       (await segmentAnalytics({ ...base, segmentId: "seg_sub", breakdownField: field })).breakdown!.values;
     expect(await by("tags")).toEqual([
-      { value: "b2b", count: 2 },
-      { value: "vip", count: 2 },
-      { value: "press", count: 1 },
-      { value: null, count: 4 },
+      { value: "b2b", label: "b2b", count: 2 },
+      { value: "vip", label: "vip", count: 2 },
+      { value: "press", label: "press", count: 1 },
+      { value: null, label: null, count: 4 },
     ]);
     expect(await by("vip")).toEqual([
-      { value: "false", count: 1 },
-      { value: "true", count: 1 },
-      { value: null, count: 6 },
+      { value: "false", label: "false", count: 1 },
+      { value: "true", label: "true", count: 1 },
+      { value: null, label: null, count: 6 },
     ]);
     expect(await by("score")).toEqual([
-      { value: "3", count: 2 },
-      { value: "1.5", count: 1 },
-      { value: null, count: 5 },
+      { value: "3", label: "3", count: 2 },
+      { value: "1.5", label: "1.5", count: 1 },
+      { value: null, label: null, count: 5 },
     ]);
     // 23:30Z on 28 February is 00:30 on 1 March in Paris.
     expect(await by("created_at")).toEqual([
-      { value: "2026-03", count: 3 },
-      { value: null, count: 5 },
+      { value: "2026-03", label: "2026-03", count: 3 },
+      { value: null, label: null, count: 5 },
     ]);
   });
 
@@ -285,7 +285,7 @@ describe("size, breakdown, engagement and overlap from the engine", () => {
       opens: 3,
       clicks: 1,
       orders: 4,
-      revenue: 100.3,
+      revenue_by_currency: [{ currency: null, amount: 100.3, orders: 2 }],
       contacts_opened: 2,
       contacts_clicked: 1,
       contacts_ordered: 2,
@@ -296,7 +296,7 @@ describe("size, breakdown, engagement and overlap from the engine", () => {
       opens: 0,
       clicks: 0,
       orders: 0,
-      revenue: 0,
+      revenue_by_currency: [],
       contacts_opened: 0,
       contacts_clicked: 0,
       contacts_ordered: 0,

@@ -271,17 +271,36 @@ export const AnalyticsAnswer = z.strictObject({
   daily: z.array(
     z.strictObject({
       date: z.iso.date().meta({ description: "A calendar day in the workspace time zone" }),
-      size: Count,
-      entered: Count,
-      exited: Count,
+      size: Count.nullable().meta({
+        description:
+          "Members at the day's end; null before the segment existed when its rule cannot be recomputed",
+      }),
+      entered: Count.nullable(),
+      exited: Count.nullable(),
     }),
   ),
+  history: z.strictObject({
+    logged_since: z.iso
+      .date()
+      .nullable()
+      .meta({ description: "The segment's creation day: from it on, daily comes from the change log" }),
+    before: z.enum(["none", "rule", "unknown"]).meta({
+      description:
+        "The days before logged_since: none in the range, recomputed from the rule, or unknown (size null)",
+    }),
+    starts_on: z.iso.date().nullable().meta({ description: "The first day with a size" }),
+    reason: z.string().nullable().meta({ description: "Why some days are unknown" }),
+  }),
   breakdown: z
     .strictObject({
       field: z.string(),
       values: z.array(
         z.strictObject({
-          value: z.string().nullable().meta({ description: 'null: no value; "(other)": the rest' }),
+          value: z
+            .string()
+            .nullable()
+            .meta({ description: 'As rules see it; null: no value; "(other)": the rest' }),
+          label: z.string().nullable().meta({ description: "As the members' profiles spell it most often" }),
           count: Count,
         }),
       ),
@@ -292,7 +311,17 @@ export const AnalyticsAnswer = z.strictObject({
     opens: Count,
     clicks: Count,
     orders: Count,
-    revenue: z.number(),
+    revenue_by_currency: z
+      .array(
+        z.strictObject({
+          currency: z.string().nullable().meta({ description: "null: orders without a currency" }),
+          amount: z.number(),
+          orders: Count,
+        }),
+      )
+      .meta({
+        description: "Order amounts summed per currency, largest first; never added across currencies",
+      }),
     contacts_opened: Count,
     contacts_clicked: Count,
     contacts_ordered: Count,
