@@ -1,4 +1,5 @@
 import { Group, NumberInput, Select } from "@mantine/core";
+import { EMPTY_NUMBER } from "./PolishValues.ts";
 
 const UNITS = [
   { value: "m", label: "minutes" },
@@ -9,6 +10,15 @@ const UNITS = [
   { value: "y", label: "years" },
 ];
 
+const DURATION = /^(\d*)(mo|m|h|d|w|y)$/;
+
+/**
+ * A duration left without its amount: the unit alone ("d"). The rule keeps it so the
+ * input stays empty (the server refuses it, the editor will not save) rather than a
+ * stand-in amount that would change what the rule means.
+ */
+export const isEmptyDuration = (v: unknown): boolean => typeof v === "string" && /^(mo|m|h|d|w|y)$/.test(v);
+
 export function DurationInput({
   value,
   onChange,
@@ -18,17 +28,20 @@ export function DurationInput({
   onChange: (v: string) => void;
   label: string;
 }) {
-  const m = /^(\d+)(mo|m|h|d|w|y)$/.exec(value ?? "");
-  const n = m ? Number(m[1]) : 30;
+  const m = DURATION.exec(value ?? "");
+  const n = m ? m[1]! : "30";
   const unit = m ? m[2]! : "d";
   return (
-    <Group gap={4} wrap="nowrap">
+    <Group gap={4} wrap="nowrap" align="flex-start">
       <NumberInput
         aria-label={`${label} amount`}
         w={80}
         min={1}
-        value={n}
-        onChange={(v) => onChange(`${typeof v === "number" ? v : Number(v) || 1}${unit}`)}
+        allowDecimal={false}
+        allowNegative={false}
+        value={n === "" ? "" : Number(n)}
+        error={n === "" ? EMPTY_NUMBER : undefined}
+        onChange={(v) => onChange(`${typeof v === "number" ? v : v.replace(/\D/g, "")}${unit}`)}
       />
       <Select
         aria-label={`${label} unit`}

@@ -1,19 +1,27 @@
 import { Group, NumberInput, Select, Stack, Text, TextInput } from "@mantine/core";
+import { useState } from "react";
 import type { Rule } from "../api.ts";
 import { OPS, valueKind } from "../rules.ts";
+import { EMPTY_NUMBER } from "./PolishValues.ts";
 
 type BucketRule = Extract<Rule, { type: "bucket" }>;
 
-/** Buckets run from 0 to 100 in hundredths (docs/rules.md, "Bucket conditions"). */
+/**
+ * Buckets run from 0 to 100 in hundredths (docs/rules.md, "Bucket conditions"). An
+ * emptied input gives null, shown as an error and not saved, rather than a 0.
+ */
 function BucketNumber({
   label,
   value,
   onChange,
 }: {
   label: string;
-  value: number;
-  onChange: (v: number) => void;
+  value: number | null;
+  onChange: (v: number | null) => void;
 }) {
+  // What was typed while it is not yet a number ("", "12."), so the input keeps it.
+  const [draft, setDraft] = useState("");
+  const ok = typeof value === "number" && Number.isFinite(value);
   return (
     <NumberInput
       aria-label={label}
@@ -23,17 +31,26 @@ function BucketNumber({
       decimalScale={2}
       clampBehavior="strict"
       suffix=" %"
-      value={value}
-      onChange={(v) => onChange(typeof v === "number" ? v : Number(v) || 0)}
+      value={ok ? value : draft}
+      error={ok ? undefined : EMPTY_NUMBER}
+      onChange={(v) => {
+        if (typeof v === "number") onChange(v);
+        else {
+          setDraft(v);
+          onChange(null);
+        }
+      }}
     />
   );
 }
 
+const asBucket = (v: unknown): number | null => (typeof v === "number" ? v : null);
+
 /** A random but stable share of contacts: the contact's bucket for a seed, compared with a percentage. */
 export function RuleBucketCondition({ rule, onChange }: { rule: BucketRule; onChange: (r: Rule) => void }) {
   const range = valueKind("bucket", rule.op) === "range";
-  const [lo, hi] = Array.isArray(rule.value) ? (rule.value as number[]) : [0, 0];
-  const single = typeof rule.value === "number" ? rule.value : 0;
+  const [lo, hi] = Array.isArray(rule.value) ? (rule.value as unknown[]).map(asBucket) : [0, 0];
+  const single = rule.value === null ? null : typeof rule.value === "number" ? rule.value : 0;
   return (
     <Stack gap={4}>
       <Group gap="xs" wrap="wrap">
@@ -54,7 +71,7 @@ export function RuleBucketCondition({ rule, onChange }: { rule: BucketRule; onCh
             if (!op) return;
             const toRange = valueKind("bucket", op) === "range";
             if (toRange === range) onChange({ ...rule, op });
-            else onChange({ ...rule, op, value: toRange ? [0, single || 10] : lo });
+            else onChange({ ...rule, op, value: toRange ? [0, single || 10] : (lo ?? null) });
           }}
         />
         {range ? (

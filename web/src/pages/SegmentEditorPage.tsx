@@ -7,6 +7,7 @@ import {
   Radio,
   Select,
   Stack,
+  Tabs,
   Text,
   Textarea,
   TextInput,
@@ -18,10 +19,13 @@ import { useNavigate, useParams } from "react-router";
 import { ApiError, api, type FieldType, type Rule } from "../api.ts";
 import { DeclareFieldContext, inferFieldType } from "../components/DeclareField.tsx";
 import { EditorContext } from "../components/EditorContext.tsx";
+import { emptyDurations } from "../components/EmptyDurations.ts";
 import { emptyValues } from "../components/PolishValues.ts";
 import { PreviewPanel } from "../components/PreviewPanel.tsx";
 import { RuleNode } from "../components/RuleNode.tsx";
+import { RuleTextEditor } from "../components/RuleTextEditor.tsx";
 import { useDebounced } from "../hooks/useDebounced.ts";
+import { type RuleInput, segmentsApi } from "../segments-api.ts";
 
 const START: Rule = {
   type: "and",
@@ -62,6 +66,12 @@ export function SegmentEditorPage() {
   // The custom fields the last picked template reads, with their types.
   const [requires, setRequires] = useState<{ key: string; type: FieldType }[]>([]);
   const [picked, setPicked] = useState<string | null>(null);
+  // The rule is edited with the visual builder or as text; the text is read by the server.
+  const [mode, setMode] = useState<"visual" | "text">("visual");
+  const [text, setText] = useState("");
+  // The text last sent to be read: typing sends it 300 ms after the last key.
+  const [readText, setReadText] = useState("");
+  const [switching, setSwitching] = useState<string | null>(null);
   useEffect(() => {
     if (existing.data && !loaded) {
       setName(existing.data.name);
@@ -73,19 +83,57 @@ export function SegmentEditorPage() {
   }, [existing.data, loaded]);
   // A single change (a pick in a list) is previewed at once, typing 100 ms after the last key.
   const debounced = useDebounced(rule, 100);
+  useEffect(() => {
+    if (mode !== "text" || text === readText) return;
+    const t = setTimeout(() => setReadText(text), 300);
+    return () => clearTimeout(t);
+  }, [mode, text, readText]);
   const dynamic = kind === "dynamic";
+  const previewInput: RuleInput = mode === "text" ? { rule_text: readText } : { rule: debounced };
+  const previewQuery = (input: RuleInput) => ({
+    queryKey: ["preview", JSON.stringify(input), id ?? ""],
+    queryFn: () => segmentsApi.preview(input, id),
+  });
   const preview = useQuery({
-    queryKey: ["preview", JSON.stringify(debounced), id ?? ""],
-    queryFn: () => api.preview(debounced, id),
+    ...previewQuery(previewInput),
     enabled: dynamic && loaded,
     placeholderData: keepPreviousData,
     staleTime: 0,
   });
+  // The text read: the visual builder shows its rule when switched back to.
+  const parsed = mode === "text" && !preview.isPlaceholderData ? preview.data?.rule : undefined;
+  useEffect(() => {
+    if (parsed) setRule((r) => (JSON.stringify(r) === JSON.stringify(parsed) ? r : parsed));
+  }, [parsed]);
+  /** The other form of the rule, from the server (a preview answers both); cached when just previewed. */
+  const switchTo = async (to: string | null) => {
+    if ((to !== "visual" && to !== "text") || to === mode) return;
+    setSwitching(null);
+    const input: RuleInput = to === "text" ? { rule } : { rule_text: text };
+    try {
+      const p = await qc.fetchQuery({ ...previewQuery(input), staleTime: Number.POSITIVE_INFINITY });
+      if (to === "text") {
+        if (p.rule_text === null) throw new Error("this rule has no text form");
+        setText(p.rule_text);
+        setReadText(p.rule_text);
+      } else setRule(p.rule);
+      setMode(to);
+    } catch (e) {
+      setSwitching(
+        to === "text"
+          ? `The rule is not valid yet, fix it before editing it as text: ${(e as Error).message}`
+          : `The text does not read as a rule yet, fix it before going back: ${(e as Error).message}`,
+      );
+    }
+  };
   const save = useMutation({
-    mutationFn: () =>
-      id
-        ? api.replaceSegment(id, { name, description, ...(dynamic ? { rule } : {}) })
-        : api.createSegment({ name, description, kind, ...(dynamic ? { rule } : {}) }),
+    mutationFn: () => {
+      // From the text tab the text itself is sent: the server reads it as it previewed it.
+      const body: Partial<RuleInput> = dynamic ? (mode === "text" ? { rule_text: text } : { rule }) : {};
+      return id
+        ? segmentsApi.replace(id, { name, description, ...body })
+        : segmentsApi.create({ name, description, kind, ...body });
+    },
     onSuccess: (s) => {
       void qc.invalidateQueries({ queryKey: ["segments"] });
       void qc.invalidateQueries({ queryKey: ["segment", s.id] });
@@ -113,7 +161,8 @@ export function SegmentEditorPage() {
       ? `/segments/${encodeURIComponent(id)}/edit`
       : `/segments/new?rule=${encodeURIComponent(JSON.stringify(rule))}`,
   };
-  const empty = dynamic ? emptyValues(rule).length : 0;
+  const empty = dynamic && mode === "visual" ? emptyValues(rule).length + emptyDurations(rule).length : 0;
+  const textError = mode === "text" ? (saveError ?? previewError) : null;
   const tplDescription = new Map((templates.data ?? []).map((t) => [t.id, t.description]));
   const pickedDescription = picked ? tplDescription.get(picked) : undefined;
   if (id && existing.isLoading) return <Loader aria-label="Loading segment" />;
@@ -197,6 +246,7 @@ export function SegmentEditorPage() {
                         const tpl = templates.data?.find((x) => x.id === t);
                         if (tpl) {
                           setPicked(tpl.id);
+                          setMode("visual");
                           setRule(tpl.rule);
                           setRequires((tpl as TemplateNeeds).requires ?? []);
                           if (!name) setName(tpl.name);
@@ -209,11 +259,35 @@ export function SegmentEditorPage() {
                       {pickedDescription}
                     </Text>
                   )}
-                  <DeclareFieldContext.Provider value={declare}>
-                    <div data-testid="rule-editor">
-                      <RuleNode rule={rule} path="rule" onChange={setRule} />
-                    </div>
-                  </DeclareFieldContext.Provider>
+                  <Tabs value={mode} onChange={(t) => void switchTo(t)} keepMounted={false}>
+                    <Tabs.List>
+                      <Tabs.Tab value="visual">Visual</Tabs.Tab>
+                      <Tabs.Tab value="text">Text</Tabs.Tab>
+                    </Tabs.List>
+                    {switching && (
+                      <Alert color="red" mt="xs" role="alert" data-testid="switch-error">
+                        {switching}
+                      </Alert>
+                    )}
+                    <Tabs.Panel value="visual" pt="sm">
+                      <DeclareFieldContext.Provider value={declare}>
+                        <div data-testid="rule-editor">
+                          <RuleNode rule={rule} path="rule" onChange={setRule} />
+                        </div>
+                      </DeclareFieldContext.Provider>
+                    </Tabs.Panel>
+                    <Tabs.Panel value="text" pt="sm">
+                      <RuleTextEditor
+                        value={text}
+                        onChange={(t) => {
+                          setText(t);
+                          setSwitching(null);
+                          save.reset();
+                        }}
+                        error={textError}
+                      />
+                    </Tabs.Panel>
+                  </Tabs>
                 </>
               )}
             </Stack>
