@@ -97,16 +97,24 @@ export interface DateTest {
 }
 
 /**
- * The `at` and `selectAt` of a test by local day, the day table built once per instant
- * (an evaluation asks for the same `now` a million times).
+ * The `at` and `selectAt` of a test by local day. A day table holds for a span of
+ * instants (a whole period, or until either end of a window crosses a day boundary), and
+ * both an evaluation (the same `now` a million times) and the timers of one advance (a
+ * different `now` per contact, inside one span) reuse it rather than walk the days again.
  */
-function byDay(tz: string, tableAt: (now: number) => DayTable): Pick<DateTest, "at" | "selectAt"> {
-  let cachedAt = Number.NaN;
+function byDay(
+  tz: string,
+  tableAt: (now: number) => { table: DayTable; from: number; until: number },
+): Pick<DateTest, "at" | "selectAt"> {
+  let from = Number.NaN;
+  let until = Number.NaN;
   let cached: DayTable | null = null;
   const table = (now: number): DayTable => {
-    if (cached === null || now !== cachedAt) {
-      cached = tableAt(now);
-      cachedAt = now;
+    if (cached === null || !(now >= from && now < until)) {
+      const built = tableAt(now);
+      cached = built.table;
+      from = built.from;
+      until = built.until;
     }
     return cached;
   };
@@ -131,29 +139,43 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
   }
   if (op === "anniversary_in_next") {
     const d = parseDuration(value as string);
+    const endBound = relative(d, 1, 0, tz);
+    // The window's ends move continuously but an anniversary day only changes at a day
+    // boundary of either end: now's day leaves when the next day starts; the next day
+    // at or after the end (start S) enters once the end passes S, at first(S + 1).
+    // The same for every instant from one it was computed at up to itself, so the timers
+    // of one advance (a different instant per contact) reuse it.
+    let boundaryFrom = Number.NaN;
+    let boundary = Number.NaN;
+    const nextBoundary = (now: number): number => {
+      if (!(now >= boundaryFrom && now < boundary)) {
+        boundaryFrom = now;
+        const entering = nextDayStart(endBound.at(now) - 1, tz);
+        boundary = Math.min(nextDayStart(now, tz), endBound.first(entering + 1));
+      }
+      return boundary;
+    };
     return {
       range: null,
       moving: true,
-      ...byDay(tz, (now) => monthDayTable(anniversaryTable(now, shift(now, d, 1, tz), tz))),
-      // The window's ends move continuously but an anniversary day only enters or
-      // leaves at a day boundary of either end; checking again at the next boundary
-      // of either is early enough.
-      next: (t, now) => {
-        if (Number.isNaN(t)) return Number.POSITIVE_INFINITY;
-        const endBound = relative(d, 1, 0, tz);
-        return Math.min(nextDayStart(now, tz), endBound.first(nextDayStart(endBound.at(now), tz)));
-      },
+      ...byDay(tz, (now) => ({
+        table: monthDayTable(anniversaryTable(now, shift(now, d, 1, tz), tz)),
+        from: now,
+        until: nextBoundary(now),
+      })),
+      next: (t, now) => (Number.isNaN(t) ? Number.POSITIVE_INFINITY : nextBoundary(now)),
     };
   }
   if (op === "anniversary_during") {
     const period = calendarRange(value as CalendarPeriod, tz);
     const { unit } = periodOf(value as CalendarPeriod);
-    let endAt = Number.NaN;
+    // Now's own period, kept while now stays in it.
+    let start = Number.NaN;
     let end = Number.NaN;
     const periodEnd = (now: number): number => {
-      if (now !== endAt) {
+      if (!(now >= start && now < end)) {
+        start = periodStart(now, unit, 0, tz);
         end = periodStart(now, unit, 1, tz);
-        endAt = now;
       }
       return end;
     };
@@ -162,7 +184,8 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
       moving: true,
       ...byDay(tz, (now) => {
         const [lo, hi] = period.at(now);
-        return monthDayTable(anniversaryTable(lo, hi + 1, tz));
+        const until = periodEnd(now);
+        return { table: monthDayTable(anniversaryTable(lo, hi + 1, tz)), from: start, until };
       }),
       // The period, and so the days it covers, changes only when now's own period ends.
       next: (t, now) => (Number.isNaN(t) ? Number.POSITIVE_INFINITY : periodEnd(now)),
@@ -175,7 +198,7 @@ export function dateTest(op: Op, value: unknown, tz: string): DateTest {
     return {
       range: null,
       moving: false,
-      ...byDay(tz, () => table),
+      ...byDay(tz, () => ({ table, from: Number.NEGATIVE_INFINITY, until: Number.POSITIVE_INFINITY })),
       next: () => Number.POSITIVE_INFINITY,
     };
   }

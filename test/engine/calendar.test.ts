@@ -205,6 +205,9 @@ function liveRules(): Record<string, RuleNode> {
   ]) {
     rules[`anniv_${p}`] = field("birthday", "anniversary_during", p);
   }
+  // Rolling anniversary windows, whose day tables hold until either end crosses a day boundary.
+  for (const d of ["1d", "36h", "7d", "1mo"])
+    rules[`anniv_next_${d}`] = field("birthday", "anniversary_in_next", d);
   rules.last_open = {
     type: "event",
     event: "email_opened",
