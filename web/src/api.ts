@@ -144,18 +144,25 @@ export interface Analytics {
   size: number;
   share: number;
   total_contacts: number;
-  daily: { date: string; size: number; entered: number; exited: number }[];
+  /** Sizes are null on days before the segment existed that its rule cannot recompute. */
+  daily: { date: string; size: number | null; entered: number | null; exited: number | null }[];
+  history: {
+    logged_since: string | null;
+    before: "none" | "rule" | "unknown";
+    starts_on: string | null;
+    reason: string | null;
+  };
   engagement?: {
     window_days: number;
     opens: number;
     clicks: number;
     orders: number;
-    revenue: number;
+    revenue_by_currency: { currency: string | null; amount: number; orders: number }[];
     contacts_opened: number;
     contacts_clicked: number;
     contacts_ordered: number;
   };
-  breakdown?: { field: string; values: { value: string | null; count: number }[] };
+  breakdown?: { field: string; values: { value: string | null; label: string | null; count: number }[] };
   overlap?: {
     segment_id: string;
     size: number;

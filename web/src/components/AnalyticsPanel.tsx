@@ -2,7 +2,43 @@ import { BarChart, DonutChart, LineChart } from "@mantine/charts";
 import { Alert, Group, Loader, Paper, Select, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { api } from "../api.ts";
+import { type Analytics, api } from "../api.ts";
+
+type Revenue = NonNullable<Analytics["engagement"]>["revenue_by_currency"][number];
+
+/** An amount with its currency: the symbol where the browser knows the code, else the code. */
+export function formatRevenue(r: Revenue): string {
+  if (r.currency === null) return `${r.amount.toLocaleString("en")} (no currency)`;
+  try {
+    return r.amount.toLocaleString("en", { style: "currency", currency: r.currency });
+  } catch {
+    return `${r.amount.toLocaleString("en")} ${r.currency}`;
+  }
+}
+
+/** A `YYYY-MM-DD` day as "28 Mar 2026". */
+export function formatDay(day: string): string {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(Date.UTC(y!, m! - 1, d!)).toLocaleDateString("en-GB", {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    timeZone: "UTC",
+  });
+}
+
+/** What the size chart says about the days before the segment existed, or null. */
+function historyNote(a: Analytics): string | null {
+  const h = a.history;
+  if (h.before === "unknown" && h.starts_on) {
+    return `History starts on ${formatDay(h.starts_on)}, when the segment was created: ${h.reason ?? "its past cannot be recomputed"}.`;
+  }
+  if (h.before === "rule" && h.logged_since) {
+    const tail = h.reason ? ` (${h.reason})` : "";
+    return `Before ${formatDay(h.logged_since)}, when the segment was created, sizes are recomputed from its rule over the events${tail}.`;
+  }
+  return null;
+}
 
 /** Size over time, daily entries and exits, a breakdown, members' engagement, overlap. */
 export function AnalyticsPanel({ segmentId }: { segmentId: string }) {
@@ -87,13 +123,26 @@ export function AnalyticsPanel({ segmentId }: { segmentId: string }) {
                     {a.engagement.contacts_opened.toLocaleString("en")}
                   </Text>
                 </Paper>
-                <Paper withBorder p="sm">
+                <Paper withBorder p="sm" data-testid="analytics-revenue">
                   <Text c="dimmed" size="xs">
                     Revenue in {a.engagement.window_days} days
                   </Text>
-                  <Text fw={700} size="xl">
-                    {a.engagement.revenue.toLocaleString("en")}
-                  </Text>
+                  {a.engagement.revenue_by_currency.length === 0 ? (
+                    <Text fw={700} size="xl">
+                      none
+                    </Text>
+                  ) : (
+                    a.engagement.revenue_by_currency.map((r) => (
+                      <Text
+                        key={r.currency ?? ""}
+                        fw={700}
+                        size={a.engagement!.revenue_by_currency.length > 1 ? "md" : "xl"}
+                        title={`${r.orders} order${r.orders === 1 ? "" : "s"}`}
+                      >
+                        {formatRevenue(r)}
+                      </Text>
+                    ))
+                  )}
                 </Paper>
               </>
             )}
@@ -103,7 +152,18 @@ export function AnalyticsPanel({ segmentId }: { segmentId: string }) {
               <Title order={5} mb="xs">
                 Size over time
               </Title>
-              <LineChart h={220} data={a.daily} dataKey="date" series={[{ name: "size", color: "blue.6" }]} />
+              <LineChart
+                h={220}
+                data={a.daily}
+                dataKey="date"
+                connectNulls={false}
+                series={[{ name: "size", color: "blue.6" }]}
+              />
+              {historyNote(a) && (
+                <Text size="xs" c="dimmed" mt="xs" data-testid="history-note">
+                  {historyNote(a)}
+                </Text>
+              )}
             </Paper>
             <Paper withBorder p="sm">
               <Title order={5} mb="xs">
@@ -126,7 +186,7 @@ export function AnalyticsPanel({ segmentId }: { segmentId: string }) {
                 </Title>
                 <BarChart
                   h={220}
-                  data={a.breakdown.values.map((v) => ({ value: v.value ?? "(none)", count: v.count }))}
+                  data={a.breakdown.values.map((v) => ({ value: v.label ?? "(none)", count: v.count }))}
                   dataKey="value"
                   series={[{ name: "count", color: "violet.6" }]}
                 />
