@@ -23,6 +23,7 @@ import { CodeTable, normalize } from "./dictionary.ts";
 import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
 import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
+import { compileRelative } from "./rank.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
 import { selectWithEventIn } from "./sequence-scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
@@ -733,6 +734,15 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   const movers: Mover[] = [];
   const where = compileWhere(rule.where, table, env, movers);
   const measure = compileMeasure(rule, table, win, where, !range.moving && rule.window === undefined);
+  if (rule.rank !== undefined || rule.score !== undefined) {
+    return compileRelative(rule, env, {
+      table,
+      win,
+      where,
+      measure,
+      next: (c) => Math.min(windowNext(table, c, range, win, env.now), moversNext(table, c, movers)),
+    });
+  }
   const fn = rule.measure?.fn ?? "count";
   const isDate = fn === "first_at" || fn === "last_at";
   const op = rule.op ?? "gte";

@@ -24,6 +24,7 @@ import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventColumns, EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
+import { maintainedRanks, plainForTimers, RankRegistry, relativeKeys } from "./rank.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
 import { type EventTimerPlan, timerPlan } from "./timers.ts";
@@ -185,6 +186,8 @@ export class Engine {
   private readonly live: SegmentEnv;
   /** Maintained membership by contact, in step with every segment's `bits`. */
   private readonly rows = new MembershipRows();
+  /** Maintained values of the rank and quintile conditions of the live rules (rank.ts). */
+  private readonly ranks = new RankRegistry();
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
   private readonly eventIds = new Set<string>();
@@ -212,6 +215,7 @@ export class Engine {
       true,
       this.rows,
     );
+    maintainedRanks.set(this.live, this.ranks);
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
         this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));
@@ -286,6 +290,7 @@ export class Engine {
       this.effects.record(index, key, c[key] ?? null, explicit ? at : Number.NEGATIVE_INFINITY);
     }
     const effected = this.effects.apply(index);
+    if (isNew && this.ranks.size > 0) this.rankTouch(index, null, out);
     const keys = new Set([...changed, ...effected].map((k) => `f:${k}`));
     this.reschedule(index, this.reevaluate(index, isNew ? null : keys, out));
     return out;
@@ -318,6 +323,7 @@ export class Engine {
     this.contacts.remove(id);
     this.events.clearContact(i);
     this.effects.forget(i);
+    if (this.ranks.size > 0) this.rankTouch(i, null, out);
     this.nextDue[i] = Number.POSITIVE_INFINITY;
     return out;
   }
@@ -385,6 +391,7 @@ export class Engine {
     if (c < 0) return out;
     const isNew = this.contacts.count !== before;
     this.grow();
+    if (this.ranks.size > 0) this.rankTouch(c, isNew ? null : e.type, out);
     const effected = EFFECT_EVENT_TYPES.has(e.type) ? this.effects.applyAfterEvent(e.type, c) : NO_FIELDS;
     if (isNew || effected.length > 0) {
       const keys = new Set([`e:${e.type}`]);
@@ -792,6 +799,7 @@ export class Engine {
       if (!this.contacts.alive.has(c)) continue;
       // Expired overrides stay in their maps: membership at a past instant still needs them.
       this.setNow(Math.max(due, this.liveNow));
+      if (this.ranks.size > 0) this.rankTouch(c, null, out);
       // Only timed segments can change with time alone (and they include every segment referring to one).
       const timed = this.timedSegments();
       const nodes = this.timedNodes();
@@ -820,6 +828,7 @@ export class Engine {
     this.dirty = false;
     this.grow();
     this.resetLive();
+    this.ranks.clear();
     for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
     this.rows.clearAll();
     for (const st of this.order) this.rows.load(st.slot, st.bits, true);
@@ -877,6 +886,7 @@ export class Engine {
     };
     for (const id of this.states.keys()) visit(id);
     this.order = order;
+    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
     this.assignSlots();
     const reads = new Map<string, Set<string>>();
     for (const st of order) {
@@ -927,6 +937,7 @@ export class Engine {
     this.timedCache = null;
     this.timedOf = new WeakMap();
     this.eventReaderCache.clear();
+    this.rankReaderCache = null;
   }
 
   /**
@@ -941,7 +952,7 @@ export class Engine {
     const p = slot > s0 && slot === s0 + table.len[c] - 1 ? table.times[slot - 1] : Number.NaN;
     rs.plan ??= timerPlan(
       rs.type,
-      rs.states.flatMap((st) => (st.rule ? [st.rule] : [])),
+      rs.states.flatMap((st) => (st.rule ? [plainForTimers(st.rule)] : [])),
       this.timeZone,
     );
     return rs.plan.keeps(p, table.times[slot], this.liveNow, this.nextDue[c]);
@@ -983,6 +994,46 @@ export class Engine {
     return this.order.filter((st) => st.id === id || this.reads.get(st.id)?.has(`s:${id}`));
   }
 
+  /** Per rank index, the segments reading it directly or through references, in dependency order. */
+  private rankReaderCache: Map<string, SegmentState[]> | null = null;
+
+  private rankReaders(key: string): SegmentState[] {
+    if (this.rankReaderCache === null) {
+      const keysOf = new Map<string, Set<string>>();
+      const byKey = new Map<string, SegmentState[]>();
+      for (const st of this.order) {
+        const keys = st.rule ? relativeKeys(st.rule) : new Set<string>();
+        for (const r of st.refs()) for (const k of keysOf.get(r) ?? []) keys.add(k);
+        keysOf.set(st.id, keys);
+        for (const k of keys) {
+          const list = byKey.get(k);
+          if (list) list.push(st);
+          else byKey.set(k, [st]);
+        }
+      }
+      this.rankReaderCache = byKey;
+    }
+    return this.rankReaderCache.get(key) ?? [];
+  }
+
+  /**
+   * Contact `c`'s values of the rank indexes on event type `type` (all of them when
+   * null: a contact created or erased changes every population, and a due timer may
+   * move any window) may have changed: the indexes re-read it, and the other contacts
+   * whose value lies between a cut's old and new place are re-evaluated in the
+   * segments reading the index, now, with no data of their own changed. The caller
+   * re-evaluates `c` itself.
+   */
+  private rankTouch(c: number, type: string | null, out: MembershipChange[]): void {
+    const alive = this.contacts.alive.has(c);
+    for (const ix of this.ranks.all()) {
+      if (type !== null && ix.event !== type) continue;
+      const moved = ix.update(c, alive);
+      if (moved === null || moved.length === 0) continue;
+      const readers = this.rankReaders(ix.key);
+      for (const d of moved) for (const st of readers) this.reevaluateOne(st, d, out);
+    }
+  }
   private reevaluateOne(st: SegmentState, c: number, out: MembershipChange[]): void {
     this.reevaluateNode(st, this.live.segment(st.id), c, out);
   }

@@ -73,12 +73,30 @@ export const SegmentNode = z.strictObject({
 });
 export type SegmentNode = z.infer<typeof SegmentNode>;
 
+export const RANK_DIRECTIONS = ["top", "bottom"] as const;
+
+/**
+ * "In the top (bottom) `percent` % of the workspace by the measure" instead of a
+ * comparison with a value (docs/rules.md, "Rank conditions"); the node then has no
+ * `op` or `value`.
+ */
+export const RankSpec = z.strictObject({
+  direction: z.enum(RANK_DIRECTIONS, { error: 'expected "top" or "bottom"' }),
+  percent: z.number({ error: "expected a percentage: a number above 0 and at most 100" }),
+});
+export type RankSpec = z.infer<typeof RankSpec>;
+
+/** Scores an event node's `op` and `value` may compare instead of the measure (docs/rules.md, "Quintile scores"). */
+export const SCORES = ["quintile"] as const;
+
 export const EventNode = z.strictObject({
   type: z.literal("event"),
   event: EventType,
   where: z.array(PropertyFilter).max(50).optional(),
   window: Window.optional(),
   measure: Measure.optional(),
+  rank: RankSpec.optional(),
+  score: z.enum(SCORES, { error: 'expected "quintile"' }).optional(),
   op: OpName.optional(),
   value: z.unknown().optional(),
 });

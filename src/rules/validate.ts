@@ -10,6 +10,7 @@ import { CALENDAR_PERIODS, isCalendarPeriod, WEEKDAYS } from "./calendar.ts";
 import { formatPath, type PathPart, type RuleIssue, RuleValidationError } from "./errors.ts";
 import type { FieldRegistry, FieldType } from "./fields.ts";
 import { DATE_OPS, isNoValueOp, NUMBER_OPS, OPS_BY_TYPE, type Op } from "./operators.ts";
+import { RELATIVE_MEASURES } from "./rank.ts";
 import {
   type BucketNode,
   type EventNode,
@@ -169,7 +170,8 @@ class Checker {
         this.segment(n.segment, path);
         return;
       case "event":
-        this.event(n, path);
+        if (n.rank !== undefined || n.score !== undefined) this.relative(n, path);
+        else this.event(n, path);
         return;
       case "sequence":
         this.sequence(n, path);
@@ -468,6 +470,54 @@ class Checker {
       return;
     }
     this.value(isDate ? "date" : "number", op, n.value, [...path, "value"]);
+  }
+
+  /** Rank and quintile conditions: a number or date measure compared with the workspace's. */
+  private relative(n: EventNode, path: PathPart[]): void {
+    this.where(n.where, path);
+    if (n.window) this.window(n.window, [...path, "window"]);
+    const fn = n.measure?.fn ?? "count";
+    const mpath = [...path, "measure"];
+    if (!(RELATIVE_MEASURES as readonly string[]).includes(fn)) {
+      this.fail([...mpath, "fn"], `"${fn}" cannot be ranked (use ${RELATIVE_MEASURES.join(", ")})`);
+      return;
+    }
+    const needsProperty = fn !== "count" && fn !== "first_at" && fn !== "last_at";
+    if (needsProperty && !n.measure?.property) this.fail([...mpath, "property"], `"${fn}" needs a property`);
+    if (!needsProperty && n.measure?.property !== undefined) {
+      this.fail([...mpath, "property"], `"${fn}" takes no property`);
+    }
+    if (n.rank !== undefined) {
+      if (n.score !== undefined) {
+        this.fail([...path, "score"], 'a condition has "rank" or "score", not both');
+        return;
+      }
+      if (n.op !== undefined || n.value !== undefined) {
+        this.fail(
+          [...path, n.op !== undefined ? "op" : "value"],
+          "a rank condition takes no op or value: being in the top or bottom percent is the test",
+        );
+      }
+      const p = n.rank.percent;
+      if (!Number.isFinite(p) || p <= 0 || p > 100 || Math.abs(p * 100 - Math.round(p * 100)) > 1e-9) {
+        this.fail(
+          [...path, "rank", "percent"],
+          "expected a percentage above 0 and at most 100, with at most two decimals",
+        );
+      }
+      return;
+    }
+    if (n.op === undefined) {
+      this.fail([...path, "op"], "a quintile score needs an operator, as in >= 4");
+      return;
+    }
+    const op = n.op as Op;
+    const allowed: readonly Op[] = ["is_set", "is_not_set", ...NUMBER_OPS];
+    if (!allowed.includes(op)) {
+      this.fail([...path, "op"], `"${op}" does not apply to a quintile score (a number from 1 to 5)`);
+      return;
+    }
+    this.value("number", op, n.value, [...path, "value"]);
   }
 
   private sequence(n: SequenceNode, path: PathPart[]): void {

@@ -26,6 +26,7 @@ import {
   type TimeSpan,
   toInstant,
 } from "../../src/rules/time.ts";
+import { relativeHolds } from "./relative.ts";
 
 export interface ReferenceContext {
   now: number;
@@ -40,6 +41,11 @@ export interface ReferenceContext {
    * profile effect applies on top of (a bulk load carries no write times).
    */
   writtenAt?: number;
+  /**
+   * Every contact of the workspace with its own events: what rank conditions and
+   * quintile scores compare the contact with (test/reference/relative.ts).
+   */
+  population?: readonly { contact: ContactInput; events: EventInput[] }[];
 }
 
 /** A contact's field value as rules see it; `null` is "not set". */
@@ -88,6 +94,7 @@ function matchesProfile(
       return rule.op === "in" ? inside : !inside;
     }
     case "event":
+      if (rule.rank !== undefined || rule.score !== undefined) return relativeHolds(rule, contact.id, ctx);
       return eventHolds(rule, events, ctx);
     case "sequence":
       return sequenceHolds(rule, events, ctx);

@@ -93,6 +93,9 @@ Primary
   / MeasureCond
   / SequenceCond
   / BucketCond
+  / RankCond
+  / QuintileCond
+  / RfmCond
   / JsonCond
   / FieldCond
 
@@ -153,6 +156,27 @@ BucketCond
 BucketSeed "a seed"
   = Word
   / StringLit
+
+// top, bottom, by, quintile and rfm_score are not reserved: each is read only where a
+// number or "(" follows, which a field condition never has.
+RankCond
+  = dir:("top"i !KeywordTail { return "top"; } / "bottom"i !KeywordTail { return "bottom"; })
+    _ p:Number _ "%" _ "by"i !KeywordTail _ fn:MeasureFn _ "(" _ t:Target _ ")"
+    { return h.rank(dir, p, fn, t); }
+
+QuintileCond
+  = "quintile"i !KeywordTail _ "(" _ fn:MeasureFn _ "(" _ t:Target _ ")" _ ")" _ c:(
+      OpClause
+    / "" { error('expected an operator: quintile(…) is a score from 1 to 5, as in quintile(sum(order_placed.amount)) >= 4'); }
+    )
+    { return h.quintile(fn, t, c); }
+
+RfmCond
+  = "rfm_score"i !KeywordTail _ "(" _ kind:(Word / StringLit) t:(_ "," _ t:Target { return t; })? _ ")" _ c:(
+      OpClause
+    / "" { error('expected an operator: rfm_score(…) is a score from 1 to 5, as in rfm_score(recency) >= 4'); }
+    )
+    { const r = h.rfm(kind, t, c); if (typeof r === "string") error(r); return r; }
 
 JsonCond
   = ${kw("json")} _ v:ObjectValue

@@ -92,6 +92,29 @@ const helpers = {
     if (!checked.success) return checked.error.issues[0]?.message ?? "not a seed";
     return withClause({ type: "bucket" as const, seed }, c);
   },
+  rank: (direction: "top" | "bottom", percent: number, fn: MeasureFn, t: Target): RuleNode => ({
+    ...eventNode(t, measureOf(fn, t)),
+    rank: { direction, percent },
+  }),
+  quintile: (fn: MeasureFn, t: Target, c: Clause): RuleNode =>
+    withClause({ ...eventNode(t, measureOf(fn, t)), score: "quintile" as const }, c),
+  rfm: (kind: string, given: Target | null, c: Clause): RuleNode | string => {
+    const t: Target = given ?? { event: RFM_EVENT, property: null, where: null, window: null };
+    const k = kind.toLowerCase();
+    if (k !== "monetary" && t.property !== null) {
+      return `rfm_score(${k}, …) takes an event type without a property; monetary reads a property`;
+    }
+    const measure =
+      k === "recency"
+        ? { fn: "last_at" as const }
+        : k === "frequency"
+          ? undefined
+          : k === "monetary"
+            ? { fn: "sum" as const, property: t.property ?? RFM_PROPERTY }
+            : null;
+    if (measure === null) return `"${kind}" is not an RFM score: expected recency, frequency or monetary`;
+    return withClause({ ...eventNode(t, measure), score: "quintile" as const }, c);
+  },
   sequence: (steps: SequenceStep[], within: string, window: Window | null): RuleNode | string => {
     if (steps.length < MIN_STEPS) return `a sequence needs at least ${MIN_STEPS} steps joined by "then"`;
     if (steps.length > MAX_STEPS) return `a sequence has at most ${MAX_STEPS} steps`;
@@ -115,6 +138,16 @@ const helpers = {
     return o;
   },
 };
+
+/** The measure of `fn(target)` as JSON: count of a bare event type is the default, written without one. */
+function measureOf(fn: MeasureFn, t: Target): { fn: MeasureFn; property?: string } | undefined {
+  if (fn === "count" && t.property === null) return undefined;
+  return t.property === null ? { fn } : { fn, property: t.property };
+}
+
+/** What rfm_score(…) reads when no event is named (docs/rules.md, "RFM scores"). */
+const RFM_EVENT = "order_placed";
+const RFM_PROPERTY = "amount";
 
 function eventNode(t: Target, measure: { fn: MeasureFn; property?: string } | undefined) {
   return {
@@ -177,6 +210,10 @@ const STARTS_CONDITION = new Set([
   "did",
   "sequence",
   "bucket",
+  "top",
+  "bottom",
+  "quintile",
+  "rfm_score",
   "json",
   ...MEASURE_FNS,
 ]);

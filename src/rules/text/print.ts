@@ -170,6 +170,7 @@ function printEvent(n: EventNode): string | null {
   if (where === null) return null;
   const prop = n.measure?.property === undefined ? "" : `.${name(n.measure.property, PATH_RE)}`;
   const target = `${name(n.event, WORD_RE)}${prop}${where}${n.window ? `, ${printWindow(n.window)}` : ""}`;
+  if (n.rank !== undefined || n.score !== undefined) return printRelative(n, target);
   if (n.measure === undefined) {
     if (n.op === undefined) return n.value === undefined ? `did(${target})` : null;
     const c = clause(n.op, n.value);
@@ -179,6 +180,19 @@ function printEvent(n: EventNode): string | null {
   if (n.op === undefined || (n.measure.fn === "count" && n.measure.property === undefined)) return null;
   const c = clause(n.op, n.value);
   return c === null ? null : `${n.measure.fn}(${target}) ${c}`;
+}
+
+/** `top 10% by sum(…)` and `quintile(sum(…)) >= 4`; the printed measure reads back as the node's. */
+function printRelative(n: EventNode, target: string): string | null {
+  if (n.measure?.fn === "count" && n.measure.property === undefined) return null;
+  const m = `${n.measure?.fn ?? "count"}(${target})`;
+  if (n.rank !== undefined) {
+    if (n.score !== undefined || n.op !== undefined || n.value !== undefined) return null;
+    return `${n.rank.direction} ${printJsonValue(n.rank.percent)}% by ${m}`;
+  }
+  if (n.op === undefined) return null;
+  const c = clause(n.op, n.value);
+  return c === null ? null : `quintile(${m}) ${c}`;
 }
 
 function printSequence(n: SequenceNode): string | null {
