@@ -116,8 +116,20 @@ function periodBound(unit: CalendarUnit, k: number, minus: 0 | 1, tz: string): B
   let s = Number.NaN;
   let e = Number.NaN;
   let answer = Number.NaN;
+  // The bound is the same for every x of one period [from, until): each event of a live
+  // stream comes at a new instant, and calendar arithmetic per instant is what it costs.
+  let from = Number.NaN;
+  let until = Number.NaN;
+  let value = Number.NaN;
   return {
-    at: (x) => periodStart(x, unit, k, tz) - minus,
+    at: (x) => {
+      if (!(x >= from && x < until)) {
+        from = periodStart(x, unit, 0, tz);
+        until = periodStart(x, unit, 1, tz);
+        value = k === 0 ? from : k === 1 ? until : periodStart(x, unit, k, tz);
+      }
+      return value - minus;
+    },
     first: (target) => {
       const x = target + minus;
       if (x > s && x <= e) return answer;
