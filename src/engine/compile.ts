@@ -15,11 +15,13 @@ import type {
   RuleNode,
   SequenceNode,
 } from "../rules/schema.ts";
+import { measureType } from "../rules/schema.ts";
 import { type Duration, parseDuration, parseTimeValue, shift } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
 import { bucketReader } from "./buckets.ts";
+import { computedOrigin } from "./computed-origin.ts";
 import type { ContactTable } from "./contacts.ts";
-import { CodeTable, normalize } from "./dictionary.ts";
+import { CodeTable, type Dictionary, normalize } from "./dictionary.ts";
 import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBound } from "./events.ts";
 import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
@@ -531,7 +533,10 @@ function dateProp(
   return (s) => p()(slotTime(s));
 }
 
-/** The measured value of an event condition for one contact; NaN when missing. */
+/**
+ * The measured value of an event condition for one contact; NaN when missing. A
+ * `most_frequent` measure is the dictionary code of the value.
+ */
 type Measure = (c: number) => number;
 
 function compileMeasure(
@@ -540,6 +545,7 @@ function compileMeasure(
   win: () => [number, number],
   where: ((slot: number) => boolean) | null,
   unbounded: boolean,
+  dict: Dictionary,
 ): Measure {
   const fn = rule.measure?.fn ?? "count";
   /** The contact's slots inside the window, as [a, b). */
@@ -588,6 +594,8 @@ function compileMeasure(
         for (let s = b - 1; s >= a; s--) if (where === null || where(s)) return table.times[s];
         return Number.NaN;
       };
+    case "most_frequent":
+      return (c) => mostFrequent(table, ref!.get(), bounds(c), where, dict);
     case "distinct":
       return (c) => {
         const [a, b] = bounds(c);
@@ -631,6 +639,44 @@ function compileMeasure(
       };
     }
   }
+}
+
+/**
+ * The code of the non-blank string value held by the most counted events in slots
+ * [a, b); ties go to the value whose latest event is latest, then to the smallest
+ * value (docs/rules.md, most_frequent). NaN when no counted event has one.
+ */
+function mostFrequent(
+  table: EventTable,
+  col: PropColumn | undefined,
+  [a, b]: [number, number],
+  where: ((slot: number) => boolean) | null,
+  dict: Dictionary,
+): number {
+  const str = col?.str;
+  if (!str || a === b) return Number.NaN;
+  const counts = new Map<number, number>();
+  const latest = new Map<number, number>();
+  for (let s = a; s < b; s++) {
+    const code = str[s];
+    if (code < 0 || dict.values[code] === "" || (where !== null && !where(s))) continue;
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+    const t = table.times[s];
+    const l = latest.get(code);
+    if (l === undefined || t > l) latest.set(code, t);
+  }
+  let best = Number.NaN;
+  let bestN = 0;
+  let bestT = Number.NEGATIVE_INFINITY;
+  for (const [code, n] of counts) {
+    const t = latest.get(code)!;
+    if (n > bestN || (n === bestN && (t > bestT || (t === bestT && dict.values[code] < dict.values[best])))) {
+      best = code;
+      bestN = n;
+      bestT = t;
+    }
+  }
+  return best;
 }
 
 /** The counts [kmin, kmax] a numeric operator accepts, counts being whole numbers. */
@@ -733,7 +779,11 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   );
   const movers: Mover[] = [];
   const where = compileWhere(rule.where, table, env, movers);
-  const measure = compileMeasure(rule, table, win, where, !range.moving && rule.window === undefined);
+  const dict = env.events.dict;
+  const measure = compileMeasure(rule, table, win, where, !range.moving && rule.window === undefined, dict);
+  const fn = rule.measure?.fn ?? "count";
+  const type = measureType(fn);
+  const isDate = type === "date";
   if (rule.rank !== undefined || rule.score !== undefined) {
     return compileRelative(rule, env, {
       table,
@@ -743,15 +793,14 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
       next: (c) => Math.min(windowNext(table, c, range, win, env.now), moversNext(table, c, movers)),
     });
   }
-  const fn = rule.measure?.fn ?? "count";
-  const isDate = fn === "first_at" || fn === "last_at";
   const op = rule.op ?? "gte";
   const value = rule.op === undefined ? 1 : rule.value;
   const { pos, negate } = splitNegation(op);
   const dt = isDate ? dateTest(pos, value, env.tz) : null;
   const datePred = dt ? perInstant(() => env.now, dt.at) : null;
-  const numPred = dt ? null : numberPredicate(pos, value);
-  const p = (x: number): boolean => (datePred ? datePred()(x) : numPred!(x));
+  const codePred = type === "string" ? codePredicate(pos, value, dict) : null;
+  const numPred = dt || codePred ? null : numberPredicate(pos, value);
+  const p = (x: number): boolean => (datePred ? datePred()(x) : codePred ? codePred(x) : numPred!(x));
   const emptyValue = fn === "count" || fn === "distinct" || fn === "sum" ? 0 : Number.NaN;
   let test = (c: number) => (c >= table.len.length || table.len[c] === 0 ? p(emptyValue) : p(measure(c)));
   let select: ((mask: Bitset) => Bitset) | undefined;
@@ -775,7 +824,27 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
     if (dt?.moving) m = Math.min(m, dt.next(measure(c), env.now));
     return m;
   };
-  return leaf(rule, where ? 20 : 10, test, negate, explainEvent, select, next);
+  const origin = computedOrigin(rule);
+  return leaf(rule, where ? 20 : 10, test, negate, origin ? explainComputed : explainEvent, select, next);
+  function measured(c: number): JsonValue {
+    const m = measure(c);
+    if (Number.isNaN(m)) return null;
+    return isDate ? new Date(m).toISOString() : type === "string" ? dict.values[m] : m;
+  }
+  /** A condition on a computed field explains as the field condition it was written as. */
+  function explainComputed(c: number, result: boolean): ExplainNode {
+    const { node, definition } = origin!;
+    const e = {
+      type: "field" as const,
+      field: node.field,
+      op: node.op,
+      ...(node.value !== undefined ? { value: node.value } : {}),
+      result,
+      actual: measured(c),
+      computed: definition,
+    };
+    return e;
+  }
   function explainEvent(c: number, result: boolean): ExplainNode {
     const m = measure(c);
     return {
@@ -785,10 +854,23 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
       ...(rule.window ? { window: rule.window } : {}),
       measure: rule.measure ?? { fn: "count" },
       result,
-      measured: Number.isNaN(m) ? null : isDate ? new Date(m).toISOString() : m,
+      measured: Number.isNaN(m)
+        ? null
+        : isDate
+          ? new Date(m).toISOString()
+          : type === "string"
+            ? dict.values[m]
+            : m,
       needed: { op, ...(value !== undefined ? { value } : {}) },
     };
   }
+}
+
+/** A string operator on a dictionary code (NaN: missing, which no positive operator accepts). */
+function codePredicate(op: Op, value: unknown, dict: Dictionary): (code: number) => boolean {
+  if (op === "is_set") return (code) => !Number.isNaN(code);
+  const table = new CodeTable(dict, stringPredicate(op, value));
+  return (code) => !Number.isNaN(code) && table.test(code);
 }
 
 function compileSequence(rule: SequenceNode, env: CompileEnv): CompiledNode {

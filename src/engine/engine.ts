@@ -11,6 +11,7 @@
  * exactly the contacts due by t, each at its own instant, so a change's `at` is the
  * boundary instant itself.
  */
+import { type ComputedDefinition, fieldRefs } from "../rules/computed.ts";
 import { DEFAULT_SEGMENT_SETTINGS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
 import { type FieldDef, FieldRegistry } from "../rules/fields.ts";
@@ -19,6 +20,8 @@ import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
 import { validateRule } from "../rules/validate.ts";
 import { Bitset } from "./bitset.ts";
 import { type CompiledNode, compile } from "./compile.ts";
+import { expandComputed } from "./computed-origin.ts";
+import { computedValues } from "./computed-values.ts";
 import { type ContactColumns, ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
@@ -34,6 +37,7 @@ import {
   type EngineOptions,
   type EventInput,
   type ExplainNode,
+  type JsonValue,
   type Membership,
   type MembershipChange,
   systemClock,
@@ -156,6 +160,12 @@ class BitsetMembership implements Membership {
 export class Engine {
   readonly timeZone: string;
   private registry: FieldRegistry;
+  /** The fields contacts hold values of: the registry without the computed fields. */
+  private stored: FieldRegistry;
+  /** Computed fields by key (docs/rules.md): rules are compiled with conditions on them expanded. */
+  private readonly computed = new Map<string, ComputedDefinition>();
+  /** Segment rules as defined, where their states hold them expanded. */
+  private readonly sourceRules = new Map<string, RuleNode>();
   private readonly clock: Clock;
   readonly contacts: ContactTable;
   readonly events: EventStore;
@@ -201,6 +211,7 @@ export class Engine {
     this.timeZone = opts.timeZone ?? "UTC";
     if (!isValidTimeZone(this.timeZone)) throw new Error(`timeZone: unknown time zone "${this.timeZone}"`);
     this.registry = new FieldRegistry(opts.fields ?? []);
+    this.stored = this.registry;
     this.clock = opts.clock ?? systemClock;
     this.contacts = new ContactTable(this.registry, this.timeZone);
     this.events = new EventStore(new Dictionary());
@@ -245,7 +256,68 @@ export class Engine {
   /** Declares a custom field (SPEC §1); throws on a bad key, a shadowed built-in or a duplicate. */
   defineField(def: FieldDef): void {
     this.registry = this.registry.withField(def);
-    this.contacts.setFields(this.registry);
+    this.stored = this.stored.withField(def);
+    this.contacts.setFields(this.stored);
+  }
+
+  /**
+   * Declares a computed field: rules may test it as a field of `def.type`, which must be
+   * the measure's (validated by the caller, `validateComputed`); contacts hold no value
+   * of it, writes of its key are ignored as undeclared.
+   */
+  defineComputedField(def: FieldDef, computed: ComputedDefinition): void {
+    this.registry = this.registry.withField(def);
+    this.computed.set(def.key, computed);
+  }
+
+  /** Removes a computed field; refused while a segment's rule names it. */
+  removeComputedField(key: string): void {
+    if (!this.computed.has(key)) throw new Error(`"${key}" is not a computed field`);
+    const uses = this.fieldUses(key);
+    if (uses.length > 0) throw new Error(`field "${key}" is used by ${uses.map((u) => `"${u}"`).join(", ")}`);
+    this.computed.delete(key);
+    this.registry = new FieldRegistry(this.registry.custom().filter((f) => f.key !== key));
+  }
+
+  /** The computed fields' definitions by key. */
+  computedFields(): ReadonlyMap<string, ComputedDefinition> {
+    return this.computed;
+  }
+
+  /** Segments whose rules have a condition on the field `key`. */
+  fieldUses(key: string): string[] {
+    const out: string[] = [];
+    for (const id of this.states.keys()) {
+      const rule = this.sourceRules.get(id) ?? this.states.get(id)!.rule;
+      if (rule && fieldRefs(rule).has(key)) out.push(id);
+    }
+    return out;
+  }
+
+  /** A rule as compiled: conditions on computed fields expanded to their event conditions. */
+  private expanded(rule: RuleNode): RuleNode {
+    return expandComputed(rule, this.computed);
+  }
+
+  /** A state for a segment, holding its rule expanded; the rule as defined is kept for `segment(id)`. */
+  private stateOf(id: string, kind: SegmentKind, rule: RuleNode | null): SegmentState {
+    if (rule === null) this.sourceRules.delete(id);
+    else this.sourceRules.set(id, rule);
+    return new SegmentState(id, kind, rule && this.expanded(rule), false);
+  }
+
+  /**
+   * The computed fields' values of contacts at `at` (default: the clock's now): numbers,
+   * ISO instants (`first_at`, `last_at`), strings as rules see them (`most_frequent`), or
+   * null when missing. One reader serves many contacts (a page, an export).
+   */
+  computedReader(at?: number): (contactId: string) => Record<string, JsonValue> {
+    if (this.computed.size === 0) return () => ({});
+    const values = computedValues(this.env(at), this.computed);
+    return (id) => {
+      const i = this.contacts.index(id);
+      return i === undefined || !this.contacts.alive.has(i) ? {} : values(i);
+    };
   }
 
   /** Pending time-driven re-evaluations (contact, segment pairs), for monitoring. */
@@ -604,7 +676,7 @@ export class Engine {
       throw new RuleValidationError([{ path: "rule", message: "a static segment has no rule" }]);
     }
     const out = this.sync();
-    const state = new SegmentState(def.id, kind, rule, false);
+    const state = this.stateOf(def.id, kind, rule);
     if (existing) {
       for (const [c, t] of existing.added) state.added.set(c, t);
       for (const [c, t] of existing.removed) state.removed.set(c, t);
@@ -637,7 +709,7 @@ export class Engine {
           { path: "id", message: `segment "${def.id}" is a read-only default segment` },
         ]);
       }
-      this.states.set(def.id, new SegmentState(def.id, kind, rule, false));
+      this.states.set(def.id, this.stateOf(def.id, kind, rule));
       this.reorder();
     }
     this.resetLive();
@@ -660,13 +732,16 @@ export class Engine {
     if (uses.length > 0)
       throw new Error(`segment "${id}" is used by ${uses.map((u) => `"${u}"`).join(", ")}`);
     this.states.delete(id);
+    this.sourceRules.delete(id);
     this.reorder();
     this.resetLive();
   }
 
   segment(id: string): SegmentDefinition | undefined {
     const st = this.states.get(id);
-    return st && { id: st.id, kind: st.kind, rule: st.rule, readonly: st.readonly };
+    return (
+      st && { id: st.id, kind: st.kind, rule: this.sourceRules.get(id) ?? st.rule, readonly: st.readonly }
+    );
   }
 
   segmentIds(): string[] {
@@ -768,7 +843,7 @@ export class Engine {
     const st = this.editable(segmentId);
     if (st.kind !== "dynamic") throw new Error(`segment "${segmentId}" is static`);
     const validated = this.validate(rule, segmentId);
-    const trial = new SegmentState(segmentId, "dynamic", validated, false);
+    const trial = new SegmentState(segmentId, "dynamic", this.expanded(validated), false);
     for (const [c, t] of st.added) trial.added.set(c, t);
     for (const [c, t] of st.removed) trial.removed.set(c, t);
     const states = new Map(this.states);
@@ -797,9 +872,9 @@ export class Engine {
       if (this.nextDue[c] !== due) continue; // stale: rescheduled since
       this.nextDue[c] = Number.POSITIVE_INFINITY;
       if (!this.contacts.alive.has(c)) continue;
+      if (this.ranks.size > 0) this.rankTouch(c, null, out);
       // Expired overrides stay in their maps: membership at a past instant still needs them.
       this.setNow(Math.max(due, this.liveNow));
-      if (this.ranks.size > 0) this.rankTouch(c, null, out);
       // Only timed segments can change with time alone (and they include every segment referring to one).
       const timed = this.timedSegments();
       const nodes = this.timedNodes();
@@ -826,9 +901,9 @@ export class Engine {
   private rebuild(at: number): void {
     this.setNow(at);
     this.dirty = false;
+    this.ranks.clear();
     this.grow();
     this.resetLive();
-    this.ranks.clear();
     for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
     this.rows.clearAll();
     for (const st of this.order) this.rows.load(st.slot, st.bits, true);
@@ -884,9 +959,9 @@ export class Engine {
       for (const r of st.refs()) visit(r);
       order.push(st);
     };
+    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
     for (const id of this.states.keys()) visit(id);
     this.order = order;
-    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
     this.assignSlots();
     const reads = new Map<string, Set<string>>();
     for (const st of order) {
@@ -935,9 +1010,9 @@ export class Engine {
   private forgetDerived(): void {
     this.timedNodesCache = null;
     this.timedCache = null;
+    this.rankReaderCache = null;
     this.timedOf = new WeakMap();
     this.eventReaderCache.clear();
-    this.rankReaderCache = null;
   }
 
   /**
@@ -992,8 +1067,6 @@ export class Engine {
   /** `id` and every segment that refers to it, directly or not, in dependency order. */
   private dependentsOf(id: string): SegmentState[] {
     return this.order.filter((st) => st.id === id || this.reads.get(st.id)?.has(`s:${id}`));
-  }
-
   /** Per rank index, the segments reading it directly or through references, in dependency order. */
   private rankReaderCache: Map<string, SegmentState[]> | null = null;
 
@@ -1034,6 +1107,8 @@ export class Engine {
       for (const d of moved) for (const st of readers) this.reevaluateOne(st, d, out);
     }
   }
+  }
+
   private reevaluateOne(st: SegmentState, c: number, out: MembershipChange[]): void {
     this.reevaluateNode(st, this.live.segment(st.id), c, out);
   }
@@ -1178,7 +1253,7 @@ export class Engine {
       if (!this.states.has(ruleOrId)) throw new Error(`unknown segment "${ruleOrId}"`);
       return ruleOrId;
     }
-    return this.validate(ruleOrId);
+    return this.expanded(this.validate(ruleOrId));
   }
 
   /** Compiles a rule (or a segment, by id) for instant `at` (default: the clock's now), from scratch. */

@@ -49,8 +49,23 @@ export const Window = z.union(
 );
 export type Window = z.infer<typeof Window>;
 
-export const MEASURE_FNS = ["count", "distinct", "sum", "avg", "min", "max", "first_at", "last_at"] as const;
+export const MEASURE_FNS = [
+  "count",
+  "distinct",
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "first_at",
+  "last_at",
+  "most_frequent",
+] as const;
 export type MeasureFn = (typeof MEASURE_FNS)[number];
+
+/** What a measure's value is, so which operators fit it (docs/rules.md, Measures). */
+export function measureType(fn: MeasureFn): "number" | "date" | "string" {
+  return fn === "first_at" || fn === "last_at" ? "date" : fn === "most_frequent" ? "string" : "number";
+}
 
 export const Measure = z.strictObject({
   fn: z.enum(MEASURE_FNS, { error: `expected one of ${MEASURE_FNS.join(", ")}` }),

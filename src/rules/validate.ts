@@ -9,11 +9,12 @@ import { BUCKET_OPS } from "./bucket.ts";
 import { CALENDAR_PERIODS, isCalendarPeriod, WEEKDAYS } from "./calendar.ts";
 import { formatPath, type PathPart, type RuleIssue, RuleValidationError } from "./errors.ts";
 import type { FieldRegistry, FieldType } from "./fields.ts";
-import { DATE_OPS, isNoValueOp, NUMBER_OPS, OPS_BY_TYPE, type Op } from "./operators.ts";
+import { DATE_OPS, isNoValueOp, NUMBER_OPS, OPS_BY_TYPE, type Op, STRING_OPS } from "./operators.ts";
 import { RELATIVE_MEASURES } from "./rank.ts";
 import {
   type BucketNode,
   type EventNode,
+  measureType,
   type PropertyFilter,
   type RuleNode,
   RuleSchema,
@@ -447,7 +448,13 @@ class Checker {
     if (n.window) this.window(n.window, [...path, "window"]);
     const fn = n.measure?.fn ?? "count";
     const mpath = [...path, "measure"];
-    const needsProperty = fn === "distinct" || fn === "sum" || fn === "avg" || fn === "min" || fn === "max";
+    const needsProperty =
+      fn === "distinct" ||
+      fn === "sum" ||
+      fn === "avg" ||
+      fn === "min" ||
+      fn === "max" ||
+      fn === "most_frequent";
     if (needsProperty && !n.measure?.property) this.fail([...mpath, "property"], `"${fn}" needs a property`);
     if (!needsProperty && n.measure?.property !== undefined) {
       this.fail([...mpath, "property"], `"${fn}" takes no property`);
@@ -458,20 +465,15 @@ class Checker {
       return;
     }
     const op = n.op as Op;
-    const isDate = fn === "first_at" || fn === "last_at";
-    const allowed: readonly Op[] = isDate
-      ? ["is_set", "is_not_set", ...DATE_OPS]
-      : ["is_set", "is_not_set", ...NUMBER_OPS];
+    const type = measureType(fn);
+    const allowed: readonly Op[] =
+      type === "date"
+        ? ["is_set", "is_not_set", ...DATE_OPS]
+        : type === "string"
+          ? ["is_set", "is_not_set", ...STRING_OPS]
+          : ["is_set", "is_not_set", ...NUMBER_OPS];
     if (!allowed.includes(op)) {
-      this.fail(
-        [...path, "op"],
-        `"${op}" does not apply to measure "${fn}" (a ${isDate ? "date" : "number"})`,
-      );
-      return;
-    }
-    this.value(isDate ? "date" : "number", op, n.value, [...path, "value"]);
-  }
-
+      this.fail([...path, "op"], `"${op}" does not apply to measure "${fn}" (a ${type})`);
   /** Rank and quintile conditions: a number or date measure compared with the workspace's. */
   private relative(n: EventNode, path: PathPart[]): void {
     this.where(n.where, path);
@@ -518,6 +520,11 @@ class Checker {
       return;
     }
     this.value("number", op, n.value, [...path, "value"]);
+  }
+
+      return;
+    }
+    this.value(type, op, n.value, [...path, "value"]);
   }
 
   private sequence(n: SequenceNode, path: PathPart[]): void {

@@ -9,9 +9,10 @@ import fc from "fast-check";
 import { DateTime } from "luxon";
 import type { ContactInput, EventInput, JsonValue } from "../../src/engine/types.ts";
 import { CALENDAR_PERIODS, WEEKDAYS } from "../../src/rules/calendar.ts";
+import { type ComputedDefinition, computedType } from "../../src/rules/computed.ts";
 import { type DefaultSegmentSettings, defaultSegments } from "../../src/rules/defaults.ts";
 import { FIELD_TYPES, type FieldDef, FieldRegistry } from "../../src/rules/fields.ts";
-import { OPS_BY_TYPE } from "../../src/rules/operators.ts";
+import { OPS_BY_TYPE, STRING_OPS } from "../../src/rules/operators.ts";
 import type { MeasureFn, PropertyFilter, RuleNode, SequenceNode, Window } from "../../src/rules/schema.ts";
 import { monthDay, parseDuration, parseTimeValue, shift } from "../../src/rules/time.ts";
 import { eventTime, referenceBucket } from "./evaluate.ts";
@@ -638,6 +639,29 @@ const DATE_MEASURE_OPS = [
   "is_not_set",
 ] as const;
 const MEASURE_VALUES = [0, 1, 2, 3, 5, 2.5, 10, 12.5, 100];
+const STRING_MEASURE_OPS = [...STRING_OPS, "is_set", "is_not_set"] as const;
+/** Values `most_frequent` of the generated properties can take (as given: the engine normalises). */
+const MOST_FREQUENT_VALUES = ["EUR", " eur ", "usd", "b", "A", "https", "/checkout", "", "flat", "e"];
+/** Properties with string values (currency, url, order.currency), others that rarely or never have one. */
+const MOST_FREQUENT_PROPERTIES = [
+  "currency",
+  "currency",
+  "url",
+  "order.currency",
+  "items",
+  "amount",
+  "missing",
+];
+
+/**
+ * The value of a string measure's condition: an operator of STRING_MEASURE_OPS and a
+ * value of MOST_FREQUENT_VALUES (a list for `in` / `not_in`).
+ */
+function stringMeasureValueArb(op: string): fc.Arbitrary<unknown> {
+  if (op === "is_set" || op === "is_not_set") return fc.constant(undefined);
+  const one = fc.constantFrom(...MOST_FREQUENT_VALUES);
+  return op === "in" || op === "not_in" ? fc.array(one, { minLength: 1, maxLength: 3 }) : one;
+}
 
 export function eventNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
   // Filters and windows narrow the matching events, so each is left out more often than not.
@@ -662,6 +686,7 @@ export function eventNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
     "max",
     "first_at",
     "last_at",
+    "most_frequent",
   );
   return fc
     .tuple(
@@ -671,6 +696,20 @@ export function eventNodeArb(env: TimeEnv): fc.Arbitrary<RuleNode> {
     )
     .chain(([b, fn, property]) => {
       const node = { type: "event" as const, ...b };
+      if (fn === "most_frequent") {
+        return fc
+          .tuple(fc.constantFrom(...MOST_FREQUENT_PROPERTIES), fc.constantFrom(...STRING_MEASURE_OPS))
+          .chain(([p, op]) =>
+            stringMeasureValueArb(op).map(
+              (value): RuleNode => ({
+                ...node,
+                measure: { fn, property: p },
+                op,
+                ...(value === undefined ? {} : { value }),
+              }),
+            ),
+          );
+      }
       if (fn === "count") {
         return fc.oneof(
           fc.constant<RuleNode>(node),
@@ -800,6 +839,91 @@ export function bucketNodeArb(): fc.Arbitrary<RuleNode> {
     });
 }
 
+/** Keys of generated computed fields. */
+export const COMPUTED_KEYS = ["cf0", "cf1", "cf2"] as const;
+
+/**
+ * A computed field's definition: the parts of an event condition (event type, maybe
+ * filters, maybe a window) and a measure of any kind, its property picked so that it
+ * often has values of the measure's type.
+ */
+export function computedDefinitionArb(env: TimeEnv): fc.Arbitrary<ComputedDefinition> {
+  const measure = fc
+    .constantFrom<MeasureFn>(
+      "count",
+      "distinct",
+      "sum",
+      "avg",
+      "min",
+      "max",
+      "first_at",
+      "last_at",
+      "most_frequent",
+      "most_frequent",
+    )
+    .chain((fn): fc.Arbitrary<ComputedDefinition["measure"]> => {
+      if (fn === "count" || fn === "first_at" || fn === "last_at") return fc.constant({ fn });
+      const props =
+        fn === "most_frequent"
+          ? MOST_FREQUENT_PROPERTIES
+          : fn === "distinct"
+            ? ["currency", "items", "amount"]
+            : ["amount", "amount", "order.total", "currency"];
+      return fc.constantFrom(...props).map((property) => ({ fn, property }));
+    });
+  return fc
+    .record({
+      event: eventTypeArb(env),
+      where: fc.option(fc.array(propertyFilterArb(env), { minLength: 1, maxLength: 2 }), { freq: 3 }),
+      window: fc.option(windowArb(env), { freq: 2 }),
+      measure,
+    })
+    .map(({ event, where, window, measure }) => ({
+      event,
+      ...(where === null ? {} : { where }),
+      ...(window === null ? {} : { window }),
+      measure,
+    }));
+}
+
+/** 1 to 3 computed fields, keyed `cf0`, `cf1`, … */
+export function computedFieldsArb(env: TimeEnv): fc.Arbitrary<[string, ComputedDefinition][]> {
+  return fc
+    .array(computedDefinitionArb(env), { minLength: 1, maxLength: COMPUTED_KEYS.length })
+    .map((defs) => defs.map((d, i): [string, ComputedDefinition] => [COMPUTED_KEYS[i], d]));
+}
+
+/** A field condition on one of `defs`, with an operator and value of its measure's type. */
+export function computedFieldNodeArb(
+  env: TimeEnv,
+  defs: readonly [string, ComputedDefinition][],
+): fc.Arbitrary<RuleNode> {
+  return fc.constantFrom(...defs).chain(([field, def]) => {
+    const type = computedType(def);
+    const ops =
+      type === "string" ? STRING_MEASURE_OPS : type === "date" ? DATE_MEASURE_OPS : NUMERIC_MEASURE_OPS;
+    return fc.constantFrom<string>(...ops).chain((op) => {
+      const node = (value?: unknown): RuleNode =>
+        value === undefined ? { type: "field", field, op } : { type: "field", field, op, value };
+      if (op === "is_set" || op === "is_not_set") return fc.constant(node());
+      if (type === "string") return stringMeasureValueArb(op).map(node);
+      if (type === "number") {
+        if (op === "between") {
+          return fc
+            .tuple(fc.constantFrom(...MEASURE_VALUES), fc.constantFrom(...MEASURE_VALUES))
+            .map(([a, b]) => node(a <= b ? [a, b] : [b, a]));
+        }
+        return fc.constantFrom(...MEASURE_VALUES).map(node);
+      }
+      if (op === "between") return timePairArb(env).map(node);
+      if (op === "before" || op === "after" || op === "on") return timeValueArb(env).map(node);
+      if (op === "during" || op === "anniversary_during") return periodArb.map(node);
+      if (op === "weekday_in") return weekdaysArb.map(node);
+      return durationArb(env).map(node);
+    });
+  });
+}
+
 /** How often each kind of leaf appears in generated rules (0 leaves it out). */
 export interface LeafWeights {
   field: number;
@@ -816,6 +940,8 @@ export interface LeafWeights {
   segment: number;
   /** Random buckets of the contact id. */
   bucket: number;
+  /** Conditions on the scenario's computed fields (only with `ScenarioOptions.computed`). */
+  computed?: number;
 }
 
 export const DEFAULT_LEAVES: LeafWeights = {
@@ -843,8 +969,12 @@ export function ruleArb(
   segmentIds: readonly string[],
   depth = 3,
   weights: LeafWeights = DEFAULT_LEAVES,
+  computed: readonly [string, ComputedDefinition][] = [],
 ): fc.Arbitrary<RuleNode> {
   const leaves: fc.WeightedArbitrary<RuleNode>[] = [];
+  if ((weights.computed ?? 0) > 0 && computed.length > 0) {
+    leaves.push({ weight: weights.computed!, arbitrary: computedFieldNodeArb(env, computed) });
+  }
   if (weights.field > 0) leaves.push({ weight: weights.field, arbitrary: fieldNodeArb(env) });
   if (weights.dateField > 0) leaves.push({ weight: weights.dateField, arbitrary: dateFieldNodeArb(env) });
   if (weights.profile > 0) {
@@ -872,7 +1002,7 @@ export function ruleArb(
   }
   const leaf = fc.oneof(...leaves);
   if (depth <= 0) return leaf;
-  const sub = ruleArb(env, segmentIds, depth - 1, weights);
+  const sub = ruleArb(env, segmentIds, depth - 1, weights, computed);
   return fc.oneof(
     { weight: 3, arbitrary: leaf },
     {
@@ -907,6 +1037,8 @@ export interface Scenario {
   /** Every contact id (profiles and event-only contacts). */
   ids: string[];
   events: EventInput[];
+  /** Computed fields to declare before the segments (none unless `ScenarioOptions.computed`). */
+  computed: [string, ComputedDefinition][];
   /** Segments to define in order; each refers only to those before it and to the defaults. */
   segments: { id: string; rule: RuleNode }[];
   /** Rules checked on the same data (several per case: building the engine is the expensive part). */
@@ -921,11 +1053,18 @@ function segmentsArb(
   env: TimeEnv,
   base: readonly string[],
   n: number,
+  leaves: LeafWeights = DEFAULT_LEAVES,
+  computed: readonly [string, ComputedDefinition][] = [],
 ): fc.Arbitrary<{ id: string; rule: RuleNode }[]> {
   let acc: fc.Arbitrary<{ id: string; rule: RuleNode }[]> = fc.constant([]);
+  // Segments have the default leaves, plus conditions on computed fields when there are any.
+  const weights =
+    computed.length > 0 ? { ...DEFAULT_LEAVES, computed: leaves.computed ?? 0 } : DEFAULT_LEAVES;
   for (let i = 0; i < n; i++) {
     const ids = [...base, ...Array.from({ length: i }, (_, j) => `s${j}`)];
-    acc = fc.tuple(acc, ruleArb(env, ids, 2)).map(([list, rule]) => [...list, { id: `s${i}`, rule }]);
+    acc = fc
+      .tuple(acc, ruleArb(env, ids, 2, weights, computed))
+      .map(([list, rule]) => [...list, { id: `s${i}`, rule }]);
   }
   return acc;
 }
@@ -937,7 +1076,12 @@ function withDuplicates(events: EventInput[], picks: number[]): EventInput[] {
   for (const p of picks) {
     const e = events[p % events.length];
     const types = [...EVENT_TYPES, ...EFFECT_TYPES];
-    out.push(p % 2 === 0 ? { ...e } : { ...e, type: types[p % types.length] });
+    // Same type and instant, other values: ties of most_frequent broken by the value.
+    const other = (): EventInput => ({
+      ...e,
+      properties: { ...e.properties, currency: p % 8 === 3 ? "usd" : "EUR", url: "/checkout" },
+    });
+    out.push(p % 2 === 0 ? { ...e } : p % 4 === 3 ? other() : { ...e, type: types[p % types.length] });
   }
   return out;
 }
@@ -1003,6 +1147,8 @@ export interface ScenarioOptions {
   effectWeight?: number;
   /** Add events exactly at (and 1 ms around) the deadlines of negative sequences. */
   deadlineEvents?: boolean;
+  /** Declare 1 to 3 computed fields, used by rules with the weight `leaves.computed`. */
+  computed?: boolean;
 }
 
 export function scenarioArb(opts: ScenarioOptions = {}): fc.Arbitrary<Scenario> {
@@ -1015,57 +1161,66 @@ export function scenarioArb(opts: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
     return fc.integer({ min: 1, max: maxContacts }).chain((nContacts) => {
       const profileIds = Array.from({ length: nContacts }, (_, i) => `c${i}`);
       const allIds = [...profileIds, "ghost"];
-      return fc.integer({ min: 0, max: opts.maxSegments ?? 3 }).chain((nSegments) =>
-        segmentsArb(env, DEFAULT_IDS, nSegments).chain((segments) =>
-          fc
-            .record({
-              contacts: fc.tuple(...profileIds.map((id) => contactArb(id, env))),
-              stale: fc.tuple(...profileIds.map((id) => contactArb(id, env))),
-              staleFirst: fc.array(fc.boolean(), { minLength: nContacts, maxLength: nContacts }),
-              events: fc
-                .integer({ min: 0, max: maxEvents })
-                .chain((n) =>
-                  fc.array(eventArb(env, allIds, opts.effectWeight), { minLength: n, maxLength: n }),
+      const computedArb = opts.computed
+        ? computedFieldsArb(env)
+        : fc.constant([] as [string, ComputedDefinition][]);
+      return fc
+        .tuple(fc.integer({ min: 0, max: opts.maxSegments ?? 3 }), computedArb)
+        .chain(([nSegments, computed]) =>
+          segmentsArb(env, DEFAULT_IDS, nSegments, leaves, computed).chain((segments) =>
+            fc
+              .record({
+                contacts: fc.tuple(...profileIds.map((id) => contactArb(id, env))),
+                stale: fc.tuple(...profileIds.map((id) => contactArb(id, env))),
+                staleFirst: fc.array(fc.boolean(), { minLength: nContacts, maxLength: nContacts }),
+                events: fc
+                  .integer({ min: 0, max: maxEvents })
+                  .chain((n) =>
+                    fc.array(eventArb(env, allIds, opts.effectWeight), { minLength: n, maxLength: n }),
+                  ),
+                dupes: fc.array(fc.nat(), { maxLength: 4 }),
+                deadlinePicks: opts.deadlineEvents
+                  ? fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(-1, 0, 0, 1)), { maxLength: 6 })
+                  : fc.constant([] as [number, number, number][]),
+                rules: fc.array(
+                  ruleArb(env, [...DEFAULT_IDS, ...segments.map((s) => s.id)], depth, leaves, computed),
+                  {
+                    minLength: 1,
+                    maxLength: 5,
+                  },
                 ),
-              dupes: fc.array(fc.nat(), { maxLength: 4 }),
-              deadlinePicks: opts.deadlineEvents
-                ? fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(-1, 0, 0, 1)), { maxLength: 6 })
-                : fc.constant([] as [number, number, number][]),
-              rules: fc.array(ruleArb(env, [...DEFAULT_IDS, ...segments.map((s) => s.id)], depth, leaves), {
-                minLength: 1,
-                maxLength: 5,
+                contactsBulk: fc.boolean(),
+                eventSplit: fc.nat(),
+                eventsFirst: fc.boolean(),
+              })
+              .map((r) => {
+                const events = withDeadlineEvents(
+                  withDuplicates(r.events, r.dupes),
+                  r.rules,
+                  r.deadlinePicks,
+                  env,
+                );
+                const ids = [...profileIds];
+                if (events.some((e) => e.contact_id === "ghost")) ids.push("ghost");
+                return printable({
+                  env,
+                  contacts: r.contacts,
+                  stale: r.stale.filter((_, i) => r.staleFirst[i]),
+                  ids,
+                  events,
+                  computed,
+                  segments,
+                  rules: r.rules,
+                  plan: {
+                    contactsBulk: r.contactsBulk,
+                    staleFirst: r.staleFirst,
+                    eventSplit: events.length === 0 ? 0 : r.eventSplit % (events.length + 1),
+                    eventsFirst: r.eventsFirst,
+                  },
+                });
               }),
-              contactsBulk: fc.boolean(),
-              eventSplit: fc.nat(),
-              eventsFirst: fc.boolean(),
-            })
-            .map((r) => {
-              const events = withDeadlineEvents(
-                withDuplicates(r.events, r.dupes),
-                r.rules,
-                r.deadlinePicks,
-                env,
-              );
-              const ids = [...profileIds];
-              if (events.some((e) => e.contact_id === "ghost")) ids.push("ghost");
-              return printable({
-                env,
-                contacts: r.contacts,
-                stale: r.stale.filter((_, i) => r.staleFirst[i]),
-                ids,
-                events,
-                segments,
-                rules: r.rules,
-                plan: {
-                  contactsBulk: r.contactsBulk,
-                  staleFirst: r.staleFirst,
-                  eventSplit: events.length === 0 ? 0 : r.eventSplit % (events.length + 1),
-                  eventsFirst: r.eventsFirst,
-                },
-              });
-            }),
-        ),
-      );
+          ),
+        );
     });
   });
 }

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { DateTime } from "luxon";
 import type { ContactInput, EventInput, JsonValue } from "../../src/engine/types.ts";
+import type { ComputedDefinition } from "../../src/rules/computed.ts";
 import type { FieldRegistry, FieldType } from "../../src/rules/fields.ts";
 import type {
   EventNode,
@@ -46,6 +47,8 @@ export interface ReferenceContext {
    * quintile scores compare the contact with (test/reference/relative.ts).
    */
   population?: readonly { contact: ContactInput; events: EventInput[] }[];
+  /** The workspace's computed fields by key (docs/rules.md, "Computed fields"). */
+  computed?: ReadonlyMap<string, ComputedDefinition>;
 }
 
 /** A contact's field value as rules see it; `null` is "not set". */
@@ -85,8 +88,27 @@ function matchesProfile(
       return rule.conditions.some((c) => matchesProfile(c, contact, events, ctx));
     case "not":
       return !matchesProfile(rule.condition, contact, events, ctx);
-    case "field":
+    case "field": {
+      // "A condition on a computed field holds exactly when the event condition with the
+      // definition's event, where, window and measure, and the condition's op and value, holds."
+      const def = ctx.computed?.get(rule.field);
+      if (def !== undefined) {
+        return eventHolds(
+          {
+            type: "event",
+            event: def.event,
+            where: def.where,
+            window: def.window,
+            measure: def.measure,
+            op: rule.op,
+            value: rule.value,
+          },
+          events,
+          ctx,
+        );
+      }
       return fieldHolds(rule, contact, ctx);
+    }
     case "segment": {
       const target = ctx.segments.get(rule.segment);
       if (!target) throw new Error(`reference: unknown segment ${rule.segment}`);
@@ -536,8 +558,25 @@ function distinctKey(p: JsonValue): string {
   return `${typeof p}:${JSON.stringify(p)}`;
 }
 
-/** The measure of an event condition; `null` is "missing" (empty avg/min/max/first_at/last_at). */
-export function measure(n: EventNode, events: EventInput[], ctx: ReferenceContext): number | null {
+/**
+ * A computed field's value as a contact shows it: the measure of its definition at
+ * `ctx.now`, instants as ISO text, `null` when missing.
+ */
+export function computedValue(
+  def: ComputedDefinition,
+  events: EventInput[],
+  ctx: ReferenceContext,
+): number | string | null {
+  const m = measure({ type: "event", ...def }, events, ctx);
+  const fn = def.measure.fn;
+  return m !== null && (fn === "first_at" || fn === "last_at") ? new Date(m).toISOString() : m;
+}
+
+/**
+ * The measure of an event condition; `null` is "missing" (empty avg/min/max/first_at/
+ * last_at/most_frequent). `most_frequent` is a string, the others numbers.
+ */
+export function measure(n: EventNode, events: EventInput[], ctx: ReferenceContext): number | string | null {
   const matching = stepEvents(n.event, n.where, n.window, events, ctx);
   const fn = n.measure?.fn ?? "count";
   const prop = n.measure?.property ?? "";
@@ -572,6 +611,23 @@ export function measure(n: EventNode, events: EventInput[], ctx: ReferenceContex
       const ts = matching.map((m) => m.t);
       return fn === "first_at" ? Math.min(...ts) : Math.max(...ts);
     }
+    case "most_frequent": {
+      // docs/rules.md: among the counted events whose property is a string that is not
+      // blank, the value (trimmed, lower case) of the most events; on a tie, the one whose
+      // latest such event is latest; then the smallest value.
+      const tally = new Map<string, { n: number; latest: number }>();
+      for (const { e, t } of matching) {
+        const p = propertyAt(e.properties, prop);
+        if (typeof p !== "string" || norm(p) === "") continue;
+        const k = norm(p);
+        const cur = tally.get(k) ?? { n: 0, latest: Number.NEGATIVE_INFINITY };
+        tally.set(k, { n: cur.n + 1, latest: Math.max(cur.latest, t) });
+      }
+      const ranked = [...tally].sort(
+        ([va, a], [vb, b]) => b.n - a.n || b.latest - a.latest || (va < vb ? -1 : va > vb ? 1 : 0),
+      );
+      return ranked.length === 0 ? null : ranked[0][0];
+    }
   }
 }
 
@@ -582,6 +638,7 @@ function eventHolds(n: EventNode, events: EventInput[], ctx: ReferenceContext): 
   if (positive !== undefined) return !eventHolds({ ...n, op: positive }, events, ctx);
   if (m === null) return false;
   if (n.op === "is_set") return true;
+  if (typeof m === "string") return stringOp(m, n.op, n.value);
   const fn = n.measure?.fn ?? "count";
   if (fn === "first_at" || fn === "last_at") return dateOp(m, n.op, n.value, ctx);
   return numberOp(m, n.op, n.value);

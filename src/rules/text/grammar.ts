@@ -38,6 +38,7 @@ const KEYWORDS = [
   "max",
   "min",
   "more",
+  "most_frequent",
   "next",
   "none",
   "not",
@@ -128,6 +129,7 @@ MeasureFn
   / ${kw("max")} { return "max"; }
   / ${kw("first_at")} { return "first_at"; }
   / ${kw("last_at")} { return "last_at"; }
+  / ${kw("most_frequent")} { return "most_frequent"; }
 
 Target
   = event:EventName property:("." p:PropertyName { return p; })?
