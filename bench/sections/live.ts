@@ -1,5 +1,5 @@
 /**
- * Live membership (issue 3): 100 segments of mixed kinds maintained while new events
+ * Live membership: 100 segments of mixed kinds (every rule form) maintained while new events
  * stream in and the clock moves, then one simulated day of clock with no new data.
  *
  * - events_per_s: events applied through the engine (validation, storage, dependency
@@ -11,7 +11,7 @@
 import type { RuleNode } from "../../src/rules/index.ts";
 import type { Section } from "../context.ts";
 import { COUNTRIES, DAY, generateEvents } from "../generate.ts";
-import { Q1, Q2, Q3, Q4 } from "../queries.ts";
+import { Q1, Q2, Q3, Q4, Q7, Q8 } from "../queries.ts";
 import { fmtInt, gc, log, percentile, round, table } from "../util.ts";
 
 const WINDOWS = ["1h", "1d", "7d", "14d", "30d", "60d", "90d", "180d"];
@@ -87,6 +87,12 @@ export function liveSegments(): { id: string; rule: RuleNode }[] {
       window: { in_last: ["30d", "90d", "180d", "7d", "60d"][i] },
     });
   }
+  // The second edition's forms: cart abandoned (Q7), birthday this month (Q8), a random
+  // holdout and a calendar window.
+  add(Q7.rule);
+  add(Q8.rule);
+  add({ type: "bucket", seed: "holdout", op: "lt", value: 10 });
+  add({ type: "event", event: "email_opened", window: { during: "this_month" }, op: "gte", value: 1 });
   // References to the segments above.
   while (out.length < 100) {
     const k = out.length;
