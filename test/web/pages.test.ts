@@ -126,7 +126,7 @@ describe("web app: segment and contact pages, filters, import (flows 5, 6, 1, 7)
     await page.getByTestId("explain-member").getByText("In the segment").waitFor();
     await page
       .getByTestId("explain")
-      .getByText(/order_placed: count = 1, needed gte 1/)
+      .getByText(/order_placed: count = 1, needed ≥ 1/)
       .waitFor();
     expect(await page.locator('[data-testid="explain-node"][data-result="true"]').count()).toBeGreaterThan(1);
     await pick(page, page, "Why is this contact in or out of…", "Hard Bounced");
@@ -134,7 +134,7 @@ describe("web app: segment and contact pages, filters, import (flows 5, 6, 1, 7)
     await page.locator('[data-testid="explain-node"][data-result="false"]').first().waitFor();
     await page
       .getByTestId("explain")
-      .getByText(/email_status eq hard_bounced — value: deliverable/)
+      .getByText(/email_status = hard_bounced — value: deliverable/)
       .waitFor();
   });
 
