@@ -1,8 +1,10 @@
-import { AppShell, Button, Group, NavLink, Text, Title } from "@mantine/core";
+import { AppShell, Burger, Button, Group, NavLink, Text, Title } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect } from "react";
 import { Link, useLocation } from "react-router";
 import { api } from "../api.ts";
+import { PageErrorBoundary } from "./PageErrorBoundary.tsx";
 
 const NAV = [
   { to: "/segments", label: "Segments" },
@@ -18,13 +20,32 @@ const NAV = [
 export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
   const ws = useQuery({ queryKey: ["workspace"], queryFn: () => api.workspace() });
   const loc = useLocation();
+  // Below the `sm` breakpoint the navigation folds behind a menu button.
+  const [opened, { toggle, close }] = useDisclosure(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new page closes the folded menu
+  useEffect(() => close(), [loc.pathname, close]);
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 200, breakpoint: "xs" }} padding="md">
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="lg"
+    >
       <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between">
-          <Group>
-            <Title order={3}>Slice</Title>
-            <Text c="dimmed" data-testid="workspace-name">
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap" miw={0}>
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label={opened ? "Close navigation" : "Open navigation"}
+              aria-expanded={opened}
+              aria-controls="main-navigation"
+            />
+            <Title order={1} size="h3" c="indigo.8">
+              Slice
+            </Title>
+            <Text c="dimmed" size="sm" truncate data-testid="workspace-name">
               {ws.isLoading ? "…" : ws.isError ? "workspace unavailable" : ws.data?.name}
             </Text>
           </Group>
@@ -33,18 +54,25 @@ export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut
           </Button>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Main">
-        {NAV.map((n) => (
-          <NavLink
-            key={n.to}
-            component={Link}
-            to={n.to}
-            label={n.label}
-            active={loc.pathname.startsWith(n.to)}
-          />
-        ))}
+      <AppShell.Navbar p="xs" aria-label="Main" id="main-navigation">
+        {NAV.map((n) => {
+          const active = loc.pathname.startsWith(n.to);
+          return (
+            <NavLink
+              key={n.to}
+              component={Link}
+              to={n.to}
+              label={n.label}
+              active={active}
+              aria-current={active ? "page" : undefined}
+            />
+          );
+        })}
       </AppShell.Navbar>
-      <AppShell.Main>{children}</AppShell.Main>
+      <AppShell.Main>
+        {/* A new page starts with no error. */}
+        <PageErrorBoundary key={loc.pathname}>{children}</PageErrorBoundary>
+      </AppShell.Main>
     </AppShell>
   );
 }
