@@ -7,6 +7,7 @@ import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { ApiError, invalid } from "../service/errors.ts";
+import { DATE_FORMATS, type DateFormat } from "../service/imports.ts";
 import type { Slice } from "../service/slice.ts";
 import { listLimit } from "../service/wire.ts";
 import type { ImportJob } from "../store/types.ts";
@@ -26,8 +27,8 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       method: "POST",
       path: "/v1/imports",
       summary:
-        "Import a CSV of contacts (Content-Type: text/csv) or NDJSON of events (application/x-ndjson); options in the query: kind, mapping (JSON), segment_id, delimiter",
-      query: ["kind", "mapping", "segment_id", "delimiter"],
+        "Import a CSV of contacts (Content-Type: text/csv) or NDJSON of events (application/x-ndjson); options in the query: kind, mapping (JSON), segment_id, delimiter, date_format",
+      query: ["kind", "mapping", "segment_id", "delimiter", "date_format"],
       queryTypes: {
         kind: z
           .enum(["contacts", "events"])
@@ -41,6 +42,10 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
           .string()
           .length(1)
           .meta({ description: "One character, default `,` (e.g. `;` or a tab)" }),
+        date_format: z.enum(DATE_FORMATS).meta({
+          description:
+            "How the CSV writes dates (created_at, subscribed_at, date fields): ISO (default, 1990-12-13), DD/MM/YYYY (13/12/1990) or MM/DD/YYYY (12/13/1990); separators / . - and a time (14:30) allowed",
+        }),
       },
       consumes: ["text/csv", "application/x-ndjson"],
       response: ImportJobSchema,
@@ -55,7 +60,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       if (kind !== "contacts" && kind !== "events") throw invalid("kind", 'expected "contacts" or "events"');
       // Refused here, as a 400, rather than accepted (202) and then failed by the job.
       if (kind === "events") {
-        for (const k of ["mapping", "segment_id", "delimiter"] as const) {
+        for (const k of ["mapping", "segment_id", "delimiter", "date_format"] as const) {
           if (query[k] !== undefined) throw invalid(k, "applies to contact imports (CSV) only");
         }
       }
@@ -74,6 +79,16 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
         }
         if (typeof mapping !== "object" || mapping === null || Array.isArray(mapping)) {
           throw invalid("mapping", "expected a JSON object of column → field");
+        }
+      }
+      let dateFormat: DateFormat | undefined;
+      if (query.date_format !== undefined) {
+        dateFormat = DATE_FORMATS.find((f) => f === query.date_format);
+        if (dateFormat === undefined) {
+          throw invalid(
+            "date_format",
+            `expected one of ${DATE_FORMATS.map((f) => `"${f}"`).join(", ")}, got ${JSON.stringify(query.date_format)}`,
+          );
         }
       }
       if (query.segment_id) {
@@ -100,6 +115,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
             ...(mapping ? { mapping } : {}),
             ...(query.segment_id ? { segment_id: query.segment_id } : {}),
             ...(query.delimiter ? { delimiter: query.delimiter } : {}),
+            ...(dateFormat ? { date_format: dateFormat } : {}),
           },
           ws.registry.custom().map((f) => ({ key: f.key, type: f.type })),
         );

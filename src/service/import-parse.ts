@@ -30,6 +30,12 @@ export interface ContactImportRow {
   contact: Record<string, unknown>;
 }
 
+/**
+ * Per wire path of a contact (`email`, `tags`, `fields.birthday`), the CSV columns it is
+ * read from, so that an error about the path can name the column.
+ */
+export type ImportColumns = Readonly<Record<string, readonly string[]>>;
+
 /** One event of an NDJSON file: `row` is its line number (1-based). */
 export interface EventImportRow {
   row: number;
@@ -57,6 +63,28 @@ export interface ContactImportOptions {
   batchSize?: number;
   /** One character; default `,`. */
   delimiter?: string;
+  /** How the file writes dates (created_at, subscribed_at, date fields); default "ISO". */
+  date_format?: DateFormat;
+}
+
+/**
+ * Date formats of a CSV: ISO 8601 (`1990-12-13`, or an instant), or day, month and year
+ * in one of two orders, separated by `/`, `.` or `-`, optionally followed by a time
+ * (`13/12/1990 14:30`, read in the workspace time zone).
+ */
+export const DATE_FORMATS = ["ISO", "DD/MM/YYYY", "MM/DD/YYYY"] as const;
+export type DateFormat = (typeof DATE_FORMATS)[number];
+
+/** The option checked: the format, or an ImportFileError naming the choices. */
+export function checkDateFormat(v: unknown): DateFormat {
+  if (v === undefined) return "ISO";
+  if (typeof v === "string") {
+    const f = DATE_FORMATS.find((d) => d.toLowerCase() === v.trim().toLowerCase());
+    if (f) return f;
+  }
+  throw new ImportFileError(
+    `date_format: expected one of ${DATE_FORMATS.map((d) => `"${d}"`).join(", ")}, got ${JSON.stringify(v)}`,
+  );
 }
 
 /** The file cannot be imported at all (bad mapping, no header, unreadable input). */
@@ -101,6 +129,53 @@ function targetName(t: ColumnTarget): string {
 
 function isListTarget(t: ColumnTarget): boolean {
   return t.kind === "builtin" ? t.key === "tags" : t.type === "string_list";
+}
+
+function isDateTarget(t: ColumnTarget): boolean {
+  return t.kind === "builtin" ? t.key === "created_at" || t.key === "subscribed_at" : t.type === "date";
+}
+
+/** Per wire path, the headers of the columns mapped to it. */
+function columnsOf(
+  headers: readonly string[],
+  targets: readonly (ColumnTarget | null)[],
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  targets.forEach((t, i) => {
+    if (t === null) return;
+    const name = targetName(t);
+    out[name] = [...(out[name] ?? []), headers[i].trim()];
+  });
+  return out;
+}
+
+/** `column "Birthday"`, or `columns "Tags" and "Labels"`. */
+export function columnLabel(headers: readonly string[]): string {
+  const q = headers.map((h) => JSON.stringify(h));
+  if (q.length === 1) return `column ${q[0]}`;
+  return `columns ${q.slice(0, -1).join(", ")} and ${q[q.length - 1]}`;
+}
+
+/**
+ * A sink's error about a contact of the file, with the CSV column named instead of the
+ * contact's wire path: `contacts[3].fields.birthday: expected …` (or `fields.birthday:
+ * expected …`) becomes `column "Birthday": expected …`. An error about the contact as a
+ * whole loses its `contacts[3]` prefix; one about a path no column maps to keeps it.
+ */
+export function errorWithColumn(error: string, columns: ImportColumns | undefined): string {
+  const m = /^(?:contacts\[\d+\])?(?:\.?([A-Za-z_][\w.]*)(\[\d+\])*)?: ([\s\S]*)$/.exec(error);
+  if (!m) return error;
+  const [, path, , message] = m;
+  if (path === undefined) return error.startsWith("contacts[") ? message : error;
+  let p = path;
+  for (;;) {
+    const headers = columns?.[p];
+    if (headers?.length) return `${columnLabel(headers)}: ${message}`;
+    const dot = p.lastIndexOf(".");
+    if (dot < 0) break;
+    p = p.slice(0, dot);
+  }
+  return error.replace(/^contacts\[\d+\]\./, "");
 }
 
 /** Lower-case and trimmed, runs of spaces and hyphens as `_`. */
@@ -237,11 +312,46 @@ function splitList(v: string): string[] {
   return out;
 }
 
+const DMY = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
+
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+/**
+ * A date cell in `format` as ISO 8601 text for the sink to parse (a time without an
+ * offset is read in the workspace time zone, as the API reads one), or an error message.
+ */
+function dateValue(v: string, format: DateFormat): { value: string } | { error: string } {
+  const m = DMY.exec(v);
+  if (format === "ISO") {
+    if (!m) return { value: v };
+    return {
+      error: `expected a date as YYYY-MM-DD, got ${quote(v)}; for day/month/year dates pick the file's date format (date_format "DD/MM/YYYY" or "MM/DD/YYYY")`,
+    };
+  }
+  if (!m) return { error: `expected a date as ${format}, got ${quote(v)}` };
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  const [day, month] = format === "DD/MM/YYYY" ? [a, b] : [b, a];
+  const year = Number(m[3]);
+  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > dim) {
+    return { error: `expected a date as ${format}, got ${quote(v)}, which is no day of the calendar` };
+  }
+  let text = `${pad(year, 4)}-${pad(month)}-${pad(day)}`;
+  if (m[4] !== undefined) {
+    const [h, min, sec] = [Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];
+    if (h > 23 || min > 59 || sec > 59)
+      return { error: `expected a time as HH:MM or HH:MM:SS, got ${quote(v)}` };
+    text += `T${pad(h)}:${pad(min)}:${pad(sec)}`;
+  }
+  return { value: text };
+}
+
 /** A non-empty, trimmed cell as the value of `t`, or an error message. */
-function cellValue(t: ColumnTarget, v: string): { value: unknown } | { error: string } {
+function cellValue(t: ColumnTarget, v: string, format: DateFormat): { value: unknown } | { error: string } {
+  if (isDateTarget(t)) return dateValue(v, format);
   if (t.kind === "builtin") {
     if (t.key === "tags") return { value: splitList(v) };
-    return { value: v }; // strings, and created_at / subscribed_at as text for the sink to parse
+    return { value: v }; // strings, checked by the sink
   }
   switch (t.type) {
     case "number":
@@ -264,6 +374,7 @@ function toContact(
   cells: readonly string[],
   headers: readonly string[],
   targets: readonly (ColumnTarget | null)[],
+  format: DateFormat,
 ): { contact: Record<string, unknown> } | { error: string } {
   for (let i = targets.length; i < cells.length; i++) {
     if (cells[i].trim() !== "") {
@@ -278,8 +389,8 @@ function toContact(
     if (t === null || raw === undefined) continue;
     const v = raw.trim();
     if (v === "") continue; // an empty cell leaves the field out
-    const r = cellValue(t, v);
-    if ("error" in r) return { error: `${targetName(t)}: ${r.error} (column ${quote(headers[i].trim())})` };
+    const r = cellValue(t, v, format);
+    if ("error" in r) return { error: `${columnLabel([headers[i].trim()])}: ${r.error}` };
     const into = t.kind === "builtin" ? contact : fields;
     const before = into[t.key];
     into[t.key] = Array.isArray(before) ? [...new Set([...before, ...(r.value as string[])])] : r.value;
@@ -313,6 +424,9 @@ function checkDelimiter(d: unknown): string {
  * skipped (their numbers are not reused). A row that cannot be read (a number field
  * that is not a number, more cells than columns) comes out as `{row, error}`.
  *
+ * Date cells (created_at, subscribed_at, date fields) are read in `opts.date_format`
+ * and passed on as ISO 8601 text; a cell not in that format is a row error.
+ *
  * Throws ImportFileError when the file as a whole cannot be imported: no header, a
  * mapping that does not fit the header, a quote that is never closed, a row over
  * MAX_IMPORT_ROW_BYTES, or an input that fails to read.
@@ -321,8 +435,11 @@ export async function* parseContactsCsv(
   input: ImportInput,
   opts: ContactImportOptions = {},
   customFields: readonly ImportCustomField[] = [],
+  /** Called once the header is read, with the columns of each wire path. */
+  onColumns?: (columns: ImportColumns) => void,
 ): AsyncGenerator<ContactImportRow | ImportRowFailure> {
   const delimiter = checkDelimiter(opts.delimiter);
+  const dateFormat = checkDateFormat(opts.date_format);
   let parser: Parser | null = null;
   parser = csvParse({
     bom: true,
@@ -385,10 +502,11 @@ export async function* parseContactsCsv(
       const r = resolveMapping(opts.mapping, headers, customFields);
       if ("error" in r) throw new ImportFileError(r.error);
       targets = r.targets;
+      onColumns?.(columnsOf(headers, targets));
       return null;
     }
     if (cells.every((c) => c.trim() === "")) return null;
-    const c = toContact(cells, headers, targets);
+    const c = toContact(cells, headers, targets, dateFormat);
     return "error" in c ? { row, error: c.error } : { row, contact: c.contact };
   };
 

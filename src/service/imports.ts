@@ -19,7 +19,10 @@ import { StoreError } from "../store/types.ts";
 import {
   type ContactImportOptions,
   type ContactImportRow,
+  checkDateFormat,
   type EventImportRow,
+  errorWithColumn,
+  type ImportColumns,
   type ImportCustomField,
   ImportFileError,
   type ImportInput,
@@ -32,6 +35,8 @@ export {
   type ColumnTarget,
   type ContactImportOptions,
   type ContactImportRow,
+  DATE_FORMATS,
+  type DateFormat,
   defaultTarget,
   type EventImportRow,
   type ImportCustomField,
@@ -85,7 +90,7 @@ function isBatchSize(n: unknown): n is number {
 /** The options as stored with the job (JSON only, keys as given). */
 function jobOptions(options: ContactImportOptions): JsonObject {
   const out: Record<string, unknown> = {};
-  for (const key of ["mapping", "segment_id", "batchSize", "delimiter"] as const) {
+  for (const key of ["mapping", "segment_id", "batchSize", "delimiter", "date_format"] as const) {
     if (options[key] !== undefined) out[key] = options[key];
   }
   try {
@@ -192,10 +197,11 @@ export class ImportRunner {
       throw new ImportFileError(`batchSize: expected an integer from 1 to ${MAX_IMPORT_BATCH_SIZE}`);
     }
     if (kind === "events") {
-      for (const key of ["mapping", "delimiter", "segment_id"] as const) {
+      for (const key of ["mapping", "delimiter", "segment_id", "date_format"] as const) {
         if (o[key] !== undefined) throw new ImportFileError(`${key}: applies to contact imports only`);
       }
     }
+    checkDateFormat(o.date_format);
     if (o.segment_id !== undefined) {
       if (typeof o.segment_id !== "string" || o.segment_id === "") {
         throw new ImportFileError("segment_id: expected a segment id");
@@ -221,12 +227,17 @@ export class ImportRunner {
   ): Promise<ImportJob> {
     let rows: AsyncIterator<Row | ImportRowFailure> | null = null;
     let processed = 0;
+    let columns: ImportColumns | undefined;
     try {
       await this.store.recordImportProgress(ws, id, {}); // pending → running
       const batchSize = await this.checkOptions(ws, kind, options);
       const segmentId = kind === "contacts" ? (options.segment_id ?? null) : null;
       rows = (
-        kind === "contacts" ? parseContactsCsv(input, options, customFields) : parseEventsNdjson(input)
+        kind === "contacts"
+          ? parseContactsCsv(input, options, customFields, (c) => {
+              columns = c;
+            })
+          : parseEventsNdjson(input)
       )[Symbol.asyncIterator]();
 
       let good: Row[] = [];
@@ -244,13 +255,13 @@ export class ImportRunner {
         if ("error" in next.value) bad.push(next.value);
         else good.push(next.value);
         if (good.length + bad.length >= batchSize) {
-          processed += await this.flush(ws, id, kind, good, bad, segmentId);
+          processed += await this.flush(ws, id, kind, good, bad, segmentId, columns);
           good = [];
           bad = [];
         }
       }
       // The rows read before a failure of the file are still imported.
-      processed += await this.flush(ws, id, kind, good, bad, segmentId);
+      processed += await this.flush(ws, id, kind, good, bad, segmentId, columns);
       if (readError !== null) throw readError;
       await this.store.recordImportProgress(ws, id, { total: processed });
       return await this.store.finishImport(ws, id, "done");
@@ -281,6 +292,7 @@ export class ImportRunner {
     good: Row[],
     bad: ImportRowFailure[],
     segmentId: string | null,
+    columns: ImportColumns | undefined,
   ): Promise<number> {
     const count = good.length + bad.length;
     if (count === 0) return 0;
@@ -297,7 +309,10 @@ export class ImportRunner {
         if (kind === "contacts") {
           const batch = (good as ContactImportRow[]).map((r) => r.contact);
           const res = await this.sink.upsertContacts(batch);
-          for (const e of res?.errors ?? []) addError(e);
+          // The sink names the contact's wire path; the user knows the file's columns.
+          for (const e of res?.errors ?? []) {
+            addError(e ? { index: e.index, error: errorWithColumn(String(e.error), columns) } : e);
+          }
           const ids = [...new Set(res?.contactIds ?? [])];
           if (segmentId !== null && ids.length > 0) await this.sink.addToSegment(segmentId, ids);
         } else {

@@ -176,9 +176,9 @@ describe("contact CSV imports", () => {
     const job = await runner.wait(ws, started.id);
     expect(job).toMatchObject({ status: "done", processed: 5, accepted: 2, rejected: 3, total: 5 });
     expect(job.errors).toEqual([
-      { row: 3, error: "email: required" },
-      { row: 4, error: "email: not a valid email address" },
-      { row: 5, error: 'fields.age: expected a number, got "notanumber" (column "age")' },
+      { row: 3, error: 'column "email": required' },
+      { row: 4, error: 'column "email": not a valid email address' },
+      { row: 5, error: 'column "age": expected a number, got "notanumber"' },
     ]);
     // The parser rejected row 5 itself: the sink saw only four rows.
     expect(sink.contactBatches).toEqual([4]);
@@ -245,7 +245,7 @@ describe("contact CSV imports", () => {
       'email,first_name,last_name\n"q1@x.com","Smith, John","two\nlines"\n,"x",""\nq2@x.com,"He said ""hi""",Z\n';
     const job = await runner.wait(ws, (await runner.start(ws, "contacts", bytesInChunks(csv, 3), {})).id);
     expect(job).toMatchObject({ status: "done", processed: 3, accepted: 2, rejected: 1 });
-    expect(job.errors).toEqual([{ row: 3, error: "email: required" }]);
+    expect(job.errors).toEqual([{ row: 3, error: 'column "email": required' }]);
     expect(await contactByEmail(ws, "q1@x.com")).toMatchObject({
       first_name: "Smith, John",
       last_name: "two\nlines",
@@ -288,7 +288,7 @@ describe("contact CSV imports", () => {
     await until(async () => (await store.getImport(ws, started.id))!.processed === 2);
     const mid = (await store.getImport(ws, started.id))!;
     expect(mid).toMatchObject({ status: "running", processed: 2, accepted: 1, rejected: 1, total: null });
-    expect(mid.errors).toEqual([{ row: 3, error: "email: not a valid email address" }]);
+    expect(mid.errors).toEqual([{ row: 3, error: 'column "email": not a valid email address' }]);
     release();
     const job = await runner.wait(ws, started.id);
     expect(job).toMatchObject({ status: "done", processed: 5, accepted: 4, rejected: 1, total: 5 });
@@ -604,7 +604,7 @@ describe("parsers in isolation", () => {
     );
     expect(rows).toEqual([
       { row: 2, contact: { email: "a@x.com", fields: { score: -150, active: true } } },
-      { row: 3, error: 'fields.active: expected true or false, got "maybe" (column "active")' },
+      { row: 3, error: 'column "active": expected true or false, got "maybe"' },
     ]);
   });
 });
