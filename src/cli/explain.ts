@@ -32,6 +32,8 @@ export interface ExplainWireNode {
 export interface ExplainAnswer {
   member: boolean;
   rule: ExplainWireNode | null;
+  /** A hand override in force: it, not the rule, decides membership. */
+  override?: { action: "added" | "removed"; expires_at: string | null };
 }
 
 const OPS: Record<string, string> = { gt: ">", gte: "≥", lt: "<", lte: "≤", eq: "=", neq: "≠" };
@@ -140,12 +142,10 @@ export function printExplain(
     out.line(`  static segment: membership is set explicitly (API, import or bulk action), not by a rule`);
     return;
   }
-  for (const l of explainLines(answer.rule, out.color, 1)) out.line(l);
-  if (answer.rule.result !== answer.member) {
-    out.line(
-      answer.member
-        ? "  in by a manual override (the rule does not hold)"
-        : "  out by a manual override (the rule holds)",
-    );
+  const o = answer.override;
+  if (o) {
+    const until = o.expires_at ? ` until ${o.expires_at}` : "";
+    out.line(`  ${o.action === "added" ? "added" : "removed"} by hand${until}; what the rule alone says:`);
   }
+  for (const l of explainLines(answer.rule, out.color, 1)) out.line(l);
 }

@@ -275,6 +275,26 @@ describe("slice CLI against a running server", () => {
     expect(outside.stdout).toContain("\u001b[32m✓ country"); // green
   });
 
+  it("explains a hand override as the reason, above what the rule alone says", async () => {
+    const until = new Date(Date.now() + 10 * 86_400_000).toISOString();
+    const add = await t.call("POST", `/v1/segments/${ids.bigBuyers}/members`, {
+      contacts: [{ id: ids.bob }],
+      expires_at: until,
+    });
+    expect(add.status, add.text).toBeLessThan(300);
+    try {
+      const r = await slice("explain", ids.bob!, "--segment", ids.bigBuyers!);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`${ids.bob} is in "French big buyers"`);
+      expect(r.stdout).toContain(`  added by hand until ${until}; what the rule alone says:\n  ✗ all of`);
+    } finally {
+      const lift = await t.call("DELETE", `/v1/segments/${ids.bigBuyers}/overrides`, {
+        contacts: [{ id: ids.bob }],
+      });
+      expect(lift.status, lift.text).toBeLessThan(300);
+    }
+  });
+
   it("explains a sequence with a step not done: the deadline passed, or when it would pass", async () => {
     const now = Date.now();
     const ago = (minutes: number) => new Date(now - minutes * 60_000).toISOString();
