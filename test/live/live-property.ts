@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { Engine, type MembershipChange } from "../../src/engine/index.ts";
+import { CALENDAR_PERIODS } from "../../src/rules/calendar.ts";
 import type { RuleNode } from "../../src/rules/index.ts";
 
 const T0 = Date.parse("2026-03-28T22:00:00Z"); // near the Paris DST switch and a month end
@@ -27,6 +28,7 @@ const EVENT_TYPES = [
 const duration = fc.constantFrom("5m", "30m", "1h", "2h", "1d", "2d", "1w", "1mo");
 const eventType = fc.constantFrom(...EVENT_TYPES);
 const countOp = fc.constantFrom("eq", "gte", "gt", "lt", "lte");
+const period = fc.constantFrom(...CALENDAR_PERIODS);
 
 // fast-check infers literal unions narrower than the schema's types; the values are valid RuleNodes.
 const leaf = fc.oneof(
@@ -86,9 +88,45 @@ const leaf = fc.oneof(
   }),
   fc.record({
     type: fc.constant("sequence" as const),
-    steps: fc.constant([{ event: "cart_added" }, { event: "order_placed" }]),
+    steps: fc.constantFrom(
+      [{ event: "cart_added" }, { event: "order_placed" }],
+      [{ event: "cart_added" }, { event: "order_placed", not: true }],
+    ),
     within: fc.constantFrom("30m", "1d"),
-    window: duration.map((d) => ({ in_last: d })),
+    window: fc.oneof(
+      duration.map((d) => ({ in_last: d })),
+      period.map((p) => ({ during: p })),
+    ),
+  }),
+  // Calendar conditions: periods of now in the workspace zone, anniversaries, weekdays.
+  fc.record({
+    type: fc.constant("field" as const),
+    field: fc.constantFrom("birthday", "created_at"),
+    op: fc.constantFrom("during", "anniversary_during"),
+    value: period,
+  }),
+  fc.record({
+    type: fc.constant("field" as const),
+    field: fc.constantFrom("birthday", "created_at"),
+    op: fc.constant("weekday_in"),
+    value: fc.subarray(["monday", "tuesday", "saturday", "sunday"], { minLength: 1 }),
+  }),
+  fc.record({
+    type: fc.constant("event" as const),
+    event: eventType,
+    window: fc.oneof(
+      period.map((p) => ({ during: p })),
+      // Either order of the two durations means the same window.
+      fc.constantFrom<[string, string]>(["1h", "2d"], ["30m", "1d"]).map((p) => ({ between_ago: p })),
+    ),
+    op: fc.constant("between"),
+    value: fc.constantFrom([1, 2], [0, 1], [2, 3]),
+  }),
+  fc.record({
+    type: fc.constant("bucket" as const),
+    seed: fc.constantFrom("holdout", "ab"),
+    op: fc.constantFrom("lt", "gte"),
+    value: fc.constantFrom(10, 50, 90),
   }),
 ) as unknown as fc.Arbitrary<RuleNode>;
 
