@@ -781,9 +781,6 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
   const where = compileWhere(rule.where, table, env, movers);
   const dict = env.events.dict;
   const measure = compileMeasure(rule, table, win, where, !range.moving && rule.window === undefined, dict);
-  const fn = rule.measure?.fn ?? "count";
-  const type = measureType(fn);
-  const isDate = type === "date";
   if (rule.rank !== undefined || rule.score !== undefined) {
     return compileRelative(rule, env, {
       table,
@@ -793,6 +790,9 @@ function compileEvent(rule: EventNode, env: CompileEnv): CompiledNode {
       next: (c) => Math.min(windowNext(table, c, range, win, env.now), moversNext(table, c, movers)),
     });
   }
+  const fn = rule.measure?.fn ?? "count";
+  const type = measureType(fn);
+  const isDate = type === "date";
   const op = rule.op ?? "gte";
   const value = rule.op === undefined ? 1 : rule.value;
   const { pos, negate } = splitNegation(op);

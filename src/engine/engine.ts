@@ -872,9 +872,9 @@ export class Engine {
       if (this.nextDue[c] !== due) continue; // stale: rescheduled since
       this.nextDue[c] = Number.POSITIVE_INFINITY;
       if (!this.contacts.alive.has(c)) continue;
-      if (this.ranks.size > 0) this.rankTouch(c, null, out);
       // Expired overrides stay in their maps: membership at a past instant still needs them.
       this.setNow(Math.max(due, this.liveNow));
+      if (this.ranks.size > 0) this.rankTouch(c, null, out);
       // Only timed segments can change with time alone (and they include every segment referring to one).
       const timed = this.timedSegments();
       const nodes = this.timedNodes();
@@ -901,9 +901,9 @@ export class Engine {
   private rebuild(at: number): void {
     this.setNow(at);
     this.dirty = false;
-    this.ranks.clear();
     this.grow();
     this.resetLive();
+    this.ranks.clear();
     for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
     this.rows.clearAll();
     for (const st of this.order) this.rows.load(st.slot, st.bits, true);
@@ -959,9 +959,9 @@ export class Engine {
       for (const r of st.refs()) visit(r);
       order.push(st);
     };
-    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
     for (const id of this.states.keys()) visit(id);
     this.order = order;
+    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
     this.assignSlots();
     const reads = new Map<string, Set<string>>();
     for (const st of order) {
@@ -1010,9 +1010,9 @@ export class Engine {
   private forgetDerived(): void {
     this.timedNodesCache = null;
     this.timedCache = null;
-    this.rankReaderCache = null;
     this.timedOf = new WeakMap();
     this.eventReaderCache.clear();
+    this.rankReaderCache = null;
   }
 
   /**
@@ -1067,6 +1067,8 @@ export class Engine {
   /** `id` and every segment that refers to it, directly or not, in dependency order. */
   private dependentsOf(id: string): SegmentState[] {
     return this.order.filter((st) => st.id === id || this.reads.get(st.id)?.has(`s:${id}`));
+  }
+
   /** Per rank index, the segments reading it directly or through references, in dependency order. */
   private rankReaderCache: Map<string, SegmentState[]> | null = null;
 
@@ -1107,8 +1109,6 @@ export class Engine {
       for (const d of moved) for (const st of readers) this.reevaluateOne(st, d, out);
     }
   }
-  }
-
   private reevaluateOne(st: SegmentState, c: number, out: MembershipChange[]): void {
     this.reevaluateNode(st, this.live.segment(st.id), c, out);
   }

@@ -474,6 +474,11 @@ class Checker {
           : ["is_set", "is_not_set", ...NUMBER_OPS];
     if (!allowed.includes(op)) {
       this.fail([...path, "op"], `"${op}" does not apply to measure "${fn}" (a ${type})`);
+      return;
+    }
+    this.value(type, op, n.value, [...path, "value"]);
+  }
+
   /** Rank and quintile conditions: a number or date measure compared with the workspace's. */
   private relative(n: EventNode, path: PathPart[]): void {
     this.where(n.where, path);
@@ -520,11 +525,6 @@ class Checker {
       return;
     }
     this.value("number", op, n.value, [...path, "value"]);
-  }
-
-      return;
-    }
-    this.value(type, op, n.value, [...path, "value"]);
   }
 
   private sequence(n: SequenceNode, path: PathPart[]): void {
