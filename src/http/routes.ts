@@ -10,6 +10,7 @@ import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
 import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
 import { contactTag, parseIfMatch, segmentTag } from "../service/etag.ts";
+import { eventTypes } from "../service/event-types.ts";
 import {
   contentType,
   EXPORT_FORMATS,
@@ -48,6 +49,7 @@ import { registerImports } from "./imports.ts";
 import { openApiDocument, type RouteDoc, responseProblem } from "./openapi.ts";
 import { registerReceiverRoutes } from "./receiver-routes.ts";
 import * as R from "./responses/core.ts";
+import { EventTypesList } from "./responses/event-types.ts";
 import { registerScheduleRoutes } from "./schedule-routes.ts";
 import { registerStreamRoutes } from "./stream-routes.ts";
 import { registerWebhookRoutes } from "./webhook-routes.ts";
@@ -403,6 +405,18 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       response: R.BatchAnswer,
     },
     ({ ws, body }) => ws.ingest(body),
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "GET",
+      path: "/v1/event-types",
+      summary: "The event types the workspace has events of, with their property names and value types",
+      tag: "events",
+      response: EventTypesList,
+    },
+    ({ ws }) => ({ data: eventTypes(ws.engine), next_cursor: null }),
   );
 
   // ---------------------------------------------------------------- fields
