@@ -1,5 +1,5 @@
 /**
- * Q1–Q4, Q7 and Q8: full evaluation, compiled from scratch every time (no cached membership).
+ * Q1–Q4 and Q6–Q8: full evaluation, compiled from scratch every time (no cached membership).
  * Q5: Q2 re-evaluated for one contact at a time, as after an event for that contact.
  */
 import type { Section } from "../context.ts";

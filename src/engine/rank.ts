@@ -330,9 +330,10 @@ interface Snapshot {
   sorted: Float64Array | null;
 }
 
-function snapshot(env: CompileEnv, input: RelativeInput): Snapshot {
+function snapshot(env: CompileEnv, input: RelativeInput, fast: FastFill | null): Snapshot {
   const alive = env.contacts.alive;
   const values = new Float64Array(alive.size).fill(Number.NaN);
+  if (fast !== null) return { values, n: fast(alive, values), sorted: null };
   let n = 0;
   const words = alive.words;
   for (let wi = 0; wi < words.length; wi++) {
@@ -350,6 +351,67 @@ function snapshot(env: CompileEnv, input: RelativeInput): Snapshot {
   return { values, n, sorted: null };
 }
 
+/** Writes every member of `alive`'s value into `values`; returns how many have one. */
+type FastFill = (alive: Bitset, values: Float64Array) => number;
+
+/**
+ * The whole population's values in one loop over the event table, for the common rank
+ * of a count or aggregate with no filter (Q6): the same values as the measure's, a
+ * contact at a time, without a call and two array allocations per contact.
+ */
+function fastFill(rule: EventNode, parts: RelativeParts): FastFill | null {
+  const fn = rule.measure?.fn ?? "count";
+  if (parts.where !== null || rule.score !== undefined) return null;
+  if (fn !== "count" && fn !== "sum" && fn !== "avg" && fn !== "min" && fn !== "max") return null;
+  const { table } = parts;
+  const property = rule.measure?.property;
+  return (alive, values) => {
+    const [lo, hi] = parts.win();
+    const len = table.len;
+    const start = table.start;
+    const times = table.times;
+    const num = property === undefined ? undefined : (table.props.get(property)?.num ?? undefined);
+    const empty = fn === "count" || fn === "sum" ? 0 : Number.NaN;
+    const words = alive.words;
+    let n = 0;
+    for (let wi = 0; wi < words.length; wi++) {
+      let bits = words[wi] | 0;
+      const base = wi << 5;
+      while (bits !== 0) {
+        const t = bits & -bits;
+        const c = base | (31 - Math.clz32(t));
+        bits ^= t;
+        const l = c < len.length ? len[c] : 0;
+        let v = empty;
+        if (l > 0) {
+          const s = start[c];
+          const a = times[s] >= lo ? s : slotLowerBound(times, s, s + l, lo);
+          const b = times[s + l - 1] <= hi ? s + l : upperBound(times, a, s + l, hi);
+          if (fn === "count") v = b - a;
+          else if (num !== undefined) {
+            let k = 0;
+            let sum = 0;
+            let min = Number.POSITIVE_INFINITY;
+            let max = Number.NEGATIVE_INFINITY;
+            for (let i = a; i < b; i++) {
+              const x = num[i];
+              if (Number.isNaN(x)) continue;
+              k++;
+              sum += x;
+              if (x < min) min = x;
+              if (x > max) max = x;
+            }
+            v = fn === "sum" ? sum : k === 0 ? Number.NaN : fn === "avg" ? sum / k : fn === "min" ? min : max;
+          }
+        }
+        values[c] = v;
+        if (!Number.isNaN(v)) n++;
+      }
+    }
+    return n;
+  };
+}
+
 function populationOf(s: Snapshot): Float64Array {
   const pop = new Float64Array(s.n);
   let k = 0;
@@ -365,6 +427,7 @@ function sortedOf(s: Snapshot): Float64Array {
 /** A rank or quintile node, from scratch or over the environment's maintained index. */
 export function compileRelative(rule: EventNode, env: CompileEnv, parts: RelativeParts): CompiledNode {
   const input = inputOf(rule, parts);
+  const fast = fastFill(rule, parts);
   const registry = maintainedRanks.get(env);
   const index = registry?.index(relativeKey(rule), () => {
     const ix = new RankIndex(relativeKey(rule), rule.event, (c) => input.value(c));
@@ -377,7 +440,7 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
   let generation = 0;
   const current = (): Snapshot => {
     if (snap === null || snapAt !== env.now) {
-      snap = snapshot(env, input);
+      snap = snapshot(env, input, fast);
       snapAt = env.now;
       generation++;
     }
@@ -423,7 +486,23 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       all: (mask) => {
         const at = cut();
         const values = index ? index.values : current().values;
-        return Bitset.select(mask, (c) => c < values.length && inside(values[c], at));
+        const out = new Bitset(mask.size);
+        const mw = mask.words;
+        const ow = out.words;
+        const nv = values.length;
+        for (let wi = 0; wi < mw.length; wi++) {
+          let bits = mw[wi] | 0;
+          const base = wi << 5;
+          let res = 0;
+          while (bits !== 0) {
+            const t = bits & -bits;
+            const c = base | (31 - Math.clz32(t));
+            bits ^= t;
+            if (c < nv && (top ? values[c] > at : values[c] < at)) res |= t;
+          }
+          ow[wi] = res;
+        }
+        return out;
       },
       explain: (c): ExplainNode => {
         const v = valueAt(c);
