@@ -323,6 +323,21 @@ export const api = {
       file,
     ),
   importJob: (id: string) => call<ImportJob>("GET", `/v1/imports/${encodeURIComponent(id)}`),
+  /** The workspace's event types with their property paths and value types (`GET /v1/event-types`). */
+  eventTypes: () =>
+    call<{
+      data: { type: string; count: number; properties: { name: string; types: string[] }[] }[];
+    }>("GET", "/v1/event-types").then((p) => p.data),
+  /** A CSV of contacts with its options; `date_format` says how the file writes dates (docs/imports.md). */
+  importContacts: (
+    file: Blob,
+    o: { mapping: Record<string, string | null>; segment_id?: string; date_format?: string },
+  ) =>
+    call<ImportJob>(
+      "POST",
+      `/v1/imports${queryString({ mapping: JSON.stringify(o.mapping), segment_id: o.segment_id, date_format: o.date_format })}`,
+      file,
+    ),
 };
 
 /** Downloads an export with the key (a plain link cannot send the Authorization header). */

@@ -1,5 +1,6 @@
-import { Autocomplete, Group, Select, Stack, Text, TextInput } from "@mantine/core";
-import type { Rule } from "../api.ts";
+import { Autocomplete, type ComboboxData, Group, Select, Stack, Text } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { api, type Rule } from "../api.ts";
 import { defaultValue, KNOWN_EVENTS, MEASURES, OPS, valueKind } from "../rules.ts";
 import { ValueInput } from "./ValueInput.tsx";
 import { WhereEditor } from "./WhereEditor.tsx";
@@ -7,7 +8,40 @@ import { WindowEditor } from "./WindowEditor.tsx";
 
 type EventRule = Extract<Rule, { type: "event" }>;
 
+export type EventTypeInfo = Awaited<ReturnType<typeof api.eventTypes>>[number];
+
+/** The workspace's event types (refetched at most once a minute; none while loading or on error). */
+export function useEventTypes(): EventTypeInfo[] {
+  const q = useQuery({ queryKey: ["event-types"], queryFn: api.eventTypes, staleTime: 60_000 });
+  return q.data ?? [];
+}
+
+/** Event names to suggest: the workspace's own first, then the built-in ones it has not sent yet. */
+export function eventSuggestions(types: EventTypeInfo[]): ComboboxData {
+  const own = types.map((t) => t.type);
+  const builtin = KNOWN_EVENTS.filter((e) => !own.includes(e));
+  if (own.length === 0) return builtin;
+  return [
+    { group: "In this workspace", items: own },
+    ...(builtin.length ? [{ group: "Built-in", items: builtin }] : []),
+  ];
+}
+
+/**
+ * Property names to suggest for an event type (every type's when none is given),
+ * optionally only those that held numbers. Free text stays allowed.
+ */
+export function propertySuggestions(types: EventTypeInfo[], event?: string, numbersOnly = false): string[] {
+  const out = new Set<string>();
+  for (const t of types) {
+    if (event !== undefined && t.type !== event) continue;
+    for (const p of t.properties) if (!numbersOnly || p.types.includes("number")) out.add(p.name);
+  }
+  return [...out].sort();
+}
+
 export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: (r: Rule) => void }) {
+  const types = useEventTypes();
   const fn = rule.measure?.fn ?? "count";
   const opsList = fn === "first_at" || fn === "last_at" ? "measure_date" : "measure_number";
   const op = rule.op ?? "gte";
@@ -38,7 +72,7 @@ export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: 
         <Autocomplete
           aria-label="Event"
           w={170}
-          data={KNOWN_EVENTS}
+          data={eventSuggestions(types)}
           value={rule.event}
           onChange={(event) => onChange({ ...rule, event })}
         />
@@ -62,11 +96,12 @@ export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: 
           onChange={(f) => f && setMeasure(f)}
         />
         {rule.measure?.property !== undefined && (
-          <TextInput
+          <Autocomplete
             aria-label="Measured property"
             w={130}
+            data={propertySuggestions(types, rule.event, true)}
             value={rule.measure.property}
-            onChange={(e) => onChange({ ...rule, measure: { fn, property: e.currentTarget.value } })}
+            onChange={(property) => onChange({ ...rule, measure: { fn, property } })}
           />
         )}
         <Select
@@ -92,6 +127,7 @@ export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: 
         />
       </Group>
       <WhereEditor
+        event={rule.event}
         where={rule.where}
         onChange={(w) => {
           const next = { ...rule };

@@ -1,7 +1,7 @@
 import { ActionIcon, Autocomplete, Group, Select, TagsInput } from "@mantine/core";
 import type { Rule } from "../api.ts";
-import { KNOWN_EVENTS } from "../rules.ts";
 import { DurationInput } from "./DurationInput.tsx";
+import { eventSuggestions, useEventTypes } from "./EventCondition.tsx";
 import { FieldCondition } from "./FieldCondition.tsx";
 import { SegmentCondition } from "./SegmentCondition.tsx";
 
@@ -39,6 +39,7 @@ export function FilterRow({
   known: Record<string, string[]>;
 }) {
   const cat = categoryOf(rule);
+  const types = useEventTypes();
   let body: React.ReactNode = null;
   if (cat === "field" && rule.type === "field") {
     body = <FieldCondition rule={rule} onChange={onChange} known={known} />;
@@ -91,7 +92,7 @@ export function FilterRow({
           <Autocomplete
             aria-label="Event"
             w={170}
-            data={KNOWN_EVENTS}
+            data={eventSuggestions(types)}
             value={ev.event}
             onChange={(e) => onChange(make(e, negated, win))}
           />

@@ -1,16 +1,25 @@
-import { ActionIcon, Button, Group, Select, Stack, TextInput } from "@mantine/core";
+import { ActionIcon, Autocomplete, Button, Group, Select, Stack } from "@mantine/core";
 import type { Where } from "../api.ts";
 import { defaultValue, newWhere, OPS, valueKind } from "../rules.ts";
+import { propertySuggestions, useEventTypes } from "./EventCondition.tsx";
 import { ValueInput } from "./ValueInput.tsx";
 
-/** Property filters of an event condition or a sequence step. */
+/**
+ * Property filters of an event condition or a sequence step. The property input
+ * suggests the names the workspace's events of `event` carry (of every type when no
+ * event is given) and takes any other name too.
+ */
 export function WhereEditor({
   where,
   onChange,
+  event,
 }: {
   where: Where[] | undefined;
   onChange: (w: Where[] | undefined) => void;
+  event?: string;
 }) {
+  const types = useEventTypes();
+  const names = propertySuggestions(types, event);
   const list = where ?? [];
   const set = (i: number, w: Where) => onChange(list.map((x, j) => (j === i ? w : x)));
   return (
@@ -18,12 +27,13 @@ export function WhereEditor({
       {list.map((w, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: filters have no identity but their place
         <Group key={i} gap="xs" align="flex-start" data-testid="where-filter">
-          <TextInput
+          <Autocomplete
             aria-label="Property"
             placeholder="property (e.g. amount)"
             w={170}
+            data={names}
             value={w.property}
-            onChange={(e) => set(i, { ...w, property: e.currentTarget.value })}
+            onChange={(property) => set(i, { ...w, property })}
           />
           <Select
             aria-label="Property operator"
