@@ -55,6 +55,20 @@ function headerOf(text: string): string[] {
 
 const IGNORE = "__ignore";
 
+/** `column "Birthday": expected …` split into the column(s) and the reason; no column: the whole text. */
+function splitError(error: string): { column: string; reason: string } {
+  const m = /^columns? ("(?:[^"\\]|\\.)*"(?:(?:, | and )"(?:[^"\\]|\\.)*")*): ([\s\S]*)$/.exec(error);
+  if (!m) return { column: "", reason: error };
+  const names = [...m[1]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => JSON.parse(`"${x[1]}"`) as string);
+  return { column: names.join(", "), reason: m[2]! };
+}
+
+const DATE_FORMATS = [
+  { value: "ISO", label: "YYYY-MM-DD (1990-12-13)" },
+  { value: "DD/MM/YYYY", label: "DD/MM/YYYY (13/12/1990)" },
+  { value: "MM/DD/YYYY", label: "MM/DD/YYYY (12/13/1990)" },
+];
+
 export function ImportPage() {
   const fields = useQuery({ queryKey: ["fields"], queryFn: api.fields });
   const segments = useQuery({ queryKey: ["segments"], queryFn: api.segments });
@@ -62,6 +76,7 @@ export function ImportPage() {
   const [headers, setHeaders] = useState<string[]>([]);
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [segmentId, setSegmentId] = useState<string | null>(null);
+  const [dateFormat, setDateFormat] = useState("ISO");
   const [jobId, setJobId] = useState<string | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
@@ -100,7 +115,11 @@ export function ImportPage() {
       const m = Object.fromEntries(
         headers.map((h) => [h, mapping[h] === IGNORE ? null : (mapping[h] ?? null)]),
       );
-      const j = await api.startImport(file, m, segmentId ?? undefined);
+      const j = await api.importContacts(file, {
+        mapping: m,
+        ...(segmentId ? { segment_id: segmentId } : {}),
+        ...(dateFormat !== "ISO" ? { date_format: dateFormat } : {}),
+      });
       setJobId(j.id);
     } catch (e) {
       setStartError((e as Error).message);
@@ -154,6 +173,15 @@ export function ImportPage() {
           </Table>
           <Group mt="md" align="flex-end">
             <Select
+              label="Dates in the file"
+              description="How the file writes dates (created, subscribed, date fields)"
+              w={240}
+              allowDeselect={false}
+              data={DATE_FORMATS}
+              value={dateFormat}
+              onChange={(v) => v && setDateFormat(v)}
+            />
+            <Select
               label="Also add them to a static segment (optional)"
               w={320}
               clearable
@@ -202,16 +230,21 @@ export function ImportPage() {
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Row</Table.Th>
+                      <Table.Th>Column</Table.Th>
                       <Table.Th>Reason</Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
-                    {j.errors.map((e) => (
-                      <Table.Tr key={`${e.row}:${e.error}`}>
-                        <Table.Td>{e.row}</Table.Td>
-                        <Table.Td>{e.error}</Table.Td>
-                      </Table.Tr>
-                    ))}
+                    {j.errors.map((e) => {
+                      const { column, reason } = splitError(e.error);
+                      return (
+                        <Table.Tr key={`${e.row}:${e.error}`}>
+                          <Table.Td>{e.row}</Table.Td>
+                          <Table.Td>{column || "—"}</Table.Td>
+                          <Table.Td>{reason}</Table.Td>
+                        </Table.Tr>
+                      );
+                    })}
                   </Table.Tbody>
                 </Table>
                 {j.errors_dropped > 0 && <Text size="sm">…and {j.errors_dropped} more</Text>}
