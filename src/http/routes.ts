@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
+import { computedReader } from "../service/computed-fields.ts";
 import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
 import { contactTag, parseIfMatch, segmentTag } from "../service/etag.ts";
@@ -40,6 +41,7 @@ import {
   SegmentReplace,
   WorkspaceInput,
 } from "../service/wire.ts";
+import { storedProfile } from "../service/wire-contact.ts";
 import type { WorkspaceService } from "../service/workspace.ts";
 import type { ApiKey, Workspace } from "../store/types.ts";
 import { requireAccess } from "./access.ts";
@@ -262,7 +264,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ ws, body, reply }) => {
       const { contact, created } = await ws.upsertContact(body);
       reply.status(created ? 201 : 200);
-      return tagged(reply, contactTag(contact), contact);
+      return tagged(reply, contactTag(storedProfile(contact)), contact);
     },
   );
   route(
@@ -323,7 +325,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     },
     async ({ ws, params, reply }) => {
       const c = await ws.getContact(params.id!);
-      return tagged(reply, contactTag(c), c);
+      return tagged(reply, contactTag(storedProfile(c)), c);
     },
   );
   route(
@@ -342,7 +344,7 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ ws, params, body, req, reply }) => {
       const ifMatch = parseIfMatch(req.headers["if-match"]);
       const c = await ws.patchContact(params.id!, body, ifMatch);
-      return tagged(reply, contactTag(c), c);
+      return tagged(reply, contactTag(storedProfile(c)), c);
     },
   );
   route(
@@ -447,13 +449,21 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
     async ({ ws, body, reply }) => {
       const f = await ws.createField(body);
       reply.status(201);
-      return {
-        key: f.key,
-        type: f.type,
-        label: f.label,
-        builtin: false,
-        created_at: new Date(f.created_at).toISOString(),
-      };
+      return ws.wireField(f);
+    },
+  );
+  route(
+    app,
+    slice,
+    {
+      method: "DELETE",
+      path: "/v1/fields/{key}",
+      summary: "Delete a computed field (409 while a segment's rule uses it)",
+      tag: "fields",
+      ok: [204],
+    },
+    async ({ ws, params }) => {
+      await ws.deleteField(params.key!);
     },
   );
 
@@ -807,10 +817,15 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       if (incl !== undefined && !["true", "false", "1", "0"].includes(incl)) {
         throw invalid("include_suppressed", "expected true or false");
       }
-      const custom = ws.registry.custom().map((f) => f.key);
+      const computed = [...ws.engine.computedFields().keys()];
+      const custom = ws.registry
+        .custom()
+        .map((f) => f.key)
+        .filter((k) => !ws.engine.computedFields().has(k));
       const opts = {
         format,
         customFields: custom,
+        computedFields: computed,
         excludeSuppressed: !(query.include_suppressed === "true" || query.include_suppressed === "1"),
         // Refused by validateExportOptions below when not `escape` or `raw`.
         ...(query.formulas !== undefined ? { formulas: query.formulas as ExportOptions["formulas"] } : {}),
@@ -829,10 +844,18 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       async function* pages() {
         for (let k = 0; k < ids.length; k += 2000) {
           const recs = await slice.store.getContacts(ws.id, ids.slice(k, k + 2000));
+          const values = computedReader(ws.engine);
           yield recs.flatMap((r) => {
             if (!r) return [];
-            const w = ws.wireContact(r);
-            return [{ ...r, status: w.status, email_status: w.email_status }];
+            const w = ws.wireContact(r, false, values);
+            return [
+              {
+                ...r,
+                status: w.status,
+                email_status: w.email_status,
+                ...(w.computed ? { computed: w.computed } : {}),
+              },
+            ];
           });
         }
       }

@@ -8,7 +8,7 @@ import { stringify } from "csv-stringify/sync";
 import type { ContactRecord, ContactValue } from "../store/types.ts";
 import { GOOGLE_HEADER, googleRow } from "./export-google.ts";
 import { META_HEADER, metaRow } from "./export-meta.ts";
-import { isoInstant, toWireContact } from "./wire-contact.ts";
+import { type ComputedValues, isoInstant, toWireContact } from "./wire-contact.ts";
 
 export {
   GOOGLE_FIELDS,
@@ -47,6 +47,11 @@ export interface ExportOptions {
   columns?: string[];
   /** Custom field keys of the workspace (default csv columns, validation of `columns`). */
   customFields: string[];
+  /**
+   * Computed field keys (docs/rules.md): csv columns after the custom fields, named
+   * bare or as `computed.<key>`, read from each record's `computed`.
+   */
+  computedFields?: string[];
   /**
    * Leave out contacts with status `unsubscribed` or email_status `hard_bounced` or
    * `complained` (default true). Applies to every format.
@@ -162,10 +167,13 @@ export function validateExportOptions(o: ExportOptions): void {
   if (!Array.isArray(o.columns) || o.columns.length === 0) {
     throw new ExportOptionError("columns", "columns must be a non-empty array of column names");
   }
-  resolveColumns(o.columns, o.customFields);
+  resolveColumns(o.columns, o.customFields, false, o.computedFields ?? []);
 }
 
-type Getter = (r: ContactRecord) => string;
+/** A contact to export: the stored record, with its computed values when the workspace has computed fields. */
+export type ExportRecord = ContactRecord & { computed?: ComputedValues };
+
+type Getter = (r: ExportRecord) => string;
 
 /** The cell text of a stored value: lists joined with `;`, booleans and numbers as JSON. */
 function cell(v: ContactValue | undefined): string {
@@ -194,6 +202,15 @@ function customGetter(key: string, neutralize: boolean): Getter {
   };
 }
 
+/** A computed field's cell: numbers as they are, instants and strings neutralised as text. */
+function computedGetter(key: string, neutralize: boolean): Getter {
+  return (r) => {
+    const v = r.computed?.[key];
+    if (v === null || v === undefined) return "";
+    return typeof v === "number" || !neutralize ? String(v) : neutralizeFormula(v);
+  };
+}
+
 function rawBuiltinGetter(c: BuiltinColumn): Getter {
   switch (c) {
     case "tags":
@@ -212,8 +229,10 @@ function resolveColumns(
   columns: readonly string[],
   customFields: readonly string[],
   neutralize = false,
+  computedFields: readonly string[] = [],
 ): Getter[] {
   const custom = new Set(customFields);
+  const computed = new Set(computedFields);
   const seen = new Map<string, number>();
   return columns.map((name, i) => {
     const path = `columns[${i}]`;
@@ -223,10 +242,18 @@ function resolveColumns(
     if (BUILTIN_COLUMNS.has(name)) {
       getter = builtinGetter(name as BuiltinColumn, neutralize);
       id = name;
+    } else if (
+      name.startsWith("computed.")
+        ? computed.has(name.slice("computed.".length))
+        : computed.has(name) && !custom.has(name)
+    ) {
+      const key = name.startsWith("computed.") ? name.slice("computed.".length) : name;
+      getter = computedGetter(key, neutralize);
+      id = `computed.${key}`;
     } else {
       const key = name.startsWith("fields.") ? name.slice("fields.".length) : name;
       if (!custom.has(key)) {
-        const known = [...DEFAULT_CSV_COLUMNS, ...customFields].join(", ");
+        const known = [...DEFAULT_CSV_COLUMNS, ...customFields, ...computedFields].join(", ");
         throw new ExportOptionError(path, `unknown column "${name}" (known: ${known})`);
       }
       getter = customGetter(key, neutralize);
@@ -241,9 +268,16 @@ function resolveColumns(
   });
 }
 
-/** The default csv columns for a workspace's custom fields. */
-export function defaultCsvColumns(customFields: readonly string[]): string[] {
-  return [...DEFAULT_CSV_COLUMNS, ...customFields.map((k) => (BUILTIN_COLUMNS.has(k) ? `fields.${k}` : k))];
+/** The default csv columns for a workspace's custom fields, then its computed fields. */
+export function defaultCsvColumns(
+  customFields: readonly string[],
+  computedFields: readonly string[] = [],
+): string[] {
+  return [
+    ...DEFAULT_CSV_COLUMNS,
+    ...customFields.map((k) => (BUILTIN_COLUMNS.has(k) ? `fields.${k}` : k)),
+    ...computedFields.map((k) => (BUILTIN_COLUMNS.has(k) ? `computed.${k}` : k)),
+  ];
 }
 
 // ---------------------------------------------------------------- HTTP helpers
@@ -276,7 +310,7 @@ export function isSuppressed(r: ContactRecord): boolean {
 
 interface Writer {
   header: string;
-  page(records: readonly ContactRecord[]): string;
+  page(records: readonly ExportRecord[]): string;
 }
 
 /**
@@ -310,13 +344,18 @@ function writerFor(opts: ExportOptions): Writer {
         header: "",
         page(records) {
           let out = "";
-          for (const r of records) out += `${JSON.stringify(toWireContact(r))}\n`;
+          for (const r of records) {
+            const wire =
+              r.computed === undefined ? toWireContact(r) : { ...toWireContact(r), computed: r.computed };
+            out += `${JSON.stringify(wire)}\n`;
+          }
           return out;
         },
       };
     case "csv": {
-      const names = opts.columns ?? defaultCsvColumns(opts.customFields);
-      const getters = resolveColumns(names, opts.customFields, neutralize);
+      const computed = opts.computedFields ?? [];
+      const names = opts.columns ?? defaultCsvColumns(opts.customFields, computed);
+      const getters = resolveColumns(names, opts.customFields, neutralize, computed);
       return {
         header: csvLines([neutralize ? names.map(neutralizeFormula) : [...names]]),
         page(records) {
@@ -338,7 +377,7 @@ function writerFor(opts: ExportOptions): Writer {
  * is read: an invalid option throws ExportOptionError from this call.
  */
 export function exportChunks(
-  pages: AsyncIterable<ContactRecord[]>,
+  pages: AsyncIterable<ExportRecord[]>,
   opts: ExportOptions,
 ): AsyncIterable<string> {
   validateExportOptions(opts);

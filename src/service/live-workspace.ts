@@ -8,6 +8,7 @@
  */
 import { Engine, EVENT_TYPE, type MembershipChange, type StoredContact } from "../engine/index.ts";
 import type { Clock } from "../engine/types.ts";
+import { ComputedDefinition } from "../rules/computed.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import { instantRepairs } from "../store/contact-row.ts";
@@ -16,6 +17,7 @@ import type {
   ChangeInput,
   ChangeRecord,
   ContactRecord,
+  CustomField,
   EventInsertResult,
   EventRecord,
   EventWrite,
@@ -199,11 +201,19 @@ export class LiveWorkspace {
   static async open(store: Store, ws: string, opts: OpenOptions = {}): Promise<LiveWorkspace> {
     const clock = opts.clock ?? { now: () => Date.now() };
     const fields = await store.listFields(ws);
+    const fieldDef = (f: CustomField) => ({
+      key: f.key,
+      type: f.type,
+      ...(f.label ? { label: f.label } : {}),
+    });
     const engine = new Engine({
       clock,
       ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
-      fields: fields.map((f) => ({ key: f.key, type: f.type, ...(f.label ? { label: f.label } : {}) })),
+      fields: fields.filter((f) => f.computed === null).map(fieldDef),
     });
+    for (const f of fields) {
+      if (f.computed !== null) engine.defineComputedField(fieldDef(f), ComputedDefinition.parse(f.computed));
+    }
     // Instants outside the range writes take are repaired as they are read (contact-row.ts);
     // the count tells whether this load met any (another workspace loading meanwhile may
     // add to it: the line is a notice, not an audit).

@@ -32,6 +32,13 @@ export const WireContactSchema = z.strictObject({
   created_at: z.string().meta({ description: "ISO 8601, e.g. `2024-05-01T12:00:00.000Z`" }),
   subscribed_at: z.string().nullable().meta({ description: "ISO 8601, or null when never opted in" }),
   fields: z.record(z.string(), WireContactValue),
+  computed: z
+    .record(z.string(), z.union([z.string(), z.number(), z.null()]))
+    .optional()
+    .meta({
+      description:
+        "The computed fields' values now, when the workspace has computed fields (docs/rules.md, Computed fields); read-only",
+    }),
 });
 
 export type WireContact = Omit<z.infer<typeof WireContactSchema>, "status" | "email_status"> & {
@@ -39,6 +46,18 @@ export type WireContact = Omit<z.infer<typeof WireContactSchema>, "status" | "em
   status: string | null;
   email_status: string | null;
 };
+
+/** The values of computed fields by key: numbers, ISO instants, strings as rules see them, or null. */
+export type ComputedValues = Record<string, string | number | null>;
+
+/**
+ * A wire contact without its computed values: what its ETag is made from, so that the
+ * tag changes with the stored profile only, not as events arrive or time passes.
+ */
+export function storedProfile<T extends { computed?: unknown }>(c: T): Omit<T, "computed"> {
+  const { computed: _, ...rest } = c;
+  return rest;
+}
 
 /** A contact with the ids of the segments it is in now (single-contact reads and writes). */
 export const WireContactWithSegments = WireContactSchema.extend({ segments: z.array(z.string()) });

@@ -4,6 +4,7 @@
  * workspace (custom field types, time zone) are done by `contactWrite` here.
  */
 import { z } from "zod";
+import { ComputedDefinition } from "../rules/computed.ts";
 import { CONTACT_STATUSES, EMAIL_STATUSES, type FieldRegistry } from "../rules/fields.ts";
 import { EventType } from "../rules/schema.ts";
 import { toInstant } from "../rules/time.ts";
@@ -169,6 +170,10 @@ export const FieldInput = z.strictObject({
   key: z.string(),
   type: z.enum(["string", "number", "boolean", "date", "string_list"]),
   label: capped(FIELD_CAPS.fieldLabel).optional(),
+  computed: ComputedDefinition.optional().meta({
+    description:
+      "Makes it a computed field: a measure of the contact's events, kept current (docs/rules.md, Computed fields)",
+  }),
 });
 
 /** A rule's text form (SPEC §3.1, docs/rules.md): taken wherever `rule` is. */

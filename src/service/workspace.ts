@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { ContactInput as EngineContact, ExplainNode, MembershipChange } from "../engine/index.ts";
 import type { Clock } from "../engine/types.ts";
+import { type ComputedDefinition, computedText, validateComputed } from "../rules/computed.ts";
 import { DEFAULT_SEGMENT_IDS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
 import { FieldRegistry } from "../rules/fields.ts";
@@ -27,6 +28,14 @@ import {
   type StoreOps,
   type Workspace,
 } from "../store/types.ts";
+import {
+  computedReader,
+  definitionError,
+  type FieldDeclaration,
+  fieldInUse,
+  refuseComputedWrites,
+  type WireField,
+} from "./computed-fields.ts";
 import { mergeContacts } from "./contact-merge.ts";
 import { emailProblem } from "./email.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
@@ -55,7 +64,7 @@ import {
   SegmentInput,
   SegmentReplace,
 } from "./wire.ts";
-import { toWireContact, type WireContact } from "./wire-contact.ts";
+import { type ComputedValues, toWireContact, type WireContact } from "./wire-contact.ts";
 
 export interface BatchResult {
   accepted: number;
@@ -193,7 +202,15 @@ export class WorkspaceService {
   // ---------------------------------------------------------------- contacts
 
   /** The wire form with the effective status / email_status (profile effects applied). */
-  wireContact(r: ContactRecord, withSegments = false): WireContact & { segments?: string[] } {
+  /**
+   * With computed fields, `computed` holds their values now (`values` reads them; pass one
+   * reader for a page of contacts, null to leave them out, as ETags do).
+   */
+  wireContact(
+    r: ContactRecord,
+    withSegments = false,
+    values: ((id: string) => ComputedValues) | null = computedReader(this.engine),
+  ): WireContact & { segments?: string[] } {
     const e = this.engine;
     const i = e.contacts.index(r.id);
     const effective: ContactRecord = { ...r };
@@ -204,8 +221,15 @@ export class WorkspaceService {
       effective.email_status = typeof es === "string" ? es : null;
     }
     const wire: WireContact & { segments?: string[] } = toWireContact(effective);
+    if (values) wire.computed = values(r.id);
     if (withSegments) wire.segments = this.engine.segmentsOf(r.id);
     return wire;
+  }
+
+  /** `wireContact` for a page of contacts: the computed values read at one instant. */
+  private wireMany(): (r: ContactRecord) => WireContact {
+    const values = computedReader(this.engine);
+    return (r) => this.wireContact(r, false, values);
   }
 
   async getContact(id: string): Promise<WireContact> {
@@ -242,7 +266,7 @@ export class WorkspaceService {
         ...(members ? { segmentMembers: members } : {}),
       });
       const total = members ? members.count : this.engine.contacts.count;
-      return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor, total };
+      return { data: page.data.map(this.wireMany()), next_cursor: page.next_cursor, total };
     }
     const table = this.engine.contacts;
     let found = table.search(q);
@@ -256,7 +280,7 @@ export class WorkspaceService {
         ...cursor,
         segmentMembers: hit,
       });
-      return { data: page.data.map((r) => this.wireContact(r)), next_cursor: page.next_cursor, total };
+      return { data: page.data.map(this.wireMany()), next_cursor: page.next_cursor, total };
     }
     // Few matches: page their ids here rather than scan the whole table for them. Ids
     // are generated ASCII, so JavaScript's order is the store's (binary, COLLATE "C").
@@ -268,7 +292,7 @@ export class WorkspaceService {
     const pageIds = ids.slice(0, req.limit);
     const recs = await this.store.getContacts(this.id, pageIds);
     return {
-      data: recs.filter((r): r is ContactRecord => r !== null).map((r) => this.wireContact(r)),
+      data: recs.filter((r): r is ContactRecord => r !== null).map(this.wireMany()),
       next_cursor: ids.length > req.limit ? pageIds[pageIds.length - 1] : null,
       total,
     };
@@ -382,6 +406,7 @@ export class WorkspaceService {
     opts: { id?: string } = {},
   ): Promise<{ contact: WireContact; created: boolean }> {
     const input = parse(ContactInput, body);
+    refuseComputedWrites(input.fields, this.engine.computedFields());
     const ch = contactChanges(input, this.registry, this.timeZone);
     return this.live
       .write(
@@ -404,13 +429,14 @@ export class WorkspaceService {
   async patchContact(id: string, body: unknown, ifMatch?: IfMatch | null): Promise<WireContact> {
     const input = parse(ContactInput, body);
     if (input.id !== undefined && input.id !== id) throw invalid("id", "cannot change a contact's id");
+    refuseComputedWrites(input.fields, this.engine.computedFields());
     const ch = contactChanges(input, this.registry, this.timeZone);
     const { result } = await this.live.write(
       async (tx) => {
         const now = this.clock.now();
         const prev = await tx.getContact(this.id, id);
         if (!prev) throw notFound("contact", id);
-        if (ifMatch) requireMatch(ifMatch, contactTag(this.wireContact(prev)));
+        if (ifMatch) requireMatch(ifMatch, contactTag(this.wireContact(prev, false, null)));
         const [rec] = await tx
           .putContacts(this.id, [this.merged(prev, ch, now)])
           .then(keptInRange)
@@ -438,6 +464,7 @@ export class WorkspaceService {
     items.forEach((item, index) => {
       try {
         const input = parse(ContactInput, item, `contacts[${index}]`);
+        refuseComputedWrites(input.fields, this.engine.computedFields(), `contacts[${index}]`);
         const ch = contactChanges(input, this.registry, this.timeZone, `contacts[${index}]`);
         if (input.id === undefined && !ch.email && !ch.external_id) {
           throw invalid(`contacts[${index}]`, "expected an email or an external_id to upsert by");
@@ -517,7 +544,7 @@ export class WorkspaceService {
         if (ifMatch) {
           const prev = await tx.getContact(this.id, id);
           if (!prev) throw notFound("contact", id);
-          requireMatch(ifMatch, contactTag(this.wireContact(prev)));
+          requireMatch(ifMatch, contactTag(this.wireContact(prev, false, null)));
         }
         const ok = await tx.deleteContact(this.id, id);
         if (!ok) throw notFound("contact", id);
@@ -809,9 +836,7 @@ export class WorkspaceService {
 
   // ---------------------------------------------------------------- fields
 
-  async listFields(): Promise<
-    { key: string; type: string; label: string; builtin: boolean; created_at: string | null }[]
-  > {
+  async listFields(): Promise<WireField[]> {
     const custom = await this.store.listFields(this.id);
     const builtins = this.registry.all().filter((f) => f.builtin);
     return [
@@ -821,15 +846,25 @@ export class WorkspaceService {
         label: f.label ?? f.key,
         builtin: true,
         created_at: null,
+        computed: null,
+        computed_text: null,
       })),
-      ...custom.map((f) => ({
-        key: f.key,
-        type: f.type,
-        label: f.label,
-        builtin: false,
-        created_at: iso(f.created_at),
-      })),
+      ...custom.map((f) => this.wireField(f)),
     ];
+  }
+
+  /** A custom field on the wire; a computed one with its definition, also in the text form. */
+  wireField(f: CustomField): WireField {
+    const def = this.engine.computedFields().get(f.key) ?? null;
+    return {
+      key: f.key,
+      type: f.type,
+      label: f.label,
+      builtin: false,
+      created_at: iso(f.created_at),
+      computed: def,
+      computed_text: def === null ? null : computedText(def),
+    };
   }
 
   async createField(body: unknown): Promise<CustomField> {
@@ -844,6 +879,7 @@ export class WorkspaceService {
         ? new ApiError("conflict", problem, { path: "key" })
         : invalid("key", problem.replace(/^field key "[^"]*": /, ""));
     }
+    if (input.computed !== undefined) return this.createComputedField(input);
     const { result } = await this.live.write(
       async (tx) => {
         const f = await tx
@@ -858,6 +894,77 @@ export class WorkspaceService {
       },
     );
     return result.f;
+  }
+
+  /**
+   * A computed field (docs/rules.md): its definition checked as an event condition, its
+   * type the measure's. Values stored under its key before (undeclared traits) are
+   * dropped: the key now names the computed value.
+   */
+  private async createComputedField(input: FieldDeclaration): Promise<CustomField> {
+    let def: ComputedDefinition;
+    try {
+      def = validateComputed(input.computed, {
+        type: input.type,
+        fields: this.registry,
+        timeZone: this.timeZone,
+      });
+    } catch (e) {
+      definitionError(e);
+    }
+    const { result } = await this.live.write(
+      async (tx) => {
+        const f = await tx
+          .createField(this.id, {
+            key: input.key,
+            type: input.type,
+            label: input.label ?? input.key,
+            computed: def,
+          })
+          .catch((e) => storeError(e, "key"));
+        await this.dropStoredValues(tx, f.key);
+        return f;
+      },
+      (f) => this.engine.defineComputedField({ key: f.key, type: f.type, label: f.label }, def),
+    );
+    return result;
+  }
+
+  private async dropStoredValues(tx: StoreOps, key: string): Promise<void> {
+    if (this.live.engineCurrent && !this.engine.contacts.undeclared.has(key)) return;
+    const changed: ContactRecord[] = [];
+    for await (const page of tx.streamContacts(this.id)) {
+      for (const r of page) {
+        if (!Object.hasOwn(r.fields, key)) continue;
+        const fields = { ...r.fields };
+        delete fields[key];
+        changed.push({ ...r, fields });
+      }
+    }
+    if (changed.length > 0) await tx.putContacts(this.id, changed);
+  }
+
+  /**
+   * Deletes a computed field: 404 unknown, 409 while a segment's rule names it; a
+   * built-in or stored custom field is not deleted (its values would be lost).
+   */
+  async deleteField(key: string): Promise<void> {
+    const def = this.registry.get(key);
+    if (!def) throw notFound("field", key);
+    if (def.builtin) throw new ApiError("forbidden", `field "${key}" is a built-in field`);
+    if (!this.engine.computedFields().has(key)) {
+      throw new ApiError(
+        "conflict",
+        `field "${key}" holds contacts' values; only computed fields can be deleted`,
+        { path: "key" },
+      );
+    }
+    const uses = this.engine.fieldUses(key);
+    if (uses.length > 0) throw fieldInUse(key, uses);
+    await this.live.write(
+      (tx) => tx.deleteField(this.id, key),
+      () => this.engine.removeComputedField(key),
+    );
   }
 
   // ---------------------------------------------------------------- segments
@@ -1100,7 +1207,7 @@ export class WorkspaceService {
   async contactsByIds(ids: string[]): Promise<WireContact[]> {
     if (ids.length === 0) return [];
     const recs = await this.store.getContacts(this.id, ids);
-    return recs.filter((r): r is ContactRecord => r !== null).map((r) => this.wireContact(r));
+    return recs.filter((r): r is ContactRecord => r !== null).map(this.wireMany());
   }
 
   /** Members now (from the engine) or at a past instant (from the change log). */
@@ -1132,7 +1239,7 @@ export class WorkspaceService {
         data: page.data.map((cid, k) => {
           const r = recs[k];
           // An erased contact is still counted in the past, with nothing but its id.
-          return r ? this.wireContact(r) : ({ id: cid } as WireContact);
+          return r ? this.wireContact(r, false, null) : ({ id: cid } as WireContact);
         }),
         next_cursor: page.next_cursor,
       };

@@ -433,6 +433,14 @@ CREATE TABLE server_secrets (
 );
 `,
   },
+  {
+    version: 8,
+    name: "computed fields",
+    // A computed field's definition as JSON (docs/rules.md, "Computed fields"); NULL for a stored field.
+    sql: () => `
+ALTER TABLE fields ADD COLUMN computed TEXT;
+`,
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

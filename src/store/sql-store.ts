@@ -189,10 +189,18 @@ export class SqlOps implements StoreOps {
       type: f.type,
       label: f.label ?? f.key,
       created_at: this.clock.now(),
+      computed: f.computed ?? null,
     };
     await this.x.run(
-      "INSERT INTO fields (workspace_id, key, type, label, created_at) VALUES (?, ?, ?, ?, ?)",
-      [ws, rec.key, rec.type, rec.label, rec.created_at],
+      "INSERT INTO fields (workspace_id, key, type, label, created_at, computed) VALUES (?, ?, ?, ?, ?, ?)",
+      [
+        ws,
+        rec.key,
+        rec.type,
+        rec.label,
+        rec.created_at,
+        rec.computed === null ? null : JSON.stringify(rec.computed),
+      ],
     );
     return rec;
   }
@@ -200,7 +208,7 @@ export class SqlOps implements StoreOps {
   async listFields(ws: string): Promise<CustomField[]> {
     this.check(ws);
     const rows = await this.x.all(
-      "SELECT key, type, label, created_at FROM fields WHERE workspace_id = ? ORDER BY created_at, key",
+      "SELECT key, type, label, created_at, computed FROM fields WHERE workspace_id = ? ORDER BY created_at, key",
       [ws],
     );
     return rows.map((r) => ({
@@ -208,6 +216,7 @@ export class SqlOps implements StoreOps {
       type: r.type as FieldType,
       label: String(r.label),
       created_at: Number(r.created_at),
+      computed: r.computed == null ? null : (JSON.parse(String(r.computed)) as unknown),
     }));
   }
 

@@ -96,12 +96,15 @@ export interface CustomField {
   type: FieldType;
   label: string;
   created_at: number;
+  /** A computed field's definition (`ComputedDefinition`, checked by the service); null for a stored field. */
+  computed: unknown | null;
 }
 
 export interface NewField {
   key: string;
   type: FieldType;
   label?: string;
+  computed?: unknown;
 }
 
 /** A sending platform's event webhook, received at `/hooks/{id}` (docs/ingest.md). */

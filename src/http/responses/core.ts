@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { ExplainNode } from "../../engine/types.ts";
+import { ComputedDefinition } from "../../rules/computed.ts";
 import { FIELD_TYPES } from "../../rules/fields.ts";
 import { Measure, OpName, PropertyFilter, RuleSchema, SequenceStep, Window } from "../../rules/schema.ts";
 import { WireContactSchema, WireContactValue, WireContactWithSegments } from "../../service/wire-contact.ts";
@@ -80,6 +81,13 @@ export const FieldAnswer = z.strictObject({
   label: z.string(),
   builtin: z.boolean(),
   created_at: Instant.nullable().meta({ description: "null for a built-in field" }),
+  computed: ComputedDefinition.nullable().meta({
+    description: "A computed field's definition (docs/rules.md, Computed fields); null for a stored field",
+  }),
+  computed_text: z.string().nullable().meta({
+    description:
+      "The definition in the rule text form, e.g. `sum(order_placed.amount)`; null for a stored field",
+  }),
 });
 
 export const FieldsPage = pageOf(FieldAnswer);
@@ -209,6 +217,9 @@ export const ExplainNodeSchema: z.ZodType<ExplainNode> = z.lazy(() =>
       value: z.unknown().optional(),
       result: z.boolean(),
       actual: WireContactValue.meta({ description: "The contact's value, as rules read it" }),
+      computed: ComputedDefinition.optional().meta({
+        description: "On a computed field: its definition (`actual` is its value)",
+      }),
     }),
     z.strictObject({
       type: z.literal("segment"),
