@@ -90,7 +90,7 @@ describe("web app: accessibility of every page", () => {
         await s.stop();
       },
     };
-    const ok = (r: { status: number; text: string }) => {
+    const ok = <R extends { status: number; text: string }>(r: R): R => {
       if (r.status >= 300) throw new Error(r.text);
       return r;
     };
@@ -317,17 +317,25 @@ describe("web app: accessibility of every page", () => {
     await page.locator('tr[data-segment="all"]').waitFor();
     /** What has the focus: its accessible label (or text), and the rule node it is in. */
     const focused = () =>
-      page.evaluate(() => {
-        const el = document.activeElement as HTMLElement | null;
-        const labelled = el?.getAttribute("aria-labelledby");
-        const label =
-          el?.getAttribute("aria-label") ??
-          (labelled ? document.getElementById(labelled)?.textContent : null) ??
-          (el && "labels" in el ? (el as HTMLInputElement).labels?.[0]?.textContent : null) ??
-          el?.textContent ??
-          "";
-        return { label: label.trim(), path: el?.closest("[data-path]")?.getAttribute("data-path") ?? "" };
-      });
+      page
+        .locator(":focus")
+        .evaluate(
+          (el) => {
+            const labelled = el.getAttribute("aria-labelledby");
+            const label =
+              el.getAttribute("aria-label") ??
+              (labelled ? el.ownerDocument.getElementById(labelled)?.textContent : null) ??
+              ("labels" in el
+                ? (el.labels as { textContent: string | null }[] | null)?.[0]?.textContent
+                : null) ??
+              el.textContent ??
+              "";
+            return { label: label.trim(), path: el.closest("[data-path]")?.getAttribute("data-path") ?? "" };
+          },
+          undefined,
+          { timeout: 2000 },
+        )
+        .catch(() => ({ label: "", path: "" }));
     /** Presses `key` until the focused element matches, failing after `max` presses. */
     async function moveTo(
       key: string,

@@ -3,7 +3,6 @@ import {
   Badge,
   Button,
   Group,
-  Loader,
   Modal,
   Paper,
   Radio,
@@ -16,7 +15,9 @@ import {
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { type ApiKey, type CreatedKey, ROLE_HELP, ROLES, sourcesApi, when } from "../sources-api.ts";
+import { EmptyState } from "./EmptyState.tsx";
 import { SourceCopyField } from "./SourceCopyField.tsx";
+import { TableSkeleton } from "./TableSkeleton.tsx";
 
 const ROLE_COLOR: Record<ApiKey["role"], string> = {
   admin: "grape",
@@ -68,7 +69,7 @@ export function SourceKeysPanel({ onCreated }: { onCreated?: (k: CreatedKey) => 
           <TextInput
             label="Key name"
             placeholder="e.g. Website backend"
-            w={360}
+            maw={360}
             value={name}
             onChange={(e) => setName(e.currentTarget.value)}
           />
@@ -113,55 +114,61 @@ export function SourceKeysPanel({ onCreated }: { onCreated?: (k: CreatedKey) => 
           )}
         </Stack>
       </Paper>
-      {keys.isLoading && <Loader aria-label="Loading keys" />}
+      {keys.isLoading && <TableSkeleton label="Loading keys" rows={3} />}
       {keys.isError && (
         <Alert color="red" role="alert">
           Could not load the keys: {keys.error.message}
         </Alert>
       )}
-      {keys.data && list.length === 0 && <Text c="dimmed">No API keys yet.</Text>}
+      {keys.data && list.length === 0 && (
+        <EmptyState title="No API keys yet.">
+          Create one above for each app or SDK that sends data.
+        </EmptyState>
+      )}
       {list.length > 0 && (
-        <Table data-testid="keys-table">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Prefix</Table.Th>
-              <Table.Th>Role</Table.Th>
-              <Table.Th>Created</Table.Th>
-              <Table.Th />
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {list.map((k) => (
-              <Table.Tr key={k.id} data-key={k.id}>
-                <Table.Td>{k.name || <Text c="dimmed">(no name)</Text>}</Table.Td>
-                <Table.Td>
-                  <Text ff="monospace" size="sm">
-                    {k.prefix}…
-                  </Text>
-                </Table.Td>
-                <Table.Td>
-                  <RoleBadge role={k.role} />
-                </Table.Td>
-                <Table.Td>{when(k.created_at)}</Table.Td>
-                <Table.Td>
-                  <Button
-                    size="xs"
-                    variant="subtle"
-                    color="red"
-                    aria-label={`Revoke ${k.name || k.prefix}`}
-                    onClick={() => {
-                      revoke.reset();
-                      setRevoking(k);
-                    }}
-                  >
-                    Revoke
-                  </Button>
-                </Table.Td>
+        <Table.ScrollContainer minWidth={640}>
+          <Table data-testid="keys-table">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Prefix</Table.Th>
+                <Table.Th>Role</Table.Th>
+                <Table.Th>Created</Table.Th>
+                <Table.Th />
               </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+            </Table.Thead>
+            <Table.Tbody>
+              {list.map((k) => (
+                <Table.Tr key={k.id} data-key={k.id}>
+                  <Table.Td>{k.name || <Text c="dimmed">(no name)</Text>}</Table.Td>
+                  <Table.Td>
+                    <Text ff="monospace" size="sm">
+                      {k.prefix}…
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <RoleBadge role={k.role} />
+                  </Table.Td>
+                  <Table.Td>{when(k.created_at)}</Table.Td>
+                  <Table.Td>
+                    <Button
+                      size="xs"
+                      variant="subtle"
+                      color="red"
+                      aria-label={`Revoke ${k.name || k.prefix}`}
+                      onClick={() => {
+                        revoke.reset();
+                        setRevoking(k);
+                      }}
+                    >
+                      Revoke
+                    </Button>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
       )}
       <Modal
         opened={revoking !== null}

@@ -120,7 +120,7 @@ export function WebhookForm() {
         <Select
           label="Segment"
           description="Only this segment's changes; leave empty for every segment."
-          w={360}
+          maw={360}
           searchable
           clearable
           placeholder={segments.isLoading ? "Loading…" : "All segments"}

@@ -1,13 +1,16 @@
-import { Alert, Button, Group, Loader, Modal, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Group, Loader, Modal, Paper, Stack, Text, TextInput } from "@mantine/core";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useState } from "react";
-import { useNavigate, useSearchParams } from "react-router";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { ApiError, api, type Rule } from "../api.ts";
 import { ContactSample } from "../components/ContactSample.tsx";
 import { ContactsSegmentSelect } from "../components/ContactsSegmentSelect.tsx";
 import { EditorContext } from "../components/EditorContext.tsx";
+import { EmptyState } from "../components/EmptyState.tsx";
 import { FilterRow, ruleFor } from "../components/FilterRow.tsx";
 import { IssueList } from "../components/IssueList.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { TableSkeleton } from "../components/TableSkeleton.tsx";
 import { useDebounced } from "../hooks/useDebounced.ts";
 
 /** The filters as one rule, narrowed by the search text and the segment the list shows. */
@@ -121,7 +124,15 @@ export function ContactsPage() {
   return (
     <EditorContext.Provider value={{ fields: fields.data ?? [], segments: segments.data ?? [], issues: [] }}>
       <Stack>
-        <Title order={2}>Contacts</Title>
+        <PageHeader
+          title="Contacts"
+          description="Everyone in the workspace, or one segment's members. Filter them, then save the filter as a segment."
+          actions={
+            <Button component={Link} to="/import" variant="default">
+              Import contacts
+            </Button>
+          }
+        />
         <Paper withBorder p="sm">
           <form onSubmit={apply}>
             <Stack gap="xs">
@@ -186,7 +197,7 @@ export function ContactsPage() {
         </Paper>
         {applied === null ? (
           <>
-            {list.isLoading && <Loader aria-label="Loading contacts" />}
+            {list.isLoading && <TableSkeleton label="Loading contacts" rows={8} />}
             {list.isError && <Alert color="red">Could not load contacts: {String(list.error)}</Alert>}
             {list.data && (
               <>
@@ -198,11 +209,22 @@ export function ContactsPage() {
                 <ContactSample
                   contacts={list.data.data}
                   empty={
-                    q
-                      ? "No contact matches this search."
-                      : segment
-                        ? "No contact in this segment."
-                        : "No contacts yet: import some."
+                    q ? (
+                      "No contact matches this search."
+                    ) : segment ? (
+                      "No contact in this segment."
+                    ) : (
+                      <EmptyState
+                        title="No contacts yet."
+                        action={
+                          <Button component={Link} to="/import">
+                            Import a CSV
+                          </Button>
+                        }
+                      >
+                        Import a CSV of contacts, or send them through the API or a connected source.
+                      </EmptyState>
+                    )
                   }
                 />
               </>

@@ -4,7 +4,6 @@ import {
   Badge,
   Button,
   Group,
-  Loader,
   Paper,
   Select,
   Stack,
@@ -17,6 +16,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, type FieldType, type Issue } from "../api.ts";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { TableSkeleton } from "../components/TableSkeleton.tsx";
 import { FIELD_TYPES, type FieldInfo, fieldsApi, isFieldType, TYPE_INFO } from "../fields-api.ts";
 import { when } from "../sources-api.ts";
 
@@ -126,13 +127,10 @@ export function FieldsPage() {
   const customCount = list.filter((f) => !f.builtin).length;
   return (
     <Stack maw={1100}>
-      <div>
-        <Title order={2}>Fields</Title>
-        <Text c="dimmed">
-          What a contact carries: the built-in fields, and the custom ones declared here, which rules, filters
-          and imports can then use. A custom field's key and type cannot change once declared.
-        </Text>
-      </div>
+      <PageHeader
+        title="Fields"
+        description="What a contact carries: the built-in fields, and the custom ones declared here, which rules, filters and imports can then use. A custom field's key and type cannot change once declared."
+      />
       <NewFieldForm onCreated={setCreated} />
       {created && (
         <Alert
@@ -154,7 +152,7 @@ export function FieldsPage() {
           </Group>
         </Alert>
       )}
-      {fields.isLoading && <Loader aria-label="Loading fields" />}
+      {fields.isLoading && <TableSkeleton label="Loading fields" rows={8} />}
       {fields.isError && (
         <Alert color="red" role="alert">
           Could not load the fields: {fields.error.message}

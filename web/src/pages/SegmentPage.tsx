@@ -1,5 +1,6 @@
 import {
   Alert,
+  Anchor,
   Badge,
   Button,
   Code,
@@ -10,19 +11,22 @@ import {
   Stack,
   Tabs,
   Text,
-  Title,
 } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { ApiError, api, downloadExport } from "../api.ts";
 import { AnalyticsPanel } from "../components/AnalyticsPanel.tsx";
+import { EmptyState } from "../components/EmptyState.tsx";
 import { MembersTable } from "../components/MembersTable.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
 import { SegmentActionsPanel } from "../components/SegmentActionsPanel.tsx";
 import { SegmentChangesPanel } from "../components/SegmentChangesPanel.tsx";
 import { SegmentHistoryPanel } from "../components/SegmentHistoryPanel.tsx";
 import { SegmentOverridesPanel } from "../components/SegmentOverridesPanel.tsx";
 import { StaticMembersPanel } from "../components/StaticMembersPanel.tsx";
+import { TableSkeleton } from "../components/TableSkeleton.tsx";
+import { formatCount } from "../format.ts";
 
 const FORMATS = [
   ["csv", "CSV"],
@@ -46,45 +50,44 @@ export function SegmentPage() {
       nav("/segments");
     },
   });
-  if (seg.isLoading) return <Loader aria-label="Loading segment" />;
+  if (seg.isLoading) return <TableSkeleton label="Loading segment" rows={8} />;
   if (seg.isError || !seg.data)
     return <Alert color="red">Could not load the segment: {String(seg.error)}</Alert>;
   const s = seg.data;
   const delError = del.error instanceof ApiError ? del.error : null;
   return (
     <Stack>
-      <Group justify="space-between">
-        <div>
-          <Group gap="xs">
-            <Title order={2}>{s.name}</Title>
+      <PageHeader
+        back={{ to: "/segments", label: "Segments" }}
+        title={s.name}
+        badges={
+          <>
             <Badge variant="light">{s.kind}</Badge>
             {s.default && <Badge color="gray">default</Badge>}
-          </Group>
-          <Text c="dimmed">
-            {s.size.toLocaleString("en")} members{s.description ? ` · ${s.description}` : ""}
-          </Text>
-        </div>
-        <Group>
-          {!s.default && (
-            <Button variant="default" onClick={() => nav(`/segments/${id}/edit`)}>
-              Edit
-            </Button>
-          )}
-          {!s.default && (
-            <Button
-              color="red"
-              variant="light"
-              onClick={() => {
-                // A new look at the segment: uses removed since the last refusal may let it go now.
-                del.reset();
-                setConfirm(true);
-              }}
-            >
-              Delete
-            </Button>
-          )}
-        </Group>
-      </Group>
+          </>
+        }
+        description={`${formatCount(s.size, "member")}${s.description ? ` · ${s.description}` : ""}`}
+        actions={
+          !s.default && (
+            <>
+              <Button variant="default" onClick={() => nav(`/segments/${id}/edit`)}>
+                Edit
+              </Button>
+              <Button
+                color="red"
+                variant="light"
+                onClick={() => {
+                  // A new look at the segment: uses removed since the last refusal may let it go now.
+                  del.reset();
+                  setConfirm(true);
+                }}
+              >
+                Delete
+              </Button>
+            </>
+          )
+        }
+      />
       <Tabs defaultValue="members" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="members">Members</Tabs.Tab>
@@ -127,13 +130,19 @@ export function SegmentPage() {
         <Tabs.Panel value="uses" pt="md">
           {uses.isLoading && <Loader aria-label="Loading uses" />}
           {uses.isError && <Alert color="red">{String(uses.error)}</Alert>}
-          {uses.data && uses.data.length === 0 && <Text c="dimmed">Nothing refers to this segment.</Text>}
+          {uses.data && uses.data.length === 0 && (
+            <EmptyState title="Nothing refers to this segment.">
+              Other segments, destinations, scheduled exports and webhooks that use it will be listed here.
+            </EmptyState>
+          )}
           {uses.data && uses.data.length > 0 && (
             <List>
               {uses.data.map((u) => (
                 <List.Item key={`${u.type}:${u.id}`}>
                   {u.type === "segment" ? (
-                    <Link to={`/segments/${u.id}`}>segment {u.id}</Link>
+                    <Anchor component={Link} to={`/segments/${u.id}`}>
+                      segment {u.id}
+                    </Anchor>
                   ) : (
                     `${u.type} ${u.id}`
                   )}
@@ -163,7 +172,9 @@ export function SegmentPage() {
         )}
         {s.rule && (
           <Tabs.Panel value="rule" pt="md">
-            <Code block>{JSON.stringify(s.rule, null, 2)}</Code>
+            <Code block style={{ overflowX: "auto" }}>
+              {JSON.stringify(s.rule, null, 2)}
+            </Code>
           </Tabs.Panel>
         )}
       </Tabs>

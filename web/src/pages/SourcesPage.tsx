@@ -1,6 +1,7 @@
-import { Stack, Tabs, Text, Title } from "@mantine/core";
+import { Stack, Tabs } from "@mantine/core";
 import { useState } from "react";
 import { useSearchParams } from "react-router";
+import { PageHeader } from "../components/PageHeader.tsx";
 import { SourceKeysPanel } from "../components/SourceKeysPanel.tsx";
 import { SourceReceiversPanel } from "../components/SourceReceiversPanel.tsx";
 import { SourceSegmentPanel } from "../components/SourceSegmentPanel.tsx";
@@ -19,10 +20,7 @@ export function SourcesPage() {
   const show = (t: Tab) => setParams(t === "keys" ? {} : { tab: t }, { replace: true });
   return (
     <Stack>
-      <div>
-        <Title order={2}>Sources</Title>
-        <Text c="dimmed">How contacts and events come into this workspace.</Text>
-      </div>
+      <PageHeader title="Sources" description="How contacts and events come into this workspace." />
       <Tabs value={tab} onChange={(v) => v && show(v as Tab)} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="keys">API keys</Tabs.Tab>

@@ -1,0 +1,171 @@
+/**
+ * The visual system holds: no page is wider than the window at 1280 px or at 390 px
+ * (a phone), the navigation folds behind a menu button on the narrow window, links are
+ * the app's and not the browser's default blue underline, and empty lists say what to
+ * do next.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_KEY } from "../support/server.ts";
+import { startWebEnv, type WebEnv } from "./support.ts";
+
+describe("web app: layout, links and empty states", () => {
+  let env: WebEnv;
+  let segmentId = "";
+  let contactId = "";
+  beforeAll(async () => {
+    env = await startWebEnv(40);
+    const seg = await env.s.call("POST", "/v1/segments", {
+      name: "A segment whose name is long enough to need wrapping on a phone screen",
+      rule: { type: "field", field: "country", op: "eq", value: "FR" },
+    });
+    segmentId = seg.body.id;
+    contactId = (await env.s.call("GET", "/v1/contacts?limit=1")).body.data[0].id;
+  }, 60_000);
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  async function open(width: number, height: number): Promise<Page> {
+    const context = await env.browser.newContext({ viewport: { width, height } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${env.s.url}/sign-in`);
+    await page.getByLabel("API key").fill(ADMIN_KEY);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("workspace-name").getByText("Default").waitFor();
+    return page;
+  }
+
+  /** How far the page is wider than the window, and the widest element sticking out. */
+  const overflow = (page: Page) =>
+    page.locator("html").evaluate((html) => {
+      const doc = html;
+      let culprit = "";
+      let right = doc.clientWidth;
+      for (const el of html.ownerDocument.querySelectorAll("body *")) {
+        const r = el.getBoundingClientRect();
+        // Inside a box that scrolls or clips, it does not widen the page.
+        let clipped = false;
+        for (let p = el.parentElement; p && p !== doc; p = p.parentElement) {
+          if (html.ownerDocument.defaultView!.getComputedStyle(p).overflowX !== "visible") clipped = true;
+        }
+        if (!clipped && r.width > 0 && r.right > right + 1) {
+          right = r.right;
+          culprit = `${el.tagName.toLowerCase()}.${String(el.className).split(" ").slice(0, 2).join(".")} "${(el.textContent ?? "").slice(0, 60)}"`;
+        }
+      }
+      return { extra: doc.scrollWidth - doc.clientWidth, culprit };
+    });
+
+  /** Whether a navigation link is on screen (a folded navbar is slid out to the left). */
+  const onScreen = async (page: Page, name: string) => {
+    const box = await page
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name })
+      .boundingBox();
+    return box !== null && box.x + box.width > 0;
+  };
+
+  const pages = () => [
+    "/segments",
+    `/segments/${segmentId}`,
+    "/segments/new",
+    "/contacts",
+    `/contacts/${contactId}`,
+    "/import",
+    "/fields",
+    "/sources",
+    "/sources?tab=receivers",
+    "/destinations",
+    "/schedules",
+    "/webhooks",
+  ];
+
+  for (const [width, height] of [
+    [1280, 800],
+    [390, 844],
+  ] as const) {
+    it(`no page is wider than a ${width} px window`, async () => {
+      const page = await open(width, height);
+      const wide: string[] = [];
+      for (const path of pages()) {
+        await page.goto(env.s.url + path);
+        await page.getByRole("heading", { level: 2 }).first().waitFor();
+        // Lists and charts fill in after the heading.
+        await page.waitForTimeout(500);
+        const o = await overflow(page);
+        if (o.extra > 0) wide.push(`${path}: ${o.extra} px wider (${o.culprit})`);
+      }
+      await page.context().close();
+      expect(wide, wide.join("\n")).toEqual([]);
+    }, 120_000);
+  }
+
+  it("folds the navigation behind a menu button on a narrow window, and opens it", async () => {
+    const page = await open(390, 844);
+    const nav = page.getByRole("navigation", { name: "Main" });
+    const menu = page.getByRole("button", { name: "Open navigation" });
+    expect(await menu.isVisible()).toBe(true);
+    expect(await onScreen(page, "Contacts")).toBe(false);
+    await menu.focus();
+    await page.keyboard.press("Enter");
+    await nav.getByRole("link", { name: "Contacts" }).click();
+    await page.waitForURL(/\/contacts$/);
+    // A new page folds it again.
+    await page.getByRole("button", { name: "Open navigation" }).waitFor();
+    await page.waitForTimeout(400);
+    expect(await onScreen(page, "Contacts")).toBe(false);
+    await page.context().close();
+
+    const wide = await open(1280, 800);
+    expect(await wide.getByRole("button", { name: "Open navigation" }).isVisible()).toBe(false);
+    expect(
+      await wide
+        .getByRole("navigation", { name: "Main" })
+        .getByRole("link", { name: "Contacts" })
+        .isVisible(),
+    ).toBe(true);
+    await wide.context().close();
+  });
+
+  it("styles links as the app's: no browser-default blue, underlined on hover only", async () => {
+    const page = await open(1280, 800);
+    await page.goto(`${env.s.url}/segments/${segmentId}`);
+    await page.getByRole("tabpanel").locator("tbody tr a").first().waitFor();
+    const styles = await page.locator("main a").evaluateAll((links) =>
+      links.map((a) => {
+        const st = a.ownerDocument.defaultView!.getComputedStyle(a);
+        return { text: a.textContent, color: st.color, line: st.textDecorationLine };
+      }),
+    );
+    expect(styles.length).toBeGreaterThan(2);
+    for (const s of styles) {
+      expect(s.color, s.text ?? "").not.toBe("rgb(0, 0, 238)");
+      expect(s.line, s.text ?? "").toBe("none");
+    }
+    await page.context().close();
+  });
+
+  it("says what to do next on an empty list", async () => {
+    const page = await open(1280, 800);
+    for (const [path, title, next] of [
+      ["/webhooks", "No webhooks yet.", /form below/],
+      ["/destinations", "No destinations yet.", /form below/],
+      ["/schedules", "No scheduled exports yet.", /form below/],
+      ["/sources?tab=receivers", "No receivers yet.", /form below/],
+    ] as const) {
+      await page.goto(env.s.url + path);
+      const empty = page.getByTestId("empty-state");
+      await empty.getByText(title).waitFor();
+      expect(await empty.textContent(), path).toMatch(next);
+    }
+    await page.goto(`${env.s.url}/segments`);
+    await page.getByLabel("Search segments").fill("no such segment");
+    const empty = page.getByTestId("empty-state");
+    await empty.getByText("No segment matches").waitFor();
+    await empty.getByRole("button", { name: "Clear the search" }).click();
+    await page.locator('tr[data-segment="all"]').waitFor();
+    await page.context().close();
+  });
+});
