@@ -1,4 +1,13 @@
-import { Autocomplete, type ComboboxData, Group, Select, Stack, Text } from "@mantine/core";
+import {
+  Autocomplete,
+  type ComboboxData,
+  defaultOptionsFilter,
+  Group,
+  type OptionsFilter,
+  Select,
+  Stack,
+  Text,
+} from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { api, type Rule } from "../api.ts";
 import { defaultValue, KNOWN_EVENTS, MEASURES, OPS, valueKind } from "../rules.ts";
@@ -26,6 +35,19 @@ export function eventSuggestions(types: EventTypeInfo[]): ComboboxData {
     ...(builtin.length ? [{ group: "Built-in", items: builtin }] : []),
   ];
 }
+
+/**
+ * Mantine's filter (case-insensitive substring), except that a name typed out in full
+ * closes the list: nothing is left to suggest, and an open list would cover the inputs
+ * below it.
+ */
+export const suggestionFilter: OptionsFilter = (input) => {
+  const q = input.search.trim().toLowerCase();
+  const exact = (items: typeof input.options): boolean =>
+    items.some((o) => ("group" in o ? exact(o.items) : o.label.toLowerCase() === q));
+  if (q !== "" && exact(input.options)) return [];
+  return defaultOptionsFilter(input);
+};
 
 /**
  * Property names to suggest for an event type (every type's when none is given),
@@ -73,6 +95,7 @@ export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: 
           aria-label="Event"
           w={170}
           data={eventSuggestions(types)}
+          filter={suggestionFilter}
           value={rule.event}
           onChange={(event) => onChange({ ...rule, event })}
         />
@@ -100,6 +123,7 @@ export function EventCondition({ rule, onChange }: { rule: EventRule; onChange: 
             aria-label="Measured property"
             w={130}
             data={propertySuggestions(types, rule.event, true)}
+            filter={suggestionFilter}
             value={rule.measure.property}
             onChange={(property) => onChange({ ...rule, measure: { fn, property } })}
           />

@@ -1,7 +1,7 @@
 import { ActionIcon, Autocomplete, Group, Select, TagsInput } from "@mantine/core";
 import type { Rule } from "../api.ts";
 import { DurationInput } from "./DurationInput.tsx";
-import { eventSuggestions, useEventTypes } from "./EventCondition.tsx";
+import { eventSuggestions, suggestionFilter, useEventTypes } from "./EventCondition.tsx";
 import { FieldCondition } from "./FieldCondition.tsx";
 import { SegmentCondition } from "./SegmentCondition.tsx";
 
@@ -93,6 +93,7 @@ export function FilterRow({
             aria-label="Event"
             w={170}
             data={eventSuggestions(types)}
+            filter={suggestionFilter}
             value={ev.event}
             onChange={(e) => onChange(make(e, negated, win))}
           />

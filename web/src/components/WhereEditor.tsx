@@ -1,7 +1,7 @@
 import { ActionIcon, Autocomplete, Button, Group, Select, Stack } from "@mantine/core";
 import type { Where } from "../api.ts";
 import { defaultValue, newWhere, OPS, valueKind } from "../rules.ts";
-import { propertySuggestions, useEventTypes } from "./EventCondition.tsx";
+import { propertySuggestions, suggestionFilter, useEventTypes } from "./EventCondition.tsx";
 import { ValueInput } from "./ValueInput.tsx";
 
 /**
@@ -32,6 +32,7 @@ export function WhereEditor({
             placeholder="property (e.g. amount)"
             w={170}
             data={names}
+            filter={suggestionFilter}
             value={w.property}
             onChange={(property) => set(i, { ...w, property })}
           />
