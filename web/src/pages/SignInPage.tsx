@@ -20,11 +20,13 @@ export function SignInPage({ onSignIn }: { onSignIn: (key: string) => void }) {
     }
   };
   return (
-    <Center h="100vh">
-      <Paper withBorder p="xl" w={420}>
+    <Center mih="100vh" p="md" bg="gray.0">
+      <Paper withBorder shadow="sm" p="xl" w="100%" maw={420}>
         <form onSubmit={submit}>
           <Stack>
-            <Title order={2}>Sign in to Slice</Title>
+            <Title order={1} size="h2">
+              Sign in to Slice
+            </Title>
             <Text c="dimmed" size="sm">
               Paste an API key of your workspace.
             </Text>
