@@ -19,12 +19,50 @@ export interface FieldInfo {
   builtin: boolean;
   /** null for a built-in field. */
   created_at: string | null;
+  /** A computed field's definition; null for a stored (or built-in) field. */
+  computed: ComputedDefinition | null;
+  /** The definition in the rule text form, e.g. `sum(order_placed.amount)`. */
+  computed_text: string | null;
 }
+
+/** A computed field's definition (docs/rules.md, Computed fields). */
+export interface ComputedDefinition {
+  event: string;
+  where?: unknown[];
+  window?: Record<string, unknown>;
+  measure: { fn: MeasureFn; property?: string };
+}
+
+export const MEASURE_FNS = [
+  "count",
+  "distinct",
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "first_at",
+  "last_at",
+  "most_frequent",
+] as const;
+export type MeasureFn = (typeof MEASURE_FNS)[number];
+
+export const MEASURE_INFO: Record<MeasureFn, { label: string; type: FieldType; property: boolean }> = {
+  count: { label: "Number of events", type: "number", property: false },
+  distinct: { label: "Distinct values of a property", type: "number", property: true },
+  sum: { label: "Sum of a property", type: "number", property: true },
+  avg: { label: "Average of a property", type: "number", property: true },
+  min: { label: "Smallest value of a property", type: "number", property: true },
+  max: { label: "Largest value of a property", type: "number", property: true },
+  first_at: { label: "Time of the first event", type: "date", property: false },
+  last_at: { label: "Time of the latest event", type: "date", property: false },
+  most_frequent: { label: "Most frequent value of a property", type: "string", property: true },
+};
 
 export interface NewField {
   key: string;
   type: FieldType;
   label?: string;
+  computed?: ComputedDefinition;
 }
 
 export const TYPE_INFO: Record<FieldType, { label: string; example: string }> = {
@@ -46,6 +84,8 @@ interface Page<T> {
 export const fieldsApi = {
   list: () => call<Page<FieldInfo>>("GET", "/v1/fields").then((p) => p.data),
   create: (f: NewField) => call<FieldInfo>("POST", "/v1/fields", f),
+  /** Deletes a computed field (409 while a segment's rule uses it). */
+  remove: (key: string) => call<null>("DELETE", `/v1/fields/${encodeURIComponent(key)}`),
 };
 
 /** The key of an `unknown field "<key>"` error, or null for any other message. */

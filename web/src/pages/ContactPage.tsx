@@ -41,6 +41,9 @@ const PROFILE: (keyof Contact)[] = [
 ];
 const TIMES: ReadonlySet<keyof Contact> = new Set(["created_at", "subscribed_at"]);
 
+/** With computed fields, a contact carries their values now (docs/rules.md, Computed fields). */
+type ContactWithComputed = Contact & { computed?: Record<string, string | number | null> };
+
 export function ContactPage() {
   const { id } = useParams() as { id: string };
   const c = useQuery({ queryKey: ["contact", id], queryFn: () => api.contact(id) });
@@ -116,6 +119,22 @@ export function ContactPage() {
                       )}
                     </Table.Th>
                     <Table.Td>{typeof v === "string" ? v : JSON.stringify(v)}</Table.Td>
+                  </Table.Tr>
+                ))}
+                {Object.entries((ct as ContactWithComputed).computed ?? {}).map(([k, v]) => (
+                  <Table.Tr key={`computed.${k}`} data-computed={k}>
+                    <Table.Th>
+                      <span>{fieldLabel(k)}</span>{" "}
+                      <Badge size="xs" variant="light" color="teal">
+                        computed
+                      </Badge>
+                      {fieldLabel(k) !== k && (
+                        <Text size="xs" c="dimmed" fw={400}>
+                          {k}
+                        </Text>
+                      )}
+                    </Table.Th>
+                    <Table.Td>{v === null ? "—" : String(v)}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>

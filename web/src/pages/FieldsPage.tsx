@@ -3,6 +3,7 @@ import {
   Anchor,
   Badge,
   Button,
+  Checkbox,
   Group,
   Paper,
   Select,
@@ -18,7 +19,17 @@ import { Link, useSearchParams } from "react-router";
 import { ApiError, type FieldType, type Issue } from "../api.ts";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { TableSkeleton } from "../components/TableSkeleton.tsx";
-import { FIELD_TYPES, type FieldInfo, fieldsApi, isFieldType, TYPE_INFO } from "../fields-api.ts";
+import {
+  type ComputedDefinition,
+  FIELD_TYPES,
+  type FieldInfo,
+  fieldsApi,
+  isFieldType,
+  MEASURE_FNS,
+  MEASURE_INFO,
+  type MeasureFn,
+  TYPE_INFO,
+} from "../fields-api.ts";
 import { when } from "../sources-api.ts";
 
 /** Only the app's own segment pages are offered as the way back. */
@@ -34,9 +45,25 @@ function NewFieldForm({ onCreated }: { onCreated: (f: FieldInfo) => void }) {
     return isFieldType(t) ? t : "string";
   });
   const [label, setLabel] = useState("");
+  // A computed field: its type is the measure's, so the type picker follows the measure.
+  const [computed, setComputed] = useState(false);
+  const [fn, setFn] = useState<MeasureFn>("sum");
+  const [event, setEvent] = useState("");
+  const [property, setProperty] = useState("");
+  const [inLast, setInLast] = useState("");
+  const definition = (): ComputedDefinition => ({
+    event: event.trim(),
+    ...(inLast.trim() ? { window: { in_last: inLast.trim() } } : {}),
+    measure: MEASURE_INFO[fn].property ? { fn, property: property.trim() } : { fn },
+  });
   const create = useMutation({
     mutationFn: () =>
-      fieldsApi.create({ key: key.trim(), type, ...(label.trim() ? { label: label.trim() } : {}) }),
+      fieldsApi.create({
+        key: key.trim(),
+        type: computed ? MEASURE_INFO[fn].type : type,
+        ...(label.trim() ? { label: label.trim() } : {}),
+        ...(computed ? { computed: definition() } : {}),
+      }),
     onSuccess: (f) => {
       onCreated(f);
       setKey("");
@@ -54,6 +81,9 @@ function NewFieldForm({ onCreated }: { onCreated: (f: FieldInfo) => void }) {
   const keyError = errorAt("key");
   const typeError = errorAt("type");
   const labelError = errorAt("label");
+  const eventError = errorAt("computed.event");
+  const propertyError = errorAt("computed.measure.property");
+  const windowError = errorAt("computed.window.in_last") ?? errorAt("computed.window");
   const rest = issues.filter((i) => !placed.has(i));
   return (
     <Paper withBorder p="md">
@@ -75,11 +105,12 @@ function NewFieldForm({ onCreated }: { onCreated: (f: FieldInfo) => void }) {
           />
           <Select
             label="Type"
-            description={TYPE_INFO[type].example}
+            description={computed ? "The measure's type" : TYPE_INFO[type].example}
             w={240}
             allowDeselect={false}
             data={FIELD_TYPES.map((t) => ({ value: t, label: `${TYPE_INFO[t].label} (${t})` }))}
-            value={type}
+            value={computed ? MEASURE_INFO[fn].type : type}
+            disabled={computed}
             error={typeError}
             onChange={(v) => isFieldType(v) && setType(v)}
           />
@@ -93,6 +124,54 @@ function NewFieldForm({ onCreated }: { onCreated: (f: FieldInfo) => void }) {
             onChange={(e) => setLabel(e.currentTarget.value)}
           />
         </Group>
+        <Checkbox
+          label="Computed from events (kept current, usable in rules, never written)"
+          checked={computed}
+          onChange={(e) => setComputed(e.currentTarget.checked)}
+        />
+        {computed && (
+          <Group align="flex-start" data-testid="computed-definition">
+            <Select
+              label="Measure"
+              w={280}
+              allowDeselect={false}
+              data={MEASURE_FNS.map((m) => ({ value: m, label: `${MEASURE_INFO[m].label} (${m})` }))}
+              value={fn}
+              onChange={(v) => v && setFn(v as MeasureFn)}
+            />
+            <TextInput
+              label="Event type"
+              placeholder="e.g. order_placed"
+              w={200}
+              required
+              value={event}
+              error={eventError}
+              onChange={(e) => setEvent(e.currentTarget.value)}
+              styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
+            />
+            {MEASURE_INFO[fn].property && (
+              <TextInput
+                label="Property"
+                placeholder="e.g. amount"
+                w={180}
+                required
+                value={property}
+                error={propertyError}
+                onChange={(e) => setProperty(e.currentTarget.value)}
+                styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
+              />
+            )}
+            <TextInput
+              label="In the last"
+              description="A duration like 90d; empty: all time"
+              placeholder="e.g. 90d"
+              w={160}
+              value={inLast}
+              error={windowError}
+              onChange={(e) => setInLast(e.currentTarget.value)}
+            />
+          </Group>
+        )}
         <Group>
           <Button onClick={() => create.mutate()} loading={create.isPending} disabled={key.trim() === ""}>
             Declare field
@@ -112,6 +191,34 @@ function NewFieldForm({ onCreated }: { onCreated: (f: FieldInfo) => void }) {
         )}
       </Stack>
     </Paper>
+  );
+}
+
+/** Deletes a computed field; a field a segment uses is refused, with the segments named. */
+function DeleteComputed({ field }: { field: FieldInfo }) {
+  const qc = useQueryClient();
+  const remove = useMutation({
+    mutationFn: () => fieldsApi.remove(field.key),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ["fields"] }),
+  });
+  return (
+    <>
+      <Button
+        size="compact-xs"
+        variant="subtle"
+        color="red"
+        loading={remove.isPending}
+        onClick={() => remove.mutate()}
+        aria-label={`Delete ${field.key}`}
+      >
+        Delete
+      </Button>
+      {remove.error && (
+        <Text c="red" size="xs" role="alert">
+          {remove.error.message}
+        </Text>
+      )}
+    </>
   );
 }
 
@@ -187,13 +294,25 @@ export function FieldsPage() {
                       {TYPE_INFO[f.type]?.label ?? f.type}
                     </Text>
                   </Table.Td>
-                  <Table.Td>{f.label}</Table.Td>
                   <Table.Td>
-                    <Badge variant="light" color={f.builtin ? "gray" : "blue"}>
-                      {f.builtin ? "built-in" : "custom"}
+                    {f.label}
+                    {f.computed_text && (
+                      <Text size="xs" c="dimmed" ff="monospace" data-testid="computed-text">
+                        = {f.computed_text}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <Badge variant="light" color={f.builtin ? "gray" : f.computed ? "teal" : "blue"}>
+                      {f.builtin ? "built-in" : f.computed ? "computed" : "custom"}
                     </Badge>
                   </Table.Td>
-                  <Table.Td>{f.builtin ? "" : when(f.created_at)}</Table.Td>
+                  <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                      {f.builtin ? "" : when(f.created_at)}
+                      {f.computed && <DeleteComputed field={f} />}
+                    </Group>
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
