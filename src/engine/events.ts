@@ -102,6 +102,12 @@ export class EventTable {
   start: Int32Array;
   len: Int32Array;
   cap: Int32Array;
+  /**
+   * Per contact: its latest event's instant, -∞ with none. Dense by contact, so a
+   * whole-population loop can skip everyone without an event since a window's start
+   * reading this array in order instead of each block's end in the slab.
+   */
+  latest: Float64Array;
   times: Float64Array;
   readonly props = new Map<string, PropColumn>();
   /** The same columns as an array, for the per-event loops. */
@@ -123,6 +129,7 @@ export class EventTable {
     this.start = new Int32Array(contactCap);
     this.len = new Int32Array(contactCap);
     this.cap = new Int32Array(contactCap);
+    this.latest = new Float64Array(contactCap).fill(Number.NEGATIVE_INFINITY);
     this.unsorted = new Uint8Array(contactCap);
     this.times = new Float64Array(1024);
   }
@@ -136,6 +143,9 @@ export class EventTable {
       next.set(this[k]);
       this[k] = next;
     }
+    const latest = new Float64Array(cap).fill(Number.NEGATIVE_INFINITY);
+    latest.set(this.latest);
+    this.latest = latest;
     const unsorted = new Uint8Array(cap);
     unsorted.set(this.unsorted);
     this.unsorted = unsorted;
@@ -198,6 +208,7 @@ export class EventTable {
       }
     }
     this.times[pos] = t;
+    if (t > this.latest[c]) this.latest[c] = t;
     const list = this.propList;
     for (let k = 0; k < list.length; k++) list[k].clearSlot(pos);
     if (props) this.writeProps(pos, "", props);
@@ -227,6 +238,7 @@ export class EventTable {
   clearContact(c: number): void {
     this.total -= this.len[c];
     this.len[c] = 0;
+    this.latest[c] = Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -385,6 +397,7 @@ export class EventTable {
       const l = this.len[c];
       total += l;
       if (l > 1 && !this.blockSorted(c)) this.sortBlock(c);
+      this.latest[c] = l > 0 ? this.times[this.start[c] + l - 1] : Number.NEGATIVE_INFINITY;
     }
     this.total = total;
     this.unsorted.fill(0);

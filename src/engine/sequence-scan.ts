@@ -27,7 +27,10 @@ export function selectWithEventIn(
   const ow = out.words;
   const len = table.len;
   const start = table.start;
+  const latest = table.latest;
   const times = table.times;
+  // A window open to the past still leaves out contacts with no event (latest -∞).
+  const from = Math.max(lo, -Number.MAX_VALUE);
   // Contacts past the table's arrays have no event of it.
   const nc = Math.min(len.length, mask.size);
   const words = Math.min(mw.length, (nc + 31) >>> 5);
@@ -35,24 +38,21 @@ export function selectWithEventIn(
     const m = mw[wi] | 0;
     if (m === 0) continue;
     const base = wi << 5;
-    // The contacts with events, found without a branch per contact: most have none, in
-    // no predictable order, and a mispredicted branch each costs more than the loads.
+    // The contacts with an event since `lo`, found without a branch per contact: most
+    // have none, in no predictable order, and a mispredicted branch each costs more
+    // than the loads.
     const top = Math.min(32, nc - base);
     let bits = 0;
-    for (let b = 0; b < top; b++) {
-      const l = len[base | b];
-      bits |= ((l | -l) >>> 31) << b;
-    }
+    for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
     bits &= m;
     let res = 0;
     while (bits !== 0) {
       const t = bits & -bits;
       const c = base | (31 - Math.clz32(t));
       bits ^= t;
-      const l = len[c];
       const s = start[c];
-      const e = s + l;
-      if (times[e - 1] < lo || times[s] > hi) continue;
+      const e = s + len[c];
+      if (times[s] > hi) continue;
       const a = times[s] >= lo ? s : lowerBound(times, s, e, lo);
       if (times[a] > hi) continue;
       if (test(c)) res |= t;
