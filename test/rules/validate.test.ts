@@ -388,7 +388,7 @@ describe("validateRule: event and sequence conditions", () => {
     }
     expect(issue(event({ measure: { fn: "median", property: "x" }, op: "gt", value: 1 }))).toEqual({
       path: "rule.measure.fn",
-      message: "expected one of count, distinct, sum, avg, min, max, first_at, last_at",
+      message: "expected one of count, distinct, sum, avg, min, max, first_at, last_at, most_frequent",
     });
   });
 
