@@ -46,6 +46,105 @@ function engaged(days: number): SegmentTemplate {
 
 const amount = { fn: "sum", property: "amount" } as const;
 
+/** Which score of an RFM group: recency, frequency or monetary (docs/rules.md, "RFM scores"). */
+type Rfm = "r" | "f" | "m";
+const RFM_MEASURE: Record<Rfm, EventOpts> = {
+  r: { measure: { fn: "last_at" } },
+  f: {},
+  m: { measure: amount },
+};
+
+/** The score between `lo` and `hi` (1 to 5; equal ends are `eq`). */
+function score(which: Rfm, lo: number, hi: number): EventNode {
+  const test =
+    lo === hi
+      ? { op: "eq", value: lo }
+      : hi === 5
+        ? { op: "gte", value: lo }
+        : lo === 1
+          ? { op: "lte", value: hi }
+          : { op: "between", value: [lo, hi] };
+  return ev("order_placed", { ...RFM_MEASURE[which], score: "quintile", ...test });
+}
+
+function rfm(id: string, name: string, description: string, ranges: Partial<Record<Rfm, [number, number]>>) {
+  const conditions = (Object.entries(ranges) as [Rfm, [number, number]][]).map(([k, [lo, hi]]) =>
+    score(k, lo, hi),
+  );
+  return { id: `rfm_${id}`, name, description, rule: { type: "and" as const, conditions } };
+}
+
+/**
+ * The usual named RFM groups (docs/rules.md, "RFM scores"): quintile scores of the
+ * latest order, the number of orders and their amounts, over the contacts who ordered.
+ */
+const RFM_GROUPS: SegmentTemplate[] = [
+  rfm(
+    "champions",
+    "Champions",
+    "Ordered recently, often and for the most: recency, frequency and monetary scores 4 or 5.",
+    {
+      r: [4, 5],
+      f: [4, 5],
+      m: [4, 5],
+    },
+  ),
+  rfm(
+    "loyal",
+    "Loyal",
+    "Order often and spend well, not always lately: recency 3 to 5, frequency 4 or 5, monetary 3 to 5.",
+    {
+      r: [3, 5],
+      f: [4, 5],
+      m: [3, 5],
+    },
+  ),
+  rfm(
+    "potential_loyalists",
+    "Potential loyalists",
+    "Recent customers with a few orders: recency 4 or 5, frequency and monetary 2 or 3.",
+    { r: [4, 5], f: [2, 3], m: [2, 3] },
+  ),
+  rfm("new_customers", "New customers", "Ordered most recently, once or little: recency 5, frequency 1.", {
+    r: [5, 5],
+    f: [1, 1],
+  }),
+  rfm(
+    "at_risk",
+    "At risk",
+    "Ordered often and spent well, but not lately: recency 1 or 2, frequency and monetary 3 to 5.",
+    {
+      r: [1, 2],
+      f: [3, 5],
+      m: [3, 5],
+    },
+  ),
+  rfm(
+    "cant_lose",
+    "Can't lose them",
+    "Among the best customers once, gone quiet the longest: recency 1, frequency and monetary 4 or 5.",
+    {
+      r: [1, 1],
+      f: [4, 5],
+      m: [4, 5],
+    },
+  ),
+  rfm(
+    "hibernating",
+    "Hibernating",
+    "Last ordered a while ago, seldom and for little: recency 2 or 3, frequency and monetary 1 or 2.",
+    {
+      r: [2, 3],
+      f: [1, 2],
+      m: [1, 2],
+    },
+  ),
+  rfm("lost", "Lost", "Longest since an order, and few orders: recency 1, frequency 1 or 2.", {
+    r: [1, 1],
+    f: [1, 2],
+  }),
+];
+
 /** The templates, in the order they are listed. */
 export const SEGMENT_TEMPLATES: readonly SegmentTemplate[] = [
   engaged(30),
@@ -146,6 +245,7 @@ export const SEGMENT_TEMPLATES: readonly SegmentTemplate[] = [
     description: "Email status is soft_bouncing: a soft bounce not yet followed by an open or click.",
     rule: { type: "field", field: "email_status", op: "eq", value: "soft_bouncing" },
   },
+  ...RFM_GROUPS,
 ];
 
 /** The template with this id, or undefined. */
