@@ -5,7 +5,8 @@
  * The server holds the demo data (`slice serve --demo`, smaller) plus one of each thing a
  * page shows: a webhook with a delivery, a receiver, a destination with a dry run, a
  * schedule. `SLICE_UI_SCREENSHOTS=1` also writes every page to docs/ui-<page>.png at
- * 1280 × 800 (the gallery of docs/ui.md and the README).
+ * 1280 × 800 (the gallery of docs/ui.md and the README); a webhook's and a destination's
+ * pages are ui-webhooks.png and ui-destinations.png, their lists ui-*-list.png.
  */
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -259,9 +260,9 @@ describe("web app: accessibility of every page", () => {
         path: "/fields",
         ready: (p) => p.getByText("plan", { exact: true }).first().waitFor(),
       },
-      { name: "webhooks", path: "/webhooks", ready: (p) => p.locator("tbody tr").first().waitFor() },
+      { name: "webhook-list", path: "/webhooks", ready: (p) => p.locator("tbody tr").first().waitFor() },
       {
-        name: "webhook",
+        name: "webhooks",
         path: `/webhooks/${ids.webhook}`,
         ready: (p) => p.getByTestId("deliveries-table").locator("tbody tr").first().waitFor(),
       },
@@ -282,12 +283,12 @@ describe("web app: accessibility of every page", () => {
         ready: (p) => p.getByTestId("stat-accepted").waitFor(),
       },
       {
-        name: "destinations",
+        name: "destination-list",
         path: "/destinations",
         ready: (p) => p.locator("tbody tr").first().waitFor(),
       },
       {
-        name: "destination",
+        name: "destinations",
         path: `/destinations/${ids.destination}`,
         ready: (p) => p.getByTestId("runs-table").locator("tbody tr").first().waitFor(),
       },
@@ -363,7 +364,10 @@ describe("web app: accessibility of every page", () => {
     await page.keyboard.press("Enter");
     const added = (f: { label: string; path: string }) => f.path === "rule.conditions[1]";
     await moveTo("Tab", (f) => added(f) && f.label === "Field", "the new condition's field", 80);
-    await page.keyboard.type("Country");
+    // The search box holds the current field's name: replaced, not appended to. A search
+    // equal to the picked option's label lists every option, so part of the name is typed.
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type("Countr");
     await page.keyboard.press("ArrowDown");
     await page.keyboard.press("Enter");
     await moveTo("Tab", (f) => added(f) && f.label === "Value", "the new condition's value", 5);

@@ -20,7 +20,7 @@ export function ContactSample({
       empty
     );
   return (
-    <Table.ScrollContainer minWidth={560}>
+    <Table.ScrollContainer minWidth={360}>
       <Table striped highlightOnHover>
         <Table.Thead>
           <Table.Tr>
