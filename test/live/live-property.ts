@@ -122,6 +122,48 @@ const leaf = fc.oneof(
     op: fc.constant("between"),
     value: fc.constantFrom([1, 2], [0, 1], [2, 3]),
   }),
+  // most_frequent over a string property with case and space variants, blanks and
+  // numbers that do not count; events share instants, so ties happen.
+  fc
+    .record({
+      type: fc.constant("event" as const),
+      event: fc.constantFrom("order_placed", "cart_added"),
+      window: fc.option(
+        fc.oneof(
+          duration.map((d) => ({ in_last: d })),
+          period.map((p) => ({ during: p })),
+        ),
+        { nil: undefined },
+      ),
+      measure: fc.constant({ fn: "most_frequent" as const, property: "category" }),
+      op: fc.constantFrom("eq", "neq", "is_not_set"),
+      value: fc.constantFrom("shoes", "bags"),
+    })
+    .map((n) => {
+      const { window, value, ...rest } = n;
+      return { ...rest, ...(window ? { window } : {}), ...(n.op === "is_not_set" ? {} : { value }) };
+    }),
+  // Computed fields (declared in `run`): a condition on one means the event condition it names.
+  fc.oneof(
+    fc.record({
+      type: fc.constant("field" as const),
+      field: fc.constant("lifetime_value"),
+      op: fc.constantFrom("gt", "lte"),
+      value: fc.integer({ min: 0, max: 100 }),
+    }),
+    fc.record({
+      type: fc.constant("field" as const),
+      field: fc.constant("last_order_at"),
+      op: fc.constantFrom("in_last", "more_than_ago"),
+      value: duration,
+    }),
+    fc.record({
+      type: fc.constant("field" as const),
+      field: fc.constant("favorite_category"),
+      op: fc.constantFrom("eq", "neq"),
+      value: fc.constantFrom("shoes", "bags"),
+    }),
+  ),
   fc.record({
     type: fc.constant("bucket" as const),
     seed: fc.constantFrom("holdout", "ab"),
@@ -166,6 +208,7 @@ export type Step =
       dt: number;
       amount: number;
       hard: boolean;
+      category: string | number;
       eventId: string | null;
     }
   | { kind: "members"; seg: number; ids: string[]; action: "add" | "remove" | "lift"; expires: number | null }
@@ -212,6 +255,7 @@ export function stepArb(mix: StepMix): fc.Arbitrary<Step> {
         dt: timestamp,
         amount: fc.integer({ min: 0, max: 80 }),
         hard: fc.boolean(),
+        category: fc.constantFrom("shoes", " SHOES ", "bags", "", 7),
         eventId: fc.option(fc.constantFrom("e1", "e2", "e3"), { nil: null }),
       }),
       weight: mix.eventWeight,
@@ -274,6 +318,22 @@ export function run(tz: string, steps: Step[]): void {
       s.delete(c.contact_id);
     }
   });
+  engine.defineComputedField(
+    { key: "lifetime_value", type: "number" },
+    { event: "order_placed", measure: { fn: "sum", property: "amount" } },
+  );
+  engine.defineComputedField(
+    { key: "last_order_at", type: "date" },
+    { event: "order_placed", measure: { fn: "last_at" } },
+  );
+  engine.defineComputedField(
+    { key: "favorite_category", type: "string" },
+    {
+      event: "cart_added",
+      window: { in_last: "1d" },
+      measure: { fn: "most_frequent", property: "category" },
+    },
+  );
   engine.defineSegment({ id: "seg_static", kind: "static" });
   const defined = new Set(["seg_static"]);
 
@@ -341,7 +401,9 @@ export function run(tz: string, steps: Step[]): void {
           contact_id: s.id,
           timestamp: now + s.dt,
           properties:
-            s.type === "email_bounced" ? { bounce_type: s.hard ? "hard" : "soft" } : { amount: s.amount },
+            s.type === "email_bounced"
+              ? { bounce_type: s.hard ? "hard" : "soft" }
+              : { amount: s.amount, category: s.category },
         });
         break;
       case "members": {
