@@ -157,6 +157,27 @@ export async function exerciseEveryRoute(
     200,
   );
   check(events.data[0]?.type === "order_placed", "ana's order is listed");
+  const eventTypes = body("GET /v1/event-types", await api.GET("/v1/event-types"), 200);
+  check(
+    eventTypes.data.some((t) => t.type === "order_placed" && t.properties.some((p) => p.name === "amount")),
+    "event types name order_placed and its amount",
+  );
+  const ltv = body(
+    "POST /v1/fields",
+    await api.POST("/v1/fields", {
+      body: {
+        key: "lifetime_value",
+        type: "number",
+        computed: { event: "order_placed", measure: { fn: "sum", property: "amount" } },
+      },
+    }),
+    201,
+  );
+  check(ltv.key === "lifetime_value", "a computed field is declared");
+  empty(
+    "DELETE /v1/fields/{key}",
+    await api.DELETE("/v1/fields/{key}", { params: { path: { key: "lifetime_value" } } }),
+  );
 
   // ---------------------------------------------------------------- segments
   const templates = body("GET /v1/segment-templates", await api.GET("/v1/segment-templates"), 200);
