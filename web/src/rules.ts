@@ -218,7 +218,7 @@ export const MEASURES: [string, string][] = [
   ["last_at", "last time"],
 ];
 
-export type NewKind = "and" | "or" | "not" | "field" | "event" | "sequence" | "segment" | "bucket";
+export type NewKind = "and" | "or" | "not" | "field" | "event" | "sequence" | "segment" | "bucket" | "rank";
 
 export function newNode(kind: NewKind): Rule {
   switch (kind) {
@@ -237,6 +237,15 @@ export function newNode(kind: NewKind): Rule {
       return { type: "segment", op: "in", segment: "subscribed" };
     case "bucket":
       return { type: "bucket", seed: "holdout", op: "lt", value: 10 };
+    case "rank":
+      // docs/rules.md, "Rank conditions": the rule type of api.ts does not list `rank`.
+      return {
+        type: "event",
+        event: "order_placed",
+        window: { in_last: "365d" },
+        measure: { fn: "sum", property: "amount" },
+        rank: { direction: "top", percent: 10 },
+      } as Rule;
   }
 }
 

@@ -6,6 +6,7 @@ import { useIssuesAt } from "./EditorContext.tsx";
 import { EventCondition } from "./EventCondition.tsx";
 import { FieldCondition } from "./FieldCondition.tsx";
 import { IssueList } from "./IssueList.tsx";
+import { isRankRule, RankCondition } from "./RankCondition.tsx";
 import { RuleBucketCondition } from "./RuleBucketCondition.tsx";
 import { SegmentCondition } from "./SegmentCondition.tsx";
 import { SequenceCondition } from "./SequenceCondition.tsx";
@@ -16,6 +17,7 @@ const ADD: [NewKind, string][] = [
   ["sequence", "Sequence"],
   ["segment", "Segment membership"],
   ["bucket", "Random bucket"],
+  ["rank", "Rank (top / bottom %, quintile)"],
   ["and", "AND group"],
   ["or", "OR group"],
   ["not", "NOT"],
@@ -140,7 +142,7 @@ export const RuleNode = memo(function RuleNode({
   } else {
     const label = {
       field: "Field",
-      event: "Event",
+      event: isRankRule(rule) ? "Rank" : "Event",
       sequence: "Sequence",
       segment: "Segment",
       bucket: "Bucket",
@@ -152,7 +154,12 @@ export const RuleNode = memo(function RuleNode({
             {label}
           </Badge>
           {rule.type === "field" && <FieldCondition rule={rule} onChange={onChange} />}
-          {rule.type === "event" && <EventCondition rule={rule} onChange={onChange} />}
+          {rule.type === "event" &&
+            (isRankRule(rule) ? (
+              <RankCondition rule={rule} onChange={onChange} />
+            ) : (
+              <EventCondition rule={rule} onChange={onChange} />
+            ))}
           {rule.type === "sequence" && <SequenceCondition rule={rule} onChange={onChange} />}
           {rule.type === "segment" && <SegmentCondition rule={rule} onChange={onChange} />}
           {rule.type === "bucket" && <RuleBucketCondition rule={rule} onChange={onChange} />}
