@@ -46,12 +46,7 @@ export function ScheduleActions({
         >
           {s.state === "paused" ? "Resume" : "Pause"}
         </Button>
-        <Button
-          size={size}
-          variant="default"
-          loading={run.isPending}
-          onClick={() => run.mutate()}
-        >
+        <Button size={size} variant="default" loading={run.isPending} onClick={() => run.mutate()}>
           {/* Named "Run <schedule> now" for a screen reader, while the visible words stay in the name. */}
           Run<VisuallyHidden> {s.name}</VisuallyHidden> now
         </Button>
