@@ -117,7 +117,11 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
             ...(query.delimiter ? { delimiter: query.delimiter } : {}),
             ...(dateFormat ? { date_format: dateFormat } : {}),
           },
-          ws.registry.custom().map((f) => ({ key: f.key, type: f.type })),
+          // Computed fields take no writes: their columns (a CSV export has them) are ignored.
+          ws.registry
+            .custom()
+            .filter((f) => !ws.engine.computedFields().has(f.key))
+            .map((f) => ({ key: f.key, type: f.type })),
         );
       } catch (e) {
         file.resume(); // no job reads it: drain the upload so the connection stays usable
