@@ -7,11 +7,11 @@ import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AnalyticsError, segmentAnalytics } from "../service/analytics.ts";
-import { computedReader } from "../service/computed-fields.ts";
 import { EMAIL_MAX_LENGTH } from "../service/email.ts";
 import { ApiError, invalid } from "../service/errors.ts";
 import { contactTag, parseIfMatch, segmentTag } from "../service/etag.ts";
 import { eventTypes } from "../service/event-types.ts";
+import { exportFieldKeys, exportPages } from "../service/export-members.ts";
 import {
   contentType,
   EXPORT_FORMATS,
@@ -817,15 +817,9 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
       if (incl !== undefined && !["true", "false", "1", "0"].includes(incl)) {
         throw invalid("include_suppressed", "expected true or false");
       }
-      const computed = [...ws.engine.computedFields().keys()];
-      const custom = ws.registry
-        .custom()
-        .map((f) => f.key)
-        .filter((k) => !ws.engine.computedFields().has(k));
       const opts = {
         format,
-        customFields: custom,
-        computedFields: computed,
+        ...exportFieldKeys(ws),
         excludeSuppressed: !(query.include_suppressed === "true" || query.include_suppressed === "1"),
         // Refused by validateExportOptions below when not `escape` or `raw`.
         ...(query.formulas !== undefined ? { formulas: query.formulas as ExportOptions["formulas"] } : {}),
@@ -840,29 +834,11 @@ export function registerRoutes(app: FastifyInstance, slice: Slice, publicUrl?: s
         if (e instanceof ExportOptionError) throw invalid(e.path, e.message);
         throw e;
       }
-      const ids = ws.engine.members(id).ids();
-      async function* pages() {
-        for (let k = 0; k < ids.length; k += 2000) {
-          const recs = await slice.store.getContacts(ws.id, ids.slice(k, k + 2000));
-          const values = computedReader(ws.engine);
-          yield recs.flatMap((r) => {
-            if (!r) return [];
-            const w = ws.wireContact(r, false, values);
-            return [
-              {
-                ...r,
-                status: w.status,
-                email_status: w.email_status,
-                ...(w.computed ? { computed: w.computed } : {}),
-              },
-            ];
-          });
-        }
-      }
+      const pages = exportPages(slice.store, ws, ws.engine.members(id).ids());
       reply
         .header("Content-Type", contentType(format))
         .header("Content-Disposition", `attachment; filename="${fileName(id, format)}"`);
-      return reply.send(Readable.from(exportChunks(pages(), opts)));
+      return reply.send(Readable.from(exportChunks(pages, opts)));
     },
   );
 

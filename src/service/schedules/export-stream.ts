@@ -1,30 +1,9 @@
 /**
  * The bytes of a segment's export, as `GET /v1/segments/{id}/export` makes them (pages
- * of members in, chunks out, memory flat in the segment's size), counted on the way: the
- * data rows and the bytes handed to the upload.
+ * of members in, from `exportPages`; chunks out, memory flat in the segment's size),
+ * counted on the way: the data rows and the bytes handed to the upload.
  */
-import type { ContactRecord, Store } from "../../store/types.ts";
-import { type ExportOptions, exportChunks } from "../exports.ts";
-import type { WorkspaceService } from "../workspace.ts";
-
-const PAGE = 2000;
-
-/** The members of a segment now, with their effective status and email_status, by pages. */
-export async function* memberPages(
-  store: Store,
-  ws: WorkspaceService,
-  segmentId: string,
-): AsyncIterable<ContactRecord[]> {
-  const ids = ws.engine.members(segmentId).ids();
-  for (let k = 0; k < ids.length; k += PAGE) {
-    const recs = await store.getContacts(ws.id, ids.slice(k, k + PAGE));
-    yield recs.flatMap((r) => {
-      if (!r) return [];
-      const w = ws.wireContact(r);
-      return [{ ...r, status: w.status, email_status: w.email_status }];
-    });
-  }
-}
+import { type ExportOptions, type ExportRecord, exportChunks } from "../exports.ts";
 
 export interface ExportCount {
   /** Data rows (records of csv-based formats after the header, lines of ndjson). */
@@ -66,7 +45,7 @@ class RecordCounter {
  * from this call, before anything is read.
  */
 export function exportBytes(
-  pages: AsyncIterable<ContactRecord[]>,
+  pages: AsyncIterable<ExportRecord[]>,
   opts: ExportOptions,
   count: ExportCount,
 ): AsyncIterable<Buffer> {

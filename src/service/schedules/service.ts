@@ -9,12 +9,13 @@ import type { RunRecord, ScheduleRecord } from "../../store/schedule-repo.ts";
 import * as repo from "../../store/schedule-repo.ts";
 import type { JsonObject, Store } from "../../store/types.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
+import { exportFieldKeys, exportPages } from "../export-members.ts";
 import { contentType, type ExportFormat, ExportOptionError, validateExportOptions } from "../exports.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { checkWebhookUrl } from "../webhook-url.ts";
 import { listLimit, parse } from "../wire.ts";
 import type { WorkspaceService } from "../workspace.ts";
-import { type ExportCount, exportBytes, memberPages } from "./export-stream.ts";
+import { type ExportCount, exportBytes } from "./export-stream.ts";
 import {
   checkCron,
   checkTemplate,
@@ -241,7 +242,7 @@ export class ScheduleService {
     try {
       validateExportOptions({
         format,
-        customFields: ws.registry.custom().map((f) => f.key),
+        ...exportFieldKeys(ws),
         excludeSuppressed: exclude,
         ...(columns ? { columns } : {}),
       });
@@ -525,10 +526,10 @@ export class ScheduleService {
     let body: AsyncIterable<Buffer>;
     try {
       body = exportBytes(
-        memberPages(this.o.store, ws, s.segment_id),
+        exportPages(this.o.store, ws, ws.engine.members(s.segment_id).ids()),
         {
           format,
-          customFields: ws.registry.custom().map((f) => f.key),
+          ...exportFieldKeys(ws),
           excludeSuppressed: s.options.exclude_suppressed !== false,
           ...(columns ? { columns } : {}),
         },
