@@ -121,6 +121,7 @@ interface ImportFlags extends ClientOptions {
   mapping?: string;
   segment?: string;
   delimiter?: string;
+  dateFormat?: string;
   wait?: boolean;
   interval: number;
 }
@@ -204,6 +205,7 @@ async function importFile(file: string, flags: ImportFlags): Promise<void> {
       mapping: flags.mapping,
       segment_id: flags.segment,
       delimiter: flags.delimiter,
+      date_format: flags.dateFormat,
     },
     stream: Readable.toWeb(counter) as ReadableStream<Uint8Array>,
     contentType: kind === "events" ? "application/x-ndjson" : "text/csv",
@@ -236,6 +238,8 @@ function importCommand(): Command {
       )
       .option("--segment <id>", "also add the imported contacts to this static segment")
       .option("--delimiter <char>", "CSV delimiter (default ,)")
+      // The server checks the value and names the formats it takes.
+      .option("--date-format <format>", "how the CSV writes dates: ISO (default), DD/MM/YYYY or MM/DD/YYYY")
       .option("--wait", "follow the import until it is done, then print its rejected rows")
       .option("--interval <ms>", "how often --wait asks for progress", intArg(10, 60_000), 250),
   )
@@ -245,6 +249,7 @@ function importCommand(): Command {
 Examples:
   $ slice import contacts.csv --wait
   $ slice import leads.csv --mapping '{"E-mail":"email","Land":"country"}' --segment seg_… --wait
+  $ slice import members.csv --date-format DD/MM/YYYY --wait
   $ slice import events.ndjson --kind events --wait`,
     )
     .action((file: string, flags: ImportFlags) => importFile(file, flags));

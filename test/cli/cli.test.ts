@@ -227,6 +227,20 @@ describe("slice CLI against a running server", () => {
     expect(shown.stdout).toMatch(/done: 1 of 1 rows processed: 1 accepted, 0 rejected/);
   });
 
+  it("imports day/month/year dates with --date-format, and names a bad format", async () => {
+    const csv = join(dir, "dates.csv");
+    writeFileSync(csv, "Email,Subscribed At\ndee@example.com,13/12/2025\n");
+    const r = await slice("import", csv, "--date-format", "DD/MM/YYYY", "--wait");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/done: 1 of 1 rows processed: 1 accepted, 0 rejected/);
+    const dee = await t.call("GET", "/v1/contacts?email=dee%40example.com");
+    expect(dee.body.data[0].subscribed_at).toMatch(/^2025-12-1[23]T/);
+
+    const bad = await slice("import", csv, "--date-format", "YYYY.MM", "--wait");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: date_format: expected one of/);
+  });
+
   it("exports a segment to a file and to stdout", async () => {
     const out = join(dir, "fr.csv");
     const r = await slice("segments", "export", ids.bigBuyers!, "--out", out);
