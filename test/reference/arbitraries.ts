@@ -16,6 +16,7 @@ import { OPS_BY_TYPE, STRING_OPS } from "../../src/rules/operators.ts";
 import type { MeasureFn, PropertyFilter, RuleNode, SequenceNode, Window } from "../../src/rules/schema.ts";
 import { monthDay, parseDuration, parseTimeValue, shift } from "../../src/rules/time.ts";
 import { eventTime, referenceBucket } from "./evaluate.ts";
+import { relativeNodeArb } from "./relative-arbitraries.ts";
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -942,6 +943,11 @@ export interface LeafWeights {
   bucket: number;
   /** Conditions on the scenario's computed fields (only with `ScenarioOptions.computed`). */
   computed?: number;
+  /**
+   * Rank conditions and quintile scores (relative-arbitraries.ts); the reference needs
+   * `ReferenceContext.population` for them.
+   */
+  relative?: number;
 }
 
 export const DEFAULT_LEAVES: LeafWeights = {
@@ -990,6 +996,8 @@ export function ruleArb(
     leaves.push({ weight: weights.negativeSequence, arbitrary: negativeSequenceNodeArb(env) });
   }
   if (weights.bucket > 0) leaves.push({ weight: weights.bucket, arbitrary: bucketNodeArb() });
+  if ((weights.relative ?? 0) > 0)
+    leaves.push({ weight: weights.relative!, arbitrary: relativeNodeArb(env) });
   if (segmentIds.length > 0 && weights.segment > 0) {
     leaves.push({
       weight: weights.segment,

@@ -10,7 +10,7 @@ import { FieldRegistry } from "../../src/rules/fields.ts";
 import { type RuleNode, RuleSchema } from "../../src/rules/schema.ts";
 import { parseRuleText, printRule } from "../../src/rules/text/index.ts";
 import { validateRule } from "../../src/rules/validate.ts";
-import { nowArb, timeEnv } from "../reference/arbitraries.ts";
+import { DEFAULT_IDS, DEFAULT_LEAVES, nowArb, ruleArb, timeEnv } from "../reference/arbitraries.ts";
 import { relativeNodeArb } from "../reference/relative-arbitraries.ts";
 
 function roundTrips(rule: RuleNode): void {
@@ -163,6 +163,16 @@ describe("text form of rank and quintile conditions", () => {
       );
     });
     fc.assert(fc.property(arb, roundTrips), { numRuns: 500 });
+  });
+
+  it("rules of the reference arbitraries with rank and quintile leaves among the others print and read back", () => {
+    const arb = nowArb.chain(({ now, timeZone, focus, hotTypes }) =>
+      ruleArb(timeEnv(now, timeZone, focus, hotTypes), [...DEFAULT_IDS, "s0"], 3, {
+        ...DEFAULT_LEAVES,
+        relative: 3,
+      }),
+    );
+    fc.assert(fc.property(arb, roundTrips), { numRuns: 300 });
   });
 
   it("nodes the schema accepts but validation refuses still print and read back", () => {
