@@ -58,7 +58,6 @@ interface Stop {
   ready(page: Page): Promise<void>;
   /** On the page already loaded, before the check (a tab picked, a menu opened). */
   act?(page: Page): Promise<void>;
-  fullPage?: boolean;
 }
 
 describe("web app: accessibility of every page", () => {
@@ -157,8 +156,7 @@ describe("web app: accessibility of every page", () => {
     // Transitions (tabs, fades) settle before the colours are read.
     await page.waitForTimeout(300);
     const found = await violations(page, stop.name);
-    if (SHOTS)
-      await page.screenshot({ path: `${DOCS}ui-${stop.name}.png`, fullPage: stop.fullPage ?? false });
+    if (SHOTS) await page.screenshot({ path: `${DOCS}ui-${stop.name}.png` });
     return found;
   }
 
@@ -209,7 +207,6 @@ describe("web app: accessibility of every page", () => {
             .first()
             .waitFor();
         },
-        fullPage: true,
       },
       { name: "segment-export", path: seg, ready: segReady, act: tab("Export") },
       { name: "segment-uses", path: seg, ready: segReady, act: tab("Uses") },
@@ -231,7 +228,6 @@ describe("web app: accessibility of every page", () => {
         name: "editor",
         path: `${seg}/edit`,
         ready: (p) => p.getByTestId("preview-count").waitFor(),
-        fullPage: true,
       },
       {
         name: "editor-new",
@@ -252,7 +248,6 @@ describe("web app: accessibility of every page", () => {
           await p.getByRole("option", { name: "Engaged buyers in France", exact: true }).click();
           await p.getByTestId("explain").waitFor();
         },
-        fullPage: true,
       },
       { name: "import", path: "/import", ready: heading("Import contacts") },
       {
