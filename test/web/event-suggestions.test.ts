@@ -80,6 +80,21 @@ describe("web app: event and property suggestions", () => {
     );
   });
 
+  it("suggests a sequence step's own event's properties", async () => {
+    await page.goto(`${env.s.url}/segments/new`);
+    const root = page.locator('[data-path="rule"]');
+    await root.getByRole("button", { name: "Add condition" }).last().click();
+    await page.getByRole("menuitem", { name: "Sequence" }).filter({ visible: true }).click();
+    const seq = page.locator('[data-path="rule.conditions[1]"]');
+    const step = seq.getByLabel("Step 1 event", { exact: true });
+    await step.fill("tri");
+    expect(await options(page)).toEqual(["trial_started"]);
+    await page.getByRole("option", { name: "trial_started", exact: true }).click();
+    await seq.getByRole("button", { name: "+ where property…" }).first().click();
+    await seq.getByLabel("Property", { exact: true }).first().click();
+    expect(await options(page)).toEqual(["plan", "referrer", "referrer.campaign", "seats"]);
+  });
+
   it("still takes an event type it does not know", async () => {
     await page.goto(`${env.s.url}/segments/new`);
     const root = page.locator('[data-path="rule"]');

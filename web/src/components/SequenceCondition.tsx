@@ -9,8 +9,9 @@ import {
   Tooltip,
 } from "@mantine/core";
 import type { Rule } from "../api.ts";
-import { KNOWN_EVENTS, type SequenceStep, stepRemovable, stepToggleBlocked, withNewStep } from "../rules.ts";
+import { type SequenceStep, stepRemovable, stepToggleBlocked, withNewStep } from "../rules.ts";
 import { DurationInput } from "./DurationInput.tsx";
+import { eventSuggestions, suggestionFilter, useEventTypes } from "./EventCondition.tsx";
 import { WhereEditor } from "./WhereEditor.tsx";
 import { WindowEditor } from "./WindowEditor.tsx";
 
@@ -57,6 +58,7 @@ function DidToggle({
 }
 
 export function SequenceCondition({ rule, onChange }: { rule: SequenceRule; onChange: (r: Rule) => void }) {
+  const types = useEventTypes();
   const setStep = (i: number, step: SequenceStep) =>
     onChange({ ...rule, steps: rule.steps.map((s, j) => (j === i ? step : s)) });
   const first = rule.steps[0]?.event || "the first step";
@@ -74,7 +76,8 @@ export function SequenceCondition({ rule, onChange }: { rule: SequenceRule; onCh
             <Autocomplete
               aria-label={`Step ${i + 1} event`}
               w={170}
-              data={KNOWN_EVENTS}
+              data={eventSuggestions(types)}
+              filter={suggestionFilter}
               value={s.event}
               onChange={(event) => setStep(i, { ...s, event })}
             />
@@ -96,6 +99,7 @@ export function SequenceCondition({ rule, onChange }: { rule: SequenceRule; onCh
             )}
           </Group>
           <WhereEditor
+            event={s.event}
             where={s.where}
             onChange={(w) => {
               const next: SequenceStep = { event: s.event, ...(w ? { where: w } : {}) };
