@@ -3,8 +3,9 @@
  * as a contact write: the reserved traits go to the built-in fields, with the checks and
  * normalisation of the REST API (`contactChanges`); the others to custom fields by their
  * snake_case key — type-checked when the workspace declared the field, kept as they are
- * otherwise (docs/ingest.md). A trait that fails its check is dropped with a warning; the
- * rest of the call still applies.
+ * otherwise (docs/ingest.md). A trait that fails its check, or names a computed field
+ * (its value is a measure of events, never written), is dropped with a warning; the rest
+ * of the call still applies.
  */
 import type { FieldRegistry, FieldType } from "../../rules/fields.ts";
 import type { ContactValue } from "../../store/types.ts";
@@ -66,6 +67,15 @@ const CONSUMED = new Set([
   "subscribed_at",
 ]);
 
+/** The keys of a workspace's computed fields (`Engine.computedFields()` answers one). */
+export interface ComputedKeys {
+  has(key: string): boolean;
+}
+
+const NO_COMPUTED: ComputedKeys = new Set<string>();
+
+const COMPUTED_WARNING = "computed field; not applied";
+
 export interface TraitChanges {
   changes: ContactChanges;
   /** Keys stored under `fields` that the workspace had not declared when checked. */
@@ -102,6 +112,7 @@ export function traitChanges(
   registry: FieldRegistry,
   tz: string,
   paths: { traits: string; message: string },
+  computed: ComputedKeys = NO_COMPUTED,
 ): TraitChanges {
   const root = paths.traits;
   const changes: ContactChanges = {};
@@ -148,6 +159,10 @@ export function traitChanges(
       warnings.push(`${at}: not a usable field key; not applied`);
       continue;
     }
+    if (computed.has(key)) {
+      warnings.push(`${at}: ${COMPUTED_WARNING}`);
+      continue;
+    }
     if (def) {
       const ch = check({ fields: { [key]: value } }, at);
       if (ch?.fields) Object.assign(fields, ch.fields);
@@ -166,7 +181,8 @@ export function traitChanges(
 
 /**
  * Re-checks keys stored as undeclared against the fields declared now (a field may have
- * been declared since the call was parsed): a value of the wrong type is dropped.
+ * been declared since the call was parsed): a value of the wrong type, or of a field
+ * declared computed, is dropped.
  */
 export function recheckUndeclared(
   t: TraitChanges,
@@ -174,10 +190,16 @@ export function recheckUndeclared(
   registry: FieldRegistry,
   tz: string,
   root: string,
+  computed: ComputedKeys = NO_COMPUTED,
 ): void {
   const fields = t.changes.fields;
   if (!fields) return;
   for (const key of t.undeclared) {
+    if (computed.has(key) && Object.hasOwn(fields, key)) {
+      delete fields[key];
+      t.warnings.push(`${issuePath(root, [key])}: ${COMPUTED_WARNING}`);
+      continue;
+    }
     if (!declared.has(key) || registry.get(key)) continue;
     try {
       contactChanges(
