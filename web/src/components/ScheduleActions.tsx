@@ -47,8 +47,9 @@ export function ScheduleActions({
           {s.state === "paused" ? "Resume" : "Pause"}
         </Button>
         <Button size={size} variant="default" loading={run.isPending} onClick={() => run.mutate()}>
-          {/* Named "Run <schedule> now" for a screen reader, while the visible words stay in the name. */}
-          Run<VisuallyHidden> {s.name}</VisuallyHidden> now
+          {/* Named "Run <schedule> now" for a screen reader, while the visible words stay in the name;
+              non-breaking spaces, as the button's flex label drops spaces at the edges of its text. */}
+          Run&nbsp;<VisuallyHidden>{s.name}&nbsp;</VisuallyHidden>now
         </Button>
         <Button
           size={size}
