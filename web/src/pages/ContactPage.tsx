@@ -66,6 +66,7 @@ export function ContactPage() {
   if (c.isError || !c.data) return <Alert color="red">Could not load the contact: {String(c.error)}</Alert>;
   const ct = c.data;
   const fieldLabel = (key: string) => fields.data?.find((f) => f.key === key)?.label || key;
+  const fieldType = (key: string) => fields.data?.find((f) => f.key === key)?.type;
   const segName = (sid: string) => segments.data?.find((s) => s.id === sid)?.name ?? sid;
   const evs = events.data?.pages.flatMap((p) => p.data) ?? [];
   return (
@@ -134,7 +135,15 @@ export function ContactPage() {
                         </Text>
                       )}
                     </Table.Th>
-                    <Table.Td>{v === null ? "—" : String(v)}</Table.Td>
+                    <Table.Td>
+                      {v === null ? (
+                        "—"
+                      ) : typeof v === "string" && fieldType(k) === "date" ? (
+                        <SegmentTime iso={v} zone={zone} />
+                      ) : (
+                        String(v)
+                      )}
+                    </Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
