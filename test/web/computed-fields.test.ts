@@ -2,7 +2,7 @@
  * Computed fields in the web app (docs/rules.md, "Computed fields"): the Fields page
  * declares `lifetime_value = sum(order_placed.amount)` (the type following the measure),
  * lists it with its definition in the text form and a computed badge, refuses to delete
- * it while a segment's rule uses it (naming the segment) and deletes it once unused; a
+ * it while a segment's rule uses it (naming the segment, linked) and deletes it once unused; a
  * contact's profile shows its computed values, kept apart from the stored fields, an
  * instant in the workspace's zone.
  */
@@ -133,10 +133,15 @@ describe("web app: computed fields", () => {
     await openFields();
     await row("lifetime_value").getByRole("button", { name: "Delete lifetime_value" }).click();
     const refusal = row("lifetime_value").getByRole("alert");
-    await refusal.waitFor();
-    expect(await refusal.textContent()).toContain(seg.id);
+    const link = refusal.getByRole("link", { name: "Big spenders" });
+    await link.waitFor();
+    expect(await link.getAttribute("href")).toBe(`/segments/${seg.id}`);
+    expect(await refusal.textContent()).toBe("Used by Big spenders: change its rule first");
     expect((await api("GET", "/v1/fields")).data.some((f: Json) => f.key === "lifetime_value")).toBe(true);
 
+    await link.click();
+    await page.getByRole("heading", { name: "Big spenders" }).waitFor();
+    await page.goBack();
     await api("DELETE", `/v1/segments/${seg.id}`);
     await row("lifetime_value").getByRole("button", { name: "Delete lifetime_value" }).click();
     await row("lifetime_value").waitFor({ state: "detached" });

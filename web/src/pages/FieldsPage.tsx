@@ -14,9 +14,9 @@ import {
   Title,
 } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { Fragment, useState } from "react";
 import { Link, useSearchParams } from "react-router";
-import { ApiError, type FieldType, type Issue } from "../api.ts";
+import { ApiError, api, type FieldType, type Issue } from "../api.ts";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { TableSkeleton } from "../components/TableSkeleton.tsx";
 import {
@@ -201,6 +201,17 @@ function DeleteComputed({ field }: { field: FieldInfo }) {
     mutationFn: () => fieldsApi.remove(field.key),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["fields"] }),
   });
+  const uses =
+    remove.error instanceof ApiError && remove.error.status === 409 ? (remove.error.details.uses ?? []) : [];
+  // Segment names for the refusal, read afresh once there is one to show: the segments
+  // using the field may be newer than any list read before.
+  const segments = useQuery({
+    queryKey: ["segments"],
+    queryFn: api.segments,
+    enabled: uses.length > 0,
+    staleTime: 0,
+  });
+  const segName = (id: string) => segments.data?.find((s) => s.id === id)?.name ?? id;
   return (
     <>
       <Button
@@ -213,7 +224,25 @@ function DeleteComputed({ field }: { field: FieldInfo }) {
       >
         Delete
       </Button>
-      {remove.error && (
+      {remove.error && uses.length > 0 && (
+        <Text c="red" size="xs" role="alert">
+          Used by{" "}
+          {uses.map((u, i) => (
+            <Fragment key={`${u.type}:${u.id}`}>
+              {i > 0 && ", "}
+              {u.type === "segment" ? (
+                <Anchor component={Link} to={`/segments/${encodeURIComponent(u.id)}`} size="xs">
+                  {segName(u.id)}
+                </Anchor>
+              ) : (
+                `${u.type} ${u.id}`
+              )}
+            </Fragment>
+          ))}
+          : change {uses.length === 1 ? "its rule" : "their rules"} first
+        </Text>
+      )}
+      {remove.error && uses.length === 0 && (
         <Text c="red" size="xs" role="alert">
           {remove.error.message}
         </Text>
