@@ -64,7 +64,12 @@ describe("web app: computed fields", () => {
     await definition.getByRole("textbox", { name: /^Event type/ }).fill("order_placed");
     await definition.getByRole("textbox", { name: /^Property/ }).fill("amount");
     await page.getByRole("button", { name: "Declare field" }).click();
-    await page.getByTestId("new-field").getByText("“lifetime_value” declared").waitFor();
+    const declared = page.getByTestId("new-field");
+    await declared.getByText("“lifetime_value” declared").waitFor();
+    // Contacts hold no value of it: the message says where its value comes from.
+    expect(await declared.textContent()).toContain(
+      "Each contact's lifetime_value (number) is now computed from its order_placed events",
+    );
 
     await row("lifetime_value").getByText("computed", { exact: true }).waitFor();
     expect(await row("lifetime_value").getByTestId("computed-text").textContent()).toBe(

@@ -278,7 +278,9 @@ export function FieldsPage() {
         >
           <Group gap="xs">
             <Text size="sm">
-              Contacts can now carry {created.key} ({TYPE_INFO[created.type].label.toLowerCase()}).
+              {created.computed
+                ? `Each contact's ${created.key} (${TYPE_INFO[created.type].label.toLowerCase()}) is now computed from its ${created.computed.event} events, kept current; rules and exports can use it.`
+                : `Contacts can now carry ${created.key} (${TYPE_INFO[created.type].label.toLowerCase()}).`}
             </Text>
             {back && (
               <Anchor component={Link} to={back} size="sm">
