@@ -143,6 +143,36 @@ const leaf = fc.oneof(
       const { window, value, ...rest } = n;
       return { ...rest, ...(window ? { window } : {}), ...(n.op === "is_not_set" ? {} : { value }) };
     }),
+  // Rank conditions and quintile scores: a contact's membership moves with the others'
+  // values (many contacts tie at 0; amounts tie), at the instant of their cause.
+  fc
+    .record({
+      type: fc.constant("event" as const),
+      event: fc.constant("order_placed"),
+      where: fc.option(fc.constant([{ property: "category", op: "eq", value: "shoes" }]), { nil: undefined }),
+      window: fc.constantFrom({ in_last: "1d" }, { in_last: "3d" }, { in_last: "1w" }),
+      measure: fc.constantFrom({ fn: "sum" as const, property: "amount" }, { fn: "count" as const }),
+      rank: fc.record({
+        direction: fc.constantFrom("top", "bottom"),
+        percent: fc.constantFrom(0.01, 10, 12.5, 25, 33.33, 50, 100),
+      }),
+    })
+    .map(({ where, ...rest }) => ({ ...rest, ...(where ? { where } : {}) })),
+  fc
+    .record({
+      type: fc.constant("event" as const),
+      event: fc.constant("order_placed"),
+      window: fc.option(fc.constantFrom({ in_last: "1d" }, { in_last: "1w" }), { nil: undefined }),
+      measure: fc.constantFrom(
+        { fn: "sum" as const, property: "amount" },
+        { fn: "count" as const },
+        { fn: "last_at" as const },
+      ),
+      score: fc.constant("quintile"),
+      op: fc.constantFrom("gte", "lte", "eq", "neq"),
+      value: fc.integer({ min: 1, max: 5 }),
+    })
+    .map(({ window, ...rest }) => ({ ...rest, ...(window ? { window } : {}) })),
   // Computed fields (declared in `run`): a condition on one means the event condition it names.
   fc.oneof(
     fc.record({
