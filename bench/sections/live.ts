@@ -11,7 +11,7 @@
 import type { RuleNode } from "../../src/rules/index.ts";
 import type { Section } from "../context.ts";
 import { COUNTRIES, DAY, generateEvents } from "../generate.ts";
-import { Q1, Q2, Q3, Q4, Q7, Q8 } from "../queries.ts";
+import { Q1, Q2, Q3, Q4, Q6, Q7, Q8 } from "../queries.ts";
 import { fmtInt, gc, log, percentile, round, table } from "../util.ts";
 
 const WINDOWS = ["1h", "1d", "7d", "14d", "30d", "60d", "90d", "180d"];
@@ -87,8 +87,9 @@ export function liveSegments(): { id: string; rule: RuleNode }[] {
       window: { in_last: ["30d", "90d", "180d", "7d", "60d"][i] },
     });
   }
-  // The second edition's forms: cart abandoned (Q7), birthday this month (Q8), a random
-  // holdout and a calendar window.
+  // The second edition's forms: top 10 % spenders (Q6), cart abandoned (Q7), birthday
+  // this month (Q8), a random holdout and a calendar window.
+  add(Q6.rule);
   add(Q7.rule);
   add(Q8.rule);
   add({ type: "bucket", seed: "holdout", op: "lt", value: 10 });
