@@ -289,7 +289,14 @@ export async function applyProfiles(ws: WorkspaceService, msgs: ProfileMessage[]
         const declared = new Map((await tx.listFields(ws.id)).map((f) => [f.key, f.type as string]));
         for (const p of msgs) {
           if (p.m.traits)
-            recheckUndeclared(p.m.traits, declared, ws.registry, ws.timeZone, `${p.root}.traits`);
+            recheckUndeclared(
+              p.m.traits,
+              declared,
+              ws.registry,
+              ws.timeZone,
+              `${p.root}.traits`,
+              ws.engine.computedFields(),
+            );
         }
       }
       const w = new ProfileWrite(ws, tx, now);

@@ -85,6 +85,7 @@ async function apply(ws: WorkspaceService, raw: unknown[], opts: Options): Promi
         sentAt: opts.sentAt,
         context: opts.context,
         registry,
+        computed: ws.engine.computedFields(),
         timeZone,
       });
       mapped.push({ index, root, m });

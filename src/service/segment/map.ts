@@ -8,7 +8,7 @@ import type { JsonObject } from "../../store/types.ts";
 import { invalid } from "../errors.ts";
 import { instant, issuePath } from "../wire.ts";
 import { type MessageType, parseAt, plainMessage, SEGMENT_LIMITS, SegmentMessage } from "./spec.ts";
-import { snakeCase, type TraitChanges, traitChanges } from "./traits.ts";
+import { type ComputedKeys, snakeCase, type TraitChanges, traitChanges } from "./traits.ts";
 
 export interface EventDraft {
   /** The messageId (plus a suffix for a derived event): a retried message counts once. */
@@ -38,6 +38,8 @@ export interface MapOptions {
   sentAt?: string | null | undefined;
   context?: Record<string, unknown> | null | undefined;
   registry: FieldRegistry;
+  /** The workspace's computed fields: traits named like one are not applied. */
+  computed?: ComputedKeys;
   timeZone: string;
 }
 
@@ -190,10 +192,17 @@ export function mapMessage(raw: unknown, opts: MapOptions): MappedMessage {
     m.type === "identify" ? { ...(contextTraits ?? {}), ...(m.traits ?? {}) } : contextTraits;
   const traits =
     userTraits && (Object.keys(userTraits).length > 0 || m.type === "identify")
-      ? traitChanges(userTraits, m.type === "identify" ? context : null, opts.registry, opts.timeZone, {
-          traits: issuePath(root, m.type === "identify" && m.traits ? ["traits"] : ["context", "traits"]),
-          message: root,
-        })
+      ? traitChanges(
+          userTraits,
+          m.type === "identify" ? context : null,
+          opts.registry,
+          opts.timeZone,
+          {
+            traits: issuePath(root, m.type === "identify" && m.traits ? ["traits"] : ["context", "traits"]),
+            message: root,
+          },
+          opts.computed,
+        )
       : null;
 
   const id = nonBlank(m.messageId);
