@@ -785,7 +785,7 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
     expect(job.errors[0].error).toMatch(/email/);
     expect(job.errors[0].error).toContain("not-an-email");
     expect(job.errors[1].row).toBe(4);
-    expect(job.errors[1].error).toMatch(/score/);
+    expect(job.errors[1].error).toMatch(/column "Score"/);
     expect(job.errors[1].error).toMatch(/number/);
     expect(job.finished_at).toEqual(expect.any(String));
 
