@@ -739,7 +739,9 @@ export class Engine {
 
   segment(id: string): SegmentDefinition | undefined {
     const st = this.states.get(id);
-    return st && { id: st.id, kind: st.kind, rule: this.sourceRules.get(id) ?? st.rule, readonly: st.readonly };
+    return (
+      st && { id: st.id, kind: st.kind, rule: this.sourceRules.get(id) ?? st.rule, readonly: st.readonly }
+    );
   }
 
   segmentIds(): string[] {
