@@ -20,7 +20,17 @@ describe("web app: layout, links and empty states", () => {
       rule: { type: "field", field: "country", op: "eq", value: "FR" },
     });
     segmentId = seg.body.id;
-    contactId = (await env.s.call("GET", "/v1/contacts?limit=1")).body.data[0].id;
+    const contact = (await env.s.call("GET", "/v1/contacts?limit=1")).body.data[0];
+    contactId = contact.id;
+    // JSON with no place to break a line at, as wide as two windows, in the contact's Events table.
+    const e = await env.s.call("POST", "/v1/events", [
+      {
+        type: "page_viewed",
+        contact: { email: contact.email },
+        properties: { token: "0123456789abcdef".repeat(160), tags: ["x", "y"] },
+      },
+    ]);
+    if (e.status !== 200 || e.body.errors.length) throw new Error(e.text);
   }, 60_000);
   afterAll(async () => {
     await env?.stop();
@@ -101,6 +111,47 @@ describe("web app: layout, links and empty states", () => {
       expect(wide, wide.join("\n")).toEqual([]);
     }, 120_000);
   }
+
+  it("keeps each condition's kind badge whole and its buttons inside its box at 1280 px", async () => {
+    const page = await open(1280, 800);
+    const rule = {
+      type: "and",
+      conditions: [
+        { type: "field", field: "country", op: "eq", value: "FR" },
+        { type: "event", event: "email_opened", window: { in_last: "30d" } },
+        { type: "sequence", steps: [{ event: "email_sent" }, { event: "email_opened" }], within: "7d" },
+      ],
+    };
+    await page.goto(`${env.s.url}/segments/new?rule=${encodeURIComponent(JSON.stringify(rule))}`);
+    const leaves = page.locator('[data-path^="rule.conditions["]');
+    await leaves.nth(2).waitFor();
+    await page.waitForTimeout(300);
+    const found = await leaves.evaluateAll((cards) =>
+      cards.map((card) => {
+        const box = card.getBoundingClientRect();
+        const badge = card.querySelector(".mantine-Badge-label")!;
+        const buttons = [...card.querySelectorAll('button[aria-label="Remove condition"]')].map((b) =>
+          b.getBoundingClientRect(),
+        );
+        return {
+          path: card.getAttribute("data-path"),
+          badge: badge.textContent,
+          cut: badge.scrollWidth > badge.clientWidth,
+          buttons: buttons.length,
+          outside: buttons.filter(
+            (b) => b.left < box.left || b.right > box.right || b.top < box.top || b.bottom > box.bottom,
+          ).length,
+        };
+      }),
+    );
+    expect(found.map((f) => f.badge)).toEqual(["Field", "Event", "Sequence"]);
+    for (const f of found) {
+      expect(f.cut, `${f.path}: badge "${f.badge}" is cut`).toBe(false);
+      expect(f.buttons, `${f.path}: Remove condition button`).toBe(1);
+      expect(f.outside, `${f.path}: Remove condition outside the box`).toBe(0);
+    }
+    await page.context().close();
+  });
 
   it("folds the navigation behind a menu button on a narrow window, and opens it", async () => {
     const page = await open(390, 844);

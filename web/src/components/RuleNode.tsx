@@ -149,22 +149,25 @@ export const RuleNode = memo(function RuleNode({
     }[rule.type];
     body = (
       <Group justify="space-between" align="flex-start" wrap="nowrap">
-        <Group gap="xs" align="flex-start" wrap="nowrap">
-          <Badge variant="light" mt={6} w={80}>
+        {/* The condition's inputs wrap (and go under the badge on a phone) so the buttons stay in the box. */}
+        <Group gap="xs" align="flex-start" wrap="wrap" style={{ flex: 1, minWidth: 0 }}>
+          <Badge variant="light" mt={6} miw={80} style={{ flexShrink: 0 }}>
             {label}
           </Badge>
-          {rule.type === "field" && <FieldCondition rule={rule} onChange={onChange} />}
-          {rule.type === "event" &&
-            (isRankRule(rule) ? (
-              <RankCondition rule={rule} onChange={onChange} />
-            ) : (
-              <EventCondition rule={rule} onChange={onChange} />
-            ))}
-          {rule.type === "sequence" && <SequenceCondition rule={rule} onChange={onChange} />}
-          {rule.type === "segment" && <SegmentCondition rule={rule} onChange={onChange} />}
-          {rule.type === "bucket" && <RuleBucketCondition rule={rule} onChange={onChange} />}
+          <div style={{ flex: "1 1 0" }}>
+            {rule.type === "field" && <FieldCondition rule={rule} onChange={onChange} />}
+            {rule.type === "event" &&
+              (isRankRule(rule) ? (
+                <RankCondition rule={rule} onChange={onChange} />
+              ) : (
+                <EventCondition rule={rule} onChange={onChange} />
+              ))}
+            {rule.type === "sequence" && <SequenceCondition rule={rule} onChange={onChange} />}
+            {rule.type === "segment" && <SegmentCondition rule={rule} onChange={onChange} />}
+            {rule.type === "bucket" && <RuleBucketCondition rule={rule} onChange={onChange} />}
+          </div>
         </Group>
-        <Group gap={4} wrap="nowrap">
+        <Group gap={4} wrap="nowrap" style={{ flexShrink: 0 }}>
           <ActionIcon
             variant="subtle"
             size="sm"

@@ -119,7 +119,9 @@ export function ContactPage() {
                         </Text>
                       )}
                     </Table.Th>
-                    <Table.Td>{typeof v === "string" ? v : JSON.stringify(v)}</Table.Td>
+                    <Table.Td style={{ overflowWrap: "anywhere" }}>
+                      {typeof v === "string" ? v : JSON.stringify(v)}
+                    </Table.Td>
                   </Table.Tr>
                 ))}
                 {Object.entries((ct as ContactWithComputed).computed ?? {}).map(([k, v]) => (
@@ -205,7 +207,8 @@ export function ContactPage() {
                         </Table.Td>
                         <Table.Td>{e.type}</Table.Td>
                         <Table.Td>
-                          <Code>{JSON.stringify(e.properties)}</Code>
+                          {/* Long JSON has no spaces: it breaks anywhere rather than widen the page. */}
+                          <Code style={{ overflowWrap: "anywhere" }}>{JSON.stringify(e.properties)}</Code>
                         </Table.Td>
                       </Table.Tr>
                     ))}
