@@ -216,14 +216,22 @@ export function AnalyticsPanel({ segmentId }: { segmentId: string }) {
                   {segments.data?.find((s) => s.id === a.overlap!.segment_id)?.name ?? a.overlap.segment_id}
                 </Title>
                 <Group>
-                  <DonutChart
-                    size={140}
-                    thickness={24}
-                    data={[
-                      { name: "both", value: a.overlap.both, color: "blue.6" },
-                      { name: "only this", value: a.size - a.overlap.both, color: "gray.4" },
-                    ]}
-                  />
+                  {/* The sectors are unnamed pictures: the chart is read as one image, named here. */}
+                  <div
+                    role="img"
+                    aria-label={`${a.overlap.both.toLocaleString("en")} of ${a.size.toLocaleString("en")} contacts also in the other segment`}
+                  >
+                    <DonutChart
+                      size={140}
+                      thickness={24}
+                      aria-hidden
+                      pieProps={{ rootTabIndex: -1 }}
+                      data={[
+                        { name: "both", value: a.overlap.both, color: "blue.6" },
+                        { name: "only this", value: a.size - a.overlap.both, color: "gray.4" },
+                      ]}
+                    />
+                  </div>
                   <Text size="sm">
                     {a.overlap.both.toLocaleString("en")} in both:{" "}
                     {(a.overlap.share_of_this * 100).toFixed(1)}% of this segment,{" "}

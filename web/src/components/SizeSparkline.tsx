@@ -23,16 +23,18 @@ export function SizeSparkline({ segmentId, size }: { segmentId: string; size: nu
   const since = start ? `, history starts on ${formatDay(start)}` : "";
   return (
     <Stack gap={0} data-testid="size-sparkline">
-      <Sparkline
-        w={120}
-        h={32}
-        data={data}
-        curveType="linear"
-        color="blue"
-        fillOpacity={0.3}
-        strokeWidth={1.5}
-        aria-label={`Size over 30 days, now ${size}${since}`}
-      />
+      <div role="img" aria-label={`Size over 30 days, now ${size}${since}`}>
+        <Sparkline
+          w={120}
+          h={32}
+          data={data}
+          curveType="linear"
+          color="blue"
+          fillOpacity={0.3}
+          strokeWidth={1.5}
+          aria-hidden
+        />
+      </div>
       {start && (
         <Text size="xs" c="dimmed">
           since {formatDay(start)}
