@@ -219,4 +219,40 @@ describe("web app: layout, links and empty states", () => {
     await page.locator('tr[data-segment="all"]').waitFor();
     await page.context().close();
   });
+
+  // After the empty lists are checked: it adds a schedule.
+  it("shows a schedule's row whole at 1280 px: cron on one line, state and buttons uncut", async () => {
+    const r = await env.s.call("POST", "/v1/export-schedules", {
+      name: "Nightly French contacts",
+      segment_id: segmentId,
+      format: "csv",
+      cron: "30 3 * * 1-5",
+      target: { kind: "http", url: "https://example.com/exports/{segment_id}.csv" },
+    });
+    if (r.status !== 201) throw new Error(r.text);
+    const page = await open(1280, 800);
+    await page.goto(`${env.s.url}/schedules`);
+    const row = page.getByTestId("schedules-table").locator("tbody tr").first();
+    await row.getByRole("button", { name: "Delete Nightly French contacts" }).waitFor();
+    await page.waitForTimeout(300);
+    const cut = await row.evaluate((tr) => {
+      const found: string[] = [];
+      const cron = [...tr.querySelectorAll("td")].find((td) => td.textContent?.startsWith("30 3"))!;
+      const line = cron.querySelector("p")!;
+      const lineHeight = Number.parseFloat(tr.ownerDocument.defaultView!.getComputedStyle(line).lineHeight);
+      if (line.getBoundingClientRect().height > 1.5 * lineHeight)
+        found.push(`cron wraps: ${line.textContent}`);
+      for (const el of tr.querySelectorAll(".mantine-Badge-label, .mantine-Button-label")) {
+        if (el.scrollWidth > el.clientWidth) found.push(`cut: ${el.textContent}`);
+      }
+      for (const b of tr.querySelectorAll("button")) {
+        const box = b.getBoundingClientRect();
+        const cell = b.closest("td")!.getBoundingClientRect();
+        if (box.right > cell.right + 1) found.push(`outside its cell: ${b.textContent}`);
+      }
+      return found;
+    });
+    expect(cut, cut.join("\n")).toEqual([]);
+    await page.context().close();
+  });
 });

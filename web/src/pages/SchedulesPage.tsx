@@ -61,7 +61,8 @@ export function SchedulesPage() {
                   </Table.Td>
                   <Table.Td>{segmentName(s.segment_id)}</Table.Td>
                   <Table.Td>{FORMAT_LABEL[s.format] ?? s.format}</Table.Td>
-                  <Table.Td>
+                  {/* A cron expression reads as one word: it never breaks at its spaces. */}
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>
                     <Text size="sm" ff="monospace">
                       {s.cron}
                     </Text>
@@ -75,11 +76,14 @@ export function SchedulesPage() {
                     </Text>
                   </Table.Td>
                   <Table.Td data-testid="schedule-state">
-                    <ScheduleStateBadge state={s.state} />
+                    {/* A badge clips its label and would let a crowded table squeeze it to "A…". */}
+                    <div style={{ minWidth: "max-content" }}>
+                      <ScheduleStateBadge state={s.state} />
+                    </div>
                   </Table.Td>
                   <Table.Td>{s.state === "paused" ? "paused" : when(s.next_run_at)}</Table.Td>
                   <Table.Td>{when(s.last_run_at)}</Table.Td>
-                  <Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }}>
                     <ScheduleActions s={s} />
                   </Table.Td>
                 </Table.Tr>
