@@ -8,56 +8,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/index.ts";
-import type { ContactInput, EventInput, ExplainNode, JsonValue } from "../../src/engine/types.ts";
-import { computedType, validateComputed } from "../../src/rules/computed.ts";
+import type { EventInput, ExplainNode, JsonValue } from "../../src/engine/types.ts";
 import { defaultSegments } from "../../src/rules/defaults.ts";
 import type { RuleNode } from "../../src/rules/schema.ts";
-import {
-  CUSTOM_FIELDS,
-  DAY,
-  FIELDS,
-  type LeafWeights,
-  type Scenario,
-  scenarioArb,
-} from "../reference/arbitraries.ts";
+import { DAY, FIELDS, type LeafWeights, type Scenario, scenarioArb } from "../reference/arbitraries.ts";
 import { computedValue, type ReferenceContext, referenceMatches } from "../reference/evaluate.ts";
-
-function build(sc: Scenario): Engine {
-  const eng = new Engine({
-    timeZone: sc.env.timeZone,
-    fields: CUSTOM_FIELDS,
-    clock: { now: () => sc.env.now },
-  });
-  for (const [key, def] of sc.computed) {
-    const type = computedType(def);
-    // Every generated definition is one the service would accept.
-    validateComputed(def, { type, fields: eng.fields, timeZone: sc.env.timeZone });
-    eng.defineComputedField({ key, type }, def);
-  }
-  const loadContacts = () => {
-    for (const c of sc.stale) eng.upsertContact(c);
-    if (sc.plan.contactsBulk) eng.loadContacts(sc.contacts);
-    else for (const c of sc.contacts) eng.upsertContact(c);
-  };
-  const loadEvents = () => {
-    eng.loadEvents(sc.events.slice(0, sc.plan.eventSplit));
-    for (const e of sc.events.slice(sc.plan.eventSplit)) eng.addEvent(e);
-  };
-  if (sc.plan.eventsFirst) {
-    loadEvents();
-    loadContacts();
-  } else {
-    loadContacts();
-    loadEvents();
-  }
-  for (const s of sc.segments) eng.defineSegment(s);
-  return eng;
-}
-
-const profileOf = (contacts: ContactInput[], id: string): ContactInput =>
-  contacts.find((c) => c.id === id) ?? { id };
-const eventsOf = (events: EventInput[], id: string): EventInput[] =>
-  events.filter((e) => e.contact_id === id);
+import { buildScenarioEngine, eventsOf, profileOf } from "../reference/scenario-engine.ts";
 
 /** The field nodes on computed fields of an explain tree, in order. */
 function computedNodes(e: ExplainNode, out: ExplainNode[] = []): ExplainNode[] {
@@ -78,7 +34,7 @@ function computedFieldsOf(rule: RuleNode, keys: Set<string>, out: string[] = [])
 const defaultRules = new Map(defaultSegments().map((s) => [s.id, s.rule]));
 
 function checkScenario(sc: Scenario): void {
-  const eng = build(sc);
+  const eng = buildScenarioEngine(sc);
   const computed = new Map(sc.computed);
   const ctx: ReferenceContext = {
     now: sc.env.now,

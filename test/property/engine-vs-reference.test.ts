@@ -20,36 +20,7 @@ import {
   scenarioArb,
 } from "../reference/arbitraries.ts";
 import { type ReferenceContext, referenceMatches } from "../reference/evaluate.ts";
-
-function build(sc: Scenario): Engine {
-  const eng = new Engine({
-    timeZone: sc.env.timeZone,
-    fields: CUSTOM_FIELDS,
-    clock: { now: () => sc.env.now },
-  });
-  const loadContacts = () => {
-    for (const c of sc.stale) eng.upsertContact(c);
-    if (sc.plan.contactsBulk) eng.loadContacts(sc.contacts);
-    else for (const c of sc.contacts) eng.upsertContact(c);
-  };
-  const loadEvents = () => {
-    eng.loadEvents(sc.events.slice(0, sc.plan.eventSplit));
-    for (const e of sc.events.slice(sc.plan.eventSplit)) eng.addEvent(e);
-  };
-  if (sc.plan.eventsFirst) {
-    loadEvents();
-    loadContacts();
-  } else {
-    loadContacts();
-    loadEvents();
-  }
-  for (const s of sc.segments) eng.defineSegment(s);
-  return eng;
-}
-
-function profileOf(contacts: ContactInput[], id: string): ContactInput {
-  return contacts.find((c) => c.id === id) ?? { id };
-}
+import { buildScenarioEngine, eventsOf, profileOf } from "../reference/scenario-engine.ts";
 
 /**
  * upsertContact writes status and email_status explicitly at the clock's now; a bulk
@@ -57,10 +28,6 @@ function profileOf(contacts: ContactInput[], id: string): ContactInput {
  */
 function writtenAt(bulk: boolean, now: number): number {
   return bulk ? Number.NEGATIVE_INFINITY : now;
-}
-
-function eventsOf(events: EventInput[], id: string): EventInput[] {
-  return events.filter((e) => e.contact_id === id);
 }
 
 /** Every way the engine answers "is this contact in", against the reference; the first mismatch. */
@@ -98,7 +65,7 @@ const defaultRules = new Map(defaultSegments().map((s) => [s.id, s.rule]));
 
 /** Builds the engine for a case and checks every rule and every defined segment on every contact. */
 function checkScenario(sc: Scenario): void {
-  const eng = build(sc);
+  const eng = buildScenarioEngine(sc);
   const ctx: ReferenceContext = {
     now: sc.env.now,
     timeZone: sc.env.timeZone,
