@@ -11,7 +11,7 @@ import { Engine } from "../../src/engine/index.ts";
 import type { EventInput, ExplainNode, JsonValue } from "../../src/engine/types.ts";
 import { defaultSegments } from "../../src/rules/defaults.ts";
 import type { RuleNode } from "../../src/rules/schema.ts";
-import { DAY, FIELDS, type LeafWeights, type Scenario, scenarioArb } from "../reference/arbitraries.ts";
+import { DAY, FIELDS, NO_LEAVES, type Scenario, scenarioArb } from "../reference/arbitraries.ts";
 import { computedValue, type ReferenceContext, referenceMatches } from "../reference/evaluate.ts";
 import { buildScenarioEngine, eventsOf, profileOf } from "../reference/scenario-engine.ts";
 
@@ -83,18 +83,6 @@ function checkScenario(sc: Scenario): void {
     }
   }
 }
-
-const NO_LEAVES: LeafWeights = {
-  field: 0,
-  dateField: 0,
-  profile: 0,
-  event: 0,
-  filtered: 0,
-  sequence: 0,
-  negativeSequence: 0,
-  segment: 0,
-  bucket: 0,
-};
 
 describe("computed fields and most_frequent vs the reference", () => {
   it("agree on rules and segments with conditions on computed fields, and on the values", () => {

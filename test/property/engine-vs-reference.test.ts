@@ -15,7 +15,7 @@ import {
   type DefaultsScenario,
   defaultsScenarioArb,
   FIELDS,
-  type LeafWeights,
+  NO_LEAVES,
   type Scenario,
   scenarioArb,
 } from "../reference/arbitraries.ts";
@@ -88,18 +88,6 @@ function checkScenario(sc: Scenario): void {
     ).toBeNull();
   }
 }
-
-const NO_LEAVES: LeafWeights = {
-  field: 0,
-  dateField: 0,
-  profile: 0,
-  event: 0,
-  filtered: 0,
-  sequence: 0,
-  negativeSequence: 0,
-  segment: 0,
-  bucket: 0,
-};
 
 describe("engine vs reference", () => {
   it("agree on random rules, contacts and events", () => {

@@ -962,6 +962,19 @@ export const DEFAULT_LEAVES: LeafWeights = {
   bucket: 1,
 };
 
+/** No leaf of any kind: a test names the kinds it generates on top of it. */
+export const NO_LEAVES: LeafWeights = {
+  field: 0,
+  dateField: 0,
+  profile: 0,
+  event: 0,
+  filtered: 0,
+  sequence: 0,
+  negativeSequence: 0,
+  segment: 0,
+  bucket: 0,
+};
+
 /** Date fields, the birthday and anniversaries above all (they are where 29 February bites). */
 const dateFieldNodeArb = (env: TimeEnv) =>
   fieldNodeArb(
