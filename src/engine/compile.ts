@@ -262,7 +262,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       }
       // Calendar tests (anniversaries, weekdays) have a loop of their own over the column.
       const selectAt = dt.selectAt;
-      if (selectAt) select = (mask) => selectAt(env.now, mask, col.values);
+      if (selectAt) select = (mask) => selectAt(env.now, mask, col.values, col.dayCodes(env.tz));
       if (dt.moving) next = (c) => dt.next(col.values[c], env.now);
       break;
     }
@@ -964,7 +964,8 @@ interface SequenceStepPlan {
 /** The first slot of `table` for contact `c` in (after, until] passing `where`, or -1. */
 function firstBetween(st: SequenceStepPlan, c: number, after: number, until: number): number {
   const { table, where } = st;
-  if (c >= table.len.length) return -1;
+  // The latest event first: most contacts have none after `after`, and it is one load.
+  if (c >= table.len.length || !(table.latest[c] > after)) return -1;
   const s = table.start[c];
   const e = s + table.len[c];
   for (let j = upperBound(table.times, s, e, after); j < e && table.times[j] <= until; j++) {

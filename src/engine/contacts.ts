@@ -6,6 +6,7 @@
 import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
 import { toInstant } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
+import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
 import { Dictionary, normalize } from "./dictionary.ts";
 import type { ContactInput, FieldValue } from "./types.ts";
 
@@ -29,6 +30,11 @@ export class StringColumn {
 
 export class NumberColumn {
   values: Float64Array;
+  /**
+   * Each value's local day as a day-table code (day-scan.ts), made when a calendar scan
+   * ("birthday this month") first asks and then kept in step with every write.
+   */
+  private days: { tz: string; codes: Int32Array } | null = null;
   constructor(
     cap: number,
     readonly kind: "number" | "date",
@@ -39,9 +45,27 @@ export class NumberColumn {
     const next = new Float64Array(cap).fill(Number.NaN);
     next.set(this.values);
     this.values = next;
+    if (this.days !== null) {
+      const codes = new Int32Array(cap).fill(DAY_NOT_SET);
+      codes.set(this.days.codes);
+      this.days.codes = codes;
+    }
+  }
+  set(i: number, v: number): void {
+    this.values[i] = v;
+    if (this.days !== null) this.days.codes[i] = dayCodeOf(v, this.days.tz);
   }
   clear(i: number): void {
-    this.values[i] = Number.NaN;
+    this.set(i, Number.NaN);
+  }
+  /** The day codes of the values in `tz`. */
+  dayCodes(tz: string): Int32Array {
+    if (this.days === null || this.days.tz !== tz) this.days = { tz, codes: dayCodesOf(this.values, tz) };
+    return this.days.codes;
+  }
+  /** After writes straight into `values` (bulk loads): the codes are made again when next asked. */
+  forgetDays(): void {
+    this.days = null;
   }
 }
 
@@ -656,6 +680,7 @@ function codesWriter(col: Column, converted: ConvertedValue[], codes: Int32Array
       return (idx) => {
         const out = col.values;
         for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
+        if (col.kind !== "boolean") col.forgetDays();
       };
     }
     case "string_list": {
@@ -693,6 +718,7 @@ function numbersWriter(
   return (idx) => {
     const out = col.values;
     for (let k = 0; k < idx.length; k++) out[idx[k]] = numbers[k];
+    col.forgetDays();
   };
 }
 
@@ -780,6 +806,9 @@ function writeValue(col: Column, i: number, v: ConvertedValue | undefined): bool
     }
     case "number":
     case "date":
+      if (col.values[i] === (v as number)) return false;
+      col.set(i, v as number);
+      return true;
     case "boolean":
       if (col.values[i] === (v as number)) return false;
       col.values[i] = v as number;

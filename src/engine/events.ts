@@ -108,6 +108,13 @@ export class EventTable {
    * reading this array in order instead of each block's end in the slab.
    */
   latest: Float64Array;
+  /**
+   * Per 32 contacts (one word of a bitset), at least the latest of their `latest`: a
+   * whole-population loop skips a word whose contacts have no event since the window's
+   * start in one load. Never below the true latest; left high when a contact's events
+   * are removed.
+   */
+  latestByWord: Float64Array;
   times: Float64Array;
   readonly props = new Map<string, PropColumn>();
   /** The same columns as an array, for the per-event loops. */
@@ -130,6 +137,7 @@ export class EventTable {
     this.len = new Int32Array(contactCap);
     this.cap = new Int32Array(contactCap);
     this.latest = new Float64Array(contactCap).fill(Number.NEGATIVE_INFINITY);
+    this.latestByWord = new Float64Array((contactCap + 31) >>> 5).fill(Number.NEGATIVE_INFINITY);
     this.unsorted = new Uint8Array(contactCap);
     this.times = new Float64Array(1024);
   }
@@ -146,6 +154,9 @@ export class EventTable {
     const latest = new Float64Array(cap).fill(Number.NEGATIVE_INFINITY);
     latest.set(this.latest);
     this.latest = latest;
+    const byWord = new Float64Array((cap + 31) >>> 5).fill(Number.NEGATIVE_INFINITY);
+    byWord.set(this.latestByWord);
+    this.latestByWord = byWord;
     const unsorted = new Uint8Array(cap);
     unsorted.set(this.unsorted);
     this.unsorted = unsorted;
@@ -208,7 +219,10 @@ export class EventTable {
       }
     }
     this.times[pos] = t;
-    if (t > this.latest[c]) this.latest[c] = t;
+    if (t > this.latest[c]) {
+      this.latest[c] = t;
+      if (t > this.latestByWord[c >>> 5]) this.latestByWord[c >>> 5] = t;
+    }
     const list = this.propList;
     for (let k = 0; k < list.length; k++) list[k].clearSlot(pos);
     if (props) this.writeProps(pos, "", props);
@@ -399,6 +413,8 @@ export class EventTable {
       if (l > 1 && !this.blockSorted(c)) this.sortBlock(c);
       this.latest[c] = l > 0 ? this.times[this.start[c] + l - 1] : Number.NEGATIVE_INFINITY;
     }
+    const byWord = this.latestByWord.fill(Number.NEGATIVE_INFINITY);
+    for (let c = 0; c < n; c++) if (this.latest[c] > byWord[c >>> 5]) byWord[c >>> 5] = this.latest[c];
     this.total = total;
     this.unsorted.fill(0);
     this.anyUnsorted = false;

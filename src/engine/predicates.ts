@@ -91,9 +91,10 @@ export interface DateTest {
   /**
    * For the operators that read a value's local day only (anniversaries, weekdays): the
    * members of `mask` whose instant in `values` passes at `now`, in one loop over the
-   * column; the same answers as `at(now)` per value.
+   * values' day codes in the test's zone (`dayCodesOf`); the same answers as `at(now)`
+   * per value.
    */
-  selectAt?(now: number, mask: Bitset, values: Float64Array): Bitset;
+  selectAt?(now: number, mask: Bitset, values: Float64Array, codes: Int32Array): Bitset;
 }
 
 /**
@@ -120,7 +121,7 @@ function byDay(
   };
   return {
     at: (now) => dayPredicate(table(now), tz),
-    selectAt: (now, mask, values) => selectDays(mask, values, table(now), tz),
+    selectAt: (now, mask, values, codes) => selectDays(mask, codes, values, table(now), tz),
   };
 }
 

@@ -28,6 +28,7 @@ export function selectWithEventIn(
   const len = table.len;
   const start = table.start;
   const latest = table.latest;
+  const byWord = table.latestByWord;
   const times = table.times;
   // A window open to the past still leaves out contacts with no event (latest -∞).
   const from = Math.max(lo, -Number.MAX_VALUE);
@@ -36,7 +37,7 @@ export function selectWithEventIn(
   const words = Math.min(mw.length, (nc + 31) >>> 5);
   for (let wi = 0; wi < words; wi++) {
     const m = mw[wi] | 0;
-    if (m === 0) continue;
+    if (m === 0 || byWord[wi] < from) continue;
     const base = wi << 5;
     // The contacts with an event since `lo`, found without a branch per contact: most
     // have none, in no predictable order, and a mispredicted branch each costs more

@@ -137,6 +137,52 @@ describe("anniversary_during and weekday_in", () => {
     utc.upsertContact({ id: "c", created_at: "2026-04-12T22:30:00.000Z" });
     expect(utc.matches("c", field("created_at", "weekday_in", ["sunday"]))).toBe(true);
   });
+
+  it("a scan of the whole population follows every write made after an earlier scan", () => {
+    const eng = engineAt("Europe/Paris", now);
+    const rule = field("birthday", "anniversary_during", "this_month");
+    const agrees = () => {
+      const scan = eng.evaluate(rule);
+      for (const id of eng.contactIds()) expect([id, scan.has(id)]).toEqual([id, eng.matches(id, rule)]);
+      return scan.count;
+    };
+    eng.upsertContact({ id: "a", fields: { birthday: "1990-04-20" } });
+    eng.upsertContact({ id: "b", fields: { birthday: "1990-05-20" } });
+    expect(agrees()).toBe(1);
+    // After the first scan: a change each way, a removal, a value outside 1900–2199.
+    eng.upsertContact({ id: "a", fields: { birthday: "1990-05-02" } });
+    eng.upsertContact({ id: "b", fields: { birthday: "1990-04-02" } });
+    eng.upsertContact({ id: "c", fields: { birthday: "1850-04-30" } });
+    eng.upsertContact({ id: "d", fields: { birthday: "1990-04-30" } });
+    expect(agrees()).toBe(3);
+    eng.upsertContact({ id: "d", fields: { birthday: null } });
+    eng.removeContact("b");
+    expect(agrees()).toBe(1);
+    // Past the columns' first capacity, then a bulk load.
+    for (let i = 0; i < 3000; i++)
+      eng.upsertContact({ id: `n${i}`, fields: { birthday: i % 2 ? "2001-04-09" : "2001-06-09" } });
+    expect(agrees()).toBe(1501);
+    eng.loadContacts([
+      { id: "n1", fields: { birthday: "2001-07-01" } },
+      { id: "z", fields: { birthday: "1999-04-04" } },
+    ]);
+    expect(agrees()).toBe(1501);
+  });
+
+  it("a scan follows a page of contacts loaded as columns after it ran", () => {
+    const eng = engineAt("Europe/Paris", now);
+    const rule = field("created_at", "weekday_in", ["monday"]);
+    const monday = Date.parse("2026-04-12T22:30:00.000Z"); // 00:30 on Monday in Paris
+    eng.upsertContact({ id: "a", created_at: "2026-04-14T10:00:00.000Z" });
+    expect(eng.evaluate(rule).count).toBe(0);
+    eng.loadContactColumns({
+      ids: ["a", "b", "c"],
+      columns: { created_at: { numbers: Float64Array.from([monday, monday - 7 * DAY, Number.NaN]) } },
+    });
+    const scan = eng.evaluate(rule);
+    expect([...scan.ids()].sort()).toEqual(["a", "b"]);
+    for (const id of ["a", "b", "c"]) expect(eng.matches(id, rule)).toBe(scan.has(id));
+  });
 });
 
 describe("during windows on events and measures", () => {

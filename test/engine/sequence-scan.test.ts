@@ -4,10 +4,12 @@
  * (start + within), on a window's ends or one millisecond either side, `evaluate` must
  * give, for every contact, what `matches` gives. Sequences with and without negative
  * steps; some contacts removed and some rules an `or` of two sequences, so that the
- * loop also sees masks with holes.
+ * loop also sees masks with holes. Events are appended one by one, bulk loaded, or
+ * loaded as one columnar batch (as at start-up).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { EventColumns, type PropBatch } from "../../src/engine/events.ts";
 import { Engine, type EventInput } from "../../src/engine/index.ts";
 import type { RuleNode } from "../../src/rules/schema.ts";
 import { parseDuration, shift } from "../../src/rules/time.ts";
@@ -103,11 +105,28 @@ const caseArb = fc.constantFrom("UTC", "Europe/Paris").chain((tz) => {
     tz: fc.constant(tz),
     events: fc.array(eventArb(at.length), { minLength: 100, maxLength: 400 }),
     anchors: fc.constant(at),
-    bulk: fc.boolean(),
+    load: fc.constantFrom("append", "bulk", "columns"),
     removed: fc.uniqueArray(fc.integer({ min: 0, max: CONTACTS - 1 }), { maxLength: 8 }),
     rules: fc.array(fc.tuple(shapeArb, fc.option(shapeArb, { nil: null })), { minLength: 1, maxLength: 4 }),
   });
 });
+
+/** The events as one columnar batch, as a start-up from a store loads them. */
+function asColumns(engine: Engine, events: EventInput[]): EventColumns {
+  const types = [...new Set(events.map((e) => e.type))];
+  const n = events.length;
+  const type = Int32Array.from(events, (e) => types.indexOf(e.type));
+  const contact = Int32Array.from(events, (e) => engine.contacts.index(e.contact_id as string) ?? -1);
+  const time = Float64Array.from(events, (e) => e.timestamp as number);
+  const props: PropBatch[] = types.map((_, t) => ({
+    type: t,
+    path: "amount",
+    num: Float64Array.from(events, (e, i) => (type[i] === t ? (e.properties?.amount as number) : Number.NaN)),
+    str: null,
+    other: null,
+  }));
+  return new EventColumns(n, types, type, contact, time, props);
+}
 
 describe("sequences over the whole population", () => {
   it("evaluate gives every contact what matches gives", () => {
@@ -124,7 +143,8 @@ describe("sequences over the whole population", () => {
           timestamp: k.anchors[e.anchor] + e.delta,
           properties: { amount: e.amount },
         }));
-        if (k.bulk) engine.loadEvents(events);
+        if (k.load === "bulk") engine.loadEvents(events);
+        else if (k.load === "columns") engine.loadEvents(asColumns(engine, events));
         else for (const e of events) engine.addEvent(e);
         for (const c of k.removed) engine.removeContact(ids[c]);
         const alive = ids.filter((_, i) => !k.removed.includes(i));

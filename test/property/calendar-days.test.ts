@@ -10,6 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Bitset } from "../../src/engine/bitset.ts";
+import { dayCodesOf } from "../../src/engine/day-scan.ts";
 import { civilFromDays, weekdayOfDays, zoneDays } from "../../src/engine/local-days.ts";
 import { dateTest } from "../../src/engine/predicates.ts";
 import { CALENDAR_PERIODS, type CalendarPeriod, periodOf, WEEKDAYS } from "../../src/rules/calendar.ts";
@@ -229,7 +230,7 @@ describe("calendar operators on date values", () => {
           const test = dateTest(op, value, tz);
           const selectAt = test.selectAt;
           if (!selectAt) throw new Error(`${op} has no whole-column loop`);
-          const got = selectAt(now, mask, values);
+          const got = selectAt(now, mask, values, dayCodesOf(values, tz));
           const p = test.at(now);
           for (let c = 0; c < inMask.length; c++) {
             const want = inMask[c] && c < values.length && p(values[c]);
