@@ -14,6 +14,7 @@
 import { type ComputedDefinition, fieldRefs } from "../rules/computed.ts";
 import { DEFAULT_SEGMENT_SETTINGS, defaultSegments } from "../rules/defaults.ts";
 import { RuleValidationError } from "../rules/errors.ts";
+import { EVENT_TYPE_EXPECTED, isEventType } from "../rules/event-type.ts";
 import { type FieldDef, FieldRegistry } from "../rules/fields.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
@@ -92,8 +93,6 @@ interface EventReaders {
   plan: EventTimerPlan | null;
 }
 
-/** What an event type may be (SPEC §2). */
-export const EVENT_TYPE = /^[a-z0-9_.:-]{1,64}$/;
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 export interface SegmentDefinition {
@@ -422,8 +421,8 @@ export class Engine {
 
   /** Checks an event and stores it; returns the contact index, or -1 for a duplicate id. */
   private append(e: EventInput, keepSorted: boolean, contact = -1): number {
-    if (typeof e.type !== "string" || !EVENT_TYPE.test(e.type)) {
-      throw new FieldValueError("event.type", "expected an event type matching [a-z0-9_.:-]{1,64}");
+    if (!isEventType(e.type)) {
+      throw new FieldValueError("event.type", EVENT_TYPE_EXPECTED);
     }
     if (typeof e.contact_id !== "string" || e.contact_id === "") {
       throw new FieldValueError("event.contact_id", "expected a contact id");
@@ -593,8 +592,8 @@ export class Engine {
   /** The checks `append` makes, once per type and contact index rather than per event; times are floored in place. */
   private loadEventColumns(b: EventColumns): void {
     for (const type of b.types) {
-      if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
-        throw new FieldValueError("event.type", "expected an event type matching [a-z0-9_.:-]{1,64}");
+      if (!isEventType(type)) {
+        throw new FieldValueError("event.type", EVENT_TYPE_EXPECTED);
       }
     }
     const { time, contact, type, count } = b;

@@ -3,7 +3,6 @@ export { type ContactColumns, FieldValueError, type LoadColumn } from "./contact
 export {
   type CompiledQuery,
   Engine,
-  EVENT_TYPE,
   type EventBatchResult,
   type Override,
   type SegmentDefinition,

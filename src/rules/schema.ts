@@ -4,8 +4,10 @@
  * schemas check structure only; what depends on the workspace (field types, which
  * operators fit them, segment references) is checked by `validate.ts`.
  */
+
 import { z } from "zod";
 import { CALENDAR_PERIODS } from "./calendar.ts";
+import { EVENT_TYPE, EVENT_TYPE_EXPECTED } from "./event-type.ts";
 import { ALL_OPS } from "./operators.ts";
 
 export const DURATION_RE = /^([1-9][0-9]{0,5})(mo|m|h|d|w|y)$/;
@@ -28,7 +30,7 @@ export type PropertyFilter = z.infer<typeof PropertyFilter>;
 
 export const EventType = z
   .string({ error: "expected an event type" })
-  .regex(/^[a-z0-9_.:-]{1,64}$/, { error: "expected an event type matching [a-z0-9_.:-]{1,64}" });
+  .regex(EVENT_TYPE, { error: EVENT_TYPE_EXPECTED });
 
 const Instant = z.string({ error: "expected an ISO 8601 date or instant" });
 

@@ -6,9 +6,11 @@
  * evaluation, so a crash between a commit and the append of its changes loses nothing
  * and invents nothing.
  */
-import { Engine, EVENT_TYPE, type MembershipChange, type StoredContact } from "../engine/index.ts";
+
+import { Engine, type MembershipChange, type StoredContact } from "../engine/index.ts";
 import type { Clock } from "../engine/types.ts";
 import { ComputedDefinition } from "../rules/computed.ts";
+import { EVENT_TYPE_EXPECTED, isEventType } from "../rules/event-type.ts";
 import type { RuleNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import { instantRepairs } from "../store/contact-row.ts";
@@ -530,8 +532,8 @@ export class LiveWorkspace {
       const e = batch[i]!;
       // Everything the engine would refuse is refused before the commit, so that what
       // is committed is always applied.
-      if (typeof e.type !== "string" || !EVENT_TYPE.test(e.type)) {
-        throw new Error(`events[${i}].type: expected an event type matching [a-z0-9_.:-]{1,64}`);
+      if (!isEventType(e.type)) {
+        throw new Error(`events[${i}].type: ${EVENT_TYPE_EXPECTED}`);
       }
       if (!Number.isFinite(e.timestamp))
         throw new Error(`events[${i}].timestamp: expected epoch milliseconds`);

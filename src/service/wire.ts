@@ -3,8 +3,10 @@
  * them and `GET /v1/openapi.json` is generated from them. Checks that need the
  * workspace (custom field types, time zone) are done by `contactWrite` here.
  */
+
 import { z } from "zod";
 import { ComputedDefinition } from "../rules/computed.ts";
+import { isEventType } from "../rules/event-type.ts";
 import { CONTACT_STATUSES, EMAIL_STATUSES, type FieldRegistry } from "../rules/fields.ts";
 import { EventType } from "../rules/schema.ts";
 import { toInstant } from "../rules/time.ts";
@@ -124,7 +126,6 @@ export const EventInput = z.strictObject({
 });
 export type EventInput = z.infer<typeof EventInput>;
 
-const EVENT_TYPE_RE = /^[a-z0-9_.:-]{1,64}$/;
 const EVENT_KEYS = new Set(["id", "type", "contact", "timestamp", "properties"]);
 
 /**
@@ -137,7 +138,7 @@ export function plainEvent(v: unknown): EventInput | null {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
   for (const k in o) if (!EVENT_KEYS.has(k)) return null;
-  if (typeof o.type !== "string" || !EVENT_TYPE_RE.test(o.type)) return null;
+  if (!isEventType(o.type)) return null;
   if (o.id !== undefined && (typeof o.id !== "string" || o.id.length < 1 || o.id.length > FIELD_CAPS.eventId))
     return null;
   if (o.timestamp !== undefined && typeof o.timestamp !== "string") return null;

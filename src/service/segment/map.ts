@@ -3,6 +3,7 @@
  * changes of its traits, the tags of a `group` call, and the events it records with
  * their clock-skew corrected timestamps. Pure: the store and engine are the caller's.
  */
+import { isEventType } from "../../rules/event-type.ts";
 import type { FieldRegistry } from "../../rules/fields.ts";
 import type { JsonObject } from "../../store/types.ts";
 import { invalid } from "../errors.ts";
@@ -43,8 +44,6 @@ export interface MapOptions {
   timeZone: string;
 }
 
-const EVENT_TYPE = /^[a-z0-9_.:-]{1,64}$/;
-
 /** A number, or a string holding one (e-commerce amounts are often sent as strings). */
 function amount(v: unknown): number | null {
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
@@ -65,7 +64,7 @@ export function eventType(name: string, path: string): string {
   const type = snakeCase(name);
   if (type === "")
     throw invalid(path, `${JSON.stringify(name)} gives no event type (letters or digits needed)`);
-  if (!EVENT_TYPE.test(type))
+  if (!isEventType(type))
     throw invalid(path, `${JSON.stringify(name)} gives the event type "${type}", longer than 64 characters`);
   // A source sends a few names over and over; the cache is bounded by forgetting all.
   if (TYPE_CACHE.size >= 10_000) TYPE_CACHE.clear();
