@@ -1,6 +1,7 @@
 /** Command-line flags of `npm run bench`. */
+
+import { DEFAULT_SPEC } from "../src/demo/generate.ts";
 import type { BenchOptions } from "./context.ts";
-import { DEFAULT_SPEC } from "./generate.ts";
 
 export const USAGE = `npm run bench -- [flags]
   --contacts N     contacts to generate (default ${DEFAULT_SPEC.contacts})

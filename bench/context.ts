@@ -3,8 +3,9 @@
  * figures in `json` (the `--json` object) and prints its part of the report; new
  * measurements (live updates, storage, …) are new sections beside the existing ones.
  */
+
+import type { DatasetSpec } from "../src/demo/generate.ts";
 import type { Engine } from "../src/engine/index.ts";
-import type { DatasetSpec } from "./generate.ts";
 import type { QueryId } from "./queries.ts";
 
 export interface BenchOptions {

@@ -3,9 +3,10 @@
  * real server on it (bench/load-http.ts, bench/editor-latency.ts): the server's
  * start-up rebuild then loads it like any restart would.
  */
+
+import { type DatasetSpec, generateContacts, generateEvents } from "../src/demo/generate.ts";
 import { openStore } from "../src/store/index.ts";
 import type { ContactWrite, EventWrite, JsonValue } from "../src/store/types.ts";
-import { type DatasetSpec, generateContacts, generateEvents } from "./generate.ts";
 import { fmtInt, log } from "./util.ts";
 
 async function inBatches<T>(items: Iterable<T>, write: (batch: T[]) => Promise<unknown>): Promise<void> {

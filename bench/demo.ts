@@ -4,8 +4,8 @@
  * a simulated day of live membership.
  */
 import { parseArgs } from "node:util";
+import { DAY, generateContacts, generateEvents, NOW } from "../src/demo/generate.ts";
 import { Engine, type ExplainNode } from "../src/engine/index.ts";
-import { DAY, generateContacts, generateEvents, NOW } from "./generate.ts";
 
 const { values } = parseArgs({
   options: {

@@ -17,10 +17,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { NOW } from "../src/demo/generate.ts";
 import { startServer } from "../src/http/start.ts";
 import { ensureWebBuilt, launchBrowser } from "../test/web/support.ts";
 import { writeDatasetFile } from "./dataset-file.ts";
-import { NOW } from "./generate.ts";
 import { log } from "./util.ts";
 
 const { values: args } = parseArgs({

@@ -14,8 +14,9 @@
  * - a date field given as a date is the start of that day in the workspace zone, so
  *   its calendar month there is the month of the DATE column that holds the same date.
  */
+
+import { DAY } from "../src/demo/generate.ts";
 import type { RuleNode } from "../src/rules/index.ts";
-import { DAY } from "./generate.ts";
 
 export const QUERY_IDS = ["Q1", "Q2", "Q3", "Q4", "Q6", "Q7", "Q8"] as const;
 export type QueryId = (typeof QUERY_IDS)[number];

@@ -7,10 +7,11 @@
  *
  *   node --import tsx bench/store-restart.ts <file> <workspace> <spec as JSON> <events>
  */
+
+import { type DatasetSpec, generateEvents } from "../src/demo/generate.ts";
 import { LiveWorkspace } from "../src/service/live-workspace.ts";
 import { openStore } from "../src/store/index.ts";
 import type { EventWrite } from "../src/store/types.ts";
-import { type DatasetSpec, generateEvents } from "./generate.ts";
 import { log } from "./util.ts";
 
 export interface RestartFigures {

@@ -4,8 +4,6 @@
  * the contacts Slice returned.
  */
 import type { DuckDBAppender, DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
-import type { ContactInput, EventInput, JsonValue } from "../../src/engine/index.ts";
-import type { BenchContext, Section } from "../context.ts";
 import {
   COUNTRIES,
   CURRENCIES,
@@ -17,7 +15,9 @@ import {
   PLANS,
   STATUSES,
   TIME_ZONE,
-} from "../generate.ts";
+} from "../../src/demo/generate.ts";
+import type { ContactInput, EventInput, JsonValue } from "../../src/engine/index.ts";
+import type { BenchContext, Section } from "../context.ts";
 import { QUERIES } from "../queries.ts";
 import { fmtInt, log, round, timeRuns, withProgress } from "../util.ts";
 

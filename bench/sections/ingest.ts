@@ -12,12 +12,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type DatasetSpec, generateContacts } from "../../src/demo/generate.ts";
+import { rng } from "../../src/demo/random.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { ContactWrite } from "../../src/store/types.ts";
 import type { Section } from "../context.ts";
-import { type DatasetSpec, generateContacts } from "../generate.ts";
 import { post, type ServerHandle, startServerProcess } from "../http-server.ts";
-import { rng } from "../random.ts";
 import { fmtInt, log, round, table } from "../util.ts";
 
 const KEY = "sk_ingest_bench_admin_0123456789";

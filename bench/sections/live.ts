@@ -8,9 +8,10 @@
  * - p99_apply_ms: per event, from the call to the returned membership changes.
  * - advance_day_ms: `advanceTo(now + 1 day)` right after the stream.
  */
+
+import { COUNTRIES, DAY, generateEvents } from "../../src/demo/generate.ts";
 import type { RuleNode } from "../../src/rules/index.ts";
 import type { Section } from "../context.ts";
-import { COUNTRIES, DAY, generateEvents } from "../generate.ts";
 import { Q1, Q2, Q3, Q4, Q6, Q7, Q8 } from "../queries.ts";
 import { fmtInt, gc, log, percentile, round, table } from "../util.ts";
 

@@ -1,7 +1,8 @@
 /** Generates the data set into a fresh engine and measures the memory it then holds. */
+
+import { generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
 import { Engine } from "../../src/engine/index.ts";
 import type { Section } from "../context.ts";
-import { generateContacts, generateEvents, TIME_ZONE } from "../generate.ts";
 import { fmtInt, gc, log, round, withProgress } from "../util.ts";
 
 export const loadSection: Section = {

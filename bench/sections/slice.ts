@@ -2,8 +2,9 @@
  * Q1–Q4 and Q6–Q8: full evaluation, compiled from scratch every time (no cached membership).
  * Q5: Q2 re-evaluated for one contact at a time, as after an event for that contact.
  */
+
+import { contactId, contactNumber, sampleContacts } from "../../src/demo/generate.ts";
 import type { Section } from "../context.ts";
-import { contactId, contactNumber, sampleContacts } from "../generate.ts";
 import { Q2, QUERIES } from "../queries.ts";
 import { fmtInt, log, percentile, round, table, timeRuns } from "../util.ts";
 

@@ -17,11 +17,11 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateContacts, generateEvents } from "../../src/demo/generate.ts";
 import { LiveWorkspace } from "../../src/service/live-workspace.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { ContactWrite, EventWrite } from "../../src/store/types.ts";
 import type { Section } from "../context.ts";
-import { generateContacts, generateEvents } from "../generate.ts";
 import type { RestartFigures } from "../store-restart.ts";
 import { fmtInt, gc, log, round, table, withProgress } from "../util.ts";
 

@@ -1,10 +1,10 @@
 /**
  * `slice serve --demo`: fills an empty default workspace with the benchmark's generated
- * data (bench/generate.ts, against the current time) and a few example segments, all
+ * data (src/demo/generate.ts, against the current time) and a few example segments, all
  * written through the service's own validated write paths, in batches, so the store,
  * the engine and the change log hold exactly what an API client would have produced.
  */
-import { DAY, generateContacts, generateEvents } from "../../bench/generate.ts";
+import { DAY, generateContacts, generateEvents } from "../demo/generate.ts";
 import { DEFAULT_WORKSPACE_ID, type Slice } from "../service/slice.ts";
 import type { WorkspaceService } from "../service/workspace.ts";
 import { num } from "./output.ts";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeDatasetFile } from "../../bench/dataset-file.ts";
-import { NOW } from "../../bench/generate.ts";
+import { NOW } from "../../src/demo/generate.ts";
 import { startServer } from "../../src/http/start.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { JsonValue } from "../../src/store/types.ts";

@@ -1,9 +1,10 @@
 /**
- * The benchmark data set: contacts and events drawn from seeded generators. Both are
- * iterators, so 10 million events are never held as objects at once, and the same spec
- * replays the same data (first into the engine, then into DuckDB).
+ * The data set of the benchmarks and of `slice serve --demo`: contacts and events drawn
+ * from seeded generators. Both are iterators, so 10 million events are never held as
+ * objects at once, and the same spec replays the same data (first into the engine, then
+ * into DuckDB).
  */
-import type { ContactInput, EventInput } from "../src/engine/index.ts";
+import type { ContactInput, EventInput } from "../engine/index.ts";
 import { AliasTable, Categorical, int, type Rng, rng, zipfWeights } from "./random.ts";
 
 export const MINUTE = 60_000;
