@@ -16,7 +16,7 @@ import type {
   SequenceNode,
 } from "../rules/schema.ts";
 import { measureType } from "../rules/schema.ts";
-import { type Duration, parseDuration, parseTimeValue, shift } from "../rules/time.ts";
+import { type Duration, fixedLength, parseDuration, parseTimeValue, shift } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
 import { bucketReader } from "./buckets.ts";
 import { computedOrigin } from "./computed-origin.ts";
@@ -27,7 +27,7 @@ import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
 import { compileRelative } from "./rank.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
-import { selectWithEventIn } from "./sequence-scan.ts";
+import { selectUnfollowed, selectWithEventIn } from "./sequence-scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
 
 export interface CompiledNode {
@@ -1000,6 +1000,16 @@ function compileNegativeSequence(
   const doneTables = [...new Set(done.map((p) => p.table))];
   const first = done[0];
   const lastDone = done[done.length - 1];
+  // "A, then not B within a fixed length", unfiltered, has a whole-population loop of its own.
+  const fixedWithin = fixedLength(within, env.tz);
+  const unfollowed =
+    done.length === 1 &&
+    absent.length === 1 &&
+    first.where === null &&
+    absent[0].where === null &&
+    fixedWithin > 0
+      ? absent[0].table
+      : null;
 
   /** The deadline of the first run that holds at `now` with the window [lo, hi], or NaN. */
   const run = (c: number, now: number, lo: number, hi: number): number => {
@@ -1115,6 +1125,8 @@ function compileNegativeSequence(
     (mask) => {
       const [lo, hi] = win();
       const now = env.now;
+      if (unfollowed !== null)
+        return selectUnfollowed(mask, first.table, unfollowed, lo, hi, now, fixedWithin);
       return selectWithEventIn(mask, first.table, lo, hi, (c) => !Number.isNaN(run(c, now, lo, hi)));
     },
     next,

@@ -64,6 +64,24 @@ export function shift(t: number, d: Duration, sign: 1 | -1, tz: string): number 
   }
 }
 
+/**
+ * The length in ms of `d` when `shift` moves every instant by that same length in `tz`
+ * (minutes and hours; days and weeks in UTC), else NaN.
+ */
+export function fixedLength(d: Duration, tz: string): number {
+  switch (d.unit) {
+    case "m":
+      return d.n * MINUTE;
+    case "h":
+      return d.n * HOUR;
+    case "d":
+    case "w":
+      return isUtc(tz) ? (d.unit === "w" ? d.n * 7 : d.n) * DAY : Number.NaN;
+    default:
+      return Number.NaN;
+  }
+}
+
 /** A span of time: an instant has start = end; a calendar day runs to its last millisecond. */
 export interface TimeSpan {
   start: number;
