@@ -3,11 +3,12 @@
  * `DATABASE_URL` wins), else the embedded SQLite file. Migrations are applied before
  * the store is returned.
  */
-import { openPgPool } from "./postgres.ts";
+import { openPostgresAdapter } from "./postgres/adapter.ts";
 import { SqlStore } from "./sql-store.ts";
-import { openSqliteConnection } from "./sqlite.ts";
+import { openSqliteAdapter } from "./sqlite/adapter.ts";
 import type { OpenStoreOptions, Store } from "./types.ts";
 
+export type { WorkspaceRepos } from "./repos/index.ts";
 export * from "./types.ts";
 
 export const DEFAULT_SQLITE_PATH = "./data/slice.db";
@@ -15,18 +16,18 @@ export const DEFAULT_SQLITE_PATH = "./data/slice.db";
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const clock = opts.clock ?? { now: () => Date.now() };
   const url = opts.databaseUrl?.trim() ?? "";
-  const handle =
+  const adapter =
     url !== ""
-      ? { ...openPgPool(url, opts.poolSize ?? 10), eventWriter: null }
-      : openSqliteConnection(opts.sqlitePath || DEFAULT_SQLITE_PATH, opts.sqliteSynchronous ?? "full");
-  const store = new SqlStore(handle.executor, clock, handle.close, handle.eventWriter);
+      ? openPostgresAdapter(url, opts.poolSize ?? 10)
+      : openSqliteAdapter(opts.sqlitePath || DEFAULT_SQLITE_PATH, opts.sqliteSynchronous ?? "full", clock);
+  const store = new SqlStore(adapter, clock);
   try {
     await store.init();
   } catch (e) {
     await store.close();
     throw e;
   }
-  handle.eventWriter?.warm();
+  adapter.warm?.();
   return store;
 }
 

@@ -18,7 +18,7 @@ import { LiveWorkspace } from "../../src/service/live-workspace.ts";
 import { loadInBulk } from "../../src/service/startup-load.ts";
 import { Mutex } from "../../src/store/executor.ts";
 import { openStore } from "../../src/store/index.ts";
-import { readSqliteWorkspace } from "../../src/store/sqlite-bulk-read.ts";
+import { readSqliteWorkspace } from "../../src/store/sqlite/bulk-read.ts";
 import type { StartupMessage, StartupRead } from "../../src/store/startup-read.ts";
 import type { ChangeRecord, EventWrite, JsonObject, JsonValue, Store } from "../../src/store/types.ts";
 

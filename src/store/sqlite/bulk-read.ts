@@ -16,16 +16,16 @@
  * not make it buffer the whole table.
  */
 import type { Worker } from "node:worker_threads";
-import type { Mutex } from "./executor.ts";
-import type { BulkWorkerData, WorkerSignal } from "./sqlite-bulk-worker.ts";
+import type { Mutex } from "../executor.ts";
 import {
   type EventsMessage,
   type LoggedMessage,
   type StartupMessage,
   type StartupRead,
   StartupReadUnavailable,
-} from "./startup-read.ts";
-import { startWorker } from "./worker-thread.ts";
+} from "../startup-read.ts";
+import { startWorker } from "../worker-thread.ts";
+import type { BulkWorkerData, WorkerSignal } from "./bulk-worker.ts";
 
 /**
  * Generous: while this thread loads contacts (the slow part of the start), the readers go
@@ -145,7 +145,7 @@ export function readSqliteWorkspace(
           changes: k === n - 1,
           pageSize,
         };
-        const worker = startWorker(new URL("./sqlite-bulk-worker.ts", import.meta.url), { ...data });
+        const worker = startWorker(new URL("./bulk-worker.ts", import.meta.url), { ...data });
         channels.push(new Channel(worker, control));
       }
       for (const ch of channels) {

@@ -11,8 +11,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { type Executor, Mutex, type Row, translateError } from "./executor.ts";
-import { SqliteEventWriter } from "./sqlite-event-writer.ts";
+import { type Executor, Mutex, type Row, translateError } from "../executor.ts";
+import { SqliteEventWriter } from "./event-writer.ts";
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -182,26 +182,21 @@ export class SqliteExecutor implements Executor {
   }
 }
 
-/** The file behind an executor of `openSqliteConnection`, and the mutex every use of it in this process takes. */
+/**
+ * The file behind a connection and the mutex every use of it in this process takes.
+ * Readers on their own connection (start-up bulk reads in a worker thread) take their
+ * snapshot under this mutex, so it never falls inside an open transaction of this
+ * process.
+ */
 export interface SqliteFile {
   path: string;
   mutex: Mutex;
 }
 
-const filesOf = new WeakMap<Executor, SqliteFile>();
-
-/**
- * The file and mutex of a store's SQLite executor; null for `:memory:` and other
- * databases. Readers on their own connection (start-up bulk reads in a worker thread)
- * take their snapshot under this mutex, so it never falls inside an open transaction of
- * this process.
- */
-export function sqliteFileOf(x: Executor): SqliteFile | null {
-  return filesOf.get(x) ?? null;
-}
-
 export interface SqliteHandle {
   executor: SqliteExecutor;
+  /** Null for `:memory:`. */
+  file: SqliteFile | null;
   /** Event batches written by a worker thread; a file only (not `:memory:`). */
   eventWriter: SqliteEventWriter | null;
   close(): Promise<void>;
@@ -224,10 +219,10 @@ export function openSqliteConnection(path: string, synchronous: "full" | "normal
   db.pragma("wal_autocheckpoint = 10000");
   const conn = new Connection(db, lock);
   const executor = new SqliteExecutor(conn, false);
-  if (key !== null) filesOf.set(executor, { path: key, mutex: lock.mutex });
   const eventWriter = memory ? null : new SqliteEventWriter(resolve(path), synchronous, lock);
   return {
     executor,
+    file: key === null ? null : { path: key, mutex: lock.mutex },
     eventWriter,
     close: () =>
       conn.mutex.run(async () => {

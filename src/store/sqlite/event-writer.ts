@@ -8,14 +8,14 @@
  * rows over and is free until the commit is done, so the engine applies one batch while
  * the next one is being written (src/service/live-workspace.ts), on the second core.
  *
- * The request runs while holding the file's process-wide mutex (src/store/sqlite.ts),
+ * The request runs while holding the file's process-wide mutex (src/store/sqlite/connection.ts),
  * like any transaction of the main connection, so the two connections never wait on
  * each other through SQLite's busy handler.
  */
 import type { AsyncLocalStorage } from "node:async_hooks";
 import type { Worker } from "node:worker_threads";
-import type { Mutex } from "./executor.ts";
-import { startWorker } from "./worker-thread.ts";
+import type { Mutex } from "../executor.ts";
+import { startWorker } from "../worker-thread.ts";
 
 /** One batch's rows as columns (one structured clone of a few arrays, not of 1,000 rows). */
 export interface EventBatchColumns {
@@ -139,7 +139,7 @@ export class SqliteEventWriter {
 
   private start(): Promise<Worker> {
     this.started ??= new Promise<Worker>((resolve, reject) => {
-      const worker = startWorker(new URL("./sqlite-event-writer-worker.ts", import.meta.url), {
+      const worker = startWorker(new URL("./event-writer-worker.ts", import.meta.url), {
         path: this.path,
         synchronous: this.synchronous,
         gate: this.gate.buffer,

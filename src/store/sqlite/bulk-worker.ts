@@ -11,8 +11,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { CONTACT_ROW_COLUMNS } from "./contact-row.ts";
-import { compareBytes, IdTable, parseLengths } from "./id-table.ts";
+import { CONTACT_ROW_COLUMNS } from "../contact-row.ts";
+import { compareBytes, IdTable, parseLengths } from "../id-table.ts";
 import type {
   ContactColumnMessage,
   ContactsMessage,
@@ -20,8 +20,8 @@ import type {
   LoggedMessage,
   PropColumnMessage,
   StartupMessage,
-} from "./startup-read.ts";
-import type { JsonObject, JsonValue } from "./types.ts";
+} from "../startup-read.ts";
+import type { JsonObject, JsonValue } from "../types.ts";
 
 export interface BulkWorkerData {
   file: string;

@@ -14,7 +14,7 @@ import {
   GATE_VERDICT,
   type WriterReply,
   type WriterRequest,
-} from "./sqlite-event-writer.ts";
+} from "./event-writer.ts";
 
 interface Data {
   path: string;

@@ -1,6 +1,6 @@
 /** The PostgreSQL adapter: `pg` with a connection pool. */
 import pg from "pg";
-import { type Executor, numberPlaceholders, type Row, translateError } from "./executor.ts";
+import { type Executor, numberPlaceholders, type Row, translateError } from "../executor.ts";
 
 const INT8_OID = 20;
 

@@ -1,0 +1,73 @@
+/**
+ * One workspace's repositories over one connection (the store's, or a transaction's):
+ * what `Store.workspace(ws)` and a transaction's `tx.workspace(ws)` answer. Every
+ * statement they run is restricted to that workspace; the workspace id was checked once,
+ * when they were bound.
+ */
+import type { Executor } from "../executor.ts";
+import { ApiKeyRepo } from "./api-keys.ts";
+import { ChangeRepo } from "./changes.ts";
+import { ContactRepo } from "./contacts.ts";
+import { EventRepo } from "./events.ts";
+import { FieldRepo } from "./fields.ts";
+import { ImportRepo } from "./imports.ts";
+import { IdentityRepo, ReceiverRepo } from "./ingest.ts";
+import { MemberRepo } from "./members.ts";
+import type { Scope } from "./scope.ts";
+import { SegmentRepo } from "./segments.ts";
+import { DeliveryRepo, WebhookRepo } from "./webhooks.ts";
+
+export type { Clock, Scope } from "./scope.ts";
+export type {
+  ApiKeyRepo,
+  ChangeRepo,
+  ContactRepo,
+  DeliveryRepo,
+  EventRepo,
+  FieldRepo,
+  IdentityRepo,
+  ImportRepo,
+  MemberRepo,
+  ReceiverRepo,
+  SegmentRepo,
+  WebhookRepo,
+};
+
+export class WorkspaceRepos {
+  readonly id: string;
+  readonly fields: FieldRepo;
+  readonly apiKeys: ApiKeyRepo;
+  readonly identities: IdentityRepo;
+  readonly receivers: ReceiverRepo;
+  readonly contacts: ContactRepo;
+  readonly events: EventRepo;
+  readonly segments: SegmentRepo;
+  /** Static memberships and overrides. */
+  readonly members: MemberRepo;
+  readonly changes: ChangeRepo;
+  readonly webhooks: WebhookRepo;
+  readonly deliveries: DeliveryRepo;
+  readonly imports: ImportRepo;
+  /**
+   * The connection, for the repositories that take one and a workspace id
+   * (destination-repo.ts, schedule-repo.ts, idempotency-repo.ts).
+   */
+  readonly executor: Executor;
+
+  constructor(s: Scope) {
+    this.id = s.ws;
+    this.executor = s.x;
+    this.fields = new FieldRepo(s);
+    this.apiKeys = new ApiKeyRepo(s);
+    this.identities = new IdentityRepo(s);
+    this.receivers = new ReceiverRepo(s);
+    this.contacts = new ContactRepo(s);
+    this.events = new EventRepo(s);
+    this.segments = new SegmentRepo(s);
+    this.members = new MemberRepo(s);
+    this.changes = new ChangeRepo(s);
+    this.webhooks = new WebhookRepo(s);
+    this.deliveries = new DeliveryRepo(s);
+    this.imports = new ImportRepo(s);
+  }
+}
