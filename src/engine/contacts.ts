@@ -3,6 +3,7 @@
  * (numbers and dates as Float64 with NaN for "missing", booleans as Int8 with -1,
  * strings as dictionary codes with -1). Rules read columns, never objects.
  */
+import { BUILTIN_KEYS } from "../contract/fields.ts";
 import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
 import { toInstant } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
@@ -127,27 +128,8 @@ export interface ContactColumns {
   columns: Partial<Record<BuiltinInputKey | "fields", LoadColumn>>;
 }
 
-/** The keys of a contact's built-in fields, as `ContactInput` names them. */
-export const BUILTIN_INPUT_KEYS = [
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-  "tags",
-  "created_at",
-  "subscribed_at",
-] as const satisfies readonly (keyof ContactInput)[];
-
-const EXTERNAL_ID_KEY = BUILTIN_INPUT_KEYS.indexOf("external_id");
+/** The keys of a contact's built-in fields, as `ContactInput` names them (src/contract/fields.ts). */
+export const BUILTIN_INPUT_KEYS = BUILTIN_KEYS satisfies readonly (keyof ContactInput)[];
 
 export class ContactTable {
   /**
@@ -287,9 +269,10 @@ export class ContactTable {
     }
     const plan = this.loadPlan();
     const values = plan.values;
-    for (let k = 0; k < BUILTIN_INPUT_KEYS.length; k++) {
-      const key = BUILTIN_INPUT_KEYS[k];
-      values[k] = convertValue(plan.types[k], c[key], `contact.${key}`, this.timeZone);
+    const given = c as unknown as Record<string, FieldValue>;
+    for (let k = 0; k < plan.keys.length; k++) {
+      const key = plan.keys[k];
+      values[k] = convertValue(plan.types[k], given[key], `contact.${key}`, this.timeZone);
     }
     let custom: Map<string, ConvertedValue> | null = null;
     if (c.fields !== undefined && c.fields !== null) {
@@ -314,7 +297,7 @@ export class ContactTable {
     this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
     for (const [key, col] of plan.custom) writeValue(col, i, custom?.get(key));
-    this.setExternal(i, c.external_id, values[EXTERNAL_ID_KEY]);
+    this.setExternal(i, c.external_id, values[plan.externalId]);
     this.reindex(i);
     return i;
   }
@@ -336,10 +319,11 @@ export class ContactTable {
     const plan = this.loadPlan();
     const writes: ((idx: Int32Array) => void)[] = [];
     let externals: (string | null)[] | null = null;
-    for (let k = 0; k < BUILTIN_INPUT_KEYS.length; k++) {
-      const key = BUILTIN_INPUT_KEYS[k];
+    const given = b.columns as Partial<Record<string, LoadColumn>>;
+    for (let k = 0; k < plan.keys.length; k++) {
+      const key = plan.keys[k];
       const path = `contact.${key}`;
-      const lc = b.columns[key];
+      const lc = given[key];
       const col = plan.builtin[k];
       if (lc === undefined) writes.push(clearAll(col));
       else if ("numbers" in lc)
@@ -404,6 +388,9 @@ export class ContactTable {
 
   private plan: {
     columns: number;
+    /** The built-in keys, in wire order, and the position of `external_id` among them. */
+    keys: readonly string[];
+    externalId: number;
     types: FieldType[];
     builtin: Column[];
     custom: [string, Column][];
@@ -412,13 +399,16 @@ export class ContactTable {
 
   private loadPlan() {
     if (this.plan === null || this.plan.columns !== this.columns.size) {
-      const builtin = new Set<string>(BUILTIN_INPUT_KEYS);
+      const keys = this.fields.builtin().map((f) => f.key);
+      const builtin = new Set<string>(keys);
       this.plan = {
         columns: this.columns.size,
-        types: BUILTIN_INPUT_KEYS.map((key) => this.fields.get(key)!.type),
-        builtin: BUILTIN_INPUT_KEYS.map((key) => this.columns.get(key)!),
+        keys,
+        externalId: keys.indexOf("external_id"),
+        types: keys.map((key) => this.fields.get(key)!.type),
+        builtin: keys.map((key) => this.columns.get(key)!),
         custom: [...this.columns].filter(([key]) => !builtin.has(key)),
-        values: new Array(BUILTIN_INPUT_KEYS.length).fill(null),
+        values: new Array(keys.length).fill(null),
       };
     }
     return this.plan;
@@ -576,10 +566,11 @@ export class ContactTable {
   /** Checks and converts every value first, so a bad field leaves the stored profile untouched. */
   private convert(c: ContactInput, onlyGiven: boolean): Map<string, ConvertedValue> {
     const out = new Map<string, ConvertedValue>();
-    for (const key of BUILTIN_INPUT_KEYS) {
-      if (onlyGiven && c[key] === undefined) continue;
-      const def = this.fields.get(key)!;
-      out.set(key, convertValue(def.type, c[key], `contact.${key}`, this.timeZone));
+    const given = c as unknown as Record<string, FieldValue>;
+    for (const def of this.fields.builtin()) {
+      const key = def.key;
+      if (onlyGiven && given[key] === undefined) continue;
+      out.set(key, convertValue(def.type, given[key], `contact.${key}`, this.timeZone));
     }
     if (c.fields !== undefined && c.fields !== null) {
       if (typeof c.fields !== "object" || Array.isArray(c.fields)) {

@@ -1,3 +1,4 @@
+import type { InputBuiltins } from "../contract/fields.ts";
 import type { DefaultSegmentSettings } from "../rules/defaults.ts";
 import type { FieldDef } from "../rules/fields.ts";
 
@@ -13,27 +14,12 @@ export type FieldValue = string | number | boolean | string[] | null | undefined
 
 /**
  * A contact as the engine takes it: the wire form of SPEC §1 (built-in fields at the
- * top level, custom fields under `fields`). Dates are ISO strings or epoch ms.
- * Strings that are empty after trimming count as not set.
+ * top level, typed from the built-in table of src/contract/fields.ts; custom fields
+ * under `fields`). Dates are ISO strings or epoch ms. Strings that are empty after
+ * trimming count as not set.
  */
-export interface ContactInput {
+export interface ContactInput extends InputBuiltins {
   id: string;
-  email?: string | null;
-  external_id?: string | null;
-  phone?: string | null;
-  first_name?: string | null;
-  last_name?: string | null;
-  country?: string | null;
-  region?: string | null;
-  city?: string | null;
-  postal_code?: string | null;
-  timezone?: string | null;
-  language?: string | null;
-  status?: string | null;
-  email_status?: string | null;
-  tags?: string[] | null;
-  created_at?: string | number | null;
-  subscribed_at?: string | number | null;
   fields?: Record<string, FieldValue>;
 }
 

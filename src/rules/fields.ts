@@ -1,6 +1,13 @@
-/** Field types a contact field (built-in or custom) can have (SPEC §1). */
-export const FIELD_TYPES = ["string", "number", "boolean", "date", "string_list"] as const;
-export type FieldType = (typeof FIELD_TYPES)[number];
+import {
+  BUILTIN_CONTACT_FIELDS,
+  type BuiltinFieldSpec,
+  CONTACT_STATUSES,
+  EMAIL_STATUSES,
+  FIELD_TYPES,
+  type FieldType,
+} from "../contract/fields.ts";
+
+export { CONTACT_STATUSES, EMAIL_STATUSES, FIELD_TYPES, type FieldType };
 
 export interface FieldDef {
   key: string;
@@ -9,30 +16,15 @@ export interface FieldDef {
   builtin?: boolean;
 }
 
-/** The built-in contact fields of SPEC §1, in wire order. */
-export const BUILTIN_FIELDS: readonly FieldDef[] = [
-  { key: "email", type: "string", label: "Email", builtin: true },
-  { key: "external_id", type: "string", label: "External ID", builtin: true },
-  { key: "phone", type: "string", label: "Phone", builtin: true },
-  { key: "first_name", type: "string", label: "First name", builtin: true },
-  { key: "last_name", type: "string", label: "Last name", builtin: true },
-  { key: "country", type: "string", label: "Country", builtin: true },
-  { key: "region", type: "string", label: "Region", builtin: true },
-  { key: "city", type: "string", label: "City", builtin: true },
-  { key: "postal_code", type: "string", label: "Postal code", builtin: true },
-  { key: "timezone", type: "string", label: "Time zone", builtin: true },
-  { key: "language", type: "string", label: "Language", builtin: true },
-  { key: "status", type: "string", label: "Subscription status", builtin: true },
-  { key: "email_status", type: "string", label: "Email status", builtin: true },
-  { key: "tags", type: "string_list", label: "Tags", builtin: true },
-  { key: "created_at", type: "date", label: "Created at", builtin: true },
-  { key: "subscribed_at", type: "date", label: "Subscribed at", builtin: true },
-];
+/** A table's built-in fields as rules see them (key, type, label). */
+export function builtinFieldDefs(table: readonly BuiltinFieldSpec[]): readonly FieldDef[] {
+  return table.map((f) => ({ key: f.key, type: f.type, label: f.label, builtin: true }));
+}
+
+/** The built-in contact fields of SPEC §1, in wire order (src/contract/fields.ts). */
+export const BUILTIN_FIELDS: readonly FieldDef[] = builtinFieldDefs(BUILTIN_CONTACT_FIELDS);
 
 export const BUILTIN_FIELD_KEYS: ReadonlySet<string> = new Set(BUILTIN_FIELDS.map((f) => f.key));
-
-export const CONTACT_STATUSES = ["subscribed", "unsubscribed", "non_subscribed"] as const;
-export const EMAIL_STATUSES = ["deliverable", "soft_bouncing", "hard_bounced", "complained"] as const;
 
 const CUSTOM_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 
@@ -44,9 +36,16 @@ const CUSTOM_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 export class FieldRegistry {
   private readonly byKey: ReadonlyMap<string, FieldDef>;
 
-  constructor(custom: readonly FieldDef[] = []) {
+  /**
+   * `builtins` is the built-in table's fields (`builtinFieldDefs`); only a test of the
+   * table's derivations passes another one.
+   */
+  constructor(
+    custom: readonly FieldDef[] = [],
+    private readonly builtins: readonly FieldDef[] = BUILTIN_FIELDS,
+  ) {
     const map = new Map<string, FieldDef>();
-    for (const f of BUILTIN_FIELDS) map.set(f.key, f);
+    for (const f of builtins) map.set(f.key, f);
     for (const f of custom) {
       const problem = FieldRegistry.checkCustom(f, map);
       if (problem) throw new Error(problem);
@@ -60,7 +59,8 @@ export class FieldRegistry {
     if (!CUSTOM_KEY.test(f.key)) {
       return `field key "${f.key}": expected lower-case letters, digits and "_", starting with a letter (at most 64)`;
     }
-    if (BUILTIN_FIELD_KEYS.has(f.key)) return `field key "${f.key}": shadows the built-in field "${f.key}"`;
+    if (BUILTIN_FIELD_KEYS.has(f.key) || existing.get(f.key)?.builtin)
+      return `field key "${f.key}": shadows the built-in field "${f.key}"`;
     if (existing.has(f.key)) return `field key "${f.key}": already declared`;
     if (!(FIELD_TYPES as readonly string[]).includes(f.type)) {
       return `field "${f.key}": type must be one of ${FIELD_TYPES.join(", ")}`;
@@ -80,7 +80,12 @@ export class FieldRegistry {
     return this.all().filter((f) => !f.builtin);
   }
 
+  /** The built-in fields, in wire order. */
+  builtin(): readonly FieldDef[] {
+    return this.builtins;
+  }
+
   withField(f: FieldDef): FieldRegistry {
-    return new FieldRegistry([...this.custom(), f]);
+    return new FieldRegistry([...this.custom(), f], this.builtins);
   }
 }

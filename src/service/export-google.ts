@@ -2,11 +2,22 @@
  * Google Ads Customer Match export: normalisation and SHA-256 hashing as Google
  * documents it (docs/exports.md, "Google").
  */
+import type { BuiltinKey } from "../contract/fields.ts";
 import type { ContactRecord } from "../store/types.ts";
 import { isSha256Hex, type NormalizeContext, sha256Hex, toE164 } from "./export-meta.ts";
 
 export const GOOGLE_FIELDS = ["email", "phone", "first_name", "last_name", "country", "zip"] as const;
 export type GoogleField = (typeof GOOGLE_FIELDS)[number];
+
+/** The built-in contact field each Customer Match identifier is read from. */
+export const GOOGLE_SOURCES = {
+  email: "email",
+  phone: "phone",
+  first_name: "first_name",
+  last_name: "last_name",
+  country: "country",
+  zip: "postal_code",
+} as const satisfies Record<GoogleField, BuiltinKey>;
 
 /** The header row of a Google export (Customer Match's English column names). */
 export const GOOGLE_HEADER: readonly string[] = [
@@ -94,12 +105,5 @@ export function googleHash(
 /** One contact's cells, in `GOOGLE_FIELDS` order. */
 export function googleRow(r: ContactRecord): string[] {
   const ctx: NormalizeContext = { country: r.country };
-  return [
-    googleHash("email", r.email, ctx),
-    googleHash("phone", r.phone, ctx),
-    googleHash("first_name", r.first_name, ctx),
-    googleHash("last_name", r.last_name, ctx),
-    googleHash("country", r.country, ctx),
-    googleHash("zip", r.postal_code, ctx),
-  ];
+  return GOOGLE_FIELDS.map((f) => googleHash(f, r[GOOGLE_SOURCES[f]], ctx));
 }

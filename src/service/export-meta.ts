@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { isSupportedCountry, parsePhoneNumberFromString } from "libphonenumber-js";
+import type { BuiltinKey } from "../contract/fields.ts";
 import type { ContactRecord } from "../store/types.ts";
 
 /** What a normaliser may need besides the value itself: the contact's country. */
@@ -151,6 +152,19 @@ const US_STATES: Readonly<Record<string, string>> = {
 export const META_FIELDS = ["email", "phone", "fn", "ln", "ct", "st", "zip", "country", "extern_id"] as const;
 export type MetaField = (typeof META_FIELDS)[number];
 
+/** The built-in contact field each Meta identifier is read from. */
+export const META_SOURCES = {
+  email: "email",
+  phone: "phone",
+  fn: "first_name",
+  ln: "last_name",
+  ct: "city",
+  st: "region",
+  zip: "postal_code",
+  country: "country",
+  extern_id: "external_id",
+} as const satisfies Record<MetaField, BuiltinKey>;
+
 /** The header row of a Meta export (Meta's customer-list column names). */
 export const META_HEADER: readonly string[] = META_FIELDS;
 
@@ -230,15 +244,5 @@ export function metaHash(
 /** One contact's cells, in `META_FIELDS` order. */
 export function metaRow(r: ContactRecord): string[] {
   const ctx: NormalizeContext = { country: r.country };
-  return [
-    metaHash("email", r.email, ctx),
-    metaHash("phone", r.phone, ctx),
-    metaHash("fn", r.first_name, ctx),
-    metaHash("ln", r.last_name, ctx),
-    metaHash("ct", r.city, ctx),
-    metaHash("st", r.region, ctx),
-    metaHash("zip", r.postal_code, ctx),
-    metaHash("country", r.country, ctx),
-    metaHash("extern_id", r.external_id, ctx),
-  ];
+  return META_FIELDS.map((f) => metaHash(f, r[META_SOURCES[f]], ctx));
 }

@@ -5,6 +5,7 @@
  * with the segment. Formats and normalisation choices: docs/exports.md.
  */
 import { stringify } from "csv-stringify/sync";
+import { BUILTIN_CONTACT_FIELDS, type BuiltinFieldSpec, builtinKeys } from "../contract/fields.ts";
 import type { ContactRecord, ContactValue } from "../store/types.ts";
 import { GOOGLE_HEADER, googleRow } from "./export-google.ts";
 import { META_HEADER, metaRow } from "./export-meta.ts";
@@ -79,29 +80,21 @@ export class ExportOptionError extends Error {
   }
 }
 
+/** The built-in csv columns of a table of built-in fields, in their default order. */
+export function csvColumns<const T extends readonly BuiltinFieldSpec[]>(
+  table: T,
+): ["id", ...{ [I in keyof T]: T[I]["key"] }] {
+  return ["id", ...builtinKeys(table)];
+}
+
 /** The built-in csv columns, in their default order. */
-export const DEFAULT_CSV_COLUMNS = [
-  "id",
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-  "tags",
-  "created_at",
-  "subscribed_at",
-] as const;
+export const DEFAULT_CSV_COLUMNS = csvColumns(BUILTIN_CONTACT_FIELDS);
 
 type BuiltinColumn = (typeof DEFAULT_CSV_COLUMNS)[number];
 const BUILTIN_COLUMNS: ReadonlySet<string> = new Set(DEFAULT_CSV_COLUMNS);
+const BUILTIN_BY_KEY: ReadonlyMap<string, BuiltinFieldSpec> = new Map(
+  BUILTIN_CONTACT_FIELDS.map((f) => [f.key, f]),
+);
 
 /** Separator of list values (tags, string_list custom fields) inside one csv cell. */
 export const LIST_SEPARATOR = ";";
@@ -212,15 +205,18 @@ function computedGetter(key: string, neutralize: boolean): Getter {
 }
 
 function rawBuiltinGetter(c: BuiltinColumn): Getter {
-  switch (c) {
-    case "tags":
-      return (r) => r.tags.join(LIST_SEPARATOR);
-    case "created_at":
-      return (r) => isoInstant(r.created_at);
-    case "subscribed_at":
-      return (r) => (r.subscribed_at == null ? "" : isoInstant(r.subscribed_at));
+  const f = BUILTIN_BY_KEY.get(c);
+  const value = (r: ExportRecord) => (r as unknown as Record<string, unknown>)[c];
+  switch (f?.wire) {
+    case "list":
+      return (r) => (value(r) as string[]).join(LIST_SEPARATOR);
+    case "instant":
+      return (r) => {
+        const t = value(r) as number | null | undefined;
+        return t == null ? "" : isoInstant(t);
+      };
     default:
-      return (r) => r[c] ?? "";
+      return (r) => (value(r) as string | null | undefined) ?? "";
   }
 }
 

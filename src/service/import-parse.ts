@@ -12,6 +12,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StringDecoder } from "node:string_decoder";
 import { parse as csvParse, type Parser } from "csv-parse";
+import { BUILTIN_CONTACT_FIELDS, type WireKind } from "../contract/fields.ts";
 import { BUILTIN_FIELD_KEYS, type FieldType } from "../rules/fields.ts";
 
 /** What an import reads from: a byte or text stream, e.g. a request body or a file. */
@@ -102,19 +103,15 @@ export const MAX_IMPORT_ROW_BYTES = 1024 * 1024;
 const LIST_SEPARATORS = /[;,]/;
 
 /** Header spellings that map to a built-in field by default, after normalisation. */
-const HEADER_ALIASES: Readonly<Record<string, string>> = {
-  email_address: "email",
-  e_mail: "email",
-  mail: "email",
-  phone_number: "phone",
-  firstname: "first_name",
-  lastname: "last_name",
-  surname: "last_name",
-  zip: "postal_code",
-  zip_code: "postal_code",
-  postcode: "postal_code",
-  tag: "tags",
-};
+const HEADER_ALIASES: Readonly<Record<string, string>> = Object.fromEntries(
+  BUILTIN_CONTACT_FIELDS.flatMap((f) =>
+    ("importAliases" in f ? f.importAliases : []).map((alias) => [alias, f.key]),
+  ),
+);
+
+const BUILTIN_WIRE: ReadonlyMap<string, WireKind> = new Map(
+  BUILTIN_CONTACT_FIELDS.map((f) => [f.key, f.wire]),
+);
 
 // ---------------------------------------------------------------- mapping
 
@@ -128,11 +125,11 @@ function targetName(t: ColumnTarget): string {
 }
 
 function isListTarget(t: ColumnTarget): boolean {
-  return t.kind === "builtin" ? t.key === "tags" : t.type === "string_list";
+  return t.kind === "builtin" ? BUILTIN_WIRE.get(t.key) === "list" : t.type === "string_list";
 }
 
 function isDateTarget(t: ColumnTarget): boolean {
-  return t.kind === "builtin" ? t.key === "created_at" || t.key === "subscribed_at" : t.type === "date";
+  return t.kind === "builtin" ? BUILTIN_WIRE.get(t.key) === "instant" : t.type === "date";
 }
 
 /** Per wire path, the headers of the columns mapped to it. */
@@ -350,7 +347,7 @@ function dateValue(v: string, format: DateFormat): { value: string } | { error: 
 function cellValue(t: ColumnTarget, v: string, format: DateFormat): { value: unknown } | { error: string } {
   if (isDateTarget(t)) return dateValue(v, format);
   if (t.kind === "builtin") {
-    if (t.key === "tags") return { value: splitList(v) };
+    if (isListTarget(t)) return { value: splitList(v) };
     return { value: v }; // strings, checked by the sink
   }
   switch (t.type) {

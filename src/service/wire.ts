@@ -5,17 +5,22 @@
  */
 
 import { z } from "zod";
+import { CONTACT_CAPS, FIELD_TYPES } from "../contract/fields.ts";
 import { ComputedDefinition } from "../rules/computed.ts";
 import { isEventType } from "../rules/event-type.ts";
-import { CONTACT_STATUSES, EMAIL_STATUSES, type FieldRegistry } from "../rules/fields.ts";
 import { EventType } from "../rules/schema.ts";
-import { toInstant } from "../rules/time.ts";
-import { INSTANT_MAX, INSTANT_MIN, instantInRange } from "../store/contact-row.ts";
-import type { ContactValue, JsonObject } from "../store/types.ts";
-import { EMAIL_MAX_LENGTH, emailProblem } from "./email.ts";
+import { instantInRange } from "../store/contact-row.ts";
+import type { JsonObject } from "../store/types.ts";
+import { EMAIL_MAX_LENGTH } from "./email.ts";
 import { invalid } from "./errors.ts";
-import { ianaZone, isoCountry } from "./geo.ts";
-import { normalisePhone } from "./phone.ts";
+import { capped, checkedInstant, issuePath, Tags } from "./wire-contact.ts";
+
+export {
+  type ContactChanges,
+  ContactInput,
+  contactChanges,
+  issuePath,
+} from "./wire-contact.ts";
 
 export const LIMITS = {
   /** Items in one contacts batch or events request (SPEC §4). */
@@ -38,29 +43,29 @@ export const LIMITS = {
  */
 export const FIELD_CAPS = {
   /** A contact id given by the client, and a contact named by id. */
-  id: 255,
+  id: CONTACT_CAPS.id,
   /** RFC 5321. */
   email: EMAIL_MAX_LENGTH,
-  external_id: 255,
+  external_id: CONTACT_CAPS.external_id,
   /** Before E.164 normalisation; longer is not a phone number. */
-  phone: 64,
+  phone: CONTACT_CAPS.phone,
   /** first_name, last_name. */
-  name: 1000,
+  name: CONTACT_CAPS.name,
   /** region, city. */
-  place: 1000,
-  postal_code: 64,
+  place: CONTACT_CAPS.place,
+  postal_code: CONTACT_CAPS.postal_code,
   /** An IANA zone name. */
-  timezone: 64,
+  timezone: CONTACT_CAPS.timezone,
   /** A BCP 47 tag. */
-  language: 64,
+  language: CONTACT_CAPS.language,
   /** One tag. */
-  tag: 255,
+  tag: CONTACT_CAPS.tag,
   /** Tags on one contact, and tags in one request. */
-  tags: 1000,
+  tags: CONTACT_CAPS.tags,
   /** A custom `string` field, and each item of a `string_list`. */
-  customString: 10_000,
+  customString: CONTACT_CAPS.customString,
   /** Items of a custom `string_list`. */
-  customListItems: 1000,
+  customListItems: CONTACT_CAPS.customListItems,
   /** An event's type (the pattern of SPEC §2). */
   eventType: 64,
   /** An event's client id. */
@@ -68,10 +73,6 @@ export const FIELD_CAPS = {
   /** A custom field's label. */
   fieldLabel: 200,
 } as const;
-
-const longer = (n: number) => ({ error: `is longer than ${n} characters` });
-const capped = (n: number) => z.string().max(n, longer(n));
-const str = (n: number) => capped(n).nullable();
 
 export const ContactRef = z.union(
   [
@@ -82,35 +83,6 @@ export const ContactRef = z.union(
   { error: 'expected exactly one of {"id"}, {"email"}, {"external_id"}' },
 );
 export type ContactRef = z.infer<typeof ContactRef>;
-
-const DateInput = z.union([z.string(), z.number()]).nullable();
-
-const Tags = z
-  .array(capped(FIELD_CAPS.tag))
-  .max(FIELD_CAPS.tags, { error: `at most ${FIELD_CAPS.tags} tags` });
-
-export const ContactInput = z.strictObject({
-  id: capped(FIELD_CAPS.id).min(1).optional(),
-  // The email's own check (email.ts) answers its length, before any scan.
-  email: z.string().nullable().optional(),
-  external_id: str(FIELD_CAPS.external_id).optional(),
-  phone: str(FIELD_CAPS.phone).optional(),
-  first_name: str(FIELD_CAPS.name).optional(),
-  last_name: str(FIELD_CAPS.name).optional(),
-  country: z.string().nullable().optional(),
-  region: str(FIELD_CAPS.place).optional(),
-  city: str(FIELD_CAPS.place).optional(),
-  postal_code: str(FIELD_CAPS.postal_code).optional(),
-  timezone: str(FIELD_CAPS.timezone).optional(),
-  language: str(FIELD_CAPS.language).optional(),
-  status: z.enum(CONTACT_STATUSES).nullable().optional(),
-  email_status: z.enum(EMAIL_STATUSES).nullable().optional(),
-  tags: Tags.nullable().optional(),
-  created_at: DateInput.optional(),
-  subscribed_at: DateInput.optional(),
-  fields: z.record(z.string(), z.unknown()).optional(),
-});
-export type ContactInput = z.infer<typeof ContactInput>;
 
 export const TagsChange = z.strictObject({
   add: Tags.optional(),
@@ -169,7 +141,7 @@ export function plainEvent(v: unknown): EventInput | null {
 
 export const FieldInput = z.strictObject({
   key: z.string(),
-  type: z.enum(["string", "number", "boolean", "date", "string_list"]),
+  type: z.enum(FIELD_TYPES),
   label: capped(FIELD_CAPS.fieldLabel).optional(),
   computed: ComputedDefinition.optional().meta({
     description:
@@ -255,16 +227,6 @@ export const KeyInput = z.strictObject({
   role: z.enum(["read_write", "read_only", "ingest"]).optional(),
 });
 
-/** `rule.conditions[1]` style path of a zod issue under `root`. */
-export function issuePath(root: string, path: readonly PropertyKey[]): string {
-  let out = root;
-  for (const p of path) {
-    if (typeof p === "number") out += `[${p}]`;
-    else out += out === "" ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
-
 /**
  * Keys that JavaScript objects treat specially: a record schema dropped `__proto__`
  * silently (the write "succeeded" without it), and none is a sensible name for data.
@@ -317,166 +279,6 @@ export function parse<T>(schema: z.ZodType<T>, input: unknown, root = ""): T {
     message = `unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   if (input === undefined || input === null) message = "expected a JSON body";
   throw invalid(issuePath(root, issue.path), message);
-}
-
-/** The keys of a contact write, checked and converted for the store; only the keys given. */
-export interface ContactChanges {
-  email?: string | null;
-  external_id?: string | null;
-  phone?: string | null;
-  first_name?: string | null;
-  last_name?: string | null;
-  country?: string | null;
-  region?: string | null;
-  city?: string | null;
-  postal_code?: string | null;
-  timezone?: string | null;
-  language?: string | null;
-  status?: string | null;
-  email_status?: string | null;
-  tags?: string[];
-  created_at?: number | null;
-  subscribed_at?: number | null;
-  fields?: Record<string, ContactValue>;
-}
-
-const STRING_KEYS = [
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-] as const;
-
-/** A value quoted in an error message, cut so that the message stays small. */
-function quoteShort(v: string): string {
-  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
-}
-
-function blankToNull(s: string | null | undefined): string | null {
-  if (s === null || s === undefined) return null;
-  const t = s.trim();
-  return t === "" ? null : t;
-}
-
-/**
- * Validates a parsed contact against the workspace's fields: custom keys declared and
- * of the right type, dates that parse, a plausible email, a two-letter country.
- * Throws a 400 naming the bad part (`root.fields.score: expected a number`).
- */
-export function contactChanges(
-  c: ContactInput,
-  registry: FieldRegistry,
-  tz: string,
-  root = "",
-): ContactChanges {
-  const at = (k: string) => issuePath(root, [k]);
-  const out: ContactChanges = {};
-  if (c.email !== undefined) {
-    const e = blankToNull(c.email)?.toLowerCase() ?? null;
-    const problem = e === null ? null : emailProblem(e);
-    if (problem) throw invalid(at("email"), `${quoteShort(c.email ?? "")} ${problem}`);
-    out.email = e;
-  }
-  for (const k of STRING_KEYS) if (c[k] !== undefined) out[k] = blankToNull(c[k]);
-  if (c.country !== undefined) {
-    const v = blankToNull(c.country);
-    const code = v === null ? null : isoCountry(v);
-    if (v !== null && code === null) {
-      throw invalid(
-        at("country"),
-        `expected an ISO 3166-1 alpha-2 code such as "FR", got ${quoteShort(c.country ?? "")}`,
-      );
-    }
-    out.country = code;
-  }
-  if (out.timezone) {
-    const zone = ianaZone(out.timezone);
-    if (zone === null)
-      throw invalid(
-        at("timezone"),
-        `expected an IANA time zone such as "Europe/Paris", got ${quoteShort(out.timezone)}`,
-      );
-    out.timezone = zone;
-  }
-  // SPEC §1: E.164 where possible, the contact's country (given now, else unknown here)
-  // as the default region. A patch without a country parses international forms only.
-  if (out.phone) out.phone = normalisePhone(out.phone, out.country ?? null);
-  if (c.status !== undefined) out.status = c.status;
-  if (c.email_status !== undefined) out.email_status = c.email_status;
-  if (c.tags !== undefined)
-    out.tags = [...new Set((c.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))];
-  for (const k of ["created_at", "subscribed_at"] as const) {
-    const v = c[k];
-    if (v === undefined) continue;
-    if (v === null) out[k] = null;
-    else out[k] = checkedInstant(v, tz, at(k));
-  }
-  if (c.fields !== undefined) {
-    const fields: Record<string, ContactValue> = {};
-    for (const [key, value] of Object.entries(c.fields)) {
-      const path = issuePath(root, ["fields", key]);
-      const def = registry.get(key);
-      if (!def || def.builtin) {
-        throw invalid(path, `unknown custom field "${key}" (declare it with POST /v1/fields)`);
-      }
-      fields[key] = customValue(value, def.type, tz, path);
-    }
-    out.fields = fields;
-  }
-  return out;
-}
-
-/** An instant given as epoch ms or ISO 8601 text, inside the range every reader can print. */
-function checkedInstant(v: string | number, tz: string, path: string): number {
-  let t: number;
-  try {
-    t = toInstant(v, tz);
-  } catch (e) {
-    throw invalid(path, (e as Error).message);
-  }
-  if (!instantInRange(t)) throw invalid(path, OUT_OF_RANGE);
-  return t;
-}
-
-const OUT_OF_RANGE = `is outside the supported range (${new Date(INSTANT_MIN).toISOString()} to ${new Date(INSTANT_MAX).toISOString()})`;
-
-function customValue(v: unknown, type: string, tz: string, path: string): ContactValue {
-  if (v === null) return null;
-  switch (type) {
-    case "string":
-      if (typeof v !== "string") throw invalid(path, "expected a string");
-      if (v.length > FIELD_CAPS.customString)
-        throw invalid(path, `is longer than ${FIELD_CAPS.customString} characters`);
-      return v;
-    case "number":
-      if (typeof v !== "number" || !Number.isFinite(v)) throw invalid(path, "expected a number");
-      return v;
-    case "boolean":
-      if (typeof v !== "boolean") throw invalid(path, "expected a boolean");
-      return v;
-    case "date":
-      if (typeof v !== "string") throw invalid(path, "expected an ISO 8601 date or instant");
-      if (v.length > 100) throw invalid(path, "expected an ISO 8601 date or instant");
-      checkedInstant(v, tz, path);
-      return v.trim();
-    case "string_list": {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
-        throw invalid(path, "expected a list of strings");
-      if (v.length > FIELD_CAPS.customListItems)
-        throw invalid(path, `at most ${FIELD_CAPS.customListItems} items`);
-      const long = v.findIndex((x: string) => x.length > FIELD_CAPS.customString);
-      if (long >= 0)
-        throw invalid(`${path}[${long}]`, `is longer than ${FIELD_CAPS.customString} characters`);
-      return v as string[];
-    }
-    default:
-      throw invalid(path, `unsupported field type ${type}`);
-  }
 }
 
 /**

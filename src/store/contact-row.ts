@@ -2,37 +2,43 @@
  * The contacts table's columns and how a row of them, read as an array, becomes a
  * record: one list for the store's queries (`sql-store.ts`), the start-up readers' column
  * pages (`sqlite-bulk-worker.ts`) and the start-up load that reads those pages by
- * position (`startup-load.ts`), so that the three cannot drift apart.
+ * position (`startup-load.ts`), so that the three cannot drift apart. The built-in
+ * fields' columns come from the contract's table (src/contract/fields.ts).
  */
-import type { ContactRecord, ContactValue } from "./types.ts";
+import { BUILTIN_CONTACT_FIELDS, type BuiltinFieldSpec } from "../contract/fields.ts";
+import type { ContactRecord } from "./types.ts";
 
-export const CONTACT_COLUMNS = [
-  "workspace_id",
-  "id",
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-  "tags",
-  "custom",
-  "created_at",
-  "subscribed_at",
-  "status_written_at",
-  "email_status_written_at",
-  "updated_at",
-] as const;
+/**
+ * The columns of a contacts table holding `table`'s built-in fields: the workspace and
+ * id, the text columns, the JSON ones with the custom fields after them, then the
+ * instants and the store's own times.
+ */
+export function contactColumns(table: readonly BuiltinFieldSpec[]): string[] {
+  const of = (sql: (s: BuiltinFieldSpec["sql"]) => boolean) =>
+    table.filter((f) => sql(f.sql)).map((f) => f.column);
+  return [
+    "workspace_id",
+    "id",
+    ...of((t) => t === "key" || t === "text"),
+    ...of((t) => t === "json"),
+    "custom",
+    ...of((t) => t === "bigint"),
+    "status_written_at",
+    "email_status_written_at",
+    "updated_at",
+  ];
+}
+
+export const CONTACT_COLUMNS = contactColumns(BUILTIN_CONTACT_FIELDS) as readonly string[];
 
 /** What a contact read selects, in `contactFromRow`'s order: every column but the workspace. */
 export const CONTACT_ROW_COLUMNS = CONTACT_COLUMNS.slice(1);
+
+/** PostgreSQL array type of each of `columns` in an `unnest` batch (JSON goes as text, cast after). */
+export function pgArrayTypes(columns: readonly string[], table: readonly BuiltinFieldSpec[]): string[] {
+  const sql = new Map<string, BuiltinFieldSpec["sql"]>(table.map((f) => [f.column, f.sql]));
+  return columns.map((c) => (c.endsWith("_at") || sql.get(c) === "bigint" ? "bigint[]" : "text[]"));
+}
 
 /**
  * The instants Slice takes and keeps: from 0000-01-01 to 9999-12-31 UTC, the years
@@ -72,32 +78,46 @@ export function clampedInstant(t: number): number {
 const num = (v: unknown): number | null =>
   v === null || v === undefined ? null : repairedInstant(Number(v));
 
+type Parse = <T>(v: unknown) => T;
+type Read = (v: unknown, parse: Parse) => unknown;
+
+const readText: Read = (v) => v;
+const readJson: Read = (v, parse) => parse(v);
+const readTime: Read = (v) => num(v);
+const readClamped: Read = (v) => clampedInstant(Number(v));
+
+/**
+ * How each column of a row (`contactColumns(table)` after the workspace) becomes a
+ * record key; `custom` becomes `fields`. Not-null instants are clamped, nullable ones
+ * repaired to null.
+ */
+export function rowReader(table: readonly BuiltinFieldSpec[]): (a: unknown[], parse: Parse) => ContactRecord {
+  const byColumn = new Map(table.map((f) => [f.column, f]));
+  const plan = contactColumns(table)
+    .slice(1)
+    .map((column): [string, Read] => {
+      const f = byColumn.get(column);
+      if (f !== undefined)
+        return [
+          f.key,
+          f.sql === "json" ? readJson : f.sql === "bigint" ? (f.nullable ? readTime : readClamped) : readText,
+        ];
+      if (column === "custom") return ["fields", readJson];
+      if (column === "updated_at") return [column, readClamped];
+      return [column, column === "id" ? readText : readTime];
+    });
+  const keys = plan.map(([k]) => k);
+  const reads = plan.map(([, r]) => r);
+  return (a, parse) => {
+    const out: Record<string, unknown> = {};
+    for (let k = 0; k < keys.length; k++) out[keys[k]] = reads[k](a[k], parse);
+    return out as unknown as ContactRecord;
+  };
+}
+
 /**
  * A row of `CONTACT_ROW_COLUMNS` as a record; `parse` turns the stored `tags` and
  * `custom` into values (JSON text on SQLite, already parsed on PostgreSQL).
  */
-export function contactFromRow(a: unknown[], parse: <T>(v: unknown) => T): ContactRecord {
-  return {
-    id: a[0] as string,
-    email: a[1] as string | null,
-    external_id: a[2] as string | null,
-    phone: a[3] as string | null,
-    first_name: a[4] as string | null,
-    last_name: a[5] as string | null,
-    country: a[6] as string | null,
-    region: a[7] as string | null,
-    city: a[8] as string | null,
-    postal_code: a[9] as string | null,
-    timezone: a[10] as string | null,
-    language: a[11] as string | null,
-    status: a[12] as string | null,
-    email_status: a[13] as string | null,
-    tags: parse<string[]>(a[14]),
-    fields: parse<Record<string, ContactValue>>(a[15]),
-    created_at: clampedInstant(Number(a[16])),
-    subscribed_at: num(a[17]),
-    status_written_at: num(a[18]),
-    email_status_written_at: num(a[19]),
-    updated_at: clampedInstant(Number(a[20])),
-  };
-}
+export const contactFromRow: (a: unknown[], parse: <T>(v: unknown) => T) => ContactRecord =
+  rowReader(BUILTIN_CONTACT_FIELDS);

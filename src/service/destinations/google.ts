@@ -29,7 +29,7 @@
  * `remote_key` is the JSON of the identifiers sent, which is what removal needs.
  */
 import type { protos } from "@google-ads/datamanager";
-import { GOOGLE_FIELDS, type GoogleField, googleHash } from "../export-google.ts";
+import { GOOGLE_FIELDS, GOOGLE_SOURCES, type GoogleField, googleHash } from "../export-google.ts";
 import type { NormalizeContext } from "../export-meta.ts";
 import { consentOf } from "./consent.ts";
 import {
@@ -257,16 +257,8 @@ function plan(c: GoogleConfig, verb: "ingest" | "remove", body: unknown, rows: n
 /** The hashed identifiers Google matches a contact by, in a stable order. */
 export function googleIdentifiers(contact: SyncContact): UserIdentifier[] {
   const nctx: NormalizeContext = { country: contact.country };
-  const source: Record<GoogleField, string | null> = {
-    email: contact.email,
-    phone: contact.phone,
-    first_name: contact.first_name,
-    last_name: contact.last_name,
-    country: contact.country,
-    zip: contact.postal_code,
-  };
   const h = {} as Record<GoogleField, string>;
-  for (const f of GOOGLE_FIELDS) h[f] = googleHash(f, source[f], nctx);
+  for (const f of GOOGLE_FIELDS) h[f] = googleHash(f, contact[GOOGLE_SOURCES[f]], nctx);
   const out: UserIdentifier[] = [];
   if (h.email) out.push({ emailAddress: h.email });
   if (h.phone) out.push({ phoneNumber: h.phone });

@@ -7,6 +7,7 @@
  * (its value is a measure of events, never written), is dropped with a warning; the rest
  * of the call still applies.
  */
+import { BUILTIN_KEYS, type BuiltinKey } from "../../contract/fields.ts";
 import type { FieldRegistry, FieldType } from "../../rules/fields.ts";
 import type { ContactValue } from "../../store/types.ts";
 import { ApiError } from "../errors.ts";
@@ -32,13 +33,11 @@ export function traitKey(key: string): string | null {
   return /^[a-z][a-z0-9_]{0,63}$/.test(k) ? k : null;
 }
 
-type BuiltinKey = Exclude<
-  keyof ContactInput,
-  "id" | "fields" | "status" | "email_status" | "tags" | "subscribed_at"
->;
+/** Built-in fields traits do not set: subscription and deliverability come from the REST API and email events, tags from `group` calls. */
+type NotFromTraits = "status" | "email_status" | "tags" | "subscribed_at" | "external_id";
 
 /** Trait keys (as sent) read into built-in fields; the first one present wins. */
-const BUILTIN_TRAITS: [BuiltinKey, string[]][] = [
+const BUILTIN_TRAITS: [Exclude<BuiltinKey, NotFromTraits>, string[]][] = [
   ["email", ["email"]],
   ["first_name", ["firstName", "first_name"]],
   ["last_name", ["lastName", "last_name"]],
@@ -52,19 +51,16 @@ const BUILTIN_TRAITS: [BuiltinKey, string[]][] = [
   ["created_at", ["createdAt", "created_at"]],
 ];
 
+const FROM_TRAITS: ReadonlySet<string> = new Set(BUILTIN_TRAITS.map(([field]) => field));
+
 /** Traits consumed by the mapping above (or reserved), never kept as custom fields. */
 const CONSUMED = new Set([
   ...BUILTIN_TRAITS.flatMap(([, keys]) => keys.filter((k) => !k.includes("."))),
   "address",
   "id",
   "name",
-  // Keys of built-in fields that traits do not set (subscription and deliverability
-  // come from the REST API and email events, tags from `group` calls).
-  "external_id",
-  "status",
-  "email_status",
-  "tags",
-  "subscribed_at",
+  // Keys of the built-in fields that traits do not set.
+  ...BUILTIN_KEYS.filter((k) => !FROM_TRAITS.has(k)),
 ]);
 
 /** The keys of a workspace's computed fields (`Engine.computedFields()` answers one). */
