@@ -3,7 +3,8 @@
  * its sync position, the members the remote audience holds (and how the provider knows
  * each, so a contact erased since can still be taken out), sync runs and per-contact
  * outcomes. Bound to one workspace over an executor (`store.executorFor(ws)`), inside
- * a transaction too.
+ * a transaction too. One module for the four tables, slightly over 500 lines: a sync
+ * run writes them together, and their row mappings share the destination's columns.
  */
 import type { Executor, Row } from "./executor.ts";
 import { newId } from "./ids.ts";

@@ -17,8 +17,12 @@
  * `known - 1`, lets the consumer check that); a code `known + k` names the k-th of the
  * source's own list of ids the contacts table lacks (`newContacts`): contacts that only
  * events name (created with no fields, SPEC §2), or erased ones the log still names.
+ *
+ * The messages stay inside the store: startup-decode.ts resolves their codes and hands
+ * the pages to a `StartupSink` (below), which the caller passes in and which knows
+ * nothing of the protocol.
  */
-import type { JsonValue } from "./types.ts";
+import type { ContactRecord, JsonValue } from "./types.ts";
 
 /**
  * One column of a contacts page: the page's distinct values of the column as stored
@@ -113,3 +117,77 @@ export interface StartupRead extends AsyncIterable<StartupMessage> {
 export class StartupReadUnavailable extends Error {
   override name = "StartupReadUnavailable";
 }
+
+/** A check failed on a stored row (`path` as in the engine's FieldValueError), or the read itself failed. */
+export class BulkReadError extends Error {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = "BulkReadError";
+  }
+}
+
+// ---------------------------------------------------------------- the sink
+
+/**
+ * Where a start-up read delivers the workspace (startup-decode.ts decodes the messages
+ * above into these calls): the engine being rebuilt, as the service connects it. The
+ * sink starts empty; the k-th contact of the contacts pages gets index k.
+ */
+export interface StartupSink {
+  /** A page of contacts, in id order. */
+  contacts(page: ContactsPage): void;
+  /** The index of a contact an event names, created with no fields when unknown (SPEC §2). */
+  eventContact(id: string): number;
+  /** The index of a contact, or -1 when there is none of that id. */
+  contactIndex(id: string): number;
+  /** The code of a string property value (as stored) in the sink's dictionary. */
+  string(value: string): number;
+  /** A page of events in `seq` order: contacts as indices, string values as codes of `string`. */
+  events(page: EventsPage): void;
+  /** After the last events page; the change log's membership follows later. */
+  eventsDone(): void;
+}
+
+/** A column of a contacts page: each row's code into distinct values, or numbers (NaN: null). */
+export type ContactColumn = { values: readonly unknown[]; codes: Int32Array } | { numbers: Float64Array };
+
+/** The contact keys a contacts page carries values of (`fields`: the custom fields, an object per row). */
+export type ContactPageKey = Exclude<
+  keyof ContactRecord,
+  "id" | "updated_at" | "status_written_at" | "email_status_written_at"
+>;
+
+export interface ContactsPage {
+  count: number;
+  ids: readonly string[];
+  /** `tags` and `fields` parsed, instants outside the range repaired; a key left out is not set on any row. */
+  columns: Partial<Record<ContactPageKey, ContactColumn>>;
+  /** When `status` and `email_status` were last written explicitly (NaN: a default). */
+  written: { status?: Float64Array; email_status?: Float64Array };
+}
+
+/** One (type, path) of an events page's properties, as the engine's `PropBatch`. */
+export interface EventPropColumn {
+  /** Index into `EventsPage.types`. */
+  type: number;
+  path: string;
+  num: Float64Array | null;
+  str: Int32Array | null;
+  other: { rows: Int32Array; values: JsonValue[] } | null;
+}
+
+/** Row `i`: an event of type `types[type[i]]` of the contact with index `contact[i]` at `time[i]`. */
+export interface EventsPage {
+  count: number;
+  types: readonly string[];
+  type: Int32Array;
+  contact: Int32Array;
+  time: Float64Array;
+  props: readonly EventPropColumn[];
+}
+
+/** Per segment, the logged members as sink indices, and the ids of those it has no contact of. */
+export type LoggedMembership = Map<string, { indices: Int32Array; unknown: string[] }>;

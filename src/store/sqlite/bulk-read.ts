@@ -1,5 +1,5 @@
 /**
- * Start-up bulk reads of a SQLite file in worker threads (`sqlite-bulk-worker.ts`), so that
+ * Start-up bulk reads of a SQLite file in worker threads (`bulk-worker.ts`), so that
  * stepping SQLite and decoding rows run on other cores while the main thread loads the
  * engine. Each worker opens its own read-only connection on the file (WAL lets it read
  * while this process's connection writes) and reads in one read transaction. The workers
@@ -18,6 +18,7 @@
 import type { Worker } from "node:worker_threads";
 import type { Mutex } from "../executor.ts";
 import {
+  BulkReadError,
   type EventsMessage,
   type LoggedMessage,
   type StartupMessage,
@@ -92,17 +93,6 @@ class Channel {
     Atomics.store(this.ctl, 1, 1);
     Atomics.notify(this.ctl, 0);
     if (!this.exited) await this.worker.terminate();
-  }
-}
-
-/** A check failed on a stored row (`path` as in FieldValueError), or the read itself failed. */
-export class BulkReadError extends Error {
-  constructor(
-    message: string,
-    readonly path?: string,
-  ) {
-    super(message);
-    this.name = "BulkReadError";
   }
 }
 

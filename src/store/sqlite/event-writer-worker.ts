@@ -29,7 +29,7 @@ const GATE_TIMEOUT_MS = 30_000;
 const port = parentPort!;
 
 const db = new Database(path, { fileMustExist: true });
-// The same settings as the main connection (src/store/sqlite.ts): FULL makes every
+// The same settings as the main connection (src/store/sqlite/connection.ts): FULL makes every
 // COMMIT fsync the WAL, so what is acknowledged survives a power loss too.
 db.pragma("journal_mode = WAL");
 db.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
