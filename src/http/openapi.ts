@@ -261,7 +261,7 @@ function hoistDefs(doc: Json): Json {
   return doc;
 }
 
-export function openApiDocument(routes: RouteDoc[]): Record<string, unknown> {
+export function openApiDocument(routes: readonly RouteDoc[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     paths[r.path] ??= {};

@@ -13,7 +13,6 @@ import { MESSAGE_TYPES, SEGMENT_LIMITS, SegmentBatch, SegmentMessage } from "../
 import type { Slice } from "../service/slice.ts";
 import { type RouteDoc, responseProblem } from "./openapi.ts";
 import { SegmentAnswer } from "./responses/integrations.ts";
-import { ROUTES } from "./routes.ts";
 
 function parseJson(text: string): unknown {
   if (text.trim() === "") return undefined;
@@ -64,42 +63,42 @@ async function counted(slice: Slice, ws: string, run: () => Promise<SegmentResul
 
 const AUTH = "HTTP Basic: the API key as the user name, an empty password";
 
+/** The OpenAPI document lists them beside the bearer routes. */
+export const SEGMENT_DOCS: readonly RouteDoc[] = [
+  {
+    method: "POST",
+    path: "/segment/v1/batch",
+    summary: `Segment-compatible batch of messages, ≤ 500 KB (${AUTH}); answers per-message errors`,
+    tag: "segment",
+    body: SegmentBatch,
+    access: "ingest",
+    auth: "basic",
+    response: SegmentAnswer,
+  },
+  {
+    method: "POST",
+    path: "/segment/v1/import",
+    summary: `The same as /segment/v1/batch, its other name in Segment's HTTP API (${AUTH})`,
+    tag: "segment",
+    body: SegmentBatch,
+    access: "ingest",
+    auth: "basic",
+    response: SegmentAnswer,
+  },
+  ...MESSAGE_TYPES.map((type) => ({
+    method: "POST" as const,
+    path: `/segment/v1/${type}`,
+    summary: `One Segment ${type} call, ≤ 32 KB (${AUTH}); a message that does not apply answers 400`,
+    tag: "segment",
+    body: SegmentMessage,
+    access: "ingest" as const,
+    auth: "basic" as const,
+    response: SegmentAnswer,
+  })),
+];
+
 export function registerSegmentRoutes(app: FastifyInstance, slice: Slice): void {
-  // The OpenAPI document lists them beside the bearer routes (a path and method listed
-  // twice, by a second server in one process, is one entry there).
-  const docs: RouteDoc[] = [
-    {
-      method: "POST",
-      path: "/segment/v1/batch",
-      summary: `Segment-compatible batch of messages, ≤ 500 KB (${AUTH}); answers per-message errors`,
-      tag: "segment",
-      body: SegmentBatch,
-      access: "ingest",
-      auth: "basic",
-      response: SegmentAnswer,
-    },
-    {
-      method: "POST",
-      path: "/segment/v1/import",
-      summary: `The same as /segment/v1/batch, its other name in Segment's HTTP API (${AUTH})`,
-      tag: "segment",
-      body: SegmentBatch,
-      access: "ingest",
-      auth: "basic",
-      response: SegmentAnswer,
-    },
-    ...MESSAGE_TYPES.map((type) => ({
-      method: "POST" as const,
-      path: `/segment/v1/${type}`,
-      summary: `One Segment ${type} call, ≤ 32 KB (${AUTH}); a message that does not apply answers 400`,
-      tag: "segment",
-      body: SegmentMessage,
-      access: "ingest" as const,
-      auth: "basic" as const,
-      response: SegmentAnswer,
-    })),
-  ];
-  ROUTES.push(...docs);
+  const docs = SEGMENT_DOCS;
   // Not registered through route(): the answers are checked here, as route() checks its own.
   const checked = (path: string, r: SegmentResult): SegmentResult => {
     const doc = docs.find((d) => d.path === path);

@@ -28,7 +28,7 @@ import {
 import { checkJsonTextDepth, checkValueDepth } from "./body-limits.ts";
 import { registerIdempotency } from "./idempotency.ts";
 import { type Metrics, registerMetrics } from "./metrics.ts";
-import { registerHookRoute } from "./receiver-routes.ts";
+import { registerHookRoute } from "./routes/receivers.ts";
 import { registerRoutes } from "./routes.ts";
 import { registerSegmentRoutes } from "./segment-routes.ts";
 import { registerStatic } from "./static.ts";
@@ -234,12 +234,13 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
     if (err instanceof StoreError) {
-      // What reaches here unhandled is the caller's input (a malformed cursor) or a race
-      // lost to another writer (a unique key taken in between).
+      // What reaches here unhandled is the caller's input or a race lost to another
+      // writer (a unique key taken in between). A refused cursor was named by its route
+      // (route.ts), which knows it took one.
       const code =
         err.code === "conflict" ? "conflict" : err.code === "not_found" ? "not_found" : "invalid_request";
       const status = code === "conflict" ? 409 : code === "not_found" ? 404 : 400;
-      const path = /cursor/.test(err.message) ? "cursor" : (err.field ?? "");
+      const path = err.field ?? "";
       return reply
         .status(status)
         .send(errorBody(code, path ? `${path}: ${err.message}` : err.message, { path }));

@@ -5,12 +5,10 @@
  * first gets every change logged after that id, then the live ones, none twice. Queues,
  * the per-key cap and the final `event: dropped`: src/service/change-stream.ts.
  */
-import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { invalid } from "../service/errors.ts";
-import type { WorkspacePositions } from "../service/log-position.ts";
-import type { Slice } from "../service/slice.ts";
-import { route } from "./routes.ts";
+import { invalid } from "../../service/errors.ts";
+import type { WorkspacePositions } from "../../service/log-position.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
 /** The id to resume after: the header wins, as an EventSource sends the newest there. */
 function lastEventId(
@@ -25,10 +23,8 @@ function lastEventId(
   return positions.openSeq(query, "last_event_id");
 }
 
-export function registerStreamRoutes(app: FastifyInstance, slice: Slice): void {
-  route(
-    app,
-    slice,
+export const STREAM_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "GET",
       path: "/v1/stream",
@@ -38,7 +34,7 @@ export function registerStreamRoutes(app: FastifyInstance, slice: Slice): void {
       produces: ["text/event-stream"],
       tag: "stream",
     },
-    ({ ws, caller, req, reply, query }) => {
+    ({ slice, ws, caller, req, reply, query }) => {
       const after = lastEventId(ws.positions, req.headers["last-event-id"], query.last_event_id);
       const res = reply.raw;
       slice.changeStreams.open({
@@ -57,5 +53,5 @@ export function registerStreamRoutes(app: FastifyInstance, slice: Slice): void {
         },
       });
     },
-  );
-}
+  ),
+];

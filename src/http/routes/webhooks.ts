@@ -2,11 +2,10 @@
  * Webhook subscriptions (SPEC §4, docs/webhooks.md): create, read, delete, the delivery
  * log, a test event, redelivery of one delivery, and secret rotation.
  */
-import type { FastifyInstance } from "fastify";
-import { ApiError, invalid } from "../service/errors.ts";
-import type { Slice } from "../service/slice.ts";
-import { listLimit, WebhookInput } from "../service/wire.ts";
-import type { DeliveryRecord, WebhookRecord } from "../store/types.ts";
+import { ApiError, invalid } from "../../service/errors.ts";
+import type { Slice } from "../../service/slice.ts";
+import { listLimit, WebhookInput } from "../../service/wire.ts";
+import type { DeliveryRecord, WebhookRecord } from "../../store/types.ts";
 import {
   Webhook,
   WebhookCreated,
@@ -15,8 +14,8 @@ import {
   WebhookList,
   WebhookRotated,
   WebhookTest,
-} from "./responses/integrations.ts";
-import { route } from "./routes.ts";
+} from "../responses/integrations.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
 const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
 
@@ -50,28 +49,29 @@ function deliveryIdOf(raw: string | undefined): number {
   return Number(raw);
 }
 
-export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void {
-  const tag = "webhooks";
-  const requireWebhook = async (ws: string, id: string): Promise<WebhookRecord> => {
-    const h = await slice.store.getWebhook(ws, id);
-    if (!h) throw new ApiError("not_found", `webhook "${id}" not found`);
-    return h;
-  };
+const tag = "webhooks";
 
-  route(
-    app,
-    slice,
+async function requireWebhook(slice: Slice, ws: string, id: string): Promise<WebhookRecord> {
+  const h = await slice.store.getWebhook(ws, id);
+  if (!h) throw new ApiError("not_found", `webhook "${id}" not found`);
+  return h;
+}
+
+export const WEBHOOK_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "POST",
       path: "/v1/webhooks",
       summary:
         "Subscribe to segment.entered / segment.exited; the signing secret (whsec_…, unless given) is shown once here",
       body: WebhookInput,
+      // Parsed by Slice.createWebhook.
+      bodyParsedBy: "service",
       response: WebhookCreated,
       ok: [201],
       tag,
     },
-    async ({ ws, body, reply }) => {
+    async ({ slice, ws, body, reply }) => {
       const h = await slice.createWebhook(ws, body);
       reply.status(201);
       return {
@@ -83,28 +83,23 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
         created_at: new Date(h.created_at).toISOString(),
       };
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     { method: "GET", path: "/v1/webhooks", summary: "Subscriptions", response: WebhookList, tag },
-    async ({ ws }) => {
+    async ({ slice, ws }) => {
       const now = slice.clock.now();
       return {
         data: (await slice.store.listWebhooks(ws.id)).map((h) => wireWebhook(h, now)),
         next_cursor: null,
       };
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     { method: "GET", path: "/v1/webhooks/{id}", summary: "A subscription", response: Webhook, tag },
-    async ({ ws, params }) => wireWebhook(await requireWebhook(ws.id, params.id!), slice.clock.now()),
-  );
-  route(
-    app,
-    slice,
+    async ({ slice, ws, params }) =>
+      wireWebhook(await requireWebhook(slice, ws.id, params.id!), slice.clock.now()),
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/webhooks/{id}/deliveries",
@@ -113,18 +108,16 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       response: WebhookDeliveryPage,
       tag,
     },
-    async ({ ws, params, query }) => {
-      await requireWebhook(ws.id, params.id!);
+    async ({ slice, ws, params, query }) => {
+      await requireWebhook(slice, ws.id, params.id!);
       const p = await slice.store.listDeliveries(ws.id, params.id!, {
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });
       return { data: p.data.map(wireDelivery), next_cursor: p.next_cursor };
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/webhooks/{id}/test",
@@ -133,14 +126,12 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       response: WebhookTest,
       tag,
     },
-    async ({ ws, params }) => {
+    async ({ slice, ws, params }) => {
       const r = await slice.dispatcher.sendTest(ws.id, params.id!);
       return { ok: r.ok, status_code: r.status_code, error: r.error, delivery: wireDelivery(r.delivery) };
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
@@ -149,16 +140,14 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       ok: [202],
       tag,
     },
-    async ({ ws, params, reply }) => {
-      await requireWebhook(ws.id, params.id!);
+    async ({ slice, ws, params, reply }) => {
+      await requireWebhook(slice, ws.id, params.id!);
       const d = await slice.dispatcher.redeliver(ws.id, params.id!, deliveryIdOf(params.delivery_id));
       reply.status(202);
       return wireDelivery(d);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/webhooks/{id}/rotate-secret",
@@ -167,17 +156,15 @@ export function registerWebhookRoutes(app: FastifyInstance, slice: Slice): void 
       response: WebhookRotated,
       tag,
     },
-    async ({ ws, params }) => {
+    async ({ slice, ws, params }) => {
       const h = await slice.rotateWebhookSecret(ws, params.id!);
       return { ...wireWebhook(h, slice.clock.now()), secret: h.secret };
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     { method: "DELETE", path: "/v1/webhooks/{id}", summary: "Unsubscribe", tag },
-    async ({ ws, params }) => {
+    async ({ slice, ws, params }) => {
       await slice.deleteWebhook(ws, params.id!);
     },
-  );
-}
+  ),
+];

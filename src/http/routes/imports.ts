@@ -4,25 +4,21 @@
  * background and `GET /v1/imports/{id}` reports its progress and rejected rows.
  */
 import { PassThrough, pipeline, type Readable } from "node:stream";
-import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ApiError, invalid } from "../service/errors.ts";
-import { DATE_FORMATS, type DateFormat } from "../service/imports.ts";
-import type { Slice } from "../service/slice.ts";
-import { listLimit } from "../service/wire.ts";
-import type { ImportJob } from "../store/types.ts";
-import { ImportJobSchema, ImportPage } from "./responses/integrations.ts";
-import { route } from "./routes.ts";
+import { ApiError, invalid } from "../../service/errors.ts";
+import { DATE_FORMATS, type DateFormat } from "../../service/imports.ts";
+import { listLimit } from "../../service/wire.ts";
+import type { ImportJob } from "../../store/types.ts";
+import { ImportJobSchema, ImportPage } from "../responses/integrations.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
 export function wireImport(j: ImportJob) {
   const t = (v: number | null) => (v === null ? null : new Date(v).toISOString());
   return { ...j, created_at: t(j.created_at), updated_at: t(j.updated_at), finished_at: t(j.finished_at) };
 }
 
-export function registerImports(app: FastifyInstance, slice: Slice): void {
-  route(
-    app,
-    slice,
+export const IMPORT_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "POST",
       path: "/v1/imports",
@@ -52,7 +48,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       ok: [202],
       tag: "imports",
     },
-    async ({ ws, req, query, body, reply }) => {
+    async ({ slice, ws, req, query, body, reply }) => {
       const type = String(req.headers["content-type"] ?? "")
         .split(";")[0]!
         .trim();
@@ -91,13 +87,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
           );
         }
       }
-      if (query.segment_id) {
-        const seg = ws.engine.segment(query.segment_id);
-        if (!seg) throw new ApiError("not_found", `segment_id: segment "${query.segment_id}" not found`);
-        if (seg.kind !== "static" || ws.isDefault(query.segment_id)) {
-          throw invalid("segment_id", `segment "${query.segment_id}" is not a static segment`);
-        }
-      }
+      if (query.segment_id) ws.requireImportSegment(query.segment_id);
       // Start consuming the request at once, into a buffer with backpressure. The job reads
       // the file only after a few store round trips, and Node discards (`_dump`) a request
       // body nobody has begun to read when the response finishes: the 202 went out first on
@@ -117,11 +107,7 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
             ...(query.delimiter ? { delimiter: query.delimiter } : {}),
             ...(dateFormat ? { date_format: dateFormat } : {}),
           },
-          // Computed fields take no writes: their columns (a CSV export has them) are ignored.
-          ws.registry
-            .custom()
-            .filter((f) => !ws.engine.computedFields().has(f.key))
-            .map((f) => ({ key: f.key, type: f.type })),
+          ws.importFields(),
         );
       } catch (e) {
         file.resume(); // no job reads it: drain the upload so the connection stays usable
@@ -130,10 +116,8 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       reply.status(202);
       return wireImport(job);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/imports/{id}",
@@ -141,15 +125,13 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       response: ImportJobSchema,
       tag: "imports",
     },
-    async ({ ws, params }) => {
+    async ({ slice, ws, params }) => {
       const job = await slice.store.getImport(ws.id, params.id!);
       if (!job) throw new ApiError("not_found", `import "${params.id}" not found`);
       return wireImport(job);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/imports",
@@ -158,12 +140,12 @@ export function registerImports(app: FastifyInstance, slice: Slice): void {
       response: ImportPage,
       tag: "imports",
     },
-    async ({ ws, query }) => {
+    async ({ slice, ws, query }) => {
       const p = await slice.store.listImports(ws.id, {
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });
       return { data: p.data.map(wireImport), next_cursor: p.next_cursor };
     },
-  );
-}
+  ),
+];

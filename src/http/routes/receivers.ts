@@ -3,10 +3,10 @@
  * event webhooks, the public `/hooks/{id}` they post to, and every source's counters.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ReceiverInput, ReceiverPatch } from "../service/receiving.ts";
-import type { Slice } from "../service/slice.ts";
-import { Receiver, ReceiverCreated, ReceiverList, SourceList } from "./responses/integrations.ts";
-import { route } from "./routes.ts";
+import { ReceiverInput, ReceiverPatch } from "../../service/receiving.ts";
+import type { Slice } from "../../service/slice.ts";
+import { Receiver, ReceiverCreated, ReceiverList, SourceList } from "../responses/integrations.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
 /** Biggest webhook body taken: SendGrid and SES batch far less than this. */
 const HOOK_BODY_LIMIT = 10 * 1024 * 1024;
@@ -17,30 +17,26 @@ export function baseUrl(req: FastifyRequest, publicUrl: string | undefined): str
   return `${req.protocol}://${req.host}`;
 }
 
-export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publicUrl?: string): void {
-  const base = (req: FastifyRequest) => baseUrl(req, publicUrl);
-  route(
-    app,
-    slice,
+export const RECEIVER_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "POST",
       path: "/v1/receivers",
       summary:
         "Create a receiver of a sending platform's event webhooks (SendGrid, Mailgun, SES, Postmark, Resend)",
       body: ReceiverInput,
+      bodyParsedBy: "service",
       response: ReceiverCreated,
       ok: [201],
       tag: "receivers",
     },
-    async ({ caller, body, req, reply }) => {
-      const r = await slice.receiving.create(caller.workspace.id, body, base(req));
+    async ({ slice, publicUrl, caller, body, req, reply }) => {
+      const r = await slice.receiving.create(caller.workspace.id, body, baseUrl(req, publicUrl));
       reply.status(201);
       return r;
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/receivers",
@@ -48,14 +44,12 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       response: ReceiverList,
       tag: "receivers",
     },
-    async ({ caller, req }) => ({
-      data: await slice.receiving.list(caller.workspace.id, base(req)),
+    async ({ slice, publicUrl, caller, req }) => ({
+      data: await slice.receiving.list(caller.workspace.id, baseUrl(req, publicUrl)),
       next_cursor: null,
     }),
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/receivers/{id}",
@@ -63,33 +57,29 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       response: Receiver,
       tag: "receivers",
     },
-    ({ caller, params, req }) => slice.receiving.get(caller.workspace.id, params.id!, base(req)),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, publicUrl, caller, params, req }) =>
+      slice.receiving.get(caller.workspace.id, params.id!, baseUrl(req, publicUrl)),
+  ),
+  defineRoute(
     {
       method: "PATCH",
       path: "/v1/receivers/{id}",
       summary: "Rename a receiver or change its settings (a new signing key takes effect at once)",
       body: ReceiverPatch,
+      bodyParsedBy: "service",
       response: Receiver,
       tag: "receivers",
     },
-    ({ caller, params, body, req }) =>
-      slice.receiving.update(caller.workspace.id, params.id!, body, base(req)),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, publicUrl, caller, params, body, req }) =>
+      slice.receiving.update(caller.workspace.id, params.id!, body, baseUrl(req, publicUrl)),
+  ),
+  defineRoute(
     { method: "DELETE", path: "/v1/receivers/{id}", summary: "Delete a receiver", tag: "receivers" },
-    async ({ caller, params }) => {
+    async ({ slice, caller, params }) => {
       await slice.receiving.delete(caller.workspace.id, params.id!);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/sources",
@@ -97,7 +87,7 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
       response: SourceList,
       tag: "receivers",
     },
-    async ({ caller }) => {
+    async ({ slice, caller }) => {
       const ws = caller.workspace.id;
       const receivers = await slice.store.listReceivers(ws);
       return {
@@ -119,8 +109,8 @@ export function registerReceiverRoutes(app: FastifyInstance, slice: Slice, publi
         next_cursor: null,
       };
     },
-  );
-}
+  ),
+];
 
 /**
  * `POST /hooks/{id}`, authenticated by the provider's signature instead of a key. Its

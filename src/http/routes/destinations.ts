@@ -1,9 +1,7 @@
 /** Destinations (SPEC §4.2, docs/destinations.md): live audience sync of a segment to a provider. */
-import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { DestinationInput, DestinationPatch } from "../service/destinations/service.ts";
-import type { Slice } from "../service/slice.ts";
-import { listLimit } from "../service/wire.ts";
+import { DestinationInput, DestinationPatch } from "../../service/destinations/service.ts";
+import { listLimit } from "../../service/wire.ts";
 import {
   Destination,
   DestinationCreated,
@@ -12,34 +10,31 @@ import {
   DestinationRun,
   DestinationRunPage,
   DryRun,
-} from "./responses/integrations.ts";
-import { route } from "./routes.ts";
+} from "../responses/integrations.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
-export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): void {
-  const svc = slice.destinations;
-  const tag = "destinations";
-  route(
-    app,
-    slice,
+const tag = "destinations";
+
+export const DESTINATION_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "POST",
       path: "/v1/destinations",
       summary:
         "Sync a segment to a destination (http, mailchimp, brevo, kit, meta, google); an http destination's signing secret, when Slice makes it, is shown once here",
       body: DestinationInput,
+      bodyParsedBy: "service",
       response: DestinationCreated,
       ok: [201],
       tag,
     },
-    async ({ caller, body, reply }) => {
-      const d = await svc.create(caller.workspace.id, body);
+    async ({ slice, caller, body, reply }) => {
+      const d = await slice.destinations.create(caller.workspace.id, body);
       reply.status(201);
       return d;
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/destinations",
@@ -47,11 +42,9 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: DestinationList,
       tag,
     },
-    ({ caller }) => svc.list(caller.workspace.id),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller }) => slice.destinations.list(caller.workspace.id),
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/destinations/{id}",
@@ -60,37 +53,32 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: Destination,
       tag,
     },
-    ({ caller, params }) => svc.get(caller.workspace.id, params.id!),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params }) => slice.destinations.get(caller.workspace.id, params.id!),
+  ),
+  defineRoute(
     {
       method: "PATCH",
       path: "/v1/destinations/{id}",
       summary: "Rename a destination",
       body: DestinationPatch,
+      bodyParsedBy: "service",
       response: Destination,
       tag,
     },
-    ({ caller, params, body }) => svc.update(caller.workspace.id, params.id!, body),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params, body }) => slice.destinations.update(caller.workspace.id, params.id!, body),
+  ),
+  defineRoute(
     {
       method: "DELETE",
       path: "/v1/destinations/{id}",
       summary: "Delete a destination (the remote audience is left as it is)",
       tag,
     },
-    async ({ caller, params }) => {
-      await svc.delete(caller.workspace.id, params.id!);
+    async ({ slice, caller, params }) => {
+      await slice.destinations.delete(caller.workspace.id, params.id!);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/destinations/{id}/pause",
@@ -98,11 +86,9 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: Destination,
       tag,
     },
-    ({ caller, params }) => svc.setPaused(caller.workspace.id, params.id!, true),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params }) => slice.destinations.setPaused(caller.workspace.id, params.id!, true),
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/destinations/{id}/resume",
@@ -110,11 +96,9 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: Destination,
       tag,
     },
-    ({ caller, params }) => svc.setPaused(caller.workspace.id, params.id!, false),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params }) => slice.destinations.setPaused(caller.workspace.id, params.id!, false),
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/destinations/{id}/dry-run",
@@ -123,11 +107,9 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: DryRun,
       tag,
     },
-    ({ caller, params }) => svc.dryRun(caller.workspace.id, params.id!),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params }) => slice.destinations.dryRun(caller.workspace.id, params.id!),
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/destinations/{id}/runs",
@@ -136,15 +118,13 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: DestinationRunPage,
       tag,
     },
-    ({ caller, params, query }) =>
-      svc.runs(caller.workspace.id, params.id!, {
+    ({ slice, caller, params, query }) =>
+      slice.destinations.runs(caller.workspace.id, params.id!, {
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       }),
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/destinations/{id}/runs/{run}",
@@ -152,11 +132,9 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       response: DestinationRun,
       tag,
     },
-    ({ caller, params }) => svc.run(caller.workspace.id, params.id!, params.run!),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, caller, params }) => slice.destinations.run(caller.workspace.id, params.id!, params.run!),
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/destinations/{id}/runs/{run}/outcomes",
@@ -166,11 +144,11 @@ export function registerDestinationRoutes(app: FastifyInstance, slice: Slice): v
       queryTypes: { status: z.enum(["ok", "failed", "skipped"]) },
       response: DestinationOutcomePage,
     },
-    ({ caller, params, query }) =>
-      svc.outcomes(caller.workspace.id, params.id!, params.run!, {
+    ({ slice, caller, params, query }) =>
+      slice.destinations.outcomes(caller.workspace.id, params.id!, params.run!, {
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.status ? { status: query.status } : {}),
       }),
-  );
-}
+  ),
+];

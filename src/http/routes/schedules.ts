@@ -2,35 +2,29 @@
  * Scheduled exports of a segment to an S3-compatible bucket or an HTTPS URL
  * (docs/exports.md): the schedules and their run history.
  */
-import type { FastifyInstance } from "fastify";
-import { ScheduleInput, SchedulePatch } from "../service/schedules/input.ts";
-import type { ScheduleService } from "../service/schedules/service.ts";
-import type { Slice } from "../service/slice.ts";
-import { Schedule, ScheduleList, ScheduleRun, ScheduleRunPage } from "./responses/integrations.ts";
-import { route } from "./routes.ts";
+import { ScheduleInput, SchedulePatch } from "../../service/schedules/input.ts";
+import { Schedule, ScheduleList, ScheduleRun, ScheduleRunPage } from "../responses/integrations.ts";
+import { defineRoute, type RouteSpec } from "../route.ts";
 
-export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, schedules: ScheduleService): void {
-  route(
-    app,
-    slice,
+export const SCHEDULE_ROUTES: RouteSpec[] = [
+  defineRoute(
     {
       method: "POST",
       path: "/v1/export-schedules",
       summary: "Schedule a segment's export (cron in the workspace's time zone) to S3 or an HTTPS URL",
       body: ScheduleInput,
+      bodyParsedBy: "service",
       response: Schedule,
       ok: [201],
       tag: "exports",
     },
-    async ({ ws, body, reply }) => {
-      const s = await schedules.create(ws, body);
+    async ({ slice, ws, body, reply }) => {
+      const s = await slice.schedules.create(ws, body);
       reply.status(201);
       return s;
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/export-schedules",
@@ -38,11 +32,9 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       response: ScheduleList,
       tag: "exports",
     },
-    async ({ ws }) => ({ data: await schedules.list(ws), next_cursor: null }),
-  );
-  route(
-    app,
-    slice,
+    async ({ slice, ws }) => ({ data: await slice.schedules.list(ws), next_cursor: null }),
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/export-schedules/{id}",
@@ -50,37 +42,32 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       response: Schedule,
       tag: "exports",
     },
-    ({ ws, params }) => schedules.get(ws, params.id!),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, ws, params }) => slice.schedules.get(ws, params.id!),
+  ),
+  defineRoute(
     {
       method: "PATCH",
       path: "/v1/export-schedules/{id}",
       summary: "Change an export schedule: name, cron, columns, target, or pause and resume (state)",
       body: SchedulePatch,
+      bodyParsedBy: "service",
       response: Schedule,
       tag: "exports",
     },
-    ({ ws, params, body }) => schedules.update(ws, params.id!, body),
-  );
-  route(
-    app,
-    slice,
+    ({ slice, ws, params, body }) => slice.schedules.update(ws, params.id!, body),
+  ),
+  defineRoute(
     {
       method: "DELETE",
       path: "/v1/export-schedules/{id}",
       summary: "Delete an export schedule and its run history",
       tag: "exports",
     },
-    async ({ ws, params }) => {
-      await schedules.delete(ws, params.id!);
+    async ({ slice, ws, params }) => {
+      await slice.schedules.delete(ws, params.id!);
     },
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "GET",
       path: "/v1/export-schedules/{id}/runs",
@@ -89,15 +76,13 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       response: ScheduleRunPage,
       tag: "exports",
     },
-    ({ ws, params, query }) =>
-      schedules.runs(ws, params.id!, {
+    ({ slice, ws, params, query }) =>
+      slice.schedules.runs(ws, params.id!, {
         ...(query.limit !== undefined ? { limit: query.limit } : {}),
         ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
       }),
-  );
-  route(
-    app,
-    slice,
+  ),
+  defineRoute(
     {
       method: "POST",
       path: "/v1/export-schedules/{id}/run",
@@ -106,10 +91,10 @@ export function registerScheduleRoutes(app: FastifyInstance, slice: Slice, sched
       ok: [202],
       tag: "exports",
     },
-    async ({ ws, params, reply }) => {
-      const run = await schedules.runNow(ws, params.id!);
+    async ({ slice, ws, params, reply }) => {
+      const run = await slice.schedules.runNow(ws, params.id!);
       reply.status(202);
       return run;
     },
-  );
-}
+  ),
+];
