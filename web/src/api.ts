@@ -4,6 +4,8 @@
  * code, message and, for invalid input, the paths of the bad parts.
  */
 
+import type { FieldType, WireBuiltins } from "../../src/contract/fields.ts";
+
 const KEY_STORAGE = "slice.apiKey";
 
 export function getKey(): string | null {
@@ -35,7 +37,7 @@ export class ApiError extends Error {
   }
 }
 
-export type FieldType = "string" | "number" | "boolean" | "date" | "string_list";
+export type { FieldType };
 export interface Field {
   key: string;
   type: FieldType;
@@ -101,24 +103,12 @@ export interface Segment {
   updated_at: string | null;
 }
 
-export interface Contact {
+/**
+ * A contact as the API answers it: the built-in fields come from the server's table
+ * (src/contract/fields.ts, types only), so the two cannot drift apart.
+ */
+export interface Contact extends WireBuiltins {
   id: string;
-  email: string | null;
-  external_id: string | null;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  country: string | null;
-  region: string | null;
-  city: string | null;
-  postal_code: string | null;
-  timezone: string | null;
-  language: string | null;
-  status: string;
-  email_status: string;
-  tags: string[];
-  created_at: string | null;
-  subscribed_at: string | null;
   fields: Record<string, unknown>;
   segments?: string[];
 }

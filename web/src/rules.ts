@@ -1,4 +1,6 @@
 /** What the editor knows about the rule language (docs/rules.md): operators by type, defaults. */
+import { BUILTIN_CONTACT_FIELDS } from "../../src/contract/fields.ts";
+import type { OpOf } from "../../src/contract/operators.ts";
 import type { CalendarPeriod, FieldType, Rule, Where, Window } from "./api.ts";
 
 export type ValueKind =
@@ -49,62 +51,84 @@ export function periodLabel(p: unknown): string {
   return CALENDAR_PERIODS.find((x) => x.value === p)?.label ?? String(p);
 }
 
-export const OPS: Record<
-  FieldType | "measure_number" | "measure_date" | "where" | "bucket",
-  [string, string, ValueKind][]
-> = {
-  string: [
-    ["eq", "is", "string"],
-    ["neq", "is not", "string"],
-    ["in", "is one of", "strings"],
-    ["not_in", "is none of", "strings"],
-    ["contains", "contains", "string"],
-    ["not_contains", "does not contain", "string"],
-    ["starts_with", "starts with", "string"],
-    ["ends_with", "ends with", "string"],
-    ["is_set", "is set", "none"],
-    ["is_not_set", "is not set", "none"],
-  ],
-  number: [
-    ["eq", "=", "number"],
-    ["neq", "≠", "number"],
-    ["gt", ">", "number"],
-    ["gte", "≥", "number"],
-    ["lt", "<", "number"],
-    ["lte", "≤", "number"],
-    ["between", "between", "range"],
-    ["is_set", "is set", "none"],
-    ["is_not_set", "is not set", "none"],
-  ],
-  boolean: [
-    ["eq", "is", "boolean"],
-    ["is_set", "is set", "none"],
-    ["is_not_set", "is not set", "none"],
-  ],
-  date: [
-    ["in_last", "in the last", "duration"],
-    ["more_than_ago", "more than … ago", "duration"],
-    ["in_next", "in the next", "duration"],
-    ["before", "before", "date"],
-    ["after", "after", "date"],
-    ["on", "on", "date"],
-    ["between", "between", "dates"],
-    ["anniversary_in_next", "anniversary in the next", "duration"],
-    ["during", "during", "period"],
-    ["anniversary_during", "anniversary during", "period"],
-    ["weekday_in", "weekday in", "weekdays"],
-    ["is_set", "is set", "none"],
-    ["is_not_set", "is not set", "none"],
-  ],
-  string_list: [
-    ["contains", "contains", "string"],
-    ["not_contains", "does not contain", "string"],
-    ["contains_any", "contains any of", "strings"],
-    ["contains_all", "contains all of", "strings"],
-    ["contains_none", "contains none of", "strings"],
-    ["is_empty", "is empty", "none"],
-    ["is_not_empty", "is not empty", "none"],
-  ],
+/** An operator as the editor offers it: the operator, how it reads, what value it takes. */
+export type OpEntry = [string, string, ValueKind];
+
+/**
+ * Per field type, how each operator the server takes for that type (src/contract/
+ * operators.ts) reads in the editor, in the order offered; null: not offered. Keyed by
+ * the server's table, so an operator added there or taken away fails the build here.
+ * Lists offer `is_empty` / `is_not_empty`, which say what `is_set` / `is_not_set` say
+ * of a list (a list that is not set is empty).
+ */
+const FIELD_OP_LABELS: { [T in FieldType]: { [O in OpOf<T>]: [string, ValueKind] | null } } = {
+  string: {
+    eq: ["is", "string"],
+    neq: ["is not", "string"],
+    in: ["is one of", "strings"],
+    not_in: ["is none of", "strings"],
+    contains: ["contains", "string"],
+    not_contains: ["does not contain", "string"],
+    starts_with: ["starts with", "string"],
+    ends_with: ["ends with", "string"],
+    is_set: ["is set", "none"],
+    is_not_set: ["is not set", "none"],
+  },
+  number: {
+    eq: ["=", "number"],
+    neq: ["≠", "number"],
+    gt: [">", "number"],
+    gte: ["≥", "number"],
+    lt: ["<", "number"],
+    lte: ["≤", "number"],
+    between: ["between", "range"],
+    is_set: ["is set", "none"],
+    is_not_set: ["is not set", "none"],
+  },
+  boolean: {
+    eq: ["is", "boolean"],
+    is_set: ["is set", "none"],
+    is_not_set: ["is not set", "none"],
+  },
+  date: {
+    in_last: ["in the last", "duration"],
+    more_than_ago: ["more than … ago", "duration"],
+    in_next: ["in the next", "duration"],
+    before: ["before", "date"],
+    after: ["after", "date"],
+    on: ["on", "date"],
+    between: ["between", "dates"],
+    anniversary_in_next: ["anniversary in the next", "duration"],
+    during: ["during", "period"],
+    anniversary_during: ["anniversary during", "period"],
+    weekday_in: ["weekday in", "weekdays"],
+    is_set: ["is set", "none"],
+    is_not_set: ["is not set", "none"],
+  },
+  string_list: {
+    contains: ["contains", "string"],
+    not_contains: ["does not contain", "string"],
+    contains_any: ["contains any of", "strings"],
+    contains_all: ["contains all of", "strings"],
+    contains_none: ["contains none of", "strings"],
+    is_empty: ["is empty", "none"],
+    is_not_empty: ["is not empty", "none"],
+    is_set: null,
+    is_not_set: null,
+  },
+};
+
+function fieldOps(type: FieldType): OpEntry[] {
+  const labels: Record<string, [string, ValueKind] | null> = FIELD_OP_LABELS[type];
+  return Object.entries(labels).flatMap(([op, l]) => (l === null ? [] : [[op, l[0], l[1]] as OpEntry]));
+}
+
+export const OPS: Record<FieldType | "measure_number" | "measure_date" | "where" | "bucket", OpEntry[]> = {
+  string: fieldOps("string"),
+  number: fieldOps("number"),
+  boolean: fieldOps("boolean"),
+  date: fieldOps("date"),
+  string_list: fieldOps("string_list"),
   measure_number: [
     ["gte", "≥", "number"],
     ["gt", ">", "number"],
@@ -202,10 +226,10 @@ export const KNOWN_EVENTS = [
   "offer_granted",
 ];
 
-export const KNOWN_VALUES: Record<string, string[]> = {
-  status: ["subscribed", "unsubscribed", "non_subscribed"],
-  email_status: ["deliverable", "soft_bouncing", "hard_bounced", "complained"],
-};
+/** The values of the built-in coded fields (`status`, `email_status`), from the server's table. */
+export const KNOWN_VALUES: Record<string, string[]> = Object.fromEntries(
+  BUILTIN_CONTACT_FIELDS.flatMap((f) => ("values" in f ? [[f.key, [...f.values]]] : [])),
+);
 
 export const MEASURES: [string, string][] = [
   ["count", "count"],

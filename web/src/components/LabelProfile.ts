@@ -1,38 +1,14 @@
 /** How a contact's built-in properties and their coded values read to a marketer. */
+import { BUILTIN_CONTACT_FIELDS } from "../../../src/contract/fields.ts";
 import type { Contact } from "../api.ts";
 
-export const PROFILE_LABELS: Partial<Record<keyof Contact, string>> = {
-  email: "Email",
-  external_id: "External ID",
-  phone: "Phone",
-  first_name: "First name",
-  last_name: "Last name",
-  country: "Country",
-  region: "Region",
-  city: "City",
-  postal_code: "Postal code",
-  timezone: "Time zone",
-  language: "Language",
-  status: "Status",
-  email_status: "Email status",
-  tags: "Tags",
-  created_at: "Created",
-  subscribed_at: "Subscribed",
-};
+export const PROFILE_LABELS: Partial<Record<keyof Contact, string>> = Object.fromEntries(
+  BUILTIN_CONTACT_FIELDS.map((f) => [f.key, "profileLabel" in f ? f.profileLabel : f.label]),
+);
 
-const VALUE_LABELS: Record<string, Record<string, string>> = {
-  status: {
-    subscribed: "Subscribed",
-    unsubscribed: "Unsubscribed",
-    non_subscribed: "Not subscribed",
-  },
-  email_status: {
-    deliverable: "Deliverable",
-    soft_bouncing: "Soft bouncing",
-    hard_bounced: "Hard bounced",
-    complained: "Complained",
-  },
-};
+const VALUE_LABELS: Record<string, Readonly<Record<string, string>>> = Object.fromEntries(
+  BUILTIN_CONTACT_FIELDS.flatMap((f) => ("valueLabels" in f ? [[f.key, f.valueLabels]] : [])),
+);
 
 /** A property's label; a key without one reads with its underscores as spaces. */
 export function profileLabel(key: string): string {

@@ -16,30 +16,18 @@ import {
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
+import { BUILTIN_CONTACT_FIELDS } from "../../../src/contract/fields.ts";
 import { api, type Contact } from "../api.ts";
 import { ExplainView } from "../components/ExplainTree.tsx";
 import { profileLabel, valueLabel } from "../components/LabelProfile.ts";
 import { SegmentTime, useWorkspaceZone } from "../components/SegmentTime.tsx";
 import { segmentsApi } from "../segments-api.ts";
 
-const PROFILE: (keyof Contact)[] = [
-  "email",
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-  "created_at",
-  "subscribed_at",
-];
-const TIMES: ReadonlySet<keyof Contact> = new Set(["created_at", "subscribed_at"]);
+/** The built-in fields shown as the profile (tags have their own row), in wire order. */
+const PROFILE: (keyof Contact)[] = BUILTIN_CONTACT_FIELDS.filter((f) => f.wire !== "list").map((f) => f.key);
+const TIMES: ReadonlySet<keyof Contact> = new Set(
+  BUILTIN_CONTACT_FIELDS.filter((f) => f.wire === "instant").map((f) => f.key),
+);
 
 /** With computed fields, a contact carries their values now (docs/rules.md, Computed fields). */
 type ContactWithComputed = Contact & { computed?: Record<string, string | number | null> };

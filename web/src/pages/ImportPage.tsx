@@ -14,18 +14,20 @@ import {
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { BUILTIN_CONTACT_FIELDS } from "../../../src/contract/fields.ts";
 import { api, type ImportJob } from "../api.ts";
 
+/**
+ * Header spellings suggested for a built-in field: the server's default mapping
+ * (src/contract/fields.ts), and `mobile`, which only the page suggests, since the user
+ * confirms the mapping before the import starts.
+ */
 const ALIASES: Record<string, string> = {
-  e_mail: "email",
-  email_address: "email",
-  mail: "email",
-  zip: "postal_code",
-  zip_code: "postal_code",
-  postcode: "postal_code",
-  surname: "last_name",
-  firstname: "first_name",
-  lastname: "last_name",
+  ...Object.fromEntries(
+    BUILTIN_CONTACT_FIELDS.flatMap((f) =>
+      ("importAliases" in f ? f.importAliases : []).map((alias) => [alias, f.key]),
+    ),
+  ),
   mobile: "phone",
 };
 
