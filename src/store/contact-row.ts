@@ -40,6 +40,42 @@ export function pgArrayTypes(columns: readonly string[], table: readonly Builtin
   return columns.map((c) => (c.endsWith("_at") || sql.get(c) === "bigint" ? "bigint[]" : "text[]"));
 }
 
+/** Each of `columns` as an `unnest` batch selects it: JSON columns cast from their text. */
+export function pgCasts(columns: readonly string[], table: readonly BuiltinFieldSpec[]): string[] {
+  const json = new Set(["custom", ...table.filter((f) => f.sql === "json").map((f) => f.column)]);
+  return columns.map((c) => (json.has(c) ? `${c}::jsonb` : c));
+}
+
+/** The record key each column after the workspace holds (`custom` holds `fields`), with its table row if any. */
+function columnKeys(table: readonly BuiltinFieldSpec[]): [string, BuiltinFieldSpec | undefined][] {
+  const byColumn = new Map(table.map((f) => [f.column, f]));
+  return contactColumns(table)
+    .slice(1)
+    .map((column) => {
+      const f = byColumn.get(column);
+      return [f?.key ?? (column === "custom" ? "fields" : column), f];
+    });
+}
+
+/**
+ * The parameters of a contact insert in `contactColumns(table)` order; `json` writes the
+ * JSON columns (tags, custom fields) as the database takes them.
+ */
+export function contactParamsOf(
+  table: readonly BuiltinFieldSpec[],
+): (ws: string, r: ContactRecord, json: (v: unknown) => unknown) => unknown[] {
+  const plan = columnKeys(table).map(([key, f]) => [key, key === "fields" || f?.sql === "json"] as const);
+  return (ws, r, json) => {
+    const from = r as unknown as Record<string, unknown>;
+    const row: unknown[] = [ws];
+    for (const [key, isJson] of plan) row.push(isJson ? json(from[key]) : from[key]);
+    return row;
+  };
+}
+
+/** The parameters of a contact insert, in `CONTACT_COLUMNS` order. */
+export const contactParams = contactParamsOf(BUILTIN_CONTACT_FIELDS);
+
 /**
  * The instants Slice takes and keeps: from 0000-01-01 to 9999-12-31 UTC, the years
  * ISO 8601 writes with four digits. JavaScript's own range (±8.64e15 ms) is wider, but
@@ -92,20 +128,16 @@ const readClamped: Read = (v) => clampedInstant(Number(v));
  * repaired to null.
  */
 export function rowReader(table: readonly BuiltinFieldSpec[]): (a: unknown[], parse: Parse) => ContactRecord {
-  const byColumn = new Map(table.map((f) => [f.column, f]));
-  const plan = contactColumns(table)
-    .slice(1)
-    .map((column): [string, Read] => {
-      const f = byColumn.get(column);
-      if (f !== undefined)
-        return [
-          f.key,
-          f.sql === "json" ? readJson : f.sql === "bigint" ? (f.nullable ? readTime : readClamped) : readText,
-        ];
-      if (column === "custom") return ["fields", readJson];
-      if (column === "updated_at") return [column, readClamped];
-      return [column, column === "id" ? readText : readTime];
-    });
+  const plan = columnKeys(table).map(([key, f]): [string, Read] => {
+    if (f !== undefined)
+      return [
+        key,
+        f.sql === "json" ? readJson : f.sql === "bigint" ? (f.nullable ? readTime : readClamped) : readText,
+      ];
+    if (key === "fields") return [key, readJson];
+    if (key === "updated_at") return [key, readClamped];
+    return [key, key === "id" ? readText : readTime];
+  });
   const keys = plan.map(([k]) => k);
   const reads = plan.map(([, r]) => r);
   return (a, parse) => {

@@ -29,7 +29,10 @@ import {
   CONTACT_COLUMNS,
   contactColumns,
   contactFromRow,
+  contactParams,
+  contactParamsOf,
   pgArrayTypes,
+  pgCasts,
   rowReader,
 } from "../../src/store/contact-row.ts";
 import type { ContactRecord } from "../../src/store/types.ts";
@@ -126,6 +129,7 @@ describe("adding a built-in field to the table", () => {
       return (r as unknown as Record<string, unknown>)[c];
     });
     expect(rowReader(TABLE)(row, parseJson)).toEqual(r);
+    expect(contactParamsOf(TABLE)("ws_1", r, JSON.stringify)).toEqual(["ws_1", ...row]);
   });
 
   it("gives the wire a key that writes accept and answers carry", () => {
@@ -207,6 +211,15 @@ describe("the real table's derivations", () => {
       return (stored as unknown as Record<string, unknown>)[c];
     });
     expect(contactFromRow(row, parseJson)).toEqual(stored);
+    expect(contactParams("ws_1", stored as ContactRecord, JSON.stringify)).toEqual(["ws_1", ...row]);
+    expect(pgCasts(CONTACT_COLUMNS, BUILTIN_CONTACT_FIELDS)).toEqual(
+      CONTACT_COLUMNS.map((c) => (c === "tags" || c === "custom" ? `${c}::jsonb` : c)),
+    );
+    expect(pgArrayTypes(CONTACT_COLUMNS, BUILTIN_CONTACT_FIELDS)).toEqual(
+      CONTACT_COLUMNS.map((c) =>
+        c === "tags" || c === "custom" ? "text[]" : c.endsWith("_at") ? "bigint[]" : "text[]",
+      ),
+    );
     expect(toWireContact(stored as ContactRecord)).toEqual({
       id: "ct_1",
       email: "ann@example.com",
