@@ -13,9 +13,6 @@ import type { ChangeInput, Store } from "../store/types.ts";
  */
 export type LoggedMembership = Map<string, { indices: Int32Array; unknown: string[] }>;
 
-/** Handed from `LiveWorkspace.open` to the `reconcile` it calls, per instance. */
-export const startupLogs = new WeakMap<object, Promise<LoggedMembership>>();
-
 /**
  * The changes that bring the log to the engine's membership: per segment of the engine,
  * `entered` for each member the log lacks (in engine order), then `exited` for each

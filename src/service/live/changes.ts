@@ -1,0 +1,20 @@
+/** Membership changes as the engine emits them and as the change log takes them. */
+
+import type { MembershipChange } from "../../engine/index.ts";
+import type { ChangeInput } from "../../store/types.ts";
+
+export const toLog = (c: MembershipChange): ChangeInput => ({
+  segment_id: c.segment_id,
+  contact_id: c.contact_id,
+  change: c.change,
+  at: Date.parse(c.at),
+});
+
+export function fromLog(c: ChangeInput): MembershipChange {
+  return {
+    segment_id: c.segment_id,
+    contact_id: c.contact_id,
+    change: c.change,
+    at: new Date(c.at).toISOString(),
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * A workspace's engine built from its store: fields, contacts and events (in bulk where
+ * the store reads off this thread, else streamed page by page), segments in dependency
+ * order, static members, then every membership and timer computed at the clock's now.
+ * Used at open and when a workspace is reloaded after its engine failed to apply a
+ * committed write.
+ */
+
+import { Engine, type StoredContact } from "../../engine/index.ts";
+import type { Clock } from "../../engine/types.ts";
+import { ComputedDefinition } from "../../rules/computed.ts";
+import type { RuleNode } from "../../rules/schema.ts";
+import { segmentRefs } from "../../rules/validate.ts";
+import { instantRepairs } from "../../store/contact-row.ts";
+import type { ContactRecord, CustomField, EventRecord, SegmentRecord, Store } from "../../store/types.ts";
+import type { LoggedMembership } from "../reconcile.ts";
+import { loadInBulk } from "../startup-load.ts";
+
+/**
+ * The steps of a workspace's start-up load, in order: rows loaded, then `segments`
+ * (every membership and timer computed, the change log reconciled; its count is the
+ * number of segments).
+ */
+export type LoadPhase = "contacts" | "events" | "members" | "segments";
+
+export interface LoadOptions {
+  clock: Clock;
+  timeZone?: string;
+  /** Progress of the load, e.g. for a log line every page. */
+  onProgress?: (phase: LoadPhase, rows: number) => void;
+  /** Where the load reports stored values it repaired (default: a warning on stderr). */
+  warn?: (line: string) => void;
+}
+
+export interface LoadedEngine {
+  engine: Engine;
+  /**
+   * The change log's membership as the bulk readers computed it while this thread
+   * evaluated the segments (awaiting it waits for them); null when the load streamed,
+   * and the log is then queried segment by segment.
+   */
+  logged: Promise<LoggedMembership> | null;
+}
+
+export function engineContact(r: ContactRecord): StoredContact {
+  return {
+    id: r.id,
+    email: r.email,
+    external_id: r.external_id,
+    phone: r.phone,
+    first_name: r.first_name,
+    last_name: r.last_name,
+    country: r.country,
+    region: r.region,
+    city: r.city,
+    postal_code: r.postal_code,
+    timezone: r.timezone,
+    language: r.language,
+    status: r.status,
+    email_status: r.email_status,
+    tags: r.tags,
+    created_at: r.created_at,
+    subscribed_at: r.subscribed_at,
+    fields: r.fields,
+    status_written_at: r.status_written_at,
+    email_status_written_at: r.email_status_written_at,
+  };
+}
+
+function engineEvent(r: EventRecord) {
+  return { type: r.type, contact_id: r.contact_id, timestamp: r.timestamp, properties: r.properties };
+}
+
+/** Segments in an order where each comes after those its rule refers to. */
+function dependencyOrder(segments: SegmentRecord[]): SegmentRecord[] {
+  const byId = new Map(segments.map((s) => [s.id, s]));
+  const out: SegmentRecord[] = [];
+  const seen = new Set<string>();
+  const visit = (s: SegmentRecord) => {
+    if (seen.has(s.id)) return;
+    seen.add(s.id);
+    if (s.rule)
+      for (const ref of segmentRefs(s.rule as unknown as RuleNode)) if (byId.has(ref)) visit(byId.get(ref)!);
+    out.push(s);
+  };
+  for (const s of segments) visit(s);
+  return out;
+}
+
+/** Builds the workspace's engine from the store, as of `opts.clock.now()`. */
+export async function loadEngine(store: Store, ws: string, opts: LoadOptions): Promise<LoadedEngine> {
+  const fields = await store.listFields(ws);
+  const fieldDef = (f: CustomField) => ({
+    key: f.key,
+    type: f.type,
+    ...(f.label ? { label: f.label } : {}),
+  });
+  const engine = new Engine({
+    clock: opts.clock,
+    ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+    fields: fields.filter((f) => f.computed === null).map(fieldDef),
+  });
+  for (const f of fields) {
+    if (f.computed !== null) engine.defineComputedField(fieldDef(f), ComputedDefinition.parse(f.computed));
+  }
+  // Instants outside the range writes take are repaired as they are read (contact-row.ts);
+  // the count tells whether this load met any (another workspace loading meanwhile may
+  // add to it: the line is a notice, not an audit).
+  const repairsBefore = instantRepairs.count;
+  // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
+  const bulk = await loadInBulk(store, ws, engine, opts.onProgress);
+  try {
+    if (bulk === null) await streamRows(store, ws, engine, opts.onProgress);
+    const repaired = instantRepairs.count - repairsBefore;
+    if (repaired > 0) {
+      (opts.warn ?? ((line: string) => process.emitWarning(line)))(
+        `workspace ${ws}: ${repaired} stored contact instant(s) outside 0000-01-01 … 9999-12-31 ` +
+          "were repaired on load (created_at and updated_at clamped into the range, the others read as null); " +
+          "every read answers the repaired values",
+      );
+    }
+    engine.loadSegments(
+      dependencyOrder(await store.listSegments(ws)).map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        ...(s.kind === "dynamic" ? { rule: s.rule } : {}),
+      })),
+    );
+    let n = 0;
+    for await (const page of store.streamMembers(ws)) {
+      const bySegment = new Map<string, typeof page>();
+      for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
+      for (const [seg, members] of bySegment) engine.loadMembers(seg, members);
+      n += page.length;
+      opts.onProgress?.("members", n);
+    }
+    opts.onProgress?.("segments", engine.segmentIds().length);
+    engine.advanceTo(opts.clock.now()); // builds every membership and timer
+  } catch (e) {
+    // The readers are still reading the change log: a failed load ends only once they
+    // have, so that no reader thread outlives it (nor reads a store its caller closes).
+    await bulk?.logged.catch(() => undefined);
+    throw e;
+  }
+  return { engine, logged: bulk?.logged ?? null };
+}
+
+/** Contacts then events, page by page, where the store has no bulk read. */
+async function streamRows(
+  store: Store,
+  ws: string,
+  engine: Engine,
+  onProgress: LoadOptions["onProgress"],
+): Promise<void> {
+  let n = 0;
+  for await (const page of store.streamContacts(ws)) {
+    engine.loadContacts(page.map(engineContact));
+    n += page.length;
+    onProgress?.("contacts", n);
+  }
+  n = 0;
+  for await (const page of store.streamEvents(ws)) {
+    engine.loadEvents(page.map(engineEvent), { finish: false });
+    n += page.length;
+    onProgress?.("events", n);
+  }
+  engine.finishLoad();
+}
