@@ -2,7 +2,8 @@
  * PostgreSQL's side of `SqlDialect`: a batch write is one statement over `unnest` of one
  * array parameter per column, whatever the batch's size; JSON columns are JSONB.
  */
-import { CONTACT_COLUMNS } from "../contact-row.ts";
+import { BUILTIN_CONTACT_FIELDS } from "../../contract/fields.ts";
+import { CONTACT_COLUMNS, pgArrayTypes, pgCasts } from "../contact-row.ts";
 import {
   CHANGE_INSERT,
   CONTACT_UPSERT,
@@ -15,11 +16,8 @@ import {
 } from "../dialect.ts";
 import type { InsertStatus } from "../types.ts";
 
-/** PostgreSQL array type of each contact column in an `unnest` batch. */
-const CONTACT_PG_TYPES = CONTACT_COLUMNS.map((c) =>
-  c === "tags" || c === "custom" ? "text[]" : c.endsWith("_at") ? "bigint[]" : "text[]",
-);
-const CONTACT_CASTS = CONTACT_COLUMNS.map((c) => (c === "tags" || c === "custom" ? `${c}::jsonb` : c));
+const CONTACT_PG_TYPES = pgArrayTypes(CONTACT_COLUMNS, BUILTIN_CONTACT_FIELDS);
+const CONTACT_CASTS = pgCasts(CONTACT_COLUMNS, BUILTIN_CONTACT_FIELDS);
 
 const CONTACT_INSERT = `INSERT INTO contacts (${CONTACT_COLUMNS.join(", ")})
           SELECT ${CONTACT_CASTS.join(", ")} FROM unnest(${CONTACT_PG_TYPES.map((t) => `?::${t}`).join(", ")})

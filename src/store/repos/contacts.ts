@@ -1,5 +1,5 @@
 /** A workspace's contacts: batch upserts, lookups by id, email or external id, pages and streams. */
-import { CONTACT_ROW_COLUMNS, contactFromRow } from "../contact-row.ts";
+import { CONTACT_ROW_COLUMNS, contactFromRow, contactParams } from "../contact-row.ts";
 import { chunks, IN_CHUNK } from "../dialect.ts";
 import { newId, normalizeEmail } from "../ids.ts";
 import { keyCursor, limitOf, page } from "../paging.ts";
@@ -14,21 +14,6 @@ import type {
 import { DEFAULT_PAGE, json, type Scope } from "./scope.ts";
 
 const CONTACT_SELECT = CONTACT_ROW_COLUMNS.join(", ");
-
-const STRING_KEYS = [
-  "external_id",
-  "phone",
-  "first_name",
-  "last_name",
-  "country",
-  "region",
-  "city",
-  "postal_code",
-  "timezone",
-  "language",
-  "status",
-  "email_status",
-] as const;
 
 function normalizeContact(c: ContactWrite, now: number): ContactRecord {
   return {
@@ -56,22 +41,6 @@ function normalizeContact(c: ContactWrite, now: number): ContactRecord {
   };
 }
 
-/** Parameters in CONTACT_COLUMNS order. */
-function contactParams(ws: string, r: ContactRecord): unknown[] {
-  const row: unknown[] = [ws, r.id, r.email];
-  for (const k of STRING_KEYS) row.push(r[k]);
-  row.push(
-    json(r.tags),
-    json(r.fields),
-    r.created_at,
-    r.subscribed_at,
-    r.status_written_at,
-    r.email_status_written_at,
-    r.updated_at,
-  );
-  return row;
-}
-
 export class ContactRepo {
   constructor(private readonly s: Scope) {}
 
@@ -86,7 +55,7 @@ export class ContactRepo {
     const { ws, d } = this.s;
     const now = this.s.clock.now();
     const records = contacts.map((c) => normalizeContact(c, now));
-    const rows = records.map((r) => contactParams(ws, r));
+    const rows = records.map((r) => contactParams(ws, r, json));
     return this.s.x.atomic(async (tx) => {
       const created = await d.upsertContacts(tx, ws, rows);
       for (const r of records) r.created_at = created.get(r.id) ?? r.created_at;
