@@ -59,6 +59,12 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly engineReloads = new Counter({
+    name: "slice_engine_reloads_total",
+    help: "Workspace engines rebuilt from the store while running, by reason (apply_failed: a committed write failed to apply)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly destinationRows = new Counter({
     name: "slice_destination_rows_total",
     help: "Contacts sent to destinations, by kind, operation (add, remove) and outcome (sent, failed)",
@@ -236,6 +242,7 @@ export class Metrics {
       if (exited > 0) this.membershipChanges.inc({ change: "exited" }, exited);
     },
     delivery: (outcome) => this.deliveries.inc({ outcome }),
+    engineReloaded: (_ws, reason) => this.engineReloads.inc({ reason }),
     destinationCall: (kind, op, rows, failed) => {
       if (rows - failed > 0) this.destinationRows.inc({ kind, op, outcome: "sent" }, rows - failed);
       if (failed > 0) this.destinationRows.inc({ kind, op, outcome: "failed" }, failed);

@@ -6,32 +6,23 @@
 import type { Clock } from "../engine/types.ts";
 import { isValidTimeZone } from "../rules/time.ts";
 import { sha256Hex } from "../store/ids.ts";
-import type {
-  ApiKey,
-  ChangeRecord,
-  CreatedApiKey,
-  Store,
-  StoreOps,
-  WebhookRecord,
-  Workspace,
-} from "../store/types.ts";
-import { ChangeStreams, type StreamLimits } from "./change-stream.ts";
-import type { HttpCallerOptions } from "./destinations/http-call.ts";
+import type { ChangeRecord, CreatedApiKey, Store, WebhookRecord, Workspace } from "../store/types.ts";
+import { ChangeStreams } from "./change-stream.ts";
 import { defaultConnectors } from "./destinations/registry.ts";
 import { DestinationService } from "./destinations/service.ts";
 import { DestinationSyncer } from "./destinations/syncer.ts";
-import type { Connector, DestinationKind } from "./destinations/types.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import { ImportRunner } from "./imports.ts";
 import type { LoadPhase } from "./live-workspace.ts";
 import { LogPositions } from "./log-position.ts";
-import type { Provider } from "./receivers/types.ts";
-import { type AnyAdapter, Receiving } from "./receiving.ts";
+import { Receiving } from "./receiving.ts";
 import { ScheduleRunner } from "./schedules/runner.ts";
 import { ScheduleService } from "./schedules/service.ts";
 import { secretBoxOf } from "./secret-box.ts";
-import { type DeliveryOutcome, SourceStats } from "./source-stats.ts";
+import type { Caller, SliceObserver, SliceOptions } from "./slice-options.ts";
+import { SourceStats } from "./source-stats.ts";
 import { newStandardSecret } from "./standard-webhooks.ts";
+import { WebhookSubscriptions } from "./webhook-subscriptions.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { ROTATION_OVERLAP_MS, WebhookDispatcher } from "./webhooks.ts";
 import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
@@ -39,78 +30,15 @@ import { WorkspaceService } from "./workspace.ts";
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
-export interface SliceOptions {
-  store: Store;
-  clock?: Clock;
-  /** SPEC §5 `SLICE_API_KEY`: an admin key of the default workspace. */
-  apiKey?: string;
-  /** Where the service's messages go: its workers' failures, and the first start's admin key without `announceAdminKey`. */
-  log?: (line: string) => void;
-  /**
-   * `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: webhooks, http destinations and scheduled exports
-   * may reach loopback, private and link-local addresses (local development and tests).
-   * Default false: they are refused.
-   */
-  allowPrivateAddresses?: boolean;
-  /** How often time-driven changes are logged and streamed (default 500 ms; SPEC §3.3a: within 2 s). */
-  tickMs?: number;
-  /** Webhook worker settings (tests make it fast). */
-  webhookPollMs?: number;
-  webhookTimeoutMs?: number;
-  /** How an SNS subscription is confirmed (default: GET its SubscribeURL). */
-  confirmSubscription?: (url: string) => Promise<void>;
-  /** Receiver adapters replacing the default ones (tests: SNS certificates from a local host). */
-  receiverAdapters?: Partial<Record<Provider, AnyAdapter>>;
-  /** Where the first start's admin key goes (default: `log`): it is shown once and must reach the operator. */
-  announceAdminKey?: (line: string) => void;
-  /** What metrics and readiness watch (src/observability). */
-  observer?: SliceObserver;
-  /** `SLICE_SECRET_KEY`: seals destination and export credentials (src/service/secret-box.ts). */
-  secretKey?: string;
-  /** Connectors replacing the default ones, by kind (tests). */
-  destinationConnectors?: Partial<Record<DestinationKind, Connector>>;
-  /** Destination HTTP calls: retry policy and transport (tests make retries quick). */
-  destinationHttp?: HttpCallerOptions;
-  /** How often due destination retries are looked for (default 1 s). */
-  destinationPollMs?: number;
-  /** Scheduled exports may use http:// targets and S3 endpoints (local development and tests). */
-  allowInsecureExportTargets?: boolean;
-  /** How often due export schedules are looked for (default 10 s). */
-  schedulePollMs?: number;
-  /** Bounds of `GET /v1/stream` clients (src/service/change-stream.ts; tests lower them). */
-  stream?: Partial<StreamLimits>;
-}
-
-/** Events of the running service that metrics and start-up progress follow. */
-export interface SliceObserver {
-  /** Rows loaded so far into workspace `ws`'s engine in `phase`, as its load goes. */
-  loadProgress?(ws: string, phase: LoadPhase, rows: number): void;
-  /** Workspace `ws` is open (its engine rebuilt), after `ms`. */
-  workspaceOpened?(ws: string, ms: number): void;
-  /** Membership changes appended to the change log. */
-  membershipLogged?(ws: string, entered: number, exited: number): void;
-  /** One destination call ended: rows sent, and how many of them failed. */
-  destinationCall?(kind: string, op: "add" | "remove", rows: number, failed: number): void;
-  /** One webhook delivery attempt ended. */
-  delivery?(outcome: "delivered" | "retry" | "failed"): void;
-  /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */
-  sourceRecorded?(
-    kind: "segment" | "receiver",
-    r: { outcome: DeliveryOutcome; accepted?: number; rejected?: number },
-  ): void;
-}
-
-export interface Caller {
-  workspace: Workspace;
-  key: ApiKey;
-}
+export type { Caller, SliceObserver, SliceOptions } from "./slice-options.ts";
 
 export class Slice {
   private readonly workspaces = new Map<string, WorkspaceService>();
   private readonly opening = new Map<string, Promise<WorkspaceService>>();
   /** Clients of the change stream (`GET /v1/stream`). */
   readonly changeStreams: ChangeStreams;
-  private readonly webhookCache = new Map<string, WebhookRecord[]>();
+  /** Webhook subscriptions as the logging transaction matches them. */
+  private readonly subscriptions: WebhookSubscriptions;
   private readonly authCache = new Map<string, Caller | null>();
   private readonly importers = new Map<string, ImportRunner>();
   private timer: NodeJS.Timeout | null = null;
@@ -146,8 +74,10 @@ export class Slice {
       ...(opts.confirmSubscription ? { confirmSubscription: opts.confirmSubscription } : {}),
       ...(opts.receiverAdapters ? { adapters: opts.receiverAdapters } : {}),
     });
+    this.subscriptions = new WebhookSubscriptions(store);
     this.dispatcher = new WebhookDispatcher(store, {
       clock: this.clock,
+      subscriptions: (ws, ops) => this.subscriptions.list(ws, ops),
       denyPrivate: !opts.allowPrivateAddresses,
       ...(opts.webhookPollMs !== undefined ? { pollMs: opts.webhookPollMs } : {}),
       ...(opts.webhookTimeoutMs !== undefined ? { timeoutMs: opts.webhookTimeoutMs } : {}),
@@ -203,10 +133,19 @@ export class Slice {
     });
   }
 
-  /** Opens every workspace (rebuilding its engine from the store) and starts the workers. */
+  /**
+   * Opens every workspace (rebuilding its engine from the store) and starts the workers.
+   * If that fails, what was started is stopped and the store closed: the caller has no
+   * service to stop.
+   */
   static async start(opts: SliceOptions): Promise<Slice> {
     const s = await Slice.open(opts);
-    await s.load();
+    try {
+      await s.load();
+    } catch (e) {
+      await s.stop().catch(() => undefined);
+      throw e;
+    }
     return s;
   }
 
@@ -216,9 +155,15 @@ export class Slice {
    * that it is starting.
    */
   static async open(opts: SliceOptions): Promise<Slice> {
-    const s = new Slice(opts.store, opts, new LogPositions(await opts.store.serverSecret("log-positions")));
-    await s.bootstrap();
-    return s;
+    try {
+      const s = new Slice(opts.store, opts, new LogPositions(await opts.store.serverSecret("log-positions")));
+      await s.bootstrap();
+      return s;
+    } catch (e) {
+      // Nothing runs yet but the store, which the service owns from here (stop closes it).
+      await opts.store.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Opens every workspace, then starts the webhook worker and the clock. */
@@ -298,10 +243,12 @@ export class Slice {
               }
             : {}),
           hooks: {
-            onLog: (ws, tx, logged) => this.enqueueDeliveries(ws, tx, logged),
+            onLog: async (ws, tx, logged) => {
+              await this.dispatcher.enqueue(ws, logged, tx);
+            },
             afterLog: (ws, logged) => this.broadcast(ws, logged),
             segmentUsers: async (ws, segmentId) => [
-              ...(await this.webhooks(ws))
+              ...(await this.subscriptions.list(ws))
                 .filter((w) => w.segment_id === segmentId)
                 .map((w) => ({ type: "webhook", id: w.id })),
               ...(await this.destinations.ofSegment(ws, segmentId)),
@@ -309,6 +256,7 @@ export class Slice {
             ],
           },
         });
+        svc.live.onReload((reason) => observer?.engineReloaded?.(id, reason));
         this.workspaces.set(id, svc);
         this.dispatcher.addWorkspace(id);
         await this.syncer.addWorkspace(id);
@@ -381,31 +329,6 @@ export class Slice {
 
   // ---------------------------------------------------------------- webhooks
 
-  private async webhooks(ws: string, db: StoreOps = this.store): Promise<WebhookRecord[]> {
-    let list = this.webhookCache.get(ws);
-    if (!list) {
-      list = await db.listWebhooks(ws);
-      this.webhookCache.set(ws, list);
-    }
-    return list;
-  }
-
-  /** Inside the transaction that logs changes: one outbox row per matching subscription. */
-  private async enqueueDeliveries(ws: string, tx: StoreOps, logged: ChangeRecord[]): Promise<void> {
-    const hooks = await this.webhooks(ws, tx);
-    if (hooks.length === 0) return;
-    const items: { webhook_id: string; change_seq: number }[] = [];
-    for (const c of logged) {
-      const type = `segment.${c.change}`;
-      for (const h of hooks) {
-        if (h.events.includes(type) && (h.segment_id === null || h.segment_id === c.segment_id)) {
-          items.push({ webhook_id: h.id, change_seq: c.seq });
-        }
-      }
-    }
-    if (items.length > 0) await tx.enqueueDeliveries(ws, items);
-  }
-
   async createWebhook(ws: WorkspaceService, body: unknown): Promise<WebhookRecord> {
     const input = parse(WebhookInput, body);
     const problem = await checkWebhookUrl(input.url, { denyPrivate: !this.opts.allowPrivateAddresses });
@@ -415,17 +338,14 @@ export class Slice {
         path: "segment_id",
       });
     }
-    // Changes not logged yet belong to before the subscription.
-    await ws.live.flush();
-    const hook = await this.store.createWebhook(ws.id, {
+    // Changes not logged yet belong to before the subscription (logged before it, in its transaction).
+    return this.subscriptions.create(ws.live, {
       url: input.url,
       events: input.events ?? ["segment.entered", "segment.exited"],
       segment_id: input.segment_id ?? null,
       // A given secret is kept as it is (docs/webhooks.md: how receivers key it).
       secret: input.secret ?? newStandardSecret(),
     });
-    this.webhookCache.delete(ws.id);
-    return hook;
   }
 
   /**
@@ -438,13 +358,12 @@ export class Slice {
       previous_until: this.clock.now() + ROTATION_OVERLAP_MS,
     });
     if (!hook) throw notFound("webhook", id);
-    this.webhookCache.delete(ws.id);
+    this.subscriptions.changed(ws.id);
     return hook;
   }
 
   async deleteWebhook(ws: WorkspaceService, id: string): Promise<void> {
-    if (!(await this.store.deleteWebhook(ws.id, id))) throw notFound("webhook", id);
-    this.webhookCache.delete(ws.id);
+    if (!(await this.subscriptions.delete(ws.live, id))) throw notFound("webhook", id);
   }
 
   // ---------------------------------------------------------------- imports

@@ -1,0 +1,213 @@
+/**
+ * The service around its workspaces: a start that fails leaves nothing running (the
+ * store closed), a webhook subscription is seen by every change logged after its insert
+ * committed, the change log's transaction writes the outbox through the dispatcher's
+ * one enqueue path (chunked), and an engine rebuilt after a failed apply is counted.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Metrics } from "../../src/http/metrics.ts";
+import { DEFAULT_WORKSPACE_ID, Slice, type SliceObserver } from "../../src/service/slice.ts";
+import { openStore } from "../../src/store/index.ts";
+import type { Store, StoreOps } from "../../src/store/types.ts";
+
+const NOW = Date.parse("2026-06-01T00:00:00Z");
+const clock = { now: () => NOW };
+let dir: string;
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function newStore(): Promise<Store> {
+  dir = mkdtempSync(join(tmpdir(), "slice-lifecycle-"));
+  const store = await openStore({ sqlitePath: join(dir, "slice.db"), clock });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+/** The default workspace with contacts c1, c2 and a segment of those who opened an email in the last 30 days. */
+async function seeded(store: Store): Promise<void> {
+  if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
+    await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
+  }
+  await store.putContacts(DEFAULT_WORKSPACE_ID, [
+    { id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} },
+    { id: "c2", email: "c2@x.com", status: "subscribed", tags: [], fields: {} },
+  ]);
+  await store.createSegment(DEFAULT_WORKSPACE_ID, {
+    id: "openers",
+    kind: "dynamic",
+    name: "openers",
+    rule: { type: "event", event: "email_opened", window: { in_last: "30d" } },
+  });
+}
+
+const opened = (contact: string) => ({
+  id: `e-${contact}`,
+  type: "email_opened",
+  contact_id: contact,
+  timestamp: NOW - 1000,
+});
+
+/** `tx` with `spy` told of every call of `name`, savepoints included. */
+function watched(tx: StoreOps, name: keyof StoreOps, spy: (args: unknown[]) => void): StoreOps {
+  return new Proxy(tx, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== "function") return value;
+      if (key === name) {
+        return (...args: unknown[]) => {
+          spy(args);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      if (key === "savepoint") {
+        return <T>(fn: (sp: StoreOps) => Promise<T>) => target.savepoint((sp) => fn(watched(sp, name, spy)));
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
+describe("a start that fails", () => {
+  it("Slice.start closes the store when loading a workspace fails", async () => {
+    const store = await newStore();
+    await seeded(store);
+    vi.spyOn(store, "listSegments").mockRejectedValue(new Error("segments unreadable"));
+    const close = vi.spyOn(store, "close");
+    await expect(Slice.start({ store, clock, log: () => {} })).rejects.toThrow("segments unreadable");
+    expect(close).toHaveBeenCalled();
+  });
+
+  it("Slice.open closes the store when bootstrapping fails", async () => {
+    const store = await newStore();
+    vi.spyOn(store, "listApiKeys").mockRejectedValue(new Error("keys unreadable"));
+    const close = vi.spyOn(store, "close");
+    await expect(Slice.open({ store, clock, log: () => {} })).rejects.toThrow("keys unreadable");
+    expect(close).toHaveBeenCalled();
+  });
+});
+
+describe("webhook subscriptions", () => {
+  it("a change logged right after a subscription's insert committed is queued for it", async () => {
+    const store = await newStore();
+    await seeded(store);
+    const slice = await Slice.open({ store, clock, allowPrivateAddresses: true, log: () => {} });
+    cleanups.push(() => slice.stop());
+    const svc = await slice.workspace(DEFAULT_WORKSPACE_ID);
+    const ws = svc.id;
+    const first = await slice.createWebhook(svc, { url: "http://127.0.0.1:9/first" });
+    // A logged change: the subscriptions are read (and cached) by its transaction.
+    await svc.live.ingestEvents([opened("c1")]);
+    await svc.live.flush();
+    expect((await store.listDeliveries(ws, first.id)).data).toHaveLength(1);
+
+    // As soon as the next subscription's insert has committed, c2 enters and is logged.
+    const logC2 = async () => {
+      await svc.live.ingestEvents([opened("c2")]);
+      await svc.live.flush();
+    };
+    let logging: Promise<void> | null = null;
+    const createWebhook = store.createWebhook.bind(store);
+    vi.spyOn(store, "createWebhook").mockImplementation(async (...args) => {
+      const hook = await createWebhook(...args);
+      await logC2();
+      return hook;
+    });
+    const transaction = store.transaction.bind(store);
+    vi.spyOn(store, "transaction").mockImplementation(async (w, fn) => {
+      let inserts = false;
+      const out = await transaction(w, (tx) => fn(watched(tx, "createWebhook", () => (inserts = true))));
+      if (inserts) logging = logC2();
+      return out;
+    });
+    const second = await slice.createWebhook(svc, { url: "http://127.0.0.1:9/second" });
+    await logging;
+    vi.restoreAllMocks();
+
+    const log = await store.listChanges(ws, { segmentId: "openers" });
+    const c2 = log.data.find((c) => c.contact_id === "c2")!;
+    expect(c2.change).toBe("entered");
+    const queued = (await store.listDeliveries(ws, second.id)).data;
+    expect(queued.map((d) => d.change_seq)).toEqual([c2.seq]);
+  });
+
+  it("the change log's transaction writes the outbox in chunks, as the dispatcher's enqueue does", async () => {
+    const store = await newStore();
+    await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
+    const n = 5_001;
+    await store.putContacts(
+      DEFAULT_WORKSPACE_ID,
+      Array.from({ length: n }, (_, i) => ({ id: `c${i}`, status: "subscribed", tags: [], fields: {} })),
+    );
+    const hook = await store.createWebhook(DEFAULT_WORKSPACE_ID, {
+      url: "http://127.0.0.1:9/all",
+      events: ["segment.entered"],
+    });
+    const sizes: number[] = [];
+    const transaction = store.transaction.bind(store);
+    vi.spyOn(store, "transaction").mockImplementation((w, fn) =>
+      transaction(w, (tx) =>
+        fn(watched(tx, "enqueueDeliveries", (args) => sizes.push((args[1] as unknown[]).length))),
+      ),
+    );
+    // Opening reconciles the change log: every contact enters the default segments it
+    // belongs to (at least one), all in one transaction.
+    const slice = await Slice.open({ store, clock, log: () => {} });
+    cleanups.push(() => slice.stop());
+    await slice.workspace(DEFAULT_WORKSPACE_ID);
+    vi.restoreAllMocks();
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(n);
+    expect(Math.max(...sizes)).toBe(5_000);
+    let queued = 0;
+    let cursor: string | null | undefined;
+    do {
+      const page = await store.listDeliveries(DEFAULT_WORKSPACE_ID, hook.id, {
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      queued += page.data.length;
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(queued).toBe(total);
+  });
+});
+
+describe("an engine rebuilt after a failed apply", () => {
+  it("is told to the observer and counted in slice_engine_reloads_total", async () => {
+    const store = await newStore();
+    await seeded(store);
+    const metrics = new Metrics();
+    const reloaded: [string, string][] = [];
+    const observer: SliceObserver = {
+      ...metrics.observer,
+      engineReloaded: (ws, reason) => {
+        reloaded.push([ws, reason]);
+        metrics.observer.engineReloaded?.(ws, reason);
+      },
+    };
+    const slice = await Slice.open({ store, clock, observer, log: () => {} });
+    cleanups.push(() => slice.stop());
+    const svc = await slice.workspace(DEFAULT_WORKSPACE_ID);
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    await expect(
+      svc.live.write(
+        async (tx) => tx.putContacts(svc.id, [{ id: "c3", status: "subscribed", tags: [], fields: {} }]),
+        () => {
+          throw new Error("apply failed");
+        },
+      ),
+    ).rejects.toThrow("apply failed");
+    await svc.live.flush();
+    warn.mockRestore();
+    expect(reloaded).toEqual([[DEFAULT_WORKSPACE_ID, "apply_failed"]]);
+    expect(svc.engine.contacts.index("c3")).not.toBeUndefined();
+    expect(await metrics.text()).toContain('slice_engine_reloads_total{reason="apply_failed"} 1');
+  });
+});
