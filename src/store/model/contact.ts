@@ -1,4 +1,5 @@
 /** Custom fields and contacts. */
+import type { StoredBuiltins } from "../../contract/fields.ts";
 import type { FieldType } from "../../rules/fields.ts";
 import type { PageRequest } from "./common.ts";
 
@@ -25,29 +26,14 @@ export type ContactValue = string | number | boolean | string[] | null;
  * explicitly (or given as defaults at creation); the effects of events on them
  * (SPEC §2) are derived by the engine from the events, using `status_written_at` and
  * `email_status_written_at`: when the explicit write was received, null when the value
- * is a creation default that never blocks an effect.
+ * is a creation default that never blocks an effect. The built-in fields' keys and
+ * types come from the field table (`src/contract/fields.ts`); `email` is trimmed and
+ * lower-cased by the store.
  */
-export interface ContactRecord {
+export interface ContactRecord extends StoredBuiltins {
   id: string;
-  /** Trimmed and lower-cased by the store. */
-  email: string | null;
-  external_id: string | null;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  country: string | null;
-  region: string | null;
-  city: string | null;
-  postal_code: string | null;
-  timezone: string | null;
-  language: string | null;
-  status: string | null;
-  email_status: string | null;
-  tags: string[];
   /** Custom fields. */
   fields: Record<string, ContactValue>;
-  created_at: number;
-  subscribed_at: number | null;
   status_written_at: number | null;
   email_status_written_at: number | null;
   updated_at: number;
