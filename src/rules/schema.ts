@@ -6,6 +6,7 @@
  */
 
 import { z } from "zod";
+import { MEASURE_FNS, type MeasureFn } from "../contract/measures.ts";
 import { CALENDAR_PERIODS } from "./calendar.ts";
 import { EVENT_TYPE, EVENT_TYPE_EXPECTED } from "./event-type.ts";
 import { ALL_OPS } from "./operators.ts";
@@ -51,18 +52,7 @@ export const Window = z.union(
 );
 export type Window = z.infer<typeof Window>;
 
-export const MEASURE_FNS = [
-  "count",
-  "distinct",
-  "sum",
-  "avg",
-  "min",
-  "max",
-  "first_at",
-  "last_at",
-  "most_frequent",
-] as const;
-export type MeasureFn = (typeof MEASURE_FNS)[number];
+export { MEASURE_FNS, type MeasureFn };
 
 /** What a measure's value is, so which operators fit it (docs/rules.md, Measures). */
 export function measureType(fn: MeasureFn): "number" | "date" | "string" {

@@ -2,15 +2,11 @@
  * The typed client of fields (`/v1/fields`): the built-in contact fields and the custom
  * ones a workspace declares (key, type, label), which rules and imports can then use.
  */
+import { FIELD_TYPES } from "../../src/contract/fields.ts";
+import { MEASURE_FNS, type MeasureFn } from "../../src/contract/measures.ts";
 import { call, type FieldType } from "./api.ts";
 
-export const FIELD_TYPES = [
-  "string",
-  "number",
-  "boolean",
-  "date",
-  "string_list",
-] as const satisfies readonly FieldType[];
+export { FIELD_TYPES, MEASURE_FNS, type MeasureFn };
 
 export interface FieldInfo {
   key: string;
@@ -32,19 +28,6 @@ export interface ComputedDefinition {
   window?: Record<string, unknown>;
   measure: { fn: MeasureFn; property?: string };
 }
-
-export const MEASURE_FNS = [
-  "count",
-  "distinct",
-  "sum",
-  "avg",
-  "min",
-  "max",
-  "first_at",
-  "last_at",
-  "most_frequent",
-] as const;
-export type MeasureFn = (typeof MEASURE_FNS)[number];
 
 export const MEASURE_INFO: Record<MeasureFn, { label: string; type: FieldType; property: boolean }> = {
   count: { label: "Number of events", type: "number", property: false },
