@@ -11,6 +11,17 @@ import type { EventTable } from "./events.ts";
 import { lowerBound, upperBound } from "./events.ts";
 
 /**
+ * Which of the `top` contacts from `base` have an event at or after `from`, as bits,
+ * found without a branch per contact: most have none, in no predictable order, and a
+ * mispredicted branch each costs more than the loads.
+ */
+function recentBits(latest: Float64Array, base: number, top: number, from: number): number {
+  let bits = 0;
+  for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
+  return bits;
+}
+
+/**
  * Members of `mask` with at least one event of `table` in [lo, hi] for which `test`
  * holds. `test` must be false for every contact without such an event.
  */
@@ -39,13 +50,7 @@ export function selectWithEventIn(
     const m = mw[wi] | 0;
     if (m === 0 || byWord[wi] < from) continue;
     const base = wi << 5;
-    // The contacts with an event since `lo`, found without a branch per contact: most
-    // have none, in no predictable order, and a mispredicted branch each costs more
-    // than the loads.
-    const top = Math.min(32, nc - base);
-    let bits = 0;
-    for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
-    bits &= m;
+    let bits = recentBits(latest, base, Math.min(32, nc - base), from) & m;
     let res = 0;
     while (bits !== 0) {
       const t = bits & -bits;
@@ -102,10 +107,7 @@ export function selectUnfollowed(
     const m = mw[wi] | 0;
     if (m === 0 || byWord[wi] < from) continue;
     const base = wi << 5;
-    const top = Math.min(32, nc - base);
-    let bits = 0;
-    for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
-    bits &= m;
+    let bits = recentBits(latest, base, Math.min(32, nc - base), from) & m;
     let res = 0;
     while (bits !== 0) {
       const bit = bits & -bits;
