@@ -43,28 +43,9 @@ export interface LoadedEngine {
 }
 
 export function engineContact(r: ContactRecord): StoredContact {
-  return {
-    id: r.id,
-    email: r.email,
-    external_id: r.external_id,
-    phone: r.phone,
-    first_name: r.first_name,
-    last_name: r.last_name,
-    country: r.country,
-    region: r.region,
-    city: r.city,
-    postal_code: r.postal_code,
-    timezone: r.timezone,
-    language: r.language,
-    status: r.status,
-    email_status: r.email_status,
-    tags: r.tags,
-    created_at: r.created_at,
-    subscribed_at: r.subscribed_at,
-    fields: r.fields,
-    status_written_at: r.status_written_at,
-    email_status_written_at: r.email_status_written_at,
-  };
+  // Every key but `updated_at`, so a built-in field added to the table reaches the engine too.
+  const { updated_at: _, ...contact } = r;
+  return contact;
 }
 
 function engineEvent(r: EventRecord) {
