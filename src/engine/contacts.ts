@@ -1,113 +1,33 @@
 /**
- * Contacts as columns: each contact has a dense index, each field a typed array
- * (numbers and dates as Float64 with NaN for "missing", booleans as Int8 with -1,
- * strings as dictionary codes with -1). Rules read columns, never objects.
+ * Contacts as columns: each contact has a dense index, each field a typed column
+ * (columns.ts) written through the checks of contact-values.ts. Rules read columns,
+ * never objects. The column classes and FieldValueError are re-exported from here.
  */
 import { BUILTIN_KEYS } from "../contract/fields.ts";
 import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
-import { toInstant } from "../rules/time.ts";
 import { Bitset } from "./bitset.ts";
-import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
-import { Dictionary, normalize } from "./dictionary.ts";
+import {
+  type Column,
+  type ConvertedValue,
+  type ListColumn,
+  makeColumn,
+  type StringColumn,
+  writeValue,
+} from "./columns.ts";
+import {
+  asWritten,
+  checkedCodes,
+  clearAll,
+  codesWriter,
+  convertValue,
+  FieldValueError,
+  numbersWriter,
+} from "./contact-values.ts";
+import { normalize } from "./dictionary.ts";
 import type { ContactInput, FieldValue } from "./types.ts";
 
-export class StringColumn {
-  readonly kind = "string";
-  codes: Int32Array;
-  /** Per column, so a predicate's lookup table is as small as the column's distinct values. */
-  readonly dict = new Dictionary();
-  constructor(cap: number) {
-    this.codes = new Int32Array(cap).fill(-1);
-  }
-  grow(cap: number): void {
-    const next = new Int32Array(cap).fill(-1);
-    next.set(this.codes);
-    this.codes = next;
-  }
-  clear(i: number): void {
-    this.codes[i] = -1;
-  }
-}
-
-export class NumberColumn {
-  values: Float64Array;
-  /**
-   * Each value's local day as a day-table code (day-scan.ts), made when a calendar scan
-   * ("birthday this month") first asks and then kept in step with every write.
-   */
-  private days: { tz: string; codes: Int32Array } | null = null;
-  constructor(
-    cap: number,
-    readonly kind: "number" | "date",
-  ) {
-    this.values = new Float64Array(cap).fill(Number.NaN);
-  }
-  grow(cap: number): void {
-    const next = new Float64Array(cap).fill(Number.NaN);
-    next.set(this.values);
-    this.values = next;
-    if (this.days !== null) {
-      const codes = new Int32Array(cap).fill(DAY_NOT_SET);
-      codes.set(this.days.codes);
-      this.days.codes = codes;
-    }
-  }
-  set(i: number, v: number): void {
-    this.values[i] = v;
-    if (this.days !== null) this.days.codes[i] = dayCodeOf(v, this.days.tz);
-  }
-  clear(i: number): void {
-    this.set(i, Number.NaN);
-  }
-  /** The day codes of the values in `tz`. */
-  dayCodes(tz: string): Int32Array {
-    if (this.days === null || this.days.tz !== tz) this.days = { tz, codes: dayCodesOf(this.values, tz) };
-    return this.days.codes;
-  }
-  /** After writes straight into `values` (bulk loads): the codes are made again when next asked. */
-  forgetDays(): void {
-    this.days = null;
-  }
-}
-
-export class BooleanColumn {
-  readonly kind = "boolean";
-  values: Int8Array;
-  constructor(cap: number) {
-    this.values = new Int8Array(cap).fill(-1);
-  }
-  grow(cap: number): void {
-    const next = new Int8Array(cap).fill(-1);
-    next.set(this.values);
-    this.values = next;
-  }
-  clear(i: number): void {
-    this.values[i] = -1;
-  }
-}
-
-/** Sorted, de-duplicated dictionary codes per contact; null when empty. */
-export class ListColumn {
-  readonly kind = "string_list";
-  lists: (Int32Array | null)[] = [];
-  readonly dict = new Dictionary();
-  grow(_cap: number): void {}
-  clear(i: number): void {
-    this.lists[i] = null;
-  }
-}
-
-export type Column = StringColumn | NumberColumn | BooleanColumn | ListColumn;
-
-export class FieldValueError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(`${path}: ${message}`);
-    this.name = "FieldValueError";
-  }
-}
+export { BooleanColumn, type Column, ListColumn, NumberColumn, StringColumn } from "./columns.ts";
+export { FieldValueError } from "./contact-values.ts";
 
 /**
  * One field of a page of contacts as columns (`ContactTable.loadColumns`): the page's
@@ -239,9 +159,7 @@ export class ContactTable {
    * the keys whose value changed.
    */
   upsert(c: ContactInput, patch = false): { index: number; changed: string[] } {
-    if (typeof c.id !== "string" || c.id === "") {
-      throw new FieldValueError("contact.id", "expected a non-empty string");
-    }
+    checkId(c.id);
     const values = this.convert(c, patch);
     const existed = this.indexById.has(c.id) && this.alive.has(this.indexById.get(c.id)!);
     const i = this.ensure(c.id);
@@ -264,9 +182,7 @@ export class ContactTable {
    * loop, not per contact. Returns the contact's index.
    */
   load(c: ContactInput): number {
-    if (typeof c.id !== "string" || c.id === "") {
-      throw new FieldValueError("contact.id", "expected a non-empty string");
-    }
+    checkId(c.id);
     const plan = this.loadPlan();
     const values = plan.values;
     const given = c as unknown as Record<string, FieldValue>;
@@ -274,25 +190,7 @@ export class ContactTable {
       const key = plan.keys[k];
       values[k] = convertValue(plan.types[k], given[key], `contact.${key}`, this.timeZone);
     }
-    let custom: Map<string, ConvertedValue> | null = null;
-    if (c.fields !== undefined && c.fields !== null) {
-      if (typeof c.fields !== "object" || Array.isArray(c.fields)) {
-        throw new FieldValueError("contact.fields", "expected an object");
-      }
-      for (const key in c.fields) {
-        if (!Object.hasOwn(c.fields, key)) continue;
-        const def = this.fields.get(key);
-        // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
-        // but are no field of the engine's until declared; the service refuses them on writes.
-        if (!def) {
-          this.undeclared.add(key);
-          continue;
-        }
-        if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
-        custom ??= new Map();
-        custom.set(key, convertValue(def.type, c.fields[key], `contact.fields.${key}`, this.timeZone));
-      }
-    }
+    const custom = this.convertCustom(c.fields);
     const i = this.ensure(c.id);
     this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
@@ -311,10 +209,7 @@ export class ContactTable {
   loadColumns(b: ContactColumns): Int32Array {
     const n = b.ids.length;
     for (let k = 0; k < n; k++) {
-      const id = b.ids[k];
-      if (typeof id !== "string" || id === "") {
-        throw new FieldValueError("contact.id", "expected a non-empty string");
-      }
+      checkId(b.ids[k]);
     }
     const plan = this.loadPlan();
     const writes: ((idx: Int32Array) => void)[] = [];
@@ -364,23 +259,27 @@ export class ContactTable {
     return idx;
   }
 
-  /** A contact's `fields`, checked and converted as `load` does; null when not set. */
+  /**
+   * A contact's `fields`, checked and converted; null when not set or when none of its
+   * keys is declared. Undeclared keys are kept by the store (traits sent by Segment SDKs,
+   * docs/ingest.md) but are no field of the engine's until declared; the service refuses
+   * them on writes.
+   */
   private convertCustom(v: unknown): Map<string, ConvertedValue> | null {
     if (v === undefined || v === null) return null;
     if (typeof v !== "object" || Array.isArray(v))
       throw new FieldValueError("contact.fields", "expected an object");
     const fields = v as Record<string, FieldValue>;
-    const out = new Map<string, ConvertedValue>();
+    let out: Map<string, ConvertedValue> | null = null;
     for (const key in fields) {
       if (!Object.hasOwn(fields, key)) continue;
       const def = this.fields.get(key);
-      // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
-      // but are no field of the engine's until declared; the service refuses them on writes.
       if (!def) {
         this.undeclared.add(key);
         continue;
       }
       if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
+      out ??= new Map();
       out.set(key, convertValue(def.type, fields[key], `contact.fields.${key}`, this.timeZone));
     }
     return out;
@@ -572,22 +471,8 @@ export class ContactTable {
       if (onlyGiven && given[key] === undefined) continue;
       out.set(key, convertValue(def.type, given[key], `contact.${key}`, this.timeZone));
     }
-    if (c.fields !== undefined && c.fields !== null) {
-      if (typeof c.fields !== "object" || Array.isArray(c.fields)) {
-        throw new FieldValueError("contact.fields", "expected an object");
-      }
-      for (const [key, v] of Object.entries(c.fields)) {
-        const def = this.fields.get(key);
-        // Undeclared keys are kept by the store (traits sent by Segment SDKs, docs/ingest.md)
-        // but are no field of the engine's until declared; the service refuses them on writes.
-        if (!def) {
-          this.undeclared.add(key);
-          continue;
-        }
-        if (def.builtin) throw new FieldValueError(`contact.fields.${key}`, "unknown custom field");
-        out.set(key, convertValue(def.type, v, `contact.fields.${key}`, this.timeZone));
-      }
-    }
+    const custom = this.convertCustom(c.fields);
+    if (custom !== null) for (const [key, v] of custom) out.set(key, v);
     return out;
   }
 
@@ -614,208 +499,7 @@ export class ContactTable {
   }
 }
 
-type ConvertedValue = number | string | string[] | null;
-
-/**
- * Per distinct value of a dictionary column, the value as written (null where its
- * converted form is null): its converted string itself where the two are alike, so as
- * not to hold the same text twice.
- */
-function asWritten(values: unknown[], converted: ConvertedValue[]): (string | null)[] {
-  return values.map((v, j) => {
-    const c = converted[j];
-    if (typeof c !== "string") return null;
-    return typeof v === "string" && v !== c ? v : c;
-  });
-}
-
-/** The distinct values of a dictionary column, once every row's code is checked to point at one. */
-function checkedCodes(
-  lc: { values: readonly unknown[]; codes: Int32Array },
-  n: number,
-  path: string,
-): unknown[] {
-  const m = lc.values.length;
-  const codes = lc.codes;
-  let bad = codes.length !== n;
-  for (let k = 0; k < n && !bad; k++) bad = !(codes[k] >= 0 && codes[k] < m);
-  if (bad) throw new Error(`${path}: a column's codes do not match its rows`);
-  return [...lc.values];
-}
-
-function clearAll(col: Column): (idx: Int32Array) => void {
-  return (idx) => {
-    for (let k = 0; k < idx.length; k++) col.clear(idx[k]);
-  };
-}
-
-/**
- * Writes converted values by row code, each value made once: a string interned, a list
- * interned and sorted. A list's codes are shared by the rows that have it: lists are
- * replaced whole (`writeValue`), never changed in place.
- */
-function codesWriter(col: Column, converted: ConvertedValue[], codes: Int32Array): (idx: Int32Array) => void {
-  switch (col.kind) {
-    case "string": {
-      const lut = Int32Array.from(converted, (v) => (v === null ? -1 : col.dict.intern(v as string)));
-      return (idx) => {
-        const out = col.codes;
-        for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
-      };
-    }
-    case "number":
-    case "date":
-    case "boolean": {
-      const missing = col.kind === "boolean" ? -1 : Number.NaN;
-      const lut = converted.map((v) => (v === null ? missing : (v as number)));
-      return (idx) => {
-        const out = col.values;
-        for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
-        if (col.kind !== "boolean") col.forgetDays();
-      };
-    }
-    case "string_list": {
-      const lut = converted.map((v) => {
-        if (v === null) return null;
-        const list = [...new Set((v as string[]).map((x) => col.dict.intern(x)))].sort((a, b) => a - b);
-        return list.length === 0 ? null : Int32Array.from(list);
-      });
-      return (idx) => {
-        for (let k = 0; k < idx.length; k++) col.lists[idx[k]] = lut[codes[k]];
-      };
-    }
-  }
-}
-
-/** Writes a column given as numbers (NaN: not set), checked as `convertValue` checks them. */
-function numbersWriter(
-  col: Column,
-  type: FieldType,
-  numbers: Float64Array,
-  n: number,
-  path: string,
-  tz: string,
-): (idx: Int32Array) => void {
-  if (numbers.length !== n) throw new Error(`${path}: a column's numbers do not match its rows`);
-  if (col.kind !== "number" && col.kind !== "date") {
-    // Numbers are wrong for any other type; NaN is "not set".
-    for (let k = 0; k < n; k++) if (!Number.isNaN(numbers[k])) convertValue(type, numbers[k], path, tz);
-    return clearAll(col);
-  }
-  for (let k = 0; k < n; k++) {
-    const v = numbers[k];
-    if (!Number.isNaN(v) && !Number.isFinite(v)) convertValue(type, v, path, tz);
-  }
-  return (idx) => {
-    const out = col.values;
-    for (let k = 0; k < idx.length; k++) out[idx[k]] = numbers[k];
-    col.forgetDays();
-  };
-}
-
-function makeColumn(type: FieldType, cap: number): Column {
-  switch (type) {
-    case "string":
-      return new StringColumn(cap);
-    case "number":
-      return new NumberColumn(cap, "number");
-    case "date":
-      return new NumberColumn(cap, "date");
-    case "boolean":
-      return new BooleanColumn(cap);
-    case "string_list":
-      return new ListColumn();
-  }
-}
-
-/**
- * Strings become their normalised text (interned later), numbers stay, dates become
- * epoch ms, booleans 0/1, lists normalised strings; null is "not set".
- */
-function convertValue(type: FieldType, v: FieldValue, path: string, tz: string): ConvertedValue {
-  if (v === undefined || v === null) return null;
-  switch (type) {
-    case "string": {
-      if (typeof v !== "string") throw new FieldValueError(path, "expected a string");
-      const s = normalize(v);
-      return s === "" ? null : s;
-    }
-    case "number":
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new FieldValueError(path, "expected a number");
-      return v;
-    case "boolean":
-      if (typeof v !== "boolean") throw new FieldValueError(path, "expected true or false");
-      return v ? 1 : 0;
-    case "date":
-      if (typeof v !== "string" && typeof v !== "number") {
-        throw new FieldValueError(path, "expected an ISO 8601 date or instant");
-      }
-      try {
-        return toInstant(v, tz);
-      } catch (e) {
-        throw new FieldValueError(path, (e as Error).message);
-      }
-    case "string_list": {
-      if (!Array.isArray(v)) throw new FieldValueError(path, "expected an array of strings");
-      const out: string[] = [];
-      v.forEach((x, k) => {
-        if (typeof x !== "string") throw new FieldValueError(`${path}[${k}]`, "expected a string");
-        const s = normalize(x);
-        if (s !== "") out.push(s);
-      });
-      return out;
-    }
-  }
-}
-
-/** Writes a converted value; true when the stored value changed. */
-function writeValue(col: Column, i: number, v: ConvertedValue | undefined): boolean {
-  if (v === undefined || v === null) {
-    let was: boolean;
-    switch (col.kind) {
-      case "string":
-        was = col.codes[i] >= 0;
-        break;
-      case "string_list":
-        was = col.lists[i] !== null && col.lists[i] !== undefined;
-        break;
-      case "boolean":
-        was = col.values[i] >= 0;
-        break;
-      default:
-        was = !Number.isNaN(col.values[i]);
-    }
-    col.clear(i);
-    return was;
-  }
-  switch (col.kind) {
-    case "string": {
-      const code = col.dict.intern(v as string);
-      if (col.codes[i] === code) return false;
-      col.codes[i] = code;
-      return true;
-    }
-    case "number":
-    case "date":
-      if (col.values[i] === (v as number)) return false;
-      col.set(i, v as number);
-      return true;
-    case "boolean":
-      if (col.values[i] === (v as number)) return false;
-      col.values[i] = v as number;
-      return true;
-    case "string_list": {
-      const codes = [...new Set((v as string[]).map((s) => col.dict.intern(s)))].sort((a, b) => a - b);
-      const next = codes.length === 0 ? null : Int32Array.from(codes);
-      const prev = col.lists[i] ?? null;
-      const same =
-        (prev === null && next === null) ||
-        (prev !== null &&
-          next !== null &&
-          prev.length === next.length &&
-          prev.every((x, k) => x === next[k]));
-      col.lists[i] = next;
-      return !same;
-    }
-  }
+function checkId(id: unknown): void {
+  if (typeof id !== "string" || id === "")
+    throw new FieldValueError("contact.id", "expected a non-empty string");
 }

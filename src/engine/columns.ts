@@ -1,0 +1,166 @@
+/**
+ * A contact table's typed columns, one per field: numbers and dates as Float64 with NaN
+ * for "missing", booleans as Int8 with -1, strings as dictionary codes with -1, lists as
+ * sorted code arrays. Rules read these, never objects.
+ */
+import type { FieldType } from "../rules/fields.ts";
+import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
+import { Dictionary } from "./dictionary.ts";
+
+export class StringColumn {
+  readonly kind = "string";
+  codes: Int32Array;
+  /** Per column, so a predicate's lookup table is as small as the column's distinct values. */
+  readonly dict = new Dictionary();
+  constructor(cap: number) {
+    this.codes = new Int32Array(cap).fill(-1);
+  }
+  grow(cap: number): void {
+    const next = new Int32Array(cap).fill(-1);
+    next.set(this.codes);
+    this.codes = next;
+  }
+  clear(i: number): void {
+    this.codes[i] = -1;
+  }
+}
+
+export class NumberColumn {
+  values: Float64Array;
+  /**
+   * Each value's local day as a day-table code (day-scan.ts), made when a calendar scan
+   * ("birthday this month") first asks and then kept in step with every write.
+   */
+  private days: { tz: string; codes: Int32Array } | null = null;
+  constructor(
+    cap: number,
+    readonly kind: "number" | "date",
+  ) {
+    this.values = new Float64Array(cap).fill(Number.NaN);
+  }
+  grow(cap: number): void {
+    const next = new Float64Array(cap).fill(Number.NaN);
+    next.set(this.values);
+    this.values = next;
+    if (this.days !== null) {
+      const codes = new Int32Array(cap).fill(DAY_NOT_SET);
+      codes.set(this.days.codes);
+      this.days.codes = codes;
+    }
+  }
+  set(i: number, v: number): void {
+    this.values[i] = v;
+    if (this.days !== null) this.days.codes[i] = dayCodeOf(v, this.days.tz);
+  }
+  clear(i: number): void {
+    this.set(i, Number.NaN);
+  }
+  /** The day codes of the values in `tz`. */
+  dayCodes(tz: string): Int32Array {
+    if (this.days === null || this.days.tz !== tz) this.days = { tz, codes: dayCodesOf(this.values, tz) };
+    return this.days.codes;
+  }
+  /** After writes straight into `values` (bulk loads): the codes are made again when next asked. */
+  forgetDays(): void {
+    this.days = null;
+  }
+}
+
+export class BooleanColumn {
+  readonly kind = "boolean";
+  values: Int8Array;
+  constructor(cap: number) {
+    this.values = new Int8Array(cap).fill(-1);
+  }
+  grow(cap: number): void {
+    const next = new Int8Array(cap).fill(-1);
+    next.set(this.values);
+    this.values = next;
+  }
+  clear(i: number): void {
+    this.values[i] = -1;
+  }
+}
+
+/** Sorted, de-duplicated dictionary codes per contact; null when empty. */
+export class ListColumn {
+  readonly kind = "string_list";
+  lists: (Int32Array | null)[] = [];
+  readonly dict = new Dictionary();
+  grow(_cap: number): void {}
+  clear(i: number): void {
+    this.lists[i] = null;
+  }
+}
+
+export type Column = StringColumn | NumberColumn | BooleanColumn | ListColumn;
+
+/** A field value checked and converted for its column (contact-values.ts); null is "not set". */
+export type ConvertedValue = number | string | string[] | null;
+
+export function makeColumn(type: FieldType, cap: number): Column {
+  switch (type) {
+    case "string":
+      return new StringColumn(cap);
+    case "number":
+      return new NumberColumn(cap, "number");
+    case "date":
+      return new NumberColumn(cap, "date");
+    case "boolean":
+      return new BooleanColumn(cap);
+    case "string_list":
+      return new ListColumn();
+  }
+}
+
+/** Writes a converted value; true when the stored value changed. */
+export function writeValue(col: Column, i: number, v: ConvertedValue | undefined): boolean {
+  if (v === undefined || v === null) {
+    let was: boolean;
+    switch (col.kind) {
+      case "string":
+        was = col.codes[i] >= 0;
+        break;
+      case "string_list":
+        was = col.lists[i] !== null && col.lists[i] !== undefined;
+        break;
+      case "boolean":
+        was = col.values[i] >= 0;
+        break;
+      default:
+        was = !Number.isNaN(col.values[i]);
+    }
+    col.clear(i);
+    return was;
+  }
+  switch (col.kind) {
+    case "string": {
+      const code = col.dict.intern(v as string);
+      if (col.codes[i] === code) return false;
+      col.codes[i] = code;
+      return true;
+    }
+    case "number":
+    case "date":
+      if (col.values[i] === (v as number)) return false;
+      col.set(i, v as number);
+      return true;
+    case "boolean":
+      if (col.values[i] === (v as number)) return false;
+      col.values[i] = v as number;
+      return true;
+    case "string_list": {
+      const codes = [...new Set((v as string[]).map((s) => col.dict.intern(s)))].sort((a, b) => a - b);
+      const next = codes.length === 0 ? null : Int32Array.from(codes);
+      const prev = col.lists[i] ?? null;
+      const same =
+        (prev === null && next === null) ||
+        (prev !== null &&
+          next !== null &&
+          prev.length === next.length &&
+          prev.every((x, k) => x === next[k]));
+      col.lists[i] = next;
+      return !same;
+    }
+  }
+}
