@@ -2,11 +2,11 @@
 // `npm run build:server`: compiles src/ to dist/ (JavaScript and .d.ts) with
 // tsconfig.build.json.
 //
-// The server's sources reach one module outside src/ (`--demo`'s data generator in
-// bench/), so tsc compiles with the repository as its root (…/src/**, …/bench/**). The
-// result is then laid out as dist/cli/main.js, dist/engine/index.js, …, dist/bench/…:
-// from dist/<dir>/ the relative paths to package.json and web/dist are the ones they
-// have from src/<dir>/. Relative imports that leave src/ are re-pointed accordingly.
+// tsc compiles with the repository as its root, so that a source reaching outside src/
+// would still build (none does today). The result is then laid out as dist/cli/main.js,
+// dist/engine/index.js, …: from dist/<dir>/ the relative paths to package.json and
+// web/dist are the ones they have from src/<dir>/. Relative imports that leave src/ are
+// re-pointed accordingly.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
