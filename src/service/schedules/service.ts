@@ -7,25 +7,21 @@
 import type { Clock } from "../../engine/types.ts";
 import type { RunRecord, ScheduleRecord } from "../../store/schedule-repo.ts";
 import * as repo from "../../store/schedule-repo.ts";
-import type { JsonObject, Store } from "../../store/types.ts";
+import type { Store } from "../../store/types.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
 import { exportFieldKeys, exportPages } from "../export-members.ts";
 import { contentType, type ExportFormat, ExportOptionError, validateExportOptions } from "../exports.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { checkWebhookUrl } from "../webhook-url.ts";
 import { listLimit, parse } from "../wire.ts";
 import type { WorkspaceService } from "../workspace.ts";
 import { type ExportCount, exportBytes } from "./export-stream.ts";
-import {
-  checkCron,
-  checkTemplate,
-  nextSlot,
-  renderTemplate,
-  ScheduleInput,
-  SchedulePatch,
-  type TargetInput,
-} from "./input.ts";
+import { checkCron, nextSlot, renderTemplate, ScheduleInput, SchedulePatch } from "./input.ts";
+import { StoredTargets } from "./stored-target.ts";
 import { type S3Target, uploadHttp, uploadS3 } from "./targets.ts";
+import { iso, type WireRun, type WireSchedule, wireRun, wireSchedule } from "./wire.ts";
+
+export type { WireHttpTarget, WireRun, WireS3Target, WireSchedule } from "./wire.ts";
+export { maskKeyId, wireRun } from "./wire.ts";
 
 export interface ScheduleServiceOptions {
   store: Store;
@@ -44,99 +40,13 @@ export interface ScheduleServiceOptions {
   log?: (line: string) => void;
 }
 
-export interface WireS3Target {
-  kind: "s3";
-  bucket: string;
-  key: string;
-  region: string | null;
-  endpoint: string | null;
-  force_path_style: boolean | null;
-  access_key_id: string;
-}
-
-export interface WireHttpTarget {
-  kind: "http";
-  url: string;
-  headers: Record<string, string>;
-}
-
-export interface WireSchedule {
-  id: string;
-  name: string;
-  segment_id: string;
-  format: ExportFormat;
-  columns: string[] | null;
-  exclude_suppressed: boolean;
-  cron: string;
-  time_zone: string;
-  state: repo.ScheduleState;
-  target: WireS3Target | WireHttpTarget;
-  next_run_at: string | null;
-  last_run_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface WireRun {
-  id: string;
-  schedule_id: string;
-  state: repo.RunState;
-  scheduled_for: string;
-  started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  rows: number;
-  bytes: number;
-  location: string | null;
-  error: string | null;
-}
-
-const MASK = "****";
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-
-/** Enough of a key id to tell which one it is, never the whole. */
-export function maskKeyId(id: string): string {
-  return id.length >= 12 ? `${id.slice(0, 4)}${MASK}${id.slice(-4)}` : MASK;
-}
-
-function originOf(template: string): string {
-  try {
-    return new URL(template.replace(/\{[a-z_]+\}/g, "x")).origin;
-  } catch {
-    return "";
-  }
-}
-
-export function wireRun(r: RunRecord): WireRun {
-  return {
-    id: r.id,
-    schedule_id: r.schedule_id,
-    state: r.state,
-    scheduled_for: new Date(r.scheduled_for).toISOString(),
-    started_at: new Date(r.started_at).toISOString(),
-    finished_at: iso(r.finished_at),
-    duration_ms: r.finished_at === null ? null : r.finished_at - r.started_at,
-    rows: r.rows_written,
-    bytes: r.bytes_written,
-    location: r.location,
-    error: r.error,
-  };
-}
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Set by the upload itself; a second value would make an invalid request. */
-const RESERVED_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
-
-interface StoredTarget {
-  target: JsonObject;
-  /** Sealed credentials, or "" for none. */
-  sealed: string;
-}
-
 export class ScheduleService {
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly targets: StoredTargets;
 
-  constructor(private readonly o: ScheduleServiceOptions) {}
+  constructor(private readonly o: ScheduleServiceOptions) {
+    this.targets = new StoredTargets(o);
+  }
 
   get store(): Store {
     return this.o.store;
@@ -153,42 +63,7 @@ export class ScheduleService {
   // ---------------------------------------------------------------- reads
 
   wire(s: ScheduleRecord, timeZone: string): WireSchedule {
-    const t = s.target;
-    const target: WireS3Target | WireHttpTarget =
-      t.kind === "s3"
-        ? {
-            kind: "s3",
-            bucket: String(t.bucket),
-            key: String(t.key),
-            region: typeof t.region === "string" ? t.region : null,
-            endpoint: typeof t.endpoint === "string" ? t.endpoint : null,
-            force_path_style: typeof t.force_path_style === "boolean" ? t.force_path_style : null,
-            access_key_id: String(t.access_key_id_masked ?? MASK),
-          }
-        : {
-            kind: "http",
-            url: String(t.url),
-            headers: Object.fromEntries(
-              (Array.isArray(t.header_names) ? t.header_names : []).map((n) => [String(n), MASK]),
-            ),
-          };
-    const opts = s.options;
-    return {
-      id: s.id,
-      name: s.name,
-      segment_id: s.segment_id,
-      format: s.format as ExportFormat,
-      columns: Array.isArray(opts.columns) ? opts.columns.map(String) : null,
-      exclude_suppressed: opts.exclude_suppressed !== false,
-      cron: s.cron,
-      time_zone: timeZone,
-      state: s.state,
-      target,
-      next_run_at: iso(s.next_run_at),
-      last_run_at: iso(s.last_run_at),
-      created_at: new Date(s.created_at).toISOString(),
-      updated_at: new Date(s.updated_at).toISOString(),
-    };
+    return wireSchedule(s, timeZone);
   }
 
   private async record(ws: WorkspaceService, id: string): Promise<ScheduleRecord> {
@@ -252,110 +127,6 @@ export class ScheduleService {
     }
   }
 
-  private async checkUrl(url: string, path: string): Promise<void> {
-    // Placeholders are checked here and filled in at run time.
-    checkTemplate(url, path);
-    const sample = url.replace(/\{[a-z_]+\}/g, "x");
-    let u: URL;
-    try {
-      u = new URL(sample);
-    } catch {
-      throw invalid(path, "expected an absolute https URL");
-    }
-    const insecure = this.o.allowInsecureHttp === true;
-    if (u.protocol !== "https:" && !(insecure && u.protocol === "http:")) {
-      throw invalid(path, insecure ? "must use http or https" : "must use https");
-    }
-    if (u.username || u.password) throw invalid(path, "must not hold credentials: use headers");
-    const problem = await checkWebhookUrl(sample, { denyPrivate: this.o.denyPrivate ?? true });
-    if (problem) throw invalid(path, problem.replace(/^url /, ""));
-  }
-
-  /** Names resolve again at each run: one that now points at a private address is refused. */
-  private async checkReachable(url: string): Promise<void> {
-    if (this.o.denyPrivate === false) return;
-    const problem = await checkWebhookUrl(url, { denyPrivate: true });
-    if (problem) throw new Error(problem);
-  }
-
-  private seal(secrets: Record<string, string>, path: string): string {
-    if (!this.o.box) {
-      throw invalid(
-        path,
-        "SLICE_SECRET_KEY is not set: credentials cannot be stored encrypted. Set it (at least 16 characters) and restart",
-      );
-    }
-    return this.o.box.seal(secrets);
-  }
-
-  private open(sealed: string): Record<string, string> {
-    if (sealed === "") return {};
-    if (!this.o.box)
-      throw new Error("SLICE_SECRET_KEY is not set: the schedule's credentials cannot be opened");
-    return this.o.box.open(sealed);
-  }
-
-  /** The target to store and its credentials; `before` gives credentials left out of a change. */
-  private async target(t: TargetInput, before: ScheduleRecord | null): Promise<StoredTarget> {
-    const kept = before && before.target.kind === t.kind ? before : null;
-    if (t.kind === "s3") {
-      checkTemplate(t.key, "target.key");
-      if (t.endpoint !== undefined) await this.checkUrl(t.endpoint, "target.endpoint");
-      let sealed: string;
-      let masked: string;
-      if (t.access_key_id === undefined && t.secret_access_key === undefined && kept) {
-        if ((kept.target.endpoint ?? null) !== (t.endpoint ?? null)) {
-          throw invalid(
-            "target.access_key_id",
-            "required with a new endpoint: stored credentials stay with theirs",
-          );
-        }
-        sealed = kept.secrets;
-        masked = String(kept.target.access_key_id_masked ?? MASK);
-      } else {
-        if (t.access_key_id === undefined) throw invalid("target.access_key_id", "required");
-        if (t.secret_access_key === undefined) throw invalid("target.secret_access_key", "required");
-        sealed = this.seal(
-          { access_key_id: t.access_key_id, secret_access_key: t.secret_access_key },
-          "target.secret_access_key",
-        );
-        masked = maskKeyId(t.access_key_id);
-      }
-      const target: JsonObject = { kind: "s3", bucket: t.bucket, key: t.key, access_key_id_masked: masked };
-      if (t.region !== undefined) target.region = t.region;
-      if (t.endpoint !== undefined) target.endpoint = t.endpoint;
-      if (t.force_path_style !== undefined) target.force_path_style = t.force_path_style;
-      return { target, sealed };
-    }
-    await this.checkUrl(t.url, "target.url");
-    if (t.headers === undefined && kept) {
-      const names = Array.isArray(kept.target.header_names) ? kept.target.header_names : [];
-      // Stored header values (tokens) are never sent to another host than they were given for.
-      if (names.length > 0 && originOf(String(kept.target.url)) !== originOf(t.url)) {
-        throw invalid(
-          "target.headers",
-          "required with a URL of another origin: stored headers stay with theirs",
-        );
-      }
-      return {
-        target: { kind: "http", url: t.url, header_names: kept.target.header_names ?? [] },
-        sealed: kept.secrets,
-      };
-    }
-    const headers = t.headers ?? {};
-    for (const [name, value] of Object.entries(headers)) {
-      const path = `target.headers.${name}`;
-      if (!HEADER_NAME.test(name)) throw invalid(path, "invalid header name");
-      if (RESERVED_HEADERS.has(name.toLowerCase())) throw invalid(path, "set by the upload itself");
-      if (/[\r\n\0]/.test(value)) throw invalid(path, "a header value must not hold line breaks");
-    }
-    const names = Object.keys(headers);
-    return {
-      target: { kind: "http", url: t.url, header_names: names },
-      sealed: names.length > 0 ? this.seal(headers, "target.headers") : "",
-    };
-  }
-
   private requireSegment(ws: WorkspaceService, segmentId: string): void {
     if (!ws.engine.segment(segmentId)) {
       throw new ApiError("not_found", `segment_id: segment "${segmentId}" not found`, { path: "segment_id" });
@@ -370,7 +141,7 @@ export class ScheduleService {
     const exclude = input.exclude_suppressed ?? true;
     this.checkOptions(ws, format, input.columns, exclude);
     checkCron(input.cron, ws.timeZone, now);
-    const t = await this.target(input.target, null);
+    const t = await this.targets.stored(input.target, null);
     const rec = await repo.createSchedule(
       this.x(ws.id),
       ws.id,
@@ -411,7 +182,7 @@ export class ScheduleService {
       patch.cron = input.cron;
     }
     if (input.target !== undefined) {
-      const t = await this.target(input.target, before);
+      const t = await this.targets.stored(input.target, before);
       patch.target = t.target;
       patch.secrets = t.sealed;
     }
@@ -539,7 +310,7 @@ export class ScheduleService {
       if (e instanceof ExportOptionError) throw new Error(`${e.path}: ${e.message}`);
       throw e;
     }
-    const secrets = this.open(s.secrets);
+    const secrets = this.targets.open(s.secrets);
     const vars = {
       slot: run.scheduled_for,
       timeZone: ws.timeZone,
@@ -557,7 +328,7 @@ export class ScheduleService {
         ...(typeof t.endpoint === "string" ? { endpoint: t.endpoint } : {}),
         ...(typeof t.force_path_style === "boolean" ? { force_path_style: t.force_path_style } : {}),
       };
-      if (target.endpoint) await this.checkReachable(target.endpoint);
+      if (target.endpoint) await this.targets.checkReachable(target.endpoint);
       const key = renderTemplate(target.key, vars);
       return uploadS3(
         target,
@@ -568,7 +339,7 @@ export class ScheduleService {
       );
     }
     const url = renderTemplate(String(t.url), vars, encodeURIComponent);
-    await this.checkReachable(url);
+    await this.targets.checkReachable(url);
     await uploadHttp(url, secrets, body, type);
     const u = new URL(url);
     // The query string may carry a token: the location shows the address without it.
