@@ -70,7 +70,7 @@ export class Engine {
   constructor(opts: EngineOptions = {}) {
     this.timeZone = opts.timeZone ?? "UTC";
     if (!isValidTimeZone(this.timeZone)) throw new Error(`timeZone: unknown time zone "${this.timeZone}"`);
-    // A caller passing no clock gets the system's: the engine's only reading of it.
+    // The one reading of the system clock left: for callers that pass no clock.
     this.clock = opts.clock ?? systemClock;
     this.fieldBook = new FieldBook(opts.fields ?? []);
     this.contacts = new ContactTable(this.fieldBook.registry, this.timeZone);

@@ -1,9 +1,8 @@
 /**
- * The maintained side of rank and quintile conditions (rank.ts): which index a
- * condition reads (`relativeKey`), the values of one measure over the population kept
- * in an order-statistic tree, and the cuts of the tests reading them.
- * `RankIndex.update` re-reads one contact and returns the others whose answer may have
- * changed with it: those between a cut's old and new place.
+ * The maintained side of rank and quintile conditions (rank.ts): the values of one
+ * measure over the population, kept in an order-statistic tree, and the cuts of the
+ * tests reading them. `RankIndex.update` re-reads one contact and returns the others
+ * whose answer may have changed with it: those between a cut's old and new place.
  */
 import { quintileScore, rankRoom } from "../rules/rank.ts";
 import type { EventNode, RuleNode } from "../rules/schema.ts";
