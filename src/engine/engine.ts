@@ -4,38 +4,34 @@
  * rule evaluable from scratch at any instant. No I/O and no global clock: the caller
  * passes one in.
  *
- * This class is the public surface only; the work is done by the parts in live/:
- * writes.ts (a change to one contact re-evaluates the segments reading what changed),
- * schedule.ts and due.ts (each contact's next instant in a heap; `advanceTo(t)` handles
- * exactly the contacts due by t), registry.ts (segment definitions), overrides.ts
- * (manual membership), dependencies.ts and computed-fields.ts (what reads what),
- * membership.ts (maintained bitsets and rows, and the changes emitted) and loading.ts
- * (bulk loads at start-up). Queries from scratch are in queries.ts.
+ * Live maintenance: a change to one contact re-evaluates, for that contact only, the
+ * segments that read what changed (a field, an event type, a referenced segment). For
+ * time, each contact has one scheduled instant — the earliest at which any segment's
+ * answer for it can change with no new data — kept in a heap; `advanceTo(t)` handles
+ * exactly the contacts due by t, each at its own instant, so a change's `at` is the
+ * boundary instant itself.
  */
-import type { ComputedDefinition } from "../rules/computed.ts";
+import { type ComputedDefinition, fieldRefs } from "../rules/computed.ts";
 import { DEFAULT_SEGMENT_SETTINGS, defaultSegments } from "../rules/defaults.ts";
-import type { FieldDef, FieldRegistry } from "../rules/fields.ts";
+import { RuleValidationError } from "../rules/errors.ts";
+import { EVENT_TYPE_EXPECTED, isEventType } from "../rules/event-type.ts";
+import { type FieldDef, FieldRegistry } from "../rules/fields.ts";
 import type { RuleNode } from "../rules/schema.ts";
-import { isValidTimeZone } from "../rules/time.ts";
+import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
+import { validateRule } from "../rules/validate.ts";
+import { Bitset } from "./bitset.ts";
+import { type CompiledNode, compile } from "./compile.ts";
+import { expandComputed } from "./computed-origin.ts";
 import { computedValues } from "./computed-values.ts";
-import { type ContactColumns, ContactTable } from "./contacts.ts";
+import { type ContactColumns, ContactTable, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
-import { ProfileEffects } from "./effects.ts";
-import { type EventColumns, EventStore } from "./events.ts";
-import { aliveIndex } from "./live/alive.ts";
-import { FieldBook } from "./live/computed-fields.ts";
-import { SegmentGraph } from "./live/dependencies.ts";
-import { DueTimes } from "./live/due.ts";
-import { EventIntake } from "./live/intake.ts";
-import { Loader, type StoredContact } from "./live/loading.ts";
-import { MaintainedMembership } from "./live/membership.ts";
-import { type Override, Overrides } from "./live/overrides.ts";
-import { type SegmentDefinition, SegmentRegistry } from "./live/registry.ts";
-import { Scheduler } from "./live/schedule.ts";
-import { type EventBatchResult, type WriteOptions, Writes } from "./live/writes.ts";
-import { BitsetMembership, type CompiledQuery, Queries } from "./queries.ts";
+import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
+import { EventColumns, EventStore, type EventTable } from "./events.ts";
+import { TimerHeap } from "./heap.ts";
+import { maintainedRanks, plainForTimers, RankRegistry, relativeKeys } from "./rank.ts";
 import { MembershipRows } from "./rows.ts";
-import { SegmentEnv, type SegmentKind, type SegmentState } from "./segments.ts";
+import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
+import { type EventTimerPlan, timerPlan } from "./timers.ts";
 import {
   type Clock,
   type ContactInput,
@@ -48,107 +44,219 @@ import {
   systemClock,
 } from "./types.ts";
 
-export type { CompiledQuery, EventBatchResult, Override, SegmentDefinition, StoredContact, WriteOptions };
+const NO_FIELDS: readonly EffectField[] = [];
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/** The minute `isoInstant` last formatted, and its text up to the seconds. */
+let isoMinute = Number.NaN;
+let isoPrefix = "";
+
+/**
+ * `new Date(ms).toISOString()`, several times faster for whole milliseconds in
+ * 1970–9999: the text up to the minute is kept from the last call (changes come in
+ * runs at nearby instants), else built from a civil date (H. Hinnant's algorithm).
+ */
+function isoInstant(ms: number): string {
+  if (!(Number.isInteger(ms) && ms >= 0 && ms < 253_402_300_800_000)) return new Date(ms).toISOString();
+  const minute = Math.floor(ms / 60_000);
+  if (minute !== isoMinute) {
+    const days = Math.floor(minute / 1440);
+    const hm = minute - days * 1440;
+    const z = days + 719_468;
+    const era = Math.floor(z / 146_097);
+    const doe = z - era * 146_097;
+    const yoe = Math.floor(
+      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+    );
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const m = mp < 10 ? mp + 3 : mp - 9;
+    const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    const h = Math.floor(hm / 60);
+    isoPrefix = `${y}-${pad2(m)}-${pad2(d)}T${pad2(h)}:${pad2(hm - h * 60)}:`;
+    isoMinute = minute;
+  }
+  const rem = ms - minute * 60_000;
+  const sec = Math.floor(rem / 1000);
+  return `${isoPrefix}${pad2(sec)}.${pad3(rem - sec * 1000)}Z`;
+}
+
+/** The segments reading one event type, with their live compiled nodes, and those that are timed. */
+interface EventReaders {
+  readonly type: string;
+  readonly states: SegmentState[];
+  readonly nodes: CompiledNode[];
+  readonly timed: CompiledNode[];
+  plan: EventTimerPlan | null;
+}
+
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+export interface SegmentDefinition {
+  id: string;
+  kind: SegmentKind;
+  rule: RuleNode | null;
+  /** Default segments are read-only. */
+  readonly: boolean;
+}
+
+/** A rule compiled for one instant: evaluate it all at once, or contact by contact. */
+export interface CompiledQuery {
+  readonly at: number;
+  evaluate(): Membership;
+  matches(contactId: string): boolean;
+  /** By dense contact index (0 … contactCount-1), for callers that iterate. */
+  matchesIndex(i: number): boolean;
+}
+
+/** A contact as a store keeps it: with when status and email_status were last written explicitly. */
+export interface StoredContact extends ContactInput {
+  status_written_at?: number | null;
+  email_status_written_at?: number | null;
+}
+
+export interface WriteOptions {
+  /** When an explicit write of `status` / `email_status` was received (default: now). SPEC §2. */
+  receivedAt?: number;
+  /** Keys given as creation defaults: they never block a profile effect of an event. */
+  defaults?: EffectField[];
+}
+
+export interface Override {
+  contact_id: string;
+  action: "added" | "removed";
+  /** Epoch ms, or null when it does not expire. */
+  expires_at: number | null;
+}
+
+export interface EventBatchResult {
+  accepted: number;
+  duplicates: number;
+  errors: { index: number; error: string }[];
+  changes: MembershipChange[];
+}
+
+class BitsetMembership implements Membership {
+  readonly count: number;
+  constructor(
+    readonly bits: Bitset,
+    private readonly contacts: ContactTable,
+  ) {
+    this.count = bits.count();
+  }
+  has(contactId: string): boolean {
+    const i = this.contacts.index(contactId);
+    return i !== undefined && this.bits.has(i);
+  }
+  ids(limit?: number): string[] {
+    return this.bits.toArray(limit).map((i) => this.contacts.ids[i]);
+  }
+}
 
 export class Engine {
   readonly timeZone: string;
+  private registry: FieldRegistry;
+  /** The fields contacts hold values of: the registry without the computed fields. */
+  private stored: FieldRegistry;
+  /** Computed fields by key (docs/rules.md): rules are compiled with conditions on them expanded. */
+  private readonly computed = new Map<string, ComputedDefinition>();
+  /** Segment rules as defined, where their states hold them expanded. */
+  private readonly sourceRules = new Map<string, RuleNode>();
+  private readonly clock: Clock;
   readonly contacts: ContactTable;
   readonly events: EventStore;
-  private readonly clock: Clock;
-  private readonly fieldBook: FieldBook;
-  private readonly segments: SegmentRegistry;
-  private readonly graph: SegmentGraph;
-  private readonly maintained: MaintainedMembership;
-  private readonly due: DueTimes;
-  private readonly scheduler: Scheduler;
-  private readonly overrideBook: Overrides;
-  private readonly intake: EventIntake;
-  private readonly loader: Loader;
-  private readonly writes: Writes;
-  private readonly queries: Queries;
+  private readonly effects: ProfileEffects;
+  private readonly states = new Map<string, SegmentState>();
+  /** Segments in dependency order: every segment after those it refers to. */
+  private order: SegmentState[] = [];
+  /** Transitive reads per segment (its own and those of the segments it refers to). */
+  private reads = new Map<string, Set<string>>();
+  /** Per read key, the segments that read it (directly or through references), in dependency order. */
+  private readers = new Map<string, SegmentState[]>();
+  private timedCache: SegmentState[] | null = null;
+  /**
+   * Per event type, its readers as arrays (rebuilt whenever definitions, compiled nodes
+   * or timed segments change).
+   */
+  private eventReaderCache = new Map<string, EventReaders>();
+  /** Where the last `append` wrote. */
+  private lastTable: EventTable | null = null;
+  private lastSlot = -1;
+  /** The contact of the event being applied, and its id as given (see `emit`). */
+  private eventContact = -1;
+  private eventContactId = "";
+  private isoAt = Number.NaN;
+  private iso = "";
+  /** Contact capacity per-contact structures were last grown to. */
+  private grownTo = -1;
+  private readonly live: SegmentEnv;
+  /** Maintained membership by contact, in step with every segment's `bits`. */
+  private readonly rows = new MembershipRows();
+  /** Maintained values of the rank and quintile conditions of the live rules (rank.ts). */
+  private readonly ranks = new RankRegistry();
+  private readonly heap = new TimerHeap();
+  private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
+  private readonly eventIds = new Set<string>();
+  private readonly listeners: ((c: MembershipChange) => void)[] = [];
+  /** The instant maintained membership is exact at. */
+  private liveNow: number;
+  /** Bulk loads leave maintained state to be rebuilt on next use. */
+  private dirty = true;
 
   constructor(opts: EngineOptions = {}) {
     this.timeZone = opts.timeZone ?? "UTC";
     if (!isValidTimeZone(this.timeZone)) throw new Error(`timeZone: unknown time zone "${this.timeZone}"`);
-    // The one reading of the system clock left: for callers that pass no clock.
+    this.registry = new FieldRegistry(opts.fields ?? []);
+    this.stored = this.registry;
     this.clock = opts.clock ?? systemClock;
-    this.fieldBook = new FieldBook(opts.fields ?? []);
-    this.contacts = new ContactTable(this.fieldBook.registry, this.timeZone);
+    this.contacts = new ContactTable(this.registry, this.timeZone);
     this.events = new EventStore(new Dictionary());
-    const effects = new ProfileEffects(this.contacts, this.events);
-    const states = new Map<string, SegmentState>();
-    this.graph = new SegmentGraph(states);
-    const rows = new MembershipRows();
-    const live = new SegmentEnv(
-      this.clock.now(),
+    this.effects = new ProfileEffects(this.contacts, this.events);
+    this.liveNow = this.clock.now();
+    this.live = new SegmentEnv(
+      this.liveNow,
       this.timeZone,
       this.contacts,
       this.events,
-      states,
+      this.states,
       true,
-      rows,
+      this.rows,
     );
-    this.due = new DueTimes(live, this.graph);
-    this.maintained = new MaintainedMembership(live, rows, this.contacts, this.graph, this.due);
-    this.scheduler = new Scheduler(this.clock, live, this.contacts, this.graph, this.maintained, this.due);
-    this.segments = new SegmentRegistry(
-      states,
-      this.fieldBook,
-      this.timeZone,
-      this.contacts,
-      this.events,
-      this.graph,
-      this.maintained,
-      this.scheduler,
-      this.due,
-    );
-    this.overrideBook = new Overrides(
-      this.contacts,
-      this.segments,
-      this.graph,
-      this.maintained,
-      this.scheduler,
-      this.due,
-    );
-    this.intake = new EventIntake(this.contacts, this.events, this.timeZone);
-    this.loader = new Loader(this.contacts, this.events, effects, this.intake, this.maintained);
-    this.writes = new Writes(
-      this.contacts,
-      this.events,
-      effects,
-      this.intake,
-      this.maintained,
-      this.scheduler,
-      this.due,
-    );
-    this.queries = new Queries(this.timeZone, this.contacts, this.events, states, (r) => this.resolve(r));
+    maintainedRanks.set(this.live, this.ranks);
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
-        this.segments.addDefault(s.id, s.rule);
+        this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));
       }
     }
-    this.maintained.reorder();
+    this.reorder();
   }
 
   get fields(): FieldRegistry {
-    return this.fieldBook.registry;
+    return this.registry;
   }
 
   /** The instant maintained membership is exact at (the last `advanceTo`, or the clock at the last write). */
   get now(): number {
-    return this.scheduler.now;
+    return this.liveNow;
   }
 
   /** Every membership change, as it is emitted (writes, segment edits, the passing of time). */
   onChange(listener: (c: MembershipChange) => void): () => void {
-    return this.maintained.onChange(listener);
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
-
-  // ---------------------------------------------------------------- fields
 
   /** Declares a custom field (SPEC §1); throws on a bad key, a shadowed built-in or a duplicate. */
   defineField(def: FieldDef): void {
-    this.contacts.setFields(this.fieldBook.define(def));
+    this.registry = this.registry.withField(def);
+    this.stored = this.stored.withField(def);
+    this.contacts.setFields(this.stored);
   }
 
   /**
@@ -157,22 +265,44 @@ export class Engine {
    * of it, writes of its key are ignored as undeclared.
    */
   defineComputedField(def: FieldDef, computed: ComputedDefinition): void {
-    this.fieldBook.defineComputed(def, computed);
+    this.registry = this.registry.withField(def);
+    this.computed.set(def.key, computed);
   }
 
   /** Removes a computed field; refused while a segment's rule names it. */
   removeComputedField(key: string): void {
-    this.fieldBook.removeComputed(key, this.fieldUses(key));
+    if (!this.computed.has(key)) throw new Error(`"${key}" is not a computed field`);
+    const uses = this.fieldUses(key);
+    if (uses.length > 0) throw new Error(`field "${key}" is used by ${uses.map((u) => `"${u}"`).join(", ")}`);
+    this.computed.delete(key);
+    this.registry = new FieldRegistry(this.registry.custom().filter((f) => f.key !== key));
   }
 
   /** The computed fields' definitions by key. */
   computedFields(): ReadonlyMap<string, ComputedDefinition> {
-    return this.fieldBook.computed;
+    return this.computed;
   }
 
   /** Segments whose rules have a condition on the field `key`. */
   fieldUses(key: string): string[] {
-    return this.segments.fieldUses(key);
+    const out: string[] = [];
+    for (const id of this.states.keys()) {
+      const rule = this.sourceRules.get(id) ?? this.states.get(id)!.rule;
+      if (rule && fieldRefs(rule).has(key)) out.push(id);
+    }
+    return out;
+  }
+
+  /** A rule as compiled: conditions on computed fields expanded to their event conditions. */
+  private expanded(rule: RuleNode): RuleNode {
+    return expandComputed(rule, this.computed);
+  }
+
+  /** A state for a segment, holding its rule expanded; the rule as defined is kept for `segment(id)`. */
+  private stateOf(id: string, kind: SegmentKind, rule: RuleNode | null): SegmentState {
+    if (rule === null) this.sourceRules.delete(id);
+    else this.sourceRules.set(id, rule);
+    return new SegmentState(id, kind, rule && this.expanded(rule), false);
   }
 
   /**
@@ -181,9 +311,8 @@ export class Engine {
    * null when missing. One reader serves many contacts (a page, an export).
    */
   computedReader(at?: number): (contactId: string) => Record<string, JsonValue> {
-    const computed = this.fieldBook.computed;
-    if (computed.size === 0) return () => ({});
-    const values = computedValues(this.queries.env(at ?? this.clock.now()), computed);
+    if (this.computed.size === 0) return () => ({});
+    const values = computedValues(this.env(at), this.computed);
     return (id) => {
       const i = this.contacts.index(id);
       return i === undefined || !this.contacts.alive.has(i) ? {} : values(i);
@@ -192,7 +321,7 @@ export class Engine {
 
   /** Pending time-driven re-evaluations (contact, segment pairs), for monitoring. */
   get timerCount(): number {
-    return this.due.size;
+    return this.heap.size;
   }
 
   get contactCount(): number {
@@ -207,22 +336,117 @@ export class Engine {
 
   /** Replaces a contact's whole profile; throws FieldValueError (with the path) before changing anything. */
   upsertContact(c: ContactInput, opts: WriteOptions = {}): MembershipChange[] {
-    return this.writes.writeContact(c, false, opts);
+    return this.writeContact(c, false, opts);
   }
 
   /** Changes only the keys given (null clears a field). */
   patchContact(c: ContactInput, opts: WriteOptions = {}): MembershipChange[] {
-    return this.writes.writeContact(c, true, opts);
+    if (this.contacts.index(c.id) === undefined)
+      throw new FieldValueError("contact.id", `unknown contact "${c.id}"`);
+    return this.writeContact(c, true, opts);
+  }
+
+  private writeContact(c: ContactInput, patch: boolean, opts: WriteOptions): MembershipChange[] {
+    const out = this.sync();
+    const before = this.contacts.index(c.id);
+    const isNew = before === undefined || !this.contacts.alive.has(before);
+    const { index, changed } = this.contacts.upsert(c, patch);
+    this.grow();
+    if (!patch) this.effects.forget(index);
+    const at = opts.receivedAt ?? this.liveNow;
+    for (const key of ["status", "email_status"] as const) {
+      if (c[key] === undefined && patch) continue;
+      // A key left out is not an explicit write: it blocks no event's effect.
+      const explicit = c[key] !== undefined && !(opts.defaults?.includes(key) ?? false);
+      this.effects.record(index, key, c[key] ?? null, explicit ? at : Number.NEGATIVE_INFINITY);
+    }
+    const effected = this.effects.apply(index);
+    if (isNew && this.ranks.size > 0) this.rankTouch(index, null, out);
+    const keys = new Set([...changed, ...effected].map((k) => `f:${k}`));
+    this.reschedule(index, this.reevaluate(index, isNew ? null : keys, out));
+    return out;
   }
 
   /** Adds and removes tags. */
   changeTags(contactId: string, change: { add?: string[]; remove?: string[] }): MembershipChange[] {
-    return this.writes.changeTags(contactId, change);
+    const out = this.sync();
+    const c = this.aliveIndex(contactId);
+    if (this.contacts.changeTags(c, change.add ?? [], change.remove ?? [])) {
+      this.reschedule(c, this.reevaluate(c, new Set(["f:tags"]), out));
+    }
+    return out;
   }
 
   /** Erases a contact (right to erasure): its profile, events and memberships, with an exit per segment. */
   removeContact(id: string): MembershipChange[] {
-    return this.writes.removeContact(id);
+    const out = this.sync();
+    const i = this.contacts.index(id);
+    if (i === undefined || !this.contacts.alive.has(i)) return out;
+    for (const st of this.order) {
+      st.added.delete(i);
+      st.removed.delete(i);
+      if (st.bits.has(i)) {
+        st.bits.clear(i);
+        this.emit(out, st.id, i, "exited", this.liveNow);
+      }
+    }
+    this.rows.clearContact(i);
+    this.contacts.remove(id);
+    this.events.clearContact(i);
+    this.effects.forget(i);
+    if (this.ranks.size > 0) this.rankTouch(i, null, out);
+    this.nextDue[i] = Number.POSITIVE_INFINITY;
+    return out;
+  }
+
+  private eventTime(e: EventInput): number {
+    const ts = e.timestamp;
+    if (typeof ts === "number") {
+      if (!Number.isFinite(ts)) throw new FieldValueError("event.timestamp", "expected a finite epoch ms");
+      return Math.floor(ts);
+    }
+    if (typeof ts === "string") {
+      if (ISO_WITH_ZONE.test(ts)) {
+        const t = Date.parse(ts);
+        if (!Number.isNaN(t)) return t;
+      }
+      try {
+        return parseTimeValue(ts, this.timeZone).start;
+      } catch (err) {
+        throw new FieldValueError("event.timestamp", (err as Error).message);
+      }
+    }
+    throw new FieldValueError("event.timestamp", "expected an ISO 8601 instant or epoch ms");
+  }
+
+  /** Checks an event and stores it; returns the contact index, or -1 for a duplicate id. */
+  private append(e: EventInput, keepSorted: boolean, contact = -1): number {
+    if (!isEventType(e.type)) {
+      throw new FieldValueError("event.type", EVENT_TYPE_EXPECTED);
+    }
+    if (typeof e.contact_id !== "string" || e.contact_id === "") {
+      throw new FieldValueError("event.contact_id", "expected a contact id");
+    }
+    const t = this.eventTime(e);
+    if (
+      e.properties !== undefined &&
+      (typeof e.properties !== "object" || e.properties === null || Array.isArray(e.properties))
+    ) {
+      throw new FieldValueError("event.properties", "expected an object");
+    }
+    if (e.id !== undefined) {
+      if (typeof e.id !== "string" || e.id === "")
+        throw new FieldValueError("event.id", "expected a non-empty string");
+      if (this.eventIds.has(e.id)) return -1;
+      this.eventIds.add(e.id);
+    }
+    // An event for an unknown contact creates it with no fields (SPEC §2).
+    const c = contact >= 0 ? contact : this.contacts.ensure(e.contact_id);
+    this.events.ensureContacts(this.contacts.size);
+    const table = this.events.table(e.type);
+    this.lastSlot = table.append(c, t, e.properties, keepSorted);
+    this.lastTable = table;
+    return c;
   }
 
   /**
@@ -232,19 +456,64 @@ export class Engine {
    * every contact id (a sixth of the cost of an event at a million contacts).
    */
   addEvent(e: EventInput, contact?: number): MembershipChange[] {
-    return this.writes.addEvent(e, contact ?? -1);
+    const out = this.sync();
+    const before = this.contacts.count;
+    const c = this.append(e, true, contact ?? -1);
+    if (c < 0) return out;
+    const isNew = this.contacts.count !== before;
+    this.grow();
+    if (this.ranks.size > 0) this.rankTouch(c, isNew ? null : e.type, out);
+    const effected = EFFECT_EVENT_TYPES.has(e.type) ? this.effects.applyAfterEvent(e.type, c) : NO_FIELDS;
+    if (isNew || effected.length > 0) {
+      const keys = new Set([`e:${e.type}`]);
+      for (const k of effected) keys.add(`f:${k}`);
+      this.reschedule(c, this.reevaluate(c, isNew ? null : keys, out));
+      return out;
+    }
+    // The common case: only the segments reading the type, from arrays built once per type.
+    const rs = this.eventReaders(e.type);
+    // Changes name the contact by the event's id string (the same text; no lookup by index).
+    this.eventContact = c;
+    this.eventContactId = e.contact_id;
+    const { states, nodes } = rs;
+    for (let k = 0; k < states.length; k++) this.reevaluateNode(states[k], nodes[k], c, out);
+    this.eventContact = -1;
+    if (!this.timerKept(rs, c)) this.scheduleNodes(c, rs.timed, true);
+    return out;
   }
 
   /** Adds events one by one; per-item errors do not stop the rest. */
   addEvents(batch: EventInput[]): EventBatchResult {
-    return this.writes.addEvents(batch);
+    const res: EventBatchResult = { accepted: 0, duplicates: 0, errors: [], changes: [] };
+    batch.forEach((e, index) => {
+      try {
+        if (e.id !== undefined && this.eventIds.has(e.id)) {
+          res.duplicates++;
+          return;
+        }
+        res.changes.push(...this.addEvent(e));
+        res.accepted++;
+      } catch (err) {
+        res.errors.push({ index, error: (err as Error).message });
+      }
+    });
+    return res;
   }
-
-  // ---------------------------------------------------------------- bulk loads
 
   /** Bulk load of contacts (start-up): no changes are emitted; maintained state is rebuilt on next use. */
   loadContacts(it: Iterable<StoredContact>): void {
-    this.loader.loadContacts(it);
+    for (const c of it) {
+      const index = this.contacts.load(c);
+      this.loadedEffects(
+        index,
+        c.status ?? null,
+        c.status_written_at ?? Number.NaN,
+        c.email_status ?? null,
+        c.email_status_written_at ?? Number.NaN,
+      );
+    }
+    this.events.ensureContacts(this.contacts.size);
+    this.dirty = true;
   }
 
   /**
@@ -256,7 +525,56 @@ export class Engine {
     b: ContactColumns,
     written: { status?: Float64Array; email_status?: Float64Array } = {},
   ): void {
-    this.loader.loadContactColumns(b, written);
+    const idx = this.contacts.loadColumns(b);
+    const st = written.status;
+    const es = written.email_status;
+    if ((st && st.length !== idx.length) || (es && es.length !== idx.length)) {
+      throw new Error("contact columns: write times do not match the rows");
+    }
+    for (let k = 0; k < idx.length; k++) {
+      const index = idx[k];
+      const s = this.contacts.valueOf(index, "status");
+      const e = this.contacts.valueOf(index, "email_status");
+      this.loadedEffects(
+        index,
+        typeof s === "string" ? s : null,
+        st ? st[k] : Number.NaN,
+        typeof e === "string" ? e : null,
+        es ? es[k] : Number.NaN,
+      );
+    }
+    this.events.ensureContacts(this.contacts.size);
+    this.dirty = true;
+  }
+
+  /** Profile effects of a loaded contact, given when each of its fields was written explicitly (NaN: never). */
+  private loadedEffects(
+    index: number,
+    status: string | null,
+    statusAt: number,
+    emailStatus: string | null,
+    emailStatusAt: number,
+  ): void {
+    // When each explicit write of status / email_status was received (SPEC §2); none: a default.
+    if (!Number.isNaN(statusAt) || !Number.isNaN(emailStatusAt)) {
+      this.effects.record(
+        index,
+        "status",
+        status,
+        Number.isNaN(statusAt) ? Number.NEGATIVE_INFINITY : statusAt,
+      );
+      this.effects.record(
+        index,
+        "email_status",
+        emailStatus,
+        Number.isNaN(emailStatusAt) ? Number.NEGATIVE_INFINITY : emailStatusAt,
+      );
+    } else {
+      // A stored contact replaces whatever was held before, write times included.
+      this.effects.forget(index);
+    }
+    // Events loaded before their contact keep their profile effects (SPEC §2).
+    if (this.effects.touches(index)) this.effects.apply(index);
   }
 
   /**
@@ -265,12 +583,39 @@ export class Engine {
    * as its rows given one by one, but is laid out only when the load finishes.
    */
   loadEvents(it: Iterable<EventInput> | EventColumns, opts: { finish?: boolean } = {}): void {
-    this.loader.loadEvents(it, opts.finish !== false);
+    if (it instanceof EventColumns) this.loadEventColumns(it);
+    else for (const e of it) this.append(e, false);
+    this.dirty = true;
+    if (opts.finish !== false) this.finishLoad();
+  }
+
+  /** The checks `append` makes, once per type and contact index rather than per event; times are floored in place. */
+  private loadEventColumns(b: EventColumns): void {
+    for (const type of b.types) {
+      if (!isEventType(type)) {
+        throw new FieldValueError("event.type", EVENT_TYPE_EXPECTED);
+      }
+    }
+    const { time, contact, type, count } = b;
+    const size = this.contacts.size;
+    const types = b.types.length;
+    for (let i = 0; i < count; i++) {
+      const t = time[i];
+      if (!Number.isFinite(t)) throw new FieldValueError("event.timestamp", "expected a finite epoch ms");
+      time[i] = Math.floor(t);
+      if (!(contact[i] >= 0 && contact[i] < size) || !(type[i] >= 0 && type[i] < types)) {
+        throw new Error("event columns: a contact index or type code out of range");
+      }
+    }
+    this.events.ensureContacts(size);
+    this.events.addColumns(b);
   }
 
   /** Ends a bulk load made of several `loadEvents(…, { finish: false })` calls. */
   finishLoad(): void {
-    this.loader.finishLoad();
+    this.events.compact(true);
+    for (const c of this.effects.candidates()) this.effects.apply(c);
+    this.dirty = true;
   }
 
   /**
@@ -281,14 +626,30 @@ export class Engine {
     segmentId: string,
     members: { contact_id: string; action: "added" | "removed"; expires_at?: number | null }[],
   ): void {
-    this.overrideBook.load(segmentId, members);
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    for (const m of members) {
+      const c = this.aliveIndex(m.contact_id);
+      const until = m.expires_at ?? Number.POSITIVE_INFINITY;
+      if (m.action === "added") st.added.set(c, until);
+      else st.removed.set(c, until);
+    }
+    this.forgetDerived();
+    this.dirty = true;
   }
 
   // ---------------------------------------------------------------- segments
 
   /** Parses and validates a rule against this engine's fields and segments. */
   validate(rule: unknown, selfId?: string): RuleNode {
-    return this.segments.validate(rule, selfId);
+    const segs = new Map<string, RuleNode | null>();
+    for (const [id, st] of this.states) segs.set(id, st.rule);
+    return validateRule(rule, {
+      fields: this.registry,
+      timeZone: this.timeZone,
+      segments: segs,
+      ...(selfId !== undefined ? { selfId } : {}),
+    });
   }
 
   /**
@@ -298,7 +659,39 @@ export class Engine {
    * members are kept across edits.
    */
   defineSegment(def: { id: string; rule?: unknown; kind?: SegmentKind }): MembershipChange[] {
-    return this.segments.define(def);
+    const kind = def.kind ?? "dynamic";
+    const existing = this.states.get(def.id);
+    if (existing?.readonly) {
+      throw new RuleValidationError([
+        { path: "id", message: `segment "${def.id}" is a read-only default segment` },
+      ]);
+    }
+    if (existing && existing.kind !== kind) {
+      throw new RuleValidationError([{ path: "kind", message: `segment "${def.id}" is ${existing.kind}` }]);
+    }
+    let rule: RuleNode | null = null;
+    if (kind === "dynamic") rule = this.validate(def.rule, def.id);
+    else if (def.rule !== undefined) {
+      throw new RuleValidationError([{ path: "rule", message: "a static segment has no rule" }]);
+    }
+    const out = this.sync();
+    const state = this.stateOf(def.id, kind, rule);
+    if (existing) {
+      for (const [c, t] of existing.added) state.added.set(c, t);
+      for (const [c, t] of existing.removed) state.removed.set(c, t);
+      state.bits = existing.bits;
+      state.slot = existing.slot;
+    } else state.bits = new Bitset(this.contacts.alive.size);
+    this.states.set(def.id, state);
+    this.reorder();
+    this.resetLive();
+    const deps = this.dependentsOf(def.id);
+    this.recomputeSegments(deps, out);
+    const timed = new Set(this.timedSegments());
+    const newlyTimed = deps.filter((st) => timed.has(st));
+    if (newlyTimed.length > 0)
+      for (const c of this.contacts.alive.toArray()) this.scheduleFor(c, newlyTimed, true);
+    return out;
   }
 
   /**
@@ -306,25 +699,90 @@ export class Engine {
    * given, no changes emitted; maintained state is rebuilt on next use.
    */
   loadSegments(defs: { id: string; rule?: unknown; kind?: SegmentKind }[]): void {
-    this.segments.load(defs);
+    this.dirty = true; // rebuilt on next use: no membership to carry into rows meanwhile
+    for (const def of defs) {
+      const kind = def.kind ?? "dynamic";
+      const rule = kind === "dynamic" ? this.validate(def.rule, def.id) : null;
+      if (this.states.get(def.id)?.readonly) {
+        throw new RuleValidationError([
+          { path: "id", message: `segment "${def.id}" is a read-only default segment` },
+        ]);
+      }
+      this.states.set(def.id, this.stateOf(def.id, kind, rule));
+      this.reorder();
+    }
+    this.resetLive();
+    this.dirty = true;
   }
 
   /** Segments whose rules refer to `id`. */
   usesOf(id: string): string[] {
-    return this.graph.usesOf(id);
+    const out: string[] = [];
+    for (const st of this.order) if (st.refs().has(id)) out.push(st.id);
+    return out;
   }
 
   /** Deletes a segment (never its contacts); refused while another segment refers to it. */
   removeSegment(id: string): void {
-    this.segments.remove(id);
+    const st = this.states.get(id);
+    if (!st) throw new Error(`unknown segment "${id}"`);
+    if (st.readonly) throw new Error(`segment "${id}" is a read-only default segment`);
+    const uses = this.usesOf(id);
+    if (uses.length > 0)
+      throw new Error(`segment "${id}" is used by ${uses.map((u) => `"${u}"`).join(", ")}`);
+    this.states.delete(id);
+    this.sourceRules.delete(id);
+    this.reorder();
+    this.resetLive();
   }
 
   segment(id: string): SegmentDefinition | undefined {
-    return this.segments.definition(id);
+    const st = this.states.get(id);
+    return (
+      st && { id: st.id, kind: st.kind, rule: this.sourceRules.get(id) ?? st.rule, readonly: st.readonly }
+    );
   }
 
   segmentIds(): string[] {
-    return this.segments.ids();
+    return [...this.states.keys()];
+  }
+
+  private aliveIndex(contactId: string): number {
+    const i = this.contacts.index(contactId);
+    if (i === undefined || !this.contacts.alive.has(i)) throw new Error(`unknown contact "${contactId}"`);
+    return i;
+  }
+
+  private editable(segmentId: string): SegmentState {
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    if (st.readonly) throw new Error(`segment "${segmentId}" is a read-only default segment`);
+    return st;
+  }
+
+  private override(
+    segmentId: string,
+    contactIds: string[],
+    apply: (st: SegmentState, c: number) => void,
+  ): MembershipChange[] {
+    const st = this.editable(segmentId);
+    const idx = contactIds.map((id) => this.aliveIndex(id));
+    const out = this.sync();
+    const affected = this.dependentsOf(segmentId);
+    for (const c of idx) {
+      apply(st, c);
+      // An expiring override can make a segment timed.
+      this.forgetDerived();
+      for (const s of affected) this.reevaluateOne(s, c, out);
+      this.reschedule(c);
+    }
+    return out;
+  }
+
+  private checkExpiry(expiresAt: number | undefined): number {
+    if (expiresAt === undefined) return Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(expiresAt)) throw new FieldValueError("expires_at", "expected an instant");
+    return expiresAt;
   }
 
   /**
@@ -332,7 +790,11 @@ export class Engine {
    * one, optionally until `expiresAt`.
    */
   addMembers(segmentId: string, contactIds: string[], opts: { expiresAt?: number } = {}): MembershipChange[] {
-    return this.overrideBook.add(segmentId, contactIds, opts.expiresAt);
+    const until = this.checkExpiry(opts.expiresAt);
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.removed.delete(c);
+      st.added.set(c, until);
+    });
   }
 
   /** Removes members of a static segment, or adds "always out" overrides to a dynamic one. */
@@ -341,22 +803,56 @@ export class Engine {
     contactIds: string[],
     opts: { expiresAt?: number } = {},
   ): MembershipChange[] {
-    return this.overrideBook.remove(segmentId, contactIds, opts.expiresAt);
+    const until = this.checkExpiry(opts.expiresAt);
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.added.delete(c);
+      if (st.kind === "dynamic") st.removed.set(c, until);
+    });
   }
 
   /** Lifts a dynamic segment's overrides: the rule alone decides again. */
   liftOverrides(segmentId: string, contactIds: string[]): MembershipChange[] {
-    return this.overrideBook.lift(segmentId, contactIds);
+    return this.override(segmentId, contactIds, (st, c) => {
+      st.added.delete(c);
+      st.removed.delete(c);
+    });
   }
 
   /** A segment's overrides (or a static segment's members) still in force. */
   overrides(segmentId: string): Override[] {
-    return this.overrideBook.list(segmentId);
+    this.sync();
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
+    const out: Override[] = [];
+    for (const [action, map] of [
+      ["added", st.added],
+      ["removed", st.removed],
+    ] as const) {
+      for (const [c, t] of map) {
+        if (t <= this.liveNow) continue;
+        out.push({ contact_id: this.contacts.ids[c], action, expires_at: Number.isFinite(t) ? t : null });
+      }
+    }
+    return out;
   }
 
   /** Who would enter and who would leave if a segment's rule were replaced (nothing is saved). */
   previewEdit(segmentId: string, rule: unknown): { entered: string[]; exited: string[] } {
-    return this.segments.previewEdit(segmentId, rule);
+    this.sync();
+    const st = this.editable(segmentId);
+    if (st.kind !== "dynamic") throw new Error(`segment "${segmentId}" is static`);
+    const validated = this.validate(rule, segmentId);
+    const trial = new SegmentState(segmentId, "dynamic", this.expanded(validated), false);
+    for (const [c, t] of st.added) trial.added.set(c, t);
+    for (const [c, t] of st.removed) trial.removed.set(c, t);
+    const states = new Map(this.states);
+    states.set(segmentId, trial);
+    const env = new SegmentEnv(this.liveNow, this.timeZone, this.contacts, this.events, states, true);
+    const next = env.segment(segmentId).all(this.contacts.alive);
+    const entered = next.clone().andNot(st.bits);
+    const exited = st.bits.clone().and(this.contacts.alive).andNot(next);
+    const ids = (b: Bitset) => b.toArray().map((i) => this.contacts.ids[i]);
+    return { entered: ids(entered), exited: ids(exited) };
   }
 
   // ---------------------------------------------------------------- time
@@ -366,22 +862,414 @@ export class Engine {
    * change by then, each at its own instant. Returns the changes, oldest first.
    */
   advanceTo(t: number): MembershipChange[] {
-    return this.scheduler.advanceTo(t);
+    const out: MembershipChange[] = [];
+    if (this.dirty) this.rebuild(Math.max(t, this.liveNow));
+    while (this.heap.size > 0 && this.heap.peekTime() <= t) {
+      const due = this.heap.peekTime();
+      const c = this.heap.peekId();
+      this.heap.pop();
+      if (this.nextDue[c] !== due) continue; // stale: rescheduled since
+      this.nextDue[c] = Number.POSITIVE_INFINITY;
+      if (!this.contacts.alive.has(c)) continue;
+      // Expired overrides stay in their maps: membership at a past instant still needs them.
+      this.setNow(Math.max(due, this.liveNow));
+      if (this.ranks.size > 0) this.rankTouch(c, null, out);
+      // Only timed segments can change with time alone (and they include every segment referring to one).
+      const timed = this.timedSegments();
+      const nodes = this.timedNodes();
+      for (let k = 0; k < timed.length; k++) this.reevaluateNode(timed[k], nodes[k], c, out);
+      this.scheduleNodes(c, nodes, false);
+    }
+    if (t > this.liveNow) this.setNow(t);
+    return out;
+  }
+
+  private setNow(t: number): void {
+    this.liveNow = t;
+    this.live.now = t;
+  }
+
+  /** Brings maintained state to the clock's now; returns the time-driven changes on the way. */
+  private sync(): MembershipChange[] {
+    const now = this.clock.now();
+    if (this.dirty) this.rebuild(Math.max(now, this.liveNow));
+    return this.advanceTo(now);
+  }
+
+  /** Recomputes every segment from scratch and schedules every contact (after bulk loads). */
+  private rebuild(at: number): void {
+    this.setNow(at);
+    this.dirty = false;
+    this.grow();
+    this.resetLive();
+    this.ranks.clear();
+    for (const st of this.order) st.bits = this.live.segment(st.id).all(this.contacts.alive);
+    this.rows.clearAll();
+    for (const st of this.order) this.rows.load(st.slot, st.bits, true);
+    this.rescheduleAll();
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  private emit(
+    out: MembershipChange[],
+    segment: string,
+    c: number,
+    change: "entered" | "exited",
+    at: number,
+  ): void {
+    // Changes come in runs at one instant: format it once per run.
+    if (at !== this.isoAt) {
+      this.isoAt = at;
+      this.iso = isoInstant(at);
+    }
+    const ch: MembershipChange = {
+      segment_id: segment,
+      contact_id: c === this.eventContact ? this.eventContactId : this.contacts.ids[c],
+      change,
+      at: this.iso,
+    };
+    out.push(ch);
+    for (const l of this.listeners) l(ch);
+  }
+
+  /** Keeps per-contact structures as large as the contact table. */
+  private grow(): void {
+    const size = this.contacts.alive.size;
+    if (size === this.grownTo) return;
+    this.grownTo = size;
+    if (this.nextDue.length < size) {
+      const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
+      n.set(this.nextDue);
+      this.nextDue = n;
+    }
+    for (const st of this.order) if (st.bits.size < size) st.bits = st.bits.resized(size);
+    this.rows.ensure(size, this.slots);
+  }
+
+  private reorder(): void {
+    const order: SegmentState[] = [];
+    const seen = new Set<string>();
+    const visit = (id: string) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const st = this.states.get(id);
+      if (!st) return;
+      for (const r of st.refs()) visit(r);
+      order.push(st);
+    };
+    for (const id of this.states.keys()) visit(id);
+    this.order = order;
+    this.ranks.retain(new Set(order.flatMap((st) => (st.rule ? [...relativeKeys(st.rule)] : []))));
+    this.assignSlots();
+    const reads = new Map<string, Set<string>>();
+    for (const st of order) {
+      const r = new Set(st.reads);
+      for (const ref of st.refs()) for (const k of reads.get(ref) ?? []) r.add(k);
+      reads.set(st.id, r);
+    }
+    this.reads = reads;
+    this.readers.clear();
+    this.forgetDerived();
+    this.grownTo = -1;
+  }
+
+  private eventReaders(type: string): EventReaders {
+    let r = this.eventReaderCache.get(type);
+    if (!r) {
+      const states = this.readersOf(`e:${type}`);
+      const timed = new Set(this.timedSegments());
+      r = {
+        type,
+        states,
+        nodes: states.map((st) => this.live.segment(st.id)),
+        timed: states.filter((st) => timed.has(st)).map((st) => this.live.segment(st.id)),
+        plan: null,
+      };
+      this.eventReaderCache.set(type, r);
+    }
+    return r;
+  }
+
+  /** Recompiles live nodes on next use. */
+  private resetLive(): void {
+    this.live.reset();
+    this.forgetDerived();
+  }
+
+  private timedNodesCache: CompiledNode[] | null = null;
+
+  /** The live compiled nodes of `timedSegments()`, in the same order. */
+  private timedNodes(): CompiledNode[] {
+    this.timedNodesCache ??= this.timedSegments().map((st) => this.live.segment(st.id));
+    return this.timedNodesCache;
+  }
+
+  /** Forgets what is derived from definitions, compiled nodes and the timed segments. */
+  private forgetDerived(): void {
+    this.timedNodesCache = null;
+    this.timedCache = null;
+    this.timedOf = new WeakMap();
+    this.eventReaderCache.clear();
+    this.rankReaderCache = null;
+  }
+
+  /**
+   * Whether the event just stored for contact `c` leaves its scheduled instant at most
+   * every estimate of its readers' `next` (timers.ts), so rescheduling would not move it.
+   */
+  private timerKept(rs: EventReaders, c: number): boolean {
+    const table = this.lastTable!;
+    const slot = this.lastSlot;
+    // The previous latest event when this one was appended after it.
+    const s0 = table.start[c];
+    const p = slot > s0 && slot === s0 + table.len[c] - 1 ? table.times[slot - 1] : Number.NaN;
+    rs.plan ??= timerPlan(
+      rs.type,
+      rs.states.flatMap((st) => (st.rule ? [plainForTimers(st.rule)] : [])),
+      this.timeZone,
+    );
+    return rs.plan.keeps(p, table.times[slot], this.liveNow, this.nextDue[c]);
+  }
+
+  /** Slots in use: one past the highest. */
+  private slots = 0;
+
+  /** Gives every segment without one a free slot in the rows, holding its current membership. */
+  private assignSlots(): void {
+    const used = new Set<number>();
+    for (const st of this.order) if (st.slot >= 0) used.add(st.slot);
+    const fresh: SegmentState[] = [];
+    let free = 0;
+    for (const st of this.order) {
+      if (st.slot >= 0) continue;
+      while (used.has(free)) free++;
+      st.slot = free;
+      used.add(free);
+      fresh.push(st);
+    }
+    for (const k of used) if (k >= this.slots) this.slots = k + 1;
+    this.rows.ensure(Math.max(0, this.grownTo), this.slots);
+    // A freed slot may hold a removed segment's bits; a pending rebuild reloads every slot.
+    if (!this.dirty) for (const st of fresh) this.rows.load(st.slot, st.bits);
+  }
+
+  private readersOf(key: string): SegmentState[] {
+    let r = this.readers.get(key);
+    if (!r) {
+      r = this.order.filter((st) => this.reads.get(st.id)!.has(key));
+      this.readers.set(key, r);
+    }
+    return r;
+  }
+
+  /** `id` and every segment that refers to it, directly or not, in dependency order. */
+  private dependentsOf(id: string): SegmentState[] {
+    return this.order.filter((st) => st.id === id || this.reads.get(st.id)?.has(`s:${id}`));
+  }
+
+  /** Per rank index, the segments reading it directly or through references, in dependency order. */
+  private rankReaderCache: Map<string, SegmentState[]> | null = null;
+
+  private rankReaders(key: string): SegmentState[] {
+    if (this.rankReaderCache === null) {
+      const keysOf = new Map<string, Set<string>>();
+      const byKey = new Map<string, SegmentState[]>();
+      for (const st of this.order) {
+        const keys = st.rule ? relativeKeys(st.rule) : new Set<string>();
+        for (const r of st.refs()) for (const k of keysOf.get(r) ?? []) keys.add(k);
+        keysOf.set(st.id, keys);
+        for (const k of keys) {
+          const list = byKey.get(k);
+          if (list) list.push(st);
+          else byKey.set(k, [st]);
+        }
+      }
+      this.rankReaderCache = byKey;
+    }
+    return this.rankReaderCache.get(key) ?? [];
+  }
+
+  /**
+   * Contact `c`'s values of the rank indexes on event type `type` (all of them when
+   * null: a contact created or erased changes every population, and a due timer may
+   * move any window) may have changed: the indexes re-read it, and the other contacts
+   * whose value lies between a cut's old and new place are re-evaluated in the
+   * segments reading the index, now, with no data of their own changed. The caller
+   * re-evaluates `c` itself.
+   */
+  private rankTouch(c: number, type: string | null, out: MembershipChange[]): void {
+    const alive = this.contacts.alive.has(c);
+    for (const ix of this.ranks.all()) {
+      if (type !== null && ix.event !== type) continue;
+      const moved = ix.update(c, alive);
+      if (moved === null || moved.length === 0) continue;
+      const readers = this.rankReaders(ix.key);
+      for (const d of moved) for (const st of readers) this.reevaluateOne(st, d, out);
+    }
+  }
+  private reevaluateOne(st: SegmentState, c: number, out: MembershipChange[]): void {
+    this.reevaluateNode(st, this.live.segment(st.id), c, out);
+  }
+
+  private reevaluateNode(st: SegmentState, node: CompiledNode, c: number, out: MembershipChange[]): void {
+    const now = node.one(c);
+    if (now === this.rows.has(st.slot, c)) return;
+    if (now) {
+      st.bits.set(c);
+      this.rows.set(st.slot, c);
+    } else {
+      st.bits.clear(c);
+      this.rows.clear(st.slot, c);
+    }
+    this.emit(out, st.id, c, now ? "entered" : "exited", this.liveNow);
+  }
+
+  /**
+   * Re-evaluates contact `c` in the segments that read any of `keys` (all of them when
+   * null), and in the segments that refer to a segment whose answer changed.
+   */
+  private reevaluate(c: number, keys: Set<string> | null, out: MembershipChange[]): SegmentState[] {
+    // Reads are transitive, so the readers of a key include every segment that refers
+    // to one that reads it: one pass in dependency order covers the propagation.
+    let affected: SegmentState[];
+    if (keys === null) affected = this.order;
+    else if (keys.size === 1) affected = this.readersOf(keys.values().next().value as string);
+    else {
+      const hit = new Set<SegmentState>();
+      for (const k of keys) for (const st of this.readersOf(k)) hit.add(st);
+      affected = this.order.filter((st) => hit.has(st));
+    }
+    for (const st of affected) this.reevaluateOne(st, c, out);
+    return affected;
+  }
+
+  private recomputeSegments(states: SegmentState[], out: MembershipChange[]): void {
+    this.grow();
+    for (const st of states) {
+      const next = this.live.segment(st.id).all(this.contacts.alive);
+      const prev = st.bits;
+      st.bits = next;
+      for (const c of next.clone().andNot(prev).toArray()) {
+        this.rows.set(st.slot, c);
+        this.emit(out, st.id, c, "entered", this.liveNow);
+      }
+      for (const c of prev.clone().andNot(next).toArray()) {
+        this.rows.clear(st.slot, c);
+        this.emit(out, st.id, c, "exited", this.liveNow);
+      }
+    }
+  }
+
+  /** Segments whose answer can change with time alone: moving rules, expiring overrides, and what refers to them. */
+  private timedSegments(): SegmentState[] {
+    if (this.timedCache) return this.timedCache;
+    const timed = new Set<string>();
+    for (const st of this.order) {
+      if (st.moving || st.hasExpiries() || [...st.refs()].some((r) => timed.has(r))) timed.add(st.id);
+    }
+    this.timedCache = this.order.filter((st) => timed.has(st.id));
+    return this.timedCache;
+  }
+
+  /**
+   * Sets the contact's next instant from `segments`. With `partial`, only those
+   * segments' answers may have changed, so the earlier of the old instant and theirs
+   * stays correct (at worst early, which only costs a re-check).
+   */
+  private scheduleFor(c: number, segments: SegmentState[], partial = false): void {
+    let due = partial ? this.nextDue[c] : Number.POSITIVE_INFINITY;
+    for (const st of segments) {
+      const n = this.live.segment(st.id).next(c);
+      if (n < due) due = n;
+    }
+    // A conservative estimate may land on now itself; checking again a millisecond later is safe.
+    if (due <= this.liveNow) due = this.liveNow + 1;
+    if (due === this.nextDue[c]) return;
+    this.nextDue[c] = due;
+    if (due !== Number.POSITIVE_INFINITY) this.heap.push(due, c);
+  }
+
+  /** `scheduleFor` with the segments' compiled nodes at hand. */
+  private scheduleNodes(c: number, nodes: CompiledNode[], partial: boolean): void {
+    let due = partial ? this.nextDue[c] : Number.POSITIVE_INFINITY;
+    for (let k = 0; k < nodes.length; k++) {
+      const n = nodes[k].next(c);
+      if (n < due) due = n;
+    }
+    if (due <= this.liveNow) due = this.liveNow + 1;
+    if (due === this.nextDue[c]) return;
+    this.nextDue[c] = due;
+    if (due !== Number.POSITIVE_INFINITY) this.heap.push(due, c);
+  }
+
+  private timedOf = new WeakMap<SegmentState[], SegmentState[]>();
+
+  /** The timed segments of a readers list (cached per list; lists are rebuilt when definitions change). */
+  private timedAmong(list: SegmentState[]): SegmentState[] {
+    let r = this.timedOf.get(list);
+    if (!r) {
+      const timed = new Set(this.timedSegments());
+      r = list.filter((st) => timed.has(st));
+      this.timedOf.set(list, r);
+    }
+    return r;
+  }
+
+  private reschedule(c: number, affected?: SegmentState[]): void {
+    const timed = this.timedSegments();
+    if (affected === undefined || affected === this.order) {
+      this.scheduleFor(c, timed);
+      return;
+    }
+    this.scheduleFor(c, this.timedAmong(affected), true);
+  }
+
+  private rescheduleAll(): void {
+    const timed = this.timedSegments();
+    this.heap.clear();
+    this.nextDue.fill(Number.POSITIVE_INFINITY);
+    if (timed.length === 0) return;
+    const alive = this.contacts.alive.toArray();
+    for (const c of alive) this.scheduleFor(c, timed);
   }
 
   // ---------------------------------------------------------------- queries
 
+  private env(at: number | undefined): SegmentEnv {
+    return new SegmentEnv(
+      at ?? this.clock.now(),
+      this.timeZone,
+      this.contacts,
+      this.events,
+      this.states,
+      false,
+    );
+  }
+
   private resolve(ruleOrId: unknown): RuleNode | string {
     if (typeof ruleOrId === "string") {
-      if (!this.segments.get(ruleOrId)) throw new Error(`unknown segment "${ruleOrId}"`);
+      if (!this.states.has(ruleOrId)) throw new Error(`unknown segment "${ruleOrId}"`);
       return ruleOrId;
     }
-    return this.fieldBook.expand(this.validate(ruleOrId));
+    return this.expanded(this.validate(ruleOrId));
   }
 
   /** Compiles a rule (or a segment, by id) for instant `at` (default: the clock's now), from scratch. */
   compile(rule: unknown, at?: number): CompiledQuery {
-    return this.queries.compile(rule, at ?? this.clock.now());
+    const env = this.env(at);
+    const r = this.resolve(rule);
+    const node = typeof r === "string" ? env.segment(r) : compile(r, env);
+    const contacts = this.contacts;
+    return {
+      at: env.now,
+      evaluate: () => new BitsetMembership(node.all(contacts.alive), contacts),
+      matches: (id) => {
+        const i = contacts.index(id);
+        return i !== undefined && contacts.alive.has(i) && node.one(i);
+      },
+      matchesIndex: (i) => node.one(i),
+    };
   }
 
   /** Evaluates a rule from scratch over every contact at `at` (default: the clock's now). */
@@ -390,24 +1278,27 @@ export class Engine {
   }
 
   /**
+   * A segment's members: maintained membership brought to the clock's now, or, with
+   * `at`, computed from scratch at that instant.
+   */
+  /**
    * The segments a contact is in now, in `segmentIds()` order: one bit per segment
    * instead of `members(id).has(c)`, which copies every segment's set.
    */
   segmentsOf(contactId: string): string[] {
-    this.scheduler.sync();
+    this.sync();
     const i = this.contacts.index(contactId);
     if (i === undefined || !this.contacts.alive.has(i)) return [];
-    return this.segments.holding(i);
+    const out: string[] = [];
+    for (const [id, st] of this.states) if (st.bits.has(i)) out.push(id);
+    return out;
   }
 
-  /**
-   * A segment's members: maintained membership brought to the clock's now, or, with
-   * `at`, computed from scratch at that instant.
-   */
   members(segmentId: string, at?: number): Membership {
     if (at !== undefined) return this.compile(segmentId, at).evaluate();
-    this.scheduler.sync();
-    const st = this.segments.known(segmentId);
+    this.sync();
+    const st = this.states.get(segmentId);
+    if (!st) throw new Error(`unknown segment "${segmentId}"`);
     return new BitsetMembership(st.bits.clone().and(this.contacts.alive), this.contacts);
   }
 
@@ -417,7 +1308,9 @@ export class Engine {
 
   /** Why a contact is in or out (SPEC §3.4): every node's result, event nodes with measured values. */
   explain(contactId: string, ruleOrSegmentId: RuleNode | string, at?: number): ExplainNode {
-    const i = aliveIndex(this.contacts, contactId);
-    return this.queries.explain(i, ruleOrSegmentId, at ?? this.clock.now());
+    const i = this.aliveIndex(contactId);
+    const env = this.env(at);
+    const r = this.resolve(ruleOrSegmentId);
+    return (typeof r === "string" ? env.segment(r) : compile(r, env)).explain(i);
   }
 }
