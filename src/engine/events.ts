@@ -9,6 +9,9 @@
  * Properties are stored column-wise per (type, dotted path): numbers in a Float64
  * column, strings as dictionary codes of their normalised text, anything else
  * (booleans, arrays, objects) in a sparse plain array.
+ *
+ * The file stays whole (about 600 lines): the append, relocation, sort and layout loops
+ * are hand-specialised over the same slab arrays and keep its invariants together.
  */
 import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
