@@ -38,7 +38,20 @@ function isUtc(tz: string): boolean {
   return tz === "UTC" || tz === "Etc/UTC";
 }
 
-/** `t + sign·d`, in the zone `tz`. */
+/**
+ * `t + sign·d`, in the zone `tz`: the same wall-clock time `d` later or earlier, made a
+ * non-decreasing function of `t` so that a window's moving edge never walks back and
+ * an event that has left "the last 1d" never returns (live timers and `moving.ts`
+ * rely on it). Three cases would break that with plain calendar arithmetic:
+ * - the wall time lands in a spring-forward gap (02:30 on the switch day does not
+ *   exist): the answer is the instant of the switch, which every time in the gap maps
+ *   to, instead of Luxon's "an hour later" that the next real time would undercut;
+ * - `t` is in the second pass of a repeated autumn hour, whose wall times were already
+ *   shifted on the first pass: the answer holds at the first pass's last one until the
+ *   wall clock moves past it;
+ * - a month or year lands on a day its target month lacks: the answer is the end of
+ *   that month's last day, which 28 March's answer cannot pass.
+ */
 export function shift(t: number, d: Duration, sign: 1 | -1, tz: string): number {
   switch (d.unit) {
     case "m":
@@ -49,19 +62,69 @@ export function shift(t: number, d: Duration, sign: 1 | -1, tz: string): number 
     case "w": {
       const days = d.unit === "w" ? d.n * 7 : d.n;
       if (isUtc(tz)) return t + sign * days * DAY;
-      return DateTime.fromMillis(t, { zone: tz })
-        .plus({ days: sign * days })
-        .toMillis();
+      return calendarShift(t, { days: sign * days }, tz);
     }
     case "mo":
-      return DateTime.fromMillis(t, { zone: tz })
-        .plus({ months: sign * d.n })
-        .toMillis();
+      return calendarShift(t, { months: sign * d.n }, tz);
     case "y":
-      return DateTime.fromMillis(t, { zone: tz })
-        .plus({ years: sign * d.n })
-        .toMillis();
+      return calendarShift(t, { years: sign * d.n }, tz);
   }
+}
+
+type CalendarMove = { days: number } | { months: number } | { years: number };
+
+/** Longer than any DST overlap on record (Lord Howe's is 30 min, the usual one 1 h). */
+const OVERLAP_REACH = 3 * HOUR;
+
+function calendarShift(t: number, move: CalendarMove, tz: string): number {
+  const from = DateTime.fromMillis(t, { zone: tz });
+  const before = offsetDropsBefore(t, tz) ? IANAZone.create(tz).offset(t - OVERLAP_REACH) : from.offset;
+  if (before > from.offset) {
+    // An offset drop in the last few hours: is `t` on the repeated hour's second pass?
+    const fall = offsetChange(t - OVERLAP_REACH, t, tz);
+    const repeated = (before - from.offset) * MINUTE;
+    if (t < fall + repeated) return calendarShift(fall - 1, move, tz);
+  }
+  const to = from.plus(move);
+  // A month or year that lacks the day (31 March less a month) clamps to its last day;
+  // its end, not the same wall time, keeps 29–31 March from answering before 28 March.
+  if (to.day < from.day && !("days" in move)) return to.endOf("day").toMillis();
+  if (to.hour === from.hour && to.minute === from.minute) return to.toMillis();
+  // Luxon moved a wall time that does not exist past the gap: the switch is in between.
+  return offsetChange(to.toMillis() - OVERLAP_REACH, to.toMillis(), tz);
+}
+
+/** Each zone's UTC offset at the start of each UTC day asked about (a few hundred days at most). */
+const dayOffsets = new Map<string, Map<number, number>>();
+
+function offsetAtDay(day: number, tz: string): number {
+  let days = dayOffsets.get(tz);
+  if (!days) dayOffsets.set(tz, (days = new Map()));
+  let o = days.get(day);
+  if (o === undefined) days.set(day, (o = IANAZone.create(tz).offset(day * DAY)));
+  return o;
+}
+
+/**
+ * Whether the offset may drop in the hours before `t`: the exact question costs an Intl
+ * call, so ask it only when the offsets at the surrounding UTC midnights differ (zones
+ * change offset at most once a day).
+ */
+function offsetDropsBefore(t: number, tz: string): boolean {
+  const first = Math.floor((t - OVERLAP_REACH) / DAY);
+  return offsetAtDay(first, tz) > offsetAtDay(Math.floor(t / DAY) + 1, tz);
+}
+
+/** The first instant in (lo, hi] whose UTC offset differs from `lo`'s (one change there). */
+function offsetChange(lo: number, hi: number, tz: string): number {
+  const zone = IANAZone.create(tz);
+  const before = zone.offset(lo);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (zone.offset(mid) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /**

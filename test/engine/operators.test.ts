@@ -299,25 +299,26 @@ describe("date fields: relative operators at their edges", () => {
     );
   });
 
-  it("a month back from 31 March clamps to 28 February", () => {
+  it("a month back from 31 March clamps to the end of 28 February", () => {
     const sc = { now: "2026-03-31T10:00:00.000Z" };
     checkRows(
       "created_at",
       [
-        [t("2026-02-28T10:00:00.000Z"), "in_last", "1mo", false],
-        [t("2026-02-28T10:00:00.001Z"), "in_last", "1mo", true],
-        [t("2026-02-28T10:00:00.000Z"), "more_than_ago", "1mo", true],
+        [t("2026-02-28T23:59:59.999Z"), "in_last", "1mo", false],
+        [t("2026-03-01T00:00:00.000Z"), "in_last", "1mo", true],
+        [t("2026-02-28T23:59:59.999Z"), "more_than_ago", "1mo", true],
+        [t("2026-03-01T00:00:00.000Z"), "more_than_ago", "1mo", false],
       ],
       sc,
     );
   });
 
-  it("a year forward from 29 February is 28 February", () => {
+  it("a year forward from 29 February is the end of 28 February", () => {
     checkRows(
       "birthday",
       [
-        [t("2025-02-28T09:59:59.999Z"), "in_next", "1y", true],
-        [t("2025-02-28T10:00:00.000Z"), "in_next", "1y", false],
+        [t("2025-02-28T23:59:59.998Z"), "in_next", "1y", true],
+        [t("2025-02-28T23:59:59.999Z"), "in_next", "1y", false],
       ],
       { now: "2024-02-29T10:00:00.000Z" },
     );

@@ -105,10 +105,13 @@ describe("reference: windows and durations", () => {
     expect(ref(opened("24h"), { ...ny, events: ev })).toBe(false);
   });
 
-  it("a month back from 31 March is the end of the same clock time on 28 February", () => {
+  it("a month back from 31 March is the end of 28 February, from 28 March the same clock time", () => {
     const rule = opened("1mo");
-    const now = "2026-03-31T10:00:00.000Z";
     const ev = (ts: string) => [{ type: "email_opened", timestamp: ts }];
+    let now = "2026-03-31T10:00:00.000Z";
+    expect(ref(rule, { now, events: ev("2026-02-28T23:59:59.999Z") })).toBe(false);
+    expect(ref(rule, { now, events: ev("2026-03-01T00:00:00.000Z") })).toBe(true);
+    now = "2026-03-28T10:00:00.000Z";
     expect(ref(rule, { now, events: ev("2026-02-28T10:00:00.000Z") })).toBe(false);
     expect(ref(rule, { now, events: ev("2026-02-28T10:00:00.001Z") })).toBe(true);
   });

@@ -94,24 +94,72 @@ describe("shift: calendar days and weeks", () => {
     expect(fwd("2026-10-31T16:00:00.000Z", "1d", "America/New_York")).toBe("2026-11-01T17:00:00.000Z");
   });
 
-  it("a wall-clock time that does not exist on the target day moves forward", () => {
-    // 02:30 on 8 March does not exist in New York; Luxon moves it to 03:30 EDT.
-    expect(fwd("2026-03-07T07:30:00.000Z", "1d", "America/New_York")).toBe("2026-03-08T07:30:00.000Z");
+  it("a wall-clock time that does not exist on the target day is the instant of the change", () => {
+    // 02:30 on 8 March does not exist in New York: the clocks go from 02:00 EST (07:00Z)
+    // to 03:00 EDT. Moving it to 03:30 EDT would put the answer for 02:30 the day before
+    // after the answer for 02:45 (03:00 EDT): a window's edge would walk back.
+    expect(fwd("2026-03-07T07:30:00.000Z", "1d", "America/New_York")).toBe("2026-03-08T07:00:00.000Z");
+    expect(back("2026-03-30T00:44:34.320Z", "1d", "Europe/Paris")).toBe("2026-03-29T01:00:00.000Z");
+  });
+
+  it("the second pass of a repeated hour holds where the first pass ended", () => {
+    // Paris, 25 October 2026: 03:00 CEST (01:00Z) is 02:00 CET again. 02:30 CET (01:30Z)
+    // was shifted already at 02:30 CEST (00:30Z); the answer stays at 02:59:59.999 CEST's.
+    expect(back("2026-10-25T01:30:00.000Z", "1d", "Europe/Paris")).toBe("2026-10-24T00:59:59.999Z");
+    expect(back("2026-10-25T02:00:00.000Z", "1d", "Europe/Paris")).toBe("2026-10-24T01:00:00.000Z");
+    expect(fwd("2026-10-25T01:30:00.000Z", "1d", "Europe/Paris")).toBe("2026-10-26T01:59:59.999Z");
+  });
+
+  it("is non-decreasing in its input across both DST changes, every unit and direction", () => {
+    const zones = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe"];
+    const around = [
+      "2026-03-08T07:00:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-30T01:00:00.000Z",
+      "2026-04-05T15:00:00.000Z",
+      "2026-10-04T15:30:00.000Z",
+      "2026-10-24T01:00:00.000Z",
+      "2026-10-25T01:00:00.000Z",
+      "2026-10-26T01:00:00.000Z",
+      "2026-03-29T00:00:00.000Z",
+      "2026-03-31T22:00:00.000Z",
+      "2024-02-29T12:00:00.000Z",
+      "2026-11-01T06:00:00.000Z",
+      "2026-11-02T06:00:00.000Z",
+    ];
+    for (const tz of zones) {
+      for (const d of ["1d", "2d", "1w", "1mo", "1y"]) {
+        for (const sign of [1, -1] as const) {
+          for (const iso of around) {
+            let prev = Number.NEGATIVE_INFINITY;
+            for (let x = t(iso) - 3 * HOUR; x <= t(iso) + 3 * HOUR; x += MIN / 2) {
+              const y = shift(x, parseDuration(d), sign, tz);
+              expect(y, `${tz} ${sign > 0 ? "+" : "-"}${d} at ${formatInstant(x)}`).toBeGreaterThanOrEqual(
+                prev,
+              );
+              prev = y;
+            }
+          }
+        }
+      }
+    }
   });
 });
 
 describe("shift: months and years", () => {
-  it("clamps to the month's last day", () => {
-    expect(back("2026-03-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-02-28T10:00:00.000Z");
-    expect(back("2024-03-31T10:00:00.000Z", "1mo", "UTC")).toBe("2024-02-29T10:00:00.000Z");
-    expect(fwd("2026-01-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-02-28T10:00:00.000Z");
-    expect(back("2026-05-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-04-30T10:00:00.000Z");
-    expect(back("2026-03-31T10:00:00.000Z", "13mo", "UTC")).toBe("2025-02-28T10:00:00.000Z");
+  it("clamps to the end of the month's last day", () => {
+    // The end, so that 31 March's answer is not before 28 March's (28 February, 10:00).
+    expect(back("2026-03-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-02-28T23:59:59.999Z");
+    expect(back("2026-03-28T10:00:00.000Z", "1mo", "UTC")).toBe("2026-02-28T10:00:00.000Z");
+    expect(back("2024-03-31T10:00:00.000Z", "1mo", "UTC")).toBe("2024-02-29T23:59:59.999Z");
+    expect(fwd("2026-01-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-02-28T23:59:59.999Z");
+    expect(back("2026-05-31T10:00:00.000Z", "1mo", "UTC")).toBe("2026-04-30T23:59:59.999Z");
+    expect(back("2026-03-31T10:00:00.000Z", "13mo", "UTC")).toBe("2025-02-28T23:59:59.999Z");
   });
 
   it("29 February plus or minus a year is 28 February", () => {
-    expect(fwd("2024-02-29T10:00:00.000Z", "1y", "UTC")).toBe("2025-02-28T10:00:00.000Z");
-    expect(back("2024-02-29T10:00:00.000Z", "1y", "UTC")).toBe("2023-02-28T10:00:00.000Z");
+    expect(fwd("2024-02-29T10:00:00.000Z", "1y", "UTC")).toBe("2025-02-28T23:59:59.999Z");
+    expect(back("2024-02-29T10:00:00.000Z", "1y", "UTC")).toBe("2023-02-28T23:59:59.999Z");
     expect(fwd("2024-02-29T10:00:00.000Z", "4y", "UTC")).toBe("2028-02-29T10:00:00.000Z");
   });
 
@@ -126,8 +174,8 @@ describe("shift: months and years", () => {
   it("month ends follow the zone's calendar, not UTC's", () => {
     // 2026-03-31T22:30Z is already 1 April in Paris: 1mo back is 1 March, 00:30 CET.
     expect(back("2026-03-31T22:30:00.000Z", "1mo", "Europe/Paris")).toBe("2026-02-28T23:30:00.000Z");
-    // In UTC the same instant is 31 March, which clamps to 28 February.
-    expect(back("2026-03-31T22:30:00.000Z", "1mo", "UTC")).toBe("2026-02-28T22:30:00.000Z");
+    // In UTC the same instant is 31 March, which clamps to the end of 28 February.
+    expect(back("2026-03-31T22:30:00.000Z", "1mo", "UTC")).toBe("2026-02-28T23:59:59.999Z");
   });
 });
 
