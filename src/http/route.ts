@@ -4,6 +4,7 @@
  * route's own `body` schema before the handler runs, so the handler and the service get
  * the parsed type and the OpenAPI document names the same schema; a route whose service
  * parses the items of a batch one by one (per-item errors) says `bodyParsedBy: "service"`.
+ * A route whose fields are all optional may say `emptyBody: "object"`: no body reads as `{}`.
  * Declared once at module level, the routes' documents are the same for every server.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -46,6 +47,8 @@ type BodyOf<S, P extends BodyParser> = P extends "service"
 export interface RouteSpec {
   doc: RouteDoc;
   bodyParsedBy: BodyParser;
+  /** What a missing (or null) body is parsed as: `{}`, or refused ("expected a JSON body"). */
+  emptyBody: "object" | "refused";
   /** Checks of the path run before the body is parsed (a read-only segment answers 403 first). */
   before: ((ctx: Ctx) => void) | undefined;
   handler: Handler<unknown>;
@@ -55,14 +58,16 @@ export function defineRoute<S extends z.ZodType | undefined = undefined, P exten
   doc: Omit<RouteDoc, "body"> & {
     body?: S;
     bodyParsedBy?: P;
+    emptyBody?: "object" | "refused";
     before?: (ctx: Ctx) => void;
   },
   handler: Handler<BodyOf<S, P>>,
 ): RouteSpec {
-  const { bodyParsedBy, before, ...rest } = doc;
+  const { bodyParsedBy, emptyBody, before, ...rest } = doc;
   return {
     doc: rest as RouteDoc,
     bodyParsedBy: bodyParsedBy ?? "route",
+    emptyBody: emptyBody ?? "refused",
     before,
     handler: handler as Handler<unknown>,
   };
@@ -124,7 +129,7 @@ function mount(app: FastifyInstance, slice: Slice, r: RouteSpec, publicUrl: stri
       let out: unknown;
       try {
         r.before?.(ctx);
-        if (parseBody) ctx.body = parse(doc.body!, req.body);
+        if (parseBody) ctx.body = parse(doc.body!, r.emptyBody === "object" ? (req.body ?? {}) : req.body);
         out = await r.handler(ctx);
       } catch (e) {
         throw cursorError(e, doc, query);

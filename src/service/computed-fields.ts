@@ -2,17 +2,13 @@
  * The service side of computed fields (docs/rules.md, "Computed fields"): checking a
  * declaration, refusing writes of their keys, and their values on the wire.
  */
-import type { z } from "zod";
 import type { Engine } from "../engine/engine.ts";
 import type { ComputedDefinition } from "../rules/computed.ts";
 import { RuleValidationError } from "../rules/errors.ts";
 import type { FieldType } from "../rules/fields.ts";
 import { ApiError, invalid } from "./errors.ts";
-import { type FieldInput, issuePath } from "./wire.ts";
+import { issuePath } from "./wire.ts";
 import type { ComputedValues } from "./wire-contact.ts";
-
-/** A field declaration as `POST /v1/fields` takes it. */
-export type FieldDeclaration = z.infer<typeof FieldInput>;
 
 /** A field as `GET /v1/fields` answers it. */
 export interface WireField {

@@ -21,17 +21,23 @@ import type { RecentDelivery, SourceCounters, SourceStats } from "./source-stats
 import { parse } from "./wire.ts";
 import type { WorkspaceService } from "./workspace.ts";
 
+/**
+ * `config` is only an envelope here: the provider's adapter parses it (its `config`
+ * schema, with the generated secrets), so its errors name the provider's own fields.
+ */
 export const ReceiverInput = z.strictObject({
   provider: z.enum(["sendgrid", "mailgun", "ses", "postmark", "resend"] satisfies Provider[]),
   name: z.string().trim().min(1).max(200).optional(),
   config: z.record(z.string(), z.json()).optional(),
 });
+export type ReceiverInput = z.infer<typeof ReceiverInput>;
 
 /** A change of name or settings; given settings replace the stored ones key by key (a new signing key). */
 export const ReceiverPatch = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
   config: z.record(z.string(), z.json()).optional(),
 });
+export type ReceiverPatch = z.infer<typeof ReceiverPatch>;
 
 const PROVIDER_NAMES: Record<Provider, string> = {
   sendgrid: "SendGrid",
@@ -109,10 +115,9 @@ export class Receiving {
 
   async create(
     ws: string,
-    body: unknown,
+    input: ReceiverInput,
     baseUrl: string,
   ): Promise<WireReceiver & { secrets?: Record<string, string> }> {
-    const input = parse(ReceiverInput, body);
     const adapter = this.adapter(input.provider);
     const given = input.config ?? {};
     const generated = (adapter.generate?.() ?? {}) as Record<string, string>;
@@ -151,8 +156,7 @@ export class Receiving {
     return this.wire(r, baseUrl);
   }
 
-  async update(ws: string, id: string, body: unknown, baseUrl: string): Promise<WireReceiver> {
-    const input = parse(ReceiverPatch, body);
+  async update(ws: string, id: string, input: ReceiverPatch, baseUrl: string): Promise<WireReceiver> {
     const r = await this.o.store.getReceiver(ws, id);
     if (!r) throw notFound("receiver", id);
     const adapter = this.adapter(r.provider);

@@ -25,12 +25,17 @@ import { newStandardSecret } from "./standard-webhooks.ts";
 import { WebhookSubscriptions } from "./webhook-subscriptions.ts";
 import { checkWebhookUrl } from "./webhook-url.ts";
 import { ROTATION_OVERLAP_MS, WebhookDispatcher } from "./webhooks.ts";
-import { KeyInput, parse, WebhookInput, WorkspaceInput } from "./wire.ts";
+import type { KeyInput, WebhookInput, WorkspaceInput } from "./wire.ts";
 import { WorkspaceService } from "./workspace.ts";
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
 export type { Caller, SliceObserver, SliceOptions } from "./slice-options.ts";
+
+/** Only an admin key creates workspaces (SPEC §4); its route asks before reading the body. */
+export function requireWorkspaceCreator(caller: Caller): void {
+  if (!caller.key.admin) throw new ApiError("forbidden", "only an admin key may create workspaces");
+}
 
 export class Slice {
   private readonly workspaces = new Map<string, WorkspaceService>();
@@ -281,9 +286,11 @@ export class Slice {
     return found;
   }
 
-  async createWorkspace(caller: Caller, body: unknown): Promise<{ workspace: Workspace; api_key: string }> {
-    if (!caller.key.admin) throw new ApiError("forbidden", "only an admin key may create workspaces");
-    const input = parse(WorkspaceInput, body);
+  async createWorkspace(
+    caller: Caller,
+    input: WorkspaceInput,
+  ): Promise<{ workspace: Workspace; api_key: string }> {
+    requireWorkspaceCreator(caller);
     if (input.time_zone !== undefined && !isValidTimeZone(input.time_zone)) {
       throw invalid("time_zone", `unknown IANA time zone ${JSON.stringify(input.time_zone)}`);
     }
@@ -297,8 +304,7 @@ export class Slice {
   }
 
   /** SPEC §4: only the admin key manages keys of other roles than its own. */
-  async createKey(caller: Caller, body: unknown): Promise<CreatedApiKey> {
-    const input = parse(KeyInput, body ?? {});
+  async createKey(caller: Caller, input: KeyInput): Promise<CreatedApiKey> {
     const role = input.role ?? "read_write";
     if (!caller.key.admin && role !== caller.key.role) {
       throw new ApiError(
@@ -329,8 +335,7 @@ export class Slice {
 
   // ---------------------------------------------------------------- webhooks
 
-  async createWebhook(ws: WorkspaceService, body: unknown): Promise<WebhookRecord> {
-    const input = parse(WebhookInput, body);
+  async createWebhook(ws: WorkspaceService, input: WebhookInput): Promise<WebhookRecord> {
     const problem = await checkWebhookUrl(input.url, { denyPrivate: !this.opts.allowPrivateAddresses });
     if (problem) throw invalid("url", problem);
     if (input.segment_id != null && !ws.engine.segment(input.segment_id)) {

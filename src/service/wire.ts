@@ -148,6 +148,7 @@ export const FieldInput = z.strictObject({
       "Makes it a computed field: a measure of the contact's events, kept current (docs/rules.md, Computed fields)",
   }),
 });
+export type FieldInput = z.infer<typeof FieldInput>;
 
 /** A rule's text form (SPEC §3.1, docs/rules.md): taken wherever `rule` is. */
 const RuleText = z.string().max(100_000);
@@ -159,6 +160,7 @@ export const SegmentInput = z.strictObject({
   rule: z.unknown().optional(),
   rule_text: RuleText.optional(),
 });
+export type SegmentInput = z.infer<typeof SegmentInput>;
 
 /**
  * `PUT /v1/segments/{id}`: also takes the segment's own representation as a read
@@ -178,19 +180,23 @@ export const SegmentReplace = z.strictObject({
   created_at: z.string().nullable().optional(),
   updated_at: z.string().nullable().optional(),
 });
+export type SegmentReplace = z.infer<typeof SegmentReplace>;
 
 export const PreviewInput = z.strictObject({
   rule: z.unknown().optional(),
   rule_text: RuleText.optional(),
   segment_id: z.string().optional(),
 });
+export type PreviewInput = z.infer<typeof PreviewInput>;
 
 export const MembersInput = z.strictObject({
   contacts: z.array(ContactRef).min(1).max(LIMITS.memberRefs),
   expires_at: z.string().optional(),
 });
+export type MembersInput = z.infer<typeof MembersInput>;
 
 export const RefsInput = z.strictObject({ contacts: z.array(ContactRef).min(1).max(LIMITS.memberRefs) });
+export type RefsInput = z.infer<typeof RefsInput>;
 
 const ActionTags = z
   .array(capped(FIELD_CAPS.tag).min(1))
@@ -205,6 +211,7 @@ export const ActionInput = z.union(
   ],
   { error: 'expected one of {"tag_add": [...]}, {"tag_remove": [...]}, {"copy_to": "seg_…"}' },
 );
+export type ActionInput = z.infer<typeof ActionInput>;
 
 export const WebhookInput = z.strictObject({
   url: z.string(),
@@ -215,17 +222,20 @@ export const WebhookInput = z.strictObject({
   segment_id: z.string().nullable().optional(),
   secret: z.string().min(8).optional(),
 });
+export type WebhookInput = z.infer<typeof WebhookInput>;
 
 export const WorkspaceInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   time_zone: z.string().optional(),
 });
+export type WorkspaceInput = z.infer<typeof WorkspaceInput>;
 
 export const KeyInput = z.strictObject({
   name: z.string().max(200).optional(),
   /** SPEC §4; `admin` keys come only from `SLICE_API_KEY` or the first start. */
   role: z.enum(["read_write", "read_only", "ingest"]).optional(),
 });
+export type KeyInput = z.infer<typeof KeyInput>;
 
 /**
  * Keys that JavaScript objects treat specially: a record schema dropped `__proto__`

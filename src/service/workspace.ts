@@ -26,7 +26,17 @@ import type { IfMatch } from "./etag.ts";
 import type { ImportCustomField } from "./import-parse.ts";
 import { LiveWorkspace } from "./live-workspace.ts";
 import { LogPositions, type WorkspacePositions } from "./log-position.ts";
-import type { ContactChanges } from "./wire.ts";
+import type {
+  ActionInput,
+  ContactChanges,
+  ContactInput,
+  FieldInput,
+  MembersInput,
+  PreviewInput,
+  RefsInput,
+  SegmentInput,
+  SegmentReplace,
+} from "./wire.ts";
 import type { ComputedValues, WireContact } from "./wire-contact.ts";
 import { analytics } from "./workspace/analytics.ts";
 import * as reads from "./workspace/contact-reads.ts";
@@ -43,16 +53,6 @@ import {
 import * as eventOps from "./workspace/events.ts";
 import * as fieldOps from "./workspace/fields.ts";
 import { importFields, requireImportSegment } from "./workspace/imports.ts";
-import type {
-  ContactInput,
-  ContactRefs,
-  FieldInput,
-  MembersAdd,
-  PreviewRequest,
-  SegmentAction,
-  SegmentCreate,
-  SegmentReplacement,
-} from "./workspace/inputs.ts";
 import * as memberOps from "./workspace/members.ts";
 import * as previewOps from "./workspace/preview.ts";
 import * as segmentOps from "./workspace/segments.ts";
@@ -286,14 +286,14 @@ export class WorkspaceService {
     return segmentOps.getSegment(this.core, id);
   }
 
-  createSegment(input: SegmentCreate): Promise<WireSegment> {
+  createSegment(input: SegmentInput): Promise<WireSegment> {
     return segmentOps.createSegment(this.core, input);
   }
 
   /** With `ifMatch`, refused (412) unless the segment's version tag still matches. */
   replaceSegment(
     id: string,
-    input: SegmentReplacement,
+    input: SegmentReplace,
     opts: { ifMatch?: IfMatch | null } = {},
   ): Promise<WireSegment> {
     return segmentOps.replaceSegment(this.core, id, input, opts);
@@ -309,7 +309,7 @@ export class WorkspaceService {
 
   // ---------------------------------------------------------------- preview, explain (workspace/preview.ts)
 
-  preview(input: PreviewRequest): ReturnType<typeof previewOps.preview> {
+  preview(input: PreviewInput): ReturnType<typeof previewOps.preview> {
     return previewOps.preview(this.core, input);
   }
 
@@ -342,11 +342,11 @@ export class WorkspaceService {
     memberOps.requireOverridable(this.core, id, write);
   }
 
-  addMembers(id: string, input: MembersAdd): Promise<{ added: number }> {
+  addMembers(id: string, input: MembersInput): Promise<{ added: number }> {
     return memberOps.addMembers(this.core, id, input);
   }
 
-  removeMembers(id: string, input: ContactRefs): Promise<{ removed: number }> {
+  removeMembers(id: string, input: RefsInput): Promise<{ removed: number }> {
     return memberOps.removeMembers(this.core, id, input);
   }
 
@@ -354,11 +354,11 @@ export class WorkspaceService {
     return memberOps.overrides(this.core, id);
   }
 
-  liftOverrides(id: string, input: ContactRefs): Promise<{ lifted: number }> {
+  liftOverrides(id: string, input: RefsInput): Promise<{ lifted: number }> {
     return memberOps.liftOverrides(this.core, id, input);
   }
 
-  action(id: string, input: SegmentAction): Promise<{ changed: number }> {
+  action(id: string, input: ActionInput): Promise<{ changed: number }> {
     return memberOps.action(this.core, id, input);
   }
 

@@ -59,6 +59,9 @@ export const CONTACT_ROUTES: RouteSpec[] = [
       access: "ingest",
       tag: "contacts",
       body: ContactInput.array().max(LIMITS.batchItems),
+      // On purpose: a batch keeps its valid items and reports each invalid one by its
+      // index (a 200 with per-item errors), so the service parses the items one by one;
+      // the schema above is what the document shows.
       bodyParsedBy: "service",
       response: R.BatchAnswer,
     },

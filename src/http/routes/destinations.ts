@@ -23,7 +23,6 @@ export const DESTINATION_ROUTES: RouteSpec[] = [
       summary:
         "Sync a segment to a destination (http, mailchimp, brevo, kit, meta, google); an http destination's signing secret, when Slice makes it, is shown once here",
       body: DestinationInput,
-      bodyParsedBy: "service",
       response: DestinationCreated,
       ok: [201],
       tag,
@@ -61,7 +60,6 @@ export const DESTINATION_ROUTES: RouteSpec[] = [
       path: "/v1/destinations/{id}",
       summary: "Rename a destination",
       body: DestinationPatch,
-      bodyParsedBy: "service",
       response: Destination,
       tag,
     },

@@ -14,6 +14,9 @@ export const EVENT_ROUTES: RouteSpec[] = [
       summary: "Record one event or an array of up to 10,000",
       access: "ingest",
       body: z.union([EventInput, z.array(EventInput).max(LIMITS.batchItems)]),
+      // On purpose: a batch keeps its valid events and reports each invalid one by its
+      // index (a 200 with per-item errors), so the service parses the events one by one;
+      // the schema above is what the document shows.
       bodyParsedBy: "service",
       tag: "events",
       response: R.BatchAnswer,

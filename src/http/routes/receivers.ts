@@ -25,7 +25,6 @@ export const RECEIVER_ROUTES: RouteSpec[] = [
       summary:
         "Create a receiver of a sending platform's event webhooks (SendGrid, Mailgun, SES, Postmark, Resend)",
       body: ReceiverInput,
-      bodyParsedBy: "service",
       response: ReceiverCreated,
       ok: [201],
       tag: "receivers",
@@ -66,7 +65,6 @@ export const RECEIVER_ROUTES: RouteSpec[] = [
       path: "/v1/receivers/{id}",
       summary: "Rename a receiver or change its settings (a new signing key takes effect at once)",
       body: ReceiverPatch,
-      bodyParsedBy: "service",
       response: Receiver,
       tag: "receivers",
     },

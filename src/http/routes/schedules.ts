@@ -13,7 +13,6 @@ export const SCHEDULE_ROUTES: RouteSpec[] = [
       path: "/v1/export-schedules",
       summary: "Schedule a segment's export (cron in the workspace's time zone) to S3 or an HTTPS URL",
       body: ScheduleInput,
-      bodyParsedBy: "service",
       response: Schedule,
       ok: [201],
       tag: "exports",
@@ -50,7 +49,8 @@ export const SCHEDULE_ROUTES: RouteSpec[] = [
       path: "/v1/export-schedules/{id}",
       summary: "Change an export schedule: name, cron, columns, target, or pause and resume (state)",
       body: SchedulePatch,
-      bodyParsedBy: "service",
+      // Every field is optional: no body changes nothing (and answers the schedule).
+      emptyBody: "object",
       response: Schedule,
       tag: "exports",
     },

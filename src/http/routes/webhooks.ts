@@ -65,8 +65,6 @@ export const WEBHOOK_ROUTES: RouteSpec[] = [
       summary:
         "Subscribe to segment.entered / segment.exited; the signing secret (whsec_…, unless given) is shown once here",
       body: WebhookInput,
-      // Parsed by Slice.createWebhook.
-      bodyParsedBy: "service",
       response: WebhookCreated,
       ok: [201],
       tag,

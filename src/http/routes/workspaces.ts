@@ -1,7 +1,8 @@
 /**
- * Workspaces and API keys (SPEC §4). Their bodies are parsed by the Slice methods,
- * which check the caller's rights first (a non-admin key is refused before its body).
+ * Workspaces and API keys (SPEC §4). A non-admin key is refused a new workspace before
+ * its body is read; a key's role is checked against the caller's once the body is parsed.
  */
+import { requireWorkspaceCreator } from "../../service/slice.ts";
 import { KeyInput, WorkspaceInput } from "../../service/wire.ts";
 import type { ApiKey, Workspace } from "../../store/types.ts";
 import * as R from "../responses/core.ts";
@@ -26,7 +27,7 @@ export const WORKSPACE_ROUTES: RouteSpec[] = [
       path: "/v1/workspaces",
       summary: "Create a workspace (admin key only)",
       body: WorkspaceInput,
-      bodyParsedBy: "service",
+      before: ({ caller }) => requireWorkspaceCreator(caller),
       tag: "workspaces",
       response: R.WorkspaceCreated,
       ok: [201],
@@ -54,7 +55,8 @@ export const WORKSPACE_ROUTES: RouteSpec[] = [
       path: "/v1/keys",
       summary: "Create an API key of the caller's workspace (the secret is shown once)",
       body: KeyInput,
-      bodyParsedBy: "service",
+      // Both fields are optional, so no body at all asks for a key with the defaults.
+      emptyBody: "object",
       tag: "keys",
       response: R.KeyCreated,
       ok: [201],

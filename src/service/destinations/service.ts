@@ -8,7 +8,6 @@ import type { DestinationRecord, OutcomeStatus, RunRecord } from "../../store/de
 import type { JsonObject, Page } from "../../store/types.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { parse } from "../wire.ts";
 import type { WireContact } from "../wire-contact.ts";
 import { pageSize } from "./sync-pass.ts";
 import type { DestinationSyncer } from "./syncer.ts";
@@ -18,6 +17,10 @@ export const DestinationInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   kind: z.enum(DESTINATION_KINDS),
   segment_id: z.string().min(1).max(200),
+  /**
+   * Only its envelope here: each kind's connector parses it (`parseConfig`), so its
+   * errors name the kind's own fields (`config.api_key: …`).
+   */
   config: z.record(z.string(), z.unknown()),
   /** Created paused: nothing is sent until `resume` (so a dry run can come first). */
   paused: z.boolean().optional(),
@@ -27,6 +30,7 @@ export type DestinationInput = z.infer<typeof DestinationInput>;
 export const DestinationPatch = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
 });
+export type DestinationPatch = z.infer<typeof DestinationPatch>;
 
 /** What the service needs of the workspace besides the store. */
 export interface DestinationHost {
@@ -105,8 +109,7 @@ export class DestinationService {
     };
   }
 
-  async create(ws: string, body: unknown) {
-    const input = parse(DestinationInput, body);
+  async create(ws: string, input: DestinationInput) {
     if (!this.box) {
       throw new ApiError(
         "invalid_request",
@@ -140,8 +143,7 @@ export class DestinationService {
     const out: Awaited<ReturnType<DestinationService["wire"]>> & { secret?: string } = await this.wire(d);
     // A signing secret Slice made is shown once, here (SPEC §4.2).
     const made = parsed.secrets.secret;
-    if (made !== undefined && (input.config as Record<string, unknown>).secret === undefined)
-      out.secret = made;
+    if (made !== undefined && input.config.secret === undefined) out.secret = made;
     return out;
   }
 
@@ -154,8 +156,7 @@ export class DestinationService {
     return this.wire(await this.load(ws, id));
   }
 
-  async update(ws: string, id: string, body: unknown) {
-    const patch = parse(DestinationPatch, body);
+  async update(ws: string, id: string, patch: DestinationPatch) {
     await this.load(ws, id);
     const d = await this.syncer
       .repo(ws)

@@ -12,10 +12,10 @@ import { ApiError, invalid, notFound } from "../errors.ts";
 import { exportFieldKeys, exportPages } from "../export-members.ts";
 import { contentType, type ExportFormat, ExportOptionError, validateExportOptions } from "../exports.ts";
 import type { SecretBox } from "../secret-box.ts";
-import { listLimit, parse } from "../wire.ts";
+import { listLimit } from "../wire.ts";
 import type { WorkspaceService } from "../workspace.ts";
 import { type ExportCount, exportBytes } from "./export-stream.ts";
-import { checkCron, nextSlot, renderTemplate, ScheduleInput, SchedulePatch } from "./input.ts";
+import { checkCron, nextSlot, renderTemplate, type ScheduleInput, type SchedulePatch } from "./input.ts";
 import { StoredTargets } from "./stored-target.ts";
 import { type S3Target, uploadHttp, uploadS3 } from "./targets.ts";
 import { iso, type WireRun, type WireSchedule, wireRun, wireSchedule } from "./wire.ts";
@@ -133,8 +133,7 @@ export class ScheduleService {
     }
   }
 
-  async create(ws: WorkspaceService, body: unknown): Promise<WireSchedule> {
-    const input = parse(ScheduleInput, body);
+  async create(ws: WorkspaceService, input: ScheduleInput): Promise<WireSchedule> {
     const now = this.o.clock.now();
     this.requireSegment(ws, input.segment_id);
     const format = input.format ?? "csv";
@@ -161,8 +160,7 @@ export class ScheduleService {
     return this.wire(rec, ws.timeZone);
   }
 
-  async update(ws: WorkspaceService, id: string, body: unknown): Promise<WireSchedule> {
-    const input = parse(SchedulePatch, body ?? {});
+  async update(ws: WorkspaceService, id: string, input: SchedulePatch): Promise<WireSchedule> {
     const before = await this.record(ws, id);
     const now = this.o.clock.now();
     const patch: repo.SchedulePatch = {};

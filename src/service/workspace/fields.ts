@@ -5,11 +5,10 @@
 import { type ComputedDefinition, computedText, validateComputed } from "../../rules/computed.ts";
 import { FieldRegistry } from "../../rules/fields.ts";
 import type { ContactRecord, CustomField, StoreOps } from "../../store/types.ts";
-import { definitionError, type FieldDeclaration, fieldInUse, type WireField } from "../computed-fields.ts";
+import { definitionError, fieldInUse, type WireField } from "../computed-fields.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
-import { contactChanges } from "../wire.ts";
+import { contactChanges, type FieldInput } from "../wire.ts";
 import { iso, storeError, type WorkspaceCore } from "./core.ts";
-import type { FieldInput } from "./inputs.ts";
 
 export async function listFields(ws: WorkspaceCore): Promise<WireField[]> {
   const custom = await ws.store.listFields(ws.id);
@@ -75,7 +74,7 @@ export async function createField(ws: WorkspaceCore, input: FieldInput): Promise
  * type the measure's. Values stored under its key before (undeclared traits) are
  * dropped: the key now names the computed value.
  */
-async function createComputedField(ws: WorkspaceCore, input: FieldDeclaration): Promise<CustomField> {
+async function createComputedField(ws: WorkspaceCore, input: FieldInput): Promise<CustomField> {
   let def: ComputedDefinition;
   try {
     def = validateComputed(input.computed, {

@@ -7,11 +7,10 @@
  */
 import type { ChangeRecord, ContactRecord, Page } from "../../store/types.ts";
 import { ApiError, invalid } from "../errors.ts";
-import { type ContactRef, instant } from "../wire.ts";
+import { type ActionInput, type ContactRef, instant, type MembersInput, type RefsInput } from "../wire.ts";
 import type { WireContact } from "../wire-contact.ts";
 import { listContacts, lookup, wireContact } from "./contact-reads.ts";
 import { isDefault, iso, requireCustom, requireSegment, type WorkspaceCore } from "./core.ts";
-import type { ContactRefs, MembersAdd, SegmentAction } from "./inputs.ts";
 import { resolve } from "./refs.ts";
 
 export function wireChange(c: ChangeRecord) {
@@ -82,7 +81,7 @@ async function refsToIds(ws: WorkspaceCore, refs: ContactRef[], root: string): P
 export async function addMembers(
   ws: WorkspaceCore,
   id: string,
-  input: MembersAdd,
+  input: MembersInput,
 ): Promise<{ added: number }> {
   requireMemberWrite(ws, id);
   const expiresAt =
@@ -104,7 +103,7 @@ export async function addMembers(
 export async function removeMembers(
   ws: WorkspaceCore,
   id: string,
-  input: ContactRefs,
+  input: RefsInput,
 ): Promise<{ removed: number }> {
   requireMemberWrite(ws, id);
   const ids = [...new Set(await refsToIds(ws, input.contacts, "contacts"))];
@@ -150,7 +149,7 @@ export function overrides(ws: WorkspaceCore, id: string) {
 export async function liftOverrides(
   ws: WorkspaceCore,
   id: string,
-  input: ContactRefs,
+  input: RefsInput,
 ): Promise<{ lifted: number }> {
   requireOverridable(ws, id, true);
   const ids = [...new Set(await refsToIds(ws, input.contacts, "contacts"))];
@@ -164,7 +163,7 @@ export async function liftOverrides(
 export async function action(
   ws: WorkspaceCore,
   id: string,
-  input: SegmentAction,
+  input: ActionInput,
 ): Promise<{ changed: number }> {
   requireSegment(ws, id);
   const members = ws.engine.members(id).ids();

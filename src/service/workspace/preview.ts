@@ -6,14 +6,14 @@ import type { ExplainNode } from "../../engine/index.ts";
 import type { JsonValue } from "../../store/types.ts";
 import { invalid, notFound } from "../errors.ts";
 import { ruleOfInput, ruleTextOf } from "../rule-input.ts";
+import type { PreviewInput } from "../wire.ts";
 import type { WireContact } from "../wire-contact.ts";
 import { contactsByIds } from "./contact-reads.ts";
 import { isDefault, iso, requireSegment, ruleError, type WorkspaceCore } from "./core.ts";
-import type { PreviewRequest } from "./inputs.ts";
 
 export async function preview(
   ws: WorkspaceCore,
-  input: PreviewRequest,
+  input: PreviewInput,
 ): Promise<{
   count: number;
   sample: WireContact[];

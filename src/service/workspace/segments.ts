@@ -8,6 +8,7 @@ import type { JsonValue, SegmentRecord, SegmentVersion } from "../../store/types
 import { ApiError, invalid, notFound } from "../errors.ts";
 import { type IfMatch, requireMatch, segmentTag } from "../etag.ts";
 import { ruleOfInput, ruleTextOf } from "../rule-input.ts";
+import type { SegmentInput, SegmentReplace } from "../wire.ts";
 import {
   isDefault,
   iso,
@@ -17,7 +18,6 @@ import {
   type WireSegment,
   type WorkspaceCore,
 } from "./core.ts";
-import type { SegmentCreate, SegmentReplacement } from "./inputs.ts";
 
 const DEFAULT_NAMES = new Map(defaultSegments().map((s) => [s.id, s.name]));
 const DEFAULT_DESCRIPTIONS: Record<string, string> = {
@@ -109,7 +109,7 @@ function checkRule(ws: WorkspaceCore, kind: "dynamic" | "static", rule: unknown,
   }
 }
 
-export async function createSegment(ws: WorkspaceCore, input: SegmentCreate): Promise<WireSegment> {
+export async function createSegment(ws: WorkspaceCore, input: SegmentInput): Promise<WireSegment> {
   const kind = input.kind ?? "dynamic";
   const rule = ruleOfInput(input);
   checkRule(ws, kind, rule);
@@ -134,7 +134,7 @@ export async function createSegment(ws: WorkspaceCore, input: SegmentCreate): Pr
 export async function replaceSegment(
   ws: WorkspaceCore,
   id: string,
-  input: SegmentReplacement,
+  input: SegmentReplace,
   opts: { ifMatch?: IfMatch | null } = {},
 ): Promise<WireSegment> {
   requireCustom(id);

@@ -73,7 +73,7 @@ afterEach(async () => {
 /** Creates a schedule of the subscribed contacts at 01:30 Paris, runs it, and answers the uploaded body. */
 async function runOnce(format: "csv" | "ndjson", options: Record<string, unknown> = {}): Promise<string> {
   env = await setupIn(tw, "2026-03-02T12:00:00Z");
-  await env.schedules.create(env.ws, {
+  await env.create({
     segment_id: "subscribed",
     format,
     cron: "30 1 * * *",

@@ -58,7 +58,7 @@ afterEach(async () => {
 describe("scheduled exports to an HTTP URL", () => {
   it("PUTs the export as a chunked body with the stored headers, on schedule", async () => {
     env = await setupIn(tw, "2026-10-24T12:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "subscribed",
       format: "ndjson",
       cron: "30 1 * * *",
@@ -105,7 +105,7 @@ describe("scheduled exports to an HTTP URL", () => {
   it("records the answer of a refusing server as the run's error", async () => {
     env = await setupIn(tw, "2026-06-01T08:00:00Z");
     answer = [403, "signature does not match"];
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: { kind: "http", url: `${base}/denied.csv` },
@@ -124,7 +124,7 @@ describe("scheduled exports to an HTTP URL", () => {
     await new Promise<void>((resolve) => spare.listen(0, "127.0.0.1", resolve));
     const port = (spare.address() as AddressInfo).port;
     await new Promise<void>((resolve) => spare.close(() => resolve()));
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: { kind: "http", url: `http://127.0.0.1:${port}/x.csv` },
@@ -139,13 +139,13 @@ describe("scheduled exports to an HTTP URL", () => {
   it("requires https without the test option", async () => {
     env = await setupIn(tw, "2026-06-01T08:00:00Z", { allowInsecureHttp: false });
     await expect(
-      env.schedules.create(env.ws, {
+      env.create({
         segment_id: "all",
         cron: "0 3 * * *",
         target: { kind: "http", url: `${base}/x.csv` },
       }),
     ).rejects.toThrow("target.url: must use https");
-    const ok = await env.schedules.create(env.ws, {
+    const ok = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: { kind: "http", url: "https://upload.example.com/{date}.csv" },

@@ -40,7 +40,7 @@ const valid = () => ({
 /** The ApiError a create answers with. */
 async function refusal(body: unknown, e: Env = env!): Promise<ApiError> {
   try {
-    await e.schedules.create(e.ws, body);
+    await e.create(body);
   } catch (err) {
     if (err instanceof ApiError) return err;
     throw err;
@@ -110,8 +110,8 @@ describe("schedule requests", () => {
 
   it("never read credentials back, and store them sealed", async () => {
     env = await setupIn(tw, "2026-06-01T08:00:00Z");
-    const created = await env.schedules.create(env.ws, valid());
-    const http = await env.schedules.create(env.ws, {
+    const created = await env.create(valid());
+    const http = await env.create({
       segment_id: "all",
       cron: "0 2 * * *",
       target: {
@@ -130,7 +130,7 @@ describe("schedule requests", () => {
       access_key_id: "AKIA****MPLE",
     });
     expect(http.target).toMatchObject({ headers: { Authorization: "****" } });
-    const patched = await env.schedules.update(env.ws, created.id, { name: "renamed" });
+    const patched = await env.update(created.id, { name: "renamed" });
     const reads = [
       created,
       http,
@@ -161,7 +161,7 @@ describe("schedule requests", () => {
       target: { kind: "http", url: "https://h.example/x", headers: { Authorization: "Bearer x" } },
     });
     expect(h.message).toMatch(/^target\.headers: SLICE_SECRET_KEY is not set/);
-    const plain = await env.schedules.create(env.ws, {
+    const plain = await env.create({
       ...valid(),
       target: { kind: "http", url: "https://h.example/{date}.csv" },
     });
@@ -170,9 +170,9 @@ describe("schedule requests", () => {
 
   it("refuse bad changes by path, and a missing schedule with 404", async () => {
     env = await setupIn(tw, "2026-06-01T08:00:00Z");
-    const s = await env.schedules.create(env.ws, valid());
+    const s = await env.create(valid());
     const change = async (body: unknown) =>
-      env!.schedules.update(env!.ws, s.id, body).then(
+      env!.update(s.id, body).then(
         () => "accepted",
         (e: ApiError) => e.message,
       );
@@ -187,13 +187,13 @@ describe("schedule requests", () => {
     expect(
       await change({ target: { kind: "s3", bucket: "b", key: "k", endpoint: "https://evil.example" } }),
     ).toMatch(/^target\.access_key_id: required with a new endpoint/);
-    const h = await env.schedules.create(env.ws, {
+    const h = await env.create({
       segment_id: "all",
       cron: "0 2 * * *",
       target: { kind: "http", url: "https://h.example/a.csv", headers: { Authorization: "Bearer t" } },
     });
     const changeH = (url: string) =>
-      env!.schedules.update(env!.ws, h.id, { target: { kind: "http", url } }).then(
+      env!.update(h.id, { target: { kind: "http", url } }).then(
         (r) => r.target,
         (e: ApiError) => e.message,
       );

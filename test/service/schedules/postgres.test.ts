@@ -30,7 +30,7 @@ describe("scheduled exports on PostgreSQL", () => {
   it("runs a due slot once, records it, and deletes the history with the schedule", async () => {
     const env = await setup(tw, "2026-03-28T12:00:00Z");
     try {
-      const s = await env.schedules.create(env.ws, {
+      const s = await env.create({
         segment_id: "all",
         columns: ["id", "email"],
         cron: "0 2 * * *",

@@ -66,7 +66,7 @@ async function keys(prefix: string): Promise<string[]> {
 describe("scheduled exports to S3", () => {
   it("runs a due slot in the workspace's zone and lands the CSV with the expected rows", async () => {
     env = await setup("2026-03-28T12:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       name: "nightly",
       segment_id: "all",
       format: "csv",
@@ -126,7 +126,7 @@ describe("scheduled exports to S3", () => {
 
   it("computes slots in winter time before the change", async () => {
     env = await setup("2026-03-27T12:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "30 9 * * 1-5",
       target: s3Target(),
@@ -137,7 +137,7 @@ describe("scheduled exports to S3", () => {
 
   it("runs each slot once, also with two processes looking at the same instant", async () => {
     env = await setup("2026-05-01T10:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "subscribed",
       format: "ndjson",
       cron: "15 12 * * *",
@@ -171,7 +171,7 @@ describe("scheduled exports to S3", () => {
 
   it("runs slots missed while no process ran once, at start-up, then waits for the next", async () => {
     env = await setup("2026-06-01T08:10:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 * * * *",
       target: s3Target({ key: "hourly/{date}T{time}.csv" }),
@@ -191,12 +191,12 @@ describe("scheduled exports to S3", () => {
 
   it("records a failed run with the service's error: bad credentials, unknown bucket", async () => {
     env = await setup("2026-06-01T08:10:00Z");
-    const badKey = await env.schedules.create(env.ws, {
+    const badKey = await env.create({
       segment_id: "all",
       cron: "0 * * * *",
       target: s3Target({ access_key_id: "AKIAIOSFODNN7EXAMPLE", secret_access_key: "not-the-secret" }),
     });
-    const noBucket = await env.schedules.create(env.ws, {
+    const noBucket = await env.create({
       segment_id: "all",
       cron: "0 * * * *",
       target: s3Target({ bucket: "no-such-bucket" }),
@@ -216,12 +216,12 @@ describe("scheduled exports to S3", () => {
 
   it("runs now on request, keeps the stored credentials when a change of target leaves them out", async () => {
     env = await setup("2026-06-01T08:10:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: s3Target({ key: "manual/first.csv" }),
     });
-    const changed = await env.schedules.update(env.ws, s.id, {
+    const changed = await env.update(s.id, {
       target: { kind: "s3", bucket: BUCKET, key: "manual/{schedule_id}.csv", endpoint: s3.endpoint },
       columns: ["email"],
     });
@@ -238,7 +238,7 @@ describe("scheduled exports to S3", () => {
 
   it("pages the run history newest first", async () => {
     env = await setup("2026-06-01T08:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: s3Target({ key: "paged/{time}.csv" }),
@@ -260,25 +260,25 @@ describe("scheduled exports to S3", () => {
 
   it("pauses (no run, no next slot) and resumes from now", async () => {
     env = await setup("2026-06-01T08:10:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 * * * *",
       target: s3Target({ key: "paused/{time}.csv" }),
     });
-    const paused = await env.schedules.update(env.ws, s.id, { state: "paused" });
+    const paused = await env.update(s.id, { state: "paused" });
     expect(paused).toMatchObject({ state: "paused", next_run_at: null });
     env.clock.set("2026-06-01T12:30:00Z");
     expect(await env.runner.runDue(env.clock.now())).toEqual([]);
-    const resumed = await env.schedules.update(env.ws, s.id, { state: "active" });
+    const resumed = await env.update(s.id, { state: "active" });
     expect(resumed).toMatchObject({ state: "active", next_run_at: "2026-06-01T13:00:00.000Z" });
-    const recron = await env.schedules.update(env.ws, s.id, { cron: "45 23 * * 0" });
+    const recron = await env.update(s.id, { cron: "45 23 * * 0" });
     // Sunday 7 June 23:45 CEST.
     expect(recron.next_run_at).toBe("2026-06-07T21:45:00.000Z");
   });
 
   it("marks a run left running by a stopped process failed once it is stale", async () => {
     env = await setup("2026-06-01T08:00:00Z");
-    const s = await env.schedules.create(env.ws, {
+    const s = await env.create({
       segment_id: "all",
       cron: "0 3 * * *",
       target: s3Target({ key: "stale/{time}.csv" }),
@@ -310,7 +310,7 @@ describe("scheduled exports to S3", () => {
       ["ndjson", "empty/x.ndjson"],
       ["csv", "empty/x.csv"],
     ] as const) {
-      const s = await env.schedules.create(env.ws, {
+      const s = await env.create({
         segment_id: seg.id,
         format,
         ...(format === "csv" ? { columns: ["id", "email"] } : {}),

@@ -7,9 +7,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ScheduleInput, SchedulePatch } from "../../../src/service/schedules/input.ts";
 import { ScheduleRunner } from "../../../src/service/schedules/runner.ts";
-import { ScheduleService, type ScheduleServiceOptions } from "../../../src/service/schedules/service.ts";
+import {
+  ScheduleService,
+  type ScheduleServiceOptions,
+  type WireSchedule,
+} from "../../../src/service/schedules/service.ts";
 import { SecretBox } from "../../../src/service/secret-box.ts";
+import { parse } from "../../../src/service/wire.ts";
 import { WorkspaceService } from "../../../src/service/workspace.ts";
 import { openStore } from "../../../src/store/index.ts";
 import { deleteSchedule, listSchedules } from "../../../src/store/schedule-repo.ts";
@@ -61,6 +67,9 @@ export interface Env {
   ws: WorkspaceService;
   clock: { now(): number; set(t: number | string): void };
   schedules: ScheduleService;
+  /** A request body as the route takes it: parsed with the route's schema, then the service. */
+  create(body: unknown): Promise<WireSchedule>;
+  update(id: string, body: unknown): Promise<WireSchedule>;
   runner: ScheduleRunner;
   /** Another service and runner over the same store: a second process. */
   second(): { schedules: ScheduleService; runner: ScheduleRunner };
@@ -93,6 +102,8 @@ export async function setup(
     ws,
     clock,
     schedules,
+    create: async (body) => schedules.create(ws, parse(ScheduleInput, body)),
+    update: async (id, body) => schedules.update(ws, id, parse(SchedulePatch, body ?? {})),
     runner,
     second: make,
     async close() {
