@@ -96,8 +96,8 @@ const fmt = (n: number) => n.toLocaleString("en");
 /** Counts the rows each workspace will load, for `/readyz`'s `total` (not awaited by the load). */
 async function countTotals(store: Store, readiness: Readiness, workspaces: string[]): Promise<void> {
   for (const ws of workspaces) {
-    readiness.setTotals(ws, { contacts: await store.countContacts(ws) });
-    readiness.setTotals(ws, { events: await store.countEvents(ws) });
+    readiness.setTotals(ws, { contacts: await store.workspace(ws).contacts.count() });
+    readiness.setTotals(ws, { events: await store.workspace(ws).events.count() });
   }
 }
 

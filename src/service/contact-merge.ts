@@ -68,12 +68,14 @@ export async function moveContact(tx: StoreOps, ws: string, from: string, to: st
   const events: EventRecord[] = [];
   let cursor: string | null = null;
   do {
-    const page = await tx.listContactEvents(ws, from, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+    const page = await tx
+      .workspace(ws)
+      .events.listOfContact(from, { limit: 10_000, ...(cursor ? { cursor } : {}) });
     events.push(...page.data);
     cursor = page.next_cursor;
   } while (cursor !== null);
-  await tx.moveContactData(ws, from, to);
-  await tx.deleteContact(ws, from);
+  await tx.workspace(ws).identities.moveContactData(from, to);
+  await tx.workspace(ws).contacts.delete(from);
   return { from, to, events };
 }
 
@@ -98,12 +100,12 @@ export async function mergeContacts(
   const { result } = await ws.live.write(
     async (tx) => {
       const now = ws.now();
-      const [a, b] = await tx.getContacts(ws.id, [from, to]);
+      const [a, b] = await tx.workspace(ws.id).contacts.getMany([from, to]);
       if (!a) throw notFound("contact", from);
       if (!b) throw notFound("contact", to);
       const ch = absorbedChanges(b, a);
       const moved = await moveContact(tx, ws.id, from, to);
-      const [rec] = await tx.putContacts(ws.id, [ws.contactWrite(b, ch, now)]);
+      const [rec] = await tx.workspace(ws.id).contacts.put([ws.contactWrite(b, ch, now)]);
       return { rec: rec!, ch, moved, now };
     },
     ({ rec, ch, moved, now }) => {

@@ -206,7 +206,7 @@ export class Slice {
     }
     if (this.opts.apiKey) {
       if (!(await store.authenticate(this.opts.apiKey))) {
-        await store.createApiKey(DEFAULT_WORKSPACE_ID, {
+        await store.workspace(DEFAULT_WORKSPACE_ID).apiKeys.create({
           name: "admin (SLICE_API_KEY)",
           admin: true,
           secret: this.opts.apiKey,
@@ -214,9 +214,11 @@ export class Slice {
       }
       return;
     }
-    const keys = await store.listApiKeys(DEFAULT_WORKSPACE_ID);
+    const keys = await store.workspace(DEFAULT_WORKSPACE_ID).apiKeys.list();
     if (!keys.some((k) => k.admin)) {
-      const created = await store.createApiKey(DEFAULT_WORKSPACE_ID, { name: "admin", admin: true });
+      const created = await store
+        .workspace(DEFAULT_WORKSPACE_ID)
+        .apiKeys.create({ name: "admin", admin: true });
       const line = `Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`;
       (this.opts.announceAdminKey ?? ((l: string) => this.log(l)))(line);
     }
@@ -291,7 +293,7 @@ export class Slice {
       name: input.name,
       ...(input.time_zone !== undefined ? { time_zone: input.time_zone } : {}),
     });
-    const key = await this.store.createApiKey(ws.id, { name: "default" });
+    const key = await this.store.workspace(ws.id).apiKeys.create({ name: "default" });
     await this.workspace(ws.id);
     return { workspace: ws, api_key: key.secret };
   }
@@ -309,11 +311,11 @@ export class Slice {
         },
       );
     }
-    return this.store.createApiKey(caller.workspace.id, { name: input.name ?? "key", role });
+    return this.store.workspace(caller.workspace.id).apiKeys.create({ name: input.name ?? "key", role });
   }
 
   async deleteKey(caller: Caller, id: string): Promise<void> {
-    const target = (await this.store.listApiKeys(caller.workspace.id)).find((k) => k.id === id);
+    const target = (await this.store.workspace(caller.workspace.id).apiKeys.list()).find((k) => k.id === id);
     if (!target) throw notFound("key", id);
     if (!caller.key.admin && target.role !== caller.key.role) {
       throw new ApiError(
@@ -323,7 +325,7 @@ export class Slice {
           : `a ${caller.key.role} key may only revoke ${caller.key.role} keys`,
       );
     }
-    if (!(await this.store.deleteApiKey(caller.workspace.id, id))) throw notFound("key", id);
+    if (!(await this.store.workspace(caller.workspace.id).apiKeys.delete(id))) throw notFound("key", id);
     this.authCache.clear();
   }
 
@@ -353,7 +355,7 @@ export class Slice {
    * signing beside it for `ROTATION_OVERLAP_MS` (24 h).
    */
   async rotateWebhookSecret(ws: WorkspaceService, id: string): Promise<WebhookRecord> {
-    const hook = await this.store.rotateWebhookSecret(ws.id, id, {
+    const hook = await this.store.workspace(ws.id).webhooks.rotateSecret(id, {
       secret: newStandardSecret(),
       previous_until: this.clock.now() + ROTATION_OVERLAP_MS,
     });
