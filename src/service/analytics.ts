@@ -284,10 +284,11 @@ async function dailyHistory(
   const from = starts[0];
   const entered = new Float64Array(days);
   const exited = new Float64Array(days);
-  const initial = await store.workspace(ws).changes.countMembersAt(segmentId, from - 1);
+  const changes = store.workspace(ws).changes;
+  const initial = await changes.countMembersAt(segmentId, from - 1);
   let cursor: string | null = null;
   do {
-    const page = await store.workspace(ws).changes.list({
+    const page = await changes.list({
       segmentId,
       since: from,
       until: now,

@@ -169,10 +169,11 @@ export class ImportRunner {
    * at start-up, before starting jobs.
    */
   async failInterrupted(ws: string): Promise<number> {
+    const jobs = this.store.workspace(ws).imports;
     const stale: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await this.store.workspace(ws).imports.list({ cursor, limit: 1000 });
+      const page = await jobs.list({ cursor, limit: 1000 });
       for (const j of page.data) {
         const open = j.status === "pending" || j.status === "running";
         if (open && !this.running.has(this.key(ws, j.id))) stale.push(j.id);
@@ -180,9 +181,7 @@ export class ImportRunner {
       cursor = page.next_cursor;
     } while (cursor !== null);
     for (const id of stale) {
-      await this.store
-        .workspace(ws)
-        .imports.finish(id, "failed", "the server stopped before the import finished");
+      await jobs.finish(id, "failed", "the server stopped before the import finished");
     }
     return stale.length;
   }
@@ -227,11 +226,12 @@ export class ImportRunner {
     options: ContactImportOptions,
     customFields: readonly ImportCustomField[],
   ): Promise<ImportJob> {
+    const jobs = this.store.workspace(ws).imports;
     let rows: AsyncIterator<Row | ImportRowFailure> | null = null;
     let processed = 0;
     let columns: ImportColumns | undefined;
     try {
-      await this.store.workspace(ws).imports.recordProgress(id, {}); // pending → running
+      await jobs.recordProgress(id, {}); // pending → running
       const batchSize = await this.checkOptions(ws, kind, options);
       const segmentId = kind === "contacts" ? (options.segment_id ?? null) : null;
       rows = (
@@ -265,12 +265,12 @@ export class ImportRunner {
       // The rows read before a failure of the file are still imported.
       processed += await this.flush(ws, id, kind, good, bad, segmentId, columns);
       if (readError !== null) throw readError;
-      await this.store.workspace(ws).imports.recordProgress(id, { total: processed });
-      return await this.store.workspace(ws).imports.finish(id, "done");
+      await jobs.recordProgress(id, { total: processed });
+      return await jobs.finish(id, "done");
     } catch (e) {
       const reason = e instanceof ImportFileError ? e.message : `the import stopped: ${message(e)}`;
       try {
-        return await this.store.workspace(ws).imports.finish(id, "failed", reason);
+        return await jobs.finish(id, "failed", reason);
       } catch {
         throw e;
       }

@@ -153,7 +153,8 @@ export class Receiving {
 
   async update(ws: string, id: string, body: unknown, baseUrl: string): Promise<WireReceiver> {
     const input = parse(ReceiverPatch, body);
-    const r = await this.o.store.workspace(ws).receivers.get(id);
+    const receivers = this.o.store.workspace(ws).receivers;
+    const r = await receivers.get(id);
     if (!r) throw notFound("receiver", id);
     const adapter = this.adapter(r.provider);
     const config = parse(
@@ -161,9 +162,7 @@ export class Receiving {
       { ...r.config, ...(input.config ?? {}) },
       "config",
     );
-    const updated = await this.o.store
-      .workspace(ws)
-      .receivers.update(id, { name: input.name ?? r.name, config });
+    const updated = await receivers.update(id, { name: input.name ?? r.name, config });
     if (!updated) throw notFound("receiver", id);
     return this.wire(updated, baseUrl);
   }

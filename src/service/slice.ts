@@ -201,12 +201,13 @@ export class Slice {
   /** The default workspace and the admin key (SPEC §5). */
   private async bootstrap(): Promise<void> {
     const store = this.store;
+    const keys = store.workspace(DEFAULT_WORKSPACE_ID).apiKeys;
     if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
       await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
     }
     if (this.opts.apiKey) {
       if (!(await store.authenticate(this.opts.apiKey))) {
-        await store.workspace(DEFAULT_WORKSPACE_ID).apiKeys.create({
+        await keys.create({
           name: "admin (SLICE_API_KEY)",
           admin: true,
           secret: this.opts.apiKey,
@@ -214,11 +215,8 @@ export class Slice {
       }
       return;
     }
-    const keys = await store.workspace(DEFAULT_WORKSPACE_ID).apiKeys.list();
-    if (!keys.some((k) => k.admin)) {
-      const created = await store
-        .workspace(DEFAULT_WORKSPACE_ID)
-        .apiKeys.create({ name: "admin", admin: true });
+    if (!(await keys.list()).some((k) => k.admin)) {
+      const created = await keys.create({ name: "admin", admin: true });
       const line = `Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`;
       (this.opts.announceAdminKey ?? ((l: string) => this.log(l)))(line);
     }

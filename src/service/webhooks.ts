@@ -187,28 +187,28 @@ export class WebhookDispatcher {
    */
   async sendTest(ws: string, webhookId: string): Promise<TestOutcome> {
     const now = this.clock.now();
-    if (!(await this.store.workspace(ws).webhooks.get(webhookId))) throw notFound("webhook", webhookId);
+    const repos = this.store.workspace(ws);
+    if (!(await repos.webhooks.get(webhookId))) throw notFound("webhook", webhookId);
     // Due only after the lease: the loop leaves it alone while this attempt runs.
-    const queued = await this.store.workspace(ws).deliveries.addPayload({
+    const queued = await repos.deliveries.addPayload({
       webhook_id: webhookId,
       payload: (id) => testEventBody(id, webhookId, now),
       next_attempt_at: now + this.leaseMs,
     });
-    const job = await this.store.workspace(ws).deliveries.getJob(queued.id);
+    const job = await repos.deliveries.getJob(queued.id);
     if (!job) throw notFound("delivery", String(queued.id));
     const outcome = await this.attempt(job);
     const at = this.clock.now();
-    if (outcome.ok)
-      await this.store.workspace(ws).deliveries.markDelivered(job.id, { at, status_code: outcome.status });
+    if (outcome.ok) await repos.deliveries.markDelivered(job.id, { at, status_code: outcome.status });
     else
-      await this.store.workspace(ws).deliveries.markFailed(job.id, {
+      await repos.deliveries.markFailed(job.id, {
         at,
         error: outcome.error,
         status_code: outcome.status,
         retry_at: null,
       });
     // Not counted in the delivery metrics: a failed test must not look like a lost change.
-    const delivery = (await this.store.workspace(ws).deliveries.get(job.id)) ?? queued;
+    const delivery = (await repos.deliveries.get(job.id)) ?? queued;
     return outcome.ok
       ? { delivery, ok: true, status_code: outcome.status, error: null }
       : { delivery, ok: false, status_code: outcome.status, error: outcome.error };
@@ -219,12 +219,13 @@ export class WebhookDispatcher {
    * receivers that processed it can recognise it), as a new delivery due now.
    */
   async redeliver(ws: string, webhookId: string, deliveryId: number): Promise<DeliveryRecord> {
-    const original = await this.store.workspace(ws).deliveries.getJob(deliveryId);
+    const deliveries = this.store.workspace(ws).deliveries;
+    const original = await deliveries.getJob(deliveryId);
     if (!original || original.webhook_id !== webhookId) throw notFound("delivery", String(deliveryId));
     if (original.payload === null && original.change === null) {
       throw new ApiError("conflict", `delivery ${deliveryId}: its change is no longer in the change log`);
     }
-    const queued = await this.store.workspace(ws).deliveries.addPayload({
+    const queued = await deliveries.addPayload({
       webhook_id: webhookId,
       change_seq: original.change_seq,
       redelivery_of: original.id,
@@ -368,14 +369,15 @@ export class WebhookDispatcher {
   /** One attempt, recorded in the outbox. Never rejects: a store failure leaves the lease to run out. */
   private async deliver(ws: string, job: DeliveryJob): Promise<void> {
     try {
+      const deliveries = this.store.workspace(ws).deliveries;
       const outcome = await this.attempt(job);
       const at = this.clock.now();
       if (outcome.ok) {
-        await this.store.workspace(ws).deliveries.markDelivered(job.id, { at, status_code: outcome.status });
+        await deliveries.markDelivered(job.id, { at, status_code: outcome.status });
         this.onOutcome("delivered");
       } else {
         const retryAt = nextAttemptAt(job, at, this.random);
-        await this.store.workspace(ws).deliveries.markFailed(job.id, {
+        await deliveries.markFailed(job.id, {
           at,
           error: outcome.error,
           status_code: outcome.status,

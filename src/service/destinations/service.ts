@@ -266,20 +266,20 @@ export class DestinationService {
     let wouldRemove = 0;
     let addSample: WireContact[] = [];
     let removeSample: RemoteMember[] = [];
-    const store = this.syncer.store;
+    const log = this.syncer.store.workspace(ws).changes;
     await this.syncer.flush(ws);
     if (!d.full_done) {
       wouldAdd = Math.max(
         0,
         (await this.host.segmentSize(ws, d.segment_id)) - (await repo.countMembers(d.id)),
       );
-      const page = await store.workspace(ws).changes.logged(d.segment_id, {
+      const page = await log.logged(d.segment_id, {
         limit: connector.limits.batchSize,
         ...(d.full_cursor ? { cursor: d.full_cursor } : {}),
       });
       addSample = await this.host.contacts(ws, page.data);
     } else {
-      const changes = await store.workspace(ws).changes.list({
+      const changes = await log.list({
         segmentId: d.segment_id,
         cursor: String(d.cursor),
         limit: Math.max(10_000, pageSize(connector)),

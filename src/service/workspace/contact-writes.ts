@@ -163,12 +163,12 @@ export async function patchContact(
   const { result } = await ws.live.write(
     async (tx) => {
       const now = ws.clock.now();
-      const prev = await tx.workspace(ws.id).contacts.get(id);
+      const contacts = tx.workspace(ws.id).contacts;
+      const prev = await contacts.get(id);
       if (!prev) throw notFound("contact", id);
       if (ifMatch) requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
-      const [rec] = await tx
-        .workspace(ws.id)
-        .contacts.put([merged(ws, prev, ch, now)])
+      const [rec] = await contacts
+        .put([merged(ws, prev, ch, now)])
         .then(keptInRange)
         .catch((e) => storeError(e, ""));
       return { rec: rec!, now };
@@ -276,12 +276,13 @@ export async function upsertContactsWithIds(
 export async function deleteContact(ws: WorkspaceCore, id: string, ifMatch?: IfMatch | null): Promise<void> {
   await ws.live.write(
     async (tx) => {
+      const contacts = tx.workspace(ws.id).contacts;
       if (ifMatch) {
-        const prev = await tx.workspace(ws.id).contacts.get(id);
+        const prev = await contacts.get(id);
         if (!prev) throw notFound("contact", id);
         requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
       }
-      const ok = await tx.workspace(ws.id).contacts.delete(id);
+      const ok = await contacts.delete(id);
       if (!ok) throw notFound("contact", id);
     },
     () => ws.engine.removeContact(id),
@@ -296,12 +297,13 @@ export async function changeTags(
 ): Promise<void> {
   await ws.live.write(
     async (tx) => {
-      const prev = await tx.workspace(ws.id).contacts.get(id);
+      const contacts = tx.workspace(ws.id).contacts;
+      const prev = await contacts.get(id);
       if (!prev) throw notFound("contact", id);
       const tags = new Set(prev.tags);
       for (const t of add) tags.add(t);
       for (const t of remove) tags.delete(t);
-      await tx.workspace(ws.id).contacts.put([{ ...prev, tags: [...tags] }]);
+      await contacts.put([{ ...prev, tags: [...tags] }]);
     },
     () => ws.engine.changeTags(id, { add, remove }),
   );

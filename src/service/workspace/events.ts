@@ -127,8 +127,9 @@ export async function ingest(ws: WorkspaceCore, body: unknown): Promise<BatchRes
 }
 
 export async function contactEvents(ws: WorkspaceCore, id: string, req: { cursor?: string; limit: number }) {
-  if (!(await ws.store.workspace(ws.id).contacts.get(id))) throw notFound("contact", id);
-  const page = await ws.store.workspace(ws.id).events.listOfContact(id, {
+  const repos = ws.store.workspace(ws.id);
+  if (!(await repos.contacts.get(id))) throw notFound("contact", id);
+  const page = await repos.events.listOfContact(id, {
     limit: req.limit,
     ...(req.cursor ? { cursor: ws.positions.open(req.cursor, "cursor") } : {}),
   });

@@ -108,8 +108,9 @@ async function createComputedField(ws: WorkspaceCore, input: FieldDeclaration): 
 
 async function dropStoredValues(ws: WorkspaceCore, tx: StoreOps, key: string): Promise<void> {
   if (ws.live.engineCurrent && !ws.engine.contacts.undeclared.has(key)) return;
+  const contacts = tx.workspace(ws.id).contacts;
   const changed: ContactRecord[] = [];
-  for await (const page of tx.workspace(ws.id).contacts.stream()) {
+  for await (const page of contacts.stream()) {
     for (const r of page) {
       if (!Object.hasOwn(r.fields, key)) continue;
       const fields = { ...r.fields };
@@ -117,7 +118,7 @@ async function dropStoredValues(ws: WorkspaceCore, tx: StoreOps, key: string): P
       changed.push({ ...r, fields });
     }
   }
-  if (changed.length > 0) await tx.workspace(ws.id).contacts.put(changed);
+  if (changed.length > 0) await contacts.put(changed);
 }
 
 /**
@@ -161,7 +162,8 @@ async function storedValuesOf(
   const registry = ws.registry.withField({ key: f.key, type: f.type, label: f.label });
   const usable: ContactRecord[] = [];
   const dropped: ContactRecord[] = [];
-  for await (const page of tx.workspace(ws.id).contacts.stream()) {
+  const contacts = tx.workspace(ws.id).contacts;
+  for await (const page of contacts.stream()) {
     for (const r of page) {
       if (!Object.hasOwn(r.fields, f.key)) continue;
       try {
@@ -175,6 +177,6 @@ async function storedValuesOf(
       }
     }
   }
-  if (dropped.length > 0) await tx.workspace(ws.id).contacts.put(dropped);
+  if (dropped.length > 0) await contacts.put(dropped);
   return { usable };
 }

@@ -50,11 +50,12 @@ export async function members(
     // change) missed it, against SPEC §3.3a. tick() moves the engine to now and logs
     // every pending change first.
     await ws.live.tick();
-    const page = await ws.store.workspace(ws.id).changes.membersAt(id, at, {
+    const repos = ws.store.workspace(ws.id);
+    const page = await repos.changes.membersAt(id, at, {
       limit: req.limit,
       ...(req.cursor ? { cursor: req.cursor } : {}),
     });
-    const recs = await ws.store.workspace(ws.id).contacts.getMany(page.data);
+    const recs = await repos.contacts.getMany(page.data);
     return {
       data: page.data.map((cid, k) => {
         const r = recs[k];
@@ -193,9 +194,8 @@ export async function action(
     const chunk = members.slice(k, k + 1000);
     const { result } = await ws.live.write(
       async (tx) => {
-        const recs = (await tx.workspace(ws.id).contacts.getMany(chunk)).filter(
-          (r): r is ContactRecord => r !== null,
-        );
+        const contacts = tx.workspace(ws.id).contacts;
+        const recs = (await contacts.getMany(chunk)).filter((r): r is ContactRecord => r !== null);
         const writes = recs.flatMap((r) => {
           const tags = new Set(r.tags);
           for (const t of add) tags.add(t);
@@ -203,7 +203,7 @@ export async function action(
           if (tags.size === r.tags.length && r.tags.every((t) => tags.has(t))) return [];
           return [{ ...r, tags: [...tags] }];
         });
-        if (writes.length > 0) await tx.workspace(ws.id).contacts.put(writes);
+        if (writes.length > 0) await contacts.put(writes);
         return writes.map((w) => w.id!);
       },
       (ids) => {

@@ -154,12 +154,13 @@ export async function replaceSegment(
   checkRule(ws, existing.kind, rule, id);
   const { result } = await ws.live.write(
     async (tx) => {
+      const segments = tx.workspace(ws.id).segments;
       if (opts.ifMatch) {
-        const cur = await tx.workspace(ws.id).segments.get(id);
+        const cur = await segments.get(id);
         if (!cur) throw notFound("segment", id);
         requireMatch(opts.ifMatch, segmentTag(cur.version));
       }
-      const rec = await tx.workspace(ws.id).segments.update(id, {
+      const rec = await segments.update(id, {
         name: input.name,
         description: input.description ?? "",
         ...(existing.kind === "dynamic" ? { rule: rule as JsonValue } : {}),
@@ -198,12 +199,13 @@ export async function deleteSegment(
   }
   await ws.live.write(
     async (tx) => {
+      const segments = tx.workspace(ws.id).segments;
       if (opts.ifMatch) {
-        const cur = await tx.workspace(ws.id).segments.get(id);
+        const cur = await segments.get(id);
         if (!cur) throw notFound("segment", id);
         requireMatch(opts.ifMatch, segmentTag(cur.version));
       }
-      return tx.workspace(ws.id).segments.delete(id);
+      return segments.delete(id);
     },
     () => ws.engine.removeSegment(id),
   );
