@@ -30,19 +30,23 @@ export async function writeDatasetFile(
   const store = await openStore({ sqlitePath: path });
   try {
     await store.createWorkspace({ id: opts.ws, name: "Default", time_zone: "UTC" });
-    await store.createField(opts.ws, { key: "plan", type: "string" });
+    await store.workspace(opts.ws).fields.create({ key: "plan", type: "string" });
     let t0 = performance.now();
-    await inBatches(generateContacts(spec), (b) => store.putContacts(opts.ws, b as ContactWrite[]));
+    await inBatches(generateContacts(spec), (b) =>
+      store.workspace(opts.ws).contacts.put(b as ContactWrite[]),
+    );
     log(
       `${opts.label}: ${fmtInt(spec.contacts)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     t0 = performance.now();
-    await inBatches(generateEvents(spec), (b) => store.insertEvents(opts.ws, b as EventWrite[]));
+    await inBatches(generateEvents(spec), (b) => store.workspace(opts.ws).events.insert(b as EventWrite[]));
     log(
       `${opts.label}: ${fmtInt(spec.events)} events stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     for (const s of opts.segments ?? []) {
-      await store.createSegment(opts.ws, { id: s.id, kind: "dynamic", name: s.name, rule: s.rule });
+      await store
+        .workspace(opts.ws)
+        .segments.create({ id: s.id, kind: "dynamic", name: s.name, rule: s.rule });
     }
   } finally {
     await store.close();

@@ -141,7 +141,7 @@ async function main() {
     await server.stop();
 
     const store = await openStore({ sqlitePath: path });
-    const stored = await store.countEvents(WS);
+    const stored = await store.workspace(WS).events.count();
     await store.close();
     const db = new Database(path, { readonly: true });
     const loggedChanges = (

@@ -42,12 +42,12 @@ let changes = 0;
 live.engine.onChange(() => {
   changes++;
 });
-const before = await store.countEvents(ws);
+const before = await store.workspace(ws).events.count();
 const t0 = performance.now();
 for (let k = 0; k < n; k += 1000) await live.ingestEvents(fresh.slice(k, k + 1000));
 await live.flush();
 const ingestS = (performance.now() - t0) / 1000;
-const stored = (await store.countEvents(ws)) - before;
+const stored = (await store.workspace(ws).events.count()) - before;
 await store.close();
 if (stored !== n) throw new Error(`durable ingest: ${n} events acknowledged, ${stored} stored`);
 const figures: RestartFigures = { startup_s: startupS, ingest_s: ingestS, ingested: n, changes };

@@ -159,17 +159,17 @@ async function writeContacts(path: string, spec: DatasetSpec): Promise<void> {
   const store = await openStore({ sqlitePath: path });
   try {
     await store.createWorkspace({ id: WS, name: "Default", time_zone: "UTC" });
-    await store.createField(WS, { key: "plan", type: "string" });
+    await store.workspace(WS).fields.create({ key: "plan", type: "string" });
     let batch: ContactWrite[] = [];
     let i = 0;
     for (const c of generateContacts(spec)) {
       batch.push({ ...(c as ContactWrite), external_id: externalIdOf(i++) });
       if (batch.length === 10_000) {
-        await store.putContacts(WS, batch);
+        await store.workspace(WS).contacts.put(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) await store.putContacts(WS, batch);
+    if (batch.length > 0) await store.workspace(WS).contacts.put(batch);
   } finally {
     await store.close();
   }
@@ -224,7 +224,10 @@ export const ingestSection: Section = {
         await server.stop();
       }
       const store = await openStore({ sqlitePath: path });
-      const [stored, storedContacts] = [await store.countEvents(WS), await store.countContacts(WS)];
+      const [stored, storedContacts] = [
+        await store.workspace(WS).events.count(),
+        await store.workspace(WS).contacts.count(),
+      ];
       await store.close();
       if (stored !== sent + segmentSent || storedContacts !== contacts) {
         throw new Error(

@@ -48,14 +48,14 @@ export const storeSection: Section = {
     try {
       const store = await openStore({ sqlitePath: path, clock });
       const ws = (await store.createWorkspace({ name: "bench" })).id;
-      await store.createField(ws, { key: "plan", type: "string" });
+      await store.workspace(ws).fields.create({ key: "plan", type: "string" });
       let t0 = performance.now();
       for await (const b of batches(
         withProgress(generateContacts(spec), "contacts → SQLite", spec.contacts),
         10_000,
         (c) => c as ContactWrite,
       )) {
-        await store.putContacts(ws, b);
+        await store.workspace(ws).contacts.put(b);
       }
       const contactsS = (performance.now() - t0) / 1000;
       t0 = performance.now();
@@ -64,7 +64,7 @@ export const storeSection: Section = {
         10_000,
         (e) => e as EventWrite,
       )) {
-        await store.insertEvents(ws, b);
+        await store.workspace(ws).events.insert(b);
       }
       const eventsS = (performance.now() - t0) / 1000;
       await store.close();

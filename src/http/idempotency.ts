@@ -15,14 +15,6 @@ import { pipeline, type Readable, Transform } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError, invalid } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
-import {
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  getIdempotencyKey,
-  purgeIdempotencyKeys,
-  releaseIdempotencyKey,
-  setIdempotencyHash,
-} from "../store/idempotency-repo.ts";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 const MAX_KEY_LENGTH = 255;
@@ -119,7 +111,7 @@ function conflict(reply: FastifyReply): never {
 
 export function registerIdempotency(app: FastifyInstance, slice: Slice): void {
   const lastPurge = new Map<string, number>();
-  const executor = (ws: string) => slice.store.executorFor(ws);
+  const keys = (ws: string) => slice.store.workspace(ws).idempotency;
 
   async function settle(
     req: WithClaim,
@@ -130,13 +122,13 @@ export function registerIdempotency(app: FastifyInstance, slice: Slice): void {
     c.settled = true;
     try {
       if (answer) {
-        await completeIdempotencyKey(executor(c.ws), c.ws, c.keyId, c.key, {
+        await keys(c.ws).complete(c.keyId, c.key, {
           status: answer.status,
           content_type: answer.type,
           body: answer.body,
         });
       } else {
-        await releaseIdempotencyKey(executor(c.ws), c.ws, c.keyId, c.key);
+        await keys(c.ws).release(c.keyId, c.key);
       }
     } catch (e) {
       req.log.error({ err: e }, "idempotency key not recorded");
@@ -149,14 +141,12 @@ export function registerIdempotency(app: FastifyInstance, slice: Slice): void {
     if (key === null) return;
     const ws = req.caller.workspace.id;
     const keyId = req.caller.key.id;
-    const x = executor(ws);
+    const repo = keys(ws);
     const now = slice.clock.now();
     const expiredBefore = now - IDEMPOTENCY_TTL_MS;
     if (now - (lastPurge.get(ws) ?? 0) > PURGE_EVERY_MS) {
       lastPurge.set(ws, now);
-      purgeIdempotencyKeys(x, ws, expiredBefore).catch((e) =>
-        req.log.warn({ err: e }, "purging idempotency keys failed"),
-      );
+      repo.purge(expiredBefore).catch((e) => req.log.warn({ err: e }, "purging idempotency keys failed"));
     }
 
     const streamed = isStream(req.body);
@@ -167,18 +157,18 @@ export function registerIdempotency(app: FastifyInstance, slice: Slice): void {
           .update(JSON.stringify(req.body ?? null))
           .digest("hex");
 
-    if (await claimIdempotencyKey(x, ws, keyId, key, hash, now, expiredBefore)) {
+    if (await repo.claim(keyId, key, hash, now, expiredBefore)) {
       req[CLAIM] = { ws, keyId, key, settled: false };
       // An upload that failed half-way has no hash: its key is given back, answered or not.
       pending
         ?.then(
-          (h) => setIdempotencyHash(x, ws, keyId, key, h),
-          () => releaseIdempotencyKey(x, ws, keyId, key),
+          (h) => repo.setHash(keyId, key, h),
+          () => repo.release(keyId, key),
         )
         .catch((e) => req.log.error({ err: e }, "idempotency key not recorded"));
       return;
     }
-    const prior = await getIdempotencyKey(x, ws, keyId, key);
+    const prior = await repo.get(keyId, key);
     if (!prior || prior.status === null || prior.request_hash === null) {
       (req.body as Readable | undefined)?.resume?.();
       conflict(reply);

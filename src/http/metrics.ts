@@ -217,12 +217,11 @@ export class Metrics {
     if (this.outboxCache?.scrape === this.scrapes) return this.outboxCache.value;
     const value = (async () => {
       const slice = this.slice;
-      const stats = slice?.store.outboxStats?.bind(slice.store);
-      if (!slice || !stats) return { pending: 0, oldestAgeSeconds: 0 };
+      if (!slice) return { pending: 0, oldestAgeSeconds: 0 };
       let pending = 0;
       let oldest = Number.POSITIVE_INFINITY;
       for (const ws of slice.openWorkspaces()) {
-        const s = await stats(ws.id);
+        const s = await slice.store.workspace(ws.id).deliveries.outboxStats();
         pending += s.pending;
         if (s.oldest_created_at !== null) oldest = Math.min(oldest, s.oldest_created_at);
       }

@@ -96,8 +96,9 @@ const fmt = (n: number) => n.toLocaleString("en");
 /** Counts the rows each workspace will load, for `/readyz`'s `total` (not awaited by the load). */
 async function countTotals(store: Store, readiness: Readiness, workspaces: string[]): Promise<void> {
   for (const ws of workspaces) {
-    readiness.setTotals(ws, { contacts: await store.countContacts(ws) });
-    readiness.setTotals(ws, { events: await store.countEvents(ws) });
+    const repos = store.workspace(ws);
+    readiness.setTotals(ws, { contacts: await repos.contacts.count() });
+    readiness.setTotals(ws, { events: await repos.events.count() });
   }
 }
 

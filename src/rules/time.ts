@@ -99,9 +99,15 @@ const dayOffsets = new Map<string, Map<number, number>>();
 
 function offsetAtDay(day: number, tz: string): number {
   let days = dayOffsets.get(tz);
-  if (!days) dayOffsets.set(tz, (days = new Map()));
+  if (!days) {
+    days = new Map();
+    dayOffsets.set(tz, days);
+  }
   let o = days.get(day);
-  if (o === undefined) days.set(day, (o = IANAZone.create(tz).offset(day * DAY)));
+  if (o === undefined) {
+    o = IANAZone.create(tz).offset(day * DAY);
+    days.set(day, o);
+  }
   return o;
 }
 

@@ -108,10 +108,7 @@ export async function withLabels(
     }
   }
   const indexes = [...new Set([...samples.values()].flat())];
-  const records = await store.getContacts(
-    ws,
-    indexes.map((i) => engine.contacts.ids[i]),
-  );
+  const records = await store.workspace(ws).contacts.getMany(indexes.map((i) => engine.contacts.ids[i]));
   const builtin = engine.fields.get(b.field)?.builtin === true;
   const raw = (r: (typeof records)[number]): unknown => {
     if (r === null) return undefined;

@@ -170,7 +170,7 @@ export async function segmentAnalytics(args: SegmentAnalyticsArgs): Promise<Segm
   const createdAt =
     args.createdAt !== undefined
       ? args.createdAt
-      : ((await args.store.getSegment(args.ws, segmentId))?.created_at ?? null);
+      : ((await args.store.workspace(args.ws).segments.get(segmentId))?.created_at ?? null);
   const history = await dailyHistory(args.store, args.ws, segmentId, timeZone, now, days);
   const out: SegmentAnalytics = {
     size: members.count,
@@ -284,10 +284,11 @@ async function dailyHistory(
   const from = starts[0];
   const entered = new Float64Array(days);
   const exited = new Float64Array(days);
-  const initial = await store.countMembersAt(ws, segmentId, from - 1);
+  const changes = store.workspace(ws).changes;
+  const initial = await changes.countMembersAt(segmentId, from - 1);
   let cursor: string | null = null;
   do {
-    const page = await store.listChanges(ws, {
+    const page = await changes.list({
       segmentId,
       since: from,
       until: now,

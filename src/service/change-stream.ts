@@ -152,7 +152,7 @@ class Client {
         // The log is read at the client's pace: a page more only once the last one left.
         await this.drained();
         if (this.closed) return;
-        const page = await this.hub.store.listChanges(this.workspace, {
+        const page = await this.hub.store.workspace(this.workspace).changes.list({
           cursor,
           limit: this.hub.replayPage(),
         });

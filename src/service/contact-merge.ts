@@ -65,15 +65,16 @@ export interface MovedContact {
  * which erases `from` with its events, gets them again as `to`'s.
  */
 export async function moveContact(tx: StoreOps, ws: string, from: string, to: string): Promise<MovedContact> {
+  const repos = tx.workspace(ws);
   const events: EventRecord[] = [];
   let cursor: string | null = null;
   do {
-    const page = await tx.listContactEvents(ws, from, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+    const page = await repos.events.listOfContact(from, { limit: 10_000, ...(cursor ? { cursor } : {}) });
     events.push(...page.data);
     cursor = page.next_cursor;
   } while (cursor !== null);
-  await tx.moveContactData(ws, from, to);
-  await tx.deleteContact(ws, from);
+  await repos.identities.moveContactData(from, to);
+  await repos.contacts.delete(from);
   return { from, to, events };
 }
 
@@ -98,12 +99,13 @@ export async function mergeContacts(
   const { result } = await ws.live.write(
     async (tx) => {
       const now = ws.now();
-      const [a, b] = await tx.getContacts(ws.id, [from, to]);
+      const contacts = tx.workspace(ws.id).contacts;
+      const [a, b] = await contacts.getMany([from, to]);
       if (!a) throw notFound("contact", from);
       if (!b) throw notFound("contact", to);
       const ch = absorbedChanges(b, a);
       const moved = await moveContact(tx, ws.id, from, to);
-      const [rec] = await tx.putContacts(ws.id, [ws.contactWrite(b, ch, now)]);
+      const [rec] = await contacts.put([ws.contactWrite(b, ch, now)]);
       return { rec: rec!, ch, moved, now };
     },
     ({ rec, ch, moved, now }) => {

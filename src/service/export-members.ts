@@ -45,7 +45,7 @@ export async function* exportPages(
   ids: readonly string[],
 ): AsyncIterable<ExportRecord[]> {
   for (let k = 0; k < ids.length; k += PAGE) {
-    const recs = await store.getContacts(ws.id, ids.slice(k, k + PAGE));
+    const recs = await store.workspace(ws.id).contacts.getMany(ids.slice(k, k + PAGE));
     const values = computedReader(ws.engine);
     yield recs.flatMap((r) => {
       if (!r) return [];

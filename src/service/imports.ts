@@ -140,7 +140,7 @@ export class ImportRunner {
     const emitter = input as { on?: unknown };
     if (typeof emitter.on === "function") (input as NodeJS.ReadableStream).on("error", () => {});
     const opts = options ?? {};
-    const job = await this.store.createImport(ws, { kind, options: jobOptions(opts) });
+    const job = await this.store.workspace(ws).imports.create({ kind, options: jobOptions(opts) });
     const key = this.key(ws, job.id);
     const run = this.run(ws, job.id, kind, input, opts, customFields).finally(() => this.running.delete(key));
     run.catch(() => {}); // `wait` reports it; nobody waiting is no crash
@@ -152,7 +152,7 @@ export class ImportRunner {
   async wait(ws: string, id: string): Promise<ImportJob> {
     const run = this.running.get(this.key(ws, id));
     if (run) return run;
-    const job = await this.store.getImport(ws, id);
+    const job = await this.store.workspace(ws).imports.get(id);
     if (!job) throw new StoreError("not_found", `import "${id}" not found`);
     if (job.status === "done" || job.status === "failed") return job;
     throw new Error(`import "${id}" is ${job.status} but not running in this process`);
@@ -169,10 +169,11 @@ export class ImportRunner {
    * at start-up, before starting jobs.
    */
   async failInterrupted(ws: string): Promise<number> {
+    const jobs = this.store.workspace(ws).imports;
     const stale: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await this.store.listImports(ws, { cursor, limit: 1000 });
+      const page = await jobs.list({ cursor, limit: 1000 });
       for (const j of page.data) {
         const open = j.status === "pending" || j.status === "running";
         if (open && !this.running.has(this.key(ws, j.id))) stale.push(j.id);
@@ -180,7 +181,7 @@ export class ImportRunner {
       cursor = page.next_cursor;
     } while (cursor !== null);
     for (const id of stale) {
-      await this.store.finishImport(ws, id, "failed", "the server stopped before the import finished");
+      await jobs.finish(id, "failed", "the server stopped before the import finished");
     }
     return stale.length;
   }
@@ -206,7 +207,7 @@ export class ImportRunner {
       if (typeof o.segment_id !== "string" || o.segment_id === "") {
         throw new ImportFileError("segment_id: expected a segment id");
       }
-      const seg = await this.store.getSegment(ws, o.segment_id);
+      const seg = await this.store.workspace(ws).segments.get(o.segment_id);
       if (!seg) throw new ImportFileError(`segment_id: segment "${o.segment_id}" not found`);
       if (seg.kind !== "static") {
         throw new ImportFileError(
@@ -225,11 +226,12 @@ export class ImportRunner {
     options: ContactImportOptions,
     customFields: readonly ImportCustomField[],
   ): Promise<ImportJob> {
+    const jobs = this.store.workspace(ws).imports;
     let rows: AsyncIterator<Row | ImportRowFailure> | null = null;
     let processed = 0;
     let columns: ImportColumns | undefined;
     try {
-      await this.store.recordImportProgress(ws, id, {}); // pending → running
+      await jobs.recordProgress(id, {}); // pending → running
       const batchSize = await this.checkOptions(ws, kind, options);
       const segmentId = kind === "contacts" ? (options.segment_id ?? null) : null;
       rows = (
@@ -263,12 +265,12 @@ export class ImportRunner {
       // The rows read before a failure of the file are still imported.
       processed += await this.flush(ws, id, kind, good, bad, segmentId, columns);
       if (readError !== null) throw readError;
-      await this.store.recordImportProgress(ws, id, { total: processed });
-      return await this.store.finishImport(ws, id, "done");
+      await jobs.recordProgress(id, { total: processed });
+      return await jobs.finish(id, "done");
     } catch (e) {
       const reason = e instanceof ImportFileError ? e.message : `the import stopped: ${message(e)}`;
       try {
-        return await this.store.finishImport(ws, id, "failed", reason);
+        return await jobs.finish(id, "failed", reason);
       } catch {
         throw e;
       }
@@ -330,7 +332,7 @@ export class ImportRunner {
       }
     }
     errors.sort((a, b) => a.row - b.row);
-    await this.store.recordImportProgress(ws, id, {
+    await this.store.workspace(ws).imports.recordProgress(id, {
       processed: count,
       accepted,
       rejected: errors.length,

@@ -390,7 +390,7 @@ export class LiveWorkspace {
           events: { rows: batch, check },
           commit: async (tx) => {
             check();
-            return tx.insertEvents(this.ws, batch);
+            return tx.workspace(this.ws).events.insert(batch);
           },
           apply: apply as (r: unknown) => void,
           resolve: resolve as (v: { result: unknown; changes: MembershipChange[] }) => void,

@@ -126,7 +126,7 @@ export class Receiving {
       if (given[k] === undefined) made[k] = v;
     }
     const config = parse(adapter.config as z.ZodType<JsonObject>, { ...made, ...given }, "config");
-    const rec = await this.o.store.createReceiver(ws, {
+    const rec = await this.o.store.workspace(ws).receivers.create({
       provider: input.provider,
       name: input.name ?? PROVIDER_NAMES[input.provider],
       config,
@@ -147,17 +147,18 @@ export class Receiving {
   }
 
   async list(ws: string, baseUrl: string): Promise<WireReceiver[]> {
-    return (await this.o.store.listReceivers(ws)).map((r) => this.wire(r, baseUrl));
+    return (await this.o.store.workspace(ws).receivers.list()).map((r) => this.wire(r, baseUrl));
   }
 
   async get(ws: string, id: string, baseUrl: string): Promise<WireReceiver> {
-    const r = await this.o.store.getReceiver(ws, id);
+    const r = await this.o.store.workspace(ws).receivers.get(id);
     if (!r) throw notFound("receiver", id);
     return this.wire(r, baseUrl);
   }
 
   async update(ws: string, id: string, input: ReceiverPatch, baseUrl: string): Promise<WireReceiver> {
-    const r = await this.o.store.getReceiver(ws, id);
+    const receivers = this.o.store.workspace(ws).receivers;
+    const r = await receivers.get(id);
     if (!r) throw notFound("receiver", id);
     const adapter = this.adapter(r.provider);
     const config = parse(
@@ -165,13 +166,13 @@ export class Receiving {
       { ...r.config, ...(input.config ?? {}) },
       "config",
     );
-    const updated = await this.o.store.updateReceiver(ws, id, { name: input.name ?? r.name, config });
+    const updated = await receivers.update(id, { name: input.name ?? r.name, config });
     if (!updated) throw notFound("receiver", id);
     return this.wire(updated, baseUrl);
   }
 
   async delete(ws: string, id: string): Promise<void> {
-    if (!(await this.o.store.deleteReceiver(ws, id))) throw notFound("receiver", id);
+    if (!(await this.o.store.workspace(ws).receivers.delete(id))) throw notFound("receiver", id);
     this.o.sources.forget(ws, id);
   }
 

@@ -34,7 +34,9 @@ export async function missingChanges(
       const set = new Set<string>();
       let cursor: string | null | undefined;
       do {
-        const page = await store.loggedMembers(ws, id, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+        const page = await store
+          .workspace(ws)
+          .changes.logged(id, { limit: 10_000, ...(cursor ? { cursor } : {}) });
         for (const c of page.data) set.add(c);
         cursor = page.next_cursor;
       } while (cursor);

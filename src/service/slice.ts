@@ -206,12 +206,13 @@ export class Slice {
   /** The default workspace and the admin key (SPEC §5). */
   private async bootstrap(): Promise<void> {
     const store = this.store;
+    const keys = store.workspace(DEFAULT_WORKSPACE_ID).apiKeys;
     if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
       await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
     }
     if (this.opts.apiKey) {
       if (!(await store.authenticate(this.opts.apiKey))) {
-        await store.createApiKey(DEFAULT_WORKSPACE_ID, {
+        await keys.create({
           name: "admin (SLICE_API_KEY)",
           admin: true,
           secret: this.opts.apiKey,
@@ -219,9 +220,8 @@ export class Slice {
       }
       return;
     }
-    const keys = await store.listApiKeys(DEFAULT_WORKSPACE_ID);
-    if (!keys.some((k) => k.admin)) {
-      const created = await store.createApiKey(DEFAULT_WORKSPACE_ID, { name: "admin", admin: true });
+    if (!(await keys.list()).some((k) => k.admin)) {
+      const created = await keys.create({ name: "admin", admin: true });
       const line = `Slice: admin API key of the default workspace (shown once, keep it): ${created.secret}`;
       (this.opts.announceAdminKey ?? ((l: string) => this.log(l)))(line);
     }
@@ -298,7 +298,7 @@ export class Slice {
       name: input.name,
       ...(input.time_zone !== undefined ? { time_zone: input.time_zone } : {}),
     });
-    const key = await this.store.createApiKey(ws.id, { name: "default" });
+    const key = await this.store.workspace(ws.id).apiKeys.create({ name: "default" });
     await this.workspace(ws.id);
     return { workspace: ws, api_key: key.secret };
   }
@@ -315,11 +315,11 @@ export class Slice {
         },
       );
     }
-    return this.store.createApiKey(caller.workspace.id, { name: input.name ?? "key", role });
+    return this.store.workspace(caller.workspace.id).apiKeys.create({ name: input.name ?? "key", role });
   }
 
   async deleteKey(caller: Caller, id: string): Promise<void> {
-    const target = (await this.store.listApiKeys(caller.workspace.id)).find((k) => k.id === id);
+    const target = (await this.store.workspace(caller.workspace.id).apiKeys.list()).find((k) => k.id === id);
     if (!target) throw notFound("key", id);
     if (!caller.key.admin && target.role !== caller.key.role) {
       throw new ApiError(
@@ -329,7 +329,7 @@ export class Slice {
           : `a ${caller.key.role} key may only revoke ${caller.key.role} keys`,
       );
     }
-    if (!(await this.store.deleteApiKey(caller.workspace.id, id))) throw notFound("key", id);
+    if (!(await this.store.workspace(caller.workspace.id).apiKeys.delete(id))) throw notFound("key", id);
     this.authCache.clear();
   }
 
@@ -358,7 +358,7 @@ export class Slice {
    * signing beside it for `ROTATION_OVERLAP_MS` (24 h).
    */
   async rotateWebhookSecret(ws: WorkspaceService, id: string): Promise<WebhookRecord> {
-    const hook = await this.store.rotateWebhookSecret(ws.id, id, {
+    const hook = await this.store.workspace(ws.id).webhooks.rotateSecret(id, {
       secret: newStandardSecret(),
       previous_until: this.clock.now() + ROTATION_OVERLAP_MS,
     });

@@ -46,12 +46,12 @@ export async function enqueueMatching(
       if (!subscriptionMatches(hook, change)) continue;
       batch.push({ webhook_id: hook.id, change_seq: change.seq });
       if (batch.length >= ENQUEUE_CHUNK) {
-        added += await ops.enqueueDeliveries(ws, batch);
+        added += await ops.workspace(ws).deliveries.enqueue(batch);
         batch = [];
       }
     }
   }
-  if (batch.length > 0) added += await ops.enqueueDeliveries(ws, batch);
+  if (batch.length > 0) added += await ops.workspace(ws).deliveries.enqueue(batch);
   return added;
 }
 
@@ -71,7 +71,7 @@ export class WebhookSubscriptions {
     const cached = this.cache.get(ws);
     if (cached) return cached;
     const version = this.versions.get(ws) ?? 0;
-    const list = await db.listWebhooks(ws);
+    const list = await db.workspace(ws).webhooks.list();
     if ((this.versions.get(ws) ?? 0) === version) this.cache.set(ws, list);
     return list;
   }
@@ -88,7 +88,7 @@ export class WebhookSubscriptions {
    */
   async create(live: LiveWorkspace, hook: NewWebhook): Promise<WebhookRecord> {
     const { result } = await live.write(
-      (tx) => tx.createWebhook(live.ws, hook),
+      (tx) => tx.workspace(live.ws).webhooks.create(hook),
       () => this.changed(live.ws),
       { flush: true },
     );
@@ -98,7 +98,7 @@ export class WebhookSubscriptions {
   /** Deletes a subscription in the workspace's write queue; false when there is none. */
   async delete(live: LiveWorkspace, id: string): Promise<boolean> {
     const { result } = await live.write(
-      (tx) => tx.deleteWebhook(live.ws, id),
+      (tx) => tx.workspace(live.ws).webhooks.delete(id),
       (deleted) => {
         if (deleted) this.changed(live.ws);
       },

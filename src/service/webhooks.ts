@@ -160,7 +160,7 @@ export class WebhookDispatcher {
     this.log = opts.log ?? ((msg) => console.error(msg));
     this.random = opts.random ?? Math.random;
     this.onOutcome = opts.onOutcome ?? (() => {});
-    this.subscriptions = opts.subscriptions ?? ((ws, ops) => ops.listWebhooks(ws));
+    this.subscriptions = opts.subscriptions ?? ((ws, ops) => ops.workspace(ws).webhooks.list());
   }
 
   /**
@@ -187,27 +187,28 @@ export class WebhookDispatcher {
    */
   async sendTest(ws: string, webhookId: string): Promise<TestOutcome> {
     const now = this.clock.now();
-    if (!(await this.store.getWebhook(ws, webhookId))) throw notFound("webhook", webhookId);
+    const repos = this.store.workspace(ws);
+    if (!(await repos.webhooks.get(webhookId))) throw notFound("webhook", webhookId);
     // Due only after the lease: the loop leaves it alone while this attempt runs.
-    const queued = await this.store.addPayloadDelivery(ws, {
+    const queued = await repos.deliveries.addPayload({
       webhook_id: webhookId,
       payload: (id) => testEventBody(id, webhookId, now),
       next_attempt_at: now + this.leaseMs,
     });
-    const job = await this.store.getDeliveryJob(ws, queued.id);
+    const job = await repos.deliveries.getJob(queued.id);
     if (!job) throw notFound("delivery", String(queued.id));
     const outcome = await this.attempt(job);
     const at = this.clock.now();
-    if (outcome.ok) await this.store.markDelivered(ws, job.id, { at, status_code: outcome.status });
+    if (outcome.ok) await repos.deliveries.markDelivered(job.id, { at, status_code: outcome.status });
     else
-      await this.store.markFailed(ws, job.id, {
+      await repos.deliveries.markFailed(job.id, {
         at,
         error: outcome.error,
         status_code: outcome.status,
         retry_at: null,
       });
     // Not counted in the delivery metrics: a failed test must not look like a lost change.
-    const delivery = (await this.store.getDelivery(ws, job.id)) ?? queued;
+    const delivery = (await repos.deliveries.get(job.id)) ?? queued;
     return outcome.ok
       ? { delivery, ok: true, status_code: outcome.status, error: null }
       : { delivery, ok: false, status_code: outcome.status, error: outcome.error };
@@ -218,12 +219,13 @@ export class WebhookDispatcher {
    * receivers that processed it can recognise it), as a new delivery due now.
    */
   async redeliver(ws: string, webhookId: string, deliveryId: number): Promise<DeliveryRecord> {
-    const original = await this.store.getDeliveryJob(ws, deliveryId);
+    const deliveries = this.store.workspace(ws).deliveries;
+    const original = await deliveries.getJob(deliveryId);
     if (!original || original.webhook_id !== webhookId) throw notFound("delivery", String(deliveryId));
     if (original.payload === null && original.change === null) {
       throw new ApiError("conflict", `delivery ${deliveryId}: its change is no longer in the change log`);
     }
-    const queued = await this.store.addPayloadDelivery(ws, {
+    const queued = await deliveries.addPayload({
       webhook_id: webhookId,
       change_seq: original.change_seq,
       redelivery_of: original.id,
@@ -278,7 +280,7 @@ export class WebhookDispatcher {
     let attempted = 0;
     for (const ws of [...this.workspaces]) {
       for (;;) {
-        const jobs = await this.store.claimDeliveries(ws, {
+        const jobs = await this.store.workspace(ws).deliveries.claim({
           now: this.clock.now(),
           limit: this.concurrency,
           leaseMs: this.leaseMs,
@@ -326,7 +328,7 @@ export class WebhookDispatcher {
     for (let i = 0; i < list.length && free > 0 && this.running; i++) {
       const ws = list[(start + i) % list.length];
       const share = Math.max(1, Math.ceil(free / (list.length - i)));
-      const jobs = await this.store.claimDeliveries(ws, {
+      const jobs = await this.store.workspace(ws).deliveries.claim({
         now: this.clock.now(),
         limit: share,
         leaseMs: this.leaseMs,
@@ -367,14 +369,15 @@ export class WebhookDispatcher {
   /** One attempt, recorded in the outbox. Never rejects: a store failure leaves the lease to run out. */
   private async deliver(ws: string, job: DeliveryJob): Promise<void> {
     try {
+      const deliveries = this.store.workspace(ws).deliveries;
       const outcome = await this.attempt(job);
       const at = this.clock.now();
       if (outcome.ok) {
-        await this.store.markDelivered(ws, job.id, { at, status_code: outcome.status });
+        await deliveries.markDelivered(job.id, { at, status_code: outcome.status });
         this.onOutcome("delivered");
       } else {
         const retryAt = nextAttemptAt(job, at, this.random);
-        await this.store.markFailed(ws, job.id, {
+        await deliveries.markFailed(job.id, {
           at,
           error: outcome.error,
           status_code: outcome.status,

@@ -8,7 +8,6 @@ import { SqlStore } from "./sql-store.ts";
 import { openSqliteAdapter } from "./sqlite/adapter.ts";
 import type { OpenStoreOptions, Store } from "./types.ts";
 
-export type { WorkspaceRepos } from "./repos/index.ts";
 export * from "./types.ts";
 
 export const DEFAULT_SQLITE_PATH = "./data/slice.db";

@@ -74,10 +74,6 @@ export class SqlStore extends ScopedOps implements Store {
     return this.x.atomic((tx) => fn(new ScopedOps(tx, this.dialect_, this.clock, ws)));
   }
 
-  async outboxStats(ws: string): Promise<{ pending: number; oldest_created_at: number | null }> {
-    return this.workspace(ws).deliveries.outboxStats();
-  }
-
   async insertEventBatches(
     ws: string,
     batches: EventWrite[][],
@@ -92,8 +88,8 @@ export class SqlStore extends ScopedOps implements Store {
         try {
           const value =
             batches.length === 1
-              ? await tx.insertEvents(ws, b)
-              : await tx.savepoint((sp) => sp.insertEvents(ws, b));
+              ? await tx.workspace(ws).events.insert(b)
+              : await tx.savepoint((sp) => sp.workspace(ws).events.insert(b));
           out.push({ ok: true, value });
         } catch (error) {
           out.push({ ok: false, error });

@@ -2,10 +2,11 @@
  * The persistence interface of Slice (docs/storage.md). Two adapters implement it:
  * SQLite (embedded default) and PostgreSQL. Everything is async because PostgreSQL is.
  *
- * Isolation: every data method takes the workspace id as its first argument and only
- * ever reads or writes rows of that workspace. The only methods that are not scoped
- * are the ones that cannot be: workspace administration and `authenticate`, which
- * finds the workspace a key belongs to.
+ * Isolation: a workspace's data is read and written through the repositories
+ * `store.workspace(ws)` binds to it, which only ever touch rows of that workspace. The
+ * only methods that are not scoped are the ones that cannot be: workspace
+ * administration, `authenticate`, which finds the workspace a key belongs to, and
+ * `findReceiver`, whose public path names no workspace.
  *
  * Times are epoch milliseconds throughout.
  *
@@ -23,3 +24,4 @@ export * from "./model/segment.ts";
 export * from "./model/store.ts";
 export * from "./model/webhook.ts";
 export * from "./model/workspace.ts";
+export type { WorkspaceRepos } from "./repos/index.ts";

@@ -108,7 +108,7 @@ describe("GET /v1/stream", () => {
     const out: ChangeRecord[] = [];
     let cursor: string | undefined = String(after);
     while (cursor) {
-      const page = await t.server.slice.store.listChanges(ws, { cursor, limit: 1000 });
+      const page = await t.server.slice.store.workspace(ws).changes.list({ cursor, limit: 1000 });
       out.push(...page.data);
       cursor = page.next_cursor ?? undefined;
     }
@@ -340,15 +340,16 @@ class FakeSink extends EventEmitter implements StreamSink {
 
 function memoryLog() {
   const log: ChangeRecord[] = [];
-  const store = {
-    async listChanges(_ws: string, req: { cursor?: string; limit?: number }) {
+  const changes = {
+    async list(req: { cursor?: string; limit?: number }) {
       const after = Number(req.cursor ?? 0);
       const limit = req.limit ?? 100;
       const rest = log.filter((c) => c.seq > after);
       const data = rest.slice(0, limit);
       return { data, next_cursor: rest.length > limit ? String(data.at(-1)!.seq) : null };
     },
-  } as unknown as Store;
+  };
+  const store = { workspace: () => ({ changes }) } as unknown as Store;
   const append = (n: number) => {
     const out: ChangeRecord[] = [];
     for (let i = 0; i < n; i++) {

@@ -231,7 +231,7 @@ describe("webhooks: private addresses are refused by default", () => {
 
       // One stored before the rule (or whose name resolves elsewhere now) is refused when sent.
       const ws = (await strict.call("GET", "/v1/workspace")).body.id as string;
-      const hook = await strict.server.slice.store.createWebhook(ws, {
+      const hook = await strict.server.slice.store.workspace(ws).webhooks.create({
         url: `${rx.url}/private`,
         events: ["segment.entered", "segment.exited"],
       });

@@ -161,7 +161,7 @@ describe("readiness", () => {
     const bad = join(dir, "bad.db");
     const store = await openStore({ sqlitePath: bad });
     await store.createWorkspace({ id: "ws_default", name: "Default", time_zone: "UTC" });
-    await store.createSegment("ws_default", {
+    await store.workspace("ws_default").segments.create({
       id: "seg_bad",
       kind: "dynamic",
       name: "bad",

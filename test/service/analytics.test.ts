@@ -55,7 +55,7 @@ describe("daily history from the change log", () => {
   eng.defineSegment({ id: seg, rule: { type: "field", field: "created_at", op: "is_not_set" } });
 
   beforeAll(async () => {
-    await store.appendChanges(ws, [
+    await store.workspace(ws).changes.append([
       // Before the first day (26 March in Paris): in at the start.
       change(seg, "a", "entered", "2026-03-26T22:30:00.000Z"), // 23:30 on the 26th
       change(seg, "f", "entered", "2026-03-26T22:59:59.999Z"), // the 26th's last millisecond
@@ -100,7 +100,7 @@ describe("daily history from the change log", () => {
       ["2026-03-30", "2026-03-30T10:00:00.000Z"],
     ] as const) {
       const point = r.daily.find((p) => p.date === date)!;
-      expect(point.size).toBe(await store.countMembersAt(ws, seg, T(end)));
+      expect(point.size).toBe(await store.workspace(ws).changes.countMembersAt(seg, T(end)));
     }
   });
 
@@ -130,7 +130,7 @@ describe("daily history from the change log", () => {
       rows.push(change(big, `c${k}`, "entered", "2026-03-28T08:00:00.000Z"));
       if (k % 3 === 0) rows.push(change(big, `c${k}`, "exited", "2026-03-29T08:00:00.000Z"));
     }
-    await store.appendChanges(ws, rows); // 12,000 rows: more than one page of 10,000
+    await store.workspace(ws).changes.append(rows); // 12,000 rows: more than one page of 10,000
     const e2 = engine([{ id: "x" }]);
     e2.defineSegment({ id: big, rule: { type: "field", field: "created_at", op: "is_set" } });
     const r = await segmentAnalytics({

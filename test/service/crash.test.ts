@@ -34,8 +34,7 @@ function rng(seed: number): () => number {
 async function seed(opts: OpenStoreOptions): Promise<string> {
   const store = await openStore(opts);
   const ws = await store.createWorkspace({ name: "crash" });
-  await store.putContacts(
-    ws.id,
+  await store.workspace(ws.id).contacts.put(
     Array.from({ length: CRASH_CONTACTS }, (_, i) => ({
       id: `ct_crash_${i}`,
       email: `c${i}@example.com`,
@@ -44,7 +43,7 @@ async function seed(opts: OpenStoreOptions): Promise<string> {
     })),
   );
   const seg = (id: string, rule: unknown) =>
-    store.createSegment(ws.id, { id, kind: "dynamic", name: id, rule: rule as never });
+    store.workspace(ws.id).segments.create({ id, kind: "dynamic", name: id, rule: rule as never });
   await seg("seg_opened_3", { type: "event", event: "email_opened", op: "gte", value: 3 });
   await seg("seg_recent", {
     type: "event",
@@ -131,7 +130,7 @@ async function crashAndVerify(opts: OpenStoreOptions): Promise<void> {
   try {
     const live = await LiveWorkspace.open(store, ws);
     const seen = new Map<string, number>();
-    for await (const page of store.streamEvents(ws)) {
+    for await (const page of store.workspace(ws).events.stream()) {
       for (const e of page) if (e.id) seen.set(e.id, (seen.get(e.id) ?? 0) + 1);
     }
     for (const [id, n] of seen) expect(n, `event ${id} stored ${n} times`).toBe(1);
@@ -148,7 +147,9 @@ async function crashAndVerify(opts: OpenStoreOptions): Promise<void> {
       const logged: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = await store.loggedMembers(ws, id, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+        const page = await store
+          .workspace(ws)
+          .changes.logged(id, { limit: 10_000, ...(cursor ? { cursor } : {}) });
         logged.push(...page.data);
         cursor = page.next_cursor;
       } while (cursor);
@@ -158,7 +159,7 @@ async function crashAndVerify(opts: OpenStoreOptions): Promise<void> {
     const inside = new Set<string>();
     let cursor: string | null = null;
     do {
-      const page = await store.listChanges(ws, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+      const page = await store.workspace(ws).changes.list({ limit: 10_000, ...(cursor ? { cursor } : {}) });
       for (const c of page.data) {
         const key = `${c.segment_id}/${c.contact_id}`;
         if (c.change === "entered") {

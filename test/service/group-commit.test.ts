@@ -26,10 +26,10 @@ describe("group commit", () => {
     const now = Date.parse("2026-06-01T00:00:00Z");
     store = await openStore({ sqlitePath: path, clock: { now: () => now } });
     const ws = (await store.createWorkspace({ name: "g" })).id;
-    await store.putContacts(ws, [
-      { id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} },
-    ]);
-    await store.createSegment(ws, {
+    await store
+      .workspace(ws)
+      .contacts.put([{ id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} }]);
+    await store.workspace(ws).segments.create({
       id: "openers",
       kind: "dynamic",
       name: "openers",
@@ -40,9 +40,11 @@ describe("group commit", () => {
     const writes = Array.from({ length: 10 }, (_, k) =>
       live.write(
         async (tx) => {
-          await tx.insertEvents(ws, [
-            { id: `e${k}`, type: "email_opened", contact_id: "c1", timestamp: now - 1000 + k },
-          ]);
+          await tx
+            .workspace(ws)
+            .events.insert([
+              { id: `e${k}`, type: "email_opened", contact_id: "c1", timestamp: now - 1000 + k },
+            ]);
           if (k === 3) throw new Error("write 3 fails after writing");
           return k;
         },
@@ -67,11 +69,11 @@ describe("group commit", () => {
       "fulfilled",
     ]);
     expect(applied).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
-    expect(await store.countEvents(ws)).toBe(9);
+    expect(await store.workspace(ws).events.count()).toBe(9);
     const first = results[0] as PromiseFulfilledResult<{ changes: { change: string }[] }>;
     expect(first.value.changes.map((c) => c.change)).toEqual(["entered"]);
     await live.flush();
-    const log = await store.listChanges(ws, { segmentId: "openers" });
+    const log = await store.workspace(ws).changes.list({ segmentId: "openers" });
     expect(log.data.map((c) => [c.contact_id, c.change])).toEqual([["c1", "entered"]]);
   });
 
@@ -83,12 +85,12 @@ describe("group commit", () => {
     await expect(
       live.write(
         async (tx) => {
-          await tx.putContacts(ws, [{ id: "c9", email: "c9@x.com", tags: [], fields: {} }]);
+          await tx.workspace(ws).contacts.put([{ id: "c9", email: "c9@x.com", tags: [], fields: {} }]);
           throw new Error("no");
         },
         () => {},
       ),
     ).rejects.toThrow("no");
-    expect(await store.countContacts(ws)).toBe(0);
+    expect(await store.workspace(ws).contacts.count()).toBe(0);
   });
 });

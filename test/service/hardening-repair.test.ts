@@ -31,7 +31,7 @@ beforeAll(async () => {
   });
   await first.close();
   const store = await openStore({ sqlitePath: dbPath });
-  await store.putContacts(WS, [
+  await store.workspace(WS).contacts.put([
     {
       id: "c_future",
       email: "future@example.com",

@@ -57,14 +57,12 @@ class StoreSink implements ImportSink {
         });
       }
     });
-    const found = await this.store.findContacts(
-      this.ws,
-      writes.map((w) => ({ email: w.email as string })),
-    );
-    const stored = await this.store.putContacts(
-      this.ws,
-      writes.map((w, i) => (found[i] ? { ...w, id: found[i].id } : w)),
-    );
+    const found = await this.store
+      .workspace(this.ws)
+      .contacts.find(writes.map((w) => ({ email: w.email as string })));
+    const stored = await this.store
+      .workspace(this.ws)
+      .contacts.put(writes.map((w, i) => (found[i] ? { ...w, id: found[i].id } : w)));
     return { errors, contactIds: stored.map((r) => r.id) };
   }
 
@@ -81,9 +79,9 @@ class StoreSink implements ImportSink {
         errors.push({ index, error: "contact.email: expected a string" });
         continue;
       }
-      let [contact] = await this.store.findContacts(this.ws, [{ email: ref.email }]);
-      if (!contact) [contact] = await this.store.putContacts(this.ws, [{ email: ref.email }]);
-      await this.store.insertEvents(this.ws, [
+      let [contact] = await this.store.workspace(this.ws).contacts.find([{ email: ref.email }]);
+      if (!contact) [contact] = await this.store.workspace(this.ws).contacts.put([{ email: ref.email }]);
+      await this.store.workspace(this.ws).events.insert([
         {
           type: e.type,
           contact_id: contact.id,
@@ -97,8 +95,7 @@ class StoreSink implements ImportSink {
 
   async addToSegment(segmentId: string, contactIds: string[]) {
     this.segmentAdds.push({ segmentId, contactIds });
-    await this.store.putMembers(
-      this.ws,
+    await this.store.workspace(this.ws).members.put(
       segmentId,
       contactIds.map((contact_id) => ({ contact_id, action: "added" as const })),
     );
@@ -125,7 +122,7 @@ async function setup(opts: { batchSize?: number } = {}) {
 }
 
 async function contactByEmail(ws: string, email: string) {
-  const [c] = await store.findContacts(ws, [{ email }]);
+  const [c] = await store.workspace(ws).contacts.find([{ email }]);
   return c;
 }
 
@@ -182,13 +179,13 @@ describe("contact CSV imports", () => {
     ]);
     // The parser rejected row 5 itself: the sink saw only four rows.
     expect(sink.contactBatches).toEqual([4]);
-    expect(await store.countContacts(ws)).toBe(2);
+    expect(await store.workspace(ws).contacts.count()).toBe(2);
     const ann = await mustFind(ws, "a@x.com");
     expect(ann.first_name).toBe("Ann");
     expect(ann.fields).toEqual({ age: 30 });
     // An empty cell leaves the field out.
     expect((await mustFind(ws, "d@x.com")).fields).toEqual({});
-    expect(await store.getImport(ws, started.id)).toEqual(job);
+    expect(await store.workspace(ws).imports.get(started.id)).toEqual(job);
   });
 
   it("maps columns by the given mapping: renamed, ignored, and left out", async () => {
@@ -285,8 +282,8 @@ describe("contact CSV imports", () => {
     };
     const csv = ["email", "p1@x.com", "nope", "p3@x.com", "p4@x.com", "p5@x.com"].join("\n");
     const started = await runner.start(ws, "contacts", Readable.from([csv]), {});
-    await until(async () => (await store.getImport(ws, started.id))!.processed === 2);
-    const mid = (await store.getImport(ws, started.id))!;
+    await until(async () => (await store.workspace(ws).imports.get(started.id))!.processed === 2);
+    const mid = (await store.workspace(ws).imports.get(started.id))!;
     expect(mid).toMatchObject({ status: "running", processed: 2, accepted: 1, rejected: 1, total: null });
     expect(mid.errors).toEqual([{ row: 3, error: 'column "email": not a valid email address' }]);
     release();
@@ -359,7 +356,7 @@ describe("contact CSV imports", () => {
 
   it("adds the imported contacts to a static segment", async () => {
     const { ws, runner, sink } = await setup({ batchSize: 2 });
-    const seg = await store.createSegment(ws, { kind: "static", name: "Imported" });
+    const seg = await store.workspace(ws).segments.create({ kind: "static", name: "Imported" });
     const csv = ["email", "s1@x.com", "broken", "s2@x.com", "s3@x.com"].join("\n");
     const job = await runner.wait(
       ws,
@@ -371,13 +368,13 @@ describe("contact CSV imports", () => {
     );
     expect(sink.segmentAdds.map((a) => a.segmentId)).toEqual([seg.id, seg.id]);
     expect(sink.segmentAdds.flatMap((a) => a.contactIds).sort()).toEqual([...ids].sort());
-    const members = await store.listMembers(ws, seg.id);
+    const members = await store.workspace(ws).members.list(seg.id);
     expect(members.data.map((m) => m.contact_id).sort()).toEqual([...ids].sort());
   });
 
   it("fails the job when the segment is unknown or dynamic", async () => {
     const { ws, runner, sink } = await setup();
-    const dyn = await store.createSegment(ws, {
+    const dyn = await store.workspace(ws).segments.create({
       kind: "dynamic",
       name: "D",
       rule: { type: "and", conditions: [] },
@@ -529,10 +526,10 @@ describe("contact CSV imports", () => {
 
   it("fails jobs a previous process left unfinished", async () => {
     const { ws, runner } = await setup();
-    const stale = await store.createImport(ws, { kind: "contacts" });
-    await store.recordImportProgress(ws, stale.id, { processed: 10 });
+    const stale = await store.workspace(ws).imports.create({ kind: "contacts" });
+    await store.workspace(ws).imports.recordProgress(stale.id, { processed: 10 });
     expect(await runner.failInterrupted(ws)).toBe(1);
-    expect(await store.getImport(ws, stale.id)).toMatchObject({
+    expect(await store.workspace(ws).imports.get(stale.id)).toMatchObject({
       status: "failed",
       failure: "the server stopped before the import finished",
     });
@@ -561,8 +558,8 @@ describe("event NDJSON imports", () => {
     expect(job.errors[1].error).toBe("expected a JSON object, got an array");
     expect(job.errors[2].error).toBe("type: expected a name matching [a-z0-9_.:-]{1,64}");
     expect(sink.eventBatches).toEqual([4]);
-    expect(await store.countEvents(ws)).toBe(3);
-    expect(await store.countContacts(ws)).toBe(2);
+    expect(await store.workspace(ws).events.count()).toBe(3);
+    expect(await store.workspace(ws).contacts.count()).toBe(2);
   });
 
   it("numbers lines from 1 and reports an overlong line without keeping it", async () => {

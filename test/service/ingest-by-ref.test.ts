@@ -77,20 +77,20 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
 
   /** The contact with this email in the store, and how many events it has there and in the engine. */
   async function byEmail(email: string): Promise<{ id: string; stored: number; member: boolean } | null> {
-    const [r] = await store.findContacts(info.id, [{ email }]);
+    const [r] = await store.workspace(info.id).contacts.find([{ email }]);
     if (!r) return null;
-    const stored = (await store.listContactEvents(info.id, r.id, { limit: 100 })).data.length;
+    const stored = (await store.workspace(info.id).events.listOfContact(r.id, { limit: 100 })).data.length;
     return { id: r.id, stored, member: ws.engine.members(await openersId()).has(r.id) };
   }
 
   async function eventsOf(id: string): Promise<number> {
-    return (await store.listContactEvents(info.id, id, { limit: 100 })).data.length;
+    return (await store.workspace(info.id).events.listOfContact(id, { limit: 100 })).data.length;
   }
 
   it("puts events named by email (any case, spaces) and by external id on their contacts, without asking the store", async () => {
     const { a, b } = await setup();
     const slowWrites = vi.spyOn(ws.live, "write");
-    const finds = vi.spyOn(store, "findContacts");
+    const finds = vi.spyOn(store.workspace(info.id).contacts, "find");
     const r = await ws.ingest([
       opened({ email: " A@X.com " }),
       opened({ external_id: "Ext-A" }),
@@ -107,7 +107,7 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
         .ids()
         .sort(),
     ).toEqual([a, b].sort());
-    expect(await store.countContacts(info.id)).toBe(2);
+    expect(await store.workspace(info.id).contacts.count()).toBe(2);
   });
 
   it("compares external ids exactly, as the store does: another case names another contact", async () => {
@@ -115,9 +115,11 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     const r = await ws.ingest([opened({ external_id: "ext-a" }), opened({ external_id: "EXT-B" })]);
     expect(r.accepted).toBe(2);
     expect([await eventsOf(a), await eventsOf(b)]).toEqual([0, 0]);
-    const created = await store.findContacts(info.id, [{ external_id: "ext-a" }, { external_id: "EXT-B" }]);
+    const created = await store
+      .workspace(info.id)
+      .contacts.find([{ external_id: "ext-a" }, { external_id: "EXT-B" }]);
     expect(created.map((c) => c !== null && c.id !== a && c.id !== b)).toEqual([true, true]);
-    expect(await store.countContacts(info.id)).toBe(4);
+    expect(await store.workspace(info.id).contacts.count()).toBe(4);
   });
 
   it("after a contact's email and external id change, the old ones name nobody and create a new contact", async () => {
@@ -129,7 +131,7 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     const oldEmail = await byEmail("a@x.com");
     expect(oldEmail).toEqual({ id: expect.any(String), stored: 1, member: true });
     expect(oldEmail!.id).not.toBe(a);
-    const [oldExt] = await store.findContacts(info.id, [{ external_id: "Ext-A" }]);
+    const [oldExt] = await store.workspace(info.id).contacts.find([{ external_id: "Ext-A" }]);
     expect(oldExt!.id).not.toBe(a);
     expect(await eventsOf(oldExt!.id)).toBe(1);
     // The new ones name the contact.
@@ -146,11 +148,11 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     await ws.deleteContact(a);
     const r = await ws.ingest([opened({ email: "a@x.com" }), opened({ external_id: "Ext-A" })]);
     expect(r.accepted).toBe(2);
-    expect(await store.getContact(info.id, a)).toBeNull();
+    expect(await store.workspace(info.id).contacts.get(a)).toBeNull();
     expect(ws.live.hasContact(a)).toBe(false);
     // Two new contacts: one named by the email, one by the external id (SPEC §2).
     const byMail = await byEmail("a@x.com");
-    const [byExt] = await store.findContacts(info.id, [{ external_id: "Ext-A" }]);
+    const [byExt] = await store.workspace(info.id).contacts.find([{ external_id: "Ext-A" }]);
     expect([byMail!.id === a, byExt!.id === a, byMail!.id === byExt!.id]).toEqual([false, false, false]);
     expect([byMail!.stored, await eventsOf(byExt!.id)]).toEqual([1, 1]);
   });
@@ -165,10 +167,10 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
       opened({ external_id: "Fresh-Ext" }),
     ]);
     expect(r).toEqual({ accepted: 5, duplicates: 0, errors: [] });
-    expect(await store.countContacts(info.id)).toBe(4);
+    expect(await store.workspace(info.id).contacts.count()).toBe(4);
     const fresh = await byEmail("fresh@x.com");
     expect(fresh).toMatchObject({ stored: 2, member: true });
-    const [freshExt] = await store.findContacts(info.id, [{ external_id: "Fresh-Ext" }]);
+    const [freshExt] = await store.workspace(info.id).contacts.find([{ external_id: "Fresh-Ext" }]);
     expect(await eventsOf(freshExt!.id)).toBe(2);
     expect(await eventsOf(a)).toBe(1);
     const slowWrites = vi.spyOn(ws.live, "write");
@@ -195,7 +197,7 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     const atOld = await byEmail("a@x.com");
     expect(atOld!.id).not.toBe(a);
     expect(atOld!.stored).toBe(1);
-    const [atExt] = await store.findContacts(info.id, [{ external_id: "ext-b" }]);
+    const [atExt] = await store.workspace(info.id).contacts.find([{ external_id: "ext-b" }]);
     expect(atExt!.id).not.toBe(b);
     expect(await eventsOf(atExt!.id)).toBe(1);
     expect(ws.live.hasContact(b)).toBe(false);
@@ -242,6 +244,6 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     // Still exact after the restart: the old email and another case name nobody.
     await ws.ingest([opened({ email: "b@x.com" }), opened({ external_id: "EXT-A" })]);
     expect([await eventsOf(a), await eventsOf(b)]).toEqual([2, 2]);
-    expect(await store.countContacts(info.id)).toBe(4);
+    expect(await store.workspace(info.id).contacts.count()).toBe(4);
   });
 });

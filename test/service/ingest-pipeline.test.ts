@@ -28,11 +28,12 @@ async function setup(): Promise<{ ws: string; live: LiveWorkspace }> {
   dir = mkdtempSync(join(tmpdir(), "slice-pipeline-"));
   store = await openStore({ sqlitePath: join(dir, "slice.db"), clock });
   const ws = (await store.createWorkspace({ name: "p" })).id;
-  await store.putContacts(
-    ws,
-    ["c1", "c2", "c3"].map((id) => ({ id, email: `${id}@x.com`, status: "subscribed" as const })),
-  );
-  await store.createSegment(ws, {
+  await store
+    .workspace(ws)
+    .contacts.put(
+      ["c1", "c2", "c3"].map((id) => ({ id, email: `${id}@x.com`, status: "subscribed" as const })),
+    );
+  await store.workspace(ws).segments.create({
     id: "openers",
     kind: "dynamic",
     name: "openers",
@@ -55,7 +56,7 @@ describe("pipelined event ingest", () => {
     const r = await live.ingestEvents([opened("c1", 1), opened("c1", 2)]);
     expect(r.accepted).toBe(2);
     // Acknowledged means committed.
-    expect(await store.countEvents(ws)).toBe(2);
+    expect(await store.workspace(ws).events.count()).toBe(2);
     // Not applied yet: the engine works on it after the acknowledgement...
     expect(engine.members("openers").has("c1")).toBe(false);
     // ...but a read through the workspace applies it first.
@@ -90,9 +91,9 @@ describe("pipelined event ingest", () => {
       [],
       [],
     ]);
-    expect(await store.countEvents(ws)).toBe(8);
+    expect(await store.workspace(ws).events.count()).toBe(8);
     await live.flush();
-    const log = await store.listChanges(ws, { segmentId: "openers" });
+    const log = await store.workspace(ws).changes.list({ segmentId: "openers" });
     expect(log.data.map((c) => `${c.contact_id} ${c.change}`)).toEqual([
       "c1 entered",
       "c2 entered",
@@ -104,7 +105,7 @@ describe("pipelined event ingest", () => {
     const { ws, live } = await setup();
     const first = live.ingestEvents([opened("c1", 1), opened("c2", 1)]);
     const erase = live.write(
-      (tx) => tx.deleteContact(ws, "c1"),
+      (tx) => tx.workspace(ws).contacts.delete("c1"),
       () => live.engine.removeContact("c1"),
     );
     // Checked now (c1 is there), committed after the erasure.
@@ -116,9 +117,9 @@ describe("pipelined event ingest", () => {
     expect(err).toBeInstanceOf(UnknownContactError);
     expect((err as UnknownContactError).index).toBe(1);
     await expect(after).resolves.toMatchObject({ accepted: 1 });
-    const stored = (await store.listContactEvents(ws, "c2")).data.map((e) => e.id);
+    const stored = (await store.workspace(ws).events.listOfContact("c2")).data.map((e) => e.id);
     expect(stored.sort()).toEqual(["c2-1", "c2-3"]);
-    expect((await store.listContactEvents(ws, "c1")).data).toEqual([]);
+    expect((await store.workspace(ws).events.listOfContact("c1")).data).toEqual([]);
     expect(live.hasContact("c1")).toBe(false);
     expect(live.engine.members("openers").has("c2")).toBe(true);
     expect(live.engine.members("openers").has("c1")).toBe(false);
@@ -140,7 +141,7 @@ describe("pipelined event ingest", () => {
       "events[1].properties: expected an object",
       'events[1].contact_id: unknown contact "nobody"',
     ]);
-    expect(await store.countEvents(ws)).toBe(0);
+    expect(await store.workspace(ws).events.count()).toBe(0);
     expect(live.engine.members("openers").count).toBe(0);
   });
 });

@@ -30,11 +30,11 @@ async function setup(opts: OpenOptions = {}) {
   store = await openStore({ sqlitePath: join(dir, "slice.db"), clock });
   const s = store;
   const ws = (await s.createWorkspace({ name: "faults" })).id;
-  await s.putContacts(ws, [
+  await s.workspace(ws).contacts.put([
     { id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} },
     { id: "c2", email: "c2@x.com", status: "subscribed", tags: [], fields: {} },
   ]);
-  await s.createSegment(ws, {
+  await s.workspace(ws).segments.create({
     id: "openers",
     kind: "dynamic",
     name: "openers",
@@ -83,7 +83,7 @@ describe("group commit faults", () => {
     // The round logs the pending change, then its afterLog throws.
     const writes: Promise<unknown>[] = [
       live.write(
-        async (tx) => tx.insertEvents(ws, [opened("c2", 1)]),
+        async (tx) => tx.workspace(ws).events.insert([opened("c2", 1)]),
         () => {},
         { flush: true },
       ),
@@ -104,8 +104,8 @@ describe("group commit faults", () => {
         ),
       ),
     ).toBe("fulfilled");
-    expect(await store.countEvents(ws)).toBe(2);
-    const log = await store.listChanges(ws, { segmentId: "openers" });
+    expect(await store.workspace(ws).events.count()).toBe(2);
+    const log = await store.workspace(ws).changes.list({ segmentId: "openers" });
     expect(log.data.map((c) => [c.contact_id, c.change])).toEqual([["c1", "entered"]]);
   });
 
@@ -119,18 +119,18 @@ describe("group commit faults", () => {
       return advanceTo(t);
     };
     const first = live.write(
-      async (tx) => tx.insertEvents(ws, [opened("c1", 0)]),
+      async (tx) => tx.workspace(ws).events.insert([opened("c1", 0)]),
       () => {},
     );
     expect(await settled(first)).toBe("rejected");
     throwing = false;
     const second = live.write(
-      async (tx) => tx.insertEvents(ws, [opened("c2", 1)]),
+      async (tx) => tx.workspace(ws).events.insert([opened("c2", 1)]),
       () => {},
     );
     expect(await settled(second)).toBe("fulfilled");
     // Nothing of the failed round was committed.
-    expect(await store.countEvents(ws)).toBe(1);
+    expect(await store.workspace(ws).events.count()).toBe(1);
   });
 });
 
@@ -141,7 +141,9 @@ describe("a committed write the engine fails to apply", () => {
     // A write whose apply throws after its commit: the engine misses contact c3.
     const w = live.write(
       async (tx) =>
-        tx.putContacts(ws, [{ id: "c3", email: "c3@x.com", status: "subscribed", tags: [], fields: {} }]),
+        tx
+          .workspace(ws)
+          .contacts.put([{ id: "c3", email: "c3@x.com", status: "subscribed", tags: [], fields: {} }]),
       () => {
         throw new Error("apply failed");
       },
@@ -169,7 +171,7 @@ describe("a committed write the engine fails to apply", () => {
     expect(live.engine).not.toBe(engine);
     expect([...live.engine.members("openers").ids()]).toEqual(["c1"]);
     // The entry the failed apply never produced was logged by the reload's reconciliation.
-    const log = await store.listChanges(ws, { segmentId: "openers" });
+    const log = await store.workspace(ws).changes.list({ segmentId: "openers" });
     expect(log.data.map((c) => [c.contact_id, c.change])).toEqual([["c1", "entered"]]);
     // And the queue goes on with the new engine.
     const next = await live.ingestEvents([opened("c2", 1)]);

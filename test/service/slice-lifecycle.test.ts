@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { Metrics } from "../../src/http/metrics.ts";
 import { DEFAULT_WORKSPACE_ID, Slice, type SliceObserver } from "../../src/service/slice.ts";
 import { openStore } from "../../src/store/index.ts";
-import type { Store, StoreOps } from "../../src/store/types.ts";
+import type { Store, StoreOps, WorkspaceRepos } from "../../src/store/types.ts";
 
 const NOW = Date.parse("2026-06-01T00:00:00Z");
 const clock = { now: () => NOW };
@@ -35,11 +35,11 @@ async function seeded(store: Store): Promise<void> {
   if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
     await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
   }
-  await store.putContacts(DEFAULT_WORKSPACE_ID, [
+  await store.workspace(DEFAULT_WORKSPACE_ID).contacts.put([
     { id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} },
     { id: "c2", email: "c2@x.com", status: "subscribed", tags: [], fields: {} },
   ]);
-  await store.createSegment(DEFAULT_WORKSPACE_ID, {
+  await store.workspace(DEFAULT_WORKSPACE_ID).segments.create({
     id: "openers",
     kind: "dynamic",
     name: "openers",
@@ -54,9 +54,37 @@ const opened = (contact: string) => ({
   timestamp: NOW - 1000,
 });
 
-/** `tx` with `spy` told of every call of `name`, savepoints included. */
-function watched(tx: StoreOps, name: keyof StoreOps, spy: (args: unknown[]) => void): StoreOps {
+/** `tx` with `spy` told of every call of `repo.method` in any workspace, savepoints included. */
+function watched(
+  tx: StoreOps,
+  repo: keyof WorkspaceRepos,
+  method: string,
+  spy: (args: unknown[]) => void,
+): StoreOps {
   return new Proxy(tx, {
+    get(target, key) {
+      if (key === "workspace") {
+        return (ws: string) =>
+          new Proxy(target.workspace(ws), {
+            get(repos, k) {
+              const value = Reflect.get(repos, k, repos) as unknown;
+              return k === repo ? spying(value as object, method, spy) : value;
+            },
+          });
+      }
+      if (key === "savepoint") {
+        return <T>(fn: (sp: StoreOps) => Promise<T>) =>
+          target.savepoint((sp) => fn(watched(sp, repo, method, spy)));
+      }
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** `obj` with `spy` told of every call of its method `name`. */
+function spying<T extends object>(obj: T, name: string, spy: (args: unknown[]) => void): T {
+  return new Proxy(obj, {
     get(target, key) {
       const value = Reflect.get(target, key, target) as unknown;
       if (typeof value !== "function") return value;
@@ -65,9 +93,6 @@ function watched(tx: StoreOps, name: keyof StoreOps, spy: (args: unknown[]) => v
           spy(args);
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
-      }
-      if (key === "savepoint") {
-        return <T>(fn: (sp: StoreOps) => Promise<T>) => target.savepoint((sp) => fn(watched(sp, name, spy)));
       }
       return (value as (...a: unknown[]) => unknown).bind(target);
     },
@@ -78,7 +103,9 @@ describe("a start that fails", () => {
   it("Slice.start closes the store when loading a workspace fails", async () => {
     const store = await newStore();
     await seeded(store);
-    vi.spyOn(store, "listSegments").mockRejectedValue(new Error("segments unreadable"));
+    vi.spyOn(store.workspace(DEFAULT_WORKSPACE_ID).segments, "list").mockRejectedValue(
+      new Error("segments unreadable"),
+    );
     const close = vi.spyOn(store, "close");
     await expect(Slice.start({ store, clock, log: () => {} })).rejects.toThrow("segments unreadable");
     expect(close).toHaveBeenCalled();
@@ -86,7 +113,9 @@ describe("a start that fails", () => {
 
   it("Slice.open closes the store when bootstrapping fails", async () => {
     const store = await newStore();
-    vi.spyOn(store, "listApiKeys").mockRejectedValue(new Error("keys unreadable"));
+    vi.spyOn(store.workspace(DEFAULT_WORKSPACE_ID).apiKeys, "list").mockRejectedValue(
+      new Error("keys unreadable"),
+    );
     const close = vi.spyOn(store, "close");
     await expect(Slice.open({ store, clock, log: () => {} })).rejects.toThrow("keys unreadable");
     expect(close).toHaveBeenCalled();
@@ -105,7 +134,7 @@ describe("webhook subscriptions", () => {
     // A logged change: the subscriptions are read (and cached) by its transaction.
     await svc.live.ingestEvents([opened("c1")]);
     await svc.live.flush();
-    expect((await store.listDeliveries(ws, first.id)).data).toHaveLength(1);
+    expect((await store.workspace(ws).deliveries.list(first.id)).data).toHaveLength(1);
 
     // As soon as the next subscription's insert has committed, c2 enters and is logged.
     const logC2 = async () => {
@@ -113,8 +142,9 @@ describe("webhook subscriptions", () => {
       await svc.live.flush();
     };
     let logging: Promise<void> | null = null;
-    const createWebhook = store.createWebhook.bind(store);
-    vi.spyOn(store, "createWebhook").mockImplementation(async (...args) => {
+    const webhooks = store.workspace(ws).webhooks;
+    const createWebhook = webhooks.create.bind(webhooks);
+    vi.spyOn(webhooks, "create").mockImplementation(async (...args) => {
       const hook = await createWebhook(...args);
       await logC2();
       return hook;
@@ -122,7 +152,7 @@ describe("webhook subscriptions", () => {
     const transaction = store.transaction.bind(store);
     vi.spyOn(store, "transaction").mockImplementation(async (w, fn) => {
       let inserts = false;
-      const out = await transaction(w, (tx) => fn(watched(tx, "createWebhook", () => (inserts = true))));
+      const out = await transaction(w, (tx) => fn(watched(tx, "webhooks", "create", () => (inserts = true))));
       if (inserts) logging = logC2();
       return out;
     });
@@ -130,10 +160,10 @@ describe("webhook subscriptions", () => {
     await logging;
     vi.restoreAllMocks();
 
-    const log = await store.listChanges(ws, { segmentId: "openers" });
+    const log = await store.workspace(ws).changes.list({ segmentId: "openers" });
     const c2 = log.data.find((c) => c.contact_id === "c2")!;
     expect(c2.change).toBe("entered");
-    const queued = (await store.listDeliveries(ws, second.id)).data;
+    const queued = (await store.workspace(ws).deliveries.list(second.id)).data;
     expect(queued.map((d) => d.change_seq)).toEqual([c2.seq]);
   });
 
@@ -141,11 +171,12 @@ describe("webhook subscriptions", () => {
     const store = await newStore();
     await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
     const n = 5_001;
-    await store.putContacts(
-      DEFAULT_WORKSPACE_ID,
-      Array.from({ length: n }, (_, i) => ({ id: `c${i}`, status: "subscribed", tags: [], fields: {} })),
-    );
-    const hook = await store.createWebhook(DEFAULT_WORKSPACE_ID, {
+    await store
+      .workspace(DEFAULT_WORKSPACE_ID)
+      .contacts.put(
+        Array.from({ length: n }, (_, i) => ({ id: `c${i}`, status: "subscribed", tags: [], fields: {} })),
+      );
+    const hook = await store.workspace(DEFAULT_WORKSPACE_ID).webhooks.create({
       url: "http://127.0.0.1:9/all",
       events: ["segment.entered"],
     });
@@ -153,7 +184,7 @@ describe("webhook subscriptions", () => {
     const transaction = store.transaction.bind(store);
     vi.spyOn(store, "transaction").mockImplementation((w, fn) =>
       transaction(w, (tx) =>
-        fn(watched(tx, "enqueueDeliveries", (args) => sizes.push((args[1] as unknown[]).length))),
+        fn(watched(tx, "deliveries", "enqueue", (args) => sizes.push((args[0] as unknown[]).length))),
       ),
     );
     // Opening reconciles the change log: every contact enters the default segments it
@@ -168,7 +199,7 @@ describe("webhook subscriptions", () => {
     let queued = 0;
     let cursor: string | null | undefined;
     do {
-      const page = await store.listDeliveries(DEFAULT_WORKSPACE_ID, hook.id, {
+      const page = await store.workspace(DEFAULT_WORKSPACE_ID).deliveries.list(hook.id, {
         limit: 1000,
         ...(cursor ? { cursor } : {}),
       });
@@ -198,7 +229,8 @@ describe("an engine rebuilt after a failed apply", () => {
     const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
     await expect(
       svc.live.write(
-        async (tx) => tx.putContacts(svc.id, [{ id: "c3", status: "subscribed", tags: [], fields: {} }]),
+        async (tx) =>
+          tx.workspace(svc.id).contacts.put([{ id: "c3", status: "subscribed", tags: [], fields: {} }]),
         () => {
           throw new Error("apply failed");
         },

@@ -68,12 +68,11 @@ async function seed(path: string): Promise<void> {
   const store = await openStore({ sqlitePath: path, clock });
   wsA = (await store.createWorkspace({ name: "a" })).id;
   wsB = (await store.createWorkspace({ name: "b" })).id;
-  await store.createField(wsA, { key: "score", type: "number", label: "Score" });
+  await store.workspace(wsA).fields.create({ key: "score", type: "number", label: "Score" });
   const r = rng(7);
   const ids = [...Array.from({ length: 300 }, (_, i) => `ct_${String(i).padStart(4, "0")}`), ...ODD_IDS];
   for (const ws of [wsA, wsB]) {
-    await store.putContacts(
-      ws,
+    await store.workspace(ws).contacts.put(
       ids.map((id, i) => ({
         id,
         email: `${ws}-${i}@example.com`,
@@ -103,11 +102,11 @@ async function seed(path: string): Promise<void> {
           properties: properties(r, k),
         });
       }
-      await store.insertEvents(ws, batch);
+      await store.workspace(ws).events.insert(batch);
     }
   }
   const seg = (id: string, rule: unknown) =>
-    store.createSegment(wsA, { id, kind: "dynamic", name: id, rule: rule as never });
+    store.workspace(wsA).segments.create({ id, kind: "dynamic", name: id, rule: rule as never });
   await seg("openers", {
     type: "event",
     event: "email_opened",
@@ -151,13 +150,13 @@ async function seed(path: string): Promise<void> {
       { type: "segment", op: "in", segment: "openers" },
     ],
   });
-  await store.createSegment(wsA, { id: "vips", kind: "static", name: "vips" });
-  await store.putMembers(wsA, "vips", [
+  await store.workspace(wsA).segments.create({ id: "vips", kind: "static", name: "vips" });
+  await store.workspace(wsA).members.put("vips", [
     { contact_id: ids[3], action: "added" },
     { contact_id: ids[5], action: "added", expires_at: NOW + DAY },
   ]);
   // Erasure deletes a contact's events (gaps in `seq`).
-  await store.deleteContact(wsA, ids[10]);
+  await store.workspace(wsA).contacts.delete(ids[10]);
   await store.close();
   // More gaps, without erasing anybody.
   const db = new Database(path);

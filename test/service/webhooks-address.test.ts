@@ -48,9 +48,9 @@ async function receiver() {
 }
 
 async function queueOne(store: Store, ws: string, d: WebhookDispatcher) {
-  const logged = await store.appendChanges(ws, [
-    { segment_id: "s", contact_id: "c", change: "entered", at: 1 },
-  ]);
+  const logged = await store
+    .workspace(ws)
+    .changes.append([{ segment_id: "s", contact_id: "c", change: "entered", at: 1 }]);
   await d.enqueue(ws, logged);
 }
 
@@ -60,7 +60,7 @@ describe("delivery connects to the address that was checked", () => {
     const rx = await receiver();
     // `localhost` is 127.0.0.1 to the system resolver: a request that resolved the name
     // again itself would reach the receiver.
-    const hook = await store.createWebhook(ws, {
+    const hook = await store.workspace(ws).webhooks.create({
       url: `http://localhost:${rx.port}/hook`,
       events: ["segment.entered"],
     });
@@ -75,7 +75,7 @@ describe("delivery connects to the address that was checked", () => {
     expect(await d.runOnce()).toBe(1);
     expect(asked).toEqual(["localhost"]);
     expect(rx.hits).toEqual([]);
-    let [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    let [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     // It went to 8.8.8.8 (unreachable from here, or not listening): a connection error, not a refusal.
     expect(rec!.status).toBe("pending");
     expect(rec!.last_error).not.toMatch(/address not allowed/);
@@ -85,14 +85,14 @@ describe("delivery connects to the address that was checked", () => {
     expect(await d.runOnce()).toBe(1);
     expect(asked).toEqual(["localhost", "localhost"]);
     expect(rx.hits).toEqual([]);
-    [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec!.last_error).toBe("address not allowed (loopback)");
   });
 
   it("keeps the URL's host in the Host header while connecting to the resolved address", async () => {
     const { store, ws } = await setup();
     const rx = await receiver();
-    const hook = await store.createWebhook(ws, {
+    const hook = await store.workspace(ws).webhooks.create({
       url: `http://hooks.example.test:${rx.port}/hook`,
       events: ["segment.entered"],
     });
@@ -100,7 +100,7 @@ describe("delivery connects to the address that was checked", () => {
     await queueOne(store, ws, d);
     await d.runOnce();
     expect(rx.hits.map((h) => h.host)).toEqual([`hooks.example.test:${rx.port}`]);
-    expect((await store.listDeliveries(ws, hook.id)).data[0]!.status).toBe("delivered");
+    expect((await store.workspace(ws).deliveries.list(hook.id)).data[0]!.status).toBe("delivered");
   });
 
   it("refused addresses are not probed: the log says 'address not allowed', not what the port answered", async () => {
@@ -109,7 +109,7 @@ describe("delivery connects to the address that was checked", () => {
     const closed = await receiver(); // a port that answers, to tell a probe from a refusal
     const hooks = await Promise.all(
       [`http://127.0.0.1:${rx.port}/a`, `http://127.0.0.1:${closed.port}/b`, "http://127.0.0.1:1/c"].map(
-        (url) => store.createWebhook(ws, { url, events: ["segment.entered"] }),
+        (url) => store.workspace(ws).webhooks.create({ url, events: ["segment.entered"] }),
       ),
     );
     const d = new WebhookDispatcher(store, { clock, denyPrivate: true });
@@ -118,7 +118,7 @@ describe("delivery connects to the address that was checked", () => {
     expect(rx.hits).toEqual([]);
     expect(closed.hits).toEqual([]);
     for (const h of hooks) {
-      const [rec] = (await store.listDeliveries(ws, h.id)).data;
+      const [rec] = (await store.workspace(ws).deliveries.list(h.id)).data;
       expect(rec!.last_error).toBe("address not allowed (loopback)");
       expect(rec!.last_status_code).toBeNull();
     }

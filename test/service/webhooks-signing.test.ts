@@ -61,9 +61,9 @@ async function receiver(statuses: number[] = []) {
 }
 
 async function oneChange(store: Store, ws: string, d: WebhookDispatcher, contact = "c1") {
-  const logged = await store.appendChanges(ws, [
-    { segment_id: "s", contact_id: contact, change: "entered", at: clock.now() },
-  ]);
+  const logged = await store
+    .workspace(ws)
+    .changes.append([{ segment_id: "s", contact_id: contact, change: "entered", at: clock.now() }]);
   await d.enqueue(ws, logged);
 }
 
@@ -72,11 +72,13 @@ describe("Standard Webhooks headers on deliveries", () => {
     const { store, ws } = await setup();
     const rx = await receiver([500]);
     const secret = newStandardSecret();
-    const hook = await store.createWebhook(ws, { url: rx.url, events: ["segment.entered"], secret });
+    const hook = await store
+      .workspace(ws)
+      .webhooks.create({ url: rx.url, events: ["segment.entered"], secret });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await oneChange(store, ws, d);
     expect(await d.runOnce()).toBe(1);
-    const [pending] = (await store.listDeliveries(ws, hook.id)).data;
+    const [pending] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(pending!.status).toBe("pending");
     // The retry is due ~30 s later: within the library's 5 min tolerance of real time.
     clock.offset = pending!.next_attempt_at! - Date.now() + 1_000;
@@ -97,9 +99,11 @@ describe("Standard Webhooks headers on deliveries", () => {
     const { store, ws } = await setup();
     const rx = await receiver();
     const old = newStandardSecret();
-    const hook = await store.createWebhook(ws, { url: rx.url, events: ["segment.entered"], secret: old });
+    const hook = await store
+      .workspace(ws)
+      .webhooks.create({ url: rx.url, events: ["segment.entered"], secret: old });
     const fresh = newStandardSecret();
-    await store.rotateWebhookSecret(ws, hook.id, {
+    await store.workspace(ws).webhooks.rotateSecret(hook.id, {
       secret: fresh,
       previous_until: clock.now() + ROTATION_OVERLAP_MS,
     });
@@ -137,7 +141,7 @@ describe("Standard Webhooks headers on deliveries", () => {
     const raw = "shared secret, not base64 – ünïcödé";
     const whsec = `whsec_${Buffer.alloc(20, 9).toString("base64")}`; // 20 bytes: any length the library decodes
     for (const secret of [raw, whsec])
-      await store.createWebhook(ws, { url: rx.url, events: ["segment.entered"], secret });
+      await store.workspace(ws).webhooks.create({ url: rx.url, events: ["segment.entered"], secret });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await oneChange(store, ws, d);
     await d.runOnce();

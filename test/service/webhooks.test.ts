@@ -81,10 +81,7 @@ async function receiver(handler: Handler = (_req, res) => res.end("ok")) {
 }
 
 async function logChanges(store: Store, ws: string, changes: Omit<ChangeInput, "at">[], at = T0) {
-  return store.appendChanges(
-    ws,
-    changes.map((c) => ({ ...c, at })),
-  );
+  return store.workspace(ws).changes.append(changes.map((c) => ({ ...c, at })));
 }
 
 describe("signatures", () => {
@@ -207,7 +204,7 @@ describe("WebhookDispatcher", () => {
   it("POSTs a signed JSON body that verifies with the subscription's secret", async () => {
     const { clock, store, ws } = await setup();
     const rx = await receiver();
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: [...WEBHOOK_EVENTS] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: [...WEBHOOK_EVENTS] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     const logged = await logChanges(store, ws, [
       { segment_id: "seg_a", contact_id: "c1", change: "entered" },
@@ -226,7 +223,7 @@ describe("WebhookDispatcher", () => {
     expect(verifySignature("whsec_wrong", signature, body, 300, nowS)).toBe(false);
 
     const payload = JSON.parse(body);
-    const [delivery] = (await store.listDeliveries(ws, hook.id)).data;
+    const [delivery] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(payload).toEqual({
       id: `del_${delivery.id}`,
       type: "segment.entered",
@@ -244,13 +241,15 @@ describe("WebhookDispatcher", () => {
   it("queues one delivery per matching subscription (event and segment filters)", async () => {
     const { clock, store, ws } = await setup();
     const rx = await receiver();
-    const any = await store.createWebhook(ws, { url: rx.url("/any"), events: ["segment.entered"] });
-    const seg1 = await store.createWebhook(ws, {
+    const any = await store
+      .workspace(ws)
+      .webhooks.create({ url: rx.url("/any"), events: ["segment.entered"] });
+    const seg1 = await store.workspace(ws).webhooks.create({
       url: rx.url("/seg1"),
       events: [...WEBHOOK_EVENTS],
       segment_id: "seg_1",
     });
-    const seg2Exits = await store.createWebhook(ws, {
+    const seg2Exits = await store.workspace(ws).webhooks.create({
       url: rx.url("/seg2"),
       events: ["segment.exited"],
       segment_id: "seg_2",
@@ -277,9 +276,9 @@ describe("WebhookDispatcher", () => {
     expect(got("/any")).toEqual(["segment.entered seg_1 c1", "segment.entered seg_2 c2"]);
     expect(got("/seg1")).toEqual(["segment.entered seg_1 c1", "segment.exited seg_1 c1"]);
     expect(got("/seg2")).toEqual([]);
-    expect((await store.listDeliveries(ws, any.id)).data).toHaveLength(2);
-    expect((await store.listDeliveries(ws, seg1.id)).data).toHaveLength(2);
-    expect((await store.listDeliveries(ws, seg2Exits.id)).data).toHaveLength(0);
+    expect((await store.workspace(ws).deliveries.list(any.id)).data).toHaveLength(2);
+    expect((await store.workspace(ws).deliveries.list(seg1.id)).data).toHaveLength(2);
+    expect((await store.workspace(ws).deliveries.list(seg2Exits.id)).data).toHaveLength(0);
   });
 
   it("retries a failed delivery when it is due and delivers it exactly once", async () => {
@@ -288,7 +287,7 @@ describe("WebhookDispatcher", () => {
       res.statusCode = n === 1 ? 500 : 200;
       res.end();
     });
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: [...WEBHOOK_EVENTS] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: [...WEBHOOK_EVENTS] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false, random: () => 0.5 });
     await d.enqueue(
       ws,
@@ -296,7 +295,7 @@ describe("WebhookDispatcher", () => {
     );
 
     expect(await d.runOnce()).toBe(1);
-    let [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    let [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec).toMatchObject({
       status: "pending",
       attempts: 1,
@@ -310,7 +309,7 @@ describe("WebhookDispatcher", () => {
     expect(await d.runOnce()).toBe(0);
     clock.advance(1_000);
     expect(await d.runOnce()).toBe(1);
-    [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec).toMatchObject({ status: "delivered", attempts: 2, last_status_code: 200, last_error: null });
 
     // Nothing more, however long we wait.
@@ -327,7 +326,7 @@ describe("WebhookDispatcher", () => {
       res.statusCode = 503;
       res.end();
     });
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await d.enqueue(
       ws,
@@ -338,7 +337,7 @@ describe("WebhookDispatcher", () => {
     for (;;) {
       expect(await d.runOnce()).toBe(1);
       rounds++;
-      const [rec] = (await store.listDeliveries(ws, hook.id)).data;
+      const [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
       expect(rec.attempts).toBe(rounds);
       if (rec.status === "failed") {
         expect(rec.next_attempt_at).toBeNull();
@@ -361,7 +360,7 @@ describe("WebhookDispatcher", () => {
     const rx = await receiver(() => {
       /* never answers */
     });
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false, timeoutMs: 300 });
     await d.enqueue(
       ws,
@@ -372,7 +371,7 @@ describe("WebhookDispatcher", () => {
     const took = performance.now() - started;
     expect(took).toBeGreaterThanOrEqual(250);
     expect(took).toBeLessThan(5_000);
-    const [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    const [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec).toMatchObject({ status: "pending", attempts: 1, last_status_code: null });
     expect(rec.last_error).toMatch(/timed out after 300 ms/);
     expect(rx.hits).toHaveLength(1);
@@ -384,13 +383,15 @@ describe("WebhookDispatcher", () => {
       res.writeHead(302, { Location: "http://10.0.0.1/" });
       res.end();
     });
-    const redirected = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const redirected = await store
+      .workspace(ws)
+      .webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     // A port nobody listens on: get one from a server, then close it.
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = await store.createWebhook(ws, {
+    const refused = await store.workspace(ws).webhooks.create({
       url: `http://127.0.0.1:${deadPort}/`,
       events: ["segment.entered"],
     });
@@ -400,10 +401,10 @@ describe("WebhookDispatcher", () => {
       await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "entered" }]),
     );
     expect(await d.runOnce()).toBe(2);
-    const [r1] = (await store.listDeliveries(ws, redirected.id)).data;
+    const [r1] = (await store.workspace(ws).deliveries.list(redirected.id)).data;
     expect(r1).toMatchObject({ status: "pending", last_status_code: 302 });
     expect(r1.last_error).toMatch(/redirect/);
-    const [r2] = (await store.listDeliveries(ws, refused.id)).data;
+    const [r2] = (await store.workspace(ws).deliveries.list(refused.id)).data;
     expect(r2).toMatchObject({ status: "pending", last_status_code: null });
     expect(r2.last_error).toMatch(/ECONNREFUSED/);
   });
@@ -411,14 +412,14 @@ describe("WebhookDispatcher", () => {
   it("with denyPrivate, does not send to 127.0.0.1 (checked at delivery); without it, does", async () => {
     const { clock, store, ws } = await setup();
     const rx = await receiver();
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     const logged = await logChanges(store, ws, [{ segment_id: "s", contact_id: "c", change: "entered" }]);
 
     const strict = new WebhookDispatcher(store, { clock, denyPrivate: true });
     await strict.enqueue(ws, logged);
     expect(await strict.runOnce()).toBe(1);
     expect(rx.hits).toHaveLength(0);
-    let [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    let [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec.status).toBe("pending");
     expect(rec.last_error).toBe("address not allowed (loopback)");
 
@@ -427,7 +428,7 @@ describe("WebhookDispatcher", () => {
     lax.addWorkspace(ws);
     expect(await lax.runOnce()).toBe(1);
     expect(rx.hits).toHaveLength(1);
-    [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec.status).toBe("delivered");
   });
 
@@ -441,7 +442,7 @@ describe("WebhookDispatcher", () => {
       res.end();
       arrived();
     });
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     // A poll interval far longer than the test: only the wake-up can make it deliver.
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false, pollMs: 600_000 });
     d.addWorkspace(ws);
@@ -456,7 +457,7 @@ describe("WebhookDispatcher", () => {
     } finally {
       await d.stop();
     }
-    const [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    const [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec.status).toBe("delivered");
     expect(rx.hits).toHaveLength(1);
   });
@@ -471,7 +472,7 @@ describe("WebhookDispatcher", () => {
       arrived();
       setTimeout(() => res.end(), 200);
     });
-    const hook = await store.createWebhook(ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false, pollMs: 10 });
     d.start();
     await d.enqueue(
@@ -480,37 +481,41 @@ describe("WebhookDispatcher", () => {
     );
     await arrival;
     await d.stop();
-    const [rec] = (await store.listDeliveries(ws, hook.id)).data;
+    const [rec] = (await store.workspace(ws).deliveries.list(hook.id)).data;
     expect(rec.status).toBe("delivered");
   });
 
   it("enqueues inside a transaction, with the change log", async () => {
     const { clock, store, ws } = await setup();
-    const hook = await store.createWebhook(ws, { url: "http://127.0.0.1:9/", events: ["segment.entered"] });
+    const hook = await store
+      .workspace(ws)
+      .webhooks.create({ url: "http://127.0.0.1:9/", events: ["segment.entered"] });
     const d = new WebhookDispatcher(store, { clock, denyPrivate: false });
     await expect(
       store.transaction(ws, async (tx) => {
-        const logged = await tx.appendChanges(ws, [
-          { segment_id: "s", contact_id: "c", change: "entered", at: T0 },
-        ]);
+        const logged = await tx
+          .workspace(ws)
+          .changes.append([{ segment_id: "s", contact_id: "c", change: "entered", at: T0 }]);
         expect(await d.enqueue(ws, logged, tx)).toBe(1);
         throw new Error("rolled back");
       }),
     ).rejects.toThrow("rolled back");
-    expect((await store.listDeliveries(ws, hook.id)).data).toHaveLength(0);
+    expect((await store.workspace(ws).deliveries.list(hook.id)).data).toHaveLength(0);
     await store.transaction(ws, async (tx) => {
-      const logged = await tx.appendChanges(ws, [
-        { segment_id: "s", contact_id: "c", change: "entered", at: T0 },
-      ]);
+      const logged = await tx
+        .workspace(ws)
+        .changes.append([{ segment_id: "s", contact_id: "c", change: "entered", at: T0 }]);
       await d.enqueue(ws, logged, tx);
     });
-    expect((await store.listDeliveries(ws, hook.id)).data).toHaveLength(1);
+    expect((await store.workspace(ws).deliveries.list(hook.id)).data).toHaveLength(1);
   });
 
   it("delivers what a previous process left pending, in flight ones once their lease ran out", async () => {
     const first = await setup();
     const rx = await receiver();
-    const hook = await first.store.createWebhook(first.ws, { url: rx.url(), events: ["segment.entered"] });
+    const hook = await first.store
+      .workspace(first.ws)
+      .webhooks.create({ url: rx.url(), events: ["segment.entered"] });
     const before = new WebhookDispatcher(first.store, { clock: first.clock, denyPrivate: false });
     await before.enqueue(
       first.ws,
@@ -520,8 +525,8 @@ describe("WebhookDispatcher", () => {
       ]),
     );
     // The old process claimed one of them and died before recording the outcome.
-    const all = (await first.store.listDeliveries(first.ws, hook.id)).data;
-    const claimed: DeliveryJob[] = await first.store.claimDeliveries(first.ws, {
+    const all = (await first.store.workspace(first.ws).deliveries.list(hook.id)).data;
+    const claimed: DeliveryJob[] = await first.store.workspace(first.ws).deliveries.claim({
       now: first.clock.now(),
       limit: 1,
       leaseMs: 60_000,
@@ -544,7 +549,7 @@ describe("WebhookDispatcher", () => {
     expect(await after.runOnce()).toBe(1);
     expect(rx.hits.map((h) => JSON.parse(h.body).data.contact_id)).toEqual(["queued", "in-flight"]);
     expect(JSON.parse(rx.hits[1].body)).toEqual(JSON.parse(deliveryBody(claimed[0])));
-    const statuses = (await store.listDeliveries(first.ws, hook.id)).data.map((r) => r.status);
+    const statuses = (await store.workspace(first.ws).deliveries.list(hook.id)).data.map((r) => r.status);
     expect(statuses).toEqual(["delivered", "delivered"]);
   });
 });

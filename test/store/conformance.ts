@@ -99,13 +99,17 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           await Promise.all(
             stores.map((s, i) =>
               s.transaction(ws.id, async (tx) => {
-                await tx.insertEvents(ws.id, [{ id: `s${i}`, type: "x", contact_id: "c", timestamp: i }]);
+                await tx
+                  .workspace(ws.id)
+                  .events.insert([{ id: `s${i}`, type: "x", contact_id: "c", timestamp: i }]);
                 await new Promise((r) => setTimeout(r, 5));
-                await tx.insertEvents(ws.id, [{ id: `t${i}`, type: "x", contact_id: "c", timestamp: i }]);
+                await tx
+                  .workspace(ws.id)
+                  .events.insert([{ id: `t${i}`, type: "x", contact_id: "c", timestamp: i }]);
               }),
             ),
           );
-          expect(await stores[2].countEvents(ws.id)).toBe(6);
+          expect(await stores[2].workspace(ws.id).events.count()).toBe(6);
         } finally {
           for (const s of stores) await s.close();
         }
@@ -175,7 +179,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
 
       it("stores API keys hashed and authenticates by secret", async () => {
         const ws = await newWs();
-        const { key, secret } = await store.createApiKey(ws, { name: "ci" });
+        const { key, secret } = await store.workspace(ws).apiKeys.create({ name: "ci" });
         expect(secret).toMatch(/^slk_/);
         expect(key).toMatchObject({ workspace_id: ws, name: "ci", admin: false });
         expect(secret.startsWith(key.prefix)).toBe(true);
@@ -189,25 +193,31 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(auth?.key).toEqual(key);
         expect(await store.authenticate(`${secret}x`)).toBeNull();
 
-        const admin = await store.createApiKey(ws, { admin: true, secret: `bootstrap-secret-${ws}` });
+        const admin = await store
+          .workspace(ws)
+          .apiKeys.create({ admin: true, secret: `bootstrap-secret-${ws}` });
         expect(admin.secret).toBe(`bootstrap-secret-${ws}`);
         expect((await store.authenticate(`bootstrap-secret-${ws}`))?.key.admin).toBe(true);
-        const dup = await rejection(store.createApiKey(ws, { secret: `bootstrap-secret-${ws}` }));
+        const dup = await rejection(store.workspace(ws).apiKeys.create({ secret: `bootstrap-secret-${ws}` }));
         expect(dup.code).toBe("conflict");
-        expect((await rejection(store.createApiKey(ws, { secret: "short" }))).code).toBe("invalid");
+        expect((await rejection(store.workspace(ws).apiKeys.create({ secret: "short" }))).code).toBe(
+          "invalid",
+        );
 
-        expect((await store.listApiKeys(ws)).map((k) => k.id).sort()).toEqual([key.id, admin.key.id].sort());
-        expect(await store.deleteApiKey(ws, key.id)).toBe(true);
-        expect(await store.deleteApiKey(ws, key.id)).toBe(false);
+        expect((await store.workspace(ws).apiKeys.list()).map((k) => k.id).sort()).toEqual(
+          [key.id, admin.key.id].sort(),
+        );
+        expect(await store.workspace(ws).apiKeys.delete(key.id)).toBe(true);
+        expect(await store.workspace(ws).apiKeys.delete(key.id)).toBe(false);
         expect(await store.authenticate(secret)).toBeNull();
       });
 
       it("keeps each key's role; an admin key has the admin role", async () => {
         const ws = await newWs();
-        const ro = await store.createApiKey(ws, { role: "read_only" });
-        const ing = await store.createApiKey(ws, { role: "ingest" });
-        const rw = await store.createApiKey(ws, {});
-        const admin = await store.createApiKey(ws, { admin: true });
+        const ro = await store.workspace(ws).apiKeys.create({ role: "read_only" });
+        const ing = await store.workspace(ws).apiKeys.create({ role: "ingest" });
+        const rw = await store.workspace(ws).apiKeys.create({});
+        const admin = await store.workspace(ws).apiKeys.create({ admin: true });
         expect([ro.key.role, ing.key.role, rw.key.role, admin.key.role]).toEqual([
           "read_only",
           "ingest",
@@ -216,7 +226,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         ]);
         expect((await store.authenticate(ing.secret))?.key.role).toBe("ingest");
         expect((await store.authenticate(admin.secret))?.key).toMatchObject({ role: "admin", admin: true });
-        const listed = new Map((await store.listApiKeys(ws)).map((k) => [k.id, k.role]));
+        const listed = new Map((await store.workspace(ws).apiKeys.list()).map((k) => [k.id, k.role]));
         expect(listed.get(ro.key.id)).toBe("read_only");
         expect(listed.get(admin.key.id)).toBe("admin");
       });
@@ -225,49 +235,59 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
     describe("anonymous identities and receivers", () => {
       it("maps anonymous ids to contacts, repoints them, and moves a contact's events and identities", async () => {
         const ws = await newWs();
-        const [a, b] = await store.putContacts(ws, [
+        const [a, b] = await store.workspace(ws).contacts.put([
           { email: "anon-merge-a@example.com", tags: [], fields: {} },
           { email: "anon-merge-b@example.com", tags: [], fields: {} },
         ]);
-        await store.putIdentities(ws, [
+        await store.workspace(ws).identities.put([
           { anonymous_id: "anon-1", contact_id: a!.id },
           { anonymous_id: "anon-2", contact_id: a!.id },
         ]);
-        expect(await store.findIdentities(ws, ["anon-2", "nope", "anon-1"])).toEqual([a!.id, null, a!.id]);
-        await store.insertEvents(ws, [
+        expect(await store.workspace(ws).identities.find(["anon-2", "nope", "anon-1"])).toEqual([
+          a!.id,
+          null,
+          a!.id,
+        ]);
+        await store.workspace(ws).events.insert([
           { id: "m1", type: "page_viewed", contact_id: a!.id, timestamp: 1, properties: {} },
           { id: "m2", type: "page_viewed", contact_id: a!.id, timestamp: 2, properties: {} },
           { id: "m3", type: "page_viewed", contact_id: b!.id, timestamp: 3, properties: {} },
         ]);
-        expect(await store.moveContactData(ws, a!.id, b!.id)).toEqual({ events: 2 });
-        expect((await store.listContactEvents(ws, a!.id)).data).toHaveLength(0);
-        expect((await store.listContactEvents(ws, b!.id)).data.map((e) => e.id)).toEqual(["m3", "m2", "m1"]);
-        expect(await store.findIdentities(ws, ["anon-1", "anon-2"])).toEqual([b!.id, b!.id]);
-        await store.putIdentities(ws, [{ anonymous_id: "anon-1", contact_id: a!.id }]);
-        expect(await store.findIdentities(ws, ["anon-1"])).toEqual([a!.id]);
+        expect(await store.workspace(ws).identities.moveContactData(a!.id, b!.id)).toEqual({ events: 2 });
+        expect((await store.workspace(ws).events.listOfContact(a!.id)).data).toHaveLength(0);
+        expect((await store.workspace(ws).events.listOfContact(b!.id)).data.map((e) => e.id)).toEqual([
+          "m3",
+          "m2",
+          "m1",
+        ]);
+        expect(await store.workspace(ws).identities.find(["anon-1", "anon-2"])).toEqual([b!.id, b!.id]);
+        await store.workspace(ws).identities.put([{ anonymous_id: "anon-1", contact_id: a!.id }]);
+        expect(await store.workspace(ws).identities.find(["anon-1"])).toEqual([a!.id]);
         const other = await newWs();
-        expect(await store.findIdentities(other, ["anon-1"])).toEqual([null]);
+        expect(await store.workspace(other).identities.find(["anon-1"])).toEqual([null]);
       });
 
       it("stores receivers per workspace and finds one by id alone", async () => {
         const ws = await newWs();
-        const r = await store.createReceiver(ws, {
+        const r = await store.workspace(ws).receivers.create({
           provider: "mailgun",
           name: "Mailgun",
           config: { signing_key: "key-123" },
         });
         expect(r.id).toMatch(/^rcv_/);
-        expect(await store.getReceiver(ws, r.id)).toEqual(r);
+        expect(await store.workspace(ws).receivers.get(r.id)).toEqual(r);
         expect(await store.findReceiver(r.id)).toEqual(r);
-        expect(await store.getReceiver(await newWs(), r.id)).toBeNull();
-        expect((await store.listReceivers(ws)).map((x) => x.id)).toEqual([r.id]);
-        const u = await store.updateReceiver(ws, r.id, {
+        expect(await store.workspace(await newWs()).receivers.get(r.id)).toBeNull();
+        expect((await store.workspace(ws).receivers.list()).map((x) => x.id)).toEqual([r.id]);
+        const u = await store.workspace(ws).receivers.update(r.id, {
           name: "Mailgun EU",
           config: { signing_key: "key-456" },
         });
         expect(u).toEqual({ ...r, name: "Mailgun EU", config: { signing_key: "key-456" } });
-        expect(await store.updateReceiver(await newWs(), r.id, { name: "x", config: {} })).toBeNull();
-        expect(await store.deleteReceiver(ws, r.id)).toBe(true);
+        expect(
+          await store.workspace(await newWs()).receivers.update(r.id, { name: "x", config: {} }),
+        ).toBeNull();
+        expect(await store.workspace(ws).receivers.delete(r.id)).toBe(true);
         expect(await store.findReceiver(r.id)).toBeNull();
       });
     });
@@ -276,22 +296,22 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("registers fields per workspace", async () => {
         const ws = await newWs();
         const other = await newWs();
-        const plan = await store.createField(ws, { key: "plan", type: "string", label: "Plan" });
+        const plan = await store.workspace(ws).fields.create({ key: "plan", type: "string", label: "Plan" });
         expect(plan).toMatchObject({ key: "plan", type: "string", label: "Plan" });
-        await store.createField(ws, { key: "score", type: "number" });
-        expect((await store.listFields(ws)).map((x) => [x.key, x.type, x.label])).toEqual([
+        await store.workspace(ws).fields.create({ key: "score", type: "number" });
+        expect((await store.workspace(ws).fields.list()).map((x) => [x.key, x.type, x.label])).toEqual([
           ["plan", "string", "Plan"],
           ["score", "number", "score"],
         ]);
-        const dup = await rejection(store.createField(ws, { key: "plan", type: "number" }));
+        const dup = await rejection(store.workspace(ws).fields.create({ key: "plan", type: "number" }));
         expect(dup.code).toBe("conflict");
         expect(dup.field).toBe("key");
         // The same key in another workspace is another field.
-        await store.createField(other, { key: "plan", type: "boolean" });
-        expect((await store.listFields(other)).map((x) => x.type)).toEqual(["boolean"]);
-        expect(await store.deleteField(ws, "plan")).toBe(true);
-        expect((await store.listFields(ws)).map((x) => x.key)).toEqual(["score"]);
-        expect((await store.listFields(other)).map((x) => x.key)).toEqual(["plan"]);
+        await store.workspace(other).fields.create({ key: "plan", type: "boolean" });
+        expect((await store.workspace(other).fields.list()).map((x) => x.type)).toEqual(["boolean"]);
+        expect(await store.workspace(ws).fields.delete("plan")).toBe(true);
+        expect((await store.workspace(ws).fields.list()).map((x) => x.key)).toEqual(["score"]);
+        expect((await store.workspace(other).fields.list()).map((x) => x.key)).toEqual(["plan"]);
       });
     });
 
@@ -299,7 +319,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("creates contacts with server ids and normalised email, and reads them back whole", async () => {
         const ws = await newWs();
         clock.t = 1_700_000_100_000;
-        const [c] = await store.putContacts(ws, [
+        const [c] = await store.workspace(ws).contacts.put([
           {
             email: "  Ada.Lovelace@Example.COM ",
             external_id: "u-1",
@@ -345,62 +365,66 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           updated_at: clock.t,
         };
         expect(c).toEqual(expected);
-        expect(await store.getContact(ws, c.id)).toEqual(expected);
-        expect(await store.getContact(ws, "ct_missing")).toBeNull();
-        expect(await store.countContacts(ws)).toBe(1);
+        expect(await store.workspace(ws).contacts.get(c.id)).toEqual(expected);
+        expect(await store.workspace(ws).contacts.get("ct_missing")).toBeNull();
+        expect(await store.workspace(ws).contacts.count()).toBe(1);
       });
 
       it("finds contacts by id, email (case-insensitively) and external id", async () => {
         const ws = await newWs();
-        const [a, b] = await store.putContacts(ws, [
+        const [a, b] = await store.workspace(ws).contacts.put([
           { email: "a@x.io", external_id: "ext-a" },
           { email: "B@x.io", external_id: "ext-b" },
         ]);
-        const found = await store.findContacts(ws, [
-          { email: " A@X.IO" },
-          { external_id: "ext-b" },
-          { id: a.id },
-          { email: "nobody@x.io" },
-          { external_id: "EXT-A" },
-          { id: "ct_nope" },
-          { email: "b@X.io" },
-        ]);
+        const found = await store
+          .workspace(ws)
+          .contacts.find([
+            { email: " A@X.IO" },
+            { external_id: "ext-b" },
+            { id: a.id },
+            { email: "nobody@x.io" },
+            { external_id: "EXT-A" },
+            { id: "ct_nope" },
+            { email: "b@X.io" },
+          ]);
         expect(found.map((c) => c?.id ?? null)).toEqual([a.id, b.id, a.id, null, null, null, b.id]);
-        const got = await store.getContacts(ws, [b.id, "ct_nope", a.id, b.id]);
+        const got = await store.workspace(ws).contacts.getMany([b.id, "ct_nope", a.id, b.id]);
         expect(got.map((c) => c?.id ?? null)).toEqual([b.id, null, a.id, b.id]);
-        expect(await store.findContacts(ws, [])).toEqual([]);
+        expect(await store.workspace(ws).contacts.find([])).toEqual([]);
       });
 
       it("keeps email and external_id unique per workspace, email case-insensitively", async () => {
         const ws = await newWs();
         const other = await newWs();
-        const [a] = await store.putContacts(ws, [{ email: "same@x.io", external_id: "E1" }]);
-        const e1 = await rejection(store.putContacts(ws, [{ email: "SAME@x.io " }]));
+        const [a] = await store.workspace(ws).contacts.put([{ email: "same@x.io", external_id: "E1" }]);
+        const e1 = await rejection(store.workspace(ws).contacts.put([{ email: "SAME@x.io " }]));
         expect(e1.code).toBe("conflict");
         expect(e1.field).toBe("email");
-        const e2 = await rejection(store.putContacts(ws, [{ email: "other@x.io", external_id: "E1" }]));
+        const e2 = await rejection(
+          store.workspace(ws).contacts.put([{ email: "other@x.io", external_id: "E1" }]),
+        );
         expect(e2.code).toBe("conflict");
         expect(e2.field).toBe("external_id");
         // external_id is compared exactly.
-        await store.putContacts(ws, [{ external_id: "e1" }]);
+        await store.workspace(ws).contacts.put([{ external_id: "e1" }]);
         // Several contacts without email or external_id are fine.
-        await store.putContacts(ws, [{ first_name: "x" }, { first_name: "y" }]);
+        await store.workspace(ws).contacts.put([{ first_name: "x" }, { first_name: "y" }]);
         // Another workspace has its own keys.
-        const [b] = await store.putContacts(other, [{ email: "same@x.io", external_id: "E1" }]);
+        const [b] = await store.workspace(other).contacts.put([{ email: "same@x.io", external_id: "E1" }]);
         expect(b.id).not.toBe(a.id);
         // A write that frees an email lets another contact take it.
-        await store.putContacts(ws, [{ id: a.id, email: "renamed@x.io", external_id: "E1" }]);
-        const [c] = await store.putContacts(ws, [{ email: "Same@X.io" }]);
-        expect((await store.findContacts(ws, [{ email: "same@x.io" }]))[0]?.id).toBe(c.id);
+        await store.workspace(ws).contacts.put([{ id: a.id, email: "renamed@x.io", external_id: "E1" }]);
+        const [c] = await store.workspace(ws).contacts.put([{ email: "Same@X.io" }]);
+        expect((await store.workspace(ws).contacts.find([{ email: "same@x.io" }]))[0]?.id).toBe(c.id);
         // An existing id conflicting with itself is an update, not a conflict.
-        await store.putContacts(ws, [{ id: c.id, email: "same@x.io", first_name: "Sam" }]);
-        expect((await store.getContact(ws, c.id))?.first_name).toBe("Sam");
+        await store.workspace(ws).contacts.put([{ id: c.id, email: "same@x.io", first_name: "Sam" }]);
+        expect((await store.workspace(ws).contacts.get(c.id))?.first_name).toBe("Sam");
       });
 
       it("replaces a contact whole but keeps created_at", async () => {
         const ws = await newWs();
         clock.t = 1_700_000_200_000;
-        const [a] = await store.putContacts(ws, [
+        const [a] = await store.workspace(ws).contacts.put([
           {
             email: "r@x.io",
             first_name: "R",
@@ -411,9 +435,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         ]);
         expect(a.created_at).toBe(1_500_000_000_000);
         clock.t = 1_700_000_300_000;
-        const [b] = await store.putContacts(ws, [
-          { id: a.id, email: "r@x.io", last_name: "S", created_at: 1 },
-        ]);
+        const [b] = await store
+          .workspace(ws)
+          .contacts.put([{ id: a.id, email: "r@x.io", last_name: "S", created_at: 1 }]);
         expect(b).toMatchObject({
           id: a.id,
           first_name: null,
@@ -423,67 +447,72 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           created_at: 1_500_000_000_000,
           updated_at: 1_700_000_300_000,
         });
-        expect(await store.getContact(ws, a.id)).toEqual(b);
+        expect(await store.workspace(ws).contacts.get(a.id)).toEqual(b);
         // A given id that is not stored yet creates the contact with that id.
-        const [c] = await store.putContacts(ws, [{ id: "ct_given", email: "g@x.io" }]);
+        const [c] = await store.workspace(ws).contacts.put([{ id: "ct_given", email: "g@x.io" }]);
         expect(c.id).toBe("ct_given");
         expect(c.created_at).toBe(clock.t);
         // The same id twice in a batch: the last write wins, as written one by one.
-        const [d1, d2] = await store.putContacts(ws, [
+        const [d1, d2] = await store.workspace(ws).contacts.put([
           { id: "ct_twice", first_name: "one" },
           { id: "ct_twice", first_name: "two" },
         ]);
         expect([d1.first_name, d2.first_name]).toEqual(["one", "two"]);
-        expect((await store.getContact(ws, "ct_twice"))?.first_name).toBe("two");
+        expect((await store.workspace(ws).contacts.get("ct_twice"))?.first_name).toBe("two");
       });
 
       it("writes a batch atomically: one conflict stores none of it", async () => {
         const ws = await newWs();
-        await store.putContacts(ws, [{ email: "taken@x.io" }]);
+        await store.workspace(ws).contacts.put([{ email: "taken@x.io" }]);
         const batch = Array.from({ length: 50 }, (_, i) => ({ email: `new${i}@x.io` }));
         batch.push({ email: "TAKEN@x.io" });
-        expect((await rejection(store.putContacts(ws, batch))).code).toBe("conflict");
-        expect(await store.countContacts(ws)).toBe(1);
-        expect(await store.findContacts(ws, [{ email: "new0@x.io" }])).toEqual([null]);
+        expect((await rejection(store.workspace(ws).contacts.put(batch))).code).toBe("conflict");
+        expect(await store.workspace(ws).contacts.count()).toBe(1);
+        expect(await store.workspace(ws).contacts.find([{ email: "new0@x.io" }])).toEqual([null]);
       });
 
       it("erases a contact with its events and memberships", async () => {
         const ws = await newWs();
-        const [a, b] = await store.putContacts(ws, [{ email: "gone@x.io" }, { email: "stays@x.io" }]);
-        const seg = await store.createSegment(ws, { kind: "static", name: "S" });
-        await store.putMembers(ws, seg.id, [
+        const [a, b] = await store
+          .workspace(ws)
+          .contacts.put([{ email: "gone@x.io" }, { email: "stays@x.io" }]);
+        const seg = await store.workspace(ws).segments.create({ kind: "static", name: "S" });
+        await store.workspace(ws).members.put(seg.id, [
           { contact_id: a.id, action: "added" },
           { contact_id: b.id, action: "added" },
         ]);
-        await store.insertEvents(ws, [
+        await store.workspace(ws).events.insert([
           { id: "k1", type: "email_opened", contact_id: a.id, timestamp: 1 },
           { type: "email_opened", contact_id: a.id, timestamp: 2 },
           { type: "email_opened", contact_id: b.id, timestamp: 3 },
         ]);
-        await store.appendChanges(ws, [{ segment_id: seg.id, contact_id: a.id, change: "entered", at: 1 }]);
-        expect(await store.deleteContact(ws, a.id)).toBe(true);
-        expect(await store.deleteContact(ws, a.id)).toBe(false);
-        expect(await store.getContact(ws, a.id)).toBeNull();
-        expect((await store.listContactEvents(ws, a.id)).data).toEqual([]);
-        expect(await store.countEvents(ws)).toBe(1);
-        expect((await store.listMembers(ws, seg.id)).data.map((m) => m.contact_id)).toEqual([b.id]);
+        await store
+          .workspace(ws)
+          .changes.append([{ segment_id: seg.id, contact_id: a.id, change: "entered", at: 1 }]);
+        expect(await store.workspace(ws).contacts.delete(a.id)).toBe(true);
+        expect(await store.workspace(ws).contacts.delete(a.id)).toBe(false);
+        expect(await store.workspace(ws).contacts.get(a.id)).toBeNull();
+        expect((await store.workspace(ws).events.listOfContact(a.id)).data).toEqual([]);
+        expect(await store.workspace(ws).events.count()).toBe(1);
+        expect((await store.workspace(ws).members.list(seg.id)).data.map((m) => m.contact_id)).toEqual([
+          b.id,
+        ]);
         // The change log is append-only: erasure appends `exited`, it does not rewrite history.
-        expect((await store.listChanges(ws)).data).toHaveLength(1);
-        expect(await store.countContacts(ws)).toBe(1);
+        expect((await store.workspace(ws).changes.list()).data).toHaveLength(1);
+        expect(await store.workspace(ws).contacts.count()).toBe(1);
       });
 
       it("lists contacts with cursor pagination, optionally filtered by a membership", async () => {
         const ws = await newWs();
-        const made = await store.putContacts(
-          ws,
-          Array.from({ length: 25 }, (_, i) => ({ email: `p${i}@x.io` })),
-        );
+        const made = await store
+          .workspace(ws)
+          .contacts.put(Array.from({ length: 25 }, (_, i) => ({ email: `p${i}@x.io` })));
         const ids = made.map((c) => c.id).sort();
         const seen: string[] = [];
         let cursor: string | null = null;
         let pages = 0;
         do {
-          const p = await store.listContacts(ws, { cursor, limit: 10 });
+          const p = await store.workspace(ws).contacts.list({ cursor, limit: 10 });
           seen.push(...p.data.map((c) => c.id));
           cursor = p.next_cursor;
           pages++;
@@ -491,40 +520,41 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(pages).toBe(3);
         expect(seen).toEqual(ids);
         // Exactly `limit` left: the page says there is no next one.
-        const last = await store.listContacts(ws, { cursor: ids[14], limit: 10 });
+        const last = await store.workspace(ws).contacts.list({ cursor: ids[14], limit: 10 });
         expect(last.data).toHaveLength(10);
         expect(last.next_cursor).toBeNull();
         // Limits are clamped, not refused.
-        expect((await store.listContacts(ws, { limit: 0 })).data).toHaveLength(1);
-        expect((await store.listContacts(ws)).data).toHaveLength(25);
+        expect((await store.workspace(ws).contacts.list({ limit: 0 })).data).toHaveLength(1);
+        expect((await store.workspace(ws).contacts.list()).data).toHaveLength(25);
 
         const members = new Set(ids.filter((_, i) => i % 3 === 0));
         const got: string[] = [];
         cursor = null;
         do {
-          const p = await store.listContacts(ws, { cursor, limit: 4, segmentMembers: members });
+          const p = await store.workspace(ws).contacts.list({ cursor, limit: 4, segmentMembers: members });
           expect(p.data.length).toBeLessThanOrEqual(4);
           got.push(...p.data.map((c) => c.id));
           cursor = p.next_cursor;
         } while (cursor !== null);
         expect(got).toEqual([...members]);
-        expect((await store.listContacts(ws, { segmentMembers: new Set<string>() })).data).toEqual([]);
+        expect((await store.workspace(ws).contacts.list({ segmentMembers: new Set<string>() })).data).toEqual(
+          [],
+        );
       });
 
       it("streams every contact in keyset pages", async () => {
         const ws = await newWs();
-        const made = await store.putContacts(
-          ws,
-          Array.from({ length: 20 }, (_, i) => ({ email: `s${i}@x.io` })),
-        );
-        const pages = await collect(store.streamContacts(ws, { pageSize: 7 }));
+        const made = await store
+          .workspace(ws)
+          .contacts.put(Array.from({ length: 20 }, (_, i) => ({ email: `s${i}@x.io` })));
+        const pages = await collect(store.workspace(ws).contacts.stream({ pageSize: 7 }));
         expect(pages.map((p) => p.length)).toEqual([7, 7, 6]);
         expect(pages.flat().map((c) => c.id)).toEqual(made.map((c) => c.id).sort());
-        expect(await collect(store.streamContacts(await newWs()))).toEqual([]);
+        expect(await collect(store.workspace(await newWs()).contacts.stream())).toEqual([]);
         // An exact multiple of the page size ends without an empty page.
-        expect((await collect(store.streamContacts(ws, { pageSize: 10 }))).map((p) => p.length)).toEqual([
-          10, 10,
-        ]);
+        expect(
+          (await collect(store.workspace(ws).contacts.stream({ pageSize: 10 }))).map((p) => p.length),
+        ).toEqual([10, 10]);
       });
     });
 
@@ -533,7 +563,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const ws = await newWs();
         const other = await newWs();
         clock.t = 1_700_000_400_000;
-        const r1 = await store.insertEvents(ws, [
+        const r1 = await store.workspace(ws).events.insert([
           { id: "a", type: "email_opened", contact_id: "ct_1", timestamp: 10 },
           { id: "b", type: "email_opened", contact_id: "ct_1", timestamp: 11 },
           { id: "a", type: "email_opened", contact_id: "ct_1", timestamp: 12 },
@@ -545,24 +575,36 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           duplicates: 1,
           items: ["accepted", "accepted", "duplicate", "accepted", "accepted"],
         });
-        const r2 = await store.insertEvents(ws, [
+        const r2 = await store.workspace(ws).events.insert([
           { id: "b", type: "email_opened", contact_id: "ct_1", timestamp: 99 },
           { id: "c", type: "email_opened", contact_id: "ct_1", timestamp: 14 },
         ]);
         expect(r2.items).toEqual(["duplicate", "accepted"]);
-        expect(await store.countEvents(ws)).toBe(5);
+        expect(await store.workspace(ws).events.count()).toBe(5);
         // The first write of a key is the one kept.
-        const b = (await store.listContactEvents(ws, "ct_1", { limit: 100 })).data.find((e) => e.id === "b");
+        const b = (await store.workspace(ws).events.listOfContact("ct_1", { limit: 100 })).data.find(
+          (e) => e.id === "b",
+        );
         expect(b?.timestamp).toBe(11);
         // Keys are per workspace.
         expect(
-          (await store.insertEvents(other, [{ id: "a", type: "x", contact_id: "ct_1", timestamp: 1 }]))
-            .accepted,
+          (
+            await store
+              .workspace(other)
+              .events.insert([{ id: "a", type: "x", contact_id: "ct_1", timestamp: 1 }])
+          ).accepted,
         ).toBe(1);
-        expect(await store.insertEvents(ws, [])).toEqual({ accepted: 0, duplicates: 0, items: [] });
+        expect(await store.workspace(ws).events.insert([])).toEqual({
+          accepted: 0,
+          duplicates: 0,
+          items: [],
+        });
         expect(
-          (await rejection(store.insertEvents(ws, [{ type: "x", contact_id: "c", timestamp: Number.NaN }])))
-            .code,
+          (
+            await rejection(
+              store.workspace(ws).events.insert([{ type: "x", contact_id: "c", timestamp: Number.NaN }]),
+            )
+          ).code,
         ).toBe("invalid");
       });
 
@@ -576,14 +618,14 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           nested: { deep: { ok: true, none: null } },
           text: 'quote " and ? and é',
         };
-        await store.insertEvents(ws, [
+        await store.workspace(ws).events.insert([
           { id: "o1", type: "order_placed", contact_id: "ct_a", timestamp: 3000, properties: props },
           { type: "email_opened", contact_id: "ct_a", timestamp: 1000, received_at: 5 },
           { type: "email_opened", contact_id: "ct_a", timestamp: 2000 },
           { type: "email_opened", contact_id: "ct_a", timestamp: 2000 },
           { type: "email_opened", contact_id: "ct_b", timestamp: 2500 },
         ]);
-        const all = (await store.listContactEvents(ws, "ct_a")).data;
+        const all = (await store.workspace(ws).events.listOfContact("ct_a")).data;
         expect(all.map((e) => e.timestamp)).toEqual([3000, 2000, 2000, 1000]);
         expect(all[1].seq).toBeGreaterThan(all[2].seq);
         expect(all[0]).toMatchObject({
@@ -597,14 +639,14 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const seen: number[] = [];
         let cursor: string | null = null;
         do {
-          const p = await store.listContactEvents(ws, "ct_a", { cursor, limit: 1 });
+          const p = await store.workspace(ws).events.listOfContact("ct_a", { cursor, limit: 1 });
           seen.push(...p.data.map((e) => e.seq));
           cursor = p.next_cursor;
         } while (cursor !== null);
         expect(seen).toEqual(all.map((e) => e.seq));
-        expect((await rejection(store.listContactEvents(ws, "ct_a", { cursor: "garbage" }))).code).toBe(
-          "invalid",
-        );
+        expect(
+          (await rejection(store.workspace(ws).events.listOfContact("ct_a", { cursor: "garbage" }))).code,
+        ).toBe("invalid");
       });
 
       it("streams every event in store order, in pages", async () => {
@@ -616,9 +658,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           timestamp: 1000 - i,
           properties: { i },
         }));
-        await store.insertEvents(ws, batch);
-        await store.insertEvents(await newWs(), batch);
-        const pages = await collect(store.streamEvents(ws, { pageSize: 10 }));
+        await store.workspace(ws).events.insert(batch);
+        await store.workspace(await newWs()).events.insert(batch);
+        const pages = await collect(store.workspace(ws).events.stream({ pageSize: 10 }));
         expect(pages.map((p) => p.length)).toEqual([10, 10, 3]);
         const flat = pages.flat();
         expect(flat.map((e) => e.id)).toEqual(batch.map((e) => e.id));
@@ -662,7 +704,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           expect(o.ok ? null : (o.error as StoreError).code).toBe("invalid");
         }
         expect(out[4]).toEqual({ ok: true, value: { accepted: 0, duplicates: 0, items: [] } });
-        const stored = (await collect(store.streamEvents(ws))).flat();
+        const stored = (await collect(store.workspace(ws).events.stream())).flat();
         expect(stored.map((e) => e.id)).toEqual(["a", "b", null, "c"]);
         expect(stored[0]).toMatchObject({
           type: "email_opened",
@@ -677,12 +719,12 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const ws = await newWs();
         const err = await rejection(store.insertEventBatches(ws, [[ev("a", 1), refused]]));
         expect(err.code).toBe("invalid");
-        expect(await store.countEvents(ws)).toBe(0);
+        expect(await store.workspace(ws).events.count()).toBe(0);
         // The store goes on: the same key is free, and later batches commit.
         const [o] = await store.insertEventBatches(ws, [[ev("a", 1)]]);
         expect(o).toMatchObject({ ok: true, value: { accepted: 1 } });
         await expect(store.insertEventBatches(ws, [[ev("x", 1)], []])).resolves.toHaveLength(2);
-        expect(await store.countEvents(ws)).toBe(2);
+        expect(await store.workspace(ws).events.count()).toBe(2);
       });
 
       it("interleaves with transactions and single writes without losing any", async () => {
@@ -692,25 +734,25 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
             if (i % 3 === 0) return store.insertEventBatches(ws, [[ev(`b${i}`, i)], [ev(`b${i}x`, i)]]);
             if (i % 3 === 1) {
               return store.transaction(ws, async (tx) => {
-                await tx.insertEvents(ws, [ev(`t${i}`, i)]);
+                await tx.workspace(ws).events.insert([ev(`t${i}`, i)]);
                 await new Promise((r) => setTimeout(r, 2));
-                await tx.appendChanges(ws, [
-                  { segment_id: "s", contact_id: `c${i}`, change: "entered", at: i },
-                ]);
+                await tx
+                  .workspace(ws)
+                  .changes.append([{ segment_id: "s", contact_id: `c${i}`, change: "entered", at: i }]);
               });
             }
-            return store.insertEvents(ws, [ev(`s${i}`, i)]);
+            return store.workspace(ws).events.insert([ev(`s${i}`, i)]);
           }),
         );
-        expect(await store.countEvents(ws)).toBe(4 * 2 + 4 + 4);
-        expect((await store.listChanges(ws)).data).toHaveLength(4);
+        expect(await store.workspace(ws).events.count()).toBe(4 * 2 + 4 + 4);
+        expect((await store.workspace(ws).changes.list()).data).toHaveLength(4);
       });
 
       it("is bound to the workspace it names", async () => {
         const ws = await newWs();
         const other = await newWs();
         await store.insertEventBatches(ws, [[ev("a", 1)]]);
-        expect(await store.countEvents(other)).toBe(0);
+        expect(await store.workspace(other).events.count()).toBe(0);
         // Keys are per workspace.
         const [o] = await store.insertEventBatches(other, [[ev("a", 1)]]);
         expect(o).toMatchObject({ ok: true, value: { accepted: 1 } });
@@ -720,36 +762,37 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
     describe("streams", () => {
       it("can be stopped early, many times, without holding on to a connection", async () => {
         const ws = await newWs();
-        await store.putContacts(
-          ws,
-          Array.from({ length: 30 }, (_, i) => ({ email: `early${i}@x.io` })),
-        );
-        await store.insertEvents(
-          ws,
-          Array.from({ length: 30 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
-        );
+        await store
+          .workspace(ws)
+          .contacts.put(Array.from({ length: 30 }, (_, i) => ({ email: `early${i}@x.io` })));
+        await store
+          .workspace(ws)
+          .events.insert(
+            Array.from({ length: 30 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
+          );
         for (let round = 0; round < 25; round++) {
-          for await (const p of store.streamEvents(ws, { pageSize: 10 })) {
+          for await (const p of store.workspace(ws).events.stream({ pageSize: 10 })) {
             expect(p).toHaveLength(10);
             break;
           }
-          for await (const p of store.streamContacts(ws, { pageSize: 10 })) {
+          for await (const p of store.workspace(ws).contacts.stream({ pageSize: 10 })) {
             expect(p).toHaveLength(10);
             break;
           }
         }
-        expect(await store.countContacts(ws)).toBe(30);
+        expect(await store.workspace(ws).contacts.count()).toBe(30);
       });
 
       it("stream inside a transaction, seeing its writes", async () => {
         const ws = await newWs();
         const n = await store.transaction(ws, async (tx) => {
-          await tx.insertEvents(
-            ws,
-            Array.from({ length: 12 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
-          );
+          await tx
+            .workspace(ws)
+            .events.insert(
+              Array.from({ length: 12 }, (_, i) => ({ type: "x", contact_id: "c", timestamp: i })),
+            );
           let count = 0;
-          for await (const p of tx.streamEvents(ws, { pageSize: 5 })) count += p.length;
+          for await (const p of tx.workspace(ws).events.stream({ pageSize: 5 })) count += p.length;
           return count;
         });
         expect(n).toBe(12);
@@ -760,33 +803,38 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("commits together, and rolls back everything when the callback throws", async () => {
         const ws = await newWs();
         await store.transaction(ws, async (tx) => {
-          const [c] = await tx.putContacts(ws, [{ email: "tx@x.io" }]);
-          await tx.insertEvents(ws, [{ id: "t1", type: "x", contact_id: c.id, timestamp: 1 }]);
+          const [c] = await tx.workspace(ws).contacts.put([{ email: "tx@x.io" }]);
+          await tx.workspace(ws).events.insert([{ id: "t1", type: "x", contact_id: c.id, timestamp: 1 }]);
           // Reads inside the transaction see its own writes.
-          expect(await tx.countContacts(ws)).toBe(1);
+          expect(await tx.workspace(ws).contacts.count()).toBe(1);
         });
-        expect(await store.countContacts(ws)).toBe(1);
+        expect(await store.workspace(ws).contacts.count()).toBe(1);
         await expect(
           store.transaction(ws, async (tx) => {
-            await tx.putContacts(ws, [{ email: "rolled@x.io" }]);
-            await tx.insertEvents(ws, [{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }]);
-            await tx.appendChanges(ws, [{ segment_id: "s", contact_id: "c", change: "entered", at: 1 }]);
+            await tx.workspace(ws).contacts.put([{ email: "rolled@x.io" }]);
+            await tx.workspace(ws).events.insert([{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }]);
+            await tx
+              .workspace(ws)
+              .changes.append([{ segment_id: "s", contact_id: "c", change: "entered", at: 1 }]);
             throw new Error("boom");
           }),
         ).rejects.toThrow("boom");
-        expect(await store.countContacts(ws)).toBe(1);
-        expect(await store.countEvents(ws)).toBe(1);
-        expect((await store.listChanges(ws)).data).toEqual([]);
+        expect(await store.workspace(ws).contacts.count()).toBe(1);
+        expect(await store.workspace(ws).events.count()).toBe(1);
+        expect((await store.workspace(ws).changes.list()).data).toEqual([]);
         // The key of the rolled-back event was not taken.
         expect(
-          (await store.insertEvents(ws, [{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }])).accepted,
+          (await store.workspace(ws).events.insert([{ id: "t2", type: "x", contact_id: "c", timestamp: 1 }]))
+            .accepted,
         ).toBe(1);
       });
 
       it("is bound to its workspace", async () => {
         const ws = await newWs();
         const other = await newWs();
-        const err = await rejection(store.transaction(ws, (tx: StoreOps) => tx.countContacts(other)));
+        const err = await rejection(
+          store.transaction(ws, (tx: StoreOps) => tx.workspace(other).contacts.count()),
+        );
         expect(err.code).toBe("workspace_mismatch");
       });
 
@@ -799,25 +847,24 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           timestamp: 1_700_000_000_000 + i,
           properties: { campaign_id: i % 200 },
         }));
-        const r = await store.insertEvents(ws, batch);
+        const r = await store.workspace(ws).events.insert(batch);
         expect(r.accepted).toBe(10_000);
-        expect(await store.countEvents(ws)).toBe(10_000);
-        const again = await store.insertEvents(ws, batch);
+        expect(await store.workspace(ws).events.count()).toBe(10_000);
+        const again = await store.workspace(ws).events.insert(batch);
         expect(again.duplicates).toBe(10_000);
 
         const ws2 = await newWs();
         await expect(
           store.transaction(ws2, async (tx) => {
-            await tx.insertEvents(ws2, batch);
-            await tx.putContacts(
-              ws2,
-              Array.from({ length: 10_000 }, (_, i) => ({ email: `c${i}@x.io` })),
-            );
+            await tx.workspace(ws2).events.insert(batch);
+            await tx
+              .workspace(ws2)
+              .contacts.put(Array.from({ length: 10_000 }, (_, i) => ({ email: `c${i}@x.io` })));
             throw new Error("abort");
           }),
         ).rejects.toThrow("abort");
-        expect(await store.countEvents(ws2)).toBe(0);
-        expect(await store.countContacts(ws2)).toBe(0);
+        expect(await store.workspace(ws2).events.count()).toBe(0);
+        expect(await store.workspace(ws2).contacts.count()).toBe(0);
       });
 
       it("serialises concurrent transactions without losing writes", async () => {
@@ -825,16 +872,18 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         await Promise.all(
           Array.from({ length: 8 }, (_, i) =>
             store.transaction(ws, async (tx) => {
-              await tx.insertEvents(ws, [{ id: `c${i}`, type: "x", contact_id: "c", timestamp: i }]);
+              await tx
+                .workspace(ws)
+                .events.insert([{ id: `c${i}`, type: "x", contact_id: "c", timestamp: i }]);
               await new Promise((r) => setTimeout(r, 2));
-              await tx.appendChanges(ws, [
-                { segment_id: "s", contact_id: `c${i}`, change: "entered", at: i },
-              ]);
+              await tx
+                .workspace(ws)
+                .changes.append([{ segment_id: "s", contact_id: `c${i}`, change: "entered", at: i }]);
             }),
           ),
         );
-        expect(await store.countEvents(ws)).toBe(8);
-        expect((await store.listChanges(ws)).data).toHaveLength(8);
+        expect(await store.workspace(ws).events.count()).toBe(8);
+        expect((await store.workspace(ws).changes.list()).data).toHaveLength(8);
       });
     });
 
@@ -843,7 +892,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const ws = await newWs();
         clock.t = 1_700_000_600_000;
         const rule = { type: "field", field: "country", op: "in", value: ["US", "CA"] };
-        const s = await store.createSegment(ws, { kind: "dynamic", name: "NA", rule });
+        const s = await store.workspace(ws).segments.create({ kind: "dynamic", name: "NA", rule });
         expect(s).toEqual({
           id: s.id,
           kind: "dynamic",
@@ -860,7 +909,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           type: "and",
           conditions: [rule, { type: "field", field: "status", op: "eq", value: "subscribed" }],
         };
-        const u = await store.updateSegment(ws, s.id, { rule: rule2, description: "North America" });
+        const u = await store
+          .workspace(ws)
+          .segments.update(s.id, { rule: rule2, description: "North America" });
         expect(u).toMatchObject({
           version: 2,
           rule: rule2,
@@ -869,18 +920,18 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           updated_at: clock.t,
         });
         expect(u?.created_at).toBe(s.created_at);
-        const u3 = await store.updateSegment(ws, s.id, { name: "North America" });
+        const u3 = await store.workspace(ws).segments.update(s.id, { name: "North America" });
         expect(u3).toMatchObject({ version: 3, rule: rule2, name: "North America" });
-        expect(await store.getSegment(ws, s.id)).toEqual(u3);
-        const versions = await store.listSegmentVersions(ws, s.id);
+        expect(await store.workspace(ws).segments.get(s.id)).toEqual(u3);
+        const versions = await store.workspace(ws).segments.versions(s.id);
         expect(versions.map((v) => [v.version, v.name, v.rule])).toEqual([
           [1, "NA", rule],
           [2, "NA", rule2],
           [3, "North America", rule2],
         ]);
-        expect(await store.updateSegment(ws, "seg_missing", { name: "x" })).toBeNull();
+        expect(await store.workspace(ws).segments.update("seg_missing", { name: "x" })).toBeNull();
 
-        const st = await store.createSegment(ws, {
+        const st = await store.workspace(ws).segments.create({
           id: "seg_vip",
           kind: "static",
           name: "VIP",
@@ -888,23 +939,27 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         expect(st).toMatchObject({ id: "seg_vip", kind: "static", rule: null });
         expect(
-          (await rejection(store.createSegment(ws, { id: "seg_vip", kind: "static", name: "again" }))).code,
+          (
+            await rejection(
+              store.workspace(ws).segments.create({ id: "seg_vip", kind: "static", name: "again" }),
+            )
+          ).code,
         ).toBe("conflict");
-        expect((await store.listSegments(ws)).map((x) => x.id)).toEqual([s.id, "seg_vip"]);
+        expect((await store.workspace(ws).segments.list()).map((x) => x.id)).toEqual([s.id, "seg_vip"]);
 
-        const [c] = await store.putContacts(ws, [{ email: "m@x.io" }]);
-        await store.putMembers(ws, "seg_vip", [{ contact_id: c.id, action: "added" }]);
-        await store.appendChanges(ws, [
-          { segment_id: "seg_vip", contact_id: c.id, change: "entered", at: 1 },
-        ]);
-        expect(await store.deleteSegment(ws, "seg_vip")).toBe(true);
-        expect(await store.deleteSegment(ws, "seg_vip")).toBe(false);
-        expect(await store.getSegment(ws, "seg_vip")).toBeNull();
-        expect((await store.listMembers(ws, "seg_vip")).data).toEqual([]);
-        expect(await store.listSegmentVersions(ws, "seg_vip")).toEqual([]);
+        const [c] = await store.workspace(ws).contacts.put([{ email: "m@x.io" }]);
+        await store.workspace(ws).members.put("seg_vip", [{ contact_id: c.id, action: "added" }]);
+        await store
+          .workspace(ws)
+          .changes.append([{ segment_id: "seg_vip", contact_id: c.id, change: "entered", at: 1 }]);
+        expect(await store.workspace(ws).segments.delete("seg_vip")).toBe(true);
+        expect(await store.workspace(ws).segments.delete("seg_vip")).toBe(false);
+        expect(await store.workspace(ws).segments.get("seg_vip")).toBeNull();
+        expect((await store.workspace(ws).members.list("seg_vip")).data).toEqual([]);
+        expect(await store.workspace(ws).segments.versions("seg_vip")).toEqual([]);
         // Deleting a segment never deletes contacts, nor its history.
-        expect(await store.getContact(ws, c.id)).not.toBeNull();
-        expect((await store.listChanges(ws, { segmentId: "seg_vip" })).data).toHaveLength(1);
+        expect(await store.workspace(ws).contacts.get(c.id)).not.toBeNull();
+        expect((await store.workspace(ws).changes.list({ segmentId: "seg_vip" })).data).toHaveLength(1);
       });
     });
 
@@ -912,29 +967,28 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("adds, replaces, lists, expires and removes entries", async () => {
         const ws = await newWs();
         clock.t = 1_700_000_700_000;
-        const cs = await store.putContacts(
-          ws,
-          Array.from({ length: 6 }, (_, i) => ({ email: `m${i}@x.io` })),
-        );
+        const cs = await store
+          .workspace(ws)
+          .contacts.put(Array.from({ length: 6 }, (_, i) => ({ email: `m${i}@x.io` })));
         const ids = cs.map((c) => c.id);
-        const st = await store.createSegment(ws, { kind: "static", name: "S" });
-        const dyn = await store.createSegment(ws, {
+        const st = await store.workspace(ws).segments.create({ kind: "static", name: "S" });
+        const dyn = await store.workspace(ws).segments.create({
           kind: "dynamic",
           name: "D",
           rule: { type: "and", conditions: [] },
         });
         expect(
-          await store.putMembers(ws, st.id, [
+          await store.workspace(ws).members.put(st.id, [
             { contact_id: ids[0], action: "added" },
             { contact_id: ids[1], action: "added", expires_at: 1000 },
             { contact_id: ids[2], action: "added", expires_at: 5000 },
           ]),
         ).toBe(3);
-        await store.putMembers(ws, dyn.id, [
+        await store.workspace(ws).members.put(dyn.id, [
           { contact_id: ids[3], action: "added" },
           { contact_id: ids[4], action: "removed", expires_at: 2000 },
         ]);
-        const stMembers = (await store.listMembers(ws, st.id)).data;
+        const stMembers = (await store.workspace(ws).members.list(st.id)).data;
         expect(stMembers.map((m) => [m.contact_id, m.action, m.expires_at])).toEqual([
           [ids[0], "added", null],
           [ids[1], "added", 1000],
@@ -942,23 +996,31 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         ]);
         expect(stMembers[0].created_at).toBe(clock.t);
         expect(
-          (await store.listMembers(ws, dyn.id, { action: "removed" })).data.map((m) => m.contact_id),
+          (await store.workspace(ws).members.list(dyn.id, { action: "removed" })).data.map(
+            (m) => m.contact_id,
+          ),
         ).toEqual([ids[4]]);
         // Writing an entry again replaces it (an override flips from removed to added).
-        await store.putMembers(ws, dyn.id, [{ contact_id: ids[4], action: "added", expires_at: null }]);
+        await store
+          .workspace(ws)
+          .members.put(dyn.id, [{ contact_id: ids[4], action: "added", expires_at: null }]);
         expect(
-          (await store.listMembers(ws, dyn.id)).data.map((m) => [m.contact_id, m.action, m.expires_at]),
+          (await store.workspace(ws).members.list(dyn.id)).data.map((m) => [
+            m.contact_id,
+            m.action,
+            m.expires_at,
+          ]),
         ).toEqual([
           [ids[3], "added", null],
           [ids[4], "added", null],
         ]);
         // Pagination by contact id.
-        const p1 = await store.listMembers(ws, st.id, { limit: 2 });
+        const p1 = await store.workspace(ws).members.list(st.id, { limit: 2 });
         expect(p1.data.map((m) => m.contact_id)).toEqual([ids[0], ids[1]]);
-        const p2 = await store.listMembers(ws, st.id, { limit: 2, cursor: p1.next_cursor });
+        const p2 = await store.workspace(ws).members.list(st.id, { limit: 2, cursor: p1.next_cursor });
         expect(p2).toEqual({ data: [expect.objectContaining({ contact_id: ids[2] })], next_cursor: null });
 
-        const pages = await collect(store.streamMembers(ws, { pageSize: 2 }));
+        const pages = await collect(store.workspace(ws).members.stream({ pageSize: 2 }));
         expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
         expect(pages.flat().map((m) => `${m.segment_id}/${m.contact_id}`)).toEqual(
           [
@@ -970,46 +1032,59 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           ].sort(),
         );
 
-        expect(await store.purgeExpiredMembers(ws, 1000)).toBe(1);
-        expect((await store.listMembers(ws, st.id)).data.map((m) => m.contact_id)).toEqual([ids[0], ids[2]]);
-        expect(await store.deleteMembers(ws, st.id, [ids[0], ids[5], ids[0]])).toBe(1);
-        expect((await store.listMembers(ws, st.id)).data.map((m) => m.contact_id)).toEqual([ids[2]]);
-        expect(await store.deleteMembers(ws, st.id, [])).toBe(0);
+        expect(await store.workspace(ws).members.purgeExpired(1000)).toBe(1);
+        expect((await store.workspace(ws).members.list(st.id)).data.map((m) => m.contact_id)).toEqual([
+          ids[0],
+          ids[2],
+        ]);
+        expect(await store.workspace(ws).members.delete(st.id, [ids[0], ids[5], ids[0]])).toBe(1);
+        expect((await store.workspace(ws).members.list(st.id)).data.map((m) => m.contact_id)).toEqual([
+          ids[2],
+        ]);
+        expect(await store.workspace(ws).members.delete(st.id, [])).toBe(0);
       });
 
       it("refuses entries for unknown contacts or segments", async () => {
         const ws = await newWs();
-        const [c] = await store.putContacts(ws, [{ email: "u@x.io" }]);
-        const s = await store.createSegment(ws, { kind: "static", name: "S" });
+        const [c] = await store.workspace(ws).contacts.put([{ email: "u@x.io" }]);
+        const s = await store.workspace(ws).segments.create({ kind: "static", name: "S" });
         expect(
-          (await rejection(store.putMembers(ws, s.id, [{ contact_id: "ct_none", action: "added" }]))).code,
+          (
+            await rejection(
+              store.workspace(ws).members.put(s.id, [{ contact_id: "ct_none", action: "added" }]),
+            )
+          ).code,
         ).toBe("not_found");
         expect(
-          (await rejection(store.putMembers(ws, "seg_none", [{ contact_id: c.id, action: "added" }]))).code,
+          (
+            await rejection(
+              store.workspace(ws).members.put("seg_none", [{ contact_id: c.id, action: "added" }]),
+            )
+          ).code,
         ).toBe("not_found");
-        expect((await store.listMembers(ws, s.id)).data).toEqual([]);
+        expect((await store.workspace(ws).members.list(s.id)).data).toEqual([]);
       });
     });
 
     describe("change log", () => {
       it("appends with increasing sequence numbers and lists since a cursor or a time", async () => {
         const ws = await newWs();
-        expect(await store.lastChangeSeq(ws)).toBe(0);
-        const a = await store.appendChanges(ws, [
+        expect(await store.workspace(ws).changes.lastSeq()).toBe(0);
+        const a = await store.workspace(ws).changes.append([
           { segment_id: "s1", contact_id: "c1", change: "entered", at: 100 },
           { segment_id: "s2", contact_id: "c1", change: "entered", at: 100 },
           { segment_id: "s1", contact_id: "c2", change: "entered", at: 150 },
         ]);
-        const b = await store.appendChanges(ws, [
+        const b = await store.workspace(ws).changes.append([
           { segment_id: "s1", contact_id: "c1", change: "exited", at: 200 },
           { segment_id: "s1", contact_id: "c3", change: "entered", at: 250 },
         ]);
         const all = [...a, ...b];
         for (let i = 1; i < all.length; i++) expect(all[i].seq).toBeGreaterThan(all[i - 1].seq);
-        expect(await store.lastChangeSeq(ws)).toBe(all[4].seq);
-        expect(await store.appendChanges(ws, [])).toEqual([]);
+        expect(await store.workspace(ws).changes.lastSeq()).toBe(all[4].seq);
+        expect(await store.workspace(ws).changes.append([])).toEqual([]);
 
-        const s1 = (await store.listChanges(ws, { segmentId: "s1" })).data;
+        const s1 = (await store.workspace(ws).changes.list({ segmentId: "s1" })).data;
         expect(s1.map((c) => [c.contact_id, c.change, c.at])).toEqual([
           ["c1", "entered", 100],
           ["c2", "entered", 150],
@@ -1017,23 +1092,26 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           ["c3", "entered", 250],
         ]);
         expect(s1[0]).toEqual(all[0]);
-        const since = (await store.listChanges(ws, { segmentId: "s1", cursor: String(all[2].seq) })).data;
+        const since = (
+          await store.workspace(ws).changes.list({ segmentId: "s1", cursor: String(all[2].seq) })
+        ).data;
         expect(since.map((c) => c.seq)).toEqual([all[3].seq, all[4].seq]);
-        const byTime = (await store.listChanges(ws, { segmentId: "s1", since: 150, until: 200 })).data;
+        const byTime = (await store.workspace(ws).changes.list({ segmentId: "s1", since: 150, until: 200 }))
+          .data;
         expect(byTime.map((c) => c.at)).toEqual([150, 200]);
-        expect((await store.listChanges(ws)).data).toHaveLength(5);
+        expect((await store.workspace(ws).changes.list()).data).toHaveLength(5);
 
-        const p1 = await store.listChanges(ws, { limit: 2 });
-        const p2 = await store.listChanges(ws, { limit: 2, cursor: p1.next_cursor });
-        const p3 = await store.listChanges(ws, { limit: 2, cursor: p2.next_cursor });
+        const p1 = await store.workspace(ws).changes.list({ limit: 2 });
+        const p2 = await store.workspace(ws).changes.list({ limit: 2, cursor: p1.next_cursor });
+        const p3 = await store.workspace(ws).changes.list({ limit: 2, cursor: p2.next_cursor });
         expect([...p1.data, ...p2.data, ...p3.data].map((c) => c.seq)).toEqual(all.map((c) => c.seq));
         expect(p3.next_cursor).toBeNull();
-        expect((await rejection(store.listChanges(ws, { cursor: "x1" }))).code).toBe("invalid");
+        expect((await rejection(store.workspace(ws).changes.list({ cursor: "x1" }))).code).toBe("invalid");
       });
 
       it("answers who was in a segment at any instant", async () => {
         const ws = await newWs();
-        await store.appendChanges(ws, [
+        await store.workspace(ws).changes.append([
           { segment_id: "s", contact_id: "a", change: "entered", at: 100 },
           { segment_id: "s", contact_id: "b", change: "entered", at: 100 },
           { segment_id: "s", contact_id: "a", change: "exited", at: 200 },
@@ -1045,38 +1123,42 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           { segment_id: "s", contact_id: "d", change: "exited", at: 400 },
           { segment_id: "other", contact_id: "z", change: "entered", at: 50 },
         ]);
-        const at = async (t: number) => (await store.membersAt(ws, "s", t)).data;
+        const at = async (t: number) => (await store.workspace(ws).changes.membersAt("s", t)).data;
         expect(await at(99)).toEqual([]);
         expect(await at(100)).toEqual(["a", "b"]);
         expect(await at(199)).toEqual(["a", "b"]);
         expect(await at(200)).toEqual(["b", "c"]);
         expect(await at(300)).toEqual(["a", "c"]);
         expect(await at(400)).toEqual(["a", "c"]);
-        expect(await store.countMembersAt(ws, "s", 200)).toBe(2);
-        expect(await store.countMembersAt(ws, "s", 50)).toBe(0);
-        expect((await store.membersAt(ws, "other", 1_000)).data).toEqual(["z"]);
+        expect(await store.workspace(ws).changes.countMembersAt("s", 200)).toBe(2);
+        expect(await store.workspace(ws).changes.countMembersAt("s", 50)).toBe(0);
+        expect((await store.workspace(ws).changes.membersAt("other", 1_000)).data).toEqual(["z"]);
 
-        const p1 = await store.membersAt(ws, "s", 150, { limit: 1 });
+        const p1 = await store.workspace(ws).changes.membersAt("s", 150, { limit: 1 });
         expect(p1.data).toEqual(["a"]);
-        const p2 = await store.membersAt(ws, "s", 150, { limit: 1, cursor: p1.next_cursor });
+        const p2 = await store
+          .workspace(ws)
+          .changes.membersAt("s", 150, { limit: 1, cursor: p1.next_cursor });
         expect(p2).toEqual({ data: ["b"], next_cursor: null });
       });
 
       it("tells the logged membership by append order even when times go back", async () => {
         const ws = await newWs();
         // A late event: logged after an exit, but the entry it caused is dated earlier.
-        await store.appendChanges(ws, [
+        await store.workspace(ws).changes.append([
           { segment_id: "s", contact_id: "a", change: "exited", at: 500 },
           { segment_id: "s", contact_id: "a", change: "entered", at: 400 },
           { segment_id: "s", contact_id: "b", change: "entered", at: 100 },
         ]);
-        expect((await store.loggedMembers(ws, "s")).data).toEqual(["a", "b"]);
+        expect((await store.workspace(ws).changes.logged("s")).data).toEqual(["a", "b"]);
         // At an instant, time order decides: at 500 the exit is the latest.
-        expect((await store.membersAt(ws, "s", 500)).data).toEqual(["b"]);
-        expect((await store.membersAt(ws, "s", 450)).data).toEqual(["a", "b"]);
-        const p = await store.loggedMembers(ws, "s", { limit: 1 });
+        expect((await store.workspace(ws).changes.membersAt("s", 500)).data).toEqual(["b"]);
+        expect((await store.workspace(ws).changes.membersAt("s", 450)).data).toEqual(["a", "b"]);
+        const p = await store.workspace(ws).changes.logged("s", { limit: 1 });
         expect(p.data).toEqual(["a"]);
-        expect((await store.loggedMembers(ws, "s", { cursor: p.next_cursor })).data).toEqual(["b"]);
+        expect((await store.workspace(ws).changes.logged("s", { cursor: p.next_cursor })).data).toEqual([
+          "b",
+        ]);
       });
     });
 
@@ -1084,7 +1166,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("stores subscriptions", async () => {
         const ws = await newWs();
         clock.t = 1_700_000_800_000;
-        const w = await store.createWebhook(ws, {
+        const w = await store.workspace(ws).webhooks.create({
           url: "http://127.0.0.1:9/hook",
           events: ["segment.entered"],
         });
@@ -1095,38 +1177,43 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         expect(w.secret).toMatch(/^whsec_/);
         expect(w.id).toMatch(/^wh_/);
-        const w2 = await store.createWebhook(ws, {
+        const w2 = await store.workspace(ws).webhooks.create({
           url: "http://127.0.0.1:9/b",
           events: ["segment.entered", "segment.exited"],
           segment_id: "seg_x",
           secret: "s3cret",
         });
         expect(w2.secret).toBe("s3cret");
-        expect(await store.getWebhook(ws, w2.id)).toEqual(w2);
-        expect((await store.listWebhooks(ws)).map((x) => x.id)).toEqual([w.id, w2.id]);
-        expect(await store.deleteWebhook(ws, w.id)).toBe(true);
-        expect(await store.deleteWebhook(ws, w.id)).toBe(false);
-        expect(await store.getWebhook(ws, w.id)).toBeNull();
+        expect(await store.workspace(ws).webhooks.get(w2.id)).toEqual(w2);
+        expect((await store.workspace(ws).webhooks.list()).map((x) => x.id)).toEqual([w.id, w2.id]);
+        expect(await store.workspace(ws).webhooks.delete(w.id)).toBe(true);
+        expect(await store.workspace(ws).webhooks.delete(w.id)).toBe(false);
+        expect(await store.workspace(ws).webhooks.get(w.id)).toBeNull();
       });
 
       it("moves deliveries pending → (leased) → retried → delivered or failed", async () => {
         const ws = await newWs();
         clock.t = 10_000;
-        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
-        const ch = await store.appendChanges(ws, [
+        const w = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store.workspace(ws).changes.append([
           { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
           { segment_id: "s", contact_id: "b", change: "entered", at: 2 },
           { segment_id: "s", contact_id: "c", change: "exited", at: 3 },
         ]);
         const items = ch.map((c) => ({ webhook_id: w.id, change_seq: c.seq }));
-        expect(await store.enqueueDeliveries(ws, items)).toBe(3);
-        expect(await store.enqueueDeliveries(ws, items.slice(0, 1))).toBe(0);
+        expect(await store.workspace(ws).deliveries.enqueue(items)).toBe(3);
+        expect(await store.workspace(ws).deliveries.enqueue(items.slice(0, 1))).toBe(0);
         expect(
-          (await rejection(store.enqueueDeliveries(ws, [{ webhook_id: "wh_none", change_seq: ch[0].seq }])))
-            .code,
+          (
+            await rejection(
+              store.workspace(ws).deliveries.enqueue([{ webhook_id: "wh_none", change_seq: ch[0].seq }]),
+            )
+          ).code,
         ).toBe("not_found");
 
-        const jobs = await store.claimDeliveries(ws, { now: 10_000, limit: 2, leaseMs: 30_000 });
+        const jobs = await store.workspace(ws).deliveries.claim({ now: 10_000, limit: 2, leaseMs: 30_000 });
         expect(jobs.map((j) => j.change?.contact_id)).toEqual(["a", "b"]);
         expect(jobs[0]).toMatchObject({
           webhook_id: w.id,
@@ -1138,31 +1225,37 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           change: ch[0],
         });
         // Leased: not handed out again until the lease ends.
-        const rest = await store.claimDeliveries(ws, { now: 10_000, limit: 10, leaseMs: 30_000 });
+        const rest = await store.workspace(ws).deliveries.claim({ now: 10_000, limit: 10, leaseMs: 30_000 });
         expect(rest.map((j) => j.change?.contact_id)).toEqual(["c"]);
-        expect(await store.claimDeliveries(ws, { now: 20_000, limit: 10, leaseMs: 30_000 })).toEqual([]);
+        expect(
+          await store.workspace(ws).deliveries.claim({ now: 20_000, limit: 10, leaseMs: 30_000 }),
+        ).toEqual([]);
 
         const [a, b] = jobs;
         expect(
-          await store.markFailed(ws, a.id, {
+          await store.workspace(ws).deliveries.markFailed(a.id, {
             at: 11_000,
             error: "HTTP 500",
             status_code: 500,
             retry_at: 15_000,
           }),
         ).toBe(true);
-        expect(await store.getDelivery(ws, a.id)).toMatchObject({
+        expect(await store.workspace(ws).deliveries.get(a.id)).toMatchObject({
           status: "pending",
           attempts: 1,
           next_attempt_at: 15_000,
           last_error: "HTTP 500",
           last_status_code: 500,
         });
-        expect(await store.claimDeliveries(ws, { now: 14_999, limit: 10, leaseMs: 1 })).toEqual([]);
-        const retry = await store.claimDeliveries(ws, { now: 15_000, limit: 10, leaseMs: 30_000 });
+        expect(await store.workspace(ws).deliveries.claim({ now: 14_999, limit: 10, leaseMs: 1 })).toEqual(
+          [],
+        );
+        const retry = await store.workspace(ws).deliveries.claim({ now: 15_000, limit: 10, leaseMs: 30_000 });
         expect(retry.map((j) => j.id)).toEqual([a.id]);
-        expect(await store.markDelivered(ws, a.id, { at: 15_100, status_code: 204 })).toBe(true);
-        expect(await store.getDelivery(ws, a.id)).toMatchObject({
+        expect(
+          await store.workspace(ws).deliveries.markDelivered(a.id, { at: 15_100, status_code: 204 }),
+        ).toBe(true);
+        expect(await store.workspace(ws).deliveries.get(a.id)).toMatchObject({
           status: "delivered",
           attempts: 2,
           next_attempt_at: null,
@@ -1171,37 +1264,45 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           delivered_at: 15_100,
         });
         // Only a pending delivery moves.
-        expect(await store.markDelivered(ws, a.id, { at: 16_000 })).toBe(false);
-        expect(await store.markFailed(ws, a.id, { at: 16_000, error: "x", retry_at: 20_000 })).toBe(false);
+        expect(await store.workspace(ws).deliveries.markDelivered(a.id, { at: 16_000 })).toBe(false);
+        expect(
+          await store.workspace(ws).deliveries.markFailed(a.id, { at: 16_000, error: "x", retry_at: 20_000 }),
+        ).toBe(false);
 
-        expect(await store.markFailed(ws, b.id, { at: 11_000, error: "gave up", retry_at: null })).toBe(true);
-        expect(await store.getDelivery(ws, b.id)).toMatchObject({
+        expect(
+          await store
+            .workspace(ws)
+            .deliveries.markFailed(b.id, { at: 11_000, error: "gave up", retry_at: null }),
+        ).toBe(true);
+        expect(await store.workspace(ws).deliveries.get(b.id)).toMatchObject({
           status: "failed",
           attempts: 1,
           next_attempt_at: null,
         });
         // After the lease, an unanswered claim is due again (at-least-once).
-        const again = await store.claimDeliveries(ws, { now: 40_000, limit: 10, leaseMs: 30_000 });
+        const again = await store.workspace(ws).deliveries.claim({ now: 40_000, limit: 10, leaseMs: 30_000 });
         expect(again.map((j) => j.change?.contact_id)).toEqual(["c"]);
 
-        const log = await store.listDeliveries(ws, w.id, { limit: 2 });
+        const log = await store.workspace(ws).deliveries.list(w.id, { limit: 2 });
         expect(log.data.map((d) => d.change_seq)).toEqual([ch[2].seq, ch[1].seq]);
-        const log2 = await store.listDeliveries(ws, w.id, { limit: 2, cursor: log.next_cursor });
+        const log2 = await store.workspace(ws).deliveries.list(w.id, { limit: 2, cursor: log.next_cursor });
         expect(log2).toEqual({
           data: [expect.objectContaining({ change_seq: ch[0].seq })],
           next_cursor: null,
         });
 
-        expect(await store.deleteWebhook(ws, w.id)).toBe(true);
-        expect(await store.getDelivery(ws, a.id)).toBeNull();
+        expect(await store.workspace(ws).webhooks.delete(w.id)).toBe(true);
+        expect(await store.workspace(ws).deliveries.get(a.id)).toBeNull();
       });
 
       it("rotates a secret, keeping the previous one until a time", async () => {
         const ws = await newWs();
         clock.t = 50_000;
-        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const w = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
         expect(w).toMatchObject({ previous_secret: null, previous_secret_until: null });
-        const r1 = await store.rotateWebhookSecret(ws, w.id, {
+        const r1 = await store.workspace(ws).webhooks.rotateSecret(w.id, {
           secret: "whsec_second",
           previous_until: 90_000,
         });
@@ -1210,9 +1311,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           previous_secret: w.secret,
           previous_secret_until: 90_000,
         });
-        expect(await store.getWebhook(ws, w.id)).toEqual(r1);
+        expect(await store.workspace(ws).webhooks.get(w.id)).toEqual(r1);
         // A second rotation drops the oldest secret.
-        const r2 = await store.rotateWebhookSecret(ws, w.id, {
+        const r2 = await store.workspace(ws).webhooks.rotateSecret(w.id, {
           secret: "whsec_third",
           previous_until: 95_000,
         });
@@ -1221,13 +1322,15 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           previous_secret: "whsec_second",
           previous_secret_until: 95_000,
         });
-        expect(await store.rotateWebhookSecret(ws, "wh_none", { secret: "x", previous_until: 1 })).toBeNull();
+        expect(
+          await store.workspace(ws).webhooks.rotateSecret("wh_none", { secret: "x", previous_until: 1 }),
+        ).toBeNull();
 
-        const ch = await store.appendChanges(ws, [
-          { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
-        ]);
-        await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }]);
-        const [job] = await store.claimDeliveries(ws, { now: 50_000, limit: 5, leaseMs: 1_000 });
+        const ch = await store
+          .workspace(ws)
+          .changes.append([{ segment_id: "s", contact_id: "a", change: "entered", at: 1 }]);
+        await store.workspace(ws).deliveries.enqueue([{ webhook_id: w.id, change_seq: ch[0].seq }]);
+        const [job] = await store.workspace(ws).deliveries.claim({ now: 50_000, limit: 5, leaseMs: 1_000 });
         expect(job).toMatchObject({
           secret: "whsec_third",
           previous_secret: "whsec_second",
@@ -1240,27 +1343,31 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("queues deliveries with a fixed payload: without a change, or repeating one", async () => {
         const ws = await newWs();
         clock.t = 60_000;
-        const w = await store.createWebhook(ws, { url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
-        const ch = await store.appendChanges(ws, [
-          { segment_id: "s", contact_id: "a", change: "entered", at: 1 },
-        ]);
-        expect(await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }])).toBe(1);
-        const [original] = (await store.listDeliveries(ws, w.id)).data;
+        const w = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store
+          .workspace(ws)
+          .changes.append([{ segment_id: "s", contact_id: "a", change: "entered", at: 1 }]);
+        expect(
+          await store.workspace(ws).deliveries.enqueue([{ webhook_id: w.id, change_seq: ch[0].seq }]),
+        ).toBe(1);
+        const [original] = (await store.workspace(ws).deliveries.list(w.id)).data;
         expect(original).toMatchObject({ change_seq: ch[0].seq, redelivery_of: null });
 
         // A test event: no change; its body may name its own id.
-        const test = await store.addPayloadDelivery(ws, {
+        const test = await store.workspace(ws).deliveries.addPayload({
           webhook_id: w.id,
           payload: (id) => JSON.stringify({ id: `del_${id}`, type: "webhook.test" }),
           next_attempt_at: 70_000,
         });
         expect(test).toMatchObject({ webhook_id: w.id, change_seq: null, status: "pending", attempts: 0 });
-        const testJob = await store.getDeliveryJob(ws, test.id);
+        const testJob = await store.workspace(ws).deliveries.getJob(test.id);
         expect(testJob).toMatchObject({ change: null, url: w.url, secret: w.secret });
         expect(JSON.parse(testJob!.payload!)).toEqual({ id: `del_${test.id}`, type: "webhook.test" });
 
         // A redelivery repeats the change: it is not deduplicated against the original.
-        const again = await store.addPayloadDelivery(ws, {
+        const again = await store.workspace(ws).deliveries.addPayload({
           webhook_id: w.id,
           change_seq: ch[0].seq,
           redelivery_of: original.id,
@@ -1269,22 +1376,26 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         expect(again).toMatchObject({ change_seq: ch[0].seq, redelivery_of: original.id });
         // Re-enqueueing the change itself still adds nothing.
-        expect(await store.enqueueDeliveries(ws, [{ webhook_id: w.id, change_seq: ch[0].seq }])).toBe(0);
+        expect(
+          await store.workspace(ws).deliveries.enqueue([{ webhook_id: w.id, change_seq: ch[0].seq }]),
+        ).toBe(0);
 
-        const due = await store.claimDeliveries(ws, { now: 60_000, limit: 10, leaseMs: 1_000 });
+        const due = await store.workspace(ws).deliveries.claim({ now: 60_000, limit: 10, leaseMs: 1_000 });
         expect(due.map((j) => j.id).sort((x, y) => x - y)).toEqual([original.id, again.id]);
         const redo = due.find((j) => j.id === again.id)!;
         expect(redo).toMatchObject({ payload: '{"id":"del_1"}', change: ch[0] });
         // The test delivery is due later (its own lease).
         expect(
-          (await store.claimDeliveries(ws, { now: 70_000, limit: 10, leaseMs: 1_000 })).map((j) => j.id),
+          (await store.workspace(ws).deliveries.claim({ now: 70_000, limit: 10, leaseMs: 1_000 })).map(
+            (j) => j.id,
+          ),
         ).toContain(test.id);
-        expect((await store.listDeliveries(ws, w.id)).data.map((d) => d.id)).toEqual([
+        expect((await store.workspace(ws).deliveries.list(w.id)).data.map((d) => d.id)).toEqual([
           again.id,
           test.id,
           original.id,
         ]);
-        expect(await store.getDeliveryJob(ws, 987_654)).toBeNull();
+        expect(await store.workspace(ws).deliveries.getJob(987_654)).toBeNull();
       });
     });
 
@@ -1292,7 +1403,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("tracks progress and row errors until the job ends", async () => {
         const ws = await newWs();
         clock.t = 1_700_000_900_000;
-        const job = await store.createImport(ws, { kind: "contacts", options: { segment_id: "seg_x" } });
+        const job = await store
+          .workspace(ws)
+          .imports.create({ kind: "contacts", options: { segment_id: "seg_x" } });
         expect(job).toMatchObject({
           kind: "contacts",
           status: "pending",
@@ -1306,7 +1419,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         });
         expect(job.id).toMatch(/^imp_/);
         clock.t += 10;
-        const p1 = await store.recordImportProgress(ws, job.id, {
+        const p1 = await store.workspace(ws).imports.recordProgress(job.id, {
           processed: 1000,
           accepted: 998,
           rejected: 2,
@@ -1323,48 +1436,48 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           rejected: 2,
           total: 2500,
         });
-        const p2 = await store.recordImportProgress(ws, job.id, {
+        const p2 = await store.workspace(ws).imports.recordProgress(job.id, {
           processed: 1500,
           accepted: 1499,
           rejected: 1,
           errors: [{ row: 2001, error: "bad" }],
         });
         expect(p2).toMatchObject({ processed: 2500, accepted: 2497, rejected: 3, total: 2500 });
-        expect(await store.getImport(ws, job.id)).toEqual(p2);
+        expect(await store.workspace(ws).imports.get(job.id)).toEqual(p2);
         expect(p2.errors.map((e) => e.row)).toEqual([17, 503, 2001]);
         clock.t += 10;
-        const done = await store.finishImport(ws, job.id, "done");
+        const done = await store.workspace(ws).imports.finish(job.id, "done");
         expect(done).toMatchObject({ status: "done", finished_at: clock.t, failure: null });
-        expect(await store.getImport(ws, job.id)).toEqual(done);
-        expect((await rejection(store.recordImportProgress(ws, job.id, { processed: 1 }))).code).toBe(
-          "invalid",
-        );
-        expect((await rejection(store.finishImport(ws, job.id, "failed"))).code).toBe("invalid");
-        expect((await rejection(store.recordImportProgress(ws, "imp_none", { processed: 1 }))).code).toBe(
-          "not_found",
-        );
+        expect(await store.workspace(ws).imports.get(job.id)).toEqual(done);
+        expect(
+          (await rejection(store.workspace(ws).imports.recordProgress(job.id, { processed: 1 }))).code,
+        ).toBe("invalid");
+        expect((await rejection(store.workspace(ws).imports.finish(job.id, "failed"))).code).toBe("invalid");
+        expect(
+          (await rejection(store.workspace(ws).imports.recordProgress("imp_none", { processed: 1 }))).code,
+        ).toBe("not_found");
 
-        const failed = await store.createImport(ws, { kind: "events" });
-        const f2 = await store.finishImport(ws, failed.id, "failed", "not NDJSON");
+        const failed = await store.workspace(ws).imports.create({ kind: "events" });
+        const f2 = await store.workspace(ws).imports.finish(failed.id, "failed", "not NDJSON");
         expect(f2).toMatchObject({ status: "failed", failure: "not NDJSON" });
-        const list = await store.listImports(ws, { limit: 1 });
+        const list = await store.workspace(ws).imports.list({ limit: 1 });
         expect(list.data.map((j) => j.id)).toEqual([failed.id]);
-        const list2 = await store.listImports(ws, { limit: 1, cursor: list.next_cursor });
+        const list2 = await store.workspace(ws).imports.list({ limit: 1, cursor: list.next_cursor });
         expect(list2).toEqual({ data: [done], next_cursor: null });
       });
 
       it("keeps at most MAX_IMPORT_ERRORS row errors and counts the rest", async () => {
         const ws = await newWs();
-        const job = await store.createImport(ws, { kind: "events" });
+        const job = await store.workspace(ws).imports.create({ kind: "events" });
         const errors = Array.from({ length: MAX_IMPORT_ERRORS + 5 }, (_, i) => ({ row: i + 1, error: "x" }));
-        const p = await store.recordImportProgress(ws, job.id, {
+        const p = await store.workspace(ws).imports.recordProgress(job.id, {
           processed: errors.length,
           rejected: errors.length,
           errors,
         });
         expect(p.errors).toHaveLength(MAX_IMPORT_ERRORS);
         expect(p.errors_dropped).toBe(5);
-        expect((await store.getImport(ws, job.id))?.errors_dropped).toBe(5);
+        expect((await store.workspace(ws).imports.get(job.id))?.errors_dropped).toBe(5);
       });
     });
 
@@ -1373,80 +1486,93 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const a = await newWs("a");
         const b = await newWs("b");
         clock.t = 1_700_001_000_000;
-        await store.createField(a, { key: "plan", type: "string" });
-        const key = await store.createApiKey(a, { name: "k" });
-        const [c] = await store.putContacts(a, [{ email: "iso@x.io", external_id: "iso" }]);
-        await store.insertEvents(a, [{ id: "iso-e", type: "email_opened", contact_id: c.id, timestamp: 1 }]);
-        const seg = await store.createSegment(a, { kind: "static", name: "S" });
-        await store.putMembers(a, seg.id, [{ contact_id: c.id, action: "added" }]);
-        const [ch] = await store.appendChanges(a, [
-          { segment_id: seg.id, contact_id: c.id, change: "entered", at: 1 },
-        ]);
-        const wh = await store.createWebhook(a, { url: "http://127.0.0.1:9/", events: ["segment.entered"] });
-        await store.enqueueDeliveries(a, [{ webhook_id: wh.id, change_seq: ch.seq }]);
-        const delivery = (await store.listDeliveries(a, wh.id)).data[0];
-        const job = await store.createImport(a, { kind: "contacts" });
+        await store.workspace(a).fields.create({ key: "plan", type: "string" });
+        const key = await store.workspace(a).apiKeys.create({ name: "k" });
+        const [c] = await store.workspace(a).contacts.put([{ email: "iso@x.io", external_id: "iso" }]);
+        await store
+          .workspace(a)
+          .events.insert([{ id: "iso-e", type: "email_opened", contact_id: c.id, timestamp: 1 }]);
+        const seg = await store.workspace(a).segments.create({ kind: "static", name: "S" });
+        await store.workspace(a).members.put(seg.id, [{ contact_id: c.id, action: "added" }]);
+        const [ch] = await store
+          .workspace(a)
+          .changes.append([{ segment_id: seg.id, contact_id: c.id, change: "entered", at: 1 }]);
+        const wh = await store
+          .workspace(a)
+          .webhooks.create({ url: "http://127.0.0.1:9/", events: ["segment.entered"] });
+        await store.workspace(a).deliveries.enqueue([{ webhook_id: wh.id, change_seq: ch.seq }]);
+        const delivery = (await store.workspace(a).deliveries.list(wh.id)).data[0];
+        const job = await store.workspace(a).imports.create({ kind: "contacts" });
 
-        expect(await store.listFields(b)).toEqual([]);
-        expect(await store.deleteField(b, "plan")).toBe(false);
-        expect(await store.listApiKeys(b)).toEqual([]);
-        expect(await store.deleteApiKey(b, key.key.id)).toBe(false);
-        expect(await store.getContact(b, c.id)).toBeNull();
-        expect(await store.getContacts(b, [c.id])).toEqual([null]);
+        expect(await store.workspace(b).fields.list()).toEqual([]);
+        expect(await store.workspace(b).fields.delete("plan")).toBe(false);
+        expect(await store.workspace(b).apiKeys.list()).toEqual([]);
+        expect(await store.workspace(b).apiKeys.delete(key.key.id)).toBe(false);
+        expect(await store.workspace(b).contacts.get(c.id)).toBeNull();
+        expect(await store.workspace(b).contacts.getMany([c.id])).toEqual([null]);
         expect(
-          await store.findContacts(b, [{ id: c.id }, { email: "iso@x.io" }, { external_id: "iso" }]),
+          await store
+            .workspace(b)
+            .contacts.find([{ id: c.id }, { email: "iso@x.io" }, { external_id: "iso" }]),
         ).toEqual([null, null, null]);
-        expect(await store.countContacts(b)).toBe(0);
-        expect((await store.listContacts(b)).data).toEqual([]);
-        expect(await collect(store.streamContacts(b))).toEqual([]);
-        expect(await store.deleteContact(b, c.id)).toBe(false);
-        expect(await store.countEvents(b)).toBe(0);
-        expect((await store.listContactEvents(b, c.id)).data).toEqual([]);
-        expect(await collect(store.streamEvents(b))).toEqual([]);
-        expect(await store.getSegment(b, seg.id)).toBeNull();
-        expect(await store.listSegments(b)).toEqual([]);
-        expect(await store.listSegmentVersions(b, seg.id)).toEqual([]);
-        expect(await store.updateSegment(b, seg.id, { name: "stolen" })).toBeNull();
-        expect(await store.deleteSegment(b, seg.id)).toBe(false);
-        expect((await store.listMembers(b, seg.id)).data).toEqual([]);
-        expect(await collect(store.streamMembers(b))).toEqual([]);
-        expect(await store.deleteMembers(b, seg.id, [c.id])).toBe(0);
-        expect(await store.purgeExpiredMembers(b, Number.MAX_SAFE_INTEGER)).toBe(0);
+        expect(await store.workspace(b).contacts.count()).toBe(0);
+        expect((await store.workspace(b).contacts.list()).data).toEqual([]);
+        expect(await collect(store.workspace(b).contacts.stream())).toEqual([]);
+        expect(await store.workspace(b).contacts.delete(c.id)).toBe(false);
+        expect(await store.workspace(b).events.count()).toBe(0);
+        expect((await store.workspace(b).events.listOfContact(c.id)).data).toEqual([]);
+        expect(await collect(store.workspace(b).events.stream())).toEqual([]);
+        expect(await store.workspace(b).segments.get(seg.id)).toBeNull();
+        expect(await store.workspace(b).segments.list()).toEqual([]);
+        expect(await store.workspace(b).segments.versions(seg.id)).toEqual([]);
+        expect(await store.workspace(b).segments.update(seg.id, { name: "stolen" })).toBeNull();
+        expect(await store.workspace(b).segments.delete(seg.id)).toBe(false);
+        expect((await store.workspace(b).members.list(seg.id)).data).toEqual([]);
+        expect(await collect(store.workspace(b).members.stream())).toEqual([]);
+        expect(await store.workspace(b).members.delete(seg.id, [c.id])).toBe(0);
+        expect(await store.workspace(b).members.purgeExpired(Number.MAX_SAFE_INTEGER)).toBe(0);
         expect(
-          (await rejection(store.putMembers(b, seg.id, [{ contact_id: c.id, action: "added" }]))).code,
+          (await rejection(store.workspace(b).members.put(seg.id, [{ contact_id: c.id, action: "added" }])))
+            .code,
         ).toBe("not_found");
-        expect((await store.listChanges(b)).data).toEqual([]);
-        expect(await store.lastChangeSeq(b)).toBe(0);
-        expect((await store.membersAt(b, seg.id, 10)).data).toEqual([]);
-        expect(await store.countMembersAt(b, seg.id, 10)).toBe(0);
-        expect((await store.loggedMembers(b, seg.id)).data).toEqual([]);
-        expect(await store.getWebhook(b, wh.id)).toBeNull();
-        expect(await store.listWebhooks(b)).toEqual([]);
-        expect(await store.deleteWebhook(b, wh.id)).toBe(false);
+        expect((await store.workspace(b).changes.list()).data).toEqual([]);
+        expect(await store.workspace(b).changes.lastSeq()).toBe(0);
+        expect((await store.workspace(b).changes.membersAt(seg.id, 10)).data).toEqual([]);
+        expect(await store.workspace(b).changes.countMembersAt(seg.id, 10)).toBe(0);
+        expect((await store.workspace(b).changes.logged(seg.id)).data).toEqual([]);
+        expect(await store.workspace(b).webhooks.get(wh.id)).toBeNull();
+        expect(await store.workspace(b).webhooks.list()).toEqual([]);
+        expect(await store.workspace(b).webhooks.delete(wh.id)).toBe(false);
         expect(
-          (await rejection(store.enqueueDeliveries(b, [{ webhook_id: wh.id, change_seq: ch.seq }]))).code,
+          (
+            await rejection(
+              store.workspace(b).deliveries.enqueue([{ webhook_id: wh.id, change_seq: ch.seq }]),
+            )
+          ).code,
         ).toBe("not_found");
         expect(
-          await store.claimDeliveries(b, { now: Number.MAX_SAFE_INTEGER, limit: 10, leaseMs: 1 }),
+          await store.workspace(b).deliveries.claim({ now: Number.MAX_SAFE_INTEGER, limit: 10, leaseMs: 1 }),
         ).toEqual([]);
-        expect(await store.getDelivery(b, delivery.id)).toBeNull();
-        expect(await store.markDelivered(b, delivery.id, { at: 1 })).toBe(false);
-        expect(await store.markFailed(b, delivery.id, { at: 1, error: "x", retry_at: null })).toBe(false);
-        expect((await store.listDeliveries(b, wh.id)).data).toEqual([]);
-        expect(await store.getImport(b, job.id)).toBeNull();
-        expect((await store.listImports(b)).data).toEqual([]);
-        expect((await rejection(store.recordImportProgress(b, job.id, { processed: 1 }))).code).toBe(
-          "not_found",
-        );
-        expect((await rejection(store.finishImport(b, job.id, "done"))).code).toBe("not_found");
+        expect(await store.workspace(b).deliveries.get(delivery.id)).toBeNull();
+        expect(await store.workspace(b).deliveries.markDelivered(delivery.id, { at: 1 })).toBe(false);
+        expect(
+          await store.workspace(b).deliveries.markFailed(delivery.id, { at: 1, error: "x", retry_at: null }),
+        ).toBe(false);
+        expect((await store.workspace(b).deliveries.list(wh.id)).data).toEqual([]);
+        expect(await store.workspace(b).imports.get(job.id)).toBeNull();
+        expect((await store.workspace(b).imports.list()).data).toEqual([]);
+        expect(
+          (await rejection(store.workspace(b).imports.recordProgress(job.id, { processed: 1 }))).code,
+        ).toBe("not_found");
+        expect((await rejection(store.workspace(b).imports.finish(job.id, "done"))).code).toBe("not_found");
 
         // And everything of the first is intact.
-        expect(await store.getContact(a, c.id)).not.toBeNull();
-        expect(await store.countEvents(a)).toBe(1);
-        expect((await store.getSegment(a, seg.id))?.name).toBe("S");
-        expect((await store.listMembers(a, seg.id)).data).toHaveLength(1);
-        expect(await store.getDelivery(a, delivery.id)).toMatchObject({ status: "pending" });
-        expect((await store.getImport(a, job.id))?.status).toBe("pending");
+        expect(await store.workspace(a).contacts.get(c.id)).not.toBeNull();
+        expect(await store.workspace(a).events.count()).toBe(1);
+        expect((await store.workspace(a).segments.get(seg.id))?.name).toBe("S");
+        expect((await store.workspace(a).members.list(seg.id)).data).toHaveLength(1);
+        expect(await store.workspace(a).deliveries.get(delivery.id)).toMatchObject({ status: "pending" });
+        expect((await store.workspace(a).imports.get(job.id))?.status).toBe("pending");
         expect((await store.authenticate(key.secret))?.workspace.id).toBe(a);
       });
     });
@@ -1524,7 +1650,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const s = await f.open();
         try {
           const perBatch = new Map<string, number>();
-          for await (const page of s.streamEvents(ws)) {
+          for await (const page of s.workspace(ws).events.stream()) {
             for (const e of page) {
               const [prefix, b] = (e.id ?? "").split("-");
               const k = `${prefix}-${b}`;
@@ -1536,7 +1662,7 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           }
           // Whatever else is there (a batch committed but not yet acknowledged) is whole.
           for (const n of perBatch.values()) expect(n).toBe(500);
-          const changes = (await s.listChanges(ws, { limit: 10_000 })).data.length;
+          const changes = (await s.workspace(ws).changes.list({ limit: 10_000 })).data.length;
           expect(changes).toBe(perBatch.size);
         } finally {
           await s.close();
@@ -1546,14 +1672,15 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       it("keeps what was committed across close and reopen", async () => {
         const ws = await newWs();
         const s2 = await f.open();
-        const [c] = await s2.putContacts(ws, [{ email: "durable@x.io" }]);
-        await s2.insertEvents(ws, [{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }]);
+        const [c] = await s2.workspace(ws).contacts.put([{ email: "durable@x.io" }]);
+        await s2.workspace(ws).events.insert([{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }]);
         await s2.close();
         const s3 = await f.open();
         try {
-          expect((await s3.findContacts(ws, [{ email: "durable@x.io" }]))[0]?.id).toBe(c.id);
+          expect((await s3.workspace(ws).contacts.find([{ email: "durable@x.io" }]))[0]?.id).toBe(c.id);
           expect(
-            (await s3.insertEvents(ws, [{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }])).duplicates,
+            (await s3.workspace(ws).events.insert([{ id: "d1", type: "x", contact_id: c.id, timestamp: 1 }]))
+              .duplicates,
           ).toBe(1);
         } finally {
           await s3.close();

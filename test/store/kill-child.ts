@@ -17,8 +17,10 @@ for (let b = 0; ; b++) {
     properties: { batch: b },
   }));
   await store.transaction(ws, async (tx) => {
-    await tx.insertEvents(ws, batch);
-    await tx.appendChanges(ws, [{ segment_id: "s", contact_id: `ct_${b}`, change: "entered", at: b }]);
+    await tx.workspace(ws).events.insert(batch);
+    await tx
+      .workspace(ws)
+      .changes.append([{ segment_id: "s", contact_id: `ct_${b}`, change: "entered", at: b }]);
   });
   process.stdout.write(`ack ${b}\n`);
 }

@@ -11,6 +11,6 @@ const opts = JSON.parse(optsJson);
 const first = await openStore(opts);
 await first.close();
 const second = await openStore(opts);
-await second.countEvents(ws);
+await second.workspace(ws).events.count();
 await second.close();
 process.stdout.write("done\n");

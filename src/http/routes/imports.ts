@@ -126,7 +126,7 @@ export const IMPORT_ROUTES: RouteSpec[] = [
       tag: "imports",
     },
     async ({ slice, ws, params }) => {
-      const job = await slice.store.getImport(ws.id, params.id!);
+      const job = await slice.store.workspace(ws.id).imports.get(params.id!);
       if (!job) throw new ApiError("not_found", `import "${params.id}" not found`);
       return wireImport(job);
     },
@@ -141,7 +141,7 @@ export const IMPORT_ROUTES: RouteSpec[] = [
       tag: "imports",
     },
     async ({ slice, ws, query }) => {
-      const p = await slice.store.listImports(ws.id, {
+      const p = await slice.store.workspace(ws.id).imports.list({
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });

@@ -87,7 +87,7 @@ export const RECEIVER_ROUTES: RouteSpec[] = [
     },
     async ({ slice, caller }) => {
       const ws = caller.workspace.id;
-      const receivers = await slice.store.listReceivers(ws);
+      const receivers = await slice.store.workspace(ws).receivers.list();
       return {
         data: [
           {

@@ -52,7 +52,7 @@ function deliveryIdOf(raw: string | undefined): number {
 const tag = "webhooks";
 
 async function requireWebhook(slice: Slice, ws: string, id: string): Promise<WebhookRecord> {
-  const h = await slice.store.getWebhook(ws, id);
+  const h = await slice.store.workspace(ws).webhooks.get(id);
   if (!h) throw new ApiError("not_found", `webhook "${id}" not found`);
   return h;
 }
@@ -87,7 +87,7 @@ export const WEBHOOK_ROUTES: RouteSpec[] = [
     async ({ slice, ws }) => {
       const now = slice.clock.now();
       return {
-        data: (await slice.store.listWebhooks(ws.id)).map((h) => wireWebhook(h, now)),
+        data: (await slice.store.workspace(ws.id).webhooks.list()).map((h) => wireWebhook(h, now)),
         next_cursor: null,
       };
     },
@@ -108,7 +108,7 @@ export const WEBHOOK_ROUTES: RouteSpec[] = [
     },
     async ({ slice, ws, params, query }) => {
       await requireWebhook(slice, ws.id, params.id!);
-      const p = await slice.store.listDeliveries(ws.id, params.id!, {
+      const p = await slice.store.workspace(ws.id).deliveries.list(params.id!, {
         limit: listLimit(query.limit),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });

@@ -77,7 +77,7 @@ export const WORKSPACE_ROUTES: RouteSpec[] = [
       response: R.KeysPage,
     },
     async ({ slice, caller }) => ({
-      data: (await slice.store.listApiKeys(caller.workspace.id)).map(wireKey),
+      data: (await slice.store.workspace(caller.workspace.id).apiKeys.list()).map(wireKey),
       next_cursor: null,
     }),
   ),

@@ -4,7 +4,7 @@
  * never a secret, runs with per-contact outcomes, pause / resume, dry run, delete.
  */
 import { z } from "zod";
-import type { DestinationRecord, OutcomeStatus, RunRecord } from "../../store/destination-repo.ts";
+import type { DestinationRecord, OutcomeStatus, RunRecord } from "../../store/model/destination.ts";
 import type { JsonObject, Page } from "../../store/types.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
 import type { SecretBox } from "../secret-box.ts";
@@ -267,20 +267,20 @@ export class DestinationService {
     let wouldRemove = 0;
     let addSample: WireContact[] = [];
     let removeSample: RemoteMember[] = [];
-    const store = this.syncer.store;
+    const log = this.syncer.store.workspace(ws).changes;
     await this.syncer.flush(ws);
     if (!d.full_done) {
       wouldAdd = Math.max(
         0,
         (await this.host.segmentSize(ws, d.segment_id)) - (await repo.countMembers(d.id)),
       );
-      const page = await store.loggedMembers(ws, d.segment_id, {
+      const page = await log.logged(d.segment_id, {
         limit: connector.limits.batchSize,
         ...(d.full_cursor ? { cursor: d.full_cursor } : {}),
       });
       addSample = await this.host.contacts(ws, page.data);
     } else {
-      const changes = await store.listChanges(ws, {
+      const changes = await log.list({
         segmentId: d.segment_id,
         cursor: String(d.cursor),
         limit: Math.max(10_000, pageSize(connector)),

@@ -14,13 +14,8 @@
  * Batches follow the connector's limits; a batch the provider refused as a whole is
  * split in halves down to single rows so that the bad rows fail alone.
  */
-import type {
-  DestinationRecord,
-  DestinationRepo,
-  OutcomeOp,
-  RunRecord,
-} from "../../store/destination-repo.ts";
-import type { Store } from "../../store/types.ts";
+import type { DestinationRecord, OutcomeOp, RunRecord } from "../../store/model/destination.ts";
+import type { Store, WorkspaceRepos } from "../../store/types.ts";
 import {
   BatchRejected,
   type CallStats,
@@ -38,7 +33,6 @@ export function pageSize(c: Connector): number {
 
 export interface PassDeps {
   store: Store;
-  repo: (ws: string) => DestinationRepo;
   clock: { now(): number };
   /** Effective wire contacts of these ids (erased ones are left out). */
   contacts(ws: string, ids: string[]): Promise<SyncContact[]>;
@@ -116,6 +110,11 @@ export class SyncPass {
     return this.d.workspace_id;
   }
 
+  /** The destination's workspace, on the store (writes that go together take a transaction's). */
+  private get repos(): WorkspaceRepos {
+    return this.deps.store.workspace(this.ws);
+  }
+
   /** Runs the pass; returns the run it recorded (null when there was nothing to do). Throws what the provider threw. */
   async execute(budgetPages = 20): Promise<RunRecord | null> {
     try {
@@ -134,13 +133,11 @@ export class SyncPass {
 
   private async openRun(kind: "full" | "incremental"): Promise<RunRecord> {
     if (!this.run) {
-      this.run = await this.deps
-        .repo(this.ws)
-        .createRun(
-          this.d.id,
-          { kind, from_seq: kind === "full" ? this.d.full_seq : this.d.cursor },
-          this.deps.clock.now(),
-        );
+      this.run = await this.repos.destinations.createRun(
+        this.d.id,
+        { kind, from_seq: kind === "full" ? this.d.full_seq : this.d.cursor },
+        this.deps.clock.now(),
+      );
     }
     return this.run;
   }
@@ -148,22 +145,22 @@ export class SyncPass {
   private async finish(state: "succeeded" | "partial" | "failed", error: string | null): Promise<void> {
     if (!this.run) return;
     const stats = mergeStats(this.providerStats);
-    await this.deps.repo(this.ws).updateRun(this.run.id, {
+    await this.repos.destinations.updateRun(this.run.id, {
       state,
       error,
       to_seq: this.d.full_done ? this.d.cursor : null,
       finished_at: this.deps.clock.now(),
       ...(stats ? { stats: { provider: stats } } : {}),
     });
-    this.run = await this.deps.repo(this.ws).getRun(this.run.id);
+    this.run = await this.repos.destinations.getRun(this.run.id);
   }
 
   private async fullSync(budgetPages: number): Promise<void> {
-    const { store, clock } = this.deps;
+    const { clock } = this.deps;
     if (this.d.full_seq === null) {
       await this.deps.flush(this.ws);
-      const seq = await store.lastChangeSeq(this.ws);
-      this.d = (await this.deps.repo(this.ws).update(this.d.id, { full_seq: seq }, clock.now()))!;
+      const seq = await this.repos.changes.lastSeq();
+      this.d = (await this.repos.destinations.update(this.d.id, { full_seq: seq }, clock.now()))!;
     }
     const run = await this.openRun("full");
     for (let pages = 0; ; pages++) {
@@ -171,7 +168,7 @@ export class SyncPass {
         this.more = true;
         return;
       }
-      const page = await store.loggedMembers(this.ws, this.d.segment_id, {
+      const page = await this.repos.changes.logged(this.d.segment_id, {
         limit: pageSize(this.connector),
         ...(this.d.full_cursor ? { cursor: this.d.full_cursor } : {}),
       });
@@ -183,20 +180,21 @@ export class SyncPass {
       }
       if (page.next_cursor === null) break;
     }
-    this.d = (await this.deps
-      .repo(this.ws)
-      .update(this.d.id, { full_done: true, cursor: this.d.full_seq ?? 0 }, clock.now()))!;
+    this.d = (await this.repos.destinations.update(
+      this.d.id,
+      { full_done: true, cursor: this.d.full_seq ?? 0 },
+      clock.now(),
+    ))!;
   }
 
   private async incremental(budgetPages: number): Promise<void> {
-    const { store } = this.deps;
     const limit = Math.max(1000, pageSize(this.connector));
     for (let pages = 0; ; pages++) {
       if (pages >= budgetPages) {
         this.more = true;
         return;
       }
-      const page = await store.listChanges(this.ws, {
+      const page = await this.repos.changes.list({
         segmentId: this.d.segment_id,
         cursor: String(this.d.cursor),
         limit,
@@ -209,7 +207,7 @@ export class SyncPass {
       const exit: string[] = [];
       for (const [id, change] of last) (change === "entered" ? enter : exit).push(id);
       const contacts = enter.length > 0 ? await this.deps.contacts(this.ws, enter) : [];
-      const members = exit.length > 0 ? await this.deps.repo(this.ws).getMembers(this.d.id, exit) : [];
+      const members = exit.length > 0 ? await this.repos.destinations.getMembers(this.d.id, exit) : [];
       const adds = await this.sendAdds(contacts);
       const removes = await this.sendRemoves(members);
       await this.commit(run, adds, removes, { cursor: page.data[page.data.length - 1].seq });
@@ -309,7 +307,7 @@ export class SyncPass {
     const provider = mergeStats(this.providerStats);
     if (provider) stats.provider = provider;
     this.d = await this.deps.store.transaction(this.ws, async (tx) => {
-      const repo = this.deps.repo(this.ws).on(tx.executorFor(this.ws));
+      const repo = tx.workspace(this.ws).destinations;
       if (put.length > 0) await repo.putMembers(this.d.id, put, now);
       if (gone.length > 0) await repo.deleteMembers(this.d.id, gone);
       await repo.addOutcomes(run.id, outcomes);

@@ -6,7 +6,8 @@
  * A failed pass (the provider still refused after the call's own retries, or was
  * unreachable) is retried with backoff: 5 s doubling up to 15 min.
  */
-import { type DestinationRecord, DestinationRepo } from "../../store/destination-repo.ts";
+import type { DestinationRecord } from "../../store/model/destination.ts";
+import type { DestinationRepo } from "../../store/repos/index.ts";
 import type { JsonObject, Store } from "../../store/types.ts";
 import type { SecretBox } from "../secret-box.ts";
 import { HttpCaller, type HttpCallerOptions } from "./http-call.ts";
@@ -55,7 +56,7 @@ export class DestinationSyncer {
   }
 
   repo(ws: string): DestinationRepo {
-    return new DestinationRepo(this.opts.store.executorFor(ws), ws);
+    return this.opts.store.workspace(ws).destinations;
   }
 
   /** Appends the workspace's pending membership changes to the log. */
@@ -189,7 +190,6 @@ export class DestinationSyncer {
       pass = new SyncPass(
         {
           store: this.opts.store,
-          repo: (ws) => this.repo(ws),
           clock,
           contacts: this.opts.contacts,
           flush: this.opts.flush,

@@ -70,7 +70,8 @@ function dependencyOrder(segments: SegmentRecord[]): SegmentRecord[] {
 
 /** Builds the workspace's engine from the store, as of `opts.clock.now()`. */
 export async function loadEngine(store: Store, ws: string, opts: LoadOptions): Promise<LoadedEngine> {
-  const fields = await store.listFields(ws);
+  const repos = store.workspace(ws);
+  const fields = await repos.fields.list();
   const fieldDef = (f: CustomField) => ({
     key: f.key,
     type: f.type,
@@ -101,14 +102,14 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
       );
     }
     engine.loadSegments(
-      dependencyOrder(await store.listSegments(ws)).map((s) => ({
+      dependencyOrder(await repos.segments.list()).map((s) => ({
         id: s.id,
         kind: s.kind,
         ...(s.kind === "dynamic" ? { rule: s.rule } : {}),
       })),
     );
     let n = 0;
-    for await (const page of store.streamMembers(ws)) {
+    for await (const page of repos.members.stream()) {
       const bySegment = new Map<string, typeof page>();
       for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
       for (const [seg, members] of bySegment) engine.loadMembers(seg, members);
@@ -133,14 +134,15 @@ async function streamRows(
   engine: Engine,
   onProgress: LoadOptions["onProgress"],
 ): Promise<void> {
+  const repos = store.workspace(ws);
   let n = 0;
-  for await (const page of store.streamContacts(ws)) {
+  for await (const page of repos.contacts.stream()) {
     engine.loadContacts(page.map(engineContact));
     n += page.length;
     onProgress?.("contacts", n);
   }
   n = 0;
-  for await (const page of store.streamEvents(ws)) {
+  for await (const page of repos.events.stream()) {
     engine.loadEvents(page.map(engineEvent), { finish: false });
     n += page.length;
     onProgress?.("events", n);

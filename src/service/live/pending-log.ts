@@ -93,7 +93,7 @@ export class PendingLog {
   /** Appends `changes` in `tx`, with what must be as durable as they are. */
   async append(tx: StoreOps, changes: ChangeInput[]): Promise<ChangeRecord[]> {
     if (changes.length === 0) return [];
-    const logged = await tx.appendChanges(this.ws, changes);
+    const logged = await tx.workspace(this.ws).changes.append(changes);
     await this.hooks.onLog?.(tx, logged);
     return logged;
   }

@@ -4,8 +4,7 @@
  * processes (or a restart) run each slot once; slots missed while no process ran are
  * run once, at the next look (the first one is at `start()`).
  */
-import type { RunRecord } from "../../store/schedule-repo.ts";
-import { failStaleRuns } from "../../store/schedule-repo.ts";
+import type { RunRecord } from "../../store/model/schedule.ts";
 import type { WorkspaceService } from "../workspace.ts";
 import type { ScheduleService } from "./service.ts";
 
@@ -63,13 +62,9 @@ export class ScheduleRunner {
     const staleBefore = now - (this.o.staleAfterMs ?? 6 * 3_600_000);
     for (const ws of await this.workspaces()) {
       try {
-        await failStaleRuns(
-          this.schedules.store.executorFor(ws.id),
-          ws.id,
-          staleBefore,
-          now,
-          STALE_RUN_ERROR,
-        );
+        await this.schedules.store
+          .workspace(ws.id)
+          .schedules.failStaleRuns(staleBefore, now, STALE_RUN_ERROR);
         started.push(...(await this.schedules.startDue(ws, now)));
       } catch (e) {
         this.o.log?.(`scheduled exports of workspace ${ws.id}: ${(e as Error).message}`);

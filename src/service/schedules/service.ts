@@ -5,8 +5,12 @@
  * and never read back: reads show the access key id masked and header names only.
  */
 import type { Clock } from "../../engine/types.ts";
-import type { RunRecord, ScheduleRecord } from "../../store/schedule-repo.ts";
-import * as repo from "../../store/schedule-repo.ts";
+import type {
+  RunOutcome,
+  RunRecord,
+  ScheduleRecord,
+  SchedulePatch as StoredPatch,
+} from "../../store/model/schedule.ts";
 import type { Store } from "../../store/types.ts";
 import { ApiError, invalid, notFound } from "../errors.ts";
 import { exportFieldKeys, exportPages } from "../export-members.ts";
@@ -56,8 +60,8 @@ export class ScheduleService {
     return this.o.clock;
   }
 
-  private x(ws: string) {
-    return this.o.store.executorFor(ws);
+  private repo(ws: string) {
+    return this.o.store.workspace(ws).schedules;
   }
 
   // ---------------------------------------------------------------- reads
@@ -67,13 +71,13 @@ export class ScheduleService {
   }
 
   private async record(ws: WorkspaceService, id: string): Promise<ScheduleRecord> {
-    const s = await repo.getSchedule(this.x(ws.id), ws.id, id);
+    const s = await this.repo(ws.id).get(id);
     if (!s) throw notFound("export schedule", id);
     return s;
   }
 
   async list(ws: WorkspaceService): Promise<WireSchedule[]> {
-    return (await repo.listSchedules(this.x(ws.id), ws.id)).map((s) => this.wire(s, ws.timeZone));
+    return (await this.repo(ws.id).list()).map((s) => this.wire(s, ws.timeZone));
   }
 
   async get(ws: WorkspaceService, id: string): Promise<WireSchedule> {
@@ -92,7 +96,7 @@ export class ScheduleService {
       if (!/^\d{1,16}$/.test(req.cursor)) throw invalid("cursor", `invalid cursor "${req.cursor}"`);
       before = Number(req.cursor);
     }
-    const page = await repo.listRuns(this.x(ws.id), ws.id, id, {
+    const page = await this.repo(ws.id).listRuns(id, {
       limit,
       ...(before !== undefined ? { before } : {}),
     });
@@ -101,7 +105,7 @@ export class ScheduleService {
 
   /** Schedules exporting a segment: what refers to it, for the segment delete guard. */
   async usersOf(ws: string, segmentId: string): Promise<{ type: string; id: string }[]> {
-    return (await repo.listSchedules(this.x(ws), ws))
+    return (await this.repo(ws).list())
       .filter((s) => s.segment_id === segmentId)
       .map((s) => ({ type: "export_schedule", id: s.id }));
   }
@@ -141,9 +145,7 @@ export class ScheduleService {
     this.checkOptions(ws, format, input.columns, exclude);
     checkCron(input.cron, ws.timeZone, now);
     const t = await this.targets.stored(input.target, null);
-    const rec = await repo.createSchedule(
-      this.x(ws.id),
-      ws.id,
+    const rec = await this.repo(ws.id).create(
       {
         name: input.name ?? `Export of ${input.segment_id}`,
         segment_id: input.segment_id,
@@ -163,7 +165,7 @@ export class ScheduleService {
   async update(ws: WorkspaceService, id: string, input: SchedulePatch): Promise<WireSchedule> {
     const before = await this.record(ws, id);
     const now = this.o.clock.now();
-    const patch: repo.SchedulePatch = {};
+    const patch: StoredPatch = {};
     if (input.name !== undefined) patch.name = input.name;
     if (input.columns !== undefined || input.exclude_suppressed !== undefined) {
       const columns =
@@ -191,13 +193,13 @@ export class ScheduleService {
     else if (input.cron !== undefined || before.state === "paused") {
       patch.next_run_at = nextSlot(patch.cron ?? before.cron, ws.timeZone, now);
     }
-    const updated = await repo.updateSchedule(this.x(ws.id), ws.id, id, patch, now);
+    const updated = await this.repo(ws.id).update(id, patch, now);
     if (!updated) throw notFound("export schedule", id);
     return this.wire(updated, ws.timeZone);
   }
 
   async delete(ws: WorkspaceService, id: string): Promise<void> {
-    if (!(await repo.deleteSchedule(this.x(ws.id), ws.id, id))) throw notFound("export schedule", id);
+    if (!(await this.repo(ws.id).delete(id))) throw notFound("export schedule", id);
   }
 
   // ---------------------------------------------------------------- runs
@@ -209,7 +211,7 @@ export class ScheduleService {
   async runNow(ws: WorkspaceService, id: string): Promise<WireRun> {
     const s = await this.record(ws, id);
     const now = this.o.clock.now();
-    const run = await repo.claimRun(this.x(ws.id), ws.id, id, now, now);
+    const run = await this.repo(ws.id).claimRun(id, now, now);
     if (!run) throw new ApiError("conflict", `export schedule "${id}" already has a run at ${iso(now)}`);
     void this.track(this.execute(ws, s, run));
     return wireRun(run);
@@ -221,9 +223,9 @@ export class ScheduleService {
    * ran collapse into the one run. Answers the runs started, and their completion.
    */
   async startDue(ws: WorkspaceService, now: number): Promise<Promise<RunRecord>[]> {
-    const x = this.x(ws.id);
+    const repo = this.repo(ws.id);
     const started: Promise<RunRecord>[] = [];
-    for (const s of await repo.dueSchedules(x, ws.id, now)) {
+    for (const s of await repo.due(now)) {
       const slot = s.next_run_at!;
       let next: number | null;
       try {
@@ -233,7 +235,7 @@ export class ScheduleService {
         this.o.log?.(`export schedule ${s.id}: ${(e as Error).message}`);
         next = null;
       }
-      const run = await repo.claimRun(x, ws.id, s.id, slot, this.o.clock.now(), { from: slot, to: next });
+      const run = await repo.claimRun(s.id, slot, this.o.clock.now(), { from: slot, to: next });
       if (run) started.push(this.track(this.execute(ws, s, run)));
     }
     return started;
@@ -253,7 +255,7 @@ export class ScheduleService {
   /** Exports the segment, uploads it and records the outcome; never throws for the run's own failure. */
   async execute(ws: WorkspaceService, s: ScheduleRecord, run: RunRecord): Promise<RunRecord> {
     const count: ExportCount = { rows: 0, bytes: 0 };
-    let outcome: repo.RunOutcome;
+    let outcome: RunOutcome;
     try {
       const location = await this.upload(ws, s, run, count);
       outcome = {
@@ -276,7 +278,7 @@ export class ScheduleService {
       this.o.log?.(`export schedule ${s.id}: run ${run.id} failed: ${outcome.error}`);
     }
     try {
-      await repo.finishRun(this.x(ws.id), ws.id, run.id, outcome);
+      await this.repo(ws.id).finishRun(run.id, outcome);
     } catch (e) {
       this.o.log?.(`export schedule ${s.id}: run ${run.id} not recorded: ${(e as Error).message}`);
     }

@@ -3,7 +3,7 @@
  * header values sealed with SLICE_SECRET_KEY (the record keeps only a masked key id and
  * header names), and opened again for a run.
  */
-import type { ScheduleRecord } from "../../store/schedule-repo.ts";
+import type { ScheduleRecord } from "../../store/model/schedule.ts";
 import type { JsonObject } from "../../store/types.ts";
 import { invalid } from "../errors.ts";
 import { checkWebhookUrl } from "../webhook-url.ts";

@@ -3,8 +3,8 @@
  * an access key id shows masked and headers by name only.
  */
 
-import type * as repo from "../../store/schedule-repo.ts";
-import type { RunRecord, ScheduleRecord } from "../../store/schedule-repo.ts";
+import type * as repo from "../../store/model/schedule.ts";
+import type { RunRecord, ScheduleRecord } from "../../store/model/schedule.ts";
 import type { ExportFormat } from "../exports.ts";
 
 export interface WireS3Target {

@@ -92,9 +92,10 @@ class ProfileWrite {
       if (id !== undefined) ids.push(id);
       else refs.push({ email });
     }
+    const repos = this.tx.workspace(ws);
     const [owners, found] = await Promise.all([
-      anonIds.length > 0 ? this.tx.findIdentities(ws, anonIds) : Promise.resolve([]),
-      refs.length > 0 ? this.tx.findContacts(ws, refs) : Promise.resolve([]),
+      anonIds.length > 0 ? repos.identities.find(anonIds) : Promise.resolve([]),
+      refs.length > 0 ? repos.contacts.find(refs) : Promise.resolve([]),
     ]);
     for (const r of found) if (r) this.known(r);
     const missing = [
@@ -102,7 +103,7 @@ class ProfileWrite {
         [...ids, ...owners.filter((o): o is string => o !== null)].filter((c) => !this.drafts.has(c)),
       ),
     ];
-    const recs = missing.length > 0 ? await this.tx.getContacts(ws, missing) : [];
+    const recs = missing.length > 0 ? await repos.contacts.getMany(missing) : [];
     for (const r of recs) if (r) this.known(r);
     for (const x of external) if (!this.byExternal.has(x)) this.byExternal.set(x, null);
     for (const e of emails) if (!this.byEmail.has(e)) this.byEmail.set(e, null);
@@ -161,7 +162,7 @@ class ProfileWrite {
   private async merge(from: Draft, into: Draft): Promise<void> {
     if (from.stored) {
       if (!into.stored) {
-        await this.tx.putContacts(this.ws.id, [into.rec]);
+        await this.tx.workspace(this.ws.id).contacts.put([into.rec]);
         into.stored = true;
       }
       this.moved.push(await moveContact(this.tx, this.ws.id, from.id, into.id));
@@ -252,19 +253,14 @@ class ProfileWrite {
 
   /** Writes the contacts and identities; what `finish` then applies to the engine. */
   async flush(): Promise<{ recs: { rec: ContactRecord; d: Draft }[] }> {
+    const repos = this.tx.workspace(this.ws.id);
     const writes = [...this.drafts.values()].filter((d) => d.prev === null || Object.keys(d.ch).length > 0);
-    const recs =
-      writes.length > 0
-        ? await this.tx.putContacts(
-            this.ws.id,
-            writes.map((d) => d.rec),
-          )
-        : [];
+    const recs = writes.length > 0 ? await repos.contacts.put(writes.map((d) => d.rec)) : [];
     const pairs = [...this.identities].map(([anonymous_id, c]) => ({
       anonymous_id,
       contact_id: this.draft(c)!.id,
     }));
-    if (pairs.length > 0) await this.tx.putIdentities(this.ws.id, pairs);
+    if (pairs.length > 0) await repos.identities.put(pairs);
     return { recs: recs.map((rec, k) => ({ rec, d: writes[k]! })) };
   }
 
@@ -286,7 +282,9 @@ export async function applyProfiles(ws: WorkspaceService, msgs: ProfileMessage[]
       // A field may have been declared since the traits were checked: its values are
       // checked against it now, so the store keeps only values a declared field can hold.
       if (msgs.some((p) => (p.m.traits?.undeclared.length ?? 0) > 0)) {
-        const declared = new Map((await tx.listFields(ws.id)).map((f) => [f.key, f.type as string]));
+        const declared = new Map(
+          (await tx.workspace(ws.id).fields.list()).map((f) => [f.key, f.type as string]),
+        );
         for (const p of msgs) {
           if (p.m.traits)
             recheckUndeclared(

@@ -58,10 +58,7 @@ const linkOnly = (m: MappedMessage) =>
 async function withoutSettledLinks(ws: WorkspaceService, msgs: ProfileMessage[]): Promise<ProfileMessage[]> {
   const links = msgs.filter((p) => linkOnly(p.m));
   if (links.length === 0) return msgs;
-  const owners = await ws.live.store.findIdentities(
-    ws.id,
-    links.map((p) => p.m.anonymousId!),
-  );
+  const owners = await ws.live.store.workspace(ws.id).identities.find(links.map((p) => p.m.anonymousId!));
   const settled = new Set<ProfileMessage>();
   links.forEach((p, k) => {
     const owner = owners[k];

@@ -45,7 +45,7 @@ export function wireMany(ws: WorkspaceCore): (r: ContactRecord) => WireContact {
 }
 
 export async function getContact(ws: WorkspaceCore, id: string): Promise<WireContact> {
-  const r = await ws.store.getContact(ws.id, id);
+  const r = await ws.store.workspace(ws.id).contacts.get(id);
   if (!r) throw notFound("contact", id);
   return wireContact(ws, r, true);
 }
@@ -75,7 +75,7 @@ export async function listContacts(
   const q = req.q?.trim() ?? "";
   const cursor = req.cursor ? { cursor: req.cursor } : {};
   if (q === "") {
-    const page = await ws.store.listContacts(ws.id, {
+    const page = await ws.store.workspace(ws.id).contacts.list({
       limit: req.limit,
       ...cursor,
       ...(members ? { segmentMembers: members } : {}),
@@ -90,7 +90,7 @@ export async function listContacts(
   if (total > SEARCH_SORTED_MAX) {
     // Many matches: the store's scan in its own order finds a page of them soon.
     const hit = new Set(found.map((i) => table.ids[i]));
-    const page = await ws.store.listContacts(ws.id, {
+    const page = await ws.store.workspace(ws.id).contacts.list({
       limit: req.limit,
       ...cursor,
       segmentMembers: hit,
@@ -105,7 +105,7 @@ export async function listContacts(
     .filter((id) => id > after)
     .sort();
   const pageIds = ids.slice(0, req.limit);
-  const recs = await ws.store.getContacts(ws.id, pageIds);
+  const recs = await ws.store.workspace(ws.id).contacts.getMany(pageIds);
   return {
     data: recs.filter((r): r is ContactRecord => r !== null).map(wireMany(ws)),
     next_cursor: ids.length > req.limit ? pageIds[pageIds.length - 1] : null,
@@ -126,7 +126,7 @@ export async function lookup(
   if (keys.id !== undefined) refs.push({ id: keys.id });
   if (keys.email !== undefined) refs.push({ email: keys.email });
   if (keys.external_id !== undefined) refs.push({ external_id: keys.external_id });
-  const found = await ws.store.findContacts(ws.id, refs);
+  const found = await ws.store.workspace(ws.id).contacts.find(refs);
   const first = found[0];
   const one = first && found.every((r) => r?.id === first.id) ? first : null;
   const inSegment = one && (segment === undefined || ws.engine.members(segment).has(one.id));
@@ -135,6 +135,6 @@ export async function lookup(
 
 export async function contactsByIds(ws: WorkspaceCore, ids: string[]): Promise<WireContact[]> {
   if (ids.length === 0) return [];
-  const recs = await ws.store.getContacts(ws.id, ids);
+  const recs = await ws.store.workspace(ws.id).contacts.getMany(ids);
   return recs.filter((r): r is ContactRecord => r !== null).map(wireMany(ws));
 }

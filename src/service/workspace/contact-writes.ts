@@ -40,7 +40,7 @@ export async function existingFor(
   path: string,
 ): Promise<ContactRecord | null> {
   if (id !== undefined) {
-    const r = await db.getContact(ws.id, id);
+    const r = await db.workspace(ws.id).contacts.get(id);
     if (!r) throw new ApiError("not_found", `${issuePath(path, ["id"])}: contact "${id}" not found`);
     return r;
   }
@@ -48,7 +48,7 @@ export async function existingFor(
   if (ch.email) refs.push({ email: ch.email });
   if (ch.external_id) refs.push({ external_id: ch.external_id });
   if (refs.length === 0) throw invalid(path, "expected an email or an external_id to upsert by");
-  const found = await db.findContacts(ws.id, refs);
+  const found = await db.workspace(ws.id).contacts.find(refs);
   const distinct = [...new Map(found.filter((r) => r !== null).map((r) => [r!.id, r!])).values()];
   if (distinct.length > 1) {
     throw new ApiError(
@@ -139,7 +139,8 @@ export async function upsertContact(
         const prev = await existingFor(ws, tx, ch, opts.id ?? input.id, "");
         const write = merged(ws, prev, ch, now);
         const [rec] = await tx
-          .putContacts(ws.id, [write])
+          .workspace(ws.id)
+          .contacts.put([write])
           .then(keptInRange)
           .catch((e) => storeError(e, ""));
         return { rec: rec!, created: prev === null, now };
@@ -162,11 +163,12 @@ export async function patchContact(
   const { result } = await ws.live.write(
     async (tx) => {
       const now = ws.clock.now();
-      const prev = await tx.getContact(ws.id, id);
+      const contacts = tx.workspace(ws.id).contacts;
+      const prev = await contacts.get(id);
       if (!prev) throw notFound("contact", id);
       if (ifMatch) requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
-      const [rec] = await tx
-        .putContacts(ws.id, [merged(ws, prev, ch, now)])
+      const [rec] = await contacts
+        .put([merged(ws, prev, ch, now)])
         .then(keptInRange)
         .catch((e) => storeError(e, ""));
       return { rec: rec!, now };
@@ -253,10 +255,8 @@ export async function upsertContactsWithIds(
         if (prev) byKey.set(`id:${prev.id}`, pos);
       }
       const recs = await tx
-        .putContacts(
-          ws.id,
-          writes.map((w) => w.rec),
-        )
+        .workspace(ws.id)
+        .contacts.put(writes.map((w) => w.rec))
         .then(keptInRange)
         .catch((e) => storeError(e, "contacts: "));
       return { writes, recs, now, duplicates };
@@ -276,12 +276,13 @@ export async function upsertContactsWithIds(
 export async function deleteContact(ws: WorkspaceCore, id: string, ifMatch?: IfMatch | null): Promise<void> {
   await ws.live.write(
     async (tx) => {
+      const contacts = tx.workspace(ws.id).contacts;
       if (ifMatch) {
-        const prev = await tx.getContact(ws.id, id);
+        const prev = await contacts.get(id);
         if (!prev) throw notFound("contact", id);
         requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
       }
-      const ok = await tx.deleteContact(ws.id, id);
+      const ok = await contacts.delete(id);
       if (!ok) throw notFound("contact", id);
     },
     () => ws.engine.removeContact(id),
@@ -296,12 +297,13 @@ export async function changeTags(
 ): Promise<void> {
   await ws.live.write(
     async (tx) => {
-      const prev = await tx.getContact(ws.id, id);
+      const contacts = tx.workspace(ws.id).contacts;
+      const prev = await contacts.get(id);
       if (!prev) throw notFound("contact", id);
       const tags = new Set(prev.tags);
       for (const t of add) tags.add(t);
       for (const t of remove) tags.delete(t);
-      await tx.putContacts(ws.id, [{ ...prev, tags: [...tags] }]);
+      await contacts.put([{ ...prev, tags: [...tags] }]);
     },
     () => ws.engine.changeTags(id, { add, remove }),
   );

@@ -104,7 +104,9 @@ export async function ingest(ws: WorkspaceCore, body: unknown): Promise<BatchRes
         });
       });
       const inserted =
-        writes.length > 0 ? await tx.insertEvents(ws.id, writes) : { accepted: 0, duplicates: 0, items: [] };
+        writes.length > 0
+          ? await tx.workspace(ws.id).events.insert(writes)
+          : { accepted: 0, duplicates: 0, items: [] };
       return { writes, inserted, created, now };
     },
     ({ writes, inserted, created, now }) => {
@@ -125,8 +127,9 @@ export async function ingest(ws: WorkspaceCore, body: unknown): Promise<BatchRes
 }
 
 export async function contactEvents(ws: WorkspaceCore, id: string, req: { cursor?: string; limit: number }) {
-  if (!(await ws.store.getContact(ws.id, id))) throw notFound("contact", id);
-  const page = await ws.store.listContactEvents(ws.id, id, {
+  const repos = ws.store.workspace(ws.id);
+  if (!(await repos.contacts.get(id))) throw notFound("contact", id);
+  const page = await repos.events.listOfContact(id, {
     limit: req.limit,
     ...(req.cursor ? { cursor: ws.positions.open(req.cursor, "cursor") } : {}),
   });

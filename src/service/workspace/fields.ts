@@ -11,7 +11,7 @@ import { contactChanges, type FieldInput } from "../wire.ts";
 import { iso, storeError, type WorkspaceCore } from "./core.ts";
 
 export async function listFields(ws: WorkspaceCore): Promise<WireField[]> {
-  const custom = await ws.store.listFields(ws.id);
+  const custom = await ws.store.workspace(ws.id).fields.list();
   const builtins = ws.registry.all().filter((f) => f.builtin);
   return [
     ...builtins.map((f) => ({
@@ -56,7 +56,8 @@ export async function createField(ws: WorkspaceCore, input: FieldInput): Promise
   const { result } = await ws.live.write(
     async (tx) => {
       const f = await tx
-        .createField(ws.id, { key: input.key, type: input.type, label: input.label ?? input.key })
+        .workspace(ws.id)
+        .fields.create({ key: input.key, type: input.type, label: input.label ?? input.key })
         .catch((e) => storeError(e, "key"));
       return { f, ...(await storedValuesOf(ws, tx, f)) };
     },
@@ -88,7 +89,8 @@ async function createComputedField(ws: WorkspaceCore, input: FieldInput): Promis
   const { result } = await ws.live.write(
     async (tx) => {
       const f = await tx
-        .createField(ws.id, {
+        .workspace(ws.id)
+        .fields.create({
           key: input.key,
           type: input.type,
           label: input.label ?? input.key,
@@ -105,8 +107,9 @@ async function createComputedField(ws: WorkspaceCore, input: FieldInput): Promis
 
 async function dropStoredValues(ws: WorkspaceCore, tx: StoreOps, key: string): Promise<void> {
   if (ws.live.engineCurrent && !ws.engine.contacts.undeclared.has(key)) return;
+  const contacts = tx.workspace(ws.id).contacts;
   const changed: ContactRecord[] = [];
-  for await (const page of tx.streamContacts(ws.id)) {
+  for await (const page of contacts.stream()) {
     for (const r of page) {
       if (!Object.hasOwn(r.fields, key)) continue;
       const fields = { ...r.fields };
@@ -114,7 +117,7 @@ async function dropStoredValues(ws: WorkspaceCore, tx: StoreOps, key: string): P
       changed.push({ ...r, fields });
     }
   }
-  if (changed.length > 0) await tx.putContacts(ws.id, changed);
+  if (changed.length > 0) await contacts.put(changed);
 }
 
 /**
@@ -135,7 +138,7 @@ export async function deleteField(ws: WorkspaceCore, key: string): Promise<void>
   const uses = ws.engine.fieldUses(key);
   if (uses.length > 0) throw fieldInUse(key, uses);
   await ws.live.write(
-    (tx) => tx.deleteField(ws.id, key),
+    (tx) => tx.workspace(ws.id).fields.delete(key),
     () => ws.engine.removeComputedField(key),
   );
 }
@@ -158,7 +161,8 @@ async function storedValuesOf(
   const registry = ws.registry.withField({ key: f.key, type: f.type, label: f.label });
   const usable: ContactRecord[] = [];
   const dropped: ContactRecord[] = [];
-  for await (const page of tx.streamContacts(ws.id)) {
+  const contacts = tx.workspace(ws.id).contacts;
+  for await (const page of contacts.stream()) {
     for (const r of page) {
       if (!Object.hasOwn(r.fields, f.key)) continue;
       try {
@@ -172,6 +176,6 @@ async function storedValuesOf(
       }
     }
   }
-  if (dropped.length > 0) await tx.putContacts(ws.id, dropped);
+  if (dropped.length > 0) await contacts.put(dropped);
   return { usable };
 }

@@ -49,11 +49,12 @@ export async function members(
     // change) missed it, against SPEC §3.3a. tick() moves the engine to now and logs
     // every pending change first.
     await ws.live.tick();
-    const page = await ws.store.membersAt(ws.id, id, at, {
+    const repos = ws.store.workspace(ws.id);
+    const page = await repos.changes.membersAt(id, at, {
       limit: req.limit,
       ...(req.cursor ? { cursor: req.cursor } : {}),
     });
-    const recs = await ws.store.getContacts(ws.id, page.data);
+    const recs = await repos.contacts.getMany(page.data);
     return {
       data: page.data.map((cid, k) => {
         const r = recs[k];
@@ -90,8 +91,7 @@ export async function addMembers(
   const ids = [...new Set(await refsToIds(ws, input.contacts, "contacts"))];
   await ws.live.write(
     (tx) =>
-      tx.putMembers(
-        ws.id,
+      tx.workspace(ws.id).members.put(
         id,
         ids.map((contact_id) => ({ contact_id, action: "added" as const, expires_at: expiresAt })),
       ),
@@ -111,9 +111,8 @@ export async function removeMembers(
   await ws.live.write(
     (tx) =>
       isStatic
-        ? tx.deleteMembers(ws.id, id, ids)
-        : tx.putMembers(
-            ws.id,
+        ? tx.workspace(ws.id).members.delete(id, ids)
+        : tx.workspace(ws.id).members.put(
             id,
             ids.map((contact_id) => ({ contact_id, action: "removed" as const, expires_at: null })),
           ),
@@ -154,7 +153,7 @@ export async function liftOverrides(
   requireOverridable(ws, id, true);
   const ids = [...new Set(await refsToIds(ws, input.contacts, "contacts"))];
   const { result } = await ws.live.write(
-    (tx) => tx.deleteMembers(ws.id, id, ids),
+    (tx) => tx.workspace(ws.id).members.delete(id, ids),
     () => ws.engine.liftOverrides(id, ids),
   );
   return { lifted: result };
@@ -178,8 +177,7 @@ export async function action(
       const chunk = fresh.slice(k, k + 5000);
       await ws.live.write(
         (tx) =>
-          tx.putMembers(
-            ws.id,
+          tx.workspace(ws.id).members.put(
             target,
             chunk.map((contact_id) => ({ contact_id, action: "added" as const })),
           ),
@@ -195,7 +193,8 @@ export async function action(
     const chunk = members.slice(k, k + 1000);
     const { result } = await ws.live.write(
       async (tx) => {
-        const recs = (await tx.getContacts(ws.id, chunk)).filter((r): r is ContactRecord => r !== null);
+        const contacts = tx.workspace(ws.id).contacts;
+        const recs = (await contacts.getMany(chunk)).filter((r): r is ContactRecord => r !== null);
         const writes = recs.flatMap((r) => {
           const tags = new Set(r.tags);
           for (const t of add) tags.add(t);
@@ -203,7 +202,7 @@ export async function action(
           if (tags.size === r.tags.length && r.tags.every((t) => tags.has(t))) return [];
           return [{ ...r, tags: [...tags] }];
         });
-        if (writes.length > 0) await tx.putContacts(ws.id, writes);
+        if (writes.length > 0) await contacts.put(writes);
         return writes.map((w) => w.id!);
       },
       (ids) => {
@@ -223,7 +222,7 @@ export async function changes(
   requireSegment(ws, id);
   await ws.live.flush();
   const since = req.since !== undefined ? instant(req.since, "since", ws.timeZone) : undefined;
-  const page = await ws.store.listChanges(ws.id, {
+  const page = await ws.store.workspace(ws.id).changes.list({
     segmentId: id,
     limit: req.limit,
     ...(since !== undefined ? { since } : {}),

@@ -47,7 +47,7 @@ export async function resolve(
     lookupAt.push(k);
   });
   if (lookups.length > 0) {
-    const rows = await (opts.tx ?? ws.store).findContacts(ws.id, lookups);
+    const rows = await (opts.tx ?? ws.store).workspace(ws.id).contacts.find(lookups);
     rows.forEach((r, j) => {
       found[lookupAt[j]!] = r;
     });
@@ -104,10 +104,8 @@ export async function resolve(
   if (toCreate.size > 0) {
     const entries = [...toCreate.values()];
     created = await opts
-      .tx!.putContacts(
-        ws.id,
-        entries.map((e) => e.write),
-      )
+      .tx!.workspace(ws.id)
+      .contacts.put(entries.map((e) => e.write))
       .catch((e) => storeError(e, ""));
     entries.forEach((e, j) => {
       for (const p of e.positions) ids[p] = created[j]!.id;

@@ -64,7 +64,7 @@ export function wireSegment(ws: WorkspaceCore, rec: SegmentRecord | null, id: st
 }
 
 export async function listSegments(ws: WorkspaceCore): Promise<WireSegment[]> {
-  const stored = await ws.store.listSegments(ws.id);
+  const stored = await ws.store.workspace(ws.id).segments.list();
   return [
     ...DEFAULT_SEGMENT_IDS.filter((id) => ws.engine.segment(id)).map((id) => wireSegment(ws, null, id)),
     ...stored.filter((s) => ws.engine.segment(s.id)).map((s) => wireSegment(ws, s, s.id)),
@@ -81,7 +81,7 @@ export async function segmentVersions(ws: WorkspaceCore, id: string): Promise<Se
     ];
   }
   if (!ws.engine.segment(id)) throw notFound("segment", id);
-  const versions = await ws.store.listSegmentVersions(ws.id, id);
+  const versions = await ws.store.workspace(ws.id).segments.versions(id);
   if (versions.length === 0) throw notFound("segment", id);
   return versions.sort((a, b) => b.version - a.version);
 }
@@ -91,7 +91,7 @@ export async function getSegment(ws: WorkspaceCore, id: string): Promise<WireSeg
     requireSegment(ws, id);
     return wireSegment(ws, null, id);
   }
-  const rec = await ws.store.getSegment(ws.id, id);
+  const rec = await ws.store.workspace(ws.id).segments.get(id);
   if (!rec || !ws.engine.segment(id)) throw notFound("segment", id);
   return wireSegment(ws, rec, id);
 }
@@ -116,7 +116,7 @@ export async function createSegment(ws: WorkspaceCore, input: SegmentInput): Pro
   const id = newId("seg", ws.clock.now());
   const { result } = await ws.live.write(
     (tx) =>
-      tx.createSegment(ws.id, {
+      tx.workspace(ws.id).segments.create({
         id,
         kind,
         name: input.name,
@@ -138,7 +138,7 @@ export async function replaceSegment(
   opts: { ifMatch?: IfMatch | null } = {},
 ): Promise<WireSegment> {
   requireCustom(id);
-  const existing = await ws.store.getSegment(ws.id, id);
+  const existing = await ws.store.workspace(ws.id).segments.get(id);
   if (!existing) throw notFound("segment", id);
   if (input.id !== undefined && input.id !== id)
     throw invalid("id", `is "${input.id}", not this segment's "${id}"`);
@@ -154,12 +154,13 @@ export async function replaceSegment(
   checkRule(ws, existing.kind, rule, id);
   const { result } = await ws.live.write(
     async (tx) => {
+      const segments = tx.workspace(ws.id).segments;
       if (opts.ifMatch) {
-        const cur = await tx.getSegment(ws.id, id);
+        const cur = await segments.get(id);
         if (!cur) throw notFound("segment", id);
         requireMatch(opts.ifMatch, segmentTag(cur.version));
       }
-      const rec = await tx.updateSegment(ws.id, id, {
+      const rec = await segments.update(id, {
         name: input.name,
         description: input.description ?? "",
         ...(existing.kind === "dynamic" ? { rule: rule as JsonValue } : {}),
@@ -187,7 +188,7 @@ export async function deleteSegment(
   opts: { ifMatch?: IfMatch | null } = {},
 ): Promise<void> {
   requireCustom(id);
-  if (!(await ws.store.getSegment(ws.id, id))) throw notFound("segment", id);
+  if (!(await ws.store.workspace(ws.id).segments.get(id))) throw notFound("segment", id);
   const users = await uses(ws, id);
   if (users.length > 0) {
     throw new ApiError(
@@ -198,12 +199,13 @@ export async function deleteSegment(
   }
   await ws.live.write(
     async (tx) => {
+      const segments = tx.workspace(ws.id).segments;
       if (opts.ifMatch) {
-        const cur = await tx.getSegment(ws.id, id);
+        const cur = await segments.get(id);
         if (!cur) throw notFound("segment", id);
         requireMatch(opts.ifMatch, segmentTag(cur.version));
       }
-      return tx.deleteSegment(ws.id, id);
+      return segments.delete(id);
     },
     () => ws.engine.removeSegment(id),
   );

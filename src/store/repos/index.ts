@@ -4,15 +4,17 @@
  * statement they run is restricted to that workspace; the workspace id was checked once,
  * when they were bound.
  */
-import type { Executor } from "../executor.ts";
 import { ApiKeyRepo } from "./api-keys.ts";
 import { ChangeRepo } from "./changes.ts";
 import { ContactRepo } from "./contacts.ts";
+import { DestinationRepo } from "./destinations.ts";
 import { EventRepo } from "./events.ts";
 import { FieldRepo } from "./fields.ts";
+import { IdempotencyRepo } from "./idempotency.ts";
 import { ImportRepo } from "./imports.ts";
 import { IdentityRepo, ReceiverRepo } from "./ingest.ts";
 import { MemberRepo } from "./members.ts";
+import { ScheduleRepo } from "./schedules.ts";
 import type { Scope } from "./scope.ts";
 import { SegmentRepo } from "./segments.ts";
 import { DeliveryRepo, WebhookRepo } from "./webhooks.ts";
@@ -23,12 +25,15 @@ export type {
   ChangeRepo,
   ContactRepo,
   DeliveryRepo,
+  DestinationRepo,
   EventRepo,
   FieldRepo,
+  IdempotencyRepo,
   IdentityRepo,
   ImportRepo,
   MemberRepo,
   ReceiverRepo,
+  ScheduleRepo,
   SegmentRepo,
   WebhookRepo,
 };
@@ -48,15 +53,15 @@ export class WorkspaceRepos {
   readonly webhooks: WebhookRepo;
   readonly deliveries: DeliveryRepo;
   readonly imports: ImportRepo;
-  /**
-   * The connection, for the repositories that take one and a workspace id
-   * (destination-repo.ts, schedule-repo.ts, idempotency-repo.ts).
-   */
-  readonly executor: Executor;
+  /** Destinations with their remote members, sync runs and outcomes. */
+  readonly destinations: DestinationRepo;
+  /** Scheduled exports and their runs. */
+  readonly schedules: ScheduleRepo;
+  /** `Idempotency-Key` claims and their answers. */
+  readonly idempotency: IdempotencyRepo;
 
   constructor(s: Scope) {
     this.id = s.ws;
-    this.executor = s.x;
     this.fields = new FieldRepo(s);
     this.apiKeys = new ApiKeyRepo(s);
     this.identities = new IdentityRepo(s);
@@ -69,5 +74,8 @@ export class WorkspaceRepos {
     this.webhooks = new WebhookRepo(s);
     this.deliveries = new DeliveryRepo(s);
     this.imports = new ImportRepo(s);
+    this.destinations = new DestinationRepo(s);
+    this.schedules = new ScheduleRepo(s);
+    this.idempotency = new IdempotencyRepo(s);
   }
 }

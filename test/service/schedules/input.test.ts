@@ -5,7 +5,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiError } from "../../../src/service/errors.ts";
 import { renderTemplate } from "../../../src/service/schedules/input.ts";
-import { getSchedule } from "../../../src/store/schedule-repo.ts";
 import { type Env, openTestWorkspace, SECRET_KEY, setup as setupIn, type TestWorkspace } from "./setup.ts";
 
 let tw: TestWorkspace;
@@ -144,7 +143,7 @@ describe("schedule requests", () => {
       expect(text).not.toContain(KEY_ID);
     }
     // At rest: neither in the target nor in clear in the sealed column.
-    const row = await getSchedule(env.store.executorFor(env.ws.id), env.ws.id, created.id);
+    const row = await env.store.workspace(env.ws.id).schedules.get(created.id);
     expect(JSON.stringify(row)).not.toContain(SECRET);
     expect(JSON.stringify(row)).not.toContain(KEY_ID);
     expect(row!.secrets).toMatch(/^v1\./);

@@ -5,7 +5,6 @@
  */
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listRuns } from "../../../src/store/schedule-repo.ts";
 import { type PgServer, startPostgres } from "../../support/postgres.ts";
 import { type LocalS3, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3 } from "../../support/s3.ts";
 import { openTestWorkspace, setup, type TestWorkspace } from "./setup.ts";
@@ -82,9 +81,7 @@ describe("scheduled exports on PostgreSQL", () => {
       expect((await env.schedules.get(env.ws, s.id)).next_run_at).toBe("2026-03-30T00:00:00.000Z");
 
       await env.schedules.delete(env.ws, s.id);
-      expect((await listRuns(env.store.executorFor(env.ws.id), env.ws.id, s.id, { limit: 10 })).data).toEqual(
-        [],
-      );
+      expect((await env.store.workspace(env.ws.id).schedules.listRuns(s.id, { limit: 10 })).data).toEqual([]);
     } finally {
       await env.close();
     }

@@ -8,7 +8,6 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/clien
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ScheduleRunner, STALE_RUN_ERROR } from "../../../src/service/schedules/runner.ts";
 import { uploadS3 } from "../../../src/service/schedules/targets.ts";
-import { claimRun } from "../../../src/store/schedule-repo.ts";
 import { type LocalS3, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, startS3 } from "../../support/s3.ts";
 import { type Env, openTestWorkspace, setup as setupIn, type TestWorkspace } from "./setup.ts";
 
@@ -156,10 +155,8 @@ describe("scheduled exports to S3", () => {
     env.clock.set("2026-05-01T18:00:00Z");
     expect(await other.runner.runDue(env.clock.now())).toEqual([]);
     // The unique slot index refuses a second claim of the same slot outright.
-    const x = env.store.executorFor(env.ws.id);
-    expect(
-      await claimRun(x, env.ws.id, s.id, Date.parse("2026-05-01T10:15:00Z"), env.clock.now()),
-    ).toBeNull();
+    const repo = env.store.workspace(env.ws.id).schedules;
+    expect(await repo.claimRun(s.id, Date.parse("2026-05-01T10:15:00Z"), env.clock.now())).toBeNull();
 
     const history = await env.schedules.runs(env.ws, s.id, {});
     expect(history.data.map((r) => [r.state, r.scheduled_for, r.rows])).toEqual([
@@ -283,8 +280,8 @@ describe("scheduled exports to S3", () => {
       cron: "0 3 * * *",
       target: s3Target({ key: "stale/{time}.csv" }),
     });
-    const x = env.store.executorFor(env.ws.id);
-    const left = await claimRun(x, env.ws.id, s.id, env.clock.now(), env.clock.now());
+    const repo = env.store.workspace(env.ws.id).schedules;
+    const left = await repo.claimRun(s.id, env.clock.now(), env.clock.now());
     const runner = new ScheduleRunner(env.schedules, async () => [env!.ws], { staleAfterMs: 3_600_000 });
     env.clock.set("2026-06-01T08:59:00Z");
     await runner.runDue(env.clock.now());

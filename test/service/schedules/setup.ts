@@ -18,7 +18,6 @@ import { SecretBox } from "../../../src/service/secret-box.ts";
 import { parse } from "../../../src/service/wire.ts";
 import { WorkspaceService } from "../../../src/service/workspace.ts";
 import { openStore } from "../../../src/store/index.ts";
-import { deleteSchedule, listSchedules } from "../../../src/store/schedule-repo.ts";
 import type { Store } from "../../../src/store/types.ts";
 
 export const ZONE = "Europe/Paris";
@@ -46,7 +45,7 @@ export async function openTestWorkspace(databaseUrl?: string): Promise<TestWorks
     databaseUrl ? { databaseUrl, clock } : { sqlitePath: join(dir, "slice.db"), clock },
   );
   const info = await store.createWorkspace({ name: "exports", time_zone: ZONE });
-  await store.putContacts(info.id, [
+  await store.workspace(info.id).contacts.put([
     { id: "c1", email: "ann@example.com", first_name: "Ann", status: "subscribed" },
     { id: "c2", email: "bob@example.com", first_name: 'Bob, "Jr"\nthe 2nd', status: "subscribed" },
     { id: "c3", email: "cy@example.com", first_name: "Cy", status: "unsubscribed" },
@@ -108,8 +107,8 @@ export async function setup(
     second: make,
     async close() {
       await runner.stop();
-      const x = store.executorFor(ws.id);
-      for (const s of await listSchedules(x, ws.id)) await deleteSchedule(x, ws.id, s.id);
+      const repo = store.workspace(ws.id).schedules;
+      for (const s of await repo.list()) await repo.delete(s.id);
     },
   };
 }

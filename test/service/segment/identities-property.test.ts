@@ -101,17 +101,18 @@ describe("random Segment traffic keeps contacts, identities, events and membersh
           }
 
           const check = async () => {
-            const contacts = (await store.listContacts(info.id, { limit: 1000 })).data;
+            const contacts = (await store.workspace(info.id).contacts.list({ limit: 1000 })).data;
             const ids = new Set(contacts.map((c) => c.id));
             expect(new Set(ws.engine.contactIds())).toEqual(ids);
-            expect(await store.countEvents(info.id)).toBe(accepted);
+            expect(await store.workspace(info.id).events.count()).toBe(accepted);
             const viewers = new Set<string>();
             for (const c of contacts) {
-              const events = (await store.listContactEvents(info.id, c.id, { limit: 1000 })).data;
+              const events = (await store.workspace(info.id).events.listOfContact(c.id, { limit: 1000 }))
+                .data;
               if (events.some((e) => e.type === "page_viewed")) viewers.add(c.id);
             }
             expect(new Set(ws.engine.members(visitors).ids())).toEqual(viewers);
-            for (const owner of await store.findIdentities(info.id, [...ANONS, ...USERS])) {
+            for (const owner of await store.workspace(info.id).identities.find([...ANONS, ...USERS])) {
               if (owner !== null) expect(ids.has(owner)).toBe(true);
             }
             for (const key of [

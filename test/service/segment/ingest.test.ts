@@ -72,11 +72,12 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
   }
 
   const batch = (...messages: unknown[]) => ingestSegmentBatch(ws, { batch: messages }, NOW);
-  const byExternal = async (external_id: string) => (await store.findContacts(info.id, [{ external_id }]))[0];
+  const byExternal = async (external_id: string) =>
+    (await store.workspace(info.id).contacts.find([{ external_id }]))[0];
   const eventTypes = async (id: string) =>
     (await ws.contactEvents(id, { limit: 100 })).data.map((e) => e.type).sort();
   const member = (segment: string, id: string) => ws.engine.members(segment).has(id);
-  const anonOf = async (a: string) => (await store.findIdentities(info.id, [a]))[0];
+  const anonOf = async (a: string) => (await store.workspace(info.id).identities.find([a]))[0];
 
   it("identify then track by userId: the contact, its fields, its events and its segments", async () => {
     await setup();
@@ -135,7 +136,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     );
     const anonId = (await anonOf("anon-1"))!;
     expect(anonId).not.toBeNull();
-    const before = (await store.getContact(info.id, anonId))!;
+    const before = (await store.workspace(info.id).contacts.get(anonId))!;
     expect([before.email, before.external_id]).toEqual([null, null]);
     expect(member(visitors, anonId)).toBe(true);
 
@@ -179,9 +180,9 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
 
     const r = await batch({ type: "identify", userId: "u3", anonymousId: "anon-2", messageId: "i1" });
     expect(r.errors).toEqual([]);
-    expect(await store.getContact(info.id, anon)).toBeNull();
+    expect(await store.workspace(info.id).contacts.get(anon)).toBeNull();
     expect(await anonOf("anon-2")).toBe(known);
-    const c = (await store.getContact(info.id, known))!;
+    const c = (await store.workspace(info.id).contacts.get(known))!;
     expect(c).toMatchObject({ first_name: "Kim", city: "Lyon", status: "subscribed", fields: { shoe: 42 } });
     expect(c.tags.sort()).toEqual(["group:acme", "vip"]);
     expect(await eventTypes(known)).toEqual(["page_viewed"]);
@@ -220,7 +221,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     expect(r).toMatchObject({ accepted: 2, errors: [] });
     expect(await eventTypes(u)).toEqual(["page_viewed", "page_viewed", "signed_in"]);
     expect(await anonOf("anon-3")).toBe(u);
-    expect(await store.countContacts(info.id)).toBe(1);
+    expect(await store.workspace(info.id).contacts.count()).toBe(1);
 
     // An alias of a stored anonymous contact into a user with no contact yet: it becomes theirs.
     await batch({ type: "page", anonymousId: "anon-4" });
@@ -237,7 +238,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     expect(r.errors).toEqual([]);
     expect(await anonOf("anon-5")).toBe(k);
     expect(await eventTypes(k)).toEqual(["page_viewed"]);
-    expect(await store.countContacts(info.id)).toBe(1);
+    expect(await store.workspace(info.id).contacts.count()).toBe(1);
 
     // A userId claims the contact an email names when it has no userId yet.
     await batch({ type: "identify", userId: "u6", traits: { email: "list@x.io" } });
@@ -261,7 +262,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     expect(await anonOf("anon-8")).toBe(u);
     await batch({ type: "page", anonymousId: "anon-8" });
     expect(await eventTypes(u)).toEqual(["page_viewed", "signed_in", "viewed"]);
-    expect(await store.countContacts(info.id)).toBe(1);
+    expect(await store.workspace(info.id).contacts.count()).toBe(1);
 
     const writes = vi.spyOn(ws.live, "write");
     const r = await batch(
