@@ -4,6 +4,7 @@
  * rule, dynamic ones may carry manual overrides; both kinds of override can expire.
  */
 
+import { MOVING_OPS } from "../contract/operators.ts";
 import type { EventNode, FieldNode, RuleNode, SequenceNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import { Bitset } from "./bitset.ts";
@@ -80,17 +81,10 @@ function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
   return out;
 }
 
-const RELATIVE_OPS = new Set([
-  "in_last",
-  "more_than_ago",
-  "in_next",
-  "anniversary_in_next",
-  "during",
-  "anniversary_during",
-]);
+const MOVING: ReadonlySet<string> = new Set(MOVING_OPS);
 
 export function relativeWhere(where: { op: string }[] | undefined): boolean {
-  return where?.some((f) => RELATIVE_OPS.has(f.op)) ?? false;
+  return where?.some((f) => MOVING.has(f.op)) ?? false;
 }
 
 function relativeWindow(n: EventNode | SequenceNode): boolean {
@@ -108,14 +102,12 @@ export function isMoving(rule: RuleNode): boolean {
     case "not":
       return isMoving(rule.condition);
     case "field":
-      return RELATIVE_OPS.has((rule as FieldNode).op);
+      return MOVING.has((rule as FieldNode).op);
     case "segment":
       return false;
     case "event":
       return (
-        relativeWindow(rule) ||
-        relativeWhere(rule.where) ||
-        (rule.op !== undefined && RELATIVE_OPS.has(rule.op))
+        relativeWindow(rule) || relativeWhere(rule.where) || (rule.op !== undefined && MOVING.has(rule.op))
       );
     case "sequence":
       // A negative step holds from a deadline on, reached by time alone.
