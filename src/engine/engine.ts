@@ -32,7 +32,8 @@ import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventColumns, EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
-import { maintainedRanks, plainForTimers, RankRegistry, relativeKeys } from "./rank.ts";
+import { plainForTimers, relativeKeys } from "./rank.ts";
+import { RankRegistry } from "./rank-index.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
 import { type EventTimerPlan, timerPlan } from "./timers.ts";
@@ -158,7 +159,7 @@ export class Engine {
   private readonly live: SegmentEnv;
   /** Maintained membership by contact, in step with every segment's `bits`. */
   private readonly rows = new MembershipRows();
-  /** Maintained values of the rank and quintile conditions of the live rules (rank.ts). */
+  /** Maintained values of the rank and quintile conditions of the live rules (rank-index.ts). */
   private readonly ranks = new RankRegistry();
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
@@ -187,8 +188,8 @@ export class Engine {
       this.states,
       true,
       this.rows,
+      this.ranks,
     );
-    maintainedRanks.set(this.live, this.ranks);
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
         this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));

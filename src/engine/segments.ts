@@ -11,6 +11,7 @@ import { Bitset } from "./bitset.ts";
 import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
 import type { ContactTable } from "./contacts.ts";
 import type { EventStore } from "./events.ts";
+import type { RankRegistry } from "./rank-index.ts";
 import type { MembershipRows } from "./rows.ts";
 
 export type SegmentKind = "dynamic" | "static";
@@ -178,6 +179,7 @@ export class SegmentEnv implements CompileEnv {
     private readonly maintained: boolean,
     /** For a maintained environment: the same membership by contact, read instead of the bitsets. */
     private readonly rows: MembershipRows | null = null,
+    readonly ranks: RankRegistry | null = null,
   ) {
     this.now = now;
   }
