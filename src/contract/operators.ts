@@ -41,6 +41,20 @@ export const LIST_OPS = [
   "is_not_empty",
 ] as const;
 
+/**
+ * Date operators whose answer moves with time: they compare the value with now (or its
+ * calendar period), so a condition on one can turn true or false with no new data and
+ * the live engine keeps timers for it.
+ */
+export const MOVING_OPS = [
+  "in_last",
+  "more_than_ago",
+  "in_next",
+  "anniversary_in_next",
+  "during",
+  "anniversary_during",
+] as const satisfies readonly (typeof DATE_OPS)[number][];
+
 export const ALL_OPS = [
   ...new Set<string>([
     ...PRESENCE_OPS,

@@ -30,6 +30,7 @@ import { type EventStore, type EventTable, lowerBound, type PropColumn, upperBou
 import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
 import { compileRelative } from "./rank.ts";
+import type { RankRegistry } from "./rank-index.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
 import { selectUnfollowed, selectWithEventIn } from "./sequence-scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
@@ -72,6 +73,11 @@ export interface CompileEnv {
   segmentBits(id: string): Bitset;
   /** Whether contact `c` is in a segment at the same instant. */
   member(id: string, c: number): boolean;
+  /**
+   * The maintained rank and quintile indexes rank conditions read (the engine's live
+   * environment), or null: they compute their population from scratch at `now`.
+   */
+  readonly ranks: RankRegistry | null;
 }
 
 export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {

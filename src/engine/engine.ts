@@ -32,61 +32,23 @@ import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
 import { EventColumns, EventStore, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
-import { maintainedRanks, plainForTimers, RankRegistry, relativeKeys } from "./rank.ts";
+import { plainForTimers, relativeKeys } from "./rank.ts";
+import { RankRegistry } from "./rank-index.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
 import { type EventTimerPlan, timerPlan } from "./timers.ts";
-import {
-  type Clock,
-  type ContactInput,
-  type EngineOptions,
-  type EventInput,
-  type ExplainNode,
-  type JsonValue,
-  type Membership,
-  type MembershipChange,
-  systemClock,
+import type {
+  Clock,
+  ContactInput,
+  EngineOptions,
+  EventInput,
+  ExplainNode,
+  JsonValue,
+  Membership,
+  MembershipChange,
 } from "./types.ts";
 
 const NO_FIELDS: readonly EffectField[] = [];
-
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
-const pad3 = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
-
-/** The minute `isoInstant` last formatted, and its text up to the seconds. */
-let isoMinute = Number.NaN;
-let isoPrefix = "";
-
-/**
- * `new Date(ms).toISOString()`, several times faster for whole milliseconds in
- * 1970–9999: the text up to the minute is kept from the last call (changes come in
- * runs at nearby instants), else built from a civil date (H. Hinnant's algorithm).
- */
-function isoInstant(ms: number): string {
-  if (!(Number.isInteger(ms) && ms >= 0 && ms < 253_402_300_800_000)) return new Date(ms).toISOString();
-  const minute = Math.floor(ms / 60_000);
-  if (minute !== isoMinute) {
-    const days = Math.floor(minute / 1440);
-    const hm = minute - days * 1440;
-    const z = days + 719_468;
-    const era = Math.floor(z / 146_097);
-    const doe = z - era * 146_097;
-    const yoe = Math.floor(
-      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-    );
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-    const m = mp < 10 ? mp + 3 : mp - 9;
-    const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-    const h = Math.floor(hm / 60);
-    isoPrefix = `${y}-${pad2(m)}-${pad2(d)}T${pad2(h)}:${pad2(hm - h * 60)}:`;
-    isoMinute = minute;
-  }
-  const rem = ms - minute * 60_000;
-  const sec = Math.floor(rem / 1000);
-  return `${isoPrefix}${pad2(sec)}.${pad3(rem - sec * 1000)}Z`;
-}
 
 /** The segments reading one event type, with their live compiled nodes, and those that are timed. */
 interface EventReaders {
@@ -192,14 +154,12 @@ export class Engine {
   /** The contact of the event being applied, and its id as given (see `emit`). */
   private eventContact = -1;
   private eventContactId = "";
-  private isoAt = Number.NaN;
-  private iso = "";
   /** Contact capacity per-contact structures were last grown to. */
   private grownTo = -1;
   private readonly live: SegmentEnv;
   /** Maintained membership by contact, in step with every segment's `bits`. */
   private readonly rows = new MembershipRows();
-  /** Maintained values of the rank and quintile conditions of the live rules (rank.ts). */
+  /** Maintained values of the rank and quintile conditions of the live rules (rank-index.ts). */
   private readonly ranks = new RankRegistry();
   private readonly heap = new TimerHeap();
   private nextDue = new Float64Array(1024).fill(Number.POSITIVE_INFINITY);
@@ -210,12 +170,12 @@ export class Engine {
   /** Bulk loads leave maintained state to be rebuilt on next use. */
   private dirty = true;
 
-  constructor(opts: EngineOptions = {}) {
+  constructor(opts: EngineOptions) {
     this.timeZone = opts.timeZone ?? "UTC";
     if (!isValidTimeZone(this.timeZone)) throw new Error(`timeZone: unknown time zone "${this.timeZone}"`);
     this.registry = new FieldRegistry(opts.fields ?? []);
     this.stored = this.registry;
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock;
     this.contacts = new ContactTable(this.registry, this.timeZone);
     this.events = new EventStore(new Dictionary());
     this.effects = new ProfileEffects(this.contacts, this.events);
@@ -228,8 +188,8 @@ export class Engine {
       this.states,
       true,
       this.rows,
+      this.ranks,
     );
-    maintainedRanks.set(this.live, this.ranks);
     if (opts.defaultSegments !== false) {
       for (const s of defaultSegments(opts.defaultSegments ?? DEFAULT_SEGMENT_SETTINGS)) {
         this.states.set(s.id, new SegmentState(s.id, "dynamic", s.rule, true));
@@ -922,16 +882,11 @@ export class Engine {
     change: "entered" | "exited",
     at: number,
   ): void {
-    // Changes come in runs at one instant: format it once per run.
-    if (at !== this.isoAt) {
-      this.isoAt = at;
-      this.iso = isoInstant(at);
-    }
     const ch: MembershipChange = {
       segment_id: segment,
       contact_id: c === this.eventContact ? this.eventContactId : this.contacts.ids[c],
       change,
-      at: this.iso,
+      at,
     };
     out.push(ch);
     for (const l of this.listeners) l(ch);

@@ -4,12 +4,14 @@
  * rule, dynamic ones may carry manual overrides; both kinds of override can expire.
  */
 
+import { MOVING_OPS } from "../contract/operators.ts";
 import type { EventNode, FieldNode, RuleNode, SequenceNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
 import { Bitset } from "./bitset.ts";
 import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
 import type { ContactTable } from "./contacts.ts";
 import type { EventStore } from "./events.ts";
+import type { RankRegistry } from "./rank-index.ts";
 import type { MembershipRows } from "./rows.ts";
 
 export type SegmentKind = "dynamic" | "static";
@@ -80,17 +82,10 @@ function readsOf(rule: RuleNode, out = new Set<string>()): Set<string> {
   return out;
 }
 
-const RELATIVE_OPS = new Set([
-  "in_last",
-  "more_than_ago",
-  "in_next",
-  "anniversary_in_next",
-  "during",
-  "anniversary_during",
-]);
+const MOVING: ReadonlySet<string> = new Set(MOVING_OPS);
 
 export function relativeWhere(where: { op: string }[] | undefined): boolean {
-  return where?.some((f) => RELATIVE_OPS.has(f.op)) ?? false;
+  return where?.some((f) => MOVING.has(f.op)) ?? false;
 }
 
 function relativeWindow(n: EventNode | SequenceNode): boolean {
@@ -108,14 +103,12 @@ export function isMoving(rule: RuleNode): boolean {
     case "not":
       return isMoving(rule.condition);
     case "field":
-      return RELATIVE_OPS.has((rule as FieldNode).op);
+      return MOVING.has((rule as FieldNode).op);
     case "segment":
       return false;
     case "event":
       return (
-        relativeWindow(rule) ||
-        relativeWhere(rule.where) ||
-        (rule.op !== undefined && RELATIVE_OPS.has(rule.op))
+        relativeWindow(rule) || relativeWhere(rule.where) || (rule.op !== undefined && MOVING.has(rule.op))
       );
     case "sequence":
       // A negative step holds from a deadline on, reached by time alone.
@@ -186,6 +179,7 @@ export class SegmentEnv implements CompileEnv {
     private readonly maintained: boolean,
     /** For a maintained environment: the same membership by contact, read instead of the bitsets. */
     private readonly rows: MembershipRows | null = null,
+    readonly ranks: RankRegistry | null = null,
   ) {
     this.now = now;
   }

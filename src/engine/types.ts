@@ -7,6 +7,7 @@ export interface Clock {
   now(): number;
 }
 
+/** The wall clock, for callers that have no other: the engine itself is always handed one. */
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** A value a contact field may hold on input; null or undefined means "not set". */
@@ -39,7 +40,8 @@ export interface EngineOptions {
   timeZone?: string;
   /** Declared custom fields. */
   fields?: FieldDef[];
-  clock?: Clock;
+  /** Where "now" comes from (`systemClock` for the wall clock; tests pass a fake one). */
+  clock: Clock;
   /** Settings of the default segments, or false to leave them out. */
   defaultSegments?: DefaultSegmentSettings | false;
 }
@@ -87,10 +89,14 @@ export type ExplainNode =
       pending_until?: string | null;
     };
 
-/** A membership change (SPEC §4): `at` is the instant it became true. */
+/**
+ * A membership change (SPEC §4): `at` is the instant it became true, in epoch ms.
+ * Changes come by the thousand on the live path: whoever turns one into text
+ * formats the instant (src/service/iso-instant.ts).
+ */
 export interface MembershipChange {
   segment_id: string;
   contact_id: string;
   change: "entered" | "exited";
-  at: string;
+  at: number;
 }

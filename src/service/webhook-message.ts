@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { DeliveryJob } from "../store/types.ts";
+import { isoInstant } from "./iso-instant.ts";
 import { signWithKey, webhookSigningKey } from "./standard-webhooks.ts";
 
 export const WEBHOOK_EVENTS = ["segment.entered", "segment.exited"] as const;
@@ -142,7 +143,7 @@ export function deliveryBody(
       segment_id: c.segment_id,
       contact_id: c.contact_id,
       change: c.change,
-      at: new Date(c.at).toISOString(),
+      at: isoInstant(c.at),
     },
   });
 }

@@ -304,7 +304,7 @@ function liveCheck(
   eng.defineSegment({ id, rule });
   const check = (changes: MembershipChange[]) => {
     for (const ch of changes) {
-      const at = Date.parse(ch.at);
+      const at = ch.at;
       const entered = ch.change === "entered";
       expect(eng.matches(ch.contact_id, rule, at), `${JSON.stringify(ch)} at`).toBe(entered);
       expect(eng.matches(ch.contact_id, rule, at - 1), `${JSON.stringify(ch)} just before`).toBe(!entered);

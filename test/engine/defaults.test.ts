@@ -121,7 +121,7 @@ describe("default segments", () => {
     ).toThrow(RuleValidationError);
     expect(() => eng.removeSegment("all")).toThrow();
     expect(() => eng.removeSegment("inactive")).toThrow();
-    expect(new Engine({ defaultSegments: false }).segmentIds()).toEqual([]);
+    expect(new Engine({ clock: { now: () => NOW }, defaultSegments: false }).segmentIds()).toEqual([]);
   });
 
   it("all: every contact, whatever it holds, including one created by an event", () => {

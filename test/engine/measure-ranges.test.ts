@@ -122,8 +122,8 @@ describe("between on event measures", () => {
     // The 6-day-old open leaves at NOW + 24d (count 5: enters); the 2-day-old one at
     // NOW + 28d (count 1: exits).
     expect(changes).toEqual([
-      { segment_id: "s", contact_id: "c", change: "entered", at: new Date(NOW + 24 * DAY).toISOString() },
-      { segment_id: "s", contact_id: "c", change: "exited", at: new Date(NOW + 28 * DAY).toISOString() },
+      { segment_id: "s", contact_id: "c", change: "entered", at: NOW + 24 * DAY },
+      { segment_id: "s", contact_id: "c", change: "exited", at: NOW + 28 * DAY },
     ]);
   });
 

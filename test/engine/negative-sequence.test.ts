@@ -184,7 +184,7 @@ const change = (kind: "entered" | "exited", at: number): MembershipChange => ({
   segment_id: "s",
   contact_id: "c",
   change: kind,
-  at: new Date(at).toISOString(),
+  at,
 });
 
 describe("negative steps, maintained live", () => {

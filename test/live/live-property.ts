@@ -475,7 +475,7 @@ export function run(tz: string, steps: Step[]): void {
         // A time-driven change happens at its boundary instant: the new state holds at
         // `at` and the old one a millisecond before.
         for (const c of engine.advanceTo(now)) {
-          const at = Date.parse(c.at);
+          const at = c.at;
           const entered = c.change === "entered";
           expect(engine.matches(c.contact_id, c.segment_id, at), `${label}: state at ${c.at}`).toBe(entered);
           expect(engine.matches(c.contact_id, c.segment_id, at - 1), `${label}: state before ${c.at}`).toBe(

@@ -1,4 +1,8 @@
-/** Membership changes as the engine emits them and as the change log takes them. */
+/**
+ * Membership changes as the engine emits them and as the change log takes them: the
+ * same fields, instants in epoch ms on both sides (text only at the edge, iso-instant.ts).
+ * Copied across so that neither side holds the other's objects.
+ */
 
 import type { MembershipChange } from "../../engine/index.ts";
 import type { ChangeInput } from "../../store/types.ts";
@@ -7,7 +11,7 @@ export const toLog = (c: MembershipChange): ChangeInput => ({
   segment_id: c.segment_id,
   contact_id: c.contact_id,
   change: c.change,
-  at: Date.parse(c.at),
+  at: c.at,
 });
 
 export function fromLog(c: ChangeInput): MembershipChange {
@@ -15,6 +19,6 @@ export function fromLog(c: ChangeInput): MembershipChange {
     segment_id: c.segment_id,
     contact_id: c.contact_id,
     change: c.change,
-    at: new Date(c.at).toISOString(),
+    at: c.at,
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { ChangeRecord, ContactRecord, Page } from "../../store/types.ts";
 import { ApiError, invalid } from "../errors.ts";
+import { isoInstant } from "../iso-instant.ts";
 import { type ActionInput, type ContactRef, instant, type MembersInput, type RefsInput } from "../wire.ts";
 import type { WireContact } from "../wire-contact.ts";
 import { listContacts, lookup, wireContact } from "./contact-reads.ts";
@@ -18,7 +19,7 @@ export function wireChange(c: ChangeRecord) {
     segment_id: c.segment_id,
     contact_id: c.contact_id,
     change: c.change,
-    at: new Date(c.at).toISOString(),
+    at: isoInstant(c.at),
   };
 }
 
