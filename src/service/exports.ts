@@ -9,7 +9,8 @@ import { BUILTIN_CONTACT_FIELDS, type BuiltinFieldSpec, builtinKeys } from "../c
 import type { ContactRecord, ContactValue } from "../store/types.ts";
 import { GOOGLE_HEADER, googleRow } from "./export-google.ts";
 import { META_HEADER, metaRow } from "./export-meta.ts";
-import { type ComputedValues, isoInstant, toWireContact } from "./wire-contact.ts";
+import { isoInstant } from "./iso-instant.ts";
+import { type ComputedValues, toWireContact } from "./wire-contact.ts";
 
 export {
   GOOGLE_FIELDS,

@@ -22,6 +22,7 @@ import type { ContactRecord, ContactValue } from "../store/types.ts";
 import { emailProblem } from "./email.ts";
 import { invalid } from "./errors.ts";
 import { ianaZone, isoCountry } from "./geo.ts";
+import { isoInstant } from "./iso-instant.ts";
 import { normalisePhone } from "./phone.ts";
 
 /** `rule.conditions[1]` style path of a zod issue under `root`. */
@@ -90,11 +91,6 @@ export function storedProfile<T extends { computed?: unknown }>(c: T): Omit<T, "
 
 /** A contact with the ids of the segments it is in now (single-contact reads and writes). */
 export const WireContactWithSegments = WireContactSchema.extend({ segments: z.array(z.string()) });
-
-/** Epoch milliseconds to an ISO 8601 UTC instant. */
-export function isoInstant(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 /**
  * How a stored record of `table`'s fields becomes its wire form (`toWireContact`):
