@@ -18,29 +18,6 @@ export const STRING_OPS = [
 ] as const;
 export const NUMBER_OPS = ["eq", "neq", "gt", "gte", "lt", "lte", "between"] as const;
 export const BOOLEAN_OPS = ["eq"] as const;
-export const DATE_OPS = [
-  "before",
-  "after",
-  "on",
-  "between",
-  "in_last",
-  "more_than_ago",
-  "in_next",
-  "anniversary_in_next",
-  "during",
-  "anniversary_during",
-  "weekday_in",
-] as const;
-export const LIST_OPS = [
-  "contains",
-  "not_contains",
-  "contains_any",
-  "contains_all",
-  "contains_none",
-  "is_empty",
-  "is_not_empty",
-] as const;
-
 /**
  * Date operators whose answer moves with time: they compare the value with now (or its
  * calendar period), so a condition on one can turn true or false with no new data and
@@ -53,7 +30,17 @@ export const MOVING_OPS = [
   "anniversary_in_next",
   "during",
   "anniversary_during",
-] as const satisfies readonly (typeof DATE_OPS)[number][];
+] as const;
+export const DATE_OPS = ["before", "after", "on", "between", ...MOVING_OPS, "weekday_in"] as const;
+export const LIST_OPS = [
+  "contains",
+  "not_contains",
+  "contains_any",
+  "contains_all",
+  "contains_none",
+  "is_empty",
+  "is_not_empty",
+] as const;
 
 export const ALL_OPS = [
   ...new Set<string>([
