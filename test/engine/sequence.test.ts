@@ -180,11 +180,15 @@ describe("sequence: within in calendar units", () => {
     expect(holds(cartThenOrder, [c0, order("2026-03-29T10:30:00.000Z")], { now: paris.now })).toBe(true);
   });
 
-  it("1mo from 31 January ends on 28 February", () => {
+  it("1mo from 31 January ends with 28 February", () => {
     const month = seq(["cart_added", "order_placed"], "1mo");
     const c0 = cart("2026-01-31T10:00:00.000Z");
-    expect(holds(month, [c0, order("2026-02-28T10:00:00.000Z")])).toBe(true);
-    expect(holds(month, [c0, order("2026-02-28T10:00:00.001Z")])).toBe(false);
+    expect(holds(month, [c0, order("2026-02-28T23:59:59.999Z")])).toBe(true);
+    expect(holds(month, [c0, order("2026-03-01T00:00:00.000Z")])).toBe(false);
+    // From 28 January, a month is the same clock time on 28 February.
+    const c1 = cart("2026-01-28T10:00:00.000Z");
+    expect(holds(month, [c1, order("2026-02-28T10:00:00.000Z")])).toBe(true);
+    expect(holds(month, [c1, order("2026-02-28T10:00:00.001Z")])).toBe(false);
   });
 });
 
