@@ -88,11 +88,7 @@ export class LiveWorkspace {
       clock,
       opts,
       (line) => this.warn(line),
-      () => {
-        this.flush().catch((e: unknown) =>
-          this.warn(`workspace ${this.ws}: logging the pending changes failed: ${String(e)}`),
-        );
-      },
+      () => this.logPending(),
       opts.logTimer,
     );
     this.attach(engine);
@@ -464,6 +460,27 @@ export class LiveWorkspace {
   /** The same, with the key as the engine holds it (what an event batch's commit checks). */
   contactBy(key: ContactKey): ContactMatch | undefined {
     return contactByKey(this.core, key);
+  }
+
+  /**
+   * Their timer's flush: the pending changes in a round of their own, ahead of the writes
+   * waiting (they come from writes already applied, so the log keeps the engine's order),
+   * rather than behind rounds of event batches that would add to every webhook's wait.
+   */
+  private logPending(): void {
+    this.settle();
+    if (this.log.size === 0) return;
+    this.waiting.unshift(
+      settledOnce({
+        flush: true,
+        events: null,
+        commit: async () => undefined,
+        apply: () => {},
+        resolve: () => {},
+        reject: (e) => this.warn(`workspace ${this.ws}: logging the pending changes failed: ${String(e)}`),
+      }),
+    );
+    if (!this.draining) void this.drain();
   }
 
   /** Writes the changes not logged yet. */
