@@ -21,19 +21,29 @@ async function inBatches<T>(items: Iterable<T>, write: (batch: T[]) => Promise<u
   if (batch.length) await write(batch);
 }
 
-/** Workspace `ws` (UTC, custom field `plan`), the spec's contacts and events, and `segments`. */
+/**
+ * Workspace `ws` (UTC, custom field `plan`, and `birthday` when asked: the `live`
+ * section's segments name it), the spec's contacts and events, and `segments`.
+ */
 export async function writeDatasetFile(
   path: string,
   spec: DatasetSpec,
-  opts: { ws: string; label: string; segments?: { id: string; name: string; rule: JsonValue }[] },
+  opts: {
+    ws: string;
+    label: string;
+    segments?: { id: string; name: string; rule: JsonValue }[];
+    birthday?: boolean;
+  },
 ): Promise<void> {
   const store = await openStore({ sqlitePath: path });
   try {
     await store.createWorkspace({ id: opts.ws, name: "Default", time_zone: "UTC" });
-    await store.workspace(opts.ws).fields.create({ key: "plan", type: "string" });
+    const repos = store.workspace(opts.ws);
+    await repos.fields.create({ key: "plan", type: "string" });
+    if (opts.birthday) await repos.fields.create({ key: "birthday", type: "date" });
     let t0 = performance.now();
-    await inBatches(generateContacts(spec), (b) =>
-      store.workspace(opts.ws).contacts.put(b as ContactWrite[]),
+    await inBatches(generateContacts(spec, { birthday: opts.birthday ?? false }), (b) =>
+      repos.contacts.put(b as ContactWrite[]),
     );
     log(
       `${opts.label}: ${fmtInt(spec.contacts)} contacts stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`,

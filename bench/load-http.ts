@@ -4,7 +4,10 @@
  * on SQLite, with 100 live segments of mixed kinds (the bench's `live` mix) over a
  * generated data set. Reports achieved events/s, p50/p99/max request latency, and
  * checks that nothing was lost: every request answered 200 with all events accepted,
- * and the store holds exactly the preloaded plus the sent events afterwards.
+ * and the store holds exactly the preloaded plus the sent events afterwards. Beside the
+ * load, a probe event every 0.5 s measures how long its acknowledged change takes to
+ * reach a signed webhook receiver (bench/freshness.ts); the run fails if one is not
+ * delivered within 30 s after the load.
  *
  *   npm run load -- [--rate 50000] [--seconds 60] [--contacts 100000] [--events 1000000] [--json]
  *
@@ -21,6 +24,7 @@ import { NOW } from "../src/demo/generate.ts";
 import { openStore } from "../src/store/index.ts";
 import type { JsonValue } from "../src/store/types.ts";
 import { writeDatasetFile } from "./dataset-file.ts";
+import { setUpFreshnessProbe } from "./freshness.ts";
 import { post, startServerProcess } from "./http-server.ts";
 import { liveSegments } from "./sections/live.ts";
 import { fmtInt, log, percentile, round, table } from "./util.ts";
@@ -45,6 +49,10 @@ const BATCH = Number(args.batch);
 const INFLIGHT = Number(args.inflight);
 const KEY = "sk_load_test_admin_0123456789";
 const WS = "ws_default";
+/** A probe every half second, each for a contact of its own. */
+const PROBE_EVERY_MS = 500;
+/** How long after the load a probe may still be delivered before the run fails. */
+const PROBE_WAIT_MS = 30_000;
 
 function prepare(path: string): Promise<void> {
   return writeDatasetFile(
@@ -53,6 +61,8 @@ function prepare(path: string): Promise<void> {
     {
       ws: WS,
       label: "load",
+      // The `live` segments include "birthday this month".
+      birthday: true,
       segments: liveSegments().map((s, k) => ({
         id: s.id,
         name: `live ${k}`,
@@ -109,12 +119,18 @@ async function main() {
     const bodies: string[] = new Array(batches);
     for (let k = 0; k < batches; k++) bodies[k] = body(k, r);
     log(`load: ${fmtInt(batches)} request bodies prepared`);
+    const probe = await setUpFreshnessProbe(
+      server.url,
+      KEY,
+      Math.ceil((SECONDS * 1000) / PROBE_EVERY_MS) + 10,
+    );
     let accepted = 0;
     let failures = 0;
     let next = 0;
     let behind = 0;
     t0 = performance.now();
     const loadStart = Date.now();
+    probe.start(PROBE_EVERY_MS);
     const worker = async () => {
       for (;;) {
         const k = next++;
@@ -138,6 +154,7 @@ async function main() {
     };
     await Promise.all(Array.from({ length: INFLIGHT }, worker));
     const elapsed = (performance.now() - t0) / 1000;
+    const freshness = await probe.finish(PROBE_WAIT_MS);
     await server.stop();
 
     const store = await openStore({ sqlitePath: path });
@@ -162,12 +179,13 @@ async function main() {
       late_requests: behind,
       accepted,
       stored_events: stored,
-      expected_events: EVENTS + batches * BATCH,
-      lost: EVENTS + accepted - stored,
+      expected_events: EVENTS + batches * BATCH + freshness.acknowledged,
+      lost: EVENTS + accepted + freshness.acknowledged - stored,
       contacts: CONTACTS,
       segments: 100,
       startup_s: round(startupS, 1),
       logged_changes: loggedChanges,
+      freshness,
     };
     for (const line of table([
       ["", "value"],
@@ -176,11 +194,19 @@ async function main() {
       ["latency p50 / p99 / max", `${result.p50_ms} / ${result.p99_ms} / ${result.max_ms} ms`],
       ["failed requests", String(failures)],
       ["membership changes logged during the load", fmtInt(loggedChanges)],
-      ["stored = preloaded + sent", `${fmtInt(stored)} = ${fmtInt(EVENTS)} + ${fmtInt(accepted)}`],
+      [
+        "probe: acknowledged → webhook delivered",
+        `${freshness.delivered} / ${freshness.probes} delivered, p50 ${freshness.p50_ms} / p99 ${freshness.p99_ms} / max ${freshness.max_ms} ms`,
+      ],
+      [
+        "stored = preloaded + sent + probes",
+        `${fmtInt(stored)} = ${fmtInt(EVENTS)} + ${fmtInt(accepted)} + ${freshness.acknowledged}`,
+      ],
     ]))
       log(line);
     if (args.json) process.stdout.write(`${JSON.stringify({ http_load: result })}\n`);
-    if (failures > 0 || result.lost !== 0) process.exitCode = 1;
+    const undelivered = freshness.delivered < freshness.probes || freshness.bad_signatures > 0;
+    if (failures > 0 || result.lost !== 0 || undelivered) process.exitCode = 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -29,12 +29,13 @@ import {
   eventBatch,
 } from "./live/event-batch.ts";
 import { type LoadPhase, loadEngine } from "./live/load.ts";
-import { type LogHooks, PendingLog } from "./live/pending-log.ts";
+import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts";
 import { commitEventRound, settledOnce, type WriteRequest } from "./live/write-request.ts";
 
 export type { ContactKey, ContactMatch } from "./live/event-batch.ts";
 export { UnknownContactError } from "./live/event-batch.ts";
 export { engineContact, type LoadPhase } from "./live/load.ts";
+export type { LogTimer } from "./live/pending-log.ts";
 
 export interface OpenOptions extends LogHooks {
   clock?: Clock;
@@ -45,6 +46,8 @@ export interface OpenOptions extends LogHooks {
   onReload?: (reason: ReloadReason) => void;
   /** Where the load reports stored values it repaired, and failures after a commit (default: a warning on stderr). */
   warn?: (line: string) => void;
+  /** The timer that has pending changes logged once the oldest waited `LOG_DELAY_MS` (default: setTimeout). */
+  logTimer?: LogTimer;
 }
 
 /** Why a workspace's engine was rebuilt from its store while running. */
@@ -62,7 +65,7 @@ export class LiveWorkspace {
   private readonly log: PendingLog;
   private readonly applies = new ApplyQueue();
 
-  /** How long pending changes may wait for a write to ride along with, and how many (PendingLog). */
+  /** How long pending changes wait before they are logged, and how many may wait (PendingLog). */
   static readonly LOG_DELAY_MS = PendingLog.DELAY_MS;
   static readonly LOG_MAX_PENDING = PendingLog.MAX_PENDING;
 
@@ -79,7 +82,15 @@ export class LiveWorkspace {
     private readonly clock: Clock,
     private readonly opts: OpenOptions,
   ) {
-    this.log = new PendingLog(store, ws, clock, opts, (line) => this.warn(line));
+    this.log = new PendingLog(
+      store,
+      ws,
+      clock,
+      opts,
+      (line) => this.warn(line),
+      () => this.logPending(),
+      opts.logTimer,
+    );
     this.attach(engine);
     if (opts.onReload) this.reloadListeners.push(opts.onReload);
   }
@@ -254,8 +265,11 @@ export class LiveWorkspace {
 
   private async commitGroup(group: WriteRequest[]): Promise<void> {
     const now = this.clock.now();
-    const due = group.some((r) => r.flush) || this.log.due(now);
-    if (!due && group.every((r) => r.events !== null)) {
+    // A round of event batches leaves the pending changes to their timer's flush (unless
+    // there are too many): taking them would commit it on this thread, not the writer's.
+    const eventsOnly = group.every((r) => r.events !== null);
+    const due = group.some((r) => r.flush) || (eventsOnly ? this.log.full : this.log.due(now));
+    if (!due && eventsOnly) {
       const advance = () => {
         try {
           this.core.advanceTo(now);
@@ -368,7 +382,7 @@ export class LiveWorkspace {
 
   /**
    * Ingests a batch of events for known contacts: committed in one transaction, then
-   * applied to the engine; the membership changes are logged with a later write. The
+   * applied to the engine; the membership changes are logged by a flush shortly after. The
    * promise resolves once the batch is committed; the engine applies it right after,
    * and before anyone reads it through `engine` (`changes` waits for that).
    */
@@ -446,6 +460,27 @@ export class LiveWorkspace {
   /** The same, with the key as the engine holds it (what an event batch's commit checks). */
   contactBy(key: ContactKey): ContactMatch | undefined {
     return contactByKey(this.core, key);
+  }
+
+  /**
+   * Their timer's flush: the pending changes in a round of their own, ahead of the writes
+   * waiting (they come from writes already applied, so the log keeps the engine's order),
+   * rather than behind rounds of event batches that would add to every webhook's wait.
+   */
+  private logPending(): void {
+    this.settle();
+    if (this.log.size === 0) return;
+    this.waiting.unshift(
+      settledOnce({
+        flush: true,
+        events: null,
+        commit: async () => undefined,
+        apply: () => {},
+        resolve: () => {},
+        reject: (e) => this.warn(`workspace ${this.ws}: logging the pending changes failed: ${String(e)}`),
+      }),
+    );
+    if (!this.draining) void this.drain();
   }
 
   /** Writes the changes not logged yet. */

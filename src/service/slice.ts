@@ -6,7 +6,14 @@
 import type { Clock } from "../engine/types.ts";
 import { isValidTimeZone } from "../rules/time.ts";
 import { sha256Hex } from "../store/ids.ts";
-import type { ChangeRecord, CreatedApiKey, Store, WebhookRecord, Workspace } from "../store/types.ts";
+import type {
+  ChangeRecord,
+  CreatedApiKey,
+  DeliveryJob,
+  Store,
+  WebhookRecord,
+  Workspace,
+} from "../store/types.ts";
 import { ChangeStreams } from "./change-stream.ts";
 import { defaultConnectors } from "./destinations/registry.ts";
 import { DestinationService } from "./destinations/service.ts";
@@ -51,6 +58,8 @@ export class Slice {
   /** Stopped while loading: the workers are not started. */
   private stopped = false;
   readonly dispatcher: WebhookDispatcher;
+  /** Per workspace: deliveries leased by the log transaction in flight, sent once it committed. */
+  private readonly claimed = new Map<string, DeliveryJob[]>();
   /** Counters of Segment ingest and receivers (docs/ingest.md). */
   readonly sources: SourceStats;
   /** Sending-platform event webhooks (`/hooks/{id}`). */
@@ -249,9 +258,17 @@ export class Slice {
             : {}),
           hooks: {
             onLog: async (ws, tx, logged) => {
-              await this.dispatcher.enqueue(ws, logged, tx);
+              const added = await this.dispatcher.enqueue(ws, logged, tx);
+              // A workspace's log transactions run one at a time (its write queue), so
+              // this is the transaction whose afterLog comes next, if it commits.
+              this.claimed.set(ws, added > 0 ? await this.dispatcher.claimIn(ws, tx) : []);
             },
-            afterLog: (ws, logged) => this.broadcast(ws, logged),
+            afterLog: (ws, logged) => {
+              const jobs = this.claimed.get(ws);
+              this.claimed.delete(ws);
+              if (jobs && jobs.length > 0) this.dispatcher.startClaimed(ws, jobs);
+              this.broadcast(ws, logged);
+            },
             segmentUsers: async (ws, segmentId) => [
               ...(await this.subscriptions.list(ws))
                 .filter((w) => w.segment_id === segmentId)

@@ -182,6 +182,26 @@ export class WebhookDispatcher {
   }
 
   /**
+   * Inside the transaction that queued deliveries (after `enqueue` with `tx`): leases, in
+   * that transaction, as many due deliveries as there are free slots, for `startClaimed`
+   * to send once it committed. This saves the loop's own claim after the wake-up, which
+   * on a busy SQLite file waits for the write in flight: most of what is left between a
+   * logged change and its POST. If the transaction rolls back, nothing was leased; the
+   * answer must then be dropped. The slots are not held meanwhile: in-flight requests
+   * may briefly exceed `concurrency` by one claim.
+   */
+  async claimIn(ws: string, tx: StoreOps): Promise<DeliveryJob[]> {
+    const free = this.concurrency - this.inflight.size;
+    if (!this.running || free <= 0) return [];
+    return tx.workspace(ws).deliveries.claim({ now: this.clock.now(), limit: free, leaseMs: this.leaseMs });
+  }
+
+  /** Sends what `claimIn` leased, once its transaction committed. */
+  startClaimed(ws: string, jobs: readonly DeliveryJob[]): void {
+    for (const job of jobs) void this.track(this.deliver(ws, job));
+  }
+
+  /**
    * Sends a `webhook.test` event to a subscription now, recorded in its delivery log
    * (not retried), and answers how the attempt went.
    */

@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { checkWebhookUrl } from "../../src/service/webhook-url.ts";
 import {
   deliveryBody,
@@ -508,6 +508,56 @@ describe("WebhookDispatcher", () => {
       await d.enqueue(ws, logged, tx);
     });
     expect((await store.workspace(ws).deliveries.list(hook.id)).data).toHaveLength(1);
+  });
+
+  it("leases in the log's transaction what it queued, and sends it after the commit without claiming again", async () => {
+    const { clock, store, ws } = await setup();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const rx = await receiver((_req, res) => {
+      res.end();
+      arrived();
+    });
+    const hook = await store.workspace(ws).webhooks.create({ url: rx.url(), events: ["segment.entered"] });
+    const d = new WebhookDispatcher(store, { clock, denyPrivate: false, pollMs: 600_000 });
+    d.start();
+    try {
+      const change = { segment_id: "s", contact_id: "c", change: "entered" as const, at: T0 };
+      // Rolled back: nothing stays leased or queued.
+      await expect(
+        store.transaction(ws, async (tx) => {
+          await d.enqueue(ws, await tx.workspace(ws).changes.append([change]), tx);
+          expect(await d.claimIn(ws, tx)).toHaveLength(1);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      expect((await store.workspace(ws).deliveries.list(hook.id)).data).toHaveLength(0);
+
+      const claims = vi.spyOn(store.workspace(ws).deliveries, "claim");
+      const jobs = await store.transaction(ws, async (tx) => {
+        await d.enqueue(ws, await tx.workspace(ws).changes.append([change]), tx);
+        return d.claimIn(ws, tx);
+      });
+      expect(jobs).toHaveLength(1);
+      // Leased: the loop's claim would not hand it out again.
+      expect(
+        await store.workspace(ws).deliveries.claim({ now: clock.now(), limit: 8, leaseMs: 60_000 }),
+      ).toEqual([]);
+      claims.mockClear();
+      d.startClaimed(ws, jobs);
+      await arrival;
+      expect(claims).not.toHaveBeenCalled();
+    } finally {
+      await d.stop();
+    }
+    await vi.waitFor(async () => {
+      expect((await store.workspace(ws).deliveries.list(hook.id)).data.map((r) => r.status)).toEqual([
+        "delivered",
+      ]);
+    });
+    expect(rx.hits).toHaveLength(1);
   });
 
   it("delivers what a previous process left pending, in flight ones once their lease ran out", async () => {
