@@ -191,11 +191,23 @@ describe("crash safety", () => {
     await pg?.stop();
   });
 
-  it(`SQLite: ${KILLS} SIGKILLs lose no acknowledged event and leave membership and log exact`, async () => {
-    await crashAndVerify({ sqlitePath: join(dir, "slice.db") });
-  });
+  // Each test starts and kills a server process KILLS times: about 110 s alone for SQLite
+  // on a 2-core machine, so the suite's 120 s default is too close.
+  const CRASH_TIMEOUT_MS = 300_000;
 
-  it(`PostgreSQL: ${KILLS} SIGKILLs lose no acknowledged event and leave membership and log exact`, async () => {
-    await crashAndVerify({ databaseUrl: pg.url });
-  });
+  it(
+    `SQLite: ${KILLS} SIGKILLs lose no acknowledged event and leave membership and log exact`,
+    async () => {
+      await crashAndVerify({ sqlitePath: join(dir, "slice.db") });
+    },
+    CRASH_TIMEOUT_MS,
+  );
+
+  it(
+    `PostgreSQL: ${KILLS} SIGKILLs lose no acknowledged event and leave membership and log exact`,
+    async () => {
+      await crashAndVerify({ databaseUrl: pg.url });
+    },
+    CRASH_TIMEOUT_MS,
+  );
 });
