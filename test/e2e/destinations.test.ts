@@ -286,6 +286,7 @@ describe.each(KINDS)("destination $kind after kill -9", (k) => {
       return { status: res.status, body: text ? JSON.parse(text) : null, text, headers: res.headers };
     };
     const seg = await seed(call, KILL_SIZE);
+    proxy.holdAfter(k.killAfter ?? 3);
     const r = await call("POST", "/v1/destinations", {
       name: "killed",
       kind: k.kind,
@@ -302,6 +303,8 @@ describe.each(KINDS)("destination $kind after kill -9", (k) => {
 
     ({ proc, url } = await serve());
     child = proc;
+    // By now the killed server's connections are closed: its held calls are dropped.
+    proxy!.release();
     const want = new Set(Array.from({ length: KILL_SIZE }, (_, i) => stand.keyOf(email(i))));
     await eventually(() => same(stand.audience(), want), 120_000, "resumed sync");
     const runs = (await call("GET", `/v1/destinations/${r.body.id}/runs`)).body.data;

@@ -1,7 +1,10 @@
 /**
  * A slow forwarding proxy for tests: every request waits `delayMs`, then goes to the
  * target unchanged and its answer comes back unchanged. Counts requests as they
- * arrive, so a test can act (kill a server) while a provider call is in flight.
+ * arrive, so a test can act (kill a server) while a provider call is in flight. With
+ * `holdAfter(n)`, requests past the n-th wait without a deadline until `release()`, so
+ * "killed with calls in flight" does not depend on how fast the test reacts: a loaded
+ * machine could otherwise let the whole sync through before the kill lands.
  */
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,11 +16,17 @@ export interface DelayProxy {
   via(targetUrl: string): string;
   /** Requests received so far. */
   received: number;
+  /** Holds every request after the first `n` (counted from the start) until `release`. */
+  holdAfter(n: number): void;
+  /** Stops holding; held requests whose client is still connected go on, the rest are dropped. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startDelayProxy(target: string, delayMs: number): Promise<DelayProxy> {
   const t = new URL(target);
+  let holdFrom = Number.POSITIVE_INFINITY;
+  const held: (() => void)[] = [];
   const proxy: DelayProxy = {
     url: "",
     received: 0,
@@ -25,14 +34,27 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
       const parsed = new URL(u);
       return `${proxy.url}${parsed.pathname}${parsed.search}`;
     },
+    holdAfter: (n) => {
+      holdFrom = n;
+    },
+    release: () => {
+      holdFrom = Number.POSITIVE_INFINITY;
+      for (const go of held.splice(0)) go();
+    },
     close: () => new Promise((res) => server.close(() => res())),
   };
   const server = createServer((req, res) => {
     proxy.received++;
+    const hold = proxy.received > holdFrom;
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      setTimeout(() => {
+      const forward = () => {
+        // A held request whose client died meanwhile never reaches the target.
+        if (res.destroyed || req.socket.destroyed) return;
+        forwardNow();
+      };
+      const forwardNow = () => {
         const out = httpRequest(
           {
             host: t.hostname,
@@ -51,7 +73,8 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
           res.end();
         });
         out.end(Buffer.concat(chunks));
-      }, delayMs);
+      };
+      setTimeout(() => (hold ? held.push(forward) : forwardNow()), delayMs);
     });
   });
   // The client side may be killed mid-request: that must not crash the test process.
