@@ -286,7 +286,8 @@ describe.each(KINDS)("destination $kind after kill -9", (k) => {
       return { status: res.status, body: text ? JSON.parse(text) : null, text, headers: res.headers };
     };
     const seg = await seed(call, KILL_SIZE);
-    proxy.holdAfter(k.killAfter ?? 3);
+    // The call that makes the kill's condition true is held, so it is in flight at the kill.
+    proxy.holdAfter((k.killAfter ?? 3) - 1);
     const r = await call("POST", "/v1/destinations", {
       name: "killed",
       kind: k.kind,
