@@ -93,6 +93,9 @@ export function startOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Start
 
 const fmt = (n: number) => n.toLocaleString("en");
 
+/** How long a stop waits for requests in flight before closing their connections. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
 /** Counts the rows each workspace will load, for `/readyz`'s `total` (not awaited by the load). */
 async function countTotals(store: Store, readiness: Readiness, workspaces: string[]): Promise<void> {
   for (const ws of workspaces) {
@@ -240,7 +243,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   const close = async () => {
     clearInterval(progress);
-    await app.close();
+    // Requests in flight get a grace period to finish; then their connections are closed,
+    // so a client stalled in the middle of an upload cannot hold the shutdown (its import
+    // then fails as cut off).
+    const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+    }
     // Stopping mid-load would close the store under the readers: the load ends first.
     await ready.catch(() => undefined);
     await slice.stop();

@@ -3,7 +3,7 @@
  * application/x-ndjson for events), options in the query string; the job runs in the
  * background and `GET /v1/imports/{id}` reports its progress and rejected rows.
  */
-import { PassThrough, pipeline, type Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { z } from "zod";
 import { ApiError, invalid } from "../../service/errors.ts";
 import { DATE_FORMATS, type DateFormat } from "../../service/imports.ts";
@@ -11,6 +11,7 @@ import { listLimit } from "../../service/wire.ts";
 import type { ImportJob } from "../../store/types.ts";
 import { ImportJobSchema, ImportPage } from "../responses/integrations.ts";
 import { defineRoute, type RouteSpec } from "../route.ts";
+import { receiveUpload } from "../upload.ts";
 
 export function wireImport(j: ImportJob) {
   const t = (v: number | null) => (v === null ? null : new Date(v).toISOString());
@@ -94,7 +95,7 @@ export const IMPORT_ROUTES: RouteSpec[] = [
       // PostgreSQL and the job saw an empty file; on SQLite a 1.5 MB file was cut short after
       // the first buffers and reported `done`. A failed upload destroys `file` with the error.
       const file = new PassThrough();
-      pipeline(body as Readable, file, () => undefined);
+      const uploaded = receiveUpload(body as Readable, file);
       let job: ImportJob;
       try {
         job = await slice.importer(ws).start(
@@ -113,6 +114,9 @@ export const IMPORT_ROUTES: RouteSpec[] = [
         file.resume(); // no job reads it: drain the upload so the connection stays usable
         throw e;
       }
+      // The 202 is the answer to the whole upload (src/http/upload.ts); the job reads the
+      // file meanwhile, and its progress is on GET /v1/imports/{id}.
+      await uploaded;
       reply.status(202);
       return wireImport(job);
     },
