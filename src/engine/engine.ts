@@ -1189,8 +1189,9 @@ export class Engine {
     this.heap.clear();
     this.nextDue.fill(Number.POSITIVE_INFINITY);
     if (timed.length === 0) return;
+    const nodes = this.timedNodes();
     const alive = this.contacts.alive.toArray();
-    for (const c of alive) this.scheduleFor(c, timed);
+    for (let k = 0; k < alive.length; k++) this.scheduleNodes(alive[k]!, nodes, false);
   }
 
   // ---------------------------------------------------------------- queries

@@ -160,6 +160,14 @@ export interface TimeSpan {
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**
+ * The days already read, by zone and text. A date field repeats few values across many
+ * contacts (a birthday: about 36,500 in a century), and reading one through Luxon costs
+ * about 12 µs: at start-up that was 3.4 s of loading 300,000 contacts with a birthday.
+ */
+const dayCache = new Map<string, TimeSpan>();
+const DAY_CACHE_MAX = 100_000;
+
+/**
  * A date (`YYYY-MM-DD`, a whole day in `tz`) or an instant (ISO 8601; without an
  * offset it is read in `tz`). Throws with a clear message on anything else,
  * including dates that are not in the calendar (2026-02-30).
@@ -169,14 +177,21 @@ export function parseTimeValue(s: string, tz: string): TimeSpan {
   const trimmed = s.trim();
   const dm = DATE_RE.exec(trimmed);
   if (dm) {
-    const day = DateTime.fromObject(
-      { year: Number(dm[1]), month: Number(dm[2]), day: Number(dm[3]) },
-      { zone: tz },
-    );
-    if (!day.isValid) throw new Error(`${JSON.stringify(s)} is not a calendar date`);
-    const start = day.startOf("day").toMillis();
-    const next = day.startOf("day").plus({ days: 1 }).toMillis();
-    return { start, end: next - 1 };
+    const key = `${tz} ${trimmed}`;
+    let span = dayCache.get(key);
+    if (span === undefined) {
+      const day = DateTime.fromObject(
+        { year: Number(dm[1]), month: Number(dm[2]), day: Number(dm[3]) },
+        { zone: tz },
+      );
+      if (!day.isValid) throw new Error(`${JSON.stringify(s)} is not a calendar date`);
+      const start = day.startOf("day").toMillis();
+      const next = day.startOf("day").plus({ days: 1 }).toMillis();
+      span = { start, end: next - 1 };
+      if (dayCache.size >= DAY_CACHE_MAX) dayCache.clear();
+      dayCache.set(key, span);
+    }
+    return { start: span.start, end: span.end };
   }
   if (!trimmed.includes("T"))
     throw new Error(`expected an ISO 8601 date or instant, got ${JSON.stringify(s)}`);

@@ -221,6 +221,18 @@ describe("parseTimeValue", () => {
     );
   });
 
+  it("answers a date read before as it did, per zone, and a copy the caller may change", () => {
+    const utc = parseTimeValue("2026-03-29", "UTC");
+    const paris = parseTimeValue("2026-03-29", "Europe/Paris");
+    expect(paris.start).toBe(t("2026-03-28T23:00:00.000Z"));
+    utc.start = 0;
+    expect(parseTimeValue("2026-03-29", "UTC").start).toBe(t("2026-03-29T00:00:00.000Z"));
+    expect(parseTimeValue(" 2026-03-29", "Europe/Paris")).toEqual(paris);
+    for (let k = 0; k < 2; k++) {
+      expect(() => parseTimeValue("2026-02-30", "UTC")).toThrow("is not a calendar date");
+    }
+  });
+
   it("ignores surrounding spaces", () => {
     expect(parseTimeValue(" 2026-01-01 ", "UTC").start).toBe(t("2026-01-01T00:00:00.000Z"));
   });
