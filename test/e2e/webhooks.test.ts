@@ -149,7 +149,15 @@ describe("webhooks: test, redeliver, rotate-secret", () => {
     const hook = await s.call("POST", "/v1/webhooks", { url: `${rx.url}/redo`, segment_id: segment });
     await buy("redo@example.com");
     const first = (await eventually(() => rx.got.find((r) => r.path === "/redo"), 5000, "delivery"))!;
-    const [original] = (await s.call("GET", `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
+    // The attempt is recorded once the receiver's answer is back, a moment after it got the POST.
+    const original = await eventually(
+      async () => {
+        const [d] = (await s.call("GET", `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
+        return d?.status === "pending" ? null : d;
+      },
+      5000,
+      "the delivery recorded",
+    );
     expect(original).toMatchObject({ status: "delivered", redelivery_of: null });
 
     const r = await s.call("POST", `/v1/webhooks/${hook.body.id}/deliveries/${original.id}/redeliver`);
