@@ -1384,6 +1384,13 @@ describe.each(["sqlite", "postgres"] as const)("HTTP API over %s", (kind) => {
       ]) {
         expect(paths, p).toContain(p);
       }
+      // A contact batch is taken as an array or as `{ "contacts": [...] }`, and documented so.
+      const batch = api.body.paths["/v1/contacts/batch"].post.requestBody.content["application/json"].schema;
+      const forms = (batch.anyOf ?? batch.oneOf ?? []).map((f: Json) => f.type);
+      expect(forms.sort()).toEqual(["array", "object"]);
+      const wrapped = (batch.anyOf ?? batch.oneOf).find((f: Json) => f.type === "object");
+      expect(wrapped.properties.contacts.type).toBe("array");
+      expect(wrapped.required).toEqual(["contacts"]);
     });
 
     it("invalid JSON is a 400 with the error body", async () => {

@@ -58,7 +58,11 @@ export const CONTACT_ROUTES: RouteSpec[] = [
       summary: "Upsert up to 10,000 contacts; per-item errors",
       access: "ingest",
       tag: "contacts",
-      body: ContactInput.array().max(LIMITS.batchItems),
+      // The items as an array, or wrapped as `{ "contacts": [...] }` (both are taken).
+      body: z.union([
+        ContactInput.array().max(LIMITS.batchItems),
+        z.object({ contacts: ContactInput.array().max(LIMITS.batchItems) }),
+      ]),
       // On purpose: a batch keeps its valid items and reports each invalid one by its
       // index (a 200 with per-item errors), so the service parses the items one by one;
       // the schema above is what the document shows.
