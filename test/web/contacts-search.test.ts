@@ -49,9 +49,26 @@ describe("web app: contacts search, total and segment", () => {
     expect(await rowsText(page)).toEqual([expect.stringContaining("user287@example.com")]);
     expect(new URL(page.url()).searchParams.get("q")).toBe("USER287@");
 
+    // While the next search's answer is on its way, the previous answer stays on screen
+    // labelled with its own search, not the one just typed.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route(/\/v1\/contacts\?.*q=okafor/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    const asked = page.waitForRequest(/\/v1\/contacts\?.*q=okafor/);
     await search.fill("okafor");
-    await page.getByTestId("contacts-total").getByText('1 contact matching "okafor"').waitFor();
+    await asked;
+    const total = page.getByTestId("contacts-total");
+    expect(await total.textContent()).toContain('1 contact matching "USER287@"');
+    expect(await rowsText(page)).toEqual([expect.stringContaining("user287@example.com")]);
+    release();
+    await total.getByText('1 contact matching "okafor"').waitFor();
     expect(await rowsText(page)).toEqual([expect.stringContaining("kim@late.example")]);
+    await page.unroute(/\/v1\/contacts\?.*q=okafor/);
 
     await search.fill("crm-42");
     await page.getByTestId("contacts-total").getByText('1 contact matching "crm-42"').waitFor();

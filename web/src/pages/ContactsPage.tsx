@@ -98,7 +98,12 @@ export function ContactsPage() {
   const cursor = cursors[cursors.length - 1];
   const list = useQuery({
     queryKey: ["contacts", segment, q, cursor],
-    queryFn: () => api.contacts({ cursor, limit: PAGE, q, ...(segment ? { segment } : {}) }),
+    // The search travels with its answer: while the next search loads, the previous
+    // answer stays on screen and is labelled with its own search, not the one typed.
+    queryFn: async () => ({
+      ...(await api.contacts({ cursor, limit: PAGE, q, ...(segment ? { segment } : {}) })),
+      q,
+    }),
     enabled: applied === null,
     placeholderData: keepPreviousData,
   });
@@ -203,7 +208,7 @@ export function ContactsPage() {
               <>
                 <Text data-testid="contacts-total" fw={600}>
                   {plural(list.data.total, "contact", "contacts")}
-                  {q ? ` matching "${q}"` : ""}
+                  {list.data.q ? ` matching "${list.data.q}"` : ""}
                   {list.isFetching && list.isPlaceholderData ? "…" : ""}
                 </Text>
                 <ContactSample
