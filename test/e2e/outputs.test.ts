@@ -739,7 +739,7 @@ describe.each(backends)("outputs over HTTP ($name)", ({ kind }) => {
         const r = await call("GET", `/v1/imports/${id}`);
         return r.body.status === "done" || r.body.status === "failed" ? r.body : null;
       },
-      10_000,
+      30_000,
       `import ${id} to finish`,
     );
   }
