@@ -3,6 +3,7 @@
  * CLI uploads them: the 202 answers the whole upload, a cut-off upload fails its job
  * with a reason, and a stop does not wait for a stalled client.
  */
+import { createGzip } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { UPLOAD_CUT_OFF } from "../../src/http/upload.ts";
 import { ADMIN_KEY, eventually, type Json, startTestServer, type TestServer } from "../support/server.ts";
@@ -23,10 +24,15 @@ function slowBody(parts: string[], pauseMs: number, stall = false): ReadableStre
   });
 }
 
-function upload(t: TestServer, body: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<Response> {
+function upload(
+  t: TestServer,
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${t.url}/v1/imports`, {
     method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "text/csv" },
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "text/csv", ...headers },
     body,
     duplex: "half",
     ...(signal ? { signal } : {}),
@@ -83,6 +89,40 @@ describe("imports uploaded slowly or cut off (sqlite)", () => {
     );
     expect(job.id).toBe(running.id);
     expect(job.failure).toContain(UPLOAD_CUT_OFF);
+  });
+
+  it("fails the import of a gzip upload the client abandons", async () => {
+    t = await startTestServer({ kind: "sqlite" });
+    // The first member of a gzip stream, flushed: the server inflates it, then waits for more.
+    const gz = createGzip();
+    const first = new Promise<Buffer>((resolve) => gz.once("data", (b: Buffer) => resolve(b)));
+    gz.write("email\ngz@example.com\n");
+    gz.flush();
+    const head = await first;
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (!sent) {
+          sent = true;
+          c.enqueue(new Uint8Array(head));
+        } else await new Promise(() => {});
+      },
+    });
+    const abort = new AbortController();
+    const sending = upload(t, body, abort.signal, { "content-encoding": "gzip" });
+    sending.catch(() => undefined);
+    await eventually(async () => (await t!.call("GET", "/v1/imports")).body.data[0], 10_000);
+    abort.abort();
+    const job = await eventually(
+      async () => {
+        const j = await onlyJob(t!);
+        return j.status === "failed" ? j : null;
+      },
+      20_000,
+      "the import to fail",
+    );
+    expect(job.failure).toContain(UPLOAD_CUT_OFF);
+    gz.destroy();
   });
 
   it("stops while a client stalls in the middle of an upload", async () => {
