@@ -45,6 +45,18 @@ async function onlyJob(t: TestServer): Promise<Json> {
   return list.body.data[0];
 }
 
+/** The server's only import, once it has failed. */
+function failedJob(t: TestServer): Promise<Json> {
+  return eventually(
+    async () => {
+      const j = await onlyJob(t);
+      return j.status === "failed" ? j : null;
+    },
+    20_000,
+    "the import to fail",
+  );
+}
+
 describe("imports uploaded slowly or cut off (sqlite)", () => {
   let t: TestServer | null = null;
   afterEach(async () => {
@@ -79,14 +91,7 @@ describe("imports uploaded slowly or cut off (sqlite)", () => {
     const running = await eventually(async () => (await t!.call("GET", "/v1/imports")).body.data[0], 10_000);
     abort.abort();
     await expect(sent).rejects.toThrow();
-    const job = await eventually(
-      async () => {
-        const j = await onlyJob(t!);
-        return j.status === "failed" ? j : null;
-      },
-      20_000,
-      "the import to fail",
-    );
+    const job = await failedJob(t);
     expect(job.id).toBe(running.id);
     expect(job.failure).toContain(UPLOAD_CUT_OFF);
   });
@@ -113,14 +118,7 @@ describe("imports uploaded slowly or cut off (sqlite)", () => {
     sending.catch(() => undefined);
     await eventually(async () => (await t!.call("GET", "/v1/imports")).body.data[0], 10_000);
     abort.abort();
-    const job = await eventually(
-      async () => {
-        const j = await onlyJob(t!);
-        return j.status === "failed" ? j : null;
-      },
-      20_000,
-      "the import to fail",
-    );
+    const job = await failedJob(t);
     expect(job.failure).toContain(UPLOAD_CUT_OFF);
     gz.destroy();
   });
