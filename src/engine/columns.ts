@@ -6,6 +6,7 @@
 import type { FieldType } from "../rules/fields.ts";
 import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
 import { Dictionary } from "./dictionary.ts";
+import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
 
 export class StringColumn {
   readonly kind = "string";
@@ -161,6 +162,80 @@ export function writeValue(col: Column, i: number, v: ConvertedValue | undefined
           prev.every((x, k) => x === next[k]));
       col.lists[i] = next;
       return !same;
+    }
+  }
+}
+
+/** A column as an engine snapshot holds it (snapshot-io.ts): its kind, array references and dictionary. */
+export type ColumnState =
+  | { kind: "string"; codes: number; dict: string[] }
+  | { kind: "number" | "date"; values: number }
+  | { kind: "boolean"; values: number }
+  | { kind: "string_list"; offsets: number; codes: number; dict: string[] };
+
+/** Saves the first `n` rows of `col` (arrays keep capacity `cap`). */
+export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: number): ColumnState {
+  switch (col.kind) {
+    case "string":
+      return { kind: "string", codes: w.add(col.codes, n, cap), dict: col.dict.values };
+    case "number":
+    case "date":
+      return { kind: col.kind, values: w.add(col.values, n, cap) };
+    case "boolean":
+      return { kind: "boolean", values: w.add(col.values, n, cap) };
+    case "string_list": {
+      const offsets = new Int32Array(n + 1);
+      for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + (col.lists[i]?.length ?? 0);
+      const codes = new Int32Array(offsets[n]);
+      for (let i = 0; i < n; i++) {
+        const l = col.lists[i];
+        if (l) codes.set(l, offsets[i]);
+      }
+      return { kind: "string_list", offsets: w.add(offsets), codes: w.add(codes), dict: col.dict.values };
+    }
+  }
+}
+
+/**
+ * Fills `col`, new and of the same kind, with `n` rows of a snapshot. Arrays past row
+ * `n` hold the defaults a grown column holds (missing values).
+ */
+export function restoreColumn(col: Column, r: SnapshotReader, s: ColumnState, n: number): void {
+  if (col.kind !== s.kind) throw new SnapshotUnusable(`a column was ${s.kind}, is ${col.kind}`);
+  switch (col.kind) {
+    case "string": {
+      const st = s as Extract<ColumnState, { kind: "string" }>;
+      const codes = r.array(st.codes, Int32Array);
+      codes.fill(-1, n);
+      col.codes = codes;
+      for (const v of st.dict) col.dict.intern(v);
+      return;
+    }
+    case "number":
+    case "date": {
+      const values = r.array((s as { values: number }).values, Float64Array);
+      values.fill(Number.NaN, n);
+      col.values = values;
+      col.forgetDays();
+      return;
+    }
+    case "boolean": {
+      const values = r.array((s as { values: number }).values, Int8Array);
+      values.fill(-1, n);
+      col.values = values;
+      return;
+    }
+    case "string_list": {
+      const st = s as Extract<ColumnState, { kind: "string_list" }>;
+      const offsets = r.array(st.offsets, Int32Array);
+      const codes = r.array(st.codes, Int32Array);
+      const lists: (Int32Array | null)[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        lists[i] = offsets[i + 1] === offsets[i] ? null : codes.subarray(offsets[i], offsets[i + 1]);
+      }
+      col.lists = lists;
+      for (const v of st.dict) col.dict.intern(v);
+      return;
     }
   }
 }

@@ -8,10 +8,13 @@ import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
 import { Bitset } from "./bitset.ts";
 import {
   type Column,
+  type ColumnState,
   type ConvertedValue,
   type ListColumn,
   makeColumn,
+  restoreColumn,
   type StringColumn,
+  saveColumn,
   writeValue,
 } from "./columns.ts";
 import {
@@ -24,6 +27,7 @@ import {
   numbersWriter,
 } from "./contact-values.ts";
 import { normalize } from "./dictionary.ts";
+import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
 import type { ContactInput, FieldValue } from "./types.ts";
 
 export { BooleanColumn, type Column, ListColumn, NumberColumn, StringColumn } from "./columns.ts";
@@ -43,6 +47,18 @@ export type BuiltinInputKey = (typeof BUILTIN_INPUT_KEYS)[number];
  * a built-in key in `columns[key]`, its custom fields (an object, or null) in
  * `columns.fields`. A key left out is not set on any row.
  */
+/** A contact table in a snapshot: its JSON part, with references to its arrays. */
+export interface ContactTableState {
+  ids: string[];
+  cap: number;
+  alive: { size: number; words: number };
+  liveCount: number;
+  /** External ids as written, where any (index, text). */
+  externals: [number, string][];
+  undeclared: string[];
+  columns: ({ key: string } & ColumnState)[];
+}
+
 export interface ContactColumns {
   ids: readonly string[];
   columns: Partial<Record<BuiltinInputKey | "fields", LoadColumn>>;
@@ -474,6 +490,52 @@ export class ContactTable {
     const custom = this.convertCustom(c.fields);
     if (custom !== null) for (const [key, v] of custom) out.set(key, v);
     return out;
+  }
+
+  /**
+   * The table as an engine snapshot holds it (engine-snapshot.ts). The index of emails
+   * and external ids is left out: it is built again, a slice at a time, as after a load.
+   */
+  saveState(w: SnapshotWriter): ContactTableState {
+    const n = this.ids.length;
+    const externals: [number, string][] = [];
+    for (let i = 0; i < n; i++) {
+      const e = this.externals[i];
+      if (e !== null && e !== undefined) externals.push([i, e]);
+    }
+    return {
+      ids: this.ids,
+      cap: this.cap,
+      alive: { size: this.alive.size, words: w.add(this.alive.words) },
+      liveCount: this.liveCount,
+      externals,
+      undeclared: [...this.undeclared],
+      columns: [...this.columns].map(([key, col]) => ({ key, ...saveColumn(col, w, n, this.cap) })),
+    };
+  }
+
+  /** Fills this table, new and empty, with a snapshot's; throws SnapshotUnusable when its columns differ. */
+  restoreState(r: SnapshotReader, s: ContactTableState): void {
+    if (this.ids.length !== 0) throw new Error("contact table: restoring into a table that holds contacts");
+    const keys = [...this.columns.keys()];
+    if (keys.length !== s.columns.length || s.columns.some((c, k) => c.key !== keys[k])) {
+      throw new SnapshotUnusable("the workspace's fields changed since it was written");
+    }
+    const n = s.ids.length;
+    // The columns adopt the snapshot's arrays, which have the capacity it was written with.
+    this.cap = s.cap;
+    for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, n);
+    for (let i = 0; i < n; i++) {
+      const id = s.ids[i];
+      this.ids.push(id);
+      this.indexById.set(id, i);
+      this.externals.push(null);
+    }
+    for (const [i, e] of s.externals) this.externals[i] = e;
+    this.alive = new Bitset(s.alive.size, r.array(s.alive.words, Uint32Array));
+    this.liveCount = s.liveCount;
+    for (const k of s.undeclared) this.undeclared.add(k);
+    this.plan = null;
   }
 
   /** A contact's value of a field as rules see it (normalised strings, ISO dates), for explain. */

@@ -13,6 +13,7 @@ import type { ContactTable } from "./contacts.ts";
 import { normalize } from "./dictionary.ts";
 import type { EventStore, EventTable } from "./events.ts";
 import { lowerBound } from "./events.ts";
+import type { SnapshotReader, SnapshotWriter } from "./snapshot-io.ts";
 
 export const EFFECT_EVENT_TYPES: ReadonlySet<string> = new Set([
   "email_bounced",
@@ -31,6 +32,14 @@ interface ExplicitWrite {
   value: string | null;
   /** When the write was received; −∞ for defaults, which never block an effect. */
   at: number;
+}
+
+/** The explicit writes in a snapshot (`ProfileEffects.saveState`). */
+export interface EffectsState {
+  contacts: number;
+  values: string[];
+  status: { value: number; at: number };
+  email_status: { value: number; at: number };
 }
 
 export class ProfileEffects {
@@ -54,6 +63,68 @@ export class ProfileEffects {
 
   forget(c: number): void {
     this.explicit.delete(c);
+  }
+
+  /**
+   * The explicit writes as an engine snapshot holds them, column-wise: per contact with
+   * any, each field's value (an index into `values`; -1 null, -2 none) and time (−∞ for
+   * a default).
+   */
+  saveState(w: SnapshotWriter): EffectsState {
+    const n = this.explicit.size;
+    const contacts = new Int32Array(n);
+    const values: string[] = [];
+    const codes = new Map<string, number>();
+    const code = (x: ExplicitWrite | undefined): number => {
+      if (x === undefined) return -2;
+      if (x.value === null) return -1;
+      let k = codes.get(x.value);
+      if (k === undefined) {
+        k = values.length;
+        values.push(x.value);
+        codes.set(x.value, k);
+      }
+      return k;
+    };
+    const fields = {
+      status: { value: new Int32Array(n), at: new Float64Array(n) },
+      email_status: { value: new Int32Array(n), at: new Float64Array(n) },
+    };
+    let k = 0;
+    for (const [c, e] of this.explicit) {
+      contacts[k] = c;
+      for (const f of ["status", "email_status"] as const) {
+        fields[f].value[k] = code(e[f]);
+        fields[f].at[k] = e[f]?.at ?? Number.NaN;
+      }
+      k++;
+    }
+    return {
+      contacts: w.add(contacts),
+      values,
+      status: { value: w.add(fields.status.value), at: w.add(fields.status.at) },
+      email_status: { value: w.add(fields.email_status.value), at: w.add(fields.email_status.at) },
+    };
+  }
+
+  /** Fills the explicit writes, none yet, from a snapshot. */
+  restoreState(r: SnapshotReader, s: EffectsState): void {
+    const contacts = r.array(s.contacts, Int32Array);
+    const cols = {
+      status: { value: r.array(s.status.value, Int32Array), at: r.array(s.status.at, Float64Array) },
+      email_status: {
+        value: r.array(s.email_status.value, Int32Array),
+        at: r.array(s.email_status.at, Float64Array),
+      },
+    };
+    for (let k = 0; k < contacts.length; k++) {
+      const e: Partial<Record<EffectField, ExplicitWrite>> = {};
+      for (const f of ["status", "email_status"] as const) {
+        const v = cols[f].value[k];
+        if (v !== -2) e[f] = { value: v === -1 ? null : s.values[v], at: cols[f].at[k] };
+      }
+      this.explicit.set(contacts[k], e);
+    }
   }
 
   /**

@@ -27,15 +27,16 @@ import { Bitset } from "./bitset.ts";
 import { type CompiledNode, compile } from "./compile.ts";
 import { expandComputed } from "./computed-origin.ts";
 import { computedValues } from "./computed-values.ts";
-import { type ContactColumns, ContactTable, FieldValueError } from "./contacts.ts";
+import { type ContactColumns, ContactTable, type ContactTableState, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
-import { EFFECT_EVENT_TYPES, type EffectField, ProfileEffects } from "./effects.ts";
-import { EventColumns, EventStore, type EventTable } from "./events.ts";
+import { EFFECT_EVENT_TYPES, type EffectField, type EffectsState, ProfileEffects } from "./effects.ts";
+import { EventColumns, EventStore, type EventStoreState, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
 import { plainForTimers, relativeKeys } from "./rank.ts";
 import { RankRegistry } from "./rank-index.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
+import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
 import { type EventTimerPlan, timerPlan } from "./timers.ts";
 import type {
   Clock,
@@ -60,6 +61,16 @@ interface EventReaders {
 }
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** An engine's contacts and events in a snapshot (`Engine.saveState`). */
+export interface EngineState {
+  timeZone: string;
+  /** The stored fields as `key:type`, in order: a restore into other fields is refused. */
+  fields: string[];
+  contacts: ContactTableState;
+  events: EventStoreState;
+  effects: EffectsState;
+}
 
 export interface SegmentDefinition {
   id: string;
@@ -579,6 +590,63 @@ export class Engine {
   finishLoad(): void {
     this.events.compact(true);
     for (const c of this.effects.candidates()) this.effects.apply(c);
+    this.dirty = true;
+  }
+
+  /**
+   * Contacts and events as an engine snapshot holds them (engine-snapshot.ts): what a
+   * bulk load builds, not what is derived from it (memberships, timers, rank indexes,
+   * segments), which a restored engine computes again as after a load.
+   */
+  saveState(w: SnapshotWriter): EngineState {
+    return {
+      timeZone: this.timeZone,
+      fields: this.stored.all().map((f) => `${f.key}:${f.type}`),
+      contacts: this.contacts.saveState(w),
+      events: this.events.saveState(w),
+      effects: this.effects.saveState(w),
+    };
+  }
+
+  /**
+   * Bulk load from a snapshot, into an engine that holds no contact yet: afterwards the
+   * engine is as after `loadContacts`, `loadEvents` and `finishLoad` of the same data.
+   * Throws SnapshotUnusable when the snapshot was taken with other fields or time zone.
+   */
+  restoreState(r: SnapshotReader, s: EngineState): void {
+    if (s.timeZone !== this.timeZone) throw new SnapshotUnusable("the workspace's time zone changed");
+    const fields = this.stored.all().map((f) => `${f.key}:${f.type}`);
+    if (fields.length !== s.fields.length || fields.some((f, k) => f !== s.fields[k])) {
+      throw new SnapshotUnusable("the workspace's fields changed since it was written");
+    }
+    this.contacts.restoreState(r, s.contacts);
+    this.events.restoreState(r, s.events);
+    this.events.ensureContacts(this.contacts.size);
+    this.effects.restoreState(r, s.effects);
+    this.dirty = true;
+  }
+
+  /**
+   * Bulk load: drops contacts as if never loaded (profile, events, write times), where a
+   * load from a snapshot learns they were erased, merged or rewritten since. No changes.
+   */
+  forgetLoaded(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const i = this.contacts.index(id);
+      if (i === undefined || !this.contacts.alive.has(i)) continue;
+      this.contacts.remove(id);
+      this.events.clearContact(i);
+      this.effects.forget(i);
+    }
+    this.dirty = true;
+  }
+
+  /** Bulk load: drops the events of these contacts, whose events the store moved since a snapshot. */
+  forgetLoadedEvents(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const i = this.contacts.index(id);
+      if (i !== undefined) this.events.clearContact(i);
+    }
     this.dirty = true;
   }
 

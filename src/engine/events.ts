@@ -15,6 +15,7 @@
  */
 import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
+import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
 import type { JsonValue } from "./types.ts";
 
 /**
@@ -251,6 +252,93 @@ export class EventTable {
     }
   }
 
+  /**
+   * The table as an engine snapshot holds it (engine-snapshot.ts): its slab as it is,
+   * holes and spare room included, so a restore adopts the arrays without touching a
+   * block. Blocks must be in time order (`compact` first).
+   */
+  saveState(w: SnapshotWriter): EventTableState {
+    if (this.anyUnsorted) throw new Error("event table: saving blocks out of time order");
+    const used = this.used;
+    const cap = this.times.length;
+    const props: PropState[] = [];
+    for (const [path, col] of this.props) {
+      let other: PropState["other"] = null;
+      if (col.other) {
+        const rows: number[] = [];
+        const values: JsonValue[] = [];
+        for (let k = 0; k < used; k++) {
+          const v = col.other[k];
+          if (v !== undefined) {
+            rows.push(k);
+            values.push(v);
+          }
+        }
+        other = { rows: w.add(Int32Array.from(rows)), values };
+      }
+      props.push({
+        path,
+        num: col.num ? w.add(col.num, used, cap) : null,
+        str: col.str ? w.add(col.str, used, cap) : null,
+        other,
+      });
+    }
+    return {
+      type: this.type,
+      start: w.add(this.start),
+      len: w.add(this.len),
+      cap: w.add(this.cap),
+      latest: w.add(this.latest),
+      latestByWord: w.add(this.latestByWord),
+      times: w.add(this.times, used, cap),
+      props,
+      used,
+      holes: this.holes,
+      total: this.total,
+    };
+  }
+
+  /** A table from its snapshot (`saveState`); its per-contact arrays are `contactCap` long. */
+  static restore(r: SnapshotReader, s: EventTableState, contactCap: number, dict: Dictionary): EventTable {
+    const t = new EventTable(s.type, 0, dict);
+    t.start = r.array(s.start, Int32Array);
+    t.len = r.array(s.len, Int32Array);
+    t.cap = r.array(s.cap, Int32Array);
+    t.latest = r.array(s.latest, Float64Array);
+    t.latestByWord = r.array(s.latestByWord, Float64Array);
+    if (t.start.length !== contactCap || t.latestByWord.length !== (contactCap + 31) >>> 5) {
+      throw new SnapshotUnusable(`event table ${s.type}: its arrays do not match the contacts' capacity`);
+    }
+    t.unsorted = new Uint8Array(contactCap);
+    t.times = r.array(s.times, Float64Array);
+    const cap = t.times.length;
+    for (const p of s.props) {
+      const col = t.column(p.path);
+      if (p.num !== null) {
+        col.num = r.array(p.num, Float64Array);
+        col.num.fill(Number.NaN, s.used);
+      }
+      if (p.str !== null) {
+        col.str = r.array(p.str, Int32Array);
+        col.str.fill(-1, s.used);
+      }
+      if (p.other !== null) {
+        const rows = r.array(p.other.rows, Int32Array);
+        const other: (JsonValue | undefined)[] = [];
+        for (let k = 0; k < rows.length; k++) other[rows[k]] = p.other.values[k];
+        col.other = other;
+      }
+      if ((col.num && col.num.length !== cap) || (col.str && col.str.length !== cap)) {
+        throw new SnapshotUnusable(`event table ${s.type}: a property column does not match its slab`);
+      }
+      col.cap = cap;
+    }
+    t.used = s.used;
+    t.holes = s.holes;
+    t.total = s.total;
+    return t;
+  }
+
   /** Removes every event of contact `c`. */
   clearContact(c: number): void {
     this.total -= this.len[c];
@@ -477,6 +565,35 @@ export class EventColumns {
   ) {}
 }
 
+/** One property path of an event table in a snapshot. */
+interface PropState {
+  path: string;
+  num: number | null;
+  str: number | null;
+  other: { rows: number; values: JsonValue[] } | null;
+}
+
+/** An event table in a snapshot: its JSON part, with references to its arrays. */
+export interface EventTableState {
+  type: string;
+  start: number;
+  len: number;
+  cap: number;
+  latest: number;
+  latestByWord: number;
+  times: number;
+  props: PropState[];
+  used: number;
+  holes: number;
+  total: number;
+}
+
+export interface EventStoreState {
+  contactCap: number;
+  dict: string[];
+  tables: EventTableState[];
+}
+
 export class EventStore {
   readonly tables = new Map<string, EventTable>();
   private contactCap = 1024;
@@ -591,6 +708,26 @@ export class EventStore {
     }
     for (const t of added.keys()) t.endBulk();
     return new Set(added.keys());
+  }
+
+  /** The store as an engine snapshot holds it: its dictionary and every table, blocks in time order. */
+  saveState(w: SnapshotWriter): EventStoreState {
+    this.compact(false);
+    return {
+      contactCap: this.contactCap,
+      dict: this.dict.values,
+      tables: [...this.tables.values()].map((t) => t.saveState(w)),
+    };
+  }
+
+  /** Fills this store, new and empty, from its snapshot. */
+  restoreState(r: SnapshotReader, s: EventStoreState): void {
+    if (this.tables.size !== 0 || this.dict.size !== 0 || this.pending.length !== 0) {
+      throw new Error("event store: restoring into a store that holds events");
+    }
+    this.contactCap = s.contactCap;
+    for (const v of s.dict) this.dict.intern(v);
+    for (const ts of s.tables) this.tables.set(ts.type, EventTable.restore(r, ts, s.contactCap, this.dict));
   }
 
   get total(): number {

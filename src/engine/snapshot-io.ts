@@ -1,0 +1,190 @@
+/**
+ * The container of an engine snapshot: a JSON header (what the arrays mean) and the
+ * arrays themselves as raw bytes, each read back into a typed array of its own with the
+ * capacity it had when written, so that a restored engine adopts them as they are and
+ * grows them as it would have. Hand-written rather than a serialisation library: the
+ * payload is a few hundred typed arrays of up to hundreds of megabytes each, which any
+ * general format (MessagePack, protobuf, Arrow IPC) would copy once more on each side.
+ *
+ * Layout: `SLICESNP`, then five little-endian words (format version, header bytes,
+ * CRC-32 of the header, CRC-32 of the body, body bytes as a float64), the header as
+ * UTF-8 JSON, then every array's bytes in order. A snapshot is written to a temporary
+ * file, synced and renamed over the old one, so a crash leaves the old one or the new
+ * one, never half of either; a torn or altered file fails its checksums.
+ */
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
+import { crc32 } from "node:zlib";
+
+const MAGIC = Buffer.from("SLICESNP", "latin1");
+const PREFIX_BYTES = MAGIC.length + 4 * 4 + 8;
+/** Bumped whenever the layout of the container changes. */
+const CONTAINER_VERSION = 1;
+
+export type SnapshotArray = Float64Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
+
+const KINDS = {
+  f64: Float64Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  i8: Int8Array,
+  u8: Uint8Array,
+} as const;
+type Kind = keyof typeof KINDS;
+
+function kindOf(a: SnapshotArray): Kind {
+  if (a instanceof Float64Array) return "f64";
+  if (a instanceof Int32Array) return "i32";
+  if (a instanceof Uint32Array) return "u32";
+  if (a instanceof Int8Array) return "i8";
+  return "u8";
+}
+
+interface SectionInfo {
+  kind: Kind;
+  length: number;
+  capacity: number;
+}
+
+/** A snapshot that cannot be used: missing, from other code, or damaged. The message says which. */
+export class SnapshotUnusable extends Error {
+  override name = "SnapshotUnusable";
+}
+
+/** Collects the arrays of a snapshot; `add` answers the reference the header keeps. */
+export class SnapshotWriter {
+  private readonly arrays: SnapshotArray[] = [];
+  private readonly infos: SectionInfo[] = [];
+
+  /** The first `length` items of `a` (default: all); read back into an array of `capacity` items (default: `a.length`). */
+  add(a: SnapshotArray, length = a.length, capacity = a.length): number {
+    this.arrays.push(length === a.length ? a : a.subarray(0, length));
+    this.infos.push({ kind: kindOf(a), length, capacity: Math.max(capacity, length) });
+    return this.arrays.length - 1;
+  }
+
+  /** Writes the snapshot to `path` atomically (a temporary file renamed over it once synced). */
+  writeTo(path: string, header: unknown): number {
+    let bodyCrc = 0;
+    let bodyBytes = 0;
+    for (const a of this.arrays) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      bodyCrc = crc32(bytes, bodyCrc);
+      bodyBytes += a.byteLength;
+    }
+    const head = Buffer.from(
+      JSON.stringify({ endianness: endianness(), sections: this.infos, header }),
+      "utf8",
+    );
+    const prefix = Buffer.alloc(PREFIX_BYTES);
+    MAGIC.copy(prefix, 0);
+    let at = MAGIC.length;
+    at = prefix.writeUInt32LE(CONTAINER_VERSION, at);
+    at = prefix.writeUInt32LE(head.length, at);
+    at = prefix.writeUInt32LE(crc32(head), at);
+    at = prefix.writeUInt32LE(bodyCrc, at);
+    prefix.writeDoubleLE(bodyBytes, at);
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fd = openSync(tmp, "w");
+    try {
+      writeAll(fd, prefix);
+      writeAll(fd, head);
+      for (const a of this.arrays) writeAll(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+    closeSync(fd);
+    renameSync(tmp, path);
+    return PREFIX_BYTES + head.length + bodyBytes;
+  }
+}
+
+/** Large arrays in pieces: one `write` of more than 2 GB is refused. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  const step = 1 << 30;
+  for (let off = 0; off < bytes.length; ) {
+    off += writeSync(fd, bytes, off, Math.min(step, bytes.length - off));
+  }
+}
+
+function readAll(fd: number, bytes: Uint8Array, position: number): void {
+  const step = 1 << 30;
+  for (let off = 0; off < bytes.length; ) {
+    const n = readSync(fd, bytes, off, Math.min(step, bytes.length - off), position + off);
+    if (n === 0) throw new SnapshotUnusable("the file ends before its last array (truncated)");
+    off += n;
+  }
+}
+
+/** A snapshot read whole and checked: its header and its arrays, by reference. */
+export class SnapshotReader {
+  private constructor(
+    readonly header: unknown,
+    private readonly arrays: SnapshotArray[],
+  ) {}
+
+  /** Reads and checks `path`; throws SnapshotUnusable (missing, truncated, corrupt, other format). */
+  static read(path: string): SnapshotReader {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (e) {
+      throw new SnapshotUnusable(`cannot be opened: ${(e as Error).message}`);
+    }
+    try {
+      const prefix = Buffer.alloc(PREFIX_BYTES);
+      if (readSync(fd, prefix, 0, PREFIX_BYTES, 0) < PREFIX_BYTES || !prefix.subarray(0, 8).equals(MAGIC)) {
+        throw new SnapshotUnusable("not a snapshot file");
+      }
+      let at = MAGIC.length;
+      const version = prefix.readUInt32LE(at);
+      if (version !== CONTAINER_VERSION)
+        throw new SnapshotUnusable(`container version ${version}, expected ${CONTAINER_VERSION}`);
+      const headLength = prefix.readUInt32LE((at += 4));
+      const headCrc = prefix.readUInt32LE((at += 4));
+      const bodyCrc = prefix.readUInt32LE((at += 4));
+      const bodyBytes = prefix.readDoubleLE((at += 4));
+      const head = Buffer.alloc(headLength);
+      readAll(fd, head, PREFIX_BYTES);
+      if (crc32(head) !== headCrc) throw new SnapshotUnusable("the header fails its checksum");
+      const parsed = JSON.parse(head.toString("utf8")) as {
+        endianness: string;
+        sections: SectionInfo[];
+        header: unknown;
+      };
+      if (parsed.endianness !== endianness())
+        throw new SnapshotUnusable("written on a machine of other byte order");
+      let position = PREFIX_BYTES + headLength;
+      let crc = 0;
+      let total = 0;
+      const arrays: SnapshotArray[] = [];
+      for (const s of parsed.sections) {
+        const Ctor = KINDS[s.kind];
+        if (Ctor === undefined) throw new SnapshotUnusable(`unknown array kind ${s.kind}`);
+        const a = new Ctor(s.capacity);
+        const bytes = new Uint8Array(a.buffer, 0, s.length * Ctor.BYTES_PER_ELEMENT);
+        readAll(fd, bytes, position);
+        crc = crc32(bytes, crc);
+        position += bytes.length;
+        total += bytes.length;
+        arrays.push(a);
+      }
+      if (total !== bodyBytes) throw new SnapshotUnusable("the body's length does not match its header");
+      if (crc !== bodyCrc) throw new SnapshotUnusable("the body fails its checksum");
+      return new SnapshotReader(parsed.header, arrays);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The array written as reference `ref`, checked to be of `Ctor`'s kind. */
+  array<T extends SnapshotArray>(ref: number, Ctor: { new (n: number): T; BYTES_PER_ELEMENT: number }): T {
+    const a = this.arrays[ref];
+    if (!(a instanceof Ctor))
+      throw new SnapshotUnusable(`array ${ref} is not of the kind its reader expects`);
+    return a;
+  }
+}
