@@ -139,14 +139,14 @@ export class SnapshotReader {
       if (readSync(fd, prefix, 0, PREFIX_BYTES, 0) < PREFIX_BYTES || !prefix.subarray(0, 8).equals(MAGIC)) {
         throw new SnapshotUnusable("not a snapshot file");
       }
-      let at = MAGIC.length;
+      const at = MAGIC.length;
       const version = prefix.readUInt32LE(at);
       if (version !== CONTAINER_VERSION)
         throw new SnapshotUnusable(`container version ${version}, expected ${CONTAINER_VERSION}`);
-      const headLength = prefix.readUInt32LE((at += 4));
-      const headCrc = prefix.readUInt32LE((at += 4));
-      const bodyCrc = prefix.readUInt32LE((at += 4));
-      const bodyBytes = prefix.readDoubleLE((at += 4));
+      const headLength = prefix.readUInt32LE(at + 4);
+      const headCrc = prefix.readUInt32LE(at + 8);
+      const bodyCrc = prefix.readUInt32LE(at + 12);
+      const bodyBytes = prefix.readDoubleLE(at + 16);
       const head = Buffer.alloc(headLength);
       readAll(fd, head, PREFIX_BYTES);
       if (crc32(head) !== headCrc) throw new SnapshotUnusable("the header fails its checksum");
