@@ -2,14 +2,17 @@
  * The restart half of the store section, run in a child process of `npm run bench` so
  * that it starts as a restarted server does, with a fresh heap: rebuilds the workspace
  * from the SQLite file (timed), then ingests new events in batches of 1,000 sent one
- * after the other (timed until the last is applied and every change logged), and prints
- * its figures as one JSON line on stdout.
+ * after the other (timed until the last is applied and every change logged), writes the
+ * workspace's snapshot file (timed), and prints its figures as one JSON line on stdout.
+ * With `--from-snapshot` it only starts, from that snapshot file, and prints how long.
  *
- *   node --import tsx bench/store-restart.ts <file> <workspace> <spec as JSON> <events>
+ *   node --import tsx bench/store-restart.ts <file> <workspace> <spec as JSON> <events> <snapshot dir> [--from-snapshot]
  */
 
 import { type DatasetSpec, generateEvents } from "../src/demo/generate.ts";
+import { mkdirSync } from "node:fs";
 import { LiveWorkspace } from "../src/service/live-workspace.ts";
+import { snapshotOwner, snapshotPath } from "../src/service/snapshot/file.ts";
 import { openStore } from "../src/store/index.ts";
 import type { EventWrite } from "../src/store/types.ts";
 import { log } from "./util.ts";
@@ -19,11 +22,15 @@ export interface RestartFigures {
   ingest_s: number;
   ingested: number;
   changes: number;
+  snapshot_write_s: number;
+  snapshot_mb: number;
 }
 
-const [path, ws, specJson, eventsArg] = process.argv.slice(2);
-if (!path || !ws || !specJson || !eventsArg) {
-  process.stderr.write("usage: store-restart.ts <file> <workspace> <spec as JSON> <events>\n");
+const [path, ws, specJson, eventsArg, snapshotDir, mode] = process.argv.slice(2);
+if (!path || !ws || !specJson || !eventsArg || !snapshotDir) {
+  process.stderr.write(
+    "usage: store-restart.ts <file> <workspace> <spec as JSON> <events> <snapshot dir> [--from-snapshot]\n",
+  );
   process.exit(2);
 }
 const spec = JSON.parse(specJson) as DatasetSpec;
@@ -34,8 +41,23 @@ const fresh = [...generateEvents({ ...spec, seed: spec.seed + 2, events: n })] a
 
 const t = performance.now();
 const store = await openStore({ sqlitePath: path, clock });
-const live = await LiveWorkspace.open(store, ws, { clock });
+const info = await store.getWorkspace(ws);
+if (!info) throw new Error(`no workspace ${ws} in ${path}`);
+const snapshot = { path: snapshotPath(snapshotDir, ws), owner: snapshotOwner(info) };
+const phases: string[] = [];
+const live = await LiveWorkspace.open(store, ws, {
+  clock,
+  onProgress: (phase) => phases.includes(phase) || phases.push(phase),
+  ...(mode === "--from-snapshot" ? { snapshot } : {}),
+});
 const startupS = (performance.now() - t) / 1000;
+if (mode === "--from-snapshot") {
+  if (!phases.includes("snapshot")) throw new Error(`the start did not use the snapshot (phases: ${phases.join(", ")})`);
+  log(`store: start-up from the snapshot ${startupS.toFixed(1)} s (a new process)`);
+  await store.close();
+  process.stdout.write(`${JSON.stringify({ startup_s: startupS })}\n`);
+  process.exit(0);
+}
 log(`store: start-up ${startupS.toFixed(1)} s (a new process)`);
 
 let changes = 0;
@@ -48,7 +70,19 @@ for (let k = 0; k < n; k += 1000) await live.ingestEvents(fresh.slice(k, k + 100
 await live.flush();
 const ingestS = (performance.now() - t0) / 1000;
 const stored = (await store.workspace(ws).events.count()) - before;
-await store.close();
 if (stored !== n) throw new Error(`durable ingest: ${n} events acknowledged, ${stored} stored`);
-const figures: RestartFigures = { startup_s: startupS, ingest_s: ingestS, ingested: n, changes };
+mkdirSync(snapshotDir, { recursive: true });
+const t2 = performance.now();
+const written = await live.snapshot(snapshot.path, snapshot.owner);
+const snapshotWriteS = (performance.now() - t2) / 1000;
+log(`store: snapshot written in ${snapshotWriteS.toFixed(1)} s (${(written.bytes / 2 ** 20).toFixed(0)} MB)`);
+await store.close();
+const figures: RestartFigures = {
+  startup_s: startupS,
+  ingest_s: ingestS,
+  ingested: n,
+  changes,
+  snapshot_write_s: snapshotWriteS,
+  snapshot_mb: written.bytes / 2 ** 20,
+};
 process.stdout.write(`${JSON.stringify(figures)}\n`);

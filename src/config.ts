@@ -26,6 +26,16 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "postgres:// or postgresql:// URL: use PostgreSQL instead of SQLite",
   },
   {
+    name: "SLICE_SNAPSHOT_DIR",
+    default: "snapshots/ beside the SQLite file; unset (off) with DATABASE_URL",
+    what: "directory of the workspaces' snapshot files, which make a restart read only what changed since (off: none)",
+  },
+  {
+    name: "SLICE_SNAPSHOT_INTERVAL",
+    default: "600",
+    what: "seconds between snapshot files of a workspace that changed (also written at every stop)",
+  },
+  {
     name: "SLICE_API_KEY",
     flag: "--api-key",
     default: "unset (the first start prints a new admin key)",
@@ -98,6 +108,8 @@ const EnvSchema = z.object({
       }),
   ),
   SLICE_DB: optional(z.string()),
+  SLICE_SNAPSHOT_DIR: optional(z.string().trim()),
+  SLICE_SNAPSHOT_INTERVAL: optional(integer("seconds", 10, 86_400)),
   DATABASE_URL: optional(
     z
       .string()
@@ -140,6 +152,9 @@ export interface Config {
   host: string;
   sqlitePath?: string;
   databaseUrl?: string;
+  /** `SLICE_SNAPSHOT_DIR`: a directory, or null for off (`off`); unset: the default for the store. */
+  snapshotDir?: string | null;
+  snapshotIntervalMs?: number;
   apiKey?: string;
   rateLimit: number;
   /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: loopback, private and link-local addresses may be reached. */
@@ -190,6 +205,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST ?? "127.0.0.1",
     ...(e.SLICE_DB !== undefined ? { sqlitePath: e.SLICE_DB } : {}),
     ...(e.DATABASE_URL !== undefined ? { databaseUrl: e.DATABASE_URL } : {}),
+    ...(e.SLICE_SNAPSHOT_DIR !== undefined
+      ? { snapshotDir: e.SLICE_SNAPSHOT_DIR.toLowerCase() === "off" ? null : e.SLICE_SNAPSHOT_DIR }
+      : {}),
+    ...(e.SLICE_SNAPSHOT_INTERVAL !== undefined ? { snapshotIntervalMs: e.SLICE_SNAPSHOT_INTERVAL * 1000 } : {}),
     ...(e.SLICE_API_KEY !== undefined ? { apiKey: e.SLICE_API_KEY } : {}),
     rateLimit: e.SLICE_RATE_LIMIT ?? 6000,
     allowPrivateAddresses: e.SLICE_WEBHOOK_ALLOW_PRIVATE === "1",

@@ -3,27 +3,16 @@
  * clients of a running server. Run through `bin/slice.js` (`npx slice …` from a
  * checkout). A failure prints `error: <message>` on stderr and exits with code 1.
  */
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { CliError } from "./client.ts";
 import { clientCommands } from "./commands.ts";
+import { sliceVersion } from "../version.ts";
 import { serveCommand } from "./serve.ts";
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command("slice")
     .description("Slice: real-time contact segmentation. `slice serve` runs the API; the rest talk to it.")
-    .version(version(), "-V, --version")
+    .version(sliceVersion(), "-V, --version")
     .showHelpAfterError("(add --help for usage)")
     .addHelpText(
       "after",

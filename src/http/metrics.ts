@@ -17,7 +17,14 @@ import type { LoadPhase } from "../service/live-workspace.ts";
 import type { Slice, SliceObserver } from "../service/slice.ts";
 import type { DeliveryOutcome } from "../service/source-stats.ts";
 
-const STARTUP_PHASES: readonly LoadPhase[] = ["contacts", "events", "members", "segments"];
+const STARTUP_PHASES: readonly LoadPhase[] = [
+  "snapshot",
+  "since_snapshot",
+  "contacts",
+  "events",
+  "members",
+  "segments",
+];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -69,6 +76,23 @@ export class Metrics {
     name: "slice_destination_rows_total",
     help: "Contacts sent to destinations, by kind, operation (add, remove) and outcome (sent, failed)",
     labelNames: ["kind", "op", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly snapshotWrites = new Counter({
+    name: "slice_snapshot_writes_total",
+    help: "Workspace snapshot files written (at stop and every SLICE_SNAPSHOT_INTERVAL when changed)",
+    registers: [this.registry],
+  });
+  readonly snapshotBytes = new Gauge({
+    name: "slice_snapshot_bytes",
+    help: "Size of each workspace's last snapshot file, in bytes",
+    labelNames: ["workspace"] as const,
+    registers: [this.registry],
+  });
+  readonly snapshotSeconds = new Histogram({
+    name: "slice_snapshot_write_seconds",
+    help: "Time a workspace's writes wait while its snapshot file is written, in seconds",
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
   readonly startupPhase = new Gauge({
@@ -242,6 +266,11 @@ export class Metrics {
     },
     delivery: (outcome) => this.deliveries.inc({ outcome }),
     engineReloaded: (_ws, reason) => this.engineReloads.inc({ reason }),
+    snapshotWritten: (ws, bytes, ms) => {
+      this.snapshotWrites.inc();
+      this.snapshotBytes.set({ workspace: ws }, bytes);
+      this.snapshotSeconds.observe(ms / 1000);
+    },
     destinationCall: (kind, op, rows, failed) => {
       if (rows - failed > 0) this.destinationRows.inc({ kind, op, outcome: "sent" }, rows - failed);
       if (failed > 0) this.destinationRows.inc({ kind, op, outcome: "failed" }, failed);

@@ -5,12 +5,13 @@
  * progress — while every workspace is rebuilt, then ready.
  */
 
+import { dirname, join, resolve } from "node:path";
 import { type Config, loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { Readiness } from "../observability/readiness.ts";
 import type { LoadPhase } from "../service/live-workspace.ts";
 import { Slice, type SliceObserver, type SliceOptions } from "../service/slice.ts";
-import { openStore } from "../store/index.ts";
+import { DEFAULT_SQLITE_PATH, openStore } from "../store/index.ts";
 import type { OpenStoreOptions, Store } from "../store/types.ts";
 import { Metrics } from "./metrics.ts";
 import { buildServer, type ServerOptions } from "./server.ts";
@@ -22,6 +23,13 @@ export interface StartOptions extends ServerOptions {
   sqlitePath?: string;
   /** `DATABASE_URL`: PostgreSQL when non-empty. */
   databaseUrl?: string;
+  /**
+   * `SLICE_SNAPSHOT_DIR`: where snapshot files go; null: none. Default: `snapshots/`
+   * beside a SQLite file, none with PostgreSQL or an in-memory database.
+   */
+  snapshotDir?: string | null;
+  /** `SLICE_SNAPSHOT_INTERVAL` in ms. */
+  snapshotIntervalMs?: number;
   apiKey?: string;
   /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: see `SliceOptions.allowPrivateAddresses` (default false: refused). */
   allowPrivateAddresses?: boolean;
@@ -76,6 +84,8 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     host: c.host,
     ...(c.sqlitePath !== undefined ? { sqlitePath: c.sqlitePath } : {}),
     ...(c.databaseUrl !== undefined ? { databaseUrl: c.databaseUrl } : {}),
+    ...(c.snapshotDir !== undefined ? { snapshotDir: c.snapshotDir } : {}),
+    ...(c.snapshotIntervalMs !== undefined ? { snapshotIntervalMs: c.snapshotIntervalMs } : {}),
     ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : {}),
     allowPrivateAddresses: c.allowPrivateAddresses,
     rateLimit: { max: c.rateLimit, windowMs: 60_000 },
@@ -105,6 +115,14 @@ async function countTotals(store: Store, readiness: Readiness, workspaces: strin
   }
 }
 
+/** `snapshotDir` as given, else `snapshots/` beside a SQLite file (none in memory or with PostgreSQL). */
+function snapshotDirOf(opts: StartOptions): string | null {
+  if (opts.snapshotDir !== undefined) return opts.snapshotDir;
+  if (opts.databaseUrl) return null;
+  const file = opts.sqlitePath || DEFAULT_SQLITE_PATH;
+  return file === ":memory:" ? null : join(dirname(resolve(file)), "snapshots");
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? (opts.log ? null : createLogger());
   const info = (msg: string, fields: Record<string, unknown> = {}) => {
@@ -116,6 +134,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
   };
   const store = await openStore(storeOpts);
+  const snapshotDir = snapshotDirOf(opts);
   const readiness = new Readiness();
   const metrics = opts.metrics ?? new Metrics();
   let loading = true;
@@ -151,6 +170,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         ms: Math.round(ms),
       });
     },
+    snapshotWritten: (ws, bytes, ms) => {
+      metrics.observer.snapshotWritten?.(ws, bytes, ms);
+      info(`Slice: snapshot of workspace ${ws} written (${(bytes / 2 ** 20).toFixed(1)} MB in ${Math.round(ms)} ms)`, {
+        workspace: ws,
+        bytes,
+        ms: Math.round(ms),
+      });
+    },
   };
   let slice: Slice;
   try {
@@ -164,6 +191,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         else process.stdout.write(`${line}\n`);
       },
       observer,
+      ...(snapshotDir !== null
+        ? {
+            snapshots: {
+              dir: snapshotDir,
+              ...(opts.snapshotIntervalMs !== undefined ? { intervalMs: opts.snapshotIntervalMs } : {}),
+            },
+          }
+        : {}),
       ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       allowPrivateAddresses: opts.allowPrivateAddresses ?? false,

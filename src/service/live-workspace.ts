@@ -18,6 +18,7 @@ import type {
   EventWrite,
   Store,
   StoreOps,
+  StorePosition,
 } from "../store/types.ts";
 import { ApplyQueue } from "./live/apply-queue.ts";
 import { fromLog } from "./live/changes.ts";
@@ -28,9 +29,10 @@ import {
   contactByKey,
   eventBatch,
 } from "./live/event-batch.ts";
-import { type LoadPhase, loadEngine } from "./live/load.ts";
+import { type LoadOptions, type LoadPhase, loadEngine } from "./live/load.ts";
 import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts";
 import { commitEventRound, settledOnce, type WriteRequest } from "./live/write-request.ts";
+import { type SnapshotOwner, writeSnapshot } from "./snapshot/file.ts";
 
 export type { ContactKey, ContactMatch } from "./live/event-batch.ts";
 export { UnknownContactError } from "./live/event-batch.ts";
@@ -48,6 +50,8 @@ export interface OpenOptions extends LogHooks {
   warn?: (line: string) => void;
   /** The timer that has pending changes logged once the oldest waited `LOG_DELAY_MS` (default: setTimeout). */
   logTimer?: LogTimer;
+  /** A snapshot file to start from (docs/operations.md, "Snapshots"); when it cannot serve, the store is read. */
+  snapshot?: LoadOptions["snapshot"];
 }
 
 /** Why a workspace's engine was rebuilt from its store while running. */
@@ -492,6 +496,33 @@ export class LiveWorkspace {
       () => {},
       { flush: true },
     );
+  }
+
+  /**
+   * Writes the engine to a snapshot file at `path` (snapshot/file.ts), as a write of its
+   * own: in its turn no other write commits, so the store position read in its
+   * transaction is exactly what the engine holds once the writes before it are applied.
+   * The file is written on this thread after the commit (the engine must not move while
+   * its arrays are written); then the contact journal up to that position is pruned.
+   */
+  async snapshot(path: string, owner: SnapshotOwner): Promise<{ bytes: number; position: StorePosition }> {
+    let bytes = 0;
+    let failure: unknown = null;
+    const { result: position } = await this.write(
+      (tx) => tx.workspace(this.ws).snapshots.position(),
+      (position) => {
+        // Caught here: a failed file write is no failed apply (which would reload the engine).
+        try {
+          bytes = writeSnapshot(path, this.core, this.log.unlogged(), position, owner, this.clock.now());
+        } catch (e) {
+          failure = e;
+        }
+      },
+      { flush: true },
+    );
+    if (failure !== null) throw failure;
+    await this.store.workspace(this.ws).snapshots.pruneJournal(position.journal);
+    return { bytes, position };
   }
 
   /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */

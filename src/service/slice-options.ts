@@ -49,6 +49,12 @@ export interface SliceOptions {
   schedulePollMs?: number;
   /** Bounds of `GET /v1/stream` clients (src/service/change-stream.ts; tests lower them). */
   stream?: Partial<StreamLimits>;
+  /**
+   * Snapshot files (docs/operations.md, "Snapshots"): each workspace's engine is written
+   * to `dir` at stop and every `intervalMs` (default 10 minutes) when it changed, and a
+   * start reads the file and then only what the store got after it. Off when absent.
+   */
+  snapshots?: { dir: string; intervalMs?: number };
 }
 
 /** Events of the running service that metrics and start-up progress follow. */
@@ -63,6 +69,8 @@ export interface SliceObserver {
   engineReloaded?(ws: string, reason: ReloadReason): void;
   /** One destination call ended: rows sent, and how many of them failed. */
   destinationCall?(kind: string, op: "add" | "remove", rows: number, failed: number): void;
+  /** A workspace's snapshot file was written: its size and how long the engine was held for it. */
+  snapshotWritten?(ws: string, bytes: number, ms: number): void;
   /** One webhook delivery attempt ended. */
   delivery?(outcome: "delivered" | "retry" | "failed"): void;
   /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */

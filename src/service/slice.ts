@@ -3,6 +3,7 @@
  * webhook outbox worker, the change stream and the clock that moves time-driven
  * membership. `src/http` and `src/cli` are thin layers over this.
  */
+import { mkdirSync } from "node:fs";
 import type { Clock } from "../engine/types.ts";
 import { isValidTimeZone } from "../rules/time.ts";
 import { sha256Hex } from "../store/ids.ts";
@@ -11,6 +12,7 @@ import type {
   CreatedApiKey,
   DeliveryJob,
   Store,
+  StorePosition,
   WebhookRecord,
   Workspace,
 } from "../store/types.ts";
@@ -37,6 +39,9 @@ import { WorkspaceService } from "./workspace.ts";
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
+/** How often snapshot files are written when their workspace changed (docs/operations.md, "Snapshots"). */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 10 * 60_000;
+
 export type { Caller, SliceObserver, SliceOptions } from "./slice-options.ts";
 
 /** Only an admin key creates workspaces (SPEC §4); its route asks before reading the body. */
@@ -55,6 +60,12 @@ export class Slice {
   private readonly importers = new Map<string, ImportRunner>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotting = false;
+  /** Each workspace's store position at its last snapshot written by this process. */
+  private readonly snapshotAt = new Map<string, StorePosition>();
+  /** Set once every workspace was opened: a stop before must not write snapshots of a partial load. */
+  private loaded = false;
   /** Stopped while loading: the workers are not started. */
   private stopped = false;
   readonly dispatcher: WebhookDispatcher;
@@ -184,11 +195,56 @@ export class Slice {
   async load(): Promise<void> {
     for (const ws of await this.store.listWorkspaces()) await this.workspace(ws.id);
     if (this.stopped) return;
+    this.loaded = true;
     this.dispatcher.start();
     this.syncer.start();
     this.scheduleRunner.start();
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 500);
     this.timer.unref();
+    if (this.opts.snapshots) {
+      this.snapshotTimer = setInterval(
+        () => void this.snapshotAll(),
+        this.opts.snapshots.intervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS,
+      );
+      this.snapshotTimer.unref();
+    }
+  }
+
+  /**
+   * Writes the snapshot file of every open workspace whose store moved since its last one
+   * (or that has none yet). A failure is logged, and the previous file stays.
+   */
+  async snapshotAll(): Promise<void> {
+    const opts = this.opts.snapshots;
+    if (!opts || this.snapshotting) return;
+    this.snapshotting = true;
+    try {
+      mkdirSync(opts.dir, { recursive: true });
+      for (const ws of this.workspaces.values()) {
+        try {
+          const now = await this.store.workspace(ws.id).snapshots.position();
+          const last = this.snapshotAt.get(ws.id);
+          if (last && last.events === now.events && last.changes === now.changes && !(await this.journaledSince(ws.id, last))) {
+            continue;
+          }
+          const began = performance.now();
+          const { bytes, position } = await ws.snapshot(opts.dir);
+          const ms = performance.now() - began;
+          this.snapshotAt.set(ws.id, position);
+          this.opts.observer?.snapshotWritten?.(ws.id, bytes, ms);
+        } catch (e) {
+          this.log(`Slice: snapshot of workspace ${ws.id} failed: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** Whether a contact of `ws` was written since `at` (the journal's seq is shared by every workspace). */
+  private async journaledSince(ws: string, at: StorePosition): Promise<boolean> {
+    const j = await this.store.workspace(ws).snapshots.journalAfter(at.journal);
+    return j.rows.length + j.erased.length + j.events.length > 0;
   }
 
   /** The workspaces open now. */
@@ -250,6 +306,7 @@ export class Slice {
         const svc = await WorkspaceService.open(this.store, info, {
           clock: this.clock,
           positions: this.positions.of(id),
+          ...(this.opts.snapshots ? { snapshotDir: this.opts.snapshots.dir } : {}),
           ...(observer?.loadProgress
             ? {
                 onProgress: (phase: string, rows: number) =>
@@ -447,6 +504,9 @@ export class Slice {
     await this.scheduleRunner.stop();
     for (const r of this.importers.values()) await r.idle().catch(() => undefined);
     for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    // The last writes are in: a snapshot now spares the next start most of its load.
+    if (this.opts.snapshots && this.loaded) await this.snapshotAll();
     await this.store.close();
   }
 }

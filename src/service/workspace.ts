@@ -56,6 +56,7 @@ import { importFields, requireImportSegment } from "./workspace/imports.ts";
 import * as memberOps from "./workspace/members.ts";
 import * as previewOps from "./workspace/preview.ts";
 import * as segmentOps from "./workspace/segments.ts";
+import { snapshotOwner, snapshotPath } from "./snapshot/file.ts";
 
 export type { BatchResult, WireSegment, WorkspaceHooks } from "./workspace/core.ts";
 export { wireChange } from "./workspace/members.ts";
@@ -99,6 +100,8 @@ export class WorkspaceService {
       clock?: Clock;
       hooks?: WorkspaceHooks;
       onProgress?: (phase: string, rows: number) => void;
+      /** The directory of snapshot files, when snapshots are on (docs/operations.md, "Snapshots"). */
+      snapshotDir?: string;
     } = {},
   ): Promise<WorkspaceService> {
     const clock = opts.clock ?? { now: () => Date.now() };
@@ -107,6 +110,9 @@ export class WorkspaceService {
       clock,
       timeZone: info.time_zone,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.snapshotDir !== undefined
+        ? { snapshot: { path: snapshotPath(opts.snapshotDir, info.id), owner: snapshotOwner(info) } }
+        : {}),
       onLog: (tx, logged) => hooks.onLog?.(info.id, tx, logged) ?? Promise.resolve(),
       afterLog: (logged) => hooks.afterLog?.(info.id, logged),
     });
@@ -116,6 +122,11 @@ export class WorkspaceService {
 
   get id(): string {
     return this.info.id;
+  }
+
+  /** Writes this workspace's snapshot file into `dir` (LiveWorkspace.snapshot). */
+  snapshot(dir: string): ReturnType<LiveWorkspace["snapshot"]> {
+    return this.live.snapshot(snapshotPath(dir, this.info.id), snapshotOwner(this.info));
   }
 
   get engine() {

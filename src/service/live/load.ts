@@ -7,6 +7,7 @@
  */
 
 import { Engine, type StoredContact } from "../../engine/index.ts";
+import { SnapshotUnusable } from "../../engine/snapshot-io.ts";
 import type { Clock } from "../../engine/types.ts";
 import { ComputedDefinition } from "../../rules/computed.ts";
 import type { RuleNode } from "../../rules/schema.ts";
@@ -14,6 +15,8 @@ import { segmentRefs } from "../../rules/validate.ts";
 import { instantRepairs } from "../../store/contact-row.ts";
 import type { ContactRecord, CustomField, EventRecord, SegmentRecord, Store } from "../../store/types.ts";
 import type { LoggedMembership } from "../reconcile.ts";
+import { restoreFromSnapshot } from "../snapshot/load.ts";
+import type { SnapshotOwner } from "../snapshot/file.ts";
 import { loadInBulk } from "../startup-load.ts";
 
 /**
@@ -21,7 +24,7 @@ import { loadInBulk } from "../startup-load.ts";
  * (every membership and timer computed, the change log reconciled; its count is the
  * number of segments).
  */
-export type LoadPhase = "contacts" | "events" | "members" | "segments";
+export type LoadPhase = "snapshot" | "since_snapshot" | "contacts" | "events" | "members" | "segments";
 
 export interface LoadOptions {
   clock: Clock;
@@ -30,6 +33,8 @@ export interface LoadOptions {
   onProgress?: (phase: LoadPhase, rows: number) => void;
   /** Where the load reports stored values it repaired (default: a warning on stderr). */
   warn?: (line: string) => void;
+  /** A snapshot file to start from (snapshot/load.ts); when it cannot serve, the load reads the store. */
+  snapshot?: { path: string; owner: SnapshotOwner };
 }
 
 export interface LoadedEngine {
@@ -77,25 +82,44 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
     type: f.type,
     ...(f.label ? { label: f.label } : {}),
   });
-  const engine = new Engine({
-    clock: opts.clock,
-    ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
-    fields: fields.filter((f) => f.computed === null).map(fieldDef),
-  });
-  for (const f of fields) {
-    if (f.computed !== null) engine.defineComputedField(fieldDef(f), ComputedDefinition.parse(f.computed));
+  const newEngine = () => {
+    const e = new Engine({
+      clock: opts.clock,
+      ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      fields: fields.filter((f) => f.computed === null).map(fieldDef),
+    });
+    for (const f of fields) {
+      if (f.computed !== null) e.defineComputedField(fieldDef(f), ComputedDefinition.parse(f.computed));
+    }
+    return e;
+  };
+  const warn = opts.warn ?? ((line: string) => process.emitWarning(line));
+  let engine = newEngine();
+  let restored: LoggedMembership | null = null;
+  if (opts.snapshot) {
+    try {
+      restored = await restoreFromSnapshot(store, ws, engine, opts.snapshot.path, opts.snapshot.owner, opts.onProgress);
+    } catch (e) {
+      // The store is the truth: whatever keeps the file from serving, the load reads the store.
+      const why = e instanceof SnapshotUnusable ? e.message : `failed: ${String(e)}`;
+      if (!(e instanceof SnapshotUnusable && /cannot be opened: ENOENT/.test(e.message))) {
+        warn(`workspace ${ws}: snapshot ${opts.snapshot.path} not used (${why}); loading from the store`);
+      }
+      engine = newEngine();
+      restored = null;
+    }
   }
   // Instants outside the range writes take are repaired as they are read (contact-row.ts);
   // the count tells whether this load met any (another workspace loading meanwhile may
   // add to it: the line is a notice, not an audit).
   const repairsBefore = instantRepairs.count;
   // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
-  const bulk = await loadInBulk(store, ws, engine, opts.onProgress);
+  const bulk = restored === null ? await loadInBulk(store, ws, engine, opts.onProgress) : null;
   try {
-    if (bulk === null) await streamRows(store, ws, engine, opts.onProgress);
+    if (bulk === null && restored === null) await streamRows(store, ws, engine, opts.onProgress);
     const repaired = instantRepairs.count - repairsBefore;
     if (repaired > 0) {
-      (opts.warn ?? ((line: string) => process.emitWarning(line)))(
+      warn(
         `workspace ${ws}: ${repaired} stored contact instant(s) outside 0000-01-01 … 9999-12-31 ` +
           "were repaired on load (created_at and updated_at clamped into the range, the others read as null); " +
           "every read answers the repaired values",
@@ -124,7 +148,7 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
     await bulk?.logged.catch(() => undefined);
     throw e;
   }
-  return { engine, logged: bulk?.logged ?? null };
+  return { engine, logged: restored !== null ? Promise.resolve(restored) : (bulk?.logged ?? null) };
 }
 
 /** Contacts then events, page by page, where the store has no bulk read. */

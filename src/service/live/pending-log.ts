@@ -70,6 +70,11 @@ export class PendingLog {
     private readonly timer: LogTimer = realLogTimer,
   ) {}
 
+  /** The changes computed and not logged yet, oldest first (a snapshot undoes them to find the log's membership). */
+  unlogged(): readonly ChangeInput[] {
+    return this.pending;
+  }
+
   /** One change the engine emitted. */
   add(c: MembershipChange): void {
     if (this.pending.length === 0) this.oldestAt = this.clock.now();

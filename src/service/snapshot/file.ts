@@ -1,0 +1,109 @@
+/**
+ * A workspace's snapshot file: its engine's contacts and events (Engine.saveState), the
+ * store position they reflect, and the change log's membership as of that position, so
+ * that a restart reads the file and then only what the store got after it
+ * (snapshot/load.ts) instead of every row and the log's whole history.
+ *
+ * The log's membership is the engine's minus the changes computed and not logged yet:
+ * those are undone, newest first, so the file says what the log says at its position.
+ */
+import { join } from "node:path";
+import { Bitset } from "../../engine/bitset.ts";
+import type { Engine, EngineState } from "../../engine/engine.ts";
+import { SnapshotReader, SnapshotUnusable, SnapshotWriter } from "../../engine/snapshot-io.ts";
+import type { ChangeInput, StorePosition } from "../../store/types.ts";
+import { sliceVersion } from "../../version.ts";
+
+/** Bumped whenever what a snapshot holds, or how the engine reads a stored value, changes. */
+export const SNAPSHOT_FORMAT = 1;
+
+/** Which workspace a file is for: its id and creation time (another database's workspace of the same id is another). */
+export interface SnapshotOwner {
+  id: string;
+  created_at: number;
+}
+
+export interface SnapshotHeader {
+  format: number;
+  /** The Slice version that wrote it: another version loads from the store instead. */
+  slice: string;
+  workspace: SnapshotOwner;
+  position: StorePosition;
+  written_at: number;
+  engine: EngineState;
+  /** Per segment, the change log's members at `position.changes`, as a bitset of engine indexes. */
+  members: { segment: string; size: number; words: number }[];
+}
+
+export function snapshotOwner(w: { id: string; created_at: number }): SnapshotOwner {
+  return { id: w.id, created_at: w.created_at };
+}
+
+/** The file of workspace `ws` in `dir`. */
+export function snapshotPath(dir: string, ws: string): string {
+  return join(dir, `${encodeURIComponent(ws)}.snap`);
+}
+
+/**
+ * Writes `engine` with its store `position` to `path` (atomically). `unlogged` are the
+ * changes the engine computed that the log does not have at `position`, oldest first.
+ * Returns the file's size in bytes.
+ */
+export function writeSnapshot(
+  path: string,
+  engine: Engine,
+  unlogged: readonly ChangeInput[],
+  position: StorePosition,
+  owner: SnapshotOwner,
+  writtenAt: number,
+): number {
+  const w = new SnapshotWriter();
+  const state = engine.saveState(w);
+  const size = engine.contacts.size;
+  const bySegment = new Map<string, Bitset>();
+  for (const id of engine.segmentIds()) {
+    const m = engine.members(id) as { bits?: unknown };
+    let bits: Bitset;
+    if (m.bits instanceof Bitset) bits = m.bits.resized(size);
+    else {
+      bits = new Bitset(size);
+      for (const c of engine.members(id).ids()) bits.set(engine.contacts.index(c)!);
+    }
+    bySegment.set(id, bits);
+  }
+  for (let k = unlogged.length - 1; k >= 0; k--) {
+    const c = unlogged[k]!;
+    const bits = bySegment.get(c.segment_id);
+    const i = engine.contacts.index(c.contact_id);
+    if (bits === undefined || i === undefined || i >= size) continue;
+    if (c.change === "entered") bits.clear(i);
+    else bits.set(i);
+  }
+  const members = [...bySegment].map(([segment, bits]) => ({ segment, size, words: w.add(bits.words) }));
+  const header: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    slice: sliceVersion(),
+    workspace: owner,
+    position,
+    written_at: writtenAt,
+    engine: state,
+    members,
+  };
+  return w.writeTo(path, header);
+}
+
+/** Reads and checks `path` for `owner`; throws SnapshotUnusable saying why it cannot serve. */
+export function readSnapshot(path: string, owner: SnapshotOwner): { reader: SnapshotReader; header: SnapshotHeader } {
+  const reader = SnapshotReader.read(path);
+  const header = reader.header as SnapshotHeader;
+  if (header.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotUnusable(`format ${header.format}, this version reads ${SNAPSHOT_FORMAT}`);
+  }
+  if (header.slice !== sliceVersion()) {
+    throw new SnapshotUnusable(`written by Slice ${header.slice}, this is ${sliceVersion()}`);
+  }
+  if (header.workspace.id !== owner.id || header.workspace.created_at !== owner.created_at) {
+    throw new SnapshotUnusable("written for another workspace (or another database's workspace of this id)");
+  }
+  return { reader, header };
+}
