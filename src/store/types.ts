@@ -21,6 +21,7 @@ export * from "./model/event.ts";
 export * from "./model/import.ts";
 export * from "./model/ingest.ts";
 export * from "./model/segment.ts";
+export * from "./model/snapshot.ts";
 export * from "./model/store.ts";
 export * from "./model/webhook.ts";
 export * from "./model/workspace.ts";

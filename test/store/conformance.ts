@@ -1481,6 +1481,341 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
       });
     });
 
+    describe("snapshots: store position and contact journal", () => {
+      const sorted = (ids: string[]) => [...ids].sort();
+      const journalRows = async (ws: string) =>
+        (
+          await f.raw(
+            "SELECT seq, contact_id, kind FROM contact_journal WHERE workspace_id = ? ORDER BY seq",
+            [ws],
+          )
+        ).map((r) => ({ seq: Number(r.seq), contact_id: String(r.contact_id), kind: String(r.kind) }));
+
+      it("journals 'row' for inserted and updated contacts, one at a time and in batches", async () => {
+        const ws = await newWs();
+        const repos = store.workspace(ws);
+        const p0 = await repos.snapshots.position();
+        const [a] = await repos.contacts.put([{ email: "j-a@x.io" }]);
+        const p1 = await repos.snapshots.position();
+        expect(p1.journal).toBeGreaterThan(p0.journal);
+        expect(await repos.snapshots.journalAfter(p0.journal)).toEqual({
+          rows: [a!.id],
+          erased: [],
+          events: [],
+        });
+
+        await repos.contacts.put([{ ...a!, first_name: "Ada" }]);
+        const p2 = await repos.snapshots.position();
+        expect(p2.journal).toBeGreaterThan(p1.journal);
+        expect(await repos.snapshots.journalAfter(p1.journal)).toEqual({
+          rows: [a!.id],
+          erased: [],
+          events: [],
+        });
+
+        // A batch: 3,000 new contacts and one update, the same id twice in it.
+        const batch = await repos.contacts.put([
+          ...Array.from({ length: 3000 }, (_, i) => ({ email: `j-batch-${i}@x.io` })),
+          { ...a!, first_name: "Ada B" },
+          { ...a!, first_name: "Ada C" },
+        ]);
+        const after = await repos.snapshots.journalAfter(p2.journal);
+        expect(after.rows).toEqual(sorted([...new Set(batch.map((c) => c.id))]));
+        expect(after.rows).toHaveLength(3001);
+        expect(after.erased).toEqual([]);
+        expect(after.events).toEqual([]);
+        expect((await repos.snapshots.position()).journal).toBeGreaterThan(p2.journal);
+        // Everything journaled for the workspace is of kind 'row' and above p0.
+        const rows = await journalRows(ws);
+        expect(new Set(rows.map((r) => r.kind))).toEqual(new Set(["row"]));
+        expect(rows.every((r) => r.seq > p0.journal)).toBe(true);
+      });
+
+      it("journals 'erased' for an erasure, 'events' for both contacts of a merge and for deleted events", async () => {
+        const ws = await newWs();
+        const repos = store.workspace(ws);
+        const [a, b, c, d] = await repos.contacts.put([
+          { email: "m-a@x.io" },
+          { email: "m-b@x.io" },
+          { email: "m-c@x.io" },
+          { email: "m-d@x.io" },
+        ]);
+        await repos.events.insert([
+          { type: "page_viewed", contact_id: a!.id, timestamp: 1 },
+          { type: "page_viewed", contact_id: a!.id, timestamp: 2 },
+          { type: "page_viewed", contact_id: b!.id, timestamp: 3 },
+          { type: "page_viewed", contact_id: d!.id, timestamp: 4 },
+          { type: "page_viewed", contact_id: d!.id, timestamp: 5 },
+        ]);
+
+        // Inserting events journals nothing: they are found by their seq.
+        const p0 = await repos.snapshots.position();
+        expect(await repos.snapshots.journalAfter(p0.journal)).toEqual({ rows: [], erased: [], events: [] });
+
+        await repos.identities.moveContactData(a!.id, b!.id);
+        const p1 = await repos.snapshots.position();
+        expect(p1.journal).toBeGreaterThan(p0.journal);
+        expect(await repos.snapshots.journalAfter(p0.journal)).toEqual({
+          rows: [],
+          erased: [],
+          events: sorted([a!.id, b!.id]),
+        });
+
+        // A contact without events: its erasure is its row alone.
+        expect(await repos.contacts.delete(c!.id)).toBe(true);
+        const p2 = await repos.snapshots.position();
+        expect(await repos.snapshots.journalAfter(p1.journal)).toEqual({
+          rows: [],
+          erased: [c!.id],
+          events: [],
+        });
+
+        // Events deleted by something other than an erasure.
+        const [dFirst] = (await repos.events.ofContacts([d!.id])).map((e) => e.seq);
+        await f.raw("DELETE FROM events WHERE workspace_id = ? AND seq = ?", [ws, dFirst]);
+        expect(await repos.snapshots.journalAfter(p2.journal)).toEqual({
+          rows: [],
+          erased: [],
+          events: [d!.id],
+        });
+        const p3 = await repos.snapshots.position();
+
+        // A contact with events: erased, its events deleted with it.
+        expect(await repos.contacts.delete(b!.id)).toBe(true);
+        const j = await repos.snapshots.journalAfter(p3.journal);
+        expect(j.erased).toEqual([b!.id]);
+        expect(j.rows).toEqual([]);
+        expect(j.events.filter((id) => id !== b!.id)).toEqual([]);
+
+        // An id changed in place (no store path does it) is the old one erased and the new one written.
+        const p4 = await repos.snapshots.position();
+        await f.raw("UPDATE contacts SET id = ? WHERE workspace_id = ? AND id = ?", [
+          "ct_renamed",
+          ws,
+          d!.id,
+        ]);
+        expect(await repos.snapshots.journalAfter(p4.journal)).toEqual({
+          rows: ["ct_renamed"],
+          erased: [d!.id],
+          events: [],
+        });
+      });
+
+      it("answers only entries after the given seq and of its own workspace; prunes its own", async () => {
+        const wsA = await newWs();
+        const wsB = await newWs();
+        const A = store.workspace(wsA);
+        const B = store.workspace(wsB);
+        const start = await A.snapshots.position();
+        const [a1] = await A.contacts.put([{ email: "p-a1@x.io" }]);
+        const [b1] = await B.contacts.put([{ email: "p-b1@x.io" }]);
+        const mid = await A.snapshots.position();
+        // The journal's seq is global: another workspace's write moves it too.
+        expect((await B.snapshots.position()).journal).toBe(mid.journal);
+        const [a2] = await A.contacts.put([{ email: "p-a2@x.io" }]);
+        const [b2] = await B.contacts.put([{ email: "p-b2@x.io" }]);
+
+        expect((await A.snapshots.journalAfter(start.journal)).rows).toEqual(sorted([a1!.id, a2!.id]));
+        expect((await A.snapshots.journalAfter(mid.journal)).rows).toEqual([a2!.id]);
+        expect((await B.snapshots.journalAfter(start.journal)).rows).toEqual(sorted([b1!.id, b2!.id]));
+        expect((await B.snapshots.journalAfter(mid.journal)).rows).toEqual([b2!.id]);
+        const end = await A.snapshots.position();
+        expect(await A.snapshots.journalAfter(end.journal)).toEqual({ rows: [], erased: [], events: [] });
+
+        expect(await A.snapshots.pruneJournal(mid.journal)).toBe(1);
+        expect(await A.snapshots.pruneJournal(mid.journal)).toBe(0);
+        expect((await journalRows(wsA)).map((r) => r.contact_id)).toEqual([a2!.id]);
+        expect((await A.snapshots.journalAfter(0)).rows).toEqual([a2!.id]);
+        // B's rows, below and above the pruned seq, are untouched.
+        expect((await journalRows(wsB)).map((r) => r.contact_id)).toEqual([b1!.id, b2!.id]);
+        expect(await A.snapshots.pruneJournal(end.journal)).toBe(1);
+        expect(await journalRows(wsA)).toEqual([]);
+        expect((await B.snapshots.journalAfter(0)).rows).toEqual(sorted([b1!.id, b2!.id]));
+        // Pruning does not make numbers come back: the next entry is above everything seen.
+        const [a3] = await A.contacts.put([{ email: "p-a3@x.io" }]);
+        const rows = await journalRows(wsA);
+        expect(rows.map((r) => r.contact_id)).toEqual([a3!.id]);
+        expect(rows[0]!.seq).toBeGreaterThan(end.journal);
+      });
+
+      it("position() advances with each kind of write and agrees with the reads", async () => {
+        const ws = await newWs();
+        const other = await newWs();
+        const repos = store.workspace(ws);
+        const p0 = await repos.snapshots.position();
+        expect(p0.events).toBe(0);
+        expect(p0.changes).toBe(0);
+
+        const [c] = await repos.contacts.put([{ email: "pos@x.io" }]);
+        const p1 = await repos.snapshots.position();
+        expect(p1).toEqual({ ...p0, journal: p1.journal });
+        expect(p1.journal).toBeGreaterThan(p0.journal);
+
+        await repos.events.insert([
+          { type: "x", contact_id: c!.id, timestamp: 1 },
+          { type: "x", contact_id: c!.id, timestamp: 2 },
+        ]);
+        const p2 = await repos.snapshots.position();
+        const seqs = (await collect(repos.events.stream())).flat().map((e) => e.seq);
+        expect(p2).toEqual({ journal: p1.journal, events: Math.max(...seqs), changes: 0 });
+
+        const [ch] = await repos.changes.append([
+          { segment_id: "s", contact_id: c!.id, change: "entered", at: 1 },
+        ]);
+        const p3 = await repos.snapshots.position();
+        expect(p3).toEqual({ ...p2, changes: ch!.seq });
+        expect(p3.changes).toBe(await repos.changes.lastSeq());
+
+        // Another workspace's events and changes do not move this one's.
+        await store.workspace(other).events.insert([{ type: "x", contact_id: "o", timestamp: 1 }]);
+        await store
+          .workspace(other)
+          .changes.append([{ segment_id: "s", contact_id: "o", change: "entered", at: 1 }]);
+        expect(await repos.snapshots.position()).toEqual(p3);
+
+        await repos.contacts.delete(c!.id);
+        const p4 = await repos.snapshots.position();
+        expect(p4.journal).toBeGreaterThan(p3.journal);
+        expect(p4.changes).toBe(p3.changes);
+
+        // Inside a transaction, the position sees its writes.
+        await store.transaction(ws, async (tx) => {
+          await tx.workspace(ws).contacts.put([{ email: "pos-tx@x.io" }]);
+          expect((await tx.workspace(ws).snapshots.position()).journal).toBeGreaterThan(p4.journal);
+        });
+      });
+
+      it("never hands an erased event's seq to a new event", async () => {
+        const ws = await newWs();
+        const repos = store.workspace(ws);
+        const [keep, gone] = await repos.contacts.put([
+          { email: "seq-keep@x.io" },
+          { email: "seq-gone@x.io" },
+        ]);
+        await repos.events.insert([{ type: "x", contact_id: keep!.id, timestamp: 1 }]);
+        // The newest events of the whole database are the erased contact's.
+        await repos.events.insert([
+          { type: "x", contact_id: gone!.id, timestamp: 2 },
+          { type: "x", contact_id: gone!.id, timestamp: 3 },
+          { type: "x", contact_id: gone!.id, timestamp: 4 },
+        ]);
+        const before = await repos.snapshots.position();
+        const [top] = await f.raw("SELECT max(seq) AS m FROM events");
+        expect(Number(top!.m)).toBe(before.events);
+        await repos.contacts.delete(gone!.id);
+
+        const after = await repos.snapshots.position();
+        expect(after.events).toBeLessThan(before.events);
+        await repos.events.insert([{ type: "x", contact_id: keep!.id, timestamp: 5 }]);
+        const fresh = await repos.snapshots.position();
+        expect(fresh.events).toBeGreaterThan(before.events);
+        const seen = (await collect(repos.events.streamAfter(after.events))).flat();
+        expect(seen.map((e) => e.seq)).toEqual([fresh.events]);
+
+        // Again, now that the top of the table is a placeholder's: erase the newest again.
+        const [gone2] = await repos.contacts.put([{ email: "seq-gone-2@x.io" }]);
+        await repos.events.insert([{ type: "x", contact_id: gone2!.id, timestamp: 6 }]);
+        const before2 = await repos.snapshots.position();
+        await repos.contacts.delete(gone2!.id);
+        await store.workspace(await newWs()).events.insert([{ type: "x", contact_id: "y", timestamp: 1 }]);
+        const [top2] = await f.raw("SELECT max(seq) AS m FROM events");
+        expect(Number(top2!.m)).toBeGreaterThan(before2.events);
+
+        if (f.dialect === "sqlite") {
+          // One placeholder at most, holding the highest deleted seq; no workspace sees it.
+          const ph = await f.raw("SELECT seq FROM events WHERE workspace_id = ''");
+          expect(ph.map((r) => Number(r.seq))).toEqual([before2.events]);
+          expect(await journalRows("")).toEqual([]);
+          const perWs = await f.raw(
+            "SELECT workspace_id, COUNT(*) AS n FROM events WHERE workspace_id <> '' GROUP BY workspace_id",
+          );
+          const [total] = await f.raw("SELECT COUNT(*) AS n FROM events");
+          let sum = 0;
+          for (const r of perWs) {
+            const n = await store.workspace(String(r.workspace_id)).events.count();
+            expect(n).toBe(Number(r.n));
+            sum += n;
+          }
+          expect(sum).toBe(Number(total!.n) - 1);
+          expect(() => store.workspace("")).toThrow(StoreError);
+          expect((await rejection(store.createWorkspace({ id: "", name: "reserved" }))).code).toBe("invalid");
+          const streamed = (await collect(repos.events.stream())).flat();
+          expect(streamed.some((e) => e.seq === before2.events)).toBe(false);
+          expect(streamed.map((e) => e.contact_id)).toEqual([keep!.id, keep!.id]);
+          const read = store.startupRead?.(ws) ?? null;
+          expect(read).not.toBeNull();
+          let events = 0;
+          for await (const m of read!) if (m.kind === "events") events += m.count;
+          expect(events).toBe(2);
+        }
+      });
+
+      it("streams events and changes after a seq, and reads events of contacts in seq order", async () => {
+        const ws = await newWs();
+        const repos = store.workspace(ws);
+        const batch = Array.from({ length: 25 }, (_, i) => ({
+          id: `sa${i}`,
+          type: "x",
+          contact_id: `ct_sa_${i % 4}`,
+          timestamp: 100 - i,
+          properties: { i },
+        }));
+        await repos.events.insert(batch);
+        await store.workspace(await newWs()).events.insert(batch);
+        const all = (await collect(repos.events.stream())).flat();
+        expect(all).toHaveLength(25);
+        const cut = all[9]!.seq;
+        const pages = await collect(repos.events.streamAfter(cut, { pageSize: 6 }));
+        expect(pages.map((p) => p.length)).toEqual([6, 6, 3]);
+        expect(pages.flat()).toEqual(all.slice(10));
+        expect(await collect(repos.events.streamAfter(all[24]!.seq))).toEqual([]);
+        expect((await collect(repos.events.streamAfter(0))).flat()).toEqual(all);
+
+        const of = await repos.events.ofContacts(["ct_sa_1", "ct_sa_3", "ct_sa_1", "ct_none"]);
+        expect(of).toEqual(all.filter((e) => e.contact_id === "ct_sa_1" || e.contact_id === "ct_sa_3"));
+        expect(await repos.events.ofContacts([])).toEqual([]);
+        // More ids than one query takes: the answer is still one list in seq order.
+        const many = Array.from({ length: 10_050 }, (_, i) => `ct_nobody_${i}`);
+        many.splice(10_020, 0, "ct_sa_0");
+        many.unshift("ct_sa_2");
+        const ofMany = await repos.events.ofContacts(many);
+        expect(ofMany).toEqual(all.filter((e) => e.contact_id === "ct_sa_0" || e.contact_id === "ct_sa_2"));
+
+        const changes = await repos.changes.append(
+          Array.from({ length: 9 }, (_, i) => ({
+            segment_id: `s${i % 2}`,
+            contact_id: `c${i}`,
+            change: "entered" as const,
+            at: i,
+          })),
+        );
+        await store
+          .workspace(await newWs())
+          .changes.append([{ segment_id: "s0", contact_id: "c", change: "entered", at: 1 }]);
+        const cp = await collect(repos.changes.streamAfter(changes[2]!.seq, { pageSize: 4 }));
+        expect(cp.map((p) => p.length)).toEqual([4, 2]);
+        expect(cp.flat()).toEqual(changes.slice(3));
+        expect((await collect(repos.changes.streamAfter(0))).flat()).toEqual(changes);
+        expect(await collect(repos.changes.streamAfter(changes[8]!.seq))).toEqual([]);
+      });
+
+      it("reads many contacts by id across IN-list chunks, in input order", async () => {
+        const ws = await newWs();
+        const made = await store
+          .workspace(ws)
+          .contacts.put(
+            Array.from({ length: 1200 }, (_, i) => ({ email: `gm-${i}@x.io`, first_name: `n${i}` })),
+          );
+        const [foreign] = await store.workspace(await newWs()).contacts.put([{ email: "gm-foreign@x.io" }]);
+        const ids = [...made.map((c) => c.id).reverse(), "ct_missing", foreign!.id, made[5]!.id];
+        const got = await store.workspace(ws).contacts.getMany(ids);
+        expect(got).toHaveLength(ids.length);
+        expect(got.slice(0, 1200)).toEqual([...made].reverse());
+        expect(got.slice(1200)).toEqual([null, null, made[5]]);
+        expect(await store.workspace(ws).contacts.getMany([])).toEqual([]);
+      });
+    });
+
     describe("workspace isolation", () => {
       it("a second workspace sees nothing of the first, by any method", async () => {
         const a = await newWs("a");

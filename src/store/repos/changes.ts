@@ -8,8 +8,9 @@ import type {
   ListChangesRequest,
   Page,
   PageRequest,
+  StreamOptions,
 } from "../types.ts";
-import type { Scope } from "./scope.ts";
+import { DEFAULT_PAGE, type Scope } from "./scope.ts";
 
 function toChange(r: Row): ChangeRecord {
   return {
@@ -18,6 +19,19 @@ function toChange(r: Row): ChangeRecord {
     contact_id: String(r.contact_id),
     change: r.change as ChangeKind,
     at: Number(r.at),
+  };
+}
+
+const CHANGE_SELECT = "seq, segment_id, contact_id, change, at";
+
+/** A row of CHANGE_SELECT, as an array. */
+function changeOfArray(a: unknown[]): ChangeRecord {
+  return {
+    seq: Number(a[0]),
+    segment_id: String(a[1]),
+    contact_id: String(a[2]),
+    change: a[3] as ChangeKind,
+    at: Number(a[4]),
   };
 }
 
@@ -77,6 +91,31 @@ export class ChangeRepo {
       limit + 1,
     ]);
     return page(rows.map(toChange), limit, (c) => String(c.seq));
+  }
+
+  /**
+   * The workspace's changes with `seq` above `seq`, in `seq` order, in pages (keyset
+   * queries, or one server-side cursor): what a snapshot taken at `seq` has not seen.
+   */
+  async *streamAfter(seq: number, opts: StreamOptions = {}): AsyncIterable<ChangeRecord[]> {
+    const { x, ws } = this.s;
+    const size = Math.max(1, opts.pageSize ?? DEFAULT_PAGE);
+    if (x.cursor) {
+      const sql = `SELECT ${CHANGE_SELECT} FROM changes WHERE workspace_id = ? AND seq > ? ORDER BY seq`;
+      for await (const rows of x.cursor(sql, [ws, seq], size)) yield rows.map(changeOfArray);
+      return;
+    }
+    let after = seq;
+    for (;;) {
+      const rows = await x.arrays(
+        `SELECT ${CHANGE_SELECT} FROM changes WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        [ws, after, size],
+      );
+      if (rows.length === 0) return;
+      after = Number(rows[rows.length - 1]![0]);
+      yield rows.map(changeOfArray);
+      if (rows.length < size) return;
+    }
   }
 
   /** The highest sequence number logged in the workspace, 0 when none. */

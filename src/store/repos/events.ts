@@ -1,4 +1,5 @@
 /** A workspace's events: idempotent batch inserts, a contact's history, counts and streams. */
+import { chunks } from "../dialect.ts";
 import { limitOf, page } from "../paging.ts";
 import {
   type EventInsertResult,
@@ -13,6 +14,9 @@ import {
 import { DEFAULT_PAGE, json, type Scope } from "./scope.ts";
 
 const EVENT_SELECT = "seq, idem_key, type, contact_id, ts, properties, received_at";
+
+/** Contact ids per query of `ofContacts`: under SQLite's 32,766 parameters, and few scans. */
+const CONTACTS_PER_SCAN = 10_000;
 
 /** The check every event write makes, before anything is written. */
 export function checkTimestamp(e: EventWrite, i: number): void {
@@ -94,15 +98,21 @@ export class EventRepo {
     return Number(rows[0].n);
   }
 
-  async *stream(opts: StreamOptions = {}): AsyncIterable<EventRecord[]> {
+  /** Every event of the workspace, in `seq` order, in pages. */
+  stream(opts: StreamOptions = {}): AsyncIterable<EventRecord[]> {
+    return this.streamAfter(0, opts);
+  }
+
+  /** The workspace's events with `seq` above `seq`, in `seq` order, in pages (keyset queries, or one server-side cursor). */
+  async *streamAfter(seq: number, opts: StreamOptions = {}): AsyncIterable<EventRecord[]> {
     const { x, ws } = this.s;
     const size = Math.max(1, opts.pageSize ?? DEFAULT_PAGE);
     if (x.cursor) {
-      const sql = `SELECT ${EVENT_SELECT} FROM events WHERE workspace_id = ? ORDER BY seq`;
-      for await (const rows of x.cursor(sql, [ws], size)) yield rows.map((r) => this.toEvent(r));
+      const sql = `SELECT ${EVENT_SELECT} FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq`;
+      for await (const rows of x.cursor(sql, [ws, seq], size)) yield rows.map((r) => this.toEvent(r));
       return;
     }
-    let after = 0;
+    let after = seq;
     for (;;) {
       const rows = await x.arrays(
         `SELECT ${EVENT_SELECT} FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
@@ -113,5 +123,25 @@ export class EventRepo {
       yield rows.map((r) => this.toEvent(r));
       if (rows.length < size) return;
     }
+  }
+
+  /**
+   * Every event of these contacts, in `seq` order. SQLite has no index on the contact
+   * (see the events table), so each query is one scan of the workspace's events for a
+   * large chunk of ids rather than one per id.
+   */
+  async ofContacts(ids: string[]): Promise<EventRecord[]> {
+    const out: EventRecord[] = [];
+    const unique = [...new Set(ids)];
+    for (const part of chunks(unique, CONTACTS_PER_SCAN)) {
+      const inl = this.s.d.inList("contact_id", part);
+      const rows = await this.s.x.arrays(
+        `SELECT ${EVENT_SELECT} FROM events WHERE workspace_id = ? AND ${inl.sql} ORDER BY seq`,
+        [this.s.ws, ...inl.params],
+      );
+      for (const r of rows) out.push(this.toEvent(r));
+    }
+    if (unique.length > CONTACTS_PER_SCAN) out.sort((a, b) => a.seq - b.seq);
+    return out;
   }
 }

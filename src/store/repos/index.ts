@@ -17,6 +17,7 @@ import { MemberRepo } from "./members.ts";
 import { ScheduleRepo } from "./schedules.ts";
 import type { Scope } from "./scope.ts";
 import { SegmentRepo } from "./segments.ts";
+import { SnapshotRepo } from "./snapshots.ts";
 import { DeliveryRepo, WebhookRepo } from "./webhooks.ts";
 
 export type { Clock, Scope } from "./scope.ts";
@@ -35,6 +36,7 @@ export type {
   ReceiverRepo,
   ScheduleRepo,
   SegmentRepo,
+  SnapshotRepo,
   WebhookRepo,
 };
 
@@ -59,6 +61,8 @@ export class WorkspaceRepos {
   readonly schedules: ScheduleRepo;
   /** `Idempotency-Key` claims and their answers. */
   readonly idempotency: IdempotencyRepo;
+  /** The store's position and the contact journal, for engine snapshots. */
+  readonly snapshots: SnapshotRepo;
 
   constructor(s: Scope) {
     this.id = s.ws;
@@ -77,5 +81,6 @@ export class WorkspaceRepos {
     this.destinations = new DestinationRepo(s);
     this.schedules = new ScheduleRepo(s);
     this.idempotency = new IdempotencyRepo(s);
+    this.snapshots = new SnapshotRepo(s);
   }
 }

@@ -5,7 +5,7 @@
 import type { SqlDialect } from "../dialect.ts";
 import type { Executor, Row } from "../executor.ts";
 import { newId, sha256Hex } from "../ids.ts";
-import type { ApiKey, NewWorkspace, Workspace, WorkspacePatch } from "../types.ts";
+import { type ApiKey, type NewWorkspace, StoreError, type Workspace, type WorkspacePatch } from "../types.ts";
 import { API_KEY_COLUMNS, toApiKey } from "./api-keys.ts";
 import { type Clock, json } from "./scope.ts";
 
@@ -27,6 +27,8 @@ export class WorkspaceRepo {
   }
 
   async create(w: NewWorkspace): Promise<Workspace> {
+    // '' is reserved: the events table's seq placeholder lives there (migration 9).
+    if (w.id === "") throw new StoreError("invalid", "a workspace id must not be empty");
     const now = this.clock.now();
     const rec: Workspace = {
       id: w.id ?? newId("ws", now),
