@@ -9,8 +9,8 @@
  *   node --import tsx bench/store-restart.ts <file> <workspace> <spec as JSON> <events> <snapshot dir> [--from-snapshot]
  */
 
-import { type DatasetSpec, generateEvents } from "../src/demo/generate.ts";
 import { mkdirSync } from "node:fs";
+import { type DatasetSpec, generateEvents } from "../src/demo/generate.ts";
 import { LiveWorkspace } from "../src/service/live-workspace.ts";
 import { snapshotOwner, snapshotPath } from "../src/service/snapshot/file.ts";
 import { openStore } from "../src/store/index.ts";
@@ -52,7 +52,8 @@ const live = await LiveWorkspace.open(store, ws, {
 });
 const startupS = (performance.now() - t) / 1000;
 if (mode === "--from-snapshot") {
-  if (!phases.includes("snapshot")) throw new Error(`the start did not use the snapshot (phases: ${phases.join(", ")})`);
+  if (!phases.includes("snapshot"))
+    throw new Error(`the start did not use the snapshot (phases: ${phases.join(", ")})`);
   log(`store: start-up from the snapshot ${startupS.toFixed(1)} s (a new process)`);
   await store.close();
   process.stdout.write(`${JSON.stringify({ startup_s: startupS })}\n`);

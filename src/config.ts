@@ -208,7 +208,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.SLICE_SNAPSHOT_DIR !== undefined
       ? { snapshotDir: e.SLICE_SNAPSHOT_DIR.toLowerCase() === "off" ? null : e.SLICE_SNAPSHOT_DIR }
       : {}),
-    ...(e.SLICE_SNAPSHOT_INTERVAL !== undefined ? { snapshotIntervalMs: e.SLICE_SNAPSHOT_INTERVAL * 1000 } : {}),
+    ...(e.SLICE_SNAPSHOT_INTERVAL !== undefined
+      ? { snapshotIntervalMs: e.SLICE_SNAPSHOT_INTERVAL * 1000 }
+      : {}),
     ...(e.SLICE_API_KEY !== undefined ? { apiKey: e.SLICE_API_KEY } : {}),
     rateLimit: e.SLICE_RATE_LIMIT ?? 6000,
     allowPrivateAddresses: e.SLICE_WEBHOOK_ALLOW_PRIVATE === "1",

@@ -4,9 +4,9 @@
  * checkout). A failure prints `error: <message>` on stderr and exits with code 1.
  */
 import { Command, CommanderError } from "commander";
+import { sliceVersion } from "../version.ts";
 import { CliError } from "./client.ts";
 import { clientCommands } from "./commands.ts";
-import { sliceVersion } from "../version.ts";
 import { serveCommand } from "./serve.ts";
 
 export function buildProgram(): Command {

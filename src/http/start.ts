@@ -172,11 +172,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     },
     snapshotWritten: (ws, bytes, ms) => {
       metrics.observer.snapshotWritten?.(ws, bytes, ms);
-      info(`Slice: snapshot of workspace ${ws} written (${(bytes / 2 ** 20).toFixed(1)} MB in ${Math.round(ms)} ms)`, {
-        workspace: ws,
-        bytes,
-        ms: Math.round(ms),
-      });
+      info(
+        `Slice: snapshot of workspace ${ws} written (${(bytes / 2 ** 20).toFixed(1)} MB in ${Math.round(ms)} ms)`,
+        {
+          workspace: ws,
+          bytes,
+          ms: Math.round(ms),
+        },
+      );
     },
   };
   let slice: Slice;

@@ -503,7 +503,8 @@ export class LiveWorkspace {
    * own: in its turn no other write commits, so the store position read in its
    * transaction is exactly what the engine holds once the writes before it are applied.
    * The file is written on this thread after the commit (the engine must not move while
-   * its arrays are written); then the contact journal up to that position is pruned.
+   * its arrays are written); then the position is recorded and the contact journal up to
+   * it pruned.
    */
   async snapshot(path: string, owner: SnapshotOwner): Promise<{ bytes: number; position: StorePosition }> {
     let bytes = 0;
@@ -521,7 +522,7 @@ export class LiveWorkspace {
       { flush: true },
     );
     if (failure !== null) throw failure;
-    await this.store.workspace(this.ws).snapshots.pruneJournal(position.journal);
+    await this.store.workspace(this.ws).snapshots.recordSnapshot(position.journal);
     return { bytes, position };
   }
 

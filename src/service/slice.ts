@@ -3,7 +3,6 @@
  * webhook outbox worker, the change stream and the clock that moves time-driven
  * membership. `src/http` and `src/cli` are thin layers over this.
  */
-import { mkdirSync } from "node:fs";
 import type { Clock } from "../engine/types.ts";
 import { isValidTimeZone } from "../rules/time.ts";
 import { sha256Hex } from "../store/ids.ts";
@@ -219,12 +218,16 @@ export class Slice {
     if (!opts || this.snapshotting) return;
     this.snapshotting = true;
     try {
-      mkdirSync(opts.dir, { recursive: true });
       for (const ws of this.workspaces.values()) {
         try {
           const now = await this.store.workspace(ws.id).snapshots.position();
           const last = this.snapshotAt.get(ws.id);
-          if (last && last.events === now.events && last.changes === now.changes && !(await this.journaledSince(ws.id, last))) {
+          if (
+            last &&
+            last.events === now.events &&
+            last.changes === now.changes &&
+            !(await this.journaledSince(ws.id, last))
+          ) {
             continue;
           }
           const began = performance.now();

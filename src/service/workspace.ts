@@ -26,6 +26,7 @@ import type { IfMatch } from "./etag.ts";
 import type { ImportCustomField } from "./import-parse.ts";
 import { LiveWorkspace } from "./live-workspace.ts";
 import { LogPositions, type WorkspacePositions } from "./log-position.ts";
+import { snapshotOwner, snapshotPath } from "./snapshot/file.ts";
 import type {
   ActionInput,
   ContactChanges,
@@ -56,7 +57,6 @@ import { importFields, requireImportSegment } from "./workspace/imports.ts";
 import * as memberOps from "./workspace/members.ts";
 import * as previewOps from "./workspace/preview.ts";
 import * as segmentOps from "./workspace/segments.ts";
-import { snapshotOwner, snapshotPath } from "./snapshot/file.ts";
 
 export type { BatchResult, WireSegment, WorkspaceHooks } from "./workspace/core.ts";
 export { wireChange } from "./workspace/members.ts";

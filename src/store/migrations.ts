@@ -555,6 +555,19 @@ ALTER TABLE fields ADD COLUMN computed TEXT;
     name: "contact journal",
     sql: (d) => (d === "sqlite" ? SQLITE_JOURNAL : POSTGRES_JOURNAL),
   },
+  {
+    version: 10,
+    name: "snapshot marks",
+    // The contact journal's position of the last snapshot file written per workspace: the
+    // journal is pruned up to it, so a file of an older position cannot catch up.
+    sql: (d) => `
+CREATE TABLE snapshot_marks (
+  workspace_id ${TYPES[d].key} PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+  journal ${TYPES[d].big} NOT NULL,
+  written_at ${TYPES[d].big} NOT NULL
+);
+`,
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

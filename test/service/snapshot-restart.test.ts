@@ -5,12 +5,21 @@
  * the file was written, and time moved on. A file that cannot serve (damaged, or written
  * before the workspace's fields changed) is passed over for the store.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Engine } from "../../src/engine/index.ts";
 import { Slice } from "../../src/service/slice.ts";
-import { snapshotPath } from "../../src/service/snapshot/file.ts";
+import { readSnapshot, snapshotPath, writeSnapshot } from "../../src/service/snapshot/file.ts";
 import type { WorkspaceService } from "../../src/service/workspace.ts";
 import { openStore } from "../../src/store/index.ts";
 
@@ -33,7 +42,9 @@ async function start(file: string, snapshotDir?: string): Promise<Started> {
   const slice = await Slice.start({
     store: await openStore({ sqlitePath: file, clock }),
     clock,
-    log: () => {},
+    log: (line) => {
+      throw new Error(`unexpected service message: ${line}`);
+    },
     announceAdminKey: () => {},
     observer: { loadProgress: (_ws, phase) => phases.includes(phase) || phases.push(phase) },
     ...(snapshotDir ? { snapshots: { dir: snapshotDir } } : {}),
@@ -68,7 +79,8 @@ async function seed(ws: WorkspaceService): Promise<void> {
       type: ["email_opened", "order_placed", "page_viewed"][k % 3]!,
       contact: { email: email((k * 7) % 300) },
       timestamp: new Date(now - (k % 60) * DAY).toISOString(),
-      properties: k % 3 === 1 ? { amount: k % 170, currency: k % 2 ? "EUR" : "USD" } : { page: { path: `/p${k % 4}` } },
+      properties:
+        k % 3 === 1 ? { amount: k % 170, currency: k % 2 ? "EUR" : "USD" } : { page: { path: `/p${k % 4}` } },
     });
   }
   for (let k = 0; k < events.length; k += 500) await ws.ingest(events.slice(k, k + 500));
@@ -80,27 +92,39 @@ async function seed(ws: WorkspaceService): Promise<void> {
   await ws.createSegment({ name: "pro", rule: f("plan", "eq", "pro") });
   await ws.createSegment({
     name: "big spenders",
-    rule: { type: "event", event: "order_placed", measure: { fn: "sum", property: "amount" }, op: "gt", value: 300 },
+    rule: {
+      type: "event",
+      event: "order_placed",
+      measure: { fn: "sum", property: "amount" },
+      op: "gt",
+      value: 300,
+    },
   });
   await ws.createSegment({
     name: "engaged pros",
     rule: {
       type: "and",
-      conditions: [
-        { type: "segment", op: "in", segment: opened.id },
-        f("score", "gte", 50),
-      ],
+      conditions: [{ type: "segment", op: "in", segment: opened.id }, f("score", "gte", 50)],
     },
   });
   const hand = await ws.createSegment({ name: "hand-picked", kind: "static" });
-  await ws.addMembers(hand.id, { contacts: ws.engine.contactIds().slice(0, 10).map((id) => ({ id })) });
+  await ws.addMembers(hand.id, {
+    contacts: ws.engine
+      .contactIds()
+      .slice(0, 10)
+      .map((id) => ({ id })),
+  });
 }
 
 /** Writes of every kind after the snapshot. */
 async function later(ws: WorkspaceService): Promise<void> {
   now += 3 * DAY;
   await ws.upsertContacts(
-    Array.from({ length: 20 }, (_, k) => ({ email: `new${k}@example.com`, country: "FR", fields: { plan: "pro" } })),
+    Array.from({ length: 20 }, (_, k) => ({
+      email: `new${k}@example.com`,
+      country: "FR",
+      fields: { plan: "pro" },
+    })),
   );
   const ids = ws.engine.contactIds().sort();
   for (let k = 0; k < 10; k++) await ws.patchContact(ids[k]!, { fields: { plan: "pro", score: 99 } });
@@ -138,7 +162,9 @@ async function answers(s: Started): Promise<Record<string, unknown>> {
   const log: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await s.slice.store.workspace(WS).changes.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    const page = await s.slice.store
+      .workspace(WS)
+      .changes.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
     for (const c of page.data) log.push(`${c.segment_id} ${c.contact_id} ${c.change} ${c.at}`);
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
@@ -215,15 +241,67 @@ describe("restart from a snapshot", () => {
     const file = join(d, "slice.db");
     const s1 = await start(file, join(d, "snapshots"));
     await seed(s1.ws);
+    await s1.ws.live.flush();
     const before = await answers(s1);
     await s1.slice.stop();
     expect(existsSync(snapshotPath(join(d, "snapshots"), WS))).toBe(true);
+    const first = readFileSync(snapshotPath(join(d, "snapshots"), WS));
     const s2 = await start(file, join(d, "snapshots"));
     try {
       expect(s2.phases).toContain("snapshot");
       expect(await answers(s2)).toEqual(before);
+      await s2.ws.upsertContacts([{ email: "later@example.com", fields: { plan: "pro" } }]);
     } finally {
       await s2.slice.stop();
     }
+    // The first file put back: the journal was pruned past it by the second, so it cannot catch up.
+    writeFileSync(snapshotPath(join(d, "snapshots"), WS), first);
+    const s3 = await start(file, join(d, "snapshots"));
+    try {
+      expect(s3.phases).toContain("contacts");
+      expect(s3.ws.engine.contacts.byEmail("later@example.com")).toBeDefined();
+    } finally {
+      await s3.slice.stop();
+    }
+  });
+});
+
+describe("the change log's membership in a snapshot file", () => {
+  it("is the engine's minus the changes not logged yet, undone newest first", () => {
+    const engine = new Engine({ clock, defaultSegments: false });
+    engine.loadContacts([{ id: "a" }, { id: "b" }, { id: "c" }]);
+    engine.loadSegments([{ id: "fr", rule: { type: "field", field: "country", op: "eq", value: "FR" } }]);
+    engine.advanceTo(now);
+    engine.upsertContact({ id: "a", country: "FR" });
+    engine.upsertContact({ id: "b", country: "FR" });
+    // Not logged yet: a entered; b entered, exited, entered again; c entered then exited.
+    const unlogged = [
+      { segment_id: "fr", contact_id: "a", change: "entered" as const, at: now },
+      { segment_id: "fr", contact_id: "b", change: "entered" as const, at: now },
+      { segment_id: "fr", contact_id: "b", change: "exited" as const, at: now },
+      { segment_id: "fr", contact_id: "b", change: "entered" as const, at: now },
+      { segment_id: "fr", contact_id: "c", change: "entered" as const, at: now },
+      { segment_id: "fr", contact_id: "c", change: "exited" as const, at: now },
+    ];
+    const path = join(root, "unit.snap");
+    writeSnapshot(
+      path,
+      engine,
+      unlogged,
+      { journal: 1, events: 0, changes: 0 },
+      { id: "w", created_at: 1 },
+      now,
+    );
+    const { reader, header } = readSnapshot(path, { id: "w", created_at: 1 });
+    const m = header.members.find((s) => s.segment === "fr")!;
+    const words = reader.array(m.words, Uint32Array);
+    const inLog = ["a", "b", "c"].filter((id) => {
+      const i = engine.contacts.index(id)!;
+      return (words[i >>> 5]! & (1 << (i & 31))) !== 0;
+    });
+    // The log has none of a's or b's entries: both out. c's entry and exit: out too.
+    expect(engine.members("fr").ids().sort()).toEqual(["a", "b"]);
+    expect(inLog).toEqual([]);
+    expect(() => readSnapshot(path, { id: "w", created_at: 2 })).toThrow(/another workspace/);
   });
 });

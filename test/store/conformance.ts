@@ -84,7 +84,9 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
           await again.close();
         }
         const rows = await f.raw("SELECT version FROM schema_migrations");
-        expect(rows.map((r) => Number(r.version)).sort()).toEqual(MIGRATIONS.map((m) => m.version));
+        expect(rows.map((r) => Number(r.version)).sort((a, b) => a - b)).toEqual(
+          MIGRATIONS.map((m) => m.version),
+        );
       });
 
       it("are applied once when several stores open an empty database at the same time", async () => {
@@ -1622,13 +1624,17 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         const end = await A.snapshots.position();
         expect(await A.snapshots.journalAfter(end.journal)).toEqual({ rows: [], erased: [], events: [] });
 
-        expect(await A.snapshots.pruneJournal(mid.journal)).toBe(1);
-        expect(await A.snapshots.pruneJournal(mid.journal)).toBe(0);
+        expect(await A.snapshots.lastSnapshot()).toBeNull();
+        expect(await A.snapshots.recordSnapshot(mid.journal)).toBe(1);
+        expect(await A.snapshots.recordSnapshot(mid.journal)).toBe(0);
+        expect(await A.snapshots.lastSnapshot()).toBe(mid.journal);
+        expect(await B.snapshots.lastSnapshot()).toBeNull();
         expect((await journalRows(wsA)).map((r) => r.contact_id)).toEqual([a2!.id]);
         expect((await A.snapshots.journalAfter(0)).rows).toEqual([a2!.id]);
         // B's rows, below and above the pruned seq, are untouched.
         expect((await journalRows(wsB)).map((r) => r.contact_id)).toEqual([b1!.id, b2!.id]);
-        expect(await A.snapshots.pruneJournal(end.journal)).toBe(1);
+        expect(await A.snapshots.recordSnapshot(end.journal)).toBe(1);
+        expect(await A.snapshots.lastSnapshot()).toBe(end.journal);
         expect(await journalRows(wsA)).toEqual([]);
         expect((await B.snapshots.journalAfter(0)).rows).toEqual(sorted([b1!.id, b2!.id]));
         // Pruning does not make numbers come back: the next entry is above everything seen.

@@ -15,8 +15,8 @@ import { segmentRefs } from "../../rules/validate.ts";
 import { instantRepairs } from "../../store/contact-row.ts";
 import type { ContactRecord, CustomField, EventRecord, SegmentRecord, Store } from "../../store/types.ts";
 import type { LoggedMembership } from "../reconcile.ts";
-import { restoreFromSnapshot } from "../snapshot/load.ts";
 import type { SnapshotOwner } from "../snapshot/file.ts";
+import { restoreFromSnapshot } from "../snapshot/load.ts";
 import { loadInBulk } from "../startup-load.ts";
 
 /**
@@ -98,7 +98,14 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
   let restored: LoggedMembership | null = null;
   if (opts.snapshot) {
     try {
-      restored = await restoreFromSnapshot(store, ws, engine, opts.snapshot.path, opts.snapshot.owner, opts.onProgress);
+      restored = await restoreFromSnapshot(
+        store,
+        ws,
+        engine,
+        opts.snapshot.path,
+        opts.snapshot.owner,
+        opts.onProgress,
+      );
     } catch (e) {
       // The store is the truth: whatever keeps the file from serving, the load reads the store.
       const why = e instanceof SnapshotUnusable ? e.message : `failed: ${String(e)}`;

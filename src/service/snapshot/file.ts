@@ -7,7 +7,8 @@
  * The log's membership is the engine's minus the changes computed and not logged yet:
  * those are undone, newest first, so the file says what the log says at its position.
  */
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Bitset } from "../../engine/bitset.ts";
 import type { Engine, EngineState } from "../../engine/engine.ts";
 import { SnapshotReader, SnapshotUnusable, SnapshotWriter } from "../../engine/snapshot-io.ts";
@@ -57,6 +58,7 @@ export function writeSnapshot(
   owner: SnapshotOwner,
   writtenAt: number,
 ): number {
+  mkdirSync(dirname(path), { recursive: true });
   const w = new SnapshotWriter();
   const state = engine.saveState(w);
   const size = engine.contacts.size;
@@ -93,7 +95,10 @@ export function writeSnapshot(
 }
 
 /** Reads and checks `path` for `owner`; throws SnapshotUnusable saying why it cannot serve. */
-export function readSnapshot(path: string, owner: SnapshotOwner): { reader: SnapshotReader; header: SnapshotHeader } {
+export function readSnapshot(
+  path: string,
+  owner: SnapshotOwner,
+): { reader: SnapshotReader; header: SnapshotHeader } {
   const reader = SnapshotReader.read(path);
   const header = reader.header as SnapshotHeader;
   if (header.format !== SNAPSHOT_FORMAT) {

@@ -36,9 +36,15 @@ export async function restoreFromSnapshot(
 ): Promise<LoggedMembership> {
   const { reader, header } = readSnapshot(path, owner);
   const repos = store.workspace(ws);
-  const now = await repos.snapshots.position();
   const at = header.position;
-  if (now.events < at.events || now.changes < at.changes || now.journal < at.journal) {
+  const mark = await repos.snapshots.lastSnapshot();
+  if (mark !== null && mark > at.journal) {
+    throw new SnapshotUnusable(
+      "a later snapshot was written since: the contacts changed after this one are no longer listed",
+    );
+  }
+  // The change log only grows: a store whose log is behind the file is older than it.
+  if ((await repos.snapshots.position()).changes < at.changes) {
     throw new SnapshotUnusable("the store is behind the snapshot (restored from an older backup?)");
   }
   engine.restoreState(reader, header.engine);

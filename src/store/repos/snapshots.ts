@@ -46,11 +46,28 @@ export class SnapshotRepo {
     return out;
   }
 
-  /** Deletes this workspace's journal rows with seq <= through (after a snapshot at that position was written). */
-  pruneJournal(through: number): Promise<number> {
-    return this.s.x.run("DELETE FROM contact_journal WHERE workspace_id = ? AND seq <= ?", [
-      this.s.ws,
-      through,
-    ]);
+  /**
+   * Records that a snapshot at journal position `through` was written, and deletes this
+   * workspace's journal rows up to it (one transaction); answers how many were deleted.
+   */
+  recordSnapshot(through: number): Promise<number> {
+    const { x, ws } = this.s;
+    return x.atomic(async (tx) => {
+      await tx.run(
+        `INSERT INTO snapshot_marks (workspace_id, journal, written_at) VALUES (?, ?, ?)
+         ON CONFLICT (workspace_id) DO UPDATE SET journal = excluded.journal, written_at = excluded.written_at`,
+        [ws, through, this.s.clock.now()],
+      );
+      return tx.run("DELETE FROM contact_journal WHERE workspace_id = ? AND seq <= ?", [ws, through]);
+    });
+  }
+
+  /**
+   * The journal position of the last snapshot recorded, or null: the journal holds no row
+   * of this workspace at or below it, so a snapshot of a lower position cannot catch up.
+   */
+  async lastSnapshot(): Promise<number | null> {
+    const rows = await this.s.x.all("SELECT journal FROM snapshot_marks WHERE workspace_id = ?", [this.s.ws]);
+    return rows.length === 0 ? null : Number(rows[0]!.journal);
   }
 }
