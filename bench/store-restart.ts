@@ -23,6 +23,7 @@ export interface RestartFigures {
   ingested: number;
   changes: number;
   snapshot_write_s: number;
+  snapshot_held_s: number;
   snapshot_mb: number;
 }
 
@@ -76,7 +77,10 @@ mkdirSync(snapshotDir, { recursive: true });
 const t2 = performance.now();
 const written = await live.snapshot(snapshot.path, snapshot.owner);
 const snapshotWriteS = (performance.now() - t2) / 1000;
-log(`store: snapshot written in ${snapshotWriteS.toFixed(1)} s (${(written.bytes / 2 ** 20).toFixed(0)} MB)`);
+log(
+  `store: snapshot written in ${snapshotWriteS.toFixed(1)} s (${(written.bytes / 2 ** 20).toFixed(0)} MB; ` +
+    `writes waited ${(written.heldMs / 1000).toFixed(2)} s)`,
+);
 await store.close();
 const figures: RestartFigures = {
   startup_s: startupS,
@@ -84,6 +88,7 @@ const figures: RestartFigures = {
   ingested: n,
   changes,
   snapshot_write_s: snapshotWriteS,
+  snapshot_held_s: written.heldMs / 1000,
   snapshot_mb: written.bytes / 2 ** 20,
 };
 process.stdout.write(`${JSON.stringify(figures)}\n`);

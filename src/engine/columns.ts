@@ -196,9 +196,17 @@ export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: numbe
   }
 }
 
+/** The dictionary part of a column's snapshot, which needs no array (a restore does it while they are read). */
+export function restoreColumnDict(col: Column, s: ColumnState): void {
+  if (col.kind !== s.kind) throw new SnapshotUnusable(`a column was ${s.kind}, is ${col.kind}`);
+  if ((col.kind === "string" || col.kind === "string_list") && "dict" in s) {
+    for (const v of s.dict) col.dict.intern(v);
+  }
+}
+
 /**
- * Fills `col`, new and of the same kind, with `n` rows of a snapshot. Arrays past row
- * `n` hold the defaults a grown column holds (missing values).
+ * Fills `col`, new, of the same kind and with its dictionary restored, with `n` rows of a
+ * snapshot. Arrays past row `n` hold the defaults a grown column holds (missing values).
  */
 export function restoreColumn(col: Column, r: SnapshotReader, s: ColumnState, n: number): void {
   if (col.kind !== s.kind) throw new SnapshotUnusable(`a column was ${s.kind}, is ${col.kind}`);
@@ -208,7 +216,6 @@ export function restoreColumn(col: Column, r: SnapshotReader, s: ColumnState, n:
       const codes = r.array(st.codes, Int32Array);
       codes.fill(-1, n);
       col.codes = codes;
-      for (const v of st.dict) col.dict.intern(v);
       return;
     }
     case "number":
@@ -234,7 +241,6 @@ export function restoreColumn(col: Column, r: SnapshotReader, s: ColumnState, n:
         lists[i] = offsets[i + 1] === offsets[i] ? null : codes.subarray(offsets[i], offsets[i + 1]);
       }
       col.lists = lists;
-      for (const v of st.dict) col.dict.intern(v);
       return;
     }
   }

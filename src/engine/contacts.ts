@@ -13,6 +13,7 @@ import {
   type ListColumn,
   makeColumn,
   restoreColumn,
+  restoreColumnDict,
   type StringColumn,
   saveColumn,
   writeValue,
@@ -514,17 +515,19 @@ export class ContactTable {
     };
   }
 
-  /** Fills this table, new and empty, with a snapshot's; throws SnapshotUnusable when its columns differ. */
-  restoreState(r: SnapshotReader, s: ContactTableState): void {
+  /**
+   * Fills this table, new and empty, with a snapshot's ids, external ids and dictionaries,
+   * which need none of its arrays (a restore does this while they are read); throws
+   * SnapshotUnusable when its columns differ.
+   */
+  restoreIndex(s: ContactTableState): void {
     if (this.ids.length !== 0) throw new Error("contact table: restoring into a table that holds contacts");
     const keys = [...this.columns.keys()];
     if (keys.length !== s.columns.length || s.columns.some((c, k) => c.key !== keys[k])) {
       throw new SnapshotUnusable("the workspace's fields changed since it was written");
     }
+    for (const c of s.columns) restoreColumnDict(this.columns.get(c.key)!, c);
     const n = s.ids.length;
-    // The columns adopt the snapshot's arrays, which have the capacity it was written with.
-    this.cap = s.cap;
-    for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, n);
     for (let i = 0; i < n; i++) {
       const id = s.ids[i];
       this.ids.push(id);
@@ -532,9 +535,16 @@ export class ContactTable {
       this.externals.push(null);
     }
     for (const [i, e] of s.externals) this.externals[i] = e;
+    for (const k of s.undeclared) this.undeclared.add(k);
+  }
+
+  /** Then its arrays. */
+  restoreArrays(r: SnapshotReader, s: ContactTableState): void {
+    // The columns adopt the snapshot's arrays, which have the capacity it was written with.
+    this.cap = s.cap;
+    for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, s.ids.length);
     this.alive = new Bitset(s.alive.size, r.array(s.alive.words, Uint32Array));
     this.liveCount = s.liveCount;
-    for (const k of s.undeclared) this.undeclared.add(k);
     this.plan = null;
   }
 

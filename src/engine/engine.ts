@@ -180,6 +180,8 @@ export class Engine {
   private liveNow: number;
   /** Bulk loads leave maintained state to be rebuilt on next use. */
   private dirty = true;
+  /** The snapshot `prepareRestore` began with, until `restoreState` ends it. */
+  private restoring: EngineState | null = null;
 
   constructor(opts: EngineOptions) {
     this.timeZone = opts.timeZone ?? "UTC";
@@ -609,18 +611,31 @@ export class Engine {
   }
 
   /**
-   * Bulk load from a snapshot, into an engine that holds no contact yet: afterwards the
-   * engine is as after `loadContacts`, `loadEvents` and `finishLoad` of the same data.
-   * Throws SnapshotUnusable when the snapshot was taken with other fields or time zone.
+   * Bulk load from a snapshot, first step: what needs none of its arrays (ids,
+   * dictionaries), which a caller does while they are read. Throws SnapshotUnusable when
+   * the snapshot was taken with other fields or time zone.
    */
-  restoreState(r: SnapshotReader, s: EngineState): void {
+  prepareRestore(s: EngineState): void {
     if (s.timeZone !== this.timeZone) throw new SnapshotUnusable("the workspace's time zone changed");
     const fields = this.stored.all().map((f) => `${f.key}:${f.type}`);
     if (fields.length !== s.fields.length || fields.some((f, k) => f !== s.fields[k])) {
       throw new SnapshotUnusable("the workspace's fields changed since it was written");
     }
-    this.contacts.restoreState(r, s.contacts);
-    this.events.restoreState(r, s.events);
+    this.contacts.restoreIndex(s.contacts);
+    this.events.restoreDict(s.events);
+    this.restoring = s;
+  }
+
+  /**
+   * Bulk load from a snapshot, into an engine that holds no contact yet (`prepareRestore`
+   * first, or done here): afterwards the engine is as after `loadContacts`, `loadEvents`
+   * and `finishLoad` of the same data.
+   */
+  restoreState(r: SnapshotReader, s: EngineState): void {
+    if (this.restoring !== s) this.prepareRestore(s);
+    this.restoring = null;
+    this.contacts.restoreArrays(r, s.contacts);
+    this.events.restoreTables(r, s.events);
     this.events.ensureContacts(this.contacts.size);
     this.effects.restoreState(r, s.effects);
     this.dirty = true;

@@ -720,13 +720,17 @@ export class EventStore {
     };
   }
 
-  /** Fills this store, new and empty, from its snapshot. */
-  restoreState(r: SnapshotReader, s: EventStoreState): void {
+  /** Fills this store's dictionary, new and empty, from its snapshot (no array needed). */
+  restoreDict(s: EventStoreState): void {
     if (this.tables.size !== 0 || this.dict.size !== 0 || this.pending.length !== 0) {
       throw new Error("event store: restoring into a store that holds events");
     }
-    this.contactCap = s.contactCap;
     for (const v of s.dict) this.dict.intern(v);
+  }
+
+  /** Then its tables. */
+  restoreTables(r: SnapshotReader, s: EventStoreState): void {
+    this.contactCap = s.contactCap;
     for (const ts of s.tables) this.tables.set(ts.type, EventTable.restore(r, ts, s.contactCap, this.dict));
   }
 

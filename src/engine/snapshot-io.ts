@@ -12,7 +12,8 @@
  * file, synced and renamed over the old one, so a crash leaves the old one or the new
  * one, never half of either; a torn or altered file fails its checksums.
  */
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { endianness } from "node:os";
 import { crc32 } from "node:zlib";
 
@@ -65,6 +66,17 @@ export class SnapshotWriter {
 
   /** Writes the snapshot to `path` atomically (a temporary file renamed over it once synced). */
   writeTo(path: string, header: unknown): number {
+    const pending = this.writeUnsynced(path, header);
+    pending.commitSync();
+    return pending.bytes;
+  }
+
+  /**
+   * Writes the snapshot to a temporary file beside `path`, not synced yet: the caller
+   * that must not hold its thread for the disk (the engine waits while its arrays are
+   * written, not while they reach the disk) commits it later with `commit`.
+   */
+  writeUnsynced(path: string, header: unknown): PendingSnapshot {
     let bodyCrc = 0;
     let bodyBytes = 0;
     for (const a of this.arrays) {
@@ -84,21 +96,66 @@ export class SnapshotWriter {
     at = prefix.writeUInt32LE(crc32(head), at);
     at = prefix.writeUInt32LE(bodyCrc, at);
     prefix.writeDoubleLE(bodyBytes, at);
-    const tmp = `${path}.tmp-${process.pid}`;
+    const tmp = `${path}.tmp-${process.pid}-${++temporaries}`;
     const fd = openSync(tmp, "w");
     try {
       writeAll(fd, prefix);
       writeAll(fd, head);
       for (const a of this.arrays) writeAll(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      fsyncSync(fd);
     } catch (e) {
       closeSync(fd);
       rmSync(tmp, { force: true });
       throw e;
     }
     closeSync(fd);
-    renameSync(tmp, path);
-    return PREFIX_BYTES + head.length + bodyBytes;
+    return new PendingSnapshot(tmp, path, PREFIX_BYTES + head.length + bodyBytes);
+  }
+}
+
+let temporaries = 0;
+
+/** A snapshot written to its temporary file: `commit` syncs it and renames it over the old one. */
+export class PendingSnapshot {
+  constructor(
+    private readonly tmp: string,
+    readonly path: string,
+    readonly bytes: number,
+  ) {}
+
+  /** Syncs the file (in the thread pool) and renames it into place; on failure the old file stays. */
+  async commit(): Promise<void> {
+    try {
+      const fh = await open(this.tmp, "r+");
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(this.tmp, this.path);
+    } catch (e) {
+      await rm(this.tmp, { force: true });
+      throw e;
+    }
+  }
+
+  commitSync(): void {
+    try {
+      const fd = openSync(this.tmp, "r+");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(this.tmp, this.path);
+    } catch (e) {
+      rmSync(this.tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Removes the temporary file (a snapshot given up). */
+  discard(): void {
+    rmSync(this.tmp, { force: true });
   }
 }
 
@@ -110,12 +167,12 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   }
 }
 
-function readAll(fd: number, bytes: Uint8Array, position: number): void {
+async function readAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   const step = 1 << 30;
   for (let off = 0; off < bytes.length; ) {
-    const n = readSync(fd, bytes, off, Math.min(step, bytes.length - off), position + off);
-    if (n === 0) throw new SnapshotUnusable("the file ends before its last array (truncated)");
-    off += n;
+    const { bytesRead } = await fh.read(bytes, off, Math.min(step, bytes.length - off), position + off);
+    if (bytesRead === 0) throw new SnapshotUnusable("the file ends before its last array (truncated)");
+    off += bytesRead;
   }
 }
 
@@ -126,17 +183,23 @@ export class SnapshotReader {
     private readonly arrays: SnapshotArray[],
   ) {}
 
-  /** Reads and checks `path`; throws SnapshotUnusable (missing, truncated, corrupt, other format). */
-  static read(path: string): SnapshotReader {
-    let fd: number;
+  /**
+   * Reads and checks `path`; throws SnapshotUnusable (missing, truncated, corrupt, other
+   * format). The arrays are read in the thread pool, all at once; meanwhile
+   * `whileReading` gets the header, for work that needs no array (a restore's ids and
+   * dictionaries), and the body's checksum is checked once both are done.
+   */
+  static async open(path: string, whileReading?: (header: unknown) => void): Promise<SnapshotReader> {
+    let fh: FileHandle;
     try {
-      fd = openSync(path, "r");
+      fh = await open(path, "r");
     } catch (e) {
       throw new SnapshotUnusable(`cannot be opened: ${(e as Error).message}`);
     }
     try {
       const prefix = Buffer.alloc(PREFIX_BYTES);
-      if (readSync(fd, prefix, 0, PREFIX_BYTES, 0) < PREFIX_BYTES || !prefix.subarray(0, 8).equals(MAGIC)) {
+      const { bytesRead } = await fh.read(prefix, 0, PREFIX_BYTES, 0);
+      if (bytesRead < PREFIX_BYTES || !prefix.subarray(0, 8).equals(MAGIC)) {
         throw new SnapshotUnusable("not a snapshot file");
       }
       const at = MAGIC.length;
@@ -148,7 +211,7 @@ export class SnapshotReader {
       const bodyCrc = prefix.readUInt32LE(at + 12);
       const bodyBytes = prefix.readDoubleLE(at + 16);
       const head = Buffer.alloc(headLength);
-      readAll(fd, head, PREFIX_BYTES);
+      await readAll(fh, head, PREFIX_BYTES);
       if (crc32(head) !== headCrc) throw new SnapshotUnusable("the header fails its checksum");
       const parsed = JSON.parse(head.toString("utf8")) as {
         endianness: string;
@@ -158,25 +221,37 @@ export class SnapshotReader {
       if (parsed.endianness !== endianness())
         throw new SnapshotUnusable("written on a machine of other byte order");
       let position = PREFIX_BYTES + headLength;
-      let crc = 0;
-      let total = 0;
       const arrays: SnapshotArray[] = [];
+      const bodies: Uint8Array[] = [];
+      const reads: Promise<void>[] = [];
       for (const s of parsed.sections) {
         const Ctor = KINDS[s.kind];
         if (Ctor === undefined) throw new SnapshotUnusable(`unknown array kind ${s.kind}`);
         const a = new Ctor(s.capacity);
         const bytes = new Uint8Array(a.buffer, 0, s.length * Ctor.BYTES_PER_ELEMENT);
-        readAll(fd, bytes, position);
-        crc = crc32(bytes, crc);
+        reads.push(readAll(fh, bytes, position));
         position += bytes.length;
-        total += bytes.length;
         arrays.push(a);
+        bodies.push(bytes);
       }
-      if (total !== bodyBytes) throw new SnapshotUnusable("the body's length does not match its header");
+      if (position - PREFIX_BYTES - headLength !== bodyBytes) {
+        await Promise.allSettled(reads);
+        throw new SnapshotUnusable("the body's length does not match its header");
+      }
+      try {
+        whileReading?.(parsed.header);
+      } finally {
+        // Never leave reads running into arrays (or a handle) the caller gave up.
+        const settled = await Promise.allSettled(reads);
+        const failed = settled.find((r) => r.status === "rejected");
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      }
+      let crc = 0;
+      for (const b of bodies) crc = crc32(b, crc);
       if (crc !== bodyCrc) throw new SnapshotUnusable("the body fails its checksum");
       return new SnapshotReader(parsed.header, arrays);
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
   }
 

@@ -266,10 +266,10 @@ export class Metrics {
     },
     delivery: (outcome) => this.deliveries.inc({ outcome }),
     engineReloaded: (_ws, reason) => this.engineReloads.inc({ reason }),
-    snapshotWritten: (ws, bytes, ms) => {
+    snapshotWritten: (ws, bytes, heldMs) => {
       this.snapshotWrites.inc();
       this.snapshotBytes.set({ workspace: ws }, bytes);
-      this.snapshotSeconds.observe(ms / 1000);
+      this.snapshotSeconds.observe(heldMs / 1000);
     },
     destinationCall: (kind, op, rows, failed) => {
       if (rows - failed > 0) this.destinationRows.inc({ kind, op, outcome: "sent" }, rows - failed);

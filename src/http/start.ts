@@ -170,15 +170,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         ms: Math.round(ms),
       });
     },
-    snapshotWritten: (ws, bytes, ms) => {
-      metrics.observer.snapshotWritten?.(ws, bytes, ms);
+    snapshotWritten: (ws, bytes, heldMs, totalMs) => {
+      metrics.observer.snapshotWritten?.(ws, bytes, heldMs, totalMs);
       info(
-        `Slice: snapshot of workspace ${ws} written (${(bytes / 2 ** 20).toFixed(1)} MB in ${Math.round(ms)} ms)`,
-        {
-          workspace: ws,
-          bytes,
-          ms: Math.round(ms),
-        },
+        `Slice: snapshot of workspace ${ws} written (${(bytes / 2 ** 20).toFixed(1)} MB in ${Math.round(totalMs)} ms; ` +
+          `writes waited ${Math.round(heldMs)} ms)`,
+        { workspace: ws, bytes, held_ms: Math.round(heldMs), ms: Math.round(totalMs) },
       );
     },
   };

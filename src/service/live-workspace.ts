@@ -9,6 +9,7 @@
  */
 
 import type { Engine, MembershipChange } from "../engine/index.ts";
+import type { PendingSnapshot } from "../engine/snapshot-io.ts";
 import type { Clock } from "../engine/types.ts";
 import type {
   BatchOutcome,
@@ -503,27 +504,36 @@ export class LiveWorkspace {
    * own: in its turn no other write commits, so the store position read in its
    * transaction is exactly what the engine holds once the writes before it are applied.
    * The file is written on this thread after the commit (the engine must not move while
-   * its arrays are written); then the position is recorded and the contact journal up to
-   * it pruned.
+   * its arrays are written), then synced and renamed into place while writes go on; then
+   * the position is recorded and the contact journal up to it pruned.
    */
-  async snapshot(path: string, owner: SnapshotOwner): Promise<{ bytes: number; position: StorePosition }> {
-    let bytes = 0;
+  async snapshot(
+    path: string,
+    owner: SnapshotOwner,
+  ): Promise<{ bytes: number; position: StorePosition; heldMs: number }> {
+    let pending: PendingSnapshot | null = null;
     let failure: unknown = null;
+    let heldMs = 0;
     const { result: position } = await this.write(
       (tx) => tx.workspace(this.ws).snapshots.position(),
       (position) => {
         // Caught here: a failed file write is no failed apply (which would reload the engine).
+        const began = performance.now();
         try {
-          bytes = writeSnapshot(path, this.core, this.log.unlogged(), position, owner, this.clock.now());
+          pending = writeSnapshot(path, this.core, this.log.unlogged(), position, owner, this.clock.now());
         } catch (e) {
           failure = e;
         }
+        heldMs = performance.now() - began;
       },
       { flush: true },
     );
-    if (failure !== null) throw failure;
+    if (failure !== null || pending === null) throw failure ?? new Error("the snapshot was not written");
+    const written: PendingSnapshot = pending;
+    // Off the write queue: writes go on while the file reaches the disk.
+    await written.commit();
     await this.store.workspace(this.ws).snapshots.recordSnapshot(position.journal);
-    return { bytes, position };
+    return { bytes: written.bytes, position, heldMs };
   }
 
   /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */

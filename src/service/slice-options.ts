@@ -69,8 +69,11 @@ export interface SliceObserver {
   engineReloaded?(ws: string, reason: ReloadReason): void;
   /** One destination call ended: rows sent, and how many of them failed. */
   destinationCall?(kind: string, op: "add" | "remove", rows: number, failed: number): void;
-  /** A workspace's snapshot file was written: its size and how long the engine was held for it. */
-  snapshotWritten?(ws: string, bytes: number, ms: number): void;
+  /**
+   * A workspace's snapshot file was written: its size, how long the workspace's writes
+   * waited for it (its arrays written), and how long it took in all (synced, renamed).
+   */
+  snapshotWritten?(ws: string, bytes: number, heldMs: number, totalMs: number): void;
   /** One webhook delivery attempt ended. */
   delivery?(outcome: "delivered" | "retry" | "failed"): void;
   /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */

@@ -60,7 +60,7 @@ export class Slice {
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private snapshotTimer: NodeJS.Timeout | null = null;
-  private snapshotting = false;
+  private snapshotRound: Promise<void> | null = null;
   /** Each workspace's store position at its last snapshot written by this process. */
   private readonly snapshotAt = new Map<string, StorePosition>();
   /** Set once every workspace was opened: a stop before must not write snapshots of a partial load. */
@@ -214,33 +214,34 @@ export class Slice {
    * (or that has none yet). A failure is logged, and the previous file stays.
    */
   async snapshotAll(): Promise<void> {
-    const opts = this.opts.snapshots;
-    if (!opts || this.snapshotting) return;
-    this.snapshotting = true;
-    try {
-      for (const ws of this.workspaces.values()) {
-        try {
-          const now = await this.store.workspace(ws.id).snapshots.position();
-          const last = this.snapshotAt.get(ws.id);
-          if (
-            last &&
-            last.events === now.events &&
-            last.changes === now.changes &&
-            !(await this.journaledSince(ws.id, last))
-          ) {
-            continue;
-          }
-          const began = performance.now();
-          const { bytes, position } = await ws.snapshot(opts.dir);
-          const ms = performance.now() - began;
-          this.snapshotAt.set(ws.id, position);
-          this.opts.observer?.snapshotWritten?.(ws.id, bytes, ms);
-        } catch (e) {
-          this.log(`Slice: snapshot of workspace ${ws.id} failed: ${(e as Error).message}`);
+    if (!this.opts.snapshots) return;
+    // One round at a time; a stop waits for the round in flight, then runs its own.
+    this.snapshotRound ??= this.snapshotRoundOnce(this.opts.snapshots.dir).finally(() => {
+      this.snapshotRound = null;
+    });
+    return this.snapshotRound;
+  }
+
+  private async snapshotRoundOnce(dir: string): Promise<void> {
+    for (const ws of this.workspaces.values()) {
+      try {
+        const now = await this.store.workspace(ws.id).snapshots.position();
+        const last = this.snapshotAt.get(ws.id);
+        if (
+          last &&
+          last.events === now.events &&
+          last.changes === now.changes &&
+          !(await this.journaledSince(ws.id, last))
+        ) {
+          continue;
         }
+        const began = performance.now();
+        const { bytes, position, heldMs } = await ws.snapshot(dir);
+        this.snapshotAt.set(ws.id, position);
+        this.opts.observer?.snapshotWritten?.(ws.id, bytes, heldMs, performance.now() - began);
+      } catch (e) {
+        this.log(`Slice: snapshot of workspace ${ws.id} failed: ${(e as Error).message}`);
       }
-    } finally {
-      this.snapshotting = false;
     }
   }
 
@@ -509,7 +510,10 @@ export class Slice {
     for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     // The last writes are in: a snapshot now spares the next start most of its load.
-    if (this.opts.snapshots && this.loaded) await this.snapshotAll();
+    if (this.opts.snapshots && this.loaded) {
+      await this.snapshotRound;
+      await this.snapshotAll();
+    }
     await this.store.close();
   }
 }

@@ -112,8 +112,8 @@ function built(): Engine {
   return e;
 }
 
-function restored(path: string, fields = FIELDS): Engine {
-  const r = SnapshotReader.read(path);
+async function restored(path: string, fields = FIELDS): Promise<Engine> {
+  const r = await SnapshotReader.open(path);
   const e = engine(fields);
   e.restoreState(r, r.header as Parameters<Engine["restoreState"]>[1]);
   for (const [id, rule] of Object.entries(RULES)) e.defineSegment({ id, rule });
@@ -157,10 +157,10 @@ function answers(e: Engine): Record<string, unknown> {
 }
 
 describe("engine snapshot", () => {
-  it("restores an engine that answers as the saved one, now and after the same writes", () => {
+  it("restores an engine that answers as the saved one, now and after the same writes", async () => {
     const a = built();
     const path = save(a, "a.snap");
-    const b = restored(path);
+    const b = await restored(path);
     b.advanceTo(NOW);
     expect(answers(b)).toEqual(answers(a));
 
@@ -195,32 +195,32 @@ describe("engine snapshot", () => {
     expect(answers(b)).toEqual(answers(a));
   });
 
-  it("refuses a snapshot written for other fields or another time zone", () => {
+  it("refuses a snapshot written for other fields or another time zone", async () => {
     const path = save(built(), "fields.snap");
-    expect(() => restored(path, FIELDS.slice(0, 4))).toThrow(SnapshotUnusable);
-    const r = SnapshotReader.read(path);
+    await expect(restored(path, FIELDS.slice(0, 4))).rejects.toThrow(SnapshotUnusable);
+    const r = await SnapshotReader.open(path);
     const other = new Engine({ clock: { now: () => NOW }, fields: FIELDS, timeZone: "Europe/Paris" });
     expect(() => other.restoreState(r, r.header as Parameters<Engine["restoreState"]>[1])).toThrow(
       /time zone/,
     );
   });
 
-  it("refuses a corrupt, truncated or foreign file", () => {
+  it("refuses a corrupt, truncated or foreign file", async () => {
     const path = save(built(), "bad.snap");
     const bytes = readFileSync(path);
     const flipped = Buffer.from(bytes);
     flipped[bytes.length - 10] ^= 0xff;
     writeFileSync(join(dir, "flipped.snap"), flipped);
-    expect(() => SnapshotReader.read(join(dir, "flipped.snap"))).toThrow(/checksum/);
+    await expect(SnapshotReader.open(join(dir, "flipped.snap"))).rejects.toThrow(/checksum/);
     const head = Buffer.from(bytes);
     head[40] ^= 0xff;
     writeFileSync(join(dir, "head.snap"), head);
-    expect(() => SnapshotReader.read(join(dir, "head.snap"))).toThrow(SnapshotUnusable);
+    await expect(SnapshotReader.open(join(dir, "head.snap"))).rejects.toThrow(SnapshotUnusable);
     writeFileSync(join(dir, "short.snap"), bytes);
     truncateSync(join(dir, "short.snap"), bytes.length - 100);
-    expect(() => SnapshotReader.read(join(dir, "short.snap"))).toThrow(/truncated/);
+    await expect(SnapshotReader.open(join(dir, "short.snap"))).rejects.toThrow(/truncated/);
     writeFileSync(join(dir, "foreign.snap"), "hello, this is not a snapshot at all");
-    expect(() => SnapshotReader.read(join(dir, "foreign.snap"))).toThrow(/not a snapshot/);
-    expect(() => SnapshotReader.read(join(dir, "missing.snap"))).toThrow(SnapshotUnusable);
+    await expect(SnapshotReader.open(join(dir, "foreign.snap"))).rejects.toThrow(/not a snapshot/);
+    await expect(SnapshotReader.open(join(dir, "missing.snap"))).rejects.toThrow(SnapshotUnusable);
   });
 });

@@ -267,7 +267,7 @@ describe("restart from a snapshot", () => {
 });
 
 describe("the change log's membership in a snapshot file", () => {
-  it("is the engine's minus the changes not logged yet, undone newest first", () => {
+  it("is the engine's minus the changes not logged yet, undone newest first", async () => {
     const engine = new Engine({ clock, defaultSegments: false });
     engine.loadContacts([{ id: "a" }, { id: "b" }, { id: "c" }]);
     engine.loadSegments([{ id: "fr", rule: { type: "field", field: "country", op: "eq", value: "FR" } }]);
@@ -291,8 +291,8 @@ describe("the change log's membership in a snapshot file", () => {
       { journal: 1, events: 0, changes: 0 },
       { id: "w", created_at: 1 },
       now,
-    );
-    const { reader, header } = readSnapshot(path, { id: "w", created_at: 1 });
+    ).commitSync();
+    const { reader, header } = await readSnapshot(path, { id: "w", created_at: 1 });
     const m = header.members.find((s) => s.segment === "fr")!;
     const words = reader.array(m.words, Uint32Array);
     const inLog = ["a", "b", "c"].filter((id) => {
@@ -302,6 +302,6 @@ describe("the change log's membership in a snapshot file", () => {
     // The log has none of a's or b's entries: both out. c's entry and exit: out too.
     expect(engine.members("fr").ids().sort()).toEqual(["a", "b"]);
     expect(inLog).toEqual([]);
-    expect(() => readSnapshot(path, { id: "w", created_at: 2 })).toThrow(/another workspace/);
+    await expect(readSnapshot(path, { id: "w", created_at: 2 })).rejects.toThrow(/another workspace/);
   });
 });

@@ -11,7 +11,12 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Bitset } from "../../engine/bitset.ts";
 import type { Engine, EngineState } from "../../engine/engine.ts";
-import { SnapshotReader, SnapshotUnusable, SnapshotWriter } from "../../engine/snapshot-io.ts";
+import {
+  type PendingSnapshot,
+  SnapshotReader,
+  SnapshotUnusable,
+  SnapshotWriter,
+} from "../../engine/snapshot-io.ts";
 import type { ChangeInput, StorePosition } from "../../store/types.ts";
 import { sliceVersion } from "../../version.ts";
 
@@ -46,9 +51,9 @@ export function snapshotPath(dir: string, ws: string): string {
 }
 
 /**
- * Writes `engine` with its store `position` to `path` (atomically). `unlogged` are the
- * changes the engine computed that the log does not have at `position`, oldest first.
- * Returns the file's size in bytes.
+ * Writes `engine` with its store `position` to a temporary file beside `path`, which
+ * `commit` syncs and renames over `path`. `unlogged` are the changes the engine computed
+ * that the log does not have at `position`, oldest first.
  */
 export function writeSnapshot(
   path: string,
@@ -57,7 +62,7 @@ export function writeSnapshot(
   position: StorePosition,
   owner: SnapshotOwner,
   writtenAt: number,
-): number {
+): PendingSnapshot {
   mkdirSync(dirname(path), { recursive: true });
   const w = new SnapshotWriter();
   const state = engine.saveState(w);
@@ -91,16 +96,26 @@ export function writeSnapshot(
     engine: state,
     members,
   };
-  return w.writeTo(path, header);
+  return w.writeUnsynced(path, header);
 }
 
-/** Reads and checks `path` for `owner`; throws SnapshotUnusable saying why it cannot serve. */
-export function readSnapshot(
+/**
+ * Reads and checks `path` for `owner`; throws SnapshotUnusable saying why it cannot
+ * serve. `whileReading` gets the checked header while the arrays are read.
+ */
+export async function readSnapshot(
   path: string,
   owner: SnapshotOwner,
-): { reader: SnapshotReader; header: SnapshotHeader } {
-  const reader = SnapshotReader.read(path);
-  const header = reader.header as SnapshotHeader;
+  whileReading?: (header: SnapshotHeader) => void,
+): Promise<{ reader: SnapshotReader; header: SnapshotHeader }> {
+  const reader = await SnapshotReader.open(path, (h) => {
+    checkHeader(h as SnapshotHeader, owner);
+    whileReading?.(h as SnapshotHeader);
+  });
+  return { reader, header: reader.header as SnapshotHeader };
+}
+
+function checkHeader(header: SnapshotHeader, owner: SnapshotOwner): void {
   if (header.format !== SNAPSHOT_FORMAT) {
     throw new SnapshotUnusable(`format ${header.format}, this version reads ${SNAPSHOT_FORMAT}`);
   }
@@ -110,5 +125,4 @@ export function readSnapshot(
   if (header.workspace.id !== owner.id || header.workspace.created_at !== owner.created_at) {
     throw new SnapshotUnusable("written for another workspace (or another database's workspace of this id)");
   }
-  return { reader, header };
 }

@@ -34,7 +34,8 @@ export async function restoreFromSnapshot(
   owner: SnapshotOwner,
   onProgress?: SnapshotProgress,
 ): Promise<LoggedMembership> {
-  const { reader, header } = readSnapshot(path, owner);
+  // The ids and dictionaries are restored while the arrays are read.
+  const { reader, header } = await readSnapshot(path, owner, (h) => engine.prepareRestore(h.engine));
   const repos = store.workspace(ws);
   const at = header.position;
   const mark = await repos.snapshots.lastSnapshot();
