@@ -238,14 +238,17 @@ export class SnapshotReader {
         await Promise.allSettled(reads);
         throw new SnapshotUnusable("the body's length does not match its header");
       }
+      let refused: { error: unknown } | null = null;
       try {
         whileReading?.(parsed.header);
-      } finally {
-        // Never leave reads running into arrays (or a handle) the caller gave up.
-        const settled = await Promise.allSettled(reads);
-        const failed = settled.find((r) => r.status === "rejected");
-        if (failed) throw (failed as PromiseRejectedResult).reason;
+      } catch (error) {
+        refused = { error };
       }
+      // Never leave reads running into arrays (or a handle) the caller gave up.
+      const settled = await Promise.allSettled(reads);
+      if (refused !== null) throw refused.error;
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       let crc = 0;
       for (const b of bodies) crc = crc32(b, crc);
       if (crc !== bodyCrc) throw new SnapshotUnusable("the body fails its checksum");
