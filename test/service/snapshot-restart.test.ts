@@ -16,12 +16,15 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/engine/index.ts";
 import { Slice } from "../../src/service/slice.ts";
 import { readSnapshot, snapshotPath, writeSnapshot } from "../../src/service/snapshot/file.ts";
 import type { WorkspaceService } from "../../src/service/workspace.ts";
 import { openStore } from "../../src/store/index.ts";
+import type { Store } from "../../src/store/types.ts";
+import { type PgServer, startPostgres } from "../support/postgres.ts";
 
 const DAY = 86_400_000;
 const WS = "ws_default";
@@ -37,10 +40,17 @@ interface Started {
   phases: string[];
 }
 
-async function start(file: string, snapshotDir?: string): Promise<Started> {
+/** A database of the test: a SQLite file's path, or a PostgreSQL URL. */
+type Db = string;
+
+function storeOf(db: Db): Promise<Store> {
+  return openStore(db.startsWith("postgres://") ? { databaseUrl: db, clock } : { sqlitePath: db, clock });
+}
+
+async function start(db: Db, snapshotDir?: string): Promise<Started> {
   const phases: string[] = [];
   const slice = await Slice.start({
-    store: await openStore({ sqlitePath: file, clock }),
+    store: await storeOf(db),
     clock,
     log: (line) => {
       throw new Error(`unexpected service message: ${line}`);
@@ -172,6 +182,55 @@ async function answers(s: Started): Promise<Record<string, unknown>> {
   return out;
 }
 
+/**
+ * Seeds `db`, writes the snapshot, writes more, stops without a snapshot; then starts a
+ * copy from the file and another copy from the store, and compares them.
+ */
+async function sameAfterRestart(db: Db, snaps: string, copy: (name: string) => Promise<Db>): Promise<void> {
+  const first = await start(db);
+  await seed(first.ws);
+  const written = await first.ws.snapshot(snaps);
+  expect(written.bytes).toBeGreaterThan(0);
+  await later(first.ws);
+  await first.slice.stop(); // no snapshots option: the file stays the one written above
+  now += DAY;
+  const a = await copy("a");
+  const b = await copy("b");
+  const fromFile = await start(a, snaps);
+  const fromStore = await start(b);
+  try {
+    expect(fromFile.phases).toContain("snapshot");
+    expect(fromFile.phases).not.toContain("contacts");
+    expect(fromStore.phases).toContain("contacts");
+    expect(await answers(fromFile)).toEqual(await answers(fromStore));
+  } finally {
+    await fromFile.slice.stop();
+    await fromStore.slice.stop();
+  }
+}
+
+describe("restart from a snapshot on PostgreSQL", () => {
+  let pgs: PgServer;
+  beforeAll(async () => {
+    pgs = await startPostgres("slice_snapshots");
+  }, 60_000);
+  afterAll(() => pgs?.stop());
+
+  it("ends where a restart from the store ends", async () => {
+    const snaps = join(root, "pg-snapshots");
+    await sameAfterRestart(pgs.url, snaps, async (name) => {
+      const client = new pg.Client({ connectionString: pgs.url.replace(/\/slice_snapshots$/, "/postgres") });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE copy_${name} TEMPLATE slice_snapshots`);
+      } finally {
+        await client.end();
+      }
+      return pgs.urlOf(`copy_${name}`);
+    });
+  }, 120_000);
+});
+
 describe("restart from a snapshot", () => {
   const dir = join(root, "main");
   mkdirSync(dir);
@@ -179,27 +238,11 @@ describe("restart from a snapshot", () => {
   const snaps = join(dir, "snapshots");
 
   it("ends where a restart from the store ends, after writes of every kind since the file", async () => {
-    const first = await start(db);
-    await seed(first.ws);
-    const written = await first.ws.snapshot(snaps);
-    expect(written.bytes).toBeGreaterThan(0);
-    await later(first.ws);
-    await first.slice.stop(); // no snapshots option: the file stays the one written above
-    now += DAY;
-    copyDb(db, join(dir, "a.db"));
-    copyDb(db, join(dir, "b.db"));
-
-    const fromFile = await start(join(dir, "a.db"), snaps);
-    const fromStore = await start(join(dir, "b.db"));
-    try {
-      expect(fromFile.phases).toContain("snapshot");
-      expect(fromFile.phases).not.toContain("contacts");
-      expect(fromStore.phases).toContain("contacts");
-      expect(await answers(fromFile)).toEqual(await answers(fromStore));
-    } finally {
-      await fromFile.slice.stop();
-      await fromStore.slice.stop();
-    }
+    await sameAfterRestart(db, snaps, (name) => {
+      const copy = join(dir, `${name}.db`);
+      copyDb(db, copy);
+      return Promise.resolve(copy);
+    });
   });
 
   it("passes over a damaged file and one written before the fields changed", async () => {
