@@ -94,6 +94,10 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
     return e;
   };
   const warn = opts.warn ?? ((line: string) => process.emitWarning(line));
+  // Instants outside the range writes take are repaired as they are read (contact-row.ts);
+  // the count tells whether this load met any (another workspace loading meanwhile may
+  // add to it: the line is a notice, not an audit).
+  const repairsBefore = instantRepairs.count;
   let engine = newEngine();
   let restored: LoggedMembership | null = null;
   if (opts.snapshot) {
@@ -116,10 +120,6 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
       restored = null;
     }
   }
-  // Instants outside the range writes take are repaired as they are read (contact-row.ts);
-  // the count tells whether this load met any (another workspace loading meanwhile may
-  // add to it: the line is a notice, not an audit).
-  const repairsBefore = instantRepairs.count;
   // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
   const bulk = restored === null ? await loadInBulk(store, ws, engine, opts.onProgress) : null;
   try {
