@@ -8,10 +8,14 @@ import type { Engine } from "../engine/engine.ts";
 import type { ChangeInput, Store } from "../store/types.ts";
 
 /**
- * Per segment, the logged members: those with an engine index, and the ids of those
- * without one (erased contacts whose exit was never logged).
+ * Per segment, the logged members: those with an engine index (listed, or as the words
+ * of a bitset over the indexes), and the ids of those without one (erased contacts
+ * whose exit was never logged).
  */
-export type LoggedMembership = Map<string, { indices: Int32Array; unknown: string[] }>;
+export type LoggedMembership = Map<
+  string,
+  ({ indices: Int32Array } | { words: Uint32Array }) & { unknown: string[] }
+>;
 
 /**
  * The changes that bring the log to the engine's membership: per segment of the engine,
@@ -49,7 +53,8 @@ export async function missingChanges(
     const log = logged.get(id);
     const size = Math.max(engine.contacts.alive.size, ids.length);
     const inLog = new Bitset(size);
-    if (log) for (const i of log.indices) inLog.set(i);
+    if (log && "words" in log) inLog.words.set(log.words.subarray(0, inLog.words.length));
+    else if (log) for (const i of log.indices) inLog.set(i);
     // The engine's maintained set (`members` answers a bitset); contacts by index, no id lookups.
     const bits = membershipBits(members, engine, size);
     for (const i of bits.clone().andNot(inLog).toArray()) {

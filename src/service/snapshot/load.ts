@@ -100,17 +100,8 @@ export async function restoreFromSnapshot(
     onProgress?.("since_snapshot", applied);
   }
   for (const [segment, { words, unknown }] of bits) {
-    const indices: number[] = [];
-    for (let w = 0; w < words.length; w++) {
-      let word = words[w]!;
-      while (word !== 0) {
-        const b = 31 - Math.clz32(word & -word);
-        indices.push(w * 32 + b);
-        word &= word - 1;
-      }
-    }
     logged.set(segment, {
-      indices: Int32Array.from(indices),
+      words,
       unknown: [...unknown].filter(([, inside]) => inside).map(([id]) => id),
     });
   }
