@@ -69,7 +69,7 @@ export async function restoreFromSnapshot(
     applied += page.length;
     onProgress?.("since_snapshot", applied);
   }
-  engine.finishLoad();
+  engine.finishLoad({ tight: false });
 
   const logged: LoggedMembership = new Map();
   const bits = new Map<string, { words: Uint32Array; unknown: Map<string, boolean> }>();
