@@ -10,24 +10,15 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/http/start.ts";
-import { ADMIN_KEY, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callAsAdmin, eventually } from "../support/server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slice-ops-snapshots-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, "slice.db");
 const file = join(dir, "snapshots", "ws_default.snap");
 
-async function call(s: RunningServer, method: string, path: string, body?: unknown) {
-  const res = await fetch(s.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_KEY}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, text: await res.text() };
-}
+const call = (s: RunningServer, method: string, path: string, body?: unknown) =>
+  callAsAdmin(s.url, method, path, body);
 
 function start(lines: string[], intervalMs?: number): Promise<RunningServer> {
   return startServer({

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../../src/http/start.ts";
 import { INSTANT_MAX, INSTANT_MIN } from "../../src/store/contact-row.ts";
 import { openStore } from "../../src/store/index.ts";
-import { ADMIN_KEY } from "../support/server.ts";
+import { ADMIN_KEY, callAsAdmin } from "../support/server.ts";
 
 let dir: string;
 let dbPath: string;
@@ -57,17 +57,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call(url: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_KEY}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, text: await res.text() };
-}
+const call = callAsAdmin;
 
 describe("instants stored out of range", () => {
   it("are repaired on start-up with one warning, and every read answers 200", async () => {

@@ -86,6 +86,24 @@ export async function startTestServer(
   };
 }
 
+/** One request to a server started by the test itself, as the admin: its status and body text. */
+export async function callAsAdmin(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
 export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, what = "condition"): Promise<T> {
   const end = Date.now() + ms;
