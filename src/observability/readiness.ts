@@ -9,7 +9,11 @@ export type ReadyStatus = "loading" | "ready" | "failed";
 
 export interface ReadinessSnapshot {
   status: ReadyStatus;
-  /** While loading: `opening` (the store), then each workspace's contacts, events, members, `segments`, then `finishing`. */
+  /**
+   * While loading: `opening` (the store), then per workspace `snapshot` and
+   * `since_snapshot` (from its snapshot file) or contacts, events, members, then
+   * `segments`; then `finishing`.
+   */
   phase?: string;
   /** Rows of the phase loaded so far, and how many there are (null when not counted). */
   done?: number;

@@ -53,7 +53,8 @@ export function engineContact(r: ContactRecord): StoredContact {
   return contact;
 }
 
-function engineEvent(r: EventRecord) {
+/** A stored event as the engine's bulk load takes it. */
+export function engineEvent(r: EventRecord) {
   return { type: r.type, contact_id: r.contact_id, timestamp: r.timestamp, properties: r.properties };
 }
 

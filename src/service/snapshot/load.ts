@@ -9,17 +9,13 @@
  */
 import type { Engine } from "../../engine/engine.ts";
 import { SnapshotUnusable } from "../../engine/snapshot-io.ts";
-import type { EventRecord, Store } from "../../store/types.ts";
-import { engineContact } from "../live/load.ts";
+import type { Store } from "../../store/types.ts";
+import { engineContact, engineEvent } from "../live/load.ts";
 import type { LoggedMembership } from "../reconcile.ts";
 import { readSnapshot, type SnapshotOwner } from "./file.ts";
 
 /** Progress of a load from a snapshot: contacts restored, then rows applied since. */
 export type SnapshotProgress = (phase: "snapshot" | "since_snapshot", rows: number) => void;
-
-function engineEvent(r: EventRecord) {
-  return { type: r.type, contact_id: r.contact_id, timestamp: r.timestamp, properties: r.properties };
-}
 
 /**
  * Restores `engine` (new, holding nothing) from `path` and the store; answers the change
