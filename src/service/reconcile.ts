@@ -72,7 +72,8 @@ export async function missingChanges(
   return missing;
 }
 
-function membershipBits(m: ReturnType<Engine["members"]>, engine: Engine, size: number): Bitset {
+/** A segment's members as a bitset of engine indexes with room for `size` (the engine's own, a copy: callers may change it). */
+export function membershipBits(m: ReturnType<Engine["members"]>, engine: Engine, size: number): Bitset {
   const bits = (m as { bits?: unknown }).bits;
   if (bits instanceof Bitset) return bits.size === size ? bits : bits.resized(size);
   const out = new Bitset(size);

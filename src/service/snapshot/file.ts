@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { Bitset } from "../../engine/bitset.ts";
+import type { Bitset } from "../../engine/bitset.ts";
 import type { Engine, EngineState } from "../../engine/engine.ts";
 import {
   type PendingSnapshot,
@@ -19,6 +19,7 @@ import {
 } from "../../engine/snapshot-io.ts";
 import type { ChangeInput, StorePosition } from "../../store/types.ts";
 import { sliceVersion } from "../../version.ts";
+import { membershipBits } from "../reconcile.ts";
 
 /** Bumped whenever what a snapshot holds, or how the engine reads a stored value, changes. */
 export const SNAPSHOT_FORMAT = 1;
@@ -68,16 +69,7 @@ export function writeSnapshot(
   const state = engine.saveState(w);
   const size = engine.contacts.size;
   const bySegment = new Map<string, Bitset>();
-  for (const id of engine.segmentIds()) {
-    const m = engine.members(id) as { bits?: unknown };
-    let bits: Bitset;
-    if (m.bits instanceof Bitset) bits = m.bits.resized(size);
-    else {
-      bits = new Bitset(size);
-      for (const c of engine.members(id).ids()) bits.set(engine.contacts.index(c)!);
-    }
-    bySegment.set(id, bits);
-  }
+  for (const id of engine.segmentIds()) bySegment.set(id, membershipBits(engine.members(id), engine, size));
   for (let k = unlogged.length - 1; k >= 0; k--) {
     const c = unlogged[k]!;
     const bits = bySegment.get(c.segment_id);
