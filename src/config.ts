@@ -36,6 +36,32 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "seconds between snapshot files of a workspace that changed (also written at every stop)",
   },
   {
+    name: "SLICE_CLUSTER",
+    flag: "--cluster",
+    default: "unset (one process alone)",
+    what: "nats:// URLs (comma-separated) of a NATS JetStream cluster: join a Slice cluster over DATABASE_URL (docs/cluster.md)",
+  },
+  {
+    name: "SLICE_NODE_ID",
+    default: "<host name>-<process id>",
+    what: "this node's name in the cluster (letters, digits, - and _)",
+  },
+  {
+    name: "SLICE_ADVERTISE_URL",
+    default: "http://HOST:PORT (required when HOST is 0.0.0.0 or ::)",
+    what: "the URL other nodes of the cluster reach this one at",
+  },
+  {
+    name: "SLICE_LEASE",
+    default: "6",
+    what: "seconds a node's hold on a workspace lasts unrenewed: a dead node's workspaces move after at most this",
+  },
+  {
+    name: "SLICE_CLUSTER_REPLICAS",
+    default: "3",
+    what: "copies of the cluster's lease bucket in NATS (1 for a single nats-server)",
+  },
+  {
     name: "SLICE_API_KEY",
     flag: "--api-key",
     default: "unset (the first start prints a new admin key)",
@@ -118,6 +144,34 @@ const EnvSchema = z.object({
         message: "expected a postgres:// or postgresql:// URL",
       }),
   ),
+  SLICE_CLUSTER: optional(
+    z
+      .string()
+      .trim()
+      .transform((s) => s.split(",").map((u) => u.trim()))
+      .refine((l) => l.every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u) && URL.canParse(u)), {
+        message: "expected nats://host:port URLs, comma-separated",
+      }),
+  ),
+  SLICE_NODE_ID: optional(
+    z
+      .string()
+      .trim()
+      .refine((s) => /^[A-Za-z0-9_-]{1,64}$/.test(s), {
+        message: "expected 1 to 64 letters, digits, - or _",
+      }),
+  ),
+  SLICE_ADVERTISE_URL: optional(
+    z
+      .string()
+      .trim()
+      .refine((s) => /^https?:\/\/[^\s/]+\/?$/.test(s) && URL.canParse(s), {
+        message: "expected an http:// or https:// URL without a path",
+      })
+      .transform((s) => s.replace(/\/$/, "")),
+  ),
+  SLICE_LEASE: optional(integer("seconds", 2, 300)),
+  SLICE_CLUSTER_REPLICAS: optional(integer("copies", 1, 5)),
   SLICE_API_KEY: optional(secret("an API key")),
   SLICE_RATE_LIMIT: optional(integer("requests per minute", 1, 10_000_000)),
   SLICE_WEBHOOK_ALLOW_PRIVATE: optional(
@@ -155,6 +209,8 @@ export interface Config {
   /** `SLICE_SNAPSHOT_DIR`: a directory, or null for off (`off`); unset: the default for the store. */
   snapshotDir?: string | null;
   snapshotIntervalMs?: number;
+  /** `SLICE_CLUSTER` and the node's settings: one node of a cluster (docs/cluster.md). */
+  cluster?: ClusterConfig;
   apiKey?: string;
   rateLimit: number;
   /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: loopback, private and link-local addresses may be reached. */
@@ -165,6 +221,14 @@ export interface Config {
   /** `SLICE_CHECK_RESPONSES=1`: answers are checked against their documented schemas. */
   checkResponses: boolean;
   logLevel: LogLevel;
+}
+
+export interface ClusterConfig {
+  servers: string[];
+  nodeId?: string;
+  advertiseUrl?: string;
+  leaseMs?: number;
+  replicas?: number;
 }
 
 /** One or more settings are bad: `problems` has one line per bad value. */
@@ -200,7 +264,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "SLICE_WEBHOOK_ALLOW_PRIVATE: 1 contradicts SLICE_WEBHOOK_DENY_PRIVATE=1 (deprecated: refusing is the default); unset one of them",
     ]);
   }
+  const nodeSet =
+    e.SLICE_NODE_ID !== undefined ||
+    e.SLICE_ADVERTISE_URL !== undefined ||
+    e.SLICE_LEASE !== undefined ||
+    e.SLICE_CLUSTER_REPLICAS !== undefined;
+  // The node's settings without SLICE_CLUSTER wait for `--cluster`: `servers` is empty then.
+  const cluster: ClusterConfig | undefined =
+    e.SLICE_CLUSTER === undefined && !nodeSet
+      ? undefined
+      : {
+          servers: e.SLICE_CLUSTER ?? [],
+          ...(e.SLICE_NODE_ID !== undefined ? { nodeId: e.SLICE_NODE_ID } : {}),
+          ...(e.SLICE_ADVERTISE_URL !== undefined ? { advertiseUrl: e.SLICE_ADVERTISE_URL } : {}),
+          ...(e.SLICE_LEASE !== undefined ? { leaseMs: e.SLICE_LEASE * 1000 } : {}),
+          ...(e.SLICE_CLUSTER_REPLICAS !== undefined ? { replicas: e.SLICE_CLUSTER_REPLICAS } : {}),
+        };
   return {
+    ...(cluster ? { cluster } : {}),
     port: e.PORT ?? 8080,
     host: e.HOST ?? "127.0.0.1",
     ...(e.SLICE_DB !== undefined ? { sqlitePath: e.SLICE_DB } : {}),

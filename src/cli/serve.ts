@@ -18,6 +18,7 @@ interface ServeFlags {
   db?: string;
   databaseUrl?: string;
   apiKey?: string;
+  cluster?: string;
   demo?: boolean;
   demoContacts: number;
   demoEvents?: number;
@@ -62,6 +63,11 @@ export async function serveOptions(
     if (flags.databaseUrl.trim() === "") delete opts.databaseUrl;
     else opts.databaseUrl = flags.databaseUrl.trim();
   }
+  if (flags.cluster !== undefined) {
+    // Checked as the environment's value is: one rule for both.
+    const c = loadConfig({ SLICE_CLUSTER: flags.cluster }).cluster;
+    if (c) opts.cluster = { ...opts.cluster, servers: c.servers };
+  }
   if (flags.apiKey !== undefined) {
     if (flags.apiKey.length < 16 || /\s/.test(flags.apiKey)) {
       throw new Error("--api-key: expected an API key of at least 16 characters, without spaces");
@@ -88,6 +94,10 @@ export function serveCommand(): Command {
     .option(
       "--api-key <key>",
       "admin API key of the default workspace (env SLICE_API_KEY; otherwise the first start prints a new one)",
+    )
+    .option(
+      "--cluster <urls>",
+      "join a Slice cluster: nats:// URLs of its NATS JetStream servers, comma-separated; needs --database-url (env SLICE_CLUSTER)",
     )
     .option(
       "--demo",
@@ -162,6 +172,12 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...opts,
     logger,
     waitForReady: false,
+    // Crash-only: a node that lost a lease may hold state of the workspace that is no
+    // longer the truth; its supervisor restarts it clean (docs/cluster.md).
+    onPlacementLost: (ws, why) => {
+      logger.error({ workspace: ws }, `Slice: lost workspace ${ws} (${why}): exiting`);
+      process.exit(75);
+    },
     ...(flags.demo
       ? {
           beforeReady: async (slice) => {

@@ -26,6 +26,7 @@ import {
   schemeOf,
 } from "./auth.ts";
 import { checkJsonTextDepth, checkValueDepth } from "./body-limits.ts";
+import { type Forwarding, registerForwarding } from "./forward.ts";
 import { registerIdempotency } from "./idempotency.ts";
 import { type Metrics, registerMetrics } from "./metrics.ts";
 import { registerHookRoute } from "./routes/receivers.ts";
@@ -51,6 +52,8 @@ export interface ServerOptions {
   authFailureLimit?: AuthFailureLimit;
   /** `SLICE_CHECK_RESPONSES=1`: every JSON answer is checked against its documented schema (500 if not). */
   checkResponses?: boolean;
+  /** One node of a cluster: requests for workspaces other nodes serve go there (src/http/forward.ts). */
+  forwarding?: Forwarding;
 }
 
 declare module "fastify" {
@@ -279,6 +282,7 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     req.caller = await authenticate(slice, failures, req, (s) => reply.header("retry-after", String(s)));
   });
+  if (opts.forwarding) registerForwarding(app, slice, opts.forwarding);
   // A route that needs a key never runs without one, whatever hook order plugins add.
   app.addHook("preHandler", async (req) => {
     if (req.caller === null && schemeOf(req) !== "none") {

@@ -6,7 +6,8 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { type Config, loadConfig } from "../config.ts";
+import { hostname } from "node:os";
+import { type ClusterConfig, type Config, loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { Readiness } from "../observability/readiness.ts";
 import type { LoadPhase } from "../service/live-workspace.ts";
@@ -30,6 +31,10 @@ export interface StartOptions extends ServerOptions {
   snapshotDir?: string | null;
   /** `SLICE_SNAPSHOT_INTERVAL` in ms. */
   snapshotIntervalMs?: number;
+  /** `SLICE_CLUSTER`…: one node of a cluster over `databaseUrl` (docs/cluster.md). */
+  cluster?: ClusterConfig;
+  /** A cluster node lost a workspace's lease (`slice serve` exits: its supervisor restarts it). */
+  onPlacementLost?: (ws: string, why: string) => void;
   apiKey?: string;
   /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: see `SliceOptions.allowPrivateAddresses` (default false: refused). */
   allowPrivateAddresses?: boolean;
@@ -86,6 +91,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     ...(c.databaseUrl !== undefined ? { databaseUrl: c.databaseUrl } : {}),
     ...(c.snapshotDir !== undefined ? { snapshotDir: c.snapshotDir } : {}),
     ...(c.snapshotIntervalMs !== undefined ? { snapshotIntervalMs: c.snapshotIntervalMs } : {}),
+    ...(c.cluster !== undefined ? { cluster: c.cluster } : {}),
     ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : {}),
     allowPrivateAddresses: c.allowPrivateAddresses,
     rateLimit: { max: c.rateLimit, windowMs: 60_000 },
@@ -133,7 +139,38 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ...(opts.sqlitePath ? { sqlitePath: opts.sqlitePath } : {}),
     ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
   };
+  const cluster = opts.cluster;
+  if (cluster) {
+    if (cluster.servers.length === 0) {
+      throw new Error(
+        "SLICE_NODE_ID, SLICE_ADVERTISE_URL, SLICE_LEASE and SLICE_CLUSTER_REPLICAS apply to a cluster node: set SLICE_CLUSTER or --cluster",
+      );
+    }
+    if (!opts.databaseUrl) {
+      throw new Error("SLICE_CLUSTER: a cluster's nodes share one PostgreSQL database: set DATABASE_URL");
+    }
+    const host = opts.host ?? "127.0.0.1";
+    if (!cluster.advertiseUrl && (host === "0.0.0.0" || host === "::")) {
+      throw new Error(`SLICE_ADVERTISE_URL: required when HOST is ${host}: the URL other nodes reach this one at`);
+    }
+  }
   const store = await openStore(storeOpts);
+  let placement: import("../cluster/placement.ts").Placement | undefined;
+  if (cluster) {
+    try {
+      const { Placement } = await import("../cluster/placement.ts");
+      placement = await Placement.connect({
+        servers: cluster.servers,
+        nodeId: cluster.nodeId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`,
+        ...(cluster.leaseMs !== undefined ? { leaseMs: cluster.leaseMs } : {}),
+        ...(cluster.replicas !== undefined ? { replicas: cluster.replicas } : {}),
+        info: (line) => info(line),
+      });
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+  }
   const snapshotDir = snapshotDirOf(opts);
   const readiness = new Readiness();
   const metrics = opts.metrics ?? new Metrics();
@@ -213,8 +250,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       ...(opts.destinationPollMs !== undefined ? { destinationPollMs: opts.destinationPollMs } : {}),
       ...(opts.allowInsecureExportTargets ? { allowInsecureExportTargets: true } : {}),
       ...(opts.schedulePollMs !== undefined ? { schedulePollMs: opts.schedulePollMs } : {}),
+      ...(placement ? { placement } : {}),
+      ...(opts.onPlacementLost ? { onPlacementLost: opts.onPlacementLost } : {}),
     });
   } catch (e) {
+    await placement?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;
   }
@@ -224,6 +264,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     readiness,
     metrics,
     ...(logger ? { loggerInstance: logger } : {}),
+    ...(placement
+      ? {
+          forwarding: {
+            nodeId: placement.nodeId,
+            ownerUrl: (ws: string) => placement.leaseOf(ws)?.url || null,
+          },
+        }
+      : {}),
   });
   const host = opts.host ?? "127.0.0.1";
   try {
@@ -235,6 +283,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : (opts.port ?? 8080);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (placement) placement.url = cluster?.advertiseUrl ?? url;
 
   const workspaces = (await store.listWorkspaces()).map((w) => w.id);
   readiness.setWorkspaces(workspaces.length);

@@ -55,6 +55,34 @@ export interface SliceOptions {
    * start reads the file and then only what the store got after it. Off when absent.
    */
   snapshots?: { dir: string; intervalMs?: number };
+  /**
+   * One node of a cluster (docs/cluster.md): this process serves only the workspaces whose
+   * lease it holds. Absent: it serves every workspace, as the single process it is alone.
+   */
+  placement?: WorkspacePlacement;
+  /** This node lost a workspace's lease (default: logged, the workspace closed here). */
+  onPlacementLost?: (ws: string, why: string) => void;
+}
+
+/** What the service needs of a cluster's placement (src/cluster/placement.ts). */
+export interface WorkspacePlacement {
+  start(hooks: PlacementHooks): Promise<void>;
+  /** Whether this node serves `ws` now. */
+  owns(ws: string): boolean;
+  /** Takes `ws` now if nobody holds it (a workspace just created here). */
+  claim(ws: string): Promise<boolean>;
+  /** Hands the leases back and leaves the cluster. */
+  stop(): Promise<void>;
+}
+
+export interface PlacementHooks {
+  /** Every workspace there is. */
+  workspaces(): Promise<string[]>;
+  /** This node took `ws`'s lease: open it. */
+  acquired(ws: string): Promise<void>;
+  /** This node no longer holds `ws`'s lease, or cannot tell: it must stop serving it. */
+  lost(ws: string, why: string): void;
+  log(line: string): void;
 }
 
 /** Events of the running service that metrics and start-up progress follow. */

@@ -192,7 +192,20 @@ export class Slice {
 
   /** Opens every workspace, then starts the webhook worker and the clock. */
   async load(): Promise<void> {
-    for (const ws of await this.store.listWorkspaces()) await this.workspace(ws.id);
+    const placement = this.opts.placement;
+    if (placement) {
+      // A cluster node opens the workspaces whose leases it takes, now and as nodes come and go.
+      await placement.start({
+        workspaces: async () => (await this.store.listWorkspaces()).map((w) => w.id),
+        acquired: async (ws) => {
+          if (!this.stopped) await this.workspace(ws);
+        },
+        lost: (ws, why) => this.placementLost(ws, why),
+        log: (line) => this.log(line),
+      });
+    } else {
+      for (const ws of await this.store.listWorkspaces()) await this.workspace(ws.id);
+    }
     if (this.stopped) return;
     this.loaded = true;
     this.dispatcher.start();
@@ -276,16 +289,28 @@ export class Slice {
   private async bootstrap(): Promise<void> {
     const store = this.store;
     const keys = store.workspace(DEFAULT_WORKSPACE_ID).apiKeys;
+    // Nodes of a cluster start together over one database: whoever loses a race to
+    // create the same row finds it made by the winner.
+    const racing = async (create: () => Promise<unknown>, made: () => Promise<boolean>) => {
+      try {
+        await create();
+      } catch (e) {
+        if (!(await made())) throw e;
+      }
+    };
     if (!(await store.getWorkspace(DEFAULT_WORKSPACE_ID))) {
-      await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });
+      await racing(
+        () => store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" }),
+        async () => (await store.getWorkspace(DEFAULT_WORKSPACE_ID)) !== null,
+      );
     }
-    if (this.opts.apiKey) {
-      if (!(await store.authenticate(this.opts.apiKey))) {
-        await keys.create({
-          name: "admin (SLICE_API_KEY)",
-          admin: true,
-          secret: this.opts.apiKey,
-        });
+    const apiKey = this.opts.apiKey;
+    if (apiKey) {
+      if (!(await store.authenticate(apiKey))) {
+        await racing(
+          () => keys.create({ name: "admin (SLICE_API_KEY)", admin: true, secret: apiKey }),
+          async () => (await store.authenticate(apiKey)) !== null,
+        );
       }
       return;
     }
@@ -296,11 +321,30 @@ export class Slice {
     }
   }
 
+  /** Whether this process serves `id` (always, unless it is one node of a cluster). */
+  servesHere(id: string): boolean {
+    return this.opts.placement ? this.opts.placement.owns(id) : true;
+  }
+
+  /**
+   * This node lost `ws`'s lease: nothing more of it is served here. Its writes in flight
+   * may still commit, which the next holder's load reads (docs/cluster.md, "Failure cases").
+   */
+  private placementLost(ws: string, why: string): void {
+    this.log(`Slice: workspace ${ws} is no longer served by this node: ${why}`);
+    this.workspaces.delete(ws);
+    this.dispatcher.removeWorkspace(ws);
+    this.opts.onPlacementLost?.(ws, why);
+  }
+
   /** The open service of a workspace, opening it on first use. */
   async workspace(id: string): Promise<WorkspaceService> {
     const open = this.workspaces.get(id);
     if (open) return open;
     let p = this.opening.get(id);
+    if (!p && !this.servesHere(id)) {
+      throw new ApiError("unavailable", `workspace ${id} is served by another node of the cluster; retry`);
+    }
     if (!p) {
       p = (async () => {
         const info = await this.store.getWorkspace(id);
@@ -377,7 +421,8 @@ export class Slice {
       ...(input.time_zone !== undefined ? { time_zone: input.time_zone } : {}),
     });
     const key = await this.store.workspace(ws.id).apiKeys.create({ name: "default" });
-    await this.workspace(ws.id);
+    if (this.opts.placement) await this.opts.placement.claim(ws.id);
+    if (this.servesHere(ws.id)) await this.workspace(ws.id);
     return { workspace: ws, api_key: key.secret };
   }
 
@@ -514,6 +559,8 @@ export class Slice {
       await this.snapshotRound;
       await this.snapshotAll();
     }
+    // Everything is flushed: the next holders may take over at once.
+    await this.opts.placement?.stop().catch((e: unknown) => this.log(`Slice: leaving the cluster: ${(e as Error).message}`));
     await this.store.close();
   }
 }

@@ -1,0 +1,296 @@
+/**
+ * Which node of a cluster serves which workspace (docs/cluster.md, "A cluster"): one lease
+ * per workspace in a JetStream KV bucket, replicated on the NATS cluster.
+ *
+ * - A lease is `{node, url, epoch, expires_at}` under `ws.<workspace>`. It is taken and
+ *   renewed by compare-and-set on the entry's revision, so two nodes never both succeed.
+ *   Debian's nats-server (2.9) has no per-key TTL: the expiry is a time in the value, and
+ *   a lease whose time has passed may be taken by the next epoch.
+ * - Its holder stops serving the workspace a quarter of a lease before that time unless a
+ *   renewal went through, so a node cut off from NATS has stopped before anyone may take
+ *   over (clocks are assumed to agree within that margin).
+ * - Every node announces itself under `node.<id>` with the same expiry. A free or expired
+ *   lease is taken by the live node that rendezvous hashing prefers for that workspace, so
+ *   a dead node's workspaces spread over the others instead of going to the first to look.
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { PlacementHooks, WorkspacePlacement } from "../service/slice-options.ts";
+
+export interface Lease {
+  node: string;
+  /** Where the holder serves HTTP: other nodes forward the workspace's requests there. */
+  url: string;
+  /** One more at every change of holder: stamps what a holder did, so a deposed one is recognisable. */
+  epoch: number;
+  /** Wall-clock milliseconds. */
+  expires_at: number;
+}
+
+interface NodeRecord {
+  url: string;
+  expires_at: number;
+}
+
+export interface PlacementSettings {
+  /** `nats://host:port` of one or more servers of the NATS cluster. */
+  servers: string[];
+  /** This node's name in the cluster (unique among live nodes). */
+  nodeId: string;
+  /** Lease length (default 6 s): a dead node's workspaces are taken over after at most this. */
+  leaseMs?: number;
+  /** Copies of the lease bucket in the NATS cluster (default 3; 1 for a single server). */
+  replicas?: number;
+  /** KV bucket (default `slice_cluster`). */
+  bucket?: string;
+  /** Where leases taken and handed back are told (failures go to the hooks' `log`). */
+  info?: (line: string) => void;
+}
+
+const DEFAULT_LEASE_MS = 6_000;
+
+/** FNV-1a over UTF-16 code units: a stable, well-spread score for rendezvous hashing. */
+function score(node: string, ws: string): number {
+  let h = 0x811c9dc5;
+  const s = `${node}\u0000${ws}`;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // One more mixing round: FNV's low bits alone spread short keys poorly.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+function decode<T>(e: KvEntry | null): T | null {
+  if (!e || e.operation !== "PUT" || e.length === 0) return null;
+  try {
+    return JSON.parse(e.string()) as T;
+  } catch {
+    return null;
+  }
+}
+
+export class Placement implements WorkspacePlacement {
+  private readonly leaseMs: number;
+  /** Every lease and node record, as the bucket's watch last told them. */
+  private readonly leases = new Map<string, Lease>();
+  private readonly nodes = new Map<string, NodeRecord>();
+  /** The leases this node holds: the entry's revision and until when it may serve. */
+  private readonly held = new Map<string, { lease: Lease; revision: number; servesUntil: number }>();
+  private hooks: PlacementHooks | null = null;
+  /** Where this node serves HTTP, as other nodes reach it (set once it listens). */
+  url = "";
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<void> | null = null;
+  private stopped = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+    readonly settings: PlacementSettings,
+  ) {
+    this.leaseMs = settings.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  /** Connects to NATS (retrying while the servers come up) and opens the lease bucket. */
+  static async connect(settings: PlacementSettings): Promise<Placement> {
+    const nc = await connect({
+      servers: settings.servers,
+      name: `slice ${settings.nodeId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
+    try {
+      // A renewal that waits longer than a quarter of a lease is late anyway: fail it
+      // and try again next round, rather than hold the rounds behind it.
+      const js = jetstream(nc, { timeout: Math.max(500, (settings.leaseMs ?? DEFAULT_LEASE_MS) / 4) });
+      const kvm = new Kvm(js);
+      // A NATS cluster that has just started elects its JetStream leader first: retry a while.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const kv = await kvm.create(settings.bucket ?? "slice_cluster", {
+            replicas: settings.replicas ?? 3,
+            history: 1,
+          });
+          return new Placement(nc, kv, settings);
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } catch (e) {
+      await nc.close().catch(() => undefined);
+      throw new Error(`cluster: cannot open the lease bucket on ${settings.servers.join(",")}: ${(e as Error).message}`);
+    }
+  }
+
+  get nodeId(): string {
+    return this.settings.nodeId;
+  }
+
+  /** Watches the bucket, announces this node, and from one lease round on takes its share. */
+  async start(hooks: PlacementHooks): Promise<void> {
+    this.hooks = hooks;
+    const watch = await this.kv.watch({ key: ">" });
+    void (async () => {
+      for await (const e of watch) {
+        const [kind, ...rest] = e.key.split(".");
+        const id = rest.join(".");
+        if (kind === "ws") {
+          const l = decode<Lease>(e);
+          if (l) this.leases.set(id, l);
+          else this.leases.delete(id);
+        } else if (kind === "node") {
+          const n = decode<NodeRecord>(e);
+          if (n) this.nodes.set(id, n);
+          else this.nodes.delete(id);
+        }
+      }
+    })().catch((e: unknown) => hooks.log(`cluster: watching leases stopped: ${(e as Error).message}`));
+    await this.announce();
+    // Peers starting at the same time announce themselves within a round: waiting one
+    // spreads the first claims over them instead of the first node taking everything.
+    await new Promise((r) => setTimeout(r, this.roundMs()));
+    await this.runRound();
+    this.timer = setInterval(() => void this.runRound(), this.roundMs());
+  }
+
+  private roundMs(): number {
+    return Math.max(100, Math.floor(this.leaseMs / 6));
+  }
+
+  /** Whether this node serves `ws` now. */
+  owns(ws: string): boolean {
+    const h = this.held.get(ws);
+    return h !== undefined && Date.now() < h.servesUntil;
+  }
+
+  /** The workspaces this node holds. */
+  heldWorkspaces(): string[] {
+    return [...this.held.keys()];
+  }
+
+  /** The lease of `ws` as last seen, if unexpired. */
+  leaseOf(ws: string): Lease | null {
+    const l = this.leases.get(ws);
+    return l && l.expires_at > Date.now() ? l : null;
+  }
+
+  /** Tries to take a workspace now (one just created here), whoever rendezvous would prefer. */
+  async claim(ws: string): Promise<boolean> {
+    return this.acquire(ws);
+  }
+
+  private async announce(): Promise<void> {
+    const url = this.url;
+    await this.kv.put(`node.${this.nodeId}`, encode({ url, expires_at: Date.now() + this.leaseMs }));
+  }
+
+  private runRound(): Promise<void> {
+    // One round at a time: a slow NATS must not stack them up.
+    this.round ??= this.roundOnce()
+      .catch((e: unknown) => this.hooks?.log(`cluster: lease round failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.round = null;
+      });
+    return this.round;
+  }
+
+  private async roundOnce(): Promise<void> {
+    if (this.stopped || !this.hooks) return;
+    await this.renewAll();
+    await this.announce();
+    const now = Date.now();
+    const live = [this.nodeId];
+    for (const [id, n] of this.nodes) if (id !== this.nodeId && n.expires_at > now) live.push(id);
+    for (const ws of await this.hooks.workspaces()) {
+      if (this.stopped) return;
+      if (this.held.has(ws) || this.leaseOf(ws)) continue;
+      let best = live[0]!;
+      for (const id of live) if (score(id, ws) > score(best, ws)) best = id;
+      if (best === this.nodeId) await this.acquire(ws);
+    }
+  }
+
+  private async renewAll(): Promise<void> {
+    await Promise.all(
+      [...this.held].map(async ([ws, h]) => {
+        const began = Date.now();
+        const lease: Lease = { ...h.lease, expires_at: began + this.leaseMs };
+        try {
+          const revision = await this.kv.update(`ws.${ws}`, encode(lease), h.revision);
+          this.held.set(ws, { lease, revision, servesUntil: began + (this.leaseMs * 3) / 4 });
+        } catch (e) {
+          const current = decode<Lease>(await this.kv.get(`ws.${ws}`).catch(() => null));
+          if (current && (current.node !== this.nodeId || current.epoch !== h.lease.epoch)) {
+            this.drop(ws, `taken by ${current.node} (epoch ${current.epoch})`);
+          } else if (Date.now() >= h.servesUntil) {
+            this.drop(ws, `not renewed in time: ${(e as Error).message}`);
+          }
+        }
+      }),
+    );
+  }
+
+  private drop(ws: string, why: string): void {
+    if (!this.held.delete(ws)) return;
+    this.hooks?.lost(ws, why);
+  }
+
+  private async acquire(ws: string): Promise<boolean> {
+    if (this.held.has(ws)) return true;
+    const key = `ws.${ws}`;
+    const began = Date.now();
+    const entry = await this.kv.get(key);
+    const old = decode<Lease>(entry);
+    if (old && old.expires_at > began && old.node !== this.nodeId) return false;
+    const lease: Lease = {
+      node: this.nodeId,
+      url: this.url,
+      epoch: (old?.epoch ?? 0) + 1,
+      expires_at: began + this.leaseMs,
+    };
+    let revision: number;
+    try {
+      revision =
+        entry && entry.operation === "PUT"
+          ? await this.kv.update(key, encode(lease), entry.revision)
+          : await this.kv.create(key, encode(lease));
+    } catch {
+      return false; // another node got there first
+    }
+    this.held.set(ws, { lease, revision, servesUntil: began + (this.leaseMs * 3) / 4 });
+    this.leases.set(ws, lease);
+    this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
+    // Not awaited: a long load must not hold the renewals of the other leases.
+    this.hooks?.acquired(ws).catch((e: unknown) => {
+      // Not servable here: let the lease lapse for another node.
+      this.held.delete(ws);
+      this.hooks?.log(`cluster: opening workspace ${ws} failed: ${(e as Error).message}`);
+    });
+    return true;
+  }
+
+  /** Hands every lease back (expired at once, for the next node to take) and leaves NATS. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.round;
+    await Promise.all(
+      [...this.held].map(async ([ws, h]) => {
+        await this.kv.update(`ws.${ws}`, encode({ ...h.lease, expires_at: 0 }), h.revision).catch(() => undefined);
+      }),
+    );
+    this.held.clear();
+    await this.kv.delete(`node.${this.nodeId}`).catch(() => undefined);
+    await this.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Every node of a cluster answers for every workspace (docs/cluster.md): a request for a
+ * workspace another node serves is forwarded to that node as it came, streamed both ways,
+ * so uploads, exports and the change stream (`GET /v1/stream`) pass through unchanged.
+ * `@fastify/reply-from` does the streaming proxying; this decides where to.
+ *
+ * Forwarding happens right after authentication, before the body is read: the owner
+ * parses, validates, rate-limits and answers as if called directly. A request forwarded
+ * once is never forwarded again (the owner moved meanwhile): it is answered 503 with
+ * Retry-After, as is one for a workspace nobody holds during a takeover.
+ */
+import replyFrom from "@fastify/reply-from";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "../service/errors.ts";
+import type { Slice } from "../service/slice.ts";
+
+/** Set on a forwarded request: the node that forwarded it. */
+export const FORWARDED_BY = "x-slice-forwarded-by";
+
+export interface Forwarding {
+  /** This node's name. */
+  nodeId: string;
+  /** The HTTP URL of the node holding `ws`'s lease, if one does. */
+  ownerUrl(ws: string): string | null;
+}
+
+/** The workspace a request is for, when it names one: its key's, or a receiver's. */
+async function workspaceOf(req: FastifyRequest, slice: Slice): Promise<string | null> {
+  if (req.caller) return req.caller.workspace.id;
+  if (req.routeOptions.url === "/hooks/:id") {
+    const id = (req.params as { id?: string }).id;
+    if (id) return (await slice.store.findReceiver(id))?.workspace_id ?? null;
+  }
+  return null;
+}
+
+function unavailable(reply: FastifyReply, message: string): ApiError {
+  reply.header("retry-after", "1");
+  return new ApiError("unavailable", message);
+}
+
+/** Registers the forwarding hook: call after the hook that authenticates. */
+export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwarding): void {
+  // No body timeout: the change stream is open for as long as its client listens.
+  void app.register(replyFrom, { undici: { headersTimeout: 120_000, bodyTimeout: 0 } });
+  app.addHook("onRequest", async (req, reply) => {
+    const ws = await workspaceOf(req, slice);
+    if (ws === null || slice.servesHere(ws)) return;
+    if (req.headers[FORWARDED_BY] !== undefined) {
+      throw unavailable(reply, `workspace ${ws} moved to another node of the cluster; retry`);
+    }
+    const owner = f.ownerUrl(ws);
+    if (owner === null) {
+      throw unavailable(reply, `workspace ${ws} is being taken over by a node of the cluster; retry`);
+    }
+    // Not parsed yet: the body goes on as the client sent it (compressed, a CSV upload…).
+    if (req.method !== "GET" && req.method !== "HEAD") (req as { body: unknown }).body = req.raw;
+    reply.from(`${owner}${req.url}`, {
+      rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_BY]: f.nodeId }),
+      onError: (r) => {
+        r.header("retry-after", "1")
+          .code(503)
+          .send({
+            error: {
+              code: "unavailable",
+              message: `workspace ${ws}: its node at ${owner} did not answer; retry`,
+            },
+          });
+      },
+    });
+    return reply;
+  });
+}
