@@ -6,12 +6,15 @@
  *   renewed by compare-and-set on the entry's revision, so two nodes never both succeed.
  *   Debian's nats-server (2.9) has no per-key TTL: the expiry is a time in the value, and
  *   a lease whose time has passed may be taken by the next epoch.
- * - Its holder stops serving the workspace a quarter of a lease before that time unless a
+ * - Its holder stops serving the workspace a fifth of a lease before that time unless a
  *   renewal went through, so a node cut off from NATS has stopped before anyone may take
- *   over (clocks are assumed to agree within that margin).
+ *   over (clocks are assumed to agree within that margin). It resumes if a later renewal
+ *   goes through on the same revision: nobody took the lease meanwhile, so nobody else
+ *   served the workspace. Only a lease seen taken by another node is lost for good.
  * - Every node announces itself under `node.<id>` with the same expiry. A free or expired
  *   lease is taken by the live node that rendezvous hashing prefers for that workspace, so
- *   a dead node's workspaces spread over the others instead of going to the first to look.
+ *   a dead node's workspaces spread over the others instead of going to the first to look;
+ *   one expired for a whole lease length more goes to whichever node asks first.
  */
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
@@ -38,7 +41,7 @@ export interface PlacementSettings {
   servers: string[];
   /** This node's name in the cluster (unique among live nodes). */
   nodeId: string;
-  /** Lease length (default 6 s): a dead node's workspaces are taken over after at most this. */
+  /** Lease length (default 10 s): a dead node's workspaces are taken over after at most this. */
   leaseMs?: number;
   /** Copies of the lease bucket in the NATS cluster (default 3; 1 for a single server). */
   replicas?: number;
@@ -48,7 +51,14 @@ export interface PlacementSettings {
   info?: (line: string) => void;
 }
 
-const DEFAULT_LEASE_MS = 6_000;
+const DEFAULT_LEASE_MS = 10_000;
+
+/**
+ * How long before its expiry a holder stops serving. NATS elects a new leader of the
+ * lease bucket 4 to 9 s after losing one; renewals fail meanwhile and the holder pauses
+ * (503) instead of serving on a lease it cannot prove.
+ */
+const SAFETY = 1 / 5;
 
 /** FNV-1a over UTF-16 code units: a stable, well-spread score for rendezvous hashing. */
 function score(node: string, ws: string): number {
@@ -82,7 +92,10 @@ export class Placement implements WorkspacePlacement {
   private readonly leases = new Map<string, Lease>();
   private readonly nodes = new Map<string, NodeRecord>();
   /** The leases this node holds: the entry's revision and until when it may serve. */
-  private readonly held = new Map<string, { lease: Lease; revision: number; servesUntil: number }>();
+  private readonly held = new Map<
+    string,
+    { lease: Lease; revision: number; servesUntil: number; paused?: boolean }
+  >();
   private hooks: PlacementHooks | null = null;
   /** Where this node serves HTTP, as other nodes reach it (set once it listens). */
   url = "";
@@ -164,7 +177,7 @@ export class Placement implements WorkspacePlacement {
   }
 
   private roundMs(): number {
-    return Math.max(100, Math.floor(this.leaseMs / 6));
+    return Math.max(100, Math.floor(this.leaseMs / 10));
   }
 
   /** Whether this node serves `ws` now. */
@@ -214,9 +227,16 @@ export class Placement implements WorkspacePlacement {
     for (const ws of await this.hooks.workspaces()) {
       if (this.stopped) return;
       if (this.held.has(ws) || this.leaseOf(ws)) continue;
+      // Expired as last seen: read it again, in case the watch missed a renewal.
+      const fresh = decode<Lease>(await this.kv.get(`ws.${ws}`));
+      if (fresh) this.leases.set(ws, fresh);
+      if (this.leaseOf(ws)) continue;
       let best = live[0]!;
       for (const id of live) if (score(id, ws) > score(best, ws)) best = id;
-      if (best === this.nodeId) await this.acquire(ws);
+      // The preferred node may look alive and yet not take it (stuck, cut off from the
+      // bucket's leader): a lease expired for a whole lease length is anyone's.
+      const lapsed = (fresh?.expires_at ?? 0) + this.leaseMs < now;
+      if (best === this.nodeId || lapsed) await this.acquire(ws);
     }
   }
 
@@ -227,13 +247,14 @@ export class Placement implements WorkspacePlacement {
         const lease: Lease = { ...h.lease, expires_at: began + this.leaseMs };
         try {
           const revision = await this.kv.update(`ws.${ws}`, encode(lease), h.revision);
-          this.held.set(ws, { lease, revision, servesUntil: began + (this.leaseMs * 3) / 4 });
+          this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
         } catch (e) {
           const current = decode<Lease>(await this.kv.get(`ws.${ws}`).catch(() => null));
           if (current && (current.node !== this.nodeId || current.epoch !== h.lease.epoch)) {
             this.drop(ws, `taken by ${current.node} (epoch ${current.epoch})`);
-          } else if (Date.now() >= h.servesUntil) {
-            this.drop(ws, `not renewed in time: ${(e as Error).message}`);
+          } else if (Date.now() >= h.servesUntil && !h.paused) {
+            h.paused = true;
+            this.hooks?.log(`cluster: workspace ${ws} paused: its lease cannot be renewed (${(e as Error).message})`);
           }
         }
       }),
@@ -267,7 +288,7 @@ export class Placement implements WorkspacePlacement {
     } catch {
       return false; // another node got there first
     }
-    this.held.set(ws, { lease, revision, servesUntil: began + (this.leaseMs * 3) / 4 });
+    this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
     this.leases.set(ws, lease);
     this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
     // Not awaited: a long load must not hold the renewals of the other leases.
