@@ -53,7 +53,7 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
   },
   {
     name: "SLICE_LEASE",
-    default: "6",
+    default: "10",
     what: "seconds a node's hold on a workspace lasts unrenewed: a dead node's workspaces move after at most this",
   },
   {

@@ -141,7 +141,9 @@ export class Placement implements WorkspacePlacement {
       }
     } catch (e) {
       await nc.close().catch(() => undefined);
-      throw new Error(`cluster: cannot open the lease bucket on ${settings.servers.join(",")}: ${(e as Error).message}`);
+      throw new Error(
+        `cluster: cannot open the lease bucket on ${settings.servers.join(",")}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -254,7 +256,9 @@ export class Placement implements WorkspacePlacement {
             this.drop(ws, `taken by ${current.node} (epoch ${current.epoch})`);
           } else if (Date.now() >= h.servesUntil && !h.paused) {
             h.paused = true;
-            this.hooks?.log(`cluster: workspace ${ws} paused: its lease cannot be renewed (${(e as Error).message})`);
+            this.hooks?.log(
+              `cluster: workspace ${ws} paused: its lease cannot be renewed (${(e as Error).message})`,
+            );
           }
         }
       }),
@@ -307,7 +311,9 @@ export class Placement implements WorkspacePlacement {
     await this.round;
     await Promise.all(
       [...this.held].map(async ([ws, h]) => {
-        await this.kv.update(`ws.${ws}`, encode({ ...h.lease, expires_at: 0 }), h.revision).catch(() => undefined);
+        await this.kv
+          .update(`ws.${ws}`, encode({ ...h.lease, expires_at: 0 }), h.revision)
+          .catch(() => undefined);
       }),
     );
     this.held.clear();

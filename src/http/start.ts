@@ -5,8 +5,8 @@
  * progress — while every workspace is rebuilt, then ready.
  */
 
-import { dirname, join, resolve } from "node:path";
 import { hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { type ClusterConfig, type Config, loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { Readiness } from "../observability/readiness.ts";
@@ -151,7 +151,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     }
     const host = opts.host ?? "127.0.0.1";
     if (!cluster.advertiseUrl && (host === "0.0.0.0" || host === "::")) {
-      throw new Error(`SLICE_ADVERTISE_URL: required when HOST is ${host}: the URL other nodes reach this one at`);
+      throw new Error(
+        `SLICE_ADVERTISE_URL: required when HOST is ${host}: the URL other nodes reach this one at`,
+      );
     }
   }
   const store = await openStore(storeOpts);

@@ -560,7 +560,9 @@ export class Slice {
       await this.snapshotAll();
     }
     // Everything is flushed: the next holders may take over at once.
-    await this.opts.placement?.stop().catch((e: unknown) => this.log(`Slice: leaving the cluster: ${(e as Error).message}`));
+    await this.opts.placement
+      ?.stop()
+      .catch((e: unknown) => this.log(`Slice: leaving the cluster: ${(e as Error).message}`));
     await this.store.close();
   }
 }

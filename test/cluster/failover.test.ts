@@ -118,7 +118,10 @@ async function call(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await fetch(`${node.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(10_000),
   });
@@ -181,9 +184,17 @@ class Ingest {
   }
 }
 
+/** The lease holder of `ws`, read again while NATS is electing a leader of the bucket. */
 async function ownerOf(ws: string): Promise<string> {
-  const e = await kv.get(`ws.${ws}`);
-  return (e?.json() as { node: string }).node;
+  for (let i = 0; ; i++) {
+    try {
+      const e = await kv.get(`ws.${ws}`);
+      return (e?.json() as { node: string }).node;
+    } catch (err) {
+      if (i >= 15) throw err;
+      await sleep(500);
+    }
+  }
 }
 
 describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
@@ -203,7 +214,13 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     for (const ws of workspaces) {
       let r: Awaited<ReturnType<typeof call>>;
       do {
-        r = await call(nodes[0]!, "POST", "/v1/segments", { name: "buyers", rule_text: "count(purchase) >= 3" }, ws.key);
+        r = await call(
+          nodes[0]!,
+          "POST",
+          "/v1/segments",
+          { name: "buyers", rule_text: "count(purchase) >= 3" },
+          ws.key,
+        );
         if (r.status === 503) await sleep(200);
       } while (r.status === 503);
       expect(r.status, JSON.stringify(r.json)).toBe(201);
@@ -238,7 +255,9 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
         const survivor = nodes[Math.floor(random() * nodes.length)]!;
         let servedAfter = -1;
         while (Date.now() - killedAt < TAKEOVER_LIMIT_MS + 5_000) {
-          const r = await call(survivor, "GET", `/v1/segments/${ws.segment}`, undefined, ws.key).catch(() => null);
+          const r = await call(survivor, "GET", `/v1/segments/${ws.segment}`, undefined, ws.key).catch(
+            () => null,
+          );
           if (r?.status === 200) {
             servedAfter = Date.now() - killedAt;
             break;
@@ -251,7 +270,10 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
           console.log(`${where}: leases\n${leases.join("\n")}`);
           for (const n of nodes) console.log(`${n.id} at ${n.url}:\n${n.out.slice(-40).join("\n")}`);
         }
-        expect(servedAfter, `${where}: ${ws.id} served again after kill -9 of ${victimId}`).toBeGreaterThanOrEqual(0);
+        expect(
+          servedAfter,
+          `${where}: ${ws.id} served again after kill -9 of ${victimId}`,
+        ).toBeGreaterThanOrEqual(0);
         expect(servedAfter, `${where}: takeover of ${ws.id} in ms`).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);
         nodes.push(await startNode(`n${3 + started++}`));
 
@@ -262,7 +284,10 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
         const ackedAtKill = ingest.acked();
         while (ingest.acked() < ackedAtKill + 200 && Date.now() - natsKilledAt < 15_000) await sleep(100);
         const during = ingest.acked() - ackedAtKill;
-        expect(during, `${where}: events acknowledged within 15 s of kill -9 of nats-server ${server}`).toBeGreaterThanOrEqual(200);
+        expect(
+          during,
+          `${where}: events acknowledged within 15 s of kill -9 of nats-server ${server}`,
+        ).toBeGreaterThanOrEqual(200);
         await nats.restart(server);
         report.push(
           `${where}: killed ${victimId} (held ${ws.id}): served again after ${servedAfter} ms; ` +
@@ -281,9 +306,10 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     await db.connect();
     try {
       for (const ws of workspaces) {
-        const rows = await db.query<{ idem_key: string }>("SELECT idem_key FROM events WHERE workspace_id = $1", [
-          ws.id,
-        ]);
+        const rows = await db.query<{ idem_key: string }>(
+          "SELECT idem_key FROM events WHERE workspace_id = $1",
+          [ws.id],
+        );
         const stored = new Set(rows.rows.map((r) => r.idem_key));
         const missing = [...ws.acked].filter((id) => !stored.has(id));
         expect(missing, `acknowledged events of ${ws.id} missing from the database`).toEqual([]);
@@ -298,7 +324,13 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     for (const ws of workspaces) {
       let r: Awaited<ReturnType<typeof call>> | null = null;
       for (let i = 0; i < 100 && r?.status !== 200; i++) {
-        r = await call(nodes[i % nodes.length]!, "GET", `/v1/segments/${ws.segment}`, undefined, ws.key).catch(() => null);
+        r = await call(
+          nodes[i % nodes.length]!,
+          "GET",
+          `/v1/segments/${ws.segment}`,
+          undefined,
+          ws.key,
+        ).catch(() => null);
         if (r?.status !== 200) await sleep(200);
       }
       expect(r?.status).toBe(200);
@@ -314,7 +346,9 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     try {
       for (const ws of workspaces) {
         const size = (await fresh.workspace(ws.id)).engine.members(ws.segment).count;
-        expect(served.get(ws.id), `${ws.id}: size served by the cluster against a fresh evaluation`).toBe(size);
+        expect(served.get(ws.id), `${ws.id}: size served by the cluster against a fresh evaluation`).toBe(
+          size,
+        );
         expect(size).toBeGreaterThan(0);
       }
     } finally {

@@ -65,9 +65,46 @@ const BAD: Record<string, [string, RegExp]> = {
   SLICE_PUBLIC_URL: ["ftp://files.example.com", /^SLICE_PUBLIC_URL: expected an http:\/\/ or https:\/\/ URL/],
   SLICE_METRICS_TOKEN: ["tiny", /^SLICE_METRICS_TOKEN: expected a token of at least 16 characters$/],
   LOG_LEVEL: ["loud", /^LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent/],
+  SLICE_CLUSTER: ["http://nats:4222", /^SLICE_CLUSTER: expected nats:\/\/host:port URLs, comma-separated/],
+  SLICE_NODE_ID: ["node one", /^SLICE_NODE_ID: expected 1 to 64 letters, digits, - or _/],
+  SLICE_ADVERTISE_URL: [
+    "http://a:1/path",
+    /^SLICE_ADVERTISE_URL: expected an http:\/\/ or https:\/\/ URL without a path/,
+  ],
+  SLICE_LEASE: ["1", /^SLICE_LEASE: expected seconds \(an integer from 2 to 300\)/],
+  SLICE_CLUSTER_REPLICAS: ["4x", /^SLICE_CLUSTER_REPLICAS: expected copies/],
 };
 
 describe("configuration", () => {
+  it("reads a cluster node's settings, and refuses them without a cluster or a PostgreSQL database", async () => {
+    expect(
+      loadConfig(
+        envWith({
+          SLICE_CLUSTER: "nats://a:4222, nats://b:4222",
+          SLICE_NODE_ID: "node-1",
+          SLICE_ADVERTISE_URL: "http://10.0.0.5:8080/",
+          SLICE_LEASE: "8",
+          SLICE_CLUSTER_REPLICAS: "1",
+        }),
+      ).cluster,
+    ).toEqual({
+      servers: ["nats://a:4222", "nats://b:4222"],
+      nodeId: "node-1",
+      advertiseUrl: "http://10.0.0.5:8080",
+      leaseMs: 8000,
+      replicas: 1,
+    });
+    const noCluster = await serve([], { SLICE_NODE_ID: "n1", SLICE_DB: join(dir, "n.db") });
+    expect(noCluster.code).toBe(1);
+    expect(noCluster.stderr).toContain("apply to a cluster node: set SLICE_CLUSTER or --cluster");
+    const noPostgres = await serve(["--cluster", "nats://127.0.0.1:1"], { SLICE_DB: join(dir, "n.db") });
+    expect(noPostgres.code).toBe(1);
+    expect(noPostgres.stderr).toContain("a cluster's nodes share one PostgreSQL database: set DATABASE_URL");
+    const badFlag = await serve(["--cluster", "localhost"], {});
+    expect(badFlag.code).toBe(1);
+    expect(badFlag.stderr).toContain("expected nats://host:port URLs");
+  }, 60_000);
+
   it("reads defaults, values, and empty values as unset", () => {
     expect(loadConfig(envWith({}))).toEqual({
       port: 8080,
