@@ -78,7 +78,7 @@ function score(node: string, ws: string): number {
 const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 function decode<T>(e: KvEntry | null): T | null {
-  if (!e || e.operation !== "PUT" || e.length === 0) return null;
+  if (e?.operation !== "PUT" || e.length === 0) return null;
   try {
     return JSON.parse(e.string()) as T;
   } catch {

@@ -189,7 +189,8 @@ async function ownerOf(ws: string): Promise<string> {
   for (let i = 0; ; i++) {
     try {
       const e = await kv.get(`ws.${ws}`);
-      return (e?.json() as { node: string }).node;
+      if (e) return e.json<{ node: string }>().node;
+      throw new Error(`no lease for ${ws}`);
     } catch (err) {
       if (i >= 15) throw err;
       await sleep(500);
