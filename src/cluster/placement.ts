@@ -251,7 +251,10 @@ export class Placement implements WorkspacePlacement {
           const revision = await this.kv.update(`ws.${ws}`, encode(lease), h.revision);
           this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
         } catch (e) {
-          const current = decode<Lease>(await this.kv.get(`ws.${ws}`).catch(() => null));
+          // Reads may be answered by a replica that lags (direct get): only a newer
+          // revision than ours can show the lease taken.
+          const entry = await this.kv.get(`ws.${ws}`).catch(() => null);
+          const current = entry && entry.revision > h.revision ? decode<Lease>(entry) : null;
           if (current && (current.node !== this.nodeId || current.epoch !== h.lease.epoch)) {
             this.drop(ws, `taken by ${current.node} (epoch ${current.epoch})`);
           } else if (Date.now() >= h.servesUntil && !h.paused) {

@@ -253,6 +253,9 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
         const before = ingest.acked();
         await kill9(victim!);
         const killedAt = Date.now();
+        const alive = (n: Node) => n.proc.exitCode === null && n.proc.signalCode === null;
+        const down = nodes.filter((n) => !alive(n)).map((n) => `${n.id}:\n${n.out.slice(-20).join("\n")}`);
+        expect(down, `${where}: nodes that exited by themselves`).toEqual([]);
         const survivor = nodes[Math.floor(random() * nodes.length)]!;
         let servedAfter = -1;
         while (Date.now() - killedAt < TAKEOVER_LIMIT_MS + 5_000) {
