@@ -172,12 +172,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...opts,
     logger,
     waitForReady: false,
-    // Crash-only: a node that lost a lease may hold state of the workspace that is no
-    // longer the truth; its supervisor restarts it clean (docs/cluster.md).
-    onPlacementLost: (ws, why) => {
-      logger.error({ workspace: ws }, `Slice: lost workspace ${ws} (${why}): exiting`);
-      process.exit(75);
-    },
+
     ...(flags.demo
       ? {
           beforeReady: async (slice) => {

@@ -21,6 +21,7 @@ import type {
   StoreOps,
   StorePosition,
 } from "../store/types.ts";
+import { ApiError } from "./errors.ts";
 import { ApplyQueue } from "./live/apply-queue.ts";
 import { fromLog } from "./live/changes.ts";
 import {
@@ -69,6 +70,8 @@ export class LiveWorkspace {
    */
   private readonly log: PendingLog;
   private readonly applies = new ApplyQueue();
+  /** Set once another node serves the workspace: what every write gets from then on. */
+  private retired: ApiError | null = null;
 
   /** How long pending changes wait before they are logged, and how many may wait (PendingLog). */
   static readonly LOG_DELAY_MS = PendingLog.DELAY_MS;
@@ -232,7 +235,22 @@ export class LiveWorkspace {
     });
   }
 
+  /**
+   * This process no longer serves the workspace (another node of the cluster holds it):
+   * waiting and later writes are refused, and changes not yet logged are dropped, since
+   * the next holder's load logs whatever the log lacks (docs/cluster.md).
+   */
+  retire(reason: string): void {
+    this.retired = new ApiError("unavailable", reason);
+    this.log.clear();
+    for (const req of this.waiting.splice(0)) req.reject(this.retired);
+  }
+
   private enqueue(req: WriteRequest): void {
+    if (this.retired) {
+      req.reject(this.retired);
+      return;
+    }
     this.waiting.push(settledOnce(req));
     if (!this.draining) void this.drain();
   }

@@ -327,13 +327,16 @@ export class Slice {
   }
 
   /**
-   * This node lost `ws`'s lease: nothing more of it is served here. Its writes in flight
-   * may still commit, which the next holder's load reads (docs/cluster.md, "Failure cases").
+   * This node lost `ws`'s lease: nothing more of it is served here, and its memory of it
+   * is dropped (a later lease loads it afresh). A write already committing may still
+   * commit (docs/cluster.md, "Not built yet": fencing).
    */
   private placementLost(ws: string, why: string): void {
     this.log(`Slice: workspace ${ws} is no longer served by this node: ${why}`);
+    this.workspaces.get(ws)?.live.retire(`workspace ${ws} moved to another node of the cluster; retry`);
     this.workspaces.delete(ws);
     this.dispatcher.removeWorkspace(ws);
+    this.syncer.removeWorkspace(ws);
     this.opts.onPlacementLost?.(ws, why);
   }
 

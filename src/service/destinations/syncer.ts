@@ -81,6 +81,11 @@ export class DestinationSyncer {
     this.wake(ws);
   }
 
+  /** Stops watching a workspace (another node of the cluster serves it); passes running finish. */
+  removeWorkspace(ws: string): void {
+    this.workspaces.delete(ws);
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
