@@ -280,10 +280,11 @@ export class Placement implements WorkspacePlacement {
     const entry = await this.kv.get(key);
     const old = decode<Lease>(entry);
     if (old && old.expires_at > began && old.node !== this.nodeId) return false;
+    const floor = (await this.hooks?.epochFloor(ws)) ?? 0;
     const lease: Lease = {
       node: this.nodeId,
       url: this.url,
-      epoch: (old?.epoch ?? 0) + 1,
+      epoch: Math.max(old?.epoch ?? 0, floor) + 1,
       expires_at: began + this.leaseMs,
     };
     let revision: number;
@@ -299,7 +300,7 @@ export class Placement implements WorkspacePlacement {
     this.leases.set(ws, lease);
     this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
     // Not awaited: a long load must not hold the renewals of the other leases.
-    this.hooks?.acquired(ws).catch((e: unknown) => {
+    this.hooks?.acquired(ws, lease.epoch).catch((e: unknown) => {
       // Not servable here: let the lease lapse for another node.
       this.held.delete(ws);
       this.hooks?.log(`cluster: opening workspace ${ws} failed: ${(e as Error).message}`);

@@ -240,6 +240,13 @@ export function buildServer(slice: Slice, opts: ServerOptions = {}): FastifyInst
       // What reaches here unhandled is the caller's input or a race lost to another
       // writer (a unique key taken in between). A refused cursor was named by its route
       // (route.ts), which knows it took one.
+      if (err.code === "fenced") {
+        // This node's hold on the workspace ended mid-write: nothing was committed.
+        return reply
+          .status(503)
+          .header("retry-after", "1")
+          .send(errorBody("unavailable", `${err.message}; retry`));
+      }
       const code =
         err.code === "conflict" ? "conflict" : err.code === "not_found" ? "not_found" : "invalid_request";
       const status = code === "conflict" ? 409 : code === "not_found" ? 404 : 400;

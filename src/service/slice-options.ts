@@ -78,8 +78,13 @@ export interface WorkspacePlacement {
 export interface PlacementHooks {
   /** Every workspace there is. */
   workspaces(): Promise<string[]>;
-  /** This node took `ws`'s lease: open it. */
-  acquired(ws: string): Promise<void>;
+  /**
+   * The lowest epoch a new lease of `ws` may have: above the one the database records,
+   * so that a lease bucket started afresh cannot hand out epochs the fencing refuses.
+   */
+  epochFloor(ws: string): Promise<number>;
+  /** This node took `ws`'s lease as `epoch`: fence the database to it, then open it. */
+  acquired(ws: string, epoch: number): Promise<void>;
   /** This node no longer holds `ws`'s lease, or cannot tell: it must stop serving it. */
   lost(ws: string, why: string): void;
   log(line: string): void;

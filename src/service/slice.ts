@@ -50,6 +50,8 @@ export function requireWorkspaceCreator(caller: Caller): void {
 
 export class Slice {
   private readonly workspaces = new Map<string, WorkspaceService>();
+  /** A cluster node's lease epoch per workspace it holds or held (-1 once lost). */
+  private readonly epochs = new Map<string, number>();
   private readonly opening = new Map<string, Promise<WorkspaceService>>();
   /** Clients of the change stream (`GET /v1/stream`). */
   readonly changeStreams: ChangeStreams;
@@ -195,10 +197,20 @@ export class Slice {
     const placement = this.opts.placement;
     if (placement) {
       // A cluster node opens the workspaces whose leases it takes, now and as nodes come and go.
+      // Fencing: a workspace's transactions commit only under the epoch this node holds;
+      // one it lost gets -1, which never matches.
+      this.store.fence((ws) => this.epochs.get(ws) ?? null);
       await placement.start({
         workspaces: async () => (await this.store.listWorkspaces()).map((w) => w.id),
-        acquired: async (ws) => {
-          if (!this.stopped) await this.workspace(ws);
+        epochFloor: (ws) => this.store.heldEpoch(ws),
+        acquired: async (ws, epoch) => {
+          if (this.stopped) return;
+          // Waits for the previous holder's transactions in flight: the load sees them.
+          if (!(await this.store.claimEpoch(ws, epoch))) {
+            throw new Error(`the database records a later epoch than ${epoch}`);
+          }
+          this.epochs.set(ws, epoch);
+          await this.workspace(ws);
         },
         lost: (ws, why) => this.placementLost(ws, why),
         log: (line) => this.log(line),
@@ -333,6 +345,7 @@ export class Slice {
    */
   private placementLost(ws: string, why: string): void {
     this.log(`Slice: workspace ${ws} is no longer served by this node: ${why}`);
+    this.epochs.set(ws, -1);
     this.workspaces.get(ws)?.live.retire(`workspace ${ws} moved to another node of the cluster; retry`);
     this.workspaces.delete(ws);
     this.dispatcher.removeWorkspace(ws);

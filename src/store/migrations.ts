@@ -573,6 +573,18 @@ CREATE TABLE snapshot_marks (
 );
 `,
   },
+  {
+    version: 11,
+    name: "workspace epochs",
+    // Cluster fencing (docs/cluster.md): the lease epoch that holds each workspace. A
+    // node's write transactions check it (holding the row shared), a new holder raises it.
+    sql: (d) => `
+CREATE TABLE workspace_epochs (
+  workspace_id ${TYPES[d].key} PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+  epoch ${TYPES[d].big} NOT NULL
+);
+`,
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

@@ -14,18 +14,19 @@ import { WorkspaceRepo } from "./repos/workspaces.ts";
 import { ScopedOps } from "./scoped-ops.ts";
 import { serverSecret } from "./server-secret-repo.ts";
 import type { StartupRead } from "./startup-read.ts";
-import type {
-  ApiKey,
-  BatchOutcome,
-  Dialect,
-  EventInsertResult,
-  EventWrite,
-  NewWorkspace,
-  ReceiverRecord,
-  Store,
-  StoreOps,
-  Workspace,
-  WorkspacePatch,
+import {
+  type ApiKey,
+  type BatchOutcome,
+  type Dialect,
+  type EventInsertResult,
+  type EventWrite,
+  type NewWorkspace,
+  type ReceiverRecord,
+  type Store,
+  StoreError,
+  type StoreOps,
+  type Workspace,
+  type WorkspacePatch,
 } from "./types.ts";
 
 export type { Clock } from "./repos/index.ts";
@@ -71,7 +72,46 @@ export class SqlStore extends ScopedOps implements Store {
 
   transaction<T>(ws: string, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     this.workspace(ws);
-    return this.x.atomic((tx) => fn(new ScopedOps(tx, this.dialect_, this.clock, ws)));
+    return this.x.atomic(async (tx) => {
+      const epoch = this.epochOf?.(ws) ?? null;
+      if (epoch !== null) await this.checkEpoch(tx, ws, epoch);
+      return fn(new ScopedOps(tx, this.dialect_, this.clock, ws));
+    });
+  }
+
+  private epochOf: ((ws: string) => number | null) | null = null;
+
+  fence(epochOf: (ws: string) => number | null): void {
+    this.epochOf = epochOf;
+  }
+
+  /** The row stays locked (shared) to the end of the transaction: a new holder's claim waits for it. */
+  private async checkEpoch(tx: Executor, ws: string, epoch: number): Promise<void> {
+    const lock = this.dialect_.name === "postgres" ? " FOR SHARE" : "";
+    const rows = await tx.all(`SELECT epoch FROM workspace_epochs WHERE workspace_id = ?${lock}`, [ws]);
+    const held = rows[0] ? Number(rows[0].epoch) : null;
+    if (held !== epoch) {
+      throw new StoreError(
+        "fenced",
+        `workspace ${ws} is held by ${held === null ? "no node" : `lease epoch ${held}`}, not this node's ${epoch}`,
+      );
+    }
+  }
+
+  async heldEpoch(ws: string): Promise<number> {
+    const rows = await this.x.all("SELECT epoch FROM workspace_epochs WHERE workspace_id = ?", [ws]);
+    return rows[0] ? Number(rows[0].epoch) : 0;
+  }
+
+  async claimEpoch(ws: string, epoch: number): Promise<boolean> {
+    const rows = await this.x.all(
+      `INSERT INTO workspace_epochs (workspace_id, epoch) VALUES (?, ?)
+       ON CONFLICT (workspace_id) DO UPDATE SET epoch = excluded.epoch
+       WHERE workspace_epochs.epoch < excluded.epoch
+       RETURNING epoch`,
+      [ws, epoch],
+    );
+    return rows.length === 1;
   }
 
   async insertEventBatches(

@@ -23,7 +23,8 @@ export interface StreamOptions {
   pageSize?: number;
 }
 
-export type StoreErrorCode = "conflict" | "not_found" | "invalid" | "workspace_mismatch";
+/** `fenced`: a cluster node's transaction for a workspace another node now holds (docs/cluster.md). */
+export type StoreErrorCode = "conflict" | "not_found" | "invalid" | "workspace_mismatch" | "fenced";
 
 export class StoreError extends Error {
   constructor(

@@ -51,6 +51,21 @@ export interface Store extends StoreOps {
     opts?: { check?: () => void },
   ): Promise<BatchOutcome<EventInsertResult>[]>;
 
+  /**
+   * Cluster fencing (docs/cluster.md): records that lease `epoch` now holds `ws`, unless
+   * that or a later epoch already does (false). It waits for the transactions in flight
+   * that checked the previous epoch, so a load after it sees all they wrote.
+   */
+  claimEpoch(ws: string, epoch: number): Promise<boolean>;
+  /** The epoch recorded for `ws` (0: none yet). */
+  heldEpoch(ws: string): Promise<number>;
+  /**
+   * From now on every `transaction(ws)` (and `insertEventBatches`) first checks, holding
+   * the row until it ends, that `epochOf(ws)` is the epoch recorded for `ws`, and fails
+   * with StoreError `fenced` otherwise; `epochOf` null: not checked.
+   */
+  fence(epochOf: (ws: string) => number | null): void;
+
   // not scoped by workspace, by nature
   createWorkspace(ws: NewWorkspace): Promise<Workspace>;
   getWorkspace(id: string): Promise<Workspace | null>;
