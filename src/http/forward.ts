@@ -16,6 +16,8 @@ import type { Slice } from "../service/slice.ts";
 
 /** Set on a forwarded request: the node that forwarded it. */
 export const FORWARDED_BY = "x-slice-forwarded-by";
+/** Set on every answer of a cluster node: the node that answered (the holder, if forwarded). */
+export const ANSWERED_BY = "x-slice-node";
 
 export interface Forwarding {
   /** This node's name. */
@@ -44,6 +46,8 @@ export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwar
   // No body timeout: the change stream is open for as long as its client listens.
   void app.register(replyFrom, { undici: { headersTimeout: 120_000, bodyTimeout: 0 } });
   app.addHook("onRequest", async (req, reply) => {
+    // Which node answered: a forwarded answer carries the holder's, which replaces this.
+    reply.raw.setHeader(ANSWERED_BY, f.nodeId);
     const ws = await workspaceOf(req, slice);
     if (ws === null || slice.servesHere(ws)) return;
     if (req.headers[FORWARDED_BY] !== undefined) {

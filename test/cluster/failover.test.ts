@@ -9,9 +9,6 @@
  * - No acknowledged event is missing from the database afterwards, and every segment's
  *   size as the cluster serves it equals a from-scratch evaluation of the database.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -19,10 +16,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Slice } from "../../src/service/slice.ts";
 import { openStore } from "../../src/store/index.ts";
+import { type ClusterNode, startClusterNode } from "../support/cluster-node.ts";
 import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
 import { type PgServer, startPostgres } from "../support/postgres.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const ADMIN = "sk_admin_failover_0123456789";
 const LEASE_S = 5;
 const ROUNDS = 5;
@@ -42,12 +39,7 @@ function rng(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Node {
-  id: string;
-  url: string;
-  proc: ChildProcess;
-  out: string[];
-}
+type Node = ClusterNode;
 
 let pgServer: PgServer;
 let nats: NatsCluster;
@@ -56,50 +48,13 @@ let kv: KV;
 const nodes: Node[] = [];
 let started = 0;
 
-async function startNode(id: string): Promise<Node> {
-  const proc = spawn(process.execPath, [join(ROOT, "bin/slice.js"), "serve"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: pgServer.url,
-      SLICE_API_KEY: ADMIN,
-      SLICE_CLUSTER: nats.urls.join(","),
-      SLICE_NODE_ID: id,
-      SLICE_LEASE: String(LEASE_S),
-      LOG_LEVEL: "info",
-      NO_COLOR: "1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+function startNode(id: string): Promise<Node> {
+  return startClusterNode(id, {
+    databaseUrl: pgServer.url,
+    natsUrls: nats.urls,
+    adminKey: ADMIN,
+    leaseS: LEASE_S,
   });
-  const out: string[] = [];
-  const keep = (line: string) => {
-    out.push(line);
-    if (out.length > 200) out.shift();
-  };
-  proc.stderr!.on("data", (d: Buffer) => keep(d.toString()));
-  const url = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`node ${id} did not listen:\n${out.join("\n")}`)), 60_000);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
-      keep(line);
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(line);
-      if (m && line.includes("listening on")) {
-        clearTimeout(timer);
-        done(m[1]!);
-      }
-    });
-    proc.once("exit", (code) => fail(new Error(`node ${id} exited (${code}):\n${out.join("\n")}`)));
-  });
-  const node = { id, url, proc, out };
-  // Ready once it joined the cluster and took its first share.
-  for (let i = 0; ; i++) {
-    const r = await fetch(`${url}/readyz`).catch(() => null);
-    if (r?.status === 200) break;
-    if (i > 300) throw new Error(`node ${id} not ready:\n${out.join("\n")}`);
-    await sleep(100);
-  }
-  return node;
 }
 
 async function kill9(node: Node): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FORWARDED_BY } from "../../src/http/forward.ts";
+import { ANSWERED_BY, FORWARDED_BY } from "../../src/http/forward.ts";
 import { type RunningServer, startServer } from "../../src/http/start.ts";
 import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
 import { type PgServer, startPostgres } from "../support/postgres.ts";
@@ -62,6 +62,8 @@ describe("a request reaching a node that does not hold its workspace", () => {
       body: JSON.stringify({ name: "buyers", rule_text: "count(purchase) >= 1" }),
     });
     expect(seg.status).toBe(201);
+    // Answered by the holder, through the other node.
+    expect(seg.headers.get(ANSWERED_BY)).toBe(holder.slice === servers[0]!.slice ? "a" : "b");
     const segment = ((await seg.json()) as { id: string }).id;
     // Only the holder has it in memory: the other node never opened the workspace.
     expect((await holder.slice.workspace("ws_default")).engine.segment(segment)).toBeDefined();
