@@ -24,6 +24,8 @@ export interface Forwarding {
   nodeId: string;
   /** The HTTP URL of the node holding `ws`'s lease, if one does. */
   ownerUrl(ws: string): string | null;
+  /** Told of every request not served here (metrics). */
+  counted?(outcome: "forwarded" | "unavailable" | "no_answer"): void;
 }
 
 /** The workspace a request is for, when it names one: its key's, or a receiver's. */
@@ -51,17 +53,21 @@ export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwar
     const ws = await workspaceOf(req, slice);
     if (ws === null || slice.servesHere(ws)) return;
     if (req.headers[FORWARDED_BY] !== undefined) {
+      f.counted?.("unavailable");
       throw unavailable(reply, `workspace ${ws} moved to another node of the cluster; retry`);
     }
     const owner = f.ownerUrl(ws);
     if (owner === null) {
+      f.counted?.("unavailable");
       throw unavailable(reply, `workspace ${ws} is being taken over by a node of the cluster; retry`);
     }
     // Not parsed yet: the body goes on as the client sent it (compressed, a CSV upload…).
     if (req.method !== "GET" && req.method !== "HEAD") (req as { body: unknown }).body = req.raw;
+    f.counted?.("forwarded");
     reply.from(`${owner}${req.url}`, {
       rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_BY]: f.nodeId }),
       onError: (r) => {
+        f.counted?.("no_answer");
         r.header("retry-after", "1")
           .code(503)
           .send({

@@ -78,6 +78,17 @@ export class Metrics {
     labelNames: ["kind", "op", "outcome"] as const,
     registers: [this.registry],
   });
+  readonly forwarded = new Counter({
+    name: "slice_cluster_forwarded_requests_total",
+    help: "Requests this cluster node passed to the node holding their workspace, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly workspacesLost = new Counter({
+    name: "slice_cluster_workspaces_lost_total",
+    help: "Workspaces this cluster node stopped serving because another node took their lease",
+    registers: [this.registry],
+  });
   readonly snapshotWrites = new Counter({
     name: "slice_snapshot_writes_total",
     help: "Workspace snapshot files written (at stop and every SLICE_SNAPSHOT_INTERVAL when changed)",
@@ -266,6 +277,7 @@ export class Metrics {
     },
     delivery: (outcome) => this.deliveries.inc({ outcome }),
     engineReloaded: (_ws, reason) => this.engineReloads.inc({ reason }),
+    workspaceLost: () => this.workspacesLost.inc(),
     snapshotWritten: (ws, bytes, heldMs) => {
       this.snapshotWrites.inc();
       this.snapshotBytes.set({ workspace: ws }, bytes);

@@ -271,6 +271,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           forwarding: {
             nodeId: placement.nodeId,
             ownerUrl: (ws: string) => placement.leaseOf(ws)?.url || null,
+            counted: (outcome: "forwarded" | "unavailable" | "no_answer") =>
+              metrics.forwarded.inc({ outcome }),
           },
         }
       : {}),

@@ -107,6 +107,8 @@ export interface SliceObserver {
    * waited for it (its arrays written), and how long it took in all (synced, renamed).
    */
   snapshotWritten?(ws: string, bytes: number, heldMs: number, totalMs: number): void;
+  /** A cluster node stopped serving `ws`: another node took its lease. */
+  workspaceLost?(ws: string): void;
   /** One webhook delivery attempt ended. */
   delivery?(outcome: "delivered" | "retry" | "failed"): void;
   /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */

@@ -350,6 +350,7 @@ export class Slice {
     this.workspaces.delete(ws);
     this.dispatcher.removeWorkspace(ws);
     this.syncer.removeWorkspace(ws);
+    this.opts.observer?.workspaceLost?.(ws);
     this.opts.onPlacementLost?.(ws, why);
   }
 

@@ -89,6 +89,11 @@ describe("a request reaching a node that does not hold its workspace", () => {
     await reader.cancel();
     expect(text).toContain(segment);
     expect(text).toContain("entered");
+    // The segment, the stream and the batch went through: counted by outcome.
+    const counted = await other.metrics.registry.getSingleMetricAsString(
+      "slice_cluster_forwarded_requests_total",
+    );
+    expect(counted).toContain('slice_cluster_forwarded_requests_total{outcome="forwarded"} 3');
   }, 30_000);
 
   it("is not forwarded twice: a forwarded request for a workspace the node does not hold answers 503", async () => {
