@@ -236,7 +236,8 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
           `${where}: ${ws.id} served again after kill -9 of ${victimId}`,
         ).toBeGreaterThanOrEqual(0);
         expect(servedAfter, `${where}: takeover of ${ws.id} in ms`).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);
-        nodes.push(await startNode(`n${3 + started++}`));
+        // A replacement starts meanwhile (joining takes a few seconds).
+        const replacement = startNode(`n${3 + started++}`);
 
         // A nats-server dies: events keep being acknowledged.
         const server = Math.floor(random() * 3);
@@ -250,6 +251,7 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
           `${where}: events acknowledged within 15 s of kill -9 of nats-server ${server}`,
         ).toBeGreaterThanOrEqual(200);
         await nats.restart(server);
+        nodes.push(await replacement);
         report.push(
           `${where}: killed ${victimId} (held ${ws.id}): served again after ${servedAfter} ms; ` +
             `nats-server ${server} killed: 200 events acknowledged in ${Date.now() - natsKilledAt} ms; ` +

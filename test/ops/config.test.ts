@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { serveOptions } from "../../src/cli/serve.ts";
 import { ConfigError, loadConfig, SETTINGS } from "../../src/config.ts";
+import { startServer } from "../../src/http/start.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin/slice.js");
@@ -94,15 +96,20 @@ describe("configuration", () => {
       leaseMs: 8000,
       replicas: 1,
     });
-    const noCluster = await serve([], { SLICE_NODE_ID: "n1", SLICE_DB: join(dir, "n.db") });
-    expect(noCluster.code).toBe(1);
-    expect(noCluster.stderr).toContain("apply to a cluster node: set SLICE_CLUSTER or --cluster");
-    const noPostgres = await serve(["--cluster", "nats://127.0.0.1:1"], { SLICE_DB: join(dir, "n.db") });
-    expect(noPostgres.code).toBe(1);
-    expect(noPostgres.stderr).toContain("a cluster's nodes share one PostgreSQL database: set DATABASE_URL");
-    const badFlag = await serve(["--cluster", "localhost"], {});
-    expect(badFlag.code).toBe(1);
-    expect(badFlag.stderr).toContain("expected nats://host:port URLs");
+    // Refused before anything opens: no store, no NATS connection.
+    const quiet = { log: () => {} };
+    const db = { SLICE_DB: join(dir, "n.db") };
+    const noCluster = await serveOptions({ demoContacts: 1 }, envWith({ SLICE_NODE_ID: "n1", ...db }));
+    await expect(startServer({ ...noCluster, ...quiet })).rejects.toThrow(
+      "apply to a cluster node: set SLICE_CLUSTER or --cluster",
+    );
+    const noPostgres = await serveOptions({ demoContacts: 1, cluster: "nats://127.0.0.1:1" }, envWith(db));
+    await expect(startServer({ ...noPostgres, ...quiet })).rejects.toThrow(
+      "a cluster's nodes share one PostgreSQL database: set DATABASE_URL",
+    );
+    await expect(serveOptions({ demoContacts: 1, cluster: "localhost" }, envWith({}))).rejects.toThrow(
+      "expected nats://host:port URLs",
+    );
   }, 60_000);
 
   it("reads defaults, values, and empty values as unset", () => {
