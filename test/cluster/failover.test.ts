@@ -14,6 +14,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rng } from "../../src/demo/random.ts";
 import { Slice } from "../../src/service/slice.ts";
 import { openStore } from "../../src/store/index.ts";
 import { type ClusterNode, startClusterNode } from "../support/cluster-node.ts";
@@ -24,18 +25,6 @@ const ADMIN = "sk_admin_failover_0123456789";
 const LEASE_S = 5;
 const ROUNDS = 5;
 const TAKEOVER_LIMIT_MS = 15_000;
-
-/** sfc32-like small PRNG: a round's choices replay from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -195,12 +184,12 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
 
   it(`survives ${ROUNDS} rounds of kill -9 of a node and of a nats-server, losing nothing`, async () => {
     const ingest = new Ingest();
-    ingest.start(rng(7));
+    ingest.start(rng(7, 0));
     const report: string[] = [];
     try {
       for (let round = 1; round <= ROUNDS; round++) {
         const seed = 1000 + round;
-        const random = rng(seed);
+        const random = rng(seed, 0);
         const where = `round ${round} (seed ${seed})`;
         // A node serving a workspace, chosen by the seed, dies.
         const ws = workspaces[Math.floor(random() * workspaces.length)]!;

@@ -4,9 +4,9 @@
  * 200 (it joined the cluster and took its first share).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { type AddressInfo, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort } from "./free-port.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -29,17 +29,6 @@ export interface NodeSettings {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.on("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as AddressInfo).port;
-      srv.close(() => done(port));
-    });
-  });
-}
 
 export async function startClusterNode(id: string, s: NodeSettings): Promise<ClusterNode> {
   const port = await freePort();
