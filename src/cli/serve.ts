@@ -172,7 +172,6 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...opts,
     logger,
     waitForReady: false,
-
     ...(flags.demo
       ? {
           beforeReady: async (slice) => {

@@ -97,6 +97,8 @@ export class Placement implements WorkspacePlacement {
     { lease: Lease; revision: number; servesUntil: number; paused?: boolean }
   >();
   private hooks: PlacementHooks | null = null;
+  /** Workspaces taken and still being fenced and opened (`hooks.acquired`). */
+  private readonly opened = new Map<string, Promise<void>>();
   /** Where this node serves HTTP, as other nodes reach it (set once it listens). */
   url = "";
   private timer: NodeJS.Timeout | null = null;
@@ -199,9 +201,14 @@ export class Placement implements WorkspacePlacement {
     return l && l.expires_at > Date.now() ? l : null;
   }
 
-  /** Tries to take a workspace now (one just created here), whoever rendezvous would prefer. */
+  /**
+   * Tries to take a workspace now (one just created here), whoever rendezvous would
+   * prefer; once taken, resolves when it is fenced and open here.
+   */
   async claim(ws: string): Promise<boolean> {
-    return this.acquire(ws);
+    if (!(await this.acquire(ws))) return false;
+    await this.opened.get(ws);
+    return this.held.has(ws);
   }
 
   private async announce(): Promise<void> {
@@ -299,12 +306,15 @@ export class Placement implements WorkspacePlacement {
     this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
     this.leases.set(ws, lease);
     this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
-    // Not awaited: a long load must not hold the renewals of the other leases.
-    this.hooks?.acquired(ws, lease.epoch).catch((e: unknown) => {
-      // Not servable here: let the lease lapse for another node.
-      this.held.delete(ws);
-      this.hooks?.log(`cluster: opening workspace ${ws} failed: ${(e as Error).message}`);
-    });
+    // Not awaited here: a long load must not hold the renewals of the other leases.
+    const opened = (this.hooks?.acquired(ws, lease.epoch) ?? Promise.resolve())
+      .catch((e: unknown) => {
+        // Not servable here: let the lease lapse for another node.
+        this.held.delete(ws);
+        this.hooks?.log(`cluster: opening workspace ${ws} failed: ${(e as Error).message}`);
+      })
+      .finally(() => this.opened.delete(ws));
+    this.opened.set(ws, opened);
     return true;
   }
 

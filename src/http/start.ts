@@ -33,7 +33,7 @@ export interface StartOptions extends ServerOptions {
   snapshotIntervalMs?: number;
   /** `SLICE_CLUSTER`…: one node of a cluster over `databaseUrl` (docs/cluster.md). */
   cluster?: ClusterConfig;
-  /** A cluster node lost a workspace's lease (`slice serve` exits: its supervisor restarts it). */
+  /** A cluster node lost a workspace's lease and stopped serving it (besides the log line and metric). */
   onPlacementLost?: (ws: string, why: string) => void;
   apiKey?: string;
   /** `SLICE_WEBHOOK_ALLOW_PRIVATE=1`: see `SliceOptions.allowPrivateAddresses` (default false: refused). */

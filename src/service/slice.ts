@@ -340,8 +340,8 @@ export class Slice {
 
   /**
    * This node lost `ws`'s lease: nothing more of it is served here, and its memory of it
-   * is dropped (a later lease loads it afresh). A write already committing may still
-   * commit (docs/cluster.md, "Not built yet": fencing).
+   * is dropped (a later lease loads it afresh). A write already past its epoch check may
+   * still commit: the next holder's claim waits for it (docs/cluster.md, fencing).
    */
   private placementLost(ws: string, why: string): void {
     this.log(`Slice: workspace ${ws} is no longer served by this node: ${why}`);
