@@ -20,6 +20,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { PlacementHooks, WorkspacePlacement } from "../service/slice-options.ts";
+import { IdTable } from "../store/id-table.ts";
 
 export interface Lease {
   node: string;
@@ -60,19 +61,10 @@ const DEFAULT_LEASE_MS = 10_000;
  */
 const SAFETY = 1 / 5;
 
-/** FNV-1a over UTF-16 code units: a stable, well-spread score for rendezvous hashing. */
+/** A stable, well-spread score for rendezvous hashing: the id table's hash of the pair. */
 function score(node: string, ws: string): number {
-  let h = 0x811c9dc5;
-  const s = `${node}\u0000${ws}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // One more mixing round: FNV's low bits alone spread short keys poorly.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  return h >>> 0;
+  const bytes = new TextEncoder().encode(`${node}\u0000${ws}`);
+  return IdTable.hash(bytes, 0, bytes.length);
 }
 
 const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
