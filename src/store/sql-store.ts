@@ -87,9 +87,7 @@ export class SqlStore extends ScopedOps implements Store {
 
   /** The row stays locked (shared) to the end of the transaction: a new holder's claim waits for it. */
   private async checkEpoch(tx: Executor, ws: string, epoch: number): Promise<void> {
-    const lock = this.dialect_.name === "postgres" ? " FOR SHARE" : "";
-    const rows = await tx.all(`SELECT epoch FROM workspace_epochs WHERE workspace_id = ?${lock}`, [ws]);
-    const held = rows[0] ? Number(rows[0].epoch) : null;
+    const held = await this.recordedEpoch(tx, ws, this.dialect_.name === "postgres" ? " FOR SHARE" : "");
     if (held !== epoch) {
       throw new StoreError(
         "fenced",
@@ -99,8 +97,12 @@ export class SqlStore extends ScopedOps implements Store {
   }
 
   async heldEpoch(ws: string): Promise<number> {
-    const rows = await this.x.all("SELECT epoch FROM workspace_epochs WHERE workspace_id = ?", [ws]);
-    return rows[0] ? Number(rows[0].epoch) : 0;
+    return (await this.recordedEpoch(this.x, ws, "")) ?? 0;
+  }
+
+  private async recordedEpoch(x: Executor, ws: string, lock: string): Promise<number | null> {
+    const rows = await x.all(`SELECT epoch FROM workspace_epochs WHERE workspace_id = ?${lock}`, [ws]);
+    return rows[0] ? Number(rows[0].epoch) : null;
   }
 
   async claimEpoch(ws: string, epoch: number): Promise<boolean> {
