@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { freePort } from "./free-port.ts";
+import { freePorts } from "./free-port.ts";
 
 export interface NatsCluster {
   /** `nats://127.0.0.1:<port>` of each server, in server order. */
@@ -127,11 +127,25 @@ function urlOf(n: Node): string {
 export async function startNatsCluster(opts: { size?: number } = {}): Promise<NatsCluster> {
   const size = opts.size ?? 3;
   if (!Number.isInteger(size) || size < 1) throw new Error(`bad NATS cluster size ${size}`);
+  // Another test's server can bind a port between its allocation here and nats-server's
+  // bind: that start is retried on fresh ports; any other failure is the test's.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(size);
+    } catch (e) {
+      if (attempt >= 3 || !String(e).includes("address already in use")) throw e;
+    }
+  }
+}
+
+async function startOnce(size: number): Promise<NatsCluster> {
   const bin = natsServerBin();
   const root = mkdtempSync(join(tmpdir(), "slice-nats-"));
   const clusterName = `slice-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   const nodes: Node[] = [];
+  const ports = await freePorts(3 * size);
+  const port = (k: number): number => ports[k] as number;
   for (let i = 0; i < size; i++) {
     const dir = join(root, `n${i}`);
     mkdirSync(dir);
@@ -139,9 +153,9 @@ export async function startNatsCluster(opts: { size?: number } = {}): Promise<Na
       name: `n${i}`,
       dir,
       config: join(dir, "nats.conf"),
-      clientPort: await freePort(),
-      clusterPort: await freePort(),
-      httpPort: await freePort(),
+      clientPort: port(3 * i),
+      clusterPort: port(3 * i + 1),
+      httpPort: port(3 * i + 2),
       proc: null,
       output: "",
     });
