@@ -5,6 +5,8 @@
  * workspace, then one nats-server. Each round has a fixed seed, printed with any failure.
  *
  * - A killed node's workspaces are served again, through the others, within 15 s.
+ * - A membership change caught in the failover (its events acknowledged by the holder
+ *   just before the kill) reaches its webhook within 15 s.
  * - Ingest goes on while a nats-server is down.
  * - No acknowledged event is missing from the database afterwards, and every segment's
  *   size as the cluster serves it equals a from-scratch evaluation of the database.
@@ -12,6 +14,8 @@
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../../src/demo/random.ts";
@@ -25,6 +29,7 @@ const ADMIN = "sk_admin_failover_0123456789";
 const LEASE_S = 5;
 const ROUNDS = 5;
 const TAKEOVER_LIMIT_MS = 15_000;
+const CAUGHT_CHANGE_LIMIT_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,6 +41,10 @@ let nc: NatsConnection;
 let kv: KV;
 const nodes: Node[] = [];
 let started = 0;
+let receiver: http.Server;
+let receiverUrl: string;
+/** When each contact's first `segment.entered` delivery arrived, by contact id. */
+const entered = new Map<string, number>();
 
 function startNode(id: string): Promise<Node> {
   return startClusterNode(id, {
@@ -43,6 +52,7 @@ function startNode(id: string): Promise<Node> {
     natsUrls: nats.urls,
     adminKey: ADMIN,
     leaseS: LEASE_S,
+    env: { SLICE_WEBHOOK_ALLOW_PRIVATE: "1" },
   });
 }
 
@@ -130,6 +140,22 @@ class Ingest {
   }
 }
 
+/** `call` again while the answer is 503 (no holder yet, or the holder pausing). */
+async function callServed(
+  method: string,
+  path: string,
+  body: unknown,
+  key: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  for (let i = 0; ; i++) {
+    const node = nodes[i % nodes.length]!;
+    const r = await call(node, method, path, body, key).catch(() => null);
+    if (r && r.status !== 503) return r;
+    if (i >= 150) throw new Error(`${method} ${path}: no answer but 503 for 30 s`);
+    await sleep(200);
+  }
+}
+
 /** The lease holder of `ws`, read again while NATS is electing a leader of the bucket. */
 async function ownerOf(ws: string): Promise<string> {
   for (let i = 0; ; i++) {
@@ -146,6 +172,22 @@ async function ownerOf(ws: string): Promise<string> {
 
 describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
   beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (d: Buffer) => chunks.push(d));
+      req.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          type: string;
+          data: { contact_id: string };
+        };
+        if (body.type === "segment.entered" && !entered.has(body.data.contact_id)) {
+          entered.set(body.data.contact_id, Date.now());
+        }
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     [pgServer, nats] = await Promise.all([startPostgres("slice_failover"), startNatsCluster({ size: 3 })]);
     for (const id of ["n0", "n1", "n2"]) nodes.push(await startNode(id));
     nc = await connect({ servers: nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
@@ -172,6 +214,13 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
       } while (r.status === 503);
       expect(r.status, JSON.stringify(r.json)).toBe(201);
       ws.segment = r.json.id as string;
+      const h = await callServed(
+        "POST",
+        "/v1/webhooks",
+        { url: `${receiverUrl}/${ws.id}`, segment_id: ws.segment, events: ["segment.entered"] },
+        ws.key,
+      );
+      expect(h.status, JSON.stringify(h.json)).toBe(201);
     }
   }, 180_000);
 
@@ -180,6 +229,7 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     await nc?.close().catch(() => undefined);
     await nats?.stop();
     await pgServer?.stop();
+    receiver?.close();
   }, 60_000);
 
   it(`survives ${ROUNDS} rounds of kill -9 of a node and of a nats-server, losing nothing`, async () => {
@@ -197,6 +247,26 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
         const victim = nodes.find((n) => n.id === victimId);
         expect(victim, `${where}: the holder ${victimId} of ${ws.id} is a running node`).toBeDefined();
         const before = ingest.acked();
+        // A change caught in the failover: the holder acknowledges the events that make a
+        // new contact a member, and dies before, or while, it logs and delivers the change.
+        const probe = await callServed(
+          "POST",
+          "/v1/contacts",
+          { email: `probe${round}@example.com` },
+          ws.key,
+        );
+        expect(probe.status, `${where}: probe contact ${JSON.stringify(probe.json)}`).toBeLessThan(300);
+        const probeId = probe.json.id as string;
+        const probeEvents = Array.from({ length: 3 }, (_, i) => ({
+          id: `probe${round}-${i}`,
+          type: "purchase",
+          contact: { id: probeId },
+        }));
+        let probeAck = await call(victim!, "POST", "/v1/events", probeEvents, ws.key).catch(() => null);
+        if (probeAck?.status !== 200) probeAck = await callServed("POST", "/v1/events", probeEvents, ws.key);
+        expect(probeAck.status, `${where}: probe events ${JSON.stringify(probeAck.json)}`).toBe(200);
+        const probeAckedAt = Date.now();
+        for (const e of probeEvents) ws.acked.add(e.id);
         await kill9(victim!);
         const killedAt = Date.now();
         const alive = (n: Node) => n.proc.exitCode === null && n.proc.signalCode === null;
@@ -225,6 +295,14 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
           `${where}: ${ws.id} served again after kill -9 of ${victimId}`,
         ).toBeGreaterThanOrEqual(0);
         expect(servedAfter, `${where}: takeover of ${ws.id} in ms`).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);
+        while (!entered.has(probeId) && Date.now() - probeAckedAt < CAUGHT_CHANGE_LIMIT_MS + 5_000) {
+          await sleep(100);
+        }
+        const deliveredAfter = (entered.get(probeId) ?? Number.POSITIVE_INFINITY) - probeAckedAt;
+        expect(
+          deliveredAfter,
+          `${where}: ms from the probe's events acknowledged to its segment.entered delivered`,
+        ).toBeLessThanOrEqual(CAUGHT_CHANGE_LIMIT_MS);
         // A replacement starts meanwhile (joining takes a few seconds).
         const replacement = startNode(`n${3 + started++}`);
 
@@ -243,6 +321,7 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
         nodes.push(await replacement);
         report.push(
           `${where}: killed ${victimId} (held ${ws.id}): served again after ${servedAfter} ms; ` +
+            `change caught in it delivered ${deliveredAfter} ms after its events were acknowledged; ` +
             `nats-server ${server} killed: 200 events acknowledged in ${Date.now() - natsKilledAt} ms; ` +
             `${ingest.acked() - before} events acknowledged in the round`,
         );
