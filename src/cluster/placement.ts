@@ -15,6 +15,10 @@
  *   lease is taken by the live node that rendezvous hashing prefers for that workspace, so
  *   a dead node's workspaces spread over the others instead of going to the first to look;
  *   one expired for a whole lease length more goes to whichever node asks first.
+ * - A holder hands a workspace to the node rendezvous now prefers for it once that node
+ *   has been live for a lease (a node that joined): it stops taking the workspace's
+ *   requests, finishes the writes it took, and hands the lease back for that node to
+ *   take. One workspace at a time per node, so a joining node fills up gradually.
  */
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
@@ -30,11 +34,28 @@ export interface Lease {
   epoch: number;
   /** Wall-clock milliseconds. */
   expires_at: number;
+  /**
+   * Set when the holder handed the workspace over: the service-clock instant its engine
+   * had reached, from which the next holder goes on.
+   */
+  advanced_to?: number;
 }
 
 interface NodeRecord {
   url: string;
   expires_at: number;
+}
+
+interface Held {
+  lease: Lease;
+  revision: number;
+  /** Until when this node may serve the workspace on this lease. */
+  servesUntil: number;
+  paused?: boolean;
+  /** Being handed to another node: not served here any more, the lease still kept. */
+  leaving?: boolean;
+  /** Handed over by the service, its engine advanced to this instant: the next round hands the lease back. */
+  releasedAt?: number;
 }
 
 export interface PlacementSettings {
@@ -67,6 +88,14 @@ function score(node: string, ws: string): number {
   return IdTable.hash(bytes, 0, bytes.length);
 }
 
+/** The node of `nodes` that rendezvous hashing prefers for `ws`. */
+export function preferredNode(nodes: readonly string[], ws: string): string {
+  let best = nodes[0];
+  if (best === undefined) throw new Error("no nodes");
+  for (const id of nodes) if (score(id, ws) > score(best, ws)) best = id;
+  return best;
+}
+
 const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 function decode<T>(e: KvEntry | null): T | null {
@@ -84,10 +113,9 @@ export class Placement implements WorkspacePlacement {
   private readonly leases = new Map<string, Lease>();
   private readonly nodes = new Map<string, NodeRecord>();
   /** The leases this node holds: the entry's revision and until when it may serve. */
-  private readonly held = new Map<
-    string,
-    { lease: Lease; revision: number; servesUntil: number; paused?: boolean }
-  >();
+  private readonly held = new Map<string, Held>();
+  /** Since when each node has been seen live without a gap (nodes that joined wait a lease). */
+  private readonly liveSince = new Map<string, number>();
   private hooks: PlacementHooks | null = null;
   /** Workspaces taken and still being fenced and opened (`hooks.acquired`). */
   private readonly opened = new Map<string, Promise<void>>();
@@ -179,7 +207,7 @@ export class Placement implements WorkspacePlacement {
   /** Whether this node serves `ws` now. */
   owns(ws: string): boolean {
     const h = this.held.get(ws);
-    return h !== undefined && Date.now() < h.servesUntil;
+    return h !== undefined && !h.leaving && Date.now() < h.servesUntil;
   }
 
   /** The workspaces this node holds. */
@@ -225,6 +253,8 @@ export class Placement implements WorkspacePlacement {
     const now = Date.now();
     const live = [this.nodeId];
     for (const [id, n] of this.nodes) if (id !== this.nodeId && n.expires_at > now) live.push(id);
+    for (const id of this.liveSince.keys()) if (!live.includes(id)) this.liveSince.delete(id);
+    for (const id of live) if (!this.liveSince.has(id)) this.liveSince.set(id, now);
     for (const ws of await this.hooks.workspaces()) {
       if (this.stopped) return;
       if (this.held.has(ws) || this.leaseOf(ws)) continue;
@@ -232,23 +262,79 @@ export class Placement implements WorkspacePlacement {
       const fresh = decode<Lease>(await this.kv.get(`ws.${ws}`));
       if (fresh) this.leases.set(ws, fresh);
       if (this.leaseOf(ws)) continue;
-      let best = live[0]!;
-      for (const id of live) if (score(id, ws) > score(best, ws)) best = id;
+      const best = preferredNode(live, ws);
       // The preferred node may look alive and yet not take it (stuck, cut off from the
       // bucket's leader): a lease expired for a whole lease length is anyone's.
       const lapsed = (fresh?.expires_at ?? 0) + this.leaseMs < now;
       if (best === this.nodeId || lapsed) await this.acquire(ws);
     }
+    this.rebalance(live, now);
+  }
+
+  /**
+   * Starts handing over one workspace that rendezvous now prefers on another node, if
+   * none is being handed over already. Only nodes live for a whole lease count (one
+   * that is starting or flapping is not given work), and only ones that serve HTTP.
+   */
+  private rebalance(live: string[], now: number): void {
+    const release = this.hooks?.release;
+    if (!release || this.stopped) return;
+    for (const h of this.held.values()) if (h.leaving) return;
+    const settled = live.filter(
+      (id) =>
+        id === this.nodeId ||
+        (Boolean(this.nodes.get(id)?.url) && now - (this.liveSince.get(id) ?? now) >= this.leaseMs),
+    );
+    for (const [ws, h] of this.held) {
+      if (this.opened.has(ws) || h.paused || !this.owns(ws)) continue;
+      const best = preferredNode(settled, ws);
+      if (best === this.nodeId) continue;
+      h.leaving = true;
+      this.settings.info?.(`cluster: node ${this.nodeId} hands workspace ${ws} to ${best}`);
+      release(ws).then(
+        (at) => {
+          h.releasedAt = at;
+        },
+        (e: unknown) => {
+          // Kept and served here: the workspace could not be handed over now.
+          h.leaving = false;
+          this.hooks?.log(`cluster: workspace ${ws} stays here: ${(e as Error).message}`);
+        },
+      );
+      return;
+    }
+  }
+
+  /**
+   * Hands `ws`'s lease back, expired at once. Handed over, it expires now: the node
+   * rendezvous prefers takes it, and only a lease later anyone. When this node stops, it
+   * is anyone's at once (expiry 0).
+   */
+  private async handBack(ws: string, h: Held, anyone = false, advancedTo = h.releasedAt): Promise<void> {
+    this.held.delete(ws);
+    const lease: Lease = {
+      ...h.lease,
+      expires_at: anyone ? 0 : Date.now(),
+      ...(advancedTo !== undefined ? { advanced_to: advancedTo } : {}),
+    };
+    await this.kv.update(`ws.${ws}`, encode(lease), h.revision).catch(() => undefined);
   }
 
   private async renewAll(): Promise<void> {
     await Promise.all(
       [...this.held].map(async ([ws, h]) => {
+        if (h.releasedAt !== undefined) return this.handBack(ws, h);
         const began = Date.now();
         const lease: Lease = { ...h.lease, expires_at: began + this.leaseMs };
         try {
           const revision = await this.kv.update(`ws.${ws}`, encode(lease), h.revision);
-          this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
+          // Updated in place: a hand-over in progress keeps its marks.
+          Object.assign(h, {
+            lease,
+            revision,
+            servesUntil: began + this.leaseMs * (1 - SAFETY),
+            paused: false,
+          });
         } catch (e) {
           // Reads may be answered by a replica that lags (direct get): only a newer
           // revision than ours can show the lease taken.
@@ -299,7 +385,8 @@ export class Placement implements WorkspacePlacement {
     this.leases.set(ws, lease);
     this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
     // Not awaited here: a long load must not hold the renewals of the other leases.
-    const opened = (this.hooks?.acquired(ws, lease.epoch) ?? Promise.resolve())
+    // Handed over, not lapsed after a crash: the load goes on from the instant it was left at.
+    const opened = (this.hooks?.acquired(ws, lease.epoch, old?.advanced_to) ?? Promise.resolve())
       .catch((e: unknown) => {
         // Not servable here: let the lease lapse for another node.
         this.held.delete(ws);
@@ -311,18 +398,11 @@ export class Placement implements WorkspacePlacement {
   }
 
   /** Hands every lease back (expired at once, for the next node to take) and leaves NATS. */
-  async stop(): Promise<void> {
+  async stop(advancedTo?: ReadonlyMap<string, number>): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.round;
-    await Promise.all(
-      [...this.held].map(async ([ws, h]) => {
-        await this.kv
-          .update(`ws.${ws}`, encode({ ...h.lease, expires_at: 0 }), h.revision)
-          .catch(() => undefined);
-      }),
-    );
-    this.held.clear();
+    await Promise.all([...this.held].map(([ws, h]) => this.handBack(ws, h, true, advancedTo?.get(ws))));
     await this.kv.delete(`node.${this.nodeId}`).catch(() => undefined);
     await this.nc.drain().catch(() => undefined);
   }

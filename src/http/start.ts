@@ -270,7 +270,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       ? {
           forwarding: {
             nodeId: placement.nodeId,
-            ownerUrl: (ws: string) => placement.leaseOf(ws)?.url || null,
+            // A lease of this node's that it does not serve (paused, being handed over) has
+            // no other holder to forward to yet.
+            ownerUrl: (ws: string) => {
+              const lease = placement.leaseOf(ws);
+              return lease && lease.node !== placement.nodeId ? lease.url || null : null;
+            },
             counted: (outcome: "forwarded" | "unavailable" | "no_answer") =>
               metrics.forwarded.inc({ outcome }),
           },

@@ -554,11 +554,11 @@ export class LiveWorkspace {
     return { bytes: written.bytes, position, heldMs };
   }
 
-  /** Moves membership to the clock's now and logs the time-driven changes (and any pending ones). */
-  async tick(): Promise<MembershipChange[]> {
+  /** Moves membership to the clock's now (or `at`) and logs the time-driven changes (and any pending ones). */
+  async tick(at = this.clock.now()): Promise<MembershipChange[]> {
     this.settle();
     const before = this.log.size;
-    this.engine.advanceTo(this.clock.now());
+    this.engine.advanceTo(at);
     const changes = this.log.addedSince(before).map(fromLog);
     await this.flush();
     return changes;

@@ -71,8 +71,11 @@ export interface WorkspacePlacement {
   owns(ws: string): boolean;
   /** Takes `ws` now if nobody holds it (a workspace just created here). */
   claim(ws: string): Promise<boolean>;
-  /** Hands the leases back and leaves the cluster. */
-  stop(): Promise<void>;
+  /**
+   * Hands the leases back and leaves the cluster; `advancedTo` tells each workspace's
+   * instant, as `PlacementHooks.release` does.
+   */
+  stop(advancedTo?: ReadonlyMap<string, number>): Promise<void>;
 }
 
 export interface PlacementHooks {
@@ -83,10 +86,20 @@ export interface PlacementHooks {
    * so that a lease bucket started afresh cannot hand out epochs the fencing refuses.
    */
   epochFloor(ws: string): Promise<number>;
-  /** This node took `ws`'s lease as `epoch`: fence the database to it, then open it. */
-  acquired(ws: string, epoch: number): Promise<void>;
+  /**
+   * This node took `ws`'s lease as `epoch`: fence the database to it, then open it.
+   * `advancedTo` is the service-clock instant the previous holder's engine reached when
+   * it handed the workspace over (absent after a crash): the load goes on from there, so
+   * time-driven changes since keep their own instants.
+   */
+  acquired(ws: string, epoch: number, advancedTo?: number): Promise<void>;
   /** This node no longer holds `ws`'s lease, or cannot tell: it must stop serving it. */
   lost(ws: string, why: string): void;
+  /**
+   * Hand `ws` to another node: finish the writes already taken, then stop serving it.
+   * Rejects to keep serving it here (work that must not be cut short is running).
+   */
+  release?(ws: string): Promise<number>;
   log(line: string): void;
 }
 

@@ -52,6 +52,8 @@ export class Slice {
   private readonly workspaces = new Map<string, WorkspaceService>();
   /** A cluster node's lease epoch per workspace it holds or held (-1 once lost). */
   private readonly epochs = new Map<string, number>();
+  /** Workspaces handed over to this node: the instant the previous holder's engine had reached. */
+  private readonly resumeAt = new Map<string, number>();
   private readonly opening = new Map<string, Promise<WorkspaceService>>();
   /** Clients of the change stream (`GET /v1/stream`). */
   readonly changeStreams: ChangeStreams;
@@ -203,8 +205,9 @@ export class Slice {
       await placement.start({
         workspaces: async () => (await this.store.listWorkspaces()).map((w) => w.id),
         epochFloor: (ws) => this.store.heldEpoch(ws),
-        acquired: async (ws, epoch) => {
+        acquired: async (ws, epoch, advancedTo) => {
           if (this.stopped) return;
+          if (advancedTo !== undefined) this.resumeAt.set(ws, advancedTo);
           // Waits for the previous holder's transactions in flight: the load sees them.
           if (!(await this.store.claimEpoch(ws, epoch))) {
             throw new Error(`the database records a later epoch than ${epoch}`);
@@ -213,6 +216,7 @@ export class Slice {
           await this.workspace(ws);
         },
         lost: (ws, why) => this.placementLost(ws, why),
+        release: (ws) => this.handOver(ws),
         log: (line) => this.log(line),
       });
     } else {
@@ -345,13 +349,39 @@ export class Slice {
    */
   private placementLost(ws: string, why: string): void {
     this.log(`Slice: workspace ${ws} is no longer served by this node: ${why}`);
+    this.close(ws);
+    this.opts.observer?.workspaceLost?.(ws);
+    this.opts.onPlacementLost?.(ws, why);
+  }
+
+  /**
+   * Hands `ws` to another node of the cluster (placement no longer routes its requests
+   * here): the writes already queued are committed and their changes logged, then it is
+   * closed here. A running import keeps it here: the import writes through this node.
+   */
+  private async handOver(ws: string): Promise<number> {
+    if (((this.importers.get(ws) as CountedImportRunner | undefined)?.active ?? 0) > 0) {
+      throw new Error("an import is running");
+    }
+    const live = this.workspaces.get(ws)?.live;
+    await live?.flush();
+    // Time-driven changes up to now are logged here, at their instants; the next holder
+    // goes on from this instant (the lease carries it).
+    const at = this.clock.now();
+    await live?.tick(at);
+    this.close(ws);
+    this.log(`Slice: workspace ${ws} handed to another node of the cluster`);
+    return at;
+  }
+
+  /** Stops serving `ws` here: fenced off, its queue refused, its outputs stopped, its memory dropped. */
+  private close(ws: string): void {
     this.epochs.set(ws, -1);
     this.workspaces.get(ws)?.live.retire(`workspace ${ws} moved to another node of the cluster; retry`);
     this.workspaces.delete(ws);
+    this.importers.delete(ws);
     this.dispatcher.removeWorkspace(ws);
     this.syncer.removeWorkspace(ws);
-    this.opts.observer?.workspaceLost?.(ws);
-    this.opts.onPlacementLost?.(ws, why);
   }
 
   /** The open service of a workspace, opening it on first use. */
@@ -368,8 +398,14 @@ export class Slice {
         if (!info) throw notFound("workspace", id);
         const observer = this.opts.observer;
         const began = performance.now();
+        // Handed over: loaded as of the instant the previous holder left it at, then moved
+        // to now by a tick, so what time brought about meanwhile keeps its own instants.
+        const from = this.resumeAt.get(id);
+        this.resumeAt.delete(id);
+        let pinned = from !== undefined && from < this.clock.now() ? from : undefined;
+        const clock = pinned === undefined ? this.clock : { now: () => pinned ?? this.clock.now() };
         const svc = await WorkspaceService.open(this.store, info, {
-          clock: this.clock,
+          clock,
           positions: this.positions.of(id),
           ...(this.opts.snapshots ? { snapshotDir: this.opts.snapshots.dir } : {}),
           ...(observer?.loadProgress
@@ -404,6 +440,10 @@ export class Slice {
         this.workspaces.set(id, svc);
         this.dispatcher.addWorkspace(id);
         await this.syncer.addWorkspace(id);
+        if (pinned !== undefined) {
+          pinned = undefined;
+          await svc.tick();
+        }
         observer?.workspaceOpened?.(id, performance.now() - began);
         return svc;
       })();
@@ -569,7 +609,17 @@ export class Slice {
     await this.syncer.stop();
     await this.scheduleRunner.stop();
     for (const r of this.importers.values()) await r.idle().catch(() => undefined);
-    for (const ws of this.workspaces.values()) await ws.live.flush().catch(() => undefined);
+    // The last writes, and what time brought about up to now, are logged; the next holders
+    // of a cluster's workspaces go on from these instants.
+    const advancedTo = new Map<string, number>();
+    for (const [id, ws] of this.workspaces) {
+      const at = this.clock.now();
+      await ws.live
+        .flush()
+        .then(() => ws.live.tick(at))
+        .then(() => advancedTo.set(id, at))
+        .catch(() => undefined);
+    }
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     // The last writes are in: a snapshot now spares the next start most of its load.
     if (this.opts.snapshots && this.loaded) {
@@ -578,7 +628,7 @@ export class Slice {
     }
     // Everything is flushed: the next holders may take over at once.
     await this.opts.placement
-      ?.stop()
+      ?.stop(advancedTo)
       .catch((e: unknown) => this.log(`Slice: leaving the cluster: ${(e as Error).message}`));
     await this.store.close();
   }

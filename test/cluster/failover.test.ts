@@ -11,11 +11,12 @@
  * - No acknowledged event is missing from the database afterwards, and every segment's
  *   size as the cluster serves it equals a from-scratch evaluation of the database.
  */
+
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../../src/demo/random.ts";

@@ -1,0 +1,175 @@
+/**
+ * A node that joins a running cluster is given its share: each holder hands it, one at a
+ * time, the workspaces rendezvous hashing now prefers on it, while writes go on through
+ * the first node, and nothing acknowledged is lost on the way (docs/cluster.md).
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preferredNode } from "../../src/cluster/placement.ts";
+import { type RunningServer, startServer } from "../../src/http/start.ts";
+import { Slice } from "../../src/service/slice.ts";
+import { openStore } from "../../src/store/index.ts";
+import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
+import { type PgServer, startPostgres } from "../support/postgres.ts";
+import { ADMIN_KEY, eventually } from "../support/server.ts";
+
+const LEASE_MS = 2_000;
+const WORKSPACES = 6;
+
+let pgServer: PgServer;
+let nats: NatsCluster;
+const servers: RunningServer[] = [];
+const lost: string[] = [];
+
+async function node(id: string): Promise<RunningServer> {
+  const s = await startServer({
+    port: 0,
+    host: "127.0.0.1",
+    databaseUrl: pgServer.url,
+    apiKey: ADMIN_KEY,
+    log: () => {},
+    tickMs: 100,
+    cluster: { servers: nats.urls, nodeId: id, replicas: 1, leaseMs: LEASE_MS },
+    onPlacementLost: (ws, why) => lost.push(`${id} lost ${ws}: ${why}`),
+  });
+  servers.push(s);
+  return s;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Ws {
+  id: string;
+  key: string;
+  segment: string;
+  acked: Set<string>;
+}
+
+async function post(url: string, key: string, path: string, body: unknown) {
+  const r = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+}
+
+describe("a node joining a cluster", () => {
+  beforeAll(async () => {
+    [pgServer, nats] = await Promise.all([startPostgres("slice_rebalance"), startNatsCluster({ size: 1 })]);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.close().catch(() => undefined);
+    await nats?.stop();
+    await pgServer?.stop();
+  }, 60_000);
+
+  it("is handed the workspaces rendezvous prefers on it, one at a time, losing no write", async () => {
+    const a = await node("a");
+    const workspaces: Ws[] = [];
+    for (let i = 0; i < WORKSPACES; i++) {
+      const w = await post(a.url, ADMIN_KEY, "/v1/workspaces", { name: `w${i}` });
+      expect(w.status).toBe(201);
+      const key = w.json.api_key as string;
+      const seg = await post(a.url, key, "/v1/segments", {
+        name: "buyers",
+        rule_text: "count(purchase) >= 2",
+      });
+      expect(seg.status).toBe(201);
+      const id = (w.json.workspace as { id: string }).id;
+      workspaces.push({ id, key, segment: seg.json.id as string, acked: new Set() });
+    }
+    await eventually(() => workspaces.every((w) => a.slice.servesHere(w.id)), 10_000, "a holds them all");
+
+    // A name for the joining node that rendezvous gives some, not all, of the workspaces.
+    const ids = workspaces.map((w) => w.id);
+    const joiner = Array.from({ length: 50 }, (_, i) => `b${i}`).find((b) => {
+      const n = ids.filter((ws) => preferredNode(["a", b], ws) === b).length;
+      return n > 0 && n < ids.length;
+    })!;
+    const toJoiner = new Set(ids.filter((ws) => preferredNode(["a", joiner], ws) === joiner));
+
+    // Writes go on through node a the whole time, each batch retried until acknowledged.
+    let writing = true;
+    let n = 0;
+    let refused = 0;
+    const writer = (async () => {
+      while (writing) {
+        const ws = workspaces[n % workspaces.length]!;
+        const batch = [0, 1].map((k) => ({
+          id: `e${n}-${k}`,
+          type: "purchase",
+          contact: { email: `c${n % 40}@example.com` },
+        }));
+        n++;
+        for (;;) {
+          const r = await post(a.url, ws.key, "/v1/events", batch).catch(() => null);
+          if (r?.status === 200) {
+            for (const e of batch) ws.acked.add(e.id);
+            break;
+          }
+          refused++;
+          await sleep(50);
+        }
+        await sleep(5);
+      }
+    })();
+
+    const b = await node(joiner);
+    const heldBy = (s: RunningServer) => new Set(ids.filter((ws) => s.slice.servesHere(ws)));
+    // One hand-over at a time, each within a round or two, after a lease of waiting.
+    await eventually(
+      () => [...toJoiner].every((ws) => b.slice.servesHere(ws)),
+      LEASE_MS * (2 + toJoiner.size) + 10_000,
+      `${joiner} holds ${[...toJoiner].join(", ")}`,
+    );
+    expect(heldBy(b)).toEqual(toJoiner);
+    expect(heldBy(a)).toEqual(new Set(ids.filter((ws) => !toJoiner.has(ws))));
+    // Settled: nothing moves for two more leases.
+    await sleep(2 * LEASE_MS);
+    expect(heldBy(b)).toEqual(toJoiner);
+    expect(heldBy(a)).toEqual(new Set(ids.filter((ws) => !toJoiner.has(ws))));
+    // Handed over, not lost; and node a no longer keeps them in memory.
+    expect(lost).toEqual([]);
+    for (const ws of toJoiner) await expect(a.slice.workspace(ws)).rejects.toThrow(/another node/);
+
+    writing = false;
+    await writer;
+    console.log(`rebalance: ${n} batches written, ${refused} answers of 503 retried, ${toJoiner.size} moved`);
+
+    const db = new pg.Client({ connectionString: pgServer.url });
+    await db.connect();
+    try {
+      for (const ws of workspaces) {
+        const rows = await db.query<{ idem_key: string }>(
+          "SELECT idem_key FROM events WHERE workspace_id = $1",
+          [ws.id],
+        );
+        const stored = new Set(rows.rows.map((r) => r.idem_key));
+        expect([...ws.acked].filter((id) => !stored.has(id))).toEqual([]);
+        expect(ws.acked.size).toBeGreaterThan(0);
+      }
+    } finally {
+      await db.end();
+    }
+
+    // Sizes as the two nodes serve them, against one process evaluating the database afresh.
+    const served = new Map<string, number>();
+    for (const ws of workspaces) {
+      const holder = b.slice.servesHere(ws.id) ? b : a;
+      served.set(ws.id, (await holder.slice.workspace(ws.id)).engine.members(ws.segment).count);
+    }
+    for (const s of servers.splice(0)) await s.close();
+    const fresh = await Slice.start({ store: await openStore({ databaseUrl: pgServer.url }), log: () => {} });
+    try {
+      for (const ws of workspaces) {
+        const size = (await fresh.workspace(ws.id)).engine.members(ws.segment).count;
+        expect(served.get(ws.id), `${ws.id}: served against a fresh evaluation`).toBe(size);
+        expect(size).toBeGreaterThan(0);
+      }
+    } finally {
+      await fresh.stop();
+    }
+  }, 120_000);
+});
