@@ -9,7 +9,11 @@
  * the freshness probe (event acknowledged → signed webhook delivered, bench/freshness.ts).
  * Checks that nothing was lost: the database holds every acknowledged event.
  *
- *   npm run load:cluster -- [--nodes 3] [--seconds 30] [--workspaces 6] [--contacts 20000] [--inflight 8] [--json]
+ * `--join S` starts one more node S seconds into the load: the holders hand it its share
+ * of the workspaces while the load goes on. Reported: when each workspace moved to it,
+ * events/s before and after, and the answers of 503 (each retried with the same ids).
+ *
+ *   npm run load:cluster -- [--nodes 3] [--seconds 30] [--workspaces 6] [--contacts 20000] [--inflight 8] [--join S] [--json]
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -29,6 +33,7 @@ const { values: args } = parseArgs({
     contacts: { type: "string", default: "20000" },
     batch: { type: "string", default: "1000" },
     inflight: { type: "string", default: "8" },
+    join: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -38,6 +43,10 @@ const WORKSPACES = Number(args.workspaces);
 const CONTACTS = Number(args.contacts);
 const BATCH = Number(args.batch);
 const INFLIGHT = Number(args.inflight);
+const JOIN_S = args.join === undefined ? null : Number(args.join);
+if (JOIN_S !== null && !(JOIN_S > 0 && JOIN_S < SECONDS)) {
+  throw new Error(`--join: expected seconds between 0 and --seconds (${SECONDS}), got ${args.join}`);
+}
 const ADMIN = "sk_load_cluster_admin_0123456789";
 const TYPES = ["email_sent", "email_opened", "email_clicked", "page_viewed", "order_placed", "cart_added"];
 /** Segments of every workspace: engagement, purchase and cart rules of the kinds marketers write. */
@@ -95,17 +104,15 @@ async function main() {
     startNatsCluster({ size: 3 }),
   ]);
   const nodes: ClusterNode[] = [];
+  const startNode = (id: string) =>
+    startClusterNode(id, {
+      databaseUrl: pgServer.url,
+      natsUrls: nats.urls,
+      adminKey: ADMIN,
+      env: { SLICE_RATE_LIMIT: "10000000", SLICE_WEBHOOK_ALLOW_PRIVATE: "1", LOG_LEVEL: "warn" },
+    });
   try {
-    for (let i = 0; i < NODES; i++) {
-      nodes.push(
-        await startClusterNode(`n${i}`, {
-          databaseUrl: pgServer.url,
-          natsUrls: nats.urls,
-          adminKey: ADMIN,
-          env: { SLICE_RATE_LIMIT: "10000000", SLICE_WEBHOOK_ALLOW_PRIVATE: "1", LOG_LEVEL: "warn" },
-        }),
-      );
-    }
+    for (let i = 0; i < NODES; i++) nodes.push(await startNode(`n${i}`));
     log(`load:cluster: ${NODES} node(s), 3 nats-servers and PostgreSQL up`);
     const keys: string[] = [ADMIN];
     for (let w = 1; w < WORKSPACES; w++) {
@@ -148,37 +155,79 @@ async function main() {
         }),
       );
     };
+    /**
+     * Starts node n<NODES> `atS` seconds in, adds it to the nodes requests go to once it is
+     * ready, and notes when each workspace is first answered by it, until the load ends.
+     */
+    async function watchJoin(atS: number, t0: number, end: number) {
+      const since = () => round((performance.now() - t0) / 1000, 1);
+      await new Promise((res) => setTimeout(res, t0 + atS * 1000 - performance.now()));
+      const id = `n${NODES}`;
+      const joined = await startNode(id);
+      nodes.push(joined);
+      const readyS = since();
+      const moved: { workspace: string; at_s: number }[] = [];
+      while (performance.now() < end && moved.length < keys.length) {
+        for (const [i, key] of keys.entries()) {
+          if (moved.some((m) => m.workspace === `w${i}`)) continue;
+          const res = await fetch(`${joined.url}/v1/fields`, { headers: { authorization: `Bearer ${key}` } });
+          await res.arrayBuffer();
+          if (res.headers.get("x-slice-node") === id) moved.push({ workspace: `w${i}`, at_s: since() });
+        }
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      return { readyS, moved, settledS: moved.at(-1)?.at_s ?? null };
+    }
+    const rate = (at: number[], from: number, to: number) =>
+      to > from ? Math.round((at.filter((t) => t >= from && t < to).length * BATCH) / (to - from)) : 0;
+
     const probe = await setUpFreshnessProbe(nodes[NODES - 1]!.url, ADMIN, Math.ceil(SECONDS * 2) + 10);
     const direct: number[] = [];
     const forwarded: number[] = [];
     let accepted = 0;
     let failures = 0;
+    let refused = 0;
     let k = 0;
+    /** When each batch was acknowledged, in seconds from the start. */
+    const ackedAt: number[] = [];
     const cpu0 = cpuByCommand();
     const t0 = performance.now();
     const end = t0 + SECONDS * 1000;
     probe.start(500);
-    await Promise.all(
-      Array.from({ length: INFLIGHT }, async () => {
+    const joining = JOIN_S === null ? null : watchJoin(JOIN_S, t0, end);
+    await Promise.all([
+      ...Array.from({ length: INFLIGHT }, async () => {
         while (performance.now() < end) {
           const n = k++;
-          const node = nodes[n % NODES]!;
           const key = keys[Math.floor(r() * keys.length)]!;
           const payload = body(n);
-          const s = performance.now();
-          const res = await post(`${node.url}/v1/events`, `Bearer ${key}`, payload);
-          const ms = performance.now() - s;
-          const out = JSON.parse(res.body) as { accepted?: number };
-          if (res.status !== 200 || out.accepted !== BATCH) {
-            failures++;
-            continue;
+          // The same ids until acknowledged: a 503 (a workspace between holders) is retried.
+          for (;;) {
+            const node = nodes[n % nodes.length]!;
+            const s = performance.now();
+            const res = await post(`${node.url}/v1/events`, `Bearer ${key}`, payload);
+            const ms = performance.now() - s;
+            if (res.status === 503) {
+              refused++;
+              await new Promise((res) => setTimeout(res, 100));
+              continue;
+            }
+            const out = JSON.parse(res.body) as { accepted?: number };
+            if (res.status !== 200 || out.accepted !== BATCH) {
+              failures++;
+              break;
+            }
+            accepted += BATCH;
+            ackedAt.push((performance.now() - t0) / 1000);
+            (res.headers["x-slice-node"] === node.id ? direct : forwarded).push(ms);
+            break;
           }
-          accepted += BATCH;
-          (res.headers["x-slice-node"] === node.id ? direct : forwarded).push(ms);
         }
       }),
-    );
+      ...(joining ? [joining] : []),
+    ]);
     const elapsed = (performance.now() - t0) / 1000;
+    const join = await joining;
     const cpu1 = cpuByCommand();
     const freshness = await probe.finish(30_000);
 
@@ -211,7 +260,19 @@ async function main() {
       acknowledged: accepted,
       stored,
       lost: accepted - stored,
+      refused_503: refused,
       freshness,
+      ...(join
+        ? {
+            join: {
+              at_s: JOIN_S,
+              ready_s: join.readyS,
+              moved: join.moved,
+              events_per_s_before: rate(ackedAt, 0, JOIN_S!),
+              events_per_s_after: rate(ackedAt, join.settledS ?? JOIN_S!, elapsed),
+            },
+          }
+        : {}),
     };
     for (const line of table([
       ["", "value"],
@@ -229,6 +290,19 @@ async function main() {
         `${result.cpu_s.slice_nodes} / ${result.cpu_s.postgres} / ${result.cpu_s.nats}`,
       ],
       ["failed requests", String(failures)],
+      ["answers of 503, retried", String(refused)],
+      ...(result.join
+        ? [
+            [
+              `node n${NODES} joined at ${JOIN_S} s, ready at ${result.join.ready_s} s; workspaces moved to it`,
+              result.join.moved.map((m) => `${m.workspace} at ${m.at_s} s`).join(", ") || "none",
+            ],
+            [
+              "events/s before the join / after the last move",
+              `${fmtInt(result.join.events_per_s_before)} / ${fmtInt(result.join.events_per_s_after)}`,
+            ],
+          ]
+        : []),
       ["acknowledged = stored", `${fmtInt(accepted)} = ${fmtInt(stored)}`],
       [
         "probe: acknowledged → webhook delivered",

@@ -7,12 +7,20 @@
  * Forwarding happens right after authentication, before the body is read: the owner
  * parses, validates, rate-limits and answers as if called directly. A request forwarded
  * once is never forwarded again (the owner moved meanwhile): it is answered 503 with
- * Retry-After, as is one for a workspace nobody holds during a takeover.
+ * Retry-After. One for a workspace nobody holds yet (handed over, handed back by a node
+ * that stops) waits a moment for the next holder, which takes it within a lease round,
+ * and is answered 503 only if none comes.
  */
 import replyFrom from "@fastify/reply-from";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
+
+/**
+ * How long a request waits for a workspace's next holder before it is answered 503:
+ * a hand-over takes a lease round (a tenth of a lease) and the holder's last writes.
+ */
+export const WAIT_FOR_HOLDER_MS = 2_000;
 
 /** Set on a forwarded request: the node that forwarded it. */
 export const FORWARDED_BY = "x-slice-forwarded-by";
@@ -56,7 +64,13 @@ export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwar
       f.counted?.("unavailable");
       throw unavailable(reply, `workspace ${ws} moved to another node of the cluster; retry`);
     }
-    const owner = f.ownerUrl(ws);
+    let owner = f.ownerUrl(ws);
+    for (const until = Date.now() + WAIT_FOR_HOLDER_MS; owner === null && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      // Back here (a paused lease renewed): served as if it had never left.
+      if (slice.servesHere(ws)) return;
+      owner = f.ownerUrl(ws);
+    }
     if (owner === null) {
       f.counted?.("unavailable");
       throw unavailable(reply, `workspace ${ws} is being taken over by a node of the cluster; retry`);
