@@ -18,6 +18,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { preferredNode } from "../src/cluster/placement.ts";
 import { type ClusterNode, startClusterNode } from "../test/support/cluster-node.ts";
 import { startNatsCluster } from "../test/support/nats.ts";
 import { startPostgres } from "../test/support/postgres.ts";
@@ -115,9 +116,11 @@ async function main() {
     for (let i = 0; i < NODES; i++) nodes.push(await startNode(`n${i}`));
     log(`load:cluster: ${NODES} node(s), 3 nats-servers and PostgreSQL up`);
     const keys: string[] = [ADMIN];
+    const ids: string[] = ["ws_default"];
     for (let w = 1; w < WORKSPACES; w++) {
       const r = await api(nodes[w % NODES]!.url, ADMIN, "POST", "/v1/workspaces", { name: `load ${w}` });
       keys.push(r.api_key as string);
+      ids.push((r.workspace as { id: string }).id);
     }
     for (const key of keys) {
       for (const [k, rule] of RULES.entries()) {
@@ -176,7 +179,10 @@ async function main() {
         }
         await new Promise((res) => setTimeout(res, 250));
       }
-      return { readyS, moved, settledS: moved.at(-1)?.at_s ?? null };
+      // What placement converges on: the workspaces rendezvous prefers on the new node.
+      const all = Array.from({ length: NODES + 1 }, (_, i) => `n${i}`);
+      const expected = ids.flatMap((ws, i) => (preferredNode(all, ws) === id ? [`w${i}`] : []));
+      return { readyS, moved, expected, settledS: moved.at(-1)?.at_s ?? null };
     }
     const rate = (at: number[], from: number, to: number) =>
       to > from ? Math.round((at.filter((t) => t >= from && t < to).length * BATCH) / (to - from)) : 0;
@@ -268,6 +274,7 @@ async function main() {
               at_s: JOIN_S,
               ready_s: join.readyS,
               moved: join.moved,
+              expected: join.expected,
               events_per_s_before: rate(ackedAt, 0, JOIN_S!),
               events_per_s_after: rate(ackedAt, join.settledS ?? JOIN_S!, elapsed),
             },
@@ -297,6 +304,7 @@ async function main() {
               `node n${NODES} joined at ${JOIN_S} s, ready at ${result.join.ready_s} s; workspaces moved to it`,
               result.join.moved.map((m) => `${m.workspace} at ${m.at_s} s`).join(", ") || "none",
             ],
+            ["workspaces rendezvous prefers on it", result.join.expected.join(", ") || "none"],
             [
               "events/s before the join / after the last move",
               `${fmtInt(result.join.events_per_s_before)} / ${fmtInt(result.join.events_per_s_after)}`,
@@ -311,7 +319,16 @@ async function main() {
     ]))
       log(line);
     if (args.json) process.stdout.write(`${JSON.stringify({ cluster_load: result })}\n`);
-    if (failures > 0 || result.lost !== 0 || freshness.delivered < freshness.probes) process.exitCode = 1;
+    const joinUnsettled =
+      join !== null &&
+      join.moved
+        .map((m) => m.workspace)
+        .sort()
+        .join() !== [...join.expected].sort().join();
+    if (joinUnsettled) log("load:cluster: the new node does not hold what rendezvous prefers on it");
+    if (failures > 0 || result.lost !== 0 || freshness.delivered < freshness.probes || joinUnsettled) {
+      process.exitCode = 1;
+    }
   } finally {
     for (const n of nodes) n.proc.kill("SIGTERM");
     await Promise.all(
