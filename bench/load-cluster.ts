@@ -193,6 +193,7 @@ async function main() {
     let accepted = 0;
     let failures = 0;
     let refused = 0;
+    const refusedWhy = new Map<string, number>();
     let k = 0;
     /** When each batch was acknowledged, in seconds from the start. */
     const ackedAt: number[] = [];
@@ -215,6 +216,11 @@ async function main() {
             const ms = performance.now() - s;
             if (res.status === 503) {
               refused++;
+              // The message, its workspace id left out: why, counted.
+              const why = String(
+                (JSON.parse(res.body) as { error?: { message?: string } }).error?.message ?? res.body,
+              ).replace(/ws_\w+/g, "ws");
+              refusedWhy.set(why, (refusedWhy.get(why) ?? 0) + 1);
               await new Promise((res) => setTimeout(res, 100));
               continue;
             }
@@ -267,6 +273,7 @@ async function main() {
       stored,
       lost: accepted - stored,
       refused_503: refused,
+      refused_why: Object.fromEntries(refusedWhy),
       freshness,
       ...(join
         ? {
@@ -298,6 +305,7 @@ async function main() {
       ],
       ["failed requests", String(failures)],
       ["answers of 503, retried", String(refused)],
+      ...[...refusedWhy].map(([why, n]) => [`  ${why}`, String(n)]),
       ...(result.join
         ? [
             [
