@@ -5,11 +5,12 @@
  * `@fastify/reply-from` does the streaming proxying; this decides where to.
  *
  * Forwarding happens right after authentication, before the body is read: the owner
- * parses, validates, rate-limits and answers as if called directly. A request forwarded
- * once is never forwarded again (the owner moved meanwhile): it is answered 503 with
- * Retry-After. One for a workspace nobody holds yet (handed over, handed back by a node
- * that stops) waits a moment for the next holder, which takes it within a lease round,
- * and is answered 503 only if none comes.
+ * parses, validates, rate-limits and answers as if called directly. A request for a
+ * workspace nobody holds yet (handed over, handed back by a node that stops) waits a
+ * moment for the next holder, which takes it within a lease round, and is answered 503
+ * with Retry-After only if none comes. A request forwarded to a holder that let go of
+ * the workspace meanwhile goes on to the next holder; it is forwarded twice at most, so
+ * leases moving back and forth cannot bounce it around.
  */
 import replyFrom from "@fastify/reply-from";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -21,8 +22,10 @@ import type { Slice } from "../service/slice.ts";
  * a hand-over takes a lease round (a tenth of a lease) and the holder's last writes.
  */
 export const WAIT_FOR_HOLDER_MS = 2_000;
+/** How many times a request may be forwarded. */
+const MAX_HOPS = 2;
 
-/** Set on a forwarded request: the node that forwarded it. */
+/** Set on a forwarded request: the nodes that forwarded it, comma-separated. */
 export const FORWARDED_BY = "x-slice-forwarded-by";
 /** Set on every answer of a cluster node: the node that answered (the holder, if forwarded). */
 export const ANSWERED_BY = "x-slice-node";
@@ -60,7 +63,10 @@ export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwar
     reply.raw.setHeader(ANSWERED_BY, f.nodeId);
     const ws = await workspaceOf(req, slice);
     if (ws === null || slice.servesHere(ws)) return;
-    if (req.headers[FORWARDED_BY] !== undefined) {
+    const hops = String(req.headers[FORWARDED_BY] ?? "")
+      .split(",")
+      .filter(Boolean);
+    if (hops.length >= MAX_HOPS) {
       f.counted?.("unavailable");
       throw unavailable(reply, `workspace ${ws} moved to another node of the cluster; retry`);
     }
@@ -79,7 +85,10 @@ export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwar
     if (req.method !== "GET" && req.method !== "HEAD") (req as { body: unknown }).body = req.raw;
     f.counted?.("forwarded");
     reply.from(`${owner}${req.url}`, {
-      rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_BY]: f.nodeId }),
+      rewriteRequestHeaders: (_req, headers) => ({
+        ...headers,
+        [FORWARDED_BY]: [...hops, f.nodeId].join(","),
+      }),
       onError: (r) => {
         f.counted?.("no_answer");
         r.header("retry-after", "1")
