@@ -17,11 +17,9 @@ import type { AddressInfo } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../../src/demo/random.ts";
-import { Slice } from "../../src/service/slice.ts";
-import { openStore } from "../../src/store/index.ts";
+import { freshSizes, missingAcknowledged } from "../support/cluster-checks.ts";
 import { type ClusterNode, startClusterNode } from "../support/cluster-node.ts";
 import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
 import { type PgServer, startPostgres } from "../support/postgres.ts";
@@ -334,21 +332,10 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
     }
 
     // Every acknowledged event is in the database.
-    const db = new pg.Client({ connectionString: pgServer.url });
-    await db.connect();
-    try {
-      for (const ws of workspaces) {
-        const rows = await db.query<{ idem_key: string }>(
-          "SELECT idem_key FROM events WHERE workspace_id = $1",
-          [ws.id],
-        );
-        const stored = new Set(rows.rows.map((r) => r.idem_key));
-        const missing = [...ws.acked].filter((id) => !stored.has(id));
-        expect(missing, `acknowledged events of ${ws.id} missing from the database`).toEqual([]);
-        expect(ws.acked.size).toBeGreaterThan(0);
-      }
-    } finally {
-      await db.end();
+    const missing = await missingAcknowledged(pgServer.url, new Map(workspaces.map((w) => [w.id, w.acked])));
+    for (const ws of workspaces) {
+      expect(missing.get(ws.id), `acknowledged events of ${ws.id} missing from the database`).toEqual([]);
+      expect(ws.acked.size).toBeGreaterThan(0);
     }
 
     // Sizes as the cluster serves them, against one process evaluating the database afresh.
@@ -374,17 +361,15 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
       await exited;
     }
     nodes.length = 0;
-    const fresh = await Slice.start({ store: await openStore({ databaseUrl: pgServer.url }), log: () => {} });
-    try {
-      for (const ws of workspaces) {
-        const size = (await fresh.workspace(ws.id)).engine.members(ws.segment).count;
-        expect(served.get(ws.id), `${ws.id}: size served by the cluster against a fresh evaluation`).toBe(
-          size,
-        );
-        expect(size).toBeGreaterThan(0);
-      }
-    } finally {
-      await fresh.stop();
+    const sizes = await freshSizes(
+      pgServer.url,
+      workspaces.map((w) => ({ ws: w.id, segment: w.segment })),
+    );
+    for (const ws of workspaces) {
+      expect(served.get(ws.id), `${ws.id}: size served by the cluster against a fresh evaluation`).toBe(
+        sizes.get(ws.id),
+      );
+      expect(sizes.get(ws.id)).toBeGreaterThan(0);
     }
   }, 600_000);
 });

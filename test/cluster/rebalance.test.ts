@@ -3,12 +3,10 @@
  * time, the workspaces rendezvous hashing now prefers on it, while writes go on through
  * the first node, and nothing acknowledged is lost on the way (docs/cluster.md).
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preferredNode } from "../../src/cluster/placement.ts";
 import { type RunningServer, startServer } from "../../src/http/start.ts";
-import { Slice } from "../../src/service/slice.ts";
-import { openStore } from "../../src/store/index.ts";
+import { freshSizes, missingAcknowledged } from "../support/cluster-checks.ts";
 import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
 import { type PgServer, startPostgres } from "../support/postgres.ts";
 import { ADMIN_KEY, eventually } from "../support/server.ts";
@@ -138,20 +136,10 @@ describe("a node joining a cluster", () => {
     await writer;
     console.log(`rebalance: ${n} batches written, ${refused} answers of 503 retried, ${toJoiner.size} moved`);
 
-    const db = new pg.Client({ connectionString: pgServer.url });
-    await db.connect();
-    try {
-      for (const ws of workspaces) {
-        const rows = await db.query<{ idem_key: string }>(
-          "SELECT idem_key FROM events WHERE workspace_id = $1",
-          [ws.id],
-        );
-        const stored = new Set(rows.rows.map((r) => r.idem_key));
-        expect([...ws.acked].filter((id) => !stored.has(id))).toEqual([]);
-        expect(ws.acked.size).toBeGreaterThan(0);
-      }
-    } finally {
-      await db.end();
+    const missing = await missingAcknowledged(pgServer.url, new Map(workspaces.map((w) => [w.id, w.acked])));
+    for (const ws of workspaces) {
+      expect(missing.get(ws.id), `acknowledged events of ${ws.id} missing`).toEqual([]);
+      expect(ws.acked.size).toBeGreaterThan(0);
     }
 
     // Sizes as the two nodes serve them, against one process evaluating the database afresh.
@@ -161,15 +149,13 @@ describe("a node joining a cluster", () => {
       served.set(ws.id, (await holder.slice.workspace(ws.id)).engine.members(ws.segment).count);
     }
     for (const s of servers.splice(0)) await s.close();
-    const fresh = await Slice.start({ store: await openStore({ databaseUrl: pgServer.url }), log: () => {} });
-    try {
-      for (const ws of workspaces) {
-        const size = (await fresh.workspace(ws.id)).engine.members(ws.segment).count;
-        expect(served.get(ws.id), `${ws.id}: served against a fresh evaluation`).toBe(size);
-        expect(size).toBeGreaterThan(0);
-      }
-    } finally {
-      await fresh.stop();
+    const sizes = await freshSizes(
+      pgServer.url,
+      workspaces.map((w) => ({ ws: w.id, segment: w.segment })),
+    );
+    for (const ws of workspaces) {
+      expect(served.get(ws.id), `${ws.id}: served against a fresh evaluation`).toBe(sizes.get(ws.id));
+      expect(sizes.get(ws.id)).toBeGreaterThan(0);
     }
   }, 120_000);
 });
