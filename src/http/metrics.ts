@@ -89,6 +89,11 @@ export class Metrics {
     help: "Workspaces this cluster node stopped serving because another node took their lease",
     registers: [this.registry],
   });
+  readonly workspacesHandedOver = new Counter({
+    name: "slice_cluster_workspaces_handed_over_total",
+    help: "Workspaces this cluster node handed over to a node that joined",
+    registers: [this.registry],
+  });
   readonly snapshotWrites = new Counter({
     name: "slice_snapshot_writes_total",
     help: "Workspace snapshot files written (at stop and every SLICE_SNAPSHOT_INTERVAL when changed)",
@@ -278,6 +283,7 @@ export class Metrics {
     delivery: (outcome) => this.deliveries.inc({ outcome }),
     engineReloaded: (_ws, reason) => this.engineReloads.inc({ reason }),
     workspaceLost: () => this.workspacesLost.inc(),
+    workspaceHandedOver: () => this.workspacesHandedOver.inc(),
     snapshotWritten: (ws, bytes, heldMs) => {
       this.snapshotWrites.inc();
       this.snapshotBytes.set({ workspace: ws }, bytes);

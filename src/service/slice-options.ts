@@ -122,6 +122,8 @@ export interface SliceObserver {
   snapshotWritten?(ws: string, bytes: number, heldMs: number, totalMs: number): void;
   /** A cluster node stopped serving `ws`: another node took its lease. */
   workspaceLost?(ws: string): void;
+  /** A cluster node handed `ws` over to a node that joined (rendezvous prefers it there). */
+  workspaceHandedOver?(ws: string): void;
   /** One webhook delivery attempt ended. */
   delivery?(outcome: "delivered" | "retry" | "failed"): void;
   /** One request of a Segment-compatible source or a receiver was counted (source-stats.ts). */

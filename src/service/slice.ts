@@ -371,6 +371,7 @@ export class Slice {
     await live?.tick(at);
     this.close(ws);
     this.log(`Slice: workspace ${ws} handed to another node of the cluster`);
+    this.opts.observer?.workspaceHandedOver?.(ws);
     return at;
   }
 

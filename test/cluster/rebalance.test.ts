@@ -130,6 +130,13 @@ describe("a node joining a cluster", () => {
     expect(heldBy(a)).toEqual(new Set(ids.filter((ws) => !toJoiner.has(ws))));
     // Handed over, not lost; and node a no longer keeps them in memory.
     expect(lost).toEqual([]);
+    const handed = [...ids, "ws_default"].filter((ws) => preferredNode(["a", joiner], ws) === joiner).length;
+    expect(
+      await a.metrics.registry.getSingleMetricAsString("slice_cluster_workspaces_handed_over_total"),
+    ).toContain(`slice_cluster_workspaces_handed_over_total ${handed}`);
+    expect(await a.metrics.registry.getSingleMetricAsString("slice_cluster_workspaces_lost_total")).toContain(
+      "slice_cluster_workspaces_lost_total 0",
+    );
     for (const ws of toJoiner) await expect(a.slice.workspace(ws)).rejects.toThrow(/another node/);
 
     writing = false;
