@@ -54,6 +54,8 @@ interface Held {
   paused?: boolean;
   /** Being handed to another node: not served here any more, the lease still kept. */
   leaving?: boolean;
+  /** The service refused to let it go (work running): not asked again before this time. */
+  keepUntil?: number;
   /** Handed over by the service, its engine advanced to this instant: the next round hands the lease back. */
   releasedAt?: number;
 }
@@ -286,7 +288,7 @@ export class Placement implements WorkspacePlacement {
         (Boolean(this.nodes.get(id)?.url) && now - (this.liveSince.get(id) ?? now) >= this.leaseMs),
     );
     for (const [ws, h] of this.held) {
-      if (this.opened.has(ws) || h.paused || !this.owns(ws)) continue;
+      if (this.opened.has(ws) || h.paused || !this.owns(ws) || (h.keepUntil ?? 0) > now) continue;
       const best = preferredNode(settled, ws);
       if (best === this.nodeId) continue;
       h.leaving = true;
@@ -296,8 +298,10 @@ export class Placement implements WorkspacePlacement {
           h.releasedAt = at;
         },
         (e: unknown) => {
-          // Kept and served here: the workspace could not be handed over now.
+          // Kept and served here: the workspace could not be handed over now; asked
+          // again a lease later.
           h.leaving = false;
+          h.keepUntil = Date.now() + this.leaseMs;
           this.hooks?.log(`cluster: workspace ${ws} stays here: ${(e as Error).message}`);
         },
       );
