@@ -243,11 +243,11 @@ class Client {
    * The final event, then the end of the response. Written past the socket's limit on
    * purpose: it is one short message, and the queue it replaces is freed at once.
    */
-  drop(reason: string, message: string): void {
+  drop(reason: string, message: string, counted = true): void {
     if (this.closed) return;
     const data = { reason, message, last_event_id: this.hub.idOf(this.workspace, this.lastWritten) };
     this.release();
-    this.hub.countDrop();
+    if (counted) this.hub.countDrop();
     this.sink.write(`event: dropped\ndata: ${JSON.stringify(data)}\n\n`);
     this.sink.end();
     const grace = setTimeout(() => this.sink.destroy(), this.hub.limits.closeGraceMs);
@@ -320,6 +320,21 @@ export class ChangeStreams {
     }
     set.add(client);
     client.begin(o.after);
+  }
+
+  /**
+   * Ends every stream of a workspace this node no longer serves (a cluster moved it):
+   * each client gets `event: dropped` with reason `moved` and the last event id it was
+   * sent, and reconnects with it, through any node, to the workspace's new holder.
+   */
+  endWorkspace(workspace: string): void {
+    for (const client of [...(this.byWorkspace.get(workspace) ?? [])]) {
+      client.drop(
+        "moved",
+        "the workspace moved to another node of the cluster; reconnect with the same Last-Event-ID",
+        false,
+      );
+    }
   }
 
   /** Changes just logged (and committed) in a workspace, in sequence order. */

@@ -383,6 +383,7 @@ export class Slice {
     this.importers.delete(ws);
     this.dispatcher.removeWorkspace(ws);
     this.syncer.removeWorkspace(ws);
+    this.changeStreams.endWorkspace(ws);
   }
 
   /** The open service of a workspace, opening it on first use. */

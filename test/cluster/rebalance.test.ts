@@ -36,6 +36,49 @@ async function node(id: string): Promise<RunningServer> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Sse {
+  status: number;
+  node: string | null;
+  /** Resolves with everything the stream sent once it ends, or once `stop` is called. */
+  text: Promise<string>;
+  stop(): void;
+}
+
+/** `GET /v1/stream` through `url`, read to its end in the background. */
+async function stream(url: string, key: string, lastEventId?: string): Promise<Sse> {
+  const ac = new AbortController();
+  const r = await fetch(`${url}/v1/stream`, {
+    headers: { authorization: `Bearer ${key}`, ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
+    signal: ac.signal,
+  });
+  const text = (async () => {
+    let out = "";
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of r.body as AsyncIterable<Uint8Array>) out += decoder.decode(chunk);
+    } catch {
+      // Stopped by the test.
+    }
+    return out;
+  })();
+  return { status: r.status, node: r.headers.get("x-slice-node"), text, stop: () => ac.abort() };
+}
+
+/** The server-sent events of a stream's text: `{event, id, data}` each. */
+function events(text: string): { event: string; id: string; data: Record<string, unknown> }[] {
+  return text
+    .split("\n\n")
+    .map((block) => {
+      const field = (name: string) =>
+        block
+          .split("\n")
+          .find((l) => l.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
+      return { event: field("event") ?? "", id: field("id") ?? "", data: JSON.parse(field("data") ?? "{}") };
+    })
+    .filter((e) => e.event !== "");
+}
+
 interface Ws {
   id: string;
   key: string;
@@ -87,6 +130,10 @@ describe("a node joining a cluster", () => {
       return n > 0 && n < ids.length;
     })!;
     const toJoiner = new Set(ids.filter((ws) => preferredNode(["a", joiner], ws) === joiner));
+    // A change stream of a workspace that will move, open on its holder from the start.
+    const watched = workspaces.find((w) => toJoiner.has(w.id))!;
+    const before = await stream(a.url, watched.key);
+    expect([before.status, before.node]).toEqual([200, "a"]);
 
     // Writes go on through node a the whole time, each batch retried until acknowledged.
     let writing = true;
@@ -141,6 +188,27 @@ describe("a node joining a cluster", () => {
 
     writing = false;
     await writer;
+
+    // The stream on the old holder ended, telling where to resume; resumed through the
+    // same node, it is served by the new holder, and the two together hold the whole log.
+    const first = events(await before.text);
+    const dropped = first.at(-1)!;
+    expect(dropped.event).toBe("dropped");
+    expect(dropped.data.reason).toBe("moved");
+    const after = await stream(a.url, watched.key, String(dropped.data.last_event_id));
+    expect([after.status, after.node]).toEqual([200, joiner]);
+    await sleep(1_500);
+    after.stop();
+    const streamed = [...first, ...events(await after.text)]
+      .filter((e) => e.event === "change" && e.data.segment_id === watched.segment)
+      .map((e) => `${e.data.contact_id} ${e.data.change} ${e.data.at}`);
+    const logged = await fetch(
+      `${b.url}/v1/segments/${watched.segment}/changes?since=1970-01-01T00:00:00Z&limit=1000`,
+      { headers: { authorization: `Bearer ${watched.key}` } },
+    ).then(async (r) => (await r.json()) as { data: Record<string, unknown>[]; next_cursor: string | null });
+    expect(logged.next_cursor).toBeNull();
+    expect(streamed.sort()).toEqual(logged.data.map((c) => `${c.contact_id} ${c.change} ${c.at}`).sort());
+    expect(streamed.length).toBeGreaterThan(0);
     console.log(`rebalance: ${n} batches written, ${refused} answers of 503 retried, ${toJoiner.size} moved`);
 
     const missing = await missingAcknowledged(pgServer.url, new Map(workspaces.map((w) => [w.id, w.acked])));
