@@ -5,26 +5,17 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANSWERED_BY, FORWARDED_BY } from "../../src/http/forward.ts";
-import { type RunningServer, startServer } from "../../src/http/start.ts";
-import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
-import { type PgServer, startPostgres } from "../support/postgres.ts";
+import type { RunningServer } from "../../src/http/start.ts";
+import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
 import { ADMIN_KEY, eventually } from "../support/server.ts";
 
-let pgServer: PgServer;
-let nats: NatsCluster;
+let cluster: InProcessCluster;
 const servers: RunningServer[] = [];
 
-async function node(id: string): Promise<RunningServer> {
-  return startServer({
-    port: 0,
-    host: "127.0.0.1",
-    databaseUrl: pgServer.url,
-    apiKey: ADMIN_KEY,
-    log: () => {},
-    tickMs: 100,
+function node(id: string): Promise<RunningServer> {
+  // A long lease: a takeover within the test's wait shows the lease was handed back.
+  return cluster.node(id, 30_000, {
     checkResponses: true,
-    // A long lease: a takeover within the test's wait shows the lease was handed back.
-    cluster: { servers: nats.urls, nodeId: id, replicas: 1, leaseMs: 30_000 },
     onPlacementLost: (ws, why) => {
       throw new Error(`${id} lost ${ws}: ${why}`);
     },
@@ -42,15 +33,13 @@ function roles(): { holder: RunningServer; other: RunningServer } {
 
 describe("a request reaching a node that does not hold its workspace", () => {
   beforeAll(async () => {
-    [pgServer, nats] = await Promise.all([startPostgres("slice_forwarding"), startNatsCluster({ size: 1 })]);
+    cluster = await startInProcessCluster("slice_forwarding");
     servers.push(await node("a"), await node("b"));
     await eventually(() => servers.some((s) => s.slice.servesHere("ws_default")), 15_000, "a holder");
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of servers) await s.close().catch(() => undefined);
-    await nats?.stop();
-    await pgServer?.stop();
+    await cluster?.stop();
   }, 60_000);
 
   it("is answered by the holder: JSON, a gzip batch, and the change stream, streamed through", async () => {

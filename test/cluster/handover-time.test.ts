@@ -5,9 +5,8 @@
  * process on one test clock, which only the test moves; no background tick runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../../src/http/start.ts";
-import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
-import { type PgServer, startPostgres } from "../support/postgres.ts";
+import type { RunningServer } from "../../src/http/start.ts";
+import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
 import { ADMIN_KEY, eventually } from "../support/server.ts";
 
 const HOUR = 3_600_000;
@@ -16,24 +15,11 @@ const T0 = Math.ceil((Date.now() + 10 * 24 * HOUR) / HOUR) * HOUR;
 let t = T0;
 const clock = { now: () => t };
 
-let pgServer: PgServer;
-let nats: NatsCluster;
-const servers: RunningServer[] = [];
+let cluster: InProcessCluster;
 
-async function node(id: string): Promise<RunningServer> {
-  const s = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    databaseUrl: pgServer.url,
-    apiKey: ADMIN_KEY,
-    log: () => {},
-    clock,
-    // No tick while the test runs: only a hand-over moves the engines' time.
-    tickMs: 3_600_000,
-    cluster: { servers: nats.urls, nodeId: id, replicas: 1, leaseMs: 30_000 },
-  });
-  servers.push(s);
-  return s;
+function node(id: string): Promise<RunningServer> {
+  // No tick while the test runs: only a hand-over moves the engines' time.
+  return cluster.node(id, 30_000, { clock, tickMs: 3_600_000 });
 }
 
 async function call(s: RunningServer, method: string, path: string, body?: unknown) {
@@ -50,16 +36,11 @@ async function call(s: RunningServer, method: string, path: string, body?: unkno
 
 describe("a workspace handed from one node to another", () => {
   beforeAll(async () => {
-    [pgServer, nats] = await Promise.all([
-      startPostgres("slice_handover_time"),
-      startNatsCluster({ size: 1 }),
-    ]);
+    cluster = await startInProcessCluster("slice_handover_time");
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of servers) await s.close().catch(() => undefined);
-    await nats?.stop();
-    await pgServer?.stop();
+    await cluster?.stop();
   }, 60_000);
 
   it("logs time-driven exits at their instants, not at the hand-over's or the load's", async () => {
@@ -89,7 +70,6 @@ describe("a workspace handed from one node to another", () => {
     // x's exit is due when a stops; y's falls after a left and before b loads.
     t = T0 + 6 * HOUR;
     await a.close();
-    servers.splice(servers.indexOf(a), 1);
     t = T0 + 30 * HOUR;
     const b = await node("b");
     await eventually(() => b.slice.servesHere("ws_default"), 15_000, "b holds ws_default");

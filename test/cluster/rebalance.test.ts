@@ -5,33 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preferredNode } from "../../src/cluster/placement.ts";
-import { type RunningServer, startServer } from "../../src/http/start.ts";
+import type { RunningServer } from "../../src/http/start.ts";
 import { freshSizes, missingAcknowledged } from "../support/cluster-checks.ts";
-import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
-import { type PgServer, startPostgres } from "../support/postgres.ts";
+import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
 import { ADMIN_KEY, eventually } from "../support/server.ts";
 
 const LEASE_MS = 2_000;
 const WORKSPACES = 6;
 
-let pgServer: PgServer;
-let nats: NatsCluster;
-const servers: RunningServer[] = [];
+let cluster: InProcessCluster;
 const lost: string[] = [];
 
-async function node(id: string): Promise<RunningServer> {
-  const s = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    databaseUrl: pgServer.url,
-    apiKey: ADMIN_KEY,
-    log: () => {},
-    tickMs: 100,
-    cluster: { servers: nats.urls, nodeId: id, replicas: 1, leaseMs: LEASE_MS },
-    onPlacementLost: (ws, why) => lost.push(`${id} lost ${ws}: ${why}`),
-  });
-  servers.push(s);
-  return s;
+function node(id: string): Promise<RunningServer> {
+  return cluster.node(id, LEASE_MS, { onPlacementLost: (ws, why) => lost.push(`${id} lost ${ws}: ${why}`) });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,13 +83,11 @@ async function post(url: string, key: string, path: string, body: unknown) {
 
 describe("a node joining a cluster", () => {
   beforeAll(async () => {
-    [pgServer, nats] = await Promise.all([startPostgres("slice_rebalance"), startNatsCluster({ size: 1 })]);
+    cluster = await startInProcessCluster("slice_rebalance");
   }, 120_000);
 
   afterAll(async () => {
-    for (const s of servers) await s.close().catch(() => undefined);
-    await nats?.stop();
-    await pgServer?.stop();
+    await cluster?.stop();
   }, 60_000);
 
   it("is handed the workspaces rendezvous prefers on it, one at a time, losing no write", async () => {
@@ -211,7 +195,10 @@ describe("a node joining a cluster", () => {
     expect(streamed.length).toBeGreaterThan(0);
     console.log(`rebalance: ${n} batches written, ${refused} answers of 503 retried, ${toJoiner.size} moved`);
 
-    const missing = await missingAcknowledged(pgServer.url, new Map(workspaces.map((w) => [w.id, w.acked])));
+    const missing = await missingAcknowledged(
+      cluster.pg.url,
+      new Map(workspaces.map((w) => [w.id, w.acked])),
+    );
     for (const ws of workspaces) {
       expect(missing.get(ws.id), `acknowledged events of ${ws.id} missing`).toEqual([]);
       expect(ws.acked.size).toBeGreaterThan(0);
@@ -223,9 +210,9 @@ describe("a node joining a cluster", () => {
       const holder = b.slice.servesHere(ws.id) ? b : a;
       served.set(ws.id, (await holder.slice.workspace(ws.id)).engine.members(ws.segment).count);
     }
-    for (const s of servers.splice(0)) await s.close();
+    for (const s of [a, b]) await s.close();
     const sizes = await freshSizes(
-      pgServer.url,
+      cluster.pg.url,
       workspaces.map((w) => ({ ws: w.id, segment: w.segment })),
     );
     for (const ws of workspaces) {
