@@ -152,7 +152,9 @@ export async function startWebEnv(n = 300): Promise<WebEnv> {
 /** A new page signed in with the admin key. */
 export async function signedIn(env: WebEnv, path = "/segments"): Promise<Page> {
   const page = await env.browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.setDefaultTimeout(10_000);
+  // A bound on waiting, not on speed: in CI the browser shares two cores with the
+  // cluster tests' processes, and an import polled every 300 ms once took over 10 s.
+  page.setDefaultTimeout(30_000);
   await page.goto(`${env.s.url}/sign-in`);
   await page.getByLabel("API key").fill(ADMIN_KEY);
   await page.getByRole("button", { name: "Sign in" }).click();
