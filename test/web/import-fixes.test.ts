@@ -27,11 +27,11 @@ describe("web app: import errors by column, and date formats", () => {
   /** Waits for the job to end well; otherwise fails with what the page and the server show. */
   const importDone = async () => {
     try {
-      await importDone();
+      await page.getByTestId("import-job").getByText("Import done").waitFor();
     } catch (e) {
-      const shown = await page.locator("body").innerText({ timeout: 5_000 }).catch(() => "(page unreadable)");
-        .locator("main")
-        .innerText()
+      const shown = await page
+        .locator("body")
+        .textContent({ timeout: 5_000 })
         .catch(() => "(page unreadable)");
       const jobs = await env.s.call("GET", "/v1/imports").catch((err: unknown) => ({ body: String(err) }));
       throw new Error(
