@@ -72,6 +72,17 @@ export interface EngineState {
   effects: EffectsState;
 }
 
+/** Maintained state in a snapshot (`Engine.saveMaintained`); numbers name the snapshot's arrays. */
+export interface MaintainedState {
+  /** The instant it is exact at. */
+  at: number;
+  /** Contacts it covers: indexes 0 … size − 1. */
+  size: number;
+  segments: { id: string; fingerprint: string; words: number }[];
+  /** Each contact's next instant to re-check. */
+  nextDue: number;
+}
+
 export interface SegmentDefinition {
   id: string;
   kind: SegmentKind;
@@ -641,6 +652,105 @@ export class Engine {
     this.events.ensureContacts(this.contacts.size);
     this.effects.restoreState(r, s.effects);
     this.dirty = true;
+  }
+
+  /**
+   * Maintained state for a snapshot, beside `saveState`'s: per segment its fingerprint
+   * and membership, and every contact's next instant, all exact at the engine's instant.
+   * Null while a bulk load left it to be rebuilt.
+   */
+  saveMaintained(w: SnapshotWriter): MaintainedState | null {
+    if (this.dirty) return null;
+    const size = this.contacts.alive.size;
+    const segments = this.order.map((st) => ({
+      id: st.id,
+      fingerprint: st.fingerprint(),
+      words: w.add(st.bits.size === size ? st.bits.words : st.bits.resized(size).words),
+    }));
+    return {
+      at: this.liveNow,
+      size,
+      segments,
+      nextDue: w.add(this.nextDue, Math.min(size, this.nextDue.length)),
+    };
+  }
+
+  /**
+   * After a restore (`restoreState`, the catch-up's contacts and events, `loadSegments`,
+   * `loadMembers`): takes maintained state from the snapshot instead of computing every
+   * segment and timer again. What the snapshot's state cannot answer is computed, at
+   * its instant: segments whose fingerprint changed (and those referring to them),
+   * segments reading a rank or quintile when any contact changed (a cut moves with the
+   * population), and the contacts the catch-up touched, which are re-evaluated in every
+   * segment and rescheduled. `advanceTo` then moves it on to now, contact by contact,
+   * as a running engine would have. Answers how many segments were computed again, or
+   * null, changing nothing, when the state cannot serve (taken at a later instant than
+   * the clock's now, or over more contacts).
+   */
+  restoreMaintained(r: SnapshotReader, m: MaintainedState, touched: Iterable<string>): number | null {
+    const size = this.contacts.alive.size;
+    if (m.at > this.clock.now() || m.size > size) return null;
+    const saved = new Map(m.segments.map((s) => [s.id, s]));
+    const indexes = new Set<number>();
+    for (const id of touched) {
+      const i = this.contacts.index(id);
+      if (i !== undefined) indexes.add(i);
+    }
+    for (let c = m.size; c < size; c++) indexes.add(c);
+
+    const changed = new Set<SegmentState>();
+    for (const st of this.order) {
+      const s = saved.get(st.id);
+      const ranked = indexes.size > 0 && st.rule !== null && relativeKeys(st.rule).size > 0;
+      if (s === undefined || ranked || s.fingerprint !== st.fingerprint()) {
+        for (const d of this.dependentsOf(st.id)) changed.add(d);
+      }
+    }
+    this.setNow(m.at);
+    this.dirty = false;
+    this.resetLive();
+    this.ranks.clear();
+    for (const st of this.order) {
+      const s = saved.get(st.id);
+      st.bits =
+        s === undefined || changed.has(st)
+          ? new Bitset(size)
+          : new Bitset(m.size, r.array(s.words, Uint32Array)).resized(size);
+    }
+    const due = r.array(m.nextDue, Float64Array);
+    this.nextDue = new Float64Array(Math.max(size, 1024)).fill(Number.POSITIVE_INFINITY);
+    this.nextDue.set(due.subarray(0, Math.min(due.length, size)));
+    this.grownTo = -1;
+    this.grow();
+    this.heap.clear();
+    for (let c = 0; c < size; c++) {
+      const t = this.nextDue[c]!;
+      if (t !== Number.POSITIVE_INFINITY) this.heap.push(t, c);
+    }
+    this.rows.clearAll();
+    for (const st of this.order) {
+      if (changed.has(st)) st.bits = this.live.segment(st.id).all(this.contacts.alive);
+      this.rows.load(st.slot, st.bits, true);
+    }
+    const timedChanged = this.timedSegments().filter((st) => changed.has(st));
+    if (timedChanged.length > 0) {
+      for (const c of this.contacts.alive.toArray()) this.scheduleFor(c, timedChanged, true);
+    }
+    // Computed again at the snapshot's instant: the changes are not the log's (the
+    // caller reconciles the log with the membership it ends with).
+    const discarded: MembershipChange[] = [];
+    const timed = this.timedSegments();
+    for (const c of indexes) {
+      if (this.contacts.alive.has(c)) {
+        this.reevaluate(c, null, discarded);
+        this.scheduleFor(c, timed);
+      } else {
+        for (const st of this.order) st.bits.clear(c);
+        this.rows.clearContact(c);
+        this.nextDue[c] = Number.POSITIVE_INFINITY;
+      }
+    }
+    return changed.size;
   }
 
   /**

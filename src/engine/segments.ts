@@ -4,6 +4,7 @@
  * rule, dynamic ones may carry manual overrides; both kinds of override can expire.
  */
 
+import { createHash } from "node:crypto";
 import { MOVING_OPS } from "../contract/operators.ts";
 import type { EventNode, FieldNode, RuleNode, SequenceNode } from "../rules/schema.ts";
 import { segmentRefs } from "../rules/validate.ts";
@@ -45,6 +46,18 @@ export class SegmentState {
   refs(): Set<string> {
     this.refSet ??= this.rule ? segmentRefs(this.rule) : new Set();
     return this.refSet;
+  }
+
+  /**
+   * What its maintained membership is computed from besides contact data (kind, rule as
+   * expanded, overrides with their ends): equal fingerprints, equal membership over the
+   * same contacts at the same instant. A snapshot keeps it beside the bits (engine.ts).
+   */
+  fingerprint(): string {
+    const overrides = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]).flat();
+    return createHash("sha256")
+      .update(JSON.stringify([this.kind, this.rule, overrides(this.added), overrides(this.removed)]))
+      .digest("base64");
   }
 
   hasExpiries(): boolean {

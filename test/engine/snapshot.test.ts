@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { liveSegments } from "../../bench/sections/live.ts";
 import { generateContacts, generateEvents } from "../../src/demo/generate.ts";
-import { Engine, type EventInput } from "../../src/engine/index.ts";
+import { Engine, type EventInput, type StoredContact } from "../../src/engine/index.ts";
 import { SnapshotReader, SnapshotUnusable, SnapshotWriter } from "../../src/engine/snapshot-io.ts";
 
 const DAY = 86_400_000;
@@ -51,8 +51,8 @@ const RULES: Record<string, unknown> = {
 
 const spec = { seed: 7, contacts: 3_000, events: 30_000, now: NOW };
 
-function engine(fields = FIELDS): Engine {
-  return new Engine({ clock: { now: () => NOW }, fields });
+function engine(fields = FIELDS, clock = { now: () => NOW }): Engine {
+  return new Engine({ clock, fields });
 }
 
 function rnd(seed: number): () => number {
@@ -63,11 +63,10 @@ function rnd(seed: number): () => number {
   };
 }
 
-/** A loaded engine with every kind of value, then live writes that leave holes, relocations, erasures. */
-function built(): Engine {
-  const e = engine();
+/** The contacts `built` loads, as loaded. */
+function builtContacts(): StoredContact[] {
   const r = rnd(3);
-  const contacts = [...generateContacts(spec)].map((c, k) => ({
+  return [...generateContacts(spec)].map((c, k) => ({
     ...c,
     external_id: k % 5 === 0 ? `Ext-${k}` : null,
     fields: {
@@ -79,6 +78,12 @@ function built(): Engine {
     },
     ...(k % 11 === 0 ? { status_written_at: NOW - 30 * DAY } : {}),
   }));
+}
+
+/** A loaded engine with every kind of value, then live writes that leave holes, relocations, erasures. */
+function built(clock?: { now(): number }): Engine {
+  const e = engine(FIELDS, clock);
+  const contacts = builtContacts();
   e.loadContacts(contacts);
   const events: EventInput[] = [...generateEvents(spec)];
   for (let k = 0; k < 300; k++) {
@@ -193,6 +198,150 @@ describe("engine snapshot", () => {
     };
     expect(later(b)).toEqual(later(a));
     expect(answers(b)).toEqual(answers(a));
+  });
+
+  it("takes memberships and timers from the file, computing what changed since, as a running engine has them", async () => {
+    let now = NOW;
+    const clock = { now: () => now };
+    const a = built(clock);
+    const ids = a.contactIds();
+    // Overrides that end, on a dynamic segment and a static one.
+    a.addMembers("plan_pro", ids.slice(30, 40), { expiresAt: NOW + 2 * DAY });
+    a.defineSegment({ id: "picked", kind: "static" });
+    a.addMembers("picked", ids.slice(0, 30), { expiresAt: NOW + 3 * DAY });
+    a.advanceTo(NOW);
+    const w = new SnapshotWriter();
+    const state = a.saveState(w);
+    const maintained = a.saveMaintained(w);
+    expect(maintained).not.toBeNull();
+    const path = join(dir, "maintained.snap");
+    w.writeTo(path, { state, maintained });
+
+    // What the store gets after the file, an hour later: events (one for a new contact),
+    // contacts rewritten and erased, a rule edited, a segment defined, an override lifted.
+    now = NOW + 3_600_000;
+    const events: EventInput[] = [];
+    for (let k = 0; k < 200; k++) {
+      events.push({
+        type: k % 3 === 0 ? "email_opened" : "order_placed",
+        contact_id: ids[(k * 13) % 2_000]!,
+        timestamp: NOW - (k % 40) * DAY + k,
+        properties: { amount: k % 300, currency: "EUR" },
+      });
+    }
+    events.push({
+      type: "order_placed",
+      contact_id: "arrived_later",
+      timestamp: NOW + 1_000,
+      properties: {},
+    });
+    const byId = new Map(builtContacts().map((c) => [c.id, c]));
+    const rewritten = ids
+      .slice(200, 220)
+      .filter((id) => byId.has(id))
+      .map((id) => ({ ...byId.get(id)!, fields: { ...byId.get(id)!.fields, plan: "pro", score: 77 } }));
+    const erased = ids.slice(2_500, 2_505); // no event above is theirs
+    const edited = { id: "plan_pro", rule: f("plan", "eq", "enterprise") };
+    const defined = { id: "scored", rule: f("score", "gte", 90) };
+    for (const e of events) a.addEvent(e);
+    for (const c of rewritten) a.upsertContact(c);
+    for (const id of erased) a.removeContact(id);
+    a.defineSegment(edited);
+    a.defineSegment(defined);
+    a.liftOverrides("picked", ids.slice(0, 5));
+    a.advanceTo(now);
+
+    // The same, as a start-up loads it: the file, then the store's rows since, in bulk.
+    const restart = async (maintainedToo: boolean) => {
+      const r = await SnapshotReader.open(path);
+      const header = r.header as {
+        state: Parameters<Engine["restoreState"]>[1];
+        maintained: typeof maintained;
+      };
+      const e = engine(FIELDS, clock);
+      e.restoreState(r, header.state);
+      e.forgetLoaded(erased);
+      e.loadContacts(rewritten);
+      e.loadEvents(events, { finish: false });
+      e.finishLoad({ tight: false });
+      e.loadSegments([
+        ...Object.entries(RULES).map(([id, rule]) => (id === edited.id ? edited : { id, rule })),
+        { id: "picked", kind: "static" as const },
+        defined,
+      ]);
+      e.loadMembers(
+        "plan_pro",
+        ids.slice(30, 40).map((contact_id) => ({ contact_id, action: "added", expires_at: NOW + 2 * DAY })),
+      );
+      e.loadMembers(
+        "picked",
+        ids.slice(5, 30).map((contact_id) => ({ contact_id, action: "added", expires_at: NOW + 3 * DAY })),
+      );
+      const touched = [...erased, ...rewritten.map((c) => c.id), ...events.map((x) => x.contact_id)];
+      const took = maintainedToo ? e.restoreMaintained(r, header.maintained!, touched) : null;
+      e.advanceTo(now);
+      return { e, took };
+    };
+    const b = await restart(true);
+    const c = await restart(false);
+    // plan_pro's rule changed, scored is new; the ranked segments follow their population;
+    // and each of those carries the segments referring to it.
+    expect(b.took).toBeGreaterThanOrEqual(2);
+    expect(b.took).toBeLessThan(b.e.segmentIds().length / 2);
+    // Against the same rows loaded with every membership computed (a start-up without the
+    // file's maintained state), and in the segments no rewritten contact is in, the running engine.
+    const fromC = answers(c.e);
+    expect(answers(b.e)).toEqual(fromC);
+    expect(fromC["segment scored"]).toEqual(answers(a)["segment scored"]);
+    expect(fromC["segment picked"]).toEqual(answers(a)["segment picked"]);
+
+    // Timers: the same changes at the same instants over the next 200 days, with writes.
+    const later = (e: Engine) => {
+      const out: string[][] = [];
+      const sorted = (changes: { at: number; segment_id: string; contact_id: string; change: string }[]) =>
+        changes.map((x) => `${x.at} ${x.segment_id} ${x.contact_id} ${x.change}`).sort();
+      for (let day = 1; day <= 200; day += 7) {
+        out.push(sorted(e.advanceTo(now + day * DAY)));
+        out.push(
+          sorted(
+            e.addEvent({
+              type: "order_placed",
+              contact_id: ids[(day * 31) % 2_000]!,
+              timestamp: now + day * DAY,
+              properties: { amount: 120, currency: "EUR" },
+            }),
+          ),
+        );
+      }
+      return out;
+    };
+    const fromFull = later(c.e);
+    expect(fromFull.flat().length).toBeGreaterThan(100);
+    expect(later(b.e)).toEqual(fromFull);
+  });
+
+  it("leaves a file's maintained state unused when it is ahead of the clock", async () => {
+    let now = NOW;
+    const clock = { now: () => now };
+    const a = built(clock);
+    now = NOW + DAY;
+    a.advanceTo(now);
+    const w = new SnapshotWriter();
+    const state = a.saveState(w);
+    const maintained = a.saveMaintained(w)!;
+    const path = join(dir, "ahead.snap");
+    w.writeTo(path, { state, maintained });
+    now = NOW;
+    const r = await SnapshotReader.open(path);
+    const b = engine(FIELDS, clock);
+    b.restoreState(r, state);
+    b.loadSegments(Object.entries(RULES).map(([id, rule]) => ({ id, rule })));
+    expect(b.restoreMaintained(r, maintained, [])).toBeNull();
+    b.advanceTo(now);
+    const fresh = engine(FIELDS, clock);
+    fresh.restoreState(await SnapshotReader.open(path), state);
+    for (const [id, rule] of Object.entries(RULES)) fresh.defineSegment({ id, rule });
+    expect(answers(b)).toEqual(answers(fresh));
   });
 
   it("refuses a snapshot written for other fields or another time zone", async () => {

@@ -16,7 +16,7 @@ import { instantRepairs } from "../../store/contact-row.ts";
 import type { ContactRecord, CustomField, EventRecord, SegmentRecord, Store } from "../../store/types.ts";
 import type { LoggedMembership } from "../reconcile.ts";
 import type { SnapshotOwner } from "../snapshot/file.ts";
-import { restoreFromSnapshot } from "../snapshot/load.ts";
+import { type Restored, restoreFromSnapshot } from "../snapshot/load.ts";
 import { loadInBulk } from "../startup-load.ts";
 
 /**
@@ -100,7 +100,7 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
   // add to it: the line is a notice, not an audit).
   const repairsBefore = instantRepairs.count;
   let engine = newEngine();
-  let restored: LoggedMembership | null = null;
+  let restored: Restored | null = null;
   if (opts.snapshot) {
     try {
       restored = await restoreFromSnapshot(
@@ -148,15 +148,18 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
       n += page.length;
       opts.onProgress?.("members", n);
     }
-    opts.onProgress?.("segments", engine.segmentIds().length);
-    engine.advanceTo(opts.clock.now()); // builds every membership and timer
+    // The segments whose memberships are computed: those the snapshot's state cannot answer, or all.
+    const computed = restored?.restoreMaintained() ?? null;
+    opts.onProgress?.("segments", computed ?? engine.segmentIds().length);
+    // Builds every membership and timer (unless the snapshot's served), then moves them to now.
+    engine.advanceTo(opts.clock.now());
   } catch (e) {
     // The readers are still reading the change log: a failed load ends only once they
     // have, so that no reader thread outlives it (nor reads a store its caller closes).
     await bulk?.logged.catch(() => undefined);
     throw e;
   }
-  return { engine, logged: restored !== null ? Promise.resolve(restored) : (bulk?.logged ?? null) };
+  return { engine, logged: restored !== null ? Promise.resolve(restored.logged) : (bulk?.logged ?? null) };
 }
 
 /** Contacts then events, page by page, where the store has no bulk read. */

@@ -2,7 +2,9 @@
  * A workspace's snapshot file: its engine's contacts and events (Engine.saveState), the
  * store position they reflect, and the change log's membership as of that position, so
  * that a restart reads the file and then only what the store got after it
- * (snapshot/load.ts) instead of every row and the log's whole history.
+ * (snapshot/load.ts) instead of every row and the log's whole history. It also holds the
+ * engine's maintained memberships and timers, so that a restart computes only what
+ * changed since instead of every segment.
  *
  * The log's membership is the engine's minus the changes computed and not logged yet:
  * those are undone, newest first, so the file says what the log says at its position.
@@ -10,7 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Bitset } from "../../engine/bitset.ts";
-import type { Engine, EngineState } from "../../engine/engine.ts";
+import type { Engine, EngineState, MaintainedState } from "../../engine/engine.ts";
 import {
   type PendingSnapshot,
   SnapshotReader,
@@ -22,7 +24,7 @@ import { sliceVersion } from "../../version.ts";
 import { membershipBits } from "../reconcile.ts";
 
 /** Bumped whenever what a snapshot holds, or how the engine reads a stored value, changes. */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 
 /** Which workspace a file is for: its id and creation time (another database's workspace of the same id is another). */
 export interface SnapshotOwner {
@@ -40,6 +42,8 @@ export interface SnapshotHeader {
   engine: EngineState;
   /** Per segment, the change log's members at `position.changes`, as a bitset of engine indexes. */
   members: { segment: string; size: number; words: number }[];
+  /** The engine's own memberships and timers (null: not built when written), so a restart need not compute them. */
+  maintained: MaintainedState | null;
 }
 
 export function snapshotOwner(w: { id: string; created_at: number }): SnapshotOwner {
@@ -87,6 +91,8 @@ export function writeSnapshot(
     written_at: writtenAt,
     engine: state,
     members,
+    // After the members above: reading them brought maintained state to its instant.
+    maintained: engine.saveMaintained(w),
   };
   return w.writeUnsynced(path, header);
 }

@@ -4,8 +4,8 @@
  * bulk load would: contacts the contact journal names since (rewritten, erased, or
  * whose events a merge moved) reloaded whole from the store, events with a higher
  * sequence appended. The change log's membership is the file's, moved on by the
- * changes logged after its position. The caller computes every membership and timer
- * afterwards, as after a full load.
+ * changes logged after its position. Memberships and timers are the file's too, with
+ * what the catch-up touched computed again (Engine.restoreMaintained).
  */
 import type { Engine } from "../../engine/engine.ts";
 import { SnapshotUnusable } from "../../engine/snapshot-io.ts";
@@ -17,10 +17,22 @@ import { readSnapshot, type SnapshotOwner } from "./file.ts";
 /** Progress of a load from a snapshot: contacts restored, then rows applied since. */
 export type SnapshotProgress = (phase: "snapshot" | "since_snapshot", rows: number) => void;
 
+/** What a restore answers: the change log's membership, and how to take the file's maintained state. */
+export interface Restored {
+  logged: LoggedMembership;
+  /**
+   * Once segments and overrides are loaded: takes memberships and timers from the file,
+   * computing only what changed since (Engine.restoreMaintained); answers how many
+   * segments were computed again. Null when the file holds none that can serve; the
+   * engine then computes every one.
+   */
+  restoreMaintained(): number | null;
+}
+
 /**
- * Restores `engine` (new, holding nothing) from `path` and the store; answers the change
- * log's membership. Throws SnapshotUnusable when the file cannot serve (the caller then
- * loads from the store into a new engine).
+ * Restores `engine` (new, holding nothing) from `path` and the store. Throws
+ * SnapshotUnusable when the file cannot serve (the caller then loads from the store
+ * into a new engine).
  */
 export async function restoreFromSnapshot(
   store: Store,
@@ -29,7 +41,7 @@ export async function restoreFromSnapshot(
   path: string,
   owner: SnapshotOwner,
   onProgress?: SnapshotProgress,
-): Promise<LoggedMembership> {
+): Promise<Restored> {
   // The ids and dictionaries are restored while the arrays are read.
   const { reader, header } = await readSnapshot(path, owner, (h) => engine.prepareRestore(h.engine));
   const repos = store.workspace(ws);
@@ -49,6 +61,8 @@ export async function restoreFromSnapshot(
 
   const journal = await repos.snapshots.journalAfter(at.journal);
   const moved = new Set<string>(journal.events);
+  // The contacts whose data differs from the file's: their memberships are computed again.
+  const touched = new Set<string>([...journal.rows, ...journal.erased, ...moved]);
   engine.forgetLoaded(journal.erased);
   engine.forgetLoadedEvents(moved);
   let applied = 0;
@@ -60,6 +74,7 @@ export async function restoreFromSnapshot(
     engine.loadEvents((await repos.events.ofContacts([...moved])).map(engineEvent), { finish: false });
   }
   for await (const page of repos.events.streamAfter(at.events)) {
+    for (const e of page) touched.add(e.contact_id);
     const fresh = moved.size === 0 ? page : page.filter((e) => !moved.has(e.contact_id));
     engine.loadEvents(fresh.map(engineEvent), { finish: false });
     applied += page.length;
@@ -101,5 +116,10 @@ export async function restoreFromSnapshot(
       unknown: [...unknown].filter(([, inside]) => inside).map(([id]) => id),
     });
   }
-  return logged;
+  const maintained = header.maintained;
+  return {
+    logged,
+    restoreMaintained: () =>
+      maintained === null ? null : engine.restoreMaintained(reader, maintained, touched),
+  };
 }
