@@ -46,12 +46,22 @@ const info = await store.getWorkspace(ws);
 if (!info) throw new Error(`no workspace ${ws} in ${path}`);
 const snapshot = { path: snapshotPath(snapshotDir, ws), owner: snapshotOwner(info) };
 const phases: string[] = [];
+/** When each phase began, in ms since the start. */
+const began: number[] = [];
 const live = await LiveWorkspace.open(store, ws, {
   clock,
-  onProgress: (phase) => phases.includes(phase) || phases.push(phase),
+  onProgress: (phase) => {
+    if (phases.includes(phase)) return;
+    phases.push(phase);
+    began.push(performance.now() - t);
+  },
   ...(mode === "--from-snapshot" ? { snapshot } : {}),
 });
 const startupS = (performance.now() - t) / 1000;
+const steps = phases.map(
+  (p, k) => `${p} ${(((began[k + 1] ?? startupS * 1000) - began[k]!) / 1000).toFixed(2)} s`,
+);
+log(`store: start-up steps (from the first report of each): ${steps.join(", ")}`);
 if (mode === "--from-snapshot") {
   if (!phases.includes("snapshot"))
     throw new Error(`the start did not use the snapshot (phases: ${phases.join(", ")})`);

@@ -368,6 +368,18 @@ describe("engine snapshot", () => {
     writeFileSync(join(dir, "short.snap"), bytes);
     truncateSync(join(dir, "short.snap"), bytes.length - 100);
     await expect(SnapshotReader.open(join(dir, "short.snap"))).rejects.toThrow(/truncated/);
+    // A byte of the first array, before an empty one: the body's checksum covers every array.
+    const w = new SnapshotWriter();
+    w.add(new Float64Array([1, 2, 3]));
+    w.add(new Int32Array(0));
+    w.add(new Uint32Array([7, 8]));
+    const small = join(dir, "small.snap");
+    w.writeTo(small, { what: "arrays around an empty one" });
+    expect([...(await SnapshotReader.open(small)).array(2, Uint32Array)]).toEqual([7, 8]);
+    const early = readFileSync(small);
+    early[32 + early.readUInt32LE(12)] ^= 0xff;
+    writeFileSync(join(dir, "early.snap"), early);
+    await expect(SnapshotReader.open(join(dir, "early.snap"))).rejects.toThrow(/checksum/);
     writeFileSync(join(dir, "foreign.snap"), "hello, this is not a snapshot at all");
     await expect(SnapshotReader.open(join(dir, "foreign.snap"))).rejects.toThrow(/not a snapshot/);
     await expect(SnapshotReader.open(join(dir, "missing.snap"))).rejects.toThrow(SnapshotUnusable);
