@@ -13,6 +13,9 @@ export const USAGE = `npm run bench -- [flags]
   --no-duckdb      skip the DuckDB comparison
   --only S[,S…]    run only these sections (load, slice, duckdb, live, store, ingest, sync);
                    slice, duckdb and live need load
+  --live-segments  the store section also defines the live section's 100 segments (and
+                   the date field they read) before its restarts; its first start then
+                   writes a change log of millions of rows (minutes)
   --json           print the results as one JSON object on the last line of stdout`;
 
 /** A bad command line: reported with the usage, without a stack trace. */
@@ -35,6 +38,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
     json: false,
     duckdb: true,
     only: null,
+    storeLiveSegments: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -79,6 +83,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
       }
       case "--json":
         opts.json = true;
+        break;
+      case "--live-segments":
+        opts.storeLiveSegments = true;
         break;
       case "-h":
       case "--help":

@@ -20,6 +20,8 @@ export interface BenchOptions {
   duckdb: boolean;
   /** Run only these sections (with `--only`); null: all. */
   only: string[] | null;
+  /** The store section also defines the live section's 100 segments before its restarts. */
+  storeLiveSegments: boolean;
 }
 
 export interface QueryFigures {

@@ -14,6 +14,9 @@
  * - snapshot_write_s, snapshot_mb: that process then writes the workspace's snapshot
  *   file (docs/operations.md, "Snapshots"); snapshot_startup_s: a third process starts
  *   from it.
+ *
+ * With `--live-segments`, the workspace also has the live section's 100 segments and
+ * the date field they read, defined before the first start.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -23,10 +26,11 @@ import { fileURLToPath } from "node:url";
 import { generateContacts, generateEvents } from "../../src/demo/generate.ts";
 import { LiveWorkspace } from "../../src/service/live-workspace.ts";
 import { openStore } from "../../src/store/index.ts";
-import type { ContactWrite, EventWrite } from "../../src/store/types.ts";
+import type { ContactWrite, EventWrite, JsonValue } from "../../src/store/types.ts";
 import type { Section } from "../context.ts";
 import type { RestartFigures } from "../store-restart.ts";
 import { fmtInt, gc, log, round, table, withProgress } from "../util.ts";
+import { liveSegments } from "./live.ts";
 
 async function* batches<T, U>(items: Iterable<T>, size: number, map: (t: T) => U): AsyncGenerator<U[]> {
   let batch: U[] = [];
@@ -52,9 +56,11 @@ export const storeSection: Section = {
       const store = await openStore({ sqlitePath: path, clock });
       const ws = (await store.createWorkspace({ name: "bench" })).id;
       await store.workspace(ws).fields.create({ key: "plan", type: "string" });
+      const live = ctx.opts.storeLiveSegments;
+      if (live) await store.workspace(ws).fields.create({ key: "birthday", type: "date" });
       let t0 = performance.now();
       for await (const b of batches(
-        withProgress(generateContacts(spec), "contacts → SQLite", spec.contacts),
+        withProgress(generateContacts(spec, { birthday: live }), "contacts → SQLite", spec.contacts),
         10_000,
         (c) => c as ContactWrite,
       )) {
@@ -70,6 +76,13 @@ export const storeSection: Section = {
         await store.workspace(ws).events.insert(b);
       }
       const eventsS = (performance.now() - t0) / 1000;
+      if (live) {
+        for (const [k, seg] of liveSegments().entries()) {
+          await store
+            .workspace(ws)
+            .segments.create({ id: seg.id, kind: "dynamic", name: `live ${k}`, rule: seg.rule as JsonValue });
+        }
+      }
       await store.close();
       gc();
 
@@ -123,6 +136,7 @@ export const storeSection: Section = {
         load_events_per_s: Math.round(spec.events / eventsS),
         file_mb: round(statSync(path).size / 2 ** 20, 1),
         ingest_changes: changes,
+        live_segments: live,
       };
       log(`store: ${fmtInt(n)} events ingested durably in ${ingestS.toFixed(2)} s`);
     } finally {
