@@ -6,7 +6,14 @@
 import type { FieldType } from "../rules/fields.ts";
 import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
 import { Dictionary } from "./dictionary.ts";
-import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
+import {
+  type PackedStrings,
+  packStrings,
+  type SnapshotReader,
+  SnapshotUnusable,
+  type SnapshotWriter,
+  unpackStrings,
+} from "./snapshot-io.ts";
 
 export class StringColumn {
   readonly kind = "string";
@@ -168,16 +175,16 @@ export function writeValue(col: Column, i: number, v: ConvertedValue | undefined
 
 /** A column as an engine snapshot holds it (snapshot-io.ts): its kind, array references and dictionary. */
 export type ColumnState =
-  | { kind: "string"; codes: number; dict: string[] }
+  | { kind: "string"; codes: number; dict: PackedStrings }
   | { kind: "number" | "date"; values: number }
   | { kind: "boolean"; values: number }
-  | { kind: "string_list"; offsets: number; codes: number; dict: string[] };
+  | { kind: "string_list"; offsets: number; codes: number; dict: PackedStrings };
 
 /** Saves the first `n` rows of `col` (arrays keep capacity `cap`). */
 export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: number): ColumnState {
   switch (col.kind) {
     case "string":
-      return { kind: "string", codes: w.add(col.codes, n, cap), dict: col.dict.values };
+      return { kind: "string", codes: w.add(col.codes, n, cap), dict: packStrings(col.dict.values) };
     case "number":
     case "date":
       return { kind: col.kind, values: w.add(col.values, n, cap) };
@@ -191,7 +198,12 @@ export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: numbe
         const l = col.lists[i];
         if (l) codes.set(l, offsets[i]);
       }
-      return { kind: "string_list", offsets: w.add(offsets), codes: w.add(codes), dict: col.dict.values };
+      return {
+        kind: "string_list",
+        offsets: w.add(offsets),
+        codes: w.add(codes),
+        dict: packStrings(col.dict.values),
+      };
     }
   }
 }
@@ -200,7 +212,7 @@ export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: numbe
 export function restoreColumnDict(col: Column, s: ColumnState): void {
   if (col.kind !== s.kind) throw new SnapshotUnusable(`a column was ${s.kind}, is ${col.kind}`);
   if ((col.kind === "string" || col.kind === "string_list") && "dict" in s) {
-    for (const v of s.dict) col.dict.intern(v);
+    for (const v of unpackStrings(s.dict)) col.dict.intern(v);
   }
 }
 

@@ -28,7 +28,14 @@ import {
   numbersWriter,
 } from "./contact-values.ts";
 import { normalize } from "./dictionary.ts";
-import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
+import {
+  type PackedStrings,
+  packStrings,
+  type SnapshotReader,
+  SnapshotUnusable,
+  type SnapshotWriter,
+  unpackStrings,
+} from "./snapshot-io.ts";
 import type { ContactInput, FieldValue } from "./types.ts";
 
 export { BooleanColumn, type Column, ListColumn, NumberColumn, StringColumn } from "./columns.ts";
@@ -50,7 +57,7 @@ export type BuiltinInputKey = (typeof BUILTIN_INPUT_KEYS)[number];
  */
 /** A contact table in a snapshot: its JSON part, with references to its arrays. */
 export interface ContactTableState {
-  ids: string[];
+  ids: PackedStrings;
   cap: number;
   alive: { size: number; words: number };
   liveCount: number;
@@ -505,7 +512,7 @@ export class ContactTable {
       if (e !== null && e !== undefined) externals.push([i, e]);
     }
     return {
-      ids: this.ids,
+      ids: packStrings(this.ids),
       cap: this.cap,
       alive: { size: this.alive.size, words: w.add(this.alive.words) },
       liveCount: this.liveCount,
@@ -527,9 +534,10 @@ export class ContactTable {
       throw new SnapshotUnusable("the workspace's fields changed since it was written");
     }
     for (const c of s.columns) restoreColumnDict(this.columns.get(c.key)!, c);
-    const n = s.ids.length;
+    const ids = unpackStrings(s.ids);
+    const n = ids.length;
     for (let i = 0; i < n; i++) {
-      const id = s.ids[i];
+      const id = ids[i]!;
       this.ids.push(id);
       this.indexById.set(id, i);
       this.externals.push(null);
@@ -542,7 +550,7 @@ export class ContactTable {
   restoreArrays(r: SnapshotReader, s: ContactTableState): void {
     // The columns adopt the snapshot's arrays, which have the capacity it was written with.
     this.cap = s.cap;
-    for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, s.ids.length);
+    for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, this.ids.length);
     this.alive = new Bitset(s.alive.size, r.array(s.alive.words, Uint32Array));
     this.liveCount = s.liveCount;
     this.plan = null;

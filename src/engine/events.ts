@@ -15,7 +15,14 @@
  */
 import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
-import { type SnapshotReader, SnapshotUnusable, type SnapshotWriter } from "./snapshot-io.ts";
+import {
+  type PackedStrings,
+  packStrings,
+  type SnapshotReader,
+  SnapshotUnusable,
+  type SnapshotWriter,
+  unpackStrings,
+} from "./snapshot-io.ts";
 import type { JsonValue } from "./types.ts";
 
 /**
@@ -590,7 +597,7 @@ export interface EventTableState {
 
 export interface EventStoreState {
   contactCap: number;
-  dict: string[];
+  dict: PackedStrings;
   tables: EventTableState[];
 }
 
@@ -715,7 +722,7 @@ export class EventStore {
     this.compact(false);
     return {
       contactCap: this.contactCap,
-      dict: this.dict.values,
+      dict: packStrings(this.dict.values),
       tables: [...this.tables.values()].map((t) => t.saveState(w)),
     };
   }
@@ -725,7 +732,7 @@ export class EventStore {
     if (this.tables.size !== 0 || this.dict.size !== 0 || this.pending.length !== 0) {
       throw new Error("event store: restoring into a store that holds events");
     }
-    for (const v of s.dict) this.dict.intern(v);
+    for (const v of unpackStrings(s.dict)) this.dict.intern(v);
   }
 
   /** Then its tables. */

@@ -49,6 +49,28 @@ interface SectionInfo {
 }
 
 /** A snapshot that cannot be used: missing, from other code, or damaged. The message says which. */
+/**
+ * A list of strings as a header holds it: joined by NUL into one JSON string where none
+ * holds a NUL (a million ids then parse in ~0.1 s, where as many JSON strings take
+ * ~0.5 s and as much again in collections), else as the list itself.
+ */
+export type PackedStrings = { n: number; joined: string } | string[];
+
+export function packStrings(list: readonly string[]): PackedStrings {
+  for (const v of list) if (v.includes("\0")) return [...list];
+  return { n: list.length, joined: list.join("\0") };
+}
+
+export function unpackStrings(p: PackedStrings): string[] {
+  if (Array.isArray(p)) return p;
+  if (p === null || typeof p !== "object" || typeof p.joined !== "string" || typeof p.n !== "number") {
+    throw new SnapshotUnusable("a list of strings is malformed");
+  }
+  const list = p.n === 0 ? [] : p.joined.split("\0");
+  if (list.length !== p.n) throw new SnapshotUnusable("a list of strings is malformed");
+  return list;
+}
+
 export class SnapshotUnusable extends Error {
   override name = "SnapshotUnusable";
 }

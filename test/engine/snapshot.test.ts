@@ -11,7 +11,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { liveSegments } from "../../bench/sections/live.ts";
 import { generateContacts, generateEvents } from "../../src/demo/generate.ts";
 import { Engine, type EventInput, type StoredContact } from "../../src/engine/index.ts";
-import { SnapshotReader, SnapshotUnusable, SnapshotWriter } from "../../src/engine/snapshot-io.ts";
+import {
+  packStrings,
+  SnapshotReader,
+  SnapshotUnusable,
+  SnapshotWriter,
+  unpackStrings,
+} from "../../src/engine/snapshot-io.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2026-11-01T00:00:00Z");
@@ -342,6 +348,15 @@ describe("engine snapshot", () => {
     fresh.restoreState(await SnapshotReader.open(path), state);
     for (const [id, rule] of Object.entries(RULES)) fresh.defineSegment({ id, rule });
     expect(answers(b)).toEqual(answers(fresh));
+  });
+
+  it("keeps lists of strings whole: empty, with empty strings, with a NUL", () => {
+    for (const list of [[], [""], ["", ""], ["a", "", "b"], ["naïve", "日本", "x\u0000y", "z"], ["only"]]) {
+      const packed = packStrings(list);
+      expect(unpackStrings(JSON.parse(JSON.stringify(packed)))).toEqual(list);
+    }
+    expect(packStrings(["a", "b"])).toEqual({ n: 2, joined: "a\u0000b" });
+    expect(() => unpackStrings({ n: 3, joined: "a\u0000b" })).toThrow(SnapshotUnusable);
   });
 
   it("refuses a snapshot written for other fields or another time zone", async () => {

@@ -24,7 +24,7 @@ import { sliceVersion } from "../../version.ts";
 import { membershipBits } from "../reconcile.ts";
 
 /** Bumped whenever what a snapshot holds, or how the engine reads a stored value, changes. */
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 
 /** Which workspace a file is for: its id and creation time (another database's workspace of the same id is another). */
 export interface SnapshotOwner {
