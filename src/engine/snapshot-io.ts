@@ -1,10 +1,11 @@
 /**
  * The container of an engine snapshot: a JSON header (what the arrays mean) and the
- * arrays themselves as raw bytes, each read back into a typed array with the capacity
- * it had when written, so that a restored engine adopts them as they are and grows them
- * as it would have. Hand-written rather than a serialisation library: the
- * payload is a few hundred typed arrays of up to hundreds of megabytes each, which any
- * general format (MessagePack, protobuf, Arrow IPC) would copy once more on each side.
+ * arrays themselves as raw bytes, each read back (by a worker thread) into a typed array
+ * of its own with the capacity it had when written, so that a restored engine adopts
+ * them as they are and grows them as it would have. Hand-written rather than a
+ * serialisation library: the payload is a few hundred typed arrays of up to hundreds of
+ * megabytes each, which any general format (MessagePack, protobuf, Arrow IPC) would
+ * copy once more on each side.
  *
  * Layout: `SLICESNP`, then five little-endian words (format version, header bytes,
  * CRC-32 of the header, CRC-32 of the body, body bytes as a float64), the header as
@@ -12,7 +13,7 @@
  * file, synced and renamed over the old one, so a crash leaves the old one or the new
  * one, never half of either; a torn or altered file fails its checksums.
  */
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { endianness } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -244,50 +245,32 @@ export class SnapshotReader {
       };
       if (parsed.endianness !== endianness())
         throw new SnapshotUnusable("written on a machine of other byte order");
-      let position = PREFIX_BYTES + headLength;
-      // One buffer for every array: a few hundred allocations of up to hundreds of
-      // megabytes each cost 0.7–1.6 s (each makes V8 weigh a collection), one costs
-      // nothing. An array the engine outgrows is replaced by one of its own, so the
-      // buffer lives on until the last restored array is replaced.
+      const start = PREFIX_BYTES + headLength;
       let total = 0;
-      const offsets: number[] = [];
       for (const s of parsed.sections) {
         const Ctor = KINDS[s.kind];
         if (Ctor === undefined) throw new SnapshotUnusable(`unknown array kind ${s.kind}`);
-        total = Math.ceil(total / 8) * 8;
-        offsets.push(total);
-        total += s.capacity * Ctor.BYTES_PER_ELEMENT;
+        total += s.length * Ctor.BYTES_PER_ELEMENT;
       }
-      const buffer = new ArrayBuffer(total);
-      const arrays: SnapshotArray[] = [];
-      const reads: Promise<void>[] = [];
-      parsed.sections.forEach((s, k) => {
-        const Ctor = KINDS[s.kind];
-        const a = new Ctor(buffer, offsets[k]!, s.capacity);
-        const bytes = new Uint8Array(buffer, offsets[k]!, s.length * Ctor.BYTES_PER_ELEMENT);
-        reads.push(readAll(fh, bytes, position));
-        position += bytes.length;
-        arrays.push(a);
-      });
-      if (position - PREFIX_BYTES - headLength !== bodyBytes) {
-        await Promise.allSettled(reads);
-        throw new SnapshotUnusable("the body's length does not match its header");
-      }
-      // The body's checksum, on another core meanwhile, from the same open file.
-      const check = bodyChecksum(fh.fd, PREFIX_BYTES + headLength, bodyBytes);
+      if (total !== bodyBytes) throw new SnapshotUnusable("the body's length does not match its header");
+      // The arrays are read and summed by a worker thread while this one restores what
+      // needs none of them (whileReading).
+      const body = readBody(fh.fd, start, parsed.sections);
       let refused: { error: unknown } | null = null;
       try {
         whileReading?.(parsed.header);
       } catch (error) {
         refused = { error };
       }
-      // Never leave reads, or the checksum's, running into arrays (or a handle) the caller gave up.
-      const settled = await Promise.allSettled(reads);
-      const crc = await check;
+      // Never leave the reads running into a handle the caller gave up.
+      const read = await body.then(
+        (r) => ({ ok: true as const, ...r }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
       if (refused !== null) throw refused.error;
-      const failed = settled.find((r) => r.status === "rejected");
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-      if (crc !== bodyCrc) throw new SnapshotUnusable("the body fails its checksum");
+      if (!read.ok) throw read.error;
+      if (read.crc !== bodyCrc) throw new SnapshotUnusable("the body fails its checksum");
+      const arrays = read.arrays;
       return new SnapshotReader(parsed.header, arrays);
     } finally {
       await fh.close();
@@ -304,50 +287,56 @@ export class SnapshotReader {
 }
 
 /**
- * CRC-32 of `length` bytes of open file `fd` from `start`, computed by a worker thread
- * reading the file itself (0.7 s at 500 MB that the restore's own thread is spared),
- * or here when no worker starts. A read error or a short file answers a value no
- * checksum matches but the right one only by chance: the caller compares it.
+ * The arrays of a file's body, each in a buffer of its own with its capacity, and the
+ * CRC-32 of the body (empty arrays skipped), read from open file `fd` from `start`.
+ * A worker thread allocates, reads and sums them, then hands the buffers over: one
+ * by one on this thread, the few hundred allocations cost 1.5 s at a million contacts
+ * (each prompts V8 to weigh a collection of a heap the restore is filling), and the
+ * sum 0.7 s. A worker that cannot start fails the read (a start then loads from the
+ * store).
  */
-function bodyChecksum(fd: number, start: number, length: number): Promise<number> {
-  const here = () => {
-    const chunk = Buffer.allocUnsafe(8 << 20);
-    let crc = 0;
-    for (let off = 0; off < length; ) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, length - off), start + off);
-      if (n === 0) return -1;
-      crc = crc32(chunk.subarray(0, n), crc);
-      off += n;
-    }
-    return crc;
-  };
-  return new Promise((resolve) => {
-    let worker: Worker;
-    try {
-      // Plain JavaScript, no loader hooks of the parent's (`execArgv: []`): it starts in ~20 ms.
-      worker = new Worker(CHECKSUM_WORKER, { eval: true, execArgv: [], workerData: { fd, start, length } });
-    } catch {
-      resolve(here());
-      return;
-    }
-    worker.once("message", (crc: number) => resolve(crc));
-    worker.once("error", () => resolve(here()));
-    worker.once("exit", () => resolve(-1));
+function readBody(
+  fd: number,
+  start: number,
+  sections: readonly SectionInfo[],
+): Promise<{ arrays: SnapshotArray[]; crc: number }> {
+  return new Promise((resolve, reject) => {
+    // Plain JavaScript, no loader hooks of the parent's (`execArgv: []`): it starts in ~20 ms.
+    const worker = new Worker(READ_BODY, { eval: true, execArgv: [], workerData: { fd, start, sections } });
+    worker.once("message", (m: { buffers: ArrayBuffer[]; crc: number } | { error: string }) => {
+      if ("error" in m) reject(new SnapshotUnusable(m.error));
+      else resolve({ arrays: m.buffers.map((b, k) => new KINDS[sections[k]!.kind](b)), crc: m.crc });
+    });
+    worker.once("error", (e) => reject(e));
+    worker.once("exit", () => reject(new Error("the snapshot's reader thread ended without an answer")));
   });
 }
 
-const CHECKSUM_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
+/** The body's reader thread, in plain JavaScript. */
+const READ_BODY = `
 const { readSync } = require("node:fs");
 const { crc32 } = require("node:zlib");
-const { fd, start, length } = workerData;
-const chunk = Buffer.allocUnsafe(8 << 20);
-let crc = 0;
-for (let off = 0; off < length; ) {
-  const n = readSync(fd, chunk, 0, Math.min(chunk.length, length - off), start + off);
-  if (n === 0) { crc = -1; break; }
-  crc = crc32(chunk.subarray(0, n), crc);
-  off += n;
+const KINDS = { f64: Float64Array, i32: Int32Array, u32: Uint32Array, i8: Int8Array, u8: Uint8Array };
+function readBody({ fd, start, sections }) {
+  const buffers = [];
+  let crc = 0;
+  let position = start;
+  for (const s of sections) {
+    const Ctor = KINDS[s.kind];
+    const buffer = new ArrayBuffer(s.capacity * Ctor.BYTES_PER_ELEMENT);
+    const bytes = new Uint8Array(buffer, 0, s.length * Ctor.BYTES_PER_ELEMENT);
+    for (let off = 0; off < bytes.length; ) {
+      const n = readSync(fd, bytes, off, Math.min(1 << 30, bytes.length - off), position + off);
+      if (n === 0) return { error: "the file ends before its last array (truncated)" };
+      off += n;
+    }
+    if (bytes.length > 0) crc = crc32(bytes, crc);
+    position += bytes.length;
+    buffers.push(buffer);
+  }
+  return { buffers, crc };
 }
-parentPort.postMessage(crc);
+const { parentPort, workerData } = require("node:worker_threads");
+const r = readBody(workerData);
+parentPort.postMessage(r, r.error === undefined ? r.buffers : []);
 `;
