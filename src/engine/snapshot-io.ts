@@ -13,6 +13,7 @@
  * file, synced and renamed over the old one, so a crash leaves the old one or the new
  * one, never half of either; a torn or altered file fails its checksums.
  */
+import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { endianness } from "node:os";
@@ -121,7 +122,8 @@ export class SnapshotWriter {
     at = prefix.writeUInt32LE(crc32(head), at);
     at = prefix.writeUInt32LE(bodyCrc, at);
     prefix.writeDoubleLE(bodyBytes, at);
-    const tmp = `${path}.tmp-${process.pid}-${++temporaries}`;
+    // Unique across the machines that may share the directory (cluster nodes).
+    const tmp = `${path}.tmp-${process.pid}-${++temporaries}-${randomBytes(6).toString("hex")}`;
     const fd = openSync(tmp, "w");
     try {
       writeAll(fd, prefix);

@@ -252,25 +252,28 @@ export class Slice {
   }
 
   private async snapshotRoundOnce(dir: string): Promise<void> {
-    for (const ws of this.workspaces.values()) {
-      try {
-        const now = await this.store.workspace(ws.id).snapshots.position();
-        const last = this.snapshotAt.get(ws.id);
-        if (
-          last &&
-          last.events === now.events &&
-          last.changes === now.changes &&
-          !(await this.journaledSince(ws.id, last))
-        ) {
-          continue;
-        }
-        const began = performance.now();
-        const { bytes, position, heldMs } = await ws.snapshot(dir);
-        this.snapshotAt.set(ws.id, position);
-        this.opts.observer?.snapshotWritten?.(ws.id, bytes, heldMs, performance.now() - began);
-      } catch (e) {
-        this.log(`Slice: snapshot of workspace ${ws.id} failed: ${(e as Error).message}`);
+    for (const ws of this.workspaces.values()) await this.snapshotIfChanged(ws, dir);
+  }
+
+  /** Writes `ws`'s snapshot file unless its store has not moved since its last one; a failure is logged. */
+  private async snapshotIfChanged(ws: WorkspaceService, dir: string): Promise<void> {
+    try {
+      const now = await this.store.workspace(ws.id).snapshots.position();
+      const last = this.snapshotAt.get(ws.id);
+      if (
+        last &&
+        last.events === now.events &&
+        last.changes === now.changes &&
+        !(await this.journaledSince(ws.id, last))
+      ) {
+        return;
       }
+      const began = performance.now();
+      const { bytes, position, heldMs } = await ws.snapshot(dir);
+      this.snapshotAt.set(ws.id, position);
+      this.opts.observer?.snapshotWritten?.(ws.id, bytes, heldMs, performance.now() - began);
+    } catch (e) {
+      this.log(`Slice: snapshot of workspace ${ws.id} failed: ${(e as Error).message}`);
     }
   }
 
@@ -369,6 +372,13 @@ export class Slice {
     // goes on from this instant (the lease carries it).
     const at = this.clock.now();
     await live?.tick(at);
+    // The file at this instant: where the snapshot directory is shared by the nodes,
+    // the next holder starts from it and reads only what comes after (docs/cluster.md).
+    const open = this.workspaces.get(ws);
+    if (this.opts.snapshots && open) {
+      await this.snapshotRound;
+      await this.snapshotIfChanged(open, this.opts.snapshots.dir);
+    }
     this.close(ws);
     this.log(`Slice: workspace ${ws} handed to another node of the cluster`);
     this.opts.observer?.workspaceHandedOver?.(ws);
