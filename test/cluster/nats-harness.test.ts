@@ -4,7 +4,7 @@
  * loss of the server the client is on, which is also the bucket's stream leader.
  */
 import { jetstream } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsCluster, startNatsCluster } from "../support/nats.ts";
@@ -20,6 +20,18 @@ async function within<T>(ms: number, f: () => Promise<T>): Promise<T> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * `key`'s entry once a replica that has revision `rev` answers: a KV read is a direct
+ * get, which any replica may answer, one that lags with an older value.
+ */
+function readFrom(kv: KV, key: string, rev: number, ms = 5_000): Promise<KvEntry> {
+  return within(ms, async () => {
+    const e = await kv.get(key);
+    if (!e || e.revision < rev) throw new Error(`read revision ${e?.revision}, wanted ${rev}`);
+    return e;
+  });
 }
 
 async function streamLeader(kv: KV): Promise<string | undefined> {
@@ -50,15 +62,16 @@ describe("NATS JetStream test cluster", () => {
     expect((await kv.status()).replicas).toBe(3);
 
     const rev1 = await kv.put("k", "v1");
-    expect((await kv.get("k"))?.string()).toBe("v1");
+    expect((await readFrom(kv, "k", rev1)).string()).toBe("v1");
 
     const rev2 = await kv.update("k", "v2", rev1);
     expect(rev2).toBeGreaterThan(rev1);
-    expect((await kv.get("k"))?.string()).toBe("v2");
+    expect((await readFrom(kv, "k", rev2)).string()).toBe("v2");
 
     // rev1 is stale now: the write must be refused and the value left alone.
     await expect(kv.update("k", "v3", rev1)).rejects.toThrow(/wrong last sequence/);
-    expect((await kv.get("k"))?.string()).toBe("v2");
+    const after = await readFrom(kv, "k", rev2);
+    expect([after.string(), after.revision]).toEqual(["v2", rev2]);
   }, 60_000);
 
   it("keeps serving after the client's server, also the stream leader, is killed", async () => {
@@ -80,11 +93,7 @@ describe("NATS JetStream test cluster", () => {
     const rev = await within(15_000, () => kv.put("k", "after-kill"));
     // A KV read is a direct get, which any replica may answer: one that has not applied
     // the put yet answers the value before it (placement.ts reads leases knowing this).
-    const entry = await within(15_000, async () => {
-      const e = await kv.get("k");
-      if (e?.revision !== rev) throw new Error(`read revision ${e?.revision}, put ${rev}`);
-      return e;
-    });
+    const entry = await readFrom(kv, "k", rev, 15_000);
     const took = Date.now() - started;
     expect(entry?.string()).toBe("after-kill");
     expect(entry?.revision).toBe(rev);
