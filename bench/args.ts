@@ -1,5 +1,6 @@
 /** Command-line flags of `npm run bench`. */
 
+import { availableParallelism } from "node:os";
 import { DEFAULT_SPEC } from "../src/demo/generate.ts";
 import type { BenchOptions } from "./context.ts";
 
@@ -11,8 +12,10 @@ export const USAGE = `npm run bench -- [flags]
   --warmup N       untimed runs before them (default 2, at least 1)
   --q5-samples N   contacts re-evaluated one by one in Q5 (default 100000)
   --no-duckdb      skip the DuckDB comparison
-  --only S[,S…]    run only these sections (load, slice, duckdb, live, store, ingest, sync);
-                   slice, duckdb and live need load
+  --workers N      engine worker threads of the workers section (default: one per core,
+                   here ${availableParallelism()})
+  --only S[,S…]    run only these sections (load, slice, duckdb, workers, live, store,
+                   ingest, sync); slice, duckdb and live need load
   --live-segments  the store section also defines the live section's 100 segments (and
                    the date field they read) before its restarts; its first start then
                    writes a change log of millions of rows (minutes)
@@ -39,6 +42,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
     duckdb: true,
     only: null,
     storeLiveSegments: false,
+    workers: availableParallelism(),
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -63,12 +67,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions | "help" {
       case "--q5-samples":
         opts.q5Samples = count(flag, value(), 1);
         break;
+      case "--workers":
+        opts.workers = count(flag, value(), 1);
+        break;
       case "--no-duckdb":
         opts.duckdb = false;
         break;
       case "--only": {
         const names = (value() ?? "").split(",").filter((s) => s !== "");
-        const known = ["load", "slice", "duckdb", "live", "store", "ingest", "sync"];
+        const known = ["load", "slice", "duckdb", "workers", "live", "store", "ingest", "sync"];
         const bad = names.find((s) => !known.includes(s));
         if (names.length === 0 || bad !== undefined) {
           throw new UsageError(

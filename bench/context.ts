@@ -22,12 +22,16 @@ export interface BenchOptions {
   only: string[] | null;
   /** The store section also defines the live section's 100 segments before its restarts. */
   storeLiveSegments: boolean;
+  /** Engine worker threads of the workers section. */
+  workers: number;
 }
 
 export interface QueryFigures {
   rows: number;
   slice_ms: number;
   duckdb_ms: number | null;
+  /** The same query on the engine split over `workers` threads (the workers section); null: not run or not supported there. */
+  workers_ms?: number | null;
 }
 
 export interface BenchContext {

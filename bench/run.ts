@@ -12,6 +12,7 @@ import { loadSection } from "./sections/load.ts";
 import { sliceSection } from "./sections/slice.ts";
 import { storeSection } from "./sections/store.ts";
 import { syncSection } from "./sections/sync.ts";
+import { workersSection } from "./sections/workers.ts";
 import { fmtInt, log } from "./util.ts";
 
 // In order: each may use what the ones before it left in the context.
@@ -20,6 +21,7 @@ const SECTIONS: readonly Section[] = [
   loadSection,
   sliceSection,
   duckdbSection,
+  workersSection,
   liveSection,
   storeSection,
   ingestSection,

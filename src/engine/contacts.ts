@@ -579,7 +579,7 @@ export class ContactTable {
   }
 }
 
-function checkId(id: unknown): void {
+export function checkId(id: unknown): void {
   if (typeof id !== "string" || id === "")
     throw new FieldValueError("contact.id", "expected a non-empty string");
 }

@@ -21,7 +21,7 @@ import { RuleValidationError } from "../rules/errors.ts";
 import { EVENT_TYPE_EXPECTED, isEventType } from "../rules/event-type.ts";
 import { type FieldDef, FieldRegistry } from "../rules/fields.ts";
 import type { RuleNode } from "../rules/schema.ts";
-import { isValidTimeZone, parseTimeValue } from "../rules/time.ts";
+import { isValidTimeZone } from "../rules/time.ts";
 import { validateRule } from "../rules/validate.ts";
 import { Bitset } from "./bitset.ts";
 import { type CompiledNode, compile } from "./compile.ts";
@@ -30,6 +30,7 @@ import { computedValues } from "./computed-values.ts";
 import { type ContactColumns, ContactTable, type ContactTableState, FieldValueError } from "./contacts.ts";
 import { Dictionary } from "./dictionary.ts";
 import { EFFECT_EVENT_TYPES, type EffectField, type EffectsState, ProfileEffects } from "./effects.ts";
+import { checkEvent } from "./event-input.ts";
 import { EventColumns, EventStore, type EventStoreState, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
 import { plainForTimers, relativeKeys } from "./rank.ts";
@@ -59,8 +60,6 @@ interface EventReaders {
   readonly timed: CompiledNode[];
   plan: EventTimerPlan | null;
 }
-
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /** An engine's contacts and events in a snapshot (`Engine.saveState`). */
 export interface EngineState {
@@ -387,44 +386,10 @@ export class Engine {
     return out;
   }
 
-  private eventTime(e: EventInput): number {
-    const ts = e.timestamp;
-    if (typeof ts === "number") {
-      if (!Number.isFinite(ts)) throw new FieldValueError("event.timestamp", "expected a finite epoch ms");
-      return Math.floor(ts);
-    }
-    if (typeof ts === "string") {
-      if (ISO_WITH_ZONE.test(ts)) {
-        const t = Date.parse(ts);
-        if (!Number.isNaN(t)) return t;
-      }
-      try {
-        return parseTimeValue(ts, this.timeZone).start;
-      } catch (err) {
-        throw new FieldValueError("event.timestamp", (err as Error).message);
-      }
-    }
-    throw new FieldValueError("event.timestamp", "expected an ISO 8601 instant or epoch ms");
-  }
-
   /** Checks an event and stores it; returns the contact index, or -1 for a duplicate id. */
   private append(e: EventInput, keepSorted: boolean, contact = -1): number {
-    if (!isEventType(e.type)) {
-      throw new FieldValueError("event.type", EVENT_TYPE_EXPECTED);
-    }
-    if (typeof e.contact_id !== "string" || e.contact_id === "") {
-      throw new FieldValueError("event.contact_id", "expected a contact id");
-    }
-    const t = this.eventTime(e);
-    if (
-      e.properties !== undefined &&
-      (typeof e.properties !== "object" || e.properties === null || Array.isArray(e.properties))
-    ) {
-      throw new FieldValueError("event.properties", "expected an object");
-    }
+    const t = checkEvent(e, this.timeZone);
     if (e.id !== undefined) {
-      if (typeof e.id !== "string" || e.id === "")
-        throw new FieldValueError("event.id", "expected a non-empty string");
       if (this.eventIds.has(e.id)) return -1;
       this.eventIds.add(e.id);
     }

@@ -16,6 +16,7 @@
  * not make it buffer the whole table.
  */
 import type { Worker } from "node:worker_threads";
+import { startWorker } from "../../worker-thread.ts";
 import type { Mutex } from "../executor.ts";
 import {
   BulkReadError,
@@ -25,7 +26,6 @@ import {
   type StartupRead,
   StartupReadUnavailable,
 } from "../startup-read.ts";
-import { startWorker } from "../worker-thread.ts";
 import type { BulkWorkerData, WorkerSignal } from "./bulk-worker.ts";
 
 /**

@@ -14,8 +14,8 @@
  */
 import type { AsyncLocalStorage } from "node:async_hooks";
 import type { Worker } from "node:worker_threads";
+import { startWorker } from "../../worker-thread.ts";
 import type { Mutex } from "../executor.ts";
-import { startWorker } from "../worker-thread.ts";
 
 /** One batch's rows as columns (one structured clone of a few arrays, not of 1,000 rows). */
 export interface EventBatchColumns {

@@ -1,5 +1,5 @@
 /**
- * Starting one of Slice's worker threads on a module of src/store, named by the URL of
+ * Starting one of Slice's worker threads on a module of src/, named by the URL of
  * its TypeScript source.
  *
  * Compiled (dist/, `npm run build`), the worker runs the `.js` file next to this module

@@ -1,0 +1,39 @@
+/**
+ * The messages between a partitioned engine's coordinator (partitioned-engine.ts) and
+ * its engine workers (engine-worker.ts). Every request carries an `id` and gets exactly
+ * one reply with it, in order; `now` is the coordinator's clock, which every worker's
+ * engine reads (the clock stays an input, so a test's clock drives every worker).
+ */
+import type { RuleNode } from "../../rules/schema.ts";
+import type { StoredContact } from "../engine.ts";
+import type { SegmentKind } from "../segments.ts";
+import type { EngineOptions } from "../types.ts";
+import type { EncodedEvents } from "./event-batch.ts";
+
+/** The engine settings a worker's engine is built with: all of `EngineOptions` but the clock. */
+export type WorkerEngineOptions = Omit<EngineOptions, "clock">;
+
+/** `rows` of a contacts request: the contacts, or their JSON text. */
+export type WorkerRequest = { id: number; now: number } & (
+  | { op: "contacts"; rows: string | StoredContact[] }
+  | { op: "events"; batch: EncodedEvents }
+  | { op: "finish" }
+  | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
+  | { op: "evaluate"; rule: RuleNode | string; at: number; ids: boolean }
+  | { op: "size" }
+);
+
+/** An error as the worker's engine threw it: its name, message and, for a field, the path. */
+export interface WorkerError {
+  name: string;
+  message: string;
+  path?: string;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; count?: number; ids?: string[] }
+  | { id: number; ok: false; error: WorkerError };
+
+export interface WorkerData {
+  engine: WorkerEngineOptions;
+}

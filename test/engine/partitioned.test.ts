@@ -1,0 +1,207 @@
+/**
+ * The engine split over worker threads answers as one engine does: the same data loaded
+ * into both (the bench's generator, plus events with nested, string, boolean and list
+ * properties, ISO instants, repeated ids and contacts only events name), then every
+ * query compared, ids and all. Also: what is refused, and a worker that dies.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUERIES } from "../../bench/queries.ts";
+import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
+import { Engine, type EventInput, FieldValueError } from "../../src/engine/index.ts";
+import { partitionOf } from "../../src/engine/partitioned/partition.ts";
+import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
+import type { RuleNode } from "../../src/rules/index.ts";
+
+const DAY = 86_400_000;
+const spec: DatasetSpec = { seed: 5, contacts: 3_000, events: 40_000, now: Date.UTC(2026, 5, 1) };
+const clock = { now: () => spec.now };
+const options = {
+  timeZone: TIME_ZONE,
+  fields: [
+    { key: "plan", type: "string" as const },
+    { key: "birthday", type: "date" as const },
+  ],
+  clock,
+  defaultSegments: false as const,
+};
+
+/** Events the generator never writes: every kind of property, instants as text, repeated ids. */
+function extraEvents(): EventInput[] {
+  const out: EventInput[] = [];
+  for (let k = 0; k < 4_000; k++) {
+    const contact = k % 7 === 0 ? `only-events-${k % 50}` : `c${(k * 37) % 3_000}`;
+    out.push({
+      id: `x${k % 3_500}`, // the last 500 repeat an id, for another contact: skipped
+      type: k % 3 === 0 ? "order_placed" : "page_viewed",
+      contact_id: contact,
+      timestamp:
+        k % 2 === 0 ? spec.now - (k % 90) * DAY : new Date(spec.now - (k % 40) * DAY - 1).toISOString(),
+      properties: {
+        amount: (k % 13) * 17,
+        currency: k % 4 === 0 ? " EUR " : "usd",
+        product: { sku: `SKU-${k % 5}`, price: k % 11, flags: { gift: k % 2 === 0 } },
+        tags: ["a", String(k % 3)],
+        gift: k % 5 === 0,
+        "dotted.key": 1,
+        none: null,
+      },
+    });
+  }
+  return out;
+}
+
+const EXTRA_RULES: RuleNode[] = [
+  {
+    type: "event",
+    event: "order_placed",
+    where: [{ property: "product.sku", op: "eq", value: "sku-3" }],
+    op: "gte",
+    value: 1,
+  },
+  {
+    type: "event",
+    event: "order_placed",
+    window: { in_last: "60d" },
+    measure: { fn: "sum", property: "product.price" },
+    where: [{ property: "currency", op: "eq", value: "eur" }],
+    op: "gt",
+    value: 10,
+  },
+  {
+    type: "event",
+    event: "page_viewed",
+    measure: { fn: "distinct", property: "currency" },
+    op: "eq",
+    value: 2,
+  },
+  {
+    type: "and",
+    conditions: [
+      { type: "field", field: "plan", op: "neq", value: "free" },
+      { type: "event", event: "page_viewed", window: { in_last: "30d" }, op: "eq", value: 0 },
+    ],
+  },
+] as RuleNode[];
+
+let one: Engine;
+let split: PartitionedEngine;
+
+beforeAll(async () => {
+  one = new Engine(options);
+  split = await PartitionedEngine.start({
+    ...options,
+    workers: 2,
+    partitions: 8,
+    batchEvents: 4_096,
+    batchContacts: 700,
+  });
+  const contacts = [...generateContacts(spec, { birthday: true })];
+  const events = [...generateEvents(spec), ...extraEvents()];
+  one.loadContacts(contacts);
+  one.loadEvents(events);
+  await split.loadContacts(contacts);
+  await split.loadEvents(events);
+  await split.finishLoad();
+}, 60_000);
+
+afterAll(async () => {
+  await split?.close();
+});
+
+describe("an engine split over worker threads", () => {
+  it("holds every contact once, those only events name included", async () => {
+    expect(one.contactCount).toBeGreaterThan(spec.contacts);
+    expect(await split.contactCount()).toBe(one.contactCount);
+    // Both workers hold some.
+    const per = [0, 0];
+    for (const id of one.contacts.ids) per[split.workerOfContact(id)]++;
+    expect(per[0]).toBeGreaterThan(0);
+    expect(per[1]).toBeGreaterThan(0);
+  });
+
+  it("answers every query as one engine does, ids and all", async () => {
+    const rules = [...QUERIES.filter((q) => q.id !== "Q6").map((q) => q.rule), ...EXTRA_RULES];
+    for (const [k, rule] of rules.entries()) {
+      for (const at of [spec.now, spec.now - 45 * DAY]) {
+        const want = one.evaluate(rule, at);
+        const got = await split.evaluate(rule, at);
+        expect(got.count, `rule ${k} at ${at}`).toBe(want.count);
+        expect([...got.ids].sort(), `rule ${k}`).toEqual(want.ids().sort());
+        expect(want.count, `rule ${k} selects something`).toBeGreaterThan(0);
+      }
+    }
+    expect((await split.evaluate(QUERIES[0].rule, spec.now, { ids: false })).ids).toEqual([]);
+  });
+
+  it("evaluates segments and rules that refer to them in every worker", async () => {
+    const buyers: RuleNode = { type: "event", event: "order_placed", op: "gte", value: 2 };
+    one.defineSegment({ id: "buyers", rule: buyers });
+    await split.defineSegment({ id: "buyers", rule: buyers });
+    const rule = {
+      type: "and",
+      conditions: [
+        { type: "segment", op: "in", segment: "buyers" },
+        { type: "field", field: "status", op: "eq", value: "subscribed" },
+      ],
+    } as RuleNode;
+    const want = one.evaluate(rule, spec.now);
+    expect((await split.evaluate(rule, spec.now)).count).toBe(want.count);
+    expect((await split.evaluate("buyers", spec.now)).count).toBe(one.evaluate("buyers", spec.now).count);
+    await expect(split.evaluate("nobody", spec.now)).rejects.toThrow('unknown segment "nobody"');
+  });
+
+  it("refuses what one engine refuses, with the same error, and rank conditions", async () => {
+    const bad: EventInput = { type: "order_placed", contact_id: "c1", timestamp: "yesterday-ish" };
+    let wanted: unknown;
+    try {
+      one.loadEvents([bad]);
+    } catch (e) {
+      wanted = e;
+    }
+    expect(wanted).toBeInstanceOf(FieldValueError);
+    await expect(split.loadEvents([bad])).rejects.toThrow((wanted as Error).message);
+    await expect(split.loadContacts([{ id: "" }])).rejects.toThrow("contact.id: expected a non-empty string");
+    await expect(split.loadContacts([{ id: "c1", fields: { birthday: "someday" } }])).rejects.toThrow(
+      'contact.fields.birthday: expected an ISO 8601 date or instant, got "someday"',
+    );
+    // A number JSON cannot carry is refused as one engine refuses it, not read as null.
+    await expect(split.loadContacts([{ id: "c2", fields: { plan: Number.NaN } as never }])).rejects.toThrow(
+      "contact.fields.plan: expected a string",
+    );
+    expect(() => split.validate(QUERIES.find((q) => q.id === "Q6")!.rule)).toThrow(
+      "rule: rank and quintile conditions are not evaluated across engine workers yet",
+    );
+    expect(() => split.validate({ type: "field", field: "nope", op: "eq", value: 1 })).toThrow(/nope/);
+  });
+});
+
+describe("partitions", () => {
+  it("are a stable hash of the contact id", () => {
+    // FNV-1a's published test vectors: a change of hash would move every stored contact.
+    expect(partitionOf("", 2 ** 32)).toBe(0x811c9dc5);
+    expect(partitionOf("a", 2 ** 32)).toBe(0xe40c292c);
+    expect(partitionOf("foobar", 2 ** 32)).toBe(0xbf9cf968);
+    expect(partitionOf("foobar", 64)).toBe(0xbf9cf968 % 64);
+    const counts = new Array(64).fill(0);
+    for (let i = 0; i < 64_000; i++) counts[partitionOf(`c${i}`, 64)]++;
+    expect(Math.min(...counts)).toBeGreaterThan(800);
+    expect(Math.max(...counts)).toBeLessThan(1_200);
+  });
+});
+
+describe("a worker that stops", () => {
+  it("fails the requests that need it, with which worker and why", async () => {
+    const e = await PartitionedEngine.start({ ...options, workers: 2, partitions: 4 });
+    try {
+      await e.loadContacts([{ id: "a" }, { id: "b" }, { id: "c" }]);
+      await e.finishLoad();
+      expect(await e.contactCount()).toBe(3);
+      // Not through close(): as if the thread ended on its own.
+      const link = (e as unknown as { links: { worker: { terminate(): Promise<number> } }[] }).links[1];
+      await link.worker.terminate();
+      await expect(e.contactCount()).rejects.toThrow("engine worker 1 stopped");
+    } finally {
+      await e.close();
+    }
+  });
+});
