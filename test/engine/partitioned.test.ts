@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUERIES } from "../../bench/queries.ts";
+import { liveSegments } from "../../bench/sections/live.ts";
 import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
-import { Engine, type EventInput, FieldValueError } from "../../src/engine/index.ts";
+import { Engine, type EventInput, FieldValueError, type MembershipChange } from "../../src/engine/index.ts";
 import { partitionOf } from "../../src/engine/partitioned/partition.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
 import type { RuleNode } from "../../src/rules/index.ts";
@@ -173,6 +174,86 @@ describe("an engine split over worker threads", () => {
     );
     expect(() => split.validate({ type: "field", field: "nope", op: "eq", value: 1 })).toThrow(/nope/);
   });
+});
+
+/** Each contact's changes in the order they were made: the same engine code runs per contact either way. */
+function perContact(changes: MembershipChange[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of changes) {
+    let l = out.get(c.contact_id);
+    if (!l) {
+      l = [];
+      out.set(c.contact_id, l);
+    }
+    l.push(`${c.segment_id} ${c.change} ${c.at}`);
+  }
+  return out;
+}
+
+describe("live membership on worker threads", () => {
+  it("makes the changes one engine makes, contact by contact, with their instants", async () => {
+    const small: DatasetSpec = { seed: 9, contacts: 2_000, events: 20_000, now: spec.now };
+    // Every form of rule but ranks (not across workers yet), and what refers to them.
+    const defs = liveSegments().filter((d) => d.id !== "seg_089");
+    expect(liveSegments().find((d) => d.id === "seg_089")?.rule).toHaveProperty("rank");
+    const a = new Engine(options);
+    const b = await PartitionedEngine.start({ ...options, workers: 2, partitions: 8, batchEvents: 512 });
+    try {
+      a.loadContacts(generateContacts(small, { birthday: true }));
+      a.loadEvents(generateEvents(small));
+      await b.loadContacts(generateContacts(small, { birthday: true }));
+      await b.loadEvents(generateEvents(small));
+      await b.finishLoad();
+      a.loadSegments(defs);
+      await b.loadSegments(defs);
+      const want: MembershipChange[] = [...a.advanceTo(small.now)];
+      const got: MembershipChange[] = [...(await b.advanceTo(small.now)).toArray()];
+
+      // Three days of new events in time order, some for new contacts, in chunks of
+      // uneven sizes, two chunks in flight at a time.
+      const n = 6_000;
+      const span = 3 * DAY;
+      const stream = [...generateEvents({ ...small, seed: 10, events: n })].map((e, k) => ({
+        ...e,
+        contact_id: k % 97 === 0 ? `late-${k}` : e.contact_id,
+        timestamp: small.now + Math.floor(((k + 1) * span) / n),
+      }));
+      let k = 0;
+      let size = 1;
+      const inFlight: Promise<void>[] = [];
+      while (k < n) {
+        const chunk = stream.slice(k, k + size);
+        k += size;
+        size = (size * 7 + 3) % 700 || 1;
+        for (const e of chunk) {
+          want.push(...a.advanceTo(e.timestamp));
+          want.push(...a.addEvent(e));
+        }
+        want.push(...a.advanceTo(chunk[chunk.length - 1].timestamp));
+        inFlight.push(b.ingest(chunk, { advance: true }).then((c) => void got.push(...c.toArray())));
+        if (inFlight.length === 2) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+      // Every worker stands at the last event's instant, its timers up to then fired.
+      for (const d of defs)
+        expect((await b.members(d.id, { ids: false })).count, d.id).toBe(a.members(d.id).count);
+      const end = small.now + span + 2 * DAY;
+      want.push(...a.advanceTo(end));
+      got.push(...(await b.advanceTo(end)).toArray());
+
+      expect(want.length).toBeGreaterThan(1_000);
+      expect(want.some((c) => c.at > small.now + span)).toBe(true); // timers, not only events
+      expect(got.length).toBe(want.length);
+      expect(perContact(got)).toEqual(perContact(want));
+      for (const d of defs) {
+        const m = await b.members(d.id);
+        expect(m.count, d.id).toBe(a.members(d.id).count);
+        expect([...m.ids].sort(), d.id).toEqual(a.members(d.id).ids().sort());
+      }
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
 });
 
 describe("partitions", () => {

@@ -6,35 +6,71 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { FieldValueError } from "../contact-values.ts";
 import { Engine, type StoredContact } from "../engine.ts";
-import { loadEncoded } from "./event-batch.ts";
+import type { MembershipChange } from "../types.ts";
+import { encodeChanges } from "./change-batch.ts";
+import { eventsOf, loadEncoded } from "./event-batch.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 const data = workerData as WorkerData;
-let now = Date.now();
+// The coordinator's clock at the start: an engine begins its maintained state there.
+let now = data.now;
 const engine = new Engine({ ...data.engine, clock: { now: () => now } });
 
-function answer(r: WorkerRequest): WorkerReply {
+type Answer = { reply: WorkerReply; transfer?: ArrayBuffer[] };
+
+function ok(r: WorkerRequest, extra: Omit<Extract<WorkerReply, { ok: true }>, "id" | "ok"> = {}): Answer {
+  return { reply: { id: r.id, ok: true, ...extra } };
+}
+
+function withChanges(r: WorkerRequest, changes: MembershipChange[]): Answer {
+  const { batch, transfer } = encodeChanges(changes);
+  return { reply: { id: r.id, ok: true, count: batch.count, changes: batch }, transfer };
+}
+
+function answer(r: WorkerRequest): Answer {
   switch (r.op) {
     case "contacts":
       engine.loadContacts(typeof r.rows === "string" ? (JSON.parse(r.rows) as StoredContact[]) : r.rows);
-      return { id: r.id, ok: true };
+      return ok(r);
     case "events":
       loadEncoded(engine, r.batch);
-      return { id: r.id, ok: true };
+      return ok(r);
     case "finish":
       engine.finishLoad();
-      return { id: r.id, ok: true };
+      return ok(r);
     case "segment":
       engine.defineSegment(r.def);
-      return { id: r.id, ok: true };
+      return ok(r);
+    case "segments":
+      engine.loadSegments(r.defs);
+      return ok(r);
     case "evaluate": {
+      const t0 = performance.now();
       const m = engine.evaluate(r.rule, r.at);
-      return r.ids
-        ? { id: r.id, ok: true, count: m.count, ids: m.ids() }
-        : { id: r.id, ok: true, count: m.count };
+      const count = m.count;
+      const ms = performance.now() - t0;
+      return ok(r, r.ids ? { count, ms, ids: m.ids() } : { count, ms });
+    }
+    case "members": {
+      const m = engine.members(r.segment);
+      return ok(r, r.ids ? { count: m.count, ids: m.ids() } : { count: m.count });
     }
     case "size":
-      return { id: r.id, ok: true, count: engine.contactCount };
+      return ok(r, { count: engine.contactCount });
+    case "advance":
+      return withChanges(r, engine.advanceTo(r.to));
+    case "ingest": {
+      const out: MembershipChange[] = [];
+      const push = (changes: MembershipChange[]) => {
+        for (const c of changes) out.push(c);
+      };
+      for (const e of eventsOf(r.batch)) {
+        if (r.advance) push(engine.advanceTo(e.timestamp as number));
+        push(engine.addEvent(e));
+      }
+      if (r.until !== null) push(engine.advanceTo(r.until));
+      return withChanges(r, out);
+    }
   }
 }
 
@@ -49,11 +85,11 @@ function describe(e: unknown): WorkerError {
 
 parentPort?.on("message", (r: WorkerRequest) => {
   now = r.now;
-  let reply: WorkerReply;
+  let a: Answer;
   try {
-    reply = answer(r);
+    a = answer(r);
   } catch (e) {
-    reply = { id: r.id, ok: false, error: describe(e) };
+    a = { reply: { id: r.id, ok: false, error: describe(e) } };
   }
-  parentPort?.postMessage(reply);
+  parentPort?.postMessage(a.reply, a.transfer ?? []);
 });

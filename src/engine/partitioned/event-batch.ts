@@ -195,3 +195,41 @@ export function loadEncoded(engine: Engine, b: EncodedEvents): void {
   });
   engine.loadEvents(new EventColumns(b.count, b.types, b.type, contact, b.time, props), { finish: false });
 }
+
+/**
+ * A batch's events as objects again, for a worker's live path (`Engine.addEvent`, which
+ * computes membership changes): each event's properties are its top-level paths (nested
+ * objects travel whole among the other values). Ids are left out: the coordinator
+ * skipped repeated ones before routing.
+ */
+export function eventsOf(b: EncodedEvents): EventInput[] {
+  const props: ({ [key: string]: JsonValue } | undefined)[] = new Array(b.count);
+  const set = (i: number, key: string, v: JsonValue) => {
+    let o = props[i];
+    if (o === undefined) {
+      o = {};
+      props[i] = o;
+    }
+    o[key] = v;
+  };
+  for (const p of b.props) {
+    if (p.path.includes(".")) continue;
+    const { num, str, otherRows, otherValues } = p;
+    if (num) for (let i = 0; i < b.count; i++) if (!Number.isNaN(num[i])) set(i, p.path, num[i]);
+    if (str) for (let i = 0; i < b.count; i++) if (str[i] >= 0) set(i, p.path, b.strings[str[i]]);
+    if (otherRows && otherValues)
+      for (let k = 0; k < otherRows.length; k++) set(otherRows[k], p.path, otherValues[k]);
+  }
+  const out: EventInput[] = new Array(b.count);
+  for (let i = 0; i < b.count; i++) {
+    const e: EventInput = {
+      type: b.types[b.type[i]],
+      contact_id: b.contacts[b.contact[i]],
+      timestamp: b.time[i],
+    };
+    const p = props[i];
+    if (p !== undefined) e.properties = p;
+    out[i] = e;
+  }
+  return out;
+}

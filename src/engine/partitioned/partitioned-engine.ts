@@ -20,9 +20,10 @@ import { checkEvent } from "../event-input.ts";
 import { relativeKeys } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { Clock, EventInput } from "../types.ts";
+import { ChangeSet } from "./change-batch.ts";
 import { EventBatchEncoder } from "./event-batch.ts";
 import { DEFAULT_PARTITIONS, partitionOf, workerOf } from "./partition.ts";
-import type { WorkerEngineOptions, WorkerReply, WorkerRequest } from "./protocol.ts";
+import type { WorkerData, WorkerEngineOptions, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 export interface PartitionedEngineOptions extends WorkerEngineOptions {
   clock: Clock;
@@ -51,6 +52,8 @@ export interface ShippingFigures {
 export interface PartitionedMembership {
   readonly count: number;
   readonly ids: string[];
+  /** Per worker, the time its engine took to evaluate, in ms (the rest is messaging). */
+  readonly workerMs: number[];
 }
 
 type Body = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, "id" | "now"> : never) : never;
@@ -143,7 +146,7 @@ export class PartitionedEngine {
       throw new Error(`partitions: expected a whole number ≥ the workers (${count}), got ${partitions}`);
     }
     const entry = new URL("./engine-worker.ts", import.meta.url);
-    const workers = Array.from({ length: count }, () => startWorker(entry, { engine: engineOptions(opts) }));
+    const workers = Array.from({ length: count }, () => startWorker(entry, { engine: engineOptions(opts), now: opts.clock.now() } satisfies WorkerData));
     try {
       await Promise.all(
         workers.map(
@@ -272,6 +275,83 @@ export class PartitionedEngine {
     await all(this.links.map((l) => l.request({ op: "segment", def: { id: def.id, rule, kind } })));
   }
 
+  /**
+   * Bulk definition of segments, as `Engine.loadSegments`: no changes; every worker
+   * builds their membership on its next move of the clock (`advanceTo`).
+   */
+  async loadSegments(defs: { id: string; rule?: unknown; kind?: SegmentKind }[]): Promise<void> {
+    // One by one, as the engine checks them: a definition may refer to one before it.
+    const checked = defs.map((d) => {
+      const kind = d.kind ?? "dynamic";
+      const def = { id: d.id, kind, rule: kind === "dynamic" ? this.validate(d.rule, d.id) : null };
+      this.local.loadSegments([def]);
+      return def;
+    });
+    await all(this.links.map((l) => l.request({ op: "segments", defs: checked })));
+  }
+
+  /** Maintained membership of every worker moved to instant `t`; the changes, worker by worker. */
+  async advanceTo(t: number): Promise<ChangeSet> {
+    return changesOf(await all(this.links.map((l) => l.request({ op: "advance", to: t }))));
+  }
+
+  /**
+   * Applies events as they come (`Engine.addEvent` in each worker, the clock moved to
+   * each event's instant first with `advance`, for a stream in time order), checked and
+   * deduplicated by id here; then, with `advance`, every worker is moved to the last
+   * event's instant, so all stand at one instant. The changes, worker by worker, each
+   * worker's in the order its engine made them. Calls may overlap: each worker applies
+   * them in the order they were made.
+   */
+  ingest(events: Iterable<EventInput>, opts: { advance?: boolean } = {}): Promise<ChangeSet> {
+    const advance = opts.advance ?? false;
+    const pending: Promise<WorkerReply>[] = [];
+    const encoders = this.links.map(() => new EventBatchEncoder(this.batchEvents));
+    const meter = new SampledMeter();
+    const ship = (w: number, until: number | null) => {
+      const t0 = performance.now();
+      const { batch, transfer } = encoders[w].take();
+      pending.push(this.links[w].request({ op: "ingest", batch, advance, until }, transfer));
+      this.shipping.eventBatches++;
+      meter.whole(performance.now() - t0);
+    };
+    let last = Number.NEGATIVE_INFINITY;
+    try {
+      for (const e of events) {
+        const t0 = meter.start();
+        const t = checkEvent(e, this.timeZone);
+        if (e.id !== undefined) {
+          if (this.eventIds.has(e.id)) continue;
+          this.eventIds.add(e.id);
+        }
+        if (t > last) last = t;
+        const w = this.workerOfContact(e.contact_id);
+        encoders[w].add(e, t);
+        meter.stop(t0);
+        this.shipping.events++;
+        if (encoders[w].full) ship(w, null);
+      }
+    } catch (e) {
+      // What was checked before the bad event is applied, as one engine would have.
+      for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0) ship(w, null);
+      this.shipping.eventMs += meter.ms();
+      return Promise.all(pending).then(() => Promise.reject(e));
+    }
+    const until = advance && last > Number.NEGATIVE_INFINITY ? last : null;
+    for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0 || until !== null) ship(w, until);
+    this.shipping.eventMs += meter.ms();
+    return all(pending).then(changesOf);
+  }
+
+  /** A segment's maintained members, over every worker. */
+  async members(segmentId: string, opts: { ids?: boolean } = {}): Promise<PartitionedMembership> {
+    const wantIds = opts.ids ?? true;
+    const replies = await all(
+      this.links.map((l) => l.request({ op: "members", segment: segmentId, ids: wantIds })),
+    );
+    return merged(replies);
+  }
+
   /** Contacts held, over every worker. */
   async contactCount(): Promise<number> {
     return (await all(this.links.map((l) => l.request({ op: "size" })))).reduce(
@@ -294,19 +374,27 @@ export class PartitionedEngine {
     const replies = await all(
       this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds })),
     );
-    let count = 0;
-    const ids: string[] = [];
-    for (const r of replies) {
-      count += r.count ?? 0;
-      if (r.ids) for (const id of r.ids) ids.push(id);
-    }
-    return { count, ids };
+    return merged(replies);
   }
 
   /** Stops every worker; the engine answers nothing after. */
   async close(): Promise<void> {
     await Promise.all(this.links.map((l) => l.close()));
   }
+}
+
+function merged(replies: Extract<WorkerReply, { ok: true }>[]): PartitionedMembership {
+  let count = 0;
+  const ids: string[] = [];
+  for (const r of replies) {
+    count += r.count ?? 0;
+    if (r.ids) for (const id of r.ids) ids.push(id);
+  }
+  return { count, ids, workerMs: replies.map((r) => r.ms ?? 0) };
+}
+
+function changesOf(replies: Extract<WorkerReply, { ok: true }>[]): ChangeSet {
+  return new ChangeSet(replies.flatMap((r) => (r.changes ? [r.changes] : [])));
 }
 
 /** Whether a contact's values survive JSON unchanged: no number is NaN or infinite. */

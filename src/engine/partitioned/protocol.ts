@@ -8,6 +8,7 @@ import type { RuleNode } from "../../rules/schema.ts";
 import type { StoredContact } from "../engine.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { EngineOptions } from "../types.ts";
+import type { EncodedChanges } from "./change-batch.ts";
 import type { EncodedEvents } from "./event-batch.ts";
 
 /** The engine settings a worker's engine is built with: all of `EngineOptions` but the clock. */
@@ -19,8 +20,17 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "events"; batch: EncodedEvents }
   | { op: "finish" }
   | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
+  | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
   | { op: "evaluate"; rule: RuleNode | string; at: number; ids: boolean }
+  | { op: "members"; segment: string; ids: boolean }
   | { op: "size" }
+  /** Maintained membership moved to `to`; the reply carries the changes. */
+  | { op: "advance"; to: number }
+  /**
+   * Events applied one by one (with `advance`, the clock moved to each event's instant
+   * first, as a stream in time order would), then the clock moved to `until`.
+   */
+  | { op: "ingest"; batch: EncodedEvents; advance: boolean; until: number | null }
 );
 
 /** An error as the worker's engine threw it: its name, message and, for a field, the path. */
@@ -31,9 +41,12 @@ export interface WorkerError {
 }
 
 export type WorkerReply =
-  | { id: number; ok: true; count?: number; ids?: string[] }
+  /** `ms`: the time the worker's engine took, in ms. */
+  | { id: number; ok: true; count?: number; ids?: string[]; ms?: number; changes?: EncodedChanges }
   | { id: number; ok: false; error: WorkerError };
 
 export interface WorkerData {
   engine: WorkerEngineOptions;
+  /** The coordinator's clock when the worker starts. */
+  now: number;
 }
