@@ -9,7 +9,8 @@
  * - advance_day_ms: `advanceTo(now + 1 day)` right after the stream.
  */
 
-import { COUNTRIES, DAY, generateEvents } from "../../src/demo/generate.ts";
+import { COUNTRIES, DAY, type DatasetSpec, generateEvents } from "../../src/demo/generate.ts";
+import type { EventInput } from "../../src/engine/index.ts";
 import type { RuleNode } from "../../src/rules/index.ts";
 import type { Section } from "../context.ts";
 import { Q1, Q2, Q3, Q4, Q6, Q7, Q8 } from "../queries.ts";
@@ -109,6 +110,18 @@ export function liveSegments(): { id: string; rule: RuleNode }[] {
   return out;
 }
 
+/** The live stream's new events come over the hour after `now`. */
+export const LIVE_SPAN_MS = 3_600_000;
+
+/** New events over the hour after `now`, in time order, drawn like the data set's. */
+export function liveStream(spec: DatasetSpec): (EventInput & { timestamp: number })[] {
+  const n = Math.min(200_000, Math.max(1_000, Math.floor(spec.events / 50)));
+  return [...generateEvents({ ...spec, seed: spec.seed + 1, events: n })].map((e, k) => ({
+    ...e,
+    timestamp: spec.now + Math.floor(((k + 1) * LIVE_SPAN_MS) / n),
+  }));
+}
+
 export const liveSection: Section = {
   name: "live",
 
@@ -124,13 +137,9 @@ export const liveSection: Section = {
     const buildS = (performance.now() - t0) / 1000;
     log(`live: ${defs.length} segments built in ${buildS.toFixed(1)} s`);
 
-    // New events over the hour after `now`, in time order, drawn like the data set's.
-    const n = Math.min(200_000, Math.max(1_000, Math.floor(spec.events / 50)));
-    const span = 3_600_000;
-    const events = [...generateEvents({ ...spec, seed: spec.seed + 1, events: n })].map((e, k) => ({
-      ...e,
-      timestamp: spec.now + Math.floor(((k + 1) * span) / n),
-    }));
+    const span = LIVE_SPAN_MS;
+    const events = liveStream(spec);
+    const n = events.length;
     gc();
     const lat = new Float64Array(n);
     let changes = 0;

@@ -6,16 +6,81 @@
  * against the one-thread engine's. Q6 is a rank condition, which the workers do not
  * evaluate yet (docs/cluster.md).
  */
-import { contactNumber, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
+import { contactNumber, DAY, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
-import type { Section } from "../context.ts";
-import { QUERIES } from "../queries.ts";
-import { fmtInt, log, round, table, timeRuns, withProgress } from "../util.ts";
+import type { BenchContext, Section } from "../context.ts";
+import { Q6, QUERIES } from "../queries.ts";
+import { fmtInt, gc, log, percentile, round, table, timeRuns, withProgress } from "../util.ts";
+import { LIVE_SPAN_MS, liveSegments, liveStream } from "./live.ts";
 
 function ratio(ms: number | null | undefined, duck: number | null): string {
   if (ms == null || duck === null) return "-";
   const r = duck / ms;
   return `${r < 1 ? r.toFixed(2) : r.toFixed(1)}×`;
+}
+
+/** Events per `ingest` call of the live stream, and calls in flight at once. */
+const LIVE_CHUNK = 2_000;
+const LIVE_IN_FLIGHT = 2;
+
+/**
+ * The live section's segments (but the rank one) and stream, on the workers: each
+ * chunk checked and shipped by the coordinator, applied event by event in the worker
+ * of its contact with the clock moved to each event first, its changes shipped back.
+ */
+async function liveOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Promise<void> {
+  const { spec } = ctx.opts;
+  const defs = liveSegments().filter((d) => d.rule !== Q6.rule);
+  let t0 = performance.now();
+  await engine.loadSegments(defs);
+  await engine.advanceTo(spec.now);
+  const buildS = (performance.now() - t0) / 1000;
+  log(`workers live: ${defs.length} segments built in ${buildS.toFixed(1)} s`);
+
+  const events = liveStream(spec);
+  const n = events.length;
+  const chunks = Math.ceil(n / LIVE_CHUNK);
+  const lat = new Float64Array(chunks);
+  let changes = 0;
+  const shipBefore = engine.shipping.eventMs;
+  gc();
+  t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let k = 0; k < chunks; k++) {
+    const chunk = events.slice(k * LIVE_CHUNK, (k + 1) * LIVE_CHUNK);
+    const sent = performance.now();
+    inFlight.push(
+      engine.ingest(chunk, { advance: true }).then((c) => {
+        changes += c.count;
+        lat[k] = performance.now() - sent;
+      }),
+    );
+    if (inFlight.length === LIVE_IN_FLIGHT) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const streamS = (performance.now() - t0) / 1000;
+  const shipMs = engine.shipping.eventMs - shipBefore;
+  lat.sort();
+  t0 = performance.now();
+  const day = await engine.advanceTo(spec.now + LIVE_SPAN_MS + DAY);
+  const dayMs = performance.now() - t0;
+  ctx.json.workers_live = {
+    segments: defs.length,
+    build_s: round(buildS, 2),
+    events: n,
+    events_per_s: Math.round(n / streamS),
+    chunk: LIVE_CHUNK,
+    in_flight: LIVE_IN_FLIGHT,
+    p50_chunk_ms: round(percentile(lat, 50), 2),
+    p99_chunk_ms: round(percentile(lat, 99), 2),
+    ship_event_us: round((shipMs * 1000) / n, 3),
+    changes,
+    advance_day_ms: round(dayMs, 1),
+    advance_day_changes: day.count,
+  };
+  log(
+    `workers live: ${fmtInt(n)} events in ${streamS.toFixed(2)} s (${fmtInt(Math.round(n / streamS))}/s), ${fmtInt(changes)} changes; one day: ${dayMs.toFixed(0)} ms`,
+  );
 }
 
 export const workersSection: Section = {
@@ -97,6 +162,7 @@ export const workersSection: Section = {
           `workers ${q.id}: ${fmtInt(t.value)} rows, median ${t.ms.toFixed(2)} ms (${t.samples.map((s) => s.toFixed(1)).join(", ")})`,
         );
       }
+      await liveOnWorkers(ctx, engine);
     } finally {
       await engine.close();
     }
@@ -127,10 +193,18 @@ export const workersSection: Section = {
         ratio(f.workers_ms, f.duckdb_ms),
       ]);
     }
+    const l = ctx.json.workers_live as Record<string, number> | undefined;
+    const one = ctx.json.live as Record<string, number> | undefined;
+    const live = l
+      ? [
+          `live on ${ctx.json.workers} workers: ${l.segments} segments (the rank one left out), ${fmtInt(l.events)} events in chunks of ${fmtInt(l.chunk)} (${l.in_flight} in flight): ${fmtInt(l.events_per_s)} events/s${one ? ` (one thread, 100 segments: ${fmtInt(one.events_per_s)})` : ""}; chunk p50 ${l.p50_chunk_ms} ms, p99 ${l.p99_chunk_ms} ms; coordinator ${l.ship_event_us} µs per event; ${fmtInt(l.changes)} changes; advanceTo(+1 day) ${l.advance_day_ms} ms`,
+        ]
+      : [];
     return [
       `engine on ${ctx.json.workers} worker threads: load contacts ${w.contacts_s} s, events ${w.events_s} s, finish ${w.finish_s} s; shipping ${w.ship_contact_us} µs per contact, ${w.ship_event_us} µs per event (${fmtInt(w.event_batches)} batches)`,
       ...table(rows),
       "Q6 (a rank condition) is not evaluated by the workers yet.",
+      ...live,
     ];
   },
 };

@@ -50,7 +50,11 @@ export function encodeChanges(changes: readonly MembershipChange[]): {
 export class ChangeSet {
   readonly count: number;
 
-  constructor(readonly batches: readonly EncodedChanges[]) {
+  /** `workerMs`: per request, the time a worker's engine took to apply it, in ms. */
+  constructor(
+    readonly batches: readonly EncodedChanges[],
+    readonly workerMs: readonly number[] = [],
+  ) {
     this.count = batches.reduce((n, b) => n + b.count, 0);
   }
 

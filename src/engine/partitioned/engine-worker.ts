@@ -22,9 +22,12 @@ function ok(r: WorkerRequest, extra: Omit<Extract<WorkerReply, { ok: true }>, "i
   return { reply: { id: r.id, ok: true, ...extra } };
 }
 
-function withChanges(r: WorkerRequest, changes: MembershipChange[]): Answer {
+function withChanges(r: WorkerRequest, changes: MembershipChange[], ms?: number): Answer {
   const { batch, transfer } = encodeChanges(changes);
-  return { reply: { id: r.id, ok: true, count: batch.count, changes: batch }, transfer };
+  return {
+    reply: { id: r.id, ok: true, count: batch.count, changes: batch, ...(ms !== undefined ? { ms } : {}) },
+    transfer,
+  };
 }
 
 function answer(r: WorkerRequest): Answer {
@@ -60,6 +63,7 @@ function answer(r: WorkerRequest): Answer {
     case "advance":
       return withChanges(r, engine.advanceTo(r.to));
     case "ingest": {
+      const t0 = performance.now();
       const out: MembershipChange[] = [];
       const push = (changes: MembershipChange[]) => {
         for (const c of changes) out.push(c);
@@ -69,7 +73,7 @@ function answer(r: WorkerRequest): Answer {
         push(engine.addEvent(e));
       }
       if (r.until !== null) push(engine.advanceTo(r.until));
-      return withChanges(r, out);
+      return withChanges(r, out, performance.now() - t0);
     }
   }
 }

@@ -146,7 +146,9 @@ export class PartitionedEngine {
       throw new Error(`partitions: expected a whole number ≥ the workers (${count}), got ${partitions}`);
     }
     const entry = new URL("./engine-worker.ts", import.meta.url);
-    const workers = Array.from({ length: count }, () => startWorker(entry, { engine: engineOptions(opts), now: opts.clock.now() } satisfies WorkerData));
+    const workers = Array.from({ length: count }, () =>
+      startWorker(entry, { engine: engineOptions(opts), now: opts.clock.now() } satisfies WorkerData),
+    );
     try {
       await Promise.all(
         workers.map(
@@ -394,7 +396,10 @@ function merged(replies: Extract<WorkerReply, { ok: true }>[]): PartitionedMembe
 }
 
 function changesOf(replies: Extract<WorkerReply, { ok: true }>[]): ChangeSet {
-  return new ChangeSet(replies.flatMap((r) => (r.changes ? [r.changes] : [])));
+  return new ChangeSet(
+    replies.flatMap((r) => (r.changes ? [r.changes] : [])),
+    replies.flatMap((r) => (r.ms !== undefined ? [r.ms] : [])),
+  );
 }
 
 /** Whether a contact's values survive JSON unchanged: no number is NaN or infinite. */
