@@ -6,7 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { FieldValueError } from "../contact-values.ts";
 import { Engine, type StoredContact } from "../engine.ts";
-import type { MembershipChange } from "../types.ts";
+import type { EventInput, MembershipChange } from "../types.ts";
 import { encodeChanges } from "./change-batch.ts";
 import { eventsOf, loadEncoded } from "./event-batch.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
@@ -28,6 +28,17 @@ function withChanges(r: WorkerRequest, changes: MembershipChange[], ms?: number)
     reply: { id: r.id, ok: true, count: batch.count, changes: batch, ...(ms !== undefined ? { ms } : {}) },
     transfer,
   };
+}
+
+/** Events applied one by one, as a stream in time order is (`advance`: the clock moved to each first). */
+function applyLive(events: EventInput[], advance: boolean, until: number | null): MembershipChange[] {
+  const out: MembershipChange[] = [];
+  for (const e of events) {
+    if (advance) for (const c of engine.advanceTo(e.timestamp as number)) out.push(c);
+    for (const c of engine.addEvent(e)) out.push(c);
+  }
+  if (until !== null) for (const c of engine.advanceTo(until)) out.push(c);
+  return out;
 }
 
 function answer(r: WorkerRequest): Answer {
@@ -64,16 +75,8 @@ function answer(r: WorkerRequest): Answer {
       return withChanges(r, engine.advanceTo(r.to));
     case "ingest": {
       const t0 = performance.now();
-      const out: MembershipChange[] = [];
-      const push = (changes: MembershipChange[]) => {
-        for (const c of changes) out.push(c);
-      };
-      for (const e of eventsOf(r.batch)) {
-        if (r.advance) push(engine.advanceTo(e.timestamp as number));
-        push(engine.addEvent(e));
-      }
-      if (r.until !== null) push(engine.advanceTo(r.until));
-      return withChanges(r, out, performance.now() - t0);
+      const changes = applyLive(eventsOf(r.batch), r.advance, r.until);
+      return withChanges(r, changes, performance.now() - t0);
     }
   }
 }
