@@ -1,24 +1,29 @@
 /** Generates the data set into a fresh engine and measures the memory it then holds. */
 
-import { generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
-import { Engine } from "../../src/engine/index.ts";
+import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
+import { Engine, type EngineOptions } from "../../src/engine/index.ts";
 import type { Section } from "../context.ts";
 import { fmtInt, gc, log, round, withProgress } from "../util.ts";
+
+/** The engine the query sections load the data set into: its fields, zone and fixed clock. */
+export function benchEngineOptions(spec: DatasetSpec): EngineOptions {
+  return {
+    timeZone: TIME_ZONE,
+    fields: [
+      { key: "plan", type: "string" },
+      { key: "birthday", type: "date" },
+    ],
+    clock: { now: () => spec.now },
+    defaultSegments: false,
+  };
+}
 
 export const loadSection: Section = {
   name: "load",
 
   async run(ctx) {
     const { spec } = ctx.opts;
-    const engine = new Engine({
-      timeZone: TIME_ZONE,
-      fields: [
-        { key: "plan", type: "string" },
-        { key: "birthday", type: "date" },
-      ],
-      clock: { now: () => spec.now },
-      defaultSegments: false,
-    });
+    const engine = new Engine(benchEngineOptions(spec));
 
     let t0 = performance.now();
     engine.loadContacts(

@@ -6,12 +6,13 @@
  * against the one-thread engine's. Q6 is a rank condition, which the workers do not
  * evaluate yet (docs/cluster.md).
  */
-import { contactNumber, DAY, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
+import { contactNumber, DAY, generateContacts, generateEvents } from "../../src/demo/generate.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
 import type { BenchContext, Section } from "../context.ts";
 import { Q6, QUERIES } from "../queries.ts";
 import { fmtInt, gc, log, percentile, round, table, timeRuns, withProgress } from "../util.ts";
 import { LIVE_SPAN_MS, liveSegments, liveStream } from "./live.ts";
+import { benchEngineOptions } from "./load.ts";
 
 function ratio(ms: number | null | undefined, duck: number | null): string {
   if (ms == null || duck === null) return "-";
@@ -88,16 +89,7 @@ export const workersSection: Section = {
 
   async run(ctx) {
     const { spec, warmup, runs, workers } = ctx.opts;
-    const engine = await PartitionedEngine.start({
-      timeZone: TIME_ZONE,
-      fields: [
-        { key: "plan", type: "string" },
-        { key: "birthday", type: "date" },
-      ],
-      clock: { now: () => spec.now },
-      defaultSegments: false,
-      workers,
-    });
+    const engine = await PartitionedEngine.start({ ...benchEngineOptions(spec), workers });
     try {
       let t0 = performance.now();
       await engine.loadContacts(

@@ -6,7 +6,7 @@
  * (`loadEncoded`), as the start-up read does for the SQLite readers' pages
  * (src/store/startup-decode.ts).
  */
-import { normalize } from "../dictionary.ts";
+import { Dictionary, normalize } from "../dictionary.ts";
 import type { Engine } from "../engine.ts";
 import { EventColumns, type PropBatch } from "../events.ts";
 import type { EventInput, JsonValue } from "../types.ts";
@@ -48,21 +48,6 @@ interface PropBuilder {
 
 const INITIAL_ROOM = 256;
 
-/** Codes of distinct values in order of first appearance. */
-class Codes {
-  readonly values: string[] = [];
-  private readonly byValue = new Map<string, number>();
-  code(v: string): number {
-    let c = this.byValue.get(v);
-    if (c === undefined) {
-      c = this.values.length;
-      this.values.push(v);
-      this.byValue.set(v, c);
-    }
-    return c;
-  }
-}
-
 /**
  * Builds one batch of up to `capacity` events that were already checked (`checkEvent`).
  * Its arrays start small and double: a live batch holds a few hundred events, and
@@ -70,9 +55,10 @@ class Codes {
  * event.
  */
 export class EventBatchEncoder {
-  private types = new Codes();
-  private contacts = new Codes();
-  private strings = new Codes();
+  // The batch's own codes of its distinct values, as given (the worker normalises strings).
+  private types = new Dictionary();
+  private contacts = new Dictionary();
+  private strings = new Dictionary();
   private props = new Map<string, PropBuilder>();
   private type: Int32Array;
   private contact: Int32Array;
@@ -120,9 +106,9 @@ export class EventBatchEncoder {
     if (this.n === this.capacity) throw new Error("event batch: full");
     if (this.n === this.room) this.grow();
     const i = this.n++;
-    const type = this.types.code(e.type);
+    const type = this.types.intern(e.type);
     this.type[i] = type;
-    this.contact[i] = this.contacts.code(e.contact_id);
+    this.contact[i] = this.contacts.intern(e.contact_id);
     this.time[i] = t;
     if (e.properties) this.walk(e.properties, "", type, i);
   }
@@ -140,7 +126,7 @@ export class EventBatchEncoder {
         p.num[i] = v;
       } else if (typeof v === "string") {
         p.str ??= new Int32Array(this.room).fill(-1);
-        p.str[i] = this.strings.code(v);
+        p.str[i] = this.strings.intern(v);
       } else {
         p.otherRows ??= [];
         p.otherValues ??= [];
@@ -194,9 +180,9 @@ export class EventBatchEncoder {
       batch.contact.buffer as ArrayBuffer,
       batch.time.buffer as ArrayBuffer,
     );
-    this.types = new Codes();
-    this.contacts = new Codes();
-    this.strings = new Codes();
+    this.types = new Dictionary();
+    this.contacts = new Dictionary();
+    this.strings = new Dictionary();
     this.props = new Map();
     this.room = Math.min(this.capacity, INITIAL_ROOM);
     this.type = new Int32Array(this.room);
