@@ -78,6 +78,14 @@ export interface CompileEnv {
    * environment), or null: they compute their population from scratch at `now`.
    */
   readonly ranks: RankRegistry | null;
+  /**
+   * Rank cuts found over a larger population than this engine's (the partitioned
+   * engine's coordinator, over every worker), by `rankCutKey`; they replace the cut of
+   * this engine's own contacts.
+   */
+  readonly rankCuts?: ReadonlyMap<string, number>;
+  /** When set, each rank condition computed from scratch adds its population's values here, by `relativeKey`. */
+  readonly rankPopulations?: Map<string, Float64Array>;
 }
 
 export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {

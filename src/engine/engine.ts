@@ -33,7 +33,7 @@ import { EFFECT_EVENT_TYPES, type EffectField, type EffectsState, ProfileEffects
 import { checkEvent } from "./event-input.ts";
 import { EventColumns, EventStore, type EventStoreState, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
-import { plainForTimers, relativeKeys } from "./rank.ts";
+import { plainForTimers, relativeKeys, relativeNodes } from "./rank.ts";
 import { RankRegistry } from "./rank-index.ts";
 import { MembershipRows } from "./rows.ts";
 import { SegmentEnv, type SegmentKind, SegmentState } from "./segments.ts";
@@ -1376,8 +1376,9 @@ export class Engine {
   }
 
   /** Compiles a rule (or a segment, by id) for instant `at` (default: the clock's now), from scratch. */
-  compile(rule: unknown, at?: number): CompiledQuery {
+  compile(rule: unknown, at?: number, rankCuts?: ReadonlyMap<string, number>): CompiledQuery {
     const env = this.env(at);
+    if (rankCuts) env.rankCuts = rankCuts;
     const r = this.resolve(rule);
     const node = typeof r === "string" ? env.segment(r) : compile(r, env);
     const contacts = this.contacts;
@@ -1392,9 +1393,27 @@ export class Engine {
     };
   }
 
-  /** Evaluates a rule from scratch over every contact at `at` (default: the clock's now). */
-  evaluate(rule: unknown, at?: number): Membership {
-    return this.compile(rule, at).evaluate();
+  /**
+   * Evaluates a rule from scratch over every contact at `at` (default: the clock's now).
+   * `rankCuts`: the cuts of its rank conditions over a population larger than this
+   * engine's (by `rankCutKey`), found from every engine's `rankPopulations`.
+   */
+  evaluate(rule: unknown, at?: number, rankCuts?: ReadonlyMap<string, number>): Membership {
+    return this.compile(rule, at, rankCuts).evaluate();
+  }
+
+  /**
+   * The populations a rule's rank conditions read at `at` (not through segment
+   * references): per `relativeKey`, the values of this engine's contacts that have one.
+   */
+  rankPopulations(rule: unknown, at?: number): Map<string, Float64Array> {
+    const node = this.validate(rule);
+    const env = this.env(at);
+    const out = new Map<string, Float64Array>();
+    env.rankPopulations = out;
+    // Each on its own: inside a group, a condition may be skipped once the group's answer is known.
+    for (const n of relativeNodes(node)) if (n.rank !== undefined) compile(n, env).all(this.contacts.alive);
+    return out;
   }
 
   /**

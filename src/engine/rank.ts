@@ -89,6 +89,28 @@ export function relativeKey(rule: EventNode): string {
   ]);
 }
 
+/** What identifies one rank condition's cut: its values' key, its direction and its share. */
+export function rankCutKey(rule: EventNode): string {
+  return `${relativeKey(rule)}|${rule.rank?.direction}|${basisPoints(rule.rank?.percent ?? 0)}`;
+}
+
+/** The rank and quintile conditions of a rule (not through segment references). */
+export function relativeNodes(rule: RuleNode, out: EventNode[] = []): EventNode[] {
+  switch (rule.type) {
+    case "and":
+    case "or":
+      for (const c of rule.conditions) relativeNodes(c, out);
+      break;
+    case "not":
+      relativeNodes(rule.condition, out);
+      break;
+    case "event":
+      if (rule.rank !== undefined || rule.score !== undefined) out.push(rule);
+      break;
+  }
+  return out;
+}
+
 /** The indexes a rule's rank and quintile conditions read (not through segment references). */
 export function relativeKeys(rule: RuleNode, out = new Set<string>()): Set<string> {
   switch (rule.type) {
@@ -174,9 +196,13 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
     index?.addRank(top, basis);
     let cutOf = -1;
     let cutValue = 0;
+    const cutKey = rankCutKey(rule);
     const cut = (): number => {
       if (index) return index.rankCut(top, basis);
+      const given = env.rankCuts?.get(cutKey);
+      if (given !== undefined) return given;
       const s = current();
+      env.rankPopulations?.set(relativeKey(rule), populationOf(s));
       if (cutOf !== generation) {
         // Selection instead of a sort: the one order statistic the cut needs.
         const pop = populationOf(s);

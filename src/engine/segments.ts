@@ -182,6 +182,8 @@ export class SegmentEnv implements CompileEnv {
   private readonly compiled = new Map<string, CompiledNode>();
   private readonly bits = new Map<string, Bitset>();
   now: number;
+  rankCuts?: ReadonlyMap<string, number>;
+  rankPopulations?: Map<string, Float64Array>;
 
   constructor(
     now: number,

@@ -52,6 +52,42 @@ function extraEvents(): EventInput[] {
 }
 
 const EXTRA_RULES: RuleNode[] = [
+  // Rank conditions: the cut is over every worker's contacts, ties all in or all out.
+  {
+    type: "event",
+    event: "page_viewed",
+    window: { in_last: "90d" },
+    rank: { direction: "top", percent: 20 },
+  },
+  {
+    type: "event",
+    event: "order_placed",
+    measure: { fn: "max", property: "amount" },
+    rank: { direction: "bottom", percent: 10 },
+  },
+  { type: "event", event: "email_opened", rank: { direction: "top", percent: 2.5 } },
+  {
+    type: "or",
+    conditions: [
+      { type: "field", field: "country", op: "eq", value: "nowhere" },
+      {
+        type: "not",
+        condition: {
+          type: "event",
+          event: "order_placed",
+          measure: { fn: "max", property: "amount" },
+          rank: { direction: "top", percent: 30 },
+        },
+      },
+    ],
+  },
+  {
+    type: "and",
+    conditions: [
+      { type: "field", field: "country", op: "eq", value: "US" },
+      { type: "event", event: "email_sent", rank: { direction: "top", percent: 50 } },
+    ],
+  },
   {
     type: "event",
     event: "order_placed",
@@ -121,7 +157,7 @@ describe("an engine split over worker threads", () => {
   });
 
   it("answers every query as one engine does, ids and all", async () => {
-    const rules = [...QUERIES.filter((q) => q.id !== "Q6").map((q) => q.rule), ...EXTRA_RULES];
+    const rules = [...QUERIES.map((q) => q.rule), ...EXTRA_RULES];
     for (const [k, rule] of rules.entries()) {
       for (const at of [spec.now, spec.now - 45 * DAY]) {
         const want = one.evaluate(rule, at);
@@ -151,7 +187,7 @@ describe("an engine split over worker threads", () => {
     await expect(split.evaluate("nobody", spec.now)).rejects.toThrow('unknown segment "nobody"');
   });
 
-  it("refuses what one engine refuses, with the same error, and rank conditions", async () => {
+  it("refuses what one engine refuses, with the same error, and quintiles", async () => {
     const bad: EventInput = { type: "order_placed", contact_id: "c1", timestamp: "yesterday-ish" };
     let wanted: unknown;
     try {
@@ -169,8 +205,22 @@ describe("an engine split over worker threads", () => {
     await expect(split.loadContacts([{ id: "c2", fields: { plan: Number.NaN } as never }])).rejects.toThrow(
       "contact.fields.plan: expected a string",
     );
-    expect(() => split.validate(QUERIES.find((q) => q.id === "Q6")!.rule)).toThrow(
-      "rule: rank and quintile conditions are not evaluated across engine workers yet",
+    const score = {
+      type: "event",
+      event: "order_placed",
+      score: "quintile",
+      op: "gte",
+      value: 4,
+    } as RuleNode;
+    expect(() => one.validate(score)).not.toThrow();
+    expect(() => split.validate(score)).toThrow(
+      "rule: quintile scores are not evaluated across engine workers yet",
+    );
+    // A rank condition is evaluated (the cut found over every worker), not maintained.
+    await expect(
+      split.defineSegment({ id: "top", rule: QUERIES.find((q) => q.id === "Q6")!.rule }),
+    ).rejects.toThrow(
+      "rule: a segment with a rank or quintile condition is not maintained across engine workers yet",
     );
     expect(() => split.validate({ type: "field", field: "nope", op: "eq", value: 1 })).toThrow(/nope/);
   });

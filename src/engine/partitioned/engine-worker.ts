@@ -60,10 +60,17 @@ function answer(r: WorkerRequest): Answer {
       return ok(r);
     case "evaluate": {
       const t0 = performance.now();
-      const m = engine.evaluate(r.rule, r.at);
+      const m = engine.evaluate(r.rule, r.at, r.cuts.length > 0 ? new Map(r.cuts) : undefined);
       const count = m.count;
       const ms = performance.now() - t0;
       return ok(r, r.ids ? { count, ms, ids: m.ids() } : { count, ms });
+    }
+    case "populations": {
+      const populations = [...engine.rankPopulations(r.rule, r.at)];
+      return {
+        reply: { id: r.id, ok: true, populations },
+        transfer: populations.map(([, v]) => v.buffer as ArrayBuffer),
+      };
     }
     case "members": {
       const m = engine.members(r.segment);

@@ -5,19 +5,24 @@
  * Each worker holds one engine over the contacts of its partitions (engine-worker.ts).
  *
  * Built so far: bulk loads (contacts, events as encoded columns), segment definitions,
- * and full evaluation (counts and ids) fanned out to every worker. Rank and quintile
- * conditions compare a contact with the whole population, which no single worker holds;
- * they are refused here until the coordinator finds the cut across workers.
+ * live ingest with membership changes, clock moves, and full evaluation (counts and ids)
+ * fanned out to every worker. A rank condition compares a contact with the whole
+ * population, which no single worker holds: `evaluate` gathers every worker's values and
+ * selects the cut here. Quintile scores, and segments maintained with either, are
+ * refused until the same is built for them.
  */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
+import { basisPoints } from "../../rules/rank.ts";
 import type { RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
 import { Engine, type StoredContact } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
-import { relativeKeys } from "../rank.ts";
+import { rankCutKey, relativeKey, relativeKeys, relativeNodes } from "../rank.ts";
+import { rankCut } from "../rank-index.ts";
+import { selectKth } from "../rank-scratch.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { Clock, EventInput } from "../types.ts";
 import { ChangeSet } from "./change-batch.ts";
@@ -177,15 +182,24 @@ export class PartitionedEngine {
   }
 
   /**
-   * Checks a rule as `Engine.validate` does; a rank or quintile condition is refused,
-   * since no worker holds the whole population it is measured against.
+   * Checks a rule as `Engine.validate` does. A quintile score is refused: its cuts
+   * across workers are not found yet (rank conditions' are, by `evaluate`).
    */
   validate(rule: unknown, selfId?: string): RuleNode {
     const node = this.local.validate(rule, selfId);
+    if (relativeNodes(node).some((n) => n.score !== undefined)) {
+      throw new FieldValueError("rule", "quintile scores are not evaluated across engine workers yet");
+    }
+    return node;
+  }
+
+  /** A segment's rule: no rank or quintile condition, whose membership no worker can maintain alone. */
+  private segmentRule(rule: unknown, id: string): RuleNode {
+    const node = this.validate(rule, id);
     if (relativeKeys(node).size > 0) {
       throw new FieldValueError(
         "rule",
-        "rank and quintile conditions are not evaluated across engine workers yet",
+        "a segment with a rank or quintile condition is not maintained across engine workers yet",
       );
     }
     return node;
@@ -271,7 +285,7 @@ export class PartitionedEngine {
 
   /** Defines (or redefines) a segment in every worker. */
   async defineSegment(def: { id: string; rule: unknown; kind?: SegmentKind }): Promise<void> {
-    const rule = this.validate(def.rule, def.id);
+    const rule = this.segmentRule(def.rule, def.id);
     const kind = def.kind ?? "dynamic";
     this.local.defineSegment({ id: def.id, rule, kind });
     await all(this.links.map((l) => l.request({ op: "segment", def: { id: def.id, rule, kind } })));
@@ -285,7 +299,7 @@ export class PartitionedEngine {
     // One by one, as the engine checks them: a definition may refer to one before it.
     const checked = defs.map((d) => {
       const kind = d.kind ?? "dynamic";
-      const def = { id: d.id, kind, rule: kind === "dynamic" ? this.validate(d.rule, d.id) : null };
+      const def = { id: d.id, kind, rule: kind === "dynamic" ? this.segmentRule(d.rule, d.id) : null };
       this.local.loadSegments([def]);
       return def;
     });
@@ -373,10 +387,47 @@ export class PartitionedEngine {
     }
     const when = at ?? this.clock.now();
     const wantIds = opts.ids ?? true;
+    const cuts = typeof node === "string" ? [] : await this.rankCuts(node, when);
     const replies = await all(
-      this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds })),
+      this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds, cuts })),
     );
     return merged(replies);
+  }
+
+  /**
+   * The cut of each rank condition of `rule` over every worker's contacts: each worker
+   * sends its population's values (computed at once, in parallel), and the cut is
+   * selected here from all of them, as one engine selects it from its own.
+   */
+  private async rankCuts(rule: RuleNode, at: number): Promise<[string, number][]> {
+    const ranks = relativeNodes(rule).filter((n) => n.rank !== undefined);
+    if (ranks.length === 0) return [];
+    const replies = await all(this.links.map((l) => l.request({ op: "populations", rule, at })));
+    const parts = new Map<string, Float64Array[]>();
+    for (const r of replies) {
+      for (const [key, values] of r.populations ?? []) {
+        let list = parts.get(key);
+        if (!list) {
+          list = [];
+          parts.set(key, list);
+        }
+        list.push(values);
+      }
+    }
+    const out: [string, number][] = [];
+    for (const n of ranks) {
+      const list = parts.get(relativeKey(n)) ?? [];
+      const pop = new Float64Array(list.reduce((k, a) => k + a.length, 0));
+      let k = 0;
+      for (const a of list) {
+        pop.set(a, k);
+        k += a.length;
+      }
+      const top = n.rank?.direction === "top";
+      const basis = basisPoints(n.rank?.percent ?? 0);
+      out.push([rankCutKey(n), rankCut(top, basis, pop.length, (i) => selectKth(pop, i))]);
+    }
+    return out;
   }
 
   /** Stops every worker; the engine answers nothing after. */

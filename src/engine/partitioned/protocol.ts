@@ -21,7 +21,10 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "finish" }
   | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
   | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
-  | { op: "evaluate"; rule: RuleNode | string; at: number; ids: boolean }
+  /** `cuts`: the rank conditions' cuts over every worker, by `rankCutKey`. */
+  | { op: "evaluate"; rule: RuleNode | string; at: number; ids: boolean; cuts: [string, number][] }
+  /** The values of the rule's rank conditions' populations in this worker, by `relativeKey`. */
+  | { op: "populations"; rule: RuleNode; at: number }
   | { op: "members"; segment: string; ids: boolean }
   | { op: "size" }
   /** Maintained membership moved to `to`; the reply carries the changes. */
@@ -42,7 +45,15 @@ export interface WorkerError {
 
 export type WorkerReply =
   /** `ms`: the time the worker's engine took, in ms. */
-  | { id: number; ok: true; count?: number; ids?: string[]; ms?: number; changes?: EncodedChanges }
+  | {
+      id: number;
+      ok: true;
+      count?: number;
+      ids?: string[];
+      ms?: number;
+      changes?: EncodedChanges;
+      populations?: [string, Float64Array][];
+    }
   | { id: number; ok: false; error: WorkerError };
 
 export interface WorkerData {
