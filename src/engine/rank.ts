@@ -112,20 +112,8 @@ export function relativeNodes(rule: RuleNode, out: EventNode[] = []): EventNode[
 }
 
 /** The indexes a rule's rank and quintile conditions read (not through segment references). */
-export function relativeKeys(rule: RuleNode, out = new Set<string>()): Set<string> {
-  switch (rule.type) {
-    case "and":
-    case "or":
-      for (const c of rule.conditions) relativeKeys(c, out);
-      break;
-    case "not":
-      relativeKeys(rule.condition, out);
-      break;
-    case "event":
-      if (rule.rank !== undefined || rule.score !== undefined) out.add(relativeKey(rule));
-      break;
-  }
-  return out;
+export function relativeKeys(rule: RuleNode): Set<string> {
+  return new Set(relativeNodes(rule).map(relativeKey));
 }
 
 /**
