@@ -258,24 +258,41 @@ export class PartitionedEngine {
       meter.whole(performance.now() - t0);
     };
     try {
-      for (const e of it) {
-        const t0 = meter.start();
-        const t = checkEvent(e, this.timeZone);
-        if (e.id !== undefined) {
-          if (this.eventIds.has(e.id)) continue;
-          this.eventIds.add(e.id);
-        }
-        const w = this.workerOfContact(e.contact_id);
-        encoders[w].add(e, t);
-        meter.stop(t0);
-        this.shipping.events++;
-        if (encoders[w].full) ship(w);
-      }
+      this.route(it, encoders, meter, ship);
       for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0) ship(w);
     } finally {
       this.shipping.eventMs += meter.ms();
     }
     await all(pending);
+  }
+
+  /**
+   * Checks each event as `Engine` checks it, skips an id already seen, and adds the event
+   * to the batch of its contact's worker, calling `ship(w)` when that batch is full.
+   * Answers the latest instant added (-Infinity when none).
+   */
+  private route(
+    events: Iterable<EventInput>,
+    encoders: EventBatchEncoder[],
+    meter: SampledMeter,
+    ship: (w: number) => void,
+  ): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const e of events) {
+      const t0 = meter.start();
+      const t = checkEvent(e, this.timeZone);
+      if (e.id !== undefined) {
+        if (this.eventIds.has(e.id)) continue;
+        this.eventIds.add(e.id);
+      }
+      if (t > last) last = t;
+      const w = this.workerOfContact(e.contact_id);
+      encoders[w].add(e, t);
+      meter.stop(t0);
+      this.shipping.events++;
+      if (encoders[w].full) ship(w);
+    }
+    return last;
   }
 
   /** Ends a bulk load in every worker (events sorted and laid out). */
@@ -331,22 +348,9 @@ export class PartitionedEngine {
       this.shipping.eventBatches++;
       meter.whole(performance.now() - t0);
     };
-    let last = Number.NEGATIVE_INFINITY;
+    let last: number;
     try {
-      for (const e of events) {
-        const t0 = meter.start();
-        const t = checkEvent(e, this.timeZone);
-        if (e.id !== undefined) {
-          if (this.eventIds.has(e.id)) continue;
-          this.eventIds.add(e.id);
-        }
-        if (t > last) last = t;
-        const w = this.workerOfContact(e.contact_id);
-        encoders[w].add(e, t);
-        meter.stop(t0);
-        this.shipping.events++;
-        if (encoders[w].full) ship(w, null);
-      }
+      last = this.route(events, encoders, meter, (w) => ship(w, null));
     } catch (e) {
       // What was checked before the bad event is applied, as one engine would have.
       for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0) ship(w, null);
