@@ -190,12 +190,13 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       const given = env.rankCuts?.get(cutKey);
       if (given !== undefined) return given;
       const s = current();
-      env.rankPopulations?.set(relativeKey(rule), populationOf(s));
       if (cutOf !== generation) {
         // Selection instead of a sort: the one order statistic the cut needs.
         const pop = populationOf(s);
         cutValue = rankCut(top, basis, s.n, (k) => selectKth(pop, k));
         cutOf = generation;
+        // Reordered by the selection, still the same values.
+        env.rankPopulations?.set(relativeKey(rule), pop);
       }
       return cutValue;
     };
