@@ -11,20 +11,11 @@ import { preferredNode } from "../../src/cluster/placement.ts";
 import type { RunningServer } from "../../src/http/start.ts";
 import { snapshotPath } from "../../src/service/snapshot/file.ts";
 import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
-import { ADMIN_KEY, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callJson, eventually } from "../support/server.ts";
 
 const LEASE_MS = 2_000;
 const dir = mkdtempSync(join(tmpdir(), "slice-shared-snapshots-"));
 let cluster: InProcessCluster;
-
-async function call(url: string, key: string, method: string, path: string, body?: unknown) {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-}
 
 /** Seconds the node's loads spent in `phase` (the gauge adds every load's). */
 async function phaseSeconds(s: RunningServer, phase: string): Promise<number> {
@@ -47,10 +38,10 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
     const a = await cluster.node("a", LEASE_MS, { snapshotDir: dir });
     const workspaces: { id: string; key: string; segment: string }[] = [];
     for (let i = 0; i < 4; i++) {
-      const w = await call(a.url, ADMIN_KEY, "POST", "/v1/workspaces", { name: `w${i}` });
+      const w = await callJson(a.url, ADMIN_KEY, "POST", "/v1/workspaces", { name: `w${i}` });
       expect(w.status).toBe(201);
       const key = w.json.api_key as string;
-      const seg = await call(a.url, key, "POST", "/v1/segments", {
+      const seg = await callJson(a.url, key, "POST", "/v1/segments", {
         name: "buyers",
         rule_text: "count(purchase) >= 2",
       });
@@ -61,7 +52,7 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
         type: "purchase",
         contact: { email: `c${k % 30}@example.com` },
       }));
-      expect((await call(a.url, key, "POST", "/v1/events", events)).status).toBe(200);
+      expect((await callJson(a.url, key, "POST", "/v1/events", events)).status).toBe(200);
       workspaces.push({ id: (w.json.workspace as { id: string }).id, key, segment: seg.json.id as string });
     }
     await eventually(() => workspaces.every((w) => a.slice.servesHere(w.id)), 10_000, "a holds them all");
@@ -86,7 +77,7 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
     expect(await phaseSeconds(b, "contacts")).toBe(0);
     expect(await phaseSeconds(b, "events")).toBe(0);
     for (const w of moving) {
-      const seg = await call(b.url, w.key, "GET", `/v1/segments/${w.segment}`);
+      const seg = await callJson(b.url, w.key, "GET", `/v1/segments/${w.segment}`);
       expect(seg.status).toBe(200);
       expect(seg.json.size).toBe(10);
       // A write the new holder takes goes on from the file's state.
@@ -95,8 +86,8 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
         type: "purchase",
         contact: { email: `c${20 + k}@example.com` },
       }));
-      expect((await call(b.url, w.key, "POST", "/v1/events", more)).status).toBe(200);
-      const after = await call(b.url, w.key, "GET", `/v1/segments/${w.segment}`);
+      expect((await callJson(b.url, w.key, "POST", "/v1/events", more)).status).toBe(200);
+      const after = await callJson(b.url, w.key, "GET", `/v1/segments/${w.segment}`);
       expect(after.json.size).toBe(13);
     }
   }, 120_000);

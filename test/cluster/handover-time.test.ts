@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/http/start.ts";
 import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
-import { ADMIN_KEY, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callJson, eventually } from "../support/server.ts";
 
 const HOUR = 3_600_000;
 // Ahead of the wall clock and moved only by the test.
@@ -22,16 +22,8 @@ function node(id: string): Promise<RunningServer> {
   return cluster.node(id, 30_000, { clock, tickMs: 3_600_000 });
 }
 
-async function call(s: RunningServer, method: string, path: string, body?: unknown) {
-  const r = await fetch(`${s.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_KEY}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+function call(s: RunningServer, method: string, path: string, body?: unknown) {
+  return callJson(s.url, ADMIN_KEY, method, path, body);
 }
 
 describe("a workspace handed from one node to another", () => {

@@ -8,7 +8,7 @@ import { preferredNode } from "../../src/cluster/placement.ts";
 import type { RunningServer } from "../../src/http/start.ts";
 import { freshSizes, missingAcknowledged } from "../support/cluster-checks.ts";
 import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
-import { ADMIN_KEY, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callJson, eventually } from "../support/server.ts";
 
 const LEASE_MS = 2_000;
 const WORKSPACES = 6;
@@ -72,13 +72,8 @@ interface Ws {
   acked: Set<string>;
 }
 
-async function post(url: string, key: string, path: string, body: unknown) {
-  const r = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+function post(url: string, key: string, path: string, body: unknown) {
+  return callJson(url, key, "POST", path, body);
 }
 
 describe("a node joining a cluster", () => {

@@ -104,6 +104,25 @@ export async function callAsAdmin(
   return { status: res.status, text: await res.text() };
 }
 
+/** One JSON request with a bearer key, to a server started by the test: its status and parsed body. */
+export async function callJson(
+  url: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+}
+
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
 export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, what = "condition"): Promise<T> {
   const end = Date.now() + ms;
