@@ -44,6 +44,8 @@ async function liveOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Prom
   const chunks = Math.ceil(n / LIVE_CHUNK);
   const lat = new Float64Array(chunks);
   let changes = 0;
+  /** Time the workers' engines spent applying the stream, summed over workers. */
+  let applyMs = 0;
   const shipBefore = engine.shipping.eventMs;
   gc();
   t0 = performance.now();
@@ -54,6 +56,7 @@ async function liveOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Prom
     inFlight.push(
       engine.ingest(chunk, { advance: true }).then((c) => {
         changes += c.count;
+        for (const ms of c.workerMs) applyMs += ms;
         lat[k] = performance.now() - sent;
       }),
     );
@@ -76,6 +79,7 @@ async function liveOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Prom
     p50_chunk_ms: round(percentile(lat, 50), 2),
     p99_chunk_ms: round(percentile(lat, 99), 2),
     ship_event_us: round((shipMs * 1000) / n, 3),
+    worker_apply_us: round((applyMs * 1000) / n, 2),
     changes,
     advance_day_ms: round(dayMs, 1),
     advance_day_changes: day.count,
@@ -190,7 +194,7 @@ export const workersSection: Section = {
     const one = ctx.json.live as Record<string, number> | undefined;
     const live = l
       ? [
-          `live on ${ctx.json.workers} workers: ${l.segments} segments (the rank one left out), ${fmtInt(l.events)} events in chunks of ${fmtInt(l.chunk)} (${l.in_flight} in flight): ${fmtInt(l.events_per_s)} events/s${one ? ` (one thread, 100 segments: ${fmtInt(one.events_per_s)})` : ""}; chunk p50 ${l.p50_chunk_ms} ms, p99 ${l.p99_chunk_ms} ms; coordinator ${l.ship_event_us} µs per event; ${fmtInt(l.changes)} changes; advanceTo(+1 day) ${l.advance_day_ms} ms`,
+          `live on ${ctx.json.workers} workers: ${l.segments} segments (the rank one left out), ${fmtInt(l.events)} events in chunks of ${fmtInt(l.chunk)} (${l.in_flight} in flight): ${fmtInt(l.events_per_s)} events/s${one ? ` (one thread, 100 segments: ${fmtInt(one.events_per_s)})` : ""}; chunk p50 ${l.p50_chunk_ms} ms, p99 ${l.p99_chunk_ms} ms; coordinator ${l.ship_event_us} µs per event, a worker's engine ${l.worker_apply_us} µs; ${fmtInt(l.changes)} changes; advanceTo(+1 day) ${l.advance_day_ms} ms`,
         ]
       : [];
     return [

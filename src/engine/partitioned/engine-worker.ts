@@ -59,11 +59,8 @@ function answer(r: WorkerRequest): Answer {
       engine.loadSegments(r.defs);
       return ok(r);
     case "evaluate": {
-      const t0 = performance.now();
       const m = engine.evaluate(r.rule, r.at, r.cuts.length > 0 ? new Map(r.cuts) : undefined);
-      const count = m.count;
-      const ms = performance.now() - t0;
-      return ok(r, r.ids ? { count, ms, ids: m.ids() } : { count, ms });
+      return ok(r, r.ids ? { count: m.count, ids: m.ids() } : { count: m.count });
     }
     case "populations": {
       const populations = [...engine.rankPopulations(r.rule, r.at)];

@@ -57,8 +57,6 @@ export interface ShippingFigures {
 export interface PartitionedMembership {
   readonly count: number;
   readonly ids: string[];
-  /** Per worker, the time its engine took to evaluate, in ms (the rest is messaging). */
-  readonly workerMs: number[];
 }
 
 type Body = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, "id" | "now"> : never) : never;
@@ -447,7 +445,7 @@ function merged(replies: Extract<WorkerReply, { ok: true }>[]): PartitionedMembe
     count += r.count ?? 0;
     if (r.ids) for (const id of r.ids) ids.push(id);
   }
-  return { count, ids, workerMs: replies.map((r) => r.ms ?? 0) };
+  return { count, ids };
 }
 
 function changesOf(replies: Extract<WorkerReply, { ok: true }>[]): ChangeSet {
