@@ -4,6 +4,9 @@
 #
 #   scripts/release.sh [OUT]     (default OUT: ./release)
 #
+# SLICE_RELEASE_NODE_MODULES_FROM=DIR: copy DIR/node_modules, installed by npm ci from the
+# same package-lock.json, instead of running npm ci (CI, which has just run it).
+#
 # 1. npm ci (dev dependencies included: tsc, Vite), npm run build (dist/, web/dist);
 # 2. OUT gets package.json, package-lock.json, bin/, dist/, web/dist/ and node_modules/
 #    pruned to the runtime dependencies (npm prune --omit=dev; better-sqlite3's native
@@ -24,8 +27,21 @@ case "$out/" in
 "$root/") echo "release: OUT must not be the repository itself" >&2; exit 2 ;;
 esac
 
-step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+if [ -n "${SLICE_RELEASE_NODE_MODULES_FROM:-}" ]; then
+  # CI has just run npm ci on the same lockfile in its own checkout: its node_modules
+  # (native addon compiled) is copied rather than installed and compiled a second time.
+  from="$(realpath "$SLICE_RELEASE_NODE_MODULES_FROM")"
+  if ! cmp -s "$from/package-lock.json" package-lock.json || [ ! -d "$from/node_modules" ]; then
+    echo "release: $from has no node_modules installed from this package-lock.json" >&2
+    exit 2
+  fi
+  step "node_modules copied from $from (npm ci there)"
+  rm -rf node_modules
+  cp -a "$from/node_modules" node_modules
+else
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
 
 step "npm run build"
 npm run --silent build
