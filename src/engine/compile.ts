@@ -31,6 +31,7 @@ import { type MovingRange, perInstant, windowRange } from "./moving.ts";
 import { dateTest, numberPredicate, splitNegation, stringPredicate } from "./predicates.ts";
 import { compileRelative } from "./rank.ts";
 import type { RankRegistry } from "./rank-index.ts";
+import type { Snapshot } from "./rank-scratch.ts";
 import { selectAggregate, selectCount } from "./scan.ts";
 import { selectUnfollowed, selectWithEventIn } from "./sequence-scan.ts";
 import type { ExplainNode, JsonValue } from "./types.ts";
@@ -84,8 +85,18 @@ export interface CompileEnv {
    * this engine's own contacts.
    */
   readonly rankCuts?: ReadonlyMap<string, number>;
-  /** When set, each rank condition computed from scratch adds its population's values here, by `relativeKey`. */
+  /**
+   * When set, each rank condition computed from scratch adds its population's values
+   * here, by `relativeKey`, and selects no cut of its own (one is chosen elsewhere).
+   */
   readonly rankPopulations?: Map<string, Float64Array>;
+  /**
+   * When set, the from-scratch values of every rank condition, by `relativeKey`, shared
+   * by every node compiled in this environment: only for an environment whose `now`
+   * never moves (one query's), so that its populations round and its evaluation read
+   * the values computed once.
+   */
+  readonly rankSnapshots?: Map<string, Snapshot>;
 }
 
 export function compile(rule: RuleNode, env: CompileEnv): CompiledNode {

@@ -99,6 +99,14 @@ export interface CompiledQuery {
   matchesIndex(i: number): boolean;
 }
 
+/** A rule with rank conditions whose cuts are chosen elsewhere (`Engine.rankedQuery`). */
+export interface RankedQuery {
+  /** Per `relativeKey`, the values of this engine's contacts in each rank or quintile condition's population. */
+  populations(): Map<string, Float64Array>;
+  /** The members, given every rank condition's cut by `rankCutKey` and every quintile score's by `scoreCutKey`. */
+  evaluate(cuts: Iterable<[string, number]>): Membership;
+}
+
 /** A contact as a store keeps it: with when status and email_status were last written explicitly. */
 export interface StoredContact extends ContactInput {
   status_written_at?: number | null;
@@ -1376,9 +1384,8 @@ export class Engine {
   }
 
   /** Compiles a rule (or a segment, by id) for instant `at` (default: the clock's now), from scratch. */
-  compile(rule: unknown, at?: number, rankCuts?: ReadonlyMap<string, number>): CompiledQuery {
+  compile(rule: unknown, at?: number): CompiledQuery {
     const env = this.env(at);
-    if (rankCuts) env.rankCuts = rankCuts;
     const r = this.resolve(rule);
     const node = typeof r === "string" ? env.segment(r) : compile(r, env);
     const contacts = this.contacts;
@@ -1393,27 +1400,37 @@ export class Engine {
     };
   }
 
-  /**
-   * Evaluates a rule from scratch over every contact at `at` (default: the clock's now).
-   * `rankCuts`: the cuts of its rank conditions over a population larger than this
-   * engine's (by `rankCutKey`), found from every engine's `rankPopulations`.
-   */
-  evaluate(rule: unknown, at?: number, rankCuts?: ReadonlyMap<string, number>): Membership {
-    return this.compile(rule, at, rankCuts).evaluate();
+  /** Evaluates a rule from scratch over every contact at `at` (default: the clock's now). */
+  evaluate(rule: unknown, at?: number): Membership {
+    return this.compile(rule, at).evaluate();
   }
 
   /**
-   * The populations a rule's rank conditions read at `at` (not through segment
-   * references): per `relativeKey`, the values of this engine's contacts that have one.
+   * A rule whose rank and quintile conditions' cuts are chosen over more contacts than this engine's
+   * (the partitioned engine's coordinator, over every worker), evaluated from scratch at
+   * `at`. Each rank condition's values are computed once, for both steps.
    */
-  rankPopulations(rule: unknown, at?: number): Map<string, Float64Array> {
-    const node = this.validate(rule);
+  rankedQuery(rule: unknown, at?: number): RankedQuery {
+    const node = this.expanded(this.validate(rule));
     const env = this.env(at);
-    const out = new Map<string, Float64Array>();
-    env.rankPopulations = out;
-    // Each on its own: inside a group, a condition may be skipped once the group's answer is known.
-    for (const n of relativeNodes(node)) if (n.rank !== undefined) compile(n, env).all(this.contacts.alive);
-    return out;
+    const cuts = new Map<string, number>();
+    env.rankCuts = cuts;
+    env.rankSnapshots = new Map();
+    const alive = this.contacts.alive;
+    return {
+      populations: () => {
+        const out = new Map<string, Float64Array>();
+        env.rankPopulations = out;
+        // Each on its own: inside a group, a condition may be skipped once the group's answer is known.
+        for (const n of relativeNodes(node)) compile(n, env).all(alive);
+        env.rankPopulations = undefined;
+        return out;
+      },
+      evaluate: (given) => {
+        for (const [key, cut] of given) cuts.set(key, cut);
+        return new BitsetMembership(compile(node, env).all(alive), this.contacts);
+      },
+    };
   }
 
   /**

@@ -23,7 +23,7 @@ export function rankCut(top: boolean, basis: number, n: number, kth: (k: number)
 }
 
 /** The four cuts of quintile scores: a score is above j + 1 when the value is above the j-th. */
-function scoreCuts(n: number, kth: (k: number) => number): number[] {
+export function scoreCuts(n: number, kth: (k: number) => number): number[] {
   const out: number[] = [];
   for (let j = 1; j <= 4; j++) {
     const r = Math.ceil((j * n) / 5);

@@ -94,6 +94,11 @@ export function rankCutKey(rule: EventNode): string {
   return `${relativeKey(rule)}|${rule.rank?.direction}|${basisPoints(rule.rank?.percent ?? 0)}`;
 }
 
+/** What identifies the `j`-th (1–4) cut of a quintile score's values: above it, the score is above j. */
+export function scoreCutKey(rule: EventNode, j: number): string {
+  return `${relativeKey(rule)}|score|${j}`;
+}
+
 /** The rank and quintile conditions of a rule (not through segment references). */
 export function relativeNodes(rule: RuleNode, out: EventNode[] = []): EventNode[] {
   switch (rule.type) {
@@ -158,7 +163,9 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
   let generation = 0;
   const current = (): Snapshot => {
     if (snap === null || snapAt !== env.now) {
-      snap = snapshot(env, input.value, fast);
+      const shared = env.rankSnapshots;
+      snap = shared?.get(relativeKey(rule)) ?? snapshot(env, input.value, fast);
+      shared?.set(relativeKey(rule), snap);
       snapAt = env.now;
       generation++;
     }
@@ -190,13 +197,17 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       const given = env.rankCuts?.get(cutKey);
       if (given !== undefined) return given;
       const s = current();
+      const gathered = env.rankPopulations;
+      if (gathered) {
+        // The cut is selected elsewhere, over these values and other engines'.
+        if (!gathered.has(relativeKey(rule))) gathered.set(relativeKey(rule), populationOf(s));
+        return Number.NaN;
+      }
       if (cutOf !== generation) {
         // Selection instead of a sort: the one order statistic the cut needs.
         const pop = populationOf(s);
         cutValue = rankCut(top, basis, s.n, (k) => selectKth(pop, k));
         cutOf = generation;
-        // Reordered by the selection, still the same values.
-        env.rankPopulations?.set(relativeKey(rule), pop);
       }
       return cutValue;
     };
@@ -249,11 +260,27 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
   const op = rule.op ?? "gte";
   const { pos, negate } = splitNegation(op);
   const p = numberPredicate(pos, rule.value);
+  const cutKeys = [1, 2, 3, 4].map((j) => scoreCutKey(rule, j));
+  let givenCuts: number[] | null = null;
   const scoreOf = (c: number): number => {
     const v = valueAt(c);
     if (index) return index.score(v);
     if (Number.isNaN(v)) return Number.NaN;
+    const given = env.rankCuts;
+    if (givenCuts === null && given?.has(cutKeys[0]))
+      givenCuts = cutKeys.map((k) => given.get(k) ?? Number.NaN);
+    if (givenCuts !== null) {
+      // Chosen over a larger population: the score is one more than the cuts below the value.
+      let score = 1;
+      for (const at of givenCuts) if (v > at) score++;
+      return score;
+    }
     const s = current();
+    const gathered = env.rankPopulations;
+    if (gathered) {
+      if (!gathered.has(relativeKey(rule))) gathered.set(relativeKey(rule), populationOf(s));
+      return Number.NaN;
+    }
     return quintileScore(lowerBound(sortedOf(s), v), s.n);
   };
   const one = (c: number): boolean => p(scoreOf(c)) !== negate;

@@ -13,6 +13,7 @@ import { type CompiledNode, type CompileEnv, compile } from "./compile.ts";
 import type { ContactTable } from "./contacts.ts";
 import type { EventStore } from "./events.ts";
 import type { RankRegistry } from "./rank-index.ts";
+import type { Snapshot } from "./rank-scratch.ts";
 import type { MembershipRows } from "./rows.ts";
 
 export type SegmentKind = "dynamic" | "static";
@@ -184,6 +185,7 @@ export class SegmentEnv implements CompileEnv {
   now: number;
   rankCuts?: ReadonlyMap<string, number>;
   rankPopulations?: Map<string, Float64Array>;
+  rankSnapshots?: Map<string, Snapshot>;
 
   constructor(
     now: number,

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { FieldValueError } from "../contact-values.ts";
-import { Engine, type StoredContact } from "../engine.ts";
-import type { EventInput, MembershipChange } from "../types.ts";
+import { Engine, type RankedQuery, type StoredContact } from "../engine.ts";
+import type { EventInput, Membership, MembershipChange } from "../types.ts";
 import { encodeChanges } from "./change-batch.ts";
 import { eventsOf, loadEncoded } from "./event-batch.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
@@ -15,6 +15,9 @@ const data = workerData as WorkerData;
 // The coordinator's clock at the start: an engine begins its maintained state there.
 let now = data.now;
 const engine = new Engine({ ...data.engine, clock: { now: () => now } });
+
+/** Ranked queries between their populations round and their evaluation, by the coordinator's number. */
+const held = new Map<number, RankedQuery>();
 
 type Answer = { reply: WorkerReply; transfer?: ArrayBuffer[] };
 
@@ -59,11 +62,23 @@ function answer(r: WorkerRequest): Answer {
       engine.loadSegments(r.defs);
       return ok(r);
     case "evaluate": {
-      const m = engine.evaluate(r.rule, r.at, r.cuts.length > 0 ? new Map(r.cuts) : undefined);
+      let m: Membership;
+      if (r.query === undefined) m = engine.evaluate(r.rule, r.at);
+      else {
+        const q = held.get(r.query);
+        if (!q) throw new Error(`no ranked query ${r.query} is held`);
+        held.delete(r.query);
+        m = q.evaluate(r.cuts ?? []);
+      }
       return ok(r, r.ids ? { count: m.count, ids: m.ids() } : { count: m.count });
     }
+    case "drop":
+      held.delete(r.query);
+      return ok(r);
     case "populations": {
-      const populations = [...engine.rankPopulations(r.rule, r.at)];
+      const q = engine.rankedQuery(r.rule, r.at);
+      const populations = [...q.populations()];
+      held.set(r.query, q);
       return {
         reply: { id: r.id, ok: true, populations },
         transfer: populations.map(([, v]) => v.buffer as ArrayBuffer),

@@ -6,22 +6,23 @@
  *
  * Built so far: bulk loads (contacts, events as encoded columns), segment definitions,
  * live ingest with membership changes, clock moves, and full evaluation (counts and ids)
- * fanned out to every worker. A rank condition compares a contact with the whole
- * population, which no single worker holds: `evaluate` gathers every worker's values and
- * selects the cut here. Quintile scores, and segments maintained with either, are
- * refused until the same is built for them.
+ * fanned out to every worker. A rank or quintile condition compares a contact with the
+ * whole population, which no single worker holds: `evaluate` gathers every worker's
+ * values and selects the cuts here (a quintile score is one more than the four cuts of
+ * its population below the value). Segments maintained with either are refused until
+ * moving their cuts as writes arrive is built.
  */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { basisPoints } from "../../rules/rank.ts";
-import type { RuleNode } from "../../rules/schema.ts";
+import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
 import { Engine, type StoredContact } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
-import { rankCutKey, relativeKey, relativeKeys, relativeNodes } from "../rank.ts";
-import { rankCut } from "../rank-index.ts";
+import { rankCutKey, relativeKey, relativeKeys, relativeNodes, scoreCutKey } from "../rank.ts";
+import { rankCut, scoreCuts } from "../rank-index.ts";
 import { selectKth } from "../rank-scratch.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { Clock, EventInput } from "../types.ts";
@@ -122,6 +123,8 @@ export class PartitionedEngine {
   /** An engine without contacts: what rules are checked against (fields, segments). */
   private readonly local: Engine;
   private readonly eventIds = new Set<string>();
+  /** Numbers the ranked queries the workers hold between their two rounds. */
+  private rankedQueries = 0;
   private readonly timeZone: string;
   private readonly batchEvents: number;
   private readonly batchContacts: number;
@@ -179,16 +182,9 @@ export class PartitionedEngine {
     return workerOf(partitionOf(id, this.partitions), this.links.length);
   }
 
-  /**
-   * Checks a rule as `Engine.validate` does. A quintile score is refused: its cuts
-   * across workers are not found yet (rank conditions' are, by `evaluate`).
-   */
+  /** Checks a rule as `Engine.validate` does. */
   validate(rule: unknown, selfId?: string): RuleNode {
-    const node = this.local.validate(rule, selfId);
-    if (relativeNodes(node).some((n) => n.score !== undefined)) {
-      throw new FieldValueError("rule", "quintile scores are not evaluated across engine workers yet");
-    }
-    return node;
+    return this.local.validate(rule, selfId);
   }
 
   /** A segment's rule: no rank or quintile condition, whose membership no worker can maintain alone. */
@@ -389,22 +385,41 @@ export class PartitionedEngine {
     }
     const when = at ?? this.clock.now();
     const wantIds = opts.ids ?? true;
-    const cuts = typeof node === "string" ? [] : await this.rankCuts(node, when);
-    const replies = await all(
-      this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds, cuts })),
+    const ranks = typeof node === "string" ? [] : relativeNodes(node);
+    if (typeof node === "string" || ranks.length === 0) {
+      return merged(
+        await all(this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds }))),
+      );
+    }
+    const query = ++this.rankedQueries;
+    let cuts: [string, number][];
+    try {
+      cuts = await this.rankCuts(node, ranks, when, query);
+    } catch (e) {
+      // The workers that answered hold the query: let it go.
+      await Promise.allSettled(this.links.map((l) => l.request({ op: "drop", query })));
+      throw e;
+    }
+    return merged(
+      await all(
+        this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds, query, cuts })),
+      ),
     );
-    return merged(replies);
   }
 
   /**
-   * The cut of each rank condition of `rule` over every worker's contacts: each worker
-   * sends its population's values (computed at once, in parallel), and the cut is
-   * selected here from all of them, as one engine selects it from its own.
+   * The cuts of each rank and quintile condition of `rule` over every worker's contacts:
+   * each worker sends its population's values (computed at once, in parallel, and kept
+   * for the query's evaluation), and the cuts are selected here from all of them, as
+   * one engine selects them from its own.
    */
-  private async rankCuts(rule: RuleNode, at: number): Promise<[string, number][]> {
-    const ranks = relativeNodes(rule).filter((n) => n.rank !== undefined);
-    if (ranks.length === 0) return [];
-    const replies = await all(this.links.map((l) => l.request({ op: "populations", rule, at })));
+  private async rankCuts(
+    rule: RuleNode,
+    ranks: EventNode[],
+    at: number,
+    query: number,
+  ): Promise<[string, number][]> {
+    const replies = await all(this.links.map((l) => l.request({ op: "populations", rule, at, query })));
     const parts = new Map<string, Float64Array[]>();
     for (const r of replies) {
       for (const [key, values] of r.populations ?? []) {
@@ -416,18 +431,31 @@ export class PartitionedEngine {
         list.push(values);
       }
     }
+    const pops = new Map<string, Float64Array>();
+    const populationOf = (key: string): Float64Array => {
+      let pop = pops.get(key);
+      if (!pop) {
+        const list = parts.get(key) ?? [];
+        pop = new Float64Array(list.reduce((k, a) => k + a.length, 0));
+        let k = 0;
+        for (const a of list) {
+          pop.set(a, k);
+          k += a.length;
+        }
+        pops.set(key, pop);
+      }
+      return pop;
+    };
     const out: [string, number][] = [];
     for (const n of ranks) {
-      const list = parts.get(relativeKey(n)) ?? [];
-      const pop = new Float64Array(list.reduce((k, a) => k + a.length, 0));
-      let k = 0;
-      for (const a of list) {
-        pop.set(a, k);
-        k += a.length;
+      const pop = populationOf(relativeKey(n));
+      const kth = (i: number) => selectKth(pop, i);
+      if (n.rank !== undefined) {
+        const basis = basisPoints(n.rank.percent);
+        out.push([rankCutKey(n), rankCut(n.rank.direction === "top", basis, pop.length, kth)]);
+      } else {
+        for (const [j, at] of scoreCuts(pop.length, kth).entries()) out.push([scoreCutKey(n, j + 1), at]);
       }
-      const top = n.rank?.direction === "top";
-      const basis = basisPoints(n.rank?.percent ?? 0);
-      out.push([rankCutKey(n), rankCut(top, basis, pop.length, (i) => selectKth(pop, i))]);
     }
     return out;
   }

@@ -21,10 +21,25 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "finish" }
   | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
   | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
-  /** `cuts`: the rank conditions' cuts over every worker, by `rankCutKey`. */
-  | { op: "evaluate"; rule: RuleNode | string; at: number; ids: boolean; cuts: [string, number][] }
-  /** The values of the rule's rank conditions' populations in this worker, by `relativeKey`. */
-  | { op: "populations"; rule: RuleNode; at: number }
+  /**
+   * `query`: the ranked query a `populations` request left held, evaluated with `cuts`
+   * (its rank conditions' cuts over every worker, by `rankCutKey`) and let go.
+   */
+  | {
+      op: "evaluate";
+      rule: RuleNode | string;
+      at: number;
+      ids: boolean;
+      query?: number;
+      cuts?: [string, number][];
+    }
+  /**
+   * The values of the rule's rank conditions' populations in this worker, by
+   * `relativeKey`; the query stays held under `query` for its `evaluate` (or `drop`).
+   */
+  | { op: "populations"; rule: RuleNode; at: number; query: number }
+  /** A held ranked query let go without being evaluated. */
+  | { op: "drop"; query: number }
   | { op: "members"; segment: string; ids: boolean }
   | { op: "size" }
   /** Maintained membership moved to `to`; the reply carries the changes. */
