@@ -101,7 +101,11 @@ export interface CompiledQuery {
 
 /** A rule with rank conditions whose cuts are chosen elsewhere (`Engine.rankedQuery`). */
 export interface RankedQuery {
-  /** Per `relativeKey`, the values of this engine's contacts in each rank or quintile condition's population. */
+  /**
+   * Per `relativeKey`, the values of this engine's contacts in each rank or quintile
+   * condition's population, in no order: computed on the first call; the arrays are the
+   * query's own, so a caller may reorder them.
+   */
   populations(): Map<string, Float64Array>;
   /** The members, given every rank condition's cut by `rankCutKey` and every quintile score's by `scoreCutKey`. */
   evaluate(cuts: Iterable<[string, number]>): Membership;
@@ -1417,13 +1421,16 @@ export class Engine {
     env.rankCuts = cuts;
     env.rankSnapshots = new Map();
     const alive = this.contacts.alive;
+    let gathered: Map<string, Float64Array> | null = null;
     return {
       populations: () => {
+        if (gathered) return gathered;
         const out = new Map<string, Float64Array>();
         env.rankPopulations = out;
         // Each on its own: inside a group, a condition may be skipped once the group's answer is known.
         for (const n of relativeNodes(node)) compile(n, env).all(alive);
         env.rankPopulations = undefined;
+        gathered = out;
         return out;
       },
       evaluate: (given) => {

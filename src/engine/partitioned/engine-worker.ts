@@ -10,13 +10,14 @@ import type { EventInput, Membership, MembershipChange } from "../types.ts";
 import { encodeChanges } from "./change-batch.ts";
 import { eventsOf, loadEncoded } from "./event-batch.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
+import { candidatesOf } from "./rank-cuts.ts";
 
 const data = workerData as WorkerData;
 // The coordinator's clock at the start: an engine begins its maintained state there.
 let now = data.now;
 const engine = new Engine({ ...data.engine, clock: { now: () => now } });
 
-/** Ranked queries between their populations round and their evaluation, by the coordinator's number. */
+/** Ranked queries from their values round to their evaluation, by the coordinator's number. */
 const held = new Map<number, RankedQuery>();
 
 type Answer = { reply: WorkerReply; transfer?: ArrayBuffer[] };
@@ -75,13 +76,20 @@ function answer(r: WorkerRequest): Answer {
     case "drop":
       held.delete(r.query);
       return ok(r);
-    case "populations": {
+    case "rank-values": {
       const q = engine.rankedQuery(r.rule, r.at);
-      const populations = [...q.populations()];
+      const sizes: [string, number][] = [...q.populations()].map(([key, v]) => [key, v.length]);
       held.set(r.query, q);
+      return ok(r, { sizes });
+    }
+    case "rank-candidates": {
+      const q = held.get(r.query);
+      if (!q) throw new Error(`no ranked query ${r.query} is held`);
+      const pops = q.populations();
+      const candidates = r.wants.map((w) => candidatesOf(pops.get(w.key) ?? new Float64Array(0), w));
       return {
-        reply: { id: r.id, ok: true, populations },
-        transfer: populations.map(([, v]) => v.buffer as ArrayBuffer),
+        reply: { id: r.id, ok: true, candidates },
+        transfer: candidates.map((v) => v.buffer as ArrayBuffer),
       };
     }
     case "members": {

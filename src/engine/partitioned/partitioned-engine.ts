@@ -14,22 +14,20 @@
  */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
-import { basisPoints } from "../../rules/rank.ts";
 import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
 import { Engine, type StoredContact } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
-import { rankCutKey, relativeKey, relativeKeys, relativeNodes, scoreCutKey } from "../rank.ts";
-import { rankCut, scoreCuts } from "../rank-index.ts";
-import { selectKth } from "../rank-scratch.ts";
+import { relativeKeys, relativeNodes } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { Clock, EventInput } from "../types.ts";
 import { ChangeSet } from "./change-batch.ts";
 import { EventBatchEncoder } from "./event-batch.ts";
 import { DEFAULT_PARTITIONS, partitionOf, workerOf } from "./partition.ts";
 import type { WorkerData, WorkerEngineOptions, WorkerReply, WorkerRequest } from "./protocol.ts";
+import { cutsFrom, rankWants } from "./rank-cuts.ts";
 
 export interface PartitionedEngineOptions extends WorkerEngineOptions {
   clock: Clock;
@@ -408,10 +406,10 @@ export class PartitionedEngine {
   }
 
   /**
-   * The cuts of each rank and quintile condition of `rule` over every worker's contacts:
-   * each worker sends its population's values (computed at once, in parallel, and kept
-   * for the query's evaluation), and the cuts are selected here from all of them, as
-   * one engine selects them from its own.
+   * The cuts of each rank and quintile condition of `rule` over every worker's contacts
+   * (rank-cuts.ts): every worker computes its values at once, in parallel, and keeps
+   * them for the query's evaluation; the cuts are selected here over the values they
+   * send, as one engine selects them over its own.
    */
   private async rankCuts(
     rule: RuleNode,
@@ -419,45 +417,17 @@ export class PartitionedEngine {
     at: number,
     query: number,
   ): Promise<[string, number][]> {
-    const replies = await all(this.links.map((l) => l.request({ op: "populations", rule, at, query })));
-    const parts = new Map<string, Float64Array[]>();
-    for (const r of replies) {
-      for (const [key, values] of r.populations ?? []) {
-        let list = parts.get(key);
-        if (!list) {
-          list = [];
-          parts.set(key, list);
-        }
-        list.push(values);
-      }
-    }
-    const pops = new Map<string, Float64Array>();
-    const populationOf = (key: string): Float64Array => {
-      let pop = pops.get(key);
-      if (!pop) {
-        const list = parts.get(key) ?? [];
-        pop = new Float64Array(list.reduce((k, a) => k + a.length, 0));
-        let k = 0;
-        for (const a of list) {
-          pop.set(a, k);
-          k += a.length;
-        }
-        pops.set(key, pop);
-      }
-      return pop;
-    };
-    const out: [string, number][] = [];
-    for (const n of ranks) {
-      const pop = populationOf(relativeKey(n));
-      const kth = (i: number) => selectKth(pop, i);
-      if (n.rank !== undefined) {
-        const basis = basisPoints(n.rank.percent);
-        out.push([rankCutKey(n), rankCut(n.rank.direction === "top", basis, pop.length, kth)]);
-      } else {
-        for (const [j, at] of scoreCuts(pop.length, kth).entries()) out.push([scoreCutKey(n, j + 1), at]);
-      }
-    }
-    return out;
+    const sized = await all(this.links.map((l) => l.request({ op: "rank-values", rule, at, query })));
+    const totals = new Map<string, number>();
+    for (const r of sized) for (const [key, n] of r.sizes ?? []) totals.set(key, (totals.get(key) ?? 0) + n);
+    const wants = rankWants(ranks, totals);
+    const sent = await all(this.links.map((l) => l.request({ op: "rank-candidates", query, wants })));
+    return cutsFrom(
+      ranks,
+      totals,
+      wants,
+      sent.map((r) => r.candidates ?? []),
+    );
   }
 
   /** Stops every worker; the engine answers nothing after. */

@@ -22,8 +22,9 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
   | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
   /**
-   * `query`: the ranked query a `populations` request left held, evaluated with `cuts`
-   * (its rank conditions' cuts over every worker, by `rankCutKey`) and let go.
+   * `query`: the ranked query a `rank-values` request left held, evaluated with `cuts`
+   * (its rank and quintile conditions' cuts over every worker, by `rankCutKey` and
+   * `scoreCutKey`) and let go.
    */
   | {
       op: "evaluate";
@@ -34,10 +35,13 @@ export type WorkerRequest = { id: number; now: number } & (
       cuts?: [string, number][];
     }
   /**
-   * The values of the rule's rank conditions' populations in this worker, by
-   * `relativeKey`; the query stays held under `query` for its `evaluate` (or `drop`).
+   * The values of the rule's rank and quintile conditions' populations computed in this
+   * worker and held under `query` (for `rank-candidates` and `evaluate`, or `drop`); the
+   * reply's `sizes` tell how many there are, by `relativeKey`.
    */
-  | { op: "populations"; rule: RuleNode; at: number; query: number }
+  | { op: "rank-values"; rule: RuleNode; at: number; query: number }
+  /** The held values each of `wants` asks for, in its order (`candidates`). */
+  | { op: "rank-candidates"; query: number; wants: RankWant[] }
   /** A held ranked query let go without being evaluated. */
   | { op: "drop"; query: number }
   | { op: "members"; segment: string; ids: boolean }
@@ -50,6 +54,16 @@ export type WorkerRequest = { id: number; now: number } & (
    */
   | { op: "ingest"; batch: EncodedEvents; advance: boolean; until: number | null }
 );
+
+/**
+ * Values of one population a worker sends for the cuts: its `count` highest (`top`) or
+ * lowest (`bottom`), or all of them.
+ */
+export interface RankWant {
+  key: string;
+  side: "top" | "bottom" | "all";
+  count: number;
+}
 
 /** An error as the worker's engine threw it: its name, message and, for a field, the path. */
 export interface WorkerError {
@@ -67,7 +81,8 @@ export type WorkerReply =
       ids?: string[];
       ms?: number;
       changes?: EncodedChanges;
-      populations?: [string, Float64Array][];
+      sizes?: [string, number][];
+      candidates?: Float64Array[];
     }
   | { id: number; ok: false; error: WorkerError };
 
