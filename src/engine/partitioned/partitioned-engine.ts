@@ -121,7 +121,7 @@ export class PartitionedEngine {
   /** An engine without contacts: what rules are checked against (fields, segments). */
   private readonly local: Engine;
   private readonly eventIds = new Set<string>();
-  /** Numbers the ranked queries the workers hold between their two rounds. */
+  /** Numbers the ranked queries the workers hold from their values round to their evaluation. */
   private rankedQueries = 0;
   private readonly timeZone: string;
   private readonly batchEvents: number;
