@@ -377,6 +377,51 @@ describe("partitions", () => {
   });
 });
 
+describe("a bulk load that meets a bad event", () => {
+  it("keeps the events before it, as one engine does, and waits for them before failing", async () => {
+    const alone = new Engine(options);
+    const e = await PartitionedEngine.start({ ...options, workers: 2, partitions: 4, batchEvents: 3 });
+    try {
+      const contacts = ["a", "b", "c", "d", "e"].map((id) => ({ id }));
+      alone.loadContacts(contacts);
+      await e.loadContacts(contacts);
+      // Seven good events: some in batches shipped before the bad one, some still being filled.
+      const good = contacts
+        .flatMap(({ id }, k) =>
+          Array.from({ length: k < 2 ? 1 : 2 }, () => ({
+            type: "order_placed",
+            contact_id: id,
+            timestamp: spec.now - DAY,
+          })),
+        )
+        .slice(0, 7);
+      const events: EventInput[] = [
+        ...good,
+        { type: "order_placed", contact_id: "a", timestamp: "soon" },
+        good[0],
+      ];
+      let wanted: unknown;
+      try {
+        alone.loadEvents(events);
+      } catch (err) {
+        wanted = err;
+      }
+      expect(wanted).toBeInstanceOf(FieldValueError);
+      await expect(e.loadEvents(events)).rejects.toThrow((wanted as Error).message);
+      alone.finishLoad();
+      await e.finishLoad();
+      for (const value of [1, 2]) {
+        const rule: RuleNode = { type: "event", event: "order_placed", op: "gte", value };
+        const want = alone.evaluate(rule).ids().sort();
+        expect(want.length).toBeGreaterThan(0);
+        expect([...(await e.evaluate(rule)).ids].sort(), `at least ${value}`).toEqual(want);
+      }
+    } finally {
+      await e.close();
+    }
+  });
+});
+
 describe("a worker that stops", () => {
   it("fails the requests that need it, with which worker and why", async () => {
     const e = await PartitionedEngine.start({ ...options, workers: 2, partitions: 4 });

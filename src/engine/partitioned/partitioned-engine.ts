@@ -236,7 +236,8 @@ export class PartitionedEngine {
   /**
    * Bulk load of events in any order, each to the worker of its contact's partition,
    * checked here as `Engine.loadEvents` checks them (an id already seen is skipped);
-   * `finishLoad` ends the load.
+   * `finishLoad` ends the load. At a bad event the events before it are kept, as one
+   * engine keeps them: shipped and applied before the error is thrown.
    */
   async loadEvents(it: Iterable<EventInput>): Promise<void> {
     const pending: Promise<WorkerReply>[] = [];
@@ -249,13 +250,16 @@ export class PartitionedEngine {
       this.shipping.eventBatches++;
       meter.whole(performance.now() - t0);
     };
+    let bad: { error: unknown } | null = null;
     try {
       this.route(it, encoders, meter, ship);
-      for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0) ship(w);
-    } finally {
-      this.shipping.eventMs += meter.ms();
+    } catch (error) {
+      bad = { error };
     }
+    for (let w = 0; w < encoders.length; w++) if (encoders[w].size > 0) ship(w);
+    this.shipping.eventMs += meter.ms();
     await all(pending);
+    if (bad) throw bad.error;
   }
 
   /**
