@@ -99,7 +99,7 @@ export interface CompiledQuery {
   matchesIndex(i: number): boolean;
 }
 
-/** A rule with rank conditions whose cuts are chosen elsewhere (`Engine.rankedQuery`). */
+/** A rule with rank or quintile conditions whose cuts are chosen elsewhere (`Engine.rankedQuery`). */
 export interface RankedQuery {
   /**
    * Per `relativeKey`, the values of this engine's contacts in each rank or quintile
@@ -1412,7 +1412,7 @@ export class Engine {
   /**
    * A rule whose rank and quintile conditions' cuts are chosen over more contacts than this engine's
    * (the partitioned engine's coordinator, over every worker), evaluated from scratch at
-   * `at`. Each rank condition's values are computed once, for both steps.
+   * `at`. Each measure's values are computed once, for both steps.
    */
   rankedQuery(rule: unknown, at?: number): RankedQuery {
     const node = this.expanded(this.validate(rule));

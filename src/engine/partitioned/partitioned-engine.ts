@@ -387,8 +387,8 @@ export class PartitionedEngine {
     }
     const when = at ?? this.clock.now();
     const wantIds = opts.ids ?? true;
-    const ranks = typeof node === "string" ? [] : relativeNodes(node);
-    if (typeof node === "string" || ranks.length === 0) {
+    const relative = typeof node === "string" ? [] : relativeNodes(node);
+    if (typeof node === "string" || relative.length === 0) {
       return merged(
         await all(this.links.map((l) => l.request({ op: "evaluate", rule: node, at: when, ids: wantIds }))),
       );
@@ -396,7 +396,7 @@ export class PartitionedEngine {
     const query = ++this.rankedQueries;
     let cuts: [string, number][];
     try {
-      cuts = await this.rankCuts(node, ranks, when, query);
+      cuts = await this.rankCuts(node, relative, when, query);
     } catch (e) {
       // The workers that answered hold the query: let it go.
       await Promise.allSettled(this.links.map((l) => l.request({ op: "drop", query })));
@@ -417,17 +417,17 @@ export class PartitionedEngine {
    */
   private async rankCuts(
     rule: RuleNode,
-    ranks: EventNode[],
+    relative: EventNode[],
     at: number,
     query: number,
   ): Promise<[string, number][]> {
     const sized = await all(this.links.map((l) => l.request({ op: "rank-values", rule, at, query })));
     const totals = new Map<string, number>();
     for (const r of sized) for (const [key, n] of r.sizes ?? []) totals.set(key, (totals.get(key) ?? 0) + n);
-    const wants = rankWants(ranks, totals);
+    const wants = rankWants(relative, totals);
     const sent = await all(this.links.map((l) => l.request({ op: "rank-candidates", query, wants })));
     return cutsFrom(
-      ranks,
+      relative,
       totals,
       wants,
       sent.map((r) => r.candidates ?? []),
