@@ -152,8 +152,9 @@ export function plainForTimers(rule: RuleNode): RuleNode {
 export function compileRelative(rule: EventNode, env: CompileEnv, parts: RelativeParts): CompiledNode {
   const input = inputOf(rule, parts);
   const fast = fastFill(rule, parts);
-  const index = env.ranks?.index(relativeKey(rule), () => {
-    const ix = new RankIndex(relativeKey(rule), rule.event, (c) => input.value(c));
+  const key = relativeKey(rule);
+  const index = env.ranks?.index(key, () => {
+    const ix = new RankIndex(key, rule.event, (c) => input.value(c));
     ix.build(env.contacts);
     return ix;
   });
@@ -164,12 +165,23 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
   const current = (): Snapshot => {
     if (snap === null || snapAt !== env.now) {
       const shared = env.rankSnapshots;
-      snap = shared?.get(relativeKey(rule)) ?? snapshot(env, input.value, fast);
-      shared?.set(relativeKey(rule), snap);
+      snap = shared?.get(key) ?? snapshot(env, input.value, fast);
+      shared?.set(key, snap);
       snapAt = env.now;
       generation++;
     }
     return snap;
+  };
+  /**
+   * When the environment gathers populations for cuts chosen elsewhere (over these
+   * values and other engines'), adds this node's once and answers true: the node then
+   * computes no cut or score of its own.
+   */
+  const gathering = (): boolean => {
+    const gathered = env.rankPopulations;
+    if (!gathered) return false;
+    if (!gathered.has(key)) gathered.set(key, populationOf(current()));
+    return true;
   };
   const valueAt = (c: number): number => {
     if (index) return c < index.values.length ? index.values[c] : Number.NaN;
@@ -196,13 +208,8 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       if (index) return index.rankCut(top, basis);
       const given = env.rankCuts?.get(cutKey);
       if (given !== undefined) return given;
+      if (gathering()) return Number.NaN;
       const s = current();
-      const gathered = env.rankPopulations;
-      if (gathered) {
-        // The cut is selected elsewhere, over these values and other engines'.
-        if (!gathered.has(relativeKey(rule))) gathered.set(relativeKey(rule), populationOf(s));
-        return Number.NaN;
-      }
       if (cutOf !== generation) {
         // Selection instead of a sort: the one order statistic the cut needs.
         const pop = populationOf(s);
@@ -275,12 +282,8 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       for (const at of givenCuts) if (v > at) score++;
       return score;
     }
+    if (gathering()) return Number.NaN;
     const s = current();
-    const gathered = env.rankPopulations;
-    if (gathered) {
-      if (!gathered.has(relativeKey(rule))) gathered.set(relativeKey(rule), populationOf(s));
-      return Number.NaN;
-    }
     return quintileScore(lowerBound(sortedOf(s), v), s.n);
   };
   const one = (c: number): boolean => p(scoreOf(c)) !== negate;

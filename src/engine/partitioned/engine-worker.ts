@@ -20,6 +20,12 @@ const engine = new Engine({ ...data.engine, clock: { now: () => now } });
 /** Ranked queries from their values round to their evaluation, by the coordinator's number. */
 const held = new Map<number, RankedQuery>();
 
+function heldQuery(query: number): RankedQuery {
+  const q = held.get(query);
+  if (!q) throw new Error(`no ranked query ${query} is held`);
+  return q;
+}
+
 type Answer = { reply: WorkerReply; transfer?: ArrayBuffer[] };
 
 function ok(r: WorkerRequest, extra: Omit<Extract<WorkerReply, { ok: true }>, "id" | "ok"> = {}): Answer {
@@ -66,8 +72,7 @@ function answer(r: WorkerRequest): Answer {
       let m: Membership;
       if (r.query === undefined) m = engine.evaluate(r.rule, r.at);
       else {
-        const q = held.get(r.query);
-        if (!q) throw new Error(`no ranked query ${r.query} is held`);
+        const q = heldQuery(r.query);
         held.delete(r.query);
         m = q.evaluate(r.cuts ?? []);
       }
@@ -83,9 +88,7 @@ function answer(r: WorkerRequest): Answer {
       return ok(r, { sizes });
     }
     case "rank-candidates": {
-      const q = held.get(r.query);
-      if (!q) throw new Error(`no ranked query ${r.query} is held`);
-      const pops = q.populations();
+      const pops = heldQuery(r.query).populations();
       const candidates = r.wants.map((w) => candidatesOf(pops.get(w.key) ?? new Float64Array(0), w));
       return {
         reply: { id: r.id, ok: true, candidates },
