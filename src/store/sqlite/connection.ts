@@ -13,6 +13,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { type Executor, Mutex, type Row, translateError } from "../executor.ts";
 import { SqliteEventWriter } from "./event-writer.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -219,7 +220,14 @@ export function openSqliteConnection(path: string, synchronous: "full" | "normal
   db.pragma("wal_autocheckpoint = 10000");
   const conn = new Connection(db, lock);
   const executor = new SqliteExecutor(conn, false);
-  const eventWriter = memory ? null : new SqliteEventWriter(resolve(path), synchronous, lock);
+  const eventWriter = memory
+    ? null
+    : new SqliteEventWriter(
+        resolve(path),
+        synchronous,
+        lock,
+        new WalCheckpointer(resolve(path), synchronous),
+      );
   return {
     executor,
     file: key === null ? null : { path: key, mutex: lock.mutex },

@@ -16,6 +16,7 @@ import type { AsyncLocalStorage } from "node:async_hooks";
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../worker-thread.ts";
 import type { Mutex } from "../executor.ts";
+import type { WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** One batch's rows as columns (one structured clone of a few arrays, not of 1,000 rows). */
 export interface EventBatchColumns {
@@ -82,6 +83,8 @@ export class SqliteEventWriter {
     private readonly path: string,
     private readonly synchronous: "full" | "normal",
     private readonly lock: { mutex: Mutex; inside: AsyncLocalStorage<true> },
+    /** Started with the writer: the WAL its batches grow is checkpointed off their commits. */
+    private readonly checkpointer: WalCheckpointer | null = null,
   ) {}
 
   /**
@@ -138,6 +141,7 @@ export class SqliteEventWriter {
   }
 
   private start(): Promise<Worker> {
+    this.checkpointer?.start();
     this.started ??= new Promise<Worker>((resolve, reject) => {
       const worker = startWorker(new URL("./event-writer-worker.ts", import.meta.url), {
         path: this.path,
@@ -187,6 +191,7 @@ export class SqliteEventWriter {
    */
   async close(): Promise<void> {
     this.closed = true;
+    await this.checkpointer?.close();
     const started = this.started;
     this.worker = null;
     this.started = null;
