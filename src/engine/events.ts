@@ -15,6 +15,7 @@
  */
 import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
+import { SlabGrowth } from "./slab-growth.ts";
 import {
   type PackedStrings,
   packStrings,
@@ -49,14 +50,15 @@ export class PropColumn {
     this.str ??= new Int32Array(this.cap).fill(-1);
     this.str[s] = code;
   }
+  /** Grows the arrays shorter than `cap` (an array already that long is kept). */
   grow(cap: number): void {
-    if (this.num) {
+    if (this.num && this.num.length < cap) {
       const num = new Float64Array(cap);
       num.set(this.num);
       num.fill(Number.NaN, this.num.length);
       this.num = num;
     }
-    if (this.str) {
+    if (this.str && this.str.length < cap) {
       const str = new Int32Array(cap);
       str.set(this.str);
       str.fill(-1, this.str.length);
@@ -103,9 +105,18 @@ const scratch = { order: new Int32Array(64), num: new Float64Array(64), str: new
  * copies all of it with its property columns, and the busiest contacts, whose blocks are
  * the largest, are the ones most likely to get events next. An eighth spares most of
  * those moves for the first live events after a start, for an eighth more memory.
+ *
+ * An eighth on average, not for every block: contacts that keep their pace would all
+ * fill an eighth at once, after the whole table has grown by an eighth, and move
+ * together: millions of slots copied, and the slab grown twice over, in one batch of
+ * live events (bench/append-stalls.ts). So a block's share lies between a sixteenth and
+ * three sixteenths, drawn from a hash of its contact, and the moves spread over that
+ * range.
  */
-function blockSlack(len: number): number {
-  return len === 0 ? 0 : Math.max(1, len >> 3);
+function blockSlack(len: number, c: number): number {
+  if (len === 0) return 0;
+  const sixteenths = 1 + (Math.imul(c, 0x9e3779b1) >>> 0) / 2 ** 31; // 1 to 3, mean 2
+  return Math.max(1, Math.floor((len * sixteenths) / 16));
 }
 
 export class EventTable {
@@ -138,6 +149,25 @@ export class EventTable {
   private unsorted: Uint8Array;
   private anyUnsorted = false;
   total = 0;
+  /** The larger slab being filled ahead of need (slab-growth.ts), from seven eighths full. */
+  private growth: SlabGrowth | null = null;
+  /**
+   * Slabs this long or longer grow ahead of need; shorter ones, cheap to copy, when
+   * full. A growth copies `growthPerAppend` slots per append, and per relocation of n
+   * slots `growthPerRelocatedSlot`·n, at least `growthPerRelocation`. Appends use two or
+   * three slots each on average (their blocks' moves), so begun seven eighths full a
+   * growth is as a rule done before the slab is full; a steady share per append spreads
+   * the first touch of the new memory over thousands of batches, where a share in
+   * proportion to the moves crowded it into the few batches in which many blocks move at
+   * once. Not earlier than seven eighths: a slab just laid out after a load is about
+   * four fifths full, and its spare room is meant to take the first live events without
+   * doubling the memory. (Tests lower them, so that a growth spans many appends or is
+   * cut short by a full slab.)
+   */
+  static growAheadFrom = 1 << 16;
+  static growthPerAppend = 128;
+  static growthPerRelocation = 256;
+  static growthPerRelocatedSlot = 3;
 
   constructor(
     readonly type: string,
@@ -173,14 +203,43 @@ export class EventTable {
     this.unsorted = unsorted;
   }
 
-  private ensureSlab(n: number): void {
-    if (n <= this.times.length) return;
+  /** The property columns, for a growth copying them. */
+  get columns(): readonly PropColumn[] {
+    return this.propList;
+  }
+
+  /** Room for `n` slots in use, `moved` of them by the relocation asking. */
+  private ensureSlab(n: number, moved: number): void {
+    const g = this.growth;
+    if (
+      g !== null &&
+      (n > this.times.length ||
+        g.step(this, Math.max(EventTable.growthPerRelocation, EventTable.growthPerRelocatedSlot * moved)))
+    )
+      this.endGrowth();
+    if (n <= this.times.length) {
+      if (
+        this.growth === null &&
+        this.times.length >= EventTable.growAheadFrom &&
+        n * 8 > this.times.length * 7
+      )
+        this.growth = new SlabGrowth(this.times.length * 2, this);
+      return;
+    }
     let cap = this.times.length;
     while (cap < n) cap *= 2;
     const t = new Float64Array(cap);
     t.set(this.times);
     this.times = t;
     for (const p of this.propList) p.grow(cap);
+  }
+
+  /** Swaps in the larger slab, copying what the growth had left. */
+  private endGrowth(): void {
+    const g = this.growth!;
+    g.finish(this);
+    this.times = g.times;
+    this.growth = null;
   }
 
   private column(path: string): PropColumn {
@@ -196,12 +255,13 @@ export class EventTable {
   private relocate(c: number, newCap: number): void {
     const from = this.start[c];
     const n = this.len[c];
-    this.ensureSlab(this.used + newCap);
+    this.ensureSlab(this.used + newCap, newCap);
     const to = this.used;
     const times = this.times;
     if (n < 16) for (let k = 0; k < n; k++) times[to + k] = times[from + k];
     else times.copyWithin(to, from, from + n);
     for (const p of this.propList) p.copy(to, from, n);
+    this.growth?.wrote(this, to, to + n);
     this.holes += this.cap[c];
     this.start[c] = to;
     this.cap[c] = newCap;
@@ -239,6 +299,11 @@ export class EventTable {
     if (props) this.writeProps(pos, "", props);
     this.len[c] = n + 1;
     this.total++;
+    const g = this.growth;
+    if (g !== null) {
+      g.wrote(this, pos, s0 + n + 1);
+      if (g.step(this, EventTable.growthPerAppend)) this.endGrowth();
+    }
     return pos;
   }
 
@@ -265,6 +330,7 @@ export class EventTable {
    * block. Blocks must be in time order (`compact` first).
    */
   saveState(w: SnapshotWriter): EventTableState {
+    if (this.growth !== null) this.endGrowth();
     if (this.anyUnsorted) throw new Error("event table: saving blocks out of time order");
     const used = this.used;
     const cap = this.times.length;
@@ -358,6 +424,7 @@ export class EventTable {
    * bulk load) or when holes take more than half of it.
    */
   compact(tight = false): void {
+    if (this.growth !== null) this.endGrowth();
     if (this.anyUnsorted) {
       for (let c = 0; c < this.unsorted.length; c++) if (this.unsorted[c] === 1) this.sortBlock(c);
       this.unsorted.fill(0);
@@ -373,13 +440,15 @@ export class EventTable {
    * bulk load fills afterwards. Keeps a quarter of the events in spare room at the end.
    */
   private relayOut(added: Int32Array | null): void {
+    // It rewrites every array from the current ones: a growth under way is moot.
+    this.growth = null;
     const n = this.start.length;
     let total = this.total;
     let room = 0;
     for (let c = 0; c < n; c++) {
       const more = added === null ? 0 : added[c];
       total += more;
-      room += this.len[c] + more + blockSlack(this.len[c] + more);
+      room += this.len[c] + more + blockSlack(this.len[c] + more, c);
     }
     // Room for live appends after a bulk load: a block that outgrows its slack moves
     // here at twice its size, and growing a slab of millions of events copies all of it,
@@ -411,7 +480,7 @@ export class EventTable {
       }
       const size = l + (added === null ? 0 : added[c]);
       this.start[c] = at;
-      this.cap[c] = size + blockSlack(size);
+      this.cap[c] = size + blockSlack(size, c);
       at += this.cap[c];
     }
     this.times = times;
