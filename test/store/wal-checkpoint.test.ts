@@ -29,14 +29,15 @@ it("copies the committed event batches into the database file while the WAL is f
   try {
     const ws = (await store.createWorkspace({ name: "w" })).id;
     const batch = (k: number) =>
-      Array.from({ length: 500 }, (_, i) => ({
+      Array.from({ length: 1_000 }, (_, i) => ({
         id: `e${k}-${i}`,
         type: "email_opened",
         contact_id: `ct_${i % 50}`,
         timestamp: 1_000 + i,
         properties: { k, i },
       }));
-    for (let k = 0; k < 4; k++) await store.insertEventBatches(ws, [batch(k)]);
+    // Past the rows after which the thread starts (SqliteEventWriter.CHECKPOINT_AFTER_ROWS).
+    for (let k = 0; k < 25; k++) await store.insertEventBatches(ws, [batch(k)]);
     const written = walState(path);
     // A few hundred pages: a commit's own checkpoint would wait for 10,000.
     expect(written.frames).toBeGreaterThan(0);
@@ -51,7 +52,7 @@ it("copies the committed event batches into the database file while the WAL is f
     // Nothing lost on the way: every event is read back through the store.
     let n = 0;
     for await (const page of store.workspace(ws).events.stream()) n += page.length;
-    expect(n).toBe(2_000);
+    expect(n).toBe(25_000);
   } finally {
     await store.close();
   }

@@ -83,9 +83,17 @@ export class SqliteEventWriter {
     private readonly path: string,
     private readonly synchronous: "full" | "normal",
     private readonly lock: { mutex: Mutex; inside: AsyncLocalStorage<true> },
-    /** Started with the writer: the WAL its batches grow is checkpointed off their commits. */
+    /** Started once `CHECKPOINT_AFTER_ROWS` events came through: the WAL they grow is checkpointed off their commits. */
     private readonly checkpointer: WalCheckpointer | null = null,
   ) {}
+
+  /**
+   * Events written before the checkpoint thread starts: about 1,200 WAL pages, far below
+   * the commits' own checkpoint at 10,000. A store that takes a few batches (a small
+   * import, a test) does not start a thread for it; a stream of them does, early.
+   */
+  static readonly CHECKPOINT_AFTER_ROWS = 20_000;
+  private rows = 0;
 
   /**
    * Inserts the batches in one transaction on the worker. Resolves with one outcome per
@@ -100,6 +108,8 @@ export class SqliteEventWriter {
         new Error("the store was used inside a transaction on the same database: use the transaction's `tx`"),
       );
     }
+    for (const b of batches) this.rows += b.type.length;
+    if (this.rows >= SqliteEventWriter.CHECKPOINT_AFTER_ROWS) this.checkpointer?.start();
     return this.lock.mutex.run(async () => {
       const worker = await this.start();
       const id = this.nextId++;
@@ -141,7 +151,6 @@ export class SqliteEventWriter {
   }
 
   private start(): Promise<Worker> {
-    this.checkpointer?.start();
     this.started ??= new Promise<Worker>((resolve, reject) => {
       const worker = startWorker(new URL("./event-writer-worker.ts", import.meta.url), {
         path: this.path,
