@@ -73,6 +73,33 @@ describe("web app: import errors by column, and date formats", () => {
     expect(c.fields).toMatchObject({ birthday: "1990-12-13", score: 4 });
   });
 
+  it("maps the file's columns once the fields arrive, when the file came first", async () => {
+    // The fields answer late, as on a slow connection: the file is read before them.
+    let release: () => void = () => {};
+    const late = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.route(/\/v1\/fields/, async (route) => {
+      await late;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${env.s.url}/import`);
+      await page.locator('input[type="file"]').setInputFiles({
+        name: "people.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from(["Email,Date of birth", "late@example.com,1990-01-02"].join("\n")),
+      });
+      const email = page.getByLabel("Field for column Email", { exact: true }).first();
+      await email.waitFor();
+      release();
+      await expect.poll(() => email.inputValue(), { timeout: 10_000 }).toBe("Email");
+    } finally {
+      release();
+      await page.unroute(/\/v1\/fields/);
+    }
+  });
+
   it("names the column, not the contact's path, when the server refuses a value", async () => {
     await upload(["Email,Date of birth", "iso@example.com,1990-02-30"].join("\n"));
     await pick(page, "Field for column Date of birth", "Birthday");

@@ -13,7 +13,7 @@ import {
   Title,
 } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { BUILTIN_CONTACT_FIELDS } from "../../../src/contract/fields.ts";
 import { api, type ImportJob } from "../api.ts";
 
@@ -82,6 +82,8 @@ export function ImportPage() {
   const [jobId, setJobId] = useState<string | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
+  /** The file's columns were guessed before the workspace's fields had loaded. */
+  const [guessedBlind, setGuessedBlind] = useState(false);
   const keys = new Set((fields.data ?? []).map((f) => f.key));
   const guess = (h: string) => {
     const n = h
@@ -108,7 +110,16 @@ export function ImportPage() {
     const h = headerOf(await f.slice(0, 64 * 1024).text());
     setHeaders(h);
     setMapping(Object.fromEntries(h.map((x) => [x, guess(x)])));
+    setGuessedBlind(!fields.data);
   };
+  // A file dropped before the fields arrived had nothing to match its columns against:
+  // guess again those still ignored, once the fields are here.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `guess` reads `fields.data`, listed
+  useEffect(() => {
+    if (!guessedBlind || !fields.data) return;
+    setGuessedBlind(false);
+    setMapping((m) => Object.fromEntries(headers.map((h) => [h, m[h] === IGNORE ? guess(h) : m[h]!])));
+  }, [guessedBlind, fields.data, headers]);
   const start = async () => {
     if (!file) return;
     setStarting(true);
