@@ -450,7 +450,7 @@ export class Slice {
         });
         svc.live.onReload((reason) => observer?.engineReloaded?.(id, reason));
         this.workspaces.set(id, svc);
-        this.dispatcher.addWorkspace(id);
+        await this.dispatcher.adopt(id);
         await this.syncer.addWorkspace(id);
         if (pinned !== undefined) {
           pinned = undefined;

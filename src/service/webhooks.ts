@@ -264,6 +264,25 @@ export class WebhookDispatcher {
     this.wake();
   }
 
+  /**
+   * Polls a workspace this process has just taken on (at a start, or from another node of
+   * the cluster), first making due again the attempts its previous server claimed and
+   * never finished: that process is gone, and waiting out their lease would hold a change
+   * back for longer than a takeover takes. Should it still be sending one, the receiver
+   * gets it twice, with the same id (deliveries are at least once).
+   */
+  async adopt(ws: string): Promise<void> {
+    try {
+      const released = await this.store.workspace(ws).deliveries.releaseClaims(this.clock.now());
+      if (released > 0)
+        this.log(`webhooks: ${ws}: ${released} unfinished attempts of the previous server due again`);
+    } catch (e) {
+      // Their lease still runs out: they are late, not lost.
+      this.log(`webhooks: ${ws}: releasing the previous server's claims failed: ${errorText(e)}`);
+    }
+    this.addWorkspace(ws);
+  }
+
   /** Stops polling a workspace (deliveries in flight finish). */
   removeWorkspace(ws: string): void {
     this.workspaces.delete(ws);

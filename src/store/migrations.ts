@@ -585,6 +585,15 @@ CREATE TABLE workspace_epochs (
 );
 `,
   },
+  {
+    version: 12,
+    name: "delivery claims",
+    // When a delivery was claimed for an attempt whose outcome is not recorded yet. A
+    // process that takes a workspace over makes such claims due at once (the process
+    // that made them is gone), rather than waiting for their lease to run out; a retry's
+    // wait (next_attempt_at without a claim) is left as it is.
+    sql: (d) => `ALTER TABLE deliveries ADD COLUMN claimed_at ${TYPES[d].big};`,
+  },
 ];
 
 /** Any constant: serialises migrations between processes on PostgreSQL. */

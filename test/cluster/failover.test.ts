@@ -298,6 +298,9 @@ describe("a 3-node cluster over 3 nats-servers and PostgreSQL", () => {
           await sleep(100);
         }
         const deliveredAfter = (entered.get(probeId) ?? Number.POSITIVE_INFINITY) - probeAckedAt;
+        if (deliveredAfter > CAUGHT_CHANGE_LIMIT_MS) {
+          for (const n of nodes) console.log(`${n.id} at ${n.url}:\n${n.out.slice(-40).join("\n")}`);
+        }
         expect(
           deliveredAfter,
           `${where}: ms from the probe's events acknowledged to its segment.entered delivered`,

@@ -167,6 +167,32 @@ describe("webhook subscriptions", () => {
     expect(queued.map((d) => d.change_seq)).toEqual([c2.seq]);
   });
 
+  it("a workspace opened here sends at once what its previous server claimed and never finished", async () => {
+    const store = await newStore();
+    await seeded(store);
+    const ws = DEFAULT_WORKSPACE_ID;
+    const hook = await store
+      .workspace(ws)
+      .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+    const [change] = await store
+      .workspace(ws)
+      .changes.append([{ segment_id: "openers", contact_id: "c1", change: "entered", at: NOW }]);
+    await store.workspace(ws).deliveries.enqueue([{ webhook_id: hook.id, change_seq: change!.seq }]);
+    // The previous server claimed it (for longer than this test runs) and died.
+    const [claimed] = await store.workspace(ws).deliveries.claim({ now: NOW, limit: 1, leaseMs: 3_600_000 });
+    expect(claimed).toBeDefined();
+
+    const slice = await Slice.start({ store, clock, allowPrivateAddresses: true, log: () => {} });
+    cleanups.push(() => slice.stop());
+    // Attempted (port 9 refuses it: a failure, retried later), not left to its lease.
+    await vi.waitFor(
+      async () => expect((await store.workspace(ws).deliveries.get(claimed!.id))?.attempts).toBe(1),
+      {
+        timeout: 10_000,
+      },
+    );
+  });
+
   it("the change log's transaction writes the outbox in chunks, as the dispatcher's enqueue does", async () => {
     const store = await newStore();
     await store.createWorkspace({ id: DEFAULT_WORKSPACE_ID, name: "Default", time_zone: "UTC" });

@@ -602,4 +602,59 @@ describe("WebhookDispatcher", () => {
     const statuses = (await store.workspace(first.ws).deliveries.list(hook.id)).data.map((r) => r.status);
     expect(statuses).toEqual(["delivered", "delivered"]);
   });
+
+  it("a process that takes the workspace on sends the previous one's unfinished attempts at once", async () => {
+    const first = await setup();
+    const rx = await receiver();
+    const hook = await first.store
+      .workspace(first.ws)
+      .webhooks.create({ url: rx.url(), events: ["segment.entered"] });
+    const before = new WebhookDispatcher(first.store, { clock: first.clock, denyPrivate: false });
+    await before.enqueue(
+      first.ws,
+      await logChanges(first.store, first.ws, [
+        { segment_id: "s", contact_id: "in-flight", change: "entered" },
+        { segment_id: "s", contact_id: "waiting", change: "entered" },
+      ]),
+    );
+    const [inFlight, waiting] = (await first.store.workspace(first.ws).deliveries.list(hook.id)).data
+      .slice()
+      .sort((a, b) => a.id - b.id);
+    // One attempt failed and waits for its retry; the other was claimed, and the process died.
+    const [retried] = await first.store
+      .workspace(first.ws)
+      .deliveries.claim({ now: first.clock.now(), limit: 1, leaseMs: 60_000 });
+    expect(retried.id).toBe(inFlight.id);
+    await first.store.workspace(first.ws).deliveries.markFailed(retried.id, {
+      at: first.clock.now(),
+      error: "HTTP 503",
+      status_code: 503,
+      retry_at: first.clock.now() + 30_000,
+    });
+    const [claimed] = await first.store
+      .workspace(first.ws)
+      .deliveries.claim({ now: first.clock.now(), limit: 1, leaseMs: 60_000 });
+    expect(claimed.id).toBe(waiting.id);
+    await first.store.close();
+
+    const clock = new FakeClock(first.clock.now() + 1_000);
+    const store = await openStore({ sqlitePath: first.path, clock });
+    cleanups.push(() => store.close());
+    const lines: string[] = [];
+    const after = new WebhookDispatcher(store, { clock, denyPrivate: false, log: (l) => lines.push(l) });
+    await after.adopt(first.ws);
+    // The claimed attempt is sent now; the retry still waits for its time.
+    expect(await after.runOnce()).toBe(1);
+    expect(rx.hits.map((h) => JSON.parse(h.body).data.contact_id)).toEqual(["waiting"]);
+    expect(lines).toEqual([`webhooks: ${first.ws}: 1 unfinished attempts of the previous server due again`]);
+    const retry = await store.workspace(first.ws).deliveries.get(inFlight.id);
+    expect(retry).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      next_attempt_at: first.clock.now() + 30_000,
+    });
+    clock.advance(30_000);
+    expect(await after.runOnce()).toBe(1);
+    expect(rx.hits.map((h) => JSON.parse(h.body).data.contact_id)).toEqual(["waiting", "in-flight"]);
+  });
 });

@@ -1193,6 +1193,39 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(await store.workspace(ws).webhooks.get(w.id)).toBeNull();
       });
 
+      it("releases the claims whose outcome was never recorded, and nothing else", async () => {
+        const ws = await newWs();
+        clock.t = 10_000;
+        const w = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store.workspace(ws).changes.append(
+          ["a", "b", "c", "d"].map((id, i) => ({
+            segment_id: "s",
+            contact_id: id,
+            change: "entered" as const,
+            at: i + 1,
+          })),
+        );
+        await store
+          .workspace(ws)
+          .deliveries.enqueue(ch.map((c) => ({ webhook_id: w.id, change_seq: c.seq })));
+        const d = store.workspace(ws).deliveries;
+        const [a, b, c] = await d.claim({ now: 10_000, limit: 3, leaseMs: 30_000 });
+        await d.markDelivered(a!.id, { at: 11_000 });
+        await d.markFailed(b!.id, { at: 11_000, error: "x", retry_at: 25_000 });
+        // c stays claimed (its process died); d was never claimed.
+        expect(await d.releaseClaims(12_000)).toBe(1);
+        expect(await d.get(c!.id)).toMatchObject({ status: "pending", attempts: 0, next_attempt_at: 10_000 });
+        expect(await d.get(b!.id)).toMatchObject({ status: "pending", attempts: 1, next_attempt_at: 25_000 });
+        expect(await d.get(a!.id)).toMatchObject({ status: "delivered" });
+        expect(
+          (await d.claim({ now: 12_000, limit: 10, leaseMs: 30_000 })).map((j) => j.change?.contact_id),
+        ).toEqual(["c", "d"]);
+        expect(await d.releaseClaims(13_000)).toBe(2);
+        expect(await d.releaseClaims(13_000)).toBe(0);
+      });
+
       it("moves deliveries pending → (leased) → retried → delivered or failed", async () => {
         const ws = await newWs();
         clock.t = 10_000;

@@ -179,12 +179,25 @@ export class DeliveryRepo {
       for (const part of chunks(ids, IN_CHUNK)) {
         const inl = d.inList("id", part);
         await tx.run(
-          `UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE workspace_id = ? AND ${inl.sql}`,
-          [lease, opts.now, ws, ...inl.params],
+          `UPDATE deliveries SET next_attempt_at = ?, claimed_at = ?, updated_at = ? WHERE workspace_id = ? AND ${inl.sql}`,
+          [lease, opts.now, opts.now, ws, ...inl.params],
         );
       }
       return rows.map((r) => ({ ...toDeliveryJob(r), next_attempt_at: lease, updated_at: opts.now }));
     });
+  }
+
+  /**
+   * Makes every claim whose outcome was never recorded due again, at the instant it was
+   * claimed (so it keeps its place among the due): for a process that takes the workspace
+   * over from one that is gone. Answers how many were released.
+   */
+  async releaseClaims(now: number): Promise<number> {
+    return this.s.x.run(
+      `UPDATE deliveries SET next_attempt_at = claimed_at, claimed_at = NULL, updated_at = ?
+       WHERE workspace_id = ? AND status = 'pending' AND claimed_at IS NOT NULL`,
+      [now, this.s.ws],
+    );
   }
 
   /** A delivery with what is needed to send it (as `claim` hands out), without leasing it. */
@@ -226,7 +239,7 @@ export class DeliveryRepo {
   /** pending → delivered. False when the delivery is not pending. */
   async markDelivered(id: number, opts: { at: number; status_code?: number | null }): Promise<boolean> {
     const n = await this.s.x.run(
-      `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, last_error = NULL,
+      `UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, claimed_at = NULL, last_error = NULL,
          last_status_code = ?, delivered_at = ?, updated_at = ?
        WHERE workspace_id = ? AND id = ? AND status = 'pending'`,
       [opts.status_code ?? null, opts.at, opts.at, this.s.ws, id],
@@ -238,7 +251,7 @@ export class DeliveryRepo {
   async markFailed(id: number, opts: DeliveryFailure & { at: number }): Promise<boolean> {
     const status: DeliveryStatus = opts.retry_at === null ? "failed" : "pending";
     const n = await this.s.x.run(
-      `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+      `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, claimed_at = NULL, last_error = ?,
          last_status_code = ?, updated_at = ?
        WHERE workspace_id = ? AND id = ? AND status = 'pending'`,
       [status, opts.retry_at, opts.error, opts.status_code ?? null, opts.at, this.s.ws, id],
