@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
+import { WalCheckpointer } from "../../src/store/sqlite/wal-checkpointer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slice-wal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,4 +57,17 @@ it("copies the committed event batches into the database file while the WAL is f
   } finally {
     await store.close();
   }
+});
+
+it("says once that the checkpoint thread failed, and still closes", async () => {
+  const lines: string[] = [];
+  // No such file: the thread's connection (fileMustExist) fails to open.
+  const path = join(dir, "missing", "slice.db");
+  const checkpointer = new WalCheckpointer(path, "normal", (line) => lines.push(line));
+  checkpointer.start();
+  const deadline = Date.now() + 30_000;
+  while (lines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await checkpointer.close();
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain(`${path}: the WAL checkpoint thread failed (`);
 });

@@ -20,13 +20,23 @@ export class WalCheckpointer {
   private started: Promise<Worker | null> | null = null;
   private exited: Promise<void> = Promise.resolve();
   private closed = false;
-  /** Why the thread stopped on its own, if it did (the writers' checkpoints carry on). */
-  failure: string | null = null;
+  private warned = false;
 
+  /**
+   * `warn` hears, once, that the thread failed: nothing is lost (the writers' automatic
+   * checkpoints carry on), but commits may stall again, and an operator should know why.
+   */
   constructor(
     private readonly path: string,
     private readonly synchronous: "full" | "normal",
+    private readonly warn: (line: string) => void = (line) => process.emitWarning(line),
   ) {}
+
+  private failed(why: string): void {
+    if (this.warned || this.closed) return;
+    this.warned = true;
+    this.warn(`${this.path}: the WAL checkpoint thread failed (${why}); commits checkpoint on their own`);
+  }
 
   /** Starts the thread once; it runs until `close`. A thread that fails to start is not retried. */
   start(): void {
@@ -42,13 +52,16 @@ export class WalCheckpointer {
       this.exited = new Promise<void>((done) => worker.once("exit", () => done()));
       worker.on("message", (m: { ready: true } | { error: string }) => {
         if ("ready" in m) resolve(worker);
-        else this.failure = m.error;
+        else this.failed(m.error);
       });
       worker.on("error", (e) => {
-        this.failure = e.message;
+        this.failed(e.message);
         resolve(null);
       });
-      worker.on("exit", () => resolve(null));
+      worker.on("exit", (code) => {
+        if (code !== 0) this.failed(`exit code ${code}`);
+        resolve(null);
+      });
     });
   }
 
