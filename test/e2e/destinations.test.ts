@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBrevoConnector } from "../../src/service/destinations/brevo.ts";
+import { createKitConnector } from "../../src/service/destinations/kit.ts";
 import type { Connector, DestinationKind } from "../../src/service/destinations/types.ts";
 import { type DelayProxy, startDelayProxy } from "../support/delay-proxy.ts";
 import { eventually, type Json, startTestServer, type TestServer } from "../support/server.ts";
@@ -41,6 +42,14 @@ interface Kind {
   killAfter?: number;
 }
 
+/**
+ * Kit's budget (120 requests per rolling 60 s for an API key, 600 for OAuth) over a window
+ * a tenth as long, on both sides: the live changes still wait for the window to roll, for
+ * 6 s rather than a minute.
+ */
+const KIT_RATE = { api_key: 120, oauth: 600 };
+const KIT_WINDOW_MS = 6_000;
+
 const KINDS: Kind[] = [
   { kind: "http", start: () => startHttpStandIn(), email: false, killAfter: 1 },
   {
@@ -51,7 +60,13 @@ const KINDS: Kind[] = [
     sizeKnown: true,
   },
   { kind: "mailchimp", start: () => startMailchimpStandIn(), email: true, sizeKnown: true },
-  { kind: "kit", start: () => startKitStandIn(), email: true, sizeKnown: true },
+  {
+    kind: "kit",
+    start: () => startKitStandIn({ rate: { ...KIT_RATE, windowMs: KIT_WINDOW_MS } }),
+    connectors: () => ({ kit: createKitConnector({ windowMs: KIT_WINDOW_MS }) }),
+    email: true,
+    sizeKnown: true,
+  },
   { kind: "meta", start: () => startMetaStandIn(), email: false, killAfter: 1 },
   { kind: "google", start: () => startGoogleStandIn(), email: false, killAfter: 1 },
 ];
@@ -171,8 +186,8 @@ describe.each(KINDS)("destination $kind", (k) => {
     }
     const r = await s.call("POST", "/v1/contacts/batch", { contacts: moves });
     expect(r.status).toBe(200);
-    // Kit's budget of 120 requests per rolling 60 s is spent by the full sync just before:
-    // its live calls wait for the window to roll (about 60 s), the others' take about 1 s.
+    // Kit's budget of 120 requests per rolling window is spent by the full sync just before:
+    // its live calls wait for the window to roll (KIT_WINDOW_MS), the others' take about 1 s.
     await eventually(() => same(stand.audience(), expected(stand, [...members])), 150_000, "changes");
     // Only the changed contacts travelled (a provider may need two calls per row, e.g. upsert then tag).
     const rows = rowsSent(stand, before);
