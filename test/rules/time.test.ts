@@ -134,9 +134,12 @@ describe("shift: calendar days and weeks", () => {
             let prev = Number.NEGATIVE_INFINITY;
             for (let x = t(iso) - 3 * HOUR; x <= t(iso) + 3 * HOUR; x += MIN / 2) {
               const y = shift(x, parseDuration(d), sign, tz);
-              expect(y, `${tz} ${sign > 0 ? "+" : "-"}${d} at ${formatInstant(x)}`).toBeGreaterThanOrEqual(
-                prev,
-              );
+              // 280,000 points: `expect` and its message only where the order breaks.
+              if (y < prev) {
+                expect(y, `${tz} ${sign > 0 ? "+" : "-"}${d} at ${formatInstant(x)}`).toBeGreaterThanOrEqual(
+                  prev,
+                );
+              }
               prev = y;
             }
           }
