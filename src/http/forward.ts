@@ -12,7 +12,8 @@
  * the workspace meanwhile goes on to the next holder; it is forwarded twice at most, so
  * leases moving back and forth cannot bounce it around.
  */
-import replyFrom from "@fastify/reply-from";
+// Types only (with `reply.from`): the plugin itself is loaded by the one process that forwards.
+import type {} from "@fastify/reply-from";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../service/errors.ts";
 import type { Slice } from "../service/slice.ts";
@@ -57,7 +58,9 @@ function unavailable(reply: FastifyReply, message: string): ApiError {
 /** Registers the forwarding hook: call after the hook that authenticates. */
 export function registerForwarding(app: FastifyInstance, slice: Slice, f: Forwarding): void {
   // No body timeout: the change stream is open for as long as its client listens.
-  void app.register(replyFrom, { undici: { headersTimeout: 120_000, bodyTimeout: 0 } });
+  // Loaded here, by a cluster node, not by every server that imports this module (undici and
+  // the plugin take most of a second to load).
+  void app.register(import("@fastify/reply-from"), { undici: { headersTimeout: 120_000, bodyTimeout: 0 } });
   app.addHook("onRequest", async (req, reply) => {
     // Which node answered: a forwarded answer carries the holder's, which replaces this.
     reply.raw.setHeader(ANSWERED_BY, f.nodeId);

@@ -3,7 +3,6 @@
  * `DATABASE_URL` wins), else the embedded SQLite file. Migrations are applied before
  * the store is returned.
  */
-import { openPostgresAdapter } from "./postgres/adapter.ts";
 import { SqlStore } from "./sql-store.ts";
 import { openSqliteAdapter } from "./sqlite/adapter.ts";
 import type { OpenStoreOptions, Store } from "./types.ts";
@@ -15,9 +14,10 @@ export const DEFAULT_SQLITE_PATH = "./data/slice.db";
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const clock = opts.clock ?? { now: () => Date.now() };
   const url = opts.databaseUrl?.trim() ?? "";
+  // The PostgreSQL driver is loaded only by a process that uses it.
   const adapter =
     url !== ""
-      ? openPostgresAdapter(url, opts.poolSize ?? 10)
+      ? (await import("./postgres/adapter.ts")).openPostgresAdapter(url, opts.poolSize ?? 10)
       : openSqliteAdapter(opts.sqlitePath || DEFAULT_SQLITE_PATH, opts.sqliteSynchronous ?? "full", clock);
   const store = new SqlStore(adapter, clock);
   try {

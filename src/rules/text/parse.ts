@@ -1,4 +1,5 @@
-import peggy from "peggy";
+import { createRequire } from "node:module";
+import type peggy from "peggy";
 import { isCalendarPeriod } from "../calendar.ts";
 import { ALL_OPS, isNoValueOp, type Op } from "../operators.ts";
 import {
@@ -162,7 +163,9 @@ function eventNode(t: Target, measure: { fn: MeasureFn; property?: string } | un
 let parser: peggy.Parser | undefined;
 
 function getParser(): peggy.Parser {
-  parser ??= peggy.generate(GRAMMAR);
+  // peggy itself is loaded with the first rule text read, not with every process that
+  // imports the rules (most of a second at a server's start).
+  parser ??= (createRequire(import.meta.url)("peggy") as typeof peggy).generate(GRAMMAR);
   return parser;
 }
 

@@ -4,7 +4,7 @@
  * `withRetry` with the caller's policy, honouring `Retry-After` or else Brevo's
  * `x-sib-ratelimit-reset` (seconds). Failures leave as `ProviderError`, like `ctx.http`'s.
  */
-import { BrevoClient, BrevoError, BrevoTimeoutError } from "@getbrevo/brevo";
+import type { BrevoClient, BrevoError } from "@getbrevo/brevo";
 import {
   describeFailure,
   type HttpResponse,
@@ -16,6 +16,27 @@ import {
 import type { ConnectorContext } from "./types.ts";
 
 export const BREVO_API_URL = "https://api.brevo.com/v3";
+
+type Sdk = typeof import("@getbrevo/brevo");
+let sdk: Sdk | null = null;
+
+/**
+ * The SDK, loaded by the first Brevo call: it takes over a second to load, which every
+ * server start and every process that never syncs to Brevo would pay.
+ */
+async function loadSdk(): Promise<Sdk> {
+  sdk ??= await import("@getbrevo/brevo");
+  return sdk;
+}
+
+/** Whether `e` is the SDK's error (none can exist before the SDK is loaded). */
+export function isBrevoError(e: unknown): e is BrevoError {
+  return sdk !== null && e instanceof sdk.BrevoError;
+}
+
+function isBrevoTimeout(e: unknown): boolean {
+  return sdk !== null && e instanceof sdk.BrevoTimeoutError;
+}
 
 /**
  * When to try again: 429 waits what `Retry-After` asks, else what `x-sib-ratelimit-reset`
@@ -39,8 +60,8 @@ export function classifyBrevo(res: HttpResponse): Verdict | undefined {
 }
 
 function verdictOf(e: unknown): Verdict {
-  if (e instanceof BrevoTimeoutError) return { retry: true, afterMs: null };
-  if (e instanceof BrevoError) {
+  if (isBrevoTimeout(e)) return { retry: true, afterMs: null };
+  if (isBrevoError(e)) {
     // No status: the request never got an answer (connection refused or reset).
     if (e.statusCode === undefined) return { retry: true, afterMs: null };
     return brevoVerdict(e.statusCode, e.rawResponse?.headers ?? new Headers());
@@ -58,16 +79,17 @@ export function brevoErrorBody(e: BrevoError): { code: string; message: string }
 }
 
 function toProviderError(e: unknown, what: string): unknown {
-  if (e instanceof BrevoTimeoutError) return new ProviderError(`${what}: timed out`, null, true);
-  if (!(e instanceof BrevoError)) return e;
+  if (isBrevoTimeout(e)) return new ProviderError(`${what}: timed out`, null, true);
+  if (!isBrevoError(e)) return e;
   const status = e.statusCode ?? null;
   const retryable = verdictOf(e).retry;
   const detail = status === null ? e.message : describeFailure(status, e.body ?? "");
   return new ProviderError(`${what}: ${detail}`, status, retryable, e.body ?? null);
 }
 
-export function brevoClient(ctx: ConnectorContext): BrevoClient {
+export async function brevoClient(ctx: ConnectorContext): Promise<BrevoClient> {
   const api = typeof ctx.config.api_url === "string" ? ctx.config.api_url : BREVO_API_URL;
+  const { BrevoClient } = await loadSdk();
   return new BrevoClient({
     apiKey: ctx.secrets.api_key ?? "",
     baseUrl: api,
@@ -87,11 +109,11 @@ export async function brevoCall<T>(
   fn: (client: BrevoClient) => Promise<T>,
   keep: (e: BrevoError) => boolean = () => false,
 ): Promise<T> {
-  const client = brevoClient(ctx);
+  const client = await brevoClient(ctx);
   try {
     return await withRetry(() => fn(client), verdictOf, ctx.http.policy);
   } catch (e) {
-    if (e instanceof BrevoError && !(e instanceof BrevoTimeoutError) && keep(e)) throw e;
+    if (isBrevoError(e) && !isBrevoTimeout(e) && keep(e)) throw e;
     throw toProviderError(e, what);
   }
 }

@@ -28,9 +28,9 @@
  * (Brevo ignores attributes the account does not define). Contacts without an email are
  * skipped ("no email"). Removal takes contacts out of the list only; they stay in Brevo.
  */
-import { BrevoError } from "@getbrevo/brevo";
+import type { BrevoError } from "@getbrevo/brevo";
 import type { JsonObject } from "../../store/types.ts";
-import { BREVO_API_URL, brevoCall, brevoErrorBody } from "./brevo-client.ts";
+import { BREVO_API_URL, brevoCall, brevoErrorBody, isBrevoError } from "./brevo-client.ts";
 import {
   DEFAULT_IMPORT_WAIT,
   type ImportOutcome,
@@ -188,8 +188,8 @@ async function addToList(ctx: ConnectorContext, emails: string[]): Promise<Set<s
     return new Set((res.contacts?.success ?? []).map((s) => String(s).toLowerCase()));
   } catch (e) {
     // "Contact already in list and/or does not exist": Brevo's answer when it added none.
-    if (e instanceof BrevoError && isAlreadyAnswer(e)) return new Set();
-    if (e instanceof BrevoError) throw rejectedBatch(e, what);
+    if (isBrevoError(e) && isAlreadyAnswer(e)) return new Set();
+    if (isBrevoError(e)) throw rejectedBatch(e, what);
     throw e;
   }
 }
@@ -278,7 +278,7 @@ export function createBrevoConnector(opts: BrevoConnectorOptions = {}): Connecto
         } catch (e) {
           // Addresses Brevo did not remove were not in the list (or not in Brevo): the
           // aim is met either way, and its all-absent answer is a 400.
-          if (!(e instanceof BrevoError)) throw e;
+          if (!isBrevoError(e)) throw e;
           if (!isAlreadyAnswer(e)) throw rejectedBatch(e, what);
         }
       }

@@ -47,7 +47,17 @@ interface ApiClient {
 }
 
 const require = createRequire(import.meta.url);
-const ApiClientCtor = require("@mailchimp/mailchimp_marketing/src/ApiClient.js") as new () => ApiClient;
+let apiClientCtor: (new () => ApiClient) | null = null;
+
+/**
+ * The SDK's client class, loaded with the first Mailchimp destination that calls: loading
+ * it (superagent and the generated API) takes most of a second, which every server start
+ * and every process that never syncs to Mailchimp would pay.
+ */
+function ApiClientCtor(): new () => ApiClient {
+  apiClientCtor ??= require("@mailchimp/mailchimp_marketing/src/ApiClient.js") as new () => ApiClient;
+  return apiClientCtor;
+}
 
 /** The SDK's error for an answer that is not 2xx (superagent's), or a transport error. */
 interface SdkError {
@@ -134,7 +144,7 @@ export class MailchimpApi {
     apiKey: string,
     private readonly policy: RetryPolicy,
   ) {
-    this.client = new ApiClientCtor();
+    this.client = new (ApiClientCtor())();
     this.client.basePath = baseUrl.replace(/\/+$/, "");
     // No `server` in the config: the SDK would replace the first "server" in the URL with it.
     this.client.setConfig({ apiKey });

@@ -7,8 +7,6 @@ import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 
 export interface S3Target {
   kind: "s3";
@@ -56,6 +54,12 @@ export async function uploadS3(
   body: AsyncIterable<Buffer>,
   contentType: string,
 ): Promise<string> {
+  // Loaded by the first upload: the AWS SDK takes over a second to load, which a server
+  // without S3 schedules would pay at every start.
+  const [{ S3Client }, { Upload }] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("@aws-sdk/lib-storage"),
+  ]);
   const client = new S3Client({
     region: target.region ?? DEFAULT_REGION,
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
