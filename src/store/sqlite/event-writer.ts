@@ -93,7 +93,8 @@ export class SqliteEventWriter {
    * import, a test) does not start a thread for it; a stream of them does, early.
    */
   static readonly CHECKPOINT_AFTER_ROWS = 20_000;
-  private rows = 0;
+  /** Rows still to come before the checkpoint thread starts (counted down once, then 0). */
+  private rowsBeforeCheckpoints = SqliteEventWriter.CHECKPOINT_AFTER_ROWS;
 
   /**
    * Inserts the batches in one transaction on the worker. Resolves with one outcome per
@@ -108,8 +109,13 @@ export class SqliteEventWriter {
         new Error("the store was used inside a transaction on the same database: use the transaction's `tx`"),
       );
     }
-    for (const b of batches) this.rows += b.type.length;
-    if (this.rows >= SqliteEventWriter.CHECKPOINT_AFTER_ROWS) this.checkpointer?.start();
+    if (this.rowsBeforeCheckpoints > 0) {
+      for (const b of batches) this.rowsBeforeCheckpoints -= b.type.length;
+      if (this.rowsBeforeCheckpoints <= 0) {
+        this.rowsBeforeCheckpoints = 0;
+        this.checkpointer?.start();
+      }
+    }
     return this.lock.mutex.run(async () => {
       const worker = await this.start();
       const id = this.nextId++;
