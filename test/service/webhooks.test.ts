@@ -560,7 +560,8 @@ describe("WebhookDispatcher", () => {
     expect(rx.hits).toHaveLength(1);
   });
 
-  it("delivers what a previous process left pending, in flight ones once their lease ran out", async () => {
+  /** A store whose previous process queued a delivery of `contacts`' entries to a receiver. */
+  async function leftByPrevious(contacts: string[]) {
     const first = await setup();
     const rx = await receiver();
     const hook = await first.store
@@ -569,11 +570,17 @@ describe("WebhookDispatcher", () => {
     const before = new WebhookDispatcher(first.store, { clock: first.clock, denyPrivate: false });
     await before.enqueue(
       first.ws,
-      await logChanges(first.store, first.ws, [
-        { segment_id: "s", contact_id: "in-flight", change: "entered" },
-        { segment_id: "s", contact_id: "queued", change: "entered" },
-      ]),
+      await logChanges(
+        first.store,
+        first.ws,
+        contacts.map((contact_id) => ({ segment_id: "s", contact_id, change: "entered" as const })),
+      ),
     );
+    return { first, rx, hook };
+  }
+
+  it("delivers what a previous process left pending, in flight ones once their lease ran out", async () => {
+    const { first, rx, hook } = await leftByPrevious(["in-flight", "queued"]);
     // The old process claimed one of them and died before recording the outcome.
     const all = (await first.store.workspace(first.ws).deliveries.list(hook.id)).data;
     const claimed: DeliveryJob[] = await first.store.workspace(first.ws).deliveries.claim({
@@ -604,19 +611,7 @@ describe("WebhookDispatcher", () => {
   });
 
   it("a process that takes the workspace on sends the previous one's unfinished attempts at once", async () => {
-    const first = await setup();
-    const rx = await receiver();
-    const hook = await first.store
-      .workspace(first.ws)
-      .webhooks.create({ url: rx.url(), events: ["segment.entered"] });
-    const before = new WebhookDispatcher(first.store, { clock: first.clock, denyPrivate: false });
-    await before.enqueue(
-      first.ws,
-      await logChanges(first.store, first.ws, [
-        { segment_id: "s", contact_id: "in-flight", change: "entered" },
-        { segment_id: "s", contact_id: "waiting", change: "entered" },
-      ]),
-    );
+    const { first, rx, hook } = await leftByPrevious(["in-flight", "waiting"]);
     const [inFlight, waiting] = (await first.store.workspace(first.ws).deliveries.list(hook.id)).data
       .slice()
       .sort((a, b) => a.id - b.id);
