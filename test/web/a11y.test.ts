@@ -358,6 +358,9 @@ describe("web app: accessibility of every page", () => {
     await page.keyboard.press("Enter");
     await moveTo("ArrowDown", (f) => f.label === "Field condition", "Field condition", 10);
     await page.keyboard.press("Enter");
+    // On a loaded machine the new condition can render after the next keys: tabbing starts
+    // once it is there.
+    await page.locator('[data-path="rule.conditions[1]"]').first().waitFor();
     const added = (f: { label: string; path: string }) => f.path === "rule.conditions[1]";
     await moveTo("Tab", (f) => added(f) && f.label === "Field", "the new condition's field", 80);
     // The search box holds the current field's name: replaced, not appended to. A search
