@@ -15,6 +15,9 @@ import {
   unpackStrings,
 } from "./snapshot-io.ts";
 
+/** One of a column's typed arrays, one slot per contact (column-growth.ts). */
+export type GrowableArray = Float64Array | Int32Array | Int8Array;
+
 export class StringColumn {
   readonly kind = "string";
   codes: Int32Array;
@@ -27,6 +30,16 @@ export class StringColumn {
     const next = new Int32Array(cap).fill(-1);
     next.set(this.codes);
     this.codes = next;
+  }
+  /** The arrays a growth copies (column-growth.ts), the value each holds where missing, and the swap. */
+  arrays(): GrowableArray[] {
+    return [this.codes];
+  }
+  missing(): number[] {
+    return [-1];
+  }
+  adopt(arrays: GrowableArray[]): void {
+    this.codes = arrays[0] as Int32Array;
   }
   clear(i: number): void {
     this.codes[i] = -1;
@@ -55,6 +68,16 @@ export class NumberColumn {
       codes.set(this.days.codes);
       this.days.codes = codes;
     }
+  }
+  arrays(): GrowableArray[] {
+    return this.days === null ? [this.values] : [this.values, this.days.codes];
+  }
+  missing(): number[] {
+    return [Number.NaN, DAY_NOT_SET];
+  }
+  adopt(arrays: GrowableArray[]): void {
+    this.values = arrays[0] as Float64Array;
+    if (this.days !== null) this.days.codes = arrays[1] as Int32Array;
   }
   set(i: number, v: number): void {
     this.values[i] = v;
@@ -85,6 +108,15 @@ export class BooleanColumn {
     next.set(this.values);
     this.values = next;
   }
+  arrays(): GrowableArray[] {
+    return [this.values];
+  }
+  missing(): number[] {
+    return [-1];
+  }
+  adopt(arrays: GrowableArray[]): void {
+    this.values = arrays[0] as Int8Array;
+  }
   clear(i: number): void {
     this.values[i] = -1;
   }
@@ -96,6 +128,14 @@ export class ListColumn {
   lists: (Int32Array | null)[] = [];
   readonly dict = new Dictionary();
   grow(_cap: number): void {}
+  /** A plain array, which grows by itself. */
+  arrays(): GrowableArray[] {
+    return [];
+  }
+  missing(): number[] {
+    return [];
+  }
+  adopt(_arrays: GrowableArray[]): void {}
   clear(i: number): void {
     this.lists[i] = null;
   }

@@ -6,6 +6,7 @@
 import { BUILTIN_KEYS } from "../contract/fields.ts";
 import type { FieldDef, FieldRegistry, FieldType } from "../rules/fields.ts";
 import { Bitset } from "./bitset.ts";
+import { ColumnGrowth } from "./column-growth.ts";
 import {
   type Column,
   type ColumnState,
@@ -28,6 +29,7 @@ import {
   numbersWriter,
 } from "./contact-values.ts";
 import { normalize } from "./dictionary.ts";
+import { stepsLeft } from "./prefault.ts";
 import {
   type PackedStrings,
   packStrings,
@@ -36,6 +38,7 @@ import {
   type SnapshotWriter,
   unpackStrings,
 } from "./snapshot-io.ts";
+import { StringIndex } from "./string-index.ts";
 import type { ContactInput, FieldValue } from "./types.ts";
 
 export { BooleanColumn, type Column, ListColumn, NumberColumn, StringColumn } from "./columns.ts";
@@ -83,10 +86,17 @@ export class ContactTable {
   readonly undeclared = new Set<string>();
   /** Contact id of each index; deleted contacts keep their slot with `alive` cleared. */
   readonly ids: string[] = [];
-  private readonly indexById = new Map<string, number>();
+  private readonly indexById = new StringIndex();
   readonly columns = new Map<string, Column>();
   alive: Bitset = new Bitset(0);
   private cap = 0;
+  /** The columns' larger arrays being filled ahead of need (column-growth.ts), if any. */
+  private growth: ColumnGrowth | null = null;
+  /**
+   * The capacity from which the columns grow ahead of need; smaller tables grow at
+   * once (a few milliseconds at most). Tests lower it.
+   */
+  static growAheadFrom = 1 << 16;
   private liveCount = 0;
   /**
    * Each contact's external id as written (null: none), beside the column's normalised
@@ -101,7 +111,7 @@ export class ContactTable {
    * answer against the columns, so an entry left behind answers nothing rather than a
    * wrong contact; while it is being built, a contact not reached yet is not found.
    */
-  private identity: { email: Map<string, number>; external: Map<string, number> } | null = null;
+  private identity: { email: StringIndex; external: StringIndex } | null = null;
   /** Contacts below this index have been indexed by `indexKeys`. */
   private indexedTo = 0;
 
@@ -135,12 +145,43 @@ export class ContactTable {
     return this.indexById.get(id);
   }
 
+  /** The rows the columns have room for (tests). */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /**
+   * Room for `n` contacts. Once seven eighths of the columns' rows are taken, each new
+   * contact fills a few rows of the larger arrays (ROWS_PER_STEP: the copy is done long
+   * before the last eighth is), so no one contact waits for all of them.
+   */
   private ensureCapacity(n: number): void {
+    if (n <= this.cap) {
+      if (this.growth === null && this.cap >= ContactTable.growAheadFrom && n > this.cap - (this.cap >>> 3)) {
+        this.growth = new ColumnGrowth(this.columns.values(), this.cap, this.cap * 2);
+      }
+      if (this.growth?.step(Math.max(ROWS_PER_STEP, Math.ceil((2 * this.cap) / stepsLeft(this.cap - n)))))
+        this.finishGrowth();
+      return;
+    }
+    if (this.growth !== null) this.finishGrowth();
     if (n <= this.cap) return;
     let cap = Math.max(1024, this.cap);
     while (cap < n) cap *= 2;
     for (const col of this.columns.values()) col.grow(cap);
     this.cap = cap;
+  }
+
+  private finishGrowth(): void {
+    const growth = this.growth!;
+    this.growth = null;
+    growth.finish(this.columns.values());
+    this.cap = growth.next;
+  }
+
+  /** After a write to row `i` of the columns: a growth copies it again. */
+  private wrote(i: number): void {
+    this.growth?.wrote(i);
   }
 
   /** Index of `id`, creating an empty live contact when unknown. */
@@ -165,6 +206,7 @@ export class ContactTable {
     this.unindex(i);
     this.externals[i] = null;
     for (const col of this.columns.values()) col.clear(i);
+    this.wrote(i);
     this.alive.set(i);
     this.liveCount++;
   }
@@ -194,6 +236,7 @@ export class ContactTable {
       if (patch && !values.has(key)) continue;
       if (writeValue(col, i, values.get(key)) || !existed) changed.push(key);
     }
+    this.wrote(i);
     if (!patch || values.has("external_id")) this.setExternal(i, c.external_id, values.get("external_id"));
     if (keys) this.reindex(i);
     return { index: i, changed };
@@ -219,6 +262,7 @@ export class ContactTable {
     this.unindex(i);
     for (let k = 0; k < plan.builtin.length; k++) writeValue(plan.builtin[k], i, values[k]);
     for (const [key, col] of plan.custom) writeValue(col, i, custom?.get(key));
+    this.wrote(i);
     this.setExternal(i, c.external_id, values[plan.externalId]);
     this.reindex(i);
     return i;
@@ -277,6 +321,7 @@ export class ContactTable {
     for (let k = 0; k < n; k++) idx[k] = this.ensure(b.ids[k]);
     if (this.identity !== null) for (let k = 0; k < n; k++) this.unindex(idx[k]);
     for (const write of writes) write(idx);
+    if (this.growth !== null) for (let k = 0; k < n; k++) this.wrote(idx[k]);
     const codes = externals === null ? null : (b.columns.external_id as { codes: Int32Array }).codes;
     for (let k = 0; k < n; k++) this.externals[idx[k]] = externals === null ? null : externals[codes![k]];
     if (this.identity !== null) for (let k = 0; k < n; k++) this.reindex(idx[k]);
@@ -339,11 +384,12 @@ export class ContactTable {
 
   /** Sets one field from an already converted value (profile effects of events); true if it changed. */
   setString(i: number, key: string, v: string | null): boolean {
-    if (key !== "email" && key !== "external_id") return writeValue(this.columns.get(key)!, i, v);
-    this.unindex(i);
+    const indexed = key === "email" || key === "external_id";
+    if (indexed) this.unindex(i);
     const changed = writeValue(this.columns.get(key)!, i, v);
+    this.wrote(i);
     if (key === "external_id") this.externals[i] = v;
-    this.reindex(i);
+    if (indexed) this.reindex(i);
     return changed;
   }
 
@@ -357,7 +403,9 @@ export class ContactTable {
       if (n !== "") current.add(n);
     }
     for (const t of remove) current.delete(normalize(t));
-    return writeValue(col, i, [...current]);
+    const changed = writeValue(col, i, [...current]);
+    this.wrote(i);
+    return changed;
   }
 
   remove(id: string): number | undefined {
@@ -366,6 +414,7 @@ export class ContactTable {
     this.unindex(i);
     this.externals[i] = null;
     for (const col of this.columns.values()) col.clear(i);
+    this.wrote(i);
     this.alive.clear(i);
     this.liveCount--;
     return i;
@@ -453,7 +502,7 @@ export class ContactTable {
    * once every contact is indexed. Writes keep it from its first call on.
    */
   indexKeys(budget = Number.POSITIVE_INFINITY): boolean {
-    this.identity ??= { email: new Map(), external: new Map() };
+    this.identity ??= { email: new StringIndex(), external: new StringIndex() };
     const end = Math.min(this.ids.length, this.indexedTo + budget);
     for (let i = this.indexedTo; i < end; i++) if (this.alive.has(i)) this.reindex(i);
     this.indexedTo = end;
@@ -549,6 +598,7 @@ export class ContactTable {
   /** Then its arrays. */
   restoreArrays(r: SnapshotReader, s: ContactTableState): void {
     // The columns adopt the snapshot's arrays, which have the capacity it was written with.
+    this.growth = null;
     this.cap = s.cap;
     for (const c of s.columns) restoreColumn(this.columns.get(c.key)!, r, c, this.ids.length);
     this.alive = new Bitset(s.alive.size, r.array(s.alive.words, Uint32Array));
@@ -578,6 +628,13 @@ export class ContactTable {
     }
   }
 }
+
+/**
+ * Rows of each larger array filled per new contact while the columns grow ahead, at
+ * least: twice what fills them (all 2·cap rows) within the cap/8 contacts left, so the
+ * swap comes at about the last sixteenth. More where a bulk load left less room.
+ */
+const ROWS_PER_STEP = 32;
 
 export function checkId(id: unknown): void {
   if (typeof id !== "string" || id === "")

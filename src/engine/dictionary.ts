@@ -1,3 +1,5 @@
+import { StringIndex } from "./string-index.ts";
+
 /** Normalised form of every string the rules compare (SPEC §3.2: case and surrounding spaces ignored). */
 export function normalize(s: string): string {
   return s.trim().toLowerCase();
@@ -9,7 +11,7 @@ export function normalize(s: string): string {
  */
 export class Dictionary {
   readonly values: string[] = [];
-  private readonly codes = new Map<string, number>();
+  private readonly codes = new StringIndex();
 
   /** Code of an already normalised string, adding it if new. */
   intern(s: string): number {

@@ -33,6 +33,7 @@ import { EFFECT_EVENT_TYPES, type EffectField, type EffectsState, ProfileEffects
 import { checkEvent } from "./event-input.ts";
 import { EventColumns, EventStore, type EventStoreState, type EventTable } from "./events.ts";
 import { TimerHeap } from "./heap.ts";
+import { GrowthAhead } from "./prefault.ts";
 import { plainForTimers, relativeKeys, relativeNodes } from "./rank.ts";
 import { RankRegistry } from "./rank-index.ts";
 import { MembershipRows } from "./rows.ts";
@@ -189,6 +190,8 @@ export class Engine {
   private eventContactId = "";
   /** Contact capacity per-contact structures were last grown to. */
   private grownTo = -1;
+  /** Their arrays for the next capacity, touched ahead of need (prefault.ts). */
+  private readonly ahead = new GrowthAhead<SegmentState>();
   private readonly live: SegmentEnv;
   /** Maintained membership by contact, in step with every segment's `bits`. */
   private readonly rows = new MembershipRows();
@@ -1067,15 +1070,30 @@ export class Engine {
   /** Keeps per-contact structures as large as the contact table. */
   private grow(): void {
     const size = this.contacts.alive.size;
-    if (size === this.grownTo) return;
-    this.grownTo = size;
-    if (this.nextDue.length < size) {
-      const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
-      n.set(this.nextDue);
-      this.nextDue = n;
+    if (size === this.grownTo) {
+      this.ahead.step(size, this.contacts.size, () => ({ rows: this.rows, segments: this.order }));
+      return;
     }
-    for (const st of this.order) if (st.bits.size < size) st.bits = st.bits.resized(size);
-    this.rows.ensure(size, this.slots);
+    this.grownTo = size;
+    const ahead = this.ahead.take(size);
+    if (this.nextDue.length < size) {
+      if (ahead !== null && ahead.due !== null && this.nextDue.length <= size)
+        this.nextDue = ahead.due.take(this.nextDue);
+      else {
+        const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
+        n.set(this.nextDue);
+        this.nextDue = n;
+      }
+    }
+    for (const st of this.order) {
+      if (st.bits.size >= size) continue;
+      const words = ahead?.bits.get(st);
+      st.bits =
+        words !== undefined && st.bits.words.length <= words.length
+          ? new Bitset(size, words.take(st.bits.words))
+          : st.bits.resized(size);
+    }
+    this.rows.ensure(size, this.slots, ahead?.rows ?? null);
   }
 
   private reorder(): void {

@@ -7,6 +7,7 @@
 import { quintileScore, rankRoom } from "../rules/rank.ts";
 import type { ContactTable } from "./contacts.ts";
 import { OrderStat } from "./order-stat.ts";
+import { GrowthAhead, Prefaulted, stepsLeft } from "./prefault.ts";
 
 /** One cut: members are above it (`gt`) or below it. ±∞ for everyone or no one. */
 interface Cut {
@@ -47,6 +48,8 @@ export class RankIndex {
   private readonly ranks = new Map<string, { top: boolean; basis: number }>();
   private scored = false;
   private cache = new Map<string, { version: number; at: number }>();
+  /** `values` for twice as many contacts, touched ahead of need (prefault.ts). */
+  private ahead: Prefaulted<Float64Array<ArrayBuffer>> | null = null;
 
   constructor(
     readonly key: string,
@@ -103,10 +106,20 @@ export class RankIndex {
    * answer may have changed with it, or null when its value did not change.
    */
   update(c: number, alive: boolean): number[] | null {
-    if (c >= this.values.length) {
-      const grown = new Float64Array(Math.max(c + 1, this.values.length * 2, 1024)).fill(Number.NaN);
-      grown.set(this.values);
-      this.values = grown;
+    const cap = this.values.length;
+    if (c >= cap) {
+      const length = Math.max(c + 1, cap * 2, 1024);
+      const ahead = this.ahead;
+      this.ahead = null;
+      if (ahead !== null && ahead.length === length) this.values = ahead.take(this.values);
+      else {
+        const grown = new Float64Array(length).fill(Number.NaN);
+        grown.set(this.values);
+        this.values = grown;
+      }
+    } else if (cap >= GrowthAhead.from && c > cap - (cap >>> 3)) {
+      this.ahead ??= new Prefaulted(new Float64Array(cap * 2), Number.NaN);
+      this.ahead.stepOver(stepsLeft(cap - c));
     }
     const before = this.values[c];
     const after = alive ? this.read(c) : Number.NaN;

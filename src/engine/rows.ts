@@ -6,6 +6,7 @@
  * miss per segment, and over a row is one in all.
  */
 import type { Bitset } from "./bitset.ts";
+import { Prefaulted } from "./prefault.ts";
 
 export class MembershipRows {
   /** Words per contact. */
@@ -13,11 +14,19 @@ export class MembershipRows {
   private words = new Int32Array(0);
   private contacts = 0;
 
-  /** Room for `contacts` contacts and slots 0 … `slots` − 1, keeping every bit. */
-  ensure(contacts: number, slots: number): void {
+  /**
+   * Room for `contacts` contacts and slots 0 … `slots` − 1, keeping every bit; `ahead`,
+   * the words made ahead for it by `successor`, where they fit.
+   */
+  ensure(contacts: number, slots: number, ahead: Prefaulted<Int32Array<ArrayBuffer>> | null = null): void {
     const stride = Math.max(this.stride, (slots + 31) >>> 5);
     if (contacts <= this.contacts && stride === this.stride) return;
     const n = Math.max(contacts, this.contacts);
+    if (stride === this.stride && ahead !== null && ahead.length === n * stride) {
+      this.words = ahead.take(this.words);
+      this.contacts = n;
+      return;
+    }
     const words = new Int32Array(n * stride);
     if (stride === this.stride) words.set(this.words);
     else
@@ -26,6 +35,11 @@ export class MembershipRows {
     this.words = words;
     this.stride = stride;
     this.contacts = n;
+  }
+
+  /** Words for `contacts` contacts at the current stride, to be touched ahead of `ensure` (prefault.ts). */
+  successor(contacts: number): Prefaulted<Int32Array<ArrayBuffer>> | null {
+    return contacts > this.contacts ? new Prefaulted(new Int32Array(contacts * this.stride), 0) : null;
   }
 
   has(slot: number, c: number): boolean {
