@@ -192,6 +192,8 @@ export class Engine {
   private grownTo = -1;
   /** Their arrays for the next capacity, touched ahead of need (prefault.ts). */
   private readonly ahead = new GrowthAhead<SegmentState>();
+  /** The contact count when `ahead` was last asked to step (-1: not yet seen). */
+  private aheadAt = -1;
   private readonly live: SegmentEnv;
   /** Maintained membership by contact, in step with every segment's `bits`. */
   private readonly rows = new MembershipRows();
@@ -1071,7 +1073,13 @@ export class Engine {
   private grow(): void {
     const size = this.contacts.alive.size;
     if (size === this.grownTo) {
-      this.ahead.step(size, this.contacts.size, () => ({ rows: this.rows, segments: this.order }));
+      // Only new contacts bring the doubling nearer: while none arrive (a stream of
+      // events for known ones), nothing is made or touched ahead.
+      const used = this.contacts.size;
+      if (used > this.aheadAt) {
+        if (this.aheadAt >= 0) this.ahead.step(size, used, () => ({ rows: this.rows, segments: this.order }));
+        this.aheadAt = used;
+      }
       return;
     }
     this.grownTo = size;

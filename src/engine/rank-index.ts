@@ -50,6 +50,8 @@ export class RankIndex {
   private cache = new Map<string, { version: number; at: number }>();
   /** `values` for twice as many contacts, touched ahead of need (prefault.ts). */
   private ahead: Prefaulted<Float64Array<ArrayBuffer>> | null = null;
+  /** The highest contact index the index has seen. */
+  private highest = -1;
 
   constructor(
     readonly key: string,
@@ -62,6 +64,7 @@ export class RankIndex {
     this.values = new Float64Array(contacts.alive.size).fill(Number.NaN);
     const alive = contacts.alive.toArray();
     for (const c of alive) this.values[c] = this.read(c);
+    this.highest = Math.max(this.highest, contacts.size - 1);
     this.stat.loadColumn(this.values, alive);
     this.version++;
   }
@@ -108,6 +111,7 @@ export class RankIndex {
   update(c: number, alive: boolean): number[] | null {
     const cap = this.values.length;
     if (c >= cap) {
+      this.highest = c;
       const length = Math.max(c + 1, cap * 2, 1024);
       const ahead = this.ahead;
       this.ahead = null;
@@ -117,9 +121,13 @@ export class RankIndex {
         grown.set(this.values);
         this.values = grown;
       }
-    } else if (cap >= GrowthAhead.from && c > cap - (cap >>> 3)) {
-      this.ahead ??= new Prefaulted(new Float64Array(cap * 2), Number.NaN);
-      this.ahead.stepOver(stepsLeft(cap - c));
+    } else if (c > this.highest) {
+      // A contact new to the index: the doubling comes nearer (known ones do not).
+      this.highest = c;
+      if (cap >= GrowthAhead.from && c > cap - (cap >>> 3)) {
+        this.ahead ??= new Prefaulted(new Float64Array(cap * 2), Number.NaN);
+        this.ahead.stepOver(stepsLeft(cap - c));
+      }
     }
     const before = this.values[c];
     const after = alive ? this.read(c) : Number.NaN;
