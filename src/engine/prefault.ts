@@ -75,7 +75,7 @@ export interface Successors<K> {
 }
 
 /**
- * An engine's per-contact arrays, grown ahead: `step` at every write while they hold
+ * An engine's per-contact arrays, grown ahead: `step` at every new contact while they hold
  * `size` contacts; `take(size)` at the growth gives the successors made for that size.
  * The contact table doubles its size when full (contacts.ts), so the next size is twice
  * the current one; a bulk load that jumps further finds none and grows as before.
