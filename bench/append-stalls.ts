@@ -10,14 +10,7 @@
  */
 import { Dictionary } from "../src/engine/dictionary.ts";
 import { EventTable } from "../src/engine/events.ts";
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive whole number`);
-  return v;
-}
+import { flag } from "./util.ts";
 
 const contacts = flag("--contacts", 100_000);
 const loaded = flag("--loaded", 2_000_000);

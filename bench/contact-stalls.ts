@@ -11,14 +11,7 @@ import { type DatasetSpec, generateContacts, generateEvents, NOW } from "../src/
 import { Engine } from "../src/engine/index.ts";
 import { liveSegments } from "./sections/live.ts";
 import { benchEngineOptions } from "./sections/load.ts";
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive whole number`);
-  return v;
-}
+import { flag } from "./util.ts";
 
 const loaded = flag("--loaded", 1_040_000);
 const events = flag("--events", 4_000_000);

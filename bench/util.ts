@@ -92,3 +92,12 @@ export function table(rows: readonly (readonly string[])[]): string[] {
     r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
   return [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
 }
+
+/** A positive whole-number flag of a bench script (`--name N`), or `fallback` when not given. */
+export function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive whole number`);
+  return v;
+}
