@@ -29,7 +29,7 @@ import {
   numbersWriter,
 } from "./contact-values.ts";
 import { normalize } from "./dictionary.ts";
-import { stepsLeft } from "./prefault.ts";
+import { nearlyFull, stepsLeft } from "./prefault.ts";
 import {
   type PackedStrings,
   packStrings,
@@ -157,7 +157,7 @@ export class ContactTable {
    */
   private ensureCapacity(n: number): void {
     if (n <= this.cap) {
-      if (this.growth === null && this.cap >= ContactTable.growAheadFrom && n > this.cap - (this.cap >>> 3)) {
+      if (this.growth === null && this.cap >= ContactTable.growAheadFrom && nearlyFull(n, this.cap)) {
         this.growth = new ColumnGrowth(this.columns.values(), this.cap, this.cap * 2);
       }
       if (this.growth?.step(Math.max(ROWS_PER_STEP, Math.ceil((2 * this.cap) / stepsLeft(this.cap - n)))))

@@ -1085,8 +1085,7 @@ export class Engine {
     this.grownTo = size;
     const ahead = this.ahead.take(size);
     if (this.nextDue.length < size) {
-      if (ahead !== null && ahead.due !== null && this.nextDue.length <= size)
-        this.nextDue = ahead.due.take(this.nextDue);
+      if (ahead?.due) this.nextDue = ahead.due.take(this.nextDue);
       else {
         const n = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
         n.set(this.nextDue);
@@ -1096,10 +1095,7 @@ export class Engine {
     for (const st of this.order) {
       if (st.bits.size >= size) continue;
       const words = ahead?.bits.get(st);
-      st.bits =
-        words !== undefined && st.bits.words.length <= words.length
-          ? new Bitset(size, words.take(st.bits.words))
-          : st.bits.resized(size);
+      st.bits = words !== undefined ? new Bitset(size, words.take(st.bits.words)) : st.bits.resized(size);
     }
     this.rows.ensure(size, this.slots, ahead?.rows ?? null);
   }

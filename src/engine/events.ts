@@ -15,6 +15,7 @@
  */
 import type { Dictionary } from "./dictionary.ts";
 import { normalize } from "./dictionary.ts";
+import { nearlyFull } from "./prefault.ts";
 import { SlabGrowth } from "./slab-growth.ts";
 import {
   type PackedStrings,
@@ -221,7 +222,7 @@ export class EventTable {
       if (
         this.growth === null &&
         this.times.length >= EventTable.growAheadFrom &&
-        n * 8 > this.times.length * 7
+        nearlyFull(n, this.times.length)
       )
         this.growth = new SlabGrowth(this.times.length * 2, this);
       return;

@@ -48,6 +48,15 @@ export class Prefaulted<T extends PlainArray> {
 }
 
 /**
+ * Whether `used` of `cap` slots are past seven eighths: where every structure that
+ * grows ahead of need (event slabs, contact columns, the engine's per-contact arrays)
+ * starts its larger arrays, leaving an eighth of the slots to spread the work over.
+ */
+export function nearlyFull(used: number, cap: number): boolean {
+  return used * 8 > cap * 7;
+}
+
+/**
  * Over how many more contacts the successors are touched when `room` contacts are left
  * before the crossing: half of them, so the touching is done well before it, also when
  * a bulk load left the table nearly full.
@@ -92,7 +101,7 @@ export class GrowthAhead<K> {
    * outside its heap.
    */
   step(size: number, used: number, arrays: () => PerContactArrays<K>): void {
-    if (size < GrowthAhead.from || used <= size - (size >>> 3)) return;
+    if (size < GrowthAhead.from || !nearlyFull(used, size)) return;
     const target = size * 2;
     let next = this.next;
     if (next !== null && next.size === target && next.done) return;
@@ -107,30 +116,28 @@ export class GrowthAhead<K> {
         done: false,
       };
     }
+    // At most one array is made per step: the due times, then the rows, then each segment's bits.
     let made = false;
-    const make = <T>(f: () => T): T | null => {
-      if (made) return null;
+    if (next.due === null) {
+      next.due = new Prefaulted(new Float64Array(target), Number.POSITIVE_INFINITY);
       made = true;
-      return f();
-    };
-    next.due ??= make(() => new Prefaulted(new Float64Array(target), Number.POSITIVE_INFINITY));
-    if (!next.rowsAsked && !made) {
+    } else if (!next.rowsAsked) {
       next.rowsAsked = made = true;
       next.rows = now.rows.successor(target);
     }
     const steps = stepsLeft(size - used);
-    let done = next.due?.stepOver(steps) === true;
+    let done = next.due.stepOver(steps);
     if (next.rows !== null) done = next.rows.stepOver(steps) && done;
     const words = (target + 31) >>> 5;
     for (const key of now.segments) {
       let p = next.bits.get(key);
       if (p === undefined) {
-        const fresh = make(() => new Prefaulted(new Uint32Array(words), 0));
-        if (fresh === null) {
+        if (made) {
           done = false;
           continue;
         }
-        p = fresh;
+        made = true;
+        p = new Prefaulted(new Uint32Array(words), 0);
         next.bits.set(key, p);
       }
       done = p.stepOver(steps) && done;

@@ -7,7 +7,7 @@
 import { quintileScore, rankRoom } from "../rules/rank.ts";
 import type { ContactTable } from "./contacts.ts";
 import { OrderStat } from "./order-stat.ts";
-import { GrowthAhead, Prefaulted, stepsLeft } from "./prefault.ts";
+import { GrowthAhead, nearlyFull, Prefaulted, stepsLeft } from "./prefault.ts";
 
 /** One cut: members are above it (`gt`) or below it. ±∞ for everyone or no one. */
 interface Cut {
@@ -124,7 +124,7 @@ export class RankIndex {
     } else if (c > this.highest) {
       // A contact new to the index: the doubling comes nearer (known ones do not).
       this.highest = c;
-      if (cap >= GrowthAhead.from && c > cap - (cap >>> 3)) {
+      if (cap >= GrowthAhead.from && nearlyFull(c, cap)) {
         this.ahead ??= new Prefaulted(new Float64Array(cap * 2), Number.NaN);
         this.ahead.stepOver(stepsLeft(cap - c));
       }
