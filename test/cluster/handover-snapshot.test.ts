@@ -6,12 +6,12 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { preferredNode } from "../../src/cluster/placement.ts";
 import type { RunningServer } from "../../src/http/start.ts";
 import { snapshotPath } from "../../src/service/snapshot/file.ts";
 import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
-import { ADMIN_KEY, callJson, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callJson, callJsonRetrying, eventually } from "../support/server.ts";
 
 const LEASE_MS = 2_000;
 const dir = mkdtempSync(join(tmpdir(), "slice-shared-snapshots-"));
@@ -35,13 +35,15 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
   }, 60_000);
 
   it("starts the next holder from the file the last one wrote as it let go", async () => {
+    onTestFailed(() => console.log(cluster.logs()));
     const a = await cluster.node("a", LEASE_MS, { snapshotDir: dir });
+    await eventually(() => a.slice.servesHere("ws_default"), 15_000, "a holds ws_default");
     const workspaces: { id: string; key: string; segment: string }[] = [];
     for (let i = 0; i < 4; i++) {
-      const w = await callJson(a.url, ADMIN_KEY, "POST", "/v1/workspaces", { name: `w${i}` });
+      const w = await callJsonRetrying(a.url, ADMIN_KEY, "POST", "/v1/workspaces", { name: `w${i}` });
       expect(w.status).toBe(201);
       const key = w.json.api_key as string;
-      const seg = await callJson(a.url, key, "POST", "/v1/segments", {
+      const seg = await callJsonRetrying(a.url, key, "POST", "/v1/segments", {
         name: "buyers",
         rule_text: "count(purchase) >= 2",
       });
@@ -52,7 +54,7 @@ describe("a hand-over between nodes sharing a snapshot directory", () => {
         type: "purchase",
         contact: { email: `c${k % 30}@example.com` },
       }));
-      expect((await callJson(a.url, key, "POST", "/v1/events", events)).status).toBe(200);
+      expect((await callJsonRetrying(a.url, key, "POST", "/v1/events", events)).status).toBe(200);
       workspaces.push({ id: (w.json.workspace as { id: string }).id, key, segment: seg.json.id as string });
     }
     await eventually(() => workspaces.every((w) => a.slice.servesHere(w.id)), 10_000, "a holds them all");

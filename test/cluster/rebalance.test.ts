@@ -3,12 +3,12 @@
  * time, the workspaces rendezvous hashing now prefers on it, while writes go on through
  * the first node, and nothing acknowledged is lost on the way (docs/cluster.md).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { preferredNode } from "../../src/cluster/placement.ts";
 import type { RunningServer } from "../../src/http/start.ts";
 import { freshSizes, missingAcknowledged } from "../support/cluster-checks.ts";
 import { type InProcessCluster, startInProcessCluster } from "../support/in-process-cluster.ts";
-import { ADMIN_KEY, callJson, eventually } from "../support/server.ts";
+import { ADMIN_KEY, callJson, callJsonRetrying, eventually } from "../support/server.ts";
 
 const LEASE_MS = 2_000;
 const WORKSPACES = 6;
@@ -86,13 +86,15 @@ describe("a node joining a cluster", () => {
   }, 60_000);
 
   it("is handed the workspaces rendezvous prefers on it, one at a time, losing no write", async () => {
+    onTestFailed(() => console.log(cluster.logs()));
     const a = await node("a");
+    await eventually(() => a.slice.servesHere("ws_default"), 15_000, "a holds ws_default");
     const workspaces: Ws[] = [];
     for (let i = 0; i < WORKSPACES; i++) {
-      const w = await post(a.url, ADMIN_KEY, "/v1/workspaces", { name: `w${i}` });
+      const w = await callJsonRetrying(a.url, ADMIN_KEY, "POST", "/v1/workspaces", { name: `w${i}` });
       expect(w.status).toBe(201);
       const key = w.json.api_key as string;
-      const seg = await post(a.url, key, "/v1/segments", {
+      const seg = await callJsonRetrying(a.url, key, "POST", "/v1/segments", {
         name: "buyers",
         rule_text: "count(purchase) >= 2",
       });

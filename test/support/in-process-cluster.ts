@@ -16,6 +16,8 @@ export interface InProcessCluster {
   servers: RunningServer[];
   /** Starts node `id` with a lease of `leaseMs`; `extra` adds or overrides settings. */
   node(id: string, leaseMs: number, extra?: Partial<StartOptions>): Promise<RunningServer>;
+  /** What the nodes logged, each line prefixed with its node (for a failing test to print). */
+  logs(): string;
   /** Closes every node, then NATS and PostgreSQL. */
   stop(): Promise<void>;
 }
@@ -23,6 +25,7 @@ export interface InProcessCluster {
 export async function startInProcessCluster(database: string): Promise<InProcessCluster> {
   const [pg, nats] = await Promise.all([startPostgres(database), startNatsCluster({ size: 1 })]);
   const servers: RunningServer[] = [];
+  const lines: string[] = [];
   return {
     pg,
     nats,
@@ -33,7 +36,7 @@ export async function startInProcessCluster(database: string): Promise<InProcess
         host: "127.0.0.1",
         databaseUrl: pg.url,
         apiKey: ADMIN_KEY,
-        log: () => {},
+        log: (line) => lines.push(`${new Date().toISOString()} ${id}: ${line}`),
         tickMs: 100,
         cluster: { servers: nats.urls, nodeId: id, replicas: 1, leaseMs },
         ...extra,
@@ -41,6 +44,7 @@ export async function startInProcessCluster(database: string): Promise<InProcess
       servers.push(s);
       return s;
     },
+    logs: () => lines.join("\n"),
     async stop() {
       for (const s of servers) await s.close().catch(() => undefined);
       await nats.stop();

@@ -104,14 +104,7 @@ export async function callAsAdmin(
   return { status: res.status, text: await res.text() };
 }
 
-/** One JSON request with a bearer key, to a server started by the test: its status and parsed body. */
-export async function callJson(
-  url: string,
-  key: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
+async function fetchJson(url: string, key: string, method: string, path: string, body?: unknown) {
   const r = await fetch(`${url}${path}`, {
     method,
     headers: {
@@ -120,7 +113,45 @@ export async function callJson(
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+  return {
+    status: r.status,
+    retryAfter: r.headers.get("retry-after"),
+    json: (await r.json()) as Record<string, unknown>,
+  };
+}
+
+/** One JSON request with a bearer key, to a server started by the test: its status and parsed body. */
+export async function callJson(
+  url: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const { status, json } = await fetchJson(url, key, method, path, body);
+  return { status, json };
+}
+
+/**
+ * `callJson` as a client of a cluster is told to call: a 503 with Retry-After (a
+ * workspace between holders, a node whose leases lag under load) is tried again after
+ * the seconds it names, for up to `ms`.
+ */
+export async function callJsonRetrying(
+  url: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  ms = 20_000,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const { status, retryAfter, json } = await fetchJson(url, key, method, path, body);
+    const wait = retryAfter === null ? Number.NaN : Number(retryAfter) * 1000;
+    if (status !== 503 || !(wait >= 0) || Date.now() + wait > end) return { status, json };
+    await new Promise((res) => setTimeout(res, wait));
+  }
 }
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */
