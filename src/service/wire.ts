@@ -359,27 +359,89 @@ export function listLimit(raw: unknown): number {
   return Math.min(n, LIMITS.listMax);
 }
 
-const ZONED_INSTANT =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
-
 /**
  * The common case of an instant with its offset (what clients send for event
- * timestamps), without a time-zone library: ingest parses one per event, and Luxon
- * costs ~10 µs each. Date.parse rolls 30 February over to March, so the calendar is
- * checked here; anything else goes the general way.
+ * timestamps), `YYYY-MM-DDTHH:MM[:SS[.f{1,3}]](Z|±HH:MM)`, read without a time-zone
+ * library, a regular expression or `Date.parse`: ingest reads one per event, and Luxon
+ * costs ~10 µs each, the expression and `Date.parse` ~1.5 µs on the bench machine.
+ * Days not in the calendar (30 February) and anything else go the general way (null).
+ * Exported for the test that holds it to `Date.parse`.
  */
-function fastInstant(s: string): number | null {
-  const m = ZONED_INSTANT.exec(s);
-  if (!m) return null;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1) return null;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  const dim = mo === 2 ? (leap ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
-  if (d > dim || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59) return null;
-  const t = Date.parse(s);
-  return Number.isNaN(t) || !instantInRange(t) ? null : t;
+export function fastInstant(s: string): number | null {
+  const n = s.length;
+  if (n < 17 || n > 29) return null;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const h = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  if (
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 ||
+    s.charCodeAt(13) !== 58
+  ) {
+    return null;
+  }
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59) return null;
+  if (d > daysInMonth(y, mo)) return null;
+  let i = 16;
+  let sec = 0;
+  let ms = 0;
+  if (s.charCodeAt(i) === 58) {
+    sec = digits(s, i + 1, 2);
+    if (sec < 0 || sec > 59) return null;
+    i += 3;
+    if (s.charCodeAt(i) === 46) {
+      let k = 0;
+      let scale = 100;
+      for (i++; k < 3 && i < n; k++, i++, scale /= 10) {
+        const c = s.charCodeAt(i) - 48;
+        if (c < 0 || c > 9) break;
+        ms += c * scale;
+      }
+      if (k === 0) return null;
+    }
+  }
+  let offset = 0;
+  const sign = s.charCodeAt(i);
+  if (sign === 90) i++;
+  else if (sign === 43 || sign === 45) {
+    const oh = digits(s, i + 1, 2);
+    const om = digits(s, i + 4, 2);
+    if (s.charCodeAt(i + 3) !== 58 || oh < 0 || oh > 23 || om < 0 || om > 59) return null;
+    offset = (sign === 43 ? 1 : -1) * (oh * 60 + om) * 60_000;
+    i += 6;
+  } else return null;
+  if (i !== n) return null;
+  const t = daysFromCivil(y, mo, d) * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
+  return instantInRange(t) ? t : null;
+}
+
+/** The number `count` decimal digits at `at` spell, or -1 if one is not a digit. */
+function digits(s: string, at: number, count: number): number {
+  let v = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (!(c >= 0 && c <= 9)) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function daysInMonth(y: number, mo: number): number {
+  if (mo === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(y: number, mo: number, d: number): number {
+  const yy = mo <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 /** An ISO 8601 instant from a query string or body, as epoch ms. */

@@ -4,7 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EventInput, instant, plainEvent } from "../../src/service/wire.ts";
+import { EventInput, fastInstant, instant, plainEvent } from "../../src/service/wire.ts";
+import { INSTANT_MAX, INSTANT_MIN } from "../../src/store/contact-row.ts";
 
 const key = fc.constantFrom("id", "type", "contact", "timestamp", "properties", "extra");
 const value = fc.oneof(
@@ -50,5 +51,85 @@ describe("instant", () => {
     expect(() => instant("2026-04-31T00:00:00Z", "t", "UTC")).toThrow(/t:/);
     // Without an offset the workspace zone applies (the general path).
     expect(instant("2026-07-01T12:00:00", "t", "Europe/Paris")).toBe(Date.parse("2026-07-01T10:00:00Z"));
+  });
+});
+
+/** What the fast path read before it was written by hand: a pattern, the calendar, Date.parse. */
+function patternInstant(s: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/.exec(
+    s,
+  );
+  if (!m) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12 || d < 1) return null;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const dim = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
+  if (d > dim || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59) return null;
+  const t = Date.parse(s);
+  return Number.isNaN(t) || t < INSTANT_MIN || t > INSTANT_MAX ? null : t;
+}
+
+describe("fastInstant", () => {
+  const pad = (n: number, w: number) => String(n).padStart(w, "0");
+  // Well-formed and nearly well-formed: fields out of range, fractions of 0–4 digits,
+  // offsets up to ±29:69, seconds left out; then a character changed, dropped or added.
+  const shaped = fc
+    .record({
+      y: fc.integer({ min: 0, max: 9999 }),
+      mo: fc.integer({ min: 0, max: 13 }),
+      d: fc.integer({ min: 0, max: 32 }),
+      h: fc.integer({ min: 0, max: 25 }),
+      mi: fc.integer({ min: 0, max: 61 }),
+      sec: fc.option(fc.integer({ min: 0, max: 61 })),
+      frac: fc.option(fc.stringMatching(/^[0-9]{0,4}$/)),
+      zone: fc.oneof(
+        fc.constant("Z"),
+        fc.constant(""),
+        fc
+          .tuple(fc.constantFrom("+", "-"), fc.integer({ min: 0, max: 29 }), fc.integer({ min: 0, max: 69 }))
+          .map(([sg, oh, om]) => `${sg}${pad(oh, 2)}:${pad(om, 2)}`),
+      ),
+    })
+    .map(({ y, mo, d, h, mi, sec, frac, zone }) => {
+      const secs = sec === null ? "" : `:${pad(sec, 2)}${frac === null ? "" : `.${frac}`}`;
+      return `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}${secs}${zone}`;
+    });
+  const mutated = fc
+    .tuple(
+      shaped,
+      fc.nat(),
+      fc.constantFrom("drop", "change", "add"),
+      fc.constantFrom(..."09-:.TZ+ zé\u0660"),
+    )
+    .map(([s, at, how, c]) => {
+      const i = at % (s.length + 1);
+      if (how === "drop") return s.slice(0, i) + s.slice(i + 1);
+      if (how === "change") return s.slice(0, i) + c + s.slice(i + 1);
+      return s.slice(0, i) + c + s.slice(i);
+    });
+
+  it("reads every string exactly as the pattern and Date.parse did", () => {
+    fc.assert(
+      fc.property(fc.oneof(shaped, mutated, fc.string()), (s) => {
+        expect(fastInstant(s)).toBe(patternInstant(s));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("reads the edges of the range and of the calendar", () => {
+    for (const s of [
+      "0000-01-01T00:00:00.000Z",
+      "0000-01-01T00:00+00:01",
+      "9999-12-31T23:59:59.999Z",
+      "9999-12-31T23:59:59.999-00:01",
+      "0099-03-01T00:00Z",
+      "1900-02-29T00:00Z",
+      "2000-02-29T00:00Z",
+      "1969-12-31T23:59:59.9+14:00",
+      "2024-02-29T23:59:59.999+05:30",
+    ]) {
+      expect([s, fastInstant(s)]).toEqual([s, patternInstant(s)]);
+    }
   });
 });
