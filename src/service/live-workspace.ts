@@ -411,12 +411,12 @@ export class LiveWorkspace {
    */
   async ingestEvents(
     batch: EventWrite[],
-    opts: { named?: readonly (ContactMatch | null)[] } = {},
+    opts: { named?: readonly (ContactMatch | null)[]; found?: Int32Array } = {},
   ): Promise<IngestResult> {
     checkEventInputs(batch);
     const { check, apply } = eventBatch(
       batch,
-      opts.named,
+      opts,
       () => this.core,
       () => this.generation,
     );
@@ -466,8 +466,13 @@ export class LiveWorkspace {
 
   /** True when the engine holds this contact (committed writes only; no event batch can add one). */
   hasContact(id: string): boolean {
+    return this.contactIndex(id) >= 0;
+  }
+
+  /** The engine's index of this contact, -1 when it holds none (see `hasContact`). */
+  contactIndex(id: string): number {
     const c = this.core.contacts.index(id);
-    return c !== undefined && this.core.contacts.alive.has(c);
+    return c !== undefined && this.core.contacts.alive.has(c) ? c : -1;
   }
 
   /**

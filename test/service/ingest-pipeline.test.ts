@@ -125,6 +125,27 @@ describe("pipelined event ingest", () => {
     expect(live.engine.members("openers").has("c1")).toBe(false);
   });
 
+  it("trusts an index found as the request was read only while it is still that contact's", async () => {
+    const { ws, live } = await setup();
+    const [c1, c2] = [live.contactIndex("c1"), live.contactIndex("c2")];
+    expect(c1).toBeGreaterThanOrEqual(0);
+    // An index of another contact (as after the engine was rebuilt): c1's events stay c1's.
+    await live.ingestEvents([opened("c1", 1), opened("c1", 2)], { found: Int32Array.of(c2, c2) });
+    expect(live.engine.members("openers").has("c1")).toBe(true);
+    expect(live.engine.members("openers").has("c2")).toBe(false);
+    // c2's own index, found before c2 was erased: refused, nothing stored.
+    await live.write(
+      (tx) => tx.workspace(ws).contacts.delete("c2"),
+      () => live.engine.removeContact("c2"),
+    );
+    const err = await live
+      .ingestEvents([opened("c2", 1), opened("c2", 2)], { found: Int32Array.of(c2, c2) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownContactError);
+    expect((await store.workspace(ws).events.listOfContact("c2")).data).toEqual([]);
+    expect(live.engine.members("openers").has("c2")).toBe(false);
+  });
+
   it("checks a batch whole before committing any of it", async () => {
     const { ws, live } = await setup();
     const bad = [

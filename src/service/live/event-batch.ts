@@ -79,12 +79,13 @@ export function contactByKey(engine: Engine, key: ContactKey): ContactMatch | un
  */
 export function eventBatch(
   batch: readonly EventWrite[],
-  named: readonly (ContactMatch | null)[] | undefined,
+  known: { named?: readonly (ContactMatch | null)[] | undefined; found?: Int32Array | undefined },
   engineOf: () => Engine,
   generation: () => number,
 ): { check: () => void; apply: (r: EventInsertResult) => void } {
   const index = new Int32Array(batch.length);
   let checkedAt = -1;
+  const { named, found } = known;
   const check = () => {
     const contacts = engineOf().contacts;
     for (let i = 0; i < batch.length; i++) {
@@ -97,7 +98,11 @@ export function eventBatch(
         index[i] = m.index;
         continue;
       }
-      const c = contacts.index(id);
+      // Found by id as the request was read: an engine gives an id one index for good,
+      // so if that index still holds the id (the engine was not rebuilt since), it is
+      // this contact's, and the lookup in the map of every id is saved.
+      const f = found ? found[i]! : -1;
+      const c = f >= 0 && contacts.ids[f] === id ? f : contacts.index(id);
       if (c === undefined || !contacts.alive.has(c)) throw new UnknownContactError(i, id);
       index[i] = c;
     }

@@ -58,7 +58,10 @@ export async function ingest(ws: WorkspaceCore, body: unknown): Promise<BatchRes
       received_at: now,
     }));
     try {
-      const r = await ws.live.ingestEvents(writes, inMemory.named ? { named: inMemory.named } : {});
+      const r = await ws.live.ingestEvents(writes, {
+        found: inMemory.found,
+        ...(inMemory.named ? { named: inMemory.named } : {}),
+      });
       return { accepted: r.accepted, duplicates: r.duplicates, errors };
     } catch (e) {
       // A contact erased, or its email or external id changed, since the lookup above:

@@ -128,14 +128,17 @@ export function inMemory(ws: WorkspaceCore, ref: ContactRef): string | undefined
 export function namedInMemory(
   ws: WorkspaceCore,
   valid: readonly { e: EventInput }[],
-): { ids: string[]; named: (ContactMatch | null)[] | undefined } | null {
+): { ids: string[]; named: (ContactMatch | null)[] | undefined; found: Int32Array } | null {
   const ids: string[] = new Array(valid.length);
+  const found = new Int32Array(valid.length).fill(-1);
   let named: (ContactMatch | null)[] | undefined;
   for (let k = 0; k < valid.length; k++) {
     const ref = valid[k]!.e.contact;
     if ("id" in ref) {
-      if (!ws.live.hasContact(ref.id)) return null;
+      const c = ws.live.contactIndex(ref.id);
+      if (c < 0) return null;
       ids[k] = ref.id;
+      found[k] = c;
       continue;
     }
     const m = ws.live.contactBy(ref);
@@ -144,5 +147,5 @@ export function namedInMemory(
     named ??= new Array(valid.length).fill(null);
     named[k] = m;
   }
-  return { ids, named };
+  return { ids, named, found };
 }
