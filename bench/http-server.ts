@@ -10,9 +10,20 @@ import { fork } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 
+/** The server's CPU time between `mark` and `stop`, ms. */
+export interface ServerCpu {
+  /** The main thread's busy time (event loop utilization). */
+  main_ms: number;
+  /** Every thread's (user + system). */
+  process_ms: number;
+}
+
 export interface ServerHandle {
   url: string;
-  stop(): Promise<void>;
+  /** Starts the CPU count `stop` reports. */
+  mark(): void;
+  /** Stops the server; its CPU time since `mark` (or since it listened). */
+  stop(): Promise<ServerCpu | null>;
 }
 
 /** Starts a server over the SQLite file `path`, `key` being its admin API key. */
@@ -30,14 +41,17 @@ export function startServerProcess(path: string, key: string): Promise<ServerHan
   });
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-    child.on("message", (m: { url?: string }) => {
+    let cpu: ServerCpu | null = null;
+    child.on("message", (m: { url?: string; cpu?: ServerCpu }) => {
+      if (m.cpu) cpu = m.cpu;
       if (m.url) {
         resolve({
           url: m.url,
+          mark: () => child.send({ mark: true }),
           stop: () =>
-            new Promise<void>((done) => {
+            new Promise<ServerCpu | null>((done) => {
               child.removeAllListeners("exit");
-              child.once("exit", () => done());
+              child.once("exit", () => done(cpu));
               child.kill("SIGTERM");
             }),
         });

@@ -128,6 +128,7 @@ async function main() {
     let failures = 0;
     let next = 0;
     let behind = 0;
+    server.mark();
     t0 = performance.now();
     const loadStart = Date.now();
     probe.start(PROBE_EVERY_MS);
@@ -155,7 +156,7 @@ async function main() {
     await Promise.all(Array.from({ length: INFLIGHT }, worker));
     const elapsed = (performance.now() - t0) / 1000;
     const freshness = await probe.finish(PROBE_WAIT_MS);
-    await server.stop();
+    const cpu = await server.stop();
 
     const store = await openStore({ sqlitePath: path });
     const stored = await store.workspace(WS).events.count();
@@ -185,6 +186,11 @@ async function main() {
       segments: 100,
       startup_s: round(startupS, 1),
       logged_changes: loggedChanges,
+      // The server's CPU per event sent, from the load's start to its stop (the probes'
+      // wait for their last deliveries included): what a change in the server's cost
+      // per event shows without the rate's run-to-run spread.
+      server_main_us_per_event: cpu ? round((cpu.main_ms * 1000) / (batches * BATCH), 2) : null,
+      server_cpu_us_per_event: cpu ? round((cpu.process_ms * 1000) / (batches * BATCH), 2) : null,
       freshness,
     };
     for (const line of table([
@@ -193,6 +199,10 @@ async function main() {
       ["duration", `${result.seconds} s, ${fmtInt(batches)} requests of ${BATCH}`],
       ["latency p50 / p99 / max", `${result.p50_ms} / ${result.p99_ms} / ${result.max_ms} ms`],
       ["failed requests", String(failures)],
+      [
+        "server CPU per event: main thread / every thread",
+        `${result.server_main_us_per_event} / ${result.server_cpu_us_per_event} µs`,
+      ],
       ["membership changes logged during the load", fmtInt(loggedChanges)],
       [
         "probe: acknowledged → webhook delivered",

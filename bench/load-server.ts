@@ -26,8 +26,17 @@ if (session) {
   await session.post("Profiler.start");
 }
 process.send?.({ url: server.url });
+// The server's CPU from the load's start ("mark") to the stop: the main thread's busy time
+// (event loop utilization) and the whole process's (every thread: the store's writer too).
+let since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+process.on("message", (m: { mark?: boolean }) => {
+  if (m.mark) since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+});
 process.on("SIGTERM", () => {
   void (async () => {
+    const elu = performance.eventLoopUtilization(since.elu);
+    const cpu = process.cpuUsage(since.cpu);
+    process.send?.({ cpu: { main_ms: elu.active, process_ms: (cpu.user + cpu.system) / 1000 } });
     if (session && profile) {
       const { profile: p } = await session.post("Profiler.stop");
       writeFileSync(profile, JSON.stringify(p));
