@@ -297,6 +297,9 @@ export function parse<T>(schema: z.ZodType<T>, input: unknown, root = ""): T {
  */
 export function checkProperties(p: JsonObject | undefined, path: string): void {
   if (p === undefined) return;
+  // The common case, small and plain, is walked once, without serializing it.
+  budget = LIMITS.propertiesBytes;
+  if (smallPlain(p)) return;
   if (Buffer.byteLength(JSON.stringify(p)) > LIMITS.propertiesBytes) {
     throw invalid(path, `properties exceed ${LIMITS.propertiesBytes} bytes`);
   }
@@ -308,6 +311,43 @@ export function checkProperties(p: JsonObject | undefined, path: string): void {
 
 function plainString(s: string): boolean {
   return !s.includes("\u0000");
+}
+
+/** What `smallPlain` may still count, in bytes of serialized JSON. */
+let budget = 0;
+
+/**
+ * True when `v` needs no refusal and its JSON takes at most `budget` bytes, counted
+ * from above: 6 bytes per UTF-16 unit of a string or key (`\u001f` is six), 24 per
+ * number (sign, 17 digits, point, exponent). False means "look closer", not "refuse".
+ */
+function smallPlain(v: unknown): boolean {
+  if (typeof v === "number") {
+    budget -= 24;
+    return budget >= 0 && Number.isFinite(v);
+  }
+  if (typeof v === "string") {
+    budget -= 6 * v.length + 2;
+    return budget >= 0 && plainString(v);
+  }
+  if (typeof v !== "object" || v === null) {
+    budget -= 5;
+    return budget >= 0;
+  }
+  budget -= 2;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      budget -= 1;
+      if (!smallPlain(v[i])) return false;
+    }
+    return budget >= 0;
+  }
+  for (const k in v as Record<string, unknown>) {
+    budget -= 6 * k.length + 4;
+    if (budget < 0 || !plainString(k) || RESERVED_KEYS.has(k)) return false;
+    if (!smallPlain((v as Record<string, unknown>)[k])) return false;
+  }
+  return budget >= 0;
 }
 
 /** True when `v` needs no refusal (see `checkProperties`). */

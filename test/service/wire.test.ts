@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EventInput, fastInstant, instant, plainEvent } from "../../src/service/wire.ts";
+import { checkProperties, EventInput, fastInstant, instant, plainEvent } from "../../src/service/wire.ts";
 import { INSTANT_MAX, INSTANT_MIN } from "../../src/store/contact-row.ts";
 
 const key = fc.constantFrom("id", "type", "contact", "timestamp", "properties", "extra");
@@ -131,5 +131,69 @@ describe("fastInstant", () => {
     ]) {
       expect([s, fastInstant(s)]).toEqual([s, patternInstant(s)]);
     }
+  });
+});
+
+describe("checkProperties", () => {
+  /** What it decides, from the definition: the exact size first, then any bad part. */
+  function expected(p: Record<string, unknown>): "size" | "bad" | "ok" {
+    if (Buffer.byteLength(JSON.stringify(p)) > 16 * 1024) return "size";
+    const bad = (v: unknown): boolean => {
+      if (typeof v === "number") return !Number.isFinite(v);
+      if (typeof v === "string") return v.includes("\u0000");
+      if (typeof v !== "object" || v === null) return false;
+      if (Array.isArray(v)) return v.some(bad);
+      return Object.entries(v).some(
+        ([k, x]) => k.includes("\u0000") || ["__proto__", "constructor", "prototype"].includes(k) || bad(x),
+      );
+    };
+    return bad(p) ? "bad" : "ok";
+  }
+  function decided(p: Record<string, unknown>): "size" | "bad" | "ok" {
+    try {
+      checkProperties(p as never, "events[0].properties");
+      return "ok";
+    } catch (e) {
+      return /exceed/.test((e as Error).message) ? "size" : "bad";
+    }
+  }
+  // Strings of units that serialize to 1 to 6 bytes, long enough to cross 16 KiB.
+  const unit = fc.constantFrom("a", "é", "😀", '"', "\\", "\u001f", "\u0000", "\u2028");
+  const text = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.tuple(unit, fc.integer({ min: 1, max: 17_000 })).map(([u, n]) => u.repeat(n)),
+  );
+  const leaf = fc.oneof(
+    text,
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(Number.POSITIVE_INFINITY, Number.NaN, -1.2345678901234567e-308, null, true, false),
+  );
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("v"), { maxLength: 4 }), tie("o")),
+    o: fc.dictionary(
+      fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("constructor", "a\u0000")),
+      tie("v"),
+      {
+        maxKeys: 4,
+      },
+    ),
+  }));
+
+  it("decides as the exact size and a full walk decide, big or small, plain or not", () => {
+    fc.assert(
+      fc.property(value.o, (p) => {
+        expect(decided(p as Record<string, unknown>)).toBe(expected(p as Record<string, unknown>));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("counts a string of escapes at the bytes it serializes to", () => {
+    // 2,730 control characters serialize to 16,380 bytes plus the key's: just under and over.
+    expect(decided({ k: "\u001f".repeat(2_728) })).toBe("ok");
+    expect(decided({ k: "\u001f".repeat(2_731) })).toBe("size");
+    expect(decided({ k: "😀".repeat(4_090) })).toBe("ok");
+    expect(decided({ k: "😀".repeat(4_096) })).toBe("size");
   });
 });
