@@ -29,6 +29,8 @@ export interface FreshnessResult {
   max_ms: number;
   /** Deliveries refused for a missing or wrong signature. */
   bad_signatures: number;
+  /** The five slowest probes: seconds from the first probe to the acknowledgement, and ms to delivery. */
+  slowest: { at_s: number; ms: number }[];
 }
 
 export interface FreshnessProbe {
@@ -136,6 +138,7 @@ export async function setUpFreshnessProbe(
 
   let sent = 0;
   let timer: NodeJS.Timeout | null = null;
+  let startedAt = performance.now();
   const inflight = new Set<Promise<void>>();
   const failed: string[] = [];
   const probe = async () => {
@@ -153,6 +156,7 @@ export async function setUpFreshnessProbe(
 
   return {
     start(everyMs) {
+      startedAt = performance.now();
       timer = setInterval(() => {
         // A probe that fails is counted as sent and never delivered: the run fails.
         const p = probe()
@@ -177,10 +181,13 @@ export async function setUpFreshnessProbe(
       receiver.closeAllConnections();
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
       const latencies: number[] = [];
+      const timed: { at_s: number; ms: number }[] = [];
       for (const [contact, acked] of ackedAt) {
         const at = deliveredAt.get(contact);
         // A delivery can be read before its probe's answer is: that is no wait at all.
-        if (at !== undefined) latencies.push(Math.max(0, at - acked));
+        if (at === undefined) continue;
+        latencies.push(Math.max(0, at - acked));
+        timed.push({ at_s: round((acked - startedAt) / 1000, 1), ms: round(Math.max(0, at - acked), 1) });
       }
       for (const f of failed.slice(0, 3)) process.stderr.write(`${f}\n`);
       const sorted = Float64Array.from(latencies).sort();
@@ -192,6 +199,7 @@ export async function setUpFreshnessProbe(
         p99_ms: round(percentile(sorted, 99), 1),
         max_ms: round(sorted[sorted.length - 1] ?? 0, 1),
         bad_signatures: bad,
+        slowest: timed.sort((a, b) => b.ms - a.ms).slice(0, 5),
       };
     },
   };

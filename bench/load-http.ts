@@ -209,6 +209,10 @@ async function main() {
         `${freshness.delivered} / ${freshness.probes} delivered, p50 ${freshness.p50_ms} / p99 ${freshness.p99_ms} / max ${freshness.max_ms} ms`,
       ],
       [
+        "slowest probes (s into the load: ms)",
+        freshness.slowest.map((p) => `${p.at_s}: ${p.ms}`).join(", "),
+      ],
+      [
         "stored = preloaded + sent + probes",
         `${fmtInt(stored)} = ${fmtInt(EVENTS)} + ${fmtInt(accepted)} + ${freshness.acknowledged}`,
       ],
