@@ -16,6 +16,9 @@ export interface ServerCpu {
   main_ms: number;
   /** Every thread's (user + system). */
   process_ms: number;
+  /** The main thread's event loop delay (how long it was held at a time), sampled every 10 ms. */
+  loop_delay_p99_ms: number;
+  loop_delay_max_ms: number;
 }
 
 export interface ServerHandle {

@@ -191,6 +191,8 @@ async function main() {
       // per event shows without the rate's run-to-run spread.
       server_main_us_per_event: cpu ? round((cpu.main_ms * 1000) / (batches * BATCH), 2) : null,
       server_cpu_us_per_event: cpu ? round((cpu.process_ms * 1000) / (batches * BATCH), 2) : null,
+      server_loop_delay_p99_ms: cpu ? round(cpu.loop_delay_p99_ms, 1) : null,
+      server_loop_delay_max_ms: cpu ? round(cpu.loop_delay_max_ms, 1) : null,
       freshness,
     };
     for (const line of table([
@@ -203,15 +205,16 @@ async function main() {
         "server CPU per event: main thread / every thread",
         `${result.server_main_us_per_event} / ${result.server_cpu_us_per_event} µs`,
       ],
+      [
+        "server event loop delay p99 / max",
+        `${result.server_loop_delay_p99_ms} / ${result.server_loop_delay_max_ms} ms`,
+      ],
       ["membership changes logged during the load", fmtInt(loggedChanges)],
       [
         "probe: acknowledged → webhook delivered",
         `${freshness.delivered} / ${freshness.probes} delivered, p50 ${freshness.p50_ms} / p99 ${freshness.p99_ms} / max ${freshness.max_ms} ms`,
       ],
-      [
-        "slowest probes (s into the load: ms)",
-        freshness.slowest.map((p) => `${p.at_s}: ${p.ms}`).join(", "),
-      ],
+      ["slowest probes (s into the load: ms)", freshness.slowest.map((p) => `${p.at_s}: ${p.ms}`).join(", ")],
       [
         "stored = preloaded + sent + probes",
         `${fmtInt(stored)} = ${fmtInt(EVENTS)} + ${fmtInt(accepted)} + ${freshness.acknowledged}`,

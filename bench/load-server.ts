@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { startServer } from "../src/http/start.ts";
 
 const [path, key] = process.argv.slice(2);
@@ -27,16 +28,29 @@ if (session) {
 }
 process.send?.({ url: server.url });
 // The server's CPU from the load's start ("mark") to the stop: the main thread's busy time
-// (event loop utilization) and the whole process's (every thread: the store's writer too).
+// (event loop utilization) and the whole process's (every thread: the store's writer too);
+// and how long the main thread held the event loop at a time (its delay, sampled every 10 ms).
 let since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+const delay = monitorEventLoopDelay({ resolution: 10 });
 process.on("message", (m: { mark?: boolean }) => {
-  if (m.mark) since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+  if (!m.mark) return;
+  since = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage() };
+  delay.reset();
+  delay.enable();
 });
 process.on("SIGTERM", () => {
   void (async () => {
     const elu = performance.eventLoopUtilization(since.elu);
     const cpu = process.cpuUsage(since.cpu);
-    process.send?.({ cpu: { main_ms: elu.active, process_ms: (cpu.user + cpu.system) / 1000 } });
+    delay.disable();
+    process.send?.({
+      cpu: {
+        main_ms: elu.active,
+        process_ms: (cpu.user + cpu.system) / 1000,
+        loop_delay_p99_ms: delay.percentile(99) / 1e6,
+        loop_delay_max_ms: delay.max / 1e6,
+      },
+    });
     if (session && profile) {
       const { profile: p } = await session.post("Profiler.stop");
       writeFileSync(profile, JSON.stringify(p));
