@@ -9,6 +9,7 @@ import { CONTACT_CAPS, FIELD_TYPES } from "../contract/fields.ts";
 import { ComputedDefinition } from "../rules/computed.ts";
 import { isEventType } from "../rules/event-type.ts";
 import { EventType } from "../rules/schema.ts";
+import { isLeapYear } from "../rules/time.ts";
 import { instantInRange } from "../store/contact-row.ts";
 import type { JsonObject } from "../store/types.ts";
 import { EMAIL_MAX_LENGTH } from "./email.ts";
@@ -303,8 +304,6 @@ export function checkProperties(p: JsonObject | undefined, path: string): void {
   if (Buffer.byteLength(JSON.stringify(p)) > LIMITS.propertiesBytes) {
     throw invalid(path, `properties exceed ${LIMITS.propertiesBytes} bytes`);
   }
-  // The common case is walked without building paths; only a refusal looks for one.
-  if (plainProperty(p)) return;
   const bad = propertyProblem(p, []);
   if (bad) throw invalid(issuePath(path, bad.at), bad.message);
 }
@@ -350,19 +349,6 @@ function smallPlain(v: unknown): boolean {
   return budget >= 0;
 }
 
-/** True when `v` needs no refusal (see `checkProperties`). */
-function plainProperty(v: unknown): boolean {
-  if (typeof v === "number") return Number.isFinite(v);
-  if (typeof v === "string") return plainString(v);
-  if (typeof v !== "object" || v === null) return true;
-  if (Array.isArray(v)) return v.every(plainProperty);
-  for (const k in v as Record<string, unknown>) {
-    if (!plainString(k) || RESERVED_KEYS.has(k)) return false;
-    if (!plainProperty((v as Record<string, unknown>)[k])) return false;
-  }
-  return true;
-}
-
 /** The first bad part of `v` and why. Size-checked input: shallow enough. */
 function propertyProblem(
   v: unknown,
@@ -403,7 +389,7 @@ export function listLimit(raw: unknown): number {
  * The common case of an instant with its offset (what clients send for event
  * timestamps), `YYYY-MM-DDTHH:MM[:SS[.f{1,3}]](Z|±HH:MM)`, read without a time-zone
  * library, a regular expression or `Date.parse`: ingest reads one per event, and Luxon
- * costs ~10 µs each, the expression and `Date.parse` ~1.5 µs on the bench machine.
+ * costs ~10 µs each, the expression and `Date.parse` ~0.9 µs on the bench machine.
  * Days not in the calendar (30 February) and anything else go the general way (null).
  * Exported for the test that holds it to `Date.parse`.
  */
@@ -470,7 +456,7 @@ function digits(s: string, at: number, count: number): number {
 }
 
 function daysInMonth(y: number, mo: number): number {
-  if (mo === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  if (mo === 2) return isLeapYear(y) ? 29 : 28;
   return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
 }
 
