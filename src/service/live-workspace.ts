@@ -14,9 +14,9 @@ import type { Clock } from "../engine/types.ts";
 import type {
   BatchOutcome,
   ChangeInput,
-  ChangeRecord,
   EventInsertResult,
   EventWrite,
+  LogWritten,
   Store,
   StoreOps,
   StorePosition,
@@ -33,7 +33,7 @@ import {
 } from "./live/event-batch.ts";
 import { type LoadOptions, type LoadPhase, loadEngine } from "./live/load.ts";
 import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts";
-import { commitEventRound, settledOnce, type WriteRequest } from "./live/write-request.ts";
+import { commitEventRound, inEventRound, settledOnce, type WriteRequest } from "./live/write-request.ts";
 import { type SnapshotOwner, writeSnapshot } from "./snapshot/file.ts";
 
 export type { ContactKey, ContactMatch } from "./live/event-batch.ts";
@@ -265,12 +265,13 @@ export class LiveWorkspace {
         }
         // Event batches and other writes go in separate rounds, so that a round of event
         // batches sees every contact written before it applied (their contact check).
-        const events = this.waiting[0]!.events !== null;
+        // A flush of the log goes with either.
+        const events = inEventRound(this.waiting[0]!);
         let n = 1;
         while (
           n < this.waiting.length &&
           n < LiveWorkspace.GROUP_MAX &&
-          (this.waiting[n]!.events !== null) === events
+          inEventRound(this.waiting[n]!) === events
         )
           n++;
         const group = this.waiting.splice(0, n);
@@ -288,31 +289,20 @@ export class LiveWorkspace {
 
   private async commitGroup(group: WriteRequest[]): Promise<void> {
     const now = this.clock.now();
-    // A round of event batches leaves the pending changes to their timer's flush (unless
-    // there are too many): taking them would commit it on this thread, not the writer's.
-    const eventsOnly = group.every((r) => r.events !== null);
-    const due = group.some((r) => r.flush) || (eventsOnly ? this.log.full : this.log.due(now));
-    if (!due && eventsOnly) {
-      const advance = () => {
-        try {
-          this.core.advanceTo(now);
-        } catch (e) {
-          // The round is in the store's hands and commits regardless; the next round advances again.
-          this.warn(`workspace ${this.ws}: moving the engine to now failed: ${String(e)}`);
-        }
-      };
-      await commitEventRound(this.store, this.ws, group, advance, (req, o) => this.finish(req, o));
+    if (group.every(inEventRound)) {
+      await this.commitRound(group, now);
       return;
     }
     // A throw from here to the commit fails the round with nothing committed (drain).
     this.settle();
     this.core.advanceTo(now);
-    const pending = due ? this.log.take() : [];
-    let logged: ChangeRecord[] = [];
+    const pending = group.some((r) => r.flush) || this.log.due(now) ? this.log.take() : [];
+    let written: LogWritten | null = null;
     const outcomes: BatchOutcome<unknown>[] = [];
     try {
+      const log = await this.log.prepare(pending);
       await this.store.transaction(this.ws, async (tx) => {
-        logged = await this.log.append(tx, pending);
+        written = await this.log.write(tx, log);
         for (const req of group) {
           this.current = outcomes.length === 0;
           try {
@@ -334,8 +324,42 @@ export class LiveWorkspace {
       return;
     }
     // Committed: from here on every write is durable, whatever the engine or a hook does.
-    this.log.announce(logged);
+    this.log.announce(written);
     group.forEach((req, k) => this.finish(req, outcomes[k]!));
+  }
+
+  /**
+   * A round of event batches and flushes (live/write-request.ts): the changes pending
+   * for the log's delay (or a flush's) ride along, so on a SQLite file the writer thread
+   * commits them with the batches, off this thread. A flush first applies and advances
+   * the engine, so that it logs every change up to now.
+   */
+  private async commitRound(group: WriteRequest[], now: number): Promise<void> {
+    const flush = group.some((r) => r.flush);
+    if (flush) {
+      this.settle();
+      this.core.advanceTo(now);
+    }
+    const pending = flush || this.log.due(now) ? this.log.take() : [];
+    const advance = () => {
+      try {
+        this.core.advanceTo(now);
+      } catch (e) {
+        // The round is in the store's hands and commits regardless; the next round advances again.
+        this.warn(`workspace ${this.ws}: moving the engine to now failed: ${String(e)}`);
+      }
+    };
+    let written: LogWritten | null;
+    try {
+      const log = pending.length > 0 ? await this.log.prepare(pending) : undefined;
+      written = await commitEventRound(this.store, this.ws, group, log, advance, (req, o) =>
+        this.finish(req, o),
+      );
+    } catch (e) {
+      this.log.putBack(pending);
+      throw e;
+    }
+    this.log.announce(written);
   }
 
   /** After the commit: resolves the write and applies it, at once or (event batches) deferred. */
@@ -501,6 +525,7 @@ export class LiveWorkspace {
     this.waiting.unshift(
       settledOnce({
         flush: true,
+        logOnly: true,
         events: null,
         commit: async () => undefined,
         apply: () => {},
@@ -515,11 +540,17 @@ export class LiveWorkspace {
   async flush(): Promise<void> {
     this.settle();
     if (this.log.size === 0 && this.waiting.length === 0 && !this.draining) return;
-    await this.write(
-      async () => undefined,
-      () => {},
-      { flush: true },
-    );
+    await new Promise<void>((resolve, reject) => {
+      this.enqueue({
+        flush: true,
+        logOnly: true,
+        events: null,
+        commit: async () => undefined,
+        apply: () => {},
+        resolve: () => resolve(),
+        reject,
+      });
+    });
   }
 
   /**

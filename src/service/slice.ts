@@ -9,7 +9,6 @@ import { sha256Hex } from "../store/ids.ts";
 import type {
   ChangeRecord,
   CreatedApiKey,
-  DeliveryJob,
   Store,
   StorePosition,
   WebhookRecord,
@@ -72,8 +71,6 @@ export class Slice {
   /** Stopped while loading: the workers are not started. */
   private stopped = false;
   readonly dispatcher: WebhookDispatcher;
-  /** Per workspace: deliveries leased by the log transaction in flight, sent once it committed. */
-  private readonly claimed = new Map<string, DeliveryJob[]>();
   /** Counters of Segment ingest and receivers (docs/ingest.md). */
   readonly sources: SourceStats;
   /** Sending-platform event webhooks (`/hooks/{id}`). */
@@ -427,16 +424,9 @@ export class Slice {
               }
             : {}),
           hooks: {
-            onLog: async (ws, tx, logged) => {
-              const added = await this.dispatcher.enqueue(ws, logged, tx);
-              // A workspace's log transactions run one at a time (its write queue), so
-              // this is the transaction whose afterLog comes next, if it commits.
-              this.claimed.set(ws, added > 0 ? await this.dispatcher.claimIn(ws, tx) : []);
-            },
-            afterLog: (ws, logged) => {
-              const jobs = this.claimed.get(ws);
-              this.claimed.delete(ws);
-              if (jobs && jobs.length > 0) this.dispatcher.startClaimed(ws, jobs);
+            planLog: (ws, changes) => this.dispatcher.plan(ws, changes),
+            afterLog: (ws, logged, claimed) => {
+              if (claimed.length > 0) this.dispatcher.startClaimed(ws, claimed);
               this.broadcast(ws, logged);
             },
             segmentUsers: async (ws, segmentId) => [

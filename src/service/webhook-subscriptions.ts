@@ -1,17 +1,13 @@
 /**
- * Each workspace's webhook subscriptions as the transaction that logs membership changes
- * reads them (to write one outbox row per matching subscription), cached between
- * changes. A subscription is created and deleted in the workspace's write queue, like
+ * Each workspace's webhook subscriptions as a write of the change log reads them (to
+ * write one outbox row per matching subscription), cached between changes. A subscription is created and deleted in the workspace's write queue, like
  * every write that logs changes, and the cache is cleared as that write is applied,
  * before the queue's next round: no change logged after the subscription's insert
  * committed can miss it, and none logged after its delete can still name it.
  */
 
-import type { ChangeRecord, NewWebhook, Store, StoreOps, WebhookRecord } from "../store/types.ts";
+import type { ChangeInput, NewWebhook, Store, StoreOps, WebhookRecord } from "../store/types.ts";
 import type { LiveWorkspace } from "./live-workspace.ts";
-
-/** Outbox rows written per statement by `enqueueMatching`. */
-const ENQUEUE_CHUNK = 5_000;
 
 /** Does a subscription want this change? Its event type is listed and its segment (if any) matches. */
 export function subscriptionMatches(
@@ -28,31 +24,21 @@ export function subscriptionMatches(
 export type Subscription = Pick<WebhookRecord, "id" | "events" | "segment_id">;
 
 /**
- * Writes one outbox row per subscription in `hooks` that wants each change, through
- * `ops` (a transaction, for rows as durable as the changes), `ENQUEUE_CHUNK` rows per
- * statement; answers how many were new (re-enqueueing the same changes adds nothing).
+ * One delivery per subscription in `hooks` that wants each change: `change` indexes
+ * `changes`, whose sequence numbers the log's write gives them (`writeLog`).
  */
-export async function enqueueMatching(
-  ops: StoreOps,
-  ws: string,
+export function matchingDeliveries(
   hooks: readonly Subscription[],
-  changes: readonly ChangeRecord[],
-): Promise<number> {
-  if (hooks.length === 0 || changes.length === 0) return 0;
-  let added = 0;
-  let batch: { webhook_id: string; change_seq: number }[] = [];
-  for (const change of changes) {
+  changes: readonly ChangeInput[],
+): { change: number; webhook_id: string }[] {
+  const out: { change: number; webhook_id: string }[] = [];
+  if (hooks.length === 0) return out;
+  for (let i = 0; i < changes.length; i++) {
     for (const hook of hooks) {
-      if (!subscriptionMatches(hook, change)) continue;
-      batch.push({ webhook_id: hook.id, change_seq: change.seq });
-      if (batch.length >= ENQUEUE_CHUNK) {
-        added += await ops.workspace(ws).deliveries.enqueue(batch);
-        batch = [];
-      }
+      if (subscriptionMatches(hook, changes[i]!)) out.push({ change: i, webhook_id: hook.id });
     }
   }
-  if (batch.length > 0) added += await ops.workspace(ws).deliveries.enqueue(batch);
-  return added;
+  return out;
 }
 
 export class WebhookSubscriptions {

@@ -3,9 +3,9 @@
  * `segment.exited` to subscribed URLs, through a durable outbox in the store.
  *
  * - `enqueue` only writes outbox rows (one per matching subscription and change), so
- *   ingest never waits for a receiver. Given a transaction it writes them in it, as
- *   durable as the change log itself: the service calls it in the transaction that
- *   appends the changes, with its cached subscriptions (webhook-subscriptions.ts).
+ *   ingest never waits for a receiver. The service has them written with the changes
+ *   (`plan`, then the store's `writeLog`), as durable as the change log itself, matched
+ *   against its cached subscriptions (webhook-subscriptions.ts).
  * - The dispatcher loop claims due rows with a lease (longer than any attempt can take),
  *   POSTs them with a timeout, and marks each delivered or failed-with-retry. A process
  *   that dies mid-delivery leaves the row pending; it is claimed again once the lease
@@ -21,7 +21,15 @@
  */
 import http from "node:http";
 import https from "node:https";
-import type { ChangeRecord, DeliveryJob, DeliveryRecord, Store, StoreOps } from "../store/types.ts";
+import type {
+  ChangeInput,
+  ChangeRecord,
+  DeliveryJob,
+  DeliveryRecord,
+  LogWrite,
+  Store,
+  StoreOps,
+} from "../store/types.ts";
 import { ApiError, notFound } from "./errors.ts";
 import {
   deliveryBody,
@@ -34,7 +42,7 @@ import {
   testEventBody,
   USER_AGENT,
 } from "./webhook-message.ts";
-import { enqueueMatching, type Subscription } from "./webhook-subscriptions.ts";
+import { matchingDeliveries, type Subscription } from "./webhook-subscriptions.ts";
 import { pinnedLookup, resolveWebhookTarget, type WebhookTarget } from "./webhook-url.ts";
 
 // The message (body, signatures, retry schedule) has a module of its own; importers name this one.
@@ -176,27 +184,50 @@ export class WebhookDispatcher {
     this.workspaces.add(ws);
     if (changes.length === 0) return 0;
     const ops: StoreOps = tx ?? this.store;
-    const added = await enqueueMatching(ops, ws, await this.subscriptions(ws, ops), changes);
+    const matched = matchingDeliveries(await this.subscriptions(ws, ops), changes);
+    const added = await ops
+      .workspace(ws)
+      .deliveries.enqueue(
+        matched.map((m) => ({ webhook_id: m.webhook_id, change_seq: changes[m.change]!.seq })),
+      );
     if (added > 0 && !tx) this.wake();
     return added;
   }
 
   /**
-   * Inside the transaction that queued deliveries (after `enqueue` with `tx`): leases, in
-   * that transaction, as many due deliveries as there are free slots, for `startClaimed`
-   * to send once it committed. This saves the loop's own claim after the wake-up, which
+   * For changes about to be logged (`LogWrite`, written by the store in one transaction
+   * with them): a delivery for every subscription that matches, and a lease on as many
+   * due deliveries as there are free slots, for `startClaimed` to send once that
+   * transaction committed. The lease saves the loop's own claim after a wake-up, which
    * on a busy SQLite file waits for the write in flight: most of what is left between a
-   * logged change and its POST. If the transaction rolls back, nothing was leased; the
-   * answer must then be dropped. The slots are not held meanwhile: in-flight requests
-   * may briefly exceed `concurrency` by one claim.
+   * logged change and its POST. Registers the workspace. Call it in the workspace's write
+   * queue's turn, so that the subscriptions read are the ones at the write.
    */
-  async claimIn(ws: string, tx: StoreOps): Promise<DeliveryJob[]> {
-    const free = this.concurrency - this.inflight.size;
-    if (!this.running || free <= 0) return [];
-    return tx.workspace(ws).deliveries.claim({ now: this.clock.now(), limit: free, leaseMs: this.leaseMs });
+  async plan(ws: string, changes: readonly ChangeInput[]): Promise<Omit<LogWrite, "changes">> {
+    this.workspaces.add(ws);
+    const hooks = changes.length > 0 ? await this.subscriptions(ws, this.store) : [];
+    return { deliveries: matchingDeliveries(hooks, changes), claim: this.claimSpec() };
   }
 
-  /** Sends what `claimIn` leased, once its transaction committed. */
+  /** A lease on as many due deliveries as there are free slots; null when none is free. */
+  private claimSpec(): LogWrite["claim"] {
+    const free = this.concurrency - this.inflight.size;
+    if (!this.running || free <= 0) return null;
+    return { now: this.clock.now(), limit: free, leaseMs: this.leaseMs };
+  }
+
+  /**
+   * Inside the transaction that queued deliveries (after `enqueue` with `tx`): leases, in
+   * that transaction, what `plan` would. If the transaction rolls back, nothing was
+   * leased; the answer must then be dropped. The slots are not held meanwhile: in-flight
+   * requests may briefly exceed `concurrency` by one claim.
+   */
+  async claimIn(ws: string, tx: StoreOps): Promise<DeliveryJob[]> {
+    const claim = this.claimSpec();
+    return claim ? tx.workspace(ws).deliveries.claim(claim) : [];
+  }
+
+  /** Sends what `claimIn` or a planned log write leased, once its transaction committed. */
   startClaimed(ws: string, jobs: readonly DeliveryJob[]): void {
     for (const job of jobs) void this.track(this.deliver(ws, job));
   }

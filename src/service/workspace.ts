@@ -113,8 +113,8 @@ export class WorkspaceService {
       ...(opts.snapshotDir !== undefined
         ? { snapshot: { path: snapshotPath(opts.snapshotDir, info.id), owner: snapshotOwner(info) } }
         : {}),
-      onLog: (tx, logged) => hooks.onLog?.(info.id, tx, logged) ?? Promise.resolve(),
-      afterLog: (logged) => hooks.afterLog?.(info.id, logged),
+      ...(hooks.planLog && { planLog: (changes) => hooks.planLog!(info.id, changes) }),
+      afterLog: (logged, claimed) => hooks.afterLog?.(info.id, logged, claimed),
     });
     const positions = opts.positions ?? new LogPositions(randomBytes(32)).of(info.id);
     return new WorkspaceService(info, live, store, clock, hooks, positions);

@@ -10,6 +10,7 @@ import type { Executor } from "./executor.ts";
 import { MIGRATIONS, migrate } from "./migrations.ts";
 import type { Clock } from "./repos/index.ts";
 import { findReceiver } from "./repos/ingest.ts";
+import { writeLog } from "./repos/log-write.ts";
 import { WorkspaceRepo } from "./repos/workspaces.ts";
 import { ScopedOps } from "./scoped-ops.ts";
 import { serverSecret } from "./server-secret-repo.ts";
@@ -20,6 +21,8 @@ import {
   type Dialect,
   type EventInsertResult,
   type EventWrite,
+  type LogWrite,
+  type LogWritten,
   type NewWorkspace,
   type ReceiverRecord,
   type Store,
@@ -44,7 +47,8 @@ export interface StoreAdapter {
     ws: string,
     batches: EventWrite[][],
     check: (() => void) | undefined,
-  ): Promise<BatchOutcome<EventInsertResult>[]>;
+    log: LogWrite | undefined,
+  ): Promise<{ outcomes: BatchOutcome<EventInsertResult>[]; log: LogWritten | null }>;
   /** A workspace read in bulk off the calling thread (a SQLite file: sqlite/bulk-read.ts). */
   startupRead?(ws: string): StartupRead;
   /** Called once the store is ready: starts what is best started early (the SQLite writer thread). */
@@ -121,11 +125,19 @@ export class SqlStore extends ScopedOps implements Store {
     batches: EventWrite[][],
     opts: { check?: () => void } = {},
   ): Promise<BatchOutcome<EventInsertResult>[]> {
+    return (await this.commitEventRound(ws, { batches, ...opts })).outcomes;
+  }
+
+  async commitEventRound(
+    ws: string,
+    round: { batches: EventWrite[][]; check?: () => void; log?: LogWrite },
+  ): Promise<{ outcomes: BatchOutcome<EventInsertResult>[]; log: LogWritten | null }> {
     this.workspace(ws);
-    if (this.adapter.eventBatches) return this.adapter.eventBatches(ws, batches, opts.check);
-    opts.check?.();
+    const { batches, check, log } = round;
+    if (this.adapter.eventBatches) return this.adapter.eventBatches(ws, batches, check, log);
+    check?.();
     const out: BatchOutcome<EventInsertResult>[] = [];
-    await this.transaction(ws, async (tx) => {
+    const written = await this.transaction(ws, async (tx) => {
       for (const b of batches) {
         try {
           const value =
@@ -138,8 +150,9 @@ export class SqlStore extends ScopedOps implements Store {
         }
       }
       if (batches.length === 1 && !out[0]!.ok) throw out[0]!.error;
+      return log ? writeLog(tx.workspace(ws), log) : null;
     });
-    return out;
+    return { outcomes: out, log: written };
   }
 
   createWorkspace(w: NewWorkspace): Promise<Workspace> {

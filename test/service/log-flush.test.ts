@@ -116,6 +116,54 @@ describe("pending changes are logged after LOG_DELAY_MS", () => {
     ]);
   });
 
+  it("changes that waited LOG_DELAY_MS ride with the next round of event batches, and a flush is a round too: no transaction of this thread's connection", async () => {
+    const NOW = Date.parse("2026-06-01T00:00:00Z");
+    let t = NOW;
+    const clock = { now: () => t };
+    const store = await seededStore(clock);
+    const timers = manualTimers();
+    const live = await LiveWorkspace.open(store, DEFAULT_WORKSPACE_ID, { clock, logTimer: timers.timer });
+    // Counted from here: what the workspace asks of the store.
+    let transactions = 0;
+    const rounds: { batches: number; changes: string[] }[] = [];
+    const transaction = store.transaction.bind(store);
+    store.transaction = (ws, fn) => {
+      transactions++;
+      return transaction(ws, fn);
+    };
+    const commitEventRound = store.commitEventRound.bind(store);
+    store.commitEventRound = (ws, round) => {
+      rounds.push({
+        batches: round.batches.length,
+        changes: (round.log?.changes ?? []).map((c) => `${c.contact_id} ${c.change}`),
+      });
+      return commitEventRound(ws, round);
+    };
+    const openers = async () =>
+      (await store.workspace(DEFAULT_WORKSPACE_ID).changes.list({ segmentId: "openers" })).data.map(
+        (c) => `${c.contact_id} ${c.change}`,
+      );
+
+    await live.ingestEvents([opened("c1", NOW)]);
+    live.settle();
+    expect(live.pendingChanges).toBe(1);
+    t += LiveWorkspace.LOG_DELAY_MS;
+    // c1's change is due: the next batch's round logs it, with the batch.
+    await live.ingestEvents([opened("c2", NOW)]);
+    expect(await openers()).toEqual(["c1 entered"]);
+    live.settle();
+    expect(live.pendingChanges).toBe(1);
+    // c2's change is not due yet; its timer's flush logs it, in a round with no batches.
+    await live.flush();
+    expect(await openers()).toEqual(["c1 entered", "c2 entered"]);
+    expect(rounds).toEqual([
+      { batches: 1, changes: [] },
+      { batches: 1, changes: ["c1 entered"] },
+      { batches: 0, changes: ["c2 entered"] },
+    ]);
+    expect(transactions).toBe(0);
+  });
+
   it("a write that logs the pending changes first cancels their timer", async () => {
     const NOW = Date.parse("2026-06-01T00:00:00Z");
     const clock = { now: () => NOW };

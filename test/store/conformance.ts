@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type ChangeRecord,
   type ContactRecord,
   type Dialect,
   MAX_IMPORT_ERRORS,
@@ -750,6 +751,81 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect((await store.workspace(ws).changes.list()).data).toHaveLength(4);
       });
 
+      const roundChanges = [
+        { segment_id: "s1", contact_id: "c1", change: "entered" as const, at: 10 },
+        { segment_id: "s1", contact_id: "c2", change: "exited" as const, at: 11 },
+        { segment_id: "s2", contact_id: "c1", change: "entered" as const, at: 12 },
+      ];
+      const asInput = (c: ChangeRecord) => ({
+        segment_id: c.segment_id,
+        contact_id: c.contact_id,
+        change: c.change,
+        at: c.at,
+      });
+
+      it("commits a round's log with its batches: the changes, their deliveries and the lease", async () => {
+        const ws = await newWs();
+        clock.t = 1_700_000_700_000;
+        const hook = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const round = await store.commitEventRound(ws, {
+          batches: [[ev("a", 1)], [refused]],
+          log: {
+            changes: roundChanges,
+            deliveries: [
+              { change: 0, webhook_id: hook.id },
+              { change: 2, webhook_id: hook.id },
+            ],
+            claim: { now: clock.t, limit: 1, leaseMs: 60_000 },
+          },
+        });
+        // A failing batch fails alone; the log is written.
+        expect(round.outcomes.map((o) => o.ok)).toEqual([true, false]);
+        const logged = (await store.workspace(ws).changes.list()).data;
+        expect(logged.map(asInput)).toEqual(roundChanges);
+        expect(round.log).toEqual({ logged, queued: 2, claimed: [expect.anything()] });
+        expect(round.log!.claimed[0]).toMatchObject({
+          webhook_id: hook.id,
+          change_seq: logged[0]!.seq,
+          change: logged[0],
+          url: "http://127.0.0.1:9/h",
+          next_attempt_at: clock.t + 60_000,
+          created_at: clock.t,
+        });
+        // The other delivery is queued and due, not leased.
+        const due = await store.workspace(ws).deliveries.claim({ now: clock.t, limit: 10, leaseMs: 1 });
+        expect(due.map((j) => j.change_seq)).toEqual([logged[2]!.seq]);
+        expect(await store.workspace(ws).events.count()).toBe(1);
+      });
+
+      it("logs with no batches; a round refused by its check, or whose lone batch fails, logs nothing", async () => {
+        const ws = await newWs();
+        const log = { changes: roundChanges, deliveries: [], claim: null };
+        const err = await rejection(
+          store.commitEventRound(ws, {
+            batches: [[ev("a", 1)]],
+            check: () => {
+              throw new StoreError("invalid", "refused by the check");
+            },
+            log,
+          }),
+        );
+        expect(err.message).toBe("refused by the check");
+        expect(await rejection(store.commitEventRound(ws, { batches: [[refused]], log }))).toMatchObject({
+          code: "invalid",
+        });
+        expect((await store.workspace(ws).changes.list()).data).toEqual([]);
+        expect(await store.workspace(ws).events.count()).toBe(0);
+        const alone = await store.commitEventRound(ws, { batches: [], log });
+        expect(alone.outcomes).toEqual([]);
+        expect(alone.log!.logged.map(asInput)).toEqual(roundChanges);
+        expect(alone.log!.queued).toBe(0);
+        expect((await store.workspace(ws).changes.list()).data).toEqual(alone.log!.logged);
+        // Without a log there is nothing to write: no batches, no transaction.
+        expect(await store.commitEventRound(ws, { batches: [] })).toEqual({ outcomes: [], log: null });
+      });
+
       it("is bound to the workspace it names", async () => {
         const ws = await newWs();
         const other = await newWs();
@@ -1191,6 +1267,34 @@ export function runStoreConformance(name: string, factory: () => StoreFactory): 
         expect(await store.workspace(ws).webhooks.delete(w.id)).toBe(true);
         expect(await store.workspace(ws).webhooks.delete(w.id)).toBe(false);
         expect(await store.workspace(ws).webhooks.get(w.id)).toBeNull();
+      });
+
+      it("queues more deliveries than one statement writes, every one once", async () => {
+        const ws = await newWs();
+        const w = await store
+          .workspace(ws)
+          .webhooks.create({ url: "http://127.0.0.1:9/h", events: ["segment.entered"] });
+        const ch = await store.workspace(ws).changes.append(
+          Array.from({ length: 5_003 }, (_, i) => ({
+            segment_id: "s",
+            contact_id: `c${i}`,
+            change: "entered" as const,
+            at: i,
+          })),
+        );
+        const items = ch.map((c) => ({ webhook_id: w.id, change_seq: c.seq }));
+        expect(await store.workspace(ws).deliveries.enqueue(items.slice(0, 2))).toBe(2);
+        expect(await store.workspace(ws).deliveries.enqueue(items)).toBe(5_001);
+        const seen: number[] = [];
+        let cursor: string | null | undefined;
+        do {
+          const page = await store
+            .workspace(ws)
+            .deliveries.list(w.id, { limit: 1000, ...(cursor ? { cursor } : {}) });
+          for (const d of page.data) seen.push(d.change_seq!);
+          cursor = page.next_cursor;
+        } while (cursor);
+        expect(seen.sort((a, b) => a - b)).toEqual(ch.map((c) => c.seq));
       });
 
       it("releases the claims whose outcome was never recorded, and nothing else", async () => {

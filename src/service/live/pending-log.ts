@@ -1,25 +1,43 @@
 /**
  * Membership changes on their way from a workspace's engine into its change log: held
- * until a write's transaction takes them (or the flush their timer asks for, or a tick),
- * appended with the webhook outbox rows in that transaction, announced once it
- * committed; and, after a load, whatever separates the log from the loaded engine.
+ * until a write's transaction or a round of event batches takes them (or the flush their
+ * timer asks for, or a tick), appended with the webhook outbox rows in that transaction,
+ * announced once it committed; and, after a load, whatever separates the log from the
+ * loaded engine.
  */
 
 import type { Engine, MembershipChange } from "../../engine/index.ts";
 import type { Clock } from "../../engine/types.ts";
-import type { ChangeInput, ChangeRecord, Store, StoreOps } from "../../store/types.ts";
+import { writeLog } from "../../store/repos/log-write.ts";
+import type {
+  ChangeInput,
+  ChangeRecord,
+  DeliveryJob,
+  LogWrite,
+  LogWritten,
+  Store,
+  StoreOps,
+} from "../../store/types.ts";
 import { type LoggedMembership, missingChanges } from "../reconcile.ts";
 import { toLog } from "./changes.ts";
 
+/** What must be written with a write of the change log: the webhook outbox (`LogWrite`). */
+export type LogPlan = Omit<LogWrite, "changes">;
+
 export interface LogHooks {
   /**
-   * Called inside the transaction that appends changes to the log, with the logged
-   * records: work that must be exactly as durable as the log (the webhook outbox).
+   * Called in the write queue's turn, before the transaction that appends `changes` to
+   * the log: what must be exactly as durable as they are (the webhook outbox).
    */
-  onLog?: (tx: StoreOps, logged: ChangeRecord[]) => Promise<void>;
-  /** Called after that transaction committed (stream subscribers, waking the webhook worker). */
-  afterLog?: (logged: ChangeRecord[]) => void;
+  planLog?: (changes: readonly ChangeInput[]) => Promise<LogPlan>;
+  /**
+   * Called after that transaction committed, with the logged records and the deliveries
+   * it leased (stream subscribers, sending the deliveries).
+   */
+  afterLog?: (logged: ChangeRecord[], claimed: DeliveryJob[]) => void;
 }
+
+const NOTHING_PLANNED: LogPlan = { deliveries: [], claim: null };
 
 /** Calls `fn` once after `ms` unless the returned function cancels it first. */
 export type LogTimer = (fn: () => void, ms: number) => () => void;
@@ -33,10 +51,10 @@ export const realLogTimer: LogTimer = (fn, ms) => {
 
 export class PendingLog {
   /**
-   * Changes computed but not yet logged. They are written in the same transaction as
-   * the next write other than an event batch, or by the flush their timer asks for (or
-   * `tick`/`flush`); a crash loses at most these, and start-up reconciliation writes
-   * them back.
+   * Changes computed but not yet logged. Once due (`due`) they are written in the same
+   * transaction as the next write or round of event batches, or by the flush their timer
+   * asks for (or `tick`/`flush`); a crash loses at most these, and start-up
+   * reconciliation writes them back.
    */
   private pending: ChangeInput[] = [];
   /** When the oldest pending change was computed. */
@@ -56,7 +74,7 @@ export class PendingLog {
    * (docs/performance.md). SPEC §3.3a allows 2 s.
    */
   static readonly DELAY_MS = 30;
-  /** This many pending changes ride along with the next write, event batches too. */
+  /** This many pending changes ride along with the next write before their delay is up. */
   static readonly MAX_PENDING = 20_000;
 
   constructor(
@@ -104,18 +122,14 @@ export class PendingLog {
     return this.pending.slice(from);
   }
 
-  /** Whether the pending changes should ride along with a write (not an event batch) at `now`. */
-  due(now: number): boolean {
-    return this.full || (this.pending.length > 0 && now - this.oldestAt >= PendingLog.DELAY_MS);
-  }
-
   /**
-   * Whether the pending changes should ride along with any write, event batches
-   * included. Below this, a round of event batches leaves them to their timer's flush:
-   * logging them would take the round off the SQLite writer thread (docs/storage.md).
+   * Whether the pending changes should ride along with a write or a round of event
+   * batches at `now`: the oldest has waited its delay, or too many wait. Before that,
+   * gathering more of them into one commit writes each page of the log's indexes once.
    */
-  get full(): boolean {
-    return this.pending.length >= PendingLog.MAX_PENDING;
+  due(now: number): boolean {
+    const n = this.pending.length;
+    return n >= PendingLog.MAX_PENDING || (n > 0 && now - this.oldestAt >= PendingLog.DELAY_MS);
   }
 
   /** Takes every pending change, for a transaction that logs them. */
@@ -141,22 +155,36 @@ export class PendingLog {
     this.disarm();
   }
 
-  /** Appends `changes` in `tx`, with what must be as durable as they are. */
-  async append(tx: StoreOps, changes: ChangeInput[]): Promise<ChangeRecord[]> {
-    if (changes.length === 0) return [];
-    const logged = await tx.workspace(this.ws).changes.append(changes);
-    await this.hooks.onLog?.(tx, logged);
-    return logged;
+  /**
+   * `changes` with what must be as durable as they are, for one write of the log (in a
+   * transaction by `writeLog`, or with a round of event batches). Call it in the write
+   * queue's turn, before that transaction begins.
+   */
+  async prepare(changes: ChangeInput[]): Promise<LogWrite> {
+    const plan =
+      changes.length > 0 && this.hooks.planLog ? await this.hooks.planLog(changes) : NOTHING_PLANNED;
+    return { changes, ...plan };
+  }
+
+  /** Writes `w` in `tx`. */
+  write(tx: StoreOps, w: LogWrite): Promise<LogWritten> {
+    return writeLog(tx.workspace(this.ws), w);
+  }
+
+  /** Writes `w` in a transaction of its own, off this thread where the store can. */
+  async commit(w: LogWrite): Promise<LogWritten> {
+    const { log } = await this.store.commitEventRound(this.ws, { batches: [], log: w });
+    return log ?? { logged: [], queued: 0, claimed: [] };
   }
 
   /** After the log's transaction committed: what a hook does then cannot undo the commit. */
-  announce(logged: ChangeRecord[]): void {
-    if (logged.length === 0) return;
+  announce(written: LogWritten | null): void {
+    if (written === null || written.logged.length === 0) return;
     try {
-      this.hooks.afterLog?.(logged);
+      this.hooks.afterLog?.(written.logged, written.claimed);
     } catch (e) {
       this.warn(
-        `workspace ${this.ws}: ${logged.length} change(s) logged, then announcing them failed: ${String(e)}`,
+        `workspace ${this.ws}: ${written.logged.length} change(s) logged, then announcing them failed: ${String(e)}`,
       );
     }
   }
@@ -171,6 +199,6 @@ export class PendingLog {
   async reconcile(engine: Engine, startup: Promise<LoggedMembership> | null): Promise<void> {
     const missing = await missingChanges(engine, this.store, this.ws, startup ? await startup : null);
     if (missing.length === 0) return;
-    this.announce(await this.store.transaction(this.ws, (tx) => this.append(tx, missing)));
+    this.announce(await this.commit(await this.prepare(missing)));
   }
 }

@@ -1,14 +1,19 @@
 /**
  * A write waiting in a workspace's group commit (LiveWorkspace.write), and the round
- * that commits event batches alone.
+ * that commits event batches and flushes alone.
  */
 
 import type { MembershipChange } from "../../engine/index.ts";
-import type { BatchOutcome, EventWrite, Store, StoreOps } from "../../store/types.ts";
+import type { BatchOutcome, EventWrite, LogWrite, LogWritten, Store, StoreOps } from "../../store/types.ts";
 
 export interface WriteRequest {
   /** Log every pending change in this round. */
   flush: boolean;
+  /**
+   * Nothing but that: a flush with no commit or apply of its own, which may go in a
+   * round of event batches.
+   */
+  logOnly?: boolean;
   /**
    * An event batch from `ingestEvents`: its commit is `check` (its contacts) and exactly
    * `insertEvents` of `rows` (so a round of them can go to `Store.insertEventBatches`),
@@ -39,26 +44,35 @@ export function settledOnce(req: WriteRequest): WriteRequest {
   };
 }
 
+/** Whether the request may go in a round of event batches (`commitEventRound`). */
+export function inEventRound(req: WriteRequest): boolean {
+  return req.events !== null || req.logOnly === true;
+}
+
 /**
- * A round of event batches and nothing else: one `insertEventBatches`, during which the
- * engine applies the batches committed before and is moved to now (`advance`; on a
- * SQLite file the store works on its writer thread meanwhile). A batch that names a
- * contact the workspace does not have fails alone, the others are committed anew.
- * `finish` gets each committed batch's outcome.
+ * A round of event batches and flushes: one `Store.commitEventRound` with `log` (the
+ * changes taken for it), during which the engine applies the batches committed before
+ * and is moved to now (`advance`; on a SQLite file the store works on its writer thread
+ * meanwhile). A batch that names a contact the workspace does not have fails alone, the
+ * others and the log are committed anew. `finish` gets each committed batch's outcome;
+ * the flushes resolve once the round committed. Resolves with the log written; rejects,
+ * with every request of the round rejected, when nothing was committed.
  */
 export async function commitEventRound(
   store: Store,
   ws: string,
   group: WriteRequest[],
+  log: LogWrite | undefined,
   advance: () => void,
   finish: (req: WriteRequest, o: BatchOutcome<unknown>) => void,
-): Promise<void> {
+): Promise<LogWritten | null> {
+  const batches = group.filter((r) => r.events !== null);
   // The contacts are checked while the store writes (on a SQLite file the writer
   // thread inserts meanwhile; nothing commits if the check throws), not before.
   let refused = false;
   const check = () => {
     try {
-      for (const req of group) req.events!.check();
+      for (const req of batches) req.events!.check();
     } catch (e) {
       refused = true;
       throw e;
@@ -68,31 +82,37 @@ export async function commitEventRound(
   // scheduled, which runs after this round has been handed to the store (the hand-over
   // takes a few microtasks: the file's mutex), so they overlap its commit. Applying
   // them here, synchronously, would run them before the hand-over.
-  const committing = store.insertEventBatches(
-    ws,
-    group.map((r) => r.events!.rows),
-    { check },
-  );
+  const committing = store.commitEventRound(ws, {
+    batches: batches.map((r) => r.events!.rows),
+    check,
+    ...(log && { log }),
+  });
   advance();
-  let outcomes: BatchOutcome<unknown>[];
+  let round: Awaited<typeof committing>;
   try {
-    outcomes = await committing;
+    round = await committing;
   } catch (e) {
     if (!refused) {
       for (const req of group) req.reject(e);
-      return;
+      throw e;
     }
     const rest = group.filter((req) => {
+      if (req.events === null) return true;
       try {
-        req.events!.check();
+        req.events.check();
         return true;
       } catch (err) {
         req.reject(err);
         return false;
       }
     });
-    if (rest.length > 0) await commitEventRound(store, ws, rest, advance, finish);
-    return;
+    if (rest.length > 0 || log) return commitEventRound(store, ws, rest, log, advance, finish);
+    return null;
   }
-  group.forEach((req, k) => finish(req, outcomes[k]!));
+  let k = 0;
+  for (const req of group) {
+    if (req.events === null) req.resolve({ result: undefined, changes: [] });
+    else finish(req, round.outcomes[k++]!);
+  }
+  return round.log;
 }

@@ -11,14 +11,16 @@ import { RuleValidationError } from "../../rules/errors.ts";
 import type { FieldRegistry } from "../../rules/fields.ts";
 import { clampedInstant } from "../../store/contact-row.ts";
 import {
+  type ChangeInput,
   type ChangeRecord,
   type ContactRecord,
+  type DeliveryJob,
   type JsonValue,
   type Store,
   StoreError,
-  type StoreOps,
 } from "../../store/types.ts";
 import { ApiError, notFound } from "../errors.ts";
+import type { LogPlan } from "../live/pending-log.ts";
 import type { LiveWorkspace } from "../live-workspace.ts";
 import type { WorkspacePositions } from "../log-position.ts";
 
@@ -44,8 +46,10 @@ export interface WireSegment {
 }
 
 export interface WorkspaceHooks {
-  onLog?: (ws: string, tx: StoreOps, logged: ChangeRecord[]) => Promise<void>;
-  afterLog?: (ws: string, logged: ChangeRecord[]) => void;
+  /** What must be written with changes about to be logged (the webhook outbox, `LogHooks.planLog`). */
+  planLog?: (ws: string, changes: readonly ChangeInput[]) => Promise<LogPlan>;
+  /** After changes were logged, with the deliveries leased in that transaction. */
+  afterLog?: (ws: string, logged: ChangeRecord[], claimed: DeliveryJob[]) => void;
   /** What else refers to a segment (webhooks), for `uses` and the delete guard. */
   segmentUsers?: (ws: string, segmentId: string) => Promise<{ type: string; id: string }[]>;
 }

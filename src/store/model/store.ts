@@ -6,6 +6,7 @@
  */
 import type { WorkspaceRepos } from "../repos/index.ts";
 import type { StartupRead } from "../startup-read.ts";
+import type { LogWrite, LogWritten } from "./change.ts";
 import type { Dialect } from "./common.ts";
 import type { BatchOutcome, EventInsertResult, EventWrite } from "./event.ts";
 import type { ReceiverRecord } from "./ingest.ts";
@@ -50,6 +51,17 @@ export interface Store extends StoreOps {
     batches: EventWrite[][],
     opts?: { check?: () => void },
   ): Promise<BatchOutcome<EventInsertResult>[]>;
+
+  /**
+   * `insertEventBatches`, with `log` (changes and their deliveries, `writeLog`) written
+   * in the same transaction, also when there are no batches: on a SQLite file the change
+   * log's inserts and commit leave the calling thread too. A failing batch leaves the
+   * log's write in place; anything that rolls back the transaction rolls it back too.
+   */
+  commitEventRound(
+    ws: string,
+    round: { batches: EventWrite[][]; check?: () => void; log?: LogWrite },
+  ): Promise<{ outcomes: BatchOutcome<EventInsertResult>[]; log: LogWritten | null }>;
 
   /**
    * Cluster fencing (docs/cluster.md): records that lease `epoch` now holds `ws`, unless

@@ -145,15 +145,25 @@ function toDeliveryJob(r: Row): DeliveryJob {
   };
 }
 
+/** Outbox rows written per statement. */
+const ENQUEUE_CHUNK = 5_000;
+
 export class DeliveryRepo {
   constructor(private readonly s: Scope) {}
 
-  /** Queues deliveries due now; an existing (webhook, change) pair is left as it is. Returns how many were new. */
-  async enqueue(items: { webhook_id: string; change_seq: number }[]): Promise<number> {
+  /**
+   * Queues deliveries due now, `ENQUEUE_CHUNK` rows per statement; an existing (webhook,
+   * change) pair is left as it is. Returns how many were new.
+   */
+  async enqueue(items: readonly { webhook_id: string; change_seq: number }[]): Promise<number> {
     if (items.length === 0) return 0;
     const now = this.s.clock.now();
     const rows = items.map((i) => [this.s.ws, i.webhook_id, i.change_seq, now, now, now]);
-    return this.s.x.atomic((tx) => this.s.d.enqueueDeliveries(tx, rows));
+    return this.s.x.atomic(async (tx) => {
+      let added = 0;
+      for (const part of chunks(rows, ENQUEUE_CHUNK)) added += await this.s.d.enqueueDeliveries(tx, part);
+      return added;
+    });
   }
 
   /**

@@ -18,7 +18,7 @@ export function openSqliteAdapter(path: string, synchronous: "full" | "normal", 
     dialect: sqliteDialect,
     close: handle.close,
     ...(writer && {
-      eventBatches: (ws, batches, check) => writeEventBatches(writer, clock, ws, batches, check),
+      eventBatches: (ws, batches, check, log) => writeEventBatches(writer, clock, ws, batches, check, log),
     }),
     ...(file && { startupRead: (ws) => readSqliteWorkspace(file.path, file.mutex, ws) }),
     warm: () => writer?.warm(),

@@ -184,6 +184,14 @@ export class SqliteExecutor implements Executor {
 }
 
 /**
+ * Statements inside a transaction that the caller opened on `db` and will end itself
+ * (the writer thread's): the repositories run on it as on the main connection.
+ */
+export function transactionExecutor(db: Database.Database): Executor {
+  return new SqliteExecutor(new Connection(db, acquireFileLock(null)), true);
+}
+
+/**
  * The file behind a connection and the mutex every use of it in this process takes.
  * Readers on their own connection (start-up bulk reads in a worker thread) take their
  * snapshot under this mutex, so it never falls inside an open transaction of this

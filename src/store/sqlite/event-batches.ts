@@ -5,8 +5,20 @@
 import { translateError } from "../executor.ts";
 import { checkTimestamp } from "../repos/events.ts";
 import type { Clock } from "../repos/index.ts";
-import type { BatchOutcome, EventInsertResult, EventWrite, InsertStatus } from "../types.ts";
-import { type EventBatchColumns, type SqliteEventWriter, workerError } from "./event-writer.ts";
+import type {
+  BatchOutcome,
+  EventInsertResult,
+  EventWrite,
+  InsertStatus,
+  LogWrite,
+  LogWritten,
+} from "../types.ts";
+import {
+  type EventBatchColumns,
+  type SqliteEventWriter,
+  type WriterOutcome,
+  workerError,
+} from "./event-writer.ts";
 
 /** A batch as the writer thread takes it (the checks and values of `EventRepo.insert`'s rows). */
 function eventColumns(events: EventWrite[], now: number): EventBatchColumns {
@@ -38,7 +50,8 @@ export async function writeEventBatches(
   ws: string,
   batches: EventWrite[][],
   check: (() => void) | undefined,
-): Promise<BatchOutcome<EventInsertResult>[]> {
+  log: LogWrite | undefined,
+): Promise<{ outcomes: BatchOutcome<EventInsertResult>[]; log: LogWritten | null }> {
   // A batch with a row the store refuses fails alone, before anything is sent.
   const out: (BatchOutcome<EventInsertResult> | null)[] = [];
   const send: EventBatchColumns[] = [];
@@ -51,15 +64,17 @@ export async function writeEventBatches(
       out.push({ ok: false, error });
     }
   }
-  if (send.length === 0) check?.();
-  const outcomes =
-    send.length > 0
-      ? await writer.insert(ws, send, check).catch((e: unknown) => {
-          throw translateError(e);
-        })
-      : [];
+  let written: { outcomes: WriterOutcome[]; log: LogWritten | null } = { outcomes: [], log: null };
+  if (send.length > 0 || log) {
+    // The log's rows get the store's clock, as on the main connection.
+    const logged = log && { ...log, now: clock.now() };
+    written = await writer.insert(ws, send, check, logged).catch((e: unknown) => {
+      throw translateError(e);
+    });
+  } else check?.();
+  const { outcomes } = written;
   let k = 0;
-  return out.map((o) => {
+  const results = out.map((o): BatchOutcome<EventInsertResult> => {
     if (o) return o;
     const w = outcomes[k++]!;
     if (!w.ok) return { ok: false, error: translateError(workerError(w.error)) };
@@ -73,4 +88,5 @@ export async function writeEventBatches(
     }
     return { ok: true, value: { accepted, duplicates: items.length - accepted, items } };
   });
+  return { outcomes: results, log: written.log };
 }

@@ -7,6 +7,11 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { writeLog } from "../repos/log-write.ts";
+import { ScopedOps } from "../scoped-ops.ts";
+import type { LogWritten } from "../types.ts";
+import { transactionExecutor } from "./connection.ts";
+import { sqliteDialect } from "./dialect.ts";
 import {
   COMMIT_VERDICT,
   type EventBatchColumns,
@@ -43,6 +48,15 @@ const insert = db.prepare(
    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 );
 
+/** The repositories' statements, inside the transactions `handle` opens. */
+const tx = transactionExecutor(db);
+
+/** The request's changes and deliveries, by the code the main connection runs (`writeLog`). */
+function writeRequestLog(ws: string, log: NonNullable<WriterRequest["log"]>): Promise<LogWritten> {
+  const repos = new ScopedOps(tx, sqliteDialect, { now: () => log.now }, ws).workspace(ws);
+  return writeLog(repos, log);
+}
+
 function errorOf(e: unknown): { message: string; code?: string } {
   const err = e as { message?: unknown; code?: unknown };
   return {
@@ -74,7 +88,7 @@ function verdict(id: number): boolean {
   }
 }
 
-function handle(req: WriterRequest): WriterReply {
+async function handle(req: WriterRequest): Promise<WriterReply> {
   const single = req.batches.length === 1;
   try {
     // IMMEDIATE: the write lock at once, so another process's writer makes this wait at
@@ -97,12 +111,13 @@ function handle(req: WriterRequest): WriterReply {
         outcomes.push({ ok: false, error: errorOf(e) });
       }
     }
+    const log = req.log ? await writeRequestLog(req.ws, req.log) : undefined;
     if (req.gated && !verdict(req.id)) {
       db.exec("ROLLBACK");
       return { id: req.id, outcomes: [], error: { message: "the write was refused by its check" } };
     }
     db.exec("COMMIT");
-    return { id: req.id, outcomes };
+    return { id: req.id, outcomes, ...(log && { log }) };
   } catch (e) {
     if (db.inTransaction) db.exec("ROLLBACK");
     return { id: req.id, outcomes: [], error: errorOf(e) };
@@ -115,10 +130,12 @@ port.on("message", (msg: WriterRequest | { close: true }) => {
     port.close();
     return;
   }
-  const reply = handle(msg);
-  port.postMessage(
-    reply,
-    reply.outcomes.flatMap((o) => (o.ok ? [o.inserted.buffer as ArrayBuffer] : [])),
+  // One request at a time: the main thread sends the next only after this one's reply.
+  void handle(msg).then((reply) =>
+    port.postMessage(
+      reply,
+      reply.outcomes.flatMap((o) => (o.ok ? [o.inserted.buffer as ArrayBuffer] : [])),
+    ),
   );
 });
 port.postMessage({ ready: true });

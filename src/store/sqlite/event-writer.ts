@@ -16,6 +16,7 @@ import type { AsyncLocalStorage } from "node:async_hooks";
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../worker-thread.ts";
 import type { Mutex } from "../executor.ts";
+import type { LogWrite, LogWritten } from "../types.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** One batch's rows as columns (one structured clone of a few arrays, not of 1,000 rows). */
@@ -33,6 +34,8 @@ export interface WriterRequest {
   id: number;
   ws: string;
   batches: EventBatchColumns[];
+  /** Written after the batches, in their transaction (`writeLog`); `now` is the store's clock. */
+  log?: LogWrite & { now: number };
   /** Wait for the caller's verdict (the gate) before committing. */
   gated: boolean;
 }
@@ -57,6 +60,8 @@ export type WriterOutcome = { ok: true; inserted: Uint8Array } | { ok: false; er
 export interface WriterReply {
   id: number;
   outcomes: WriterOutcome[];
+  /** The request's log, written and committed. */
+  log?: LogWritten;
   /** Set when the transaction as a whole failed (nothing of it is stored). */
   error?: WorkerError;
 }
@@ -66,8 +71,13 @@ export function workerError(e: WorkerError): Error {
   return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 }
 
+interface Written {
+  outcomes: WriterOutcome[];
+  log: LogWritten | null;
+}
+
 interface Pending {
-  resolve: (outcomes: WriterOutcome[]) => void;
+  resolve: (written: Written) => void;
   reject: (e: unknown) => void;
 }
 
@@ -97,12 +107,17 @@ export class SqliteEventWriter {
   private rowsBeforeCheckpoints = SqliteEventWriter.CHECKPOINT_AFTER_ROWS;
 
   /**
-   * Inserts the batches in one transaction on the worker. Resolves with one outcome per
-   * batch once the transaction committed; rejects when it failed as a whole. `check`
-   * runs on this thread while the worker inserts; if it throws, the worker rolls back
-   * and the call rejects with that error.
+   * Inserts the batches, then writes `log`, in one transaction on the worker. Resolves
+   * with one outcome per batch and the log written once the transaction committed;
+   * rejects when it failed as a whole. `check` runs on this thread while the worker
+   * inserts; if it throws, the worker rolls back and the call rejects with that error.
    */
-  insert(ws: string, batches: EventBatchColumns[], check?: () => void): Promise<WriterOutcome[]> {
+  insert(
+    ws: string,
+    batches: EventBatchColumns[],
+    check?: () => void,
+    log?: LogWrite & { now: number },
+  ): Promise<Written> {
     if (this.closed) return Promise.reject(new Error("the store is closed"));
     if (this.lock.inside.getStore()) {
       return Promise.reject(
@@ -120,9 +135,9 @@ export class SqliteEventWriter {
       const worker = await this.start();
       const id = this.nextId++;
       let refused: { error: unknown } | null = null;
-      const reply = new Promise<WriterOutcome[]>((resolve, reject) => {
+      const reply = new Promise<Written>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
-        const req: WriterRequest = { id, ws, batches, gated: check !== undefined };
+        const req: WriterRequest = { id, ws, batches, gated: check !== undefined, ...(log && { log }) };
         worker.ref();
         worker.postMessage(req);
       });
@@ -138,11 +153,11 @@ export class SqliteEventWriter {
         Atomics.store(this.gate, GATE_ID, id);
         Atomics.notify(this.gate, GATE_ID);
       }
-      const outcomes = await reply.catch((e: unknown) => {
+      const written = await reply.catch((e: unknown) => {
         throw refused ? refused.error : e;
       });
       if (refused) throw (refused as { error: unknown }).error;
-      return outcomes;
+      return written;
     });
   }
 
@@ -179,7 +194,7 @@ export class SqliteEventWriter {
         this.pending.delete(m.id);
         if (this.pending.size === 0) worker.unref();
         if (m.error) p.reject(workerError(m.error));
-        else p.resolve(m.outcomes);
+        else p.resolve({ outcomes: m.outcomes, log: m.log ?? null });
       });
       const fail = (e: unknown) => {
         // The next insert starts a new worker. A request in flight is reported as failed:
