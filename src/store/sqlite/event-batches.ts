@@ -67,7 +67,7 @@ export async function writeEventBatches(
   let written: { outcomes: WriterOutcome[]; log: LogWritten | null } = { outcomes: [], log: null };
   if (send.length > 0 || log) {
     // The log's rows get the store's clock, as on the main connection.
-    const logged = log && { ...log, now: clock.now() };
+    const logged = log && { write: log, now: clock.now() };
     written = await writer.insert(ws, send, check, logged).catch((e: unknown) => {
       throw translateError(e);
     });

@@ -9,7 +9,6 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { writeLog } from "../repos/log-write.ts";
 import { ScopedOps } from "../scoped-ops.ts";
-import type { LogWritten } from "../types.ts";
 import { transactionExecutor } from "./connection.ts";
 import { sqliteDialect } from "./dialect.ts";
 import {
@@ -17,6 +16,9 @@ import {
   type EventBatchColumns,
   GATE_ID,
   GATE_VERDICT,
+  type LogColumns,
+  type LogReply,
+  logOfColumns,
   type WriterReply,
   type WriterRequest,
 } from "./event-writer.ts";
@@ -52,9 +54,12 @@ const insert = db.prepare(
 const tx = transactionExecutor(db);
 
 /** The request's changes and deliveries, by the code the main connection runs (`writeLog`). */
-function writeRequestLog(ws: string, log: NonNullable<WriterRequest["log"]>): Promise<LogWritten> {
+async function writeRequestLog(ws: string, log: LogColumns): Promise<LogReply> {
   const repos = new ScopedOps(tx, sqliteDialect, { now: () => log.now }, ws).workspace(ws);
-  return writeLog(repos, log);
+  const written = await writeLog(repos, logOfColumns(log));
+  const seqs = new Float64Array(written.logged.length);
+  for (let i = 0; i < seqs.length; i++) seqs[i] = written.logged[i]!.seq;
+  return { seqs, queued: written.queued, claimed: written.claimed };
 }
 
 function errorOf(e: unknown): { message: string; code?: string } {
@@ -132,10 +137,10 @@ port.on("message", (msg: WriterRequest | { close: true }) => {
   }
   // One request at a time: the main thread sends the next only after this one's reply.
   void handle(msg).then((reply) =>
-    port.postMessage(
-      reply,
-      reply.outcomes.flatMap((o) => (o.ok ? [o.inserted.buffer as ArrayBuffer] : [])),
-    ),
+    port.postMessage(reply, [
+      ...reply.outcomes.flatMap((o) => (o.ok ? [o.inserted.buffer as ArrayBuffer] : [])),
+      ...(reply.log ? [reply.log.seqs.buffer as ArrayBuffer] : []),
+    ]),
   );
 });
 port.postMessage({ ready: true });

@@ -30,12 +30,80 @@ export interface EventBatchColumns {
   received: Float64Array;
 }
 
+/**
+ * A `LogWrite` as columns, like the batches: a start-up's reconciliation can log millions
+ * of changes, and an object per change would be cloned field by field, both ways.
+ */
+export interface LogColumns {
+  /** The store's clock, for the rows' times. */
+  now: number;
+  segment: string[];
+  contact: string[];
+  /** 1 for `entered`, 0 for `exited`. */
+  entered: Uint8Array;
+  at: Float64Array;
+  /** The deliveries: for change `deliveryChange[i]`, to webhook `deliveryWebhook[i]`. */
+  deliveryChange: Int32Array;
+  deliveryWebhook: string[];
+  claim: LogWrite["claim"];
+}
+
+export function logColumns(w: LogWrite, now: number): LogColumns {
+  const n = w.changes.length;
+  const c: LogColumns = {
+    now,
+    segment: new Array(n),
+    contact: new Array(n),
+    entered: new Uint8Array(n),
+    at: new Float64Array(n),
+    deliveryChange: new Int32Array(w.deliveries.length),
+    deliveryWebhook: new Array(w.deliveries.length),
+    claim: w.claim,
+  };
+  for (let i = 0; i < n; i++) {
+    const ch = w.changes[i]!;
+    c.segment[i] = ch.segment_id;
+    c.contact[i] = ch.contact_id;
+    c.entered[i] = ch.change === "entered" ? 1 : 0;
+    c.at[i] = ch.at;
+  }
+  for (let i = 0; i < w.deliveries.length; i++) {
+    c.deliveryChange[i] = w.deliveries[i]!.change;
+    c.deliveryWebhook[i] = w.deliveries[i]!.webhook_id;
+  }
+  return c;
+}
+
+export function logOfColumns(c: LogColumns): LogWrite {
+  const changes: LogWrite["changes"] = new Array(c.segment.length);
+  for (let i = 0; i < changes.length; i++) {
+    changes[i] = {
+      segment_id: c.segment[i]!,
+      contact_id: c.contact[i]!,
+      change: c.entered[i] === 1 ? "entered" : "exited",
+      at: c.at[i]!,
+    };
+  }
+  const deliveries: LogWrite["deliveries"] = new Array(c.deliveryChange.length);
+  for (let i = 0; i < deliveries.length; i++) {
+    deliveries[i] = { change: c.deliveryChange[i]!, webhook_id: c.deliveryWebhook[i]! };
+  }
+  return { changes, deliveries, claim: c.claim };
+}
+
+/** The log written, as the worker answers it: the changes' sequence numbers in order. */
+export interface LogReply {
+  seqs: Float64Array;
+  queued: number;
+  claimed: LogWritten["claimed"];
+}
+
 export interface WriterRequest {
   id: number;
   ws: string;
   batches: EventBatchColumns[];
-  /** Written after the batches, in their transaction (`writeLog`); `now` is the store's clock. */
-  log?: LogWrite & { now: number };
+  /** Written after the batches, in their transaction (`writeLog`). */
+  log?: LogColumns;
   /** Wait for the caller's verdict (the gate) before committing. */
   gated: boolean;
 }
@@ -61,9 +129,21 @@ export interface WriterReply {
   id: number;
   outcomes: WriterOutcome[];
   /** The request's log, written and committed. */
-  log?: LogWritten;
+  log?: LogReply;
   /** Set when the transaction as a whole failed (nothing of it is stored). */
   error?: WorkerError;
+}
+
+/** The changes of `w` with the sequence numbers the worker gave them. */
+function logWritten(w: LogWrite, reply: LogReply): LogWritten {
+  const logged = w.changes.map((c, i) => ({
+    seq: reply.seqs[i]!,
+    segment_id: c.segment_id,
+    contact_id: c.contact_id,
+    change: c.change,
+    at: c.at,
+  }));
+  return { logged, queued: reply.queued, claimed: reply.claimed };
 }
 
 /** A worker's error as an Error with the driver's code, for `translateError`. */
@@ -77,7 +157,7 @@ interface Written {
 }
 
 interface Pending {
-  resolve: (written: Written) => void;
+  resolve: (reply: WriterReply) => void;
   reject: (e: unknown) => void;
 }
 
@@ -116,7 +196,7 @@ export class SqliteEventWriter {
     ws: string,
     batches: EventBatchColumns[],
     check?: () => void,
-    log?: LogWrite & { now: number },
+    log?: { write: LogWrite; now: number },
   ): Promise<Written> {
     if (this.closed) return Promise.reject(new Error("the store is closed"));
     if (this.lock.inside.getStore()) {
@@ -135,9 +215,15 @@ export class SqliteEventWriter {
       const worker = await this.start();
       const id = this.nextId++;
       let refused: { error: unknown } | null = null;
-      const reply = new Promise<Written>((resolve, reject) => {
+      const reply = new Promise<WriterReply>((resolve, reject) => {
         this.pending.set(id, { resolve, reject });
-        const req: WriterRequest = { id, ws, batches, gated: check !== undefined, ...(log && { log }) };
+        const req: WriterRequest = {
+          id,
+          ws,
+          batches,
+          gated: check !== undefined,
+          ...(log && { log: logColumns(log.write, log.now) }),
+        };
         worker.ref();
         worker.postMessage(req);
       });
@@ -153,11 +239,11 @@ export class SqliteEventWriter {
         Atomics.store(this.gate, GATE_ID, id);
         Atomics.notify(this.gate, GATE_ID);
       }
-      const written = await reply.catch((e: unknown) => {
+      const answer = await reply.catch((e: unknown) => {
         throw refused ? refused.error : e;
       });
       if (refused) throw (refused as { error: unknown }).error;
-      return written;
+      return { outcomes: answer.outcomes, log: log && answer.log ? logWritten(log.write, answer.log) : null };
     });
   }
 
@@ -194,7 +280,7 @@ export class SqliteEventWriter {
         this.pending.delete(m.id);
         if (this.pending.size === 0) worker.unref();
         if (m.error) p.reject(workerError(m.error));
-        else p.resolve({ outcomes: m.outcomes, log: m.log ?? null });
+        else p.resolve(m);
       });
       const fail = (e: unknown) => {
         // The next insert starts a new worker. A request in flight is reported as failed:
