@@ -32,13 +32,19 @@ export interface EventBatchColumns {
 
 /**
  * A `LogWrite` as columns, like the batches: a start-up's reconciliation can log millions
- * of changes, and an object per change would be cloned field by field, both ways.
+ * of changes, and a structured clone copies strings one by one (about 0.9 µs per change
+ * for two ids each way, measured on 500,000), so the segment ids go as a dictionary and
+ * the contact ids as one string with their lengths.
  */
 export interface LogColumns {
   /** The store's clock, for the rows' times. */
   now: number;
-  segment: string[];
-  contact: string[];
+  /** The distinct segment ids; `segment` indexes them. */
+  segments: string[];
+  segment: Int32Array;
+  /** Every change's contact id, one after the other; `contactLength` cuts them apart. */
+  contacts: string;
+  contactLength: Int32Array;
   /** 1 for `entered`, 0 for `exited`. */
   entered: Uint8Array;
   at: Float64Array;
@@ -50,39 +56,59 @@ export interface LogColumns {
 
 export function logColumns(w: LogWrite, now: number): LogColumns {
   const n = w.changes.length;
-  const c: LogColumns = {
-    now,
-    segment: new Array(n),
-    contact: new Array(n),
-    entered: new Uint8Array(n),
-    at: new Float64Array(n),
-    deliveryChange: new Int32Array(w.deliveries.length),
-    deliveryWebhook: new Array(w.deliveries.length),
-    claim: w.claim,
-  };
+  const codes = new Map<string, number>();
+  const segments: string[] = [];
+  const segment = new Int32Array(n);
+  const contacts: string[] = new Array(n);
+  const contactLength = new Int32Array(n);
+  const entered = new Uint8Array(n);
+  const at = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const ch = w.changes[i]!;
-    c.segment[i] = ch.segment_id;
-    c.contact[i] = ch.contact_id;
-    c.entered[i] = ch.change === "entered" ? 1 : 0;
-    c.at[i] = ch.at;
+    let code = codes.get(ch.segment_id);
+    if (code === undefined) {
+      code = segments.length;
+      codes.set(ch.segment_id, code);
+      segments.push(ch.segment_id);
+    }
+    segment[i] = code;
+    contacts[i] = ch.contact_id;
+    contactLength[i] = ch.contact_id.length;
+    entered[i] = ch.change === "entered" ? 1 : 0;
+    at[i] = ch.at;
   }
+  const deliveryChange = new Int32Array(w.deliveries.length);
+  const deliveryWebhook: string[] = new Array(w.deliveries.length);
   for (let i = 0; i < w.deliveries.length; i++) {
-    c.deliveryChange[i] = w.deliveries[i]!.change;
-    c.deliveryWebhook[i] = w.deliveries[i]!.webhook_id;
+    deliveryChange[i] = w.deliveries[i]!.change;
+    deliveryWebhook[i] = w.deliveries[i]!.webhook_id;
   }
-  return c;
+  return {
+    now,
+    segments,
+    segment,
+    contacts: contacts.join(""),
+    contactLength,
+    entered,
+    at,
+    deliveryChange,
+    deliveryWebhook,
+    claim: w.claim,
+  };
 }
 
 export function logOfColumns(c: LogColumns): LogWrite {
   const changes: LogWrite["changes"] = new Array(c.segment.length);
+  let offset = 0;
   for (let i = 0; i < changes.length; i++) {
+    const end = offset + c.contactLength[i]!;
     changes[i] = {
-      segment_id: c.segment[i]!,
-      contact_id: c.contact[i]!,
+      segment_id: c.segments[c.segment[i]!]!,
+      contact_id: c.contacts.slice(offset, end),
       change: c.entered[i] === 1 ? "entered" : "exited",
       at: c.at[i]!,
     };
+    offset = end;
   }
   const deliveries: LogWrite["deliveries"] = new Array(c.deliveryChange.length);
   for (let i = 0; i < deliveries.length; i++) {
