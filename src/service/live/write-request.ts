@@ -16,7 +16,7 @@ export interface WriteRequest {
   logOnly?: boolean;
   /**
    * An event batch from `ingestEvents`: its commit is `check` (its contacts) and exactly
-   * `insertEvents` of `rows` (so a round of them can go to `Store.insertEventBatches`),
+   * `insertEvents` of `rows` (so a round of them can go to `Store.commitEventRound`),
    * and its apply is deferred.
    */
   events: { rows: EventWrite[]; check: () => void } | null;

@@ -34,5 +34,5 @@ export interface EventInsertResult {
   items: InsertStatus[];
 }
 
-/** One batch's outcome in `Store.insertEventBatches`. */
+/** One batch's outcome in `Store.insertEventBatches` and `Store.commitEventRound`. */
 export type BatchOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

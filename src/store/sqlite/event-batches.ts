@@ -1,6 +1,7 @@
 /**
- * `Store.insertEventBatches` on a SQLite file: the batches go, as columns, to the writer
- * thread (event-writer.ts), which inserts and commits them on its own connection.
+ * `Store.commitEventRound` on a SQLite file: the batches and the log write go, as
+ * columns, to the writer thread (event-writer.ts), which inserts and commits them on its
+ * own connection.
  */
 import { translateError } from "../executor.ts";
 import { checkTimestamp } from "../repos/events.ts";

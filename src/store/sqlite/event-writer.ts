@@ -1,6 +1,6 @@
 /**
- * Batches of events inserted and committed by a worker thread with its own connection
- * on the SQLite file (`Store.insertEventBatches`).
+ * Batches of events, and the change log written with them, inserted and committed by a
+ * worker thread with its own connection on the SQLite file (`Store.commitEventRound`).
  *
  * better-sqlite3 is synchronous: on the main connection an insert of 1,000 events and
  * its commit (an fsync with synchronous=FULL) block the thread that also runs the
