@@ -33,7 +33,13 @@ import {
 } from "./live/event-batch.ts";
 import { type LoadOptions, type LoadPhase, loadEngine } from "./live/load.ts";
 import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts";
-import { commitEventRound, inEventRound, settledOnce, type WriteRequest } from "./live/write-request.ts";
+import {
+  commitEventRound,
+  inEventRound,
+  roundKind,
+  settledOnce,
+  type WriteRequest,
+} from "./live/write-request.ts";
 import { type SnapshotOwner, writeSnapshot } from "./snapshot/file.ts";
 
 export type { ContactKey, ContactMatch } from "./live/event-batch.ts";
@@ -265,14 +271,10 @@ export class LiveWorkspace {
         }
         // Event batches and other writes go in separate rounds, so that a round of event
         // batches sees every contact written before it applied (their contact check).
-        // A flush of the log goes with either.
-        const events = inEventRound(this.waiting[0]!);
+        // The timer's flush goes alone (PendingLog.full says why).
+        const kind = roundKind(this.waiting[0]!);
         let n = 1;
-        while (
-          n < this.waiting.length &&
-          n < LiveWorkspace.GROUP_MAX &&
-          inEventRound(this.waiting[n]!) === events
-        )
+        while (n < this.waiting.length && n < LiveWorkspace.GROUP_MAX && roundKind(this.waiting[n]!) === kind)
           n++;
         const group = this.waiting.splice(0, n);
         try {
@@ -329,10 +331,10 @@ export class LiveWorkspace {
   }
 
   /**
-   * A round of event batches and flushes (live/write-request.ts): the changes pending
-   * for the log's delay (or a flush's) ride along, so on a SQLite file the writer thread
-   * commits them with the batches, off this thread. A flush first applies and advances
-   * the engine, so that it logs every change up to now.
+   * A round of event batches, or of flushes (live/write-request.ts), through the store's
+   * round: on a SQLite file the writer thread commits it, off this thread. A flush
+   * first applies and advances the engine, so that it logs every change up to now; a
+   * round of batches takes the pending changes only when there are too many.
    */
   private async commitRound(group: WriteRequest[], now: number): Promise<void> {
     const flush = group.some((r) => r.flush);
@@ -340,7 +342,7 @@ export class LiveWorkspace {
       this.settle();
       this.core.advanceTo(now);
     }
-    const pending = flush || this.log.due(now) ? this.log.take() : [];
+    const pending = flush || this.log.full ? this.log.take() : [];
     const advance = () => {
       try {
         this.core.advanceTo(now);

@@ -51,9 +51,9 @@ export const realLogTimer: LogTimer = (fn, ms) => {
 
 export class PendingLog {
   /**
-   * Changes computed but not yet logged. Once due (`due`) they are written in the same
-   * transaction as the next write or round of event batches, or by the flush their timer
-   * asks for (or `tick`/`flush`); a crash loses at most these, and start-up
+   * Changes computed but not yet logged. They are written by the round their timer asks
+   * for (or `tick`/`flush`), or once due (`due`) in the same transaction as the next
+   * write other than event batches; a crash loses at most these, and start-up
    * reconciliation writes them back.
    */
   private pending: ChangeInput[] = [];
@@ -123,13 +123,22 @@ export class PendingLog {
   }
 
   /**
-   * Whether the pending changes should ride along with a write or a round of event
-   * batches at `now`: the oldest has waited its delay, or too many wait. Before that,
-   * gathering more of them into one commit writes each page of the log's indexes once.
+   * Whether the pending changes should ride along with a write (not an event batch) at
+   * `now`: the oldest has waited its delay, or too many wait. Before that, gathering
+   * more of them into one commit writes each page of the log's indexes once.
    */
   due(now: number): boolean {
-    const n = this.pending.length;
-    return n >= PendingLog.MAX_PENDING || (n > 0 && now - this.oldestAt >= PendingLog.DELAY_MS);
+    return this.full || (this.pending.length > 0 && now - this.oldestAt >= PendingLog.DELAY_MS);
+  }
+
+  /**
+   * Whether the pending changes should ride along with a round of event batches too.
+   * Below this they wait for their timer's round, which goes ahead of the batches
+   * waiting: a change carried by a round of up to `GROUP_MAX` batches would wait for
+   * all their inserts, and in a burst the rounds grow long (docs/performance.md).
+   */
+  get full(): boolean {
+    return this.pending.length >= PendingLog.MAX_PENDING;
   }
 
   /** Takes every pending change, for a transaction that logs them. */

@@ -44,13 +44,18 @@ export function settledOnce(req: WriteRequest): WriteRequest {
   };
 }
 
-/** Whether the request may go in a round of event batches (`commitEventRound`). */
+/** Whether the request goes through the store's round (`commitEventRound`). */
 export function inEventRound(req: WriteRequest): boolean {
   return req.events !== null || req.logOnly === true;
 }
 
+/** Requests of one kind share a round: event batches, flushes of the log, other writes. */
+export function roundKind(req: WriteRequest): "events" | "log" | "other" {
+  return req.events !== null ? "events" : req.logOnly === true ? "log" : "other";
+}
+
 /**
- * A round of event batches and flushes: one `Store.commitEventRound` with `log` (the
+ * A round of event batches or of flushes: one `Store.commitEventRound` with `log` (the
  * changes taken for it), during which the engine applies the batches committed before
  * and is moved to now (`advance`; on a SQLite file the store works on its writer thread
  * meanwhile). A batch that names a contact the workspace does not have fails alone, the
