@@ -36,6 +36,7 @@ import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts"
 import {
   commitEventRound,
   inEventRound,
+  logOnlyRequest,
   roundKind,
   settledOnce,
   type WriteRequest,
@@ -525,15 +526,12 @@ export class LiveWorkspace {
     this.settle();
     if (this.log.size === 0) return;
     this.waiting.unshift(
-      settledOnce({
-        flush: true,
-        logOnly: true,
-        events: null,
-        commit: async () => undefined,
-        apply: () => {},
-        resolve: () => {},
-        reject: (e) => this.warn(`workspace ${this.ws}: logging the pending changes failed: ${String(e)}`),
-      }),
+      settledOnce(
+        logOnlyRequest(
+          () => {},
+          (e) => this.warn(`workspace ${this.ws}: logging the pending changes failed: ${String(e)}`),
+        ),
+      ),
     );
     if (!this.draining) void this.drain();
   }
@@ -542,17 +540,7 @@ export class LiveWorkspace {
   async flush(): Promise<void> {
     this.settle();
     if (this.log.size === 0 && this.waiting.length === 0 && !this.draining) return;
-    await new Promise<void>((resolve, reject) => {
-      this.enqueue({
-        flush: true,
-        logOnly: true,
-        events: null,
-        commit: async () => undefined,
-        apply: () => {},
-        resolve: () => resolve(),
-        reject,
-      });
-    });
+    await new Promise<void>((resolve, reject) => this.enqueue(logOnlyRequest(resolve, reject)));
   }
 
   /**

@@ -44,14 +44,27 @@ export function settledOnce(req: WriteRequest): WriteRequest {
   };
 }
 
-/** Whether the request goes through the store's round (`commitEventRound`). */
-export function inEventRound(req: WriteRequest): boolean {
-  return req.events !== null || req.logOnly === true;
+/** A flush of the log and nothing else. */
+export function logOnlyRequest(resolve: () => void, reject: (e: unknown) => void): WriteRequest {
+  return {
+    flush: true,
+    logOnly: true,
+    events: null,
+    commit: async () => undefined,
+    apply: () => {},
+    resolve: () => resolve(),
+    reject,
+  };
 }
 
 /** Requests of one kind share a round: event batches, flushes of the log, other writes. */
 export function roundKind(req: WriteRequest): "events" | "log" | "other" {
   return req.events !== null ? "events" : req.logOnly === true ? "log" : "other";
+}
+
+/** Whether the request goes through the store's round (`commitEventRound`). */
+export function inEventRound(req: WriteRequest): boolean {
+  return roundKind(req) !== "other";
 }
 
 /**
