@@ -1,7 +1,8 @@
 /**
  * Each workspace's webhook subscriptions as a write of the change log reads them (to
- * write one outbox row per matching subscription), cached between changes. A subscription is created and deleted in the workspace's write queue, like
- * every write that logs changes, and the cache is cleared as that write is applied,
+ * write one outbox row per matching subscription), cached between changes. A
+ * subscription is created and deleted in the workspace's write queue, like every write
+ * that logs changes, and the cache is cleared as that write is applied,
  * before the queue's next round: no change logged after the subscription's insert
  * committed can miss it, and none logged after its delete can still name it.
  */

@@ -8,7 +8,7 @@
 
 import type { Engine, MembershipChange } from "../../engine/index.ts";
 import type { Clock } from "../../engine/types.ts";
-import { writeLog } from "../../store/repos/log-write.ts";
+import { nothingWritten, writeLog } from "../../store/repos/log-write.ts";
 import type {
   ChangeInput,
   ChangeRecord,
@@ -183,7 +183,7 @@ export class PendingLog {
   /** Writes `w` in a transaction of its own, off this thread where the store can. */
   async commit(w: LogWrite): Promise<LogWritten> {
     const { log } = await this.store.commitEventRound(this.ws, { batches: [], log: w });
-    return log ?? { logged: [], queued: 0, claimed: [] };
+    return log ?? nothingWritten();
   }
 
   /** After the log's transaction committed: what a hook does then cannot undo the commit. */

@@ -7,8 +7,13 @@
 import type { LogWrite, LogWritten } from "../types.ts";
 import type { WorkspaceRepos } from "./index.ts";
 
+/** A write of no changes: nothing logged, queued or leased. */
+export function nothingWritten(): LogWritten {
+  return { logged: [], queued: 0, claimed: [] };
+}
+
 export async function writeLog(repos: WorkspaceRepos, w: LogWrite): Promise<LogWritten> {
-  if (w.changes.length === 0) return { logged: [], queued: 0, claimed: [] };
+  if (w.changes.length === 0) return nothingWritten();
   const logged = await repos.changes.append(w.changes);
   const queued = await repos.deliveries.enqueue(
     w.deliveries.map((d) => ({ webhook_id: d.webhook_id, change_seq: logged[d.change]!.seq })),
