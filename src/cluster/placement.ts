@@ -76,6 +76,8 @@ export interface PlacementSettings {
 }
 
 const DEFAULT_LEASE_MS = 10_000;
+/** How long a node's start waits for JetStream to answer (new leaders take 4 to 9 s). */
+const START_PATIENCE_MS = 60_000;
 
 /**
  * How long before its expiry a holder stops serving. NATS elects a new leader of the
@@ -178,7 +180,7 @@ export class Placement implements WorkspacePlacement {
   /** Watches the bucket, announces this node, and from one lease round on takes its share. */
   async start(hooks: PlacementHooks): Promise<void> {
     this.hooks = hooks;
-    const watch = await this.kv.watch({ key: ">" });
+    const watch = await this.untilAnswered("watching the leases", () => this.kv.watch({ key: ">" }));
     void (async () => {
       for await (const e of watch) {
         const [kind, ...rest] = e.key.split(".");
@@ -194,12 +196,31 @@ export class Placement implements WorkspacePlacement {
         }
       }
     })().catch((e: unknown) => hooks.log(`cluster: watching leases stopped: ${(e as Error).message}`));
-    await this.announce();
+    await this.untilAnswered("announcing this node", () => this.announce());
     // Peers starting at the same time announce themselves within a round: waiting one
     // spreads the first claims over them instead of the first node taking everything.
     await new Promise((r) => setTimeout(r, this.roundMs()));
     await this.runRound();
     this.timer = setInterval(() => void this.runRound(), this.roundMs());
+  }
+
+  /**
+   * Runs a JetStream request until it is answered. A node (re)started while its NATS
+   * cluster elects new leaders after losing a server gets timeouts for a few seconds;
+   * failing the start for that would have its supervisor restart it into the same wait.
+   * Gives up after START_PATIENCE_MS, or at once if the node is stopped.
+   */
+  private async untilAnswered<T>(what: string, request: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + START_PATIENCE_MS;
+    for (;;) {
+      try {
+        return await request();
+      } catch (e) {
+        if (this.stopped || Date.now() > deadline) throw e;
+        this.hooks?.log(`cluster: ${what} failed (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, this.roundMs()));
+      }
+    }
   }
 
   private roundMs(): number {
