@@ -71,19 +71,69 @@ export function shift(t: number, d: Duration, sign: 1 | -1, tz: string): number 
   }
 }
 
-type CalendarMove = { days: number } | { months: number } | { years: number };
+export type CalendarMove = { days: number } | { months: number } | { years: number };
 
 /** Longer than any DST overlap on record (Lord Howe's is 30 min, the usual one 1 h). */
 const OVERLAP_REACH = 3 * HOUR;
 
 function calendarShift(t: number, move: CalendarMove, tz: string): number {
+  const quick = steadyShift(t, move, tz);
+  return Number.isNaN(quick) ? calendarShiftByLuxon(t, move, tz) : quick;
+}
+
+/** The UTC offset (ms) around `t` when it is the same at the four UTC midnights about it, else NaN. */
+function steadyOffset(t: number, tz: string): number {
+  const day = Math.floor(t / DAY);
+  const o = offsetAtDay(day, tz);
+  // Zones change offset at most once a day: four equal midnights leave none from a day
+  // before `t` to a day after it, so no gap, no repeated hour and no drop to look back for.
+  if (offsetAtDay(day - 1, tz) !== o || offsetAtDay(day + 1, tz) !== o || offsetAtDay(day + 2, tz) !== o) {
+    return Number.NaN;
+  }
+  return o * MINUTE;
+}
+
+/**
+ * `calendarShift` by arithmetic on the wall clock, where the zone's offset is steady
+ * around both `t` and the answer (nearly always); NaN elsewhere, for Luxon to answer.
+ * Luxon costs 10–20 µs a move through Intl, and moving windows shift every event's time.
+ */
+function steadyShift(t: number, move: CalendarMove, tz: string): number {
+  const before = steadyOffset(t, tz);
+  if (Number.isNaN(before)) return Number.NaN;
+  // Whole milliseconds of wall time, truncated as Date (and so Luxon) truncates them.
+  const wallMs = Math.trunc(t + before);
+  const wall = new Date(wallMs);
+  const y = wall.getUTCFullYear();
+  // Date.UTC reads years 0–99 as 1900–1999.
+  if (y < 100) return Number.NaN;
+  const m = wall.getUTCMonth();
+  const d = wall.getUTCDate();
+  const timeOfDay = wallMs - Date.UTC(y, m, d);
+  let to: number;
+  if ("days" in move) {
+    to = Date.UTC(y, m, d + move.days) + timeOfDay;
+  } else {
+    const months = "months" in move ? move.months : 12 * move.years;
+    const last = new Date(Date.UTC(y, m + months + 1, 0)).getUTCDate();
+    // A day its month lacks clamps to the month's last day, and to that day's end (as Luxon's path does).
+    to = d > last ? Date.UTC(y, m + months, last) + DAY - 1 : Date.UTC(y, m + months, d) + timeOfDay;
+  }
+  if (!Number.isFinite(to)) return Number.NaN;
+  const after = steadyOffset(to - before, tz);
+  if (Number.isNaN(after)) return Number.NaN;
+  return to - after;
+}
+
+/** `calendarShift` through Luxon's calendar: any offset change, gaps and repeated hours. */
+export function calendarShiftByLuxon(t: number, move: CalendarMove, tz: string): number {
   const from = DateTime.fromMillis(t, { zone: tz });
   const before = offsetDropsBefore(t, tz) ? IANAZone.create(tz).offset(t - OVERLAP_REACH) : from.offset;
   if (before > from.offset) {
     // An offset drop in the last few hours: is `t` on the repeated hour's second pass?
     const fall = offsetChange(t - OVERLAP_REACH, t, tz);
     const repeated = (before - from.offset) * MINUTE;
-    if (t < fall + repeated) return calendarShift(fall - 1, move, tz);
+    if (t < fall + repeated) return calendarShiftByLuxon(fall - 1, move, tz);
   }
   const to = from.plus(move);
   // A month or year that lacks the day (31 March less a month) clamps to its last day;

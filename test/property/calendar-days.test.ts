@@ -15,6 +15,8 @@ import { civilFromDays, weekdayOfDays, zoneDays } from "../../src/engine/local-d
 import { dateTest } from "../../src/engine/predicates.ts";
 import { CALENDAR_PERIODS, type CalendarPeriod, periodOf, WEEKDAYS } from "../../src/rules/calendar.ts";
 import {
+  type CalendarMove,
+  calendarShiftByLuxon,
   dayBounds,
   isLeapYear,
   monthDay,
@@ -239,6 +241,50 @@ describe("calendar operators on date values", () => {
         },
       ),
       { seed: 77, numRuns: 600 },
+    );
+  });
+});
+
+describe("calendar moves (shift by days, weeks, months, years)", () => {
+  const moveArb: fc.Arbitrary<CalendarMove> = fc.oneof(
+    fc.integer({ min: -8, max: 8 }).map((days) => ({ days })),
+    fc.integer({ min: -800, max: 800 }).map((days) => ({ days })),
+    fc.integer({ min: -30, max: 30 }).map((months) => ({ months })),
+    fc.integer({ min: -5, max: 5 }).map((years) => ({ years })),
+  );
+  const unitOf = (m: CalendarMove) =>
+    "days" in m
+      ? ({ n: Math.abs(m.days), unit: "d" } as const)
+      : "months" in m
+        ? ({ n: Math.abs(m.months), unit: "mo" } as const)
+        : ({ n: Math.abs(m.years), unit: "y" } as const);
+  const signOf = (m: CalendarMove): 1 | -1 =>
+    ("days" in m ? m.days : "months" in m ? m.months : m.years) < 0 ? -1 : 1;
+
+  // The months in which zones change their offset, at any time of the day, where a move
+  // of a few days or a year starts or lands a few hours from a change.
+  const nearChanges = (tz: string): fc.Arbitrary<number> =>
+    fc
+      .record({
+        year: fc.integer({ min: 1970, max: 2035 }),
+        month: fc.constantFrom(3, 4, 9, 10, 11),
+        day: fc.integer({ min: 1, max: 30 }),
+        at: fc.integer({ min: -3 * HOUR, max: DAY + 3 * HOUR }),
+      })
+      .map(({ year, month, day, at }) => dayBounds(year, month, day, tz).start + at);
+
+  it("give Luxon's calendar answer, at DST changes, month ends and skipped days too", () => {
+    fc.assert(
+      fc.property(
+        withZone((tz) => fc.tuple(fc.oneof(instantArb(tz), nearChanges(tz)), moveArb)),
+        ([tz, [t, move]]) => {
+          const got = shift(t, unitOf(move), signOf(move), tz);
+          // In UTC, days are exact lengths (fractions of a millisecond kept): shift adds them.
+          const exact = (tz === "UTC" || tz === "Etc/UTC") && "days" in move;
+          expect(got).toBe(exact ? t + move.days * DAY : calendarShiftByLuxon(t, move, tz));
+        },
+      ),
+      { seed: 6131, numRuns: 4000 },
     );
   });
 });
