@@ -38,16 +38,18 @@ function changeOfArray(a: unknown[]): ChangeRecord {
 /**
  * A contact is in the segment at `at` when its latest change at or before `at`, in
  * (at, seq) order, is `entered`: an `entered` row with no later row for the same
- * contact up to `at`. The (workspace, segment, contact, at, seq) index serves both
- * the scan in contact order and the probe.
+ * contact up to `at`. The (workspace, segment, contact, seq) index serves both the scan
+ * in contact order and the probe, which reads the contact's few changes. The unary `+`
+ * keeps SQLite, which has no statistics, from probing by the (segment, at) index
+ * instead: a walk over the segment's whole log for every row (seconds a page).
  */
-const MEMBERS_AT = `
+export const MEMBERS_AT = `
     FROM changes c
     WHERE c.workspace_id = ? AND c.segment_id = ? AND c.at <= ? AND c.change = 'entered' AND c.contact_id > ?
       AND NOT EXISTS (
         SELECT 1 FROM changes l
         WHERE l.workspace_id = c.workspace_id AND l.segment_id = c.segment_id AND l.contact_id = c.contact_id
-          AND l.at <= ? AND (l.at > c.at OR (l.at = c.at AND l.seq > c.seq)))`;
+          AND +l.at <= ? AND (+l.at > c.at OR (+l.at = c.at AND +l.seq > c.seq)))`;
 
 export class ChangeRepo {
   constructor(private readonly s: Scope) {}
