@@ -90,13 +90,14 @@ function steadyOffset(t: number, tz: string): number {
   if (offsetAtDay(day - 1, tz) !== o || offsetAtDay(day + 1, tz) !== o || offsetAtDay(day + 2, tz) !== o) {
     return Number.NaN;
   }
-  return o * MINUTE;
+  // Minutes (in seconds' fractions before 1937 in places) to ms as Luxon converts them.
+  return o * 60 * 1000;
 }
 
 /**
  * `calendarShift` by arithmetic on the wall clock, where the zone's offset is steady
  * around both `t` and the answer (nearly always); NaN elsewhere, for Luxon to answer.
- * Luxon costs 10–20 µs a move through Intl, and moving windows shift every event's time.
+ * Luxon takes tens of µs a move through Intl, and moving windows shift every event's time.
  */
 function steadyShift(t: number, move: CalendarMove, tz: string): number {
   const before = steadyOffset(t, tz);
