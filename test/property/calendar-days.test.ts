@@ -261,6 +261,10 @@ describe("calendar moves (shift by days, weeks, months, years)", () => {
   const signOf = (m: CalendarMove): 1 | -1 =>
     ("days" in m ? m.days : "months" in m ? m.months : m.years) < 0 ? -1 : 1;
 
+  // Zones whose clocks fell back at local midnight or 01:00, 21:00–22:00 UTC: an instant
+  // early in the next UTC day may be on the repeated hour's second pass.
+  const DROPS_LATE_IN_THE_UTC_DAY = ["Asia/Beirut", "Asia/Amman", "Asia/Damascus"];
+
   // The months in which zones change their offset, at any time of the day, where a move
   // of a few days or a year starts or lands a few hours from a change.
   const nearChanges = (tz: string): fc.Arbitrary<number> =>
@@ -276,7 +280,11 @@ describe("calendar moves (shift by days, weeks, months, years)", () => {
   it("give Luxon's calendar answer, at DST changes, month ends and skipped days too", () => {
     fc.assert(
       fc.property(
-        withZone((tz) => fc.tuple(fc.oneof(instantArb(tz), nearChanges(tz)), moveArb)),
+        fc
+          .constantFrom(...ZONES, ...DROPS_LATE_IN_THE_UTC_DAY)
+          .chain((tz) =>
+            fc.tuple(fc.oneof(instantArb(tz), nearChanges(tz)), moveArb).map((v) => [tz, v] as const),
+          ),
         ([tz, [t, move]]) => {
           const got = shift(t, unitOf(move), signOf(move), tz);
           // In UTC, days are exact lengths (fractions of a millisecond kept): shift adds them.
