@@ -11,7 +11,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
-import { MEMBERS_AT } from "../../src/store/repos/changes.ts";
+import { MEMBERS_AT_SQL } from "../../src/store/repos/changes.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slice-plans-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,8 +36,8 @@ describe("the change log on SQLite", () => {
       ]);
 
       for (const [sql, params] of [
-        [`SELECT c.contact_id ${MEMBERS_AT} ORDER BY c.contact_id LIMIT ?`, ["w", "s", 1, "", 1, 10]],
-        [`SELECT COUNT(*) AS n ${MEMBERS_AT}`, ["w", "s", 1, "", 1]],
+        [MEMBERS_AT_SQL.page, ["w", "s", 1, "", 1, 10]],
+        [MEMBERS_AT_SQL.count, ["w", "s", 1, "", 1]],
       ] as const) {
         const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map(
           (r) => r.detail,

@@ -43,13 +43,19 @@ function changeOfArray(a: unknown[]): ChangeRecord {
  * keeps SQLite, which has no statistics, from probing by the (segment, at) index
  * instead: a walk over the segment's whole log for every row (seconds a page).
  */
-export const MEMBERS_AT = `
+const MEMBERS_AT = `
     FROM changes c
     WHERE c.workspace_id = ? AND c.segment_id = ? AND c.at <= ? AND c.change = 'entered' AND c.contact_id > ?
       AND NOT EXISTS (
         SELECT 1 FROM changes l
         WHERE l.workspace_id = c.workspace_id AND l.segment_id = c.segment_id AND l.contact_id = c.contact_id
           AND +l.at <= ? AND (+l.at > c.at OR (+l.at = c.at AND +l.seq > c.seq)))`;
+
+/** Members at an instant: a page after a contact id, and the count. Parameters: ws, segment, at, cursor, at (, limit). */
+export const MEMBERS_AT_SQL = {
+  page: `SELECT c.contact_id ${MEMBERS_AT} ORDER BY c.contact_id LIMIT ?`,
+  count: `SELECT COUNT(*) AS n ${MEMBERS_AT}`,
+} as const;
 
 export class ChangeRepo {
   constructor(private readonly s: Scope) {}
@@ -132,7 +138,7 @@ export class ChangeRepo {
   /** Who was in the segment at instant `at` according to the log, by contact id. */
   async membersAt(segmentId: string, at: number, req: PageRequest = {}): Promise<Page<string>> {
     const limit = limitOf(req);
-    const rows = await this.s.x.all(`SELECT c.contact_id ${MEMBERS_AT} ORDER BY c.contact_id LIMIT ?`, [
+    const rows = await this.s.x.all(MEMBERS_AT_SQL.page, [
       this.s.ws,
       segmentId,
       at,
@@ -148,7 +154,7 @@ export class ChangeRepo {
   }
 
   async countMembersAt(segmentId: string, at: number): Promise<number> {
-    const rows = await this.s.x.all(`SELECT COUNT(*) AS n ${MEMBERS_AT}`, [this.s.ws, segmentId, at, "", at]);
+    const rows = await this.s.x.all(MEMBERS_AT_SQL.count, [this.s.ws, segmentId, at, "", at]);
     return Number(rows[0].n);
   }
 
