@@ -161,9 +161,20 @@ describe("web app: layout, links and empty states", () => {
     expect(await onScreen(page, "Contacts")).toBe(false);
     await menu.focus();
     await page.keyboard.press("Enter");
+    // Opened right after sign-in, it stays open: the sign-in's redirect to /segments may
+    // still be committing, and must not fold it.
+    await page.getByRole("button", { name: "Close navigation" }).waitFor();
+    await page.waitForTimeout(400);
+    expect(await page.getByRole("button", { name: "Close navigation" }).isVisible()).toBe(true);
     await nav.getByRole("link", { name: "Contacts" }).click();
     await page.waitForURL(/\/contacts$/);
     // A new page folds it again.
+    await page.getByRole("button", { name: "Open navigation" }).waitFor();
+    await page.waitForTimeout(400);
+    expect(await onScreen(page, "Contacts")).toBe(false);
+    // So does choosing the page it is on.
+    await page.getByRole("button", { name: "Open navigation" }).click();
+    await nav.getByRole("link", { name: "Contacts" }).click();
     await page.getByRole("button", { name: "Open navigation" }).waitFor();
     await page.waitForTimeout(400);
     expect(await onScreen(page, "Contacts")).toBe(false);

@@ -1,7 +1,7 @@
 import { AppShell, Burger, Button, Group, NavLink, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
-import { type ReactNode, useEffect } from "react";
+import type { ReactNode } from "react";
 import { Link, useLocation } from "react-router";
 import { api } from "../api.ts";
 import { PageErrorBoundary } from "./PageErrorBoundary.tsx";
@@ -20,10 +20,11 @@ const NAV = [
 export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
   const ws = useQuery({ queryKey: ["workspace"], queryFn: () => api.workspace() });
   const loc = useLocation();
-  // Below the `sm` breakpoint the navigation folds behind a menu button.
+  // Below the `sm` breakpoint the navigation folds behind a menu button. Choosing a link
+  // folds it again, even the current page's link. Not an effect on the location: right
+  // after sign-in the router's redirect commits as a transition, late on a busy machine,
+  // and would fold a menu the user had just opened.
   const [opened, { toggle, close }] = useDisclosure(false);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: a new page closes the folded menu
-  useEffect(() => close(), [loc.pathname, close]);
   return (
     <AppShell
       header={{ height: 56 }}
@@ -65,6 +66,7 @@ export function Layout({ children, onSignOut }: { children: ReactNode; onSignOut
               label={n.label}
               active={active}
               aria-current={active ? "page" : undefined}
+              onClick={close}
             />
           );
         })}
