@@ -32,6 +32,8 @@ export interface QueryFigures {
   duckdb_ms: number | null;
   /** The same query on the engine split over `workers` threads (the workers section); null: not run or not supported there. */
   workers_ms?: number | null;
+  /** Of `workers_ms`, the slowest worker's time in its engine (median over the runs). */
+  workers_engine_ms?: number;
 }
 
 export interface BenchContext {

@@ -218,7 +218,11 @@ describe("an engine split over worker threads", () => {
         expect(want.count, `rule ${k} selects something`).toBeGreaterThan(0);
       }
     }
-    expect((await split.evaluate(QUERIES[0].rule, spec.now, { ids: false })).ids).toEqual([]);
+    const counted = await split.evaluate(QUERIES[0].rule, spec.now, { ids: false });
+    expect(counted.ids).toEqual([]);
+    // Each worker tells its time in its engine, which the bench sets beside the whole call's.
+    expect(counted.workerMs).toHaveLength(2);
+    for (const ms of counted.workerMs) expect(ms).toBeGreaterThan(0);
   });
 
   it("answers rank rules asked all at once, each query with its own cuts", async () => {

@@ -69,6 +69,7 @@ function answer(r: WorkerRequest): Answer {
       engine.loadSegments(r.defs);
       return ok(r);
     case "evaluate": {
+      const t0 = performance.now();
       let m: Membership;
       if (r.query === undefined) m = engine.evaluate(r.rule, r.at);
       else {
@@ -76,7 +77,9 @@ function answer(r: WorkerRequest): Answer {
         held.delete(r.query);
         m = q.evaluate(r.cuts ?? []);
       }
-      return ok(r, r.ids ? { count: m.count, ids: m.ids() } : { count: m.count });
+      const count = m.count;
+      const ms = performance.now() - t0;
+      return ok(r, r.ids ? { count, ids: m.ids(), ms } : { count, ms });
     }
     case "drop":
       held.delete(r.query);

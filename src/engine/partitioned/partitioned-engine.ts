@@ -56,6 +56,8 @@ export interface ShippingFigures {
 export interface PartitionedMembership {
   readonly count: number;
   readonly ids: string[];
+  /** Each worker's time in its engine for the last round, in ms (where a query's time goes). */
+  readonly workerMs: number[];
 }
 
 type Body = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, "id" | "now"> : never) : never;
@@ -443,11 +445,13 @@ export class PartitionedEngine {
 function merged(replies: Extract<WorkerReply, { ok: true }>[]): PartitionedMembership {
   let count = 0;
   const ids: string[] = [];
+  const workerMs: number[] = [];
   for (const r of replies) {
     count += r.count ?? 0;
     if (r.ids) for (const id of r.ids) ids.push(id);
+    if (r.ms !== undefined) workerMs.push(r.ms);
   }
-  return { count, ids };
+  return { count, ids, workerMs };
 }
 
 function changesOf(replies: Extract<WorkerReply, { ok: true }>[]): ChangeSet {
