@@ -225,6 +225,8 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       one: (c) => inside(valueAt(c), cut()),
       next: (c) => input.next(c),
       all: (mask) => {
+        // A pass that gathers the values for cuts chosen elsewhere asks no members.
+        if (!index && env.rankCuts?.get(cutKey) === undefined && gathering()) return new Bitset(mask.size);
         const at = cut();
         const values = index ? index.values : current().values;
         const out = new Bitset(mask.size);
@@ -292,7 +294,10 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
     cost: 30,
     one,
     next: (c) => input.next(c),
-    all: (mask) => Bitset.select(mask, one),
+    all: (mask) =>
+      !index && !env.rankCuts?.has(cutKeys[0]) && gathering()
+        ? new Bitset(mask.size)
+        : Bitset.select(mask, one),
     explain: (c): ExplainNode => {
       const s = scoreOf(c);
       return {
