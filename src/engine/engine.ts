@@ -1449,8 +1449,9 @@ export class Engine {
         if (gathered) return gathered;
         const out = new Map<string, Float64Array>();
         env.rankPopulations = out;
-        // Each on its own: inside a group, a condition may be skipped once the group's answer is known.
-        for (const n of relativeNodes(node)) compile(n, env).all(alive);
+        // Compiling a rank or quintile condition while populations are gathered adds its
+        // own (rank.ts); each on its own, as inside a group one may be skipped.
+        for (const n of relativeNodes(node)) compile(n, env);
         env.rankPopulations = undefined;
         gathered = out;
         return out;

@@ -172,17 +172,10 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
     }
     return snap;
   };
-  /**
-   * When the environment gathers populations for cuts chosen elsewhere (over these
-   * values and other engines'), adds this node's once and answers true: the node then
-   * computes no cut or score of its own.
-   */
-  const gathering = (): boolean => {
-    const gathered = env.rankPopulations;
-    if (!gathered) return false;
-    if (!gathered.has(key)) gathered.set(key, populationOf(current()));
-    return true;
-  };
+  // Compiled while the environment gathers populations for cuts chosen elsewhere (over
+  // these values and other engines'): the node adds its own, once, and is asked nothing.
+  const gathered = env.rankPopulations;
+  if (gathered && !index && !gathered.has(key)) gathered.set(key, populationOf(current()));
   const valueAt = (c: number): number => {
     if (index) return c < index.values.length ? index.values[c] : Number.NaN;
     return current().values[c] ?? Number.NaN;
@@ -208,7 +201,6 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       if (index) return index.rankCut(top, basis);
       const given = env.rankCuts?.get(cutKey);
       if (given !== undefined) return given;
-      if (gathering()) return Number.NaN;
       const s = current();
       if (cutOf !== generation) {
         // Selection instead of a sort: the one order statistic the cut needs.
@@ -225,8 +217,6 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       one: (c) => inside(valueAt(c), cut()),
       next: (c) => input.next(c),
       all: (mask) => {
-        // A pass that gathers the values for cuts chosen elsewhere asks no members.
-        if (!index && env.rankCuts?.get(cutKey) === undefined && gathering()) return new Bitset(mask.size);
         const at = cut();
         const values = index ? index.values : current().values;
         const out = new Bitset(mask.size);
@@ -284,7 +274,6 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
       for (const at of givenCuts) if (v > at) score++;
       return score;
     }
-    if (gathering()) return Number.NaN;
     const s = current();
     return quintileScore(lowerBound(sortedOf(s), v), s.n);
   };
@@ -294,10 +283,7 @@ export function compileRelative(rule: EventNode, env: CompileEnv, parts: Relativ
     cost: 30,
     one,
     next: (c) => input.next(c),
-    all: (mask) =>
-      !index && !env.rankCuts?.has(cutKeys[0]) && gathering()
-        ? new Bitset(mask.size)
-        : Bitset.select(mask, one),
+    all: (mask) => Bitset.select(mask, one),
     explain: (c): ExplainNode => {
       const s = scoreOf(c);
       return {
