@@ -2,7 +2,8 @@
  * A throwaway NATS JetStream cluster for tests: `size` nats-server processes on free ports
  * of 127.0.0.1, each with its own config file and JetStream store in a temp directory,
  * routed to each other (no cluster block for a single server). Ready once JetStream
- * answers through the official client, i.e. the cluster has a meta leader.
+ * answers through the official client and its meta leader counts every server as a
+ * current peer (read from the servers' monitoring port).
  *
  * There is no skip: if the binary is missing or the cluster does not come up, this throws
  * and the tests that need it fail. Debian's package (nats-server 2.9.10) is the target.
@@ -120,6 +121,45 @@ async function waitJetStream(servers: string[], nodes: Node[], timeoutMs: number
   throw new Error(`NATS JetStream not usable within ${timeoutMs} ms: ${String(last)}\n${tail(nodes)}`);
 }
 
+interface MetaCluster {
+  leader?: string;
+  replicas?: { name: string; current: boolean }[];
+}
+
+async function metaOf(n: Node): Promise<MetaCluster | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${n.httpPort}/jsz`, { signal: AbortSignal.timeout(2_000) });
+    return ((await res.json()) as { meta_cluster?: MetaCluster }).meta_cluster ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Resolves once the JetStream meta leader counts each of `members` as a current peer. A
+ * meta leader needs only a quorum: with one server not yet known to it, creating a stream
+ * of 3 replicas fails with "no suitable peers for placement".
+ */
+async function waitMetaPeers(nodes: Node[], members: Node[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = "no meta leader";
+  while (Date.now() < deadline) {
+    const up = nodes.filter((n) => running(n.proc));
+    const name = (await Promise.all(up.map(metaOf))).find((m) => m?.leader)?.leader;
+    const leader = up.find((n) => n.name === name);
+    const meta = leader ? await metaOf(leader) : null;
+    if (leader && meta?.leader === leader.name) {
+      const current = new Set((meta.replicas ?? []).filter((r) => r.current).map((r) => r.name));
+      current.add(leader.name);
+      const missing = members.filter((m) => !current.has(m.name)).map((m) => m.name);
+      if (missing.length === 0) return;
+      seen = `meta leader ${leader.name}, not yet current: ${missing.join(", ")}`;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`NATS JetStream peers not current within ${timeoutMs} ms (${seen})\n${tail(nodes)}`);
+}
+
 function urlOf(n: Node): string {
   return `nats://127.0.0.1:${n.clientPort}`;
 }
@@ -220,11 +260,13 @@ async function startOnce(size: number): Promise<NatsCluster> {
     launch(n);
     // Through this server alone: it is back once it answers JetStream requests itself.
     await waitJetStream([urlOf(n)], nodes, READY_MS);
+    if (size > 1) await waitMetaPeers(nodes, [n], READY_MS);
   };
 
   try {
     for (const n of nodes) launch(n);
     await waitJetStream(nodes.map(urlOf), nodes, READY_MS);
+    if (size > 1) await waitMetaPeers(nodes, nodes, READY_MS);
   } catch (e) {
     await stop();
     throw e;
