@@ -6,6 +6,7 @@
 import type { FieldType } from "../rules/fields.ts";
 import { DAY_NOT_SET, dayCodeOf, dayCodesOf } from "./day-scan.ts";
 import { Dictionary } from "./dictionary.ts";
+import { Postings } from "./postings.ts";
 import {
   type PackedStrings,
   packStrings,
@@ -20,9 +21,11 @@ export type GrowableArray = Float64Array | Int32Array | Int8Array;
 
 export class StringColumn {
   readonly kind = "string";
+  /** Written only through `set` and `replaceCodes`, which keep `postings` in step. */
   codes: Int32Array;
   /** Per column, so a predicate's lookup table is as small as the column's distinct values. */
   readonly dict = new Dictionary();
+  readonly postings = new Postings();
   constructor(cap: number) {
     this.codes = new Int32Array(cap).fill(-1);
   }
@@ -30,6 +33,7 @@ export class StringColumn {
     const next = new Int32Array(cap).fill(-1);
     next.set(this.codes);
     this.codes = next;
+    this.postings.grown(cap);
   }
   /** The arrays a growth copies (column-growth.ts), the value each holds where missing, and the swap. */
   arrays(): GrowableArray[] {
@@ -40,9 +44,21 @@ export class StringColumn {
   }
   adopt(arrays: GrowableArray[]): void {
     this.codes = arrays[0] as Int32Array;
+    this.postings.grown(this.codes.length);
+  }
+  set(i: number, code: number): void {
+    const was = this.codes[i];
+    if (was === code) return;
+    this.codes[i] = code;
+    this.postings.moved(i, was, code);
   }
   clear(i: number): void {
-    this.codes[i] = -1;
+    this.set(i, -1);
+  }
+  /** New codes for every row (a snapshot's): the bitmaps are made again when next asked. */
+  replaceCodes(codes: Int32Array): void {
+    this.codes = codes;
+    this.postings.forget();
   }
 }
 
@@ -185,7 +201,7 @@ export function writeValue(col: Column, i: number, v: ConvertedValue | undefined
     case "string": {
       const code = col.dict.intern(v as string);
       if (col.codes[i] === code) return false;
-      col.codes[i] = code;
+      col.set(i, code);
       return true;
     }
     case "number":
@@ -267,7 +283,7 @@ export function restoreColumn(col: Column, r: SnapshotReader, s: ColumnState, n:
       const st = s as Extract<ColumnState, { kind: "string" }>;
       const codes = r.array(st.codes, Int32Array);
       codes.fill(-1, n);
-      col.codes = codes;
+      col.replaceCodes(codes);
       return;
     }
     case "number":

@@ -52,9 +52,10 @@ export interface CompiledNode {
   /**
    * For conditions on a string field: the code column and a lookup table of the
    * node's answer per code (`lut[code + 1]`, negation folded in), so an `and` of
-   * several can scan them in one pass.
+   * several can scan them in one pass; null when `all` answers from the column's
+   * bitmaps (postings.ts), which costs less than any scan.
    */
-  codes?: () => CodeScan;
+  codes?: () => CodeScan | null;
 }
 
 export interface CodeScan {
@@ -164,15 +165,24 @@ function compileAnd(children: CompiledNode[], rule: RuleNode): CompiledNode {
     },
     next: (c) => minNext(ordered, c),
     all: (mask) => {
-      let cur = mask;
-      const scans = ordered.filter((ch) => ch.codes !== undefined);
-      if (scans.length >= 2)
-        cur = Bitset.selectAllCodes(
-          mask,
-          scans.map((ch) => ch.codes!()),
-        );
+      // Conditions answered from bitmaps first, as they cost least; then those that scan
+      // a string column, together in one pass when there are several; then the rest.
+      const scans = new Map<CompiledNode, CodeScan>();
+      const indexed: CompiledNode[] = [];
       for (const ch of ordered) {
-        if (scans.length >= 2 && ch.codes !== undefined) continue;
+        if (ch.codes === undefined) continue;
+        const scan = ch.codes();
+        if (scan === null) indexed.push(ch);
+        else scans.set(ch, scan);
+      }
+      let cur = mask;
+      for (const ch of indexed) {
+        if (cur.isEmpty()) break;
+        cur = ch.all(cur);
+      }
+      if (scans.size >= 2 && !cur.isEmpty()) cur = Bitset.selectAllCodes(cur, [...scans.values()]);
+      for (const ch of ordered) {
+        if (indexed.includes(ch) || (scans.size >= 2 && scans.has(ch))) continue;
         if (cur.isEmpty()) break;
         cur = ch.all(cur);
       }
@@ -249,7 +259,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
   let test: (c: number) => boolean;
   let select: ((mask: Bitset) => Bitset) | undefined;
   let next: (c: number) => number = NEVER;
-  let codes: (() => CodeScan) | undefined;
+  let codes: (() => CodeScan | null) | undefined;
   switch (col.kind) {
     case "string": {
       let positiveLut: () => Uint8Array;
@@ -265,9 +275,15 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
         test = (c) => table.test(col.codes[c]);
         positiveLut = () => table.snapshot();
       }
-      select = (mask) => Bitset.selectCodes(mask, col.codes, positiveLut());
+      select = (mask) => {
+        const lut = positiveLut();
+        return (
+          col.postings.select(mask, lut, col.dict.size, col.codes) ?? Bitset.selectCodes(mask, col.codes, lut)
+        );
+      };
       codes = () => {
         const lut = positiveLut();
+        if (col.postings.answers(lut, col.dict.size)) return null;
         if (negate) for (let k = 0; k < lut.length; k++) lut[k] ^= 1;
         return { codes: col.codes, lut };
       };

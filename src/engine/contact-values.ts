@@ -106,8 +106,7 @@ export function codesWriter(
     case "string": {
       const lut = Int32Array.from(converted, (v) => (v === null ? -1 : col.dict.intern(v as string)));
       return (idx) => {
-        const out = col.codes;
-        for (let k = 0; k < idx.length; k++) out[idx[k]] = lut[codes[k]];
+        for (let k = 0; k < idx.length; k++) col.set(idx[k], lut[codes[k]]);
       };
     }
     case "number":
