@@ -9,6 +9,31 @@ import { Bitset } from "./bitset.ts";
 import type { EventTable } from "./events.ts";
 import { lowerBound, upperBound } from "./events.ts";
 
+/**
+ * Which of the `top` contacts from `base` have an event at or after `from`, as bits,
+ * found without a branch per contact: most have none, in no predictable order, and a
+ * mispredicted branch each costs more than the loads.
+ */
+export function recentBits(latest: Float64Array, base: number, top: number, from: number): number {
+  let bits = 0;
+  for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
+  return bits;
+}
+
+/**
+ * The bits of `m`, word `wi` of a mask, whose contacts have an event of `table` at or
+ * after `lo`. The others have none in a window from `lo`, which the table's dense
+ * `latest` tells without reading their blocks in the slab.
+ */
+function recentIn(table: EventTable, wi: number, m: number, lo: number): number {
+  const base = wi << 5;
+  const nc = table.len.length;
+  // A window open to the past still leaves out contacts with no event (latest -∞).
+  const from = Math.max(lo, -Number.MAX_VALUE);
+  if (base >= nc || !(table.latestByWord[wi] >= from)) return 0;
+  return recentBits(table.latest, base, Math.min(32, nc - base), from) & m;
+}
+
 /** Members of `mask` with between kmin and kmax events in [lo, hi] (kmin ≥ 0, kmax ≥ kmin). */
 export function selectCount(
   mask: Bitset,
@@ -36,6 +61,9 @@ export function selectCount(
       const t = bits & -bits;
       const c = base | (31 - Math.clz32(t));
       bits ^= t;
+      // The count first, from a dense array: most contacts have fewer than kmin events of
+      // the type in all and no block need be read. (Also reading the dense `latest` here,
+      // as selectAggregate does, made Q2 slower: 6.5 -> 9.8 ms over 500,000 contacts.)
       const l = c < nc ? len[c] : 0;
       if (l === 0) {
         if (emptyOk) res |= t;
@@ -84,10 +112,13 @@ export function selectAggregate(
   const nc = len.length;
   const emptyOk = p(fn === "sum" ? 0 : Number.NaN);
   for (let wi = 0; wi < mw.length; wi++) {
-    let bits = mw[wi] | 0;
-    if (bits === 0) continue;
+    const m = mw[wi] | 0;
+    if (m === 0) continue;
     const base = wi << 5;
-    let res = 0;
+    // Contacts with no event since the window's start have the empty aggregate: their
+    // blocks, each a cache miss, are not read (on Q4's 180 days, half of those with an order).
+    let bits = num === undefined ? 0 : recentIn(table, wi, m, lo);
+    let res = emptyOk ? m & ~bits : 0;
     while (bits !== 0) {
       const t = bits & -bits;
       const c = base | (31 - Math.clz32(t));

@@ -9,17 +9,7 @@
 import { Bitset } from "./bitset.ts";
 import type { EventTable } from "./events.ts";
 import { lowerBound, upperBound } from "./events.ts";
-
-/**
- * Which of the `top` contacts from `base` have an event at or after `from`, as bits,
- * found without a branch per contact: most have none, in no predictable order, and a
- * mispredicted branch each costs more than the loads.
- */
-function recentBits(latest: Float64Array, base: number, top: number, from: number): number {
-  let bits = 0;
-  for (let b = 0; b < top; b++) bits |= (latest[base | b] >= from ? 1 : 0) << b;
-  return bits;
-}
+import { recentBits } from "./scan.ts";
 
 /**
  * Members of `mask` with at least one event of `table` in [lo, hi] for which `test`

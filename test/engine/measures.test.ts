@@ -350,6 +350,17 @@ describe("windows at their edges", () => {
     expect(inWindow({ in_last: "90m" }, NOW - 90 * MIN + 1)).toBe(true);
   });
 
+  it("a sum over in_last D takes an event at the window's first instant, and not one before", () => {
+    const sum = (op: string) =>
+      ev({ window: { in_last: "30d" }, measure: { fn: "sum", property: "amount" }, op, value: 0 });
+    const first = [order(NOW - 30 * DAY + 1, { amount: 5 })];
+    const before = [order(NOW - 30 * DAY, { amount: 5 })];
+    expect(holds(sum("gt"), { events: first })).toBe(true);
+    expect(holds(sum("eq"), { events: first })).toBe(false);
+    expect(holds(sum("gt"), { events: before })).toBe(false);
+    expect(holds(sum("eq"), { events: before })).toBe(true);
+  });
+
   it("between_ago [D1, D2]: now − D1 < t ≤ now − D2", () => {
     const w = { between_ago: ["30d", "7d"] };
     expect(inWindow(w, NOW - 30 * DAY)).toBe(false);
