@@ -8,24 +8,15 @@
  * written, and every maintained segment equals its rule evaluated from scratch.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { liveSegments } from "../../bench/sections/live.ts";
 import { benchEngineOptions } from "../../bench/sections/load.ts";
 import { type DatasetSpec, generateContacts, generateEvents, NOW } from "../../src/demo/generate.ts";
-import { ContactTable } from "../../src/engine/contacts.ts";
 import { Engine } from "../../src/engine/index.ts";
-import { GrowthAhead } from "../../src/engine/prefault.ts";
 import { StringIndex } from "../../src/engine/string-index.ts";
+import { growEarly } from "../support/early-growth.ts";
 
-const saved = { columns: ContactTable.growAheadFrom, engine: GrowthAhead.from };
-beforeAll(() => {
-  ContactTable.growAheadFrom = 1024;
-  GrowthAhead.from = 1024;
-});
-afterAll(() => {
-  ContactTable.growAheadFrom = saved.columns;
-  GrowthAhead.from = saved.engine;
-});
+growEarly();
 
 describe("the contact table's columns", () => {
   it("grow before the table is full, not at the contact that fills it", () => {

@@ -5,23 +5,14 @@
  * can answer (those that pass or fail a few values) and for one it cannot.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { NOW } from "../../src/demo/generate.ts";
 import { Bitset } from "../../src/engine/bitset.ts";
-import { ContactTable } from "../../src/engine/contacts.ts";
 import { Engine } from "../../src/engine/index.ts";
 import { MAX_BITMAPS, Postings } from "../../src/engine/postings.ts";
-import { GrowthAhead } from "../../src/engine/prefault.ts";
+import { growEarly } from "../support/early-growth.ts";
 
-const saved = { columns: ContactTable.growAheadFrom, engine: GrowthAhead.from };
-beforeAll(() => {
-  ContactTable.growAheadFrom = 1024;
-  GrowthAhead.from = 1024;
-});
-afterAll(() => {
-  ContactTable.growAheadFrom = saved.columns;
-  GrowthAhead.from = saved.engine;
-});
+growEarly();
 
 const COUNTRIES = ["us", "ca", "gb", "fr", "de", "es", "it", "nl", "se", "pl", "jp", "br"];
 
