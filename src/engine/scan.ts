@@ -111,25 +111,22 @@ export function selectAggregate(
   const len = table.len;
   const start = table.start;
   const times = table.times;
-  const nc = len.length;
   const emptyOk = p(fn === "sum" ? 0 : Number.NaN);
+  // No event has the property: every contact has the empty aggregate.
+  if (num === undefined) return emptyOk ? mask.clone() : out;
   for (let wi = 0; wi < mw.length; wi++) {
     const m = mw[wi] | 0;
     if (m === 0) continue;
     const base = wi << 5;
     // Contacts with no event since the window's start have the empty aggregate: their
     // blocks, each a cache miss, are not read (on Q4's 180 days, half of those with an order).
-    let bits = num === undefined ? 0 : recentIn(table, wi, m, lo);
+    let bits = recentIn(table, wi, m, lo);
     let res = emptyOk ? m & ~bits : 0;
     while (bits !== 0) {
       const t = bits & -bits;
       const c = base | (31 - Math.clz32(t));
       bits ^= t;
-      const l = c < nc ? len[c] : 0;
-      if (l === 0 || num === undefined) {
-        if (emptyOk) res |= t;
-        continue;
-      }
+      const l = len[c];
       const s = start[c];
       const a = times[s] >= lo ? s : lowerBound(times, s, s + l, lo);
       const b = times[s + l - 1] <= hi ? s + l : upperBound(times, a, s + l, hi);
