@@ -262,10 +262,10 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
   let codes: (() => CodeScan | null) | undefined;
   switch (col.kind) {
     case "string": {
-      let positiveLut: () => Uint8Array;
+      let makeLut: () => Uint8Array;
       if (pos === "is_set") {
         test = (c) => col.codes[c] >= 0;
-        positiveLut = () => {
+        makeLut = () => {
           const lut = new Uint8Array(col.dict.size + 1).fill(1);
           lut[0] = 0;
           return lut;
@@ -273,8 +273,16 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       } else {
         const table = new CodeTable(col.dict, stringPredicate(pos, rule.value));
         test = (c) => table.test(col.codes[c]);
-        positiveLut = () => table.snapshot();
+        makeLut = () => table.snapshot();
       }
+      // Made again only when the dictionary grew: a value's answer never changes, and an
+      // `and` asks for the table once to choose bitmaps or a scan and once to answer (a
+      // million entries for an e-mail column). Read only, never written.
+      let made: Uint8Array | null = null;
+      const positiveLut = (): Uint8Array => {
+        if (made === null || made.length !== col.dict.size + 1) made = makeLut();
+        return made;
+      };
       select = (mask) => {
         const lut = positiveLut();
         return (
@@ -284,8 +292,7 @@ function compileField(rule: FieldNode, env: CompileEnv): CompiledNode {
       codes = () => {
         const lut = positiveLut();
         if (col.postings.answers(lut, col.dict.size)) return null;
-        if (negate) for (let k = 0; k < lut.length; k++) lut[k] ^= 1;
-        return { codes: col.codes, lut };
+        return { codes: col.codes, lut: negate ? lut.map((x) => x ^ 1) : lut };
       };
       break;
     }
