@@ -367,6 +367,16 @@ export class Placement implements WorkspacePlacement {
           const current = entry && entry.revision > h.revision ? decode<Lease>(entry) : null;
           if (current && (current.node !== this.nodeId || current.epoch !== h.lease.epoch)) {
             this.drop(ws, `taken by ${current.node} (epoch ${current.epoch})`);
+          } else if (current && entry) {
+            // Our own renewal, landed after its request timed out: go on from its revision,
+            // or every later renewal would be refused as out of date. It was written with
+            // `expires_at` a lease after its start, so it is served as if answered in time.
+            Object.assign(h, {
+              lease: current,
+              revision: entry.revision,
+              servesUntil: current.expires_at - this.leaseMs * SAFETY,
+              paused: false,
+            });
           } else if (Date.now() >= h.servesUntil && !h.paused) {
             h.paused = true;
             this.hooks?.log(
