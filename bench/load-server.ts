@@ -1,9 +1,12 @@
 /**
  * The server side of bench/load-http.ts: a Slice server over the given SQLite file.
- * With SLICE_LOAD_PROFILE=<file>, the load phase (after start-up) is CPU-profiled.
+ * With SLICE_LOAD_PROFILE=<dir>, every thread is CPU-profiled from the start into that
+ * directory (bench/http-server.ts), and the main thread's load phase alone, after
+ * start-up, into `main-load.cpuprofile` there.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { startServer } from "../src/http/start.ts";
 
@@ -53,7 +56,8 @@ process.on("SIGTERM", () => {
     });
     if (session && profile) {
       const { profile: p } = await session.post("Profiler.stop");
-      writeFileSync(profile, JSON.stringify(p));
+      mkdirSync(profile, { recursive: true });
+      writeFileSync(join(profile, "main-load.cpuprofile"), JSON.stringify(p));
     }
     await server.close();
     process.exit(0);
