@@ -176,4 +176,37 @@ describe("StringIndex", () => {
     expect(wrong).toEqual([]);
     expect(index.get("")).toBeUndefined();
   });
+
+  it("finds every key left after most are deleted in random order, and takes them back", () => {
+    // Deleting from a probe run moves the keys after it back: a key moved wrong, or not
+    // moved, is no longer found (or found twice after re-inserting it).
+    const index = new StringIndex();
+    const ref = new Map<string, number>();
+    const keys = Array.from({ length: 100_000 }, (_, k) => `c${k * 7919}`);
+    keys.forEach((k, v) => {
+      index.set(k, v);
+      ref.set(k, v);
+    });
+    let seed = 11;
+    const order = keys.map((k) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return { k, r: seed };
+    });
+    order.sort((a, b) => a.r - b.r);
+    const missing = (): string[] => keys.filter((k) => index.get(k) !== ref.get(k));
+    order.slice(0, 90_000).forEach(({ k }, n) => {
+      expect(index.delete(k)).toBe(true);
+      ref.delete(k);
+      if (n % 15_000 === 0) expect(missing()).toEqual([]);
+    });
+    expect(missing()).toEqual([]);
+    expect(index.size).toBe(10_000);
+    for (const { k } of order.slice(0, 45_000)) {
+      index.set(k, -1);
+      ref.set(k, -1);
+    }
+    expect(missing()).toEqual([]);
+    expect(index.size).toBe(ref.size);
+    expect(index.delete("absent")).toBe(false);
+  });
 });
