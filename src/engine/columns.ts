@@ -268,7 +268,7 @@ export function saveColumn(col: Column, w: SnapshotWriter, n: number, cap: numbe
 export function restoreColumnDict(col: Column, s: ColumnState): void {
   if (col.kind !== s.kind) throw new SnapshotUnusable(`a column was ${s.kind}, is ${col.kind}`);
   if ((col.kind === "string" || col.kind === "string_list") && "dict" in s) {
-    for (const v of unpackStrings(s.dict)) col.dict.intern(v);
+    col.dict.internAll(unpackStrings(s.dict));
   }
 }
 

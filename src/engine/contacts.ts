@@ -585,6 +585,7 @@ export class ContactTable {
     for (const c of s.columns) restoreColumnDict(this.columns.get(c.key)!, c);
     const ids = unpackStrings(s.ids);
     const n = ids.length;
+    this.indexById.reserve(n);
     for (let i = 0; i < n; i++) {
       const id = ids[i]!;
       this.ids.push(id);

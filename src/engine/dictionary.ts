@@ -24,6 +24,12 @@ export class Dictionary {
     return c;
   }
 
+  /** Interns `values` in order, with room made for them first (a restore). */
+  internAll(values: readonly string[]): void {
+    this.codes.reserve(this.values.length + values.length);
+    for (const v of values) this.intern(v);
+  }
+
   /** Code of an already normalised string, or -2 (matches no stored code) when never seen. */
   lookup(s: string): number {
     return this.codes.get(s) ?? -2;

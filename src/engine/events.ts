@@ -802,7 +802,7 @@ export class EventStore {
     if (this.tables.size !== 0 || this.dict.size !== 0 || this.pending.length !== 0) {
       throw new Error("event store: restoring into a store that holds events");
     }
-    for (const v of unpackStrings(s.dict)) this.dict.intern(v);
+    this.dict.internAll(unpackStrings(s.dict));
   }
 
   /** Then its tables. */

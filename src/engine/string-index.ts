@@ -65,6 +65,17 @@ export class StringIndex {
     return gone;
   }
 
+  /**
+   * Makes room for `n` keys in all, before they are set (a restore knows how many): past
+   * SPLIT_AT an empty index starts out split, its shards sized for them, instead of
+   * filling a `Map` first and growing each shard three times over.
+   */
+  reserve(n: number): void {
+    if (this.count > 0 || n <= SPLIT_AT || this.one === null) return;
+    this.shards = Array.from({ length: SHARDS }, () => new Shard(n / SHARDS));
+    this.one = null;
+  }
+
   /** Whether the keys are spread over shards yet (tests). */
   get sharded(): boolean {
     return this.one === null;

@@ -177,6 +177,29 @@ describe("StringIndex", () => {
     expect(index.get("")).toBeUndefined();
   });
 
+  it("reserved for many keys, starts out spread over shards and answers as a Map does", () => {
+    const index = new StringIndex();
+    index.reserve(200_000);
+    expect(index.sharded).toBe(true);
+    const ref = new Map<string, number>();
+    for (let k = 0; k < 120_000; k++) {
+      index.set(`id-${k}`, k);
+      ref.set(`id-${k}`, k);
+    }
+    for (let k = 0; k < 120_000; k += 3) expect(index.delete(`id-${k}`)).toBe(ref.delete(`id-${k}`));
+    expect(index.size).toBe(ref.size);
+    expect(
+      Array.from({ length: 130_000 }, (_, k) => `id-${k}`).filter((k) => index.get(k) !== ref.get(k)),
+    ).toEqual([]);
+    // A small or a non-empty index is left as it is.
+    const small = new StringIndex();
+    small.reserve(10);
+    expect(small.sharded).toBe(false);
+    small.set("a", 1);
+    small.reserve(1_000_000);
+    expect([small.sharded, small.get("a")]).toEqual([false, 1]);
+  });
+
   it("finds every key left after most are deleted in random order, and takes them back", () => {
     // Deleting from a probe run moves the keys after it back: a key moved wrong, or not
     // moved, is no longer found (or found twice after re-inserting it).
