@@ -7,14 +7,15 @@
  * with every request waiting (docs/performance.md), and a `Map` cannot be sized ahead.
  * So a large index is split over SHARDS tables by a hash of the key: each rehash moves a
  * SHARDS-th of the keys, and the shards, filled evenly but not equally, pass their
- * sizes at different inserts.
+ * sizes at different inserts. It also lifts V8's limit of 2^24 keys per `Map`.
  *
  * The shards are open-addressing tables written here rather than `Map`s: a key's hash
  * and value sit side by side in one typed array, so a lookup of a random id reads one
  * slot and then the key's text, where a `Map` follows a bucket, an entry and the key.
- * At a million keys (bench machine) building one took 0.42–0.50 s against 0.80–0.90 s
- * for a `Map` (1.4 s for the `Map` shards), and a lookup ~1.2 µs against ~1.5–1.7 µs:
- * both dominated by cache misses, which is what a restart and every event pay.
+ * A million e-mail-like keys (bench machine): set in 0.57–0.79 s against 1.38–1.47 s
+ * with `Map` shards (about 0.5 s with room reserved, as a restore does), looked up at
+ * random in 1.06–1.2 µs against 1.69–1.89 µs. Both are bound by cache misses, which a
+ * restart and every event pay (docs/performance.md).
  *
  * Small indexes (most dictionaries hold a handful of values) stay one `Map`, with no
  * hash to compute; one crossing SPLIT_AT keys is split once, a few milliseconds.
