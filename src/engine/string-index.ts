@@ -73,8 +73,7 @@ export class StringIndex {
    */
   reserve(n: number): void {
     if (this.count > 0 || n <= SPLIT_AT || this.one === null) return;
-    this.shards = Array.from({ length: SHARDS }, () => new Shard(n / SHARDS));
-    this.one = null;
+    this.spread(n);
   }
 
   /** Whether the keys are spread over shards yet (tests). */
@@ -84,11 +83,16 @@ export class StringIndex {
 
   private split(): void {
     const one = this.one!;
-    this.shards = Array.from({ length: SHARDS }, () => new Shard((2 * one.size) / SHARDS));
+    this.spread(2 * one.size);
     for (const [k, v] of one) {
       const h = hashOf(k);
       this.shards[h >>> SHARD_SHIFT].set(k, h, v);
     }
+  }
+
+  /** Leaves the one `Map` for shards sized for `n` keys in all (empty). */
+  private spread(n: number): void {
+    this.shards = Array.from({ length: SHARDS }, () => new Shard(n / SHARDS));
     this.one = null;
   }
 }
