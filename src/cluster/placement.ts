@@ -121,6 +121,12 @@ export class Placement implements WorkspacePlacement {
   /** Since when each node has been seen live without a gap (nodes that joined wait a lease). */
   private readonly liveSince = new Map<string, number>();
   private hooks: PlacementHooks | null = null;
+  /**
+   * Leases this node wrote by `create` or `update` without an answer in time: the write
+   * may have landed all the same. Kept until a round reads the entry and finds it ours
+   * (taken then) or not (forgotten).
+   */
+  private readonly unanswered = new Map<string, { lease: Lease; advancedTo: number | undefined }>();
   /** Workspaces taken and still being fenced and opened (`hooks.acquired`). */
   private readonly opened = new Map<string, Promise<void>>();
   /** Where this node serves HTTP, as other nodes reach it (set once it listens). */
@@ -280,6 +286,7 @@ export class Placement implements WorkspacePlacement {
     for (const id of live) if (!this.liveSince.has(id)) this.liveSince.set(id, now);
     for (const ws of await this.hooks.workspaces()) {
       if (this.stopped) return;
+      if (this.unanswered.has(ws)) await this.settleUnanswered(ws);
       if (this.held.has(ws) || this.leaseOf(ws)) continue;
       // Expired as last seen: read it again, in case the watch missed a renewal.
       const fresh = decode<Lease>(await this.kv.get(`ws.${ws}`));
@@ -414,14 +421,49 @@ export class Placement implements WorkspacePlacement {
           ? await this.kv.update(key, encode(lease), entry.revision)
           : await this.kv.create(key, encode(lease));
     } catch {
-      return false; // another node got there first
+      // Another node got there first, or the write timed out and may still have landed:
+      // the next round reads which.
+      this.unanswered.set(ws, { lease, advancedTo: old?.advanced_to });
+      return false;
     }
-    this.held.set(ws, { lease, revision, servesUntil: began + this.leaseMs * (1 - SAFETY) });
+    this.take(ws, lease, revision, old?.advanced_to);
+    return true;
+  }
+
+  /**
+   * A lease written without an answer in time that landed (the entry holds exactly it: this
+   * node, its epoch and expiry) is this node's, from that entry's revision; left alone, it
+   * would be nobody's until it expired, a whole lease of 503s for its workspace.
+   */
+  private async settleUnanswered(ws: string): Promise<void> {
+    const attempt = this.unanswered.get(ws);
+    if (!attempt || this.held.has(ws)) return void this.unanswered.delete(ws);
+    const entry = await this.kv.get(`ws.${ws}`).catch(() => undefined);
+    if (entry === undefined) return; // no answer again: asked next round
+    this.unanswered.delete(ws);
+    const current = decode<Lease>(entry);
+    const { lease } = attempt;
+    if (
+      entry === null ||
+      current?.node !== lease.node ||
+      current.epoch !== lease.epoch ||
+      current.expires_at !== lease.expires_at ||
+      lease.expires_at - this.leaseMs * SAFETY <= Date.now()
+    )
+      return;
+    this.settings.info?.(`cluster: node ${this.nodeId} finds its unanswered lease of ${ws} written`);
+    this.take(ws, lease, entry.revision, attempt.advancedTo);
+  }
+
+  /** Holds a lease this node wrote, and opens its workspace. */
+  private take(ws: string, lease: Lease, revision: number, advancedTo: number | undefined): void {
+    this.unanswered.delete(ws);
+    this.held.set(ws, { lease, revision, servesUntil: lease.expires_at - this.leaseMs * SAFETY });
     this.leases.set(ws, lease);
     this.settings.info?.(`cluster: node ${this.nodeId} took workspace ${ws} (epoch ${lease.epoch})`);
     // Not awaited here: a long load must not hold the renewals of the other leases.
     // Handed over, not lapsed after a crash: the load goes on from the instant it was left at.
-    const opened = (this.hooks?.acquired(ws, lease.epoch, old?.advanced_to) ?? Promise.resolve())
+    const opened = (this.hooks?.acquired(ws, lease.epoch, advancedTo) ?? Promise.resolve())
       .catch((e: unknown) => {
         // Not servable here: let the lease lapse for another node.
         this.held.delete(ws);
@@ -429,7 +471,6 @@ export class Placement implements WorkspacePlacement {
       })
       .finally(() => this.opened.delete(ws));
     this.opened.set(ws, opened);
-    return true;
   }
 
   /** Hands every lease back (expired at once, for the next node to take) and leaves NATS. */
