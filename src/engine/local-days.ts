@@ -10,9 +10,9 @@
  * Hinnant's `civil_from_days`.
  */
 import { Info, type Zone } from "luxon";
+import { luxonZone } from "../rules/zone-offsets.ts";
 
 const DAY = 86_400_000;
-const HOUR = 3_600_000;
 /** The range of `Date` (and of Luxon's instants). */
 const MAX_DATE = 8.64e15;
 
@@ -71,63 +71,28 @@ export function utcDays(t: number): number {
   return Math.floor(Math.trunc(t) / DAY);
 }
 
-/** Hours of offsets per cached block (about 68 days). */
-const BLOCK = 2048;
-/** Blocks held in one array: hours from about 1750 to 2190; others go to Luxon each time. */
-const FIRST_BLOCK = -1080;
-const BLOCKS = 2160;
-/** An hour whose offset was not looked up yet. */
-const UNKNOWN = Number.NaN;
-/** An hour in which the offset changes: each value in it asks the zone. */
-const MIXED = Number.POSITIVE_INFINITY;
-
 /**
- * Local day numbers in one zone. The offset (minutes, as Luxon's zone answers it) is
- * cached per UTC hour the first time a value falls in it; an hour whose first and last
- * seconds have the same offset holds it throughout, since the zone rules never change
- * the offset twice within an hour (Luxon reads the offset per whole second, so those
- * two seconds bound every instant of the hour). An hour with a change is asked again
- * per value, like Luxon does.
+ * Local day numbers in one zone, with Luxon's offsets kept per UTC hour
+ * (`src/rules/zone-offsets.ts`).
  */
 export class ZoneDays {
   private readonly zone: Zone;
   /** Offset of every instant, for zones with one (UTC, fixed offsets). */
   private readonly fixed: number | null;
-  private readonly blocks: (Float64Array | undefined)[] = new Array(BLOCKS);
 
   constructor(tz: string) {
-    this.zone = Info.normalizeZone(tz);
+    this.zone = luxonZone(tz);
     this.fixed = this.zone.isUniversal ? this.zone.offset(0) : null;
   }
 
   /** Local day number of `t` (epoch ms), NaN for NaN and for instants Luxon refuses. */
   days(t: number): number {
     if (!(t >= -MAX_DATE && t <= MAX_DATE)) return Number.NaN;
-    const off = this.fixed ?? this.offsetAt(t);
+    const off = this.fixed ?? this.zone.offset(t);
     // The same floating-point steps as Luxon's tsToObj, then `Date`'s truncation.
     const local = t + off * 60 * 1000;
     if (!(local >= -MAX_DATE && local <= MAX_DATE)) return Number.NaN;
     return Math.floor(Math.trunc(local) / DAY);
-  }
-
-  private offsetAt(t: number): number {
-    const hour = Math.floor(t / HOUR);
-    const b = Math.floor(hour / BLOCK) - FIRST_BLOCK;
-    if (b < 0 || b >= BLOCKS) return this.zone.offset(t);
-    let block = this.blocks[b];
-    if (block === undefined) {
-      block = new Float64Array(BLOCK).fill(UNKNOWN);
-      this.blocks[b] = block;
-    }
-    const i = hour & (BLOCK - 1);
-    let off = block[i];
-    if (Number.isNaN(off)) {
-      const start = hour * HOUR;
-      const first = this.zone.offset(start);
-      off = first === this.zone.offset(start + HOUR - 1000) ? first : MIXED;
-      block[i] = off;
-    }
-    return off === MIXED ? this.zone.offset(t) : off;
   }
 }
 

@@ -12,6 +12,7 @@
 import { DateTime, IANAZone } from "luxon";
 import type { CalendarUnit } from "./calendar.ts";
 import { DURATION_RE } from "./schema.ts";
+import { ianaZone, luxonZone } from "./zone-offsets.ts";
 
 export type DurationUnit = "m" | "h" | "d" | "w" | "mo" | "y";
 export interface Duration {
@@ -128,8 +129,8 @@ function steadyShift(t: number, move: CalendarMove, tz: string): number {
 
 /** `calendarShift` through Luxon's calendar: any offset change, gaps and repeated hours. */
 export function calendarShiftByLuxon(t: number, move: CalendarMove, tz: string): number {
-  const from = DateTime.fromMillis(t, { zone: tz });
-  const before = offsetDropsBefore(t, tz) ? IANAZone.create(tz).offset(t - OVERLAP_REACH) : from.offset;
+  const from = DateTime.fromMillis(t, { zone: luxonZone(tz) });
+  const before = offsetDropsBefore(t, tz) ? ianaZone(tz).offset(t - OVERLAP_REACH) : from.offset;
   if (before > from.offset) {
     // An offset drop in the last few hours: is `t` on the repeated hour's second pass?
     const fall = offsetChange(t - OVERLAP_REACH, t, tz);
@@ -156,7 +157,7 @@ function offsetAtDay(day: number, tz: string): number {
   }
   let o = days.get(day);
   if (o === undefined) {
-    o = IANAZone.create(tz).offset(day * DAY);
+    o = ianaZone(tz).offset(day * DAY);
     days.set(day, o);
   }
   return o;
@@ -174,7 +175,7 @@ function offsetDropsBefore(t: number, tz: string): boolean {
 
 /** The first instant in (lo, hi] whose UTC offset differs from `lo`'s (one change there). */
 function offsetChange(lo: number, hi: number, tz: string): number {
-  const zone = IANAZone.create(tz);
+  const zone = ianaZone(tz);
   const before = zone.offset(lo);
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
@@ -236,7 +237,7 @@ export function parseTimeValue(s: string, tz: string): TimeSpan {
   }
   if (!trimmed.includes("T"))
     throw new Error(`expected an ISO 8601 date or instant, got ${JSON.stringify(s)}`);
-  const dt = DateTime.fromISO(trimmed, { zone: tz });
+  const dt = DateTime.fromISO(trimmed, { zone: luxonZone(tz) });
   if (!dt.isValid) throw new Error(`expected an ISO 8601 date or instant, got ${JSON.stringify(s)}`);
   const ms = dt.toMillis();
   return { start: ms, end: ms };
@@ -263,7 +264,7 @@ export function monthDay(t: number, tz: string): { month: number; day: number; y
     const d = new Date(t);
     return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
   }
-  const dt = DateTime.fromMillis(t, { zone: tz });
+  const dt = DateTime.fromMillis(t, { zone: luxonZone(tz) });
   return { year: dt.year, month: dt.month, day: dt.day };
 }
 
@@ -275,7 +276,7 @@ export function dayBounds(year: number, month: number, day: number, tz: string):
   const key = `${tz} ${year}-${month}-${day}`;
   let span = dayCache.get(key);
   if (span === undefined) {
-    const d = DateTime.fromObject({ year, month, day }, { zone: tz }).startOf("day");
+    const d = DateTime.fromObject({ year, month, day }, { zone: luxonZone(tz) }).startOf("day");
     span = { start: d.toMillis(), end: d.plus({ days: 1 }).toMillis() - 1 };
     if (dayCache.size >= DAY_CACHE_MAX) dayCache.clear();
     dayCache.set(key, span);
@@ -289,7 +290,7 @@ export function formatInstant(t: number): string {
 
 /** The start of the `unit` that is `n` units after the one containing `t`, in `tz`. */
 export function periodStart(t: number, unit: CalendarUnit, n: number, tz: string): number {
-  const start = DateTime.fromMillis(t, { zone: tz }).startOf(unit);
+  const start = DateTime.fromMillis(t, { zone: luxonZone(tz) }).startOf(unit);
   if (n === 0) return start.toMillis();
   // Plus, then start again: a day that begins at 01:00 (DST at midnight) still starts at its first instant.
   const unitKey = `${unit}s` as "days" | "weeks" | "months" | "quarters" | "years";
@@ -307,5 +308,5 @@ export function periodCeil(t: number, unit: CalendarUnit, tz: string): number {
 
 /** Day of the week of `t` in `tz`: 1 Monday … 7 Sunday. */
 export function weekdayOf(t: number, tz: string): number {
-  return DateTime.fromMillis(t, { zone: tz }).weekday;
+  return DateTime.fromMillis(t, { zone: luxonZone(tz) }).weekday;
 }
