@@ -154,7 +154,7 @@ describe("readiness", () => {
     const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it("reports a load that failed, and the CLI exits 1 with its error", async () => {
     // A stored rule the engine refuses stops the load of its workspace.
