@@ -31,8 +31,15 @@ export function parseDuration(s: string): Duration {
   return { n: Number(m[1]), unit: m[2] as DurationUnit };
 }
 
+/** Zones found valid: Luxon's check builds an `Intl.DateTimeFormat` each time (every new engine asks). */
+const validZones = new Set<string>();
+
 export function isValidTimeZone(tz: string): boolean {
-  return IANAZone.isValidZone(tz);
+  if (validZones.has(tz)) return true;
+  // Only valid names are kept, so that names from input cannot grow the set.
+  if (!IANAZone.isValidZone(tz)) return false;
+  validZones.add(tz);
+  return true;
 }
 
 function isUtc(tz: string): boolean {
