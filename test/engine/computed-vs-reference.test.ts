@@ -14,6 +14,7 @@ import type { RuleNode } from "../../src/rules/schema.ts";
 import { DAY, FIELDS, NO_LEAVES, type Scenario, scenarioArb } from "../reference/arbitraries.ts";
 import { computedValue, type ReferenceContext, referenceMatches } from "../reference/evaluate.ts";
 import { buildScenarioEngine, eventsOf, profileOf } from "../reference/scenario-engine.ts";
+import { CPU_BOUND } from "../support/cpu-bound.ts";
 
 /** The field nodes on computed fields of an explain tree, in order. */
 function computedNodes(e: ExplainNode, out: ExplainNode[] = []): ExplainNode[] {
@@ -84,7 +85,7 @@ function checkScenario(sc: Scenario): void {
   }
 }
 
-describe("computed fields and most_frequent vs the reference", () => {
+describe("computed fields and most_frequent vs the reference", CPU_BOUND, () => {
   it("agree on rules and segments with conditions on computed fields, and on the values", () => {
     const arb = scenarioArb({
       computed: true,

@@ -25,6 +25,7 @@ import {
   shift,
   weekdayOf,
 } from "../../src/rules/time.ts";
+import { CPU_BOUND } from "../support/cpu-bound.ts";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -87,7 +88,7 @@ function instantArb(tz: string): fc.Arbitrary<number> {
 const withZone = <T>(f: (tz: string) => fc.Arbitrary<T>) =>
   zoneArb.chain((tz) => f(tz).map((v) => [tz, v] as const));
 
-describe("local day numbers", () => {
+describe("local day numbers", CPU_BOUND, () => {
   it("give monthDay's year, month and day and weekdayOf's weekday", () => {
     fc.assert(
       fc.property(withZone(instantArb), ([tz, t]) => {
@@ -156,7 +157,7 @@ const nowArb = fc.oneof(
     .map(({ year, md }) => Date.UTC(year, md[0] - 1, md[1]) + (year % 5) * 5 * HOUR),
 );
 
-describe("calendar operators on date values", () => {
+describe("calendar operators on date values", CPU_BOUND, () => {
   it("anniversary_during matches the period walked day by day", () => {
     const periods = CALENDAR_PERIODS.filter((p) => !p.endsWith("year"));
     fc.assert(
@@ -245,7 +246,7 @@ describe("calendar operators on date values", () => {
   });
 });
 
-describe("calendar moves (shift by days, weeks, months, years)", () => {
+describe("calendar moves (shift by days, weeks, months, years)", CPU_BOUND, () => {
   const moveArb: fc.Arbitrary<CalendarMove> = fc.oneof(
     fc.integer({ min: -8, max: 8 }).map((days) => ({ days })),
     fc.integer({ min: -800, max: 800 }).map((days) => ({ days })),

@@ -21,6 +21,7 @@ import {
 } from "../reference/arbitraries.ts";
 import { type ReferenceContext, referenceMatches } from "../reference/evaluate.ts";
 import { buildScenarioEngine, eventsOf, profileOf } from "../reference/scenario-engine.ts";
+import { CPU_BOUND } from "../support/cpu-bound.ts";
 
 /**
  * upsertContact writes status and email_status explicitly at the clock's now; a bulk
@@ -89,13 +90,12 @@ function checkScenario(sc: Scenario): void {
   }
 }
 
-describe("engine vs reference", () => {
+describe("engine vs reference", CPU_BOUND, () => {
   it("agree on random rules, contacts and events", () => {
     fc.assert(fc.property(scenarioArb({ leaves: { ...DEFAULT_LEAVES, relative: 1 } }), checkScenario), {
       numRuns: 1000,
     });
-    // 1,000 scenarios: 40–110 s on two busy cores, more than the suite's 120 s is room for.
-  }, 300_000);
+  });
 
   it("agree on rank conditions and quintile scores, ties and empty measures included", () => {
     const arb = scenarioArb({

@@ -18,6 +18,7 @@ import {
 } from "../../src/rules/schema.ts";
 import { parseRuleText, printRule } from "../../src/rules/text/index.ts";
 import { DEFAULT_IDS, nowArb, ruleArb, timeEnv } from "../reference/arbitraries.ts";
+import { CPU_BOUND } from "../support/cpu-bound.ts";
 
 function roundTrips(rule: RuleNode): void {
   const text = printRule(rule);
@@ -213,7 +214,7 @@ const wildRuleArb: fc.Arbitrary<RuleNode> = fc.letrec<{ r: RuleNode }>((tie) => 
   ),
 })).r;
 
-describe("rule text round trip", () => {
+describe("rule text round trip", CPU_BOUND, () => {
   it("the default segments print and read back", () => {
     for (const s of defaultSegments()) roundTrips(s.rule);
   });
