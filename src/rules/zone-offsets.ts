@@ -26,12 +26,12 @@ const BLOCKS = 2160;
 /** An hour in which the offset changes: each instant in it asks the zone. */
 const MIXED = Number.POSITIVE_INFINITY;
 
-/** An IANA zone answering as Luxon's, with the offsets kept per UTC hour. */
+/** An IANA zone answering as Luxon's, with the offsets kept per UTC hour; made for valid zones only. */
 class HourlyZone extends IANAZone {
   private readonly blocks: (Float64Array | undefined)[] = new Array(BLOCKS);
 
   override offset(ts: number): number {
-    if (!(ts >= -MAX_DATE && ts <= MAX_DATE) || !this.isValid) return super.offset(ts);
+    if (!(ts >= -MAX_DATE && ts <= MAX_DATE)) return super.offset(ts);
     const hour = Math.floor(ts / HOUR);
     const b = Math.floor(hour / BLOCK) - FIRST_BLOCK;
     if (b < 0 || b >= BLOCKS) return super.offset(ts);
@@ -53,6 +53,8 @@ class HourlyZone extends IANAZone {
 }
 
 const hourly = new Map<string, HourlyZone>();
+/** `luxonZone`'s answers for valid names. */
+const luxon = new Map<string, Zone>();
 
 /**
  * `IANAZone.create(tz)`, answering the same offsets from the hourly cache. Only valid
@@ -73,6 +75,12 @@ export function ianaZone(tz: string): Zone {
  * zones), an IANA one answering from the hourly cache.
  */
 export function luxonZone(tz: string): Zone {
-  const z = Info.normalizeZone(tz);
-  return z.type === "iana" && z.isValid ? ianaZone(tz) : z;
+  let z = luxon.get(tz);
+  if (z === undefined) {
+    z = Info.normalizeZone(tz);
+    if (!z.isValid) return z;
+    if (z.type === "iana") z = ianaZone(tz);
+    luxon.set(tz, z);
+  }
+  return z;
 }
