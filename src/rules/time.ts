@@ -9,10 +9,10 @@
  * last 1d" across a DST change means "since the same wall-clock time yesterday".
  * A month back from 31 March is the last day of February.
  */
-import { DateTime, IANAZone } from "luxon";
+import { DateTime } from "luxon";
 import type { CalendarUnit } from "./calendar.ts";
 import { DURATION_RE } from "./schema.ts";
-import { ianaZone, luxonZone } from "./zone-offsets.ts";
+import { ianaZone, isIanaZone, luxonZone } from "./zone-offsets.ts";
 
 export type DurationUnit = "m" | "h" | "d" | "w" | "mo" | "y";
 export interface Duration {
@@ -31,15 +31,8 @@ export function parseDuration(s: string): Duration {
   return { n: Number(m[1]), unit: m[2] as DurationUnit };
 }
 
-/** Zones found valid: Luxon's check builds an `Intl.DateTimeFormat` each time (every new engine asks). */
-const validZones = new Set<string>();
-
 export function isValidTimeZone(tz: string): boolean {
-  if (validZones.has(tz)) return true;
-  // Only valid names are kept, so that names from input cannot grow the set.
-  if (!IANAZone.isValidZone(tz)) return false;
-  validZones.add(tz);
-  return true;
+  return isIanaZone(tz);
 }
 
 function isUtc(tz: string): boolean {

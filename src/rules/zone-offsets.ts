@@ -57,17 +57,20 @@ const hourly = new Map<string, HourlyZone>();
 const luxon = new Map<string, Zone>();
 
 /**
- * `IANAZone.create(tz)`, answering the same offsets from the hourly cache. Only valid
- * zones are kept, so that names from input cannot grow the cache.
+ * Whether `tz` names an IANA zone. Luxon's check builds an `Intl.DateTimeFormat` each
+ * time (and every new engine asks), so a valid name's zone is made and kept at once;
+ * invalid names are not kept, so that names from input cannot grow the cache.
  */
+export function isIanaZone(tz: string): boolean {
+  if (hourly.has(tz)) return true;
+  if (!IANAZone.isValidZone(tz)) return false;
+  hourly.set(tz, new HourlyZone(tz));
+  return true;
+}
+
+/** `IANAZone.create(tz)`, answering the same offsets from the hourly cache. */
 export function ianaZone(tz: string): Zone {
-  let z = hourly.get(tz);
-  if (z === undefined) {
-    if (!IANAZone.isValidZone(tz)) return IANAZone.create(tz);
-    z = new HourlyZone(tz);
-    hourly.set(tz, z);
-  }
-  return z;
+  return isIanaZone(tz) ? (hourly.get(tz) as HourlyZone) : IANAZone.create(tz);
 }
 
 /**
