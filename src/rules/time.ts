@@ -146,21 +146,9 @@ export function calendarShiftByLuxon(t: number, move: CalendarMove, tz: string):
   return offsetChange(to.toMillis() - OVERLAP_REACH, to.toMillis(), tz);
 }
 
-/** Each zone's UTC offset at the start of each UTC day asked about (a few hundred days at most). */
-const dayOffsets = new Map<string, Map<number, number>>();
-
+/** The zone's UTC offset at the start of UTC day `day` (from the hourly cache of offsets). */
 function offsetAtDay(day: number, tz: string): number {
-  let days = dayOffsets.get(tz);
-  if (!days) {
-    days = new Map();
-    dayOffsets.set(tz, days);
-  }
-  let o = days.get(day);
-  if (o === undefined) {
-    o = ianaZone(tz).offset(day * DAY);
-    days.set(day, o);
-  }
-  return o;
+  return ianaZone(tz).offset(day * DAY);
 }
 
 /**
