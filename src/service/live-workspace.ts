@@ -57,7 +57,7 @@ export interface OpenOptions extends LogHooks {
   onReload?: (reason: ReloadReason) => void;
   /** Where the load reports stored values it repaired, and failures after a commit (default: a warning on stderr). */
   warn?: (line: string) => void;
-  /** The timer that has pending changes logged once the oldest waited `LOG_DELAY_MS` (default: setTimeout). */
+  /** The timer that has pending changes logged, at most `LOG_DELAY_MS` after the last round that logged some (default: setTimeout). */
   logTimer?: LogTimer;
   /** A snapshot file to start from (docs/operations.md, "Snapshots"); when it cannot serve, the store is read. */
   snapshot?: LoadOptions["snapshot"];

@@ -32,6 +32,7 @@ async function seededStore(clock?: { now(): number }): Promise<Store> {
   await store.workspace(DEFAULT_WORKSPACE_ID).contacts.put([
     { id: "c1", email: "c1@x.com", status: "subscribed", tags: [], fields: {} },
     { id: "c2", email: "c2@x.com", status: "subscribed", tags: [], fields: {} },
+    { id: "c3", email: "c3@x.com", status: "subscribed", tags: [], fields: {} },
   ]);
   await store.workspace(DEFAULT_WORKSPACE_ID).segments.create({
     id: "openers",
@@ -49,22 +50,37 @@ const opened = (contact: string, at: number) => ({
   timestamp: at - 1000,
 });
 
-/** Timers that fire only when told to. */
+/** Timers that fire only when told to, on an elapsed time that moves only when told to. */
 function manualTimers() {
-  const armed: { fn: () => void; ms: number; cancelled: boolean }[] = [];
-  const timer: LogTimer = (fn, ms) => {
-    const t = { fn, ms, cancelled: false };
-    armed.push(t);
-    return () => {
-      t.cancelled = true;
-    };
+  const armed: { fn: () => void; ms: number; cancelled: boolean; fired: boolean }[] = [];
+  let elapsed = 1_000;
+  const timer: LogTimer = {
+    after: (fn, ms) => {
+      const t = {
+        fn: () => {
+          t.fired = true;
+          fn();
+        },
+        ms,
+        cancelled: false,
+        fired: false,
+      };
+      armed.push(t);
+      return () => {
+        t.cancelled = true;
+      };
+    },
+    now: () => elapsed,
   };
-  const live = () => armed.filter((t) => !t.cancelled);
-  return { timer, live };
+  const live = () => armed.filter((t) => !t.cancelled && !t.fired);
+  const advance = (ms: number) => {
+    elapsed += ms;
+  };
+  return { timer, live, advance };
 }
 
-describe("pending changes are logged after LOG_DELAY_MS", () => {
-  it("arms a timer with the first pending change; its firing logs them, with no further write", async () => {
+describe("pending changes are logged at most LOG_DELAY_MS after the last log round", () => {
+  it("arms a timer with the first pending change, at once after a quiet spell; its firing logs them, with no further write", async () => {
     const NOW = Date.parse("2026-06-01T00:00:00Z");
     const clock = { now: () => NOW };
     const store = await seededStore(clock);
@@ -84,10 +100,12 @@ describe("pending changes are logged after LOG_DELAY_MS", () => {
     // Far below the service's 500 ms tick, which logged them before.
     expect(LiveWorkspace.LOG_DELAY_MS).toBeLessThanOrEqual(50);
 
+    // A quiet minute since opening: the first change has nothing to gather with.
+    timers.advance(60_000);
     await live.ingestEvents([opened("c1", NOW)]);
     live.settle();
     expect(live.pendingChanges).toBe(1);
-    expect(timers.live().map((t) => t.ms)).toEqual([LiveWorkspace.LOG_DELAY_MS]);
+    expect(timers.live().map((t) => t.ms)).toEqual([0]);
     // Another event batch neither logs them (it stays off this thread) nor arms again.
     await live.ingestEvents([opened("c2", NOW)]);
     live.settle();
@@ -114,6 +132,19 @@ describe("pending changes are logged after LOG_DELAY_MS", () => {
       ["c1", "entered"],
       ["c2", "entered"],
     ]);
+
+    // 10 ms after that round took its changes, the next change waits for the rest of the
+    // interval, so that the changes of a busy spell share a commit.
+    timers.advance(10);
+    await live.ingestEvents([opened("c3", NOW)]);
+    live.settle();
+    expect(timers.live().map((t) => t.ms)).toEqual([LiveWorkspace.LOG_DELAY_MS - 10]);
+    const again = new Promise<void>((resolve) => {
+      logged = resolve;
+    });
+    timers.live()[0]!.fn();
+    await again;
+    expect(announced.at(-1)!.map((c) => c.contact_id)).toEqual(["c3"]);
   });
 
   it("the timer's flush is a round of its own through the store's round, which batches leave the changes to: no transaction of this thread's connection", async () => {
