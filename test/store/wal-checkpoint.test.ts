@@ -59,6 +59,43 @@ it("copies the committed event batches into the database file while the WAL is f
   }
 });
 
+/** Waits up to 10 s for every frame of the WAL to be in the database file. */
+async function backfilled(path: string): Promise<{ frames: number; backfilled: number }> {
+  let state = walState(path);
+  const deadline = Date.now() + 10_000;
+  while (state.backfilled < state.frames && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    state = walState(path);
+  }
+  return state;
+}
+
+it("copies a large write of the change log (a start-up's first memberships) into the database file before any event comes", async () => {
+  const path = join(dir, "log.db");
+  const store = await openStore({ sqlitePath: path });
+  try {
+    const ws = (await store.createWorkspace({ name: "w" })).id;
+    // What a first start logs: every contact's entry into its segments, in rounds of the
+    // store's writer with no event batch.
+    for (let k = 0; k < 5; k++) {
+      const changes = Array.from({ length: 5_000 }, (_, i) => ({
+        segment_id: `sg_${i % 20}`,
+        contact_id: `ct_${k}_${i}`,
+        change: "entered" as const,
+        at: 1_000 + i,
+      }));
+      await store.commitEventRound(ws, { batches: [], log: { changes, deliveries: [], claim: null } });
+    }
+    const state = await backfilled(path);
+    expect(state.frames).toBeGreaterThan(0);
+    expect(state.frames).toBeLessThan(10_000);
+    expect(state.backfilled).toBe(state.frames);
+    expect((await store.workspace(ws).changes.list({ limit: 1000 })).data).toHaveLength(1000);
+  } finally {
+    await store.close();
+  }
+});
+
 it("says once that the checkpoint thread failed, and still closes", async () => {
   const lines: string[] = [];
   // No such file: the thread's connection (fileMustExist) fails to open.

@@ -199,14 +199,18 @@ export class SqliteEventWriter {
     private readonly path: string,
     private readonly synchronous: "full" | "normal",
     private readonly lock: { mutex: Mutex; inside: AsyncLocalStorage<true> },
-    /** Started once `CHECKPOINT_AFTER_ROWS` events came through: the WAL they grow is checkpointed off their commits. */
+    /** Started once `CHECKPOINT_AFTER_ROWS` rows came through: the WAL they grow is checkpointed off their commits. */
     private readonly checkpointer: WalCheckpointer | null = null,
   ) {}
 
   /**
-   * Events written before the checkpoint thread starts: about 1,200 WAL pages, far below
-   * the commits' own checkpoint at 10,000. A store that takes a few batches (a small
-   * import, a test) does not start a thread for it; a stream of them does, early.
+   * Rows (events and logged changes) written before the checkpoint thread starts: about
+   * 1,200 WAL pages of events, far below the commits' own checkpoint at 10,000. A store
+   * that takes a few batches (a small import, a test) does not start a thread for it; a
+   * stream of them does, early. The changes count because a start-up that logs its
+   * workspaces' first memberships writes thousands of pages of them at once: left to the
+   * commits, that WAL was copied back by the commit of the first events' burst after it,
+   * which then held every write and webhook for 150–200 ms (docs/performance.md).
    */
   static readonly CHECKPOINT_AFTER_ROWS = 20_000;
   /** Rows still to come before the checkpoint thread starts (counted down once, then 0). */
@@ -232,6 +236,7 @@ export class SqliteEventWriter {
     }
     if (this.rowsBeforeCheckpoints > 0) {
       for (const b of batches) this.rowsBeforeCheckpoints -= b.type.length;
+      this.rowsBeforeCheckpoints -= log?.write.changes.length ?? 0;
       if (this.rowsBeforeCheckpoints <= 0) {
         this.rowsBeforeCheckpoints = 0;
         this.checkpointer?.start();
