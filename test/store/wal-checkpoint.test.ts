@@ -24,6 +24,17 @@ function walState(path: string): { frames: number; backfilled: number } {
   return { frames: shm.readUInt32LE(16), backfilled: shm.readUInt32LE(96) };
 }
 
+/** Waits up to 10 s for every frame of the WAL to be in the database file. */
+async function backfilled(path: string): Promise<{ frames: number; backfilled: number }> {
+  let state = walState(path);
+  const deadline = Date.now() + 10_000;
+  while (state.backfilled < state.frames && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    state = walState(path);
+  }
+  return state;
+}
+
 it("copies the committed event batches into the database file while the WAL is far below the automatic checkpoint", async () => {
   const path = join(dir, "slice.db");
   const store = await openStore({ sqlitePath: path });
@@ -43,12 +54,7 @@ it("copies the committed event batches into the database file while the WAL is f
     // A few hundred pages: a commit's own checkpoint would wait for 10,000.
     expect(written.frames).toBeGreaterThan(0);
     expect(written.frames).toBeLessThan(10_000);
-    let state = written;
-    const deadline = Date.now() + 10_000;
-    while (state.backfilled < state.frames && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      state = walState(path);
-    }
+    const state = await backfilled(path);
     expect(state.backfilled).toBe(state.frames);
     // Nothing lost on the way: every event is read back through the store.
     let n = 0;
@@ -58,17 +64,6 @@ it("copies the committed event batches into the database file while the WAL is f
     await store.close();
   }
 });
-
-/** Waits up to 10 s for every frame of the WAL to be in the database file. */
-async function backfilled(path: string): Promise<{ frames: number; backfilled: number }> {
-  let state = walState(path);
-  const deadline = Date.now() + 10_000;
-  while (state.backfilled < state.frames && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    state = walState(path);
-  }
-  return state;
-}
 
 it("copies a large write of the change log (a start-up's first memberships) into the database file before any event comes", async () => {
   const path = join(dir, "log.db");
