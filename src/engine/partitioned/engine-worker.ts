@@ -9,6 +9,7 @@ import { Engine, type RankedQuery, type StoredContact } from "../engine.ts";
 import type { EventInput, Membership, MembershipChange } from "../types.ts";
 import { encodeChanges } from "./change-batch.ts";
 import { eventsOf, loadEncoded } from "./event-batch.ts";
+import { lowestAfter } from "./page.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
 import { candidatesOf } from "./rank-cuts.ts";
 
@@ -102,6 +103,21 @@ function answer(r: WorkerRequest): Answer {
       const m = engine.members(r.segment);
       return ok(r, r.ids ? { count: m.count, ids: m.ids() } : { count: m.count });
     }
+    case "page":
+      return ok(r, { ids: lowestAfter(engine.members(r.segment).ids(), r.after, r.limit) });
+    case "upsert":
+      return withChanges(
+        r,
+        r.patch ? engine.patchContact(r.contact, r.options) : engine.upsertContact(r.contact, r.options),
+      );
+    case "remove":
+      return withChanges(r, engine.removeContact(r.contact));
+    case "tags":
+      return withChanges(r, engine.changeTags(r.contact, { add: r.add, remove: r.remove }));
+    case "explain":
+      return ok(r, { explain: engine.explain(r.contact, r.rule, r.at) });
+    case "segments-of":
+      return ok(r, { segments: engine.segmentsOf(r.contact) });
     case "size":
       return ok(r, { count: engine.contactCount });
     case "advance":

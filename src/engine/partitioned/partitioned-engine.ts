@@ -5,8 +5,10 @@
  * Each worker holds one engine over the contacts of its partitions (engine-worker.ts).
  *
  * Built so far: bulk loads (contacts, events as encoded columns), segment definitions,
- * live ingest with membership changes, clock moves, and full evaluation (counts and ids)
- * fanned out to every worker. A rank or quintile condition compares a contact with the
+ * live ingest with membership changes, contact writes (upserts, patches, tags,
+ * erasures) in the contact's worker, clock moves, full evaluation (counts and ids)
+ * fanned out to every worker, member pages in contact id order merged from every
+ * worker (page.ts), and explain and `segmentsOf` asked of the contact's worker. A rank or quintile condition compares a contact with the
  * whole population, which no single worker holds: `evaluate` gathers every worker's
  * values and selects the cuts here (a quintile score is one more than the four cuts of
  * its population below the value). Segments maintained with either are refused until
@@ -18,13 +20,14 @@ import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
-import { Engine, type StoredContact } from "../engine.ts";
+import { Engine, type StoredContact, type WriteOptions } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
 import { relativeKeys, relativeNodes } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
-import type { Clock, EventInput } from "../types.ts";
+import type { Clock, ContactInput, EventInput, ExplainNode } from "../types.ts";
 import { ChangeSet } from "./change-batch.ts";
 import { EventBatchEncoder } from "./event-batch.ts";
+import { mergePage } from "./page.ts";
 import { DEFAULT_PARTITIONS, partitionOf, workerOf } from "./partition.ts";
 import type { WorkerData, WorkerEngineOptions, WorkerReply, WorkerRequest } from "./protocol.ts";
 import { cutsFrom, rankWants } from "./rank-cuts.ts";
@@ -368,6 +371,77 @@ export class PartitionedEngine {
       this.links.map((l) => l.request({ op: "members", segment: segmentId, ids: wantIds })),
     );
     return merged(replies);
+  }
+
+  /**
+   * A page of a segment's maintained members in contact id order: the first `limit`
+   * with an id after `after` (none: from the start), and the cursor of the next page
+   * (the page's last id) when more follow. Each worker answers its lowest `limit + 1`
+   * after the cursor and they are merged here, so a cursor holds across writes: a page
+   * after it has the members after it at the time of that page's request.
+   */
+  async membersPage(
+    segmentId: string,
+    opts: { after?: string; limit: number },
+  ): Promise<{ ids: string[]; next: string | null }> {
+    if (!Number.isInteger(opts.limit) || opts.limit < 1)
+      throw new FieldValueError("limit", `expected a whole number ≥ 1, got ${opts.limit}`);
+    const replies = await all(
+      this.links.map((l) =>
+        l.request({ op: "page", segment: segmentId, after: opts.after ?? "", limit: opts.limit + 1 }),
+      ),
+    );
+    return mergePage(
+      replies.map((r) => r.ids ?? []),
+      opts.limit,
+    );
+  }
+
+  /** Writes a contact in its partition's worker, as `Engine.upsertContact` (or `patchContact` with `patch`); its changes. */
+  async upsertContact(c: ContactInput, opts: WriteOptions & { patch?: boolean } = {}): Promise<ChangeSet> {
+    checkId(c.id);
+    const { patch = false, ...options } = opts;
+    const reply = await this.requestFor(c.id, { op: "upsert", contact: c, options, patch });
+    return changesOf([reply]);
+  }
+
+  /** Erases a contact, as `Engine.removeContact`; its changes (its exits). */
+  async removeContact(id: string): Promise<ChangeSet> {
+    return changesOf([await this.requestFor(id, { op: "remove", contact: id })]);
+  }
+
+  /** Adds and removes tags of a contact, as `Engine.changeTags`; its changes. */
+  async changeTags(id: string, change: { add?: string[]; remove?: string[] }): Promise<ChangeSet> {
+    const body: Body = { op: "tags", contact: id, add: change.add ?? [], remove: change.remove ?? [] };
+    return changesOf([await this.requestFor(id, body)]);
+  }
+
+  /**
+   * Why a contact matches a rule or segment at `at` (default now), as `Engine.explain`,
+   * asked of the worker that holds it. A rank or quintile condition compares the contact
+   * with every worker's, which one worker cannot: refused, as for segments.
+   */
+  async explain(contactId: string, ruleOrSegmentId: unknown, at?: number): Promise<ExplainNode> {
+    const rule = typeof ruleOrSegmentId === "string" ? ruleOrSegmentId : this.validate(ruleOrSegmentId);
+    if (typeof rule !== "string" && relativeKeys(rule).size > 0) {
+      throw new FieldValueError(
+        "rule",
+        "explaining a rank or quintile condition across engine workers is not built yet",
+      );
+    }
+    const when = at ?? this.clock.now();
+    const reply = await this.requestFor(contactId, { op: "explain", contact: contactId, rule, at: when });
+    return reply.explain as ExplainNode;
+  }
+
+  /** The segments a contact is a maintained member of, as `Engine.segmentsOf`. */
+  async segmentsOf(contactId: string): Promise<string[]> {
+    return (await this.requestFor(contactId, { op: "segments-of", contact: contactId })).segments ?? [];
+  }
+
+  /** A request to the worker that holds contact `id`, settled. */
+  private async requestFor(id: string, body: Body): Promise<Extract<WorkerReply, { ok: true }>> {
+    return settled(await this.links[this.workerOfContact(id)].request(body));
   }
 
   /** Contacts held, over every worker. */

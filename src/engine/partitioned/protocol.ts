@@ -5,9 +5,9 @@
  * engine reads (the clock stays an input, so a test's clock drives every worker).
  */
 import type { RuleNode } from "../../rules/schema.ts";
-import type { StoredContact } from "../engine.ts";
+import type { StoredContact, WriteOptions } from "../engine.ts";
 import type { SegmentKind } from "../segments.ts";
-import type { EngineOptions } from "../types.ts";
+import type { ContactInput, EngineOptions, ExplainNode } from "../types.ts";
 import type { EncodedChanges } from "./change-batch.ts";
 import type { EncodedEvents } from "./event-batch.ts";
 
@@ -45,6 +45,14 @@ export type WorkerRequest = { id: number; now: number } & (
   /** A held ranked query let go without being evaluated. */
   | { op: "drop"; query: number }
   | { op: "members"; segment: string; ids: boolean }
+  /** The segment's members with an id after `after`: the `limit` lowest, in order. */
+  | { op: "page"; segment: string; after: string; limit: number }
+  /** A contact written, as `Engine.upsertContact` (or `patchContact` with `patch`); the reply carries the changes. */
+  | { op: "upsert"; contact: ContactInput; options: WriteOptions; patch: boolean }
+  | { op: "remove"; contact: string }
+  | { op: "tags"; contact: string; add: string[]; remove: string[] }
+  | { op: "explain"; contact: string; rule: RuleNode | string; at: number }
+  | { op: "segments-of"; contact: string }
   | { op: "size" }
   /** Maintained membership moved to `to`; the reply carries the changes. */
   | { op: "advance"; to: number }
@@ -83,6 +91,8 @@ export type WorkerReply =
       changes?: EncodedChanges;
       sizes?: [string, number][];
       candidates?: Float64Array[];
+      explain?: ExplainNode;
+      segments?: string[];
     }
   | { id: number; ok: false; error: WorkerError };
 
