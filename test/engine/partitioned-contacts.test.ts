@@ -1,9 +1,11 @@
 /**
  * The engine split over worker threads, asked what the service asks of one engine about
- * single contacts and pages of members: contact writes (upserts, patches, tags,
- * erasures) make the changes one engine makes; explain and `segmentsOf` answer as one
- * engine does; and member pages walk a segment in contact id order, each member once,
- * with a cursor that holds while contacts enter and leave between pages.
+ * single contacts, overrides and pages of members: contact writes (upserts, patches,
+ * tags, erasures), static members and overrides, fields and segments defined and
+ * deleted make the changes one engine makes and are refused as one engine refuses them;
+ * explain, `segmentsOf` and a rule edit's preview answer as one engine does; and member
+ * pages walk a segment in contact id order, each member once, with a cursor that holds
+ * while contacts enter and leave between pages.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -293,6 +295,145 @@ describe("a page's selection", () => {
         expect(page.next).toBe(everyone.length > limit ? everyone[limit - 1] : null);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+/** The error one engine throws for `f`, or a failure of the test when it throws none. */
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("one engine took it");
+}
+
+describe("overrides, fields and segments on worker threads", () => {
+  const DAY = 86_400_000;
+  const living = () =>
+    contacts
+      .map((c) => c.id)
+      .filter((id) => {
+        const i = one.contacts.index(id);
+        return i !== undefined && one.contacts.alive.has(i);
+      });
+
+  it("static members and overrides make the changes one engine makes, and expire alike", async () => {
+    const want: MembershipChange[] = [];
+    const got: MembershipChange[] = [];
+    const ids = living();
+    const picked = ids.filter((_, k) => k % 17 === 0).slice(0, 60);
+    expect(new Set(picked.map((id) => split.workerOfContact(id))).size).toBe(2);
+    const staticDef = { id: "seg_static", kind: "static" as const };
+    want.push(...one.defineSegment(staticDef));
+    got.push(...(await split.defineSegment(staticDef)).toArray());
+    want.push(...one.addMembers("seg_static", picked));
+    got.push(...(await split.addMembers("seg_static", picked)).toArray());
+    want.push(...one.removeMembers("seg_static", picked.slice(0, 10)));
+    got.push(...(await split.removeMembers("seg_static", picked.slice(0, 10))).toArray());
+
+    const dynamic = defs.find((d) => one.members(d.id).count > 100)!.id;
+    const inside = one.members(dynamic).ids().slice(0, 20);
+    const outside = ids.filter((id) => !one.members(dynamic).has(id)).slice(0, 20);
+    const until = { expiresAt: spec.now + DAY };
+    want.push(...one.removeMembers(dynamic, inside, until));
+    got.push(...(await split.removeMembers(dynamic, inside, until)).toArray());
+    want.push(...one.addMembers(dynamic, outside));
+    got.push(...(await split.addMembers(dynamic, outside)).toArray());
+
+    const sorted = (o: { contact_id: string; action: string; expires_at: number | null }[]) =>
+      o.map((x) => `${x.contact_id} ${x.action} ${x.expires_at}`).sort();
+    for (const seg of ["seg_static", dynamic]) {
+      expect(sorted(await split.overrides(seg)), seg).toEqual(sorted(one.overrides(seg)));
+    }
+    want.push(...one.liftOverrides(dynamic, outside.slice(0, 5)));
+    got.push(...(await split.liftOverrides(dynamic, outside.slice(0, 5))).toArray());
+    // The "always out" overrides expire after a day.
+    want.push(...one.advanceTo(spec.now + 2 * DAY));
+    got.push(...(await split.advanceTo(spec.now + 2 * DAY)).toArray());
+    expect(want.filter((c) => c.at === spec.now + DAY).length).toBeGreaterThan(0);
+    expect(want.length).toBeGreaterThan(100);
+    expect(perContact(got)).toEqual(perContact(want));
+    expect(sorted(await split.overrides(dynamic))).toEqual(sorted(one.overrides(dynamic)));
+    expect([...(await split.members("seg_static")).ids].sort()).toEqual(
+      one.members("seg_static").ids().sort(),
+    );
+    await sameMembers();
+  });
+
+  it("a list naming one unknown contact is refused whole, in every worker", async () => {
+    const ids = living().slice(0, 30);
+    const list = [...ids.slice(0, 15), "nobody-here", ...ids.slice(15), "nobody-either"];
+    const before = [...(await split.members("seg_static")).ids].sort();
+    const message = refusal(() => one.addMembers("seg_static", list));
+    await expect(split.addMembers("seg_static", list)).rejects.toThrow(message);
+    expect(message).toContain("nobody-here");
+    expect([...(await split.members("seg_static")).ids].sort()).toEqual(before);
+    expect([...(await split.members("seg_static")).ids].sort()).toEqual(
+      one.members("seg_static").ids().sort(),
+    );
+    for (const [seg, m] of [
+      ["seg_nope", /unknown segment/],
+      [defs[0].id, /expires_at|instant/],
+    ] as const) {
+      const call =
+        seg === "seg_nope"
+          ? split.addMembers(seg, ids)
+          : split.addMembers(seg, ids, { expiresAt: Number.NaN });
+      await expect(call).rejects.toThrow(m);
+    }
+  });
+
+  it("a rule edit's preview names who would enter and leave, as one engine's", async () => {
+    const seg = defs.find((d) => one.members(d.id).count > 100 && one.segment(d.id)?.kind === "dynamic")!.id;
+    const rule = { type: "field", field: "plan", op: "eq", value: "pro" };
+    const a = one.previewEdit(seg, rule);
+    const b = await split.previewEdit(seg, rule);
+    expect(a.entered.length + a.exited.length).toBeGreaterThan(50);
+    expect(b.entered.sort()).toEqual(a.entered.sort());
+    expect(b.exited.sort()).toEqual(a.exited.sort());
+    await expect(split.previewEdit("seg_static", rule)).rejects.toThrow(
+      refusal(() => one.previewEdit("seg_static", rule)),
+    );
+    const rank = { type: "event", event: "page_viewed", rank: { direction: "top", percent: 10 } };
+    await expect(split.previewEdit(seg, rank)).rejects.toThrow(/rank or quintile/);
+  });
+
+  it("a field defined, then written and tested, as on one engine; a segment deleted", async () => {
+    const field = { key: "score", type: "number" as const };
+    one.defineField(field);
+    await split.defineField(field);
+    await expect(split.defineField(field)).rejects.toThrow(refusal(() => one.defineField(field)));
+    const ids = living().slice(0, 40);
+    const want: MembershipChange[] = [];
+    const got: MembershipChange[] = [];
+    const def = { id: "seg_score", rule: { type: "field", field: "score", op: "gte", value: 10 } };
+    want.push(...one.defineSegment(def));
+    got.push(...(await split.defineSegment(def)).toArray());
+    for (const [k, id] of ids.entries()) {
+      const patch = { id, fields: { score: k } };
+      want.push(...one.patchContact(patch));
+      got.push(...(await split.upsertContact(patch, { patch: true })).toArray());
+    }
+    expect(want.length).toBe(30);
+    expect(perContact(got)).toEqual(perContact(want));
+    const bad = { id: ids[0], fields: { score: "ten" } } as unknown as ContactInput;
+    await expect(split.upsertContact(bad, { patch: true })).rejects.toThrow(
+      refusal(() => one.patchContact(bad)),
+    );
+
+    const uses = { id: "seg_uses", rule: { type: "segment", op: "in", segment: "seg_score" } };
+    one.defineSegment(uses);
+    await split.defineSegment(uses);
+    await expect(split.removeSegment("seg_score")).rejects.toThrow(
+      refusal(() => one.removeSegment("seg_score")),
+    );
+    await split.removeSegment("seg_uses");
+    await split.removeSegment("seg_score");
+    await expect(split.members("seg_score")).rejects.toThrow(/unknown segment/);
+    await expect(split.defineSegment({ id: "seg_static", rule: def.rule, kind: "static" })).rejects.toThrow(
+      refusal(() => one.defineSegment({ id: "seg_static", rule: def.rule, kind: "static" })),
     );
   });
 });

@@ -52,6 +52,29 @@ function applyLive(events: EventInput[], advance: boolean, until: number | null)
   return out;
 }
 
+/** An override request: checked only (`check`), or applied with its changes. */
+function override(r: Extract<WorkerRequest, { op: "override" }>): Answer {
+  if (r.check) {
+    const def = engine.segment(r.segment);
+    if (!def) throw new Error(`unknown segment "${r.segment}"`);
+    if (def.readonly) throw new Error(`segment "${r.segment}" is a read-only default segment`);
+    const unknown = r.contacts.filter((id) => {
+      const i = engine.contacts.index(id);
+      return i === undefined || !engine.contacts.alive.has(i);
+    });
+    return ok(r, { ids: unknown });
+  }
+  const opts = r.expiresAt !== undefined ? { expiresAt: r.expiresAt } : {};
+  switch (r.mode) {
+    case "add":
+      return withChanges(r, engine.addMembers(r.segment, r.contacts, opts));
+    case "remove":
+      return withChanges(r, engine.removeMembers(r.segment, r.contacts, opts));
+    case "lift":
+      return withChanges(r, engine.liftOverrides(r.segment, r.contacts));
+  }
+}
+
 function answer(r: WorkerRequest): Answer {
   switch (r.op) {
     case "contacts":
@@ -64,8 +87,10 @@ function answer(r: WorkerRequest): Answer {
       engine.finishLoad();
       return ok(r);
     case "segment":
-      engine.defineSegment(r.def);
-      return ok(r);
+      return withChanges(
+        r,
+        engine.defineSegment({ id: r.def.id, kind: r.def.kind, ...(r.def.rule ? { rule: r.def.rule } : {}) }),
+      );
     case "segments":
       engine.loadSegments(r.defs);
       return ok(r);
@@ -118,6 +143,18 @@ function answer(r: WorkerRequest): Answer {
       return ok(r, { explain: engine.explain(r.contact, r.rule, r.at) });
     case "segments-of":
       return ok(r, { segments: engine.segmentsOf(r.contact) });
+    case "field":
+      engine.defineField(r.def);
+      return ok(r);
+    case "drop-segment":
+      engine.removeSegment(r.segment);
+      return ok(r);
+    case "override":
+      return override(r);
+    case "overrides":
+      return ok(r, { overrides: engine.overrides(r.segment) });
+    case "preview-edit":
+      return ok(r, engine.previewEdit(r.segment, r.rule));
     case "size":
       return ok(r, { count: engine.contactCount });
     case "advance":

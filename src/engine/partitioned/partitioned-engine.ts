@@ -4,11 +4,13 @@
  * partition to the worker that runs that partition, and merges the workers' answers.
  * Each worker holds one engine over the contacts of its partitions (engine-worker.ts).
  *
- * Built so far: bulk loads (contacts, events as encoded columns), segment definitions,
- * live ingest with membership changes, contact writes (upserts, patches, tags,
- * erasures) in the contact's worker, clock moves, full evaluation (counts and ids)
- * fanned out to every worker, member pages in contact id order merged from every
- * worker (page.ts), and explain and `segmentsOf` asked of the contact's worker. A rank or quintile condition compares a contact with the
+ * Built so far: bulk loads (contacts, events as encoded columns), fields, segment
+ * definitions (dynamic and static) and deletions, live ingest with membership changes,
+ * contact writes (upserts, patches, tags, erasures) in the contact's worker, static
+ * members and overrides (each worker its share, checked by all before any applies),
+ * clock moves, full evaluation (counts and ids) and a rule edit's preview fanned out to
+ * every worker, member pages in contact id order merged from every worker (page.ts),
+ * and explain and `segmentsOf` asked of the contact's worker. A rank or quintile condition compares a contact with the
  * whole population, which no single worker holds: `evaluate` gathers every worker's
  * values and selects the cuts here (a quintile score is one more than the four cuts of
  * its population below the value). Segments maintained with either are refused until
@@ -16,11 +18,12 @@
  */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
+import type { FieldDef } from "../../rules/fields.ts";
 import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
-import { Engine, type StoredContact, type WriteOptions } from "../engine.ts";
+import { Engine, type Override, type StoredContact, type WriteOptions } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
 import { relativeKeys, relativeNodes } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
@@ -29,7 +32,13 @@ import { ChangeSet } from "./change-batch.ts";
 import { EventBatchEncoder } from "./event-batch.ts";
 import { mergePage } from "./page.ts";
 import { DEFAULT_PARTITIONS, partitionOf, workerOf } from "./partition.ts";
-import type { WorkerData, WorkerEngineOptions, WorkerReply, WorkerRequest } from "./protocol.ts";
+import type {
+  OverrideMode,
+  WorkerData,
+  WorkerEngineOptions,
+  WorkerReply,
+  WorkerRequest,
+} from "./protocol.ts";
 import { cutsFrom, rankWants } from "./rank-cuts.ts";
 
 export interface PartitionedEngineOptions extends WorkerEngineOptions {
@@ -301,12 +310,22 @@ export class PartitionedEngine {
     await all(this.links.map((l) => l.request({ op: "finish" })));
   }
 
-  /** Defines (or redefines) a segment in every worker. */
-  async defineSegment(def: { id: string; rule: unknown; kind?: SegmentKind }): Promise<void> {
-    const rule = this.segmentRule(def.rule, def.id);
+  /**
+   * Defines (or redefines) a segment in every worker, dynamic (with its rule) or static;
+   * the changes, as `Engine.defineSegment`'s.
+   */
+  async defineSegment(def: { id: string; rule?: unknown; kind?: SegmentKind }): Promise<ChangeSet> {
     const kind = def.kind ?? "dynamic";
-    this.local.defineSegment({ id: def.id, rule, kind });
-    await all(this.links.map((l) => l.request({ op: "segment", def: { id: def.id, rule, kind } })));
+    const rule = kind === "dynamic" ? this.segmentRule(def.rule, def.id) : null;
+    // Checked here as one engine checks it (a static segment given a rule, a kind changed).
+    this.local.defineSegment({
+      id: def.id,
+      kind,
+      ...(rule ? { rule } : def.rule !== undefined ? { rule: def.rule } : {}),
+    });
+    return changesOf(
+      await all(this.links.map((l) => l.request({ op: "segment", def: { id: def.id, rule, kind } }))),
+    );
   }
 
   /**
@@ -437,6 +456,94 @@ export class PartitionedEngine {
   /** The segments a contact is a maintained member of, as `Engine.segmentsOf`. */
   async segmentsOf(contactId: string): Promise<string[]> {
     return (await this.requestFor(contactId, { op: "segments-of", contact: contactId })).segments ?? [];
+  }
+
+  /** Declares a custom field in every worker, as `Engine.defineField` (checked here first). */
+  async defineField(def: FieldDef): Promise<void> {
+    this.local.defineField(def);
+    await all(this.links.map((l) => l.request({ op: "field", def })));
+  }
+
+  /** Deletes a segment in every worker, as `Engine.removeSegment` (refused here first). */
+  async removeSegment(id: string): Promise<void> {
+    this.local.removeSegment(id);
+    await all(this.links.map((l) => l.request({ op: "drop-segment", segment: id })));
+  }
+
+  /**
+   * Members added to a static segment, or "always in" overrides of a dynamic one, as
+   * `Engine.addMembers`; `removeMembers` and `liftOverrides` likewise. Each worker gets
+   * its share of the contacts; every worker first checks its share (each contact known,
+   * the segment editable), so the call is taken whole or refused whole, as on one engine.
+   * The service makes its writes one at a time: nothing comes between the two rounds.
+   */
+  addMembers(segmentId: string, contactIds: string[], opts: { expiresAt?: number } = {}): Promise<ChangeSet> {
+    return this.override("add", segmentId, contactIds, opts.expiresAt);
+  }
+
+  removeMembers(
+    segmentId: string,
+    contactIds: string[],
+    opts: { expiresAt?: number } = {},
+  ): Promise<ChangeSet> {
+    return this.override("remove", segmentId, contactIds, opts.expiresAt);
+  }
+
+  liftOverrides(segmentId: string, contactIds: string[]): Promise<ChangeSet> {
+    return this.override("lift", segmentId, contactIds, undefined);
+  }
+
+  private async override(
+    mode: OverrideMode,
+    segment: string,
+    contactIds: string[],
+    expiresAt: number | undefined,
+  ): Promise<ChangeSet> {
+    if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
+      throw new FieldValueError("expires_at", "expected an instant");
+    }
+    const shares: string[][] = this.links.map(() => []);
+    for (const id of contactIds) shares[this.workerOfContact(id)].push(id);
+    const body = (w: number, check: boolean): Body => ({
+      op: "override",
+      mode,
+      segment,
+      contacts: shares[w],
+      check,
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    });
+    // As one engine checks: the segment first, then the first unknown contact as listed.
+    const checked = await all(this.links.map((l, w) => l.request(body(w, true))));
+    const unknown = new Set(checked.flatMap((r) => r.ids ?? []));
+    const first = contactIds.find((id) => unknown.has(id));
+    if (first !== undefined) throw new Error(`unknown contact "${first}"`);
+    return changesOf(await all(this.links.map((l, w) => l.request(body(w, false)))));
+  }
+
+  /** A segment's overrides (or a static segment's members) still in force, over every worker. */
+  async overrides(segmentId: string): Promise<Override[]> {
+    const replies = await all(this.links.map((l) => l.request({ op: "overrides", segment: segmentId })));
+    return replies.flatMap((r) => r.overrides ?? []);
+  }
+
+  /**
+   * Who would enter and who would leave if a segment's rule were replaced, as
+   * `Engine.previewEdit`, over every worker (nothing is saved). A rule with a rank or
+   * quintile condition is refused, as for segments.
+   */
+  async previewEdit(segmentId: string, rule: unknown): Promise<{ entered: string[]; exited: string[] }> {
+    const def = this.local.segment(segmentId);
+    if (!def) throw new Error(`unknown segment "${segmentId}"`);
+    if (def.readonly) throw new Error(`segment "${segmentId}" is a read-only default segment`);
+    if (def.kind !== "dynamic") throw new Error(`segment "${segmentId}" is static`);
+    const node = this.segmentRule(rule, segmentId);
+    const replies = await all(
+      this.links.map((l) => l.request({ op: "preview-edit", segment: segmentId, rule: node })),
+    );
+    return {
+      entered: replies.flatMap((r) => r.entered ?? []),
+      exited: replies.flatMap((r) => r.exited ?? []),
+    };
   }
 
   /** A request to the worker that holds contact `id`, settled. */

@@ -4,8 +4,9 @@
  * one reply with it, in order; `now` is the coordinator's clock, which every worker's
  * engine reads (the clock stays an input, so a test's clock drives every worker).
  */
+import type { FieldDef } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
-import type { StoredContact, WriteOptions } from "../engine.ts";
+import type { Override, StoredContact, WriteOptions } from "../engine.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { ContactInput, EngineOptions, ExplainNode } from "../types.ts";
 import type { EncodedChanges } from "./change-batch.ts";
@@ -19,7 +20,8 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "contacts"; rows: string | StoredContact[] }
   | { op: "events"; batch: EncodedEvents }
   | { op: "finish" }
-  | { op: "segment"; def: { id: string; rule: RuleNode; kind: SegmentKind } }
+  /** A segment defined; the reply carries the changes. */
+  | { op: "segment"; def: { id: string; rule: RuleNode | null; kind: SegmentKind } }
   | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
   /**
    * `query`: the ranked query a `rank-values` request left held, evaluated with `cuts`
@@ -53,6 +55,25 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "tags"; contact: string; add: string[]; remove: string[] }
   | { op: "explain"; contact: string; rule: RuleNode | string; at: number }
   | { op: "segments-of"; contact: string }
+  | { op: "field"; def: FieldDef }
+  | { op: "drop-segment"; segment: string }
+  /**
+   * `Engine.addMembers` (`add`), `removeMembers` (`remove`) or `liftOverrides` (`lift`)
+   * for this worker's share of the contacts; with `check`, only whether it would be
+   * taken: refused for a segment that is not editable, else the reply's `ids` are the
+   * contacts it does not know, so that a call over several workers is taken by all or
+   * by none.
+   */
+  | {
+      op: "override";
+      mode: OverrideMode;
+      segment: string;
+      contacts: string[];
+      expiresAt?: number;
+      check: boolean;
+    }
+  | { op: "overrides"; segment: string }
+  | { op: "preview-edit"; segment: string; rule: RuleNode }
   | { op: "size" }
   /** Maintained membership moved to `to`; the reply carries the changes. */
   | { op: "advance"; to: number }
@@ -62,6 +83,8 @@ export type WorkerRequest = { id: number; now: number } & (
    */
   | { op: "ingest"; batch: EncodedEvents; advance: boolean; until: number | null }
 );
+
+export type OverrideMode = "add" | "remove" | "lift";
 
 /**
  * Values of one population a worker sends for the cuts: its `count` highest (`top`) or
@@ -93,6 +116,9 @@ export type WorkerReply =
       candidates?: Float64Array[];
       explain?: ExplainNode;
       segments?: string[];
+      overrides?: Override[];
+      entered?: string[];
+      exited?: string[];
     }
   | { id: number; ok: false; error: WorkerError };
 
