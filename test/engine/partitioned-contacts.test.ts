@@ -429,11 +429,64 @@ describe("overrides, fields and segments on worker threads", () => {
     await expect(split.removeSegment("seg_score")).rejects.toThrow(
       refusal(() => one.removeSegment("seg_score")),
     );
-    await split.removeSegment("seg_uses");
-    await split.removeSegment("seg_score");
+    for (const id of ["seg_uses", "seg_score"]) {
+      one.removeSegment(id);
+      await split.removeSegment(id);
+    }
     await expect(split.members("seg_score")).rejects.toThrow(/unknown segment/);
     await expect(split.defineSegment({ id: "seg_static", rule: def.rule, kind: "static" })).rejects.toThrow(
       refusal(() => one.defineSegment({ id: "seg_static", rule: def.rule, kind: "static" })),
     );
+  });
+});
+
+describe("computed fields and definitions on worker threads", () => {
+  const favourite = {
+    event: "page_viewed",
+    window: { in_last: "90d" },
+    measure: { fn: "count" },
+  } as const;
+
+  it("a computed field is read and tested as on one engine", async () => {
+    const def = { key: "views_90d", type: "number" as const };
+    one.defineComputedField(def, favourite);
+    await split.defineComputedField(def, favourite);
+    const seg = { id: "seg_views", rule: { type: "field", field: "views_90d", op: "gte", value: 3 } };
+    const want = one.defineSegment(seg);
+    const got = (await split.defineSegment(seg)).toArray();
+    expect(want.length).toBeGreaterThan(10);
+    expect(perContact(got)).toEqual(perContact(want));
+
+    const ids = [...contacts.slice(0, 120).map((c) => c.id), "nobody-here"];
+    const read = one.computedReader();
+    const values = await split.computedValues(ids);
+    expect(values).toEqual(ids.map(read));
+    expect(values.filter((v) => typeof v.views_90d === "number" && v.views_90d > 0).length).toBeGreaterThan(
+      5,
+    );
+    const past = spec.now - 40 * 86_400_000;
+    expect(await split.computedValues(ids, past)).toEqual(ids.map(one.computedReader(past)));
+
+    await expect(split.removeComputedField("views_90d")).rejects.toThrow(
+      refusal(() => one.removeComputedField("views_90d")),
+    );
+    one.removeSegment("seg_views");
+    await split.removeSegment("seg_views");
+    one.removeComputedField("views_90d");
+    await split.removeComputedField("views_90d");
+    expect(await split.computedValues(ids.slice(0, 5))).toEqual([{}, {}, {}, {}, {}]);
+  });
+
+  it("definitions are answered as one engine answers them, timers summed", async () => {
+    expect(split.segmentIds().sort()).toEqual(one.segmentIds().sort());
+    for (const id of one.segmentIds()) {
+      expect(split.segment(id), id).toEqual(one.segment(id));
+      expect(split.usesOf(id).sort(), id).toEqual(one.usesOf(id).sort());
+    }
+    expect(split.fieldUses("plan").sort()).toEqual(one.fieldUses("plan").sort());
+    expect(split.fields.custom()).toEqual(one.fields.custom());
+    expect([...split.computedFields().keys()]).toEqual([...one.computedFields().keys()]);
+    expect(one.timerCount).toBeGreaterThan(0);
+    expect(await split.timerCount()).toBe(one.timerCount);
   });
 });

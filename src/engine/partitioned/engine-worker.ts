@@ -146,6 +146,18 @@ function answer(r: WorkerRequest): Answer {
     case "field":
       engine.defineField(r.def);
       return ok(r);
+    case "computed-field":
+      engine.defineComputedField(r.def, r.computed);
+      return ok(r);
+    case "drop-computed-field":
+      engine.removeComputedField(r.key);
+      return ok(r);
+    case "computed-values": {
+      const read = engine.computedReader(r.at);
+      return ok(r, { values: r.contacts.map(read) });
+    }
+    case "timers":
+      return ok(r, { count: engine.timerCount });
     case "drop-segment":
       engine.removeSegment(r.segment);
       return ok(r);

@@ -4,8 +4,9 @@
  * partition to the worker that runs that partition, and merges the workers' answers.
  * Each worker holds one engine over the contacts of its partitions (engine-worker.ts).
  *
- * Built so far: bulk loads (contacts, events as encoded columns), fields, segment
- * definitions (dynamic and static) and deletions, live ingest with membership changes,
+ * Built so far: bulk loads (contacts, events as encoded columns), fields and computed
+ * fields (their values read by each contact's worker), segment definitions (dynamic and
+ * static) and deletions, live ingest with membership changes,
  * contact writes (upserts, patches, tags, erasures) in the contact's worker, static
  * members and overrides (each worker its share, checked by all before any applies),
  * clock moves, full evaluation (counts and ids) and a rule edit's preview fanned out to
@@ -18,16 +19,23 @@
  */
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
-import type { FieldDef } from "../../rules/fields.ts";
+import type { ComputedDefinition } from "../../rules/computed.ts";
+import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
-import { Engine, type Override, type StoredContact, type WriteOptions } from "../engine.ts";
+import {
+  Engine,
+  type Override,
+  type SegmentDefinition,
+  type StoredContact,
+  type WriteOptions,
+} from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
 import { relativeKeys, relativeNodes } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
-import type { Clock, ContactInput, EventInput, ExplainNode } from "../types.ts";
+import type { Clock, ContactInput, EventInput, ExplainNode, JsonValue } from "../types.ts";
 import { ChangeSet } from "./change-batch.ts";
 import { EventBatchEncoder } from "./event-batch.ts";
 import { mergePage } from "./page.ts";
@@ -456,6 +464,82 @@ export class PartitionedEngine {
   /** The segments a contact is a maintained member of, as `Engine.segmentsOf`. */
   async segmentsOf(contactId: string): Promise<string[]> {
     return (await this.requestFor(contactId, { op: "segments-of", contact: contactId })).segments ?? [];
+  }
+
+  // Definitions, answered by the coordinator's engine without contacts, which holds every
+  // field and segment the workers hold: no round trip.
+
+  /** The fields rules and contacts are checked against, as `Engine.fields`. */
+  get fields(): FieldRegistry {
+    return this.local.fields;
+  }
+
+  /** A segment's definition, as `Engine.segment`. */
+  segment(id: string): SegmentDefinition | undefined {
+    return this.local.segment(id);
+  }
+
+  segmentIds(): string[] {
+    return this.local.segmentIds();
+  }
+
+  /** The segments that refer to segment `id`, as `Engine.usesOf`. */
+  usesOf(id: string): string[] {
+    return this.local.usesOf(id);
+  }
+
+  /** The segments whose rules test field `key`, as `Engine.fieldUses`. */
+  fieldUses(key: string): string[] {
+    return this.local.fieldUses(key);
+  }
+
+  computedFields(): ReadonlyMap<string, ComputedDefinition> {
+    return this.local.computedFields();
+  }
+
+  /** Declares a computed field in every worker, as `Engine.defineComputedField` (checked here first). */
+  async defineComputedField(def: FieldDef, computed: ComputedDefinition): Promise<void> {
+    this.local.defineComputedField(def, computed);
+    await all(this.links.map((l) => l.request({ op: "computed-field", def, computed })));
+  }
+
+  /** Removes a computed field in every worker, as `Engine.removeComputedField` (refused here first). */
+  async removeComputedField(key: string): Promise<void> {
+    this.local.removeComputedField(key);
+    await all(this.links.map((l) => l.request({ op: "drop-computed-field", key })));
+  }
+
+  /**
+   * The computed fields' values of each contact at `at` (default now), in the order
+   * given, as `Engine.computedReader` reads them (`{}` for a contact not held): each
+   * worker reads its own contacts, for a page or an export at a time.
+   */
+  async computedValues(contactIds: string[], at?: number): Promise<Record<string, JsonValue>[]> {
+    const when = at ?? this.clock.now();
+    const shares: number[][] = this.links.map(() => []);
+    contactIds.forEach((id, k) => {
+      shares[this.workerOfContact(id)].push(k);
+    });
+    const replies = await all(
+      this.links.map((l, w) =>
+        l.request({ op: "computed-values", contacts: shares[w].map((k) => contactIds[k]), at: when }),
+      ),
+    );
+    const out: Record<string, JsonValue>[] = new Array(contactIds.length);
+    replies.forEach((r, w) => {
+      shares[w].forEach((k, j) => {
+        out[k] = r.values?.[j] ?? {};
+      });
+    });
+    return out;
+  }
+
+  /** Pending time-driven re-evaluations over every worker, as `Engine.timerCount`. */
+  async timerCount(): Promise<number> {
+    return (await all(this.links.map((l) => l.request({ op: "timers" })))).reduce(
+      (n, r) => n + (r.count ?? 0),
+      0,
+    );
   }
 
   /** Declares a custom field in every worker, as `Engine.defineField` (checked here first). */

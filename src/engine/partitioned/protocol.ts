@@ -4,11 +4,12 @@
  * one reply with it, in order; `now` is the coordinator's clock, which every worker's
  * engine reads (the clock stays an input, so a test's clock drives every worker).
  */
+import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
 import type { Override, StoredContact, WriteOptions } from "../engine.ts";
 import type { SegmentKind } from "../segments.ts";
-import type { ContactInput, EngineOptions, ExplainNode } from "../types.ts";
+import type { ContactInput, EngineOptions, ExplainNode, JsonValue } from "../types.ts";
 import type { EncodedChanges } from "./change-batch.ts";
 import type { EncodedEvents } from "./event-batch.ts";
 
@@ -56,6 +57,11 @@ export type WorkerRequest = { id: number; now: number } & (
   | { op: "explain"; contact: string; rule: RuleNode | string; at: number }
   | { op: "segments-of"; contact: string }
   | { op: "field"; def: FieldDef }
+  | { op: "computed-field"; def: FieldDef; computed: ComputedDefinition }
+  | { op: "drop-computed-field"; key: string }
+  /** The computed fields' values of these contacts at `at` (`Engine.computedReader`), in their order. */
+  | { op: "computed-values"; contacts: string[]; at: number }
+  | { op: "timers" }
   | { op: "drop-segment"; segment: string }
   /**
    * `Engine.addMembers` (`add`), `removeMembers` (`remove`) or `liftOverrides` (`lift`)
@@ -117,6 +123,7 @@ export type WorkerReply =
       explain?: ExplainNode;
       segments?: string[];
       overrides?: Override[];
+      values?: Record<string, JsonValue>[];
       entered?: string[];
       exited?: string[];
     }
