@@ -12,11 +12,15 @@ import { eventsOf, loadEncoded } from "./event-batch.ts";
 import { lowestAfter } from "./page.ts";
 import type { WorkerData, WorkerError, WorkerReply, WorkerRequest } from "./protocol.ts";
 import { candidatesOf } from "./rank-cuts.ts";
+import { restoreWorker, restoreWorkerMaintained, saveWorker, type WorkerRestore } from "./snapshot.ts";
 
 const data = workerData as WorkerData;
 // The coordinator's clock at the start: an engine begins its maintained state there.
 let now = data.now;
 const engine = new Engine({ ...data.engine, clock: { now: () => now } });
+
+/** A restore between its file's load and its maintained state's (`restore`, then `restore-maintained`). */
+let restoring: WorkerRestore | null = null;
 
 /** Ranked queries from their values round to their evaluation, by the coordinator's number. */
 const held = new Map<number, RankedQuery>();
@@ -75,8 +79,21 @@ function override(r: Extract<WorkerRequest, { op: "override" }>): Answer {
   }
 }
 
-function answer(r: WorkerRequest): Answer {
+function answer(r: WorkerRequest): Answer | Promise<Answer> {
   switch (r.op) {
+    case "save":
+      return ok(r, { count: saveWorker(engine, r.path, r.layout) });
+    case "restore":
+      return restoreWorker(engine, r.path, r.layout).then((begun) => {
+        restoring = begun;
+        return ok(r, { count: engine.contactCount });
+      });
+    case "restore-maintained": {
+      if (!restoring) throw new Error("no restore was begun");
+      const taken = restoreWorkerMaintained(engine, restoring);
+      restoring = null;
+      return ok(r, { count: taken ? 1 : 0 });
+    }
     case "contacts":
       engine.loadContacts(typeof r.rows === "string" ? (JSON.parse(r.rows) as StoredContact[]) : r.rows);
       return ok(r);
@@ -188,13 +205,47 @@ function describe(e: unknown): WorkerError {
   return { name: "Error", message: String(e) };
 }
 
-parentPort?.on("message", (r: WorkerRequest) => {
+function reply(a: Answer): void {
+  parentPort?.postMessage(a.reply, a.transfer ?? []);
+}
+
+function failed(r: WorkerRequest, e: unknown): Answer {
+  return { reply: { id: r.id, ok: false, error: describe(e) } };
+}
+
+/**
+ * Requests are answered one at a time, in order. Most answers are synchronous; one that
+ * reads a file (`restore`) is not, and the requests that come meanwhile wait behind it
+ * in this chain, which is dropped once it has run out.
+ */
+let tail: Promise<void> | null = null;
+
+function handle(r: WorkerRequest): Promise<void> | undefined {
   now = r.now;
-  let a: Answer;
+  let a: Answer | Promise<Answer>;
   try {
     a = answer(r);
   } catch (e) {
-    a = { reply: { id: r.id, ok: false, error: describe(e) } };
+    a = failed(r, e);
   }
-  parentPort?.postMessage(a.reply, a.transfer ?? []);
+  if (!(a instanceof Promise)) {
+    reply(a);
+    return undefined;
+  }
+  return a.then(reply, (e: unknown) => reply(failed(r, e)));
+}
+
+function queue(p: Promise<void>): void {
+  const t: Promise<void> = p.then(() => {
+    if (tail === t) tail = null;
+  });
+  tail = t;
+}
+
+parentPort?.on("message", (r: WorkerRequest) => {
+  if (tail) queue(tail.then(() => handle(r)));
+  else {
+    const p = handle(r);
+    if (p) queue(p);
+  }
 });

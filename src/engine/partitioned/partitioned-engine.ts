@@ -11,12 +11,14 @@
  * members and overrides (each worker its share, checked by all before any applies),
  * clock moves, full evaluation (counts and ids) and a rule edit's preview fanned out to
  * every worker, member pages in contact id order merged from every worker (page.ts),
- * and explain and `segmentsOf` asked of the contact's worker. A rank or quintile condition compares a contact with the
+ * explain and `segmentsOf` asked of the contact's worker, and snapshots, one file per
+ * worker written and read by all at once (snapshot.ts). A rank or quintile condition compares a contact with the
  * whole population, which no single worker holds: `evaluate` gathers every worker's
  * values and selects the cuts here (a quintile score is one more than the four cuts of
  * its population below the value). Segments maintained with either are refused until
  * moving their cuts as writes arrive is built.
  */
+import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import type { ComputedDefinition } from "../../rules/computed.ts";
@@ -44,10 +46,12 @@ import type {
   OverrideMode,
   WorkerData,
   WorkerEngineOptions,
+  WorkerLayout,
   WorkerReply,
   WorkerRequest,
 } from "./protocol.ts";
 import { cutsFrom, rankWants } from "./rank-cuts.ts";
+import { workerSnapshotPath } from "./snapshot.ts";
 
 export interface PartitionedEngineOptions extends WorkerEngineOptions {
   clock: Clock;
@@ -699,6 +703,51 @@ export class PartitionedEngine {
       wants,
       sent.map((r) => r.candidates ?? []),
     );
+  }
+
+  /** Worker `w`'s place in this engine's layout. */
+  private layout(w: number): WorkerLayout {
+    return { worker: w, workers: this.links.length, partitions: this.partitions };
+  }
+
+  /**
+   * Every worker writes its engine to a file of its own in `dir` (snapshot.ts), at once;
+   * answers the files' bytes in all. Calls made meanwhile wait for the writes.
+   */
+  async saveSnapshot(dir: string): Promise<number> {
+    mkdirSync(dir, { recursive: true });
+    const replies = await all(
+      this.links.map((l, w) =>
+        l.request({ op: "save", path: workerSnapshotPath(dir, this.layout(w)), layout: this.layout(w) }),
+      ),
+    );
+    return replies.reduce((n, r) => n + (r.count ?? 0), 0);
+  }
+
+  /**
+   * Loads every worker, holding no contact yet, from its file in `dir` written by an
+   * engine of the same layout (workers and partitions); answers the contacts loaded.
+   * Rejects with a `SnapshotUnusable` error naming the file's fault (missing, corrupt,
+   * another layout or version): the caller then loads from the store instead. Then
+   * define the segments again (`loadSegments`) and call `restoreMaintained`.
+   */
+  async restoreSnapshot(dir: string): Promise<number> {
+    const replies = await all(
+      this.links.map((l, w) =>
+        l.request({ op: "restore", path: workerSnapshotPath(dir, this.layout(w)), layout: this.layout(w) }),
+      ),
+    );
+    return replies.reduce((n, r) => n + (r.count ?? 0), 0);
+  }
+
+  /**
+   * Ends a restore: each worker takes its file's memberships and timers for the segments
+   * whose definition did not change, and leaves the rest to be rebuilt on next use.
+   * True when every worker took them.
+   */
+  async restoreMaintained(): Promise<boolean> {
+    const replies = await all(this.links.map((l) => l.request({ op: "restore-maintained" })));
+    return replies.every((r) => r.count === 1);
   }
 
   /** Stops every worker; the engine answers nothing after. */

@@ -62,6 +62,16 @@ export type WorkerRequest = { id: number; now: number } & (
   /** The computed fields' values of these contacts at `at` (`Engine.computedReader`), in their order. */
   | { op: "computed-values"; contacts: string[]; at: number }
   | { op: "timers" }
+  /** The worker's engine written to `path` (snapshot.ts); the reply's `count` is its bytes. */
+  | { op: "save"; path: string; layout: WorkerLayout }
+  /**
+   * The worker's engine, empty, loaded from the file at `path`, written with the same
+   * layout; the reply's `count` is its contacts. The file stays open for
+   * `restore-maintained`, once the segments are defined again.
+   */
+  | { op: "restore"; path: string; layout: WorkerLayout }
+  /** The file's memberships and timers taken where the segments are unchanged (`count` 1), or left to be rebuilt (0). */
+  | { op: "restore-maintained" }
   | { op: "drop-segment"; segment: string }
   /**
    * `Engine.addMembers` (`add`), `removeMembers` (`remove`) or `liftOverrides` (`lift`)
@@ -91,6 +101,13 @@ export type WorkerRequest = { id: number; now: number } & (
 );
 
 export type OverrideMode = "add" | "remove" | "lift";
+
+/** Which worker of how many, over how many partitions: a worker's snapshot serves only the same. */
+export interface WorkerLayout {
+  worker: number;
+  workers: number;
+  partitions: number;
+}
 
 /**
  * Values of one population a worker sends for the cuts: its `count` highest (`top`) or

@@ -1,0 +1,136 @@
+/**
+ * A worker's snapshot (src/engine/partitioned/snapshot.ts): an engine split over worker
+ * threads, written to one file per worker after a live stream, loads into new workers
+ * of the same layout that then hold the same contacts and members, take the files'
+ * memberships and timers, and go on to make the same changes; a corrupt file, a missing
+ * one and a file of another layout are refused, saying why.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { liveSegments } from "../../bench/sections/live.ts";
+import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
+import type { EventInput, MembershipChange } from "../../src/engine/index.ts";
+import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
+
+const DAY = 86_400_000;
+const spec: DatasetSpec = { seed: 33, contacts: 1_500, events: 15_000, now: Date.UTC(2026, 5, 1) };
+let now = spec.now;
+const options = {
+  timeZone: TIME_ZONE,
+  fields: [
+    { key: "plan", type: "string" as const },
+    { key: "birthday", type: "date" as const },
+  ],
+  clock: { now: () => now },
+  defaultSegments: false as const,
+  workers: 2,
+  partitions: 4,
+};
+const defs = liveSegments().filter((d) => d.id !== "seg_089");
+const dir = mkdtempSync(join(tmpdir(), "slice-worker-snap-"));
+let a: PartitionedEngine;
+const opened: PartitionedEngine[] = [];
+
+/** A day of events in time order from `from`, some for contacts the data set does not have. */
+function day(from: number, seed: number): EventInput[] {
+  const n = 1_500;
+  return [...generateEvents({ ...spec, seed, events: n })].map((e, k) => ({
+    ...e,
+    id: `live-${seed}-${k}`,
+    contact_id: k % 53 === 0 ? `late-${seed}-${k}` : e.contact_id,
+    timestamp: from + Math.floor(((k + 1) * DAY) / n),
+  }));
+}
+
+function perContact(changes: MembershipChange[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of changes) {
+    const list = out.get(c.contact_id) ?? [];
+    list.push(`${c.segment_id} ${c.change} ${c.at}`);
+    out.set(c.contact_id, list);
+  }
+  for (const list of out.values()) list.sort();
+  return new Map([...out].sort(([x], [y]) => (x < y ? -1 : 1)));
+}
+
+async function start(opts: Partial<typeof options> = {}): Promise<PartitionedEngine> {
+  const e = await PartitionedEngine.start({ ...options, ...opts });
+  opened.push(e);
+  return e;
+}
+
+beforeAll(async () => {
+  a = await start();
+  await a.loadContacts(generateContacts(spec, { birthday: true }));
+  await a.loadEvents(generateEvents(spec));
+  await a.finishLoad();
+  await a.loadSegments(defs);
+  await a.advanceTo(now);
+  await a.ingest(day(now, 1), { advance: true });
+  now += DAY;
+  await a.upsertContact({
+    id: "written-live",
+    email: "written@example.com",
+    country: "FR",
+    status: "subscribed",
+  });
+  expect(await a.saveSnapshot(dir)).toBeGreaterThan(100_000);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(opened.map((e) => e.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("an engine split over workers, restored from its workers' files", () => {
+  it("holds the same contacts and members, takes the files' memberships, and makes the same changes after", async () => {
+    const b = await start();
+    expect(await b.restoreSnapshot(dir)).toBe(await a.contactCount());
+    await b.loadSegments(defs);
+    expect(await b.restoreMaintained()).toBe(true);
+    for (const d of defs) {
+      expect([...(await b.members(d.id)).ids].sort(), d.id).toEqual([...(await a.members(d.id)).ids].sort());
+    }
+    const next = day(now, 2);
+    const want = (await a.ingest(next, { advance: true })).toArray();
+    const got = (await b.ingest(next, { advance: true })).toArray();
+    now += 3 * DAY;
+    want.push(...(await a.advanceTo(now)).toArray());
+    got.push(...(await b.advanceTo(now)).toArray());
+    expect(want.length).toBeGreaterThan(300);
+    expect(want.some((c) => c.at > (next[next.length - 1].timestamp as number))).toBe(true); // timers too
+    expect(perContact(got)).toEqual(perContact(want));
+    expect(await b.segmentsOf("written-live")).toEqual(await a.segmentsOf("written-live"));
+  });
+
+  it("refuses a corrupt file, a missing one and one of another layout, saying why", async () => {
+    const corrupt = mkdtempSync(join(tmpdir(), "slice-worker-snap-bad-"));
+    try {
+      for (const w of [0, 1]) {
+        const name = `worker-${w}-of-2-p4.snap`;
+        const bytes = readFileSync(join(dir, name));
+        if (w === 1) bytes[bytes.length - 100] ^= 0xff;
+        writeFileSync(join(corrupt, name), bytes);
+      }
+      await expect((await start()).restoreSnapshot(corrupt)).rejects.toThrow(/checksum|corrupt/i);
+      rmSync(join(corrupt, "worker-1-of-2-p4.snap"));
+      await expect((await start()).restoreSnapshot(corrupt)).rejects.toThrow(/cannot be opened/);
+    } finally {
+      rmSync(corrupt, { recursive: true, force: true });
+    }
+    // Another layout names other files; the same name from another layout is refused by its header.
+    await expect((await start({ partitions: 8 })).restoreSnapshot(dir)).rejects.toThrow(/cannot be opened/);
+    const moved = mkdtempSync(join(tmpdir(), "slice-worker-snap-moved-"));
+    try {
+      writeFileSync(join(moved, "worker-0-of-2-p4.snap"), readFileSync(join(dir, "worker-1-of-2-p4.snap")));
+      writeFileSync(join(moved, "worker-1-of-2-p4.snap"), readFileSync(join(dir, "worker-1-of-2-p4.snap")));
+      await expect((await start()).restoreSnapshot(moved)).rejects.toThrow(
+        /written by worker 1 of 2 over 4 partitions, not worker 0 of 2 over 4/,
+      );
+    } finally {
+      rmSync(moved, { recursive: true, force: true });
+    }
+  });
+});
