@@ -14,6 +14,7 @@ import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from ".
 import { type ContactInput, Engine, type MembershipChange } from "../../src/engine/index.ts";
 import { lowestAfter, mergePage } from "../../src/engine/partitioned/page.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
+import { perContact } from "../support/changes.ts";
 
 const spec: DatasetSpec = { seed: 21, contacts: 2_000, events: 20_000, now: Date.UTC(2026, 5, 1) };
 const options = {
@@ -31,18 +32,6 @@ const defs = liveSegments().filter((d) => d.id !== "seg_089");
 let one: Engine;
 let split: PartitionedEngine;
 let contacts: ContactInput[];
-
-/** Each contact's changes as a sorted list: the workers interleave contacts differently. */
-function perContact(changes: MembershipChange[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const c of changes) {
-    const list = out.get(c.contact_id) ?? [];
-    list.push(`${c.segment_id} ${c.change} ${c.at}`);
-    out.set(c.contact_id, list);
-  }
-  for (const list of out.values()) list.sort();
-  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
-}
 
 beforeAll(async () => {
   contacts = [...generateContacts(spec, { birthday: true })];
@@ -67,6 +56,36 @@ async function sameMembers(): Promise<void> {
   for (const d of defs) {
     const m = await split.members(d.id);
     expect([...m.ids].sort(), d.id).toEqual(one.members(d.id).ids().sort());
+  }
+}
+
+/** The error one engine throws for `f`, or a failure of the test when it throws none. */
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("one engine took it");
+}
+
+/** Whether one engine holds contact `id` (not erased). */
+function alive(id: string): boolean {
+  const i = one.contacts.index(id);
+  return i !== undefined && one.contacts.alive.has(i);
+}
+
+/** Every page of a segment's members, `limit` at a time, each but the last full: the ids in order of the pages. */
+async function walk(segment: string, limit: number, between?: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await split.membersPage(segment, { limit, ...(after ? { after } : {}) });
+    seen.push(...page.ids);
+    if (page.next === null) return seen;
+    expect(page.ids.length).toBe(limit);
+    after = page.next;
+    await between?.();
   }
 }
 
@@ -135,24 +154,10 @@ describe("contact writes on worker threads", () => {
 
   it("refuse what one engine refuses, with the same error", async () => {
     const bad = { id: contacts[0].id, fields: { birthday: "not a date" } } as ContactInput;
-    let wanted: unknown;
-    try {
-      one.upsertContact(bad);
-    } catch (e) {
-      wanted = e;
-    }
-    expect(wanted).toBeInstanceOf(Error);
-    await expect(split.upsertContact(bad)).rejects.toThrow((wanted as Error).message);
+    await expect(split.upsertContact(bad)).rejects.toThrow(refusal(() => one.upsertContact(bad)));
     await expect(split.upsertContact({ id: "" } as ContactInput)).rejects.toThrow(/id/);
     await expect(split.changeTags("nobody-here", { add: ["x"] })).rejects.toThrow(
-      (() => {
-        try {
-          one.changeTags("nobody-here", { add: ["x"] });
-        } catch (e) {
-          return (e as Error).message;
-        }
-        return "one engine took it";
-      })(),
+      refusal(() => one.changeTags("nobody-here", { add: ["x"] })),
     );
   });
 });
@@ -168,8 +173,7 @@ describe("questions about one contact on worker threads", () => {
     };
     for (let k = 0; k < 150; k++) {
       const id = contacts[(k * 13) % contacts.length].id;
-      const i = one.contacts.index(id);
-      if (i === undefined || !one.contacts.alive.has(i)) continue; // erased above
+      if (!alive(id)) continue; // erased above
       expect(await split.segmentsOf(id), id).toEqual(one.segmentsOf(id));
       for (const d of defs.slice(k % 10, (k % 10) + 3)) {
         expect(await split.explain(id, d.id), `${id} ${d.id}`).toEqual(one.explain(id, d.id));
@@ -184,14 +188,7 @@ describe("questions about one contact on worker threads", () => {
   it("refuses to explain a rank condition, and an unknown contact as one engine does", async () => {
     const rank = { type: "event", event: "page_viewed", rank: { direction: "top", percent: 10 } };
     await expect(split.explain(contacts[1].id, rank)).rejects.toThrow(/rank or quintile/);
-    const message = (() => {
-      try {
-        one.explain("nobody-here", defs[0].id);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return "one engine took it";
-    })();
+    const message = refusal(() => one.explain("nobody-here", defs[0].id));
     await expect(split.explain("nobody-here", defs[0].id)).rejects.toThrow(message);
   });
 });
@@ -199,15 +196,7 @@ describe("questions about one contact on worker threads", () => {
 describe("member pages on worker threads", () => {
   it("walk a segment in id order, each member once, as one engine's sorted members", async () => {
     for (const d of defs.slice(0, 12)) {
-      const seen: string[] = [];
-      let after: string | undefined;
-      for (;;) {
-        const page = await split.membersPage(d.id, { limit: 37, ...(after ? { after } : {}) });
-        seen.push(...page.ids);
-        if (page.next === null) break;
-        expect(page.ids.length).toBe(37);
-        after = page.next;
-      }
+      const seen = await walk(d.id, 37);
       expect(seen, d.id).toEqual(one.members(d.id).ids().sort());
     }
   });
@@ -216,34 +205,24 @@ describe("member pages on worker threads", () => {
     const seg = defs.find((d) => one.members(d.id).count > 300)!;
     const before = new Set(one.members(seg.id).ids());
     const touched = new Set<string>();
-    const seen: string[] = [];
-    let after: string | undefined;
     let k = 0;
-    for (;;) {
-      const page = await split.membersPage(seg.id, { limit: 25, ...(after ? { after } : {}) });
-      seen.push(...page.ids);
-      if (page.next === null) break;
-      after = page.next;
-      // Between pages: a member before the cursor and one after it erased, a new contact written.
+    // Between pages: two members the walk started with erased, before or after the cursor.
+    const seen = await walk(seg.id, 25, async () => {
       for (const id of [...before].filter((x) => !touched.has(x)).slice(k % 7, (k % 7) + 2)) {
         touched.add(id);
         one.removeContact(id);
         await split.removeContact(id);
       }
       k++;
-    }
+    });
     for (let i = 1; i < seen.length; i++) expect(seen[i] > seen[i - 1]).toBe(true);
-    // Every member no write touched is on exactly one page; no erased one after its erasure.
+    // Every member no write touched is on exactly one page.
     const untouched = [...before].filter((id) => !touched.has(id)).sort();
     expect(seen.filter((id) => !touched.has(id))).toEqual(untouched);
     expect(touched.size).toBeGreaterThan(10);
   });
 
   it("go on past a page when one worker holds every member left", async () => {
-    const alive = (id: string) => {
-      const i = one.contacts.index(id);
-      return i !== undefined && one.contacts.alive.has(i);
-    };
     const onOne = contacts
       .filter((c) => split.workerOfContact(c.id) === 0 && c.email && alive(c.id))
       .slice(0, 90);
@@ -255,14 +234,7 @@ describe("member pages on worker threads", () => {
     await split.defineSegment(def);
     const want = one.members(def.id).ids().sort();
     expect(want.length).toBeGreaterThan(60);
-    const seen: string[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await split.membersPage(def.id, { limit: 30, ...(after ? { after } : {}) });
-      seen.push(...page.ids);
-      if (page.next === null) break;
-      after = page.next;
-    }
+    const seen = await walk(def.id, 30);
     expect(seen).toEqual(want);
   });
 
@@ -299,25 +271,9 @@ describe("a page's selection", () => {
   });
 });
 
-/** The error one engine throws for `f`, or a failure of the test when it throws none. */
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("one engine took it");
-}
-
 describe("overrides, fields and segments on worker threads", () => {
   const DAY = 86_400_000;
-  const living = () =>
-    contacts
-      .map((c) => c.id)
-      .filter((id) => {
-        const i = one.contacts.index(id);
-        return i !== undefined && one.contacts.alive.has(i);
-      });
+  const living = () => contacts.map((c) => c.id).filter(alive);
 
   it("static members and overrides make the changes one engine makes, and expire alike", async () => {
     const want: MembershipChange[] = [];

@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { liveSegments } from "../../bench/sections/live.ts";
 import { type DatasetSpec, generateContacts, generateEvents, TIME_ZONE } from "../../src/demo/generate.ts";
-import type { EventInput, MembershipChange } from "../../src/engine/index.ts";
+import type { EventInput } from "../../src/engine/index.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
+import { perContact } from "../support/changes.ts";
 
 const DAY = 86_400_000;
 const spec: DatasetSpec = { seed: 33, contacts: 1_500, events: 15_000, now: Date.UTC(2026, 5, 1) };
@@ -42,17 +43,6 @@ function day(from: number, seed: number): EventInput[] {
     contact_id: k % 53 === 0 ? `late-${seed}-${k}` : e.contact_id,
     timestamp: from + Math.floor(((k + 1) * DAY) / n),
   }));
-}
-
-function perContact(changes: MembershipChange[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const c of changes) {
-    const list = out.get(c.contact_id) ?? [];
-    list.push(`${c.segment_id} ${c.change} ${c.at}`);
-    out.set(c.contact_id, list);
-  }
-  for (const list of out.values()) list.sort();
-  return new Map([...out].sort(([x], [y]) => (x < y ? -1 : 1)));
 }
 
 async function start(opts: Partial<typeof options> = {}): Promise<PartitionedEngine> {
