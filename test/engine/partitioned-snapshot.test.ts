@@ -3,7 +3,8 @@
  * threads, written to one file per worker after a live stream, loads into new workers
  * of the same layout that then hold the same contacts and members, take the files'
  * memberships and timers, and go on to make the same changes; a corrupt file, a missing
- * one and a file of another layout are refused, saying why.
+ * one, a file of another layout and a restore into workers that hold contacts are
+ * refused, saying why.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -95,7 +96,7 @@ describe("an engine split over workers, restored from its workers' files", () =>
     expect(await b.segmentsOf("written-live")).toEqual(await a.segmentsOf("written-live"));
   });
 
-  it("refuses a corrupt file, a missing one and one of another layout, saying why", async () => {
+  it("refuses a corrupt file, a missing one, one of another layout and full workers, saying why", async () => {
     const corrupt = mkdtempSync(join(tmpdir(), "slice-worker-snap-bad-"));
     try {
       for (const w of [0, 1]) {
@@ -110,6 +111,8 @@ describe("an engine split over workers, restored from its workers' files", () =>
     } finally {
       rmSync(corrupt, { recursive: true, force: true });
     }
+    // Only into workers that hold nothing yet.
+    await expect(a.restoreSnapshot(dir)).rejects.toThrow(/holds no contact yet/);
     // Another layout names other files; the same name from another layout is refused by its header.
     await expect((await start({ partitions: 8 })).restoreSnapshot(dir)).rejects.toThrow(/cannot be opened/);
     const moved = mkdtempSync(join(tmpdir(), "slice-worker-snap-moved-"));

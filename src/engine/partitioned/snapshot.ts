@@ -60,6 +60,7 @@ export async function restoreWorker(
   path: string,
   layout: WorkerLayout,
 ): Promise<WorkerRestore> {
+  if (engine.contactCount > 0) throw new Error("a restore needs an engine that holds no contact yet");
   const reader = await SnapshotReader.open(path, (h) => {
     const header = h as WorkerSnapshotHeader;
     if (header.format !== WORKER_SNAPSHOT_FORMAT) {
