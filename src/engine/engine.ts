@@ -894,6 +894,19 @@ export class Engine {
     return i;
   }
 
+  /**
+   * Throws as an override of `segmentId` would for the segment (unknown, read-only), and
+   * answers the contacts of `contactIds` it would refuse as unknown: a caller that
+   * splits one override over several engines checks them all before any applies it.
+   */
+  checkOverride(segmentId: string, contactIds: readonly string[]): string[] {
+    this.editable(segmentId);
+    return contactIds.filter((id) => {
+      const i = this.contacts.index(id);
+      return i === undefined || !this.contacts.alive.has(i);
+    });
+  }
+
   private editable(segmentId: string): SegmentState {
     const st = this.states.get(segmentId);
     if (!st) throw new Error(`unknown segment "${segmentId}"`);

@@ -58,16 +58,7 @@ function applyLive(events: EventInput[], advance: boolean, until: number | null)
 
 /** An override request: checked only (`check`), or applied with its changes. */
 function override(r: Extract<WorkerRequest, { op: "override" }>): Answer {
-  if (r.check) {
-    const def = engine.segment(r.segment);
-    if (!def) throw new Error(`unknown segment "${r.segment}"`);
-    if (def.readonly) throw new Error(`segment "${r.segment}" is a read-only default segment`);
-    const unknown = r.contacts.filter((id) => {
-      const i = engine.contacts.index(id);
-      return i === undefined || !engine.contacts.alive.has(i);
-    });
-    return ok(r, { ids: unknown });
-  }
+  if (r.check) return ok(r, { ids: engine.checkOverride(r.segment, r.contacts) });
   const opts = r.expiresAt !== undefined ? { expiresAt: r.expiresAt } : {};
   switch (r.mode) {
     case "add":
