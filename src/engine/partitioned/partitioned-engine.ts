@@ -6,13 +6,13 @@
  *
  * Built so far: bulk loads (contacts, events as encoded columns), fields and computed
  * fields (their values read by each contact's worker), segment definitions (dynamic and
- * static) and deletions, live ingest with membership changes,
- * contact writes (upserts, patches, tags, erasures) in the contact's worker, static
- * members and overrides (each worker its share, checked by all before any applies),
- * clock moves, full evaluation (counts and ids) and a rule edit's preview fanned out to
- * every worker, member pages in contact id order merged from every worker (page.ts),
- * explain and `segmentsOf` asked of the contact's worker, and snapshots, one file per
- * worker written and read by all at once (snapshot.ts). A rank or quintile condition compares a contact with the
+ * static) and deletions, live ingest with membership changes, contact writes (upserts,
+ * patches, tags, erasures) in the contact's worker, static members and overrides (each
+ * worker its share, checked by all before any applies), clock moves, full evaluation
+ * (counts and ids) and a rule edit's preview fanned out to every worker, member pages in
+ * contact id order merged from every worker (page.ts), explain and `segmentsOf` asked
+ * of the contact's worker, and snapshots, one file per worker written and read by all
+ * at once (snapshot.ts). A rank or quintile condition compares a contact with the
  * whole population, which no single worker holds: `evaluate` gathers every worker's
  * values and selects the cuts here (a quintile score is one more than the four cuts of
  * its population below the value). Segments maintained with either are refused until
@@ -540,10 +540,7 @@ export class PartitionedEngine {
 
   /** Pending time-driven re-evaluations over every worker, as `Engine.timerCount`. */
   async timerCount(): Promise<number> {
-    return (await all(this.links.map((l) => l.request({ op: "timers" })))).reduce(
-      (n, r) => n + (r.count ?? 0),
-      0,
-    );
+    return counted(await all(this.links.map((l) => l.request({ op: "timers" }))));
   }
 
   /** Declares a custom field in every worker, as `Engine.defineField` (checked here first). */
@@ -620,10 +617,8 @@ export class PartitionedEngine {
    * quintile condition is refused, as for segments.
    */
   async previewEdit(segmentId: string, rule: unknown): Promise<{ entered: string[]; exited: string[] }> {
-    const def = this.local.segment(segmentId);
-    if (!def) throw new Error(`unknown segment "${segmentId}"`);
-    if (def.readonly) throw new Error(`segment "${segmentId}" is a read-only default segment`);
-    if (def.kind !== "dynamic") throw new Error(`segment "${segmentId}" is static`);
+    // The coordinator's engine holds no contact: its preview is empty, and refuses what one engine refuses.
+    this.local.previewEdit(segmentId, rule);
     const node = this.segmentRule(rule, segmentId);
     const replies = await all(
       this.links.map((l) => l.request({ op: "preview-edit", segment: segmentId, rule: node })),
@@ -641,10 +636,7 @@ export class PartitionedEngine {
 
   /** Contacts held, over every worker. */
   async contactCount(): Promise<number> {
-    return (await all(this.links.map((l) => l.request({ op: "size" })))).reduce(
-      (n, r) => n + (r.count ?? 0),
-      0,
-    );
+    return counted(await all(this.links.map((l) => l.request({ op: "size" }))));
   }
 
   /**
@@ -721,7 +713,7 @@ export class PartitionedEngine {
         l.request({ op: "save", path: workerSnapshotPath(dir, this.layout(w)), layout: this.layout(w) }),
       ),
     );
-    return replies.reduce((n, r) => n + (r.count ?? 0), 0);
+    return counted(replies);
   }
 
   /**
@@ -737,7 +729,7 @@ export class PartitionedEngine {
         l.request({ op: "restore", path: workerSnapshotPath(dir, this.layout(w)), layout: this.layout(w) }),
       ),
     );
-    return replies.reduce((n, r) => n + (r.count ?? 0), 0);
+    return counted(replies);
   }
 
   /**
@@ -766,6 +758,11 @@ function merged(replies: Extract<WorkerReply, { ok: true }>[]): PartitionedMembe
     if (r.ms !== undefined) workerMs.push(r.ms);
   }
   return { count, ids, workerMs };
+}
+
+/** The workers' counts, summed. */
+function counted(replies: Extract<WorkerReply, { ok: true }>[]): number {
+  return replies.reduce((n, r) => n + (r.count ?? 0), 0);
 }
 
 function changesOf(replies: Extract<WorkerReply, { ok: true }>[]): ChangeSet {
