@@ -2,7 +2,9 @@
  * A worker's snapshot (src/engine/partitioned/snapshot.ts): an engine split over worker
  * threads, written to one file per worker after a live stream, loads into new workers
  * of the same layout that then hold the same contacts and members, take the files'
- * memberships and timers, and go on to make the same changes; a corrupt file, a missing
+ * memberships and timers, and go on to make the same changes; files caught up with what
+ * changed since them, as a restart from the store's journal does, give the engine that
+ * wrote them; a corrupt file, a missing
  * one, a file of another layout and a restore into workers that hold contacts are
  * refused, saying why.
  */
@@ -94,6 +96,67 @@ describe("an engine split over workers, restored from its workers' files", () =>
     expect(want.some((c) => c.at > (next[next.length - 1].timestamp as number))).toBe(true); // timers too
     expect(perContact(got)).toEqual(perContact(want));
     expect(await b.segmentsOf("written-live")).toEqual(await a.segmentsOf("written-live"));
+  });
+
+  it("catches up with what changed since its files, as a restart from the store's journal does", async () => {
+    // Files written now; then, on the engine that wrote them, contacts rewritten and
+    // erased, events for old and new contacts, static members and overrides.
+    const here = mkdtempSync(join(tmpdir(), "slice-worker-snap-catch-up-"));
+    await a.saveSnapshot(here);
+    const old = [...generateContacts(spec, { birthday: true })];
+    const erased = old.filter((_, k) => k % 67 === 5).map((c) => c.id);
+    const rewritten = old
+      .filter((c, k) => k % 41 === 0 && !erased.includes(c.id))
+      .map((c, k) => ({ ...old[(k * 7 + 3) % old.length], id: c.id, email: c.email }));
+    for (const c of rewritten) await a.upsertContact(c, { receivedAt: now });
+    for (const id of erased) await a.removeContact(id);
+    const more = day(now, 3);
+    await a.ingest(more, { advance: true });
+    now += DAY;
+    const staticDef = { id: "seg_static", kind: "static" as const };
+    await a.defineSegment(staticDef);
+    const kept = old.filter((c, k) => k % 29 === 1 && !erased.includes(c.id)).map((c) => c.id);
+    await a.addMembers("seg_static", kept);
+    await a.removeMembers(defs[3].id, kept.slice(0, 10), { expiresAt: now + 2 * DAY });
+    await a.advanceTo(now);
+
+    const b = await start();
+    await b.restoreSnapshot(here);
+    rmSync(here, { recursive: true, force: true });
+    // What the store's journal would tell: the contacts erased and those written, then the events after the file.
+    await b.forgetLoaded(erased);
+    await b.loadContacts(
+      rewritten.map((c) => ({ ...c, status_written_at: now - DAY, email_status_written_at: now - DAY })),
+    );
+    await b.loadEvents(more);
+    await b.finishLoad({ tight: false });
+    await b.loadSegments([...defs, staticDef]);
+    await b.loadMembers(
+      "seg_static",
+      kept.map((id) => ({ contact_id: id, action: "added" as const })),
+    );
+    await b.loadMembers(
+      defs[3].id,
+      kept
+        .slice(0, 10)
+        .map((id) => ({ contact_id: id, action: "removed" as const, expires_at: now + 2 * DAY })),
+    );
+    const touched = new Set([
+      ...rewritten.map((c) => c.id),
+      ...erased,
+      ...more.map((e) => e.contact_id),
+      ...kept,
+    ]);
+    expect(await b.restoreMaintained(touched)).toBe(true);
+    await b.advanceTo(now);
+    expect(await b.contactCount()).toBe(await a.contactCount());
+    for (const d of [...defs, staticDef]) {
+      expect([...(await b.members(d.id)).ids].sort(), d.id).toEqual([...(await a.members(d.id)).ids].sort());
+    }
+    now += 3 * DAY;
+    expect(perContact((await b.advanceTo(now)).toArray())).toEqual(
+      perContact((await a.advanceTo(now)).toArray()),
+    );
   });
 
   it("refuses a corrupt file, a missing one, one of another layout and full workers, saying why", async () => {

@@ -81,7 +81,7 @@ function answer(r: WorkerRequest): Answer | Promise<Answer> {
       });
     case "restore-maintained": {
       if (!restoring) throw new Error("no restore was begun");
-      const taken = restoreWorkerMaintained(engine, restoring);
+      const taken = restoreWorkerMaintained(engine, restoring, r.touched);
       restoring = null;
       return ok(r, { count: taken ? 1 : 0 });
     }
@@ -92,7 +92,14 @@ function answer(r: WorkerRequest): Answer | Promise<Answer> {
       loadEncoded(engine, r.batch);
       return ok(r);
     case "finish":
-      engine.finishLoad();
+      engine.finishLoad({ tight: r.tight });
+      return ok(r);
+    case "forget":
+      if (r.only === "contacts") engine.forgetLoaded(r.ids);
+      else engine.forgetLoadedEvents(r.ids);
+      return ok(r);
+    case "load-members":
+      engine.loadMembers(r.segment, r.members);
       return ok(r);
     case "segment":
       return withChanges(

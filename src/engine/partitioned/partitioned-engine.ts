@@ -318,8 +318,39 @@ export class PartitionedEngine {
   }
 
   /** Ends a bulk load in every worker (events sorted and laid out). */
-  async finishLoad(): Promise<void> {
-    await all(this.links.map((l) => l.request({ op: "finish" })));
+  async finishLoad(opts: { tight?: boolean } = {}): Promise<void> {
+    const tight = opts.tight ?? true;
+    await all(this.links.map((l) => l.request({ op: "finish", tight })));
+  }
+
+  /**
+   * Bulk load: drops these contacts, as `Engine.forgetLoaded` (erased, merged or
+   * rewritten since a snapshot), or with `only: "events"` only their events
+   * (`Engine.forgetLoadedEvents`), each in its worker. No changes.
+   */
+  async forgetLoaded(ids: Iterable<string>, opts: { only?: "contacts" | "events" } = {}): Promise<void> {
+    const only = opts.only ?? "contacts";
+    const shares = this.byWorker(ids);
+    await all(this.links.map((l, w) => l.request({ op: "forget", ids: shares[w], only })));
+  }
+
+  /** Bulk load of a segment's static members and overrides, each in its contact's worker, as `Engine.loadMembers`. */
+  async loadMembers(
+    segmentId: string,
+    members: { contact_id: string; action: "added" | "removed"; expires_at?: number | null }[],
+  ): Promise<void> {
+    const shares: (typeof members)[] = this.links.map(() => []);
+    for (const m of members) shares[this.workerOfContact(m.contact_id)].push(m);
+    await all(
+      this.links.map((l, w) => l.request({ op: "load-members", segment: segmentId, members: shares[w] })),
+    );
+  }
+
+  /** Contact ids split by the worker that holds them. */
+  private byWorker(ids: Iterable<string>): string[][] {
+    const shares: string[][] = this.links.map(() => []);
+    for (const id of ids) shares[this.workerOfContact(id)].push(id);
+    return shares;
   }
 
   /**
@@ -587,8 +618,7 @@ export class PartitionedEngine {
     if (expiresAt !== undefined && !Number.isFinite(expiresAt)) {
       throw new FieldValueError("expires_at", "expected an instant");
     }
-    const shares: string[][] = this.links.map(() => []);
-    for (const id of contactIds) shares[this.workerOfContact(id)].push(id);
+    const shares = this.byWorker(contactIds);
     const body = (w: number, check: boolean): Body => ({
       op: "override",
       mode,
@@ -721,7 +751,9 @@ export class PartitionedEngine {
    * engine of the same layout (workers and partitions); answers the contacts loaded.
    * Rejects with a `SnapshotUnusable` error naming the file's fault (missing, corrupt,
    * another layout or version): the caller then loads from the store instead. Then
-   * define the segments again (`loadSegments`) and call `restoreMaintained`.
+   * load what changed since the file (`forgetLoaded`, `loadContacts`, `loadEvents`,
+   * `finishLoad({ tight: false })`), define the segments again (`loadSegments`) and
+   * call `restoreMaintained` with the contacts that changed.
    */
   async restoreSnapshot(dir: string): Promise<number> {
     const replies = await all(
@@ -734,11 +766,15 @@ export class PartitionedEngine {
 
   /**
    * Ends a restore: each worker takes its file's memberships and timers for the segments
-   * whose definition did not change, and leaves the rest to be rebuilt on next use.
+   * whose definition did not change, but for the `touched` contacts (those the catch-up
+   * after the file changed), and leaves the rest to be rebuilt on next use.
    * True when every worker took them.
    */
-  async restoreMaintained(): Promise<boolean> {
-    const replies = await all(this.links.map((l) => l.request({ op: "restore-maintained" })));
+  async restoreMaintained(touched: Iterable<string> = []): Promise<boolean> {
+    const shares = this.byWorker(touched);
+    const replies = await all(
+      this.links.map((l, w) => l.request({ op: "restore-maintained", touched: shares[w] })),
+    );
     return replies.every((r) => r.count === 1);
   }
 

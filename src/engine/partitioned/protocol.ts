@@ -20,7 +20,16 @@ export type WorkerEngineOptions = Omit<EngineOptions, "clock">;
 export type WorkerRequest = { id: number; now: number } & (
   | { op: "contacts"; rows: string | StoredContact[] }
   | { op: "events"; batch: EncodedEvents }
-  | { op: "finish" }
+  /** `tight: false` keeps the event slabs' spare room (a catch-up after a restore). */
+  | { op: "finish"; tight: boolean }
+  /** Bulk load: these contacts dropped (`contacts`) or only their events (`events`), as a restore's catch-up does. */
+  | { op: "forget"; ids: string[]; only: "contacts" | "events" }
+  /** Bulk load of a segment's static members and overrides, as `Engine.loadMembers`. */
+  | {
+      op: "load-members";
+      segment: string;
+      members: { contact_id: string; action: "added" | "removed"; expires_at?: number | null }[];
+    }
   /** A segment defined; the reply carries the changes. */
   | { op: "segment"; def: { id: string; rule: RuleNode | null; kind: SegmentKind } }
   | { op: "segments"; defs: { id: string; rule: RuleNode | null; kind: SegmentKind }[] }
@@ -71,7 +80,7 @@ export type WorkerRequest = { id: number; now: number } & (
    */
   | { op: "restore"; path: string; layout: WorkerLayout }
   /** The file's memberships and timers taken where the segments are unchanged (`count` 1), or left to be rebuilt (0). */
-  | { op: "restore-maintained" }
+  | { op: "restore-maintained"; touched: string[] }
   | { op: "drop-segment"; segment: string }
   /**
    * `Engine.addMembers` (`add`), `removeMembers` (`remove`) or `liftOverrides` (`lift`)

@@ -8,8 +8,10 @@
  *
  * Definitions (fields, segments, computed fields), static members, overrides and the
  * event ids seen are not in it: a restart reads them from the store, as one engine's
- * restart does, and defines the segments between `restore` and `restoreMaintained`,
- * whose saved memberships are taken only where a segment's fingerprint is unchanged.
+ * restart does, with what changed since the file (contacts forgotten and loaded again,
+ * events appended), and defines the segments between `restore` and
+ * `restoreMaintained`, whose saved memberships are taken only where a segment's
+ * fingerprint is unchanged, and only for the contacts that did not change.
  */
 import { join } from "node:path";
 import { sliceVersion } from "../../version.ts";
@@ -82,7 +84,15 @@ export async function restoreWorker(
   return { reader, maintained: header.maintained };
 }
 
-/** Takes the file's memberships and timers where they still hold; false when they are left to be rebuilt. */
-export function restoreWorkerMaintained(engine: Engine, r: WorkerRestore): boolean {
-  return r.maintained !== null && engine.restoreMaintained(r.reader, r.maintained, []) !== null;
+/**
+ * Takes the file's memberships and timers where they still hold, those of the `touched`
+ * contacts (changed since the file) computed again; false when they are left to be
+ * rebuilt.
+ */
+export function restoreWorkerMaintained(
+  engine: Engine,
+  r: WorkerRestore,
+  touched: readonly string[],
+): boolean {
+  return r.maintained !== null && engine.restoreMaintained(r.reader, r.maintained, touched) !== null;
 }
