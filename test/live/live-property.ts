@@ -10,9 +10,11 @@ import fc from "fast-check";
 import { expect } from "vitest";
 import { Engine, type MembershipChange } from "../../src/engine/index.ts";
 import { CALENDAR_PERIODS } from "../../src/rules/calendar.ts";
+import type { ComputedDefinition } from "../../src/rules/computed.ts";
+import type { FieldDef } from "../../src/rules/fields.ts";
 import type { RuleNode } from "../../src/rules/index.ts";
 
-const T0 = Date.parse("2026-03-28T22:00:00Z"); // near the Paris DST switch and a month end
+export const T0 = Date.parse("2026-03-28T22:00:00Z"); // near the Paris DST switch and a month end
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -319,17 +321,40 @@ export function stepArb(mix: StepMix): fc.Arbitrary<Step> {
 }
 
 /** Segment slots: 0 is static, 1–3 dynamic; a dynamic rule may refer to the static one and to "inactive". */
-const SEG_IDS = ["seg_static", "seg_a", "seg_b", "seg_c"];
+export const SEG_IDS = ["seg_static", "seg_a", "seg_b", "seg_c"];
+
+/** The custom fields the steps write. */
+export const FIELDS: FieldDef[] = [
+  { key: "plan", type: "string" },
+  { key: "birthday", type: "date" },
+];
+
+/** The computed fields the rules test (`lifetime_value`, `last_order_at`, `favorite_category`). */
+export const COMPUTED_FIELDS: [FieldDef, ComputedDefinition][] = [
+  [
+    { key: "lifetime_value", type: "number" },
+    { event: "order_placed", measure: { fn: "sum", property: "amount" } },
+  ],
+  [
+    { key: "last_order_at", type: "date" },
+    { event: "order_placed", measure: { fn: "last_at" } },
+  ],
+  [
+    { key: "favorite_category", type: "string" },
+    {
+      event: "cart_added",
+      window: { in_last: "1d" },
+      measure: { fn: "most_frequent", property: "category" },
+    },
+  ],
+];
 
 export function run(tz: string, steps: Step[]): void {
   let now = T0;
   const engine = new Engine({
     timeZone: tz,
     clock: { now: () => now },
-    fields: [
-      { key: "plan", type: "string" },
-      { key: "birthday", type: "date" },
-    ],
+    fields: FIELDS,
   });
   const replay = new Map<string, Set<string>>();
   const log: MembershipChange[] = [];
@@ -348,22 +373,7 @@ export function run(tz: string, steps: Step[]): void {
       s.delete(c.contact_id);
     }
   });
-  engine.defineComputedField(
-    { key: "lifetime_value", type: "number" },
-    { event: "order_placed", measure: { fn: "sum", property: "amount" } },
-  );
-  engine.defineComputedField(
-    { key: "last_order_at", type: "date" },
-    { event: "order_placed", measure: { fn: "last_at" } },
-  );
-  engine.defineComputedField(
-    { key: "favorite_category", type: "string" },
-    {
-      event: "cart_added",
-      window: { in_last: "1d" },
-      measure: { fn: "most_frequent", property: "category" },
-    },
-  );
+  for (const [def, computed] of COMPUTED_FIELDS) engine.defineComputedField(def, computed);
   engine.defineSegment({ id: "seg_static", kind: "static" });
   const defined = new Set(["seg_static"]);
 
