@@ -9,11 +9,21 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Engine, type EventInput, type MembershipChange } from "../../src/engine/index.ts";
+import { Engine, type MembershipChange } from "../../src/engine/index.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
 import { relativeKeys } from "../../src/engine/rank.ts";
-import type { RuleNode } from "../../src/rules/index.ts";
-import { COMPUTED_FIELDS, FIELDS, SEG_IDS, type Step, stepArb, T0 } from "../live/live-property.ts";
+import {
+  COMPUTED_FIELDS,
+  eventOf,
+  FIELDS,
+  patchOf,
+  ruleOf,
+  SEG_IDS,
+  type Step,
+  stepArb,
+  T0,
+  upsertOf,
+} from "../live/live-property.ts";
 import { perContact } from "../support/changes.ts";
 
 const CONTACTS = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
@@ -56,15 +66,7 @@ async function differ(tz: string, steps: Step[]): Promise<void> {
       const alive = new Set(one.contactIds());
       switch (s.kind) {
         case "upsert": {
-          const c = {
-            id: s.id,
-            email: `${s.id}@example.com`,
-            status: s.status,
-            created_at: now + s.created,
-            subscribed_at: s.status === "subscribed" ? now + s.created : null,
-            tags: ["new"],
-            fields: { plan: s.plan, birthday: s.birthday === null ? null : now + s.birthday },
-          };
+          const c = upsertOf(s, now);
           await both(
             () => one.upsertContact(c),
             () => split.upsertContact(c),
@@ -73,11 +75,7 @@ async function differ(tz: string, steps: Step[]): Promise<void> {
         }
         case "patch": {
           if (!alive.has(s.id)) break;
-          const c = {
-            id: s.id,
-            ...(s.status !== null ? { status: s.status } : {}),
-            ...(s.email_status !== null ? { email_status: s.email_status } : {}),
-          };
+          const c = patchOf(s);
           await both(
             () => one.patchContact(c),
             () => split.upsertContact(c, { patch: true }),
@@ -98,16 +96,7 @@ async function differ(tz: string, steps: Step[]): Promise<void> {
           );
           break;
         case "event": {
-          const e: EventInput = {
-            ...(s.eventId !== null ? { id: s.eventId } : {}),
-            type: s.type,
-            contact_id: s.id,
-            timestamp: now + s.dt,
-            properties:
-              s.type === "email_bounced"
-                ? { bounce_type: s.hard ? "hard" : "soft" }
-                : { amount: s.amount, category: s.category },
-          };
+          const e = eventOf(s, now);
           await both(
             () => one.addEvent(e),
             () => split.ingest([e]),
@@ -140,11 +129,7 @@ async function differ(tz: string, steps: Step[]): Promise<void> {
           // Rank and quintile conditions are not maintained across workers yet (refused there).
           if (s.seg === 0 || relativeKeys(s.rule).size > 0) break;
           const id = SEG_IDS[s.seg];
-          const target = SEG_IDS[s.seg - 1];
-          const rule: RuleNode =
-            s.ref && defined.has(target)
-              ? { type: "or", conditions: [s.rule, { type: "segment", op: "in", segment: target }] }
-              : s.rule;
+          const rule = ruleOf(s, defined);
           await both(
             () => one.defineSegment({ id, rule }),
             () => split.defineSegment({ id, rule }),

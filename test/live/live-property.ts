@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import { expect } from "vitest";
-import { Engine, type MembershipChange } from "../../src/engine/index.ts";
+import { type ContactInput, Engine, type EventInput, type MembershipChange } from "../../src/engine/index.ts";
 import { CALENDAR_PERIODS } from "../../src/rules/calendar.ts";
 import type { ComputedDefinition } from "../../src/rules/computed.ts";
 import type { FieldDef } from "../../src/rules/fields.ts";
@@ -417,23 +417,11 @@ export function run(tz: string, steps: Step[]): void {
     const alive = new Set(engine.contactIds());
     switch (s.kind) {
       case "upsert":
-        engine.upsertContact({
-          id: s.id,
-          email: `${s.id}@example.com`,
-          status: s.status,
-          created_at: now + s.created,
-          subscribed_at: s.status === "subscribed" ? now + s.created : null,
-          tags: ["new"],
-          fields: { plan: s.plan, birthday: s.birthday === null ? null : now + s.birthday },
-        });
+        engine.upsertContact(upsertOf(s, now));
         break;
       case "patch":
         if (!alive.has(s.id)) return;
-        engine.patchContact({
-          id: s.id,
-          ...(s.status !== null ? { status: s.status } : {}),
-          ...(s.email_status !== null ? { email_status: s.email_status } : {}),
-        });
+        engine.patchContact(patchOf(s));
         break;
       case "tags":
         if (!alive.has(s.id)) return;
@@ -443,16 +431,7 @@ export function run(tz: string, steps: Step[]): void {
         engine.removeContact(s.id);
         break;
       case "event":
-        engine.addEvent({
-          ...(s.eventId !== null ? { id: s.eventId } : {}),
-          type: s.type,
-          contact_id: s.id,
-          timestamp: now + s.dt,
-          properties:
-            s.type === "email_bounced"
-              ? { bounce_type: s.hard ? "hard" : "soft" }
-              : { amount: s.amount, category: s.category },
-        });
+        engine.addEvent(eventOf(s, now));
         break;
       case "members": {
         const id = SEG_IDS[s.seg];
@@ -468,12 +447,7 @@ export function run(tz: string, steps: Step[]): void {
       case "define": {
         if (s.seg === 0) return;
         const id = SEG_IDS[s.seg];
-        // Refer only to lower slots, so definitions can never form a cycle.
-        const target = SEG_IDS[s.seg - 1];
-        const r: RuleNode =
-          s.ref && defined.has(target)
-            ? { type: "or", conditions: [s.rule, { type: "segment", op: "in", segment: target }] }
-            : s.rule;
+        const r = ruleOf(s, defined);
         const users = engine.usesOf(id);
         engine.defineSegment({ id, rule: r });
         expect(engine.usesOf(id)).toEqual(users);
@@ -505,6 +479,53 @@ export function run(tz: string, steps: Step[]): void {
     }
     check(label);
   });
+}
+
+/** The contact an `upsert` step writes at `now`. */
+export function upsertOf(s: Extract<Step, { kind: "upsert" }>, now: number): ContactInput {
+  return {
+    id: s.id,
+    email: `${s.id}@example.com`,
+    status: s.status,
+    created_at: now + s.created,
+    subscribed_at: s.status === "subscribed" ? now + s.created : null,
+    tags: ["new"],
+    fields: { plan: s.plan, birthday: s.birthday === null ? null : now + s.birthday },
+  };
+}
+
+/** The partial contact a `patch` step writes. */
+export function patchOf(s: Extract<Step, { kind: "patch" }>): ContactInput {
+  return {
+    id: s.id,
+    ...(s.status !== null ? { status: s.status } : {}),
+    ...(s.email_status !== null ? { email_status: s.email_status } : {}),
+  };
+}
+
+/** The event an `event` step adds at `now`. */
+export function eventOf(s: Extract<Step, { kind: "event" }>, now: number): EventInput {
+  return {
+    ...(s.eventId !== null ? { id: s.eventId } : {}),
+    type: s.type,
+    contact_id: s.id,
+    timestamp: now + s.dt,
+    properties:
+      s.type === "email_bounced"
+        ? { bounce_type: s.hard ? "hard" : "soft" }
+        : { amount: s.amount, category: s.category },
+  };
+}
+
+/**
+ * The rule a `define` step gives its slot: its own, or with `ref` also the slot below
+ * when that is defined. Only lower slots are referred to, so definitions never form a cycle.
+ */
+export function ruleOf(s: Extract<Step, { kind: "define" }>, defined: ReadonlySet<string>): RuleNode {
+  const target = SEG_IDS[s.seg - 1];
+  return s.ref && defined.has(target)
+    ? { type: "or", conditions: [s.rule, { type: "segment", op: "in", segment: target }] }
+    : s.rule;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
