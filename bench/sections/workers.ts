@@ -4,8 +4,12 @@
  * it, encoded, to the worker of its contact's partition; then Q1–Q8 timed as the slice
  * section times them, answered by every worker at once (Q6, a rank condition, in two
  * rounds: every worker's values, then the cut found over all of them), with the ids
- * checked against the one-thread engine's (docs/cluster.md).
+ * checked against the one-thread engine's; then the live stream, and a restart from the
+ * workers' snapshot files (docs/cluster.md).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { contactNumber, DAY, generateContacts, generateEvents } from "../../src/demo/generate.ts";
 import { PartitionedEngine } from "../../src/engine/partitioned/partitioned-engine.ts";
 import type { BenchContext, Section } from "../context.ts";
@@ -87,6 +91,63 @@ async function liveOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Prom
   log(
     `workers live: ${fmtInt(n)} events in ${streamS.toFixed(2)} s (${fmtInt(Math.round(n / streamS))}/s), ${fmtInt(changes)} changes; one day: ${dayMs.toFixed(0)} ms`,
   );
+}
+
+/**
+ * Fast restart on the workers: every worker writes its engine to its own file at once
+ * (src/engine/partitioned/snapshot.ts), then a new engine of the same layout is started,
+ * loaded from the files, given the segments again and takes the files' memberships;
+ * its segments' counts are checked against the engine that wrote them.
+ */
+async function snapshotOnWorkers(ctx: BenchContext, engine: PartitionedEngine): Promise<void> {
+  const { spec, workers } = ctx.opts;
+  const defs = liveSegments().filter((d) => d.rule !== Q6.rule);
+  const dir = mkdtempSync(join(tmpdir(), "slice-bench-workers-"));
+  try {
+    let t0 = performance.now();
+    const bytes = await engine.saveSnapshot(dir);
+    const saveS = (performance.now() - t0) / 1000;
+    const counts = await Promise.all(
+      defs.map(async (d) => (await engine.members(d.id, { ids: false })).count),
+    );
+    // The files hold memberships at the live stream's end and a day after: the clock of the restart.
+    const at = spec.now + LIVE_SPAN_MS + DAY;
+    gc();
+    t0 = performance.now();
+    const restored = await PartitionedEngine.start({
+      ...benchEngineOptions(spec),
+      clock: { now: () => at },
+      workers,
+    });
+    try {
+      await restored.restoreSnapshot(dir);
+      await restored.loadSegments(defs);
+      const maintained = await restored.restoreMaintained();
+      const restoreS = (performance.now() - t0) / 1000;
+      const again = await Promise.all(
+        defs.map(async (d) => (await restored.members(d.id, { ids: false })).count),
+      );
+      const differs = defs.findIndex((_, k) => again[k] !== counts[k]);
+      if (differs >= 0) {
+        throw new Error(
+          `restored from the workers' files, ${defs[differs].id} has ${again[differs]} members, not ${counts[differs]}`,
+        );
+      }
+      ctx.json.workers_snapshot = {
+        mb: round(bytes / 1e6, 1),
+        save_s: round(saveS, 2),
+        restore_s: round(restoreS, 2),
+        maintained_taken: maintained,
+      };
+      log(
+        `workers snapshot: ${(bytes / 1e6).toFixed(0)} MB written in ${saveS.toFixed(2)} s; restored (workers started, files read, ${defs.length} segments, memberships taken: ${maintained}) in ${restoreS.toFixed(2)} s`,
+      );
+    } finally {
+      await restored.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const workersSection: Section = {
@@ -171,6 +232,7 @@ export const workersSection: Section = {
         );
       }
       await liveOnWorkers(ctx, engine);
+      await snapshotOnWorkers(ctx, engine);
     } finally {
       await engine.close();
     }
@@ -210,10 +272,17 @@ export const workersSection: Section = {
           `live on ${ctx.json.workers} workers: ${l.segments} segments (the rank one left out), ${fmtInt(l.events)} events in chunks of ${fmtInt(l.chunk)} (${l.in_flight} in flight): ${fmtInt(l.events_per_s)} events/s${one ? ` (one thread, 100 segments: ${fmtInt(one.events_per_s)})` : ""}; chunk p50 ${l.p50_chunk_ms} ms, p99 ${l.p99_chunk_ms} ms; coordinator ${l.ship_event_us} µs per event, a worker's engine ${l.worker_apply_us} µs; ${fmtInt(l.changes)} changes; advanceTo(+1 day) ${l.advance_day_ms} ms`,
         ]
       : [];
+    const snap = ctx.json.workers_snapshot as Record<string, number | boolean> | undefined;
+    const restart = snap
+      ? [
+          `restart on ${ctx.json.workers} workers from their snapshot files: ${snap.mb} MB written in ${snap.save_s} s, read back with the segments' memberships taken (${snap.maintained_taken}) in ${snap.restore_s} s`,
+        ]
+      : [];
     return [
       `engine on ${ctx.json.workers} worker threads: load contacts ${w.contacts_s} s, events ${w.events_s} s, finish ${w.finish_s} s; shipping ${w.ship_contact_us} µs per contact, ${w.ship_event_us} µs per event (${fmtInt(w.event_batches)} batches)`,
       ...table(rows),
       ...live,
+      ...restart,
     ];
   },
 };
