@@ -121,7 +121,7 @@ async function ensurePlanField(ws: WorkspaceService): Promise<void> {
 export async function loadDemo(slice: Slice, opts: DemoOptions): Promise<boolean> {
   const log = opts.log;
   const ws = await slice.workspace(DEFAULT_WORKSPACE_ID);
-  const existing = ws.engine.members("all").count;
+  const existing = (await ws.engine.members("all")).count;
   if (existing > 0) {
     log(`demo: the default workspace already has ${num(existing)} contacts; no demo data loaded`);
     return false;
@@ -228,7 +228,7 @@ export async function loadDemo(slice: Slice, opts: DemoOptions): Promise<boolean
   const vip = created.find((s) => s.name === "VIP list");
   const spenders = created.find((s) => s.name === "Big spenders, nothing this month");
   if (vip && spenders) {
-    const top = ws.engine.members(spenders.id).ids().slice(0, 10);
+    const top = (await ws.engine.members(spenders.id)).ids().slice(0, 10);
     if (top.length > 0) {
       await ws.addMembers(vip.id, {
         contacts: top.map((id) => ({ id })),

@@ -13,6 +13,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 /** A destination's changes not sent yet (DestinationService.backlog). */
 type Backlog = { id: string; kind: string; pending: number; oldest_at: number | null };
 
+import type { EngineStats } from "../service/engine-port/port.ts";
 import type { LoadPhase } from "../service/live-workspace.ts";
 import type { Slice, SliceObserver } from "../service/slice.ts";
 import type { DeliveryOutcome } from "../service/source-stats.ts";
@@ -146,20 +147,16 @@ export class Metrics {
       });
     const sum = (f: (ws: ReturnType<Slice["openWorkspaces"]>[number]) => number) => (slice: Slice) =>
       slice.openWorkspaces().reduce((n, ws) => n + f(ws), 0);
-    state(
-      "slice_engine_contacts",
-      "Contacts held by the engines (all workspaces)",
-      sum((ws) => ws.engine.contactCount),
-    );
-    state(
-      "slice_engine_events",
-      "Events held by the engines (all workspaces)",
-      sum((ws) => ws.engine.events.total),
-    );
+    const sumStats = (key: keyof EngineStats) => async (slice: Slice) => {
+      const stats = await Promise.all(slice.openWorkspaces().map((ws) => ws.engine.stats()));
+      return stats.reduce((n, s) => n + s[key], 0);
+    };
+    state("slice_engine_contacts", "Contacts held by the engines (all workspaces)", sumStats("contacts"));
+    state("slice_engine_events", "Events held by the engines (all workspaces)", sumStats("events"));
     state(
       "slice_engine_timers",
       "Timers queued in the engines (time-driven membership to re-check)",
-      sum((ws) => ws.engine.timerCount),
+      sumStats("timers"),
     );
     state(
       "slice_changelog_pending",

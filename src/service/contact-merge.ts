@@ -6,9 +6,9 @@
  * `LiveWorkspace.write` commit, the engine side in its apply, so a merge is one durable
  * write and membership follows it live (docs/ingest.md).
  */
-import type { Engine } from "../engine/index.ts";
 import { BUILTIN_FIELDS } from "../rules/fields.ts";
 import type { ContactRecord, ContactWrite, EventRecord, StoreOps } from "../store/types.ts";
+import type { WorkspaceEngine } from "./engine-port/port.ts";
 import { notFound } from "./errors.ts";
 import type { ContactChanges } from "./wire.ts";
 import type { WorkspaceService } from "./workspace.ts";
@@ -79,12 +79,17 @@ export async function moveContact(tx: StoreOps, ws: string, from: string, to: st
 }
 
 /** The engine side of `moveContact`s, once `to`'s profile is applied: `from` is erased first. */
-export function applyMovedEvents(engine: Engine, moved: MovedContact[]): void {
-  for (const m of moved) {
-    for (const e of m.events) {
-      engine.addEvent({ type: e.type, contact_id: m.to, timestamp: e.timestamp, properties: e.properties });
-    }
-  }
+export function applyMovedEvents(engine: WorkspaceEngine, moved: MovedContact[]): Promise<void> {
+  return engine.addEvents(
+    moved.flatMap((m) =>
+      m.events.map((e) => ({
+        type: e.type,
+        contact_id: m.to,
+        timestamp: e.timestamp,
+        properties: e.properties,
+      })),
+    ),
+  );
 }
 
 /**
@@ -105,13 +110,13 @@ export async function mergeContacts(
       if (!b) throw notFound("contact", to);
       const ch = absorbedChanges(b, a);
       const moved = await moveContact(tx, ws.id, from, to);
-      const [rec] = await contacts.put([ws.contactWrite(b, ch, now)]);
+      const [rec] = await contacts.put([await ws.contactWrite(b, ch, now)]);
       return { rec: rec!, ch, moved, now };
     },
-    ({ rec, ch, moved, now }) => {
-      ws.engine.removeContact(moved.from);
-      ws.applyContactWrite(rec, ch, false, now);
-      applyMovedEvents(ws.engine, [moved]);
+    async ({ rec, ch, moved, now }) => {
+      await ws.engine.removeContact(moved.from);
+      await ws.applyContactWrite(rec, ch, false, now);
+      await applyMovedEvents(ws.engine, [moved]);
     },
   );
   return { contact: result.rec, events: result.moved.events.length };

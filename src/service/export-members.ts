@@ -4,8 +4,7 @@
  * into stored and computed ones, and the members' records by pages, each with its
  * effective status and its computed values; and the export route's use case.
  */
-import type { Store } from "../store/types.ts";
-import { computedReader } from "./computed-fields.ts";
+import type { ContactRecord, Store } from "../store/types.ts";
 import { ApiError, invalid } from "./errors.ts";
 import {
   contentType,
@@ -45,19 +44,18 @@ export async function* exportPages(
   ids: readonly string[],
 ): AsyncIterable<ExportRecord[]> {
   for (let k = 0; k < ids.length; k += PAGE) {
-    const recs = await store.workspace(ws.id).contacts.getMany(ids.slice(k, k + PAGE));
-    const values = computedReader(ws.engine);
-    yield recs.flatMap((r) => {
-      if (!r) return [];
-      const w = ws.wireContact(r, false, values);
-      return [
-        {
-          ...r,
-          status: w.status,
-          email_status: w.email_status,
-          ...(w.computed ? { computed: w.computed } : {}),
-        },
-      ];
+    const recs = (await store.workspace(ws.id).contacts.getMany(ids.slice(k, k + PAGE))).filter(
+      (r): r is ContactRecord => r !== null,
+    );
+    const wired = await ws.wireContacts(recs);
+    yield recs.map((r, j) => {
+      const w = wired[j]!;
+      return {
+        ...r,
+        status: w.status,
+        email_status: w.email_status,
+        ...(w.computed ? { computed: w.computed } : {}),
+      };
     });
   }
 }
@@ -74,12 +72,12 @@ export interface ExportQuery {
  * A segment's export (docs/exports.md): its options checked (400 naming the parameter),
  * its media type and file name, and its chunks, read by pages as they are sent.
  */
-export function segmentExport(
+export async function segmentExport(
   store: Store,
   ws: WorkspaceService,
   id: string,
   query: ExportQuery,
-): { contentType: string; fileName: string; chunks: AsyncIterable<string | Buffer> } {
+): Promise<{ contentType: string; fileName: string; chunks: AsyncIterable<string | Buffer> }> {
   if (!ws.engine.segment(id)) throw new ApiError("not_found", `segment "${id}" not found`);
   const format = (query.format ?? "csv") as ExportFormat;
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
@@ -107,7 +105,7 @@ export function segmentExport(
     if (e instanceof ExportOptionError) throw invalid(e.path, e.message);
     throw e;
   }
-  const pages = exportPages(store, ws, ws.engine.members(id).ids());
+  const pages = exportPages(store, ws, (await ws.engine.members(id)).ids());
   return {
     contentType: contentType(format),
     fileName: fileName(id, format),

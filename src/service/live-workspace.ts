@@ -21,6 +21,8 @@ import type {
   StoreOps,
   StorePosition,
 } from "../store/types.ts";
+import { LocalWorkspaceEngine } from "./engine-port/local.ts";
+import type { WorkspaceEngine } from "./engine-port/port.ts";
 import { ApiError } from "./errors.ts";
 import { ApplyQueue } from "./live/apply-queue.ts";
 import { fromLog } from "./live/changes.ts";
@@ -122,6 +124,9 @@ export class LiveWorkspace {
   get pendingChanges(): number {
     return this.log.size;
   }
+
+  /** What the use cases ask of the engine (engine-port/port.ts). */
+  readonly port: WorkspaceEngine = new LocalWorkspaceEngine(() => this.engine);
 
   /** The workspace's engine, with every committed write applied. */
   get engine(): Engine {
@@ -227,7 +232,7 @@ export class LiveWorkspace {
    */
   write<T>(
     commit: (tx: StoreOps) => Promise<T>,
-    apply: (result: T) => void,
+    apply: (result: T) => void | Promise<void>,
     opts: { flush?: boolean } = {},
   ): Promise<{ result: T; changes: MembershipChange[] }> {
     return new Promise((resolve, reject) => {
@@ -235,7 +240,7 @@ export class LiveWorkspace {
         flush: opts.flush ?? false,
         events: null,
         commit,
-        apply: apply as (r: unknown) => void,
+        apply: apply as (r: unknown) => void | Promise<void>,
         resolve: resolve as (v: { result: unknown; changes: MembershipChange[] }) => void,
         reject,
       });
@@ -328,7 +333,7 @@ export class LiveWorkspace {
     }
     // Committed: from here on every write is durable, whatever the engine or a hook does.
     this.log.announce(written);
-    group.forEach((req, k) => this.finish(req, outcomes[k]!));
+    for (let k = 0; k < group.length; k++) await this.finish(group[k]!, outcomes[k]!);
   }
 
   /**
@@ -355,8 +360,13 @@ export class LiveWorkspace {
     let written: LogWritten | null;
     try {
       const log = pending.length > 0 ? await this.log.prepare(pending) : undefined;
-      written = await commitEventRound(this.store, this.ws, group, log, advance, (req, o) =>
-        this.finish(req, o),
+      written = await commitEventRound(
+        this.store,
+        this.ws,
+        group,
+        log,
+        advance,
+        (req, o) => void this.finish(req, o),
       );
     } catch (e) {
       this.log.putBack(pending);
@@ -365,8 +375,12 @@ export class LiveWorkspace {
     this.log.announce(written);
   }
 
-  /** After the commit: resolves the write and applies it, at once or (event batches) deferred. */
-  private finish(req: WriteRequest, o: BatchOutcome<unknown>): void {
+  /**
+   * After the commit: resolves the write and applies it, at once or (event batches)
+   * deferred. The writes of a round are applied one after the other, each finished
+   * before the next begins, so the log gets their changes in commit order.
+   */
+  private async finish(req: WriteRequest, o: BatchOutcome<unknown>): Promise<void> {
     if (!o.ok) {
       req.reject(o.error);
       return;
@@ -378,7 +392,7 @@ export class LiveWorkspace {
       this.applies.defer(() => {
         const before = this.log.size;
         try {
-          req.apply(o.value);
+          void req.apply(o.value);
         } catch (e) {
           failure = e;
           this.failedApply("an event batch was", e);
@@ -401,7 +415,7 @@ export class LiveWorkspace {
       this.settle();
       this.generation++;
       const before = this.log.size;
-      req.apply(o.value);
+      await req.apply(o.value);
       raw = this.log.addedSince(before);
     } catch (e) {
       req.reject(e);

@@ -137,7 +137,8 @@ export class Slice {
           const svc = await this.workspace(ws);
           if (!svc.engine.segment(segmentId)) throw notFound("segment", segmentId);
         },
-        segmentSize: async (ws, segmentId) => (await this.workspace(ws)).engine.members(segmentId).count,
+        segmentSize: async (ws, segmentId) =>
+          (await (await this.workspace(ws)).engine.sizes([segmentId]))[0]!,
         position: (ws, seq) => positions.of(ws).seal(seq),
         contacts: async (ws, ids) => (await this.workspace(ws)).contactsByIds(ids),
       },

@@ -22,6 +22,7 @@ import type {
 import type { SegmentAnalytics } from "./analytics.ts";
 import type { WireField } from "./computed-fields.ts";
 import { mergeContacts } from "./contact-merge.ts";
+import type { WorkspaceEngine } from "./engine-port/port.ts";
 import type { IfMatch } from "./etag.ts";
 import type { ImportCustomField } from "./import-parse.ts";
 import { LiveWorkspace } from "./live-workspace.ts";
@@ -38,7 +39,7 @@ import type {
   SegmentInput,
   SegmentReplace,
 } from "./wire.ts";
-import type { ComputedValues, WireContact } from "./wire-contact.ts";
+import type { WireContact } from "./wire-contact.ts";
 import { analytics } from "./workspace/analytics.ts";
 import * as reads from "./workspace/contact-reads.ts";
 import * as writes from "./workspace/contact-writes.ts";
@@ -78,11 +79,9 @@ export class WorkspaceService {
       id: info.id,
       timeZone: info.time_zone,
       live,
-      get engine() {
-        return live.engine;
-      },
+      engine: live.port,
       get registry() {
-        return live.engine.fields;
+        return live.port.fields;
       },
       store,
       clock,
@@ -129,8 +128,9 @@ export class WorkspaceService {
     return this.live.snapshot(snapshotPath(dir, this.info.id), snapshotOwner(this.info));
   }
 
-  get engine() {
-    return this.live.engine;
+  /** The live engine, on this thread or on worker threads (engine-port/port.ts). */
+  get engine(): WorkspaceEngine {
+    return this.live.port;
   }
 
   get registry(): FieldRegistry {
@@ -153,18 +153,12 @@ export class WorkspaceService {
 
   // ---------------------------------------------------------------- contacts (workspace/contact-*.ts)
 
-  /**
-   * The wire form with the effective status / email_status; with computed fields,
-   * `computed` holds their values now (`values` reads them; pass one reader for a page
-   * of contacts, null to leave them out, as ETags do).
-   */
-  wireContact(
-    r: ContactRecord,
-    withSegments = false,
-    values?: ((id: string) => ComputedValues) | null,
-  ): WireContact & { segments?: string[] } {
-    // undefined takes the default reader (the computed values now).
-    return reads.wireContact(this.core, r, withSegments, values);
+  /** The wire forms with the effective status / email_status, computed values and segments (`opts`). */
+  wireContacts(
+    recs: readonly ContactRecord[],
+    opts: reads.WireOptions = {},
+  ): Promise<(WireContact & { segments?: string[] })[]> {
+    return reads.wireContacts(this.core, recs, opts);
   }
 
   getContact(id: string): Promise<WireContact> {
@@ -217,13 +211,13 @@ export class WorkspaceService {
   }
 
   /** The stored record after a write of `ch` over `prev` (null: a new contact), as upserts compute it. */
-  contactWrite(prev: ContactRecord | null, ch: ContactChanges, now: number): ContactWrite {
+  contactWrite(prev: ContactRecord | null, ch: ContactChanges, now: number): Promise<ContactWrite> {
     return writes.merged(this.core, prev, ch, now);
   }
 
   /** Brings the engine along a committed contact write: a new contact whole, else the keys of `ch`. */
-  applyContactWrite(rec: ContactRecord, ch: ContactChanges, created: boolean, now: number): void {
-    writes.applyContact(this.core, rec, ch, created, now);
+  applyContactWrite(rec: ContactRecord, ch: ContactChanges, created: boolean, now: number): Promise<void> {
+    return writes.applyContact(this.core, rec, ch, created, now);
   }
 
   /** Merges contact `from` into `to` (contact-merge.ts): one durable write. */
@@ -231,8 +225,8 @@ export class WorkspaceService {
     from: string,
     to: string,
   ): Promise<{ contact: WireContact & { segments?: string[] }; events: number }> {
-    return mergeContacts(this, { from, to }).then((r) => ({
-      contact: this.wireContact(r.contact, true),
+    return mergeContacts(this, { from, to }).then(async (r) => ({
+      contact: await reads.wireContact(this.core, r.contact, { segments: true }),
       events: r.events,
     }));
   }
@@ -328,11 +322,11 @@ export class WorkspaceService {
   explain(
     contactId: string,
     segmentId: string,
-  ): {
+  ): Promise<{
     member: boolean;
     rule: ExplainNode | null;
     override?: { action: "added" | "removed"; expires_at: string | null };
-  } {
+  }> {
     return previewOps.explain(this.core, contactId, segmentId);
   }
 

@@ -205,7 +205,7 @@ describe("a node joining a cluster", () => {
     const served = new Map<string, number>();
     for (const ws of workspaces) {
       const holder = b.slice.servesHere(ws.id) ? b : a;
-      served.set(ws.id, (await holder.slice.workspace(ws.id)).engine.members(ws.segment).count);
+      served.set(ws.id, (await holder.slice.workspace(ws.id)).live.engine.members(ws.segment).count);
     }
     for (const s of [a, b]) await s.close();
     const sizes = await freshSizes(

@@ -80,7 +80,7 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     const [r] = await store.workspace(info.id).contacts.find([{ email }]);
     if (!r) return null;
     const stored = (await store.workspace(info.id).events.listOfContact(r.id, { limit: 100 })).data.length;
-    return { id: r.id, stored, member: ws.engine.members(await openersId()).has(r.id) };
+    return { id: r.id, stored, member: ws.live.engine.members(await openersId()).has(r.id) };
   }
 
   async function eventsOf(id: string): Promise<number> {
@@ -102,7 +102,7 @@ describe.each(["sqlite", "postgres"] as const)("ingest by email and external id 
     expect(finds).not.toHaveBeenCalled();
     expect([await eventsOf(a), await eventsOf(b)]).toEqual([2, 2]);
     expect(
-      ws.engine
+      ws.live.engine
         .members(await openersId())
         .ids()
         .sort(),

@@ -106,7 +106,9 @@ describe("pipelined event ingest", () => {
     const first = live.ingestEvents([opened("c1", 1), opened("c2", 1)]);
     const erase = live.write(
       (tx) => tx.workspace(ws).contacts.delete("c1"),
-      () => live.engine.removeContact("c1"),
+      () => {
+        live.engine.removeContact("c1");
+      },
     );
     // Checked now (c1 is there), committed after the erasure.
     const late = live.ingestEvents([opened("c2", 2), opened("c1", 2)]);
@@ -136,7 +138,9 @@ describe("pipelined event ingest", () => {
     // c2's own index, found before c2 was erased: refused, nothing stored.
     await live.write(
       (tx) => tx.workspace(ws).contacts.delete("c2"),
-      () => live.engine.removeContact("c2"),
+      () => {
+        live.engine.removeContact("c2");
+      },
     );
     const err = await live
       .ingestEvents([opened("c2", 1), opened("c2", 2)], { found: Int32Array.of(c2, c2) })

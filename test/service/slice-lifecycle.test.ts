@@ -265,7 +265,7 @@ describe("an engine rebuilt after a failed apply", () => {
     await svc.live.flush();
     warn.mockRestore();
     expect(reloaded).toEqual([[DEFAULT_WORKSPACE_ID, "apply_failed"]]);
-    expect(svc.engine.contacts.index("c3")).not.toBeUndefined();
+    expect(svc.live.engine.contacts.index("c3")).not.toBeUndefined();
     expect(await metrics.text()).toContain('slice_engine_reloads_total{reason="apply_failed"} 1');
   });
 });

@@ -128,7 +128,7 @@ async function seed(ws: WorkspaceService): Promise<void> {
   });
   const hand = await ws.createSegment({ name: "hand-picked", kind: "static" });
   await ws.addMembers(hand.id, {
-    contacts: ws.engine
+    contacts: ws.live.engine
       .contactIds()
       .slice(0, 10)
       .map((id) => ({ id })),
@@ -145,7 +145,7 @@ async function later(ws: WorkspaceService): Promise<void> {
       fields: { plan: "pro" },
     })),
   );
-  const ids = ws.engine.contactIds().sort();
+  const ids = ws.live.engine.contactIds().sort();
   for (let k = 0; k < 10; k++) await ws.patchContact(ids[k]!, { fields: { plan: "pro", score: 99 } });
   for (let k = 20; k < 25; k++) await ws.deleteContact(ids[k]!);
   for (let k = 30; k < 36; k += 2) await ws.mergeContacts(ids[k]!, ids[k + 1]!);
@@ -167,7 +167,7 @@ async function later(ws: WorkspaceService): Promise<void> {
 }
 
 async function answers(s: Started): Promise<Record<string, unknown>> {
-  const e = s.ws.engine;
+  const e = s.ws.live.engine;
   const out: Record<string, unknown> = {};
   for (const id of e.segmentIds()) out[`members ${id}`] = e.members(id).ids().sort();
   const ids = e.contactIds().sort();
@@ -212,7 +212,7 @@ async function sameAfterRestart(db: Db, snaps: string, copy: (name: string) => P
     expect(fromFile.phases).not.toContain("contacts");
     expect(fromStore.phases).toContain("contacts");
     // Memberships from the file: only the segment defined since is computed, not every one.
-    const segments = fromStore.ws.engine.segmentIds().length;
+    const segments = fromStore.ws.live.engine.segmentIds().length;
     expect(fromStore.computed).toBe(segments);
     expect(fromFile.computed).toBeGreaterThanOrEqual(1);
     expect(fromFile.computed).toBeLessThan(segments / 2);
@@ -316,7 +316,7 @@ describe("restart from a snapshot", () => {
     const s3 = await start(file, join(d, "snapshots"));
     try {
       expect(s3.phases).toContain("contacts");
-      expect(s3.ws.engine.contacts.byEmail("later@example.com")).toBeDefined();
+      expect(s3.ws.live.engine.contacts.byEmail("later@example.com")).toBeDefined();
     } finally {
       await s3.slice.stop();
     }

@@ -41,7 +41,7 @@ export async function freshSizes(
   try {
     const sizes = new Map<string, number>();
     for (const { ws, segment } of segments) {
-      sizes.set(ws, (await fresh.workspace(ws)).engine.members(segment).count);
+      sizes.set(ws, (await fresh.workspace(ws)).live.engine.members(segment).count);
     }
     return sizes;
   } finally {

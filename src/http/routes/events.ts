@@ -1,6 +1,5 @@
 /** Events (SPEC §4): recording them, and the event types seen with their properties. */
 import { z } from "zod";
-import { eventTypes } from "../../service/event-types.ts";
 import { EventInput, LIMITS } from "../../service/wire.ts";
 import * as R from "../responses/core.ts";
 import { EventTypesList } from "../responses/event-types.ts";
@@ -31,6 +30,6 @@ export const EVENT_ROUTES: RouteSpec[] = [
       tag: "events",
       response: EventTypesList,
     },
-    ({ ws }) => ({ data: eventTypes(ws.engine), next_cursor: null }),
+    async ({ ws }) => ({ data: await ws.engine.eventTypes(), next_cursor: null }),
   ),
 ];

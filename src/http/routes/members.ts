@@ -63,7 +63,7 @@ export const MEMBER_ROUTES: RouteSpec[] = [
       tag: "segments",
       response: R.OverridesPage,
     },
-    ({ ws, params }) => ({ data: ws.overrides(params.id!), next_cursor: null }),
+    async ({ ws, params }) => ({ data: await ws.overrides(params.id!), next_cursor: null }),
   ),
   defineRoute(
     {

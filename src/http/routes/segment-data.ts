@@ -71,7 +71,7 @@ export const SEGMENT_DATA_ROUTES: RouteSpec[] = [
     },
     async ({ slice, ws, params, query, reply }) => {
       const id = params.id!;
-      const out = segmentExport(slice.store, ws, id, query);
+      const out = await segmentExport(slice.store, ws, id, query);
       reply
         .header("Content-Type", out.contentType)
         .header("Content-Disposition", `attachment; filename="${out.fileName}"`);

@@ -21,7 +21,8 @@ export interface WriteRequest {
    */
   events: { rows: EventWrite[]; check: () => void } | null;
   commit: (tx: StoreOps) => Promise<unknown>;
-  apply: (result: unknown) => void;
+  /** Event batches apply synchronously (the apply queue); other writes may take a turn. */
+  apply: (result: unknown) => void | Promise<void>;
   resolve: (v: { result: unknown; changes: MembershipChange[] }) => void;
   reject: (e: unknown) => void;
 }

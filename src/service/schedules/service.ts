@@ -297,7 +297,7 @@ export class ScheduleService {
     let body: AsyncIterable<Buffer>;
     try {
       body = exportBytes(
-        exportPages(this.o.store, ws, ws.engine.members(s.segment_id).ids()),
+        exportPages(this.o.store, ws, (await ws.engine.members(s.segment_id)).ids()),
         {
           format,
           ...exportFieldKeys(ws),

@@ -12,6 +12,7 @@ import type { ContactRecord, ContactRef, ContactWrite, StoreOps } from "../../st
 import { absorbedChanges, applyMovedEvents, type MovedContact, moveContact } from "../contact-merge.ts";
 import { ApiError } from "../errors.ts";
 import type { ContactChanges } from "../wire.ts";
+import { newContact } from "../workspace/contact-writes.ts";
 import type { WorkspaceService } from "../workspace.ts";
 import type { MappedMessage } from "./map.ts";
 import { recheckUndeclared } from "./traits.ts";
@@ -127,9 +128,9 @@ class ProfileWrite {
     return c === null ? null : (this.drafts.get(c) ?? null);
   }
 
-  private change(d: Draft, ch: ContactChanges): void {
+  private async change(d: Draft, ch: ContactChanges): Promise<void> {
     const before = d.rec;
-    const rec = this.ws.contactWrite(before as ContactRecord, ch, this.now);
+    const rec = await this.ws.contactWrite(before as ContactRecord, ch, this.now);
     // SPEC §1: created_at only at creation, which for a contact created here is this write.
     if (d.prev === null && ch.created_at != null) rec.created_at = ch.created_at;
     rec.id = d.id;
@@ -144,7 +145,7 @@ class ProfileWrite {
 
   private create(ch: ContactChanges): Draft {
     const id = newId("ct", this.now);
-    const rec = { ...this.ws.contactWrite(null, ch, this.now), id };
+    const rec = { ...newContact(ch, this.now), id };
     const d: Draft = { id, prev: null, rec, ch: { ...ch }, stored: false };
     this.drafts.set(id, d);
     if (ch.external_id) this.byExternal.set(ch.external_id, id);
@@ -174,16 +175,16 @@ class ProfileWrite {
     if (from.rec.email) this.byEmail.set(from.rec.email, null);
     for (const [a, c] of this.byAnon) if (c === from.id) this.byAnon.set(a, into.id);
     for (const [a, c] of this.identities) if (c === from.id) this.identities.set(a, into.id);
-    if (Object.keys(ch).length > 0) this.change(into, ch);
+    if (Object.keys(ch).length > 0) await this.change(into, ch);
   }
 
   /** The contact of a userId, or the one an email names that no userId has claimed yet. */
-  private userContact(userId: string, email: string | undefined | null): Draft | null {
+  private async userContact(userId: string, email: string | undefined | null): Promise<Draft | null> {
     const u = this.draft(this.byExternal.get(userId));
     if (u) return u;
     const k = email ? this.draft(this.byEmail.get(email)) : null;
     if (k && !k.rec.external_id) {
-      this.change(k, { external_id: userId });
+      await this.change(k, { external_id: userId });
       return k;
     }
     return null;
@@ -197,13 +198,13 @@ class ProfileWrite {
       const u = this.draft(this.byExternal.get(m.userId!));
       if (p && u && p.id !== u.id) await this.merge(p, u);
       const t = u ?? p ?? this.create({ external_id: m.userId! });
-      if (!u) this.change(t, { external_id: m.userId! });
+      if (!u) await this.change(t, { external_id: m.userId! });
       this.link(prevId, t);
       return t;
     }
     const a = m.anonymousId ? this.draft(this.byAnon.get(m.anonymousId)) : null;
     if (m.userId) {
-      const u = this.userContact(m.userId, email);
+      const u = await this.userContact(m.userId, email);
       if (u) {
         if (a && a.id !== u.id && isAnonymous(a)) await this.merge(a, u);
         if (m.anonymousId) this.link(m.anonymousId, u);
@@ -211,7 +212,7 @@ class ProfileWrite {
       }
       // The anonymous visitor becomes the known user (no contact of theirs yet).
       if (a && !a.rec.external_id) {
-        this.change(a, { external_id: m.userId });
+        await this.change(a, { external_id: m.userId });
         return a;
       }
       const t = this.create({ external_id: m.userId });
@@ -247,7 +248,7 @@ class ProfileWrite {
       for (const tag of m.tags) if (!seen.has(tag.toLowerCase())) tags.push(tag);
       if (tags.length !== (t.rec.tags ?? []).length) ch.tags = tags;
     }
-    if (Object.keys(ch).length > 0) this.change(t, ch);
+    if (Object.keys(ch).length > 0) await this.change(t, ch);
     return t.id;
   }
 
@@ -312,13 +313,13 @@ export async function applyProfiles(ws: WorkspaceService, msgs: ProfileMessage[]
       const { recs } = await w.flush();
       return { recs, moved: w.moved, ids: ids.map((c) => (c === null ? null : w.resolve(c))), now };
     },
-    ({ recs, moved, now }) => {
+    async ({ recs, moved, now }) => {
       const erased = new Set(moved.map((m) => m.from));
-      for (const m of moved) ws.engine.removeContact(m.from);
-      for (const { rec, d } of recs) ws.applyContactWrite(rec, d.ch, d.prev === null, now);
+      for (const m of moved) await ws.engine.removeContact(m.from);
+      for (const { rec, d } of recs) await ws.applyContactWrite(rec, d.ch, d.prev === null, now);
       // A contact absorbed and then absorbed again moved its events twice: the last move
       // lists them all.
-      applyMovedEvents(
+      await applyMovedEvents(
         ws.engine,
         moved.filter((m) => !erased.has(m.to)),
       );

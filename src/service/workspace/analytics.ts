@@ -2,7 +2,7 @@
  * A segment's analytics as the API answers them (docs/analytics.md): the log brought
  * up to the engine first, and the computation's refusals as the API's errors.
  */
-import { AnalyticsError, type SegmentAnalytics, segmentAnalytics } from "../analytics.ts";
+import { AnalyticsError, type SegmentAnalytics } from "../analytics.ts";
 import { ApiError, invalid } from "../errors.ts";
 import type { WorkspaceCore } from "./core.ts";
 
@@ -17,10 +17,9 @@ export async function analytics(
   try {
     // The daily figures come from the change log: bring it up to the engine first.
     await ws.live.tick();
-    return await segmentAnalytics({
+    return await ws.engine.analytics({
       store: ws.store,
       ws: ws.id,
-      engine: ws.engine,
       segmentId,
       timeZone: ws.timeZone,
       now: ws.clock.now(),

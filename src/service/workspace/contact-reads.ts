@@ -3,51 +3,67 @@
  * computed values now, one contact, a page (of a segment, a search or a lookup).
  */
 import type { ContactRecord, Page } from "../../store/types.ts";
-import { computedReader } from "../computed-fields.ts";
 import { notFound } from "../errors.ts";
 import type { ContactRef } from "../wire.ts";
-import { type ComputedValues, toWireContact, type WireContact } from "../wire-contact.ts";
+import { toWireContact, type WireContact } from "../wire-contact.ts";
 import { requireSegment, type WorkspaceCore } from "./core.ts";
 
 /** Up to this many contacts matching a search are paged by their ids, without a store scan. */
 const SEARCH_SORTED_MAX = 10_000;
 
-/**
- * The wire form with the effective status / email_status (profile effects applied).
- * With computed fields, `computed` holds their values now (`values` reads them; pass one
- * reader for a page of contacts, null to leave them out, as ETags do).
- */
-export function wireContact(
-  ws: WorkspaceCore,
-  r: ContactRecord,
-  withSegments = false,
-  values: ((id: string) => ComputedValues) | null = computedReader(ws.engine),
-): WireContact & { segments?: string[] } {
-  const e = ws.engine;
-  const i = e.contacts.index(r.id);
-  const effective: ContactRecord = { ...r };
-  if (i !== undefined) {
-    const st = e.contacts.valueOf(i, "status");
-    const es = e.contacts.valueOf(i, "email_status");
-    effective.status = typeof st === "string" ? st : null;
-    effective.email_status = typeof es === "string" ? es : null;
-  }
-  const wire: WireContact & { segments?: string[] } = toWireContact(effective);
-  if (values) wire.computed = values(r.id);
-  if (withSegments) wire.segments = ws.engine.segmentsOf(r.id);
-  return wire;
+/** What the wire forms of contacts carry beyond the stored records. */
+export interface WireOptions {
+  /** The computed fields' values now, read at one instant for all (default true; ETags leave them out). */
+  computed?: boolean;
+  /** The segments each contact is a member of now (default false). */
+  segments?: boolean;
 }
 
-/** `wireContact` for a page of contacts: the computed values read at one instant. */
-export function wireMany(ws: WorkspaceCore): (r: ContactRecord) => WireContact {
-  const values = computedReader(ws.engine);
-  return (r) => wireContact(ws, r, false, values);
+/**
+ * The wire forms of stored records, with the effective status / email_status (profile
+ * effects applied, as the engine holds them) and what `opts` asks for.
+ */
+export async function wireContacts(
+  ws: WorkspaceCore,
+  recs: readonly ContactRecord[],
+  opts: WireOptions = {},
+): Promise<(WireContact & { segments?: string[] })[]> {
+  if (recs.length === 0) return [];
+  const facts = await ws.engine.facts(
+    recs.map((r) => r.id),
+    { computed: opts.computed ?? true, segments: opts.segments ?? false },
+  );
+  return recs.map((r, k) => {
+    const f = facts[k]!;
+    const effective: ContactRecord = f.held ? { ...r, status: f.status, email_status: f.email_status } : r;
+    const wire: WireContact & { segments?: string[] } = toWireContact(effective);
+    if (f.computed) wire.computed = f.computed;
+    if (f.segments) wire.segments = f.segments;
+    return wire;
+  });
+}
+
+/** `wireContacts` of one record. */
+export async function wireContact(
+  ws: WorkspaceCore,
+  r: ContactRecord,
+  opts: WireOptions = {},
+): Promise<WireContact & { segments?: string[] }> {
+  return (await wireContacts(ws, [r], opts))[0]!;
+}
+
+/** The records found (null: not stored), in their wire forms. */
+function wireFound(ws: WorkspaceCore, recs: readonly (ContactRecord | null)[]): Promise<WireContact[]> {
+  return wireContacts(
+    ws,
+    recs.filter((r): r is ContactRecord => r !== null),
+  );
 }
 
 export async function getContact(ws: WorkspaceCore, id: string): Promise<WireContact> {
   const r = await ws.store.workspace(ws.id).contacts.get(id);
   if (!r) throw notFound("contact", id);
-  return wireContact(ws, r, true);
+  return wireContact(ws, r, { segments: true });
 }
 
 /**
@@ -71,7 +87,7 @@ export async function listContacts(
     return lookup(ws, req, req.segment);
   }
   if (req.segment !== undefined) requireSegment(ws, req.segment);
-  const members = req.segment !== undefined ? ws.engine.members(req.segment) : null;
+  const members = req.segment !== undefined ? await ws.engine.members(req.segment) : null;
   const q = req.q?.trim() ?? "";
   const cursor = req.cursor ? { cursor: req.cursor } : {};
   if (q === "") {
@@ -80,34 +96,29 @@ export async function listContacts(
       ...cursor,
       ...(members ? { segmentMembers: members } : {}),
     });
-    const total = members ? members.count : ws.engine.contacts.count;
-    return { data: page.data.map(wireMany(ws)), next_cursor: page.next_cursor, total };
+    const total = members ? members.count : await ws.engine.contactCount();
+    return { data: await wireContacts(ws, page.data), next_cursor: page.next_cursor, total };
   }
-  const table = ws.engine.contacts;
-  let found = table.search(q);
-  if (members) found = found.filter((i) => members.has(table.ids[i]));
+  let found = await ws.engine.search(q);
+  if (members) found = found.filter((id) => members.has(id));
   const total = found.length;
   if (total > SEARCH_SORTED_MAX) {
     // Many matches: the store's scan in its own order finds a page of them soon.
-    const hit = new Set(found.map((i) => table.ids[i]));
     const page = await ws.store.workspace(ws.id).contacts.list({
       limit: req.limit,
       ...cursor,
-      segmentMembers: hit,
+      segmentMembers: new Set(found),
     });
-    return { data: page.data.map(wireMany(ws)), next_cursor: page.next_cursor, total };
+    return { data: await wireContacts(ws, page.data), next_cursor: page.next_cursor, total };
   }
   // Few matches: page their ids here rather than scan the whole table for them. Ids
   // are generated ASCII, so JavaScript's order is the store's (binary, COLLATE "C").
   const after = req.cursor ?? "";
-  const ids = found
-    .map((i) => table.ids[i])
-    .filter((id) => id > after)
-    .sort();
+  const ids = found.filter((id) => id > after).sort();
   const pageIds = ids.slice(0, req.limit);
   const recs = await ws.store.workspace(ws.id).contacts.getMany(pageIds);
   return {
-    data: recs.filter((r): r is ContactRecord => r !== null).map(wireMany(ws)),
+    data: await wireFound(ws, recs),
     next_cursor: ids.length > req.limit ? pageIds[pageIds.length - 1] : null,
     total,
   };
@@ -129,12 +140,12 @@ export async function lookup(
   const found = await ws.store.workspace(ws.id).contacts.find(refs);
   const first = found[0];
   const one = first && found.every((r) => r?.id === first.id) ? first : null;
-  const inSegment = one && (segment === undefined || ws.engine.members(segment).has(one.id));
-  return { data: one && inSegment ? [wireContact(ws, one)] : [], next_cursor: null };
+  const inSegment = one && (segment === undefined || (await ws.engine.members(segment)).has(one.id));
+  return { data: one && inSegment ? [await wireContact(ws, one)] : [], next_cursor: null };
 }
 
 export async function contactsByIds(ws: WorkspaceCore, ids: string[]): Promise<WireContact[]> {
   if (ids.length === 0) return [];
   const recs = await ws.store.workspace(ws.id).contacts.getMany(ids);
-  return recs.filter((r): r is ContactRecord => r !== null).map(wireMany(ws));
+  return wireFound(ws, recs);
 }

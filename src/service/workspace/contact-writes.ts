@@ -60,11 +60,27 @@ export async function existingFor(
 }
 
 /** The stored record after a write of `ch` over `prev` (null: a new contact). */
-export function merged(
+export async function merged(
   ws: WorkspaceCore,
   prev: ContactRecord | null,
   ch: ContactChanges,
   now: number,
+): Promise<ContactWrite> {
+  const wasSubscribed = prev ? (await effectiveStatus(ws, prev.id)) === "subscribed" : false;
+  return mergedOver(prev, ch, now, wasSubscribed);
+}
+
+/** A new contact's stored record, written with `ch`. */
+export function newContact(ch: ContactChanges, now: number): ContactWrite {
+  return mergedOver(null, ch, now, false);
+}
+
+/** `merged`, told whether `prev` is subscribed now (its effective status). */
+function mergedOver(
+  prev: ContactRecord | null,
+  ch: ContactChanges,
+  now: number,
+  wasSubscribed: boolean,
 ): ContactWrite {
   const base: ContactWrite = prev
     ? { ...prev }
@@ -90,16 +106,13 @@ export function merged(
   if (!prev && ch.created_at != null) out.created_at = ch.created_at;
   if (ch.status !== undefined) out.status_written_at = now;
   if (ch.email_status !== undefined) out.email_status_written_at = now;
-  const wasSubscribed = prev ? effectiveStatus(ws, prev.id) === "subscribed" : false;
   if (ch.status === "subscribed" && !wasSubscribed && ch.subscribed_at === undefined) out.subscribed_at = now;
   return out;
 }
 
-export function effectiveStatus(ws: WorkspaceCore, id: string): string | null {
-  const i = ws.engine.contacts.index(id);
-  if (i === undefined) return null;
-  const v = ws.engine.contacts.valueOf(i, "status");
-  return typeof v === "string" ? v : null;
+export async function effectiveStatus(ws: WorkspaceCore, id: string): Promise<string | null> {
+  const [f] = await ws.engine.facts([id], { computed: false, segments: false });
+  return f!.held ? f!.status : null;
 }
 
 /** Applies a stored write to the engine: a new contact whole, an existing one as a patch. */
@@ -109,19 +122,19 @@ export function applyContact(
   ch: ContactChanges | null,
   created: boolean,
   now: number,
-): void {
+): Promise<void> {
   if (created || ch === null) {
     const defaults: ("status" | "email_status")[] = [];
     if (rec.status_written_at === null) defaults.push("status");
     if (rec.email_status_written_at === null) defaults.push("email_status");
-    ws.engine.upsertContact(engineContact(rec), { receivedAt: now, defaults });
+    return ws.engine.upsertContact(engineContact(rec), { receivedAt: now, defaults });
   } else {
     const patch = enginePatch(rec.id, ch);
     if (ch.fields) patch.fields = rec.fields;
     if (ch.phone !== undefined) patch.phone = rec.phone;
     if (rec.subscribed_at !== undefined) patch.subscribed_at = rec.subscribed_at;
     delete patch.created_at;
-    ws.engine.patchContact(patch, { receivedAt: now });
+    return ws.engine.patchContact(patch, { receivedAt: now });
   }
 }
 
@@ -137,7 +150,7 @@ export async function upsertContact(
       async (tx) => {
         const now = ws.clock.now();
         const prev = await existingFor(ws, tx, ch, opts.id ?? input.id, "");
-        const write = merged(ws, prev, ch, now);
+        const write = await merged(ws, prev, ch, now);
         const [rec] = await tx
           .workspace(ws.id)
           .contacts.put([write])
@@ -147,7 +160,10 @@ export async function upsertContact(
       },
       ({ rec, created, now }) => applyContact(ws, rec, ch, created, now),
     )
-    .then(({ result }) => ({ contact: wireContact(ws, result.rec, true), created: result.created }));
+    .then(async ({ result }) => ({
+      contact: await wireContact(ws, result.rec, { segments: true }),
+      created: result.created,
+    }));
 }
 
 /** With `ifMatch`, a stale tag answers 412, checked inside the commit (etag.ts). */
@@ -166,16 +182,16 @@ export async function patchContact(
       const contacts = tx.workspace(ws.id).contacts;
       const prev = await contacts.get(id);
       if (!prev) throw notFound("contact", id);
-      if (ifMatch) requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
+      if (ifMatch) requireMatch(ifMatch, contactTag(await wireContact(ws, prev, { computed: false })));
       const [rec] = await contacts
-        .put([merged(ws, prev, ch, now)])
+        .put([await merged(ws, prev, ch, now)])
         .then(keptInRange)
         .catch((e) => storeError(e, ""));
       return { rec: rec!, now };
     },
     ({ rec, now }) => applyContact(ws, rec, ch, false, now),
   );
-  return wireContact(ws, result.rec, true);
+  return wireContact(ws, result.rec, { segments: true });
 }
 
 export async function upsertContacts(ws: WorkspaceCore, body: unknown): Promise<BatchResult> {
@@ -229,7 +245,7 @@ export async function upsertContactsWithIds(
         if (seen !== undefined) {
           const w = writes[seen]!;
           const prevRec = w.rec;
-          w.rec = merged(ws, { ...(prevRec as ContactRecord) }, v.ch, now);
+          w.rec = await merged(ws, { ...(prevRec as ContactRecord) }, v.ch, now);
           w.ch = { ...w.ch, ...v.ch };
           duplicates++;
           continue;
@@ -247,7 +263,7 @@ export async function upsertContactsWithIds(
         const pos = writes.length;
         writes.push({
           index: v.index,
-          rec: merged(ws, prev, v.ch, now),
+          rec: await merged(ws, prev, v.ch, now),
           ch: v.ch,
           created: prev === null,
         });
@@ -261,8 +277,11 @@ export async function upsertContactsWithIds(
         .catch((e) => storeError(e, "contacts: "));
       return { writes, recs, now, duplicates };
     },
-    ({ writes, recs, now }) => {
-      writes.forEach((w, k) => applyContact(ws, recs[k]!, w.ch, w.created, now));
+    async ({ writes, recs, now }) => {
+      for (let k = 0; k < writes.length; k++) {
+        const w = writes[k]!;
+        await applyContact(ws, recs[k]!, w.ch, w.created, now);
+      }
     },
   );
   errors.sort((a, b) => a.index - b.index);
@@ -280,7 +299,7 @@ export async function deleteContact(ws: WorkspaceCore, id: string, ifMatch?: IfM
       if (ifMatch) {
         const prev = await contacts.get(id);
         if (!prev) throw notFound("contact", id);
-        requireMatch(ifMatch, contactTag(wireContact(ws, prev, false, null)));
+        requireMatch(ifMatch, contactTag(await wireContact(ws, prev, { computed: false })));
       }
       const ok = await contacts.delete(id);
       if (!ok) throw notFound("contact", id);

@@ -4,7 +4,6 @@
  * (contacts, events, fields, segments, members) takes a `WorkspaceCore` as its first
  * argument; `WorkspaceService` (../workspace.ts) composes them.
  */
-import type { Engine } from "../../engine/index.ts";
 import type { Clock } from "../../engine/types.ts";
 import { DEFAULT_SEGMENT_IDS } from "../../rules/defaults.ts";
 import { RuleValidationError } from "../../rules/errors.ts";
@@ -19,6 +18,7 @@ import {
   type Store,
   StoreError,
 } from "../../store/types.ts";
+import type { WorkspaceEngine } from "../engine-port/port.ts";
 import { ApiError, notFound } from "../errors.ts";
 import type { LogPlan } from "../live/pending-log.ts";
 import type { LiveWorkspace } from "../live-workspace.ts";
@@ -58,8 +58,8 @@ export interface WorkspaceCore {
   readonly id: string;
   readonly timeZone: string;
   readonly live: LiveWorkspace;
-  /** The live engine (read through `live`, which may load a new one). */
-  readonly engine: Engine;
+  /** The live engine, on this thread or on worker threads (engine-port/port.ts). */
+  readonly engine: WorkspaceEngine;
   readonly registry: FieldRegistry;
   readonly store: Store;
   readonly clock: Clock;

@@ -112,17 +112,18 @@ export async function ingest(ws: WorkspaceCore, body: unknown): Promise<BatchRes
           : { accepted: 0, duplicates: 0, items: [] };
       return { writes, inserted, created, now };
     },
-    ({ writes, inserted, created, now }) => {
-      for (const c of created) applyContact(ws, c, null, true, now);
-      writes.forEach((w, k) => {
-        if (inserted.items[k] !== "accepted") return;
-        ws.engine.addEvent({
-          type: w.type,
-          contact_id: w.contact_id,
-          timestamp: w.timestamp,
-          properties: w.properties ?? {},
-        });
-      });
+    async ({ writes, inserted, created, now }) => {
+      for (const c of created) await applyContact(ws, c, null, true, now);
+      await ws.engine.addEvents(
+        writes
+          .filter((_, k) => inserted.items[k] === "accepted")
+          .map((w) => ({
+            type: w.type,
+            contact_id: w.contact_id,
+            timestamp: w.timestamp,
+            properties: w.properties ?? {},
+          })),
+      );
     },
   );
   errors.sort((a, b) => a.index - b.index);

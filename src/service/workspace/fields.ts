@@ -61,10 +61,10 @@ export async function createField(ws: WorkspaceCore, input: FieldInput): Promise
         .catch((e) => storeError(e, "key"));
       return { f, ...(await storedValuesOf(ws, tx, f)) };
     },
-    ({ f, usable }) => {
-      ws.engine.defineField({ key: f.key, type: f.type, label: f.label });
+    async ({ f, usable }) => {
+      await ws.engine.defineField({ key: f.key, type: f.type, label: f.label });
       for (const r of usable)
-        ws.engine.patchContact({ id: r.id, fields: r.fields }, { receivedAt: r.updated_at });
+        await ws.engine.patchContact({ id: r.id, fields: r.fields }, { receivedAt: r.updated_at });
     },
   );
   return result.f;
@@ -106,7 +106,7 @@ async function createComputedField(ws: WorkspaceCore, input: FieldInput): Promis
 }
 
 async function dropStoredValues(ws: WorkspaceCore, tx: StoreOps, key: string): Promise<void> {
-  if (ws.live.engineCurrent && !ws.engine.contacts.undeclared.has(key)) return;
+  if (ws.live.engineCurrent && !(await ws.engine.holdsUndeclared(key))) return;
   const contacts = tx.workspace(ws.id).contacts;
   const changed: ContactRecord[] = [];
   for await (const page of contacts.stream()) {
@@ -157,7 +157,7 @@ async function storedValuesOf(
   // The engine has seen every stored contact (loaded or written), and notes the keys it
   // skipped: a key it never saw has no stored values, unless writes ahead of this one
   // in its group commit, not applied yet, stored some.
-  if (ws.live.engineCurrent && !ws.engine.contacts.undeclared.has(f.key)) return { usable: [] };
+  if (ws.live.engineCurrent && !(await ws.engine.holdsUndeclared(f.key))) return { usable: [] };
   const registry = ws.registry.withField({ key: f.key, type: f.type, label: f.label });
   const usable: ContactRecord[] = [];
   const dropped: ContactRecord[] = [];

@@ -10,7 +10,7 @@ import { ApiError, invalid } from "../errors.ts";
 import { isoInstant } from "../iso-instant.ts";
 import { type ActionInput, type ContactRef, instant, type MembersInput, type RefsInput } from "../wire.ts";
 import type { WireContact } from "../wire-contact.ts";
-import { listContacts, lookup, wireContact } from "./contact-reads.ts";
+import { listContacts, lookup, wireContacts } from "./contact-reads.ts";
 import { isDefault, iso, requireCustom, requireSegment, type WorkspaceCore } from "./core.ts";
 import { resolve } from "./refs.ts";
 
@@ -56,12 +56,11 @@ export async function members(
       ...(req.cursor ? { cursor: req.cursor } : {}),
     });
     const recs = await repos.contacts.getMany(page.data);
+    const stored = recs.filter((r): r is ContactRecord => r !== null);
+    const wired = new Map((await wireContacts(ws, stored, { computed: false })).map((w) => [w.id, w]));
     return {
-      data: page.data.map((cid, k) => {
-        const r = recs[k];
-        // An erased contact is still counted in the past, with nothing but its id.
-        return r ? wireContact(ws, r, false, null) : ({ id: cid } as WireContact);
-      }),
+      // An erased contact is still counted in the past, with nothing but its id.
+      data: page.data.map((cid) => wired.get(cid) ?? ({ id: cid } as WireContact)),
       next_cursor: page.next_cursor,
     };
   }
@@ -141,9 +140,9 @@ export function requireOverridable(ws: WorkspaceCore, id: string, write: boolean
   }
 }
 
-export function overrides(ws: WorkspaceCore, id: string) {
+export async function overrides(ws: WorkspaceCore, id: string) {
   requireOverridable(ws, id, false);
-  return ws.engine.overrides(id).map((o) => ({ ...o, expires_at: iso(o.expires_at) }));
+  return (await ws.engine.overrides(id)).map((o) => ({ ...o, expires_at: iso(o.expires_at) }));
 }
 
 export async function liftOverrides(
@@ -166,13 +165,13 @@ export async function action(
   input: ActionInput,
 ): Promise<{ changed: number }> {
   requireSegment(ws, id);
-  const members = ws.engine.members(id).ids();
+  const members = (await ws.engine.members(id)).ids();
   if ("copy_to" in input) {
     const target = input.copy_to;
     if (!ws.engine.segment(target)) throw new ApiError("not_found", `copy_to: segment "${target}" not found`);
     if (ws.engine.segment(target)!.kind !== "static")
       throw invalid("copy_to", `segment "${target}" is not static`);
-    const before = ws.engine.members(target);
+    const before = await ws.engine.members(target);
     const fresh = members.filter((c) => !before.has(c));
     for (let k = 0; k < fresh.length; k += 5000) {
       const chunk = fresh.slice(k, k + 5000);
@@ -206,8 +205,8 @@ export async function action(
         if (writes.length > 0) await contacts.put(writes);
         return writes.map((w) => w.id!);
       },
-      (ids) => {
-        for (const c of ids) ws.engine.changeTags(c, { add, remove });
+      async (ids) => {
+        for (const c of ids) await ws.engine.changeTags(c, { add, remove });
       },
     );
     changed += result.length;

@@ -4,6 +4,7 @@
  */
 import type { ExplainNode } from "../../engine/index.ts";
 import type { JsonValue } from "../../store/types.ts";
+import type { MemberSet } from "../engine-port/port.ts";
 import { invalid, notFound } from "../errors.ts";
 import { ruleOfInput, ruleTextOf } from "../rule-input.ts";
 import type { PreviewInput } from "../wire.ts";
@@ -26,10 +27,10 @@ export async function preview(
   const rule = ruleOfInput(input);
   if (rule === undefined) throw invalid("rule", "required (or rule_text)");
   const t0 = performance.now();
-  let members: ReturnType<typeof ws.engine.evaluate>;
+  let members: MemberSet;
   try {
     ws.engine.validate(rule, input.segment_id);
-    members = ws.engine.evaluate(rule);
+    members = await ws.engine.evaluate(rule);
   } catch (e) {
     ruleError(e, "rule");
   }
@@ -41,7 +42,7 @@ export async function preview(
     if (ws.engine.segment(input.segment_id)!.kind === "static") {
       throw invalid("segment_id", `segment "${input.segment_id}" is static`);
     }
-    diff = ws.engine.previewEdit(input.segment_id, rule);
+    diff = await ws.engine.previewEdit(input.segment_id, rule);
   }
   const sampleIds = sampleOf(members!, 10);
   const took_ms = Math.round((performance.now() - t0) * 1000) / 1000;
@@ -68,22 +69,22 @@ export async function preview(
  * With a hand override in force the answer names it: membership is then the override's,
  * and `rule` says what the rule alone would decide.
  */
-export function explain(
+export async function explain(
   ws: WorkspaceCore,
   contactId: string,
   segmentId: string,
-): {
+): Promise<{
   member: boolean;
   rule: ExplainNode | null;
   override?: { action: "added" | "removed"; expires_at: string | null };
-} {
+}> {
   requireSegment(ws, segmentId);
-  if (ws.engine.contacts.index(contactId) === undefined) throw notFound("contact", contactId);
-  const member = ws.engine.members(segmentId).has(contactId);
+  if (!(await ws.engine.holds(contactId))) throw notFound("contact", contactId);
+  const member = (await ws.engine.members(segmentId)).has(contactId);
   const def = ws.engine.segment(segmentId)!;
   if (def.kind === "static") return { member, rule: null };
-  const rule = ws.engine.explain(contactId, segmentId);
-  const o = ws.engine.overrides(segmentId).find((x) => x.contact_id === contactId);
+  const rule = await ws.engine.explain(contactId, segmentId);
+  const o = (await ws.engine.overrides(segmentId)).find((x) => x.contact_id === contactId);
   if (!o) return { member, rule };
   return { member, rule, override: { action: o.action, expires_at: iso(o.expires_at) } };
 }

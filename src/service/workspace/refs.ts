@@ -7,7 +7,7 @@ import type { ContactRecord, ContactWrite, StoreOps } from "../../store/types.ts
 import { emailProblem } from "../email.ts";
 import type { ContactMatch } from "../live-workspace.ts";
 import type { ContactRef, EventInput } from "../wire.ts";
-import { merged } from "./contact-writes.ts";
+import { newContact } from "./contact-writes.ts";
 import { storeError, type WorkspaceCore } from "./core.ts";
 
 /**
@@ -90,9 +90,7 @@ export async function resolve(
     if (entry) entry.positions.push(k);
     else {
       toCreate.set(key, {
-        write: merged(
-          ws,
-          null,
+        write: newContact(
           email !== null ? { email } : { external_id: (ref as { external_id: string }).external_id },
           opts.now!,
         ),

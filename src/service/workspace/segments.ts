@@ -30,9 +30,18 @@ const DEFAULT_DESCRIPTIONS: Record<string, string> = {
     "Inactive and high-risk (soft bouncing, or never opened nor clicked though sent at least 5 emails).",
 };
 
-export function wireSegment(ws: WorkspaceCore, rec: SegmentRecord | null, id: string): WireSegment {
+export async function wireSegment(
+  ws: WorkspaceCore,
+  rec: SegmentRecord | null,
+  id: string,
+): Promise<WireSegment> {
+  const [size] = await ws.engine.sizes([id]);
+  return wireSegmentOf(ws, rec, id, size!);
+}
+
+/** The wire form of a segment of this size. */
+function wireSegmentOf(ws: WorkspaceCore, rec: SegmentRecord | null, id: string, size: number): WireSegment {
   const def = ws.engine.segment(id)!;
-  const size = ws.engine.members(id).count;
   if (rec === null) {
     return {
       id,
@@ -65,17 +74,20 @@ export function wireSegment(ws: WorkspaceCore, rec: SegmentRecord | null, id: st
 
 export async function listSegments(ws: WorkspaceCore): Promise<WireSegment[]> {
   const stored = await ws.store.workspace(ws.id).segments.list();
-  return [
-    ...DEFAULT_SEGMENT_IDS.filter((id) => ws.engine.segment(id)).map((id) => wireSegment(ws, null, id)),
-    ...stored.filter((s) => ws.engine.segment(s.id)).map((s) => wireSegment(ws, s, s.id)),
+  const listed: [SegmentRecord | null, string][] = [
+    ...DEFAULT_SEGMENT_IDS.filter((id) => ws.engine.segment(id)).map((id): [null, string] => [null, id]),
+    ...stored.filter((s) => ws.engine.segment(s.id)).map((s): [SegmentRecord, string] => [s, s.id]),
   ];
+  // One question for every size: on worker threads, one round trip.
+  const sizes = await ws.engine.sizes(listed.map(([, id]) => id));
+  return listed.map(([rec, id], k) => wireSegmentOf(ws, rec, id, sizes[k]!));
 }
 
 /** A segment's versions, newest first (a default segment has its one). */
 export async function segmentVersions(ws: WorkspaceCore, id: string): Promise<SegmentVersion[]> {
   if (isDefault(id)) {
     requireSegment(ws, id);
-    const s = wireSegment(ws, null, id);
+    const s = await wireSegment(ws, null, id);
     return [
       { segment_id: id, version: 1, name: s.name, description: s.description, rule: s.rule, created_at: 0 },
     ];
@@ -123,9 +135,7 @@ export async function createSegment(ws: WorkspaceCore, input: SegmentInput): Pro
         ...(input.description !== undefined ? { description: input.description } : {}),
         rule: kind === "dynamic" ? (rule as JsonValue) : null,
       }),
-    (rec) => {
-      ws.engine.defineSegment({ id: rec.id, kind, ...(kind === "dynamic" ? { rule: rec.rule } : {}) });
-    },
+    (rec) => ws.engine.defineSegment({ id: rec.id, kind, ...(kind === "dynamic" ? { rule: rec.rule } : {}) }),
   );
   return wireSegment(ws, result, result.id);
 }
@@ -168,8 +178,8 @@ export async function replaceSegment(
       if (!rec) throw notFound("segment", id);
       return rec;
     },
-    (rec) => {
-      if (rec.kind === "dynamic") ws.engine.defineSegment({ id, kind: "dynamic", rule: rec.rule });
+    async (rec) => {
+      if (rec.kind === "dynamic") await ws.engine.defineSegment({ id, kind: "dynamic", rule: rec.rule });
     },
   );
   return wireSegment(ws, result, id);

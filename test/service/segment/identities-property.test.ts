@@ -103,7 +103,7 @@ describe("random Segment traffic keeps contacts, identities, events and membersh
           const check = async () => {
             const contacts = (await store.workspace(info.id).contacts.list({ limit: 1000 })).data;
             const ids = new Set(contacts.map((c) => c.id));
-            expect(new Set(ws.engine.contactIds())).toEqual(ids);
+            expect(new Set(ws.live.engine.contactIds())).toEqual(ids);
             expect(await store.workspace(info.id).events.count()).toBe(accepted);
             const viewers = new Set<string>();
             for (const c of contacts) {
@@ -111,7 +111,7 @@ describe("random Segment traffic keeps contacts, identities, events and membersh
                 .data;
               if (events.some((e) => e.type === "page_viewed")) viewers.add(c.id);
             }
-            expect(new Set(ws.engine.members(visitors).ids())).toEqual(viewers);
+            expect(new Set(ws.live.engine.members(visitors).ids())).toEqual(viewers);
             for (const owner of await store.workspace(info.id).identities.find([...ANONS, ...USERS])) {
               if (owner !== null) expect(ids.has(owner)).toBe(true);
             }

@@ -76,7 +76,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     (await store.workspace(info.id).contacts.find([{ external_id }]))[0];
   const eventTypes = async (id: string) =>
     (await ws.contactEvents(id, { limit: 100 })).data.map((e) => e.type).sort();
-  const member = (segment: string, id: string) => ws.engine.members(segment).has(id);
+  const member = (segment: string, id: string) => ws.live.engine.members(segment).has(id);
   const anonOf = async (a: string) => (await store.workspace(info.id).identities.find([a]))[0];
 
   it("identify then track by userId: the contact, its fields, its events and its segments", async () => {
@@ -108,7 +108,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     });
     expect(await eventTypes(c.id)).toEqual(["order_completed", "order_placed"]);
     expect(member(buyers, c.id)).toBe(true);
-    expect(ws.engine.contacts.valueOf(ws.engine.contacts.index(c.id)!, "plan")).toBe("premium");
+    expect(ws.live.engine.contacts.valueOf(ws.live.engine.contacts.index(c.id)!, "plan")).toBe("premium");
 
     // The same batch again (a retry): nothing counted twice.
     const again = await batch({
@@ -188,8 +188,8 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     expect(await eventTypes(known)).toEqual(["page_viewed"]);
     expect(member(visitors, known)).toBe(true);
     expect(
-      ws.engine.contacts.index(anon) === undefined ||
-        !ws.engine.contacts.alive.has(ws.engine.contacts.index(anon)!),
+      ws.live.engine.contacts.index(anon) === undefined ||
+        !ws.live.engine.contacts.alive.has(ws.live.engine.contacts.index(anon)!),
     ).toBe(true);
     const changes = (await ws.changes(visitors, { limit: 100 })).data.map((x) => [x.contact_id, x.change]);
     expect(changes).toEqual([
@@ -323,7 +323,7 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
       await ws.createSegment({ name: "high", rule: { type: "field", field: "score", op: "gte", value: 10 } })
     ).id;
     const t1 = (await byExternal("t1"))!.id;
-    expect(ws.engine.members(high).ids()).toEqual([t1]);
+    expect(ws.live.engine.members(high).ids()).toEqual([t1]);
     expect((await byExternal("t2"))!.fields).toEqual({});
     expect((await byExternal("t3"))!.fields).toEqual({ other: true });
     // Now declared: a wrong type is a warning, and a right one updates membership.
@@ -334,9 +334,9 @@ describe.each(["sqlite", "postgres"] as const)("Segment ingest over %s", (kind) 
     expect(r.warnings).toEqual([
       { index: 0, warning: "batch[0].traits.score: expected a number; not applied" },
     ]);
-    expect(ws.engine.members(high).ids().length).toBe(2);
+    expect(ws.live.engine.members(high).ids().length).toBe(2);
     await restart();
-    expect(ws.engine.members(high).ids().length).toBe(2);
+    expect(ws.live.engine.members(high).ids().length).toBe(2);
   });
 
   it("mergeContacts merges two contacts as one write", async () => {
