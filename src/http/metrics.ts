@@ -13,7 +13,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 /** A destination's changes not sent yet (DestinationService.backlog). */
 type Backlog = { id: string; kind: string; pending: number; oldest_at: number | null };
 
-import type { EngineStats } from "../service/engine-port/port.ts";
+import type { EngineStats } from "../engine/contact-facts.ts";
 import type { LoadPhase } from "../service/live-workspace.ts";
 import type { Slice, SliceObserver } from "../service/slice.ts";
 import type { DeliveryOutcome } from "../service/source-stats.ts";

@@ -4,8 +4,10 @@
  * today's engine, unchanged, over the contacts of its partitions.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { contactFacts, engineStats, searchIds } from "../contact-facts.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { Engine, type RankedQuery, type StoredContact } from "../engine.ts";
+import { eventTypes } from "../event-types.ts";
 import type { EventInput, Membership, MembershipChange } from "../types.ts";
 import { encodeChanges } from "./change-batch.ts";
 import { eventsOf, loadEncoded } from "./event-batch.ts";
@@ -173,6 +175,20 @@ function answer(r: WorkerRequest): Answer | Promise<Answer> {
     }
     case "timers":
       return ok(r, { count: engine.timerCount });
+    case "facts":
+      return ok(r, {
+        facts: contactFacts(engine, r.contacts, { computed: r.computed, segments: r.segments }, r.at),
+      });
+    case "search":
+      return ok(r, { ids: searchIds(engine, r.q) });
+    case "sizes":
+      return ok(r, { counts: r.segments.map((s) => engine.members(s).count) });
+    case "stats":
+      return ok(r, { stats: engineStats(engine) });
+    case "undeclared":
+      return ok(r, { count: engine.contacts.undeclared.has(r.key) ? 1 : 0 });
+    case "event-types":
+      return ok(r, { eventTypes: eventTypes(engine) });
     case "drop-segment":
       engine.removeSegment(r.segment);
       return ok(r);

@@ -25,6 +25,7 @@ import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
+import type { ContactFacts, EngineStats, FactsWanted } from "../contact-facts.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
 import {
@@ -35,6 +36,7 @@ import {
   type WriteOptions,
 } from "../engine.ts";
 import { checkEvent } from "../event-input.ts";
+import { type EventTypeInfo, mergeEventTypes } from "../event-types.ts";
 import { relativeKeys, relativeNodes } from "../rank.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { Clock, ContactInput, EventInput, ExplainNode, JsonValue } from "../types.ts";
@@ -549,24 +551,81 @@ export class PartitionedEngine {
    * given, as `Engine.computedReader` reads them (`{}` for a contact not held): each
    * worker reads its own contacts, for a page or an export at a time.
    */
-  async computedValues(contactIds: string[], at?: number): Promise<Record<string, JsonValue>[]> {
+  computedValues(contactIds: string[], at?: number): Promise<Record<string, JsonValue>[]> {
     const when = at ?? this.clock.now();
+    return this.perContact(
+      contactIds,
+      (contacts) => ({ op: "computed-values", contacts, at: when }),
+      (r) => r.values,
+    );
+  }
+
+  /**
+   * What the engine knows of each contact (contact-facts.ts), in the order given, the
+   * computed values read at `at` (default now) by every worker.
+   */
+  facts(contactIds: readonly string[], opts: FactsWanted, at?: number): Promise<ContactFacts[]> {
+    const when = at ?? this.clock.now();
+    return this.perContact(
+      contactIds,
+      (contacts) => ({ op: "facts", contacts, at: when, ...opts }),
+      (r) => r.facts,
+    );
+  }
+
+  /**
+   * One answer per contact, in the order given: each worker asked (`body`) about its
+   * own contacts at once, every worker asked even with none, so that each answers at
+   * the same point of the writes sent to it.
+   */
+  private async perContact<T>(
+    contactIds: readonly string[],
+    body: (contacts: string[]) => Body,
+    read: (r: Extract<WorkerReply, { ok: true }>) => T[] | undefined,
+  ): Promise<T[]> {
     const shares: number[][] = this.links.map(() => []);
     contactIds.forEach((id, k) => {
       shares[this.workerOfContact(id)].push(k);
     });
-    const replies = await all(
-      this.links.map((l, w) =>
-        l.request({ op: "computed-values", contacts: shares[w].map((k) => contactIds[k]), at: when }),
-      ),
-    );
-    const out: Record<string, JsonValue>[] = new Array(contactIds.length);
+    const replies = await all(this.links.map((l, w) => l.request(body(shares[w].map((k) => contactIds[k])))));
+    const out: T[] = new Array(contactIds.length);
     replies.forEach((r, w) => {
+      const answers = read(r) ?? [];
       shares[w].forEach((k, j) => {
-        out[k] = r.values?.[j] ?? {};
+        out[k] = answers[j] as T;
       });
     });
     return out;
+  }
+
+  /** Ids of the contacts a search text matches, over every worker, in no given order. */
+  async search(q: string): Promise<string[]> {
+    return (await all(this.links.map((l) => l.request({ op: "search", q })))).flatMap((r) => r.ids ?? []);
+  }
+
+  /** The sizes of these segments' maintained memberships, in their order, summed over the workers. */
+  async sizes(segmentIds: readonly string[]): Promise<number[]> {
+    const segments = [...segmentIds];
+    const replies = await all(this.links.map((l) => l.request({ op: "sizes", segments })));
+    return segments.map((_, k) => replies.reduce((n, r) => n + (r.counts?.[k] ?? 0), 0));
+  }
+
+  /** Contacts, events and timers held, summed over the workers. */
+  async stats(): Promise<EngineStats> {
+    const replies = await all(this.links.map((l) => l.request({ op: "stats" })));
+    const sum = (key: keyof EngineStats) => replies.reduce((n, r) => n + (r.stats?.[key] ?? 0), 0);
+    return { contacts: sum("contacts"), events: sum("events"), timers: sum("timers") };
+  }
+
+  /** Whether any worker's contacts hold values under `key` that no field declares. */
+  async holdsUndeclared(key: string): Promise<boolean> {
+    return counted(await all(this.links.map((l) => l.request({ op: "undeclared", key })))) > 0;
+  }
+
+  /** The event types held, as one engine holding every worker's events answers them. */
+  async eventTypes(): Promise<EventTypeInfo[]> {
+    const replies = await all(this.links.map((l) => l.request({ op: "event-types" })));
+    return mergeEventTypes(replies.map((r) => r.eventTypes ?? []));
   }
 
   /** Pending time-driven re-evaluations over every worker, as `Engine.timerCount`. */

@@ -7,7 +7,9 @@
 import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
+import type { ContactFacts, EngineStats } from "../contact-facts.ts";
 import type { Override, StoredContact, WriteOptions } from "../engine.ts";
+import type { EventTypeInfo } from "../event-types.ts";
 import type { SegmentKind } from "../segments.ts";
 import type { ContactInput, EngineOptions, ExplainNode, JsonValue } from "../types.ts";
 import type { EncodedChanges } from "./change-batch.ts";
@@ -71,6 +73,16 @@ export type WorkerRequest = { id: number; now: number } & (
   /** The computed fields' values of these contacts at `at` (`Engine.computedReader`), in their order. */
   | { op: "computed-values"; contacts: string[]; at: number }
   | { op: "timers" }
+  /** What the engine knows of these contacts (contact-facts.ts), in their order; computed values read at `at`. */
+  | { op: "facts"; contacts: string[]; at: number; computed: boolean; segments: boolean }
+  /** Ids of the contacts a search text matches (`searchIds`). */
+  | { op: "search"; q: string }
+  /** The sizes of these segments' maintained memberships, in their order (`counts`). */
+  | { op: "sizes"; segments: string[] }
+  | { op: "stats" }
+  /** Whether contacts hold values under `key` that no field declares (`count` 1 or 0). */
+  | { op: "undeclared"; key: string }
+  | { op: "event-types" }
   /** The worker's engine written to `path` (snapshot.ts); the reply's `count` is its bytes. */
   | { op: "save"; path: string; layout: WorkerLayout }
   /**
@@ -150,6 +162,10 @@ export type WorkerReply =
       segments?: string[];
       overrides?: Override[];
       values?: Record<string, JsonValue>[];
+      facts?: ContactFacts[];
+      counts?: number[];
+      stats?: EngineStats;
+      eventTypes?: EventTypeInfo[];
       entered?: string[];
       exited?: string[];
     }

@@ -4,6 +4,16 @@
  * write applies at once. The promises only carry answers already computed, so a write's
  * effect is in the engine when the call returns, as the write queue's order needs.
  */
+
+import {
+  type ContactFacts,
+  contactFacts,
+  type EngineStats,
+  engineStats,
+  type FactsWanted,
+  searchIds,
+} from "../../engine/contact-facts.ts";
+import { type EventTypeInfo, eventTypes } from "../../engine/event-types.ts";
 import type { Engine, ExplainNode, Override, SegmentDefinition, WriteOptions } from "../../engine/index.ts";
 import type { SegmentKind } from "../../engine/segments.ts";
 import type { ContactInput, EventInput } from "../../engine/types.ts";
@@ -11,9 +21,7 @@ import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
 import { type SegmentAnalytics, segmentAnalytics } from "../analytics.ts";
-import { type EventTypeInfo, eventTypes } from "../event-types.ts";
-import type { ComputedValues } from "../wire-contact.ts";
-import type { AnalyticsRequest, ContactFacts, EngineStats, MemberSet, WorkspaceEngine } from "./port.ts";
+import type { AnalyticsRequest, MemberSet, WorkspaceEngine } from "./port.ts";
 
 export class LocalWorkspaceEngine implements WorkspaceEngine {
   /** `engine` gives the engine with every committed write applied (LiveWorkspace.engine). */
@@ -70,29 +78,11 @@ export class LocalWorkspaceEngine implements WorkspaceEngine {
   async contactCount(): Promise<number> {
     return this.e.contacts.count;
   }
-  async facts(
-    contactIds: readonly string[],
-    opts: { computed: boolean; segments: boolean },
-  ): Promise<ContactFacts[]> {
-    const e = this.e;
-    const read = opts.computed && e.computedFields().size > 0 ? e.computedReader() : null;
-    return contactIds.map((id) => {
-      const i = e.contacts.index(id);
-      const st = i === undefined ? null : e.contacts.valueOf(i, "status");
-      const es = i === undefined ? null : e.contacts.valueOf(i, "email_status");
-      const f: ContactFacts = {
-        held: i !== undefined,
-        status: typeof st === "string" ? st : null,
-        email_status: typeof es === "string" ? es : null,
-      };
-      if (read) f.computed = read(id) as ComputedValues;
-      if (opts.segments) f.segments = e.segmentsOf(id);
-      return f;
-    });
+  async facts(contactIds: readonly string[], opts: FactsWanted): Promise<ContactFacts[]> {
+    return contactFacts(this.e, contactIds, opts);
   }
   async search(q: string): Promise<string[]> {
-    const t = this.e.contacts;
-    return t.search(q).map((i) => t.ids[i]!);
+    return searchIds(this.e, q);
   }
   async holdsUndeclared(key: string): Promise<boolean> {
     return this.e.contacts.undeclared.has(key);
@@ -104,8 +94,7 @@ export class LocalWorkspaceEngine implements WorkspaceEngine {
     return segmentAnalytics({ ...req, engine: this.e });
   }
   async stats(): Promise<EngineStats> {
-    const e = this.e;
-    return { contacts: e.contactCount, events: e.events.total, timers: e.timerCount };
+    return engineStats(this.e);
   }
 
   async upsertContact(c: ContactInput, opts: WriteOptions): Promise<void> {

@@ -9,6 +9,9 @@
  * the commit; the membership changes they make reach the workspace's change log
  * through the engine's listener, not through their results.
  */
+
+import type { ContactFacts, EngineStats, FactsWanted } from "../../engine/contact-facts.ts";
+import type { EventTypeInfo } from "../../engine/event-types.ts";
 import type { ExplainNode, Override, SegmentDefinition, WriteOptions } from "../../engine/index.ts";
 import type { SegmentKind } from "../../engine/segments.ts";
 import type { ContactInput, EventInput } from "../../engine/types.ts";
@@ -16,8 +19,6 @@ import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
 import type { SegmentAnalytics, SegmentAnalyticsArgs } from "../analytics.ts";
-import type { EventTypeInfo } from "../event-types.ts";
-import type { ComputedValues } from "../wire-contact.ts";
 
 /** A segment's members (or a rule's matches) at one instant. */
 export interface MemberSet {
@@ -25,26 +26,6 @@ export interface MemberSet {
   has(contactId: string): boolean;
   /** In the engine's order (not sorted), at most `limit`. */
   ids(limit?: number): string[];
-}
-
-/** What the engine knows of a contact beyond its stored record. */
-export interface ContactFacts {
-  /** False when the engine does not hold the contact: the stored record is all there is. */
-  held: boolean;
-  /** Status and email status with profile effects applied (unsubscribes, bounces). */
-  status: string | null;
-  email_status: string | null;
-  /** The computed fields' values now, when asked for and the workspace has any. */
-  computed?: ComputedValues;
-  /** The segments the contact is a member of now, when asked for. */
-  segments?: string[];
-}
-
-/** Counts for the metrics endpoint. */
-export interface EngineStats {
-  contacts: number;
-  events: number;
-  timers: number;
 }
 
 export type AnalyticsRequest = Omit<SegmentAnalyticsArgs, "engine">;
@@ -72,10 +53,7 @@ export interface WorkspaceEngine {
   holds(contactId: string): Promise<boolean>;
   contactCount(): Promise<number>;
   /** Facts of these contacts, in their order; computed values all read at one instant. */
-  facts(
-    contactIds: readonly string[],
-    opts: { computed: boolean; segments: boolean },
-  ): Promise<ContactFacts[]>;
+  facts(contactIds: readonly string[], opts: FactsWanted): Promise<ContactFacts[]>;
   /** Ids of the contacts a search text matches (`ContactTable.search`), in no given order. */
   search(q: string): Promise<string[]>;
   /** True when contacts hold values under `key` that no field declares. */

@@ -5,7 +5,7 @@
 import type { ContactRecord, Page } from "../../store/types.ts";
 import { notFound } from "../errors.ts";
 import type { ContactRef } from "../wire.ts";
-import { toWireContact, type WireContact } from "../wire-contact.ts";
+import { type ComputedValues, toWireContact, type WireContact } from "../wire-contact.ts";
 import { requireSegment, type WorkspaceCore } from "./core.ts";
 
 /** Up to this many contacts matching a search are paged by their ids, without a store scan. */
@@ -37,7 +37,8 @@ export async function wireContacts(
     const f = facts[k]!;
     const effective: ContactRecord = f.held ? { ...r, status: f.status, email_status: f.email_status } : r;
     const wire: WireContact & { segments?: string[] } = toWireContact(effective);
-    if (f.computed) wire.computed = f.computed;
+    // Computed values are numbers, strings or null (a computed field's types).
+    if (f.computed) wire.computed = f.computed as ComputedValues;
     if (f.segments) wire.segments = f.segments;
     return wire;
   });

@@ -5,8 +5,8 @@
  * answer costs a pass over the columns, not over the events, except for the few
  * properties holding booleans, arrays or objects, whose kind is read from their values.
  */
-import type { Engine } from "../engine/engine.ts";
-import type { PropColumn } from "../engine/events.ts";
+import type { Engine } from "./engine.ts";
+import type { PropColumn } from "./events.ts";
 
 export type PropertyType = "number" | "string" | "boolean" | "array" | "object";
 
@@ -62,4 +62,40 @@ function typesOf(col: PropColumn): PropertyType[] {
     });
   }
   return ORDER.filter((t) => seen.has(t));
+}
+
+/**
+ * The event types of several engines holding disjoint contacts (engine workers) as one
+ * engine holding them all would answer: counts added, each property's kinds united.
+ */
+export function mergeEventTypes(parts: readonly EventTypeInfo[][]): EventTypeInfo[] {
+  const byType = new Map<string, { count: number; props: Map<string, Set<PropertyType>> }>();
+  for (const part of parts) {
+    for (const t of part) {
+      let m = byType.get(t.type);
+      if (!m) {
+        m = { count: 0, props: new Map() };
+        byType.set(t.type, m);
+      }
+      m.count += t.count;
+      for (const p of t.properties) {
+        let kinds = m.props.get(p.name);
+        if (!kinds) {
+          kinds = new Set();
+          m.props.set(p.name, kinds);
+        }
+        for (const k of p.types) kinds.add(k);
+      }
+    }
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...byType]
+    .map(([type, m]) => ({
+      type,
+      count: m.count,
+      properties: [...m.props]
+        .map(([name, kinds]) => ({ name, types: ORDER.filter((k) => kinds.has(k)) }))
+        .sort((a, b) => cmp(a.name, b.name)),
+    }))
+    .sort((a, b) => cmp(a.type, b.type));
 }
