@@ -8,7 +8,7 @@ import type { Engine } from "./engine.ts";
 import type { JsonValue } from "./types.ts";
 
 export interface ContactFacts {
-  /** False when the engine does not hold the contact: the stored record is all there is. */
+  /** False when the engine does not hold the contact (never written, or erased): the stored record is all there is. */
   held: boolean;
   /** Status and email status with profile effects applied (unsubscribes, bounces). */
   status: string | null;
@@ -34,7 +34,9 @@ export function contactFacts(
   const t = engine.contacts;
   const read = opts.computed && engine.computedFields().size > 0 ? engine.computedReader(at) : null;
   return ids.map((id) => {
-    const i = t.index(id);
+    const at = t.index(id);
+    // An erased contact keeps its index, with nothing behind it.
+    const i = at !== undefined && t.alive.has(at) ? at : undefined;
     const st = i === undefined ? null : t.valueOf(i, "status");
     const es = i === undefined ? null : t.valueOf(i, "email_status");
     const f: ContactFacts = {

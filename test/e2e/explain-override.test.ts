@@ -120,4 +120,16 @@ describe("preview answers its rule in both forms", () => {
     expect(typeof r.body.error.details.column).toBe("number");
     expect(typeof r.body.error.details.caret).toBe("string");
   });
+
+  it("answers 404 for a contact erased since, as for one never created", async () => {
+    const made = await s.call("POST", "/v1/contacts", { email: "gone@example.com", country: "FR" });
+    expect(made.status, made.text).toBe(201);
+    const id = made.body.id as string;
+    expect((await s.call("DELETE", `/v1/contacts/${id}`)).status).toBe(204);
+    for (const segment of ["all", "subscribed"]) {
+      const r = await s.call("GET", `/v1/contacts/${id}/explain?segment=${segment}`);
+      expect(r.status, r.text).toBe(404);
+      expect(r.body.error.message).toContain(id);
+    }
+  });
 });

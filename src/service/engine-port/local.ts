@@ -73,7 +73,8 @@ export class LocalWorkspaceEngine implements WorkspaceEngine {
     return this.e.overrides(segmentId);
   }
   async holds(contactId: string): Promise<boolean> {
-    return this.e.contacts.index(contactId) !== undefined;
+    const [f] = contactFacts(this.e, [contactId], { computed: false, segments: false });
+    return f!.held;
   }
   async contactCount(): Promise<number> {
     return this.e.contacts.count;

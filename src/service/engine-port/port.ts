@@ -49,7 +49,7 @@ export interface WorkspaceEngine {
   previewEdit(segmentId: string, rule: unknown): Promise<{ entered: string[]; exited: string[] }>;
   explain(contactId: string, segmentId: string): Promise<ExplainNode>;
   overrides(segmentId: string): Promise<Override[]>;
-  /** True when the engine holds this contact, erased or not. */
+  /** True when the engine holds this contact (written, not erased). */
   holds(contactId: string): Promise<boolean>;
   contactCount(): Promise<number>;
   /** Facts of these contacts, in their order; computed values all read at one instant. */
