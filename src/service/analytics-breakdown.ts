@@ -1,115 +1,59 @@
 /**
- * The breakdown of segment analytics (docs/analytics.md): members counted by the value
- * of one field as rules see it, and each listed value labelled with the spelling the
- * members' profiles use most often. Split from analytics.ts, which composes it.
+ * The breakdown of segment analytics (docs/analytics.md): the members' counts by one
+ * field's value as rules see it (counted by the engine, analytics-part.ts), ranked, and
+ * each listed value labelled with the spelling the members' profiles use most often.
+ * Split from analytics.ts, which composes it.
  */
-import { DateTime } from "luxon";
-import type { Bitset } from "../engine/bitset.ts";
-import type { Column } from "../engine/contacts.ts";
 import { normalize } from "../engine/dictionary.ts";
-import type { Engine } from "../engine/engine.ts";
+import { BUILTIN_FIELDS } from "../rules/fields.ts";
 import type { Store } from "../store/types.ts";
-import type { Breakdown, BreakdownValue } from "./analytics.ts";
+import type { AnalyticsEngine, Breakdown, BreakdownValue } from "./analytics.ts";
 
 export const OTHER_VALUE = "(other)";
-const DAY_MS = 86_400_000;
-
-/** Calls `fn` with every set index, ascending, without materialising the list. */
-export function forEachMember(bits: Bitset, fn: (i: number) => void): void {
-  const w = bits.words;
-  for (let wi = 0; wi < w.length; wi++) {
-    let v = w[wi] | 0;
-    while (v !== 0) {
-      const t = v & -v;
-      fn((wi << 5) | (31 - Math.clz32(t)));
-      v ^= t;
-    }
-  }
-}
-
-// ---------------------------------------------------------------- breakdown
 
 /**
- * Counts of the members by the value of one field, as rules see it: strings trimmed
- * and lower-cased, numbers as written by `String`, booleans "true"/"false", dates as
- * their month `YYYY-MM` in the workspace zone, each element of a string_list counted
- * once. The `top` most frequent values come first (ties by value), then "(other)" for
- * the rest, then null for members with no value.
+ * The `top` most frequent values first (ties by value), then "(other)" for the rest,
+ * then null for members with no value.
  */
-export function breakdown(
-  engine: Engine,
-  members: Bitset,
+export function ranked(
   field: string,
-  tz: string,
+  counted: { counts: [string, number][]; missing: number },
   top: number,
 ): Breakdown {
-  const col = engine.contacts.columns.get(field)!;
-  const counts = new Map<string, number>();
-  let missing = 0;
-  const add = (v: string) => counts.set(v, (counts.get(v) ?? 0) + 1);
-  const visit = valueVisitor(col, tz, add, () => missing++);
-  forEachMember(members, visit);
-  const ranked = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const values: BreakdownValue[] = ranked
+  const order = [...counted.counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const values: BreakdownValue[] = order
     .slice(0, top)
     .map(([value, count]) => ({ value, label: value, count }));
-  if (ranked.length > top) {
+  if (order.length > top) {
     let rest = 0;
-    for (let k = top; k < ranked.length; k++) rest += ranked[k][1];
+    for (let k = top; k < order.length; k++) rest += order[k]![1];
     values.push({ value: OTHER_VALUE, label: OTHER_VALUE, count: rest });
   }
-  if (missing > 0) values.push({ value: null, label: null, count: missing });
+  if (counted.missing > 0) values.push({ value: null, label: null, count: counted.missing });
   return { field, values };
 }
-
-/** Profiles read per breakdown value to find how its members spell it. */
-const LABEL_SAMPLE = 25;
 
 /**
  * Rules compare text in lower case, so the counts are by that form; the labels are the
  * spelling the members' profiles use most often (trimmed; ties: the first met), read
- * from the store for up to LABEL_SAMPLE members per listed value.
+ * from the store for up to LABEL_SAMPLE members per listed value (per engine worker).
  */
 export async function withLabels(
   store: Store,
   ws: string,
-  engine: Engine,
-  members: Bitset,
+  engine: AnalyticsEngine,
+  segmentId: string,
+  now: number,
   b: Breakdown,
 ): Promise<Breakdown> {
-  const col = engine.contacts.columns.get(b.field)!;
-  if (col.kind !== "string" && col.kind !== "string_list") return b;
-  const wanted = new Map<number, BreakdownValue>();
-  for (const v of b.values) {
-    if (v.value === null || v.value === OTHER_VALUE) continue;
-    const code = col.dict.lookup(v.value);
-    if (code >= 0) wanted.set(code, v);
-  }
-  const samples = new Map<number, number[]>();
-  let open = wanted.size;
-  const take = (i: number, code: number) => {
-    if (!wanted.has(code)) return;
-    let list = samples.get(code);
-    if (!list) {
-      list = [];
-      samples.set(code, list);
-    }
-    if (list.length < LABEL_SAMPLE && list.push(i) === LABEL_SAMPLE) open--;
-  };
-  const w = members.words;
-  for (let wi = 0; wi < w.length && open > 0; wi++) {
-    let v = w[wi] | 0;
-    while (v !== 0) {
-      const t = v & -v;
-      const i = (wi << 5) | (31 - Math.clz32(t));
-      v ^= t;
-      if (col.kind === "string") take(i, col.codes[i]);
-      else for (const code of col.lists[i] ?? []) take(i, code);
-    }
-  }
-  const indexes = [...new Set([...samples.values()].flat())];
-  const records = await store.workspace(ws).contacts.getMany(indexes.map((i) => engine.contacts.ids[i]));
-  const builtin = engine.fields.get(b.field)?.builtin === true;
+  const listed = new Map<string, BreakdownValue>();
+  for (const v of b.values) if (v.value !== null && v.value !== OTHER_VALUE) listed.set(v.value, v);
+  const samples = await engine.labelSamples(segmentId, b.field, [...listed.keys()], now);
+  if (samples.length === 0) return b;
+  const ids = [...new Set(samples.flatMap(([, list]) => list))];
+  const records = await store.workspace(ws).contacts.getMany(ids);
+  // A built-in field's value is a column of the record; a custom one's is in `fields`.
+  const builtin = BUILTIN_FIELDS.some((f) => f.key === b.field);
   const raw = (r: (typeof records)[number]): unknown => {
     if (r === null) return undefined;
     const rec = r as unknown as Record<string, unknown>;
@@ -130,7 +74,7 @@ export async function withLabels(
       m.set(shown, (m.get(shown) ?? 0) + 1);
     }
   }
-  for (const v of wanted.values()) {
+  for (const v of listed.values()) {
     const m = spellings.get(v.value!);
     if (!m) continue;
     let best: [string, number] | null = null;
@@ -139,61 +83,3 @@ export async function withLabels(
   }
   return b;
 }
-
-function valueVisitor(
-  col: Column,
-  tz: string,
-  add: (v: string) => void,
-  none: () => void,
-): (i: number) => void {
-  switch (col.kind) {
-    case "string":
-      return (i) => {
-        const code = col.codes[i];
-        if (code < 0) none();
-        else add(col.dict.values[code]);
-      };
-    case "string_list":
-      return (i) => {
-        const l = col.lists[i];
-        if (!l || l.length === 0) none();
-        else for (const code of l) add(col.dict.values[code]);
-      };
-    case "boolean":
-      return (i) => {
-        const v = col.values[i];
-        if (v < 0) none();
-        else add(v === 1 ? "true" : "false");
-      };
-    case "number":
-      return (i) => {
-        const v = col.values[i];
-        if (Number.isNaN(v)) none();
-        else add(String(v));
-      };
-    case "date": {
-      // The month in the zone, memoised per UTC day: a day whose first and last
-      // millisecond fall in the same local month maps to it whole; the few days that
-      // straddle a month boundary (stored as "") are computed value by value.
-      const month = (t: number) => DateTime.fromMillis(t, { zone: tz }).toFormat("yyyy-MM");
-      const byDay = new Map<number, string>();
-      return (i) => {
-        const v = col.values[i];
-        if (Number.isNaN(v)) {
-          none();
-          return;
-        }
-        const day = Math.floor(v / DAY_MS);
-        let m = byDay.get(day);
-        if (m === undefined) {
-          const a = month(day * DAY_MS);
-          m = a === month(day * DAY_MS + DAY_MS - 1) ? a : "";
-          byDay.set(day, m);
-        }
-        add(m === "" ? month(v) : m);
-      };
-    }
-  }
-}
-
-// ---------------------------------------------------------------- engagement

@@ -10,14 +10,21 @@
  * recomputed from the rule where its past can be (history-rebuild.ts), else unknown.
  */
 import { DateTime } from "luxon";
-import { Bitset } from "../engine/bitset.ts";
-import type { Engine } from "../engine/engine.ts";
-import { type EventTable, upperBound } from "../engine/events.ts";
-import type { Membership } from "../engine/types.ts";
-import { isValidTimeZone, shift } from "../rules/time.ts";
+import {
+  type AnalyticsPart,
+  type AnalyticsPartRequest,
+  analyticsPart,
+  ENGAGEMENT_WINDOW_DAYS,
+  type EngagementPart,
+  labelSamples,
+  type Rebuilt,
+} from "../engine/analytics-part.ts";
+import { Engine, type SegmentDefinition } from "../engine/engine.ts";
+import { upperBound } from "../engine/events.ts";
+import type { DayEnds } from "../engine/history-rebuild.ts";
+import { isValidTimeZone } from "../rules/time.ts";
 import type { Store } from "../store/types.ts";
-import { breakdown, forEachMember, withLabels } from "./analytics-breakdown.ts";
-import { type DayEnds, rebuildHistory } from "./history-rebuild.ts";
+import { ranked, withLabels } from "./analytics-breakdown.ts";
 
 export interface DailyPoint {
   /** YYYY-MM-DD, a calendar day in the workspace time zone. */
@@ -108,10 +115,40 @@ export interface SegmentAnalytics {
   overlap?: Overlap;
 }
 
+/**
+ * What the analytics ask of a workspace's engine: one engine on this thread
+ * (`oneEngine`), or the engine workers, whose parts are added up.
+ */
+export interface AnalyticsEngine {
+  segment(id: string): SegmentDefinition | undefined;
+  /** Whether contacts hold values of this field (a stored field, built-in or custom; not a computed one). */
+  storesField(key: string): boolean;
+  /** The engine's part of the analytics (analytics-part.ts), over every contact. */
+  part(req: AnalyticsPartRequest): Promise<AnalyticsPart>;
+  /** Members' ids per value of a text field, for the labels (`labelSamples`). */
+  labelSamples(
+    segmentId: string,
+    field: string,
+    values: readonly string[],
+    now: number,
+  ): Promise<[string, string[]][]>;
+}
+
+/** The analytics of one engine on this thread. */
+export function oneEngine(engine: Engine): AnalyticsEngine {
+  return {
+    segment: (id) => engine.segment(id),
+    storesField: (key) => engine.contacts.columns.has(key),
+    part: async (req) => analyticsPart(engine, req),
+    labelSamples: async (segmentId, field, values, now) =>
+      labelSamples(engine, segmentId, field, values, now),
+  };
+}
+
 export interface SegmentAnalyticsArgs {
   store: Store;
   ws: string;
-  engine: Engine;
+  engine: Engine | AnalyticsEngine;
   segmentId: string;
   /** Workspace time zone (IANA): days, months and the 30-day window are read in it. */
   timeZone: string;
@@ -144,12 +181,14 @@ export class AnalyticsError extends Error {
 }
 
 export const ANALYTICS_DEFAULTS = { days: 30, maxDays: 365, top: 10, maxTop: 100 } as const;
-export const ENGAGEMENT_WINDOW_DAYS = 30;
+export { ENGAGEMENT_WINDOW_DAYS };
+
 const CHANGES_PAGE = 10_000;
 const _DAY_MS = 86_400_000;
 
 export async function segmentAnalytics(args: SegmentAnalyticsArgs): Promise<SegmentAnalytics> {
-  const { engine, segmentId, timeZone, now } = args;
+  const { segmentId, timeZone, now } = args;
+  const engine = args.engine instanceof Engine ? oneEngine(args.engine) : args.engine;
   if (!isValidTimeZone(timeZone)) {
     throw new AnalyticsError("invalid", `unknown time zone "${timeZone}"`, "timeZone");
   }
@@ -159,40 +198,50 @@ export async function segmentAnalytics(args: SegmentAnalyticsArgs): Promise<Segm
   if (args.overlapWith !== undefined && engine.segment(args.overlapWith) === undefined) {
     throw new AnalyticsError("invalid", `unknown segment "${args.overlapWith}"`, "overlapWith");
   }
-  if (args.breakdownField !== undefined && !engine.contacts.columns.has(args.breakdownField)) {
+  if (args.breakdownField !== undefined && !engine.storesField(args.breakdownField)) {
     throw new AnalyticsError("invalid", `unknown field "${args.breakdownField}"`, "breakdownField");
   }
   const days = clampInt(args.days, ANALYTICS_DEFAULTS.days, ANALYTICS_DEFAULTS.maxDays, "days");
   const top = clampInt(args.top, ANALYTICS_DEFAULTS.top, ANALYTICS_DEFAULTS.maxTop, "top");
 
-  const members = membersAt(engine, segmentId, now);
-  const total = engine.contactCount;
   const createdAt =
     args.createdAt !== undefined
       ? args.createdAt
       : ((await args.store.workspace(args.ws).segments.get(segmentId))?.created_at ?? null);
   const history = await dailyHistory(args.store, args.ws, segmentId, timeZone, now, days);
+  const missing = daysBeforeCreation(history, createdAt);
+  const part = await engine.part({
+    segmentId,
+    now,
+    timeZone,
+    ...(args.breakdownField !== undefined ? { breakdownField: args.breakdownField } : {}),
+    ...(args.overlapWith !== undefined ? { overlapWith: args.overlapWith } : {}),
+    ...(missing > 0
+      ? { rebuild: { days: { ends: history.ends, dayStart: history.dayStart }, n: missing } }
+      : {}),
+  });
+  const size = part.size;
+  const total = part.total;
   const out: SegmentAnalytics = {
-    size: members.count,
-    share: total === 0 ? 0 : members.count / total,
+    size,
+    share: total === 0 ? 0 : size / total,
     total_contacts: total,
     daily: history.points,
-    history: beforeCreation(engine, segmentId, history, createdAt, timeZone),
-    engagement: engagement(engine, members.bits, timeZone, now),
+    history: beforeCreation(history, createdAt, timeZone, missing, part.rebuilt),
+    engagement: engagementOf(part.engagement),
   };
-  if (args.breakdownField !== undefined) {
-    const b = breakdown(engine, members.bits, args.breakdownField, timeZone, top);
-    out.breakdown = await withLabels(args.store, args.ws, engine, members.bits, b);
+  if (args.breakdownField !== undefined && part.breakdown) {
+    const b = ranked(args.breakdownField, part.breakdown, top);
+    out.breakdown = await withLabels(args.store, args.ws, engine, segmentId, now, b);
   }
-  if (args.overlapWith !== undefined) {
-    const other = membersAt(engine, args.overlapWith, now);
-    const both = intersectionCount(members.bits, other.bits);
+  if (args.overlapWith !== undefined && part.overlap) {
+    const { size: other, both } = part.overlap;
     out.overlap = {
       segment_id: args.overlapWith,
-      size: other.count,
+      size: other,
       both,
-      share_of_this: members.count === 0 ? 0 : both / members.count,
-      share_of_other: other.count === 0 ? 0 : both / other.count,
+      share_of_this: size === 0 ? 0 : both / size,
+      share_of_other: other === 0 ? 0 : both / other,
     };
   }
   return out;
@@ -203,53 +252,6 @@ function clampInt(v: number | undefined, dflt: number, max: number, path: string
   if (!Number.isInteger(v) || v < 1)
     throw new AnalyticsError("invalid", `${path}: expected a whole number ≥ 1`, path);
   return Math.min(v, max);
-}
-
-// ---------------------------------------------------------------- membership
-
-interface Members {
-  count: number;
-  /** By dense contact index; only live contacts are set. */
-  bits: Bitset;
-}
-
-/**
- * A segment's members at `now`: the engine's maintained membership when it is exact at
- * that instant (the usual case: `now` is the engine's clock), else a from-scratch
- * evaluation at `now`.
- */
-function membersAt(engine: Engine, segmentId: string, now: number): Members {
-  let m = engine.members(segmentId);
-  if (engine.now !== now) m = engine.members(segmentId, now);
-  return { count: m.count, bits: bitsOf(engine, m) };
-}
-
-/** The engine's memberships carry their bitset (`BitsetMembership.bits`); otherwise build one from the ids. */
-function bitsOf(engine: Engine, m: Membership): Bitset {
-  const bits = (m as { bits?: unknown }).bits;
-  if (bits instanceof Bitset) return bits;
-  const b = new Bitset(engine.contacts.alive.size);
-  for (const id of m.ids()) {
-    const i = engine.contacts.index(id);
-    if (i !== undefined) b.set(i);
-  }
-  return b;
-}
-
-function popcount(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-function intersectionCount(a: Bitset, b: Bitset): number {
-  const n = Math.min(a.words.length, b.words.length);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const w = a.words[i] & b.words[i];
-    if (w !== 0) count += popcount(w);
-  }
-  return count;
 }
 
 // ---------------------------------------------------------------- daily history
@@ -318,17 +320,24 @@ interface LoggedDays extends DayEnds {
   points: DailyPoint[];
 }
 
+/** How many days of `logged` ended before the segment was created (they carry no log). */
+function daysBeforeCreation(logged: LoggedDays, createdAt: number | null): number {
+  if (createdAt === null || !Number.isFinite(createdAt)) return 0;
+  const n = logged.ends.findIndex((end) => end >= createdAt);
+  return n === -1 ? logged.points.length : n;
+}
+
 /**
  * The days of `logged` that ended before the segment was created carry no log: their
- * sizes are recomputed from the rule where it allows (history-rebuild.ts), and set to
- * null otherwise. Returns how `daily` was filled.
+ * sizes are the ones recomputed from the rule where it allows (`rebuilt`,
+ * history-rebuild.ts), and null otherwise. Returns how `daily` was filled.
  */
 function beforeCreation(
-  engine: Engine,
-  segmentId: string,
   logged: LoggedDays,
   createdAt: number | null,
   tz: string,
+  missing: number,
+  rebuilt: Rebuilt | undefined,
 ): HistorySource {
   const { points } = logged;
   const firstKnown = () => points.find((p) => p.size !== null)?.date ?? null;
@@ -336,13 +345,9 @@ function beforeCreation(
     return { logged_since: null, before: "none", starts_on: firstKnown(), reason: null };
   }
   const loggedSince = DateTime.fromMillis(createdAt, { zone: tz }).toFormat("yyyy-MM-dd");
-  // Day k has a log when it ends at or after the creation instant.
-  const n = logged.ends.findIndex((end) => end >= createdAt);
-  const missing = n === -1 ? points.length : n;
-  if (missing === 0) {
+  if (missing === 0 || !rebuilt) {
     return { logged_since: loggedSince, before: "none", starts_on: firstKnown(), reason: null };
   }
-  const rebuilt = rebuildHistory(engine, segmentId, logged, missing);
   const unknown = (k: number) => ({ date: points[k].date, size: null, entered: null, exited: null });
   if (!("days" in rebuilt)) {
     for (let k = 0; k < missing; k++) points[k] = unknown(k);
@@ -355,92 +360,23 @@ function beforeCreation(
   return { logged_since: loggedSince, before: "rule", starts_on: firstKnown(), reason: rebuilt.reason };
 }
 
-/**
- * Over the members, the events of the last 30 days (`now − 30d < t ≤ now`, calendar
- * days in the zone, as the rule window `in_last: "30d"`): opens, clicks and orders
- * counted, the numeric `amount` of those orders summed per `currency`, and how many
- * members did each at least once.
- */
-function engagement(engine: Engine, members: Bitset, tz: string, now: number): Engagement {
-  const lo = shift(now, { n: ENGAGEMENT_WINDOW_DAYS, unit: "d" }, -1, tz);
-  const opened = windowed(engine.events.tables.get("email_opened"), lo, now);
-  const clicked = windowed(engine.events.tables.get("email_clicked"), lo, now);
-  const orders = engine.events.tables.get("order_placed");
-  const ordered = windowed(orders, lo, now);
-  const amount = orders?.props.get("amount");
-  const currency = orders?.props.get("currency");
-  // Per currency code (-1: none), the sum and the orders counted in it.
-  const sums = new Map<number, { amount: number; orders: number }>();
-  const out: Engagement = {
+/** The engagement as answered: revenue rounded, largest amount first. */
+function engagementOf(e: EngagementPart): Engagement {
+  const { revenue, ...counts } = e;
+  return {
     window_days: ENGAGEMENT_WINDOW_DAYS,
-    opens: 0,
-    clicks: 0,
-    orders: 0,
-    revenue_by_currency: [],
-    contacts_opened: 0,
-    contacts_clicked: 0,
-    contacts_ordered: 0,
-  };
-  forEachMember(members, (i) => {
-    const o = opened(i);
-    if (o[1] > o[0]) {
-      out.opens += o[1] - o[0];
-      out.contacts_opened++;
-    }
-    const c = clicked(i);
-    if (c[1] > c[0]) {
-      out.clicks += c[1] - c[0];
-      out.contacts_clicked++;
-    }
-    const r = ordered(i);
-    if (r[1] > r[0]) {
-      out.orders += r[1] - r[0];
-      out.contacts_ordered++;
-      if (amount) {
-        for (let s = r[0]; s < r[1]; s++) {
-          const v = amount.numAt(s);
-          if (!Number.isFinite(v)) continue;
-          const code = currency ? currency.strAt(s) : -1;
-          const sum = sums.get(code);
-          if (sum) {
-            sum.amount += v;
-            sum.orders++;
-          } else sums.set(code, { amount: v, orders: 1 });
-        }
-      }
-    }
-  });
-  const dict = engine.events.dict;
-  out.revenue_by_currency = [...sums]
-    .map(([code, sum]) => ({
-      currency: code < 0 ? null : currencyLabel(dict.values[code]),
-      // Sums of decimal amounts carry binary noise (100.1 + 0.2 = 100.29999999999998).
-      amount: Math.round(sum.amount * 1e6) / 1e6,
-      orders: sum.orders,
-    }))
-    .sort(
-      (a, b) =>
-        b.amount - a.amount ||
-        (a.currency === null ? 1 : b.currency === null ? -1 : a.currency < b.currency ? -1 : 1),
-    );
-  return out;
-}
-
-/** Rules see event text in lower case; currency codes (ISO 4217) are shown in upper case. */
-function currencyLabel(v: string): string {
-  return /^[a-z]{3}$/.test(v) ? v.toUpperCase() : v;
-}
-
-const EMPTY: [number, number] = [0, 0];
-
-/** For a contact, the slots [from, to) of its events with `lo < t ≤ hi` (blocks are sorted by time). */
-function windowed(table: EventTable | undefined, lo: number, hi: number): (i: number) => [number, number] {
-  if (!table) return () => EMPTY;
-  return (i) => {
-    if (i >= table.len.length) return EMPTY;
-    const n = table.len[i];
-    if (n === 0) return EMPTY;
-    const s = table.start[i];
-    return [upperBound(table.times, s, s + n, lo), upperBound(table.times, s, s + n, hi)];
+    ...counts,
+    revenue_by_currency: revenue
+      .map(([currency, amount, orders]) => ({
+        currency,
+        // Sums of decimal amounts carry binary noise (100.1 + 0.2 = 100.29999999999998).
+        amount: Math.round(amount * 1e6) / 1e6,
+        orders,
+      }))
+      .sort(
+        (a, b) =>
+          b.amount - a.amount ||
+          (a.currency === null ? 1 : b.currency === null ? -1 : a.currency < b.currency ? -1 : 1),
+      ),
   };
 }

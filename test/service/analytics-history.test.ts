@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_REBUILT_DAYS } from "../../src/engine/history-rebuild.ts";
 import { type ContactInput, Engine, type EventInput } from "../../src/engine/index.ts";
 import { segmentAnalytics } from "../../src/service/analytics.ts";
-import { MAX_REBUILT_DAYS } from "../../src/service/history-rebuild.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 
 const TZ = "UTC";

@@ -4,6 +4,7 @@
  * today's engine, unchanged, over the contacts of its partitions.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { analyticsPart, labelSamples } from "../analytics-part.ts";
 import { contactFacts, engineStats, searchIds } from "../contact-facts.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { Engine, type RankedQuery, type StoredContact } from "../engine.ts";
@@ -189,6 +190,10 @@ function answer(r: WorkerRequest): Answer | Promise<Answer> {
       return ok(r, { count: engine.contacts.undeclared.has(r.key) ? 1 : 0 });
     case "event-types":
       return ok(r, { eventTypes: eventTypes(engine) });
+    case "analytics":
+      return ok(r, { analytics: analyticsPart(engine, r.req) });
+    case "label-samples":
+      return ok(r, { samples: labelSamples(engine, r.segment, r.field, r.values, r.at) });
     case "drop-segment":
       engine.removeSegment(r.segment);
       return ok(r);

@@ -25,6 +25,7 @@ import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { EventNode, RuleNode } from "../../rules/schema.ts";
 import { startWorker } from "../../worker-thread.ts";
+import { type AnalyticsPart, type AnalyticsPartRequest, mergeAnalyticsParts } from "../analytics-part.ts";
 import type { ContactFacts, EngineStats, FactsWanted } from "../contact-facts.ts";
 import { FieldValueError } from "../contact-values.ts";
 import { checkId } from "../contacts.ts";
@@ -620,6 +621,43 @@ export class PartitionedEngine {
   /** Whether any worker's contacts hold values under `key` that no field declares. */
   async holdsUndeclared(key: string): Promise<boolean> {
     return counted(await all(this.links.map((l) => l.request({ op: "undeclared", key })))) > 0;
+  }
+
+  /** Whether contacts hold values of this field: a stored field, built-in or custom (not a computed one). */
+  storesField(key: string): boolean {
+    return this.local.contacts.columns.has(key);
+  }
+
+  /** A segment's analytics part (analytics-part.ts) over every worker, added up. */
+  async analyticsPart(req: AnalyticsPartRequest): Promise<AnalyticsPart> {
+    const replies = await all(this.links.map((l) => l.request({ op: "analytics", req })));
+    return mergeAnalyticsParts(replies.map((r) => r.analytics!));
+  }
+
+  /** Members' ids per value of a text field, every worker's samples together (`labelSamples`). */
+  async labelSamples(
+    segmentId: string,
+    field: string,
+    values: readonly string[],
+    at?: number,
+  ): Promise<[string, string[]][]> {
+    const body: Body = {
+      op: "label-samples",
+      segment: segmentId,
+      field,
+      values: [...values],
+      at: at ?? this.clock.now(),
+    };
+    const replies = await all(this.links.map((l) => l.request(body)));
+    const byValue = new Map<string, string[]>();
+    for (const r of replies) {
+      for (const [v, ids] of r.samples ?? []) {
+        const list = byValue.get(v);
+        if (list) list.push(...ids);
+        else byValue.set(v, [...ids]);
+      }
+    }
+    return [...byValue];
   }
 
   /** The event types held, as one engine holding every worker's events answers them. */

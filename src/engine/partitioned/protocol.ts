@@ -7,6 +7,7 @@
 import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
+import type { AnalyticsPart, AnalyticsPartRequest } from "../analytics-part.ts";
 import type { ContactFacts, EngineStats } from "../contact-facts.ts";
 import type { Override, StoredContact, WriteOptions } from "../engine.ts";
 import type { EventTypeInfo } from "../event-types.ts";
@@ -83,6 +84,10 @@ export type WorkerRequest = { id: number; now: number } & (
   /** Whether contacts hold values under `key` that no field declares (`count` 1 or 0). */
   | { op: "undeclared"; key: string }
   | { op: "event-types" }
+  /** This worker's part of a segment's analytics (analytics-part.ts). */
+  | { op: "analytics"; req: AnalyticsPartRequest }
+  /** Members' ids per value of a text field, for the analytics' labels (`labelSamples`). */
+  | { op: "label-samples"; segment: string; field: string; values: string[]; at: number }
   /** The worker's engine written to `path` (snapshot.ts); the reply's `count` is its bytes. */
   | { op: "save"; path: string; layout: WorkerLayout }
   /**
@@ -166,6 +171,8 @@ export type WorkerReply =
       counts?: number[];
       stats?: EngineStats;
       eventTypes?: EventTypeInfo[];
+      analytics?: AnalyticsPart;
+      samples?: [string, string[]][];
       entered?: string[];
       exited?: string[];
     }

@@ -18,8 +18,7 @@ import type { ContactInput, EventInput, MembershipChange } from "../../engine/ty
 import type { ComputedDefinition } from "../../rules/computed.ts";
 import type { FieldDef, FieldRegistry } from "../../rules/fields.ts";
 import type { RuleNode } from "../../rules/schema.ts";
-import type { SegmentAnalytics } from "../analytics.ts";
-import { ApiError } from "../errors.ts";
+import { type SegmentAnalytics, segmentAnalytics } from "../analytics.ts";
 import type { AnalyticsRequest, MemberSet, WorkspaceEngine } from "./port.ts";
 
 /** The workers' answer as a member set: its ids, looked up through a set built when first asked. */
@@ -108,8 +107,17 @@ export class WorkersWorkspaceEngine implements WorkspaceEngine {
   eventTypes(): Promise<EventTypeInfo[]> {
     return this.pe.eventTypes();
   }
-  async analytics(_req: AnalyticsRequest): Promise<SegmentAnalytics> {
-    throw new ApiError("unavailable", "segment analytics are not computed on engine workers yet");
+  analytics(req: AnalyticsRequest): Promise<SegmentAnalytics> {
+    const pe = this.pe;
+    return segmentAnalytics({
+      ...req,
+      engine: {
+        segment: (id) => pe.segment(id),
+        storesField: (key) => pe.storesField(key),
+        part: (r) => pe.analyticsPart(r),
+        labelSamples: (segmentId, field, values, now) => pe.labelSamples(segmentId, field, values, now),
+      },
+    });
   }
   stats(): Promise<EngineStats> {
     return this.pe.stats();

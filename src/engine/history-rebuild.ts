@@ -16,11 +16,12 @@
  * not kept) or a condition of another kind makes the days unknown, with the reason.
  * Contacts count from their `created_at` on; contacts deleted since are not known.
  */
-import { Bitset } from "../engine/bitset.ts";
-import type { Engine } from "../engine/engine.ts";
-import { windowRange } from "../engine/moving.ts";
-import type { Membership } from "../engine/types.ts";
+
 import type { RuleNode, Window } from "../rules/schema.ts";
+import { Bitset } from "./bitset.ts";
+import type { Engine } from "./engine.ts";
+import { windowRange } from "./moving.ts";
+import type { Membership } from "./types.ts";
 
 /** The day ends of an analytics range. */
 export interface DayEnds {
