@@ -35,19 +35,7 @@ export async function missingChanges(
   for (const id of engine.segmentIds()) {
     const members = engine.members(id);
     if (logged === null) {
-      const set = new Set<string>();
-      let cursor: string | null | undefined;
-      do {
-        const page = await store
-          .workspace(ws)
-          .changes.logged(id, { limit: 10_000, ...(cursor ? { cursor } : {}) });
-        for (const c of page.data) set.add(c);
-        cursor = page.next_cursor;
-      } while (cursor);
-      for (const c of members.ids()) {
-        if (!set.delete(c)) missing.push({ segment_id: id, contact_id: c, change: "entered", at });
-      }
-      for (const c of set) missing.push({ segment_id: id, contact_id: c, change: "exited", at });
+      await missingOf(store, ws, id, members.ids(), at, missing);
       continue;
     }
     const log = logged.get(id);
@@ -70,6 +58,53 @@ export async function missingChanges(
     for (const c of exited) missing.push({ segment_id: id, contact_id: c, change: "exited", at });
   }
   return missing;
+}
+
+/** What the changes of `missingOnWorkers` are computed from: the engine workers' memberships. */
+export interface MembershipSource {
+  segmentIds(): string[];
+  /** A segment's members now, in any order. */
+  memberIds(segmentId: string): Promise<string[]>;
+}
+
+/**
+ * `missingChanges` for the engine on worker threads, at `at` (the instant the workers
+ * stand at): the log queried segment by segment, the members compared by id.
+ */
+export async function missingOnWorkers(
+  source: MembershipSource,
+  at: number,
+  store: Store,
+  ws: string,
+): Promise<ChangeInput[]> {
+  const missing: ChangeInput[] = [];
+  for (const id of source.segmentIds())
+    await missingOf(store, ws, id, await source.memberIds(id), at, missing);
+  return missing;
+}
+
+/** One segment's missing changes by contact id, its logged members read from the store; appended to `out`. */
+async function missingOf(
+  store: Store,
+  ws: string,
+  segmentId: string,
+  members: readonly string[],
+  at: number,
+  out: ChangeInput[],
+): Promise<void> {
+  const set = new Set<string>();
+  let cursor: string | null | undefined;
+  do {
+    const page = await store
+      .workspace(ws)
+      .changes.logged(segmentId, { limit: 10_000, ...(cursor ? { cursor } : {}) });
+    for (const c of page.data) set.add(c);
+    cursor = page.next_cursor;
+  } while (cursor);
+  for (const c of members) {
+    if (!set.delete(c)) out.push({ segment_id: segmentId, contact_id: c, change: "entered", at });
+  }
+  for (const c of set) out.push({ segment_id: segmentId, contact_id: c, change: "exited", at });
 }
 
 /** A segment's members as a bitset of engine indexes with room for `size` (the engine's own, a copy: callers may change it). */

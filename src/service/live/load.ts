@@ -7,8 +7,9 @@
  */
 
 import { Engine, type StoredContact } from "../../engine/index.ts";
+import type { SegmentKind } from "../../engine/segments.ts";
 import { SnapshotUnusable } from "../../engine/snapshot-io.ts";
-import type { Clock } from "../../engine/types.ts";
+import type { Clock, EventInput } from "../../engine/types.ts";
 import { ComputedDefinition } from "../../rules/computed.ts";
 import type { RuleNode } from "../../rules/schema.ts";
 import { segmentRefs } from "../../rules/validate.ts";
@@ -133,21 +134,7 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
           "every read answers the repaired values",
       );
     }
-    engine.loadSegments(
-      dependencyOrder(await repos.segments.list()).map((s) => ({
-        id: s.id,
-        kind: s.kind,
-        ...(s.kind === "dynamic" ? { rule: s.rule } : {}),
-      })),
-    );
-    let n = 0;
-    for await (const page of repos.members.stream()) {
-      const bySegment = new Map<string, typeof page>();
-      for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
-      for (const [seg, members] of bySegment) engine.loadMembers(seg, members);
-      n += page.length;
-      opts.onProgress?.("members", n);
-    }
+    await loadDefinitions(store, ws, engine, opts.onProgress);
     // The segments whose memberships are computed: those the snapshot's state cannot answer, or all.
     const computed = restored?.restoreMaintained() ?? null;
     opts.onProgress?.("segments", computed ?? engine.segmentIds().length);
@@ -162,25 +149,78 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
   return { engine, logged: restored !== null ? Promise.resolve(restored.logged) : (bulk?.logged ?? null) };
 }
 
-/** Contacts then events, page by page, where the store has no bulk read. */
-async function streamRows(
+/**
+ * What a load fills: one engine, or the engine workers (src/engine/partitioned), whose
+ * steps are promises. Events are loaded unfinished until `finishLoad`.
+ */
+export interface LoadTarget {
+  loadContacts(rows: StoredContact[]): void | Promise<void>;
+  loadEvents(rows: EventInput[]): void | Promise<void>;
+  finishLoad(): void | Promise<void>;
+  loadSegments(defs: { id: string; kind: SegmentKind; rule?: unknown }[]): void | Promise<void>;
+  loadMembers(
+    segmentId: string,
+    members: { contact_id: string; action: "added" | "removed"; expires_at?: number | null }[],
+  ): void | Promise<void>;
+}
+
+/** One engine as a load's target. */
+function engineTarget(engine: Engine): LoadTarget {
+  return {
+    loadContacts: (rows) => engine.loadContacts(rows),
+    loadEvents: (rows) => engine.loadEvents(rows, { finish: false }),
+    finishLoad: () => engine.finishLoad(),
+    loadSegments: (defs) => engine.loadSegments(defs),
+    loadMembers: (segmentId, members) => engine.loadMembers(segmentId, members),
+  };
+}
+
+/** Contacts then events, page by page, where the store has no bulk read (and for the engine workers). */
+export async function streamRows(
   store: Store,
   ws: string,
-  engine: Engine,
+  target: Engine | LoadTarget,
   onProgress: LoadOptions["onProgress"],
 ): Promise<void> {
+  const to = target instanceof Engine ? engineTarget(target) : target;
   const repos = store.workspace(ws);
   let n = 0;
   for await (const page of repos.contacts.stream()) {
-    engine.loadContacts(page.map(engineContact));
+    await to.loadContacts(page.map(engineContact));
     n += page.length;
     onProgress?.("contacts", n);
   }
   n = 0;
   for await (const page of repos.events.stream()) {
-    engine.loadEvents(page.map(engineEvent), { finish: false });
+    await to.loadEvents(page.map(engineEvent));
     n += page.length;
     onProgress?.("events", n);
   }
-  engine.finishLoad();
+  await to.finishLoad();
+}
+
+/** The segments, in dependency order, then the static members and overrides. */
+export async function loadDefinitions(
+  store: Store,
+  ws: string,
+  target: Engine | LoadTarget,
+  onProgress: LoadOptions["onProgress"],
+): Promise<void> {
+  const to = target instanceof Engine ? engineTarget(target) : target;
+  const repos = store.workspace(ws);
+  await to.loadSegments(
+    dependencyOrder(await repos.segments.list()).map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      ...(s.kind === "dynamic" ? { rule: s.rule } : {}),
+    })),
+  );
+  let n = 0;
+  for await (const page of repos.members.stream()) {
+    const bySegment = new Map<string, typeof page>();
+    for (const m of page) bySegment.set(m.segment_id, [...(bySegment.get(m.segment_id) ?? []), m]);
+    for (const [seg, members] of bySegment) await to.loadMembers(seg, members);
+    n += page.length;
+    onProgress?.("members", n);
+  }
 }
