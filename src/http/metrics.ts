@@ -69,7 +69,7 @@ export class Metrics {
   });
   readonly engineReloads = new Counter({
     name: "slice_engine_reloads_total",
-    help: "Workspace engines rebuilt from the store while running, by reason (apply_failed: a committed write failed to apply)",
+    help: "Workspace engines rebuilt from the store while running, by reason (apply_failed: a committed write failed to apply; not_on_workers: a workspace moved from the engine workers to one thread)",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

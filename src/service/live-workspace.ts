@@ -8,7 +8,9 @@
  * rebuilt from the store the same way (fail closed), rather than go on without it.
  */
 
-import type { Engine, MembershipChange } from "../engine/index.ts";
+import { Engine, type MembershipChange } from "../engine/index.ts";
+import type { ChangeSet } from "../engine/partitioned/change-batch.ts";
+import { NotOnWorkers, type PartitionedEngine } from "../engine/partitioned/partitioned-engine.ts";
 import type { PendingSnapshot } from "../engine/snapshot-io.ts";
 import type { Clock } from "../engine/types.ts";
 import type {
@@ -23,10 +25,12 @@ import type {
 } from "../store/types.ts";
 import { LocalWorkspaceEngine } from "./engine-port/local.ts";
 import type { WorkspaceEngine } from "./engine-port/port.ts";
+import { WorkersWorkspaceEngine } from "./engine-port/workers.ts";
 import { ApiError } from "./errors.ts";
 import { ApplyQueue } from "./live/apply-queue.ts";
 import { fromLog } from "./live/changes.ts";
 import {
+  acceptedEvents,
   type ContactKey,
   type ContactMatch,
   checkEventInputs,
@@ -34,6 +38,7 @@ import {
   eventBatch,
 } from "./live/event-batch.ts";
 import { type LoadOptions, type LoadPhase, loadEngine } from "./live/load.ts";
+import { type LoadedWorkers, loadOnWorkers } from "./live/load-workers.ts";
 import { type LogHooks, type LogTimer, PendingLog } from "./live/pending-log.ts";
 import {
   commitEventRound,
@@ -63,10 +68,15 @@ export interface OpenOptions extends LogHooks {
   logTimer?: LogTimer;
   /** A snapshot file to start from (docs/operations.md, "Snapshots"); when it cannot serve, the store is read. */
   snapshot?: LoadOptions["snapshot"];
+  /**
+   * The engine split over this many worker threads and partitions (docs/cluster.md,
+   * "Every core"). A workspace with a rank or quintile segment stays on this thread.
+   */
+  workers?: { count: number; partitions?: number };
 }
 
 /** Why a workspace's engine was rebuilt from its store while running. */
-export type ReloadReason = "apply_failed";
+export type ReloadReason = "apply_failed" | "not_on_workers";
 
 export interface IngestResult extends EventInsertResult {
   changes: MembershipChange[];
@@ -98,6 +108,7 @@ export class LiveWorkspace {
     engine: Engine,
     private readonly clock: Clock,
     private readonly opts: OpenOptions,
+    split: PartitionedEngine | null = null,
   ) {
     this.log = new PendingLog(
       store,
@@ -108,16 +119,69 @@ export class LiveWorkspace {
       () => this.logPending(),
       opts.logTimer,
     );
-    this.attach(engine);
+    this.attach(engine, split);
     if (opts.onReload) this.reloadListeners.push(opts.onReload);
   }
 
-  private attach(engine: Engine): void {
+  private attach(engine: Engine, split: PartitionedEngine | null): void {
     this.core = engine;
+    this.split = split;
+    if (split) {
+      this.currentPort = new WorkersWorkspaceEngine(
+        split,
+        (changes) => {
+          if (split === this.split) for (const c of changes) this.log.add(c);
+        },
+        engine,
+      );
+      return;
+    }
+    this.currentPort = this.localPort;
     engine.onChange((c) => {
       // An engine replaced by a reload may still be held by a reader: its changes are not the log's.
       if (engine === this.core) this.log.add(c);
     });
+  }
+
+  /**
+   * The engine workers, when the workspace runs on them: `core` is then only the
+   * directory of contacts' ids, emails and external ids (no segments, no events).
+   */
+  private split: PartitionedEngine | null = null;
+  /** Writes sent to the workers, until their changes are in the log. */
+  private inflight: Promise<void> = Promise.resolve();
+
+  /** True when the workspace's engine runs on worker threads. */
+  get onWorkers(): boolean {
+    return this.split !== null;
+  }
+
+  /** Hands a workers' write's changes to the log once they come back; the write queue waits for them (`settled`). */
+  private track(set: Promise<ChangeSet>): Promise<MembershipChange[]> {
+    const split = this.split;
+    const done = set.then((cs) => {
+      const changes = cs.toArray();
+      if (split === this.split) for (const c of changes) this.log.add(c);
+      return changes;
+    });
+    // The chain never rejects: whoever sent the write handles its failure (`what`).
+    this.inflight = this.inflight.then(
+      () => done.then(noop, noop),
+      () => done.then(noop, noop),
+    );
+    return done;
+  }
+
+  /** Every applied write's changes are in the log (the workers' too). */
+  private async settled(): Promise<void> {
+    this.settle();
+    if (this.split) await this.inflight;
+  }
+
+  /** Moves membership to `t`; its changes reach the log. */
+  private async advance(t: number): Promise<void> {
+    if (this.split) await this.track(this.split.advanceTo(t));
+    else this.core.advanceTo(t);
   }
 
   /** Membership changes computed and not appended to the change log yet. */
@@ -125,10 +189,15 @@ export class LiveWorkspace {
     return this.log.size;
   }
 
-  /** What the use cases ask of the engine (engine-port/port.ts). */
-  readonly port: WorkspaceEngine = new LocalWorkspaceEngine(() => this.engine);
+  private readonly localPort: WorkspaceEngine = new LocalWorkspaceEngine(() => this.engine);
+  private currentPort!: WorkspaceEngine;
 
-  /** The workspace's engine, with every committed write applied. */
+  /** What the use cases ask of the engine (engine-port/port.ts), on this thread or on the workers. */
+  get port(): WorkspaceEngine {
+    return this.currentPort;
+  }
+
+  /** The workspace's engine on this thread, with every committed write applied (with workers: the directory). */
   get engine(): Engine {
     this.settle();
     return this.core;
@@ -142,6 +211,16 @@ export class LiveWorkspace {
   /** Rebuilds the engine from the store in bulk (streamed page by page), then reconciles the change log. */
   static async open(store: Store, ws: string, opts: OpenOptions = {}): Promise<LiveWorkspace> {
     const clock = opts.clock ?? { now: () => Date.now() };
+    if (opts.workers) {
+      const loaded = await LiveWorkspace.loadSplit(store, ws, clock, opts);
+      if (loaded) {
+        const live = new LiveWorkspace(store, ws, loaded.directory, clock, opts, loaded.engine);
+        await live.log.reconcileWith(loaded.missing);
+        live.log.clear();
+        live.indexContactKeys();
+        return live;
+      }
+    }
     const { engine, logged } = await loadEngine(store, ws, { ...opts, clock });
     const live = new LiveWorkspace(store, ws, engine, clock, opts);
     await live.log.reconcile(engine, logged);
@@ -149,6 +228,49 @@ export class LiveWorkspace {
     live.log.clear();
     live.indexContactKeys();
     return live;
+  }
+
+  /**
+   * The workspace loaded into engine workers with its directory, or null when it has a
+   * segment the workers cannot maintain (a rank or quintile condition): it then runs
+   * on this thread.
+   */
+  private static async loadSplit(
+    store: Store,
+    ws: string,
+    clock: Clock,
+    opts: OpenOptions,
+  ): Promise<(LoadedWorkers & { directory: Engine }) | null> {
+    const directory = new Engine({
+      clock,
+      ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      defaultSegments: false,
+    });
+    try {
+      const loaded = await loadOnWorkers(store, ws, {
+        clock,
+        ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        workers: opts.workers!.count,
+        ...(opts.workers!.partitions !== undefined ? { partitions: opts.workers!.partitions } : {}),
+        directory,
+      });
+      return { ...loaded, directory };
+    } catch (e) {
+      if (!(e instanceof NotOnWorkers)) throw e;
+      (opts.warn ?? ((l: string) => process.emitWarning(l)))(
+        `workspace ${ws}: runs on one thread, not on the engine workers: ${e.message}`,
+      );
+      return null;
+    }
+  }
+
+  /** Stops the engine workers, if any (the process is leaving). */
+  async close(): Promise<void> {
+    const split = this.split;
+    if (!split) return;
+    await this.inflight;
+    await split.close();
   }
 
   /** Tells `listener` each time the engine is rebuilt from the store while running. */
@@ -192,6 +314,21 @@ export class LiveWorkspace {
     }
     try {
       this.applies.drop();
+      if (this.split) {
+        const old = this.split;
+        await this.inflight.catch(() => undefined);
+        const loaded = await LiveWorkspace.loadSplit(this.store, this.ws, this.clock, this.opts);
+        if (loaded) {
+          this.attach(loaded.directory, loaded.engine);
+          await this.log.reconcileWith(loaded.missing);
+          this.log.clear();
+          this.generation++;
+          this.indexContactKeys();
+          await old.close().catch(() => undefined);
+          return;
+        }
+        await old.close().catch(() => undefined);
+      }
       const { engine, logged } = await loadEngine(this.store, this.ws, {
         clock: this.clock,
         ...(this.opts.timeZone ? { timeZone: this.opts.timeZone } : {}),
@@ -199,7 +336,7 @@ export class LiveWorkspace {
       });
       // Reconciled before it is attached: no reader moves it meanwhile.
       await this.log.reconcile(engine, logged);
-      this.attach(engine);
+      this.attach(engine, null);
       // The replaced engine's changes: the reconciled log supersedes them.
       this.log.clear();
       this.generation++;
@@ -302,8 +439,8 @@ export class LiveWorkspace {
       return;
     }
     // A throw from here to the commit fails the round with nothing committed (drain).
-    this.settle();
-    this.core.advanceTo(now);
+    await this.settled();
+    await this.advance(now);
     const pending = group.some((r) => r.flush) || this.log.due(now) ? this.log.take() : [];
     let written: LogWritten | null = null;
     const outcomes: BatchOutcome<unknown>[] = [];
@@ -345,13 +482,18 @@ export class LiveWorkspace {
   private async commitRound(group: WriteRequest[], now: number): Promise<void> {
     const flush = group.some((r) => r.flush);
     if (flush) {
-      this.settle();
-      this.core.advanceTo(now);
+      await this.settled();
+      await this.advance(now);
     }
     const pending = flush || this.log.full ? this.log.take() : [];
     const advance = () => {
       try {
-        this.core.advanceTo(now);
+        // The workers' move is waited for by the next round that logs (`settled`).
+        if (this.split) {
+          this.track(this.split.advanceTo(now)).catch((e: unknown) =>
+            this.warn(`workspace ${this.ws}: moving the engine workers to now failed: ${String(e)}`),
+          );
+        } else this.core.advanceTo(now);
       } catch (e) {
         // The round is in the store's hands and commits regardless; the next round advances again.
         this.warn(`workspace ${this.ws}: moving the engine to now failed: ${String(e)}`);
@@ -386,6 +528,19 @@ export class LiveWorkspace {
       return;
     }
     const live = this;
+    if (req.events !== null && this.split) {
+      // Sent to the workers now (they apply it off this thread), acknowledged once its
+      // changes are back, so that what the acknowledgement says holds on every read after.
+      try {
+        await req.apply(o.value);
+      } catch (e) {
+        req.reject(e);
+        this.failedApply("an event batch was", e);
+        return;
+      }
+      req.resolve({ result: o.value, changes: [] });
+      return;
+    }
     if (req.events !== null) {
       let raw: ChangeInput[] = [];
       let failure: unknown = null;
@@ -412,12 +567,21 @@ export class LiveWorkspace {
     }
     let raw: ChangeInput[];
     try {
-      this.settle();
+      await this.settled();
       this.generation++;
       const before = this.log.size;
       await req.apply(o.value);
       raw = this.log.addedSince(before);
     } catch (e) {
+      if (e instanceof NotOnWorkers && this.split) {
+        // The workers cannot hold what was committed (a rank segment): the workspace
+        // moves to this thread, loaded from the store, which has the write; its changes
+        // are logged by the reload's reconciliation.
+        this.reloadReason = "not_on_workers";
+        await this.reload();
+        req.resolve({ result: o.value, changes: [] });
+        return;
+      }
       req.reject(e);
       this.failedApply("a write was", e);
       return;
@@ -455,12 +619,21 @@ export class LiveWorkspace {
     opts: { named?: readonly (ContactMatch | null)[]; found?: Int32Array } = {},
   ): Promise<IngestResult> {
     checkEventInputs(batch);
-    const { check, apply } = eventBatch(
+    const { check, apply: applyHere } = eventBatch(
       batch,
       opts,
       () => this.core,
       () => this.generation,
     );
+    // On the workers the events go to the workers that hold their contacts; `core` is
+    // then the directory, which checks the contacts and holds no events.
+    let applied: MembershipChange[] = [];
+    const split = this.split;
+    const apply = split
+      ? async (r: EventInsertResult) => {
+          applied = await this.track(split.ingest(acceptedEvents(batch, r)));
+        }
+      : applyHere;
     const done = await new Promise<{ result: EventInsertResult; changes: MembershipChange[] }>(
       (resolve, reject) => {
         this.enqueue({
@@ -483,7 +656,7 @@ export class LiveWorkspace {
       items: result.items,
       // Read on demand: it waits for the batch to be applied.
       get changes() {
-        return done.changes;
+        return split ? applied : done.changes;
       },
     };
   }
@@ -552,7 +725,7 @@ export class LiveWorkspace {
 
   /** Writes the changes not logged yet. */
   async flush(): Promise<void> {
-    this.settle();
+    await this.settled();
     if (this.log.size === 0 && this.waiting.length === 0 && !this.draining) return;
     await new Promise<void>((resolve, reject) => this.enqueue(logOnlyRequest(resolve, reject)));
   }
@@ -569,6 +742,7 @@ export class LiveWorkspace {
     path: string,
     owner: SnapshotOwner,
   ): Promise<{ bytes: number; position: StorePosition; heldMs: number }> {
+    if (this.split) throw new Error("a workspace on engine workers is not written to a snapshot file yet");
     let pending: PendingSnapshot | null = null;
     let failure: unknown = null;
     let heldMs = 0;
@@ -596,11 +770,13 @@ export class LiveWorkspace {
 
   /** Moves membership to the clock's now (or `at`) and logs the time-driven changes (and any pending ones). */
   async tick(at = this.clock.now()): Promise<MembershipChange[]> {
-    this.settle();
+    await this.settled();
     const before = this.log.size;
-    this.engine.advanceTo(at);
+    await this.advance(at);
     const changes = this.log.addedSince(before).map(fromLog);
     await this.flush();
     return changes;
   }
 }
+
+function noop(): void {}

@@ -79,7 +79,10 @@ export class WorkspaceService {
       id: info.id,
       timeZone: info.time_zone,
       live,
-      engine: live.port,
+      // A reload may move the engine (to or from the workers): read through `live`.
+      get engine() {
+        return live.port;
+      },
       get registry() {
         return live.port.fields;
       },
@@ -101,6 +104,8 @@ export class WorkspaceService {
       onProgress?: (phase: string, rows: number) => void;
       /** The directory of snapshot files, when snapshots are on (docs/operations.md, "Snapshots"). */
       snapshotDir?: string;
+      /** The engine on worker threads (LiveWorkspace's `workers`). */
+      workers?: { count: number; partitions?: number };
     } = {},
   ): Promise<WorkspaceService> {
     const clock = opts.clock ?? { now: () => Date.now() };
@@ -109,6 +114,7 @@ export class WorkspaceService {
       clock,
       timeZone: info.time_zone,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.snapshotDir !== undefined
         ? { snapshot: { path: snapshotPath(opts.snapshotDir, info.id), owner: snapshotOwner(info) } }
         : {}),

@@ -146,6 +146,14 @@ async function all(pending: Promise<WorkerReply>[]): Promise<Extract<WorkerReply
   return (await Promise.all(pending)).map(settled);
 }
 
+/** What the engine workers do not do yet (a workspace that needs it runs on one thread). */
+export class NotOnWorkers extends FieldValueError {
+  constructor(message: string) {
+    super("rule", message);
+    this.name = "NotOnWorkers";
+  }
+}
+
 export class PartitionedEngine {
   /** An engine without contacts: what rules are checked against (fields, segments). */
   private readonly local: Engine;
@@ -218,8 +226,7 @@ export class PartitionedEngine {
   private segmentRule(rule: unknown, id: string): RuleNode {
     const node = this.validate(rule, id);
     if (relativeKeys(node).size > 0) {
-      throw new FieldValueError(
-        "rule",
+      throw new NotOnWorkers(
         "a segment with a rank or quintile condition is not maintained across engine workers yet",
       );
     }

@@ -7,7 +7,7 @@
  */
 import type { ContactFacts, EngineStats, FactsWanted } from "../../engine/contact-facts.ts";
 import type { EventTypeInfo } from "../../engine/event-types.ts";
-import type { ExplainNode, Override, SegmentDefinition, WriteOptions } from "../../engine/index.ts";
+import type { Engine, ExplainNode, Override, SegmentDefinition, WriteOptions } from "../../engine/index.ts";
 import type { ChangeSet } from "../../engine/partitioned/change-batch.ts";
 import type {
   PartitionedEngine,
@@ -37,10 +37,25 @@ class IdMemberSet implements MemberSet {
   }
 }
 
+/** A contact write's keys that identify it: what the directory keeps. */
+function identity(c: ContactInput): ContactInput {
+  return {
+    id: c.id,
+    ...(c.email !== undefined ? { email: c.email } : {}),
+    ...(c.external_id !== undefined ? { external_id: c.external_id } : {}),
+  };
+}
+
 export class WorkersWorkspaceEngine implements WorkspaceEngine {
+  /**
+   * `directory`: an engine on this thread without segments, holding every contact's id,
+   * email and external id (the workspace's identity lookups, live/event-batch.ts); each
+   * contact write is made to it too.
+   */
   constructor(
     private readonly pe: PartitionedEngine,
     private readonly onChanges: (changes: MembershipChange[]) => void,
+    private readonly directory?: Engine,
   ) {}
 
   private async changed(set: Promise<ChangeSet>): Promise<void> {
@@ -123,14 +138,20 @@ export class WorkersWorkspaceEngine implements WorkspaceEngine {
     return this.pe.stats();
   }
 
-  upsertContact(c: ContactInput, opts: WriteOptions): Promise<void> {
-    return this.changed(this.pe.upsertContact(c, opts));
+  async upsertContact(c: ContactInput, opts: WriteOptions): Promise<void> {
+    await this.changed(this.pe.upsertContact(c, opts));
+    // Once the workers took it: a write they refuse leaves the directory as it was.
+    this.directory?.upsertContact(identity(c));
   }
-  patchContact(c: ContactInput, opts: WriteOptions): Promise<void> {
-    return this.changed(this.pe.upsertContact(c, { ...opts, patch: true }));
+  async patchContact(c: ContactInput, opts: WriteOptions): Promise<void> {
+    await this.changed(this.pe.upsertContact(c, { ...opts, patch: true }));
+    // Once the workers took it: a write they refuse leaves the directory as it was.
+    this.directory?.patchContact(identity(c));
   }
-  removeContact(id: string): Promise<void> {
-    return this.changed(this.pe.removeContact(id));
+  async removeContact(id: string): Promise<void> {
+    await this.changed(this.pe.removeContact(id));
+    // Once the workers took it: a write they refuse leaves the directory as it was.
+    this.directory?.removeContact(id);
   }
   changeTags(id: string, change: { add?: string[]; remove?: string[] }): Promise<void> {
     return this.changed(this.pe.changeTags(id, change));

@@ -5,7 +5,7 @@
  * committed.
  */
 
-import type { Engine } from "../../engine/index.ts";
+import type { Engine, EventInput } from "../../engine/index.ts";
 import { EVENT_TYPE_EXPECTED, isEventType } from "../../rules/event-type.ts";
 import type { EventInsertResult, EventWrite } from "../../store/types.ts";
 
@@ -113,16 +113,26 @@ export function eventBatch(
     const same = checkedAt === generation();
     for (let i = 0; i < batch.length; i++) {
       if (r.items[i] !== "accepted") continue;
-      const e = batch[i]!;
-      const input = {
-        type: e.type,
-        contact_id: e.contact_id,
-        timestamp: e.timestamp,
-        ...(e.properties ? { properties: e.properties } : {}),
-      };
+      const input = eventInput(batch[i]!);
       if (same) engine.addEvent(input, index[i]);
       else engine.addEvent(input);
     }
   };
   return { check, apply };
+}
+
+/** The events of a committed batch the store accepted (not duplicates), as the engine takes them. */
+export function acceptedEvents(batch: readonly EventWrite[], r: EventInsertResult): EventInput[] {
+  const out: EventInput[] = [];
+  for (let i = 0; i < batch.length; i++) if (r.items[i] === "accepted") out.push(eventInput(batch[i]!));
+  return out;
+}
+
+function eventInput(e: EventWrite): EventInput {
+  return {
+    type: e.type,
+    contact_id: e.contact_id,
+    timestamp: e.timestamp,
+    ...(e.properties ? { properties: e.properties } : {}),
+  };
 }

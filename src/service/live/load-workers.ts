@@ -8,17 +8,20 @@
  * A segment with a rank or quintile condition is not maintained across workers yet
  * (docs/cluster.md): a workspace that has one is refused here, and stays on one thread.
  */
+import type { Engine, StoredContact } from "../../engine/engine.ts";
 import { PartitionedEngine } from "../../engine/partitioned/partitioned-engine.ts";
 import { ComputedDefinition } from "../../rules/computed.ts";
 import type { ChangeInput, CustomField, Store } from "../../store/types.ts";
 import { missingOnWorkers } from "../reconcile.ts";
-import { type LoadOptions, loadDefinitions, streamRows } from "./load.ts";
+import { type LoadOptions, type LoadTarget, loadDefinitions, streamRows } from "./load.ts";
 
 export interface WorkersLoadOptions extends Pick<LoadOptions, "clock" | "timeZone" | "onProgress"> {
   /** Engine worker threads (default: one per core). */
   workers?: number;
   /** Partitions the contacts are split into (default 64). */
   partitions?: number;
+  /** An engine without segments given every contact's id, email and external id (the identity lookups). */
+  directory?: Engine;
 }
 
 export interface LoadedWorkers {
@@ -48,7 +51,27 @@ export async function loadOnWorkers(
       if (f.computed !== null)
         await engine.defineComputedField(fieldDef(f), ComputedDefinition.parse(f.computed));
     }
-    await streamRows(store, ws, engine, opts.onProgress);
+    const directory = opts.directory;
+    await streamRows(
+      store,
+      ws,
+      directory
+        ? ({
+            loadContacts: (rows) => {
+              directory.loadContacts(rows.map(identity));
+              return engine.loadContacts(rows);
+            },
+            loadEvents: (rows) => engine.loadEvents(rows),
+            finishLoad: () => {
+              directory.finishLoad();
+              return engine.finishLoad();
+            },
+            loadSegments: (defs) => engine.loadSegments(defs),
+            loadMembers: (id, members) => engine.loadMembers(id, members),
+          } satisfies LoadTarget)
+        : engine,
+      opts.onProgress,
+    );
     await loadDefinitions(store, ws, engine, opts.onProgress);
     opts.onProgress?.("segments", engine.segmentIds().length);
     const at = opts.clock.now();
@@ -67,4 +90,9 @@ export async function loadOnWorkers(
     await engine.close();
     throw e;
   }
+}
+
+/** A contact's id, email and external id: what the directory holds. */
+function identity(c: StoredContact): StoredContact {
+  return { id: c.id, email: c.email ?? null, external_id: c.external_id ?? null };
 }

@@ -220,7 +220,13 @@ export class PendingLog {
    * without it the log is queried here.
    */
   async reconcile(engine: Engine, startup: Promise<LoggedMembership> | null): Promise<void> {
-    const missing = await missingChanges(engine, this.store, this.ws, startup ? await startup : null);
+    await this.reconcileWith(
+      await missingChanges(engine, this.store, this.ws, startup ? await startup : null),
+    );
+  }
+
+  /** Appends the changes a start-up reconciliation found missing (`missingChanges`, `missingOnWorkers`). */
+  async reconcileWith(missing: ChangeInput[]): Promise<void> {
     if (missing.length === 0) return;
     this.announce(await this.commit(await this.prepare(missing)));
   }
