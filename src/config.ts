@@ -36,6 +36,12 @@ export const SETTINGS: readonly { name: string; flag?: string; default: string; 
     what: "seconds between snapshot files of a workspace that changed (also written at every stop)",
   },
   {
+    name: "SLICE_WORKERS",
+    flag: "--workers",
+    default: "1 (each workspace's engine on the main thread)",
+    what: "engine worker threads each workspace's contacts are split over (docs/cluster.md); a workspace with a rank segment stays on one thread",
+  },
+  {
     name: "SLICE_CLUSTER",
     flag: "--cluster",
     default: "unset (one process alone)",
@@ -136,6 +142,7 @@ const EnvSchema = z.object({
   SLICE_DB: optional(z.string()),
   SLICE_SNAPSHOT_DIR: optional(z.string().trim()),
   SLICE_SNAPSHOT_INTERVAL: optional(integer("seconds", 10, 86_400)),
+  SLICE_WORKERS: optional(integer("a number of threads", 1, 256)),
   DATABASE_URL: optional(
     z
       .string()
@@ -209,6 +216,8 @@ export interface Config {
   /** `SLICE_SNAPSHOT_DIR`: a directory, or null for off (`off`); unset: the default for the store. */
   snapshotDir?: string | null;
   snapshotIntervalMs?: number;
+  /** `SLICE_WORKERS`: engine worker threads per workspace (1: the main thread). */
+  workers?: number;
   /** `SLICE_CLUSTER` and the node's settings: one node of a cluster (docs/cluster.md). */
   cluster?: ClusterConfig;
   apiKey?: string;
@@ -292,6 +301,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.SLICE_SNAPSHOT_INTERVAL !== undefined
       ? { snapshotIntervalMs: e.SLICE_SNAPSHOT_INTERVAL * 1000 }
       : {}),
+    ...(e.SLICE_WORKERS !== undefined ? { workers: e.SLICE_WORKERS } : {}),
     ...(e.SLICE_API_KEY !== undefined ? { apiKey: e.SLICE_API_KEY } : {}),
     rateLimit: e.SLICE_RATE_LIMIT ?? 6000,
     allowPrivateAddresses: e.SLICE_WEBHOOK_ALLOW_PRIVATE === "1",

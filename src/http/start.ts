@@ -29,6 +29,8 @@ export interface StartOptions extends ServerOptions {
    * beside a SQLite file, none with PostgreSQL or an in-memory database.
    */
   snapshotDir?: string | null;
+  /** `SLICE_WORKERS`: engine worker threads per workspace (default 1: the main thread). */
+  workers?: number;
   /** `SLICE_SNAPSHOT_INTERVAL` in ms. */
   snapshotIntervalMs?: number;
   /** `SLICE_CLUSTER`…: one node of a cluster over `databaseUrl` (docs/cluster.md). */
@@ -91,6 +93,7 @@ export function startOptionsFromConfig(c: Config): StartOptions {
     ...(c.databaseUrl !== undefined ? { databaseUrl: c.databaseUrl } : {}),
     ...(c.snapshotDir !== undefined ? { snapshotDir: c.snapshotDir } : {}),
     ...(c.snapshotIntervalMs !== undefined ? { snapshotIntervalMs: c.snapshotIntervalMs } : {}),
+    ...(c.workers !== undefined ? { workers: c.workers } : {}),
     ...(c.cluster !== undefined ? { cluster: c.cluster } : {}),
     ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : {}),
     allowPrivateAddresses: c.allowPrivateAddresses,
@@ -239,6 +242,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           }
         : {}),
       ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       allowPrivateAddresses: opts.allowPrivateAddresses ?? false,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),

@@ -56,6 +56,12 @@ export interface SliceOptions {
    */
   snapshots?: { dir: string; intervalMs?: number };
   /**
+   * Engine worker threads each workspace's contacts are split over (docs/cluster.md,
+   * "Every core"); 1 or unset: the main thread. A workspace with a rank segment, which
+   * the workers do not maintain yet, runs on the main thread.
+   */
+  workers?: number;
+  /**
    * One node of a cluster (docs/cluster.md): this process serves only the workspaces whose
    * lease it holds. Absent: it serves every workspace, as the single process it is alone.
    */

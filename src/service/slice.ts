@@ -255,6 +255,8 @@ export class Slice {
 
   /** Writes `ws`'s snapshot file unless its store has not moved since its last one; a failure is logged. */
   private async snapshotIfChanged(ws: WorkspaceService, dir: string): Promise<void> {
+    // The engine workers' own files (src/engine/partitioned/snapshot.ts) are not written by the service yet.
+    if (ws.live.onWorkers) return;
     try {
       const now = await this.store.workspace(ws.id).snapshots.position();
       const last = this.snapshotAt.get(ws.id);
@@ -386,7 +388,11 @@ export class Slice {
   /** Stops serving `ws` here: fenced off, its queue refused, its outputs stopped, its memory dropped. */
   private close(ws: string): void {
     this.epochs.set(ws, -1);
-    this.workspaces.get(ws)?.live.retire(`workspace ${ws} moved to another node of the cluster; retry`);
+    const live = this.workspaces.get(ws)?.live;
+    live?.retire(`workspace ${ws} moved to another node of the cluster; retry`);
+    live
+      ?.close()
+      .catch((e: unknown) => this.log(`Slice: stopping the engine workers of ${ws}: ${String(e)}`));
     this.workspaces.delete(ws);
     this.importers.delete(ws);
     this.dispatcher.removeWorkspace(ws);
@@ -418,6 +424,9 @@ export class Slice {
           clock,
           positions: this.positions.of(id),
           ...(this.opts.snapshots ? { snapshotDir: this.opts.snapshots.dir } : {}),
+          ...(this.opts.workers !== undefined && this.opts.workers > 1
+            ? { workers: { count: this.opts.workers } }
+            : {}),
           ...(observer?.loadProgress
             ? {
                 onProgress: (phase: string, rows: number) =>
@@ -629,6 +638,7 @@ export class Slice {
       await this.snapshotRound;
       await this.snapshotAll();
     }
+    for (const ws of this.workspaces.values()) await ws.live.close().catch(() => undefined);
     // Everything is flushed: the next holders may take over at once.
     await this.opts.placement
       ?.stop(advancedTo)

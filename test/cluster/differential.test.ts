@@ -1,9 +1,13 @@
 /**
  * The cluster answers as one process does (docs/cluster.md, "the correctness anchor"):
- * the same seeded sequence of writes and clock moves, sent to (a) one process and to
- * (c) a 3-node cluster (any node, in turn; a node handing its workspaces over midway),
- * must give the same memberships, the same change log per contact and the same webhook
- * deliveries. Both run in this process on one test clock, each on a database of its own.
+ * the same seeded sequence of writes and clock moves, sent to (a) one process, (b) one
+ * process with each workspace's contacts in 64 partitions on 2 engine worker threads,
+ * and (c) a 3-node cluster (any node, in turn; a node handing its workspaces over
+ * midway), must give the same memberships, the same change log per contact and the
+ * same webhook deliveries. The rank segment is defined late, in one workspace only: the
+ * workers do not maintain ranks, so that workspace moves to one thread in (b) then,
+ * and the other two stay on the workers throughout. All run in this process on one
+ * test clock, each on a database of its own.
  * Ids differ between the two (they are made at creation), so contacts compare by email
  * and segments by name. The seed is printed with any failure.
  */
@@ -19,12 +23,14 @@ import { ADMIN_KEY } from "../support/server.ts";
 const SEED = 4242;
 const STEPS = 160;
 const DAY = 86_400_000;
+/** Defined midway in workspace 0 (see above). */
+const RANKED = { name: "top buyers", rule_text: "top 20% by count(order_placed)" };
+const RANKED_AT = 120;
 const SEGMENTS: Record<string, string> = {
   buyers: "count(order_placed) >= 2",
   engaged: "did(email_opened, last 7d)",
   french: 'country = "FR"',
   "lapsed fr": 'country = "FR" and not did(email_opened, last 3d)',
-  "top buyers": "top 20% by count(order_placed)",
   spenders: "sum(order_placed.amount, last 10d) > 100",
 };
 
@@ -44,6 +50,7 @@ let receiverUrl: string;
 let pgServer: PgServer;
 let nats: NatsCluster;
 let single: RunningServer;
+let onWorkers: RunningServer;
 const cluster: RunningServer[] = [];
 
 const common = (): Partial<StartOptions> => ({
@@ -143,8 +150,9 @@ class Deployment {
   }
 }
 
-describe("one process and a 3-node cluster given the same writes and clock moves", () => {
+describe("one process, one on engine workers and a 3-node cluster given the same writes and clock moves", () => {
   let a: Deployment;
+  let b: Deployment;
   let c: Deployment;
 
   beforeAll(async () => {
@@ -162,14 +170,18 @@ describe("one process and a 3-node cluster given the same writes and clock moves
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     [pgServer, nats] = await Promise.all([startPostgres("slice_diff_single"), startNatsCluster({ size: 1 })]);
     const clusterDb = await pgServer.createDatabase("slice_diff_cluster");
+    const workersDb = await pgServer.createDatabase("slice_diff_workers");
     single = await startServer({ ...common(), databaseUrl: pgServer.url });
+    onWorkers = await startServer({ ...common(), databaseUrl: workersDb, workers: 2 });
     for (const id of ["a", "b", "c"]) cluster.push(await clusterNode(id, clusterDb));
     a = new Deployment("single", () => [single.url]);
+    b = new Deployment("workers", () => [onWorkers.url]);
     c = new Deployment("cluster", () => cluster.map((s) => s.url));
   }, 120_000);
 
   afterAll(async () => {
     await single?.close();
+    await onWorkers?.close();
     for (const s of cluster) await s.close().catch(() => undefined);
     await nats?.stop();
     await pgServer?.stop();
@@ -177,7 +189,7 @@ describe("one process and a 3-node cluster given the same writes and clock moves
   }, 60_000);
 
   it(`agree on memberships, change logs and webhook deliveries (seed ${SEED})`, async () => {
-    const both = [a, c];
+    const both = [a, b, c];
     for (const d of both) {
       for (let ws = 0; ws < 3; ws++) {
         if (ws === 0) d.keys.push(ADMIN_KEY);
@@ -257,6 +269,13 @@ describe("one process and a 3-node cluster given the same writes and clock moves
           record?.(d, r.json);
         }
       }
+      if (step === RANKED_AT) {
+        for (const d of both) {
+          const r = await d.call(0, "POST", "/v1/segments", RANKED);
+          expect(r.status, `${d.name}: ${JSON.stringify(r.json)}`).toBe(201);
+          d.segments[0]!.set(RANKED.name, r.json.id as string);
+        }
+      }
       // Midway, a node stops: its workspaces move to the others.
       if (step === Math.floor(STEPS / 2)) {
         const leaving = cluster.shift()!;
@@ -264,16 +283,22 @@ describe("one process and a 3-node cluster given the same writes and clock moves
       }
     }
     t += DAY;
+    // Two workspaces on the engine workers to the end, the ranked one moved to one thread.
+    const served = onWorkers.slice.openWorkspaces();
+    expect(served.length).toBe(3);
+    expect(served.filter((w) => w.live.onWorkers).length).toBe(2);
 
     for (let ws = 0; ws < 3; ws++) {
-      let last: [Json, Json] = [{}, {}];
+      let last: [Json, Json, Json] = [{}, {}, {}];
       // Changes and deliveries settle within a few ticks and webhook polls.
       for (let i = 0; i < 100; i++) {
-        last = [await a.observed(ws), await c.observed(ws)];
-        if (JSON.stringify(last[0]) === JSON.stringify(last[1])) break;
+        last = [await a.observed(ws), await b.observed(ws), await c.observed(ws)];
+        const one = JSON.stringify(last[0]);
+        if (JSON.stringify(last[1]) === one && JSON.stringify(last[2]) === one) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      expect(last[1], `workspace ${ws} (seed ${SEED}): the cluster against one process`).toEqual(last[0]);
+      expect(last[1], `workspace ${ws} (seed ${SEED}): engine workers against one process`).toEqual(last[0]);
+      expect(last[2], `workspace ${ws} (seed ${SEED}): the cluster against one process`).toEqual(last[0]);
       const seen = last[0] as { changes: Record<string, string[]>; deliveries: string[] };
       expect(Object.values(seen.changes).flat().length, `workspace ${ws}: changes happened`).toBeGreaterThan(
         10,

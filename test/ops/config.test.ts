@@ -75,6 +75,7 @@ const BAD: Record<string, [string, RegExp]> = {
   ],
   SLICE_LEASE: ["1", /^SLICE_LEASE: expected seconds \(an integer from 2 to 300\)/],
   SLICE_CLUSTER_REPLICAS: ["4x", /^SLICE_CLUSTER_REPLICAS: expected copies/],
+  SLICE_WORKERS: ["0", /^SLICE_WORKERS: expected a number of threads \(an integer from 1 to 256\)/],
 };
 
 describe("configuration", () => {
@@ -134,6 +135,7 @@ describe("configuration", () => {
           LOG_LEVEL: "DEBUG",
           SLICE_CHECK_RESPONSES: "1",
           SLICE_DB: "",
+          SLICE_WORKERS: "2",
         }),
       ),
     ).toMatchObject({
@@ -146,6 +148,7 @@ describe("configuration", () => {
       metricsToken: "0123456789abcdef",
       checkResponses: true,
       logLevel: "debug",
+      workers: 2,
     });
     expect(problems({ PORT: "", SLICE_RATE_LIMIT: "  " })).toEqual([]);
   });

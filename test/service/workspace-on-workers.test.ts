@@ -38,7 +38,6 @@ interface Side {
 const sides: Side[] = [];
 /** Per side, the events refused (by their index in their batch). */
 const refused = new Map<string, number[]>();
-const warnings: string[] = [];
 
 async function side(name: string, workers?: { count: number; partitions: number }): Promise<Side> {
   const dir = mkdtempSync(join(tmpdir(), `slice-on-workers-${name}-`));
