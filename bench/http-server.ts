@@ -30,8 +30,8 @@ export interface ServerHandle {
 }
 
 /** Starts a server over the SQLite file `path`, `key` being its admin API key. */
-export function startServerProcess(path: string, key: string): Promise<ServerHandle> {
-  const child = fork(join(import.meta.dirname, "load-server.ts"), [path, key], {
+export function startServerProcess(path: string, key: string, workers = 1): Promise<ServerHandle> {
+  const child = fork(join(import.meta.dirname, "load-server.ts"), [path, key, String(workers)], {
     execArgv: [
       "--max-old-space-size=8192",
       "--import",

@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { startServer } from "../src/http/start.ts";
 
-const [path, key] = process.argv.slice(2);
+const [path, key, workers] = process.argv.slice(2);
 const server = await startServer({
   port: 0,
+  ...(workers !== undefined ? { workers: Number(workers) } : {}),
   sqlitePath: path!,
   apiKey: key!,
   log: () => {},
