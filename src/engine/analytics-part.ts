@@ -10,12 +10,11 @@
  */
 import { DateTime } from "luxon";
 import { isValidTimeZone, shift } from "../rules/time.ts";
-import { Bitset } from "./bitset.ts";
+import type { Bitset } from "./bitset.ts";
 import type { Column } from "./contacts.ts";
 import type { Engine } from "./engine.ts";
 import { type EventTable, upperBound } from "./events.ts";
-import { type DayEnds, type RebuiltDay, rebuildHistory } from "./history-rebuild.ts";
-import type { Membership } from "./types.ts";
+import { bitsOf, type DayEnds, type RebuiltDay, rebuildHistory } from "./history-rebuild.ts";
 
 export const ENGAGEMENT_WINDOW_DAYS = 30;
 /** Profiles read per breakdown value to find how its members spell it, per engine. */
@@ -193,18 +192,6 @@ export function labelSamples(
 function membersAt(engine: Engine, segmentId: string, now: number): Bitset {
   const m = engine.now !== now ? engine.members(segmentId, now) : engine.members(segmentId);
   return bitsOf(engine, m);
-}
-
-/** The engine's memberships carry their bitset (`BitsetMembership.bits`); otherwise one is built from the ids. */
-function bitsOf(engine: Engine, m: Membership): Bitset {
-  const bits = (m as { bits?: unknown }).bits;
-  if (bits instanceof Bitset) return bits;
-  const b = new Bitset(engine.contacts.alive.size);
-  for (const id of m.ids()) {
-    const i = engine.contacts.index(id);
-    if (i !== undefined) b.set(i);
-  }
-  return b;
 }
 
 /** Calls `fn` with every set index, ascending, without materialising the list. */

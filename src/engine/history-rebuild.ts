@@ -160,8 +160,11 @@ function cut(w: Window | undefined, tz: string, t: number): Window {
   return { between: [new Date(lo).toISOString(), new Date(last).toISOString()] };
 }
 
-/** The engine's memberships carry their bitset; otherwise one is built from the ids. */
-function bitsOf(engine: Engine, m: Membership): Bitset {
+/**
+ * A membership by contact index: the engine's memberships carry their bitset
+ * (`BitsetMembership.bits`); otherwise one is built from the ids.
+ */
+export function bitsOf(engine: Engine, m: Membership): Bitset {
   const bits = (m as { bits?: unknown }).bits;
   if (bits instanceof Bitset) return bits;
   const b = new Bitset(engine.contacts.alive.size);
