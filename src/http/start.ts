@@ -31,6 +31,8 @@ export interface StartOptions extends ServerOptions {
   snapshotDir?: string | null;
   /** `SLICE_WORKERS`: engine worker threads per workspace (default 1: the main thread). */
   workers?: number;
+  /** Partitions a workspace's contacts are split into on the workers (default 64; tests use fewer). */
+  partitions?: number;
   /** `SLICE_SNAPSHOT_INTERVAL` in ms. */
   snapshotIntervalMs?: number;
   /** `SLICE_CLUSTER`…: one node of a cluster over `databaseUrl` (docs/cluster.md). */
@@ -243,6 +245,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         : {}),
       ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      ...(opts.partitions !== undefined ? { partitions: opts.partitions } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
       allowPrivateAddresses: opts.allowPrivateAddresses ?? false,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),

@@ -61,6 +61,8 @@ export interface SliceOptions {
    * the workers do not maintain yet, runs on the main thread.
    */
   workers?: number;
+  /** Partitions of each workspace's contacts on the workers (default 64). */
+  partitions?: number;
   /**
    * One node of a cluster (docs/cluster.md): this process serves only the workspaces whose
    * lease it holds. Absent: it serves every workspace, as the single process it is alone.

@@ -425,7 +425,12 @@ export class Slice {
           positions: this.positions.of(id),
           ...(this.opts.snapshots ? { snapshotDir: this.opts.snapshots.dir } : {}),
           ...(this.opts.workers !== undefined && this.opts.workers > 1
-            ? { workers: { count: this.opts.workers } }
+            ? {
+                workers: {
+                  count: this.opts.workers,
+                  ...(this.opts.partitions !== undefined ? { partitions: this.opts.partitions } : {}),
+                },
+              }
             : {}),
           ...(observer?.loadProgress
             ? {
