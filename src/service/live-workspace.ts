@@ -164,7 +164,7 @@ export class LiveWorkspace {
       if (split === this.split) for (const c of changes) this.log.add(c);
       return changes;
     });
-    // The chain never rejects: whoever sent the write handles its failure (`what`).
+    // The chain never rejects: whoever sent the write handles its failure.
     this.inflight = this.inflight.then(
       () => done.then(noop, noop),
       () => done.then(noop, noop),
@@ -627,13 +627,16 @@ export class LiveWorkspace {
     );
     // On the workers the events go to the workers that hold their contacts; `core` is
     // then the directory, which checks the contacts and holds no events.
-    let applied: MembershipChange[] = [];
-    const split = this.split;
-    const apply = split
-      ? async (r: EventInsertResult) => {
-          applied = await this.track(split.ingest(acceptedEvents(batch, r)));
-        }
-      : applyHere;
+    // Which, is decided when the batch is applied: the workspace may have moved to this
+    // thread meanwhile (a rank segment).
+    let applied: MembershipChange[] | null = null;
+    const apply = (r: EventInsertResult): void | Promise<void> => {
+      const split = this.split;
+      if (!split) return applyHere(r);
+      return this.track(split.ingest(acceptedEvents(batch, r))).then((changes) => {
+        applied = changes;
+      });
+    };
     const done = await new Promise<{ result: EventInsertResult; changes: MembershipChange[] }>(
       (resolve, reject) => {
         this.enqueue({
@@ -656,7 +659,7 @@ export class LiveWorkspace {
       items: result.items,
       // Read on demand: it waits for the batch to be applied.
       get changes() {
-        return split ? applied : done.changes;
+        return applied ?? done.changes;
       },
     };
   }

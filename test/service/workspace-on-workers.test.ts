@@ -268,10 +268,19 @@ describe("a workspace on engine workers", () => {
 
   it("moves to one thread when a rank segment is defined, answering as before", async () => {
     await both(async (s) => {
-      const top = await s.svc.createSegment({
-        name: "top",
-        rule_text: "top 20% by sum(order_placed.amount)",
-      });
+      // An event batch on its way while the workspace moves: applied where it is when its turn comes.
+      const [top, ingested] = await Promise.all([
+        s.svc.createSegment({ name: "top", rule_text: "top 20% by sum(order_placed.amount)" }),
+        s.svc.ingest(
+          emails.slice(0, 30).map((email, k) => ({
+            type: "order_placed",
+            contact: { email },
+            timestamp: new Date(t - k * 60_000).toISOString(),
+            properties: { amount: 5 + k },
+          })),
+        ),
+      ]);
+      expect(ingested.errors.length).toBeLessThanOrEqual(1);
       s.segments.set("top", top.id);
     });
     expect(sides[1]!.svc.live.onWorkers).toBe(false);
