@@ -61,7 +61,8 @@ export class Slice {
   private readonly authCache = new Map<string, Caller | null>();
   private readonly importers = new Map<string, ImportRunner>();
   private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
+  /** The tick running, if any. */
+  private ticking: Promise<void> | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotRound: Promise<void> | null = null;
   /** Each workspace's store position at its last snapshot written by this process. */
@@ -225,7 +226,10 @@ export class Slice {
     this.dispatcher.start();
     this.syncer.start();
     this.scheduleRunner.start();
-    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 500);
+    // The timer's ticks do not queue up behind a slow one: the next is in a moment anyway.
+    this.timer = setInterval(() => {
+      if (!this.ticking) void this.tick();
+    }, this.opts.tickMs ?? 500);
     this.timer.unref();
     if (this.opts.snapshots) {
       this.snapshotTimer = setInterval(
@@ -607,14 +611,21 @@ export class Slice {
 
   /** Logs (and so streams and delivers) time-driven changes and changes not logged yet. */
   async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
+    // A tick asked for while one runs waits for it and then runs its own: when it
+    // resolves, every change up to the call is logged (the one running may have passed
+    // a workspace before the caller's writes).
+    while (this.ticking) await this.ticking;
+    this.ticking = this.tickOnce().finally(() => {
+      this.ticking = null;
+    });
+    return this.ticking;
+  }
+
+  private async tickOnce(): Promise<void> {
     try {
       for (const ws of this.workspaces.values()) await ws.tick();
     } catch (e) {
       this.log(`Slice: tick failed: ${(e as Error).message}`);
-    } finally {
-      this.ticking = false;
     }
   }
 

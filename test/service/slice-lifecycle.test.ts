@@ -268,4 +268,48 @@ describe("an engine rebuilt after a failed apply", () => {
     expect(svc.live.engine.contacts.index("c3")).not.toBeUndefined();
     expect(await metrics.text()).toContain('slice_engine_reloads_total{reason="apply_failed"} 1');
   });
+
+  it("a tick asked for while another runs resolves once the changes before it are logged", async () => {
+    const store = await newStore();
+    await seeded(store);
+    const other = await store.createWorkspace({ name: "Other", time_zone: "UTC" });
+    // The other workspace's logging waits at a gate: the running tick stops there, past
+    // the default workspace.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let gated = false;
+    const gatedStore = new Proxy(store, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target) as unknown;
+        if (key === "commitEventRound") {
+          return async (ws: string, ...rest: unknown[]) => {
+            if (gated && ws === other.id) await gate;
+            return (v as (...a: unknown[]) => unknown).call(target, ws, ...rest);
+          };
+        }
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const slice = await Slice.open({ store: gatedStore, clock, log: () => {}, tickMs: 3_600_000 });
+    cleanups.push(() => slice.stop());
+    const ws = await slice.workspace(DEFAULT_WORKSPACE_ID);
+    const ow = await slice.workspace(other.id);
+    await slice.tick();
+    const logged = async () =>
+      (await store.workspace(DEFAULT_WORKSPACE_ID).changes.list({ limit: 1000 })).data.length;
+    const before = await logged();
+    await ow.upsertContact({ email: "o1@x.com", status: "subscribed" });
+    gated = true;
+    const running = slice.tick();
+    // The running tick is at the other workspace's gate; the default one's write comes after it passed.
+    await new Promise((r) => setTimeout(r, 20));
+    await ws.upsertContact({ email: "late@x.com", status: "subscribed" });
+    setTimeout(open, 20);
+    await slice.tick();
+    // The contact entered "all" and "subscribed" at least, logged when the second tick resolves.
+    expect(await logged()).toBeGreaterThanOrEqual(before + 2);
+    await running;
+  });
 });
