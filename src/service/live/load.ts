@@ -125,7 +125,8 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
   // A SQLite file is read by worker threads while this thread loads (startup-load.ts).
   const bulk = restored === null ? await loadInBulk(store, ws, engine, opts.onProgress) : null;
   try {
-    if (bulk === null && restored === null) await streamRows(store, ws, engine, opts.onProgress);
+    if (bulk === null && restored === null)
+      await streamRows(store, ws, engineTarget(engine), opts.onProgress);
     const repaired = instantRepairs.count - repairsBefore;
     if (repaired > 0) {
       warn(
@@ -134,7 +135,7 @@ export async function loadEngine(store: Store, ws: string, opts: LoadOptions): P
           "every read answers the repaired values",
       );
     }
-    await loadDefinitions(store, ws, engine, opts.onProgress);
+    await loadDefinitions(store, ws, engineTarget(engine), opts.onProgress);
     // The segments whose memberships are computed: those the snapshot's state cannot answer, or all.
     const computed = restored?.restoreMaintained() ?? null;
     opts.onProgress?.("segments", computed ?? engine.segmentIds().length);
@@ -179,10 +180,9 @@ function engineTarget(engine: Engine): LoadTarget {
 export async function streamRows(
   store: Store,
   ws: string,
-  target: Engine | LoadTarget,
+  to: LoadTarget,
   onProgress: LoadOptions["onProgress"],
 ): Promise<void> {
-  const to = target instanceof Engine ? engineTarget(target) : target;
   const repos = store.workspace(ws);
   let n = 0;
   for await (const page of repos.contacts.stream()) {
@@ -203,10 +203,9 @@ export async function streamRows(
 export async function loadDefinitions(
   store: Store,
   ws: string,
-  target: Engine | LoadTarget,
+  to: LoadTarget,
   onProgress: LoadOptions["onProgress"],
 ): Promise<void> {
-  const to = target instanceof Engine ? engineTarget(target) : target;
   const repos = store.workspace(ws);
   await to.loadSegments(
     dependencyOrder(await repos.segments.list()).map((s) => ({
