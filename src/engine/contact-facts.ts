@@ -34,9 +34,9 @@ export function contactFacts(
   const t = engine.contacts;
   const read = opts.computed && engine.computedFields().size > 0 ? engine.computedReader(at) : null;
   return ids.map((id) => {
-    const at = t.index(id);
+    const k = t.index(id);
     // An erased contact keeps its index, with nothing behind it.
-    const i = at !== undefined && t.alive.has(at) ? at : undefined;
+    const i = k !== undefined && t.alive.has(k) ? k : undefined;
     const st = i === undefined ? null : t.valueOf(i, "status");
     const es = i === undefined ? null : t.valueOf(i, "email_status");
     const f: ContactFacts = {

@@ -37,8 +37,8 @@ class IdMemberSet implements MemberSet {
   }
 }
 
-/** A contact write's keys that identify it: what the directory keeps. */
-function identity(c: ContactInput): ContactInput {
+/** A contact's keys that identify it: what the directory keeps, at a load and at each write. */
+export function identity(c: ContactInput): ContactInput {
   return {
     id: c.id,
     ...(c.email !== undefined ? { email: c.email } : {}),

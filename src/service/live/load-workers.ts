@@ -8,10 +8,11 @@
  * A segment with a rank or quintile condition is not maintained across workers yet
  * (docs/cluster.md): a workspace that has one is refused here, and stays on one thread.
  */
-import type { Engine, StoredContact } from "../../engine/engine.ts";
+import type { Engine } from "../../engine/engine.ts";
 import { PartitionedEngine } from "../../engine/partitioned/partitioned-engine.ts";
 import { ComputedDefinition } from "../../rules/computed.ts";
 import type { ChangeInput, CustomField, Store } from "../../store/types.ts";
+import { identity } from "../engine-port/workers.ts";
 import { missingOnWorkers } from "../reconcile.ts";
 import { type LoadOptions, type LoadTarget, loadDefinitions, streamRows } from "./load.ts";
 
@@ -90,9 +91,4 @@ export async function loadOnWorkers(
     await engine.close();
     throw e;
   }
-}
-
-/** A contact's id, email and external id: what the directory holds. */
-function identity(c: StoredContact): StoredContact {
-  return { id: c.id, email: c.email ?? null, external_id: c.external_id ?? null };
 }
